@@ -1,0 +1,239 @@
+//! The clap command tree: global flags and commands, shared by every provider.
+//!
+//! Parsing only: no I/O and no provider knowledge here. `app` turns a parsed [`Cli`] into calls.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::config::{GlobalOpts, parse_duration};
+use crate::output::Format;
+use crate::provider::ProviderKind;
+
+/// Take, list, clone and revert point-in-time snapshots of storage volumes on OVHcloud Enterprise
+/// File Storage, OVHcloud NAS-HA, 3DS OUTSCALE and IBM PowerVC.
+#[derive(Debug, Parser)]
+#[command(name = "snapctl", version, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 unsupported, 4 not found, \
+5 auth/config, 6 partial, 7 timeout, 8 locked, 9 refused for safety."
+)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after any command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Provider to talk to.
+    #[arg(short = 'p', long, global = true, env = "SNAPCTL_PROVIDER", value_enum)]
+    pub provider: Option<ProviderKind>,
+
+    /// Profile from the config file.
+    #[arg(long, global = true, env = "SNAPCTL_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Config file [default: $XDG_CONFIG_HOME/snapctl/config.toml].
+    #[arg(long, global = true, env = "SNAPCTL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Output format; data goes to stdout, everything else to stderr.
+    #[arg(short = 'o', long, global = true, value_enum, default_value = "table")]
+    pub output: Format,
+
+    /// API base URL the documented route paths are appended to (OVH: also a name such as ovh-eu).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Service name (EFS: the service UUID; NAS-HA: zpool-…).
+    #[arg(long, global = true, env = "SNAPCTL_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// Region.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+
+    /// How long --wait waits (e.g. 90s, 10m, 1h) [default: 30m].
+    #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// Pause between two polls while waiting.
+    #[arg(long, global = true, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    pub poll_interval: Duration,
+
+    /// Trace requests on stderr (-v: one line each; -vv: headers and bodies, credentials redacted).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+impl Global {
+    /// The options configuration resolution needs.
+    pub fn opts(&self) -> GlobalOpts {
+        GlobalOpts {
+            provider: self.provider,
+            profile: self.profile.clone(),
+            config: self.config.clone(),
+            endpoint: self.endpoint.clone(),
+            service: self.service.clone(),
+            region: self.region.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show which operations each provider offers.
+    Providers,
+    /// List or show volumes (EFS shares, NAS-HA partitions, block volumes).
+    #[command(subcommand)]
+    Volume(VolumeCmd),
+    /// List, show, create or delete snapshots.
+    #[command(subcommand)]
+    Snapshot(SnapshotCmd),
+    /// Make a new volume from a snapshot (or from a fresh snapshot of --volume).
+    Clone(CloneArgs),
+    /// Revert a volume in place to a snapshot (destructive).
+    Revert(RevertArgs),
+}
+
+impl Command {
+    /// The command's words, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Providers => "providers",
+            Command::Volume(VolumeCmd::List) => "volume list",
+            Command::Volume(VolumeCmd::Show { .. }) => "volume show",
+            Command::Snapshot(SnapshotCmd::List { .. }) => "snapshot list",
+            Command::Snapshot(SnapshotCmd::Show { .. }) => "snapshot show",
+            Command::Snapshot(SnapshotCmd::Create { .. }) => "snapshot create",
+            Command::Snapshot(SnapshotCmd::Delete { .. }) => "snapshot delete",
+            Command::Clone(_) => "clone",
+            Command::Revert(_) => "revert",
+        }
+    }
+}
+
+/// `volume …`
+#[derive(Debug, Subcommand)]
+pub enum VolumeCmd {
+    /// List volumes.
+    List,
+    /// Show one volume.
+    Show {
+        /// Volume id.
+        id: String,
+    },
+}
+
+/// `snapshot …`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// List snapshots of a volume (of every volume without --volume).
+    List {
+        /// Volume id.
+        #[arg(long)]
+        volume: Option<String>,
+    },
+    /// Show one snapshot.
+    Show {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+    },
+    /// Take a snapshot.
+    Create {
+        /// Volume to snapshot.
+        #[arg(long)]
+        volume: String,
+        /// Snapshot name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Snapshot description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Wait until the snapshot is available.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Delete snapshots.
+    Delete {
+        /// Snapshot ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Their volume.
+        #[arg(long)]
+        volume: Option<String>,
+        /// Wait until each snapshot is gone.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `clone …`
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// Volume the snapshot belongs to (alone: snapshot it now, then clone).
+    #[arg(long)]
+    pub volume: String,
+    /// Snapshot to clone.
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Name of the new volume.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Description of the new volume.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Size of the new volume in GiB [default: the parent volume's].
+    #[arg(long, value_name = "GIB")]
+    pub size: Option<u64>,
+    /// Wait until the new volume is available.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `revert …`
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// Volume to revert.
+    #[arg(long)]
+    pub volume: String,
+    /// Snapshot to revert to.
+    #[arg(long)]
+    pub snapshot: String,
+    /// Confirm: data written since the snapshot is lost.
+    #[arg(long)]
+    pub yes: bool,
+    /// Wait until the volume is available again.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

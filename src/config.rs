@@ -1,0 +1,393 @@
+//! Settings: global flags, environment and the snapctl profiles file, merged into typed [`Settings`].
+//!
+//! Precedence is always flag > environment > profile > the provider's own config files; the provider
+//! modules apply the last step (e.g. `ovh.conf`) from the [`Env`] captured here. This module reads
+//! files but never prints a secret: credentials are `SecretString`, whose `Debug` prints redacted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::provider::ProviderKind;
+
+/// The process environment as snapctl sees it, captured once so resolution stays testable.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// Environment variables.
+    pub vars: HashMap<String, String>,
+    /// Home directory.
+    pub home: Option<PathBuf>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Env {
+    /// Capture the real process environment.
+    pub fn capture() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    /// A variable's value; set-but-empty counts as unset (as go-ovh and the OpenStack tools do).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The snapctl profiles file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Profile used when neither `--profile` nor `SNAPCTL_PROFILE` names one.
+    pub default_profile: Option<String>,
+    /// Named profiles.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// One `[profiles.NAME]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Provider key.
+    pub provider: Option<ProviderKind>,
+    /// Base URL or named endpoint (`ovh-eu`, …).
+    pub endpoint: Option<String>,
+    /// Service name (EFS: the service UUID; NAS-HA: `zpool-…`).
+    pub service: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Default `--timeout`.
+    pub timeout: Option<String>,
+    /// OVH application key.
+    pub application_key: Option<String>,
+    /// OVH application secret.
+    pub application_secret: Option<SecretString>,
+    /// OVH consumer key.
+    pub consumer_key: Option<SecretString>,
+}
+
+impl Profile {
+    fn holds_secret(&self) -> bool {
+        self.application_secret.is_some() || self.consumer_key.is_some()
+    }
+}
+
+/// Global options as given on the command line (and their `SNAPCTL_*` env fallbacks).
+#[derive(Debug, Clone, Default)]
+pub struct GlobalOpts {
+    /// `-p/--provider`.
+    pub provider: Option<ProviderKind>,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--endpoint`.
+    pub endpoint: Option<String>,
+    /// `--service`.
+    pub service: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// Everything a provider needs to build itself.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Chosen provider.
+    pub provider: ProviderKind,
+    /// Chosen profile's name, if any.
+    pub profile_name: Option<String>,
+    /// Chosen profile (empty when none).
+    pub profile: Profile,
+    /// `--endpoint` as given (providers apply their env and profile fallbacks).
+    pub endpoint_flag: Option<String>,
+    /// Service name: flag > `SNAPCTL_SERVICE` > profile.
+    pub service: Option<String>,
+    /// Region: flag > profile.
+    pub region: Option<String>,
+    /// Deadline for `--wait`.
+    pub timeout: Duration,
+    /// Path of the profiles file used (for messages).
+    pub config_path: Option<PathBuf>,
+    /// The environment.
+    pub env: Env,
+    /// Warnings to print on stderr (world-readable secrets, …).
+    pub warnings: Vec<String>,
+}
+
+/// Default `--wait` deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Where the profiles file lives by default: `$XDG_CONFIG_HOME/snapctl/config.toml`.
+pub fn default_config_path(env: &Env) -> Option<PathBuf> {
+    if let Some(xdg) = env.var("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(xdg).join("snapctl").join("config.toml"));
+    }
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy()
+        .ok()
+        .map(|s| s.config_dir().join("snapctl").join("config.toml"))
+}
+
+/// Load the profiles file: an explicit path must exist, the default path may not.
+pub fn load_config_file(
+    path: Option<&Path>,
+    env: &Env,
+    warnings: &mut Vec<String>,
+) -> Result<(ConfigFile, Option<PathBuf>)> {
+    let (path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => match default_config_path(env) {
+            Some(p) => (p, false),
+            None => return Ok((ConfigFile::default(), None)),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok((ConfigFile::default(), None));
+        }
+        Err(e) => {
+            return Err(Error::Config {
+                message: format!("cannot read config file {}: {e}", path.display()),
+                hint: None,
+            });
+        }
+    };
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| Error::Config {
+        message: format!(
+            "cannot parse config file {}: {}",
+            path.display(),
+            e.message()
+        ),
+        hint: Some("see the Configuration section of the README for the profile keys".into()),
+    })?;
+    if file.profiles.values().any(Profile::holds_secret) {
+        warn_if_world_readable(&path, warnings);
+    }
+    Ok((file, Some(path)))
+}
+
+/// Push a warning when a file holding secrets can be read by group or others.
+pub fn warn_if_world_readable(path: &Path, warnings: &mut Vec<String>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                warnings.push(format!(
+                    "{} holds secrets and is readable by others (mode {mode:03o}); run: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, warnings);
+}
+
+/// Merge flags, environment and the profiles file. `provider_required` is false for commands such
+/// as `providers` that run without one.
+pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<Option<Settings>> {
+    let mut warnings = Vec::new();
+    let (file, config_path) = load_config_file(opts.config.as_deref(), &env, &mut warnings)?;
+    let profile_name = opts
+        .profile
+        .clone()
+        .or_else(|| file.default_profile.clone());
+    let profile = match &profile_name {
+        None => Profile::default(),
+        Some(name) => file.profiles.get(name).cloned().ok_or_else(|| {
+            let valid: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
+            Error::Usage {
+                message: format!("unknown profile {name:?}"),
+                hint: Some(if valid.is_empty() {
+                    match &config_path {
+                        Some(p) => format!("{} defines no profiles", p.display()),
+                        None => format!(
+                            "no config file found; create {} with a [profiles.{name}] table",
+                            default_config_path(&env)
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_else(|| "config.toml".into())
+                        ),
+                    }
+                } else {
+                    format!("valid profiles: {}", valid.join(", "))
+                }),
+            }
+        })?,
+    };
+    let provider = match opts.provider.or(profile.provider) {
+        Some(p) => p,
+        None if provider_required => {
+            return Err(Error::Usage {
+                message: "no provider chosen".into(),
+                hint: Some(format!(
+                    "pass -p/--provider ({}), set SNAPCTL_PROVIDER, or set provider in a profile",
+                    ProviderKind::key_list()
+                )),
+            });
+        }
+        None => return Ok(None),
+    };
+    let timeout = match (opts.timeout, &profile.timeout) {
+        (Some(t), _) => t,
+        (None, Some(t)) => parse_duration(t).map_err(|reason| Error::Config {
+            message: format!("invalid timeout {t:?} in profile: {reason}"),
+            hint: None,
+        })?,
+        (None, None) => DEFAULT_TIMEOUT,
+    };
+    Ok(Some(Settings {
+        provider,
+        profile_name,
+        service: opts.service.clone().or_else(|| profile.service.clone()),
+        region: opts.region.clone().or_else(|| profile.region.clone()),
+        endpoint_flag: opts.endpoint.clone(),
+        profile,
+        timeout,
+        config_path,
+        env,
+        warnings,
+    }))
+}
+
+/// Parse `30s`, `5m`, `1h30m`, `2d` or ISO 8601 `PT5M` into a duration.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let signed: jiff::SignedDuration = match t.parse::<jiff::SignedDuration>() {
+        Ok(d) => d,
+        Err(_) => {
+            // Calendar units (days) are not fixed-length in SignedDuration; accept them as 24 h.
+            let span: jiff::Span = t.parse().map_err(|e: jiff::Error| {
+                format!("expected a duration such as 30s, 5m, 2h or 7d ({e})")
+            })?;
+            span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .map_err(|e| e.to_string())?
+        }
+    };
+    if signed.is_negative() {
+        return Err("a duration cannot be negative".into());
+    }
+    Duration::try_from(signed).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn durations_parse_in_friendly_and_iso_forms() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("PT2M"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    fn env_with_config(dir: &Path) -> Env {
+        let mut env = Env::default();
+        env.vars
+            .insert("XDG_CONFIG_HOME".into(), dir.display().to_string());
+        env
+    }
+
+    fn write_config(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("snapctl").join("config.toml");
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(text.as_bytes()).expect("write");
+        path
+    }
+
+    #[test]
+    fn flags_beat_profile_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(
+            dir.path(),
+            "default_profile = \"prod\"\n[profiles.prod]\nprovider = \"ovh-efs\"\nservice = \"from-profile\"\nregion = \"eu\"\ntimeout = \"2m\"\n",
+        );
+        let env = env_with_config(dir.path());
+        let opts = GlobalOpts {
+            service: Some("from-flag".into()),
+            ..GlobalOpts::default()
+        };
+        let s = resolve(&opts, env, true)
+            .expect("resolves")
+            .expect("provider");
+        assert_eq!(s.provider, ProviderKind::OvhEfs);
+        assert_eq!(s.service.as_deref(), Some("from-flag"));
+        assert_eq!(s.region.as_deref(), Some("eu"));
+        assert_eq!(s.timeout, Duration::from_secs(120));
+        assert_eq!(s.profile_name.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn unknown_profile_lists_valid_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(
+            dir.path(),
+            "[profiles.prod]\nprovider = \"ovh-efs\"\n[profiles.staging]\nprovider = \"ovh-efs\"\n",
+        );
+        let opts = GlobalOpts {
+            profile: Some("prd".into()),
+            ..GlobalOpts::default()
+        };
+        let err = resolve(&opts, env_with_config(dir.path()), true).unwrap_err();
+        assert_eq!(err.to_string(), "unknown profile \"prd\"");
+        assert_eq!(err.hint().as_deref(), Some("valid profiles: prod, staging"));
+    }
+
+    #[test]
+    fn unknown_profile_key_is_a_config_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(dir.path(), "[profiles.prod]\nprovidr = \"ovh-efs\"\n");
+        let err = resolve(&GlobalOpts::default(), env_with_config(dir.path()), true).unwrap_err();
+        assert!(err.to_string().contains("unknown field `providr`"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_readable_secrets_warn() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(
+            dir.path(),
+            "default_profile = \"p\"\n[profiles.p]\nprovider = \"ovh-efs\"\napplication_secret = \"s3cr3t\"\n",
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let s = resolve(&GlobalOpts::default(), env_with_config(dir.path()), true)
+            .expect("resolves")
+            .expect("provider");
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("chmod 600"));
+        assert!(
+            !format!("{s:?}").contains("s3cr3t"),
+            "Debug leaks the secret"
+        );
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let s = resolve(&GlobalOpts::default(), env_with_config(dir.path()), true)
+            .expect("resolves")
+            .expect("provider");
+        assert!(s.warnings.is_empty());
+    }
+}

@@ -1,0 +1,348 @@
+//! The one error type of snapctl and its mapping to documented exit codes.
+//!
+//! Every failure a user can see is a variant here: its `Display` is the one line saying what failed,
+//! `hint()` is the optional second line saying what to do, and `exit_code()` is the number scripts
+//! branch on (the table lives in the README and in [`ExitCode`]). This module never formats secrets:
+//! nothing that reaches it carries a credential.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::provider::ProviderKind;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Documented process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Success.
+    Ok = 0,
+    /// Any failure not covered by a more specific code.
+    Failure = 1,
+    /// Usage error or invalid input (nothing was sent).
+    Usage = 2,
+    /// The provider does not offer this operation (or it is not built yet).
+    Unsupported = 3,
+    /// The volume, snapshot or other object does not exist.
+    NotFound = 4,
+    /// Authentication or configuration problem.
+    Auth = 5,
+    /// Some items of a batch failed; the others were done and reported.
+    Partial = 6,
+    /// Timed out waiting for an operation to finish.
+    Timeout = 7,
+    /// Another run holds the lock.
+    Locked = 8,
+    /// Refused for safety.
+    Refused = 9,
+}
+
+/// An error answered by a provider's API, with everything support will ask for.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Which provider answered.
+    pub provider: ProviderKind,
+    /// What snapctl was doing, phrased to follow "cannot": `list snapshots of share 6b1e…`.
+    pub action: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// The provider's own error code (`INVALID_SIGNATURE`, `InvalidParameterValue`, …).
+    pub code: Option<String>,
+    /// The provider's own message.
+    pub message: String,
+    /// Name of the header carrying the request id (`X-Ovh-QueryID`, …).
+    pub request_id_header: &'static str,
+    /// The request id, when the API returned one.
+    pub request_id: Option<String>,
+    /// What to do about it, when we know.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {}: {} ({}",
+            self.action, self.message, self.status
+        )?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", {} {id}", self.request_id_header)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// Every way snapctl can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad command line or input; nothing was sent.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: Option<String>,
+    },
+
+    /// An identifier or value failed validation before any request.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidInput {
+        /// What the value is (`share id`, `snapshot id`, …).
+        what: &'static str,
+        /// The value as typed.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+
+    /// The operation exists in snapctl but this provider's API does not offer it.
+    #[error("{operation} is not supported by {provider}")]
+    Unsupported {
+        /// Provider asked.
+        provider: ProviderKind,
+        /// Operation asked.
+        operation: &'static str,
+        /// What the provider offers instead.
+        hint: String,
+    },
+
+    /// The provider is part of the command surface but not built yet.
+    #[error("{operation} is not implemented yet for {provider}")]
+    NotImplemented {
+        /// Provider asked.
+        provider: ProviderKind,
+        /// Operation asked.
+        operation: &'static str,
+    },
+
+    /// The object does not exist.
+    #[error("{0}")]
+    NotFound(Box<ApiError>),
+
+    /// Configuration or credentials are missing or wrong (before any request).
+    #[error("{message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+        /// Where to fix it.
+        hint: Option<String>,
+    },
+
+    /// The API answered with an error.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+
+    /// The request never got an answer (DNS, connect, TLS, timeout, broken body).
+    #[error("cannot {action}: {detail}")]
+    Transport {
+        /// What snapctl was doing.
+        action: String,
+        /// What went wrong on the wire, without URL credentials.
+        detail: String,
+        /// Whether the request may have reached the server.
+        maybe_sent: bool,
+    },
+
+    /// The API answered 2xx with a body snapctl cannot read.
+    #[error("cannot {action}: unexpected response from {provider}: {detail}")]
+    Decode {
+        /// Provider.
+        provider: ProviderKind,
+        /// What snapctl was doing.
+        action: String,
+        /// Parser message.
+        detail: String,
+    },
+
+    /// An operation reached a failed terminal state.
+    #[error("{what} failed: {state}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    OperationFailed {
+        /// What was being waited for.
+        what: String,
+        /// The provider's state word.
+        state: String,
+        /// The provider's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// `--wait` ran out of time.
+    #[error("timed out after {} waiting for {what} (last state: {last_state})", humanize(*after))]
+    Timeout {
+        /// What was being waited for.
+        what: String,
+        /// The deadline that passed.
+        after: Duration,
+        /// The last state seen.
+        last_state: String,
+    },
+
+    /// Some items of a batch failed.
+    #[error("{failed} of {total} {what} failed")]
+    Partial {
+        /// How many failed.
+        failed: usize,
+        /// How many were attempted.
+        total: usize,
+        /// What the items are (`snapshot deletions`).
+        what: &'static str,
+    },
+
+    /// Another run holds the lock.
+    #[error("another snapctl run holds the lock {path}")]
+    Locked {
+        /// Lock file path.
+        path: String,
+    },
+
+    /// Refused for safety.
+    #[error("{reason}")]
+    Refused {
+        /// Why.
+        reason: String,
+        /// How to proceed deliberately.
+        hint: Option<String>,
+    },
+
+    /// Local I/O (config files, terminal).
+    #[error("{action}: {source}")]
+    Io {
+        /// What snapctl was doing.
+        action: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for a usage error without hint.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage { .. } | Error::InvalidInput { .. } => ExitCode::Usage,
+            Error::Unsupported { .. } | Error::NotImplemented { .. } => ExitCode::Unsupported,
+            Error::NotFound(_) => ExitCode::NotFound,
+            Error::Config { .. } => ExitCode::Auth,
+            Error::Api(api) => match api.status {
+                401 | 403 => ExitCode::Auth,
+                404 => ExitCode::NotFound,
+                _ => ExitCode::Failure,
+            },
+            Error::Timeout { .. } => ExitCode::Timeout,
+            Error::Partial { .. } => ExitCode::Partial,
+            Error::Locked { .. } => ExitCode::Locked,
+            Error::Refused { .. } => ExitCode::Refused,
+            Error::Transport { .. }
+            | Error::Decode { .. }
+            | Error::OperationFailed { .. }
+            | Error::Io { .. } => ExitCode::Failure,
+        }
+    }
+
+    /// The second line: what to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Usage { hint, .. } | Error::Config { hint, .. } | Error::Refused { hint, .. } => {
+                hint.clone()
+            }
+            Error::Unsupported { hint, .. } => Some(hint.clone()),
+            Error::NotImplemented { provider, .. } => Some(format!(
+                "run `snapctl providers` to see what each provider offers today; {provider} is on the roadmap"
+            )),
+            Error::NotFound(api) | Error::Api(api) => api.hint.clone(),
+            Error::Transport { maybe_sent, .. } => Some(if *maybe_sent {
+                "the request may have reached the server: check with a list before retrying a create".into()
+            } else {
+                "check the endpoint and your network, then run the command again".into()
+            }),
+            Error::Timeout { .. } => Some(
+                "the operation goes on server-side; raise --timeout or check later with a show command"
+                    .into(),
+            ),
+            Error::Partial { .. } => {
+                Some("the failed items are listed above; the others were done".into())
+            }
+            Error::Locked { .. } => Some(
+                "wait for the other run to finish; the lock is released when its process exits".into(),
+            ),
+            Error::InvalidInput { .. }
+            | Error::Decode { .. }
+            | Error::OperationFailed { .. }
+            | Error::Io { .. } => None,
+        }
+    }
+}
+
+/// `90s` → `1m 30s`, for messages.
+pub fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> ApiError {
+        ApiError {
+            provider: ProviderKind::OvhEfs,
+            action: "delete snapshot 3f1e".into(),
+            status,
+            code: Some("CONFLICT".into()),
+            message: "busy".into(),
+            request_id_header: "X-Ovh-QueryID",
+            request_id: Some("EU.ext-3.63ac".into()),
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn api_error_line_names_code_status_and_query_id() {
+        assert_eq!(
+            api(409).to_string(),
+            "cannot delete snapshot 3f1e: busy (409 CONFLICT, X-Ovh-QueryID EU.ext-3.63ac)"
+        );
+    }
+
+    #[test]
+    fn api_status_maps_to_exit_codes() {
+        assert_eq!(Error::Api(Box::new(api(403))).exit_code(), ExitCode::Auth);
+        assert_eq!(Error::Api(Box::new(api(401))).exit_code(), ExitCode::Auth);
+        assert_eq!(
+            Error::Api(Box::new(api(404))).exit_code(),
+            ExitCode::NotFound
+        );
+        assert_eq!(
+            Error::Api(Box::new(api(500))).exit_code(),
+            ExitCode::Failure
+        );
+    }
+
+    #[test]
+    fn humanize_reads_like_a_person() {
+        assert_eq!(humanize(Duration::from_secs(90)), "1m 30s");
+        assert_eq!(humanize(Duration::from_secs(3600)), "1h");
+        assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+    }
+}

@@ -1,0 +1,400 @@
+//! The one HTTP layer every provider sends through: timeouts, the retry policy, `Retry-After`, and
+//! the redacted request trace behind `-v`.
+//!
+//! Providers build an [`Outgoing`] request (already signed) per attempt and get back whatever status
+//! the server answered; mapping statuses to errors is theirs. This module must never print a header
+//! or body marked sensitive, and never re-send a non-idempotent request once it may have reached the
+//! server.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
+
+use crate::error::{Error, Result};
+
+/// Statuses worth another attempt for an idempotent request.
+const RETRYABLE: [u16; 5] = [429, 500, 502, 503, 504];
+
+/// Response headers never printed in traces.
+const SENSITIVE_RESPONSE_HEADERS: [&str; 3] = ["x-subject-token", "set-cookie", "authorization"];
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// TCP+TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Attempts per idempotent request, first included.
+    pub max_attempts: u32,
+    /// First backoff step; doubles per attempt, with full jitter.
+    pub base_delay: Duration,
+    /// Backoff ceiling.
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured; longer answers end the retries.
+    pub max_retry_after: Duration,
+    /// `-v` count: 1 = one line per request, 2+ = headers and bodies (redacted).
+    pub verbosity: u8,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 4,
+            base_delay: Duration::from_millis(300),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(120),
+            verbosity: 0,
+        }
+    }
+}
+
+/// A header to send; `sensitive` ones print as `***` in traces.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Name.
+    pub name: &'static str,
+    /// Value.
+    pub value: String,
+    /// Whether the value is a credential.
+    pub sensitive: bool,
+}
+
+/// One attempt's request, signed by the provider.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Method.
+    pub method: Method,
+    /// Full URL, exactly as signed.
+    pub url: Url,
+    /// Headers.
+    pub headers: Vec<Header>,
+    /// Body bytes, exactly as signed.
+    pub body: Option<Vec<u8>>,
+    /// Whether the body holds a credential (never traced).
+    pub body_sensitive: bool,
+}
+
+impl Outgoing {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        Outgoing {
+            method,
+            url,
+            headers: Vec::new(),
+            body: None,
+            body_sensitive: false,
+        }
+    }
+
+    /// Add a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>, sensitive: bool) -> Self {
+        self.headers.push(Header {
+            name,
+            value: value.into(),
+            sensitive,
+        });
+        self
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// A header's value, case-insensitively, as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// The shared client.
+#[derive(Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    config: HttpConfig,
+}
+
+impl Http {
+    /// Build the client (rustls, no proxy surprises beyond the environment's).
+    pub fn new(config: HttpConfig) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config {
+                message: format!("cannot set up the HTTP client: {e}"),
+                hint: None,
+            })?;
+        Ok(Http { client, config })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Send a request built afresh for each attempt (so signatures carry a fresh timestamp).
+    ///
+    /// `idempotent` requests are retried on 429/500/502/503/504 and on transport errors, with capped
+    /// full-jitter exponential backoff, honouring `Retry-After`. Other requests are retried only when
+    /// the connection failed before anything was sent. The last response is returned whatever its
+    /// status; `action` names the call in transport errors.
+    pub async fn execute<F>(&self, action: &str, idempotent: bool, mut build: F) -> Result<Incoming>
+    where
+        F: FnMut() -> Result<Outgoing>,
+    {
+        let mut attempt = 1;
+        loop {
+            let req = build()?;
+            let started = Instant::now();
+            self.trace_request(&req, attempt);
+            match self.send_once(&req).await {
+                Ok(resp) => {
+                    self.trace_response(&resp, started.elapsed());
+                    let retryable = idempotent && RETRYABLE.contains(&resp.status.as_u16());
+                    if retryable && attempt < self.config.max_attempts {
+                        match self.delay_for(attempt, &resp) {
+                            Some(delay) => {
+                                self.note(&format!(
+                                    "{} answered {}; retrying in {} ms (attempt {}/{})",
+                                    req.url.path(),
+                                    resp.status.as_u16(),
+                                    delay.as_millis(),
+                                    attempt + 1,
+                                    self.config.max_attempts
+                                ));
+                                tokio::time::sleep(delay).await;
+                                attempt += 1;
+                                continue;
+                            }
+                            None => return Ok(resp),
+                        }
+                    }
+                    return Ok(resp);
+                }
+                Err(err) => {
+                    let not_sent = err.is_connect();
+                    let may_retry = idempotent || not_sent;
+                    if may_retry && attempt < self.config.max_attempts {
+                        let delay = self.backoff(attempt);
+                        self.note(&format!(
+                            "{} failed ({}); retrying in {} ms (attempt {}/{})",
+                            req.url.path(),
+                            describe(&err),
+                            delay.as_millis(),
+                            attempt + 1,
+                            self.config.max_attempts
+                        ));
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(Error::Transport {
+                        action: action.to_string(),
+                        detail: describe(&err),
+                        maybe_sent: !not_sent,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn send_once(&self, req: &Outgoing) -> std::result::Result<Incoming, reqwest::Error> {
+        let mut builder = self.client.request(req.method.clone(), req.url.clone());
+        for h in &req.headers {
+            builder = builder.header(h.name, &h.value);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let resp = builder.send().await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Incoming {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Delay before the next attempt: `Retry-After` when present (capped), else backoff.
+    fn delay_for(&self, attempt: u32, resp: &Incoming) -> Option<Duration> {
+        match resp
+            .header("retry-after")
+            .and_then(|v| parse_retry_after(&v))
+        {
+            Some(d) if d > self.config.max_retry_after => None,
+            Some(d) => Some(d),
+            None => Some(self.backoff(attempt)),
+        }
+    }
+
+    /// Full-jitter exponential backoff: uniform in `[0, min(max, base * 2^(attempt-1))]`, floored at
+    /// a tenth of the step so retries never stampede.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let step = self
+            .config
+            .base_delay
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.config.max_delay);
+        let millis = step.as_millis() as u64;
+        Duration::from_millis(millis / 10 + fastrand::u64(0..=millis - millis / 10))
+    }
+
+    fn note(&self, line: &str) {
+        if self.config.verbosity >= 1 {
+            eprintln!("snapctl: {line}");
+        }
+    }
+
+    fn trace_request(&self, req: &Outgoing, attempt: u32) {
+        if self.config.verbosity == 0 {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let suffix = if attempt > 1 {
+            format!(" (attempt {attempt})")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(err, "> {} {}{suffix}", req.method, req.url);
+        if self.config.verbosity >= 2 {
+            for h in &req.headers {
+                let v = if h.sensitive { "***" } else { h.value.as_str() };
+                let _ = writeln!(err, "> {}: {v}", h.name);
+            }
+            if let Some(body) = &req.body {
+                if req.body_sensitive {
+                    let _ = writeln!(err, "> [body of {} bytes redacted]", body.len());
+                } else {
+                    let _ = writeln!(err, "> {}", clip(body));
+                }
+            }
+        }
+    }
+
+    fn trace_response(&self, resp: &Incoming, elapsed: Duration) {
+        if self.config.verbosity == 0 {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "< {} in {} ms", resp.status, elapsed.as_millis());
+        if self.config.verbosity >= 2 {
+            for (name, value) in &resp.headers {
+                let v = if SENSITIVE_RESPONSE_HEADERS.contains(&name.as_str()) {
+                    "***"
+                } else {
+                    value.to_str().unwrap_or("<binary>")
+                };
+                let _ = writeln!(err, "< {name}: {v}");
+            }
+            if !resp.body.is_empty() {
+                let _ = writeln!(err, "< {}", clip(&resp.body));
+            }
+        }
+    }
+}
+
+/// A body for the trace: text, clipped to 4 KiB.
+fn clip(body: &[u8]) -> String {
+    const MAX: usize = 4096;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]).into_owned();
+    if body.len() > MAX {
+        format!("{text}… [{} more bytes]", body.len() - MAX)
+    } else {
+        text
+    }
+}
+
+/// A transport error as one line, without the URL (which is printed elsewhere) and with its causes.
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "cannot connect"
+    } else if err.is_body() || err.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::from(kind);
+    let mut source = err.source();
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    detail
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let now = jiff::Timestamp::now();
+    let wait = when.duration_since(now);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
+        let header = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&later)
+            .expect("timestamps format");
+        let d = parse_retry_after(&header).expect("date parses");
+        assert!(
+            d <= Duration::from_secs(30) && d >= Duration::from_secs(28),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_stays_within_cap() {
+        let http = Http::new(HttpConfig {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            ..HttpConfig::default()
+        })
+        .expect("client builds");
+        for attempt in 1..20 {
+            let d = http.backoff(attempt);
+            assert!(d <= Duration::from_millis(400), "{attempt}: {d:?}");
+        }
+        assert!(http.backoff(1) <= Duration::from_millis(100));
+    }
+}

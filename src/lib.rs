@@ -1,0 +1,17 @@
+//! snapctl: point-in-time snapshots of storage volumes on OVHcloud Enterprise File Storage, OVHcloud
+//! NAS-HA, 3DS OUTSCALE and IBM PowerVC through one command-line interface.
+//!
+//! The binary is a thin shell over [`app::run`]; everything it does is reachable from this library.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod output;
+pub mod provider;
+pub mod providers;
+pub mod wait;

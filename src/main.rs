@@ -1,0 +1,33 @@
+//! The `snapctl` binary: parse → run → render → exit code. Errors print as one line plus an optional
+//! hint line on stderr.
+
+use clap::Parser;
+
+use snapctl::cli::Cli;
+use snapctl::config::Env;
+use snapctl::error::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(ExitCode::Failure as u8);
+        }
+    };
+    match runtime.block_on(snapctl::app::run(cli, Env::capture())) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            if let Some(hint) = err.hint() {
+                eprintln!("  hint: {hint}");
+            }
+            std::process::ExitCode::from(err.exit_code() as u8)
+        }
+    }
+}

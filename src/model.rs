@@ -1,0 +1,265 @@
+//! Provider-neutral data: volumes, snapshots, operations and their states.
+//!
+//! These types are what the core (cli, output, wait, rotation) sees and what JSON output prints; field
+//! names and enum words are a stable, documented contract. Provider modules map their wire types into
+//! these; nothing here knows a provider's field names.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::provider::ProviderKind;
+
+/// Normalised snapshot state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotState {
+    /// Being taken.
+    Creating,
+    /// Usable.
+    Available,
+    /// Being deleted.
+    Deleting,
+    /// Failed (the provider's word says how).
+    Error,
+    /// A revert from it is in progress.
+    Restoring,
+    /// A state snapctl does not know; treated as unsettled.
+    Unknown,
+}
+
+impl SnapshotState {
+    /// Whether the snapshot is at rest (available or error) and may be acted on.
+    pub fn is_settled(self) -> bool {
+        matches!(self, SnapshotState::Available | SnapshotState::Error)
+    }
+
+    /// The JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotState::Creating => "creating",
+            SnapshotState::Available => "available",
+            SnapshotState::Deleting => "deleting",
+            SnapshotState::Error => "error",
+            SnapshotState::Restoring => "restoring",
+            SnapshotState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Normalised volume state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeState {
+    /// Being created (including from a snapshot).
+    Creating,
+    /// Usable.
+    Available,
+    /// Being resized, migrated or otherwise changed; usable but busy.
+    Updating,
+    /// Being reverted to a snapshot.
+    Restoring,
+    /// Being deleted.
+    Deleting,
+    /// Failed.
+    Error,
+    /// A state snapctl does not know.
+    Unknown,
+}
+
+impl VolumeState {
+    /// The JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeState::Creating => "creating",
+            VolumeState::Available => "available",
+            VolumeState::Updating => "updating",
+            VolumeState::Restoring => "restoring",
+            VolumeState::Deleting => "deleting",
+            VolumeState::Error => "error",
+            VolumeState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Who made a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotKind {
+    /// Taken on request (by snapctl, a console or an API call).
+    Manual,
+    /// Taken by a provider-side policy.
+    Automatic,
+    /// Taken by the provider for its own needs.
+    System,
+    /// Taken by a provider-side fixed schedule (NAS-HA).
+    Scheduled,
+}
+
+impl SnapshotKind {
+    /// The JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Manual => "manual",
+            SnapshotKind::Automatic => "automatic",
+            SnapshotKind::System => "system",
+            SnapshotKind::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// A volume (EFS share, NAS-HA partition, block volume).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Volume {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Provider id, exactly as the API spells it.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Size in GiB as the provider counts it.
+    pub size_gib: Option<u64>,
+    /// Normalised state.
+    pub state: VolumeState,
+    /// The provider's own state word.
+    pub provider_state: Option<String>,
+    /// Creation time, UTC.
+    pub created_at: Option<Timestamp>,
+}
+
+/// A point-in-time snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Provider id.
+    pub id: String,
+    /// The volume it was taken from.
+    pub volume_id: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Normalised state.
+    pub state: SnapshotState,
+    /// The provider's own state word.
+    pub provider_state: Option<String>,
+    /// Who made it.
+    pub kind: SnapshotKind,
+    /// Creation time, UTC.
+    pub created_at: Option<Timestamp>,
+    /// Size in GiB when the provider reports it.
+    pub size_gib: Option<u64>,
+    /// When the provider will delete it by itself.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A request to take a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSnapshot {
+    /// Volume to snapshot.
+    pub volume: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A request to make a new volume from a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct CloneRequest {
+    /// The snapshot's volume.
+    pub volume: String,
+    /// The snapshot to clone.
+    pub snapshot: String,
+    /// Name of the new volume.
+    pub name: Option<String>,
+    /// Description of the new volume.
+    pub description: Option<String>,
+    /// Size of the new volume in GiB (default: the parent's).
+    pub size_gib: Option<u64>,
+}
+
+/// What a wait ends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The object is usable.
+    Ready,
+    /// The object no longer exists.
+    Gone,
+}
+
+/// Something a mutation started that can be polled to completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Nothing to wait for: the change is already complete.
+    Done,
+    /// A snapshot reaching a state.
+    Snapshot {
+        /// Its volume, where the provider's routes need it.
+        volume: Option<String>,
+        /// Snapshot id.
+        id: String,
+        /// Target.
+        until: Until,
+    },
+    /// A volume reaching a state.
+    Volume {
+        /// Volume id.
+        id: String,
+        /// Target.
+        until: Until,
+    },
+}
+
+impl Operation {
+    /// Human label for progress lines and timeout messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::Done => "nothing".into(),
+            Operation::Snapshot { id, until, .. } => match until {
+                Until::Ready => format!("snapshot {id} to become available"),
+                Until::Gone => format!("snapshot {id} to be deleted"),
+            },
+            Operation::Volume { id, until } => match until {
+                Until::Ready => format!("volume {id} to become available"),
+                Until::Gone => format!("volume {id} to be deleted"),
+            },
+        }
+    }
+}
+
+/// One poll step's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// Still going.
+    Pending {
+        /// The provider's state word.
+        state: String,
+        /// Percent complete, when the API says.
+        percent: Option<u8>,
+    },
+    /// Reached the target.
+    Done,
+    /// Reached a failed terminal state.
+    Failed {
+        /// The provider's state word.
+        state: String,
+        /// The provider's explanation, if any.
+        message: Option<String>,
+    },
+}
+
+/// Outcome of deleting one snapshot in a batch; printed by `snapshot delete`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteResult {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Snapshot id.
+    pub id: String,
+    /// Its volume.
+    pub volume_id: Option<String>,
+    /// `deleted` (confirmed gone), `deleting` (accepted, not waited for) or `failed`.
+    pub status: &'static str,
+    /// The error line when it failed.
+    pub error: Option<String>,
+}

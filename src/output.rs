@@ -1,0 +1,280 @@
+//! Renderers for `-o table|json|ids`: data goes to stdout, and only data.
+//!
+//! Each printable type implements [`Record`] (its table columns and id); JSON is the type's serde
+//! form, whose field names are the documented, stable contract. Progress, warnings and errors go to
+//! stderr elsewhere; nothing here writes to stderr.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::model::{DeleteResult, Snapshot, Volume};
+use crate::provider::{Capabilities, ProviderKind};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A human table.
+    Table,
+    /// Stable JSON (arrays for lists, objects for single items).
+    Json,
+    /// One id per line.
+    Ids,
+}
+
+/// Something printable as a table row, a JSON object and an id.
+pub trait Record: Serialize {
+    /// Column titles.
+    fn headers() -> &'static [&'static str];
+    /// Cells, in column order.
+    fn cells(&self) -> Vec<String>;
+    /// The id printed by `-o ids`.
+    fn id(&self) -> &str;
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "-".into())
+}
+
+fn time(t: &Option<Timestamp>) -> String {
+    t.map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn num(n: &Option<u64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+}
+
+impl Record for Volume {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "ID",
+            "NAME",
+            "SIZE (GiB)",
+            "STATE",
+            "PROVIDER STATE",
+            "CREATED",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            opt(&self.name),
+            num(&self.size_gib),
+            self.state.as_str().into(),
+            opt(&self.provider_state),
+            time(&self.created_at),
+        ]
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Record for Snapshot {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "ID", "VOLUME", "NAME", "KIND", "STATE", "CREATED", "EXPIRES",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            opt(&self.volume_id),
+            opt(&self.name),
+            self.kind.as_str().into(),
+            self.state.as_str().into(),
+            time(&self.created_at),
+            time(&self.expires_at),
+        ]
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Record for DeleteResult {
+    fn headers() -> &'static [&'static str] {
+        &["ID", "VOLUME", "STATUS", "ERROR"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            opt(&self.volume_id),
+            self.status.into(),
+            opt(&self.error),
+        ]
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// One provider's row of `snapctl providers`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderRow {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Product name.
+    pub product: &'static str,
+    /// Operation → support.
+    pub capabilities: CapabilityMap,
+}
+
+/// The capability matrix of one provider, with snake_case keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapabilityMap {
+    volumes: &'static str,
+    list_snapshots: &'static str,
+    create_snapshot: &'static str,
+    delete_snapshot: &'static str,
+    clone: &'static str,
+    revert: &'static str,
+    wait: &'static str,
+}
+
+impl From<Capabilities> for CapabilityMap {
+    fn from(c: Capabilities) -> Self {
+        CapabilityMap {
+            volumes: c.volumes.as_str(),
+            list_snapshots: c.list_snapshots.as_str(),
+            create_snapshot: c.create_snapshot.as_str(),
+            delete_snapshot: c.delete_snapshot.as_str(),
+            clone: c.clone.as_str(),
+            revert: c.revert.as_str(),
+            wait: c.wait.as_str(),
+        }
+    }
+}
+
+/// `snapctl providers`: operations down, providers across.
+pub fn render_providers(format: Format) -> String {
+    match format {
+        Format::Json => {
+            let rows: Vec<ProviderRow> = ProviderKind::ALL
+                .into_iter()
+                .map(|k| ProviderRow {
+                    provider: k,
+                    product: k.product(),
+                    capabilities: k.capabilities().into(),
+                })
+                .collect();
+            json(&rows)
+        }
+        Format::Ids => lines(ProviderKind::ALL.iter().map(|k| k.as_str())),
+        Format::Table => {
+            let mut table = new_table();
+            let mut header = vec!["OPERATION".to_string()];
+            header.extend(ProviderKind::ALL.iter().map(|k| k.as_str().to_string()));
+            table.set_header(header);
+            let caps: Vec<Capabilities> =
+                ProviderKind::ALL.iter().map(|k| k.capabilities()).collect();
+            for (i, (op, _)) in Capabilities::PLANNED.rows().iter().enumerate() {
+                let mut row = vec![op.to_string()];
+                row.extend(caps.iter().map(|c| c.rows()[i].1.as_str().to_string()));
+                table.add_row(row);
+            }
+            format!("{table}\n")
+        }
+    }
+}
+
+fn new_table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("output records serialise");
+    s.push('\n');
+    s
+}
+
+fn lines<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    ids.map(|id| format!("{id}\n")).collect()
+}
+
+/// A list: table, JSON array or ids.
+pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
+    match format {
+        Format::Json => json(items),
+        Format::Ids => lines(items.iter().map(Record::id)),
+        Format::Table => {
+            let mut table = new_table();
+            table.set_header(T::headers().to_vec());
+            for item in items {
+                table.add_row(item.cells());
+            }
+            format!("{table}\n")
+        }
+    }
+}
+
+/// One item: table, JSON object or its id.
+pub fn render_one<T: Record>(item: &T, format: Format) -> String {
+    match format {
+        Format::Json => json(item),
+        _ => render_list(std::slice::from_ref(item), format),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SnapshotKind, SnapshotState};
+
+    fn snap() -> Snapshot {
+        Snapshot {
+            provider: ProviderKind::OvhEfs,
+            id: "s1".into(),
+            volume_id: Some("v1".into()),
+            name: None,
+            description: None,
+            state: SnapshotState::Available,
+            provider_state: Some("available".into()),
+            kind: SnapshotKind::Manual,
+            created_at: Some("2026-11-24T08:00:00Z".parse().expect("ts")),
+            size_gib: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn snapshot_json_has_the_documented_fields_in_order() {
+        let out = render_one(&snap(), Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        // serde_json without preserve_order sorts keys; the set is the contract.
+        let mut expected = vec![
+            "provider",
+            "id",
+            "volume_id",
+            "name",
+            "description",
+            "state",
+            "provider_state",
+            "kind",
+            "created_at",
+            "size_gib",
+            "expires_at",
+        ];
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(v["created_at"], "2026-11-24T08:00:00Z");
+        assert_eq!(v["name"], serde_json::Value::Null);
+        assert_eq!(v["provider"], "ovh-efs");
+    }
+
+    #[test]
+    fn ids_print_one_per_line() {
+        assert_eq!(render_list(&[snap(), snap()], Format::Ids), "s1\ns1\n");
+    }
+}

@@ -1,0 +1,301 @@
+//! The `Provider` seam: the one trait every cloud implements, the provider registry and the
+//! capability matrix.
+//!
+//! The core talks to clouds only through [`Provider`]; an operation a provider's API lacks keeps the
+//! default method, which answers a typed `Unsupported` error with what the provider offers instead.
+//! Adding a provider means a module under `providers/` and one arm in [`build`] and
+//! [`ProviderKind::capabilities`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::model::{CloneRequest, CreateSnapshot, Operation, Progress, Snapshot, Volume};
+
+/// The provider keys accepted by `-p/--provider`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// OVHcloud Enterprise File Storage (NetApp shares).
+    OvhEfs,
+    /// OVHcloud NAS-HA (ZFS partitions).
+    OvhNasha,
+    /// 3DS OUTSCALE block storage.
+    Outscale,
+    /// IBM PowerVC (OpenStack Cinder).
+    Powervc,
+}
+
+impl ProviderKind {
+    /// Every provider, in display order.
+    pub const ALL: [ProviderKind; 4] = [
+        ProviderKind::OvhEfs,
+        ProviderKind::OvhNasha,
+        ProviderKind::Outscale,
+        ProviderKind::Powervc,
+    ];
+
+    /// The key users type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OvhEfs => "ovh-efs",
+            ProviderKind::OvhNasha => "ovh-nasha",
+            ProviderKind::Outscale => "outscale",
+            ProviderKind::Powervc => "powervc",
+        }
+    }
+
+    /// The product behind the key.
+    pub fn product(self) -> &'static str {
+        match self {
+            ProviderKind::OvhEfs => "OVHcloud Enterprise File Storage",
+            ProviderKind::OvhNasha => "OVHcloud NAS-HA",
+            ProviderKind::Outscale => "3DS OUTSCALE block storage",
+            ProviderKind::Powervc => "IBM PowerVC",
+        }
+    }
+
+    /// What this provider declares it can do: the data `snapctl providers` prints.
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            ProviderKind::OvhEfs => crate::providers::ovh::efs::CAPABILITIES,
+            ProviderKind::OvhNasha | ProviderKind::Outscale | ProviderKind::Powervc => {
+                Capabilities::PLANNED
+            }
+        }
+    }
+
+    /// Check a volume id's shape before any request is built.
+    pub fn validate_volume_id(self, id: &str) -> Result<()> {
+        match self {
+            ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("share id", id),
+            _ => Ok(()),
+        }
+    }
+
+    /// Check a snapshot id's shape before any request is built.
+    pub fn validate_snapshot_id(self, id: &str) -> Result<()> {
+        match self {
+            ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("snapshot id", id),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parse a key, listing the valid ones when it is unknown.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::Usage {
+                message: format!("unknown provider {s:?}"),
+                hint: Some(format!("valid providers: {}", Self::key_list())),
+            })
+    }
+
+    /// `ovh-efs, ovh-nasha, outscale, powervc`.
+    pub fn key_list() -> String {
+        Self::ALL.map(|k| k.as_str()).join(", ")
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How well a provider offers one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Support {
+    /// Offered.
+    Yes,
+    /// The provider's API does not offer it.
+    No,
+    /// The API offers it; snapctl does not implement it yet.
+    Planned,
+}
+
+impl Support {
+    /// Table word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Support::Yes => "yes",
+            Support::No => "no",
+            Support::Planned => "planned",
+        }
+    }
+}
+
+/// One row of the capability matrix: an operation and whether the provider offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `volume list` / `volume show`.
+    pub volumes: Support,
+    /// `snapshot list` / `snapshot show`.
+    pub list_snapshots: Support,
+    /// `snapshot create`.
+    pub create_snapshot: Support,
+    /// `snapshot delete`.
+    pub delete_snapshot: Support,
+    /// `clone` from a snapshot.
+    pub clone: Support,
+    /// `revert` a volume to a snapshot.
+    pub revert: Support,
+    /// `--wait` on operations.
+    pub wait: Support,
+}
+
+impl Capabilities {
+    /// A provider on the roadmap: every operation planned.
+    pub const PLANNED: Capabilities = Capabilities {
+        volumes: Support::Planned,
+        list_snapshots: Support::Planned,
+        create_snapshot: Support::Planned,
+        delete_snapshot: Support::Planned,
+        clone: Support::Planned,
+        revert: Support::Planned,
+        wait: Support::Planned,
+    };
+
+    /// `(operation, support)` pairs in display order; the operation names are the command words.
+    pub fn rows(&self) -> [(&'static str, Support); 7] {
+        [
+            ("volume list|show", self.volumes),
+            ("snapshot list|show", self.list_snapshots),
+            ("snapshot create", self.create_snapshot),
+            ("snapshot delete", self.delete_snapshot),
+            ("clone", self.clone),
+            ("revert", self.revert),
+            ("wait", self.wait),
+        ]
+    }
+}
+
+/// What a cloud implements. Defaults answer `Unsupported`, so a provider implements only what its
+/// API offers.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Which provider this is.
+    fn kind(&self) -> ProviderKind;
+
+    /// All volumes of the configured service/account.
+    async fn list_volumes(&self) -> Result<Vec<Volume>> {
+        Err(self.unsupported("volume list", "no volume listing in this provider's API"))
+    }
+
+    /// One volume.
+    async fn get_volume(&self, _id: &str) -> Result<Volume> {
+        Err(self.unsupported("volume show", "no volume lookup in this provider's API"))
+    }
+
+    /// Snapshots of one volume, or of every volume when `volume` is `None`.
+    async fn list_snapshots(&self, _volume: Option<&str>) -> Result<Vec<Snapshot>> {
+        Err(self.unsupported(
+            "snapshot list",
+            "no snapshot listing in this provider's API",
+        ))
+    }
+
+    /// One snapshot.
+    async fn get_snapshot(&self, _volume: Option<&str>, _id: &str) -> Result<Snapshot> {
+        Err(self.unsupported("snapshot show", "no snapshot lookup in this provider's API"))
+    }
+
+    /// Take a snapshot; returns it as first reported and what to poll.
+    async fn create_snapshot(&self, _req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
+        Err(self.unsupported(
+            "snapshot create",
+            "snapshots are taken by the provider only",
+        ))
+    }
+
+    /// Delete a snapshot; returns what to poll until it is gone.
+    async fn delete_snapshot(&self, _volume: Option<&str>, _id: &str) -> Result<Operation> {
+        Err(self.unsupported(
+            "snapshot delete",
+            "snapshots are deleted by the provider only",
+        ))
+    }
+
+    /// Make a new volume from a snapshot.
+    async fn clone_volume(&self, _req: &CloneRequest) -> Result<(Volume, Operation)> {
+        Err(self.unsupported("clone", "restore the snapshot's files by hand"))
+    }
+
+    /// Revert a volume to a snapshot, in place.
+    async fn revert(&self, _volume: &str, _snapshot: &str) -> Result<Operation> {
+        Err(self.unsupported("revert", "clone the snapshot and switch to the clone"))
+    }
+
+    /// One poll step of an operation; `wait` owns the loop.
+    async fn poll(&self, _op: &Operation) -> Result<Progress> {
+        Err(self.unsupported("wait", "check the object's state with a show command"))
+    }
+
+    /// The error the defaults return.
+    fn unsupported(&self, operation: &'static str, hint: &str) -> Error {
+        Error::Unsupported {
+            provider: self.kind(),
+            operation,
+            hint: hint.to_string(),
+        }
+    }
+}
+
+/// Build the provider the settings name; `command` names the command for "not implemented" errors,
+/// and configuration warnings (world-readable secrets, …) are pushed to `warnings`.
+pub async fn build(
+    settings: &Settings,
+    http: Arc<Http>,
+    command: &'static str,
+    warnings: &mut Vec<String>,
+) -> Result<Box<dyn Provider>> {
+    match settings.provider {
+        ProviderKind::OvhEfs => Ok(Box::new(
+            crate::providers::ovh::efs::Efs::from_settings(settings, http, warnings).await?,
+        )),
+        other => Err(Error::NotImplemented {
+            provider: other,
+            operation: command,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_provider_lists_valid_ones() {
+        let err = ProviderKind::parse("aws").unwrap_err();
+        assert_eq!(
+            err.hint().as_deref(),
+            Some("valid providers: ovh-efs, ovh-nasha, outscale, powervc")
+        );
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        for k in ProviderKind::ALL {
+            assert_eq!(ProviderKind::parse(k.as_str()).unwrap(), k);
+        }
+    }
+}

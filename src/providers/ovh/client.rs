@@ -1,0 +1,243 @@
+//! The signed OVH API v1 client shared by the EFS and NAS-HA providers.
+//!
+//! It owns URL building (path segments percent-encoded, so no input reaches another route), the server
+//! time delta (`GET /auth/time`, once per run, refreshed once on `QUERY_TIME_OUT`), signing each attempt
+//! with a fresh timestamp, and turning OVH error bodies into `ApiError`s with the `X-Ovh-QueryID`.
+//! It knows no product routes beyond `/auth/time`.
+
+use std::sync::Arc;
+
+use reqwest::{Method, Url};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use super::conf::OvhConfig;
+use super::sign::signature;
+use crate::error::{ApiError, Error, Result};
+use crate::http::{Http, Incoming, Outgoing};
+use crate::provider::ProviderKind;
+
+/// The header OVH puts its request id in.
+pub const QUERY_ID_HEADER: &str = "X-Ovh-QueryID";
+
+/// OVH error body; every field optional, unknown ones ignored.
+#[derive(Debug, Default, Deserialize)]
+struct OvhErrorBody {
+    message: Option<String>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+    class: Option<String>,
+}
+
+/// A signed client for one OVH endpoint and credential set.
+#[derive(Debug)]
+pub struct OvhClient {
+    http: Arc<Http>,
+    config: OvhConfig,
+    provider: ProviderKind,
+    delta: Mutex<Option<i64>>,
+}
+
+impl OvhClient {
+    /// A client for `provider` (used in error messages).
+    pub fn new(http: Arc<Http>, config: OvhConfig, provider: ProviderKind) -> Self {
+        OvhClient {
+            http,
+            config,
+            provider,
+            delta: Mutex::new(None),
+        }
+    }
+
+    /// `base + /seg1/seg2…?query`, each segment percent-encoded.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.config.base_url.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("endpoint_url() only accepts base URLs");
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Server time minus local time, fetched once (or again when `refresh`).
+    async fn delta(&self, refresh: bool) -> Result<i64> {
+        let mut guard = self.delta.lock().await;
+        if let (Some(d), false) = (*guard, refresh) {
+            return Ok(d);
+        }
+        let url = self.url(&["auth", "time"], &[]);
+        let action = "read the OVH server time (GET /auth/time)";
+        let (ak, _, _) = self.config.credentials.expose();
+        let resp = self
+            .http
+            .execute(action, true, || {
+                Ok(Outgoing::new(Method::GET, url.clone())
+                    .header("X-Ovh-Application", ak, true)
+                    .header("Accept", "application/json", false))
+            })
+            .await?;
+        if !resp.status.is_success() {
+            return Err(self.api_error(action, &resp, &Method::GET, &url));
+        }
+        let server: i64 = serde_json::from_slice(&resp.body).map_err(|e| Error::Decode {
+            provider: self.provider,
+            action: action.into(),
+            detail: format!("expected a Unix time integer: {e}"),
+        })?;
+        let d = server - jiff::Timestamp::now().as_second();
+        *guard = Some(d);
+        Ok(d)
+    }
+
+    /// Send one signed call; non-2xx answers become errors.
+    ///
+    /// GET and DELETE are retried by the HTTP layer; POST and PUT are not re-sent once they may have
+    /// reached the server. A `QUERY_TIME_OUT` answer (rejected before processing) refreshes the time
+    /// delta and is re-sent once, whatever the method.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        action: &str,
+    ) -> Result<Incoming> {
+        let mut refreshed = false;
+        loop {
+            let delta = self.delta(refreshed).await?;
+            let idempotent = matches!(method, Method::GET | Method::DELETE);
+            let (ak, as_, ck) = self.config.credentials.expose();
+            let resp = self
+                .http
+                .execute(action, idempotent, || {
+                    let ts = jiff::Timestamp::now().as_second() + delta;
+                    let sig = signature(
+                        as_,
+                        ck,
+                        method.as_str(),
+                        url.as_str(),
+                        body.as_deref().unwrap_or_default(),
+                        ts,
+                    );
+                    let mut req = Outgoing::new(method.clone(), url.clone())
+                        .header("X-Ovh-Application", ak, true)
+                        .header("X-Ovh-Consumer", ck, true)
+                        .header("X-Ovh-Timestamp", ts.to_string(), false)
+                        .header("X-Ovh-Signature", sig, true)
+                        .header("Accept", "application/json", false);
+                    if let Some(b) = &body {
+                        req = req.header("Content-Type", "application/json", false);
+                        req.body = Some(b.clone());
+                    }
+                    Ok(req)
+                })
+                .await?;
+            if resp.status.is_success() {
+                return Ok(resp);
+            }
+            let err = self.api_error(action, &resp, &method, &url);
+            let time_out =
+                matches!(&err, Error::Api(a) if a.code.as_deref() == Some("QUERY_TIME_OUT"));
+            if time_out && !refreshed {
+                refreshed = true;
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    /// GET and decode JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, url: Url, action: &str) -> Result<T> {
+        let resp = self.call(Method::GET, url, None, action).await?;
+        self.decode(&resp, action)
+    }
+
+    /// POST (or PUT) a JSON body, serialised once: the same bytes are signed and sent.
+    pub async fn send_json<B: serde::Serialize>(
+        &self,
+        method: Method,
+        url: Url,
+        body: &B,
+        action: &str,
+    ) -> Result<Incoming> {
+        let bytes = serde_json::to_vec(body).expect("request bodies are plain serde structs");
+        self.call(method, url, Some(bytes), action).await
+    }
+
+    /// Decode a 2xx body.
+    pub fn decode<T: DeserializeOwned>(&self, resp: &Incoming, action: &str) -> Result<T> {
+        serde_json::from_slice(&resp.body).map_err(|e| Error::Decode {
+            provider: self.provider,
+            action: action.into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Map an error answer to `Error::NotFound` / `Error::Api` with a hint.
+    fn api_error(&self, action: &str, resp: &Incoming, method: &Method, url: &Url) -> Error {
+        let body: OvhErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
+        let status = resp.status.as_u16();
+        let message = body.message.unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&resp.body).trim().to_string();
+            if text.is_empty() {
+                resp.status
+                    .canonical_reason()
+                    .unwrap_or("no message")
+                    .to_string()
+            } else {
+                text
+            }
+        });
+        let code = body.error_code.or(body.class);
+        let hint = hint_for(status, code.as_deref(), method, url);
+        let api = ApiError {
+            provider: self.provider,
+            action: action.to_string(),
+            status,
+            code,
+            message,
+            request_id_header: QUERY_ID_HEADER,
+            request_id: resp.header(QUERY_ID_HEADER),
+            hint,
+        };
+        if status == 404 {
+            Error::NotFound(Box::new(api))
+        } else {
+            Error::Api(Box::new(api))
+        }
+    }
+}
+
+/// What to do about an OVH error, from its status and code.
+fn hint_for(status: u16, code: Option<&str>, method: &Method, url: &Url) -> Option<String> {
+    let path = url.path();
+    let hint = match (status, code) {
+        (_, Some("INVALID_SIGNATURE")) => {
+            "the signature was refused: check that application_secret and consumer_key belong to this application key and endpoint".to_string()
+        }
+        (_, Some("QUERY_TIME_OUT")) => {
+            "the request timestamp was refused twice: check the clock and that nothing delays requests".to_string()
+        }
+        (_, Some("NOT_GRANTED_CALL")) => format!(
+            "the consumer key has no access rule for {method} {path}; create a key with GET/POST/PUT/DELETE rules on /storage/netapp/* and /dedicated/nasha/*"
+        ),
+        (_, Some("NOT_CREDENTIAL" | "INVALID_CREDENTIAL")) => {
+            "the consumer key is unknown, not yet validated, expired or revoked: create or validate a new one".to_string()
+        }
+        (_, Some("INVALID_KEY")) => {
+            "the application key is unknown on this endpoint: check OVH_ENDPOINT and the key".to_string()
+        }
+        (403, _) => "the credentials were refused: check the access rules and IAM policies of the consumer key".to_string(),
+        (429, _) => "OVH is rate-limiting this consumer key: wait a minute and run again".to_string(),
+        (460, _) => "the service is expired or suspended: renew it in the OVHcloud control panel".to_string(),
+        (s, _) if s >= 500 => "OVH answered with a server error: retry later, and quote the query id to OVH support if it persists".to_string(),
+        _ => return None,
+    };
+    Some(hint)
+}

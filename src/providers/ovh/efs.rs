@@ -1,0 +1,655 @@
+//! OVHcloud Enterprise File Storage (`ovh-efs`): NetApp shares and their snapshots under
+//! `/storage/netapp`.
+//!
+//! Wire structs mirror the OpenAPI models (`NetAppShare`, `NetAppShareSnapshot`, …) field for field and
+//! are mapped to `model` types here; unknown status words map to `unknown` (OVH adds enum values without
+//! notice). Every id is checked to be a UUID before a request is built, and the documented limits
+//! (manual-only clones, revert to the latest manual snapshot only) are enforced before sending.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::client::OvhClient;
+use super::conf;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::model::{
+    CloneRequest, CreateSnapshot, Operation, Progress, Snapshot, SnapshotKind, SnapshotState,
+    Until, Volume, VolumeState,
+};
+use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+
+/// What `ovh-efs` offers.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    volumes: Support::Yes,
+    list_snapshots: Support::Yes,
+    create_snapshot: Support::Yes,
+    delete_snapshot: Support::Yes,
+    clone: Support::Yes,
+    revert: Support::Yes,
+    wait: Support::Yes,
+};
+
+/// Smallest EFS volume, in GB (EFS FAQ: volumes of 100 GB to 29 TB).
+pub const MIN_SHARE_GB: u64 = 100;
+
+/// `NetAppServiceWithIAM` (the fields snapctl uses).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NetAppService {
+    id: String,
+    name: Option<String>,
+    region: Option<String>,
+}
+
+/// `NetAppShare`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NetAppShare {
+    id: String,
+    name: Option<String>,
+    size: Option<u64>,
+    created_at: Option<String>,
+    status: Option<String>,
+}
+
+/// `NetAppShareSnapshot`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NetAppShareSnapshot {
+    id: String,
+    name: Option<String>,
+    description: Option<String>,
+    created_at: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    status: Option<String>,
+}
+
+/// POST body of `…/share/{shareId}/snapshot`.
+#[derive(Debug, Serialize)]
+struct SnapshotCreateBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+}
+
+/// POST body of `…/share` when cloning (`NetAppShare` writable fields).
+#[derive(Debug, Serialize)]
+struct ShareCreateBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    protocol: &'static str,
+    size: u64,
+    #[serde(rename = "snapshotID")]
+    snapshot_id: &'a str,
+}
+
+/// POST body of `…/share/{shareId}/revert`.
+#[derive(Debug, Serialize)]
+struct RevertBody<'a> {
+    #[serde(rename = "snapshotID")]
+    snapshot_id: &'a str,
+}
+
+/// The EFS provider bound to one service.
+#[derive(Debug)]
+pub struct Efs {
+    client: OvhClient,
+    service: String,
+}
+
+impl Efs {
+    /// Build from settings: resolve credentials, and the service (the only one, when not given).
+    pub async fn from_settings(
+        settings: &Settings,
+        http: Arc<Http>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self> {
+        if let Some(service) = &settings.service {
+            check_uuid("service", service)?;
+        }
+        let config = conf::resolve(settings, warnings)?;
+        let client = OvhClient::new(http, config, ProviderKind::OvhEfs);
+        let service = match &settings.service {
+            Some(s) => s.clone(),
+            None => pick_only_service(&client).await?,
+        };
+        Ok(Efs { client, service })
+    }
+
+    /// A client-less instance for tests of pure logic.
+    #[cfg(test)]
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        self.client.url(segments, &[])
+    }
+
+    fn share_url(&self, share: &str, rest: &[&str], query: &[(&str, &str)]) -> reqwest::Url {
+        let mut segs = vec!["storage", "netapp", self.service.as_str(), "share", share];
+        segs.extend_from_slice(rest);
+        self.client.url(&segs, query)
+    }
+
+    async fn share(&self, id: &str) -> Result<NetAppShare> {
+        check_uuid("share id", id)?;
+        self.client
+            .get_json(self.share_url(id, &[], &[]), &format!("read share {id}"))
+            .await
+    }
+
+    async fn snapshot(&self, share: &str, id: &str) -> Result<NetAppShareSnapshot> {
+        check_uuid("share id", share)?;
+        check_uuid("snapshot id", id)?;
+        self.client
+            .get_json(
+                self.share_url(share, &["snapshot", id], &[]),
+                &format!("read snapshot {id} of share {share}"),
+            )
+            .await
+    }
+
+    async fn share_snapshots(&self, share: &str) -> Result<Vec<Snapshot>> {
+        check_uuid("share id", share)?;
+        let wire: Vec<NetAppShareSnapshot> = self
+            .client
+            .get_json(
+                self.share_url(share, &["snapshot"], &[("detail", "true")]),
+                &format!("list snapshots of share {share}"),
+            )
+            .await?;
+        Ok(wire.into_iter().map(|s| map_snapshot(s, share)).collect())
+    }
+
+    fn need_volume<'a>(&self, volume: Option<&'a str>, what: &str) -> Result<&'a str> {
+        volume.ok_or_else(|| Error::Usage {
+            message: format!("{what} needs --volume on ovh-efs"),
+            hint: Some("EFS snapshots live under their share: pass --volume SHARE_ID (see `snapctl volume list`)".into()),
+        })
+    }
+}
+
+/// When no `--service` is given, use the account's only EFS service; otherwise list them.
+async fn pick_only_service(client: &OvhClient) -> Result<String> {
+    let services: Vec<NetAppService> = client
+        .get_json(
+            client.url(&["storage", "netapp"], &[]),
+            "list Enterprise File Storage services",
+        )
+        .await?;
+    match services.as_slice() {
+        [only] => Ok(only.id.clone()),
+        [] => Err(Error::Config {
+            message: "no Enterprise File Storage service on this OVH account".into(),
+            hint: Some(
+                "check the endpoint (ovh-eu, ovh-ca, …) and the account the keys belong to".into(),
+            ),
+        }),
+        many => Err(Error::Usage {
+            message: format!(
+                "{} EFS services on this account; choose one with --service",
+                many.len()
+            ),
+            hint: Some(
+                many.iter()
+                    .map(|s| {
+                        format!(
+                            "{} ({}, {})",
+                            s.id,
+                            s.name.as_deref().unwrap_or("unnamed"),
+                            s.region.as_deref().unwrap_or("?")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        }),
+    }
+}
+
+/// EFS ids (service, share, snapshot) are UUIDs: refuse anything else before a request exists.
+pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
+    let ok = value.len() == 36
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            what,
+            value: value.to_string(),
+            reason: "expected a UUID such as 6b1e1f3a-0000-4000-8000-000000000001".into(),
+        })
+    }
+}
+
+fn parse_time(s: Option<&str>) -> Option<Timestamp> {
+    s.and_then(|s| s.parse::<Timestamp>().ok())
+}
+
+fn snapshot_state(status: &str) -> SnapshotState {
+    match status {
+        "available" => SnapshotState::Available,
+        "creating" | "manage_starting" => SnapshotState::Creating,
+        "deleting" | "unmanage_starting" => SnapshotState::Deleting,
+        "restoring" => SnapshotState::Restoring,
+        "error" | "error_deleting" | "manage_error" | "unmanage_error" => SnapshotState::Error,
+        _ => SnapshotState::Unknown,
+    }
+}
+
+fn snapshot_kind(kind: Option<&str>) -> SnapshotKind {
+    match kind {
+        Some("manual") => SnapshotKind::Manual,
+        Some("automatic") => SnapshotKind::Automatic,
+        // `system`, and any word OVH adds later: never cloned, never rotated.
+        _ => SnapshotKind::System,
+    }
+}
+
+fn volume_state(status: &str) -> VolumeState {
+    match status {
+        "available" => VolumeState::Available,
+        "creating" | "creating_from_snapshot" | "manage_starting" => VolumeState::Creating,
+        "extending" | "shrinking" | "migrating" | "migrating_to" | "replication_change" => {
+            VolumeState::Updating
+        }
+        "reverting" => VolumeState::Restoring,
+        "deleting" | "deleted" | "unmanage_starting" => VolumeState::Deleting,
+        s if s.contains("error") => VolumeState::Error,
+        _ => VolumeState::Unknown,
+    }
+}
+
+fn map_snapshot(s: NetAppShareSnapshot, share: &str) -> Snapshot {
+    Snapshot {
+        provider: ProviderKind::OvhEfs,
+        state: s
+            .status
+            .as_deref()
+            .map(snapshot_state)
+            .unwrap_or(SnapshotState::Unknown),
+        kind: snapshot_kind(s.kind.as_deref()),
+        created_at: parse_time(s.created_at.as_deref()),
+        id: s.id,
+        volume_id: Some(share.to_string()),
+        name: s.name,
+        description: s.description,
+        provider_state: s.status,
+        size_gib: None,
+        expires_at: None,
+    }
+}
+
+fn map_share(s: NetAppShare) -> Volume {
+    Volume {
+        provider: ProviderKind::OvhEfs,
+        state: s
+            .status
+            .as_deref()
+            .map(volume_state)
+            .unwrap_or(VolumeState::Unknown),
+        created_at: parse_time(s.created_at.as_deref()),
+        id: s.id,
+        name: s.name,
+        size_gib: s.size,
+        provider_state: s.status,
+    }
+}
+
+/// The refusal for cloning or reverting to a snapshot that is not `manual`.
+fn not_manual(verb: &str, snap: &Snapshot, service: &str, share: &str) -> Error {
+    match snap.kind {
+        SnapshotKind::Automatic => Error::Usage {
+            message: format!(
+                "cannot {verb} snapshot {}: it is an automatic (policy) snapshot, and EFS can {verb} only manual ones",
+                snap.id
+            ),
+            hint: Some(format!(
+                "hold it first to turn it into a manual snapshot (POST /storage/netapp/{service}/share/{share}/snapshot/{}/hold), then use the new id the hold returns",
+                snap.id
+            )),
+        },
+        _ => Error::Usage {
+            message: format!(
+                "cannot {verb} snapshot {}: it is a {} snapshot, and EFS can {verb} only manual ones",
+                snap.id,
+                snap.kind.as_str()
+            ),
+            hint: Some(format!(
+                "take a manual snapshot with `snapctl snapshot create --volume {share}` and use it"
+            )),
+        },
+    }
+}
+
+#[async_trait]
+impl Provider for Efs {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::OvhEfs
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<Volume>> {
+        let url = self.client.url(
+            &["storage", "netapp", &self.service, "share"],
+            &[("detail", "true")],
+        );
+        let shares: Vec<NetAppShare> = self
+            .client
+            .get_json(url, &format!("list shares of service {}", self.service))
+            .await?;
+        Ok(shares.into_iter().map(map_share).collect())
+    }
+
+    async fn get_volume(&self, id: &str) -> Result<Volume> {
+        Ok(map_share(self.share(id).await?))
+    }
+
+    async fn list_snapshots(&self, volume: Option<&str>) -> Result<Vec<Snapshot>> {
+        match volume {
+            Some(share) => self.share_snapshots(share).await,
+            None => {
+                let mut all = Vec::new();
+                for share in self.list_volumes().await? {
+                    all.extend(self.share_snapshots(&share.id).await?);
+                }
+                Ok(all)
+            }
+        }
+    }
+
+    async fn get_snapshot(&self, volume: Option<&str>, id: &str) -> Result<Snapshot> {
+        let share = self.need_volume(volume, "snapshot show")?;
+        Ok(map_snapshot(self.snapshot(share, id).await?, share))
+    }
+
+    async fn create_snapshot(&self, req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
+        check_uuid("share id", &req.volume)?;
+        let body = SnapshotCreateBody {
+            name: req.name.as_deref(),
+            description: req.description.as_deref(),
+        };
+        let action = format!("create a snapshot of share {}", req.volume);
+        let resp = self
+            .client
+            .send_json(
+                Method::POST,
+                self.share_url(&req.volume, &["snapshot"], &[]),
+                &body,
+                &action,
+            )
+            .await?;
+        let wire: NetAppShareSnapshot = self.client.decode(&resp, &action)?;
+        let snap = map_snapshot(wire, &req.volume);
+        let op = Operation::Snapshot {
+            volume: Some(req.volume.clone()),
+            id: snap.id.clone(),
+            until: Until::Ready,
+        };
+        Ok((snap, op))
+    }
+
+    async fn delete_snapshot(&self, volume: Option<&str>, id: &str) -> Result<Operation> {
+        let share = self.need_volume(volume, "snapshot delete")?;
+        check_uuid("share id", share)?;
+        check_uuid("snapshot id", id)?;
+        self.client
+            .call(
+                Method::DELETE,
+                self.share_url(share, &["snapshot", id], &[]),
+                None,
+                &format!("delete snapshot {id} of share {share}"),
+            )
+            .await?;
+        Ok(Operation::Snapshot {
+            volume: Some(share.to_string()),
+            id: id.to_string(),
+            until: Until::Gone,
+        })
+    }
+
+    async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
+        check_uuid("share id", &req.volume)?;
+        check_uuid("snapshot id", &req.snapshot)?;
+        if let Some(size) = req.size_gib {
+            if size < MIN_SHARE_GB {
+                return Err(Error::InvalidInput {
+                    what: "size",
+                    value: size.to_string(),
+                    reason: format!("EFS volumes are at least {MIN_SHARE_GB} GB"),
+                });
+            }
+        }
+        let snap = map_snapshot(
+            self.snapshot(&req.volume, &req.snapshot).await?,
+            &req.volume,
+        );
+        if snap.kind != SnapshotKind::Manual {
+            return Err(not_manual("clone", &snap, &self.service, &req.volume));
+        }
+        if snap.state != SnapshotState::Available {
+            return Err(Error::Usage {
+                message: format!(
+                    "cannot clone snapshot {}: it is {} (provider state {})",
+                    snap.id,
+                    snap.state.as_str(),
+                    snap.provider_state.as_deref().unwrap_or("none")
+                ),
+                hint: Some(format!(
+                    "wait until it is available: snapctl snapshot show {} --volume {}",
+                    snap.id, req.volume
+                )),
+            });
+        }
+        let parent = self.share(&req.volume).await?;
+        // The clone must be at least as large as the snapshot; the parent's size is the best bound
+        // EFS exposes (snapshots report no size), so it is the default.
+        let size = match (req.size_gib, parent.size) {
+            (Some(s), _) => s,
+            (None, Some(p)) => p.max(MIN_SHARE_GB),
+            (None, None) => {
+                return Err(Error::Usage {
+                    message: format!("share {} reports no size to size the clone by", req.volume),
+                    hint: Some("pass --size GIB".into()),
+                });
+            }
+        };
+        let body = ShareCreateBody {
+            name: req.name.as_deref(),
+            description: req.description.as_deref(),
+            protocol: "NFS",
+            size,
+            snapshot_id: &req.snapshot,
+        };
+        let action = format!("clone snapshot {} of share {}", req.snapshot, req.volume);
+        let url = self
+            .client
+            .url(&["storage", "netapp", &self.service, "share"], &[]);
+        let resp = self
+            .client
+            .send_json(Method::POST, url, &body, &action)
+            .await?;
+        let share: NetAppShare = self.client.decode(&resp, &action)?;
+        let volume = map_share(share);
+        let op = Operation::Volume {
+            id: volume.id.clone(),
+            until: Until::Ready,
+        };
+        Ok((volume, op))
+    }
+
+    async fn revert(&self, volume: &str, snapshot: &str) -> Result<Operation> {
+        check_uuid("share id", volume)?;
+        check_uuid("snapshot id", snapshot)?;
+        let target = map_snapshot(self.snapshot(volume, snapshot).await?, volume);
+        if target.kind != SnapshotKind::Manual {
+            return Err(not_manual("revert to", &target, &self.service, volume));
+        }
+        let newer: Vec<Snapshot> = self
+            .share_snapshots(volume)
+            .await?
+            .into_iter()
+            .filter(|s| s.id != target.id && is_newer(s, &target))
+            .collect();
+        if !newer.is_empty() {
+            let ids: Vec<&str> = newer.iter().map(|s| s.id.as_str()).collect();
+            return Err(Error::Usage {
+                message: format!(
+                    "cannot revert share {volume} to snapshot {snapshot}: EFS reverts only to the latest snapshot, and {} newer one(s) exist: {}",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+                hint: Some(format!(
+                    "to go further back, clone this snapshot instead (snapctl clone --volume {volume} --snapshot {snapshot}), or delete the newer snapshots first (their data is lost): snapctl snapshot delete {} --volume {volume}",
+                    ids.join(" ")
+                )),
+            });
+        }
+        self.client
+            .send_json(
+                Method::POST,
+                self.share_url(volume, &["revert"], &[]),
+                &RevertBody {
+                    snapshot_id: snapshot,
+                },
+                &format!("revert share {volume} to snapshot {snapshot}"),
+            )
+            .await?;
+        Ok(Operation::Volume {
+            id: volume.to_string(),
+            until: Until::Ready,
+        })
+    }
+
+    async fn poll(&self, op: &Operation) -> Result<Progress> {
+        match op {
+            Operation::Done => Ok(Progress::Done),
+            Operation::Snapshot { volume, id, until } => {
+                let share = self.need_volume(volume.as_deref(), "wait")?;
+                match (self.snapshot(share, id).await, until) {
+                    (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
+                    (Err(e), _) => Err(e),
+                    (Ok(s), until) => Ok(progress(
+                        s.status.as_deref().map(snapshot_state) == Some(SnapshotState::Available),
+                        s.status.as_deref().map(snapshot_state) == Some(SnapshotState::Error),
+                        *until,
+                        s.status,
+                    )),
+                }
+            }
+            Operation::Volume { id, until } => match (self.share(id).await, until) {
+                (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
+                (Err(e), _) => Err(e),
+                (Ok(s), until) => Ok(progress(
+                    s.status.as_deref().map(volume_state) == Some(VolumeState::Available),
+                    s.status.as_deref().map(volume_state) == Some(VolumeState::Error),
+                    *until,
+                    s.status,
+                )),
+            },
+        }
+    }
+}
+
+/// One poll answer from "is it ready / failed" and the target.
+fn progress(ready: bool, failed: bool, until: Until, status: Option<String>) -> Progress {
+    let state = status.unwrap_or_else(|| "unknown".into());
+    if failed {
+        Progress::Failed {
+            state,
+            message: None,
+        }
+    } else if ready && until == Until::Ready {
+        Progress::Done
+    } else {
+        Progress::Pending {
+            state,
+            percent: None,
+        }
+    }
+}
+
+/// Whether `a` was taken after `b` (unknown times count as newer: refuse rather than guess).
+fn is_newer(a: &Snapshot, b: &Snapshot) -> bool {
+    match (a.created_at, b.created_at) {
+        (Some(x), Some(y)) => x > y,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_check_accepts_uuids_only() {
+        assert!(check_uuid("share id", "6b1e1f3a-0000-4000-8000-000000000001").is_ok());
+        for bad in [
+            "",
+            "6b1e1f3a",
+            "../../me",
+            "6b1e1f3a-0000-4000-8000-00000000000g",
+            "6b1e1f3a-0000-4000-8000-000000000001/",
+            "6b1e1f3a_0000_4000_8000_000000000001",
+        ] {
+            assert!(check_uuid("share id", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn unknown_status_words_are_unknown_and_unknown_types_are_never_manual() {
+        assert_eq!(snapshot_state("frobnicating"), SnapshotState::Unknown);
+        assert_eq!(
+            volume_state("shrinking_possible_data_loss_error"),
+            VolumeState::Error
+        );
+        assert_eq!(
+            volume_state("creating_from_snapshot"),
+            VolumeState::Creating
+        );
+        assert_eq!(snapshot_kind(Some("pinned")), SnapshotKind::System);
+        assert_eq!(snapshot_kind(None), SnapshotKind::System);
+    }
+
+    #[test]
+    fn waiting_for_deletion_is_never_done_while_the_object_exists() {
+        assert!(matches!(
+            progress(true, false, Until::Gone, Some("available".into())),
+            Progress::Pending { .. }
+        ));
+        assert!(matches!(
+            progress(false, true, Until::Gone, Some("error_deleting".into())),
+            Progress::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn urls_encode_segments() {
+        let http = Arc::new(Http::new(crate::http::HttpConfig::default()).expect("client"));
+        let config = conf::OvhConfig {
+            base_url: conf::endpoint_url("https://eu.api.ovh.com/1.0").expect("url"),
+            credentials: conf::OvhCredentials {
+                application_key: "a".into(),
+                application_secret: "b".into(),
+                consumer_key: "c".into(),
+            },
+        };
+        let efs = Efs {
+            client: OvhClient::new(http, config, ProviderKind::OvhEfs),
+            service: "svc".into(),
+        };
+        assert_eq!(
+            efs.url(&["storage", "netapp", "a/../b?x"]).as_str(),
+            "https://eu.api.ovh.com/1.0/storage/netapp/a%2F..%2Fb%3Fx"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! OVHcloud API v1: request signing, the signed client and `ovh.conf`, shared by the Enterprise File
+//! Storage (`efs`) and NAS-HA providers.
+
+pub mod client;
+pub mod conf;
+pub mod efs;
+pub mod sign;

@@ -215,7 +215,7 @@ async fn delete_snapshots(
     }
     match failed {
         0 => Ok(()),
-        n if n == ids.len() && n == 1 => Err(errors.remove(0)),
+        1 if ids.len() == 1 => Err(errors.remove(0)),
         n => {
             for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
                 eprintln!("error: {}: {e}", r.id());
@@ -223,15 +223,11 @@ async fn delete_snapshots(
                     eprintln!("  hint: {h}");
                 }
             }
-            if n == ids.len() {
-                Err(errors.remove(0))
-            } else {
-                Err(Error::Partial {
-                    failed: n,
-                    total: ids.len(),
-                    what: "snapshot deletions",
-                })
-            }
+            Err(Error::Partial {
+                failed: n,
+                total: ids.len(),
+                what: "snapshot deletions",
+            })
         }
     }
 }

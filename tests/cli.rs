@@ -1,0 +1,201 @@
+//! The command surface without a cloud: providers matrix, configuration errors and their exit codes.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use wiremock::MockServer;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_prints_the_capability_matrix() {
+    let out = Snapctl::bare().run(&["providers"]).await;
+    assert_exit(&out, 0);
+    let table = stdout(&out);
+    for key in [
+        "ovh-efs",
+        "ovh-nasha",
+        "outscale",
+        "powervc",
+        "snapshot create",
+        "clone",
+    ] {
+        assert!(table.contains(key), "{key} missing from:\n{table}");
+    }
+    let out = Snapctl::bare().run(&["providers", "-o", "json"]).await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["provider"], "ovh-efs");
+    assert_eq!(rows[0]["capabilities"]["clone"], "yes");
+    let ids = Snapctl::bare().run(&["providers", "-o", "ids"]).await;
+    assert_eq!(stdout(&ids), "ovh-efs\novh-nasha\noutscale\npowervc\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_provider_is_a_usage_error_listing_the_valid_ones() {
+    let out = Snapctl::bare().run(&["-p", "aws", "volume", "list"]).await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("ovh-efs") && err.contains("powervc"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_provider_is_a_usage_error() {
+    let out = Snapctl::bare().run(&["volume", "list"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("no provider chosen"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_profile_lists_the_valid_ones() {
+    let cli = Snapctl::bare();
+    let dir = cli.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("config.toml"),
+        "[profiles.prod]\nprovider = \"ovh-efs\"\n[profiles.lab]\nprovider = \"outscale\"\n",
+    )
+    .expect("write");
+    let out = cli.run(&["--profile", "staging", "volume", "list"]).await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("valid profiles: lab, prod"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_not_built_yet_exit_3() {
+    for p in ["ovh-nasha", "outscale", "powervc"] {
+        let out = Snapctl::bare().run(&["-p", p, "snapshot", "list"]).await;
+        assert_exit(&out, 3);
+        assert!(
+            stderr(&out).contains(&format!(
+                "error: snapshot list is not implemented yet for {p}"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_credentials_exit_5_naming_the_three_places() {
+    let server = MockServer::start().await;
+    let mut cli = Snapctl::efs(&server);
+    cli.envs.retain(|(k, _)| k == "OVH_APPLICATION_KEY");
+    let out = cli.run(&["volume", "list"]).await;
+    assert_exit(&out, 5);
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: missing OVH credentials: application_secret, consumer_key"),
+        "{err}"
+    );
+    assert!(err.contains("OVH_APPLICATION_SECRET"), "{err}");
+    assert!(err.contains("snapctl profile"), "{err}");
+    assert!(err.contains("ovh.conf"), "{err}");
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_credentials_and_endpoint_are_used() {
+    let server = ovh_server().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(share_path("")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/share.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::bare();
+    let dir = cli.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "default_profile = \"prod\"\n[profiles.prod]\nprovider = \"ovh-efs\"\nendpoint = \"{}/1.0\"\nservice = \"{SERVICE}\"\napplication_key = \"{AK}\"\napplication_secret = \"{AS}\"\nconsumer_key = \"{CK}\"\n",
+            server.uri()
+        ),
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let out = cli.run(&["-o", "ids", "volume", "show", SHARE]).await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{SHARE}\n"));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_conf_in_the_working_directory_is_read() {
+    let server = ovh_server().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(share_path("")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/share.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut cli = Snapctl::efs(&server);
+    cli.envs.clear();
+    let endpoint = format!("{}/1.0", server.uri());
+    std::fs::write(
+        cli.home.path().join("ovh.conf"),
+        format!(
+            "[default]\nendpoint={endpoint}\n[{endpoint}]\napplication_key={AK}\napplication_secret={AS}\nconsumer_key={CK}\n"
+        ),
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            cli.home.path().join("ovh.conf"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+    }
+    let i = cli
+        .args
+        .iter()
+        .position(|a| a == "--endpoint")
+        .expect("flag");
+    cli.args.drain(i..i + 2);
+    let out = cli.run(&["-o", "ids", "volume", "show", SHARE]).await;
+    assert_exit(&out, 0);
+    // The file holds secrets and is readable by others: warned.
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_arguments_exit_2() {
+    let out = Snapctl::bare().run(&["snapshot", "create"]).await;
+    assert_exit(&out, 2);
+    let out = Snapctl::bare()
+        .run(&["--timeout", "soon", "providers"])
+        .await;
+    assert_exit(&out, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_lists_the_exit_codes() {
+    let out = Snapctl::bare().run(&["--help"]).await;
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("9 refused for safety"));
+}

@@ -1,0 +1,773 @@
+//! ovh-efs end to end: the real binary against wiremock doubles of `/storage/netapp` that check
+//! method, path, query, recomputed signatures and exact bodies.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use wiremock::matchers::{body_string, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn mount_get(server: &MockServer, p: &str, resp: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(OvhSigned)
+        .respond_with(resp)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_list_prints_table_json_and_ids() {
+    let server = ovh_server().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
+        .and(query_param("detail", "true"))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/shares.json"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+
+    let table = cli.run(&["volume", "list"]).await;
+    assert_exit(&table, 0);
+    let out = stdout(&table);
+    assert!(out.contains("appdata") && out.contains("logs"), "{out}");
+    assert!(
+        out.contains("updating"),
+        "extending maps to updating: {out}"
+    );
+
+    let j = cli.run(&["-o", "json", "volume", "list"]).await;
+    assert_exit(&j, 0);
+    let v: Value = serde_json::from_slice(&j.stdout).expect("json array");
+    assert_eq!(v[0]["id"], SHARE);
+    assert_eq!(v[0]["provider"], "ovh-efs");
+    assert_eq!(v[0]["size_gib"], 500);
+    assert_eq!(v[0]["state"], "available");
+    assert_eq!(v[0]["created_at"], "2024-02-12T10:02:11.482Z");
+    // +01:00 offsets are normalised to UTC.
+    assert_eq!(v[1]["created_at"], "2024-03-01T15:45:00.003Z");
+    assert_eq!(v[1]["provider_state"], "extending");
+    let keys: Vec<&String> = v[0].as_object().expect("object").keys().collect();
+    assert_eq!(keys.len(), 7, "volume fields: {keys:?}");
+
+    let ids = cli.run(&["-o", "ids", "volume", "list"]).await;
+    assert_exit(&ids, 0);
+    assert_eq!(
+        stdout(&ids),
+        format!("{SHARE}\n6b1e1f3a-0000-4000-8000-000000000002\n")
+    );
+    assert!(stderr(&ids).is_empty(), "stderr: {}", stderr(&ids));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_maps_kinds_and_states() {
+    let server = ovh_server().await;
+    Mock::given(method("GET"))
+        .and(path(share_path("/snapshot")))
+        .and(query_param("detail", "true"))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshots.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "json", "snapshot", "list", "--volume", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let kinds: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["automatic", "manual", "system"]);
+    let s = &v[1];
+    assert_eq!(s["id"], MANUAL);
+    assert_eq!(s["volume_id"], SHARE);
+    assert_eq!(s["name"], "snap-1");
+    assert_eq!(s["description"], "before upgrade");
+    assert_eq!(s["state"], "available");
+    assert_eq!(s["provider_state"], "available");
+    assert_eq!(s["created_at"], "2026-11-21T07:00:04.902Z");
+    assert_eq!(s["size_gib"], Value::Null);
+    assert_eq!(s["expires_at"], Value::Null);
+    assert_eq!(v[2]["description"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .and(body_string(
+            r#"{"name":"nightly","description":"before upgrade"}"#,
+        ))
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let snap = share_path(&format!("/snapshot/{NEW_SNAP}"));
+    Mock::given(method("GET"))
+        .and(path(&snap))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &snap, json(200, "ovh-efs/snapshot-available.json")).await;
+
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "-o",
+            "json",
+            "snapshot",
+            "create",
+            "--volume",
+            SHARE,
+            "--name",
+            "nightly",
+            "--description",
+            "before upgrade",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json object");
+    assert_eq!(v["id"], NEW_SNAP);
+    assert_eq!(v["state"], "available");
+    assert_eq!(v["kind"], "manual");
+    // No spinner when stderr is not a terminal.
+    assert!(stderr(&out).is_empty(), "stderr: {}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_create_without_name_sends_an_empty_object() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .and(body_string("{}"))
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "snapshot", "create", "--volume", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{NEW_SNAP}\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_ends_with_the_error_state() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .mount(&server)
+        .await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{NEW_SNAP}")),
+        json(200, "ovh-efs/snapshot-error.json"),
+    )
+    .await;
+    let out = Snapctl::efs(&server)
+        .run(&["snapshot", "create", "--volume", SHARE, "--wait"])
+        .await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(&format!(
+            "error: snapshot {NEW_SNAP} to become available failed: error"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_times_out_with_exit_7() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .mount(&server)
+        .await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{NEW_SNAP}")),
+        json(200, "ovh-efs/snapshot-creating.json"),
+    )
+    .await;
+    let started = Instant::now();
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "--timeout",
+            "300ms",
+            "snapshot",
+            "create",
+            "--volume",
+            SHARE,
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 7);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        stderr(&out).contains("timed out after 300ms waiting for snapshot")
+            && stderr(&out).contains("last state: creating"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_batch_reports_partial_failure_with_exit_6() {
+    let server = ovh_server().await;
+    let missing = "6b1e1f3a-0000-4000-8000-0000000000f9";
+    Mock::given(method("DELETE"))
+        .and(path(share_path(&format!("/snapshot/{MANUAL}"))))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(share_path(&format!("/snapshot/{missing}"))))
+        .and(OvhSigned)
+        .respond_with(json(404, "ovh-efs/error-404.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "-o", "json", "snapshot", "delete", MANUAL, missing, "--volume", SHARE,
+        ])
+        .await;
+    assert_exit(&out, 6);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["status"], "deleting");
+    assert_eq!(v[1]["status"], "failed");
+    assert!(
+        v[1]["error"]
+            .as_str()
+            .expect("error")
+            .contains("EU.ext-3.63ac85b6.10528.test")
+    );
+    assert!(stderr(&out).contains("1 of 2 snapshot deletions failed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_with_wait_confirms_the_snapshot_is_gone() {
+    let server = ovh_server().await;
+    let snap = share_path(&format!("/snapshot/{NEW_SNAP}"));
+    Mock::given(method("DELETE"))
+        .and(path(&snap))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&snap))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-deleting.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &snap, json(404, "ovh-efs/error-404.json")).await;
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "-o", "ids", "snapshot", "delete", NEW_SNAP, "--volume", SHARE, "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{NEW_SNAP}\n"));
+    let gets = api_requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .count();
+    assert_eq!(gets, 3, "polled until the 404");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_exits_4_with_the_query_id() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{MANUAL}")),
+        json(404, "ovh-efs/error-404.json"),
+    )
+    .await;
+    let out = Snapctl::efs(&server)
+        .run(&["snapshot", "show", MANUAL, "--volume", SHARE])
+        .await;
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "error: cannot read snapshot {MANUAL} of share {SHARE}: The requested object"
+        )) && err.contains("(404 Client::NotFound, X-Ovh-QueryID EU.ext-3.63ac85b6.10528.test)"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_get_after_503_then_succeeds() {
+    let server = ovh_server().await;
+    let p = share_path("");
+    Mock::given(method("GET"))
+        .and(path(&p))
+        .and(OvhSigned)
+        .respond_with(json(503, "ovh-efs/error-500.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "volume", "show", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{SHARE}\n"));
+    assert_eq!(api_requests(&server).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn never_resends_post_after_500() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(500, "ovh-efs/error-500.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["snapshot", "create", "--volume", SHARE])
+        .await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("Internal server error (500"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(api_requests(&server).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_honoured() {
+    let server = ovh_server().await;
+    let p = share_path("");
+    Mock::given(method("GET"))
+        .and(path(&p))
+        .and(OvhSigned)
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "2")
+                .set_body_raw(fixture("ovh-efs/error-500.json"), "application/json"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    let started = Instant::now();
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "volume", "show", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    let reqs = api_requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_appear_in_vv_traces() {
+    let server = ovh_server().await;
+    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+    for args in [
+        &["-vv", "volume", "show", SHARE][..],
+        &[
+            "-vv", "snapshot", "create", "--volume", SHARE, "--name", "x",
+        ][..],
+    ] {
+        let out = cli.run(args).await;
+        assert_exit(&out, 0);
+        let err = stderr(&out);
+        assert!(err.contains("> X-Ovh-Signature: ***"), "{err}");
+        assert!(err.contains("> X-Ovh-Consumer: ***"), "{err}");
+        assert!(err.contains("< 200 OK"), "{err}");
+        for secret in [AK, AS, CK] {
+            assert!(!err.contains(secret), "secret leaked in:\n{err}");
+            assert!(!stdout(&out).contains(secret));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_ids_are_rejected_before_any_request() {
+    let server = MockServer::start().await;
+    let cli = Snapctl::efs(&server);
+    for args in [
+        &["snapshot", "show", "../../../me", "--volume", SHARE][..],
+        &["volume", "show", "6b1e1f3a-0000-4000-8000-00000000000Z"][..],
+        &["snapshot", "delete", MANUAL, "x?y=1", "--volume", SHARE][..],
+        &["clone", "--volume", SHARE, "--snapshot", "snap-1"][..],
+    ] {
+        let out = cli.run(args).await;
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("expected a UUID"), "{}", stderr(&out));
+    }
+    let bad_service = Snapctl::efs(&server)
+        .run(&["--service", "zpool-123", "volume", "list"])
+        .await;
+    assert_exit(&bad_service, 2);
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_refuses_an_automatic_snapshot_before_posting() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{AUTOMATIC}")),
+        json(200, "ovh-efs/snapshot-automatic.json"),
+    )
+    .await;
+    let out = Snapctl::efs(&server)
+        .run(&["clone", "--volume", SHARE, "--snapshot", AUTOMATIC])
+        .await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("automatic (policy) snapshot"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "hint: hold it first to turn it into a manual snapshot (POST /storage/netapp/{SERVICE}/share/{SHARE}/snapshot/{AUTOMATIC}/hold)"
+        )),
+        "{err}"
+    );
+    let posts = api_requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{MANUAL}")),
+        json(200, "ovh-efs/snapshot-manual.json"),
+    )
+    .await;
+    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
+        .and(OvhSigned)
+        .and(body_string(format!(
+            r#"{{"name":"clone-1","description":"from snap","protocol":"NFS","size":500,"snapshotID":"{MANUAL}"}}"#
+        )))
+        .respond_with(json(201, "ovh-efs/clone-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let clone = format!("/1.0/storage/netapp/{SERVICE}/share/{CLONE}");
+    Mock::given(method("GET"))
+        .and(path(&clone))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/clone-creating.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &clone, json(200, "ovh-efs/clone-available.json")).await;
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "-o",
+            "json",
+            "clone",
+            "--volume",
+            SHARE,
+            "--snapshot",
+            MANUAL,
+            "--name",
+            "clone-1",
+            "--description",
+            "from snap",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], CLONE);
+    assert_eq!(v["state"], "available");
+    assert_eq!(v["size_gib"], 500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_without_snapshot_takes_a_manual_one_first() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{NEW_SNAP}")),
+        json(200, "ovh-efs/snapshot-available.json"),
+    )
+    .await;
+    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
+        .and(OvhSigned)
+        .and(body_string(format!(
+            r#"{{"protocol":"NFS","size":800,"snapshotID":"{NEW_SNAP}"}}"#
+        )))
+        .respond_with(json(201, "ovh-efs/clone-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "clone", "--volume", SHARE, "--size", "800"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{CLONE}\n"));
+    assert!(stderr(&out).contains(&format!("took snapshot {NEW_SNAP}")));
+    let create = api_requests(&server)
+        .await
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/snapshot"))
+        .expect("snapshot POST");
+    let body: Value = serde_json::from_slice(&create.body).expect("json body");
+    assert!(
+        body["name"]
+            .as_str()
+            .expect("name")
+            .starts_with("snapctl-clone-")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_without_yes_is_refused_with_exit_9_and_sends_nothing() {
+    let server = MockServer::start().await;
+    let out = Snapctl::efs(&server)
+        .run(&["revert", "--volume", SHARE, "--snapshot", MANUAL])
+        .await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("revert is destructive"));
+    assert!(stderr(&out).contains("--yes"));
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_refuses_a_snapshot_that_is_not_the_latest() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{MANUAL}")),
+        json(200, "ovh-efs/snapshot-manual.json"),
+    )
+    .await;
+    mount_get(
+        &server,
+        &share_path("/snapshot"),
+        json(200, "ovh-efs/snapshots.json"),
+    )
+    .await;
+    let out = Snapctl::efs(&server)
+        .run(&["revert", "--volume", SHARE, "--snapshot", MANUAL, "--yes"])
+        .await;
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("EFS reverts only to the latest snapshot"),
+        "{err}"
+    );
+    assert!(
+        err.contains("6b1e1f3a-0000-4000-8000-0000000000d1"),
+        "{err}"
+    );
+    assert!(
+        !api_requests(&server)
+            .await
+            .iter()
+            .any(|r| r.url.path().ends_with("/revert"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_posts_the_snapshot_id_and_waits_for_the_share() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &share_path(&format!("/snapshot/{MANUAL}")),
+        json(200, "ovh-efs/snapshot-manual.json"),
+    )
+    .await;
+    // Only the target and an older automatic snapshot: the target is the latest.
+    let older: Vec<Value> =
+        serde_json::from_slice::<Vec<Value>>(&fixture("ovh-efs/snapshots.json"))
+            .expect("fixture")
+            .into_iter()
+            .filter(|s| s["type"] != "system")
+            .collect();
+    Mock::given(method("GET"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200).set_body_json(older))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/revert")))
+        .and(OvhSigned)
+        .and(body_string(format!(r#"{{"snapshotID":"{MANUAL}"}}"#)))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(share_path("")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/share-reverting.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "-o",
+            "json",
+            "revert",
+            "--volume",
+            SHARE,
+            "--snapshot",
+            MANUAL,
+            "--yes",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["state"], "available");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_time_out_refreshes_the_clock_and_resends_once() {
+    let server = ovh_server().await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(400, "ovh-efs/error-query-time-out.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "snapshot", "create", "--volume", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    let all = server.received_requests().await.unwrap_or_default();
+    let times = all
+        .iter()
+        .filter(|r| r.url.path() == "/1.0/auth/time")
+        .count();
+    assert_eq!(times, 2, "the delta is fetched again after QUERY_TIME_OUT");
+    assert_eq!(all.len() - times, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_exit_5_with_a_hint() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        &format!("/1.0/storage/netapp/{SERVICE}/share"),
+        json(403, "ovh-efs/error-not-granted.json"),
+    )
+    .await;
+    let out = Snapctl::efs(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 5);
+    let err = stderr(&out);
+    assert!(
+        err.contains("This call has not been granted (403 NOT_GRANTED_CALL, X-Ovh-QueryID"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: the consumer key has no access rule for GET"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_only_service_is_used_when_none_is_given() {
+    let server = ovh_server().await;
+    mount_get(
+        &server,
+        "/1.0/storage/netapp",
+        json(200, "ovh-efs/services.json"),
+    )
+    .await;
+    mount_get(
+        &server,
+        &format!("/1.0/storage/netapp/{SERVICE}/share"),
+        json(200, "ovh-efs/shares.json"),
+    )
+    .await;
+    let mut cli = Snapctl::efs(&server);
+    let i = cli
+        .args
+        .iter()
+        .position(|a| a == "--service")
+        .expect("flag");
+    cli.args.drain(i..i + 2);
+    let out = cli.run(&["-o", "ids", "volume", "list"]).await;
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with(SHARE));
+}

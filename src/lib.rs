@@ -14,4 +14,5 @@ pub mod model;
 pub mod output;
 pub mod provider;
 pub mod providers;
+pub mod rotate;
 pub mod wait;

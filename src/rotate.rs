@@ -1,0 +1,540 @@
+//! Retention planning: which snapshots a rotation keeps and which it deletes, and why.
+//!
+//! [`plan`] is a pure function of (candidates, policy, now) with restic's `forget` semantics; it does
+//! no I/O, reads no clock and never sees a provider's wire types. Selecting candidates ([`candidates`])
+//! and applying a plan live apart from it so the rules can be tested exhaustively on their own.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::model::{Snapshot, SnapshotKind, SnapshotState};
+
+/// Keep rules. Counts of `None` or `Some(0)` are off.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Keep the N newest.
+    pub keep_last: Option<usize>,
+    /// Keep the newest in each of the N most recent hours that have one.
+    pub keep_hourly: Option<usize>,
+    /// … days.
+    pub keep_daily: Option<usize>,
+    /// … ISO weeks.
+    pub keep_weekly: Option<usize>,
+    /// … months.
+    pub keep_monthly: Option<usize>,
+    /// … years.
+    pub keep_yearly: Option<usize>,
+    /// Keep everything younger than this, measured from the newest candidate.
+    pub keep_within: Option<Duration>,
+    /// Zone the calendar buckets are cut in.
+    pub timezone: TimeZone,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            keep_last: None,
+            keep_hourly: None,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
+            keep_yearly: None,
+            keep_within: None,
+            timezone: TimeZone::UTC,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether no rule keeps anything (rotation refuses such a policy).
+    pub fn is_empty(&self) -> bool {
+        [
+            self.keep_last,
+            self.keep_hourly,
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        ]
+        .iter()
+        .all(|c| c.unwrap_or(0) == 0)
+            && self.keep_within.is_none_or(|d| d.is_zero())
+    }
+
+    /// One line describing the policy, for plan output.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (self.keep_last, "last"),
+            (self.keep_hourly, "hourly"),
+            (self.keep_daily, "daily"),
+            (self.keep_weekly, "weekly"),
+            (self.keep_monthly, "monthly"),
+            (self.keep_yearly, "yearly"),
+        ] {
+            if let Some(n) = n.filter(|n| *n > 0) {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        if let Some(d) = self.keep_within.filter(|d| !d.is_zero()) {
+            parts.push(format!("everything within {}", crate::error::humanize(d)));
+        }
+        format!("keep {}", parts.join(", "))
+    }
+}
+
+/// A snapshot the plan keeps, with every reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kept {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// Why it is kept (`daily snapshot`, `newest`, `not settled (creating)`, …).
+    pub reasons: Vec<String>,
+}
+
+/// The identifying fields of a planned snapshot, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Snapshot id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Creation time.
+    pub created_at: Option<Timestamp>,
+}
+
+impl From<&Snapshot> for Entry {
+    fn from(s: &Snapshot) -> Self {
+        Entry {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// The outcome of planning one volume.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Kept, newest first.
+    pub keep: Vec<Kept>,
+    /// To delete, newest first.
+    pub delete: Vec<Snapshot>,
+}
+
+/// Rotation candidates: manual snapshots whose name starts with `prefix`. Automatic, system and
+/// scheduled snapshots, and unnamed ones, never are.
+pub fn candidates(snapshots: &[Snapshot], prefix: &str) -> Vec<Snapshot> {
+    snapshots
+        .iter()
+        .filter(|s| s.kind == SnapshotKind::Manual)
+        .filter(|s| s.name.as_deref().is_some_and(|n| n.starts_with(prefix)))
+        .cloned()
+        .collect()
+}
+
+type Bucker = fn(&jiff::civil::DateTime, usize) -> i64;
+
+struct Bucket {
+    remaining: usize,
+    last: Option<i64>,
+    reason: &'static str,
+    bucker: Bucker,
+}
+
+fn by_last(_: &jiff::civil::DateTime, nr: usize) -> i64 {
+    nr as i64
+}
+fn by_hour(t: &jiff::civil::DateTime, _: usize) -> i64 {
+    i64::from(t.year()) * 1_000_000
+        + i64::from(t.month()) * 10_000
+        + i64::from(t.day()) * 100
+        + i64::from(t.hour())
+}
+fn by_day(t: &jiff::civil::DateTime, _: usize) -> i64 {
+    i64::from(t.year()) * 10_000 + i64::from(t.month()) * 100 + i64::from(t.day())
+}
+fn by_week(t: &jiff::civil::DateTime, _: usize) -> i64 {
+    let w = t.date().iso_week_date();
+    i64::from(w.year()) * 100 + i64::from(w.week())
+}
+fn by_month(t: &jiff::civil::DateTime, _: usize) -> i64 {
+    i64::from(t.year()) * 100 + i64::from(t.month())
+}
+fn by_year(t: &jiff::civil::DateTime, _: usize) -> i64 {
+    i64::from(t.year())
+}
+
+/// Plan a rotation of `candidates` under `policy` at `now`.
+///
+/// restic's rules: candidates sorted newest first; each count rule keeps the newest snapshot of each
+/// of its N most recent buckets, and the oldest candidate when it still has count left at the end;
+/// `keep_within` keeps everything younger than that, measured from the newest. A snapshot kept by any
+/// rule is kept with every reason. Safety rails on top: the newest candidate is always kept; only
+/// `available` snapshots with a creation time not in the future take part in the rules, every other
+/// one is kept with the reason why.
+pub fn plan(candidates: &[Snapshot], policy: &Policy, now: Timestamp) -> Plan {
+    let mut out = Plan::default();
+    let mut pool: Vec<(&Snapshot, Timestamp)> = Vec::with_capacity(candidates.len());
+    let mut held: Vec<Kept> = Vec::new();
+    for s in candidates {
+        let reason = match (s.state, s.created_at) {
+            (SnapshotState::Available, Some(t)) if t <= now => {
+                pool.push((s, t));
+                continue;
+            }
+            (SnapshotState::Available, Some(_)) => "created in the future".to_string(),
+            (SnapshotState::Available, None) => "no creation time".to_string(),
+            (state, _) => format!(
+                "not settled ({})",
+                s.provider_state.as_deref().unwrap_or(state.as_str())
+            ),
+        };
+        held.push(Kept {
+            entry: s.into(),
+            reasons: vec![reason],
+        });
+    }
+    pool.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.id.cmp(&a.0.id)));
+
+    let mut buckets: Vec<Bucket> = [
+        (policy.keep_last, "last snapshot", by_last as Bucker),
+        (policy.keep_hourly, "hourly snapshot", by_hour),
+        (policy.keep_daily, "daily snapshot", by_day),
+        (policy.keep_weekly, "weekly snapshot", by_week),
+        (policy.keep_monthly, "monthly snapshot", by_month),
+        (policy.keep_yearly, "yearly snapshot", by_year),
+    ]
+    .into_iter()
+    .filter_map(|(n, reason, bucker)| {
+        n.filter(|n| *n > 0).map(|remaining| Bucket {
+            remaining,
+            last: None,
+            reason,
+            bucker,
+        })
+    })
+    .collect();
+
+    let within_floor = match (policy.keep_within, pool.first()) {
+        (Some(d), Some((_, newest))) if !d.is_zero() => {
+            let d = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+            Some(newest.checked_sub(d).unwrap_or(Timestamp::MIN))
+        }
+        _ => None,
+    };
+    let within_label = policy
+        .keep_within
+        .map(|d| format!("within {}", crate::error::humanize(d)));
+
+    let last_index = pool.len().saturating_sub(1);
+    for (nr, (snap, t)) in pool.iter().enumerate() {
+        let mut reasons = Vec::new();
+        if nr == 0 {
+            reasons.push("newest".to_string());
+        }
+        if let (Some(floor), Some(label)) = (within_floor, &within_label) {
+            if *t > floor {
+                reasons.push(label.clone());
+            }
+        }
+        let civil = t.to_zoned_datetime(policy.timezone.clone()).datetime();
+        for b in buckets.iter_mut().filter(|b| b.remaining > 0) {
+            let val = (b.bucker)(&civil, nr);
+            if b.last != Some(val) {
+                b.last = Some(val);
+                b.remaining -= 1;
+                reasons.push(b.reason.to_string());
+            } else if nr == last_index {
+                // restic: a rule with count left at the end also keeps the oldest snapshot.
+                b.remaining -= 1;
+                reasons.push(format!("oldest {}", b.reason));
+            }
+        }
+        if reasons.is_empty() {
+            out.delete.push((*snap).clone());
+        } else {
+            out.keep.push(Kept {
+                entry: (*snap).into(),
+                reasons,
+            });
+        }
+    }
+    out.keep.extend(held);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ProviderKind;
+
+    fn snap(id: &str, at: &str) -> Snapshot {
+        Snapshot {
+            provider: ProviderKind::OvhEfs,
+            id: id.into(),
+            volume_id: Some("v".into()),
+            name: Some(format!("snapctl-{id}")),
+            description: None,
+            state: SnapshotState::Available,
+            provider_state: Some("available".into()),
+            kind: SnapshotKind::Manual,
+            created_at: Some(at.parse().expect("timestamp")),
+            size_gib: None,
+            expires_at: None,
+        }
+    }
+
+    fn kept_ids(p: &Plan) -> Vec<&str> {
+        let mut v: Vec<&str> = p.keep.iter().map(|k| k.entry.id.as_str()).collect();
+        v.sort();
+        v
+    }
+
+    fn now() -> Timestamp {
+        "2030-01-01T00:00:00Z".parse().expect("ts")
+    }
+
+    /// restic doc/060_forget.rst: one backup every Sunday for 12 weeks, `--keep-daily 4` keeps the
+    /// last four (8f8018c0, 59403279, dfee9fb4, e1ae2f40) and removes the other eight.
+    #[test]
+    fn restic_doc_twelve_sundays_keep_daily_4() {
+        let list = [
+            ("0a1f9759", "2019-09-01T11:00:00Z"),
+            ("46cfe4d5", "2019-09-08T11:00:00Z"),
+            ("f6b1f037", "2019-09-15T11:00:00Z"),
+            ("eb430a5d", "2019-09-22T11:00:00Z"),
+            ("8cf1cb9a", "2019-09-29T11:00:00Z"),
+            ("5d33b116", "2019-10-06T11:00:00Z"),
+            ("b9553125", "2019-10-13T11:00:00Z"),
+            ("e1a7b58b", "2019-10-20T11:00:00Z"),
+            ("8f8018c0", "2019-10-27T11:00:00Z"),
+            ("59403279", "2019-11-03T11:00:00Z"),
+            ("dfee9fb4", "2019-11-10T11:00:00Z"),
+            ("e1ae2f40", "2019-11-17T11:00:00Z"),
+        ];
+        let snaps: Vec<Snapshot> = list.iter().map(|(id, t)| snap(id, t)).collect();
+        let policy = Policy {
+            keep_daily: Some(4),
+            ..Policy::default()
+        };
+        let p = plan(&snaps, &policy, now());
+        assert_eq!(
+            kept_ids(&p),
+            ["59403279", "8f8018c0", "dfee9fb4", "e1ae2f40"]
+        );
+        assert_eq!(p.delete.len(), 8);
+        let e1 = p
+            .keep
+            .iter()
+            .find(|k| k.entry.id == "e1ae2f40")
+            .expect("kept");
+        assert_eq!(e1.reasons, ["newest", "daily snapshot"]);
+    }
+
+    /// restic doc/060_forget.rst: a backup every day, `--keep-daily 7 --keep-weekly 5
+    /// --keep-monthly 12 --keep-yearly 75` keeps 7 dailies, 4 more weekly ones, 11 or 12 more monthly
+    /// ones and 74 or 75 more yearly ones.
+    #[test]
+    fn restic_doc_daily_for_a_century() {
+        let start: Timestamp = "1930-01-01T12:00:00Z".parse().expect("ts");
+        let days = 365 * 100 + 24;
+        let snaps: Vec<Snapshot> = (0..days)
+            .map(|d| {
+                let t = start + jiff::SignedDuration::from_hours(24 * d);
+                snap(&format!("s{d:06}"), &t.to_string())
+            })
+            .collect();
+        let policy = Policy {
+            keep_daily: Some(7),
+            keep_weekly: Some(5),
+            keep_monthly: Some(12),
+            keep_yearly: Some(75),
+            ..Policy::default()
+        };
+        let p = plan(&snaps, &policy, now());
+        let daily = p
+            .keep
+            .iter()
+            .filter(|k| k.reasons.iter().any(|r| r == "daily snapshot"))
+            .count();
+        assert_eq!(daily, 7);
+        let weekly_extra = p
+            .keep
+            .iter()
+            .filter(|k| k.reasons.iter().any(|r| r == "weekly snapshot"))
+            .filter(|k| !k.reasons.iter().any(|r| r == "daily snapshot"))
+            .count();
+        assert_eq!(weekly_extra, 4);
+        let monthly_extra = p
+            .keep
+            .iter()
+            .filter(|k| k.reasons.iter().any(|r| r == "monthly snapshot"))
+            .filter(|k| {
+                !k.reasons
+                    .iter()
+                    .any(|r| r == "daily snapshot" || r == "weekly snapshot")
+            })
+            .count();
+        assert!((11..=12).contains(&monthly_extra), "{monthly_extra}");
+        let yearly_extra = p
+            .keep
+            .iter()
+            .filter(|k| k.reasons.iter().any(|r| r == "yearly snapshot"))
+            .filter(|k| k.reasons.len() == 1)
+            .count();
+        assert!((74..=75).contains(&yearly_extra), "{yearly_extra}");
+        assert_eq!(p.keep.len() + p.delete.len(), snaps.len());
+    }
+
+    #[test]
+    fn keep_last_keeps_the_n_newest() {
+        let snaps: Vec<Snapshot> = (0..5)
+            .map(|h| snap(&format!("h{h}"), &format!("2026-11-24T0{h}:00:00Z")))
+            .collect();
+        let p = plan(
+            &snaps,
+            &Policy {
+                keep_last: Some(2),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert_eq!(kept_ids(&p), ["h3", "h4"]);
+    }
+
+    #[test]
+    fn too_few_buckets_keeps_the_oldest_too() {
+        // Two days of snapshots, keep-daily 5: newest of each day, plus the oldest overall.
+        let snaps = vec![
+            snap("a", "2026-11-23T08:00:00Z"),
+            snap("b", "2026-11-23T20:00:00Z"),
+            snap("c", "2026-11-24T08:00:00Z"),
+            snap("d", "2026-11-24T20:00:00Z"),
+        ];
+        let p = plan(
+            &snaps,
+            &Policy {
+                keep_daily: Some(5),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert_eq!(kept_ids(&p), ["a", "b", "d"]);
+        let a = p.keep.iter().find(|k| k.entry.id == "a").expect("a kept");
+        assert_eq!(a.reasons, ["oldest daily snapshot"]);
+    }
+
+    #[test]
+    fn keep_within_counts_from_the_newest_snapshot() {
+        let snaps = vec![
+            snap("old", "2026-01-01T00:00:00Z"),
+            snap("mid", "2026-11-20T00:00:00Z"),
+            snap("new", "2026-11-24T00:00:00Z"),
+        ];
+        let p = plan(
+            &snaps,
+            &Policy {
+                keep_within: Some(Duration::from_secs(7 * 86400)),
+                ..Policy::default()
+            },
+            "2027-06-01T00:00:00Z".parse().expect("ts"),
+        );
+        assert_eq!(kept_ids(&p), ["mid", "new"]);
+    }
+
+    #[test]
+    fn unsettled_and_future_snapshots_are_kept_with_the_reason() {
+        let mut creating = snap("c", "2026-11-24T10:00:00Z");
+        creating.state = SnapshotState::Creating;
+        creating.provider_state = Some("creating".into());
+        let future = snap("f", "2031-01-01T00:00:00Z");
+        let snaps = vec![snap("a", "2026-11-24T08:00:00Z"), creating, future];
+        let p = plan(
+            &snaps,
+            &Policy {
+                keep_last: Some(1),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert!(p.delete.is_empty());
+        let c = p.keep.iter().find(|k| k.entry.id == "c").expect("c");
+        assert_eq!(c.reasons, ["not settled (creating)"]);
+        let f = p.keep.iter().find(|k| k.entry.id == "f").expect("f");
+        assert_eq!(f.reasons, ["created in the future"]);
+    }
+
+    #[test]
+    fn buckets_follow_the_given_timezone() {
+        // 23:30 and 00:30 UTC are the same day in New York (18:30, 19:30).
+        let snaps = vec![
+            snap("a", "2026-11-23T23:30:00Z"),
+            snap("b", "2026-11-24T00:30:00Z"),
+        ];
+        let utc = plan(
+            &snaps,
+            &Policy {
+                keep_daily: Some(1),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert_eq!(kept_ids(&utc), ["b"]);
+        let ny = plan(
+            &snaps,
+            &Policy {
+                keep_daily: Some(2),
+                timezone: TimeZone::get("America/New_York").expect("tzdb"),
+                ..Policy::default()
+            },
+            now(),
+        );
+        // One New York day: the newest, plus the oldest because a bucket was left unused.
+        assert_eq!(
+            ny.keep
+                .iter()
+                .find(|k| k.entry.id == "a")
+                .expect("a")
+                .reasons,
+            ["oldest daily snapshot"]
+        );
+    }
+
+    #[test]
+    fn candidates_are_manual_with_the_prefix() {
+        let mut auto = snap("auto", "2026-11-24T00:00:00Z");
+        auto.kind = SnapshotKind::Automatic;
+        let mut other = snap("other", "2026-11-24T00:00:00Z");
+        other.name = Some("before-upgrade".into());
+        let mut unnamed = snap("unnamed", "2026-11-24T00:00:00Z");
+        unnamed.name = None;
+        let ours = snap("ours", "2026-11-24T00:00:00Z");
+        let c = candidates(&[auto, other, unnamed, ours], "snapctl-");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].id, "ours");
+    }
+
+    #[test]
+    fn empty_policy_is_detected() {
+        assert!(Policy::default().is_empty());
+        assert!(
+            Policy {
+                keep_last: Some(0),
+                ..Policy::default()
+            }
+            .is_empty()
+        );
+        assert!(
+            !Policy {
+                keep_within: Some(Duration::from_secs(60)),
+                ..Policy::default()
+            }
+            .is_empty()
+        );
+    }
+}

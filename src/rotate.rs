@@ -237,10 +237,10 @@ pub fn plan(candidates: &[Snapshot], policy: &Policy, now: Timestamp) -> Plan {
         if nr == 0 {
             reasons.push("newest".to_string());
         }
-        if let (Some(floor), Some(label)) = (within_floor, &within_label) {
-            if *t > floor {
-                reasons.push(label.clone());
-            }
+        if let (Some(floor), Some(label)) = (within_floor, &within_label)
+            && *t > floor
+        {
+            reasons.push(label.clone());
         }
         let civil = t.to_zoned_datetime(policy.timezone.clone()).datetime();
         for b in buckets.iter_mut().filter(|b| b.remaining > 0) {

@@ -420,14 +420,14 @@ impl Provider for Efs {
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
         check_uuid("share id", &req.volume)?;
         check_uuid("snapshot id", &req.snapshot)?;
-        if let Some(size) = req.size_gib {
-            if size < MIN_SHARE_GB {
-                return Err(Error::InvalidInput {
-                    what: "size",
-                    value: size.to_string(),
-                    reason: format!("EFS volumes are at least {MIN_SHARE_GB} GB"),
-                });
-            }
+        if let Some(size) = req.size_gib
+            && size < MIN_SHARE_GB
+        {
+            return Err(Error::InvalidInput {
+                what: "size",
+                value: size.to_string(),
+                reason: format!("EFS volumes are at least {MIN_SHARE_GB} GB"),
+            });
         }
         let snap = map_snapshot(
             self.snapshot(&req.volume, &req.snapshot).await?,

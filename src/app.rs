@@ -8,18 +8,28 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{Cli, CloneArgs, Command, RevertArgs, SnapshotCmd, VolumeCmd};
-use crate::config::{Env, Settings, resolve};
+use crate::cli::{
+    CheckArgs, Cli, CloneArgs, Command, RevertArgs, RotateArgs, SnapshotCmd, VolumeCmd,
+};
+use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig};
+use crate::lock::lock_dir;
 use crate::model::{CloneRequest, CreateSnapshot, DeleteResult, Operation, Until};
-use crate::output::{Format, Record, render_list, render_one, render_providers};
+use crate::output::{
+    Format, Record, render_check, render_list, render_one, render_providers, render_rotation,
+};
 use crate::provider::{Provider, ProviderKind, build};
+use crate::rotate::Policy;
+use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
+
+/// Default rotation candidate prefix.
+pub const DEFAULT_PREFIX: &str = "snapctl-";
 
 /// What every command handler shares.
 struct Ctx {
-    provider: Box<dyn Provider>,
+    provider: Arc<dyn Provider>,
     format: Format,
     wait: WaitOptions,
     quiet: bool,
@@ -43,19 +53,33 @@ impl Ctx {
     }
 }
 
-/// Run one parsed command line.
-pub async fn run(cli: Cli, env: Env) -> Result<()> {
+/// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
+pub async fn run(cli: Cli, env: Env) -> Result<u8> {
+    if let Command::Check(_) = cli.command {
+        // A monitoring plugin answers UNKNOWN (3) for anything that keeps it from judging.
+        return Ok(match run_command(cli, env).await {
+            Ok(code) => code,
+            Err(e) => {
+                println!("SNAPCTL UNKNOWN: {e}");
+                3
+            }
+        });
+    }
+    run_command(cli, env).await
+}
+
+async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let g = &cli.global;
     if let Command::Providers = cli.command {
         // Still load the config file so a broken one is reported, but no provider is needed.
         resolve(&g.opts(), env, false)?;
         let mut out = std::io::stdout().lock();
-        return out
-            .write_all(render_providers(g.output).as_bytes())
+        out.write_all(render_providers(g.output).as_bytes())
             .map_err(|source| Error::Io {
                 action: "cannot write to stdout".into(),
                 source,
-            });
+            })?;
+        return Ok(0);
     }
     let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");
     validate_inputs(settings.provider, &cli.command)?;
@@ -74,7 +98,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<()> {
         }
     }
     let ctx = Ctx {
-        provider: built?,
+        provider: Arc::from(built?),
         format: g.output,
         wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
         quiet: g.quiet,
@@ -107,12 +131,23 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             vol(&a.volume)?;
             snap(&a.snapshot)
         }
+        Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
     }
 }
 
-async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<()> {
+async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<u8> {
+    match command {
+        Command::Rotate(args) => rotate(ctx, settings, args).await.map(|()| 0),
+        Command::Check(args) => check(ctx, settings, args).await,
+        other => dispatch_simple(ctx, settings, other).await.map(|()| 0),
+    }
+}
+
+async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Result<()> {
     let p = ctx.provider.as_ref();
     match command {
+        Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
         Command::Providers => unreachable!("handled before a provider is built"),
         Command::Volume(VolumeCmd::List) => {
             ctx.print(&render_list(&p.list_volumes().await?, ctx.format))
@@ -327,4 +362,125 @@ fn confirm_revert(kind: ProviderKind, volume: &str, snapshot: &str) -> Result<()
     } else {
         Err(refused())
     }
+}
+
+/// The candidate prefix: flag > profile > `snapctl-`; an empty one needs `--all-names`.
+fn prefix(flag: Option<String>, profile: Option<&RotateConfig>, all_names: bool) -> Result<String> {
+    let prefix = flag
+        .or_else(|| profile.and_then(|r| r.prefix.clone()))
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+    let all_names = all_names || profile.and_then(|r| r.all_names).unwrap_or(false);
+    if prefix.is_empty() && !all_names {
+        return Err(Error::Usage {
+            message: "an empty --prefix makes every manual snapshot a candidate".into(),
+            hint: Some("add --all-names if that is what you mean".into()),
+        });
+    }
+    Ok(prefix)
+}
+
+fn volumes(
+    list: Vec<String>,
+    all: bool,
+    profile: Option<&RotateConfig>,
+    command: &str,
+) -> Result<Volumes> {
+    let list = if list.is_empty() {
+        profile.and_then(|r| r.volumes.clone()).unwrap_or_default()
+    } else {
+        list
+    };
+    let all = all || profile.and_then(|r| r.all_volumes).unwrap_or(false);
+    match (list.is_empty(), all) {
+        (false, false) => Ok(Volumes::List(list)),
+        (true, true) => Ok(Volumes::All),
+        (false, true) => Err(Error::usage(format!(
+            "{command}: give --volume or --all-volumes, not both"
+        ))),
+        (true, false) => Err(Error::Usage {
+            message: format!("{command}: no volume given"),
+            hint: Some("pass --volume ID (repeatable) or --all-volumes, or set volumes in the profile's rotate table".into()),
+        }),
+    }
+}
+
+async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
+    let prof = settings.profile.rotate.as_ref();
+    let count = |flag: Option<usize>, f: fn(&RotateConfig) -> Option<usize>| {
+        flag.or_else(|| prof.and_then(f))
+    };
+    let keep_within = match (a.keep_within, prof.and_then(|r| r.keep_within.as_deref())) {
+        (Some(d), _) => Some(d),
+        (None, Some(text)) => Some(parse_duration(text).map_err(|reason| Error::Config {
+            message: format!("invalid keep-within {text:?} in profile: {reason}"),
+            hint: None,
+        })?),
+        (None, None) => None,
+    };
+    let tz_name = a
+        .timezone
+        .clone()
+        .or_else(|| prof.and_then(|r| r.timezone.clone()));
+    let timezone = match &tz_name {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| Error::InvalidInput {
+            what: "timezone",
+            value: name.to_string(),
+            reason: format!("expected an IANA zone such as Europe/Paris ({e})"),
+        })?,
+    };
+    let policy = Policy {
+        keep_last: count(a.keep_last, |r| r.keep_last),
+        keep_hourly: count(a.keep_hourly, |r| r.keep_hourly),
+        keep_daily: count(a.keep_daily, |r| r.keep_daily),
+        keep_weekly: count(a.keep_weekly, |r| r.keep_weekly),
+        keep_monthly: count(a.keep_monthly, |r| r.keep_monthly),
+        keep_yearly: count(a.keep_yearly, |r| r.keep_yearly),
+        keep_within,
+        timezone,
+    };
+    if policy.is_empty() {
+        return Err(Error::Usage {
+            message: "rotate needs at least one keep rule".into(),
+            hint: Some(
+                "for example --keep-last 24 --keep-daily 7, or a [profiles.NAME.rotate] table"
+                    .into(),
+            ),
+        });
+    }
+    let opts = RotateOptions {
+        volumes: volumes(a.volumes, a.all_volumes, prof, "rotate")?,
+        create: a.create || prof.and_then(|r| r.create).unwrap_or(false),
+        prefix: prefix(a.prefix, prof, a.all_names)?,
+        policy,
+        max_delete: count(a.max_delete, |r| r.max_delete).unwrap_or(50),
+        dry_run: a.dry_run,
+        concurrency: count(a.concurrency, |r| r.concurrency).unwrap_or(4).max(1),
+        wait: a.wait || prof.and_then(|r| r.wait).unwrap_or(false),
+        lock_wait: a.lock_wait.unwrap_or_default(),
+        lock_dir: lock_dir(&settings.env),
+    };
+    let max_delete = opts.max_delete;
+    let mut report = rotation::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
+    ctx.print(&render_rotation(&report, ctx.format))?;
+    report.outcome(max_delete)
+}
+
+async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Result<u8> {
+    let prof = settings.profile.rotate.as_ref();
+    let opts = CheckOptions {
+        volumes: volumes(a.volumes, a.all_volumes, prof, "check")?,
+        prefix: prefix(a.prefix, prof, a.all_names)?,
+        max_age: a.max_age,
+        warn_age: a.warn_age,
+        min_count: a.min_count,
+    };
+    let (status, checks) =
+        rotation::check(ctx.provider.as_ref(), &opts, jiff::Timestamp::now()).await?;
+    let text = match ctx.format {
+        Format::Table => status_line(status, &checks, &opts),
+        other => render_check(status, &checks, other),
+    };
+    ctx.print(&text)?;
+    Ok(status as u8)
 }

@@ -110,6 +110,10 @@ pub enum Command {
     Clone(CloneArgs),
     /// Revert a volume in place to a snapshot (destructive).
     Revert(RevertArgs),
+    /// Apply a retention policy: optionally take a snapshot, then delete what the policy does not keep.
+    Rotate(RotateArgs),
+    /// Monitoring plugin: is the newest snapshot fresh enough? (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
+    Check(CheckArgs),
 }
 
 impl Command {
@@ -125,6 +129,8 @@ impl Command {
             Command::Snapshot(SnapshotCmd::Delete { .. }) => "snapshot delete",
             Command::Clone(_) => "clone",
             Command::Revert(_) => "revert",
+            Command::Rotate(_) => "rotate",
+            Command::Check(_) => "check",
         }
     }
 }
@@ -225,6 +231,91 @@ pub struct RevertArgs {
     /// Wait until the volume is available again.
     #[arg(long)]
     pub wait: bool,
+}
+
+/// `rotate …`; unset options fall back to the profile's `[profiles.NAME.rotate]` table.
+#[derive(Debug, Args, Default)]
+pub struct RotateArgs {
+    /// Volume to rotate (repeatable).
+    #[arg(long = "volume", value_name = "ID")]
+    pub volumes: Vec<String>,
+    /// Rotate every volume of the service/account.
+    #[arg(long)]
+    pub all_volumes: bool,
+    /// Take a snapshot named <prefix><UTC YYYYMMDDTHHMMSSZ> first.
+    #[arg(long)]
+    pub create: bool,
+    /// Only manual snapshots whose name starts with this are candidates [default: snapctl-].
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Allow an empty --prefix (every manual snapshot becomes a candidate).
+    #[arg(long)]
+    pub all_names: bool,
+    /// Keep the N newest.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Keep the newest of each of the N most recent hours.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<usize>,
+    /// Keep the newest of each of the N most recent days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<usize>,
+    /// Keep the newest of each of the N most recent ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<usize>,
+    /// Keep the newest of each of the N most recent months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<usize>,
+    /// Keep the newest of each of the N most recent years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<usize>,
+    /// Keep everything younger than this, measured from the newest snapshot.
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub keep_within: Option<Duration>,
+    /// Refuse (exit 9) when the plan would delete more than this [default: 50].
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Volumes processed at once [default: 4].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Wait for the new snapshot to be usable before deleting anything, and for deletions to finish.
+    #[arg(long)]
+    pub wait: bool,
+    /// Zone the hour/day/week/month/year buckets are cut in [default: UTC].
+    #[arg(long, value_name = "IANA_NAME")]
+    pub timezone: Option<String>,
+    /// Wait this long for another run's lock instead of exiting 8.
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub lock_wait: Option<Duration>,
+}
+
+/// `check …`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Volume to check (repeatable).
+    #[arg(long = "volume", value_name = "ID")]
+    pub volumes: Vec<String>,
+    /// Check every volume.
+    #[arg(long)]
+    pub all_volumes: bool,
+    /// CRITICAL when the newest snapshot is older than this.
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub max_age: Duration,
+    /// WARNING when the newest snapshot is older than this.
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    pub warn_age: Option<Duration>,
+    /// CRITICAL when fewer snapshots than this exist.
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub min_count: usize,
+    /// Only manual snapshots whose name starts with this count [default: the profile's rotate prefix, else snapctl-].
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Allow an empty --prefix.
+    #[arg(long)]
+    pub all_names: bool,
 }
 
 #[cfg(test)]

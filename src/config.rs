@@ -75,6 +75,46 @@ pub struct Profile {
     pub application_secret: Option<SecretString>,
     /// OVH consumer key.
     pub consumer_key: Option<SecretString>,
+    /// Rotation policy used by `snapctl rotate` (and `check`'s prefix).
+    pub rotate: Option<RotateConfig>,
+}
+
+/// `[profiles.NAME.rotate]`: the `rotate` flags, same names.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RotateConfig {
+    /// Volumes to rotate.
+    pub volumes: Option<Vec<String>>,
+    /// Rotate every volume.
+    pub all_volumes: Option<bool>,
+    /// Take a snapshot first.
+    pub create: Option<bool>,
+    /// Candidate name prefix.
+    pub prefix: Option<String>,
+    /// Allow an empty prefix.
+    pub all_names: Option<bool>,
+    /// `--keep-last`.
+    pub keep_last: Option<usize>,
+    /// `--keep-hourly`.
+    pub keep_hourly: Option<usize>,
+    /// `--keep-daily`.
+    pub keep_daily: Option<usize>,
+    /// `--keep-weekly`.
+    pub keep_weekly: Option<usize>,
+    /// `--keep-monthly`.
+    pub keep_monthly: Option<usize>,
+    /// `--keep-yearly`.
+    pub keep_yearly: Option<usize>,
+    /// `--keep-within` (a duration such as `7d`).
+    pub keep_within: Option<String>,
+    /// `--max-delete`.
+    pub max_delete: Option<usize>,
+    /// `--concurrency`.
+    pub concurrency: Option<usize>,
+    /// `--wait`.
+    pub wait: Option<bool>,
+    /// `--timezone`.
+    pub timezone: Option<String>,
 }
 
 impl Profile {

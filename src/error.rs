@@ -193,10 +193,12 @@ pub enum Error {
     },
 
     /// Another run holds the lock.
-    #[error("another snapctl run holds the lock {path}")]
+    #[error("another snapctl run (pid {holder}) holds the lock {path}")]
     Locked {
         /// Lock file path.
         path: String,
+        /// The holder's pid, as written in the lock file.
+        holder: String,
     },
 
     /// Refused for safety.
@@ -274,7 +276,7 @@ impl Error {
                 Some("the failed items are listed above; the others were done".into())
             }
             Error::Locked { .. } => Some(
-                "wait for the other run to finish; the lock is released when its process exits".into(),
+                "wait for the other run to finish (the kernel releases the lock when it exits), or pass --lock-wait DURATION".into(),
             ),
             Error::InvalidInput { .. }
             | Error::Decode { .. }

@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match runtime.block_on(snapctl::app::run(cli, Env::capture())) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err}");
             if let Some(hint) = err.hint() {

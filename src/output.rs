@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::model::{DeleteResult, Snapshot, Volume};
 use crate::provider::{Capabilities, ProviderKind};
+use crate::rotation::{RotateReport, Status, VolumeCheck};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -218,6 +219,130 @@ pub fn render_one<T: Record>(item: &T, format: Format) -> String {
     match format {
         Format::Json => json(item),
         _ => render_list(std::slice::from_ref(item), format),
+    }
+}
+
+/// `rotate`: a table per volume, the report as JSON, or the ids deleted (would be, in a dry run).
+pub fn render_rotation(report: &RotateReport, format: Format) -> String {
+    let hypothetical = report.dry_run || report.refused;
+    match format {
+        Format::Json => json(report),
+        Format::Ids => {
+            let ids = report.volumes.iter().flat_map(|v| {
+                if hypothetical { &v.delete } else { &v.deleted }
+                    .iter()
+                    .map(|e| e.id.as_str())
+            });
+            lines(ids)
+        }
+        Format::Table => {
+            let mut out = String::new();
+            for v in &report.volumes {
+                let verb = if hypothetical {
+                    "would delete"
+                } else {
+                    "delete"
+                };
+                out.push_str(&format!(
+                    "volume {}: {} ({}): keep {}, {verb} {}",
+                    v.volume_id,
+                    if report.dry_run {
+                        "dry run"
+                    } else {
+                        "rotation"
+                    },
+                    report.policy,
+                    v.keep.len(),
+                    v.delete.len()
+                ));
+                if !hypothetical {
+                    out.push_str(&format!(
+                        ", deleted {}, failed {}",
+                        v.deleted.len(),
+                        v.failed.len()
+                    ));
+                }
+                out.push('\n');
+                if let Some(name) = &v.would_create {
+                    out.push_str(&format!("  would create {name}\n"));
+                }
+                if let Some(c) = &v.created {
+                    out.push_str(&format!(
+                        "  created {} ({})\n",
+                        c.name.as_deref().unwrap_or("-"),
+                        c.id
+                    ));
+                }
+                if let Some(e) = &v.error {
+                    out.push_str(&format!("  not rotated: {e}\n"));
+                }
+                if v.keep.is_empty() && v.delete.is_empty() {
+                    continue;
+                }
+                let mut rows: Vec<(Option<Timestamp>, Vec<String>)> = Vec::new();
+                for k in &v.keep {
+                    rows.push((
+                        k.entry.created_at,
+                        vec![
+                            k.entry.id.clone(),
+                            opt(&k.entry.name),
+                            time(&k.entry.created_at),
+                            "keep".into(),
+                            k.reasons.join(", "),
+                        ],
+                    ));
+                }
+                for d in &v.delete {
+                    let failed = v.failed.iter().find(|f| f.id == d.id);
+                    let (action, detail) = match (hypothetical, failed) {
+                        (true, _) => ("would delete", String::new()),
+                        (false, Some(f)) => ("failed", f.error.clone()),
+                        (false, None) if v.deleted.iter().any(|x| x.id == d.id) => {
+                            ("deleted", String::new())
+                        }
+                        (false, None) => ("not deleted", String::new()),
+                    };
+                    rows.push((
+                        d.created_at,
+                        vec![
+                            d.id.clone(),
+                            opt(&d.name),
+                            time(&d.created_at),
+                            action.into(),
+                            detail,
+                        ],
+                    ));
+                }
+                rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+                let mut table = new_table();
+                table.set_header(vec!["SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"]);
+                for (_, r) in rows {
+                    table.add_row(r);
+                }
+                out.push_str(&format!("{table}\n"));
+            }
+            out
+        }
+    }
+}
+
+/// `check -o json|ids`: the status and each volume's newest snapshot and age.
+pub fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> String {
+    #[derive(Serialize)]
+    struct CheckReport<'a> {
+        status: Status,
+        volumes: &'a [VolumeCheck],
+    }
+    match format {
+        Format::Ids => lines(
+            checks
+                .iter()
+                .filter_map(|c| c.newest.as_ref().map(|n| n.id.as_str())),
+        ),
+        _ => json(&CheckReport {
+            status,
+            volumes: checks,
+        }),
     }
 }
 

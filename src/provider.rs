@@ -196,6 +196,11 @@ pub trait Provider: Send + Sync {
     /// Which provider this is.
     fn kind(&self) -> ProviderKind;
 
+    /// What the volumes belong to (service, region, account), for lock names and messages.
+    fn scope(&self) -> String {
+        "default".into()
+    }
+
     /// All volumes of the configured service/account.
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
         Err(self.unsupported("volume list", "no volume listing in this provider's API"))

@@ -338,6 +338,10 @@ impl Provider for Efs {
         ProviderKind::OvhEfs
     }
 
+    fn scope(&self) -> String {
+        self.service.clone()
+    }
+
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
         let url = self.client.url(
             &["storage", "netapp", &self.service, "share"],

@@ -1,0 +1,586 @@
+//! Running `rotate` and `check` across volumes through the `Provider` trait.
+//!
+//! Rotation per volume: lock → (create, wait) → list → plan → delete, with volumes processed
+//! concurrently and one volume's failure never stopping the others. Nothing is deleted for a volume
+//! whose listing failed, nothing at all when the run would delete more than `max_delete`, and nothing
+//! under `dry_run`. Planning itself is [`crate::rotate::plan`]; this module owns the I/O around it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Result};
+use crate::lock::{self, VolumeLock};
+use crate::model::{CreateSnapshot, Snapshot, SnapshotState};
+use crate::provider::Provider;
+use crate::rotate::{Entry, Kept, Policy, candidates, plan};
+use crate::wait::{WaitOptions, wait_for};
+
+/// Which volumes a run covers.
+#[derive(Debug, Clone)]
+pub enum Volumes {
+    /// These.
+    List(Vec<String>),
+    /// Every volume the provider lists.
+    All,
+}
+
+/// Everything `rotate` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RotateOptions {
+    /// Volumes.
+    pub volumes: Volumes,
+    /// Take a snapshot first.
+    pub create: bool,
+    /// Candidate name prefix.
+    pub prefix: String,
+    /// Keep rules.
+    pub policy: Policy,
+    /// Refuse when the whole run would delete more than this.
+    pub max_delete: usize,
+    /// Change nothing.
+    pub dry_run: bool,
+    /// Volumes at once.
+    pub concurrency: usize,
+    /// Wait for the new snapshot (and deletions).
+    pub wait: bool,
+    /// How long to wait for another run's lock.
+    pub lock_wait: Duration,
+    /// Lock directory.
+    pub lock_dir: PathBuf,
+}
+
+/// A deletion that failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failed {
+    /// Snapshot id.
+    pub id: String,
+    /// The error line.
+    pub error: String,
+}
+
+/// One volume's rotation, as printed.
+#[derive(Debug, Serialize)]
+pub struct VolumeReport {
+    /// Volume id.
+    pub volume_id: String,
+    /// The snapshot `--create` took.
+    pub created: Option<Snapshot>,
+    /// The name `--create` would have used (dry run).
+    pub would_create: Option<String>,
+    /// Kept snapshots and why.
+    pub keep: Vec<Kept>,
+    /// Planned deletions.
+    pub delete: Vec<Entry>,
+    /// Deletions done.
+    pub deleted: Vec<Entry>,
+    /// Deletions that failed.
+    pub failed: Vec<Failed>,
+    /// Why this volume could not be rotated (lock, listing, creation).
+    pub error: Option<String>,
+    #[serde(skip)]
+    cause: Option<Error>,
+}
+
+impl VolumeReport {
+    fn new(volume_id: &str) -> Self {
+        VolumeReport {
+            volume_id: volume_id.to_string(),
+            created: None,
+            would_create: None,
+            keep: Vec::new(),
+            delete: Vec::new(),
+            deleted: Vec::new(),
+            failed: Vec::new(),
+            error: None,
+            cause: None,
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.error = Some(e.to_string());
+        self.cause = Some(e);
+    }
+}
+
+/// A whole run, as printed.
+#[derive(Debug, Serialize)]
+pub struct RotateReport {
+    /// One entry per volume.
+    pub volumes: Vec<VolumeReport>,
+    /// Whether nothing was changed on purpose.
+    pub dry_run: bool,
+    /// The policy, in words.
+    pub policy: String,
+    /// Whether the run was refused by `--max-delete`.
+    pub refused: bool,
+}
+
+impl RotateReport {
+    /// The error the run ends with, if any: the single volume's own error, exit 8 when every failure
+    /// is a held lock, exit 6 otherwise.
+    pub fn outcome(&mut self, max_delete: usize) -> Result<()> {
+        if self.refused {
+            let total: usize = self.volumes.iter().map(|v| v.delete.len()).sum();
+            return Err(Error::Refused {
+                reason: format!(
+                    "the plan would delete {total} snapshots, more than --max-delete {max_delete}; nothing was deleted"
+                ),
+                hint: Some(
+                    "check the plan above; if it is right, raise --max-delete for this run".into(),
+                ),
+            });
+        }
+        let total = self.volumes.len();
+        let failing: Vec<&mut VolumeReport> = self
+            .volumes
+            .iter_mut()
+            .filter(|v| v.cause.is_some() || !v.failed.is_empty())
+            .collect();
+        if failing.is_empty() {
+            return Ok(());
+        }
+        let all_locked = failing
+            .iter()
+            .all(|v| matches!(v.cause, Some(Error::Locked { .. })));
+        let n = failing.len();
+        if total == 1 {
+            let v = failing.into_iter().next().expect("one failing volume");
+            if let Some(cause) = v.cause.take() {
+                return Err(cause);
+            }
+        } else if all_locked {
+            let v = failing.into_iter().next().expect("a failing volume");
+            return Err(v.cause.take().expect("locked volumes carry their cause"));
+        }
+        Err(Error::Partial {
+            failed: n,
+            total,
+            what: "volume rotations",
+        })
+    }
+}
+
+/// Resolve the volume list.
+async fn volume_ids(provider: &dyn Provider, volumes: &Volumes) -> Result<Vec<String>> {
+    match volumes {
+        Volumes::List(v) => Ok(v.clone()),
+        Volumes::All => Ok(provider
+            .list_volumes()
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect()),
+    }
+}
+
+/// Name of the snapshot `--create` takes: `<prefix><UTC YYYYMMDDTHHMMSSZ>`.
+pub fn snapshot_name(prefix: &str, now: Timestamp) -> String {
+    format!("{prefix}{}", now.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+struct Prepared {
+    report: VolumeReport,
+    to_delete: Vec<Snapshot>,
+    _lock: Option<VolumeLock>,
+}
+
+/// Phase one for a volume: lock, create, list, plan.
+async fn prepare(
+    provider: Arc<dyn Provider>,
+    volume: String,
+    opts: Arc<RotateOptions>,
+    wait: WaitOptions,
+) -> Prepared {
+    let mut report = VolumeReport::new(&volume);
+    let prepared = |report: VolumeReport, lock, to_delete| Prepared {
+        report,
+        to_delete,
+        _lock: lock,
+    };
+    let (dir, kind, scope, vol, lock_wait) = (
+        opts.lock_dir.clone(),
+        provider.kind().to_string(),
+        provider.scope(),
+        volume.clone(),
+        opts.lock_wait,
+    );
+    let lock = match tokio::task::spawn_blocking(move || {
+        lock::acquire(&dir, &kind, &scope, &vol, lock_wait)
+    })
+    .await
+    {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            report.fail(e);
+            return prepared(report, None, vec![]);
+        }
+        Err(join) => {
+            report.fail(Error::Io {
+                action: "cannot take the volume lock".into(),
+                source: std::io::Error::other(join.to_string()),
+            });
+            return prepared(report, None, vec![]);
+        }
+    };
+    if opts.create {
+        let name = snapshot_name(&opts.prefix, Timestamp::now());
+        if opts.dry_run {
+            report.would_create = Some(name);
+        } else {
+            let req = CreateSnapshot {
+                volume: volume.clone(),
+                name: Some(name),
+                description: Some("taken by snapctl rotate".into()),
+            };
+            match provider.create_snapshot(&req).await {
+                Ok((snap, op)) => {
+                    report.created = Some(snap);
+                    if opts.wait
+                        && let Err(e) = wait_for(provider.as_ref(), &op, &wait).await
+                    {
+                        // A new snapshot that did not become usable: keep every older one.
+                        report.fail(e);
+                        return prepared(report, Some(lock), vec![]);
+                    }
+                }
+                Err(e) => {
+                    report.fail(e);
+                    return prepared(report, Some(lock), vec![]);
+                }
+            }
+        }
+    }
+    let all = match provider.list_snapshots(Some(&volume)).await {
+        Ok(all) => all,
+        Err(e) => {
+            report.fail(e);
+            return prepared(report, Some(lock), vec![]);
+        }
+    };
+    let cands = candidates(&all, &opts.prefix);
+    let p = plan(&cands, &opts.policy, Timestamp::now());
+    report.keep = p.keep;
+    report.delete = p.delete.iter().map(Entry::from).collect();
+    prepared(report, Some(lock), p.delete)
+}
+
+/// Phase two for a volume: delete what the plan says, one by one.
+async fn apply(
+    provider: Arc<dyn Provider>,
+    mut prepared: Prepared,
+    wait: bool,
+    wait_opts: WaitOptions,
+) -> Prepared {
+    for snap in std::mem::take(&mut prepared.to_delete) {
+        let result = async {
+            let op = provider
+                .delete_snapshot(snap.volume_id.as_deref(), &snap.id)
+                .await?;
+            if wait {
+                wait_for(provider.as_ref(), &op, &wait_opts).await?;
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => prepared.report.deleted.push(Entry::from(&snap)),
+            Err(e) => prepared.report.failed.push(Failed {
+                id: snap.id.clone(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    prepared
+}
+
+/// Run a rotation. The report is returned even when the run fails, so the plan can be printed.
+pub async fn rotate(
+    provider: Arc<dyn Provider>,
+    opts: RotateOptions,
+    wait_opts: WaitOptions,
+) -> Result<RotateReport> {
+    let ids = volume_ids(provider.as_ref(), &opts.volumes).await?;
+    let opts = Arc::new(opts);
+    let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (p, o, w, l, id) = (
+            provider.clone(),
+            opts.clone(),
+            wait_opts.clone(),
+            limit.clone(),
+            id.clone(),
+        );
+        set.spawn(async move {
+            let _permit = l.acquire_owned().await.expect("semaphore never closed");
+            (i, prepare(p, id, o, w).await)
+        });
+    }
+    let mut prepared = collect(&mut set, ids.len()).await;
+
+    let total: usize = prepared.iter().map(|p| p.to_delete.len()).sum();
+    let refused = !opts.dry_run && total > opts.max_delete;
+    if !opts.dry_run && !refused {
+        let mut set = JoinSet::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            let (prov, w, l) = (provider.clone(), wait_opts.clone(), limit.clone());
+            let wait = opts.wait;
+            set.spawn(async move {
+                let _permit = l.acquire_owned().await.expect("semaphore never closed");
+                (i, apply(prov, p, wait, w).await)
+            });
+        }
+        prepared = collect(&mut set, ids.len()).await;
+    }
+    Ok(RotateReport {
+        volumes: prepared.into_iter().map(|p| p.report).collect(),
+        dry_run: opts.dry_run,
+        policy: opts.policy.describe(),
+        refused,
+    })
+}
+
+/// Join every task, in volume order. A panicking task is a bug; report it as that volume's failure.
+async fn collect(set: &mut JoinSet<(usize, Prepared)>, n: usize) -> Vec<Prepared> {
+    let mut slots: Vec<Option<Prepared>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, p)) = joined {
+            slots[i] = Some(p);
+        }
+    }
+    slots
+        .into_iter()
+        .map(|s| {
+            s.unwrap_or_else(|| {
+                let mut report = VolumeReport::new("?");
+                report.fail(Error::Io {
+                    action: "a volume task stopped unexpectedly".into(),
+                    source: std::io::Error::other("task panicked"),
+                });
+                Prepared {
+                    report,
+                    to_delete: vec![],
+                    _lock: None,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Monitoring-plugin states, in the convention's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Fine.
+    Ok = 0,
+    /// Getting old.
+    Warning = 1,
+    /// Too old, too few, or none.
+    Critical = 2,
+    /// Could not tell.
+    Unknown = 3,
+}
+
+impl Status {
+    /// The plugin word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Worst-of order: CRITICAL > WARNING > UNKNOWN > OK.
+    fn rank(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Unknown => 1,
+            Status::Warning => 2,
+            Status::Critical => 3,
+        }
+    }
+}
+
+/// Thresholds for `check`.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Volumes.
+    pub volumes: Volumes,
+    /// Candidate prefix.
+    pub prefix: String,
+    /// CRITICAL beyond this age.
+    pub max_age: Duration,
+    /// WARNING beyond this age.
+    pub warn_age: Option<Duration>,
+    /// CRITICAL below this count.
+    pub min_count: usize,
+}
+
+/// One volume's freshness.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeCheck {
+    /// Volume id.
+    pub volume_id: String,
+    /// Status.
+    pub status: Status,
+    /// Newest settled candidate.
+    pub newest: Option<Entry>,
+    /// Its age in seconds.
+    pub age_seconds: Option<i64>,
+    /// Settled candidates counted.
+    pub count: usize,
+    /// Why, in words.
+    pub detail: String,
+}
+
+/// Judge each volume. A failed listing is UNKNOWN for that volume, never "no snapshots".
+pub async fn check(
+    provider: &dyn Provider,
+    opts: &CheckOptions,
+    now: Timestamp,
+) -> Result<(Status, Vec<VolumeCheck>)> {
+    let ids = volume_ids(provider, &opts.volumes).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let snaps = match provider.list_snapshots(Some(&id)).await {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(VolumeCheck {
+                    volume_id: id,
+                    status: Status::Unknown,
+                    newest: None,
+                    age_seconds: None,
+                    count: 0,
+                    detail: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let settled: Vec<Snapshot> = candidates(&snaps, &opts.prefix)
+            .into_iter()
+            .filter(|s| s.state == SnapshotState::Available && s.created_at.is_some())
+            .collect();
+        let newest = settled.iter().max_by_key(|s| s.created_at);
+        let age = newest
+            .and_then(|s| s.created_at)
+            .map(|t| now.duration_since(t).as_secs().max(0));
+        let count = settled.len();
+        let (status, detail) = match age {
+            None => (
+                Status::Critical,
+                format!("no available snapshot named {}*", opts.prefix),
+            ),
+            Some(a) if a as u64 > opts.max_age.as_secs() => (
+                Status::Critical,
+                format!(
+                    "newest snapshot is {} old (max {})",
+                    crate::error::humanize(Duration::from_secs(a as u64)),
+                    crate::error::humanize(opts.max_age)
+                ),
+            ),
+            Some(_) if count < opts.min_count => (
+                Status::Critical,
+                format!("{count} snapshots, fewer than {}", opts.min_count),
+            ),
+            Some(a) if opts.warn_age.is_some_and(|w| a as u64 > w.as_secs()) => (
+                Status::Warning,
+                format!(
+                    "newest snapshot is {} old",
+                    crate::error::humanize(Duration::from_secs(a as u64))
+                ),
+            ),
+            Some(a) => (
+                Status::Ok,
+                format!(
+                    "newest snapshot is {} old, {count} kept",
+                    crate::error::humanize(Duration::from_secs(a as u64))
+                ),
+            ),
+        };
+        out.push(VolumeCheck {
+            newest: newest.map(Entry::from),
+            volume_id: id,
+            status,
+            age_seconds: age,
+            count,
+            detail,
+        });
+    }
+    let worst = out
+        .iter()
+        .map(|v| v.status)
+        .max_by_key(|s| s.rank())
+        .unwrap_or(Status::Unknown);
+    Ok((worst, out))
+}
+
+/// The plugin's one status line with perfdata.
+pub fn status_line(status: Status, checks: &[VolumeCheck], opts: &CheckOptions) -> String {
+    let summary = match checks {
+        [] => "no volumes to check".to_string(),
+        [one] => format!("{}: {}", one.volume_id, one.detail),
+        many => {
+            let bad: Vec<String> = many
+                .iter()
+                .filter(|c| c.status != Status::Ok)
+                .map(|c| format!("{}: {}", c.volume_id, c.detail))
+                .collect();
+            if bad.is_empty() {
+                format!("{} volumes have fresh snapshots", many.len())
+            } else {
+                bad.join("; ")
+            }
+        }
+    };
+    let warn = opts
+        .warn_age
+        .map(|w| w.as_secs().to_string())
+        .unwrap_or_default();
+    let perf: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "'{}_age'={}s;{warn};{} '{}_count'={};;{}",
+                c.volume_id,
+                c.age_seconds
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "U".into()),
+                opts.max_age.as_secs(),
+                c.volume_id,
+                c.count,
+                opts.min_count
+            )
+        })
+        .collect();
+    format!(
+        "SNAPCTL {}: {summary} | {}\n",
+        status.as_str(),
+        perf.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_names_are_prefix_and_utc_timestamp() {
+        let t: Timestamp = "2026-11-24T09:30:05Z".parse().expect("ts");
+        assert_eq!(snapshot_name("snapctl-", t), "snapctl-20261124T093005Z");
+    }
+
+    #[test]
+    fn worst_status_wins() {
+        assert!(Status::Critical.rank() > Status::Warning.rank());
+        assert!(Status::Warning.rank() > Status::Unknown.rank());
+        assert!(Status::Unknown.rank() > Status::Ok.rank());
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{
-    CheckArgs, Cli, CloneArgs, Command, RevertArgs, RotateArgs, SnapshotCmd, VolumeCmd,
+    CheckArgs, Cli, CloneArgs, Command, RevertArgs, RotateArgs, ScheduleCmd, SnapshotCmd, VolumeCmd,
 };
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
@@ -51,6 +51,71 @@ impl Ctx {
             eprintln!("{line}");
         }
     }
+
+    /// Without `--wait`, say how to wait for a task later.
+    fn follow_up(&self, settings: &Settings, op: &Operation) {
+        if let Operation::Task { id } = op {
+            let service = settings
+                .service
+                .as_deref()
+                .map(|s| format!(" --service {s}"))
+                .unwrap_or_default();
+            self.info(&format!(
+                "task {id} started; wait for it with: snapctl -p {}{service} wait --task {id}",
+                settings.provider
+            ));
+        }
+    }
+}
+
+/// `--expires`: a date (`2026-12-31`), an RFC 3339 time, or a duration from now (`7d`).
+fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return d
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| Error::InvalidInput {
+                what: "expiry",
+                value: text.to_string(),
+                reason: e.to_string(),
+            });
+    }
+    let d = parse_duration(text).map_err(|_| Error::InvalidInput {
+        what: "expiry",
+        value: text.to_string(),
+        reason: "expected a date (2026-12-31), an RFC 3339 time or a duration (7d)".into(),
+    })?;
+    let d = jiff::SignedDuration::try_from(d).map_err(|e| Error::InvalidInput {
+        what: "expiry",
+        value: text.to_string(),
+        reason: e.to_string(),
+    })?;
+    jiff::Timestamp::now()
+        .checked_add(d)
+        .map_err(|e| Error::InvalidInput {
+            what: "expiry",
+            value: text.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+async fn finish_schedule_change(
+    ctx: &Ctx,
+    settings: &Settings,
+    op: &Operation,
+    wait: bool,
+    volume: &str,
+) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    if wait {
+        wait_for(p, op, &ctx.wait).await?;
+    } else {
+        ctx.follow_up(settings, op);
+    }
+    ctx.print(&render_list(&p.list_schedules(volume).await?, ctx.format))
 }
 
 /// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
@@ -133,6 +198,12 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         }
         Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
         Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        Command::Schedule(
+            ScheduleCmd::List { volume }
+            | ScheduleCmd::Add { volume, .. }
+            | ScheduleCmd::Remove { volume, .. },
+        ) => vol(volume),
+        Command::Wait { .. } => Ok(()),
     }
 }
 
@@ -167,22 +238,45 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             volume,
             name,
             description,
+            expires,
             wait,
         }) => {
             let req = CreateSnapshot {
                 volume,
                 name,
                 description,
+                expires_at: expires.as_deref().map(parse_expiry).transpose()?,
             };
             let (snap, op) = p.create_snapshot(&req).await?;
             let snap = if wait {
                 wait_for(p, &op, &ctx.wait).await?;
                 p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
             } else {
+                ctx.follow_up(settings, &op);
                 snap
             };
             ctx.print(&render_one(&snap, ctx.format))
         }
+        Command::Schedule(ScheduleCmd::List { volume }) => {
+            ctx.print(&render_list(&p.list_schedules(&volume).await?, ctx.format))
+        }
+        Command::Schedule(ScheduleCmd::Add {
+            volume,
+            every,
+            wait,
+        }) => {
+            let op = p.add_schedule(&volume, &every).await?;
+            finish_schedule_change(ctx, settings, &op, wait, &volume).await
+        }
+        Command::Schedule(ScheduleCmd::Remove {
+            volume,
+            every,
+            wait,
+        }) => {
+            let op = p.remove_schedule(&volume, &every).await?;
+            finish_schedule_change(ctx, settings, &op, wait, &volume).await
+        }
+        Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, wait }) => {
             delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
         }
@@ -201,8 +295,12 @@ async fn delete_snapshots(
     let mut results = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
     for id in ids {
+        let mut task_id = None;
         let outcome = async {
             let op = p.delete_snapshot(volume, id).await?;
+            if let Operation::Task { id } = &op {
+                task_id = Some(id.clone());
+            }
             if wait {
                 wait_for(p, &op, &ctx.wait).await?;
                 Ok("deleted")
@@ -222,6 +320,7 @@ async fn delete_snapshots(
                 volume_id: volume.map(str::to_string),
                 status,
                 error: None,
+                task_id,
             }),
             Err(e) => {
                 results.push(DeleteResult {
@@ -230,6 +329,7 @@ async fn delete_snapshots(
                     volume_id: volume.map(str::to_string),
                     status: "failed",
                     error: Some(e.to_string()),
+                    task_id,
                 });
                 errors.push(e);
             }
@@ -282,6 +382,7 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
                     volume: args.volume.clone(),
                     name: Some(name.clone()),
                     description: Some("taken by snapctl clone".into()),
+                    expires_at: None,
                 })
                 .await?;
             ctx.info(&format!(

@@ -114,6 +114,50 @@ pub enum Command {
     Rotate(RotateArgs),
     /// Monitoring plugin: is the newest snapshot fresh enough? (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
     Check(CheckArgs),
+    /// List, add or remove provider-side snapshot schedules.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Wait for a provider task started earlier (NAS-HA).
+    Wait {
+        /// Task id, as printed by the command that started it.
+        #[arg(long)]
+        task: String,
+    },
+}
+
+/// `schedule …`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// List the schedules of a volume.
+    List {
+        /// Volume id.
+        #[arg(long)]
+        volume: String,
+    },
+    /// Enable a schedule.
+    Add {
+        /// Volume id.
+        #[arg(long)]
+        volume: String,
+        /// Frequency (NAS-HA: hour-1, hour-6, day-1, day-2, day-3, day-7).
+        #[arg(long)]
+        every: String,
+        /// Wait until the change is applied.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Disable a schedule.
+    Remove {
+        /// Volume id.
+        #[arg(long)]
+        volume: String,
+        /// Frequency to disable.
+        #[arg(long)]
+        every: String,
+        /// Wait until the change is applied.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 impl Command {
@@ -131,6 +175,10 @@ impl Command {
             Command::Revert(_) => "revert",
             Command::Rotate(_) => "rotate",
             Command::Check(_) => "check",
+            Command::Schedule(ScheduleCmd::List { .. }) => "schedule list",
+            Command::Schedule(ScheduleCmd::Add { .. }) => "schedule add",
+            Command::Schedule(ScheduleCmd::Remove { .. }) => "schedule remove",
+            Command::Wait { .. } => "wait",
         }
     }
 }
@@ -175,6 +223,10 @@ pub enum SnapshotCmd {
         /// Snapshot description.
         #[arg(long)]
         description: Option<String>,
+        /// Let the provider delete it by itself at this date (2026-12-31, RFC 3339) or after this
+        /// long (7d) (NAS-HA).
+        #[arg(long, value_name = "DATE|DURATION")]
+        expires: Option<String>,
         /// Wait until the snapshot is available.
         #[arg(long)]
         wait: bool,

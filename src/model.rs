@@ -162,6 +162,8 @@ pub struct CreateSnapshot {
     pub name: Option<String>,
     /// Description.
     pub description: Option<String>,
+    /// When the provider should delete it by itself (NAS-HA custom snapshots).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A request to make a new volume from a snapshot.
@@ -209,6 +211,11 @@ pub enum Operation {
         /// Target.
         until: Until,
     },
+    /// A provider task (NAS-HA) reaching `done`.
+    Task {
+        /// Task id.
+        id: String,
+    },
 }
 
 impl Operation {
@@ -224,6 +231,7 @@ impl Operation {
                 Until::Ready => format!("volume {id} to become available"),
                 Until::Gone => format!("volume {id} to be deleted"),
             },
+            Operation::Task { id } => format!("task {id} to finish"),
         }
     }
 }
@@ -262,4 +270,32 @@ pub struct DeleteResult {
     pub status: &'static str,
     /// The error line when it failed.
     pub error: Option<String>,
+    /// The provider task carrying the deletion (NAS-HA), to wait for later with `snapctl wait --task`.
+    pub task_id: Option<String>,
+}
+
+/// A provider-side snapshot schedule (NAS-HA frequency, EFS snapshot policy).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// The volume it applies to.
+    pub volume_id: String,
+    /// Schedule id (NAS-HA: the frequency, e.g. `hour-1`).
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Its rules.
+    pub rules: Vec<ScheduleRule>,
+}
+
+/// One rule of a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleRule {
+    /// When it fires, in words or cron form (`every hour`, `30 2 * * *`).
+    pub schedule: String,
+    /// How many snapshots it keeps.
+    pub keep: Option<u32>,
+    /// Name prefix of the snapshots it takes.
+    pub prefix: Option<String>,
 }

@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{DeleteResult, Snapshot, Volume};
+use crate::model::{DeleteResult, Schedule, Snapshot, Volume};
 use crate::provider::{Capabilities, ProviderKind};
 use crate::rotation::{RotateReport, Status, VolumeCheck};
 
@@ -111,6 +111,28 @@ impl Record for DeleteResult {
     }
 }
 
+impl Record for Schedule {
+    fn headers() -> &'static [&'static str] {
+        &["ID", "VOLUME", "NAME", "SCHEDULE", "KEEP", "PREFIX"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let join = |f: &dyn Fn(&crate::model::ScheduleRule) -> String| {
+            self.rules.iter().map(f).collect::<Vec<_>>().join("\n")
+        };
+        vec![
+            self.id.clone(),
+            self.volume_id.clone(),
+            opt(&self.name),
+            join(&|r| r.schedule.clone()),
+            join(&|r| r.keep.map(|k| k.to_string()).unwrap_or_else(|| "-".into())),
+            join(&|r| r.prefix.clone().unwrap_or_else(|| "-".into())),
+        ]
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// One provider's row of `snapctl providers`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderRow {
@@ -132,6 +154,7 @@ pub struct CapabilityMap {
     clone: &'static str,
     revert: &'static str,
     wait: &'static str,
+    schedules: &'static str,
 }
 
 impl From<Capabilities> for CapabilityMap {
@@ -144,6 +167,7 @@ impl From<Capabilities> for CapabilityMap {
             clone: c.clone.as_str(),
             revert: c.revert.as_str(),
             wait: c.wait.as_str(),
+            schedules: c.schedules.as_str(),
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
-use crate::model::{CloneRequest, CreateSnapshot, Operation, Progress, Snapshot, Volume};
+use crate::model::{CloneRequest, CreateSnapshot, Operation, Progress, Schedule, Snapshot, Volume};
 
 /// The provider keys accepted by `-p/--provider`.
 #[derive(
@@ -76,9 +76,8 @@ impl ProviderKind {
     pub fn capabilities(self) -> Capabilities {
         match self {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::CAPABILITIES,
-            ProviderKind::OvhNasha | ProviderKind::Outscale | ProviderKind::Powervc => {
-                Capabilities::PLANNED
-            }
+            ProviderKind::OvhNasha => crate::providers::ovh::nasha::CAPABILITIES,
+            ProviderKind::Outscale | ProviderKind::Powervc => Capabilities::PLANNED,
         }
     }
 
@@ -86,6 +85,9 @@ impl ProviderKind {
     pub fn validate_volume_id(self, id: &str) -> Result<()> {
         match self {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("share id", id),
+            ProviderKind::OvhNasha => {
+                crate::providers::ovh::nasha::check_name("partition name", id)
+            }
             _ => Ok(()),
         }
     }
@@ -94,6 +96,7 @@ impl ProviderKind {
     pub fn validate_snapshot_id(self, id: &str) -> Result<()> {
         match self {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("snapshot id", id),
+            ProviderKind::OvhNasha => crate::providers::ovh::nasha::check_name("snapshot name", id),
             _ => Ok(()),
         }
     }
@@ -161,6 +164,8 @@ pub struct Capabilities {
     pub revert: Support,
     /// `--wait` on operations.
     pub wait: Support,
+    /// `schedule list|add|remove`.
+    pub schedules: Support,
 }
 
 impl Capabilities {
@@ -173,10 +178,11 @@ impl Capabilities {
         clone: Support::Planned,
         revert: Support::Planned,
         wait: Support::Planned,
+        schedules: Support::Planned,
     };
 
     /// `(operation, support)` pairs in display order; the operation names are the command words.
-    pub fn rows(&self) -> [(&'static str, Support); 7] {
+    pub fn rows(&self) -> [(&'static str, Support); 8] {
         [
             ("volume list|show", self.volumes),
             ("snapshot list|show", self.list_snapshots),
@@ -185,6 +191,7 @@ impl Capabilities {
             ("clone", self.clone),
             ("revert", self.revert),
             ("wait", self.wait),
+            ("schedule list|add|remove", self.schedules),
         ]
     }
 }
@@ -250,6 +257,30 @@ pub trait Provider: Send + Sync {
         Err(self.unsupported("revert", "clone the snapshot and switch to the clone"))
     }
 
+    /// Provider-side schedules of a volume.
+    async fn list_schedules(&self, _volume: &str) -> Result<Vec<Schedule>> {
+        Err(self.unsupported(
+            "schedule list",
+            "this provider has no server-side snapshot schedules",
+        ))
+    }
+
+    /// Enable a provider-side schedule (`every`: the provider's frequency word).
+    async fn add_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+        Err(self.unsupported(
+            "schedule add",
+            "use snapctl rotate --create from cron instead",
+        ))
+    }
+
+    /// Disable a provider-side schedule.
+    async fn remove_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+        Err(self.unsupported(
+            "schedule remove",
+            "this provider has no server-side snapshot schedules",
+        ))
+    }
+
     /// One poll step of an operation; `wait` owns the loop.
     async fn poll(&self, _op: &Operation) -> Result<Progress> {
         Err(self.unsupported("wait", "check the object's state with a show command"))
@@ -276,6 +307,9 @@ pub async fn build(
     match settings.provider {
         ProviderKind::OvhEfs => Ok(Box::new(
             crate::providers::ovh::efs::Efs::from_settings(settings, http, warnings).await?,
+        )),
+        ProviderKind::OvhNasha => Ok(Box::new(
+            crate::providers::ovh::nasha::Nasha::from_settings(settings, http, warnings).await?,
         )),
         other => Err(Error::NotImplemented {
             provider: other,

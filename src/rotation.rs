@@ -237,6 +237,7 @@ async fn prepare(
                 volume: volume.clone(),
                 name: Some(name),
                 description: Some("taken by snapctl rotate".into()),
+                expires_at: None,
             };
             match provider.create_snapshot(&req).await {
                 Ok((snap, op)) => {

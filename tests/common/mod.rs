@@ -19,6 +19,12 @@ pub const MANUAL: &str = "6b1e1f3a-0000-4000-8000-0000000000a1";
 pub const AUTOMATIC: &str = "6b1e1f3a-0000-4000-8000-0000000000b1";
 pub const NEW_SNAP: &str = "6b1e1f3a-0000-4000-8000-0000000000e1";
 pub const CLONE: &str = "6b1e1f3a-0000-4000-8000-0000000000c1";
+pub const NASHA: &str = "zpool-123456";
+
+/// `/1.0/dedicated/nasha/zpool-123456` + rest.
+pub fn nasha_path(rest: &str) -> String {
+    format!("/1.0/dedicated/nasha/{NASHA}{rest}")
+}
 
 /// A fixture file's bytes.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -133,6 +139,14 @@ impl Snapctl {
             ("OVH_APPLICATION_SECRET".into(), AS.into()),
             ("OVH_CONSUMER_KEY".into(), CK.into()),
         ];
+        s
+    }
+
+    /// Pointed at `server` as ovh-nasha on `zpool-123456`.
+    pub fn nasha(server: &MockServer) -> Self {
+        let mut s = Snapctl::efs(server);
+        s.args[1] = "ovh-nasha".into();
+        s.args[5] = NASHA.into();
         s
     }
 

@@ -33,6 +33,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     clone: Support::Yes,
     revert: Support::Yes,
     wait: Support::Yes,
+    schedules: Support::Planned,
 };
 
 /// Smallest EFS volume, in GB (EFS FAQ: volumes of 100 GB to 29 TB).
@@ -378,6 +379,12 @@ impl Provider for Efs {
 
     async fn create_snapshot(&self, req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
         check_uuid("share id", &req.volume)?;
+        if req.expires_at.is_some() {
+            return Err(Error::Usage {
+                message: "EFS snapshots do not expire by themselves".into(),
+                hint: Some("drop --expires and let `snapctl rotate` delete old snapshots".into()),
+            });
+        }
         let body = SnapshotCreateBody {
             name: req.name.as_deref(),
             description: req.description.as_deref(),
@@ -537,6 +544,10 @@ impl Provider for Efs {
     async fn poll(&self, op: &Operation) -> Result<Progress> {
         match op {
             Operation::Done => Ok(Progress::Done),
+            Operation::Task { .. } => Err(self.unsupported(
+                "wait --task",
+                "EFS has no tasks: wait on the snapshot or share with --wait",
+            )),
             Operation::Snapshot { volume, id, until } => {
                 let share = self.need_volume(volume.as_deref(), "wait")?;
                 match (self.snapshot(share, id).await, until) {

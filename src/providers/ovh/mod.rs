@@ -4,4 +4,5 @@
 pub mod client;
 pub mod conf;
 pub mod efs;
+pub mod nasha;
 pub mod sign;

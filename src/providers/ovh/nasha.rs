@@ -1,0 +1,667 @@
+//! OVHcloud NAS-HA (`ovh-nasha`): partitions, custom and scheduled snapshots, snapshot schedules and
+//! task tracking under `/dedicated/nasha`.
+//!
+//! A volume is a partition (its id is its name); a snapshot id is its name. Custom snapshots are kind
+//! `manual`; each enabled schedule frequency (`hour-1`, …) shows as one `scheduled` snapshot. Every
+//! mutation returns a NAS-HA Task, polled by `wait`. Clone and revert are not offered by the API: the
+//! refusal prints the NFS and rsync commands that do it by hand. Names are checked before sending.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::client::OvhClient;
+use super::conf;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::model::{
+    CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleRule, Snapshot,
+    SnapshotKind, SnapshotState, Volume, VolumeState,
+};
+use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+
+/// What `ovh-nasha` offers.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    volumes: Support::Yes,
+    list_snapshots: Support::Yes,
+    create_snapshot: Support::Yes,
+    delete_snapshot: Support::Yes,
+    clone: Support::No,
+    revert: Support::No,
+    wait: Support::Yes,
+    schedules: Support::Yes,
+};
+
+/// The API's limit of custom snapshots per partition (NAS-HA FAQ).
+pub const MAX_CUSTOM_SNAPSHOTS: usize = 10;
+
+/// `dedicated.storage.SnapshotEnum`.
+pub const FREQUENCIES: [&str; 6] = ["hour-1", "hour-6", "day-1", "day-2", "day-3", "day-7"];
+
+/// `dedicated.nasha.StorageWithIAM` (fields used).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Storage {
+    ip: Option<String>,
+}
+
+/// `dedicated.nasha.Partition`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Partition {
+    partition_name: String,
+    size: Option<u64>,
+}
+
+/// `dedicated.nasha.customSnap`.
+#[derive(Debug, Deserialize)]
+struct CustomSnap {
+    name: String,
+    expiration: Option<String>,
+}
+
+/// `dedicated.nasTask.Task`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Task {
+    task_id: i64,
+    status: String,
+    details: Option<String>,
+}
+
+/// POST body of `customSnapshot`.
+#[derive(Debug, Serialize)]
+struct CustomSnapBody<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<String>,
+}
+
+/// POST body of the partition `snapshot` (schedule) route.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotTypeBody<'a> {
+    snapshot_type: &'a str,
+}
+
+/// The NAS-HA provider bound to one service.
+#[derive(Debug)]
+pub struct Nasha {
+    client: OvhClient,
+    service: String,
+}
+
+/// Partition, snapshot and service names: letters, digits and `_ . : -`, not starting with a dot
+/// or dash, at most 200 characters. Anything else is refused before a request is built.
+pub fn check_name(what: &'static str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 200
+        && !value.starts_with(['.', '-'])
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            what,
+            value: value.to_string(),
+            reason: "use letters, digits and _ . : - (not first), at most 200 characters".into(),
+        })
+    }
+}
+
+fn check_frequency(every: &str) -> Result<()> {
+    if FREQUENCIES.contains(&every) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            what: "schedule frequency",
+            value: every.to_string(),
+            reason: format!("NAS-HA offers {}", FREQUENCIES.join(", ")),
+        })
+    }
+}
+
+fn frequency_words(every: &str) -> String {
+    match every.split_once('-') {
+        Some(("hour", "1")) => "every hour".into(),
+        Some(("hour", n)) => format!("every {n} hours"),
+        Some(("day", "1")) => "every day".into(),
+        Some(("day", n)) => format!("every {n} days"),
+        _ => every.to_string(),
+    }
+}
+
+/// `snapctl` names its snapshots `<prefix>YYYYMMDDTHHMMSSZ`; NAS-HA reports no creation time, so the
+/// time in such a name is the best one there is (rotation needs one).
+fn time_from_name(name: &str) -> Option<Timestamp> {
+    let tail = name.get(name.len().checked_sub(16)?..)?;
+    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", tail)
+        .ok()?
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+fn task_progress(task: Task) -> Progress {
+    match task.status.as_str() {
+        "done" => Progress::Done,
+        "cancelled" | "customerError" | "ovhError" => Progress::Failed {
+            state: task.status,
+            message: task.details,
+        },
+        // todo, init, doing, and any word OVH adds later: not done.
+        _ => Progress::Pending {
+            state: task.status,
+            percent: None,
+        },
+    }
+}
+
+impl Nasha {
+    /// Build from settings: credentials, and the service (the only one, when not given).
+    pub async fn from_settings(
+        settings: &Settings,
+        http: Arc<Http>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self> {
+        if let Some(service) = &settings.service {
+            check_name("service name", service)?;
+        }
+        let config = conf::resolve(settings, warnings)?;
+        let client = OvhClient::new(http, config, ProviderKind::OvhNasha);
+        let service = match &settings.service {
+            Some(s) => s.clone(),
+            None => {
+                let names: Vec<String> = client
+                    .get_json(
+                        client.url(&["dedicated", "nasha"], &[]),
+                        "list NAS-HA services",
+                    )
+                    .await?;
+                match names.as_slice() {
+                    [only] => only.clone(),
+                    [] => {
+                        return Err(Error::Config {
+                            message: "no NAS-HA service on this OVH account".into(),
+                            hint: Some(
+                                "check the endpoint and the account the keys belong to".into(),
+                            ),
+                        });
+                    }
+                    many => {
+                        return Err(Error::Usage {
+                            message: format!(
+                                "{} NAS-HA services on this account; choose one with --service",
+                                many.len()
+                            ),
+                            hint: Some(many.join(", ")),
+                        });
+                    }
+                }
+            }
+        };
+        Ok(Nasha { client, service })
+    }
+
+    fn url(&self, rest: &[&str]) -> reqwest::Url {
+        let mut segs = vec!["dedicated", "nasha", self.service.as_str()];
+        segs.extend_from_slice(rest);
+        self.client.url(&segs, &[])
+    }
+
+    async fn task_of(&self, resp: &crate::http::Incoming, action: &str) -> Result<Operation> {
+        let task: Task = self.client.decode(resp, action)?;
+        Ok(Operation::Task {
+            id: task.task_id.to_string(),
+        })
+    }
+
+    async fn custom_names(&self, part: &str) -> Result<Vec<String>> {
+        self.client
+            .get_json(
+                self.url(&["partition", part, "customSnapshot"]),
+                &format!("list custom snapshots of partition {part}"),
+            )
+            .await
+    }
+
+    async fn custom(&self, part: &str, name: &str) -> Result<Snapshot> {
+        let snap: CustomSnap = self
+            .client
+            .get_json(
+                self.url(&["partition", part, "customSnapshot", name]),
+                &format!("read snapshot {name} of partition {part}"),
+            )
+            .await?;
+        Ok(self.map_custom(snap, part))
+    }
+
+    fn map_custom(&self, s: CustomSnap, part: &str) -> Snapshot {
+        Snapshot {
+            provider: ProviderKind::OvhNasha,
+            volume_id: Some(part.to_string()),
+            description: None,
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: SnapshotKind::Manual,
+            created_at: time_from_name(&s.name),
+            size_gib: None,
+            expires_at: s.expiration.as_deref().and_then(parse_expiration),
+            name: Some(s.name.clone()),
+            id: s.name,
+        }
+    }
+
+    fn scheduled(&self, part: &str, every: &str) -> Snapshot {
+        Snapshot {
+            provider: ProviderKind::OvhNasha,
+            id: every.to_string(),
+            volume_id: Some(part.to_string()),
+            name: Some(every.to_string()),
+            description: Some(format!("scheduled snapshot, {}", frequency_words(every))),
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: SnapshotKind::Scheduled,
+            created_at: None,
+            size_gib: None,
+            expires_at: None,
+        }
+    }
+
+    async fn frequencies(&self, part: &str) -> Result<Vec<String>> {
+        self.client
+            .get_json(
+                self.url(&["partition", part, "snapshot"]),
+                &format!("list snapshot schedules of partition {part}"),
+            )
+            .await
+    }
+
+    fn need_volume<'a>(&self, volume: Option<&'a str>, what: &str) -> Result<&'a str> {
+        volume.ok_or_else(|| Error::Usage {
+            message: format!("{what} needs --volume on ovh-nasha"),
+            hint: Some("NAS-HA snapshots live under their partition: pass --volume PARTITION (see `snapctl volume list`)".into()),
+        })
+    }
+
+    /// The by-hand way to use a snapshot, since the API has none.
+    async fn by_hand(&self, operation: &'static str, part: &str, snapshot: &str) -> Error {
+        let ip = self
+            .client
+            .get_json::<Storage>(self.url(&[]), "read the NAS-HA service")
+            .await
+            .ok()
+            .and_then(|s| s.ip)
+            .unwrap_or_else(|| "NAS_IP".into());
+        let export = format!("{}/{part}", self.service);
+        let mount = format!("/mnt/{part}");
+        let snap_dir = format!("{mount}/.zfs/snapshot/{snapshot}/");
+        let target = match operation {
+            "clone" => format!("/mnt/{part}-{snapshot}/"),
+            _ => format!("{mount}/"),
+        };
+        let extra = if operation == "revert" {
+            " (add --delete --exclude=.zfs to also remove files created since the snapshot)"
+        } else {
+            ""
+        };
+        Error::Unsupported {
+            provider: ProviderKind::OvhNasha,
+            operation,
+            hint: format!(
+                "the NAS-HA API cannot {operation}; the snapshot is readable on the NFS mount. Do it by hand: \
+                 mkdir -p {mount} && mount -t nfs {ip}:/{export} {mount} && ls {snap_dir} && rsync -a {snap_dir} {target}{extra}"
+            ),
+        }
+    }
+}
+
+/// `expiration` as returned: a date or a date-time.
+fn parse_expiration(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        s.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+#[async_trait]
+impl Provider for Nasha {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::OvhNasha
+    }
+
+    fn scope(&self) -> String {
+        self.service.clone()
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<Volume>> {
+        let names: Vec<String> = self
+            .client
+            .get_json(
+                self.url(&["partition"]),
+                &format!("list partitions of {}", self.service),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(self.get_volume(&name).await?);
+        }
+        Ok(out)
+    }
+
+    async fn get_volume(&self, id: &str) -> Result<Volume> {
+        check_name("partition name", id)?;
+        let p: Partition = self
+            .client
+            .get_json(
+                self.url(&["partition", id]),
+                &format!("read partition {id}"),
+            )
+            .await?;
+        Ok(Volume {
+            provider: ProviderKind::OvhNasha,
+            id: p.partition_name.clone(),
+            name: Some(p.partition_name),
+            size_gib: p.size,
+            state: VolumeState::Available,
+            provider_state: None,
+            created_at: None,
+        })
+    }
+
+    async fn list_snapshots(&self, volume: Option<&str>) -> Result<Vec<Snapshot>> {
+        let parts = match volume {
+            Some(p) => vec![p.to_string()],
+            None => self
+                .list_volumes()
+                .await?
+                .into_iter()
+                .map(|v| v.id)
+                .collect(),
+        };
+        let mut out = Vec::new();
+        for part in parts {
+            check_name("partition name", &part)?;
+            for name in self.custom_names(&part).await? {
+                out.push(self.custom(&part, &name).await?);
+            }
+            for every in self.frequencies(&part).await? {
+                out.push(self.scheduled(&part, &every));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot(&self, volume: Option<&str>, id: &str) -> Result<Snapshot> {
+        let part = self.need_volume(volume, "snapshot show")?;
+        check_name("snapshot name", id)?;
+        if FREQUENCIES.contains(&id) {
+            let _: serde_json::Value = self
+                .client
+                .get_json(
+                    self.url(&["partition", part, "snapshot", id]),
+                    &format!("read the {id} schedule of partition {part}"),
+                )
+                .await?;
+            return Ok(self.scheduled(part, id));
+        }
+        self.custom(part, id).await
+    }
+
+    async fn create_snapshot(&self, req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
+        check_name("partition name", &req.volume)?;
+        let name = req
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("snapctl-{}", Timestamp::now().strftime("%Y%m%dT%H%M%SZ")));
+        check_name("snapshot name", &name)?;
+        if FREQUENCIES.contains(&name.as_str()) {
+            return Err(Error::InvalidInput {
+                what: "snapshot name",
+                value: name,
+                reason: "that is a schedule frequency; choose another name".into(),
+            });
+        }
+        if req.description.is_some() {
+            return Err(Error::Usage {
+                message: "NAS-HA custom snapshots have no description".into(),
+                hint: Some("put what you need in --name".into()),
+            });
+        }
+        if let Some(t) = req.expires_at
+            && t <= Timestamp::now()
+        {
+            return Err(Error::InvalidInput {
+                what: "expiry",
+                value: t.to_string(),
+                reason: "it is in the past".into(),
+            });
+        }
+        let existing = self.custom_names(&req.volume).await?;
+        if existing.contains(&name) {
+            return Err(Error::Usage {
+                message: format!(
+                    "partition {} already has a snapshot named {name}",
+                    req.volume
+                ),
+                hint: Some("choose another --name".into()),
+            });
+        }
+        if existing.len() >= MAX_CUSTOM_SNAPSHOTS {
+            return Err(Error::Usage {
+                message: format!(
+                    "partition {} already has {} custom snapshots, the NAS-HA limit is {MAX_CUSTOM_SNAPSHOTS}",
+                    req.volume,
+                    existing.len()
+                ),
+                hint: Some(format!(
+                    "delete one first (snapctl -p ovh-nasha snapshot delete NAME --volume {}), or let `snapctl rotate` keep fewer",
+                    req.volume
+                )),
+            });
+        }
+        let body = CustomSnapBody {
+            name: &name,
+            expiration: req
+                .expires_at
+                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        };
+        let action = format!("create snapshot {name} of partition {}", req.volume);
+        let resp = self
+            .client
+            .send_json(
+                Method::POST,
+                self.url(&["partition", &req.volume, "customSnapshot"]),
+                &body,
+                &action,
+            )
+            .await?;
+        let op = self.task_of(&resp, &action).await?;
+        let snap = Snapshot {
+            provider: ProviderKind::OvhNasha,
+            id: name.clone(),
+            volume_id: Some(req.volume.clone()),
+            name: Some(name.clone()),
+            description: None,
+            state: SnapshotState::Creating,
+            provider_state: None,
+            kind: SnapshotKind::Manual,
+            created_at: time_from_name(&name),
+            size_gib: None,
+            expires_at: req.expires_at,
+        };
+        Ok((snap, op))
+    }
+
+    async fn delete_snapshot(&self, volume: Option<&str>, id: &str) -> Result<Operation> {
+        let part = self.need_volume(volume, "snapshot delete")?;
+        check_name("partition name", part)?;
+        check_name("snapshot name", id)?;
+        if FREQUENCIES.contains(&id) {
+            return Err(Error::Unsupported {
+                provider: ProviderKind::OvhNasha,
+                operation: "deleting a scheduled snapshot",
+                hint: format!(
+                    "scheduled snapshots go with their schedule: snapctl -p ovh-nasha schedule remove --volume {part} --every {id}"
+                ),
+            });
+        }
+        let action = format!("delete snapshot {id} of partition {part}");
+        let resp = self
+            .client
+            .call(
+                Method::DELETE,
+                self.url(&["partition", part, "customSnapshot", id]),
+                None,
+                &action,
+            )
+            .await?;
+        self.task_of(&resp, &action).await
+    }
+
+    async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
+        Err(self.by_hand("clone", &req.volume, &req.snapshot).await)
+    }
+
+    async fn revert(&self, volume: &str, snapshot: &str) -> Result<Operation> {
+        Err(self.by_hand("revert", volume, snapshot).await)
+    }
+
+    async fn list_schedules(&self, volume: &str) -> Result<Vec<Schedule>> {
+        check_name("partition name", volume)?;
+        Ok(self
+            .frequencies(volume)
+            .await?
+            .into_iter()
+            .map(|every| Schedule {
+                provider: ProviderKind::OvhNasha,
+                volume_id: volume.to_string(),
+                rules: vec![ScheduleRule {
+                    schedule: frequency_words(&every),
+                    keep: Some(1),
+                    prefix: None,
+                }],
+                name: Some(every.clone()),
+                id: every,
+            })
+            .collect())
+    }
+
+    async fn add_schedule(&self, volume: &str, every: &str) -> Result<Operation> {
+        check_name("partition name", volume)?;
+        check_frequency(every)?;
+        let action = format!("enable the {every} snapshot schedule of partition {volume}");
+        let resp = self
+            .client
+            .send_json(
+                Method::POST,
+                self.url(&["partition", volume, "snapshot"]),
+                &SnapshotTypeBody {
+                    snapshot_type: every,
+                },
+                &action,
+            )
+            .await?;
+        self.task_of(&resp, &action).await
+    }
+
+    async fn remove_schedule(&self, volume: &str, every: &str) -> Result<Operation> {
+        check_name("partition name", volume)?;
+        check_frequency(every)?;
+        let action = format!("disable the {every} snapshot schedule of partition {volume}");
+        let resp = self
+            .client
+            .call(
+                Method::DELETE,
+                self.url(&["partition", volume, "snapshot", every]),
+                None,
+                &action,
+            )
+            .await?;
+        self.task_of(&resp, &action).await
+    }
+
+    async fn poll(&self, op: &Operation) -> Result<Progress> {
+        match op {
+            Operation::Done => Ok(Progress::Done),
+            Operation::Task { id } => {
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::InvalidInput {
+                        what: "task id",
+                        value: id.clone(),
+                        reason: "NAS-HA task ids are numbers".into(),
+                    });
+                }
+                let task: Task = self
+                    .client
+                    .get_json(self.url(&["task", id]), &format!("read task {id}"))
+                    .await?;
+                Ok(task_progress(task))
+            }
+            Operation::Snapshot { .. } | Operation::Volume { .. } => Err(self.unsupported(
+                "wait",
+                "NAS-HA changes are tracked by tasks: snapctl wait --task ID",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for ok in ["partition1", "snap-2026.11:24", "snapctl-20261124T093000Z"] {
+            assert!(check_name("n", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", "-x", "a/b", "a b", "x?y", &"a".repeat(201)] {
+            assert!(check_name("n", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn snapctl_names_carry_their_time() {
+        assert_eq!(
+            time_from_name("snapctl-20261124T093005Z").map(|t| t.to_string()),
+            Some("2026-11-24T09:30:05Z".into())
+        );
+        assert_eq!(time_from_name("before-upgrade"), None);
+    }
+
+    #[test]
+    fn task_statuses_map_to_progress() {
+        let t = |s: &str| Task {
+            task_id: 1,
+            status: s.into(),
+            details: Some("why".into()),
+        };
+        assert_eq!(task_progress(t("done")), Progress::Done);
+        for failed in ["cancelled", "customerError", "ovhError"] {
+            assert!(matches!(task_progress(t(failed)), Progress::Failed { .. }));
+        }
+        for pending in ["todo", "init", "doing", "somethingNew"] {
+            assert!(matches!(
+                task_progress(t(pending)),
+                Progress::Pending { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn expirations_parse_as_dates_or_times() {
+        assert_eq!(
+            parse_expiration("2022-06-24").map(|t| t.to_string()),
+            Some("2022-06-24T00:00:00Z".into())
+        );
+        assert!(parse_expiration("2022-06-24T10:00:00+02:00").is_some());
+    }
+}

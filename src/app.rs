@@ -15,7 +15,10 @@ use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig};
 use crate::lock::lock_dir;
-use crate::model::{CloneRequest, CreateSnapshot, DeleteResult, Operation, Until};
+use crate::model::{
+    CloneRequest, CopyRequest, CreateSnapshot, DeleteResult, ExportRequest, ImportRequest,
+    Operation, ShareRequest, Until,
+};
 use crate::output::{
     Format, Record, render_check, render_list, render_one, render_providers, render_rotation,
 };
@@ -189,9 +192,13 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             ids.iter().try_for_each(|id| snap(id))
         }
         Command::Clone(a) => {
-            vol(&a.volume)?;
+            a.volume.as_deref().map_or(Ok(()), vol)?;
             a.snapshot.as_deref().map_or(Ok(()), snap)
         }
+        Command::Copy { snapshot, .. } => snap(snapshot),
+        Command::Snapshot(SnapshotCmd::Share(a) | SnapshotCmd::Unshare(a)) => snap(&a.id),
+        Command::Snapshot(SnapshotCmd::Export { id, .. }) => snap(id),
+        Command::Snapshot(SnapshotCmd::Import { .. }) => Ok(()),
         Command::Revert(a) => {
             vol(&a.volume)?;
             snap(&a.snapshot)
@@ -239,6 +246,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             name,
             description,
             expires,
+            tags,
             wait,
         }) => {
             let req = CreateSnapshot {
@@ -246,6 +254,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 name,
                 description,
                 expires_at: expires.as_deref().map(parse_expiry).transpose()?,
+                tags: crate::providers::outscale::parse_tags(&tags)?,
             };
             let (snap, op) = p.create_snapshot(&req).await?;
             let snap = if wait {
@@ -277,6 +286,74 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             finish_schedule_change(ctx, settings, &op, wait, &volume).await
         }
         Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
+        Command::Copy {
+            snapshot,
+            source_region,
+            description,
+            wait,
+        } => {
+            let (snap, op) = p
+                .copy_snapshot(&CopyRequest {
+                    snapshot,
+                    source_region,
+                    description,
+                })
+                .await?;
+            let snap = if wait {
+                wait_for(p, &op, &ctx.wait).await?;
+                p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+            } else {
+                snap
+            };
+            ctx.print(&render_one(&snap, ctx.format))
+        }
+        Command::Snapshot(SnapshotCmd::Share(a)) => share(ctx, a, false).await,
+        Command::Snapshot(SnapshotCmd::Unshare(a)) => share(ctx, a, true).await,
+        Command::Snapshot(SnapshotCmd::Export {
+            id,
+            bucket,
+            prefix,
+            format,
+            wait,
+        }) => {
+            let (task, op) = p
+                .export_snapshot(&ExportRequest {
+                    snapshot: id,
+                    bucket,
+                    prefix,
+                    format,
+                })
+                .await?;
+            if wait {
+                wait_for(p, &op, &ctx.wait).await?;
+            } else {
+                ctx.follow_up(settings, &op);
+            }
+            ctx.print(&render_one(&task, ctx.format))
+        }
+        Command::Snapshot(SnapshotCmd::Import {
+            file_location,
+            size,
+            name,
+            description,
+            wait,
+        }) => {
+            let (snap, op) = p
+                .import_snapshot(&ImportRequest {
+                    file_location,
+                    size_bytes: size,
+                    name,
+                    description,
+                })
+                .await?;
+            let snap = if wait {
+                wait_for(p, &op, &ctx.wait).await?;
+                p.get_snapshot(None, &snap.id).await?
+            } else {
+                snap
+            };
+            ctx.print(&render_one(&snap, ctx.format))
+        }
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, wait }) => {
             delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
         }
@@ -367,11 +444,25 @@ async fn delete_snapshots(
     }
 }
 
+async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {
+    let snap = ctx
+        .provider
+        .share_snapshot(&ShareRequest {
+            snapshot: a.id,
+            accounts: a.accounts,
+            public: a.public,
+            remove,
+        })
+        .await?;
+    ctx.print(&render_one(&snap, ctx.format))
+}
+
 async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
     let p = ctx.provider.as_ref();
-    let snapshot = match args.snapshot {
-        Some(s) => s,
-        None => {
+    let snapshot = match (args.snapshot, &args.volume) {
+        (Some(s), _) => s,
+        (None, None) => return Err(Error::usage("clone needs --snapshot or --volume")),
+        (None, Some(volume)) => {
             // Clone "the volume as it is now": take a manual snapshot and wait until it is usable.
             let name = format!(
                 "snapctl-clone-{}",
@@ -379,16 +470,14 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
             );
             let (snap, op) = p
                 .create_snapshot(&CreateSnapshot {
-                    volume: args.volume.clone(),
+                    volume: volume.clone(),
                     name: Some(name.clone()),
                     description: Some("taken by snapctl clone".into()),
                     expires_at: None,
+                    tags: vec![],
                 })
                 .await?;
-            ctx.info(&format!(
-                "took snapshot {} ({name}) of {}",
-                snap.id, args.volume
-            ));
+            ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
             wait_for(p, &op, &ctx.wait).await?;
             snap.id
         }
@@ -400,6 +489,9 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
             name: args.name,
             description: args.description,
             size_gib: args.size,
+            subregion: args.subregion,
+            volume_type: args.volume_type,
+            iops: args.iops,
         })
         .await?;
     let volume = if args.wait {

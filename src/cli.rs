@@ -110,6 +110,21 @@ pub enum Command {
     Clone(CloneArgs),
     /// Revert a volume in place to a snapshot (destructive).
     Revert(RevertArgs),
+    /// Copy a snapshot (OUTSCALE: within the account's region).
+    Copy {
+        /// Snapshot to copy.
+        #[arg(long)]
+        snapshot: String,
+        /// Region the snapshot lives in [default: the configured region].
+        #[arg(long)]
+        source_region: Option<String>,
+        /// Description of the copy.
+        #[arg(long)]
+        description: Option<String>,
+        /// Wait until the copy is usable.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Apply a retention policy: optionally take a snapshot, then delete what the policy does not keep.
     Rotate(RotateArgs),
     /// Monitoring plugin: is the newest snapshot fresh enough? (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
@@ -171,6 +186,11 @@ impl Command {
             Command::Snapshot(SnapshotCmd::Show { .. }) => "snapshot show",
             Command::Snapshot(SnapshotCmd::Create { .. }) => "snapshot create",
             Command::Snapshot(SnapshotCmd::Delete { .. }) => "snapshot delete",
+            Command::Snapshot(SnapshotCmd::Share(_)) => "snapshot share",
+            Command::Snapshot(SnapshotCmd::Unshare(_)) => "snapshot unshare",
+            Command::Snapshot(SnapshotCmd::Export { .. }) => "snapshot export",
+            Command::Snapshot(SnapshotCmd::Import { .. }) => "snapshot import",
+            Command::Copy { .. } => "copy",
             Command::Clone(_) => "clone",
             Command::Revert(_) => "revert",
             Command::Rotate(_) => "rotate",
@@ -227,6 +247,9 @@ pub enum SnapshotCmd {
         /// long (7d) (NAS-HA).
         #[arg(long, value_name = "DATE|DURATION")]
         expires: Option<String>,
+        /// Tag KEY=VALUE (repeatable; OUTSCALE).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
         /// Wait until the snapshot is available.
         #[arg(long)]
         wait: bool,
@@ -243,17 +266,82 @@ pub enum SnapshotCmd {
         #[arg(long)]
         wait: bool,
     },
+    /// Let other accounts (or everyone) create volumes from a snapshot (OUTSCALE).
+    Share(ShareArgs),
+    /// Take back what `snapshot share` gave (OUTSCALE).
+    Unshare(ShareArgs),
+    /// Export a snapshot to an object-storage bucket (OUTSCALE).
+    Export {
+        /// Snapshot id.
+        id: String,
+        /// Destination bucket (yours).
+        #[arg(long)]
+        bucket: String,
+        /// Object key prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Image format.
+        #[arg(long, default_value = "qcow2", value_parser = ["qcow2", "raw"])]
+        format: String,
+        /// Wait until the export is complete.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Create a snapshot from an exported image (OUTSCALE).
+    Import {
+        /// Pre-signed URL of the image.
+        #[arg(long)]
+        file_location: String,
+        /// Image size in bytes (at least the original volume's).
+        #[arg(long, value_name = "BYTES")]
+        size: u64,
+        /// Name (the Name tag).
+        #[arg(long)]
+        name: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Wait until the snapshot is completed.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `snapshot share|unshare`
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Snapshot id.
+    pub id: String,
+    /// Account id (repeatable).
+    #[arg(
+        long = "account",
+        value_name = "ID",
+        required_unless_present = "public"
+    )]
+    pub accounts: Vec<String>,
+    /// Everyone (share) / no longer everyone (unshare).
+    #[arg(long)]
+    pub public: bool,
 }
 
 /// `clone …`
 #[derive(Debug, Args)]
 pub struct CloneArgs {
     /// Volume the snapshot belongs to (alone: snapshot it now, then clone).
-    #[arg(long)]
-    pub volume: String,
+    #[arg(long, required_unless_present = "snapshot")]
+    pub volume: Option<String>,
     /// Snapshot to clone.
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// Where to create the volume (OUTSCALE subregion, e.g. eu-west-2a) [default: the source's].
+    #[arg(long)]
+    pub subregion: Option<String>,
+    /// Volume type (OUTSCALE: standard, gp2, io1).
+    #[arg(long)]
+    pub volume_type: Option<String>,
+    /// Provisioned IOPS (OUTSCALE io1).
+    #[arg(long)]
+    pub iops: Option<u32>,
     /// Name of the new volume.
     #[arg(long)]
     pub name: Option<String>,

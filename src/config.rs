@@ -75,6 +75,12 @@ pub struct Profile {
     pub application_secret: Option<SecretString>,
     /// OVH consumer key.
     pub consumer_key: Option<SecretString>,
+    /// OUTSCALE access key.
+    pub access_key: Option<String>,
+    /// OUTSCALE secret key.
+    pub secret_key: Option<SecretString>,
+    /// Items per page for providers whose lists page (OUTSCALE `ResultsPerPage`).
+    pub page_size: Option<u32>,
     /// Rotation policy used by `snapctl rotate` (and `check`'s prefix).
     pub rotate: Option<RotateConfig>,
 }
@@ -119,7 +125,9 @@ pub struct RotateConfig {
 
 impl Profile {
     fn holds_secret(&self) -> bool {
-        self.application_secret.is_some() || self.consumer_key.is_some()
+        self.application_secret.is_some()
+            || self.consumer_key.is_some()
+            || self.secret_key.is_some()
     }
 }
 
@@ -157,6 +165,8 @@ pub struct Settings {
     pub service: Option<String>,
     /// Region: flag > profile.
     pub region: Option<String>,
+    /// `--region` alone (providers put their env variable between it and the profile).
+    pub region_flag: Option<String>,
     /// Deadline for `--wait`.
     pub timeout: Duration,
     /// Path of the profiles file used (for messages).
@@ -297,6 +307,7 @@ pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<O
         profile_name,
         service: opts.service.clone().or_else(|| profile.service.clone()),
         region: opts.region.clone().or_else(|| profile.region.clone()),
+        region_flag: opts.region.clone(),
         endpoint_flag: opts.endpoint.clone(),
         profile,
         timeout,

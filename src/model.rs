@@ -164,13 +164,15 @@ pub struct CreateSnapshot {
     pub description: Option<String>,
     /// When the provider should delete it by itself (NAS-HA custom snapshots).
     pub expires_at: Option<Timestamp>,
+    /// Tags `(key, value)` (OUTSCALE).
+    pub tags: Vec<(String, String)>,
 }
 
 /// A request to make a new volume from a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct CloneRequest {
-    /// The snapshot's volume.
-    pub volume: String,
+    /// The snapshot's volume, where the provider's routes need it (EFS).
+    pub volume: Option<String>,
     /// The snapshot to clone.
     pub snapshot: String,
     /// Name of the new volume.
@@ -179,6 +181,85 @@ pub struct CloneRequest {
     pub description: Option<String>,
     /// Size of the new volume in GiB (default: the parent's).
     pub size_gib: Option<u64>,
+    /// Placement (OUTSCALE subregion, e.g. `eu-west-2a`; default: the source volume's).
+    pub subregion: Option<String>,
+    /// Volume type (OUTSCALE `standard|gp2|io1`).
+    pub volume_type: Option<String>,
+    /// Provisioned IOPS (OUTSCALE `io1`).
+    pub iops: Option<u32>,
+}
+
+/// A request to copy a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct CopyRequest {
+    /// Source snapshot.
+    pub snapshot: String,
+    /// Region the source lives in (default: the configured one).
+    pub source_region: Option<String>,
+    /// Description of the copy.
+    pub description: Option<String>,
+}
+
+/// A change to who may create volumes from a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct ShareRequest {
+    /// Snapshot.
+    pub snapshot: String,
+    /// Account ids to add or remove.
+    pub accounts: Vec<String>,
+    /// Make public (or private, when removing).
+    pub public: bool,
+    /// Remove instead of add.
+    pub remove: bool,
+}
+
+/// A request to export a snapshot to an object-storage bucket.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    /// Snapshot.
+    pub snapshot: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Object prefix.
+    pub prefix: Option<String>,
+    /// `qcow2` or `raw`.
+    pub format: String,
+}
+
+/// A request to create a snapshot from an exported image.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    /// Pre-signed URL of the image.
+    pub file_location: String,
+    /// Size in bytes (at least the original's).
+    pub size_bytes: u64,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A snapshot export in progress or done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportTask {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Task id (`snap-export-…`).
+    pub id: String,
+    /// Exported snapshot.
+    pub snapshot_id: Option<String>,
+    /// The provider's state word.
+    pub state: Option<String>,
+    /// Percent done.
+    pub progress: Option<u8>,
+    /// Bucket.
+    pub bucket: Option<String>,
+    /// Object prefix.
+    pub prefix: Option<String>,
+    /// Image format.
+    pub format: Option<String>,
+    /// Error text on failure.
+    pub comment: Option<String>,
 }
 
 /// What a wait ends on.

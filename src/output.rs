@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{DeleteResult, Schedule, Snapshot, Volume};
+use crate::model::{DeleteResult, ExportTask, Schedule, Snapshot, Volume};
 use crate::provider::{Capabilities, ProviderKind};
 use crate::rotation::{RotateReport, Status, VolumeCheck};
 
@@ -133,6 +133,30 @@ impl Record for Schedule {
     }
 }
 
+impl Record for ExportTask {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "TASK", "SNAPSHOT", "STATE", "PROGRESS", "BUCKET", "PREFIX", "FORMAT",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            opt(&self.snapshot_id),
+            opt(&self.state),
+            self.progress
+                .map(|p| format!("{p}%"))
+                .unwrap_or_else(|| "-".into()),
+            opt(&self.bucket),
+            opt(&self.prefix),
+            opt(&self.format),
+        ]
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// One provider's row of `snapctl providers`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderRow {
@@ -155,6 +179,9 @@ pub struct CapabilityMap {
     revert: &'static str,
     wait: &'static str,
     schedules: &'static str,
+    copy: &'static str,
+    share: &'static str,
+    export: &'static str,
 }
 
 impl From<Capabilities> for CapabilityMap {
@@ -168,6 +195,9 @@ impl From<Capabilities> for CapabilityMap {
             revert: c.revert.as_str(),
             wait: c.wait.as_str(),
             schedules: c.schedules.as_str(),
+            copy: c.copy.as_str(),
+            share: c.share.as_str(),
+            export: c.export.as_str(),
         }
     }
 }

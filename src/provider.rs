@@ -15,7 +15,10 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
-use crate::model::{CloneRequest, CreateSnapshot, Operation, Progress, Schedule, Snapshot, Volume};
+use crate::model::{
+    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Operation,
+    Progress, Schedule, ShareRequest, Snapshot, Volume,
+};
 
 /// The provider keys accepted by `-p/--provider`.
 #[derive(
@@ -77,7 +80,8 @@ impl ProviderKind {
         match self {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::CAPABILITIES,
             ProviderKind::OvhNasha => crate::providers::ovh::nasha::CAPABILITIES,
-            ProviderKind::Outscale | ProviderKind::Powervc => Capabilities::PLANNED,
+            ProviderKind::Outscale => crate::providers::outscale::CAPABILITIES,
+            ProviderKind::Powervc => Capabilities::PLANNED,
         }
     }
 
@@ -97,6 +101,9 @@ impl ProviderKind {
         match self {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("snapshot id", id),
             ProviderKind::OvhNasha => crate::providers::ovh::nasha::check_name("snapshot name", id),
+            ProviderKind::Outscale => {
+                crate::providers::outscale::check_id("snapshot id", "snap-", id)
+            }
             _ => Ok(()),
         }
     }
@@ -166,6 +173,12 @@ pub struct Capabilities {
     pub wait: Support,
     /// `schedule list|add|remove`.
     pub schedules: Support,
+    /// `copy`.
+    pub copy: Support,
+    /// `snapshot share|unshare`.
+    pub share: Support,
+    /// `snapshot export|import`.
+    pub export: Support,
 }
 
 impl Capabilities {
@@ -179,10 +192,13 @@ impl Capabilities {
         revert: Support::Planned,
         wait: Support::Planned,
         schedules: Support::Planned,
+        copy: Support::Planned,
+        share: Support::Planned,
+        export: Support::Planned,
     };
 
     /// `(operation, support)` pairs in display order; the operation names are the command words.
-    pub fn rows(&self) -> [(&'static str, Support); 8] {
+    pub fn rows(&self) -> [(&'static str, Support); 11] {
         [
             ("volume list|show", self.volumes),
             ("snapshot list|show", self.list_snapshots),
@@ -192,6 +208,9 @@ impl Capabilities {
             ("revert", self.revert),
             ("wait", self.wait),
             ("schedule list|add|remove", self.schedules),
+            ("copy", self.copy),
+            ("snapshot share|unshare", self.share),
+            ("snapshot export|import", self.export),
         ]
     }
 }
@@ -252,6 +271,35 @@ pub trait Provider: Send + Sync {
         Err(self.unsupported("clone", "restore the snapshot's files by hand"))
     }
 
+    /// Copy a snapshot.
+    async fn copy_snapshot(&self, _req: &CopyRequest) -> Result<(Snapshot, Operation)> {
+        Err(self.unsupported("copy", "this provider's API has no snapshot copy"))
+    }
+
+    /// Share or unshare a snapshot with other accounts.
+    async fn share_snapshot(&self, _req: &ShareRequest) -> Result<Snapshot> {
+        Err(self.unsupported(
+            "snapshot share",
+            "this provider's API has no snapshot sharing",
+        ))
+    }
+
+    /// Export a snapshot to a bucket.
+    async fn export_snapshot(&self, _req: &ExportRequest) -> Result<(ExportTask, Operation)> {
+        Err(self.unsupported(
+            "snapshot export",
+            "this provider's API has no snapshot export",
+        ))
+    }
+
+    /// Create a snapshot from an exported image.
+    async fn import_snapshot(&self, _req: &ImportRequest) -> Result<(Snapshot, Operation)> {
+        Err(self.unsupported(
+            "snapshot import",
+            "this provider's API has no snapshot import",
+        ))
+    }
+
     /// Revert a volume to a snapshot, in place.
     async fn revert(&self, _volume: &str, _snapshot: &str) -> Result<Operation> {
         Err(self.unsupported("revert", "clone the snapshot and switch to the clone"))
@@ -310,6 +358,9 @@ pub async fn build(
         )),
         ProviderKind::OvhNasha => Ok(Box::new(
             crate::providers::ovh::nasha::Nasha::from_settings(settings, http, warnings).await?,
+        )),
+        ProviderKind::Outscale => Ok(Box::new(
+            crate::providers::outscale::Outscale::from_settings(settings, http, warnings)?,
         )),
         other => Err(Error::NotImplemented {
             provider: other,

@@ -238,6 +238,7 @@ async fn prepare(
                 name: Some(name),
                 description: Some("taken by snapctl rotate".into()),
                 expires_at: None,
+                tags: vec![],
             };
             match provider.create_snapshot(&req).await {
                 Ok((snap, op)) => {

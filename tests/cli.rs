@@ -72,7 +72,7 @@ async fn unknown_profile_lists_the_valid_ones() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn providers_not_built_yet_exit_3() {
-    for p in ["outscale", "powervc"] {
+    for p in ["powervc"] {
         let out = Snapctl::bare().run(&["-p", p, "snapshot", "list"]).await;
         assert_exit(&out, 3);
         assert!(

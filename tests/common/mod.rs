@@ -20,6 +20,8 @@ pub const AUTOMATIC: &str = "6b1e1f3a-0000-4000-8000-0000000000b1";
 pub const NEW_SNAP: &str = "6b1e1f3a-0000-4000-8000-0000000000e1";
 pub const CLONE: &str = "6b1e1f3a-0000-4000-8000-0000000000c1";
 pub const NASHA: &str = "zpool-123456";
+pub const OSC_AK: &str = "OSCAKTEST00000000001";
+pub const OSC_SK: &str = "oscSecretKeyForTests00000000000000000001";
 
 /// `/1.0/dedicated/nasha/zpool-123456` + rest.
 pub fn nasha_path(rest: &str) -> String {
@@ -97,6 +99,59 @@ impl Match for OvhSigned {
     }
 }
 
+/// Verifies an OSC4-HMAC-SHA256 `Authorization` header recomputed from the request as received
+/// (Host header, path, Content-Type, X-Osc-Date, body bytes), with its own SigV4 code.
+pub struct OscSigned;
+
+fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+impl Match for OscSigned {
+    fn matches(&self, req: &Request) -> bool {
+        use sha2::Digest as _;
+        let h = |n: &str| {
+            req.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (Some(auth), Some(date), Some(host), Some(ct)) = (
+            h("authorization"),
+            h("x-osc-date"),
+            h("host"),
+            h("content-type"),
+        ) else {
+            return false;
+        };
+        if req.method.as_str() != "POST" || date.len() != 16 {
+            return false;
+        }
+        let day = &date[..8];
+        let canonical = format!(
+            "POST\n{}\n\ncontent-type:{ct}\nhost:{host}\nx-osc-date:{date}\n\ncontent-type;host;x-osc-date\n{}",
+            req.url.path(),
+            hex::encode(sha2::Sha256::digest(&req.body))
+        );
+        let scope = format!("{day}/eu-west-2/api/osc4_request");
+        let to_sign = format!(
+            "OSC4-HMAC-SHA256\n{date}\n{scope}\n{}",
+            hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+        );
+        let mut key = hmac256(format!("OSC4{OSC_SK}").as_bytes(), day.as_bytes());
+        for part in ["eu-west-2", "api", "osc4_request"] {
+            key = hmac256(&key, part.as_bytes());
+        }
+        let sig = hex::encode(hmac256(&key, to_sign.as_bytes()));
+        auth == format!(
+            "OSC4-HMAC-SHA256 Credential={OSC_AK}/{scope}, SignedHeaders=content-type;host;x-osc-date, Signature={sig}"
+        )
+    }
+}
+
 /// A server with `GET /1.0/auth/time` answering the current time (unauthenticated).
 pub async fn ovh_server() -> MockServer {
     let server = MockServer::start().await;
@@ -147,6 +202,25 @@ impl Snapctl {
         let mut s = Snapctl::efs(server);
         s.args[1] = "ovh-nasha".into();
         s.args[5] = NASHA.into();
+        s
+    }
+
+    /// Pointed at `server` as outscale in eu-west-2.
+    pub fn outscale(server: &MockServer) -> Self {
+        let mut s = Snapctl::bare();
+        s.args = vec![
+            "-p".into(),
+            "outscale".into(),
+            "--endpoint".into(),
+            format!("{}/api/v1", server.uri()),
+            "--poll-interval".into(),
+            "10ms".into(),
+        ];
+        s.envs = vec![
+            ("OSC_ACCESS_KEY".into(), OSC_AK.into()),
+            ("OSC_SECRET_KEY".into(), OSC_SK.into()),
+            ("OSC_REGION".into(), "eu-west-2".into()),
+        ];
         s
     }
 

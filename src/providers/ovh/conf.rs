@@ -271,6 +271,7 @@ mod tests {
             endpoint_flag: None,
             service: None,
             region: None,
+            region_flag: None,
             timeout: crate::config::DEFAULT_TIMEOUT,
             config_path: None,
             env,

@@ -34,6 +34,9 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     revert: Support::Yes,
     wait: Support::Yes,
     schedules: Support::Planned,
+    copy: Support::No,
+    share: Support::No,
+    export: Support::No,
 };
 
 /// Smallest EFS volume, in GB (EFS FAQ: volumes of 100 GB to 29 TB).
@@ -379,6 +382,11 @@ impl Provider for Efs {
 
     async fn create_snapshot(&self, req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
         check_uuid("share id", &req.volume)?;
+        if !req.tags.is_empty() {
+            return Err(Error::usage(
+                "EFS snapshots take no tags; use --name and --description",
+            ));
+        }
         if req.expires_at.is_some() {
             return Err(Error::Usage {
                 message: "EFS snapshots do not expire by themselves".into(),
@@ -429,8 +437,16 @@ impl Provider for Efs {
     }
 
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
-        check_uuid("share id", &req.volume)?;
+        let share = self
+            .need_volume(req.volume.as_deref(), "clone")?
+            .to_string();
+        check_uuid("share id", &share)?;
         check_uuid("snapshot id", &req.snapshot)?;
+        if req.subregion.is_some() || req.volume_type.is_some() || req.iops.is_some() {
+            return Err(Error::usage(
+                "--subregion, --volume-type and --iops apply to outscale only; EFS clones are NFS shares in the service's region",
+            ));
+        }
         if let Some(size) = req.size_gib
             && size < MIN_SHARE_GB
         {
@@ -440,12 +456,9 @@ impl Provider for Efs {
                 reason: format!("EFS volumes are at least {MIN_SHARE_GB} GB"),
             });
         }
-        let snap = map_snapshot(
-            self.snapshot(&req.volume, &req.snapshot).await?,
-            &req.volume,
-        );
+        let snap = map_snapshot(self.snapshot(&share, &req.snapshot).await?, &share);
         if snap.kind != SnapshotKind::Manual {
-            return Err(not_manual("clone", &snap, &self.service, &req.volume));
+            return Err(not_manual("clone", &snap, &self.service, &share));
         }
         if snap.state != SnapshotState::Available {
             return Err(Error::Usage {
@@ -456,12 +469,12 @@ impl Provider for Efs {
                     snap.provider_state.as_deref().unwrap_or("none")
                 ),
                 hint: Some(format!(
-                    "wait until it is available: snapctl snapshot show {} --volume {}",
-                    snap.id, req.volume
+                    "wait until it is available: snapctl snapshot show {} --volume {share}",
+                    snap.id
                 )),
             });
         }
-        let parent = self.share(&req.volume).await?;
+        let parent = self.share(&share).await?;
         // The clone must be at least as large as the snapshot; the parent's size is the best bound
         // EFS exposes (snapshots report no size), so it is the default.
         let size = match (req.size_gib, parent.size) {
@@ -469,7 +482,7 @@ impl Provider for Efs {
             (None, Some(p)) => p.max(MIN_SHARE_GB),
             (None, None) => {
                 return Err(Error::Usage {
-                    message: format!("share {} reports no size to size the clone by", req.volume),
+                    message: format!("share {share} reports no size to size the clone by"),
                     hint: Some("pass --size GIB".into()),
                 });
             }
@@ -481,7 +494,7 @@ impl Provider for Efs {
             size,
             snapshot_id: &req.snapshot,
         };
-        let action = format!("clone snapshot {} of share {}", req.snapshot, req.volume);
+        let action = format!("clone snapshot {} of share {share}", req.snapshot);
         let url = self
             .client
             .url(&["storage", "netapp", &self.service, "share"], &[]);

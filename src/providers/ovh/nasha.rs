@@ -34,6 +34,9 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     revert: Support::No,
     wait: Support::Yes,
     schedules: Support::Yes,
+    copy: Support::No,
+    share: Support::No,
+    export: Support::No,
 };
 
 /// The API's limit of custom snapshots per partition (NAS-HA FAQ).
@@ -430,6 +433,9 @@ impl Provider for Nasha {
                 reason: "that is a schedule frequency; choose another name".into(),
             });
         }
+        if !req.tags.is_empty() {
+            return Err(Error::usage("NAS-HA snapshots take no tags"));
+        }
         if req.description.is_some() {
             return Err(Error::Usage {
                 message: "NAS-HA custom snapshots have no description".into(),
@@ -528,7 +534,8 @@ impl Provider for Nasha {
     }
 
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
-        Err(self.by_hand("clone", &req.volume, &req.snapshot).await)
+        let part = self.need_volume(req.volume.as_deref(), "clone")?;
+        Err(self.by_hand("clone", part, &req.snapshot).await)
     }
 
     async fn revert(&self, volume: &str, snapshot: &str) -> Result<Operation> {

@@ -1,0 +1,255 @@
+//! The signed OUTSCALE API client: `POST {base}/{Action}` with a JSON body, OSC4-signed per attempt,
+//! error bodies turned into `ApiError`s with `RequestId`, and `NextPageToken` pagination.
+//!
+//! It knows no action's semantics beyond the envelope; the provider module owns the request and
+//! response structs (named as `outscale.yaml` names them).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use reqwest::{Method, Url};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::conf::OscConfig;
+use super::sign::{OSC4, SignedRequest, authorization};
+use crate::error::{ApiError, Error, Result};
+use crate::http::{Http, Incoming, Outgoing};
+use crate::provider::ProviderKind;
+
+/// Where OUTSCALE puts the request id (in the body's `ResponseContext`).
+pub const REQUEST_ID: &str = "RequestId";
+
+/// The Content-Type osc-sdk-python sends (and signs).
+const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+    response_context: Option<ResponseContext>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorItem {
+    code: Option<String>,
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    details: Option<String>,
+}
+
+/// `ResponseContext`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResponseContext {
+    /// Request id.
+    pub request_id: Option<String>,
+}
+
+/// One page of a `Read*` answer.
+#[derive(Debug, Deserialize)]
+struct Page<T> {
+    #[serde(
+        rename = "Snapshots",
+        alias = "Volumes",
+        alias = "SnapshotExportTasks",
+        default = "Vec::new"
+    )]
+    items: Vec<T>,
+    #[serde(rename = "NextPageToken")]
+    next_page_token: Option<String>,
+}
+
+/// A signed client for one endpoint, region and key pair.
+#[derive(Debug)]
+pub struct OscClient {
+    http: Arc<Http>,
+    config: OscConfig,
+    page_size: u32,
+}
+
+impl OscClient {
+    /// A client; `page_size` is `ResultsPerPage` for reads (1..=1000).
+    pub fn new(http: Arc<Http>, config: OscConfig, page_size: u32) -> Self {
+        OscClient {
+            http,
+            config,
+            page_size: page_size.clamp(1, 1000),
+        }
+    }
+
+    /// Configured region.
+    pub fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    fn url(&self, action: &str) -> Url {
+        let mut url = self.config.base_url.clone();
+        url.path_segments_mut()
+            .expect("endpoint_url() only accepts base URLs")
+            .pop_if_empty()
+            .push(action);
+        url
+    }
+
+    /// Call `action` with `body`. `idempotent` calls (reads, deletes, creates carrying a
+    /// `ClientToken`) are retried on throttling and server errors; others never re-sent.
+    pub async fn call<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        action: &str,
+        body: &B,
+        idempotent: bool,
+        what: &str,
+    ) -> Result<T> {
+        let resp = self.send(action, body, idempotent, what).await?;
+        serde_json::from_slice(&resp.body).map_err(|e| Error::Decode {
+            provider: ProviderKind::Outscale,
+            action: what.to_string(),
+            detail: format!("{action}: {e}"),
+        })
+    }
+
+    async fn send<B: serde::Serialize>(
+        &self,
+        action: &str,
+        body: &B,
+        idempotent: bool,
+        what: &str,
+    ) -> Result<Incoming> {
+        let url = self.url(action);
+        let bytes = serde_json::to_vec(body).expect("request bodies are plain serde structs");
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => String::new(),
+        };
+        let creds = &self.config.credentials;
+        let resp = self
+            .http
+            .execute(what, idempotent, || {
+                let date = jiff::Timestamp::now()
+                    .strftime("%Y%m%dT%H%M%SZ")
+                    .to_string();
+                let headers = [
+                    ("content-type", CONTENT_TYPE),
+                    ("host", host.as_str()),
+                    ("x-osc-date", date.as_str()),
+                ];
+                let auth = authorization(
+                    OSC4,
+                    &creds.access_key,
+                    creds.secret(),
+                    &self.config.region,
+                    "api",
+                    &date,
+                    &SignedRequest {
+                        method: "POST",
+                        path: url.path(),
+                        headers: &headers,
+                        body: &bytes,
+                    },
+                );
+                let mut req = Outgoing::new(Method::POST, url.clone())
+                    .header("Content-Type", CONTENT_TYPE, false)
+                    .header("X-Osc-Date", date.clone(), false)
+                    .header("Authorization", auth, true);
+                req.body = Some(bytes.clone());
+                Ok(req)
+            })
+            .await?;
+        if resp.status.is_success() {
+            Ok(resp)
+        } else {
+            Err(api_error(what, &resp))
+        }
+    }
+
+    /// Every item of a `Read*` call, following `NextPageToken` to the end. Each page's raw JSON is
+    /// dropped once decoded. A token seen twice is a broken chain and an error, never a short list.
+    pub async fn read_all<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        filters: serde_json::Value,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        let mut seen = HashSet::new();
+        loop {
+            let mut body = serde_json::json!({
+                "Filters": filters,
+                "ResultsPerPage": self.page_size,
+            });
+            if let Some(t) = &token {
+                body["NextPageToken"] = serde_json::Value::String(t.clone());
+            }
+            let page: Page<T> = self.call(action, &body, true, what).await?;
+            out.extend(page.items);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                None => return Ok(out),
+                Some(t) => {
+                    if !seen.insert(t.clone()) {
+                        return Err(Error::Decode {
+                            provider: ProviderKind::Outscale,
+                            action: what.to_string(),
+                            detail: format!(
+                                "{action} returned the NextPageToken {t:?} twice; the listing is incomplete"
+                            ),
+                        });
+                    }
+                    token = Some(t);
+                }
+            }
+        }
+    }
+}
+
+/// An OUTSCALE error answer as `NotFound` or `Api`, with a hint.
+fn api_error(what: &str, resp: &Incoming) -> Error {
+    let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let status = resp.status.as_u16();
+    let first = body.errors.into_iter().next().unwrap_or_default();
+    let kind = first.kind.clone().unwrap_or_default();
+    let message = match (&first.kind, &first.details) {
+        (Some(k), Some(d)) if !d.is_empty() => format!("{k}: {d}"),
+        (Some(k), _) => k.clone(),
+        (None, _) => {
+            let text = String::from_utf8_lossy(&resp.body).trim().to_string();
+            if text.is_empty() {
+                resp.status
+                    .canonical_reason()
+                    .unwrap_or("no message")
+                    .to_string()
+            } else {
+                text
+            }
+        }
+    };
+    let code = first.code.clone();
+    let hint = match (status, code.as_deref(), kind.as_str()) {
+        (401, _, _) => Some("check OSC_ACCESS_KEY/OSC_SECRET_KEY and that the keys belong to this region; four bad signatures in a row lock the key for a minute or more".to_string()),
+        (429, _, _) | (503, Some("6"), _) => Some("OUTSCALE is throttling requests: wait a little and run again".to_string()),
+        (_, Some("10008" | "10026"), _) | (_, _, "TooManyResources") => {
+            Some("a quota is reached: delete old snapshots (snapctl rotate) or ask OUTSCALE support for more".to_string())
+        }
+        (s, _, _) if s >= 500 => Some("OUTSCALE answered with a server error: retry later, and quote the RequestId to support if it persists".to_string()),
+        _ => None,
+    };
+    let api = ApiError {
+        provider: ProviderKind::Outscale,
+        action: what.to_string(),
+        status,
+        code,
+        message,
+        request_id_header: REQUEST_ID,
+        request_id: body.response_context.and_then(|c| c.request_id),
+        hint,
+    };
+    if status == 404 || kind == "InvalidResource" {
+        Error::NotFound(Box::new(api))
+    } else {
+        Error::Api(Box::new(api))
+    }
+}

@@ -1,0 +1,716 @@
+//! outscale end to end: every action against wiremock doubles that recompute the OSC4 signature,
+//! pagination, error shapes, throttling with a reused ClientToken, clone, copy, share and export.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, body_partial_json, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn action(a: &str) -> String {
+    format!("/api/v1/{a}")
+}
+
+fn ok(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_raw(fixture(&format!("outscale/{name}")), "application/json")
+}
+
+fn err(status: u16, name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_raw(fixture(&format!("outscale/{name}")), "application/json")
+}
+
+async fn requests_to(server: &MockServer, a: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == action(a))
+        .collect()
+}
+
+fn body(r: &Request) -> Value {
+    serde_json::from_slice(&r.body).expect("json body")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_follows_next_page_token_to_the_end() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-snapshots-page1.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .and(body_json(json!({
+            "Filters": {"VolumeIds": ["vol-0a1b2c3d"]},
+            "ResultsPerPage": 1000,
+            "NextPageToken": "T1RJemFXUjVlRzlvZDJKbVlXdGxZWEJwYTJWNQ=="
+        })))
+        .respond_with(ok("read-snapshots-page2.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["-o", "json", "snapshot", "list", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 3);
+    assert_eq!(arr[0]["id"], "snap-00000001");
+    assert_eq!(arr[0]["name"], "snapctl-20251120T093000Z");
+    assert_eq!(arr[0]["state"], "available");
+    assert_eq!(arr[0]["provider_state"], "completed");
+    assert_eq!(arr[0]["size_gib"], 10);
+    assert_eq!(arr[0]["kind"], "manual");
+    assert_eq!(arr[2]["state"], "creating");
+    assert_eq!(arr[2]["provider_state"], "pending/queued");
+    assert_eq!(arr[2]["name"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_page_token_is_an_error_not_a_short_list() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .respond_with(ok("read-snapshots-page1.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["snapshot", "list", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("twice; the listing is incomplete"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_tags_the_name_and_waits_for_completed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .and(body_partial_json(
+            json!({"VolumeId": "vol-0a1b2c3d", "Description": "before upgrade"}),
+        ))
+        .respond_with(ok("create-snapshot.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateTags")))
+        .and(OscSigned)
+        .and(body_json(json!({
+            "ResourceIds": ["snap-0000000a"],
+            "Tags": [{"Key": "Name", "Value": "nightly"}, {"Key": "env", "Value": "prod"}]
+        })))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"SnapshotIds": ["snap-0000000a"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-snapshot-pending.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .respond_with(ok("read-snapshot-completed.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "json",
+            "snapshot",
+            "create",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--name",
+            "nightly",
+            "--description",
+            "before upgrade",
+            "--tag",
+            "env=prod",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], "snap-0000000a");
+    assert_eq!(v["name"], "nightly");
+    assert_eq!(v["state"], "available");
+    let create = &requests_to(&server, "CreateSnapshot").await[0];
+    let token = body(create)["ClientToken"]
+        .as_str()
+        .expect("ClientToken")
+        .to_string();
+    assert!(
+        token.starts_with("snapctl-") && token.len() <= 64,
+        "{token}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_create_is_retried_with_the_same_client_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .respond_with(err(429, "error-throttled-per-call.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .respond_with(ok("create-snapshot.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "ids",
+            "snapshot",
+            "create",
+            "--volume",
+            "vol-0a1b2c3d",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "snap-0000000a\n");
+    let creates = requests_to(&server, "CreateSnapshot").await;
+    assert_eq!(creates.len(), 2);
+    assert_eq!(
+        body(&creates[0])["ClientToken"],
+        body(&creates[1])["ClientToken"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_bodies_show_type_code_details_and_request_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .respond_with(err(400, "error-invalid-parameter.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["snapshot", "show", "snap-00000001"])
+        .await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(
+            "error: cannot read snapshot snap-00000001: InvalidParameterValue: invalid-snapshot-id (400 4061, RequestId 0475ca1e-d0c5-441d-712a-da55a4175157)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_snapshots_exit_4_and_bad_keys_exit_5() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .respond_with(ok("read-snapshots-empty.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("DeleteSnapshot")))
+        .respond_with(err(400, "error-no-such-snapshot.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .respond_with(err(401, "error-auth.json"))
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+    assert_exit(&cli.run(&["snapshot", "show", "snap-0000000f"]).await, 4);
+    assert_exit(&cli.run(&["snapshot", "delete", "snap-0000000f"]).await, 4);
+    let auth = cli.run(&["volume", "list"]).await;
+    assert_exit(&auth, 5);
+    assert!(
+        stderr(&auth).contains("hint: check OSC_ACCESS_KEY"),
+        "{}",
+        stderr(&auth)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volumes_list_with_names_from_tags() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .and(OscSigned)
+        .and(body_json(json!({"Filters": {}, "ResultsPerPage": 1000})))
+        .respond_with(ok("read-volumes.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["-o", "json", "volume", "list"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["id"], "vol-0a1b2c3d");
+    assert_eq!(v[0]["name"], "db-data");
+    assert_eq!(v[1]["state"], "available");
+    assert_eq!(v[1]["provider_state"], "in-use");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .respond_with(ok("read-snapshot-source.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volume-source.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateVolume")))
+        .and(OscSigned)
+        .and(body_partial_json(json!({
+            "SnapshotId": "snap-00000001",
+            "SubregionName": "eu-west-2a",
+            "Size": 20,
+            "VolumeType": "gp2"
+        })))
+        .respond_with(ok("create-volume.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateTags")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"ResourceIds": ["vol-0c0c0c0c"], "Tags": [{"Key": "Name", "Value": "restore"}]}),
+        ))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0c0c0c0c"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volume-clone-creating.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0c0c0c0c"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volume-clone-available.json"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "json",
+            "clone",
+            "--snapshot",
+            "snap-00000001",
+            "--size",
+            "20",
+            "--volume-type",
+            "gp2",
+            "--name",
+            "restore",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], "vol-0c0c0c0c");
+    assert_eq!(v["state"], "available");
+    assert_eq!(v["name"], "restore");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_never_shrinks_below_the_snapshot() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .respond_with(ok("read-snapshot-source.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["clone", "--snapshot", "snap-00000001", "--size", "5"])
+        .await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("the snapshot holds 10 GiB"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(requests_to(&server, "CreateVolume").await.is_empty());
+    let io1 = Snapctl::outscale(&server)
+        .run(&[
+            "clone",
+            "--snapshot",
+            "snap-00000001",
+            "--volume-type",
+            "io1",
+        ])
+        .await;
+    assert_exit(&io1, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_within_the_region_and_refuse_across_regions_before_sending() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .and(body_partial_json(json!({
+            "SourceSnapshotId": "snap-00000001",
+            "SourceRegionName": "eu-west-2",
+            "Description": "copy for test"
+        })))
+        .respond_with(ok("create-snapshot.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+    let out = cli
+        .run(&[
+            "-o",
+            "ids",
+            "copy",
+            "--snapshot",
+            "snap-00000001",
+            "--description",
+            "copy for test",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "snap-0000000a\n");
+    let cross = cli
+        .run(&[
+            "copy",
+            "--snapshot",
+            "snap-00000001",
+            "--source-region",
+            "us-east-2",
+        ])
+        .await;
+    assert_exit(&cross, 2);
+    assert!(stderr(&cross).contains("only within the account's region (eu-west-2)"));
+    assert!(stderr(&cross).contains("snapshot export"));
+    assert_eq!(requests_to(&server, "CreateSnapshot").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_and_unshare_update_permissions() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("UpdateSnapshot")))
+        .and(OscSigned)
+        .and(body_json(json!({
+            "SnapshotId": "snap-00000001",
+            "PermissionsToCreateVolume": {"Additions": {"AccountIds": ["987654321098"]}}
+        })))
+        .respond_with(ok("update-snapshot.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("UpdateSnapshot")))
+        .and(OscSigned)
+        .and(body_json(json!({
+            "SnapshotId": "snap-00000001",
+            "PermissionsToCreateVolume": {"Removals": {"GlobalPermission": true}}
+        })))
+        .respond_with(ok("update-snapshot.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+    assert_exit(
+        &cli.run(&[
+            "snapshot",
+            "share",
+            "snap-00000001",
+            "--account",
+            "987654321098",
+        ])
+        .await,
+        0,
+    );
+    assert_exit(
+        &cli.run(&["snapshot", "unshare", "snap-00000001", "--public"])
+            .await,
+        0,
+    );
+    let bad = cli
+        .run(&["snapshot", "share", "snap-00000001", "--account", "12345"])
+        .await;
+    assert_exit(&bad, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_waits_for_the_task_with_progress() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshotExportTask")))
+        .and(OscSigned)
+        .and(body_json(json!({
+            "SnapshotId": "snap-00000001",
+            "OsuExport": {"DiskImageFormat": "qcow2", "OsuBucket": "backups", "OsuPrefix": "db/"}
+        })))
+        .respond_with(ok("create-export-task.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshotExportTasks")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"TaskIds": ["snap-export-0000000e"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-export-tasks-active.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshotExportTasks")))
+        .and(OscSigned)
+        .respond_with(ok("read-export-tasks-completed.json"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "json",
+            "snapshot",
+            "export",
+            "snap-00000001",
+            "--bucket",
+            "backups",
+            "--prefix",
+            "db/",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], "snap-export-0000000e");
+    assert_eq!(
+        requests_to(&server, "ReadSnapshotExportTasks").await.len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_and_schedules_are_not_offered() {
+    let server = MockServer::start().await;
+    let cli = Snapctl::outscale(&server);
+    let out = cli
+        .run(&[
+            "revert",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--snapshot",
+            "snap-00000001",
+            "--yes",
+        ])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("clone --snapshot snap-00000001"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli
+        .run(&["schedule", "list", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("snapctl rotate --create"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_ids_never_reach_the_api() {
+    let server = MockServer::start().await;
+    let cli = Snapctl::outscale(&server);
+    for args in [
+        &["snapshot", "show", "snap-123"][..],
+        &["snapshot", "list", "--volume", "vol-../../x"][..],
+        &["snapshot", "delete", "vol-12345678"][..],
+        &["clone", "--snapshot", "snap-1234567z"][..],
+        &["wait", "--task", "snap-export-nothex00"][..],
+    ] {
+        assert_exit(&cli.run(args).await, 2);
+    }
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_creates_and_prunes_on_outscale() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .respond_with(ok("create-snapshot.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateTags")))
+        .and(OscSigned)
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-snapshots-rotation.json"))
+        .mount(&server)
+        .await;
+    for (id, n) in [
+        ("snap-000001a0", 1),
+        ("snap-000001a1", 1),
+        ("snap-000001a2", 0),
+        ("snap-000001a3", 0),
+        ("snap-0000000a", 0),
+        ("snap-00000002", 0),
+        ("snap-00000003", 0),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(action("DeleteSnapshot")))
+            .and(OscSigned)
+            .and(body_json(json!({"SnapshotId": id})))
+            .respond_with(ok("response-context.json"))
+            .expect(n)
+            .named(format!("DeleteSnapshot {id}"))
+            .mount(&server)
+            .await;
+    }
+    let cli = Snapctl::outscale(&server);
+    let lock_dir = cli.home.path().join("locks").display().to_string();
+    let out = cli
+        .env("SNAPCTL_LOCK_DIR", &lock_dir)
+        .run(&[
+            "-o",
+            "json",
+            "rotate",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--create",
+            "--keep-last",
+            "3",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["volumes"][0]["deleted"]
+            .as_array()
+            .expect("deleted")
+            .len(),
+        2
+    );
+    let tags = &requests_to(&server, "CreateTags").await[0];
+    let name = body(tags)["Tags"][0]["Value"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    assert!(
+        name.starts_with("snapctl-20") && name.ends_with('Z'),
+        "{name}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn osc_config_json_profiles_are_read() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadVolumes")))
+        .and(OscSigned)
+        .respond_with(ok("read-volumes.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut cli = Snapctl::outscale(&server);
+    cli.envs.clear();
+    cli.args.truncate(2);
+    let dir = cli.home.path().join(".osc");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("config.json"),
+        json!({"lab": {"access_key": OSC_AK, "secret_key": OSC_SK, "region": "eu-west-2",
+            "endpoints": {"api": format!("{}/api/v1", server.uri())}}})
+        .to_string(),
+    )
+    .expect("write");
+    let out = cli
+        .env("OSC_PROFILE", "lab")
+        .run(&["-o", "ids", "volume", "list"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "vol-0a1b2c3d\nvol-0a1b2c3e\n");
+}

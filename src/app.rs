@@ -16,11 +16,12 @@ use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig};
 use crate::lock::lock_dir;
 use crate::model::{
-    CloneRequest, CopyRequest, CreateSnapshot, DeleteResult, ExportRequest, ImportRequest,
-    Operation, ShareRequest, Until,
+    CloneRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport, ExportRequest,
+    ImportRequest, Mutation, Operation, ShareRequest, Until,
 };
 use crate::output::{
-    Format, Record, render_check, render_list, render_one, render_providers, render_rotation,
+    Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
+    render_rotation,
 };
 use crate::provider::{Provider, ProviderKind, build};
 use crate::rotate::Policy;
@@ -36,6 +37,7 @@ struct Ctx {
     format: Format,
     wait: WaitOptions,
     quiet: bool,
+    dry_run: bool,
 }
 
 impl Ctx {
@@ -69,6 +71,21 @@ impl Ctx {
             ));
         }
     }
+}
+
+/// `--dry-run` of mutating commands: ask the provider where it can check, then say what would happen.
+async fn dry(ctx: &Ctx, mutations: &[Mutation<'_>]) -> Result<()> {
+    let mut reports = Vec::with_capacity(mutations.len());
+    for m in mutations {
+        let checked = ctx.provider.check_mutation(m).await?;
+        reports.push(DryRunReport {
+            dry_run: true,
+            provider: ctx.provider.kind(),
+            would: m.describe(),
+            checked_by_provider: checked,
+        });
+    }
+    ctx.print(&render_dry_run(&reports, ctx.format))
 }
 
 /// `--expires`: a date (`2026-12-31`), an RFC 3339 time, or a duration from now (`7d`).
@@ -170,6 +187,7 @@ async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         format: g.output,
         wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
         quiet: g.quiet,
+        dry_run: g.dry_run,
     };
     dispatch(&ctx, &settings, cli.command).await
 }
@@ -256,6 +274,9 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 expires_at: expires.as_deref().map(parse_expiry).transpose()?,
                 tags: crate::providers::outscale::parse_tags(&tags)?,
             };
+            if ctx.dry_run {
+                return dry(ctx, &[Mutation::CreateSnapshot(&req)]).await;
+            }
             let (snap, op) = p.create_snapshot(&req).await?;
             let snap = if wait {
                 wait_for(p, &op, &ctx.wait).await?;
@@ -274,6 +295,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             every,
             wait,
         }) => {
+            if ctx.dry_run {
+                return dry(
+                    ctx,
+                    &[Mutation::AddSchedule {
+                        volume: &volume,
+                        every: &every,
+                    }],
+                )
+                .await;
+            }
             let op = p.add_schedule(&volume, &every).await?;
             finish_schedule_change(ctx, settings, &op, wait, &volume).await
         }
@@ -282,6 +313,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             every,
             wait,
         }) => {
+            if ctx.dry_run {
+                return dry(
+                    ctx,
+                    &[Mutation::RemoveSchedule {
+                        volume: &volume,
+                        every: &every,
+                    }],
+                )
+                .await;
+            }
             let op = p.remove_schedule(&volume, &every).await?;
             finish_schedule_change(ctx, settings, &op, wait, &volume).await
         }
@@ -292,13 +333,15 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             description,
             wait,
         } => {
-            let (snap, op) = p
-                .copy_snapshot(&CopyRequest {
-                    snapshot,
-                    source_region,
-                    description,
-                })
-                .await?;
+            let req = CopyRequest {
+                snapshot,
+                source_region,
+                description,
+            };
+            if ctx.dry_run {
+                return dry(ctx, &[Mutation::Copy(&req)]).await;
+            }
+            let (snap, op) = p.copy_snapshot(&req).await?;
             let snap = if wait {
                 wait_for(p, &op, &ctx.wait).await?;
                 p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
@@ -316,14 +359,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             format,
             wait,
         }) => {
-            let (task, op) = p
-                .export_snapshot(&ExportRequest {
-                    snapshot: id,
-                    bucket,
-                    prefix,
-                    format,
-                })
-                .await?;
+            let req = ExportRequest {
+                snapshot: id,
+                bucket,
+                prefix,
+                format,
+            };
+            if ctx.dry_run {
+                return dry(ctx, &[Mutation::Export(&req)]).await;
+            }
+            let (task, op) = p.export_snapshot(&req).await?;
             if wait {
                 wait_for(p, &op, &ctx.wait).await?;
             } else {
@@ -338,14 +383,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             description,
             wait,
         }) => {
-            let (snap, op) = p
-                .import_snapshot(&ImportRequest {
-                    file_location,
-                    size_bytes: size,
-                    name,
-                    description,
-                })
-                .await?;
+            let req = ImportRequest {
+                file_location,
+                size_bytes: size,
+                name,
+                description,
+            };
+            if ctx.dry_run {
+                return dry(ctx, &[Mutation::Import(&req)]).await;
+            }
+            let (snap, op) = p.import_snapshot(&req).await?;
             let snap = if wait {
                 wait_for(p, &op, &ctx.wait).await?;
                 p.get_snapshot(None, &snap.id).await?
@@ -355,6 +402,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             ctx.print(&render_one(&snap, ctx.format))
         }
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, wait }) => {
+            if ctx.dry_run {
+                let ms: Vec<Mutation> = ids
+                    .iter()
+                    .map(|id| Mutation::DeleteSnapshot {
+                        volume: volume.as_deref(),
+                        id,
+                    })
+                    .collect();
+                return dry(ctx, &ms).await;
+            }
             delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
         }
         Command::Clone(args) => clone(ctx, args).await,
@@ -445,15 +502,16 @@ async fn delete_snapshots(
 }
 
 async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {
-    let snap = ctx
-        .provider
-        .share_snapshot(&ShareRequest {
-            snapshot: a.id,
-            accounts: a.accounts,
-            public: a.public,
-            remove,
-        })
-        .await?;
+    let req = ShareRequest {
+        snapshot: a.id,
+        accounts: a.accounts,
+        public: a.public,
+        remove,
+    };
+    if ctx.dry_run {
+        return dry(ctx, &[Mutation::Share(&req)]).await;
+    }
+    let snap = ctx.provider.share_snapshot(&req).await?;
     ctx.print(&render_one(&snap, ctx.format))
 }
 
@@ -468,32 +526,51 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
                 "snapctl-clone-{}",
                 jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
             );
-            let (snap, op) = p
-                .create_snapshot(&CreateSnapshot {
-                    volume: volume.clone(),
-                    name: Some(name.clone()),
-                    description: Some("taken by snapctl clone".into()),
-                    expires_at: None,
-                    tags: vec![],
-                })
-                .await?;
+            let req = CreateSnapshot {
+                volume: volume.clone(),
+                name: Some(name.clone()),
+                description: Some("taken by snapctl clone".into()),
+                expires_at: None,
+                tags: vec![],
+            };
+            if ctx.dry_run {
+                let checked = p.check_mutation(&Mutation::CreateSnapshot(&req)).await?;
+                let reports = [
+                    DryRunReport {
+                        dry_run: true,
+                        provider: p.kind(),
+                        would: Mutation::CreateSnapshot(&req).describe(),
+                        checked_by_provider: checked,
+                    },
+                    DryRunReport {
+                        dry_run: true,
+                        provider: p.kind(),
+                        would: format!("then create a new volume from that snapshot of {volume}"),
+                        checked_by_provider: false,
+                    },
+                ];
+                return ctx.print(&render_dry_run(&reports, ctx.format));
+            }
+            let (snap, op) = p.create_snapshot(&req).await?;
             ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
             wait_for(p, &op, &ctx.wait).await?;
             snap.id
         }
     };
-    let (volume, op) = p
-        .clone_volume(&CloneRequest {
-            volume: args.volume,
-            snapshot,
-            name: args.name,
-            description: args.description,
-            size_gib: args.size,
-            subregion: args.subregion,
-            volume_type: args.volume_type,
-            iops: args.iops,
-        })
-        .await?;
+    let req = CloneRequest {
+        volume: args.volume,
+        snapshot,
+        name: args.name,
+        description: args.description,
+        size_gib: args.size,
+        subregion: args.subregion,
+        volume_type: args.volume_type,
+        iops: args.iops,
+    };
+    if ctx.dry_run {
+        return dry(ctx, &[Mutation::Clone(&req)]).await;
+    }
+    let (volume, op) = p.clone_volume(&req).await?;
     let volume = if args.wait {
         wait_for(p, &op, &ctx.wait).await?;
         p.get_volume(&volume.id).await?
@@ -505,6 +582,16 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
 
 async fn revert(ctx: &Ctx, settings: &Settings, args: RevertArgs) -> Result<()> {
     let p = ctx.provider.as_ref();
+    if ctx.dry_run {
+        return dry(
+            ctx,
+            &[Mutation::Revert {
+                volume: &args.volume,
+                snapshot: &args.snapshot,
+            }],
+        )
+        .await;
+    }
     if !args.yes {
         confirm_revert(settings.provider, &args.volume, &args.snapshot)?;
     }
@@ -647,7 +734,7 @@ async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
         prefix: prefix(a.prefix, prof, a.all_names)?,
         policy,
         max_delete: count(a.max_delete, |r| r.max_delete).unwrap_or(50),
-        dry_run: a.dry_run,
+        dry_run: ctx.dry_run,
         concurrency: count(a.concurrency, |r| r.concurrency).unwrap_or(4).max(1),
         wait: a.wait || prof.and_then(|r| r.wait).unwrap_or(false),
         lock_wait: a.lock_wait.unwrap_or_default(),

@@ -74,6 +74,11 @@ pub struct Global {
     /// Print nothing on stderr but errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Change nothing: say what would happen (OUTSCALE also asks the API with DryRun; rotate prints
+    /// its plan).
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -415,9 +420,6 @@ pub struct RotateArgs {
     /// Refuse (exit 9) when the plan would delete more than this [default: 50].
     #[arg(long, value_name = "N")]
     pub max_delete: Option<usize>,
-    /// Print the plan and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
     /// Volumes processed at once [default: 4].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,

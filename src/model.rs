@@ -380,3 +380,108 @@ pub struct ScheduleRule {
     /// Name prefix of the snapshots it takes.
     pub prefix: Option<String>,
 }
+
+/// A change a command would make, for `--dry-run`.
+#[derive(Debug, Clone, Copy)]
+pub enum Mutation<'a> {
+    /// `snapshot create`.
+    CreateSnapshot(&'a CreateSnapshot),
+    /// `snapshot delete` (one id).
+    DeleteSnapshot {
+        /// Volume.
+        volume: Option<&'a str>,
+        /// Snapshot.
+        id: &'a str,
+    },
+    /// `clone`.
+    Clone(&'a CloneRequest),
+    /// `revert`.
+    Revert {
+        /// Volume.
+        volume: &'a str,
+        /// Snapshot.
+        snapshot: &'a str,
+    },
+    /// `copy`.
+    Copy(&'a CopyRequest),
+    /// `snapshot share|unshare`.
+    Share(&'a ShareRequest),
+    /// `snapshot export`.
+    Export(&'a ExportRequest),
+    /// `snapshot import`.
+    Import(&'a ImportRequest),
+    /// `schedule add`.
+    AddSchedule {
+        /// Volume.
+        volume: &'a str,
+        /// Frequency.
+        every: &'a str,
+    },
+    /// `schedule remove`.
+    RemoveSchedule {
+        /// Volume.
+        volume: &'a str,
+        /// Frequency.
+        every: &'a str,
+    },
+}
+
+impl Mutation<'_> {
+    /// What would happen, phrased to follow "would".
+    pub fn describe(&self) -> String {
+        match self {
+            Mutation::CreateSnapshot(r) => match &r.name {
+                Some(n) => format!("create a snapshot named {n} of {}", r.volume),
+                None => format!("create a snapshot of {}", r.volume),
+            },
+            Mutation::DeleteSnapshot { volume, id } => match volume {
+                Some(v) => format!("delete snapshot {id} of {v}"),
+                None => format!("delete snapshot {id}"),
+            },
+            Mutation::Clone(r) => match &r.volume {
+                Some(v) => format!("create a new volume from snapshot {} of {v}", r.snapshot),
+                None => format!("create a new volume from snapshot {}", r.snapshot),
+            },
+            Mutation::Revert { volume, snapshot } => {
+                format!("revert {volume} to snapshot {snapshot}, losing every later write")
+            }
+            Mutation::Copy(r) => format!("copy snapshot {}", r.snapshot),
+            Mutation::Share(r) => {
+                let who = if r.public {
+                    "everyone".to_string()
+                } else {
+                    r.accounts.join(", ")
+                };
+                if r.remove {
+                    format!("stop sharing snapshot {} with {who}", r.snapshot)
+                } else {
+                    format!("share snapshot {} with {who}", r.snapshot)
+                }
+            }
+            Mutation::Export(r) => format!(
+                "export snapshot {} to bucket {} as {}",
+                r.snapshot, r.bucket, r.format
+            ),
+            Mutation::Import(_) => "create a snapshot from the image at the given URL".into(),
+            Mutation::AddSchedule { volume, every } => {
+                format!("enable the {every} snapshot schedule of {volume}")
+            }
+            Mutation::RemoveSchedule { volume, every } => {
+                format!("disable the {every} snapshot schedule of {volume}")
+            }
+        }
+    }
+}
+
+/// What `--dry-run` prints for a mutating command.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRunReport {
+    /// Always true.
+    pub dry_run: bool,
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// What would happen.
+    pub would: String,
+    /// Whether the provider itself confirmed the call would be allowed (OUTSCALE `DryRun`).
+    pub checked_by_provider: bool,
+}

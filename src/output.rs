@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{DeleteResult, ExportTask, Schedule, Snapshot, Volume};
+use crate::model::{DeleteResult, DryRunReport, ExportTask, Schedule, Snapshot, Volume};
 use crate::provider::{Capabilities, ProviderKind};
 use crate::rotation::{RotateReport, Status, VolumeCheck};
 
@@ -154,6 +154,31 @@ impl Record for ExportTask {
     }
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+/// `--dry-run` of a mutating command: what would happen, and who checked.
+pub fn render_dry_run(reports: &[DryRunReport], format: Format) -> String {
+    match format {
+        Format::Json => match reports {
+            [one] => json(one),
+            many => json(many),
+        },
+        Format::Ids => String::new(),
+        Format::Table => reports
+            .iter()
+            .map(|r| {
+                let check = if r.checked_by_provider {
+                    format!("{} confirmed it would be allowed", r.provider)
+                } else {
+                    format!(
+                        "not checked with {}: it has no dry-run API; the inputs are valid",
+                        r.provider
+                    )
+                };
+                format!("dry run: would {} ({check})\n", r.would)
+            })
+            .collect(),
     }
 }
 

@@ -16,8 +16,8 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{
-    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Operation,
-    Progress, Schedule, ShareRequest, Snapshot, Volume,
+    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Mutation,
+    Operation, Progress, Schedule, ShareRequest, Snapshot, Volume,
 };
 
 /// The provider keys accepted by `-p/--provider`.
@@ -327,6 +327,12 @@ pub trait Provider: Send + Sync {
             "schedule remove",
             "this provider has no server-side snapshot schedules",
         ))
+    }
+
+    /// `--dry-run`: ask the provider whether `m` would be allowed, without doing it. Returns whether
+    /// the provider could check (false: no dry-run API; inputs were validated locally only).
+    async fn check_mutation(&self, _m: &Mutation<'_>) -> Result<bool> {
+        Ok(false)
     }
 
     /// One poll step of an operation; `wait` owns the loop.

@@ -771,3 +771,53 @@ async fn the_only_service_is_used_when_none_is_given() {
     assert_exit(&out, 0);
     assert!(stdout(&out).starts_with(SHARE));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_says_would_and_sends_nothing() {
+    let server = MockServer::start().await;
+    let cli = Snapctl::efs(&server);
+    let out = cli
+        .run(&[
+            "snapshot",
+            "delete",
+            MANUAL,
+            AUTOMATIC,
+            "--volume",
+            SHARE,
+            "--dry-run",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "dry run: would delete snapshot {MANUAL} of {SHARE}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("not checked with ovh-efs"), "{text}");
+    let json = cli
+        .run(&[
+            "-o",
+            "json",
+            "revert",
+            "--volume",
+            SHARE,
+            "--snapshot",
+            MANUAL,
+            "--dry-run",
+        ])
+        .await;
+    assert_exit(&json, 0);
+    let v: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["checked_by_provider"], false);
+    assert!(v["would"].as_str().expect("would").starts_with("revert "));
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}

@@ -714,3 +714,47 @@ async fn osc_config_json_profiles_are_read() {
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), "vol-0a1b2c3d\nvol-0a1b2c3e\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_asks_the_api_and_creates_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateSnapshot")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"VolumeId": "vol-0a1b2c3d", "DryRun": true}),
+        ))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "json",
+            "snapshot",
+            "create",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--dry-run",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["would"], "create a snapshot of vol-0a1b2c3d");
+    assert_eq!(v["checked_by_provider"], true);
+    assert!(requests_to(&server, "CreateTags").await.is_empty());
+
+    // A refusal from the API is the command's error.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("DeleteSnapshot")))
+        .respond_with(err(401, "error-auth.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["snapshot", "delete", "snap-00000001", "--dry-run"])
+        .await;
+    assert_exit(&out, 5);
+}

@@ -166,6 +166,16 @@ impl OscClient {
         }
     }
 
+    /// Send `body` (which carries `DryRun: true`) and tell whether the call would be allowed: a 2xx
+    /// answer, or an error that names the dry run itself (EC2-style `DryRunOperation`), means yes.
+    pub async fn dry_run(&self, action: &str, body: &serde_json::Value, what: &str) -> Result<()> {
+        match self.send(action, body, true, what).await {
+            Ok(_) => Ok(()),
+            Err(Error::Api(api)) if api.message.to_ascii_lowercase().contains("dryrun") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every item of a `Read*` call, following `NextPageToken` to the end. Each page's raw JSON is
     /// dropped once decoded. A token seen twice is a broken chain and an error, never a short list.
     pub async fn read_all<T: DeserializeOwned>(

@@ -21,8 +21,9 @@ use crate::config::Settings;
 use crate::error::{ApiError, Error, Result};
 use crate::http::Http;
 use crate::model::{
-    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Operation,
-    Progress, ShareRequest, Snapshot, SnapshotKind, SnapshotState, Until, Volume, VolumeState,
+    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Mutation,
+    Operation, Progress, ShareRequest, Snapshot, SnapshotKind, SnapshotState, Until, Volume,
+    VolumeState,
 };
 use crate::provider::{Capabilities, Provider, ProviderKind, Support};
 use client::{OscClient, REQUEST_ID, ResponseContext};
@@ -367,6 +368,337 @@ struct ResponseContextOnly {
     response_context: Option<ResponseContext>,
 }
 
+/// A mutation's request, built and validated once for both the real call and `DryRun`.
+struct PreparedCall {
+    action: &'static str,
+    body: serde_json::Value,
+    /// Tags to apply to what the call creates.
+    tags: Vec<ResourceTag>,
+    what: String,
+    /// Reads, deletes and creates carrying a ClientToken may be re-sent.
+    idempotent: bool,
+}
+
+fn revert_unsupported(volume: &str, snapshot: &str) -> Error {
+    Error::Unsupported {
+        provider: ProviderKind::Outscale,
+        operation: "revert",
+        hint: format!(
+            "OUTSCALE cannot revert a volume in place; clone the snapshot into a new volume and swap it in: snapctl -p outscale clone --snapshot {snapshot} --wait, then unlink {volume} and link the new volume to the VM"
+        ),
+    }
+}
+
+fn schedules_unsupported() -> Error {
+    Error::Unsupported {
+        provider: ProviderKind::Outscale,
+        operation: "schedule",
+        hint: "OUTSCALE has no server-side snapshot schedules; run `snapctl rotate --create` from cron (see the README)".into(),
+    }
+}
+
+fn to_body<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("request bodies are plain serde structs")
+}
+
+fn tags_of(name: Option<&String>, extra: &[(String, String)]) -> Result<Vec<ResourceTag>> {
+    let mut tags: Vec<ResourceTag> = Vec::new();
+    if let Some(name) = name {
+        tags.push(ResourceTag {
+            key: "Name".into(),
+            value: name.clone(),
+        });
+    }
+    for (k, v) in extra {
+        if k.is_empty() || k.len() > 255 || v.len() > 255 {
+            return Err(Error::InvalidInput {
+                what: "tag",
+                value: format!("{k}={v}"),
+                reason: "keys are 1-255 characters, values at most 255".into(),
+            });
+        }
+        tags.push(ResourceTag {
+            key: k.clone(),
+            value: v.clone(),
+        });
+    }
+    Ok(tags)
+}
+
+impl Outscale {
+    async fn send<T: serde::de::DeserializeOwned>(&self, p: &PreparedCall) -> Result<T> {
+        self.client
+            .call(p.action, &p.body, p.idempotent, &p.what)
+            .await
+    }
+
+    /// Validate a mutation and build its request, before anything is sent.
+    async fn prepare(&self, m: &Mutation<'_>) -> Result<PreparedCall> {
+        match m {
+            Mutation::CreateSnapshot(req) => {
+                check_id("volume id", "vol-", &req.volume)?;
+                if req.expires_at.is_some() {
+                    return Err(Error::Usage {
+                        message: "OUTSCALE snapshots do not expire by themselves".into(),
+                        hint: Some(
+                            "drop --expires and let `snapctl rotate` delete old snapshots".into(),
+                        ),
+                    });
+                }
+                let tags = tags_of(req.name.as_ref(), &req.tags)?;
+                let body = CreateSnapshotBody {
+                    volume_id: Some(&req.volume),
+                    description: req.description.as_deref(),
+                    client_token: client_token(),
+                    ..CreateSnapshotBody::default()
+                };
+                Ok(PreparedCall {
+                    action: "CreateSnapshot",
+                    body: to_body(&body),
+                    tags,
+                    what: format!("create a snapshot of volume {}", req.volume),
+                    idempotent: true,
+                })
+            }
+            Mutation::DeleteSnapshot { id, .. } => {
+                check_id("snapshot id", "snap-", id)?;
+                Ok(PreparedCall {
+                    action: "DeleteSnapshot",
+                    body: json!({ "SnapshotId": id }),
+                    tags: vec![],
+                    what: format!("delete snapshot {id}"),
+                    idempotent: true,
+                })
+            }
+            Mutation::Clone(req) => self.prepare_clone(req).await,
+            Mutation::Revert { volume, snapshot } => Err(revert_unsupported(volume, snapshot)),
+            Mutation::AddSchedule { .. } | Mutation::RemoveSchedule { .. } => {
+                Err(schedules_unsupported())
+            }
+            Mutation::Copy(req) => {
+                check_id("snapshot id", "snap-", &req.snapshot)?;
+                let region = self.client.region();
+                let source_region = req.source_region.as_deref().unwrap_or(region);
+                if source_region != region {
+                    return Err(Error::Usage {
+                        message: format!(
+                            "OUTSCALE copies snapshots only within the account's region ({region}), not from {source_region}"
+                        ),
+                        hint: Some(format!(
+                            "to move a snapshot across regions, export it (snapctl -p outscale --region {source_region} snapshot export {} --bucket B --wait), then import the pre-signed URL in {region} (snapctl -p outscale snapshot import --file-location URL --size BYTES)",
+                            req.snapshot
+                        )),
+                    });
+                }
+                let body = CreateSnapshotBody {
+                    source_snapshot_id: Some(&req.snapshot),
+                    source_region_name: Some(source_region),
+                    description: req.description.as_deref(),
+                    client_token: client_token(),
+                    ..CreateSnapshotBody::default()
+                };
+                Ok(PreparedCall {
+                    action: "CreateSnapshot",
+                    body: to_body(&body),
+                    tags: vec![],
+                    what: format!("copy snapshot {}", req.snapshot),
+                    idempotent: true,
+                })
+            }
+            Mutation::Share(req) => {
+                check_id("snapshot id", "snap-", &req.snapshot)?;
+                req.accounts.iter().try_for_each(|a| check_account(a))?;
+                if req.accounts.is_empty() && !req.public {
+                    return Err(Error::usage("give --account ID (repeatable) or --public"));
+                }
+                let mut change = serde_json::Map::new();
+                if !req.accounts.is_empty() {
+                    change.insert("AccountIds".into(), json!(req.accounts));
+                }
+                if req.public {
+                    change.insert("GlobalPermission".into(), json!(true));
+                }
+                let key = if req.remove { "Removals" } else { "Additions" };
+                let verb = if req.remove { "unshare" } else { "share" };
+                Ok(PreparedCall {
+                    action: "UpdateSnapshot",
+                    body: json!({
+                        "SnapshotId": req.snapshot,
+                        "PermissionsToCreateVolume": { key: change },
+                    }),
+                    tags: vec![],
+                    what: format!("{verb} snapshot {}", req.snapshot),
+                    idempotent: true,
+                })
+            }
+            Mutation::Export(req) => {
+                check_id("snapshot id", "snap-", &req.snapshot)?;
+                if !matches!(req.format.as_str(), "qcow2" | "raw") {
+                    return Err(Error::InvalidInput {
+                        what: "format",
+                        value: req.format.clone(),
+                        reason: "expected qcow2 or raw".into(),
+                    });
+                }
+                if req.bucket.is_empty() {
+                    return Err(Error::usage("--bucket cannot be empty"));
+                }
+                Ok(PreparedCall {
+                    action: "CreateSnapshotExportTask",
+                    body: json!({
+                        "SnapshotId": req.snapshot,
+                        "OsuExport": OsuExport {
+                            disk_image_format: Some(req.format.clone()),
+                            osu_bucket: Some(req.bucket.clone()),
+                            osu_prefix: req.prefix.clone(),
+                        },
+                    }),
+                    tags: vec![],
+                    what: format!("export snapshot {} to bucket {}", req.snapshot, req.bucket),
+                    // No ClientToken on export tasks: never re-sent once it may have arrived.
+                    idempotent: false,
+                })
+            }
+            Mutation::Import(req) => {
+                let url =
+                    reqwest::Url::parse(&req.file_location).map_err(|e| Error::InvalidInput {
+                        what: "file location",
+                        value: "(the URL given)".into(),
+                        reason: format!("not a URL: {e}"),
+                    })?;
+                if url.scheme() != "https" {
+                    return Err(Error::InvalidInput {
+                        what: "file location",
+                        value: url.scheme().to_string(),
+                        reason: "expected an https pre-signed URL".into(),
+                    });
+                }
+                if req.size_bytes == 0 {
+                    return Err(Error::usage("--size must be the image's size in bytes"));
+                }
+                let body = CreateSnapshotBody {
+                    file_location: Some(&req.file_location),
+                    snapshot_size: Some(req.size_bytes),
+                    description: req.description.as_deref(),
+                    client_token: client_token(),
+                    ..CreateSnapshotBody::default()
+                };
+                Ok(PreparedCall {
+                    action: "CreateSnapshot",
+                    body: to_body(&body),
+                    tags: tags_of(req.name.as_ref(), &[])?,
+                    what: "import a snapshot from a bucket".into(),
+                    idempotent: true,
+                })
+            }
+        }
+    }
+
+    async fn prepare_clone(&self, req: &CloneRequest) -> Result<PreparedCall> {
+        check_id("snapshot id", "snap-", &req.snapshot)?;
+        match (req.volume_type.as_deref(), req.iops) {
+            (Some("standard" | "gp2") | None, None) | (Some("io1"), Some(_)) => {}
+            (Some("io1"), None) => {
+                return Err(Error::Usage {
+                    message: "io1 volumes need --iops".into(),
+                    hint: Some(
+                        "e.g. --volume-type io1 --iops 1000 (at most 300 IOPS per GiB, 13000 in all)"
+                            .into(),
+                    ),
+                });
+            }
+            (Some(t @ ("standard" | "gp2")), Some(_)) => {
+                return Err(Error::Usage {
+                    message: format!("--iops applies to io1 volumes only, not {t}"),
+                    hint: None,
+                });
+            }
+            (None, Some(_)) => {
+                return Err(Error::Usage {
+                    message: "--iops needs --volume-type io1".into(),
+                    hint: None,
+                });
+            }
+            (Some(other), _) => {
+                return Err(Error::InvalidInput {
+                    what: "volume type",
+                    value: other.to_string(),
+                    reason: "expected standard, gp2 or io1".into(),
+                });
+            }
+        }
+        let snap = self
+            .snapshot(&req.snapshot)
+            .await?
+            .ok_or_else(|| not_found(format!("read snapshot {}", req.snapshot)))?;
+        if snap.state.as_deref() != Some("completed") {
+            return Err(Error::Usage {
+                message: format!(
+                    "cannot clone snapshot {}: it is {}, not completed",
+                    req.snapshot,
+                    snap.state.as_deref().unwrap_or("in an unknown state")
+                ),
+                hint: Some(format!(
+                    "wait for it: snapctl -p outscale snapshot show {}",
+                    req.snapshot
+                )),
+            });
+        }
+        if let (Some(want), Some(min)) = (req.size_gib, snap.volume_size)
+            && want < min
+        {
+            return Err(Error::InvalidInput {
+                what: "size",
+                value: want.to_string(),
+                reason: format!("the snapshot holds {min} GiB; the new volume cannot be smaller"),
+            });
+        }
+        let subregion = match &req.subregion {
+            Some(s) => s.clone(),
+            None => {
+                let source = match snap.volume_id.as_deref() {
+                    Some(v) if check_id("volume id", "vol-", v).is_ok() => self.volume(v).await?,
+                    _ => None,
+                };
+                source
+                    .and_then(|v| v.subregion_name)
+                    .ok_or_else(|| Error::Usage {
+                        message: format!(
+                            "cannot tell where to create the clone: the source volume of {} is gone",
+                            req.snapshot
+                        ),
+                        hint: Some(format!(
+                            "pass --subregion, e.g. --subregion {}a",
+                            self.client.region()
+                        )),
+                    })?
+            }
+        };
+        let body = CreateVolumeBody {
+            snapshot_id: &req.snapshot,
+            subregion_name: &subregion,
+            size: req.size_gib,
+            volume_type: req.volume_type.as_deref(),
+            iops: req.iops,
+            client_token: client_token(),
+        };
+        let mut tags = tags_of(req.name.as_ref(), &[])?;
+        if let Some(d) = &req.description {
+            tags.push(ResourceTag {
+                key: "Description".into(),
+                value: d.clone(),
+            });
+        }
+        Ok(PreparedCall {
+            action: "CreateVolume",
+            body: to_body(&body),
+            tags,
+            what: format!("create a volume from snapshot {}", req.snapshot),
+            idempotent: true,
+        })
+    }
+}
+
 #[async_trait]
 impl Provider for Outscale {
     fn kind(&self) -> ProviderKind {
@@ -419,50 +751,10 @@ impl Provider for Outscale {
     }
 
     async fn create_snapshot(&self, req: &CreateSnapshot) -> Result<(Snapshot, Operation)> {
-        check_id("volume id", "vol-", &req.volume)?;
-        if req.expires_at.is_some() {
-            return Err(Error::Usage {
-                message: "OUTSCALE snapshots do not expire by themselves".into(),
-                hint: Some("drop --expires and let `snapctl rotate` delete old snapshots".into()),
-            });
-        }
-        let mut tags: Vec<ResourceTag> = Vec::new();
-        if let Some(name) = &req.name {
-            tags.push(ResourceTag {
-                key: "Name".into(),
-                value: name.clone(),
-            });
-        }
-        for (k, v) in &req.tags {
-            if k.is_empty() || k.len() > 255 || v.len() > 255 {
-                return Err(Error::InvalidInput {
-                    what: "tag",
-                    value: format!("{k}={v}"),
-                    reason: "keys are 1-255 characters, values at most 255".into(),
-                });
-            }
-            tags.push(ResourceTag {
-                key: k.clone(),
-                value: v.clone(),
-            });
-        }
-        let body = CreateSnapshotBody {
-            volume_id: Some(&req.volume),
-            description: req.description.as_deref(),
-            client_token: client_token(),
-            ..CreateSnapshotBody::default()
-        };
-        let resp: SnapshotResponse = self
-            .client
-            .call(
-                "CreateSnapshot",
-                &body,
-                true,
-                &format!("create a snapshot of volume {}", req.volume),
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::CreateSnapshot(req)).await?;
+        let resp: SnapshotResponse = self.send(&prepared).await?;
         let id = resp.snapshot.snapshot_id.clone();
-        self.tag_resource(&id, tags.clone()).await?;
+        self.tag_resource(&id, prepared.tags).await?;
         let mut snap = map_snapshot(resp.snapshot);
         if snap.name.is_none() {
             snap.name = req.name.clone();
@@ -477,17 +769,11 @@ impl Provider for Outscale {
         ))
     }
 
-    async fn delete_snapshot(&self, _volume: Option<&str>, id: &str) -> Result<Operation> {
-        check_id("snapshot id", "snap-", id)?;
-        let _: ResponseContextOnly = self
-            .client
-            .call(
-                "DeleteSnapshot",
-                &json!({ "SnapshotId": id }),
-                true,
-                &format!("delete snapshot {id}"),
-            )
+    async fn delete_snapshot(&self, volume: Option<&str>, id: &str) -> Result<Operation> {
+        let prepared = self
+            .prepare(&Mutation::DeleteSnapshot { volume, id })
             .await?;
+        let _: ResponseContextOnly = self.send(&prepared).await?;
         Ok(Operation::Snapshot {
             volume: None,
             id: id.to_string(),
@@ -496,112 +782,10 @@ impl Provider for Outscale {
     }
 
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
-        check_id("snapshot id", "snap-", &req.snapshot)?;
-        let snap = self
-            .snapshot(&req.snapshot)
-            .await?
-            .ok_or_else(|| not_found(format!("read snapshot {}", req.snapshot)))?;
-        if snap.state.as_deref() != Some("completed") {
-            return Err(Error::Usage {
-                message: format!(
-                    "cannot clone snapshot {}: it is {}, not completed",
-                    req.snapshot,
-                    snap.state.as_deref().unwrap_or("in an unknown state")
-                ),
-                hint: Some(format!(
-                    "wait for it: snapctl -p outscale snapshot show {}",
-                    req.snapshot
-                )),
-            });
-        }
-        if let (Some(want), Some(min)) = (req.size_gib, snap.volume_size)
-            && want < min
-        {
-            return Err(Error::InvalidInput {
-                what: "size",
-                value: want.to_string(),
-                reason: format!("the snapshot holds {min} GiB; the new volume cannot be smaller"),
-            });
-        }
-        match (req.volume_type.as_deref(), req.iops) {
-            (Some("standard" | "gp2") | None, None) | (Some("io1"), Some(_)) => {}
-            (Some("io1"), None) => {
-                return Err(Error::Usage {
-                    message: "io1 volumes need --iops".into(),
-                    hint: Some("e.g. --volume-type io1 --iops 1000 (at most 300 IOPS per GiB, 13000 in all)".into()),
-                });
-            }
-            (Some(t @ ("standard" | "gp2")), Some(_)) => {
-                return Err(Error::Usage {
-                    message: format!("--iops applies to io1 volumes only, not {t}"),
-                    hint: None,
-                });
-            }
-            (None, Some(_)) => {
-                return Err(Error::Usage {
-                    message: "--iops needs --volume-type io1".into(),
-                    hint: None,
-                });
-            }
-            (Some(other), _) => {
-                return Err(Error::InvalidInput {
-                    what: "volume type",
-                    value: other.to_string(),
-                    reason: "expected standard, gp2 or io1".into(),
-                });
-            }
-        }
-        let subregion = match &req.subregion {
-            Some(s) => s.clone(),
-            None => {
-                let source = match snap.volume_id.as_deref() {
-                    Some(v) if check_id("volume id", "vol-", v).is_ok() => self.volume(v).await?,
-                    _ => None,
-                };
-                source.and_then(|v| v.subregion_name).ok_or_else(|| Error::Usage {
-                    message: format!(
-                        "cannot tell where to create the clone: the source volume of {} is gone",
-                        req.snapshot
-                    ),
-                    hint: Some(format!(
-                        "pass --subregion, e.g. --subregion {}a",
-                        self.client.region()
-                    )),
-                })?
-            }
-        };
-        let body = CreateVolumeBody {
-            snapshot_id: &req.snapshot,
-            subregion_name: &subregion,
-            size: req.size_gib,
-            volume_type: req.volume_type.as_deref(),
-            iops: req.iops,
-            client_token: client_token(),
-        };
-        let resp: VolumeResponse = self
-            .client
-            .call(
-                "CreateVolume",
-                &body,
-                true,
-                &format!("create a volume from snapshot {}", req.snapshot),
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::Clone(req)).await?;
+        let resp: VolumeResponse = self.send(&prepared).await?;
         let id = resp.volume.volume_id.clone();
-        let mut tags = Vec::new();
-        if let Some(n) = &req.name {
-            tags.push(ResourceTag {
-                key: "Name".into(),
-                value: n.clone(),
-            });
-        }
-        if let Some(d) = &req.description {
-            tags.push(ResourceTag {
-                key: "Description".into(),
-                value: d.clone(),
-            });
-        }
-        self.tag_resource(&id, tags).await?;
+        self.tag_resource(&id, prepared.tags).await?;
         let mut volume = map_volume(resp.volume);
         if volume.name.is_none() {
             volume.name = req.name.clone();
@@ -616,62 +800,24 @@ impl Provider for Outscale {
     }
 
     async fn revert(&self, volume: &str, snapshot: &str) -> Result<Operation> {
-        Err(Error::Unsupported {
-            provider: ProviderKind::Outscale,
-            operation: "revert",
-            hint: format!(
-                "OUTSCALE cannot revert a volume in place; clone the snapshot into a new volume and swap it in: snapctl -p outscale clone --snapshot {snapshot} --wait, then unlink {volume} and link the new volume to the VM"
-            ),
-        })
+        Err(revert_unsupported(volume, snapshot))
     }
 
     async fn list_schedules(&self, _volume: &str) -> Result<Vec<crate::model::Schedule>> {
-        Err(Error::Unsupported {
-            provider: ProviderKind::Outscale,
-            operation: "schedule",
-            hint: "OUTSCALE has no server-side snapshot schedules; run `snapctl rotate --create` from cron (see the README)".into(),
-        })
+        Err(schedules_unsupported())
     }
 
-    async fn add_schedule(&self, volume: &str, _every: &str) -> Result<Operation> {
-        self.list_schedules(volume).await.map(|_| Operation::Done)
+    async fn add_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+        Err(schedules_unsupported())
     }
 
-    async fn remove_schedule(&self, volume: &str, _every: &str) -> Result<Operation> {
-        self.list_schedules(volume).await.map(|_| Operation::Done)
+    async fn remove_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+        Err(schedules_unsupported())
     }
 
     async fn copy_snapshot(&self, req: &CopyRequest) -> Result<(Snapshot, Operation)> {
-        check_id("snapshot id", "snap-", &req.snapshot)?;
-        let region = self.client.region();
-        let source_region = req.source_region.as_deref().unwrap_or(region);
-        if source_region != region {
-            return Err(Error::Usage {
-                message: format!(
-                    "OUTSCALE copies snapshots only within the account's region ({region}), not from {source_region}"
-                ),
-                hint: Some(format!(
-                    "to move a snapshot across regions, export it (snapctl -p outscale --region {source_region} snapshot export {} --bucket B --wait), then import the pre-signed URL in {region} (snapctl -p outscale snapshot import --file-location URL --size BYTES)",
-                    req.snapshot
-                )),
-            });
-        }
-        let body = CreateSnapshotBody {
-            source_snapshot_id: Some(&req.snapshot),
-            source_region_name: Some(source_region),
-            description: req.description.as_deref(),
-            client_token: client_token(),
-            ..CreateSnapshotBody::default()
-        };
-        let resp: SnapshotResponse = self
-            .client
-            .call(
-                "CreateSnapshot",
-                &body,
-                true,
-                &format!("copy snapshot {}", req.snapshot),
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::Copy(req)).await?;
+        let resp: SnapshotResponse = self.send(&prepared).await?;
         let snap = map_snapshot(resp.snapshot);
         let op = Operation::Snapshot {
             volume: None,
@@ -682,65 +828,14 @@ impl Provider for Outscale {
     }
 
     async fn share_snapshot(&self, req: &ShareRequest) -> Result<Snapshot> {
-        check_id("snapshot id", "snap-", &req.snapshot)?;
-        req.accounts.iter().try_for_each(|a| check_account(a))?;
-        if req.accounts.is_empty() && !req.public {
-            return Err(Error::usage("give --account ID (repeatable) or --public"));
-        }
-        let mut change = serde_json::Map::new();
-        if !req.accounts.is_empty() {
-            change.insert("AccountIds".into(), json!(req.accounts));
-        }
-        if req.public {
-            change.insert("GlobalPermission".into(), json!(true));
-        }
-        let key = if req.remove { "Removals" } else { "Additions" };
-        let body = json!({
-            "SnapshotId": req.snapshot,
-            "PermissionsToCreateVolume": { key: change },
-        });
-        let verb = if req.remove { "unshare" } else { "share" };
-        let resp: SnapshotResponse = self
-            .client
-            .call(
-                "UpdateSnapshot",
-                &body,
-                true,
-                &format!("{verb} snapshot {}", req.snapshot),
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::Share(req)).await?;
+        let resp: SnapshotResponse = self.send(&prepared).await?;
         Ok(map_snapshot(resp.snapshot))
     }
 
     async fn export_snapshot(&self, req: &ExportRequest) -> Result<(ExportTask, Operation)> {
-        check_id("snapshot id", "snap-", &req.snapshot)?;
-        if !matches!(req.format.as_str(), "qcow2" | "raw") {
-            return Err(Error::InvalidInput {
-                what: "format",
-                value: req.format.clone(),
-                reason: "expected qcow2 or raw".into(),
-            });
-        }
-        if req.bucket.is_empty() {
-            return Err(Error::usage("--bucket cannot be empty"));
-        }
-        let body = json!({
-            "SnapshotId": req.snapshot,
-            "OsuExport": OsuExport {
-                disk_image_format: Some(req.format.clone()),
-                osu_bucket: Some(req.bucket.clone()),
-                osu_prefix: req.prefix.clone(),
-            },
-        });
-        let resp: ExportResponse = self
-            .client
-            .call(
-                "CreateSnapshotExportTask",
-                &body,
-                false,
-                &format!("export snapshot {} to bucket {}", req.snapshot, req.bucket),
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::Export(req)).await?;
+        let resp: ExportResponse = self.send(&prepared).await?;
         let task = map_export(resp.snapshot_export_task);
         let op = Operation::Task {
             id: task.id.clone(),
@@ -749,48 +844,10 @@ impl Provider for Outscale {
     }
 
     async fn import_snapshot(&self, req: &ImportRequest) -> Result<(Snapshot, Operation)> {
-        let url = reqwest::Url::parse(&req.file_location).map_err(|e| Error::InvalidInput {
-            what: "file location",
-            value: "(the URL given)".into(),
-            reason: format!("not a URL: {e}"),
-        })?;
-        if url.scheme() != "https" {
-            return Err(Error::InvalidInput {
-                what: "file location",
-                value: url.scheme().to_string(),
-                reason: "expected an https pre-signed URL".into(),
-            });
-        }
-        if req.size_bytes == 0 {
-            return Err(Error::usage("--size must be the image's size in bytes"));
-        }
-        let body = CreateSnapshotBody {
-            file_location: Some(&req.file_location),
-            snapshot_size: Some(req.size_bytes),
-            description: req.description.as_deref(),
-            client_token: client_token(),
-            ..CreateSnapshotBody::default()
-        };
-        let resp: SnapshotResponse = self
-            .client
-            .call(
-                "CreateSnapshot",
-                &body,
-                true,
-                "import a snapshot from a bucket",
-            )
-            .await?;
+        let prepared = self.prepare(&Mutation::Import(req)).await?;
+        let resp: SnapshotResponse = self.send(&prepared).await?;
         let id = resp.snapshot.snapshot_id.clone();
-        if let Some(n) = &req.name {
-            self.tag_resource(
-                &id,
-                vec![ResourceTag {
-                    key: "Name".into(),
-                    value: n.clone(),
-                }],
-            )
-            .await?;
-        }
+        self.tag_resource(&id, prepared.tags).await?;
         let mut snap = map_snapshot(resp.snapshot);
         if snap.name.is_none() {
             snap.name = req.name.clone();
@@ -803,6 +860,18 @@ impl Provider for Outscale {
                 until: Until::Ready,
             },
         ))
+    }
+
+    async fn check_mutation(&self, m: &Mutation<'_>) -> Result<bool> {
+        let mut prepared = self.prepare(m).await?;
+        if let Some(obj) = prepared.body.as_object_mut() {
+            obj.remove("ClientToken");
+            obj.insert("DryRun".into(), serde_json::Value::Bool(true));
+        }
+        self.client
+            .dry_run(prepared.action, &prepared.body, &prepared.what)
+            .await?;
+        Ok(true)
     }
 
     async fn poll(&self, op: &Operation) -> Result<Progress> {

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig};
 use crate::lock::lock_dir;
 use crate::model::{
-    CloneRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport, ExportRequest,
-    ImportRequest, Mutation, Operation, ShareRequest, Until,
+    CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport,
+    ExportRequest, ImportRequest, Mutation, Operation, ShareRequest, Until,
 };
 use crate::output::{
     Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
@@ -176,7 +176,7 @@ async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         ..HttpConfig::default()
     })?);
     let mut warnings = std::mem::take(&mut settings.warnings);
-    let built = build(&settings, http, cli.command.name(), &mut warnings).await;
+    let built = build(&settings, http, &mut warnings).await;
     if !g.quiet {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -210,7 +210,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             ids.iter().try_for_each(|id| snap(id))
         }
         Command::Clone(a) => {
-            a.volume.as_deref().map_or(Ok(()), vol)?;
+            a.volumes.iter().try_for_each(|v| vol(v))?;
             a.snapshot.as_deref().map_or(Ok(()), snap)
         }
         Command::Copy { snapshot, .. } => snap(snapshot),
@@ -265,6 +265,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             description,
             expires,
             tags,
+            force,
             wait,
         }) => {
             let req = CreateSnapshot {
@@ -273,6 +274,8 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 description,
                 expires_at: expires.as_deref().map(parse_expiry).transpose()?,
                 tags: crate::providers::outscale::parse_tags(&tags)?,
+                force,
+                managed: false,
             };
             if ctx.dry_run {
                 return dry(ctx, &[Mutation::CreateSnapshot(&req)]).await;
@@ -414,7 +417,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             }
             delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
         }
-        Command::Clone(args) => clone(ctx, args).await,
+        Command::Clone(args) => clone(ctx, settings, args).await,
         Command::Revert(args) => revert(ctx, settings, args).await,
     }
 }
@@ -515,50 +518,48 @@ async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> 
     ctx.print(&render_one(&snap, ctx.format))
 }
 
-async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
+async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
     let p = ctx.provider.as_ref();
-    let snapshot = match (args.snapshot, &args.volume) {
-        (Some(s), _) => s,
-        (None, None) => return Err(Error::usage("clone needs --snapshot or --volume")),
-        (None, Some(volume)) => {
-            // Clone "the volume as it is now": take a manual snapshot and wait until it is usable.
-            let name = format!(
-                "snapctl-clone-{}",
-                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
-            );
-            let req = CreateSnapshot {
-                volume: volume.clone(),
-                name: Some(name.clone()),
-                description: Some("taken by snapctl clone".into()),
-                expires_at: None,
-                tags: vec![],
+    let snapshot = match args.snapshot {
+        Some(s) => {
+            if args.volumes.len() > 1 {
+                return Err(Error::usage(
+                    "a clone from --snapshot takes at most one --volume (the snapshot's)",
+                ));
+            }
+            s
+        }
+        None => {
+            // Clone the volume(s) as they are now: a provider with a direct (consistent) clone
+            // does it in one task; otherwise take a manual snapshot, wait for it, and clone that.
+            let req = CloneVolumesRequest {
+                volumes: args.volumes.clone(),
+                name: args.name.clone(),
+                description: args.description.clone(),
+                volume_type: args.volume_type.clone(),
             };
             if ctx.dry_run {
-                let checked = p.check_mutation(&Mutation::CreateSnapshot(&req)).await?;
-                let reports = [
-                    DryRunReport {
-                        dry_run: true,
-                        provider: p.kind(),
-                        would: Mutation::CreateSnapshot(&req).describe(),
-                        checked_by_provider: checked,
-                    },
-                    DryRunReport {
-                        dry_run: true,
-                        provider: p.kind(),
-                        would: format!("then create a new volume from that snapshot of {volume}"),
-                        checked_by_provider: false,
-                    },
-                ];
-                return ctx.print(&render_dry_run(&reports, ctx.format));
+                match dry(ctx, &[Mutation::CloneVolumes(&req)]).await {
+                    Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
+                    other => return other,
+                }
+            } else {
+                match p.clone_volumes(&req).await {
+                    Ok(op) => return finish_clone_volumes(ctx, settings, &op, args.wait).await,
+                    Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
+                    Err(e) => return Err(e),
+                }
             }
-            let (snap, op) = p.create_snapshot(&req).await?;
-            ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
-            wait_for(p, &op, &ctx.wait).await?;
-            snap.id
+            let volume = args.volumes[0].clone();
+            match snapshot_for_clone(ctx, &volume).await? {
+                Some(id) => id,
+                // Dry run: the plan was printed.
+                None => return Ok(()),
+            }
         }
     };
     let req = CloneRequest {
-        volume: args.volume,
+        volume: args.volumes.into_iter().next(),
         snapshot,
         name: args.name,
         description: args.description,
@@ -578,6 +579,66 @@ async fn clone(ctx: &Ctx, args: CloneArgs) -> Result<()> {
         volume
     };
     ctx.print(&render_one(&volume, ctx.format))
+}
+
+/// `clone --volume` without a direct clone: take a manual snapshot and wait until it is usable.
+/// Under `--dry-run`, print what would happen and answer `None`.
+async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<Option<String>> {
+    let p = ctx.provider.as_ref();
+    let name = format!(
+        "snapctl-clone-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+    );
+    let req = CreateSnapshot {
+        volume: volume.to_string(),
+        name: Some(name.clone()),
+        description: Some("taken by snapctl clone".into()),
+        ..CreateSnapshot::default()
+    };
+    if ctx.dry_run {
+        let checked = p.check_mutation(&Mutation::CreateSnapshot(&req)).await?;
+        let reports = [
+            DryRunReport {
+                dry_run: true,
+                provider: p.kind(),
+                would: Mutation::CreateSnapshot(&req).describe(),
+                checked_by_provider: checked,
+            },
+            DryRunReport {
+                dry_run: true,
+                provider: p.kind(),
+                would: format!("then create a new volume from that snapshot of {volume}"),
+                checked_by_provider: false,
+            },
+        ];
+        ctx.print(&render_dry_run(&reports, ctx.format))?;
+        return Ok(None);
+    }
+    let (snap, op) = p.create_snapshot(&req).await?;
+    ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
+    wait_for(p, &op, &ctx.wait).await?;
+    Ok(Some(snap.id))
+}
+
+async fn finish_clone_volumes(
+    ctx: &Ctx,
+    settings: &Settings,
+    op: &Operation,
+    wait: bool,
+) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let Operation::Task { id } = op else {
+        return Ok(());
+    };
+    if !wait {
+        ctx.follow_up(settings, op);
+        return match ctx.format {
+            Format::Json => ctx.print(&format!("{{\"task_id\": \"{id}\"}}\n")),
+            _ => ctx.print(&format!("{id}\n")),
+        };
+    }
+    wait_for(p, op, &ctx.wait).await?;
+    ctx.print(&render_list(&p.clone_results(id).await?, ctx.format))
 }
 
 async fn revert(ctx: &Ctx, settings: &Settings, args: RevertArgs) -> Result<()> {

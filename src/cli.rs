@@ -75,6 +75,18 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Trust this CA certificate (PEM) too, e.g. PowerVC's /etc/pki/tls/certs/powervc.crt.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Skip TLS certificate verification (warned on every run; PowerVC lab setups only).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
+    /// Volume service URL, overriding the one in the token's catalog (PowerVC).
+    #[arg(long, global = true, value_name = "URL")]
+    pub volume_endpoint: Option<String>,
+
     /// Change nothing: say what would happen (OUTSCALE also asks the API with DryRun; rotate prints
     /// its plan).
     #[arg(long, global = true)]
@@ -96,6 +108,9 @@ impl Global {
             service: self.service.clone(),
             region: self.region.clone(),
             timeout: self.timeout,
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            volume_endpoint: self.volume_endpoint.clone(),
         }
     }
 }
@@ -252,9 +267,12 @@ pub enum SnapshotCmd {
         /// long (7d) (NAS-HA).
         #[arg(long, value_name = "DATE|DURATION")]
         expires: Option<String>,
-        /// Tag KEY=VALUE (repeatable; OUTSCALE).
+        /// Tag KEY=VALUE (repeatable; OUTSCALE tags, PowerVC metadata).
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
+        /// Snapshot an attached (in-use) volume anyway, crash-consistent (PowerVC).
+        #[arg(long)]
+        force: bool,
         /// Wait until the snapshot is available.
         #[arg(long)]
         wait: bool,
@@ -332,16 +350,21 @@ pub struct ShareArgs {
 /// `clone …`
 #[derive(Debug, Args)]
 pub struct CloneArgs {
-    /// Volume the snapshot belongs to (alone: snapshot it now, then clone).
-    #[arg(long, required_unless_present = "snapshot")]
-    pub volume: Option<String>,
+    /// Volume the snapshot belongs to; without --snapshot, the volume(s) to clone as they are now
+    /// (PowerVC: repeat for one consistent copy of several volumes).
+    #[arg(
+        long = "volume",
+        value_name = "ID",
+        required_unless_present = "snapshot"
+    )]
+    pub volumes: Vec<String>,
     /// Snapshot to clone.
     #[arg(long)]
     pub snapshot: Option<String>,
     /// Where to create the volume (OUTSCALE subregion, e.g. eu-west-2a) [default: the source's].
     #[arg(long)]
     pub subregion: Option<String>,
-    /// Volume type (OUTSCALE: standard, gp2, io1).
+    /// Volume type (OUTSCALE: standard, gp2, io1; PowerVC: a volume type name or id).
     #[arg(long)]
     pub volume_type: Option<String>,
     /// Provisioned IOPS (OUTSCALE io1).

@@ -79,7 +79,27 @@ pub struct Profile {
     pub access_key: Option<String>,
     /// OUTSCALE secret key.
     pub secret_key: Option<SecretString>,
-    /// Items per page for providers whose lists page (OUTSCALE `ResultsPerPage`).
+    /// PowerVC/OpenStack user name.
+    pub username: Option<String>,
+    /// PowerVC/OpenStack password.
+    pub password: Option<SecretString>,
+    /// OpenStack project name (PowerVC default `ibm-default`).
+    pub project_name: Option<String>,
+    /// OpenStack project id (instead of the name).
+    pub project_id: Option<String>,
+    /// OpenStack user domain (default `Default`).
+    pub user_domain_name: Option<String>,
+    /// OpenStack project domain (default `Default`).
+    pub project_domain_name: Option<String>,
+    /// CA certificate file for a private cloud (PowerVC's own CA).
+    pub cacert: Option<std::path::PathBuf>,
+    /// Skip TLS verification (warned on every run).
+    pub insecure: Option<bool>,
+    /// Volume service URL, overriding the token catalog.
+    pub volume_endpoint: Option<String>,
+    /// Re-authenticate this long before the token expires (default 60m, at most half its life).
+    pub token_margin: Option<String>,
+    /// Items per page for providers whose lists page (OUTSCALE `ResultsPerPage`, Cinder `limit`).
     pub page_size: Option<u32>,
     /// Rotation policy used by `snapctl rotate` (and `check`'s prefix).
     pub rotate: Option<RotateConfig>,
@@ -148,6 +168,12 @@ pub struct GlobalOpts {
     pub region: Option<String>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
+    /// `--cacert`.
+    pub cacert: Option<PathBuf>,
+    /// `--insecure`.
+    pub insecure: bool,
+    /// `--volume-endpoint`.
+    pub volume_endpoint: Option<String>,
 }
 
 /// Everything a provider needs to build itself.
@@ -161,6 +187,12 @@ pub struct Settings {
     pub profile: Profile,
     /// `--endpoint` as given (providers apply their env and profile fallbacks).
     pub endpoint_flag: Option<String>,
+    /// `--cacert` as given.
+    pub cacert_flag: Option<PathBuf>,
+    /// `--insecure` as given.
+    pub insecure_flag: bool,
+    /// `--volume-endpoint` as given.
+    pub volume_endpoint_flag: Option<String>,
     /// Service name: flag > `SNAPCTL_SERVICE` > profile.
     pub service: Option<String>,
     /// Region: flag > profile.
@@ -309,6 +341,9 @@ pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<O
         region: opts.region.clone().or_else(|| profile.region.clone()),
         region_flag: opts.region.clone(),
         endpoint_flag: opts.endpoint.clone(),
+        cacert_flag: opts.cacert.clone(),
+        insecure_flag: opts.insecure,
+        volume_endpoint_flag: opts.volume_endpoint.clone(),
         profile,
         timeout,
         config_path,

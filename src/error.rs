@@ -111,15 +111,6 @@ pub enum Error {
         hint: String,
     },
 
-    /// The provider is part of the command surface but not built yet.
-    #[error("{operation} is not implemented yet for {provider}")]
-    NotImplemented {
-        /// Provider asked.
-        provider: ProviderKind,
-        /// Operation asked.
-        operation: &'static str,
-    },
-
     /// The object does not exist.
     #[error("{0}")]
     NotFound(Box<ApiError>),
@@ -233,7 +224,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage { .. } | Error::InvalidInput { .. } => ExitCode::Usage,
-            Error::Unsupported { .. } | Error::NotImplemented { .. } => ExitCode::Unsupported,
+            Error::Unsupported { .. } => ExitCode::Unsupported,
             Error::NotFound(_) => ExitCode::NotFound,
             Error::Config { .. } => ExitCode::Auth,
             Error::Api(api) => match api.status {
@@ -259,9 +250,6 @@ impl Error {
                 hint.clone()
             }
             Error::Unsupported { hint, .. } => Some(hint.clone()),
-            Error::NotImplemented { provider, .. } => Some(format!(
-                "run `snapctl providers` to see what each provider offers today; {provider} is on the roadmap"
-            )),
             Error::NotFound(api) | Error::Api(api) => api.hint.clone(),
             Error::Transport { maybe_sent, .. } => Some(if *maybe_sent {
                 "the request may have reached the server: check with a list before retrying a create".into()

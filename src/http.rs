@@ -37,6 +37,10 @@ pub struct HttpConfig {
     pub max_retry_after: Duration,
     /// `-v` count: 1 = one line per request, 2+ = headers and bodies (redacted).
     pub verbosity: u8,
+    /// Extra trusted CA certificates (PEM), e.g. a private cloud's own CA.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Skip certificate verification (the caller warns).
+    pub insecure: bool,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +53,8 @@ impl Default for HttpConfig {
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(120),
             verbosity: 0,
+            ca_pem: None,
+            insecure: false,
         }
     }
 }
@@ -133,15 +139,32 @@ pub struct Http {
 impl Http {
     /// Build the client (rustls, no proxy surprises beyond the environment's).
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config {
-                message: format!("cannot set up the HTTP client: {e}"),
-                hint: None,
+            .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &config.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::Config {
+                message: format!("cannot read the CA certificate: {e}"),
+                hint: Some("--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into()),
             })?;
+            if certs.is_empty() {
+                return Err(Error::Config {
+                    message: "the CA file holds no PEM certificate".into(),
+                    hint: Some("--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into()),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if config.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let client = builder.build().map_err(|e| Error::Config {
+            message: format!("cannot set up the HTTP client: {e}"),
+            hint: None,
+        })?;
         Ok(Http { client, config })
     }
 
@@ -168,7 +191,11 @@ impl Http {
             match self.send_once(&req).await {
                 Ok(resp) => {
                     self.trace_response(&resp, started.elapsed());
-                    let retryable = idempotent && RETRYABLE.contains(&resp.status.as_u16());
+                    // 413 with Retry-After is OpenStack's rate limit (Cinder `overLimit`).
+                    let over_limit =
+                        resp.status.as_u16() == 413 && resp.header("retry-after").is_some();
+                    let retryable =
+                        idempotent && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit);
                     if retryable && attempt < self.config.max_attempts {
                         match self.delay_for(attempt, &resp) {
                             Some(delay) => {

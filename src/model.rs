@@ -164,8 +164,12 @@ pub struct CreateSnapshot {
     pub description: Option<String>,
     /// When the provider should delete it by itself (NAS-HA custom snapshots).
     pub expires_at: Option<Timestamp>,
-    /// Tags `(key, value)` (OUTSCALE).
+    /// Tags `(key, value)` (OUTSCALE tags, PowerVC metadata).
     pub tags: Vec<(String, String)>,
+    /// Snapshot an attached volume anyway (PowerVC `force`, crash-consistent).
+    pub force: bool,
+    /// Taken by `snapctl rotate`: providers that label resources mark it (`snapctl=managed`).
+    pub managed: bool,
 }
 
 /// A request to make a new volume from a snapshot.
@@ -187,6 +191,30 @@ pub struct CloneRequest {
     pub volume_type: Option<String>,
     /// Provisioned IOPS (OUTSCALE `io1`).
     pub iops: Option<u32>,
+}
+
+/// A request for one consistent copy of several volumes (PowerVC clone-volumes).
+#[derive(Debug, Clone, Default)]
+pub struct CloneVolumesRequest {
+    /// Source volumes.
+    pub volumes: Vec<String>,
+    /// Display name (the provider prefixes it).
+    pub name: Option<String>,
+    /// Description (single-volume clones).
+    pub description: Option<String>,
+    /// Volume type id for the clones.
+    pub volume_type: Option<String>,
+}
+
+/// One source → clone pair of a multi-volume clone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClonePair {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// Source volume.
+    pub source_volume_id: String,
+    /// The new volume.
+    pub volume_id: String,
 }
 
 /// A request to copy a snapshot.
@@ -395,6 +423,8 @@ pub enum Mutation<'a> {
     },
     /// `clone`.
     Clone(&'a CloneRequest),
+    /// `clone --volume …` as one consistent copy.
+    CloneVolumes(&'a CloneVolumesRequest),
     /// `revert`.
     Revert {
         /// Volume.
@@ -442,6 +472,9 @@ impl Mutation<'_> {
                 Some(v) => format!("create a new volume from snapshot {} of {v}", r.snapshot),
                 None => format!("create a new volume from snapshot {}", r.snapshot),
             },
+            Mutation::CloneVolumes(r) => {
+                format!("make one consistent copy of {}", r.volumes.join(", "))
+            }
             Mutation::Revert { volume, snapshot } => {
                 format!("revert {volume} to snapshot {snapshot}, losing every later write")
             }

@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::model::{DeleteResult, DryRunReport, ExportTask, Schedule, Snapshot, Volume};
+use crate::model::{ClonePair, DeleteResult, DryRunReport, ExportTask, Schedule, Snapshot, Volume};
 use crate::provider::{Capabilities, ProviderKind};
 use crate::rotation::{RotateReport, Status, VolumeCheck};
 
@@ -179,6 +179,18 @@ pub fn render_dry_run(reports: &[DryRunReport], format: Format) -> String {
                 format!("dry run: would {} ({check})\n", r.would)
             })
             .collect(),
+    }
+}
+
+impl Record for ClonePair {
+    fn headers() -> &'static [&'static str] {
+        &["SOURCE VOLUME", "CLONE"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![self.source_volume_id.clone(), self.volume_id.clone()]
+    }
+    fn id(&self) -> &str {
+        &self.volume_id
     }
 }
 

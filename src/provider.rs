@@ -16,8 +16,9 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{
-    CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Mutation,
-    Operation, Progress, Schedule, ShareRequest, Snapshot, Volume,
+    ClonePair, CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, ExportRequest,
+    ExportTask, ImportRequest, Mutation, Operation, Progress, Schedule, ShareRequest, Snapshot,
+    Volume,
 };
 
 /// The provider keys accepted by `-p/--provider`.
@@ -81,30 +82,29 @@ impl ProviderKind {
             ProviderKind::OvhEfs => crate::providers::ovh::efs::CAPABILITIES,
             ProviderKind::OvhNasha => crate::providers::ovh::nasha::CAPABILITIES,
             ProviderKind::Outscale => crate::providers::outscale::CAPABILITIES,
-            ProviderKind::Powervc => Capabilities::PLANNED,
+            ProviderKind::Powervc => crate::providers::powervc::CAPABILITIES,
         }
     }
 
     /// Check a volume id's shape before any request is built.
     pub fn validate_volume_id(self, id: &str) -> Result<()> {
+        use crate::providers::{check_uuid, outscale, ovh};
         match self {
-            ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("share id", id),
-            ProviderKind::OvhNasha => {
-                crate::providers::ovh::nasha::check_name("partition name", id)
-            }
-            _ => Ok(()),
+            ProviderKind::OvhEfs => check_uuid("share id", id),
+            ProviderKind::OvhNasha => ovh::nasha::check_name("partition name", id),
+            ProviderKind::Outscale => outscale::check_id("volume id", "vol-", id),
+            ProviderKind::Powervc => check_uuid("volume id", id),
         }
     }
 
     /// Check a snapshot id's shape before any request is built.
     pub fn validate_snapshot_id(self, id: &str) -> Result<()> {
+        use crate::providers::{check_uuid, outscale, ovh};
         match self {
-            ProviderKind::OvhEfs => crate::providers::ovh::efs::check_uuid("snapshot id", id),
-            ProviderKind::OvhNasha => crate::providers::ovh::nasha::check_name("snapshot name", id),
-            ProviderKind::Outscale => {
-                crate::providers::outscale::check_id("snapshot id", "snap-", id)
-            }
-            _ => Ok(()),
+            ProviderKind::OvhEfs => check_uuid("snapshot id", id),
+            ProviderKind::OvhNasha => ovh::nasha::check_name("snapshot name", id),
+            ProviderKind::Outscale => outscale::check_id("snapshot id", "snap-", id),
+            ProviderKind::Powervc => check_uuid("snapshot id", id),
         }
     }
 
@@ -300,6 +300,19 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// One consistent copy of several volumes at once (no snapshot of the caller's).
+    async fn clone_volumes(&self, _req: &CloneVolumesRequest) -> Result<Operation> {
+        Err(self.unsupported(
+            "clone of volumes",
+            "clone one volume at a time: snapctl clone --volume ID",
+        ))
+    }
+
+    /// Source → clone pairs of a finished `clone_volumes` task.
+    async fn clone_results(&self, _task: &str) -> Result<Vec<ClonePair>> {
+        Err(self.unsupported("clone of volumes", "this provider has no clone tasks"))
+    }
+
     /// Revert a volume to a snapshot, in place.
     async fn revert(&self, _volume: &str, _snapshot: &str) -> Result<Operation> {
         Err(self.unsupported("revert", "clone the snapshot and switch to the clone"))
@@ -350,12 +363,11 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Build the provider the settings name; `command` names the command for "not implemented" errors,
-/// and configuration warnings (world-readable secrets, …) are pushed to `warnings`.
+/// Build the provider the settings name; configuration warnings (world-readable secrets, …) are
+/// pushed to `warnings`.
 pub async fn build(
     settings: &Settings,
     http: Arc<Http>,
-    command: &'static str,
     warnings: &mut Vec<String>,
 ) -> Result<Box<dyn Provider>> {
     match settings.provider {
@@ -368,10 +380,9 @@ pub async fn build(
         ProviderKind::Outscale => Ok(Box::new(
             crate::providers::outscale::Outscale::from_settings(settings, http, warnings)?,
         )),
-        other => Err(Error::NotImplemented {
-            provider: other,
-            operation: command,
-        }),
+        ProviderKind::Powervc => Ok(Box::new(crate::providers::powervc::Powervc::from_settings(
+            settings, http, warnings,
+        )?)),
     }
 }
 

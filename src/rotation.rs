@@ -237,8 +237,8 @@ async fn prepare(
                 volume: volume.clone(),
                 name: Some(name),
                 description: Some("taken by snapctl rotate".into()),
-                expires_at: None,
-                tags: vec![],
+                managed: true,
+                ..CreateSnapshot::default()
             };
             match provider.create_snapshot(&req).await {
                 Ok((snap, op)) => {

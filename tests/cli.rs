@@ -71,21 +71,6 @@ async fn unknown_profile_lists_the_valid_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn providers_not_built_yet_exit_3() {
-    for p in ["powervc"] {
-        let out = Snapctl::bare().run(&["-p", p, "snapshot", "list"]).await;
-        assert_exit(&out, 3);
-        assert!(
-            stderr(&out).contains(&format!(
-                "error: snapshot list is not implemented yet for {p}"
-            )),
-            "{}",
-            stderr(&out)
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn missing_credentials_exit_5_naming_the_three_places() {
     let server = MockServer::start().await;
     let mut cli = Snapctl::efs(&server);

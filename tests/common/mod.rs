@@ -152,6 +152,53 @@ impl Match for OscSigned {
     }
 }
 
+pub const PVC_USER: &str = "root";
+pub const PVC_PASSWORD: &str = "pvc-Secret-passw0rd";
+pub const PVC_TOKEN: &str = "gAAAAABpvcFernetToken-first";
+pub const PVC_PROJECT: &str = "38d2d7a82d9c4142a295298087bf9459";
+
+/// The Keystone token answer with its catalog pointing back at `server`.
+pub fn keystone_token(server: &MockServer, token: &str) -> ResponseTemplate {
+    let body = String::from_utf8(fixture("powervc/token.json"))
+        .expect("utf-8")
+        .replace("https://powervc.example.com:9000", &server.uri())
+        .replace("https://powervc.example.com:5000", &server.uri());
+    ResponseTemplate::new(201)
+        .insert_header("X-Subject-Token", token)
+        .insert_header(
+            "x-openstack-request-id",
+            "req-6f3c1b2a-0000-4000-8000-000000000001",
+        )
+        .set_body_raw(body.into_bytes(), "application/json")
+}
+
+/// The password-auth body PowerVC documents, with our test user.
+pub fn keystone_auth_body() -> serde_json::Value {
+    serde_json::json!({"auth": {
+        "identity": {"methods": ["password"],
+            "password": {"user": {"name": PVC_USER, "domain": {"name": "Default"}, "password": PVC_PASSWORD}}},
+        "scope": {"project": {"name": "ibm-default", "domain": {"name": "Default"}}}}})
+}
+
+/// A server whose Keystone answers the documented auth body with `PVC_TOKEN` (`expect` times).
+pub async fn powervc_server(expect_auth: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .and(wiremock::matchers::body_json(keystone_auth_body()))
+        .respond_with(keystone_token(&server, PVC_TOKEN))
+        .expect(expect_auth)
+        .named("keystone auth")
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `/v3/{project}` + rest: the volume service path from the catalog.
+pub fn pvc_path(rest: &str) -> String {
+    format!("/v3/{PVC_PROJECT}{rest}")
+}
+
 /// A server with `GET /1.0/auth/time` answering the current time (unauthenticated).
 pub async fn ovh_server() -> MockServer {
     let server = MockServer::start().await;
@@ -220,6 +267,25 @@ impl Snapctl {
             ("OSC_ACCESS_KEY".into(), OSC_AK.into()),
             ("OSC_SECRET_KEY".into(), OSC_SK.into()),
             ("OSC_REGION".into(), "eu-west-2".into()),
+        ];
+        s
+    }
+
+    /// Pointed at `server` as powervc (identity URL on the server, region RegionOne).
+    pub fn powervc(server: &MockServer) -> Self {
+        let mut s = Snapctl::bare();
+        s.args = vec![
+            "-p".into(),
+            "powervc".into(),
+            "--endpoint".into(),
+            format!("{}/v3", server.uri()),
+            "--poll-interval".into(),
+            "10ms".into(),
+        ];
+        s.envs = vec![
+            ("OS_USERNAME".into(), PVC_USER.into()),
+            ("OS_PASSWORD".into(), PVC_PASSWORD.into()),
+            ("OS_REGION_NAME".into(), "RegionOne".into()),
         ];
         s
     }

@@ -471,6 +471,11 @@ impl Outscale {
                 })
             }
             Mutation::Clone(req) => self.prepare_clone(req).await,
+            Mutation::CloneVolumes(_) => Err(Error::Unsupported {
+                provider: ProviderKind::Outscale,
+                operation: "clone of volumes",
+                hint: "clone one volume at a time: snapctl -p outscale clone --volume vol-…".into(),
+            }),
             Mutation::Revert { volume, snapshot } => Err(revert_unsupported(volume, snapshot)),
             Mutation::AddSchedule { .. } | Mutation::RemoveSchedule { .. } => {
                 Err(schedules_unsupported())

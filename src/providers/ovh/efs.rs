@@ -23,6 +23,7 @@ use crate::model::{
     Until, Volume, VolumeState,
 };
 use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+pub use crate::providers::check_uuid;
 
 /// What `ovh-efs` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -215,24 +216,6 @@ async fn pick_only_service(client: &OvhClient) -> Result<String> {
                     .join("; "),
             ),
         }),
-    }
-}
-
-/// EFS ids (service, share, snapshot) are UUIDs: refuse anything else before a request exists.
-pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
-    let ok = value.len() == 36
-        && value.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: "expected a UUID such as 6b1e1f3a-0000-4000-8000-000000000001".into(),
-        })
     }
 }
 

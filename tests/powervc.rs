@@ -1,0 +1,545 @@
+//! powervc end to end: Keystone v3 auth (body, token reuse, re-auth on 401, catalog selection) and
+//! the volume service (paging, snapshots with force, clone-volumes tasks, clone from snapshot,
+//! revert by microversion, error shapes).
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const V1: &str = "11111111-0000-4000-8000-000000000001";
+const V2: &str = "11111111-0000-4000-8000-000000000002";
+const S1: &str = "33333333-0000-4000-8000-000000000001";
+const S2: &str = "33333333-0000-4000-8000-000000000002";
+const TASK: &str = "84a0bb4d-4644-40b0-b45a-00d2d0d75b2a";
+
+fn ok(status: u16, name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_raw(fixture(&format!("powervc/{name}")), "application/json")
+        .insert_header(
+            "x-openstack-request-id",
+            "req-0a1b2c3d-0000-4000-8000-0000000000aa",
+        )
+}
+
+/// GET on the volume service with the current token.
+async fn get(server: &MockServer, p: &str, resp: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(resp)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_list_pages_by_marker_with_one_token() {
+    let server = powervc_server(1).await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/volumes/detail")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(query_param("limit", "1000"))
+        .and(query_param("marker", V2))
+        .respond_with(ok(200, "volumes-page2.json"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/volumes/detail")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(query_param("limit", "1000"))
+        .respond_with(ok(200, "volumes-page1.json"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "json", "volume", "list"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 3);
+    assert_eq!(arr[0]["id"], V1);
+    assert_eq!(arr[0]["name"], "db-data");
+    assert_eq!(arr[0]["created_at"], "2025-10-01T08:00:00Z");
+    assert_eq!(arr[1]["state"], "available");
+    assert_eq!(arr[1]["provider_state"], "in-use");
+    // expect(1) on Keystone: one token for all pages (checked when the server drops).
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_renews_the_token_once_and_repeats_the_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .and(body_json(keystone_auth_body()))
+        .respond_with(keystone_token(&server, "gAAAAAB-expired-token"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .respond_with(keystone_token(&server, PVC_TOKEN))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path(&format!("/volumes/{V1}"))))
+        .and(header("X-Auth-Token", "gAAAAAB-expired-token"))
+        .respond_with(ok(401, "error-keystone-401.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V1}")),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "ids", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{V1}\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_credentials_exit_5_with_keystone_words() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .respond_with(ok(401, "error-keystone-401.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 5);
+    let err = stderr(&out);
+    assert!(
+        err.contains("The request you have made requires authentication. (401 Unauthorized, x-openstack-request-id req-0a1b2c3d"),
+        "{err}"
+    );
+    assert!(!err.contains(PVC_PASSWORD));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_and_token_never_appear_in_traces() {
+    let server = powervc_server(1).await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V1}")),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-vv", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("> X-Auth-Token: ***"), "{err}");
+    assert!(err.contains("< x-subject-token: ***"), "{err}");
+    assert!(err.contains("[body of"), "{err}");
+    assert!(
+        !err.contains(PVC_PASSWORD) && !err.contains(PVC_TOKEN),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_in_use_volume_needs_force_and_tags_become_metadata() {
+    let server = powervc_server(2).await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V2}")),
+        ok(200, "volume-in-use.json"),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path("/snapshots")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(body_json(json!({"snapshot": {
+            "volume_id": V2, "name": "nightly", "force": true, "metadata": {"env": "prod"}
+        }})))
+        .respond_with(ok(202, "snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path(&format!("/snapshots/{S2}"))))
+        .respond_with(ok(200, "snapshot-creating.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S2}")),
+        ok(200, "snapshot-available.json"),
+    )
+    .await;
+    let cli = Snapctl::powervc(&server);
+    let refused = cli
+        .run(&["snapshot", "create", "--volume", V2, "--name", "nightly"])
+        .await;
+    assert_exit(&refused, 2);
+    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+    let out = cli
+        .run(&[
+            "-o", "json", "snapshot", "create", "--volume", V2, "--name", "nightly", "--tag",
+            "env=prod", "--force", "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["id"], S2);
+    assert_eq!(v["state"], "available");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_waits_until_gone_and_error_deleting_fails_with_a_hint() {
+    let server = powervc_server(1).await;
+    Mock::given(method("DELETE"))
+        .and(path(pvc_path(&format!("/snapshots/{S1}"))))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path(&format!("/snapshots/{S1}"))))
+        .respond_with(ok(200, "snapshot-deleting.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S1}")),
+        ok(404, "error-item-not-found.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "json", "snapshot", "delete", S1, "--wait"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["status"], "deleted");
+
+    let server = powervc_server(1).await;
+    Mock::given(method("DELETE"))
+        .and(path(pvc_path(&format!("/snapshots/{S1}"))))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S1}")),
+        ok(200, "snapshot-error-deleting.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["snapshot", "delete", S1, "--wait"])
+        .await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("error_deleting"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("snapshot-reset-state"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_volumes_polls_our_own_url_until_success_and_prints_the_pairs() {
+    let server = powervc_server(1).await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path("/clone-volumes")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(body_json(json!({"clone-volumes": {
+            "display-name": "nightly", "volumes": [V1, V2]
+        }})))
+        .respond_with(ok(200, "clone-volumes-response.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let progress = pvc_path("/clone-volumes/get_progress");
+    Mock::given(method("GET"))
+        .and(path(&progress))
+        .and(query_param("action", "clone-volumes"))
+        .and(query_param("task_id", TASK))
+        .respond_with(ok(200, "clone-progress-running.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&progress))
+        .and(query_param("task_id", TASK))
+        .respond_with(ok(200, "clone-progress-success.json"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "-o", "json", "clone", "--volume", V1, "--volume", V2, "--name", "nightly", "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["source_volume_id"], V1);
+    assert_eq!(v[0]["volume_id"], "44444444-0000-4000-8000-000000000001");
+    assert_eq!(v[1]["source_volume_id"], V2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reverted_clone_fails_with_the_failure_message() {
+    let server = powervc_server(2).await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path("/clone-volumes")))
+        .respond_with(ok(200, "clone-volumes-response.json"))
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path("/clone-volumes/get_progress"),
+        ok(200, "clone-progress-reverted.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["clone", "--volume", V1, "--volume", V2, "--wait"])
+        .await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("failed: REVERTED (Volume 11111111-0000-4000-8000-000000000002 is not in a state that allows clone)"),
+        "{}",
+        stderr(&out)
+    );
+    // Without --wait: the task id, and how to wait for it.
+    let started = Snapctl::powervc(&server)
+        .run(&["clone", "--volume", V1])
+        .await;
+    assert_exit(&started, 0);
+    assert_eq!(stdout(&started), format!("{TASK}\n"));
+    assert!(stderr(&started).contains(&format!("wait --task {TASK}")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_from_a_snapshot_creates_a_cinder_volume() {
+    let server = powervc_server(2).await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S1}")),
+        ok(200, "snapshot-source.json"),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path("/volumes")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(body_json(
+            json!({"volume": {"snapshot_id": S1, "name": "restore", "size": 40}}),
+        ))
+        .respond_with(ok(202, "volume-from-snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let clone = pvc_path("/volumes/22222222-0000-4000-8000-000000000001");
+    Mock::given(method("GET"))
+        .and(path(&clone))
+        .respond_with(ok(200, "volume-from-snapshot-creating.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &clone,
+        ok(200, "volume-from-snapshot-available.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "-o",
+            "json",
+            "clone",
+            "--snapshot",
+            S1,
+            "--name",
+            "restore",
+            "--size",
+            "40",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["state"], "available");
+    let small = Snapctl::powervc(&server)
+        .run(&["clone", "--snapshot", S1, "--size", "10"])
+        .await;
+    assert_exit(&small, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_uses_the_3_40_action_when_the_service_has_it() {
+    let server = powervc_server(1).await;
+    get(&server, "/v3/", ok(200, "versions.json")).await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path(&format!("/volumes/{V1}/action"))))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(header("OpenStack-API-Version", "volume 3.40"))
+        .and(body_json(json!({"revert": {"snapshot_id": S1}})))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path(&format!("/volumes/{V1}"))))
+        .respond_with(ok(200, "volume-reverting.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V1}")),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "-o",
+            "ids",
+            "revert",
+            "--volume",
+            V1,
+            "--snapshot",
+            S1,
+            "--yes",
+            "--wait",
+        ])
+        .await;
+    assert_exit(&out, 0);
+
+    let old = powervc_server(1).await;
+    get(&old, "/v3/", ok(200, "versions-old.json")).await;
+    let out = Snapctl::powervc(&old)
+        .run(&["revert", "--volume", V1, "--snapshot", S1, "--yes"])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("max microversion 3.27"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cinder_faults_map_to_exit_codes_with_request_ids() {
+    let server = powervc_server(1).await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S1}")),
+        ok(404, "error-item-not-found.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["snapshot", "show", S1])
+        .await;
+    assert_exit(&out, 4);
+    assert!(
+        stderr(&out).contains(&format!(
+            "Snapshot {S1} could not be found. (404 itemNotFound, x-openstack-request-id req-0a1b2c3d"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_filters_by_volume() {
+    let server = powervc_server(1).await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/snapshots/detail")))
+        .and(query_param("volume_id", V1))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ok(200, "snapshots.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "json", "snapshot", "list", "--volume", V1])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["created_at"], "2025-11-20T09:30:00.464445Z");
+    assert_eq!(v[1]["state"], "creating");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_and_schedules_are_not_offered_and_ids_are_checked() {
+    let server = MockServer::start().await;
+    let cli = Snapctl::powervc(&server);
+    let out = cli.run(&["copy", "--snapshot", S1]).await;
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("clone --snapshot"),
+        "{}",
+        stderr(&out)
+    );
+    assert_exit(&cli.run(&["schedule", "list", "--volume", V1]).await, 3);
+    assert_exit(&cli.run(&["volume", "show", "db-data"]).await, 2);
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_openstack_credentials_exit_5() {
+    let server = MockServer::start().await;
+    let mut cli = Snapctl::powervc(&server);
+    cli.envs.retain(|(k, _)| k != "OS_PASSWORD");
+    let out = cli.run(&["volume", "list"]).await;
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("missing PowerVC credentials: password"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clouds_yaml_is_read_for_os_cloud() {
+    let server = powervc_server(1).await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V1}")),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let mut cli = Snapctl::powervc(&server);
+    cli.envs.clear();
+    cli.args.truncate(2);
+    let dir = cli.home.path().join("config/openstack");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("clouds.yaml"),
+        format!(
+            "clouds:\n  pvc:\n    auth:\n      auth_url: {}/v3/\n      username: {PVC_USER}\n      password: {PVC_PASSWORD}\n      project_name: ibm-default\n    region_name: RegionOne\n",
+            server.uri()
+        ),
+    )
+    .expect("write");
+    let out = cli
+        .env("OS_CLOUD", "pvc")
+        .run(&["-o", "ids", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{V1}\n"));
+}

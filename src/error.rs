@@ -137,6 +137,8 @@ pub enum Error {
         detail: String,
         /// Whether the request may have reached the server.
         maybe_sent: bool,
+        /// Whether TLS verification refused the server's certificate.
+        tls: bool,
     },
 
     /// The API answered 2xx with a body snapctl cannot read.
@@ -251,6 +253,9 @@ impl Error {
             }
             Error::Unsupported { hint, .. } => Some(hint.clone()),
             Error::NotFound(api) | Error::Api(api) => api.hint.clone(),
+            Error::Transport { tls: true, .. } => Some(
+                "the server's certificate is not trusted: pass its CA with --cacert FILE (PowerVC: a copy of /etc/pki/tls/certs/powervc.crt) or OS_CACERT, and check the host name in the URL".into(),
+            ),
             Error::Transport { maybe_sent, .. } => Some(if *maybe_sent {
                 "the request may have reached the server: check with a list before retrying a create".into()
             } else {

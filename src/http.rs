@@ -218,13 +218,15 @@ impl Http {
                 }
                 Err(err) => {
                     let not_sent = err.is_connect();
-                    let may_retry = idempotent || not_sent;
+                    let detail = describe(&err);
+                    // A refused certificate will be refused again: no retry.
+                    let tls = detail.contains("certificate");
+                    let may_retry = (idempotent || not_sent) && !tls;
                     if may_retry && attempt < self.config.max_attempts {
                         let delay = self.backoff(attempt);
                         self.note(&format!(
-                            "{} failed ({}); retrying in {} ms (attempt {}/{})",
+                            "{} failed ({detail}); retrying in {} ms (attempt {}/{})",
                             req.url.path(),
-                            describe(&err),
                             delay.as_millis(),
                             attempt + 1,
                             self.config.max_attempts
@@ -235,8 +237,9 @@ impl Http {
                     }
                     return Err(Error::Transport {
                         action: action.to_string(),
-                        detail: describe(&err),
+                        detail,
                         maybe_sent: !not_sent,
+                        tls,
                     });
                 }
             }

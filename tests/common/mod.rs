@@ -219,7 +219,6 @@ pub struct Snapctl {
     pub home: tempfile::TempDir,
     pub args: Vec<String>,
     pub envs: Vec<(String, String)>,
-    pub stdin: Option<Vec<u8>>,
 }
 
 impl Snapctl {
@@ -296,7 +295,6 @@ impl Snapctl {
             home: tempfile::tempdir().expect("tempdir"),
             args: vec![],
             envs: vec![],
-            stdin: None,
         }
     }
 
@@ -307,7 +305,7 @@ impl Snapctl {
 
     /// Run with extra arguments, off the async runtime so the mock server keeps serving.
     pub async fn run(&self, extra: &[&str]) -> Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
@@ -315,7 +313,8 @@ impl Snapctl {
             .current_dir(self.home.path())
             .args(&self.args)
             .args(extra)
-            .stdin(std::process::Stdio::null());
+            // Never a terminal: prompts (revert without --yes) must refuse, not wait.
+            .write_stdin(Vec::<u8>::new());
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }

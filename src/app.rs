@@ -17,7 +17,8 @@ use crate::http::{Http, HttpConfig};
 use crate::lock::lock_dir;
 use crate::model::{
     CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport,
-    ExportRequest, ImportRequest, Mutation, Operation, ShareRequest, Until,
+    ExportRequest, ImportRequest, Mutation, Operation, RuleSpec, ScheduleChange, ScheduleRemoval,
+    ScheduleSpec, ShareRequest, SnapshotUpdate, Until,
 };
 use crate::output::{
     Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
@@ -125,17 +126,63 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
 async fn finish_schedule_change(
     ctx: &Ctx,
     settings: &Settings,
-    op: &Operation,
+    change: &ScheduleChange,
     wait: bool,
     volume: &str,
 ) -> Result<()> {
     let p = ctx.provider.as_ref();
-    if wait {
-        wait_for(p, op, &ctx.wait).await?;
-    } else {
-        ctx.follow_up(settings, op);
+    for note in &change.notes {
+        ctx.info(note);
     }
-    ctx.print(&render_list(&p.list_schedules(volume).await?, ctx.format))
+    if wait {
+        wait_for(p, &change.op, &ctx.wait).await?;
+    } else {
+        ctx.follow_up(settings, &change.op);
+    }
+    ctx.print(&render_list(
+        &p.list_schedules(volume, false).await?,
+        ctx.format,
+    ))
+}
+
+/// `schedule add` flags → the provider-neutral spec (`--prefix/--keep/--cron` is one rule,
+/// each `--rule PREFIX:KEEP:CRON` another).
+fn schedule_spec(a: &crate::cli::ScheduleAddArgs) -> Result<ScheduleSpec> {
+    let mut rules = Vec::new();
+    if let (Some(prefix), Some(keep)) = (&a.prefix, a.keep) {
+        rules.push(RuleSpec {
+            prefix: prefix.clone(),
+            keep,
+            cron: a.cron.clone().unwrap_or_default(),
+        });
+    }
+    for r in &a.rules {
+        let mut parts = r.splitn(3, ':');
+        let (Some(prefix), Some(keep), Some(cron)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::InvalidInput {
+                what: "--rule",
+                value: r.clone(),
+                reason: "expected PREFIX:KEEP:CRON, e.g. 'daily:7:30 2 * * *'".into(),
+            });
+        };
+        let keep = keep.parse().map_err(|_| Error::InvalidInput {
+            what: "--rule",
+            value: r.clone(),
+            reason: format!("{keep:?} is not a number of copies"),
+        })?;
+        rules.push(RuleSpec {
+            prefix: prefix.to_string(),
+            keep,
+            cron: cron.to_string(),
+        });
+    }
+    Ok(ScheduleSpec {
+        every: a.every.clone(),
+        at: a.at.clone(),
+        rules,
+        name: a.name.clone(),
+    })
 }
 
 /// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
@@ -224,10 +271,15 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
         Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
         Command::Schedule(
-            ScheduleCmd::List { volume }
-            | ScheduleCmd::Add { volume, .. }
-            | ScheduleCmd::Remove { volume, .. },
+            ScheduleCmd::List { volume, .. } | ScheduleCmd::Remove { volume, .. },
         ) => vol(volume),
+        Command::Schedule(ScheduleCmd::Add(a)) => vol(&a.volume),
+        Command::Snapshot(
+            SnapshotCmd::Hold { id, volume } | SnapshotCmd::Update { id, volume, .. },
+        ) => {
+            volume.as_deref().map_or(Ok(()), vol)?;
+            snap(id)
+        }
         Command::Wait { .. } => Ok(()),
     }
 }
@@ -290,44 +342,79 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             };
             ctx.print(&render_one(&snap, ctx.format))
         }
-        Command::Schedule(ScheduleCmd::List { volume }) => {
-            ctx.print(&render_list(&p.list_schedules(&volume).await?, ctx.format))
-        }
-        Command::Schedule(ScheduleCmd::Add {
-            volume,
-            every,
-            wait,
-        }) => {
+        Command::Schedule(ScheduleCmd::List { volume, all }) => ctx.print(&render_list(
+            &p.list_schedules(&volume, all).await?,
+            ctx.format,
+        )),
+        Command::Schedule(ScheduleCmd::Add(a)) => {
+            let spec = schedule_spec(&a)?;
             if ctx.dry_run {
                 return dry(
                     ctx,
                     &[Mutation::AddSchedule {
-                        volume: &volume,
-                        every: &every,
+                        volume: &a.volume,
+                        spec: &spec,
                     }],
                 )
                 .await;
             }
-            let op = p.add_schedule(&volume, &every).await?;
-            finish_schedule_change(ctx, settings, &op, wait, &volume).await
+            let change = p.add_schedule(&a.volume, &spec).await?;
+            finish_schedule_change(ctx, settings, &change, a.wait, &a.volume).await
         }
         Command::Schedule(ScheduleCmd::Remove {
             volume,
             every,
+            to,
             wait,
         }) => {
+            let removal = ScheduleRemoval { every, to };
             if ctx.dry_run {
                 return dry(
                     ctx,
                     &[Mutation::RemoveSchedule {
                         volume: &volume,
-                        every: &every,
+                        removal: &removal,
                     }],
                 )
                 .await;
             }
-            let op = p.remove_schedule(&volume, &every).await?;
-            finish_schedule_change(ctx, settings, &op, wait, &volume).await
+            let change = p.remove_schedule(&volume, &removal).await?;
+            finish_schedule_change(ctx, settings, &change, wait, &volume).await
+        }
+        Command::Snapshot(SnapshotCmd::Hold { id, volume }) => {
+            if ctx.dry_run {
+                return dry(
+                    ctx,
+                    &[Mutation::Hold {
+                        volume: volume.as_deref(),
+                        id: &id,
+                    }],
+                )
+                .await;
+            }
+            let held = p.hold_snapshot(volume.as_deref(), &id).await?;
+            ctx.info(&format!(
+                "snapshot {id} is now manual under a new id: {}",
+                held.id
+            ));
+            ctx.print(&render_one(&held, ctx.format))
+        }
+        Command::Snapshot(SnapshotCmd::Update {
+            id,
+            volume,
+            name,
+            description,
+        }) => {
+            let req = SnapshotUpdate {
+                volume,
+                snapshot: id,
+                name,
+                description,
+            };
+            if ctx.dry_run {
+                return dry(ctx, &[Mutation::Update(&req)]).await;
+            }
+            ctx.print(&render_one(&p.update_snapshot(&req).await?, ctx.format))
         }
         Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
         Command::Copy {

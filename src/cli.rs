@@ -108,6 +108,7 @@ impl Global {
             service: self.service.clone(),
             region: self.region.clone(),
             timeout: self.timeout,
+            poll_interval: Some(self.poll_interval),
             cacert: self.cacert.clone(),
             insecure: self.insecure,
             volume_endpoint: self.volume_endpoint.clone(),
@@ -168,31 +169,59 @@ pub enum ScheduleCmd {
         /// Volume id.
         #[arg(long)]
         volume: String,
+        /// Also the service's other policies (EFS).
+        #[arg(long)]
+        all: bool,
     },
-    /// Enable a schedule.
-    Add {
-        /// Volume id.
-        #[arg(long)]
-        volume: String,
-        /// Frequency (NAS-HA: hour-1, hour-6, day-1, day-2, day-3, day-7).
-        #[arg(long)]
-        every: String,
-        /// Wait until the change is applied.
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Disable a schedule.
+    /// Enable a schedule (NAS-HA: a frequency; EFS: a snapshot policy attached to the share).
+    Add(ScheduleAddArgs),
+    /// Disable a schedule (NAS-HA: a frequency; EFS: attach the default policy instead).
     Remove {
         /// Volume id.
         #[arg(long)]
         volume: String,
-        /// Frequency to disable.
+        /// Frequency to disable (NAS-HA).
         #[arg(long)]
-        every: String,
+        every: Option<String>,
+        /// Policy to attach instead of the service's default (EFS).
+        #[arg(long, value_name = "POLICY_ID")]
+        to: Option<String>,
         /// Wait until the change is applied.
         #[arg(long)]
         wait: bool,
     },
+}
+
+/// `schedule add …`
+#[derive(Debug, Args)]
+pub struct ScheduleAddArgs {
+    /// Volume id.
+    #[arg(long)]
+    pub volume: String,
+    /// NAS-HA: hour-1, hour-6, day-1, day-2, day-3, day-7. EFS shorthand: hour, day, week.
+    #[arg(long)]
+    pub every: Option<String>,
+    /// Time for the EFS shorthand: HH:MM (or :MM hourly); weekly means Sundays.
+    #[arg(long, value_name = "HH:MM")]
+    pub at: Option<String>,
+    /// EFS: name prefix of the snapshots the rule takes.
+    #[arg(long, requires = "keep")]
+    pub prefix: Option<String>,
+    /// EFS: how many of them the rule keeps.
+    #[arg(long, value_name = "N", requires = "prefix")]
+    pub keep: Option<u32>,
+    /// EFS: when, as 'MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK' (e.g. '30 2 * * *').
+    #[arg(long, requires = "prefix")]
+    pub cron: Option<String>,
+    /// EFS: a whole rule 'PREFIX:KEEP:CRON' (repeatable, 4 rules at most per policy).
+    #[arg(long = "rule", value_name = "PREFIX:KEEP:CRON")]
+    pub rules: Vec<String>,
+    /// EFS: policy name [default: snapctl-<share>-<UTC time>].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Wait until the change is applied.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 impl Command {
@@ -207,6 +236,8 @@ impl Command {
             Command::Snapshot(SnapshotCmd::Create { .. }) => "snapshot create",
             Command::Snapshot(SnapshotCmd::Delete { .. }) => "snapshot delete",
             Command::Snapshot(SnapshotCmd::Share(_)) => "snapshot share",
+            Command::Snapshot(SnapshotCmd::Hold { .. }) => "snapshot hold",
+            Command::Snapshot(SnapshotCmd::Update { .. }) => "snapshot update",
             Command::Snapshot(SnapshotCmd::Unshare(_)) => "snapshot unshare",
             Command::Snapshot(SnapshotCmd::Export { .. }) => "snapshot export",
             Command::Snapshot(SnapshotCmd::Import { .. }) => "snapshot import",
@@ -216,7 +247,7 @@ impl Command {
             Command::Rotate(_) => "rotate",
             Command::Check(_) => "check",
             Command::Schedule(ScheduleCmd::List { .. }) => "schedule list",
-            Command::Schedule(ScheduleCmd::Add { .. }) => "schedule add",
+            Command::Schedule(ScheduleCmd::Add(_)) => "schedule add",
             Command::Schedule(ScheduleCmd::Remove { .. }) => "schedule remove",
             Command::Wait { .. } => "wait",
         }
@@ -288,6 +319,28 @@ pub enum SnapshotCmd {
         /// Wait until each snapshot is gone.
         #[arg(long)]
         wait: bool,
+    },
+    /// Turn an automatic (policy) snapshot into a manual one; prints it under its new id (EFS).
+    Hold {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+    },
+    /// Rename or redescribe a snapshot (EFS, PowerVC; OUTSCALE: the name only).
+    Update {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
     },
     /// Let other accounts (or everyone) create volumes from a snapshot (OUTSCALE).
     Share(ShareArgs),

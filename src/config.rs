@@ -168,6 +168,8 @@ pub struct GlobalOpts {
     pub region: Option<String>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
+    /// `--poll-interval`.
+    pub poll_interval: Option<Duration>,
     /// `--cacert`.
     pub cacert: Option<PathBuf>,
     /// `--insecure`.
@@ -201,6 +203,8 @@ pub struct Settings {
     pub region_flag: Option<String>,
     /// Deadline for `--wait`.
     pub timeout: Duration,
+    /// Pause between polls.
+    pub poll_interval: Duration,
     /// Path of the profiles file used (for messages).
     pub config_path: Option<PathBuf>,
     /// The environment.
@@ -346,6 +350,7 @@ pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<O
         volume_endpoint_flag: opts.volume_endpoint.clone(),
         profile,
         timeout,
+        poll_interval: opts.poll_interval.unwrap_or(Duration::from_secs(5)),
         config_path,
         env,
         warnings,

@@ -217,6 +217,19 @@ pub struct ClonePair {
     pub volume_id: String,
 }
 
+/// A change of a snapshot's name or description.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotUpdate {
+    /// Its volume, where the provider's routes need it.
+    pub volume: Option<String>,
+    /// Snapshot.
+    pub snapshot: String,
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
 /// A request to copy a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct CopyRequest {
@@ -388,14 +401,62 @@ pub struct DeleteResult {
 pub struct Schedule {
     /// Provider key.
     pub provider: ProviderKind,
-    /// The volume it applies to.
-    pub volume_id: String,
-    /// Schedule id (NAS-HA: the frequency, e.g. `hour-1`).
+    /// The volume it is attached to (`null` for a service policy listed with `--all`).
+    pub volume_id: Option<String>,
+    /// Schedule id (NAS-HA: the frequency, e.g. `hour-1`; EFS: the policy UUID).
     pub id: String,
     /// Display name.
     pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The provider's state word (EFS policy `status`).
+    pub state: Option<String>,
+    /// Whether it is the service's default policy (EFS).
+    pub is_default: Option<bool>,
     /// Its rules.
     pub rules: Vec<ScheduleRule>,
+}
+
+/// What `schedule add` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleSpec {
+    /// A frequency word (NAS-HA `hour-1`…; EFS shorthand `hour|day|week`).
+    pub every: Option<String>,
+    /// Time of day for the EFS shorthand (`HH:MM`, or `:MM` for hourly).
+    pub at: Option<String>,
+    /// Explicit rules (EFS).
+    pub rules: Vec<RuleSpec>,
+    /// Policy name (EFS).
+    pub name: Option<String>,
+}
+
+/// One EFS policy rule as typed: name prefix, copies kept and a five-field cron expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// Snapshot name prefix.
+    pub prefix: String,
+    /// Copies kept.
+    pub keep: u32,
+    /// `MIN HOUR DOM MON DOW`.
+    pub cron: String,
+}
+
+/// What `schedule remove` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleRemoval {
+    /// The frequency to disable (NAS-HA).
+    pub every: Option<String>,
+    /// The policy to attach instead (EFS; default: the service's default policy).
+    pub to: Option<String>,
+}
+
+/// The outcome of a schedule change: what to wait for, and what to tell the user.
+#[derive(Debug, Clone)]
+pub struct ScheduleChange {
+    /// What to poll.
+    pub op: Operation,
+    /// Lines for stderr (replaced attachments, kept policies, …).
+    pub notes: Vec<String>,
 }
 
 /// One rule of a schedule.
@@ -444,16 +505,25 @@ pub enum Mutation<'a> {
     AddSchedule {
         /// Volume.
         volume: &'a str,
-        /// Frequency.
-        every: &'a str,
+        /// What to add.
+        spec: &'a ScheduleSpec,
     },
     /// `schedule remove`.
     RemoveSchedule {
         /// Volume.
         volume: &'a str,
-        /// Frequency.
-        every: &'a str,
+        /// What to remove.
+        removal: &'a ScheduleRemoval,
     },
+    /// `snapshot hold`.
+    Hold {
+        /// Volume.
+        volume: Option<&'a str>,
+        /// Snapshot.
+        id: &'a str,
+    },
+    /// `snapshot update`.
+    Update(&'a SnapshotUpdate),
 }
 
 impl Mutation<'_> {
@@ -496,12 +566,21 @@ impl Mutation<'_> {
                 r.snapshot, r.bucket, r.format
             ),
             Mutation::Import(_) => "create a snapshot from the image at the given URL".into(),
-            Mutation::AddSchedule { volume, every } => {
-                format!("enable the {every} snapshot schedule of {volume}")
+            Mutation::AddSchedule { volume, spec } => match (&spec.every, spec.rules.len()) {
+                (Some(every), 0) => format!("enable an {every} snapshot schedule on {volume}"),
+                (_, n) => {
+                    format!("create a snapshot policy of {n} rule(s) and attach it to {volume}")
+                }
+            },
+            Mutation::RemoveSchedule { volume, removal } => match (&removal.every, &removal.to) {
+                (Some(every), _) => format!("disable the {every} snapshot schedule of {volume}"),
+                (None, Some(to)) => format!("attach policy {to} to {volume} instead of its own"),
+                (None, None) => format!("put {volume} back on the service's default policy"),
+            },
+            Mutation::Hold { id, .. } => {
+                format!("turn automatic snapshot {id} into a manual one (it gets a new id)")
             }
-            Mutation::RemoveSchedule { volume, every } => {
-                format!("disable the {every} snapshot schedule of {volume}")
-            }
+            Mutation::Update(u) => format!("rename or redescribe snapshot {}", u.snapshot),
         }
     }
 }

@@ -113,16 +113,25 @@ impl Record for DeleteResult {
 
 impl Record for Schedule {
     fn headers() -> &'static [&'static str] {
-        &["ID", "VOLUME", "NAME", "SCHEDULE", "KEEP", "PREFIX"]
+        &[
+            "ID", "VOLUME", "NAME", "STATE", "SCHEDULE", "KEEP", "PREFIX",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         let join = |f: &dyn Fn(&crate::model::ScheduleRule) -> String| {
             self.rules.iter().map(f).collect::<Vec<_>>().join("\n")
         };
+        let state = match (&self.state, self.is_default) {
+            (Some(s), Some(true)) => format!("{s} (default)"),
+            (Some(s), _) => s.clone(),
+            (None, Some(true)) => "default".into(),
+            (None, _) => "-".into(),
+        };
         vec![
             self.id.clone(),
-            self.volume_id.clone(),
+            opt(&self.volume_id),
             opt(&self.name),
+            state,
             join(&|r| r.schedule.clone()),
             join(&|r| r.keep.map(|k| k.to_string()).unwrap_or_else(|| "-".into())),
             join(&|r| r.prefix.clone().unwrap_or_else(|| "-".into())),

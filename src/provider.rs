@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, ExportRequest,
-    ExportTask, ImportRequest, Mutation, Operation, Progress, Schedule, ShareRequest, Snapshot,
-    Volume,
+    ExportTask, ImportRequest, Mutation, Operation, Progress, Schedule, ScheduleChange,
+    ScheduleRemoval, ScheduleSpec, ShareRequest, Snapshot, SnapshotUpdate, Volume,
 };
 
 /// The provider keys accepted by `-p/--provider`.
@@ -318,27 +318,44 @@ pub trait Provider: Send + Sync {
         Err(self.unsupported("revert", "clone the snapshot and switch to the clone"))
     }
 
-    /// Provider-side schedules of a volume.
-    async fn list_schedules(&self, _volume: &str) -> Result<Vec<Schedule>> {
+    /// Provider-side schedules of a volume (`all`: also the service's other policies).
+    async fn list_schedules(&self, _volume: &str, _all: bool) -> Result<Vec<Schedule>> {
         Err(self.unsupported(
             "schedule list",
-            "this provider has no server-side snapshot schedules",
+            "this provider has no server-side snapshot schedules; run `snapctl rotate --create` from cron",
         ))
     }
 
-    /// Enable a provider-side schedule (`every`: the provider's frequency word).
-    async fn add_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+    /// Enable a provider-side schedule.
+    async fn add_schedule(&self, _volume: &str, _spec: &ScheduleSpec) -> Result<ScheduleChange> {
         Err(self.unsupported(
             "schedule add",
-            "use snapctl rotate --create from cron instead",
+            "this provider has no server-side snapshot schedules; run `snapctl rotate --create` from cron",
         ))
     }
 
     /// Disable a provider-side schedule.
-    async fn remove_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+    async fn remove_schedule(
+        &self,
+        _volume: &str,
+        _removal: &ScheduleRemoval,
+    ) -> Result<ScheduleChange> {
         Err(self.unsupported(
             "schedule remove",
             "this provider has no server-side snapshot schedules",
+        ))
+    }
+
+    /// Turn an automatic snapshot into a manual one; returns the snapshot under its new id.
+    async fn hold_snapshot(&self, _volume: Option<&str>, _id: &str) -> Result<Snapshot> {
+        Err(self.unsupported("snapshot hold", "only EFS has automatic snapshots to hold"))
+    }
+
+    /// Rename or redescribe a snapshot.
+    async fn update_snapshot(&self, _req: &SnapshotUpdate) -> Result<Snapshot> {
+        Err(self.unsupported(
+            "snapshot update",
+            "this provider's API cannot change a snapshot's name or description",
         ))
     }
 

@@ -470,7 +470,7 @@ async fn clone_refuses_an_automatic_snapshot_before_posting() {
     assert!(err.contains("automatic (policy) snapshot"), "{err}");
     assert!(
         err.contains(&format!(
-            "hint: hold it first to turn it into a manual snapshot (POST /storage/netapp/{SERVICE}/share/{SHARE}/snapshot/{AUTOMATIC}/hold)"
+            "snapctl -p ovh-efs --service {SERVICE} snapshot hold {AUTOMATIC} --volume {SHARE}"
         )),
         "{err}"
     );

@@ -758,3 +758,35 @@ async fn dry_run_asks_the_api_and_creates_nothing() {
         .await;
     assert_exit(&out, 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_renames_through_the_name_tag_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("CreateTags")))
+        .and(OscSigned)
+        .and(body_json(
+            json!({"ResourceIds": ["snap-00000001"], "Tags": [{"Key": "Name", "Value": "audit"}]}),
+        ))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .respond_with(ok("read-snapshot-source.json"))
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+    assert_exit(
+        &cli.run(&["snapshot", "update", "snap-00000001", "--name", "audit"])
+            .await,
+        0,
+    );
+    let desc = cli
+        .run(&["snapshot", "update", "snap-00000001", "--description", "x"])
+        .await;
+    assert_exit(&desc, 2);
+    assert!(stderr(&desc).contains("cannot change a snapshot's description"));
+}

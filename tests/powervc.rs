@@ -543,3 +543,33 @@ async fn clouds_yaml_is_read_for_os_cloud() {
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), format!("{V1}\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_renames_a_cinder_snapshot() {
+    let server = powervc_server(1).await;
+    Mock::given(method("PUT"))
+        .and(path(pvc_path(&format!("/snapshots/{S2}"))))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .and(body_json(
+            json!({"snapshot": {"name": "nightly", "description": "kept"}}),
+        ))
+        .respond_with(ok(200, "snapshot-available.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "-o",
+            "ids",
+            "snapshot",
+            "update",
+            S2,
+            "--name",
+            "nightly",
+            "--description",
+            "kept",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{S2}\n"));
+}

@@ -471,6 +471,36 @@ impl Outscale {
                 })
             }
             Mutation::Clone(req) => self.prepare_clone(req).await,
+            Mutation::Hold { .. } => Err(Error::Unsupported {
+                provider: ProviderKind::Outscale,
+                operation: "snapshot hold",
+                hint: "OUTSCALE snapshots are all manual; there is nothing to hold".into(),
+            }),
+            Mutation::Update(req) => {
+                check_id("snapshot id", "snap-", &req.snapshot)?;
+                if req.description.is_some() {
+                    return Err(Error::Usage {
+                        message: "OUTSCALE cannot change a snapshot's description".into(),
+                        hint: Some(
+                            "change its name (the Name tag) with --name, or add a tag".into(),
+                        ),
+                    });
+                }
+                let name = req
+                    .name
+                    .as_ref()
+                    .ok_or_else(|| Error::usage("give --name"))?;
+                Ok(PreparedCall {
+                    action: "CreateTags",
+                    body: json!({
+                        "ResourceIds": [req.snapshot],
+                        "Tags": tags_of(Some(name), &[])?,
+                    }),
+                    tags: vec![],
+                    what: format!("rename snapshot {}", req.snapshot),
+                    idempotent: true,
+                })
+            }
             Mutation::CloneVolumes(_) => Err(Error::Unsupported {
                 provider: ProviderKind::Outscale,
                 operation: "clone of volumes",
@@ -808,15 +838,27 @@ impl Provider for Outscale {
         Err(revert_unsupported(volume, snapshot))
     }
 
-    async fn list_schedules(&self, _volume: &str) -> Result<Vec<crate::model::Schedule>> {
+    async fn list_schedules(
+        &self,
+        _volume: &str,
+        _all: bool,
+    ) -> Result<Vec<crate::model::Schedule>> {
         Err(schedules_unsupported())
     }
 
-    async fn add_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+    async fn add_schedule(
+        &self,
+        _volume: &str,
+        _spec: &crate::model::ScheduleSpec,
+    ) -> Result<crate::model::ScheduleChange> {
         Err(schedules_unsupported())
     }
 
-    async fn remove_schedule(&self, _volume: &str, _every: &str) -> Result<Operation> {
+    async fn remove_schedule(
+        &self,
+        _volume: &str,
+        _removal: &crate::model::ScheduleRemoval,
+    ) -> Result<crate::model::ScheduleChange> {
         Err(schedules_unsupported())
     }
 
@@ -865,6 +907,12 @@ impl Provider for Outscale {
                 until: Until::Ready,
             },
         ))
+    }
+
+    async fn update_snapshot(&self, req: &crate::model::SnapshotUpdate) -> Result<Snapshot> {
+        let prepared = self.prepare(&Mutation::Update(req)).await?;
+        let _: ResponseContextOnly = self.send(&prepared).await?;
+        self.get_snapshot(None, &req.snapshot).await
     }
 
     async fn check_mutation(&self, m: &Mutation<'_>) -> Result<bool> {

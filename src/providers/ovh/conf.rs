@@ -276,6 +276,7 @@ mod tests {
             region: None,
             region_flag: None,
             timeout: crate::config::DEFAULT_TIMEOUT,
+            poll_interval: std::time::Duration::from_secs(5),
             config_path: None,
             env,
             warnings: vec![],

@@ -19,8 +19,8 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{
-    CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleRule, Snapshot,
-    SnapshotKind, SnapshotState, Volume, VolumeState,
+    CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
+    ScheduleRule, ScheduleSpec, Snapshot, SnapshotKind, SnapshotState, Volume, VolumeState,
 };
 use crate::provider::{Capabilities, Provider, ProviderKind, Support};
 
@@ -542,7 +542,7 @@ impl Provider for Nasha {
         Err(self.by_hand("revert", volume, snapshot).await)
     }
 
-    async fn list_schedules(&self, volume: &str) -> Result<Vec<Schedule>> {
+    async fn list_schedules(&self, volume: &str, _all: bool) -> Result<Vec<Schedule>> {
         check_name("partition name", volume)?;
         Ok(self
             .frequencies(volume)
@@ -550,20 +550,33 @@ impl Provider for Nasha {
             .into_iter()
             .map(|every| Schedule {
                 provider: ProviderKind::OvhNasha,
-                volume_id: volume.to_string(),
+                volume_id: Some(volume.to_string()),
                 rules: vec![ScheduleRule {
                     schedule: frequency_words(&every),
                     keep: Some(1),
                     prefix: None,
                 }],
                 name: Some(every.clone()),
+                description: None,
+                state: None,
+                is_default: None,
                 id: every,
             })
             .collect())
     }
 
-    async fn add_schedule(&self, volume: &str, every: &str) -> Result<Operation> {
+    async fn add_schedule(&self, volume: &str, spec: &ScheduleSpec) -> Result<ScheduleChange> {
         check_name("partition name", volume)?;
+        if !spec.rules.is_empty() || spec.at.is_some() || spec.name.is_some() {
+            return Err(Error::Usage {
+                message: "NAS-HA schedules are fixed frequencies; --rule, --cron, --at and --name do not apply".into(),
+                hint: Some(format!("use --every with one of {}", FREQUENCIES.join(", "))),
+            });
+        }
+        let every = spec.every.as_deref().ok_or_else(|| Error::Usage {
+            message: "schedule add needs --every on ovh-nasha".into(),
+            hint: Some(format!("one of {}", FREQUENCIES.join(", "))),
+        })?;
         check_frequency(every)?;
         let action = format!("enable the {every} snapshot schedule of partition {volume}");
         let resp = self
@@ -577,11 +590,22 @@ impl Provider for Nasha {
                 &action,
             )
             .await?;
-        self.task_of(&resp, &action).await
+        Ok(ScheduleChange {
+            op: self.task_of(&resp, &action).await?,
+            notes: vec![],
+        })
     }
 
-    async fn remove_schedule(&self, volume: &str, every: &str) -> Result<Operation> {
+    async fn remove_schedule(
+        &self,
+        volume: &str,
+        removal: &ScheduleRemoval,
+    ) -> Result<ScheduleChange> {
         check_name("partition name", volume)?;
+        let every = removal.every.as_deref().ok_or_else(|| Error::Usage {
+            message: "schedule remove needs --every on ovh-nasha".into(),
+            hint: Some("see `snapctl -p ovh-nasha schedule list --volume PARTITION`".into()),
+        })?;
         check_frequency(every)?;
         let action = format!("disable the {every} snapshot schedule of partition {volume}");
         let resp = self
@@ -593,7 +617,10 @@ impl Provider for Nasha {
                 &action,
             )
             .await?;
-        self.task_of(&resp, &action).await
+        Ok(ScheduleChange {
+            op: self.task_of(&resp, &action).await?,
+            notes: vec![],
+        })
     }
 
     async fn poll(&self, op: &Operation) -> Result<Progress> {

@@ -689,12 +689,50 @@ impl Provider for Powervc {
         })
     }
 
-    async fn list_schedules(&self, _volume: &str) -> Result<Vec<crate::model::Schedule>> {
+    async fn list_schedules(
+        &self,
+        _volume: &str,
+        _all: bool,
+    ) -> Result<Vec<crate::model::Schedule>> {
         Err(Error::Unsupported {
             provider: ProviderKind::Powervc,
             operation: "schedule",
             hint: "PowerVC has no volume snapshot schedules; run `snapctl rotate --create` from cron (see the README)".into(),
         })
+    }
+
+    async fn update_snapshot(&self, req: &crate::model::SnapshotUpdate) -> Result<Snapshot> {
+        check_uuid("snapshot id", &req.snapshot)?;
+        let mut inner = serde_json::Map::new();
+        if let Some(n) = &req.name {
+            inner.insert("name".into(), json!(n));
+        }
+        if let Some(d) = &req.description {
+            inner.insert("description".into(), json!(d));
+        }
+        if inner.is_empty() {
+            return Err(Error::usage("give --name and/or --description"));
+        }
+        let body = json!({ "snapshot": inner });
+        let what = format!("update snapshot {}", req.snapshot);
+        let resp = self
+            .session
+            .call(
+                Method::PUT,
+                &["snapshots", &req.snapshot],
+                &[],
+                Some(&body),
+                &[],
+                true,
+                &what,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Wrap {
+            snapshot: CinderSnapshot,
+        }
+        let w: Wrap = decode(&resp.body, &what)?;
+        Ok(map_snapshot(w.snapshot))
     }
 
     async fn poll(&self, op: &Operation) -> Result<Progress> {

@@ -13,7 +13,7 @@ use crate::cli::{
 };
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
-use crate::http::{Http, HttpConfig};
+use crate::http::{Http, HttpConfig, RateLimit};
 use crate::lock::lock_dir;
 use crate::model::{
     CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport,
@@ -215,11 +215,23 @@ async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     }
     let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");
     validate_inputs(settings.provider, &cli.command)?;
+    let rate_limit = match g.max_rps.or(settings.profile.max_rps) {
+        Some(rps) if rps > 0.0 => Some(RateLimit {
+            per_second: rps,
+            burst: settings
+                .provider
+                .default_rate_limit()
+                .map_or(1, |d| d.burst),
+        }),
+        Some(_) => None,
+        None => settings.provider.default_rate_limit(),
+    };
     let http = Arc::new(Http::new(HttpConfig {
         request_timeout: HttpConfig::default()
             .request_timeout
             .min(settings.timeout.max(Duration::from_secs(1))),
         verbosity: g.verbose,
+        rate_limit,
         ..HttpConfig::default()
     })?);
     let mut warnings = std::mem::take(&mut settings.warnings);

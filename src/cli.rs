@@ -75,6 +75,11 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Client-side request rate limit, shared by concurrent work [default: ovh 1/s (burst 5),
+    /// outscale 5/s, powervc none; 0 = none].
+    #[arg(long, global = true, env = "SNAPCTL_MAX_RPS", value_name = "N")]
+    pub max_rps: Option<f64>,
+
     /// Trust this CA certificate (PEM) too, e.g. PowerVC's /etc/pki/tls/certs/powervc.crt.
     #[arg(long, global = true, value_name = "FILE")]
     pub cacert: Option<PathBuf>,

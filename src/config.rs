@@ -99,6 +99,8 @@ pub struct Profile {
     pub volume_endpoint: Option<String>,
     /// Re-authenticate this long before the token expires (default 60m, at most half its life).
     pub token_margin: Option<String>,
+    /// Client-side requests per second (0: unlimited); overrides the provider's default.
+    pub max_rps: Option<f64>,
     /// Items per page for providers whose lists page (OUTSCALE `ResultsPerPage`, Cinder `limit`).
     pub page_size: Option<u32>,
     /// Rotation policy used by `snapctl rotate` (and `check`'s prefix).

@@ -108,6 +108,23 @@ impl ProviderKind {
         }
     }
 
+    /// Default client-side rate limit: OVH's only guidance is ~60 requests/min per consumer key
+    /// (python-ovh#81); OUTSCALE's SDKs allow 5 requests/s; PowerVC sets none.
+    pub fn default_rate_limit(self) -> Option<crate::http::RateLimit> {
+        use crate::http::RateLimit;
+        match self {
+            ProviderKind::OvhEfs | ProviderKind::OvhNasha => Some(RateLimit {
+                per_second: 1.0,
+                burst: 5,
+            }),
+            ProviderKind::Outscale => Some(RateLimit {
+                per_second: 5.0,
+                burst: 5,
+            }),
+            ProviderKind::Powervc => None,
+        }
+    }
+
     /// Parse a key, listing the valid ones when it is unknown.
     pub fn parse(s: &str) -> Result<Self> {
         Self::ALL

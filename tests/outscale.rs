@@ -790,3 +790,30 @@ async fn update_renames_through_the_name_tag_only() {
     assert_exit(&desc, 2);
     assert!(stderr(&desc).contains("cannot change a snapshot's description"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_side_rate_limit_spaces_a_batch() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("DeleteSnapshot")))
+        .and(OscSigned)
+        .respond_with(ok("response-context.json"))
+        .expect(8)
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = (0..8).map(|i| format!("snap-0000000{i}")).collect();
+    let mut args = vec!["snapshot", "delete"];
+    args.extend(ids.iter().map(String::as_str));
+    let started = std::time::Instant::now();
+    // OUTSCALE's burst is 5: the last three wait 100 ms each at 10 requests/s.
+    let out = Snapctl::outscale(&server)
+        .env("SNAPCTL_MAX_RPS", "10")
+        .run(&args)
+        .await;
+    assert_exit(&out, 0);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(290),
+        "{elapsed:?}"
+    );
+}

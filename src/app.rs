@@ -187,6 +187,7 @@ fn schedule_spec(a: &crate::cli::ScheduleAddArgs) -> Result<ScheduleSpec> {
 
 /// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
 pub async fn run(cli: Cli, env: Env) -> Result<u8> {
+    crate::interrupt::install();
     if let Command::Check(_) = cli.command {
         // A monitoring plugin answers UNKNOWN (3) for anything that keeps it from judging.
         return Ok(match run_command(cli, env).await {
@@ -531,6 +532,17 @@ async fn delete_snapshots(
     let mut results = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
     for id in ids {
+        if crate::interrupt::requested() {
+            results.push(DeleteResult {
+                provider: p.kind(),
+                id: id.clone(),
+                volume_id: volume.map(str::to_string),
+                status: "skipped",
+                error: Some("interrupted before it started".into()),
+                task_id: None,
+            });
+            continue;
+        }
         let mut task_id = None;
         let outcome = async {
             let op = p.delete_snapshot(volume, id).await?;
@@ -576,13 +588,23 @@ async fn delete_snapshots(
     let done: Vec<DeleteResult> = match ctx.format {
         Format::Ids => results
             .iter()
-            .filter(|r| r.status != "failed")
+            .filter(|r| matches!(r.status, "deleted" | "deleting"))
             .cloned()
             .collect(),
         _ => results.clone(),
     };
     if !(ctx.format == Format::Ids && done.is_empty()) {
         ctx.print(&render_list(&done, ctx.format))?;
+    }
+    if crate::interrupt::requested() {
+        let started = results.iter().filter(|r| r.status != "skipped").count();
+        return Err(Error::Interrupted {
+            done: format!(
+                "{started} of {} deletions were sent, {} not started",
+                ids.len(),
+                ids.len() - started
+            ),
+        });
     }
     match failed {
         0 => Ok(()),

@@ -37,6 +37,8 @@ pub enum ExitCode {
     Locked = 8,
     /// Refused for safety.
     Refused = 9,
+    /// Stopped by SIGINT/SIGTERM (what was done is reported).
+    Interrupted = 130,
 }
 
 /// An error answered by a provider's API, with everything support will ask for.
@@ -203,6 +205,13 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// SIGINT/SIGTERM stopped the command before it finished.
+    #[error("interrupted: {done}")]
+    Interrupted {
+        /// What was done and what was not.
+        done: String,
+    },
+
     /// Local I/O (config files, terminal).
     #[error("{action}: {source}")]
     Io {
@@ -238,6 +247,7 @@ impl Error {
             Error::Partial { .. } => ExitCode::Partial,
             Error::Locked { .. } => ExitCode::Locked,
             Error::Refused { .. } => ExitCode::Refused,
+            Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::Transport { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
@@ -271,6 +281,9 @@ impl Error {
             Error::Locked { .. } => Some(
                 "wait for the other run to finish (the kernel releases the lock when it exits), or pass --lock-wait DURATION".into(),
             ),
+            Error::Interrupted { .. } => {
+                Some("the output lists what was done; run the command again for the rest".into())
+            }
             Error::InvalidInput { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }

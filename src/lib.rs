@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod interrupt;
 pub mod lock;
 pub mod model;
 pub mod output;

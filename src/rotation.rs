@@ -125,6 +125,15 @@ impl RotateReport {
     /// The error the run ends with, if any: the single volume's own error, exit 8 when every failure
     /// is a held lock, exit 6 otherwise.
     pub fn outcome(&mut self, max_delete: usize) -> Result<()> {
+        if crate::interrupt::requested() {
+            let deleted: usize = self.volumes.iter().map(|v| v.deleted.len()).sum();
+            let planned: usize = self.volumes.iter().map(|v| v.delete.len()).sum();
+            return Err(Error::Interrupted {
+                done: format!(
+                    "{deleted} of {planned} planned deletions were done; the plan above shows which"
+                ),
+            });
+        }
         if self.refused {
             let total: usize = self.volumes.iter().map(|v| v.delete.len()).sum();
             return Err(Error::Refused {
@@ -203,6 +212,12 @@ async fn prepare(
         to_delete,
         _lock: lock,
     };
+    if crate::interrupt::requested() {
+        report.fail(Error::Interrupted {
+            done: "this volume was not started".into(),
+        });
+        return prepared(report, None, vec![]);
+    }
     let (dir, kind, scope, vol, lock_wait) = (
         opts.lock_dir.clone(),
         provider.kind().to_string(),
@@ -280,6 +295,13 @@ async fn apply(
     wait_opts: WaitOptions,
 ) -> Prepared {
     for snap in std::mem::take(&mut prepared.to_delete) {
+        if crate::interrupt::requested() {
+            prepared.report.failed.push(Failed {
+                id: snap.id.clone(),
+                error: "interrupted before it started".into(),
+            });
+            continue;
+        }
         let result = async {
             let op = provider
                 .delete_snapshot(snap.volume_id.as_deref(), &snap.id)

@@ -66,6 +66,13 @@ pub async fn wait_for(provider: &dyn Provider, op: &Operation, opts: &WaitOption
             }
             Err(e) => break Err(e),
         }
+        if crate::interrupt::requested() {
+            break Err(Error::Interrupted {
+                done: format!(
+                    "stopped waiting for {what} (last state: {last_state}); it goes on server-side"
+                ),
+            });
+        }
         let elapsed = started.elapsed();
         if elapsed >= opts.timeout {
             break Err(Error::Timeout {

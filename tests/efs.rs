@@ -821,3 +821,55 @@ async fn dry_run_says_would_and_sends_nothing() {
             .is_empty()
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
+    let server = ovh_server().await;
+    let ids = [
+        MANUAL.to_string(),
+        "6b1e1f3a-0000-4000-8000-0000000000a2".to_string(),
+        "6b1e1f3a-0000-4000-8000-0000000000a3".to_string(),
+    ];
+    Mock::given(method("DELETE"))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", cli.home.path())
+        .env("SNAPCTL_MAX_RPS", "0")
+        .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cli.home.path())
+        .args(&cli.args)
+        .args(["-o", "json", "snapshot", "delete"])
+        .args(&ids)
+        .args(["--volume", SHARE])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert_exit(&out, 130);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["status"], "deleting", "the request in flight finished");
+    assert_eq!(v[1]["status"], "skipped");
+    assert_eq!(v[2]["status"], "skipped");
+    assert!(
+        stderr(&out).contains("1 of 3 deletions were sent, 2 not started"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -24,7 +24,7 @@ use crate::output::{
     Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
     render_rotation,
 };
-use crate::provider::{Provider, ProviderKind, build};
+use crate::provider::{Provider, ProviderKind, build, create_snapshot_once};
 use crate::rotate::Policy;
 use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
@@ -345,7 +345,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             if ctx.dry_run {
                 return dry(ctx, &[Mutation::CreateSnapshot(&req)]).await;
             }
-            let (snap, op) = p.create_snapshot(&req).await?;
+            let (snap, op) = create_snapshot_once(p, &req).await?;
             let snap = if wait {
                 wait_for(p, &op, &ctx.wait).await?;
                 p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
@@ -735,7 +735,7 @@ async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<Option<String>> {
         ctx.print(&render_dry_run(&reports, ctx.format))?;
         return Ok(None);
     }
-    let (snap, op) = p.create_snapshot(&req).await?;
+    let (snap, op) = create_snapshot_once(p, &req).await?;
     ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
     wait_for(p, &op, &ctx.wait).await?;
     Ok(Some(snap.id))

@@ -440,3 +440,58 @@ mod tests {
         }
     }
 }
+
+/// Take a snapshot so that one command makes at most one: when the create may have reached the
+/// server but no answer came (timeout, dropped connection), look the snapshot up by its name before
+/// reporting, instead of guessing or re-sending. Providers with an idempotency token (OUTSCALE's
+/// `ClientToken`) are safe to re-send anyway; this covers OVH and PowerVC.
+pub async fn create_snapshot_once(
+    provider: &dyn Provider,
+    req: &CreateSnapshot,
+) -> Result<(Snapshot, Operation)> {
+    match provider.create_snapshot(req).await {
+        Err(Error::Transport {
+            maybe_sent: true,
+            action,
+            detail,
+            tls,
+        }) => {
+            let lost = Error::Transport {
+                maybe_sent: true,
+                action,
+                detail,
+                tls,
+            };
+            let Some(name) = &req.name else {
+                return Err(lost);
+            };
+            let found: Vec<Snapshot> = match provider.list_snapshots(Some(&req.volume)).await {
+                Ok(all) => all
+                    .into_iter()
+                    .filter(|s| s.name.as_deref() == Some(name.as_str()))
+                    .collect(),
+                Err(_) => return Err(lost),
+            };
+            match found.as_slice() {
+                [one] => {
+                    eprintln!(
+                        "snapctl: the create got no answer, but snapshot {} ({name}) exists: using it",
+                        one.id
+                    );
+                    let op = if one.state == crate::model::SnapshotState::Available {
+                        Operation::Done
+                    } else {
+                        Operation::Snapshot {
+                            volume: one.volume_id.clone(),
+                            id: one.id.clone(),
+                            until: crate::model::Until::Ready,
+                        }
+                    };
+                    Ok((one.clone(), op))
+                }
+                _ => Err(lost),
+            }
+        }
+        other => other,
+    }
+}

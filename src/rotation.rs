@@ -255,7 +255,7 @@ async fn prepare(
                 managed: true,
                 ..CreateSnapshot::default()
             };
-            match provider.create_snapshot(&req).await {
+            match crate::provider::create_snapshot_once(provider.as_ref(), &req).await {
                 Ok((snap, op)) => {
                     report.created = Some(snap);
                     if opts.wait

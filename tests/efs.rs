@@ -873,3 +873,47 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_create_is_found_by_name_not_resent() {
+    let server = ovh_server().await;
+    // The server makes the snapshot but the answer never arrives in time.
+    Mock::given(method("POST"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json").set_delay(Duration::from_secs(3)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let listed: Value =
+        serde_json::from_slice(&fixture("ovh-efs/snapshot-available.json")).expect("fixture");
+    Mock::given(method("GET"))
+        .and(path(share_path("/snapshot")))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200).set_body_json(vec![listed]))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&[
+            "--timeout",
+            "1s",
+            "-o",
+            "ids",
+            "snapshot",
+            "create",
+            "--volume",
+            SHARE,
+            "--name",
+            "snapctl-20261124T093000Z",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{NEW_SNAP}\n"));
+    assert!(stderr(&out).contains("got no answer"), "{}", stderr(&out));
+    let posts = api_requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1, "exactly one create was sent");
+}

@@ -573,3 +573,19 @@ async fn update_renames_a_cinder_snapshot() {
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), format!("{S2}\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_next_link_that_loops_is_an_error_not_a_short_list() {
+    let server = powervc_server(1).await;
+    // Every page says "next: marker V2": a broken chain.
+    get(
+        &server,
+        &pvc_path("/volumes/detail"),
+        ok(200, "volumes-page1.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("repeated marker"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}

@@ -420,27 +420,6 @@ pub async fn build(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_provider_lists_valid_ones() {
-        let err = ProviderKind::parse("aws").unwrap_err();
-        assert_eq!(
-            err.hint().as_deref(),
-            Some("valid providers: ovh-efs, ovh-nasha, outscale, powervc")
-        );
-    }
-
-    #[test]
-    fn keys_round_trip() {
-        for k in ProviderKind::ALL {
-            assert_eq!(ProviderKind::parse(k.as_str()).unwrap(), k);
-        }
-    }
-}
-
 /// Take a snapshot so that one command makes at most one: when the create may have reached the
 /// server but no answer came (timeout, dropped connection), look the snapshot up by its name before
 /// reporting, instead of guessing or re-sending. Providers with an idempotency token (OUTSCALE's
@@ -493,5 +472,26 @@ pub async fn create_snapshot_once(
             }
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_provider_lists_valid_ones() {
+        let err = ProviderKind::parse("aws").unwrap_err();
+        assert_eq!(
+            err.hint().as_deref(),
+            Some("valid providers: ovh-efs, ovh-nasha, outscale, powervc")
+        );
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        for k in ProviderKind::ALL {
+            assert_eq!(ProviderKind::parse(k.as_str()).unwrap(), k);
+        }
     }
 }

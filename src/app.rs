@@ -925,6 +925,18 @@ async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
     let max_delete = opts.max_delete;
     let mut report = rotation::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
     ctx.print(&render_rotation(&report, ctx.format))?;
+    // Failures also go to stderr, where cron mail and logs look.
+    for v in &report.volumes {
+        if let Some(e) = &v.error {
+            eprintln!("error: volume {}: {e}", v.volume_id);
+        }
+        for f in &v.failed {
+            eprintln!(
+                "error: volume {}: snapshot {}: {}",
+                v.volume_id, f.id, f.error
+            );
+        }
+    }
     report.outcome(max_delete)
 }
 

@@ -201,8 +201,13 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
     run_command(cli, env).await
 }
 
-async fn run_command(cli: Cli, env: Env) -> Result<u8> {
+pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let g = &cli.global;
+    match &cli.command {
+        Command::Demo => return crate::demo::run(&env).await.map(|()| 0),
+        Command::Emulator(a) => return serve_emulator(a).await.map(|()| 0),
+        _ => {}
+    }
     if let Command::Providers = cli.command {
         // Still load the config file so a broken one is reported, but no provider is needed.
         resolve(&g.opts(), env, false)?;
@@ -252,12 +257,56 @@ async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     dispatch(&ctx, &settings, cli.command).await
 }
 
+/// `snapctl emulator`: serve until Ctrl-C, after printing how to point snapctl at it.
+async fn serve_emulator(a: &crate::cli::EmulatorArgs) -> Result<()> {
+    let emu = crate::emulator::start(crate::emulator::EmulatorConfig {
+        listen: a.listen,
+        delay: a.delay,
+        fail_rate: a.fail_rate.clamp(0.0, 1.0),
+        latency: a.latency,
+        throttle: a.throttle,
+        seed: a.seed,
+    })
+    .await
+    .map_err(|source| Error::Io {
+        action: format!("cannot listen on {}", a.listen),
+        source,
+    })?;
+    let mut text = format!(
+        "# snapctl emulator on {} (Ctrl-C to stop); paste these lines into a shell:\n",
+        emu.base()
+    );
+    for (k, v) in emu.env() {
+        text.push_str(&format!("export {k}={v}\n"));
+    }
+    text.push_str(&format!(
+        "# then: snapctl -p ovh-efs --service {} volume list\n#       snapctl -p ovh-nasha --service {} volume list\n#       snapctl -p outscale volume list\n#       snapctl -p powervc volume list\n",
+        crate::emulator::EFS_SERVICE,
+        crate::emulator::NASHA_SERVICE
+    ));
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Io {
+            action: "cannot write to stdout".into(),
+            source,
+        })?;
+    drop(out);
+    while !crate::interrupt::requested() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// Check every id the command carries against the provider's id shape.
 fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
     let vol = |id: &str| kind.validate_volume_id(id);
     let snap = |id: &str| kind.validate_snapshot_id(id);
     match command {
-        Command::Providers | Command::Volume(VolumeCmd::List) => Ok(()),
+        Command::Providers
+        | Command::Demo
+        | Command::Emulator(_)
+        | Command::Volume(VolumeCmd::List) => Ok(()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume }) => volume.as_deref().map_or(Ok(()), vol),
         Command::Snapshot(SnapshotCmd::Show { id, volume }) => {
@@ -309,7 +358,9 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
     let p = ctx.provider.as_ref();
     match command {
         Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
-        Command::Providers => unreachable!("handled before a provider is built"),
+        Command::Providers | Command::Demo | Command::Emulator(_) => {
+            unreachable!("handled before a provider is built")
+        }
         Command::Volume(VolumeCmd::List) => {
             ctx.print(&render_list(&p.list_volumes().await?, ctx.format))
         }

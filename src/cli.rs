@@ -126,6 +126,10 @@ impl Global {
 pub enum Command {
     /// Show which operations each provider offers.
     Providers,
+    /// Walk snapshot → clone → rotate on every provider against a built-in emulator (no account needed).
+    Demo,
+    /// Serve a local, stateful emulator of all four APIs and print the environment pointing at it.
+    Emulator(EmulatorArgs),
     /// List or show volumes (EFS shares, NAS-HA partitions, block volumes).
     #[command(subcommand)]
     Volume(VolumeCmd),
@@ -234,6 +238,8 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Providers => "providers",
+            Command::Demo => "demo",
+            Command::Emulator(_) => "emulator",
             Command::Volume(VolumeCmd::List) => "volume list",
             Command::Volume(VolumeCmd::Show { .. }) => "volume show",
             Command::Snapshot(SnapshotCmd::List { .. }) => "snapshot list",
@@ -403,6 +409,29 @@ pub struct ShareArgs {
     /// Everyone (share) / no longer everyone (unshare).
     #[arg(long)]
     pub public: bool,
+}
+
+/// `emulator …`
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// How long transitions take (creating → available, tasks, clones).
+    #[arg(long, value_parser = duration, default_value = "300ms", value_name = "DURATION")]
+    pub delay: Duration,
+    /// Share of requests answered with a server error (0.0-1.0).
+    #[arg(long, default_value = "0")]
+    pub fail_rate: f64,
+    /// Added to every answer.
+    #[arg(long, value_parser = duration, default_value = "0s", value_name = "DURATION")]
+    pub latency: Duration,
+    /// Requests per second before answering 429 (413 on PowerVC) with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub throttle: Option<u32>,
+    /// Seed for fault injection and generated ids.
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
 }
 
 /// `clone …`

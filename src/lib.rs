@@ -8,6 +8,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod interrupt;

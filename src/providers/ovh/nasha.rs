@@ -436,7 +436,8 @@ impl Provider for Nasha {
         if !req.tags.is_empty() {
             return Err(Error::usage("NAS-HA snapshots take no tags"));
         }
-        if req.description.is_some() {
+        // A rotation's own description has nowhere to go on NAS-HA; a user's is refused.
+        if req.description.is_some() && !req.managed {
             return Err(Error::Usage {
                 message: "NAS-HA custom snapshots have no description".into(),
                 hint: Some("put what you need in --name".into()),

@@ -1,0 +1,129 @@
+//! `snapctl demo`: the main job on a fresh machine. Starts the emulator in-process and walks
+//! snapshot → clone → rotate on every provider through the real command code, printing each command
+//! and its table.
+
+use std::io::Write;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::config::Env;
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::error::{Error, Result};
+use crate::provider::ProviderKind;
+
+fn steps(kind: ProviderKind, volume: &str) -> Vec<Vec<String>> {
+    let v = volume.to_string();
+    let s = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let mut out = vec![
+        s(&["volume", "list"]),
+        s(&[
+            "snapshot",
+            "create",
+            "--volume",
+            &v,
+            "--name",
+            "demo-before-change",
+            "--wait",
+        ]),
+    ];
+    match kind {
+        ProviderKind::OvhNasha => out.push(s(&["schedule", "list", "--volume", &v])),
+        _ => out.push(s(&[
+            "clone",
+            "--volume",
+            &v,
+            "--name",
+            "demo-clone",
+            "--wait",
+        ])),
+    }
+    out.push(s(&[
+        "rotate",
+        "--volume",
+        &v,
+        "--create",
+        "--wait",
+        "--keep-last",
+        "2",
+    ]));
+    out.push(s(&["snapshot", "list", "--volume", &v]));
+    out
+}
+
+/// Run the demo.
+pub async fn run(outer: &Env) -> Result<()> {
+    let emu = crate::emulator::start(EmulatorConfig {
+        delay: std::time::Duration::from_millis(200),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .map_err(|source| Error::Io {
+        action: "cannot start the emulator on loopback".into(),
+        source,
+    })?;
+    let env = demo_env(&emu, outer);
+    for kind in ProviderKind::ALL {
+        let volume = emu.demo_volume(kind);
+        for step in steps(kind, &volume) {
+            let mut args = vec![
+                "snapctl".to_string(),
+                "-p".into(),
+                kind.as_str().into(),
+                "--poll-interval".into(),
+                "50ms".into(),
+                // The emulator is local: no need for the cloud's request budget.
+                "--max-rps".into(),
+                "0".into(),
+            ];
+            if let Some(service) = Emulator::service(kind) {
+                args.extend(["--service".into(), service.into()]);
+            }
+            args.extend(step.iter().cloned());
+            let shown = args[1..]
+                .iter()
+                .filter(|a| !matches!(a.as_str(), "--poll-interval" | "50ms" | "--max-rps" | "0"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            print_line(&format!("\n$ snapctl {shown}\n"))?;
+            let cli = Cli::try_parse_from(&args).map_err(|e| Error::usage(e.to_string()))?;
+            Box::pin(crate::app::run_command(cli, env.clone())).await?;
+        }
+    }
+    print_line(&format!(
+        "\nThat was the emulator on {}; run `snapctl emulator` to keep one up for your own scripts.\n",
+        emu.base()
+    ))
+}
+
+fn print_line(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Io {
+            action: "cannot write to stdout".into(),
+            source,
+        })
+}
+
+/// The emulator's credentials, and nothing of the user's configuration.
+fn demo_env(emu: &Emulator, outer: &Env) -> Env {
+    let mut env = Env::default();
+    for (k, v) in emu.env() {
+        env.vars.insert(k.to_string(), v);
+    }
+    let scratch = std::env::temp_dir().join(format!("snapctl-demo-{}", std::process::id()));
+    env.vars.insert(
+        "XDG_CONFIG_HOME".into(),
+        scratch.join("config").display().to_string(),
+    );
+    env.vars.insert(
+        "SNAPCTL_LOCK_DIR".into(),
+        scratch.join("locks").display().to_string(),
+    );
+    if let Some(path) = outer.var("PATH") {
+        env.vars.insert("PATH".into(), path.to_string());
+    }
+    env
+}

@@ -1,0 +1,426 @@
+//! `snapctl emulator`: one loopback server that plays the four provider APIs with in-memory state,
+//! so every command can run end to end without a cloud account, and users can test their scripts.
+//!
+//! It verifies what the real services verify (OVH signatures and timestamps, OSC4 signatures,
+//! Keystone tokens), moves objects through state machines like the real ones (with a configurable
+//! delay), enforces the documented limits, and injects faults on request (`--fail-rate`,
+//! `--latency`, `--throttle`, `--seed`). It shares no code path with the client except the
+//! signature functions, which it uses to check, not to make, signatures.
+
+mod outscale;
+mod ovh;
+mod powervc;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// Demo OVH credentials the emulator accepts.
+pub const OVH_AK: &str = "emulatorAppKey01";
+/// Demo OVH application secret.
+pub const OVH_AS: &str = "emulatorAppSecret000000000000001";
+/// Demo OVH consumer key.
+pub const OVH_CK: &str = "emulatorConsumerKey0000000000001";
+/// The demo EFS service.
+pub const EFS_SERVICE: &str = "5e7a0f00-0000-4000-8000-000000000001";
+/// The demo NAS-HA service.
+pub const NASHA_SERVICE: &str = "zpool-100001";
+/// Demo OUTSCALE access key.
+pub const OSC_AK: &str = "EMULATORACCESSKEY001";
+/// Demo OUTSCALE secret key.
+pub const OSC_SK: &str = "emulatorSecretKey00000000000000000000001";
+/// Demo OUTSCALE region.
+pub const OSC_REGION: &str = "eu-west-2";
+/// Demo PowerVC user.
+pub const PVC_USER: &str = "root";
+/// Demo PowerVC password.
+pub const PVC_PASSWORD: &str = "emulator-passw0rd";
+/// Demo PowerVC project id.
+pub const PVC_PROJECT: &str = "9e8d7c6b5a4f4e3d8c2b1a0f9e8d7c6b";
+
+/// How the emulator behaves.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// How long transitions take (creating → available, tasks, clones).
+    pub delay: Duration,
+    /// Share of requests answered with a server error (0.0–1.0).
+    pub fail_rate: f64,
+    /// Added to every answer.
+    pub latency: Duration,
+    /// Requests per second before answering 429/413 with Retry-After (`None`: no limit).
+    pub throttle: Option<u32>,
+    /// Seed of the fault RNG and of generated ids.
+    pub seed: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            delay: Duration::from_millis(300),
+            fail_rate: 0.0,
+            latency: Duration::ZERO,
+            throttle: None,
+            seed: 1,
+        }
+    }
+}
+
+/// Everything the emulator knows.
+pub(crate) struct World {
+    pub config: EmulatorConfig,
+    pub rng: fastrand::Rng,
+    /// Emulated wall clock = real clock + offset (moved by `POST /_emulator/clock`).
+    pub clock_offset: jiff::SignedDuration,
+    pub ovh: ovh::OvhState,
+    pub osc: outscale::OscState,
+    pub pvc: powervc::PvcState,
+    throttle_window: (Instant, u32),
+}
+
+impl World {
+    /// Emulated now.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now()
+            .checked_add(self.clock_offset)
+            .unwrap_or_else(|_| Timestamp::now())
+    }
+
+    /// When a transition started now ends.
+    pub fn ready_at(&self) -> Instant {
+        Instant::now() + self.config.delay
+    }
+
+    /// A random UUID (v4 shape).
+    pub fn uuid(&mut self) -> String {
+        let r = &mut self.rng;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+            r.u32(..),
+            r.u16(..),
+            r.u16(..0x1000),
+            8 + r.u8(..4),
+            r.u16(..0x1000),
+            r.u64(..1 << 48)
+        )
+    }
+
+    /// Eight hex digits.
+    pub fn hex8(&mut self) -> String {
+        format!("{:08x}", self.rng.u32(..))
+    }
+}
+
+/// A running emulator.
+pub struct Emulator {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    world: Shared,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Emulator {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Environment variables pointing each provider at this emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let b = self.base();
+        vec![
+            ("OVH_ENDPOINT", format!("{b}/1.0")),
+            ("OVH_APPLICATION_KEY", OVH_AK.into()),
+            ("OVH_APPLICATION_SECRET", OVH_AS.into()),
+            ("OVH_CONSUMER_KEY", OVH_CK.into()),
+            ("OSC_ENDPOINT_API", format!("{b}/api/v1")),
+            ("OSC_ACCESS_KEY", OSC_AK.into()),
+            ("OSC_SECRET_KEY", OSC_SK.into()),
+            ("OSC_REGION", OSC_REGION.into()),
+            ("OS_AUTH_URL", format!("{b}/v3")),
+            ("OS_USERNAME", PVC_USER.into()),
+            ("OS_PASSWORD", PVC_PASSWORD.into()),
+            ("OS_PROJECT_NAME", "ibm-default".into()),
+        ]
+    }
+
+    /// A seeded volume of `kind` that is free to snapshot (not attached).
+    pub fn demo_volume(&self, kind: crate::provider::ProviderKind) -> String {
+        use crate::provider::ProviderKind;
+        let w = self.world.lock().expect("emulator state");
+        match kind {
+            ProviderKind::OvhEfs => w.ovh.first_share(),
+            ProviderKind::OvhNasha => "partition1".into(),
+            ProviderKind::Outscale => w.osc.first_volume(),
+            ProviderKind::Powervc => w.pvc.first_volume(),
+        }
+    }
+
+    /// Move the emulated clock (timestamps of new objects) by `offset` from the real one.
+    pub fn set_clock_offset(&self, offset: jiff::SignedDuration) {
+        if let Ok(mut w) = self.world.lock() {
+            w.clock_offset = offset;
+        }
+    }
+
+    /// The `--service` of each OVH product.
+    pub fn service(kind: crate::provider::ProviderKind) -> Option<&'static str> {
+        match kind {
+            crate::provider::ProviderKind::OvhEfs => Some(EFS_SERVICE),
+            crate::provider::ProviderKind::OvhNasha => Some(NASHA_SERVICE),
+            _ => None,
+        }
+    }
+}
+
+type Shared = Arc<Mutex<World>>;
+
+/// Start serving; the server stops when the returned value is dropped.
+pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+    let mut world = World {
+        rng: fastrand::Rng::with_seed(config.seed),
+        config: config.clone(),
+        clock_offset: jiff::SignedDuration::ZERO,
+        ovh: ovh::OvhState::default(),
+        osc: outscale::OscState::default(),
+        pvc: powervc::PvcState::default(),
+        throttle_window: (Instant::now(), 0),
+    };
+    ovh::seed(&mut world);
+    outscale::seed(&mut world);
+    powervc::seed(&mut world);
+    let shared: Shared = Arc::new(Mutex::new(world));
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(Emulator {
+        addr,
+        shutdown: Some(tx),
+        world: shared,
+    })
+}
+
+/// A request as the handlers see it.
+pub(crate) struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The URL as the client addressed it (for OVH signatures).
+    pub fn full_url(&self) -> String {
+        let host = self.header("host").unwrap_or("localhost");
+        let mut url = format!("http://{host}{}", self.path);
+        if !self.query.is_empty() {
+            let q: Vec<String> = self
+                .query
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                    )
+                })
+                .collect();
+            url.push('?');
+            url.push_str(&q.join("&"));
+        }
+        url
+    }
+}
+
+/// A JSON answer with extra headers.
+pub(crate) fn reply(status: u16, body: Value, headers: &[(&str, String)]) -> Response<Body> {
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        resp = resp.header(*k, v);
+    }
+    resp.body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// An empty answer.
+pub(crate) fn empty(status: u16, headers: &[(&str, String)]) -> Response<Body> {
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    for (k, v) in headers {
+        resp = resp.header(*k, v);
+    }
+    resp.body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+enum Api {
+    Ovh,
+    Outscale,
+    Powervc,
+}
+
+fn api_of(path: &str) -> Option<Api> {
+    if path.starts_with("/1.0/") {
+        Some(Api::Ovh)
+    } else if path.starts_with("/api/v1/") {
+        Some(Api::Outscale)
+    } else if path.starts_with("/v3") {
+        Some(Api::Powervc)
+    } else {
+        None
+    }
+}
+
+/// The fault an answer gets, if any.
+fn fault(world: &mut World, api: &Api) -> Option<Response<Body>> {
+    let now = Instant::now();
+    if let Some(limit) = world.config.throttle {
+        let (start, count) = &mut world.throttle_window;
+        if now.duration_since(*start) >= Duration::from_secs(1) {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count > limit {
+            let retry = vec![("Retry-After", "1".to_string())];
+            return Some(match api {
+                Api::Ovh => reply(
+                    429,
+                    serde_json::json!({"message": "Too many requests", "class": "Client::TooManyRequests"}),
+                    &[
+                        retry[0].clone(),
+                        ("X-Ovh-QueryID", "EU.emulator.throttled".into()),
+                    ],
+                ),
+                Api::Outscale => reply(
+                    429,
+                    serde_json::json!({"Errors": [{"Code": "24", "Type": "ErrorOperationThrottledPerAccount", "Details": "Request rate exceeded."}], "ResponseContext": {"RequestId": "emulator-throttled"}}),
+                    &retry,
+                ),
+                Api::Powervc => reply(
+                    413,
+                    serde_json::json!({"overLimit": {"code": 413, "message": "Over limit", "retryAfter": "1"}}),
+                    &retry,
+                ),
+            });
+        }
+    }
+    if world.config.fail_rate > 0.0 && world.rng.f64() < world.config.fail_rate {
+        return Some(match api {
+            Api::Ovh => reply(
+                503,
+                serde_json::json!({"message": "Service temporarily unavailable (emulated)", "class": "Server::ServiceUnavailable"}),
+                &[("X-Ovh-QueryID", "EU.emulator.fault".into())],
+            ),
+            Api::Outscale => reply(
+                503,
+                serde_json::json!({"Errors": [{"Code": "6", "Type": "ErrorOperationThrottledWholePlatform", "Details": "Request rate exceeded."}], "ResponseContext": {"RequestId": "emulator-fault"}}),
+                &[],
+            ),
+            Api::Powervc => reply(
+                503,
+                serde_json::json!({"serviceUnavailable": {"code": 503, "message": "Service unavailable (emulated)"}}),
+                &[],
+            ),
+        });
+    }
+    None
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let req = Req {
+        method,
+        path: uri.path().to_string(),
+        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
+        headers,
+        body,
+    };
+    let latency = shared.lock().map(|w| w.config.latency).unwrap_or_default();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let Ok(mut world) = shared.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if req.path == "/_emulator/clock" && req.method == Method::POST {
+        let offset = req
+            .json()
+            .and_then(|v| v["offset_seconds"].as_i64())
+            .unwrap_or(0);
+        world.clock_offset = jiff::SignedDuration::from_secs(offset);
+        return reply(
+            200,
+            serde_json::json!({"now": world.now().to_string()}),
+            &[],
+        );
+    }
+    let Some(api) = api_of(&req.path) else {
+        return reply(
+            404,
+            serde_json::json!({"message": "no such API on this emulator"}),
+            &[],
+        );
+    };
+    let is_time = req.path == "/1.0/auth/time";
+    if !is_time && let Some(resp) = fault(&mut world, &api) {
+        return resp;
+    }
+    match api {
+        Api::Ovh => ovh::handle(&mut world, &req),
+        Api::Outscale => outscale::handle(&mut world, &req),
+        Api::Powervc => powervc::handle(&mut world, &req),
+    }
+}

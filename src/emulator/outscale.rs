@@ -1,0 +1,576 @@
+//! The emulated OUTSCALE OAPI: `POST /api/v1/<Action>` with the OSC4 signature check, the
+//! `Errors`/`ResponseContext` envelope, `NextPageToken` paging and `ClientToken` idempotency.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::Response;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{OSC_AK, OSC_REGION, OSC_SK, Req, World, reply};
+
+pub(crate) struct OscVolume {
+    id: String,
+    size: u64,
+    subregion: String,
+    created_at: Timestamp,
+    ready_at: Instant,
+    in_use: bool,
+    snapshot_id: Option<String>,
+}
+
+pub(crate) struct OscSnap {
+    id: String,
+    volume_id: Option<String>,
+    size: u64,
+    description: Option<String>,
+    created_at: Timestamp,
+    ready_at: Instant,
+    accounts: Vec<String>,
+    public: bool,
+}
+
+pub(crate) struct Export {
+    id: String,
+    snapshot: String,
+    bucket: String,
+    prefix: Option<String>,
+    format: String,
+    started: Instant,
+}
+
+/// OUTSCALE state.
+#[derive(Default)]
+pub(crate) struct OscState {
+    volumes: Vec<OscVolume>,
+    snaps: Vec<OscSnap>,
+    tags: BTreeMap<String, Vec<(String, String)>>,
+    exports: Vec<Export>,
+    tokens: BTreeMap<String, String>,
+}
+
+impl OscState {
+    /// The first seeded volume (not in use).
+    pub(crate) fn first_volume(&self) -> String {
+        self.volumes
+            .first()
+            .map(|v| v.id.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Two volumes (one in use) and a snapshot.
+pub(crate) fn seed(w: &mut World) {
+    let past = Instant::now();
+    let now = w.now();
+    for (i, name) in ["db-data", "web"].iter().enumerate() {
+        let id = format!("vol-{}", w.hex8());
+        w.osc
+            .tags
+            .insert(id.clone(), vec![("Name".into(), name.to_string())]);
+        w.osc.volumes.push(OscVolume {
+            id,
+            size: 10,
+            subregion: format!("{OSC_REGION}a"),
+            created_at: now - jiff::SignedDuration::from_hours(24 * 60),
+            ready_at: past,
+            in_use: i == 1,
+            snapshot_id: None,
+        });
+    }
+    let vol = w.osc.volumes[0].id.clone();
+    let id = format!("snap-{}", w.hex8());
+    w.osc
+        .tags
+        .insert(id.clone(), vec![("Name".into(), "before-upgrade".into())]);
+    w.osc.snaps.push(OscSnap {
+        id,
+        volume_id: Some(vol),
+        size: 10,
+        description: Some("seeded by the emulator".into()),
+        created_at: now - jiff::SignedDuration::from_hours(24),
+        ready_at: past,
+        accounts: vec![],
+        public: false,
+    });
+}
+
+fn rc() -> Value {
+    json!({"RequestId": format!("{:08x}-0000-4000-8000-{:012x}", fastrand::u32(..), fastrand::u64(..1 << 48))})
+}
+
+fn ok(mut body: Value) -> Response<Body> {
+    body["ResponseContext"] = rc();
+    reply(200, body, &[])
+}
+
+fn err(status: u16, code: &str, kind: &str, details: &str) -> Response<Body> {
+    reply(
+        status,
+        json!({"Errors": [{"Code": code, "Type": kind, "Details": details}], "ResponseContext": rc()}),
+        &[],
+    )
+}
+
+fn tags_json(w: &World, id: &str) -> Value {
+    Value::Array(
+        w.osc
+            .tags
+            .get(id)
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| json!({"Key": k, "Value": v}))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+fn snap_json(w: &World, s: &OscSnap) -> Value {
+    let total = w.config.delay.as_millis().max(1);
+    let done = Instant::now() >= s.ready_at;
+    let progress = if done {
+        100
+    } else {
+        (100 - s.ready_at.duration_since(Instant::now()).as_millis() * 100 / total).min(99)
+    };
+    json!({
+        "AccountId": "123456789012",
+        "CreationDate": s.created_at.to_string(),
+        "Description": s.description,
+        "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
+        "Progress": progress,
+        "SnapshotId": s.id,
+        "State": if done { "completed" } else { "pending" },
+        "Tags": tags_json(w, &s.id),
+        "VolumeId": s.volume_id,
+        "VolumeSize": s.size,
+    })
+}
+
+fn volume_json(w: &World, v: &OscVolume) -> Value {
+    let state = if Instant::now() < v.ready_at {
+        "creating"
+    } else if v.in_use {
+        "in-use"
+    } else {
+        "available"
+    };
+    json!({
+        "CreationDate": v.created_at.to_string(),
+        "Iops": 100,
+        "LinkedVolumes": [],
+        "Size": v.size,
+        "SnapshotId": v.snapshot_id.clone().unwrap_or_default(),
+        "State": state,
+        "SubregionName": v.subregion,
+        "Tags": tags_json(w, &v.id),
+        "VolumeId": v.id,
+        "VolumeType": "gp2",
+    })
+}
+
+/// The OSC4 check: credential scope, signed headers and signature, recomputed from the request.
+fn authenticate(req: &Req) -> Option<Response<Body>> {
+    let denied = |why: &str| Some(err(401, "1", "AccessDenied", why));
+    let Some(auth) = req.header("authorization") else {
+        return denied("missing Authorization");
+    };
+    let Some(rest) = auth.strip_prefix("OSC4-HMAC-SHA256 Credential=") else {
+        return denied("unsupported signature algorithm");
+    };
+    let Some((credential, _)) = rest.split_once(',') else {
+        return denied("malformed Authorization");
+    };
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [ak, _day, region, "api", "osc4_request"] = parts.as_slice() else {
+        return denied("malformed credential scope");
+    };
+    if *ak != OSC_AK {
+        return denied("unknown access key");
+    }
+    if *region != OSC_REGION {
+        return denied("the credential scope names another region");
+    }
+    let (Some(date), Some(host), Some(ct)) = (
+        req.header("x-osc-date"),
+        req.header("host"),
+        req.header("content-type"),
+    ) else {
+        return denied("missing signed headers");
+    };
+    let headers = [("content-type", ct), ("host", host), ("x-osc-date", date)];
+    let expected = crate::providers::outscale::sign::authorization(
+        crate::providers::outscale::sign::OSC4,
+        OSC_AK,
+        OSC_SK,
+        OSC_REGION,
+        "api",
+        date,
+        &crate::providers::outscale::sign::SignedRequest {
+            method: "POST",
+            path: &req.path,
+            headers: &headers,
+            body: &req.body,
+        },
+    );
+    (auth != expected).then(|| err(401, "1", "AccessDenied", "signature mismatch"))
+}
+
+/// `Filters.<key>` as strings.
+fn filter(body: &Value, key: &str) -> Option<Vec<String>> {
+    body["Filters"][key].as_array().map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// One page of `items`, with the next token (the offset).
+fn page(body: &Value, items: Vec<Value>, key: &str) -> Response<Body> {
+    let per = body["ResultsPerPage"]
+        .as_u64()
+        .unwrap_or(100)
+        .clamp(1, 1000) as usize;
+    let start: usize = body["NextPageToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let end = (start + per).min(items.len());
+    let mut out = json!({ key: items[start.min(end)..end].to_vec() });
+    if end < items.len() {
+        out["NextPageToken"] = json!(format!("page-{end}"));
+    }
+    ok(out)
+}
+
+pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
+    if let Some(refused) = authenticate(req) {
+        return refused;
+    }
+    let action = req.path.trim_start_matches("/api/v1/");
+    let Some(body) = req.json() else {
+        return err(400, "4000", "InvalidParameterValue", "the body is not JSON");
+    };
+    let dry = body["DryRun"].as_bool() == Some(true);
+    match action {
+        "ReadVolumes" => {
+            let ids = filter(&body, "VolumeIds");
+            let items: Vec<Value> = w
+                .osc
+                .volumes
+                .iter()
+                .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
+                .map(|v| volume_json(w, v))
+                .collect();
+            page(&body, items, "Volumes")
+        }
+        "ReadSnapshots" => {
+            let ids = filter(&body, "SnapshotIds");
+            let vols = filter(&body, "VolumeIds");
+            let items: Vec<Value> = w
+                .osc
+                .snaps
+                .iter()
+                .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .filter(|s| {
+                    vols.as_ref()
+                        .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
+                })
+                .map(|s| snap_json(w, s))
+                .collect();
+            page(&body, items, "Snapshots")
+        }
+        "CreateSnapshot" => create_snapshot(w, &body, dry),
+        "DeleteSnapshot" => {
+            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+            let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
+                return err(
+                    400,
+                    "5054",
+                    "InvalidResource",
+                    &format!("The SnapshotId '{id}' doesn't exist."),
+                );
+            };
+            if !dry {
+                w.osc.snaps.remove(i);
+                w.osc.tags.remove(&id);
+            }
+            ok(json!({}))
+        }
+        "CreateTags" => {
+            let ids: Vec<String> = body["ResourceIds"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for id in &ids {
+                let known = w.osc.snaps.iter().any(|s| &s.id == id)
+                    || w.osc.volumes.iter().any(|v| &v.id == id);
+                if !known {
+                    return err(
+                        400,
+                        "5054",
+                        "InvalidResource",
+                        &format!("The resource '{id}' doesn't exist."),
+                    );
+                }
+            }
+            if !dry {
+                for id in ids {
+                    let tags = w.osc.tags.entry(id).or_default();
+                    for t in body["Tags"].as_array().cloned().unwrap_or_default() {
+                        let (k, v) = (
+                            t["Key"].as_str().unwrap_or_default().to_string(),
+                            t["Value"].as_str().unwrap_or_default().to_string(),
+                        );
+                        tags.retain(|(key, _)| *key != k);
+                        tags.push((k, v));
+                    }
+                }
+            }
+            ok(json!({}))
+        }
+        "CreateVolume" => create_volume(w, &body, dry),
+        "UpdateSnapshot" => {
+            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+            let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
+                return err(
+                    400,
+                    "5054",
+                    "InvalidResource",
+                    &format!("The SnapshotId '{id}' doesn't exist."),
+                );
+            };
+            let perms = &body["PermissionsToCreateVolume"];
+            if !dry {
+                let s = &mut w.osc.snaps[i];
+                if let Some(add) = perms.get("Additions") {
+                    for a in add["AccountIds"].as_array().cloned().unwrap_or_default() {
+                        if let Some(a) = a.as_str()
+                            && !s.accounts.iter().any(|x| x == a)
+                        {
+                            s.accounts.push(a.to_string());
+                        }
+                    }
+                    if add["GlobalPermission"] == true {
+                        s.public = true;
+                    }
+                }
+                if let Some(rm) = perms.get("Removals") {
+                    let gone: Vec<String> = rm["AccountIds"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    s.accounts.retain(|a| !gone.contains(a));
+                    if rm["GlobalPermission"] == true {
+                        s.public = false;
+                    }
+                }
+            }
+            ok(json!({"Snapshot": snap_json(w, &w.osc.snaps[i])}))
+        }
+        "CreateSnapshotExportTask" => {
+            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+            if !w.osc.snaps.iter().any(|s| s.id == id) {
+                return err(
+                    400,
+                    "5054",
+                    "InvalidResource",
+                    &format!("The SnapshotId '{id}' doesn't exist."),
+                );
+            }
+            let export = Export {
+                id: format!("snap-export-{}", w.hex8()),
+                snapshot: id,
+                bucket: body["OsuExport"]["OsuBucket"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                prefix: body["OsuExport"]["OsuPrefix"].as_str().map(str::to_string),
+                format: body["OsuExport"]["DiskImageFormat"]
+                    .as_str()
+                    .unwrap_or("qcow2")
+                    .to_string(),
+                started: Instant::now(),
+            };
+            let out = export_json(w, &export);
+            if !dry {
+                w.osc.exports.push(export);
+            }
+            ok(json!({"SnapshotExportTask": out}))
+        }
+        "ReadSnapshotExportTasks" => {
+            let ids = filter(&body, "TaskIds");
+            let items: Vec<Value> = w
+                .osc
+                .exports
+                .iter()
+                .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
+                .map(|e| export_json(w, e))
+                .collect();
+            page(&body, items, "SnapshotExportTasks")
+        }
+        other => err(
+            400,
+            "4000",
+            "InvalidParameterValue",
+            &format!("the emulator does not play {other}"),
+        ),
+    }
+}
+
+fn export_json(w: &World, e: &Export) -> Value {
+    let done = e.started.elapsed() >= w.config.delay;
+    json!({
+        "Comment": "",
+        "OsuExport": {"DiskImageFormat": e.format, "OsuBucket": e.bucket, "OsuPrefix": e.prefix},
+        "Progress": if done { 100 } else { 50 },
+        "SnapshotId": e.snapshot,
+        "State": if done { "completed" } else { "uploading" },
+        "Tags": [],
+        "TaskId": e.id,
+    })
+}
+
+fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    if let Some(token) = body["ClientToken"].as_str()
+        && let Some(id) = w.osc.tokens.get(token)
+        && let Some(s) = w.osc.snaps.iter().find(|s| &s.id == id)
+    {
+        return ok(json!({"Snapshot": snap_json(w, s)}));
+    }
+    let (volume_id, size) = if let Some(v) = body["VolumeId"].as_str() {
+        match w.osc.volumes.iter().find(|x| x.id == v) {
+            Some(x) => (Some(v.to_string()), x.size),
+            None => {
+                return err(
+                    400,
+                    "5064",
+                    "InvalidResource",
+                    &format!("The VolumeId '{v}' doesn't exist."),
+                );
+            }
+        }
+    } else if let Some(src) = body["SourceSnapshotId"].as_str() {
+        if body["SourceRegionName"].as_str() != Some(OSC_REGION) {
+            return err(
+                400,
+                "4000",
+                "InvalidParameterValue",
+                "SourceRegionName must be the account's region",
+            );
+        }
+        match w.osc.snaps.iter().find(|s| s.id == src) {
+            Some(s) => (s.volume_id.clone(), s.size),
+            None => {
+                return err(
+                    400,
+                    "5054",
+                    "InvalidResource",
+                    &format!("The SnapshotId '{src}' doesn't exist."),
+                );
+            }
+        }
+    } else if body["FileLocation"].is_string() {
+        (
+            None,
+            body["SnapshotSize"]
+                .as_u64()
+                .unwrap_or(0)
+                .div_ceil(1 << 30)
+                .max(1),
+        )
+    } else {
+        return err(
+            400,
+            "7000",
+            "MissingParameter",
+            "VolumeId, SourceSnapshotId or FileLocation is required",
+        );
+    };
+    if dry {
+        return ok(json!({}));
+    }
+    let snap = OscSnap {
+        id: format!("snap-{}", w.hex8()),
+        volume_id,
+        size,
+        description: body["Description"].as_str().map(str::to_string),
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        accounts: vec![],
+        public: false,
+    };
+    if let Some(token) = body["ClientToken"].as_str() {
+        w.osc.tokens.insert(token.to_string(), snap.id.clone());
+    }
+    let out = snap_json(w, &snap);
+    w.osc.snaps.push(snap);
+    ok(json!({"Snapshot": out}))
+}
+
+fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    if let Some(token) = body["ClientToken"].as_str()
+        && let Some(id) = w.osc.tokens.get(token)
+        && let Some(v) = w.osc.volumes.iter().find(|v| &v.id == id)
+    {
+        return ok(json!({"Volume": volume_json(w, v)}));
+    }
+    let Some(subregion) = body["SubregionName"].as_str().map(str::to_string) else {
+        return err(400, "7000", "MissingParameter", "SubregionName is required");
+    };
+    let snapshot = body["SnapshotId"].as_str().map(str::to_string);
+    let min = match &snapshot {
+        Some(id) => match w.osc.snaps.iter().find(|s| &s.id == id) {
+            Some(s) if Instant::now() >= s.ready_at => s.size,
+            Some(_) => return err(409, "6003", "InvalidState", "the snapshot is not completed"),
+            None => {
+                return err(
+                    400,
+                    "5054",
+                    "InvalidResource",
+                    &format!("The SnapshotId '{id}' doesn't exist."),
+                );
+            }
+        },
+        None => 1,
+    };
+    let size = body["Size"].as_u64().unwrap_or(min);
+    if size < min {
+        return err(
+            400,
+            "4125",
+            "InvalidParameterValue",
+            "the volume is smaller than the snapshot",
+        );
+    }
+    if dry {
+        return ok(json!({}));
+    }
+    let vol = OscVolume {
+        id: format!("vol-{}", w.hex8()),
+        size,
+        subregion,
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        in_use: false,
+        snapshot_id: snapshot,
+    };
+    if let Some(token) = body["ClientToken"].as_str() {
+        w.osc.tokens.insert(token.to_string(), vol.id.clone());
+    }
+    let out = volume_json(w, &vol);
+    w.osc.volumes.push(vol);
+    ok(json!({"Volume": out}))
+}

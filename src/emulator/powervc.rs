@@ -1,0 +1,490 @@
+//! The emulated PowerVC: Keystone v3 password tokens with a catalog pointing back at the emulator,
+//! and the Cinder v3 volume service with PowerVC's `clone-volumes` task and its progress.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Method, Response};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{PVC_PASSWORD, PVC_PROJECT, PVC_USER, Req, World, empty, reply};
+
+pub(crate) struct Vol {
+    id: String,
+    name: String,
+    size: u64,
+    in_use: bool,
+    created_at: Timestamp,
+    ready_at: Instant,
+    reverting_until: Option<Instant>,
+    snapshot_id: Option<String>,
+}
+
+pub(crate) struct Snap {
+    id: String,
+    volume_id: String,
+    name: Option<String>,
+    description: Option<String>,
+    size: u64,
+    metadata: Value,
+    created_at: Timestamp,
+    ready_at: Instant,
+    gone_at: Option<Instant>,
+}
+
+pub(crate) struct CloneTask {
+    id: String,
+    started: Instant,
+    pairs: Vec<(String, String)>,
+}
+
+/// PowerVC state.
+#[derive(Default)]
+pub(crate) struct PvcState {
+    tokens: Vec<String>,
+    vols: Vec<Vol>,
+    snaps: Vec<Snap>,
+    clones: Vec<CloneTask>,
+}
+
+impl PvcState {
+    /// The first seeded volume (not attached).
+    pub(crate) fn first_volume(&self) -> String {
+        self.vols.first().map(|v| v.id.clone()).unwrap_or_default()
+    }
+}
+
+/// Two volumes, the second attached to a VM.
+pub(crate) fn seed(w: &mut World) {
+    let now = w.now();
+    for (i, name) in ["db-data", "db-logs"].iter().enumerate() {
+        let id = w.uuid();
+        w.pvc.vols.push(Vol {
+            id,
+            name: name.to_string(),
+            size: 20,
+            in_use: i == 1,
+            created_at: now - jiff::SignedDuration::from_hours(24 * 90),
+            ready_at: Instant::now(),
+            reverting_until: None,
+            snapshot_id: None,
+        });
+    }
+}
+
+fn rid() -> Vec<(&'static str, String)> {
+    vec![(
+        "x-openstack-request-id",
+        format!(
+            "req-{:08x}-0000-4000-8000-{:012x}",
+            fastrand::u32(..),
+            fastrand::u64(..1 << 48)
+        ),
+    )]
+}
+
+fn fault(status: u16, name: &str, message: &str) -> Response<Body> {
+    reply(
+        status,
+        json!({ name: {"code": status, "message": message} }),
+        &rid(),
+    )
+}
+
+fn ok(status: u16, body: Value) -> Response<Body> {
+    reply(status, body, &rid())
+}
+
+fn vol_json(v: &Vol) -> Value {
+    let now = Instant::now();
+    let status = if now < v.ready_at {
+        "creating"
+    } else if v.reverting_until.is_some_and(|t| now < t) {
+        "reverting"
+    } else if v.in_use {
+        "in-use"
+    } else {
+        "available"
+    };
+    json!({
+        "attachments": [], "availability_zone": "nova", "bootable": "false",
+        "created_at": v.created_at.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "description": null, "id": v.id, "metadata": {}, "multiattach": false, "name": v.name,
+        "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "size": v.size, "snapshot_id": v.snapshot_id,
+        "source_volid": null, "status": status, "volume_type": "emulated-gold",
+    })
+}
+
+fn snap_json(s: &Snap) -> Value {
+    let now = Instant::now();
+    let status = if s.gone_at.is_some() {
+        "deleting"
+    } else if now < s.ready_at {
+        "creating"
+    } else {
+        "available"
+    };
+    json!({
+        "created_at": s.created_at.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "description": s.description, "id": s.id, "metadata": s.metadata, "name": s.name,
+        "os-extended-snapshot-attributes:progress": if status == "creating" { "50%" } else { "100%" },
+        "os-extended-snapshot-attributes:project_id": PVC_PROJECT,
+        "size": s.size, "status": status, "updated_at": null, "volume_id": s.volume_id,
+    })
+}
+
+fn token_body(host: &str) -> Value {
+    let base = format!("http://{host}");
+    json!({"token": {
+        "audit_ids": ["emulator"],
+        "catalog": [
+            {"type": "identity", "name": "keystone", "id": "k", "endpoints": [
+                {"id": "k1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/v3")}]},
+            {"type": "volumev3", "name": "cinderv3", "id": "c", "endpoints": [
+                {"id": "c1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/v3/{PVC_PROJECT}")}]},
+        ],
+        "expires_at": (Timestamp::now() + jiff::SignedDuration::from_hours(6)).to_string(),
+        "issued_at": Timestamp::now().to_string(),
+        "methods": ["password"],
+        "project": {"domain": {"id": "default", "name": "Default"}, "id": PVC_PROJECT, "name": "ibm-default"},
+        "roles": [{"id": "admin", "name": "admin"}],
+        "user": {"domain": {"id": "default", "name": "Default"}, "id": "root-id", "name": PVC_USER},
+    }})
+}
+
+fn unauthorized() -> Response<Body> {
+    reply(
+        401,
+        json!({"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}),
+        &rid(),
+    )
+}
+
+pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
+    let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let m = req.method.clone();
+    match segs.as_slice() {
+        ["v3", "auth", "tokens"] if m == Method::POST => {
+            let body = req.json().unwrap_or(json!({}));
+            let user = &body["auth"]["identity"]["password"]["user"];
+            if user["name"] != PVC_USER || user["password"] != PVC_PASSWORD {
+                return unauthorized();
+            }
+            let token = format!("gAAAAAemulator{:016x}", w.rng.u64(..));
+            w.pvc.tokens.push(token.clone());
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            let mut headers = rid();
+            headers.push(("X-Subject-Token", token));
+            reply(201, token_body(&host), &headers)
+        }
+        ["v3"] | ["v3", ""] if m == Method::GET => ok(
+            200,
+            json!({"versions": [{"id": "v3.0", "links": [], "min_version": "3.0", "status": "CURRENT", "updated": "2023-08-31T00:00:00Z", "version": "3.71"}]}),
+        ),
+        ["v3", project, rest @ ..] => {
+            let token = req.header("x-auth-token").unwrap_or_default();
+            if !w.pvc.tokens.iter().any(|t| t == token) {
+                return unauthorized();
+            }
+            if *project != PVC_PROJECT {
+                return fault(404, "itemNotFound", "project not found");
+            }
+            volume_service(w, req, rest)
+        }
+        _ => fault(404, "itemNotFound", "no such route on the emulator"),
+    }
+}
+
+fn list_page(req: &Req, items: Vec<Value>, key: &str, project_base: &str) -> Response<Body> {
+    let limit: usize = req
+        .query("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(1000)
+        .max(1);
+    let start = match req.query("marker") {
+        Some(m) => items
+            .iter()
+            .position(|v| v["id"] == m)
+            .map_or(items.len(), |i| i + 1),
+        None => 0,
+    };
+    let end = (start + limit).min(items.len());
+    let mut out = json!({ key: items[start.min(end)..end].to_vec() });
+    if end < items.len()
+        && let Some(last) = items.get(end - 1)
+    {
+        out[format!("{key}_links")] = json!([{
+            "rel": "next",
+            "href": format!("{project_base}/{key}/detail?limit={limit}&marker={}", last["id"].as_str().unwrap_or_default()),
+        }]);
+    }
+    ok(200, out)
+}
+
+fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
+    let now = Instant::now();
+    w.pvc.snaps.retain(|s| s.gone_at.is_none_or(|t| now < t));
+    let m = req.method.clone();
+    let base = format!(
+        "http://{}/v3/{PVC_PROJECT}",
+        req.header("host").unwrap_or("127.0.0.1")
+    );
+    match rest {
+        ["volumes", "detail"] if m == Method::GET => {
+            let items = w.pvc.vols.iter().map(vol_json).collect();
+            list_page(req, items, "volumes", &base)
+        }
+        ["volumes"] if m == Method::POST => {
+            let body = req.json().unwrap_or(json!({}));
+            let v = &body["volume"];
+            let Some(sid) = v["snapshot_id"].as_str() else {
+                return fault(
+                    400,
+                    "badRequest",
+                    "the emulator creates volumes from snapshots only",
+                );
+            };
+            let Some(snap) = w.pvc.snaps.iter().find(|s| s.id == sid) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Snapshot {sid} could not be found."),
+                );
+            };
+            let size = v["size"].as_u64().unwrap_or(snap.size);
+            if size < snap.size {
+                return fault(
+                    400,
+                    "badRequest",
+                    "Volume size cannot be lesser than the snapshot size.",
+                );
+            }
+            let vol = Vol {
+                id: w.uuid(),
+                name: v["name"].as_str().unwrap_or("volume").to_string(),
+                size,
+                in_use: false,
+                created_at: w.now(),
+                ready_at: w.ready_at(),
+                reverting_until: None,
+                snapshot_id: Some(sid.to_string()),
+            };
+            let out = vol_json(&vol);
+            w.pvc.vols.push(vol);
+            ok(202, json!({ "volume": out }))
+        }
+        ["volumes", id] if m == Method::GET => match w.pvc.vols.iter().find(|v| v.id == *id) {
+            Some(v) => ok(200, json!({ "volume": vol_json(v) })),
+            None => fault(
+                404,
+                "itemNotFound",
+                &format!("Volume {id} could not be found."),
+            ),
+        },
+        ["volumes", id, "action"] if m == Method::POST => {
+            let body = req.json().unwrap_or(json!({}));
+            let Some(sid) = body["revert"]["snapshot_id"].as_str() else {
+                return fault(400, "badRequest", "unsupported action");
+            };
+            if !req.header("openstack-api-version").is_some_and(|v| {
+                v.starts_with("volume 3.") && v[9..].parse::<u32>().is_ok_and(|n| n >= 40)
+            }) {
+                return fault(404, "itemNotFound", "");
+            }
+            let latest = w
+                .pvc
+                .snaps
+                .iter()
+                .filter(|s| s.volume_id == *id)
+                .max_by_key(|s| s.created_at)
+                .map(|s| s.id.clone());
+            if latest.as_deref() != Some(sid) {
+                return fault(
+                    400,
+                    "badRequest",
+                    "Revert is only allowed to the latest snapshot.",
+                );
+            }
+            let until = w.ready_at();
+            match w.pvc.vols.iter_mut().find(|v| v.id == *id) {
+                Some(v) => {
+                    v.reverting_until = Some(until);
+                    empty(202, &rid())
+                }
+                None => fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Volume {id} could not be found."),
+                ),
+            }
+        }
+        ["snapshots", "detail"] if m == Method::GET => {
+            let vol = req.query("volume_id").map(str::to_string);
+            let items = w
+                .pvc
+                .snaps
+                .iter()
+                .filter(|s| vol.as_ref().is_none_or(|v| &s.volume_id == v))
+                .map(snap_json)
+                .collect();
+            list_page(req, items, "snapshots", &base)
+        }
+        ["snapshots"] if m == Method::POST => {
+            let body = req.json().unwrap_or(json!({}));
+            let s = &body["snapshot"];
+            let vid = s["volume_id"].as_str().unwrap_or_default().to_string();
+            let Some(vol) = w.pvc.vols.iter().find(|v| v.id == vid) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Volume {vid} could not be found."),
+                );
+            };
+            if vol.in_use && s["force"] != true {
+                return fault(
+                    400,
+                    "badRequest",
+                    "Invalid volume: Volume status must be available or in-use with force.",
+                );
+            }
+            let size = vol.size;
+            let snap = Snap {
+                id: w.uuid(),
+                volume_id: vid,
+                name: s["name"].as_str().map(str::to_string),
+                description: s["description"].as_str().map(str::to_string),
+                size,
+                metadata: s.get("metadata").cloned().unwrap_or(json!({})),
+                created_at: w.now(),
+                ready_at: w.ready_at(),
+                gone_at: None,
+            };
+            let out = snap_json(&snap);
+            w.pvc.snaps.push(snap);
+            ok(202, json!({ "snapshot": out }))
+        }
+        ["snapshots", id] => {
+            let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Snapshot {id} could not be found."),
+                );
+            };
+            match m {
+                Method::GET => ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) })),
+                Method::PUT => {
+                    let body = req.json().unwrap_or(json!({}));
+                    let s = &mut w.pvc.snaps[i];
+                    if let Some(n) = body["snapshot"]["name"].as_str() {
+                        s.name = Some(n.to_string());
+                    }
+                    if let Some(d) = body["snapshot"]["description"].as_str() {
+                        s.description = Some(d.to_string());
+                    }
+                    ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) }))
+                }
+                Method::DELETE => {
+                    if w.pvc.snaps[i].gone_at.is_none() {
+                        w.pvc.snaps[i].gone_at = Some(w.ready_at());
+                    }
+                    empty(202, &rid())
+                }
+                _ => fault(405, "badMethod", "method not allowed"),
+            }
+        }
+        ["clone-volumes"] if m == Method::POST => {
+            let body = req.json().unwrap_or(json!({}));
+            let c = &body["clone-volumes"];
+            let ids: Vec<String> = c["volumes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if ids.is_empty() {
+                return fault(400, "badRequest", "volumes is required");
+            }
+            let display = c["display-name"].as_str().map(str::to_string);
+            let mut pairs = Vec::new();
+            for (i, src) in ids.iter().enumerate() {
+                let Some(v) = w.pvc.vols.iter().find(|v| &v.id == src) else {
+                    return fault(
+                        404,
+                        "itemNotFound",
+                        &format!("Volume {src} could not be found."),
+                    );
+                };
+                let name = match (&display, ids.len()) {
+                    (Some(d), 1) => format!("clone-{d}"),
+                    (Some(d), _) => format!("clone-{d}-{}", i + 1),
+                    (None, 1) => format!("clone-{}", v.name),
+                    (None, _) => String::new(),
+                };
+                let size = v.size;
+                let id = w.uuid();
+                let ready_at = w.ready_at();
+                let created_at = w.now();
+                w.pvc.vols.push(Vol {
+                    name: if name.is_empty() {
+                        format!("volume-{id}")
+                    } else {
+                        name
+                    },
+                    id: id.clone(),
+                    size,
+                    in_use: false,
+                    created_at,
+                    ready_at,
+                    reverting_until: None,
+                    snapshot_id: None,
+                });
+                pairs.push((src.clone(), id));
+            }
+            let task = CloneTask {
+                id: w.uuid(),
+                started: Instant::now(),
+                pairs,
+            };
+            let uri = format!(
+                "https://powervc.invalid:9000/v3/{PVC_PROJECT}/clone-volumes/get_progress?action=clone-volumes&task_id={}",
+                task.id
+            );
+            w.pvc.clones.push(task);
+            ok(200, json!({"clone-volumes": {"task_uri": uri}}))
+        }
+        ["clone-volumes", "get_progress"] if m == Method::GET => {
+            let id = req.query("task_id").unwrap_or_default();
+            let Some(t) = w.pvc.clones.iter().find(|t| t.id == id) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Task {id} could not be found."),
+                );
+            };
+            let delay = w.config.delay.as_millis().max(1);
+            let elapsed = t.started.elapsed().as_millis();
+            let progress = (elapsed * 100 / delay).min(100);
+            let done = progress >= 100;
+            let results: serde_json::Map<String, Value> = if done {
+                t.pairs.iter().map(|(s, c)| (s.clone(), json!(c))).collect()
+            } else {
+                serde_json::Map::new()
+            };
+            ok(
+                200,
+                json!({"details": {
+                    "results": results,
+                    "completed_tasks": {"_TaskFlow_INJECTOR": "SUCCESS"},
+                    "pending_tasks": {},
+                    "progress": progress,
+                    "flow_details": {"cloneFlow": if done { "SUCCESS" } else { "RUNNING" }},
+                }}),
+            )
+        }
+        _ => fault(404, "itemNotFound", "no such route on the emulator"),
+    }
+}

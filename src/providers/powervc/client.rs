@@ -139,9 +139,10 @@ impl Session {
             .extend(["auth", "tokens"]);
         let body = serde_json::to_vec(&self.auth_body()).expect("auth body serialises");
         let what = format!("authenticate {} with Keystone", self.config.auth.username);
+        // Asking for a token changes nothing server-side: safe to re-send on throttling.
         let resp = self
             .http
-            .execute(&what, false, || {
+            .execute(&what, true, || {
                 let mut req = Outgoing::new(Method::POST, url.clone())
                     .header("Content-Type", "application/json", false)
                     .header("Accept", "application/json", false);

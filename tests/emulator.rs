@@ -1,0 +1,656 @@
+//! End to end against `snapctl emulator`: the real binary, every command on every provider, wrong
+//! secrets, and a rotation run every 12 hours over five simulated weeks.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::{assert_exit, stderr, stdout};
+use serde_json::Value;
+use snapctl::emulator::{self, Emulator, EmulatorConfig};
+use snapctl::provider::ProviderKind;
+
+async fn start() -> Emulator {
+    emulator::start(EmulatorConfig {
+        delay: Duration::from_millis(60),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts")
+}
+
+struct Cli<'a> {
+    emu: &'a Emulator,
+    home: tempfile::TempDir,
+    overrides: Vec<(String, String)>,
+}
+
+impl<'a> Cli<'a> {
+    fn new(emu: &'a Emulator) -> Self {
+        Cli {
+            emu,
+            home: tempfile::tempdir().expect("tempdir"),
+            overrides: vec![],
+        }
+    }
+
+    async fn run(&self, kind: ProviderKind, args: &[&str]) -> Output {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        cmd.env_clear()
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("SNAPCTL_LOCK_DIR", self.home.path().join("locks"))
+            .env("SNAPCTL_MAX_RPS", "0")
+            .current_dir(self.home.path())
+            .write_stdin(Vec::<u8>::new())
+            .args([
+                "-p",
+                kind.as_str(),
+                "--poll-interval",
+                "20ms",
+                "--timeout",
+                "20s",
+            ]);
+        if let Some(service) = Emulator::service(kind) {
+            cmd.args(["--service", service]);
+        }
+        for (k, v) in self.emu.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.overrides {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+            .await
+            .expect("join")
+    }
+
+    async fn json(&self, kind: ProviderKind, args: &[&str]) -> Value {
+        let mut full = vec!["-o", "json"];
+        full.extend_from_slice(args);
+        let out = self.run(kind, &full).await;
+        assert_exit(&out, 0);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", stdout(&out)))
+    }
+
+    async fn ok(&self, kind: ProviderKind, args: &[&str]) -> Output {
+        let out = self.run(kind, args).await;
+        assert_exit(&out, 0);
+        out
+    }
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_efs_every_command() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let share = emu.demo_volume(k);
+    cli.ok(k, &["volume", "list"]).await;
+    assert_eq!(
+        cli.json(k, &["volume", "show", &share]).await["name"],
+        "appdata"
+    );
+    let snaps = cli.json(k, &["snapshot", "list", "--volume", &share]).await;
+    let auto = snaps
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["kind"] == "automatic")
+        .map(id)
+        .expect("an automatic snapshot");
+    // Clone refuses the automatic one and says how to hold it; hold gives a new id.
+    let refused = cli
+        .run(k, &["clone", "--volume", &share, "--snapshot", &auto])
+        .await;
+    assert_exit(&refused, 2);
+    assert!(stderr(&refused).contains("snapshot hold"));
+    let held = cli
+        .json(k, &["snapshot", "hold", &auto, "--volume", &share])
+        .await;
+    assert_ne!(id(&held), auto);
+    assert_eq!(held["kind"], "manual");
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot", "create", "--volume", &share, "--name", "e2e", "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(made["state"], "available");
+    let made = id(&made);
+    cli.json(k, &["snapshot", "show", &made, "--volume", &share])
+        .await;
+    let renamed = cli
+        .json(
+            k,
+            &[
+                "snapshot",
+                "update",
+                &made,
+                "--volume",
+                &share,
+                "--name",
+                "e2e-renamed",
+            ],
+        )
+        .await;
+    assert_eq!(renamed["name"], "e2e-renamed");
+    let clone = cli
+        .json(
+            k,
+            &[
+                "clone",
+                "--volume",
+                &share,
+                "--snapshot",
+                &made,
+                "--name",
+                "e2e-clone",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(clone["state"], "available");
+    assert_eq!(clone["size_gib"], 500);
+    cli.json(k, &["clone", "--volume", &share, "--wait"]).await;
+    // Revert to the latest manual snapshot.
+    let latest = cli
+        .json(k, &["snapshot", "create", "--volume", &share, "--wait"])
+        .await;
+    let reverted = cli
+        .json(
+            k,
+            &[
+                "revert",
+                "--volume",
+                &share,
+                "--snapshot",
+                &id(&latest),
+                "--yes",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(reverted["state"], "available");
+    assert_exit(
+        &cli.run(
+            k,
+            &["revert", "--volume", &share, "--snapshot", &made, "--yes"],
+        )
+        .await,
+        2,
+    );
+    // Schedules.
+    cli.ok(k, &["schedule", "list", "--volume", &share, "--all"])
+        .await;
+    cli.ok(
+        k,
+        &[
+            "schedule", "add", "--volume", &share, "--prefix", "daily", "--keep", "7", "--every",
+            "day", "--at", "02:30",
+        ],
+    )
+    .await;
+    let policies = cli.json(k, &["schedule", "list", "--volume", &share]).await;
+    assert_eq!(policies[0]["rules"][0]["schedule"], "30 2 * * *");
+    let removed = cli.ok(k, &["schedule", "remove", "--volume", &share]).await;
+    assert!(
+        stderr(&removed).contains("deleted policy"),
+        "{}",
+        stderr(&removed)
+    );
+    // Delete, dry run, rotate, check.
+    let dry = cli
+        .run(
+            k,
+            &["snapshot", "delete", &made, "--volume", &share, "--dry-run"],
+        )
+        .await;
+    assert!(stdout(&dry).contains("would delete"));
+    let deleted = cli
+        .json(
+            k,
+            &["snapshot", "delete", &made, "--volume", &share, "--wait"],
+        )
+        .await;
+    assert_eq!(deleted[0]["status"], "deleted");
+    cli.ok(
+        k,
+        &[
+            "rotate",
+            "--volume",
+            &share,
+            "--create",
+            "--wait",
+            "--keep-last",
+            "1",
+        ],
+    )
+    .await;
+    cli.ok(k, &["check", "--volume", &share, "--max-age", "1h"])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_nasha_every_command() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhNasha;
+    cli.ok(k, &["volume", "list"]).await;
+    cli.ok(k, &["volume", "show", "partition1"]).await;
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                "partition1",
+                "--name",
+                "e2e",
+                "--expires",
+                "7d",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(made["state"], "available");
+    assert!(made["expires_at"].is_string());
+    let listed = cli
+        .json(k, &["snapshot", "list", "--volume", "partition1"])
+        .await;
+    assert!(
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|s| s["kind"] == "scheduled")
+    );
+    cli.ok(k, &["snapshot", "show", "e2e", "--volume", "partition1"])
+        .await;
+    // Without --wait: a task id to wait for later.
+    let started = cli
+        .run(
+            k,
+            &[
+                "schedule",
+                "add",
+                "--volume",
+                "partition1",
+                "--every",
+                "day-1",
+            ],
+        )
+        .await;
+    assert_exit(&started, 0);
+    let line = stderr(&started);
+    let task = line
+        .split("wait --task ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("task id printed")
+        .to_string();
+    cli.ok(k, &["wait", "--task", &task]).await;
+    cli.ok(
+        k,
+        &[
+            "schedule",
+            "remove",
+            "--volume",
+            "partition1",
+            "--every",
+            "day-1",
+            "--wait",
+        ],
+    )
+    .await;
+    assert_exit(
+        &cli.run(
+            k,
+            &["snapshot", "delete", "hour-1", "--volume", "partition1"],
+        )
+        .await,
+        3,
+    );
+    assert_exit(
+        &cli.run(k, &["clone", "--volume", "partition1", "--snapshot", "e2e"])
+            .await,
+        3,
+    );
+    let deleted = cli
+        .json(
+            k,
+            &[
+                "snapshot",
+                "delete",
+                "e2e",
+                "--volume",
+                "partition1",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(deleted[0]["status"], "deleted");
+    // The 10-snapshot limit.
+    for i in 0..9 {
+        cli.ok(
+            k,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                "partition1",
+                "--name",
+                &format!("fill-{i}"),
+            ],
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let full = cli
+        .run(
+            k,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                "partition1",
+                "--name",
+                "eleventh",
+            ],
+        )
+        .await;
+    assert_exit(&full, 2);
+    assert!(stderr(&full).contains("limit is 10"), "{}", stderr(&full));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outscale_every_command() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    cli.ok(k, &["volume", "list"]).await;
+    cli.ok(k, &["volume", "show", &vol]).await;
+    let dry = cli
+        .json(k, &["snapshot", "create", "--volume", &vol, "--dry-run"])
+        .await;
+    assert_eq!(dry["checked_by_provider"], true);
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot", "create", "--volume", &vol, "--name", "e2e", "--tag", "env=test",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(made["state"], "available");
+    assert_eq!(made["name"], "e2e");
+    let snap = id(&made);
+    cli.ok(k, &["snapshot", "list", "--volume", &vol]).await;
+    cli.ok(k, &["snapshot", "show", &snap]).await;
+    cli.ok(k, &["snapshot", "update", &snap, "--name", "e2e-renamed"])
+        .await;
+    let copy = cli.json(k, &["copy", "--snapshot", &snap, "--wait"]).await;
+    assert_eq!(copy["state"], "available");
+    cli.ok(
+        k,
+        &["snapshot", "share", &snap, "--account", "987654321098"],
+    )
+    .await;
+    cli.ok(
+        k,
+        &["snapshot", "unshare", &snap, "--account", "987654321098"],
+    )
+    .await;
+    let export = cli
+        .json(
+            k,
+            &["snapshot", "export", &snap, "--bucket", "backups", "--wait"],
+        )
+        .await;
+    assert!(
+        export["id"]
+            .as_str()
+            .expect("id")
+            .starts_with("snap-export-")
+    );
+    cli.ok(
+        k,
+        &[
+            "snapshot",
+            "import",
+            "--file-location",
+            "https://oos.eu-west-2.outscale.com/backups/x.qcow2?sig=1",
+            "--size",
+            "10737418240",
+            "--wait",
+        ],
+    )
+    .await;
+    let clone = cli
+        .json(k, &["clone", "--snapshot", &snap, "--size", "20", "--wait"])
+        .await;
+    assert_eq!(clone["size_gib"], 20);
+    cli.ok(k, &["clone", "--volume", &vol, "--wait"]).await;
+    assert_exit(
+        &cli.run(
+            k,
+            &["revert", "--volume", &vol, "--snapshot", &snap, "--yes"],
+        )
+        .await,
+        3,
+    );
+    assert_exit(
+        &cli.run(k, &["schedule", "list", "--volume", &vol]).await,
+        3,
+    );
+    let deleted = cli
+        .json(k, &["snapshot", "delete", &id(&copy), "--wait"])
+        .await;
+    assert_eq!(deleted[0]["status"], "deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn powervc_every_command() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Powervc;
+    let vols = cli.json(k, &["volume", "list"]).await;
+    let free = id(&vols[0]);
+    let attached = id(&vols[1]);
+    cli.ok(k, &["volume", "show", &free]).await;
+    assert_exit(
+        &cli.run(k, &["snapshot", "create", "--volume", &attached])
+            .await,
+        2,
+    );
+    cli.ok(
+        k,
+        &[
+            "snapshot", "create", "--volume", &attached, "--force", "--wait",
+        ],
+    )
+    .await;
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot", "create", "--volume", &free, "--name", "e2e", "--tag", "app=db",
+                "--wait",
+            ],
+        )
+        .await;
+    let snap = id(&made);
+    cli.ok(k, &["snapshot", "list", "--volume", &free]).await;
+    cli.ok(k, &["snapshot", "show", &snap]).await;
+    cli.ok(k, &["snapshot", "update", &snap, "--description", "kept"])
+        .await;
+    let clone = cli
+        .json(
+            k,
+            &["clone", "--snapshot", &snap, "--name", "restore", "--wait"],
+        )
+        .await;
+    assert_eq!(clone["state"], "available");
+    let pairs = cli
+        .json(
+            k,
+            &[
+                "clone", "--volume", &free, "--volume", &attached, "--name", "pair", "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(pairs.as_array().expect("pairs").len(), 2);
+    let reverted = cli
+        .json(
+            k,
+            &[
+                "revert",
+                "--volume",
+                &free,
+                "--snapshot",
+                &snap,
+                "--yes",
+                "--wait",
+            ],
+        )
+        .await;
+    assert_eq!(reverted["state"], "available");
+    assert_exit(&cli.run(k, &["copy", "--snapshot", &snap]).await, 3);
+    let deleted = cli.json(k, &["snapshot", "delete", &snap, "--wait"]).await;
+    assert_eq!(deleted[0]["status"], "deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_secrets_get_the_real_refusals() {
+    let emu = start().await;
+    let mut cli = Cli::new(&emu);
+    cli.overrides = vec![
+        ("OVH_APPLICATION_SECRET".into(), "not-the-secret".into()),
+        ("OSC_SECRET_KEY".into(), "x".repeat(40)),
+        ("OS_PASSWORD".into(), "guess".into()),
+    ];
+    let ovh = cli.run(ProviderKind::OvhEfs, &["volume", "list"]).await;
+    assert_exit(&ovh, 1);
+    assert!(
+        stderr(&ovh).contains("INVALID_SIGNATURE"),
+        "{}",
+        stderr(&ovh)
+    );
+    let osc = cli.run(ProviderKind::Outscale, &["volume", "list"]).await;
+    assert_exit(&osc, 5);
+    assert!(stderr(&osc).contains("AccessDenied"), "{}", stderr(&osc));
+    let pvc = cli.run(ProviderKind::Powervc, &["volume", "list"]).await;
+    assert_exit(&pvc, 5);
+    assert!(
+        stderr(&pvc).contains("requires authentication"),
+        "{}",
+        stderr(&pvc)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_and_faults_are_survived_by_reads() {
+    let emu = emulator::start(EmulatorConfig {
+        delay: Duration::from_millis(30),
+        throttle: Some(2),
+        fail_rate: 0.2,
+        seed: 7,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    for _ in 0..3 {
+        cli.ok(ProviderKind::Outscale, &["volume", "list"]).await;
+        cli.ok(ProviderKind::Powervc, &["volume", "list"]).await;
+    }
+}
+
+/// A cron job every 12 hours for five weeks: `rotate --create --keep-daily 7 --keep-weekly 4`.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_over_five_simulated_weeks() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    let runs = 70;
+    for run in 0..runs {
+        let back = jiff::SignedDuration::from_hours(12 * (runs - run));
+        emu.set_clock_offset(-back);
+        cli.ok(
+            k,
+            &[
+                "rotate",
+                "--volume",
+                &vol,
+                "--create",
+                "--wait",
+                "--keep-daily",
+                "7",
+                "--keep-weekly",
+                "4",
+            ],
+        )
+        .await;
+    }
+    emu.set_clock_offset(jiff::SignedDuration::ZERO);
+    let snaps = cli.json(k, &["snapshot", "list", "--volume", &vol]).await;
+    let ours: Vec<jiff::Timestamp> = snaps
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|s| {
+            s["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("snapctl-"))
+        })
+        .map(|s| {
+            s["created_at"]
+                .as_str()
+                .expect("time")
+                .parse()
+                .expect("RFC 3339")
+        })
+        .collect();
+    // One per day for the last seven days, plus at most four older weekly ones.
+    let days: std::collections::BTreeSet<jiff::civil::Date> = ours
+        .iter()
+        .map(|t| t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date())
+        .collect();
+    assert_eq!(
+        days.len(),
+        ours.len(),
+        "one snapshot per day at most: {ours:?}"
+    );
+    assert!(
+        (7..=11).contains(&ours.len()),
+        "{} kept: {ours:?}",
+        ours.len()
+    );
+    let newest = ours.iter().max().expect("kept");
+    let last_week = ours
+        .iter()
+        .filter(|t| newest.duration_since(**t) < jiff::SignedDuration::from_hours(24 * 7))
+        .count();
+    assert_eq!(last_week, 7, "the last seven days each keep one");
+    // What rotation did not make is never touched.
+    assert!(
+        snaps
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|s| s["name"] == "before-upgrade")
+    );
+}

@@ -167,6 +167,20 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The body as an error message when it is not the provider's JSON: its text, or the status's
+    /// reason phrase when it is empty (what go-ovh and the OpenStack clients do).
+    pub fn raw_message(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body).trim().to_string();
+        if text.is_empty() {
+            self.status
+                .canonical_reason()
+                .unwrap_or("no message")
+                .to_string()
+        } else {
+            text
+        }
+    }
+
     /// A header's value, case-insensitively, as text.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers

@@ -379,6 +379,63 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// One poll step for an object that still exists, from its normalised state: done when it is
+    /// usable and that is the target, failed on an error state (or, waiting for it to be usable,
+    /// when it is being deleted), pending otherwise. Unknown states are pending, never done.
+    pub fn of(
+        usable: bool,
+        failed: bool,
+        deleting: bool,
+        until: Until,
+        word: Option<String>,
+        percent: Option<u8>,
+    ) -> Progress {
+        let state = word.unwrap_or_else(|| "unknown".into());
+        match until {
+            _ if failed => Progress::Failed {
+                state,
+                message: None,
+            },
+            Until::Ready if usable => Progress::Done,
+            Until::Ready if deleting => Progress::Failed {
+                state,
+                message: Some("it is being deleted".into()),
+            },
+            _ => Progress::Pending { state, percent },
+        }
+    }
+
+    /// [`Progress::of`] for a snapshot.
+    pub fn of_snapshot(
+        state: SnapshotState,
+        word: Option<String>,
+        until: Until,
+        percent: Option<u8>,
+    ) -> Progress {
+        Progress::of(
+            state == SnapshotState::Available,
+            state == SnapshotState::Error,
+            state == SnapshotState::Deleting,
+            until,
+            word,
+            percent,
+        )
+    }
+
+    /// [`Progress::of`] for a volume.
+    pub fn of_volume(state: VolumeState, word: Option<String>, until: Until) -> Progress {
+        Progress::of(
+            state == VolumeState::Available,
+            state == VolumeState::Error,
+            state == VolumeState::Deleting,
+            until,
+            word,
+            None,
+        )
+    }
+}
+
 /// Outcome of deleting one snapshot in a batch; printed by `snapshot delete`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeleteResult {
@@ -596,4 +653,47 @@ pub struct DryRunReport {
     pub would: String,
     /// Whether the provider itself confirmed the call would be allowed (OUTSCALE `DryRun`).
     pub checked_by_provider: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_for_deletion_is_never_done_while_the_object_exists() {
+        let available = || Some("available".to_string());
+        assert!(matches!(
+            Progress::of_snapshot(SnapshotState::Available, available(), Until::Gone, None),
+            Progress::Pending { .. }
+        ));
+        assert!(matches!(
+            Progress::of_snapshot(
+                SnapshotState::Error,
+                Some("error_deleting".into()),
+                Until::Gone,
+                None
+            ),
+            Progress::Failed { .. }
+        ));
+        assert_eq!(
+            Progress::of_snapshot(SnapshotState::Available, available(), Until::Ready, None),
+            Progress::Done
+        );
+    }
+
+    #[test]
+    fn unknown_states_are_waited_on_and_deletion_fails_a_wait_for_ready() {
+        assert!(matches!(
+            Progress::of_volume(
+                VolumeState::Unknown,
+                Some("frobnicating".into()),
+                Until::Ready
+            ),
+            Progress::Pending { .. }
+        ));
+        assert!(matches!(
+            Progress::of_snapshot(SnapshotState::Deleting, None, Until::Ready, None),
+            Progress::Failed { .. }
+        ));
+    }
 }

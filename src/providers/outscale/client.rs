@@ -225,17 +225,7 @@ fn api_error(what: &str, resp: &Incoming) -> Error {
     let message = match (&first.kind, &first.details) {
         (Some(k), Some(d)) if !d.is_empty() => format!("{k}: {d}"),
         (Some(k), _) => k.clone(),
-        (None, _) => {
-            let text = String::from_utf8_lossy(&resp.body).trim().to_string();
-            if text.is_empty() {
-                resp.status
-                    .canonical_reason()
-                    .unwrap_or("no message")
-                    .to_string()
-            } else {
-                text
-            }
-        }
+        (None, _) => resp.raw_message(),
     };
     let code = first.code.clone();
     let hint = match (status, code.as_deref(), kind.as_str()) {

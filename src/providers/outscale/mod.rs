@@ -930,52 +930,28 @@ impl Provider for Outscale {
     async fn poll(&self, op: &Operation) -> Result<Progress> {
         match op {
             Operation::Done => Ok(Progress::Done),
-            Operation::Snapshot { id, until, .. } => {
-                let found = self.snapshot(id).await?;
-                Ok(match (found, until) {
-                    (None, Until::Gone) => Progress::Done,
-                    (None, Until::Ready) => return Err(not_found(format!("read snapshot {id}"))),
-                    (Some(s), until) => {
-                        let state = s.state.clone().unwrap_or_else(|| "unknown".into());
-                        match (snapshot_state(&state), until) {
-                            (SnapshotState::Available, Until::Ready) => Progress::Done,
-                            (SnapshotState::Error, _) => Progress::Failed {
-                                state,
-                                message: None,
-                            },
-                            (SnapshotState::Deleting, Until::Ready) => Progress::Failed {
-                                state,
-                                message: Some("the snapshot is being deleted".into()),
-                            },
-                            _ => Progress::Pending {
-                                state,
-                                percent: s.progress,
-                            },
-                        }
-                    }
-                })
-            }
-            Operation::Volume { id, until } => {
-                let found = self.volume(id).await?;
-                Ok(match (found, until) {
-                    (None, Until::Gone) => Progress::Done,
-                    (None, Until::Ready) => return Err(not_found(format!("read volume {id}"))),
-                    (Some(v), until) => {
-                        let state = v.state.clone().unwrap_or_else(|| "unknown".into());
-                        match (volume_state(&state), until) {
-                            (VolumeState::Available, Until::Ready) => Progress::Done,
-                            (VolumeState::Error, _) => Progress::Failed {
-                                state,
-                                message: None,
-                            },
-                            _ => Progress::Pending {
-                                state,
-                                percent: None,
-                            },
-                        }
-                    }
-                })
-            }
+            Operation::Snapshot { id, until, .. } => match (self.snapshot(id).await?, until) {
+                (None, Until::Gone) => Ok(Progress::Done),
+                (None, Until::Ready) => Err(not_found(format!("read snapshot {id}"))),
+                (Some(s), until) => {
+                    let percent = s.progress;
+                    let s = map_snapshot(s);
+                    Ok(Progress::of_snapshot(
+                        s.state,
+                        s.provider_state,
+                        *until,
+                        percent,
+                    ))
+                }
+            },
+            Operation::Volume { id, until } => match (self.volume(id).await?, until) {
+                (None, Until::Gone) => Ok(Progress::Done),
+                (None, Until::Ready) => Err(not_found(format!("read volume {id}"))),
+                (Some(v), until) => {
+                    let v = map_volume(v);
+                    Ok(Progress::of_volume(v.state, v.provider_state, *until))
+                }
+            },
             Operation::Task { id } => {
                 check_id("export task id", "snap-export-", id)?;
                 let mut tasks: Vec<OscExportTask> = self

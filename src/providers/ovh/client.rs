@@ -183,17 +183,7 @@ impl OvhClient {
     fn api_error(&self, action: &str, resp: &Incoming, method: &Method, url: &Url) -> Error {
         let body: OvhErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
         let status = resp.status.as_u16();
-        let message = body.message.unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(&resp.body).trim().to_string();
-            if text.is_empty() {
-                resp.status
-                    .canonical_reason()
-                    .unwrap_or("no message")
-                    .to_string()
-            } else {
-                text
-            }
-        });
+        let message = body.message.unwrap_or_else(|| resp.raw_message());
         let code = body.error_code.or(body.class);
         let hint = hint_for(status, code.as_deref(), method, url);
         let api = ApiError {

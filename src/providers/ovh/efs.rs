@@ -1122,42 +1122,25 @@ impl Provider for Efs {
                 match (self.snapshot(share, id).await, until) {
                     (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
                     (Err(e), _) => Err(e),
-                    (Ok(s), until) => Ok(progress(
-                        s.status.as_deref().map(snapshot_state) == Some(SnapshotState::Available),
-                        s.status.as_deref().map(snapshot_state) == Some(SnapshotState::Error),
-                        *until,
-                        s.status,
-                    )),
+                    (Ok(s), until) => {
+                        let s = map_snapshot(s, share);
+                        Ok(Progress::of_snapshot(
+                            s.state,
+                            s.provider_state,
+                            *until,
+                            None,
+                        ))
+                    }
                 }
             }
             Operation::Volume { id, until } => match (self.share(id).await, until) {
                 (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
                 (Err(e), _) => Err(e),
-                (Ok(s), until) => Ok(progress(
-                    s.status.as_deref().map(volume_state) == Some(VolumeState::Available),
-                    s.status.as_deref().map(volume_state) == Some(VolumeState::Error),
-                    *until,
-                    s.status,
-                )),
+                (Ok(s), until) => {
+                    let v = map_share(s);
+                    Ok(Progress::of_volume(v.state, v.provider_state, *until))
+                }
             },
-        }
-    }
-}
-
-/// One poll answer from "is it ready / failed" and the target.
-fn progress(ready: bool, failed: bool, until: Until, status: Option<String>) -> Progress {
-    let state = status.unwrap_or_else(|| "unknown".into());
-    if failed {
-        Progress::Failed {
-            state,
-            message: None,
-        }
-    } else if ready && until == Until::Ready {
-        Progress::Done
-    } else {
-        Progress::Pending {
-            state,
-            percent: None,
         }
     }
 }
@@ -1202,18 +1185,6 @@ mod tests {
         );
         assert_eq!(snapshot_kind(Some("pinned")), SnapshotKind::System);
         assert_eq!(snapshot_kind(None), SnapshotKind::System);
-    }
-
-    #[test]
-    fn waiting_for_deletion_is_never_done_while_the_object_exists() {
-        assert!(matches!(
-            progress(true, false, Until::Gone, Some("available".into())),
-            Progress::Pending { .. }
-        ));
-        assert!(matches!(
-            progress(false, true, Until::Gone, Some("error_deleting".into())),
-            Progress::Failed { .. }
-        ));
     }
 
     #[test]

@@ -347,20 +347,7 @@ pub fn api_error(what: &str, resp: &Incoming) -> Error {
             };
             Some((message, code))
         });
-    let (message, code) = parsed.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(&resp.body).trim().to_string();
-        (
-            if text.is_empty() {
-                resp.status
-                    .canonical_reason()
-                    .unwrap_or("no message")
-                    .to_string()
-            } else {
-                text
-            },
-            None,
-        )
-    });
+    let (message, code) = parsed.unwrap_or_else(|| (resp.raw_message(), None));
     let hint = match status {
         401 => Some("check OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains; the password or token was refused".to_string()),
         403 => Some("the user lacks a role for this in the project (PowerVC: admin or storage manager)".to_string()),

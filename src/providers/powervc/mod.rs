@@ -742,24 +742,16 @@ impl Provider for Powervc {
                 (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
                 (Err(e), _) => Err(e),
                 (Ok(s), until) => {
-                    let state = s.status.clone().unwrap_or_else(|| "unknown".into());
-                    Ok(match (state.as_str(), until) {
-                        ("available", Until::Ready) => Progress::Done,
-                        ("error_deleting", _) => Progress::Failed {
-                            state,
-                            message: Some("Cinder could not delete it; reset its state (cinder snapshot-reset-state) and delete again, or ask the PowerVC administrator".into()),
-                        },
-                        ("error", _) => Progress::Failed {
-                            state,
-                            message: None,
-                        },
-                        _ => Progress::Pending {
-                            percent: s
-                                .progress
-                                .as_deref()
-                                .and_then(|p| percent(Some(&Value::String(p.into())))),
-                            state,
-                        },
+                    let percent = percent(s.progress.as_deref().map(Value::from).as_ref());
+                    let s = map_snapshot(s);
+                    Ok(match Progress::of_snapshot(s.state, s.provider_state, *until, percent) {
+                        Progress::Failed { state, .. } if state == "error_deleting" => {
+                            Progress::Failed {
+                                state,
+                                message: Some("Cinder could not delete it; reset its state (cinder snapshot-reset-state) and delete again, or ask the PowerVC administrator".into()),
+                            }
+                        }
+                        other => other,
                     })
                 }
             },
@@ -767,18 +759,8 @@ impl Provider for Powervc {
                 (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
                 (Err(e), _) => Err(e),
                 (Ok(v), until) => {
-                    let state = v.status.clone().unwrap_or_else(|| "unknown".into());
-                    Ok(match (volume_state(&state), until) {
-                        (VolumeState::Available, Until::Ready) => Progress::Done,
-                        (VolumeState::Error, _) => Progress::Failed {
-                            state,
-                            message: None,
-                        },
-                        _ => Progress::Pending {
-                            state,
-                            percent: None,
-                        },
-                    })
+                    let v = map_volume(v);
+                    Ok(Progress::of_volume(v.state, v.provider_state, *until))
                 }
             },
             Operation::Task { id } => {

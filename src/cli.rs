@@ -233,38 +233,6 @@ pub struct ScheduleAddArgs {
     pub wait: bool,
 }
 
-impl Command {
-    /// The command's words, for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Providers => "providers",
-            Command::Demo => "demo",
-            Command::Emulator(_) => "emulator",
-            Command::Volume(VolumeCmd::List) => "volume list",
-            Command::Volume(VolumeCmd::Show { .. }) => "volume show",
-            Command::Snapshot(SnapshotCmd::List { .. }) => "snapshot list",
-            Command::Snapshot(SnapshotCmd::Show { .. }) => "snapshot show",
-            Command::Snapshot(SnapshotCmd::Create { .. }) => "snapshot create",
-            Command::Snapshot(SnapshotCmd::Delete { .. }) => "snapshot delete",
-            Command::Snapshot(SnapshotCmd::Share(_)) => "snapshot share",
-            Command::Snapshot(SnapshotCmd::Hold { .. }) => "snapshot hold",
-            Command::Snapshot(SnapshotCmd::Update { .. }) => "snapshot update",
-            Command::Snapshot(SnapshotCmd::Unshare(_)) => "snapshot unshare",
-            Command::Snapshot(SnapshotCmd::Export { .. }) => "snapshot export",
-            Command::Snapshot(SnapshotCmd::Import { .. }) => "snapshot import",
-            Command::Copy { .. } => "copy",
-            Command::Clone(_) => "clone",
-            Command::Revert(_) => "revert",
-            Command::Rotate(_) => "rotate",
-            Command::Check(_) => "check",
-            Command::Schedule(ScheduleCmd::List { .. }) => "schedule list",
-            Command::Schedule(ScheduleCmd::Add(_)) => "schedule add",
-            Command::Schedule(ScheduleCmd::Remove { .. }) => "schedule remove",
-            Command::Wait { .. } => "wait",
-        }
-    }
-}
-
 /// `volume …`
 #[derive(Debug, Subcommand)]
 pub enum VolumeCmd {

@@ -203,7 +203,7 @@ impl Record for ClonePair {
     }
 }
 
-/// One provider's row of `snapctl providers`.
+/// One provider's row of `snapctl providers -o json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderRow {
     /// Provider key.
@@ -211,41 +211,7 @@ pub struct ProviderRow {
     /// Product name.
     pub product: &'static str,
     /// Operation → support.
-    pub capabilities: CapabilityMap,
-}
-
-/// The capability matrix of one provider, with snake_case keys.
-#[derive(Debug, Clone, Serialize)]
-pub struct CapabilityMap {
-    volumes: &'static str,
-    list_snapshots: &'static str,
-    create_snapshot: &'static str,
-    delete_snapshot: &'static str,
-    clone: &'static str,
-    revert: &'static str,
-    wait: &'static str,
-    schedules: &'static str,
-    copy: &'static str,
-    share: &'static str,
-    export: &'static str,
-}
-
-impl From<Capabilities> for CapabilityMap {
-    fn from(c: Capabilities) -> Self {
-        CapabilityMap {
-            volumes: c.volumes.as_str(),
-            list_snapshots: c.list_snapshots.as_str(),
-            create_snapshot: c.create_snapshot.as_str(),
-            delete_snapshot: c.delete_snapshot.as_str(),
-            clone: c.clone.as_str(),
-            revert: c.revert.as_str(),
-            wait: c.wait.as_str(),
-            schedules: c.schedules.as_str(),
-            copy: c.copy.as_str(),
-            share: c.share.as_str(),
-            export: c.export.as_str(),
-        }
-    }
+    pub capabilities: Capabilities,
 }
 
 /// `snapctl providers`: operations down, providers across.
@@ -257,7 +223,7 @@ pub fn render_providers(format: Format) -> String {
                 .map(|k| ProviderRow {
                     provider: k,
                     product: k.product(),
-                    capabilities: k.capabilities().into(),
+                    capabilities: k.capabilities(),
                 })
                 .collect();
             json(&rows)
@@ -268,11 +234,13 @@ pub fn render_providers(format: Format) -> String {
             let mut header = vec!["OPERATION".to_string()];
             header.extend(ProviderKind::ALL.iter().map(|k| k.as_str().to_string()));
             table.set_header(header);
-            let caps: Vec<Capabilities> =
-                ProviderKind::ALL.iter().map(|k| k.capabilities()).collect();
-            for (i, (op, _)) in Capabilities::PLANNED.rows().iter().enumerate() {
+            let columns: Vec<_> = ProviderKind::ALL
+                .iter()
+                .map(|k| k.capabilities().rows())
+                .collect();
+            for (i, (op, _)) in columns[0].iter().enumerate() {
                 let mut row = vec![op.to_string()];
-                row.extend(caps.iter().map(|c| c.rows()[i].1.as_str().to_string()));
+                row.extend(columns.iter().map(|c| c[i].1.as_str().to_string()));
                 table.add_row(row);
             }
             format!("{table}\n")

@@ -156,8 +156,6 @@ pub enum Support {
     Yes,
     /// The provider's API does not offer it.
     No,
-    /// The API offers it; snapctl does not implement it yet.
-    Planned,
 }
 
 impl Support {
@@ -166,13 +164,13 @@ impl Support {
         match self {
             Support::Yes => "yes",
             Support::No => "no",
-            Support::Planned => "planned",
         }
     }
 }
 
-/// One row of the capability matrix: an operation and whether the provider offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One provider's column of the capability matrix: each operation and whether it is offered. Its
+/// JSON form (snake_case keys, `yes|no` values) is what `snapctl providers -o json` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
     /// `volume list` / `volume show`.
     pub volumes: Support,
@@ -199,21 +197,6 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// A provider on the roadmap: every operation planned.
-    pub const PLANNED: Capabilities = Capabilities {
-        volumes: Support::Planned,
-        list_snapshots: Support::Planned,
-        create_snapshot: Support::Planned,
-        delete_snapshot: Support::Planned,
-        clone: Support::Planned,
-        revert: Support::Planned,
-        wait: Support::Planned,
-        schedules: Support::Planned,
-        copy: Support::Planned,
-        share: Support::Planned,
-        export: Support::Planned,
-    };
-
     /// `(operation, support)` pairs in display order; the operation names are the command words.
     pub fn rows(&self) -> [(&'static str, Support); 11] {
         [

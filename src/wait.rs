@@ -57,9 +57,20 @@ pub async fn wait_for(provider: &dyn Provider, op: &Operation, opts: &WaitOption
             }
             Ok(Progress::Pending { state, percent }) => {
                 if let Some(bar) = &bar {
-                    match percent {
-                        Some(p) => bar.set_message(format!("waiting for {what}: {state} {p}%")),
-                        None => bar.set_message(format!("waiting for {what}: {state}")),
+                    bar.set_message(format!("waiting for {what}: {state}"));
+                    if let Some(p) = percent {
+                        // The API reports progress: show a real percentage bar from now on.
+                        if bar.length() != Some(100) {
+                            bar.set_length(100);
+                            bar.set_style(
+                                ProgressStyle::with_template(
+                                    "{spinner} {msg} [{bar:30}] {pos:>3}% [{elapsed}]",
+                                )
+                                .expect("static template is valid")
+                                .progress_chars("=> "),
+                            );
+                        }
+                        bar.set_position(u64::from(p.min(100)));
                     }
                 }
                 last_state = state;

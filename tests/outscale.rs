@@ -817,3 +817,57 @@ async fn the_client_side_rate_limit_spaces_a_batch() {
         "{elapsed:?}"
     );
 }
+
+/// Pages of generated snapshots, chained by `NextPageToken`, for a large volume.
+struct ManyPages {
+    total: usize,
+}
+
+impl wiremock::Respond for ManyPages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).expect("json body");
+        let per = body["ResultsPerPage"]
+            .as_u64()
+            .expect("ResultsPerPage is always sent") as usize;
+        let start: usize = body["NextPageToken"]
+            .as_str()
+            .map(|t| t.trim_start_matches("tok-").parse().expect("our token"))
+            .unwrap_or(0);
+        let end = (start + per).min(self.total);
+        let snaps: Vec<Value> = (start..end)
+            .map(|i| {
+                json!({"SnapshotId": format!("snap-{i:08x}"), "VolumeId": "vol-0a1b2c3d",
+                    "VolumeSize": 10, "State": "completed", "Progress": 100,
+                    "CreationDate": "2025-11-20T09:30:00.000Z", "Tags": [],
+                    "PermissionsToCreateVolume": {"AccountIds": [], "GlobalPermission": false}})
+            })
+            .collect();
+        let mut page = json!({"Snapshots": snaps, "ResponseContext": {"RequestId": "r"}});
+        if end < self.total {
+            page["NextPageToken"] = json!(format!("tok-{end}"));
+        }
+        ResponseTemplate::new(200).set_body_json(page)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_snapshots_list_completely_page_by_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(action("ReadSnapshots")))
+        .and(OscSigned)
+        .respond_with(ManyPages { total: 10_000 })
+        .expect(10)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["-o", "ids", "snapshot", "list", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 0);
+    let ids: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("utf-8")
+        .lines()
+        .collect();
+    assert_eq!(ids.len(), 10_000);
+    assert_eq!(ids[9_999], format!("snap-{:08x}", 9_999));
+}

@@ -589,3 +589,47 @@ async fn a_next_link_that_loops_is_an_error_not_a_short_list() {
     assert!(stderr(&out).contains("repeated marker"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_near_its_expiry_is_renewed_before_the_next_call() {
+    let server = MockServer::start().await;
+    // Issued 100 s ago, expiring in 1 s: inside the renewal margin from the start.
+    let mut body: Value = serde_json::from_slice(
+        &String::from_utf8(fixture("powervc/token.json"))
+            .expect("utf-8")
+            .replace("https://powervc.example.com:9000", &server.uri())
+            .into_bytes(),
+    )
+    .expect("json");
+    let now = jiff::Timestamp::now();
+    body["token"]["issued_at"] = json!((now - jiff::SignedDuration::from_secs(100)).to_string());
+    body["token"]["expires_at"] = json!((now + jiff::SignedDuration::from_secs(1)).to_string());
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("X-Subject-Token", PVC_TOKEN)
+                .set_body_json(body),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/volumes/detail")))
+        .and(query_param("marker", V2))
+        .respond_with(ok(200, "volumes-page2.json"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path("/volumes/detail"),
+        ok(200, "volumes-page1.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "ids", "volume", "list"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 3);
+}

@@ -633,3 +633,45 @@ async fn a_token_near_its_expiry_is_renewed_before_the_next_call() {
     assert_exit(&out, 0);
     assert_eq!(stdout(&out).lines().count(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_limit_with_retry_after_is_retried_for_reads_and_the_volume_endpoint_overrides_the_catalog()
+ {
+    let server = powervc_server(1).await;
+    // The catalog points at /v3/{project}; the override moves the volume service elsewhere.
+    let moved = "/block/v3/7f00d7a82d9c4142a295298087bf0001";
+    Mock::given(method("GET"))
+        .and(path(format!("{moved}/volumes/{V1}")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(
+            ResponseTemplate::new(413)
+                .insert_header("Retry-After", "0")
+                .set_body_raw(fixture("powervc/error-over-limit.json"), "application/json"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{moved}/volumes/{V1}")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ok(200, "volume-available.json"))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let endpoint = format!("{}{moved}", server.uri());
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "--volume-endpoint",
+            &endpoint,
+            "-o",
+            "ids",
+            "volume",
+            "show",
+            V1,
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{V1}\n"));
+}

@@ -206,6 +206,17 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     match &cli.command {
         Command::Demo => return crate::demo::run(&env).await.map(|()| 0),
         Command::Emulator(a) => return serve_emulator(a).await.map(|()| 0),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "snapctl", &mut out);
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out).map_err(|source| Error::Io {
+                action: "cannot write to stdout".into(),
+                source,
+            })?;
+            return Ok(0);
+        }
         _ => {}
     }
     if let Command::Providers = cli.command {
@@ -306,6 +317,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         Command::Providers
         | Command::Demo
         | Command::Emulator(_)
+        | Command::Completions { .. }
         | Command::Volume(VolumeCmd::List) => Ok(()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume }) => volume.as_deref().map_or(Ok(()), vol),
@@ -358,7 +370,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
     let p = ctx.provider.as_ref();
     match command {
         Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
-        Command::Providers | Command::Demo | Command::Emulator(_) => {
+        Command::Providers | Command::Demo | Command::Emulator(_) | Command::Completions { .. } => {
             unreachable!("handled before a provider is built")
         }
         Command::Volume(VolumeCmd::List) => {

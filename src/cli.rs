@@ -130,6 +130,12 @@ pub enum Command {
     Demo,
     /// Serve a local, stateful emulator of all four APIs and print the environment pointing at it.
     Emulator(EmulatorArgs),
+    /// Print a shell completion script (e.g. `snapctl completions bash > /etc/bash_completion.d/snapctl`).
+    Completions {
+        /// Shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// List or show volumes (EFS shares, NAS-HA partitions, block volumes).
     #[command(subcommand)]
     Volume(VolumeCmd),

@@ -184,3 +184,14 @@ async fn help_lists_the_exit_codes() {
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("9 refused for safety"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_are_generated_for_bash() {
+    let out = Snapctl::bare().run(&["completions", "bash"]).await;
+    assert_exit(&out, 0);
+    let script = stdout(&out);
+    assert!(
+        script.contains("_snapctl()") && script.contains("rotate"),
+        "{script}"
+    );
+}

@@ -145,6 +145,28 @@ mod tests {
     }
 
     #[test]
+    fn lock_wait_takes_the_lock_once_the_holder_lets_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held =
+            acquire(dir.path(), "outscale", "eu-west-2", "vol-1", Duration::ZERO).expect("first");
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        let started = std::time::Instant::now();
+        acquire(
+            dir.path(),
+            "outscale",
+            "eu-west-2",
+            "vol-1",
+            Duration::from_secs(5),
+        )
+        .expect("taken after the wait");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        releaser.join().expect("thread");
+    }
+
+    #[test]
     fn file_names_cannot_escape_the_directory() {
         let name = file_name(&["ovh-efs", "../..", "a/b\\c"]);
         assert!(!name.contains('/') && !name.contains('\\'), "{name}");

@@ -264,8 +264,14 @@ impl Http {
                     // 413 with Retry-After is OpenStack's rate limit (Cinder `overLimit`).
                     let over_limit =
                         resp.status.as_u16() == 413 && resp.header("retry-after").is_some();
-                    let retryable =
-                        idempotent && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit);
+                    // An HTML page where JSON belongs is a proxy or gateway answering for the API.
+                    let html = resp.status.is_success()
+                        && !resp.body.is_empty()
+                        && resp
+                            .header("content-type")
+                            .is_some_and(|c| c.starts_with("text/html"));
+                    let retryable = idempotent
+                        && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit || html);
                     if retryable && attempt < self.config.max_attempts {
                         match self.delay_for(attempt, &resp) {
                             Some(delay) => {

@@ -917,3 +917,26 @@ async fn an_unanswered_create_is_found_by_name_not_resent() {
         .count();
     assert_eq!(posts, 1, "exactly one create was sent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_html_page_from_a_proxy_is_retried_for_reads() {
+    let server = ovh_server().await;
+    let p = share_path("");
+    Mock::given(method("GET"))
+        .and(path(&p))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            b"<html><body>Gateway maintenance</body></html>".to_vec(),
+            "text/html",
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "volume", "show", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(api_requests(&server).await.len(), 2);
+}

@@ -270,6 +270,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
 
 /// `snapctl emulator`: serve until Ctrl-C, after printing how to point snapctl at it.
 async fn serve_emulator(a: &crate::cli::EmulatorArgs) -> Result<()> {
+    crate::interrupt::set_notice("stopping the emulator");
     let emu = crate::emulator::start(crate::emulator::EmulatorConfig {
         listen: a.listen,
         delay: a.delay,

@@ -7,6 +7,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+static NOTICE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// What to say on the first signal, for commands that are not batches (the emulator).
+pub fn set_notice(notice: &'static str) {
+    let _ = NOTICE.set(notice);
+}
 
 /// Whether an interrupt arrived: start no new change.
 pub fn requested() -> bool {
@@ -23,7 +29,10 @@ pub fn install() {
                 std::process::exit(130);
             }
             eprintln!(
-                "snapctl: interrupted; finishing the requests in flight and starting nothing new (interrupt again to exit now)"
+                "snapctl: {}",
+                NOTICE.get().copied().unwrap_or(
+                    "interrupted; finishing the requests in flight and starting nothing new (interrupt again to exit now)"
+                )
             );
         }
     });

@@ -302,6 +302,14 @@ async fn a_reverted_clone_fails_with_the_failure_message() {
         .respond_with(ok(200, "clone-volumes-response.json"))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/clone-volumes/get_progress")))
+        .and(query_param("task_id", TASK))
+        .respond_with(ok(200, "clone-progress-running.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     get(
         &server,
         &pvc_path("/clone-volumes/get_progress"),

@@ -359,6 +359,20 @@ pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<O
     }))
 }
 
+/// Parse an API base URL (`http(s)://host[:port]/path`, trailing `/` dropped) from configuration;
+/// `what` names it in messages and `example` shows a good one.
+pub fn base_url(raw: &str, what: &str, example: &str) -> Result<reqwest::Url> {
+    let bad = |detail: String| Error::Config {
+        message: format!("invalid {what} {raw:?}: {detail}"),
+        hint: Some(format!("e.g. {example}")),
+    };
+    let url = reqwest::Url::parse(raw.trim_end_matches('/')).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(bad("expected http(s)://host/path".into()));
+    }
+    Ok(url)
+}
+
 /// Parse `30s`, `5m`, `1h30m`, `2d` or ISO 8601 `PT5M` into a duration.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let t = text.trim();

@@ -10,7 +10,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, warn_if_world_readable};
+use crate::config::{Settings, base_url, warn_if_world_readable};
 use crate::error::{Error, Result};
 
 /// Default region of every official SDK.
@@ -102,16 +102,11 @@ fn load_profile(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscPr
 
 /// A base URL from an endpoint: `https://host` gains `/api/v1` (oapi-cli's host-only form).
 pub fn endpoint_url(endpoint: &str) -> Result<Url> {
-    let mut url = Url::parse(endpoint.trim_end_matches('/')).map_err(|e| Error::Config {
-        message: format!("invalid endpoint URL {endpoint:?}: {e}"),
-        hint: Some("e.g. https://api.eu-west-2.outscale.com/api/v1".into()),
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(Error::Config {
-            message: format!("invalid endpoint URL {endpoint:?}: expected http(s)://host/path"),
-            hint: None,
-        });
-    }
+    let mut url = base_url(
+        endpoint,
+        "endpoint URL",
+        "https://api.eu-west-2.outscale.com/api/v1",
+    )?;
     if url.path() == "/" || url.path().is_empty() {
         url.set_path("/api/v1");
     }

@@ -204,6 +204,37 @@ impl OvhClient {
     }
 }
 
+/// The service to use when `--service` is not given: the account's only one. `services` are
+/// `(id, label)` pairs; none or several is an error that lists them.
+pub fn only_service(product: &str, services: Vec<(String, String)>) -> Result<String> {
+    let mut services = services;
+    match services.len() {
+        1 => Ok(services.remove(0).0),
+        0 => Err(Error::Config {
+            message: format!("no {product} service on this OVH account"),
+            hint: Some(
+                "check the endpoint (ovh-eu, ovh-ca, …) and the account the keys belong to".into(),
+            ),
+        }),
+        n => Err(Error::Usage {
+            message: format!("{n} {product} services on this account; choose one with --service"),
+            hint: Some(
+                services
+                    .iter()
+                    .map(|(id, label)| {
+                        if label.is_empty() {
+                            id.clone()
+                        } else {
+                            format!("{id} ({label})")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        }),
+    }
+}
+
 /// What to do about an OVH error, from its status and code.
 fn hint_for(status: u16, code: Option<&str>, method: &Method, url: &Url) -> Option<String> {
     let path = url.path();
@@ -230,4 +261,28 @@ fn hint_for(status: u16, code: Option<&str>, method: &Method, url: &Url) -> Opti
         _ => return None,
     };
     Some(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ExitCode;
+
+    #[test]
+    fn only_service_picks_the_one_and_lists_several() {
+        let one = vec![("zpool-1".to_string(), String::new())];
+        assert_eq!(only_service("NAS-HA", one).expect("one"), "zpool-1");
+        let none = only_service("NAS-HA", vec![]).unwrap_err();
+        assert_eq!(none.exit_code(), ExitCode::Auth);
+        let two = vec![
+            ("a".to_string(), "prod, eu-west-gra".to_string()),
+            ("b".to_string(), String::new()),
+        ];
+        let err = only_service("EFS", two).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "2 EFS services on this account; choose one with --service"
+        );
+        assert_eq!(err.hint().as_deref(), Some("a (prod, eu-west-gra); b"));
+    }
 }

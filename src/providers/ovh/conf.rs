@@ -11,7 +11,7 @@ use ini::Ini;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{Settings, warn_if_world_readable};
+use crate::config::{Settings, base_url, warn_if_world_readable};
 use crate::error::{Error, Result};
 
 /// The named endpoints both official wrappers know.
@@ -139,17 +139,7 @@ pub fn endpoint_url(endpoint: &str) -> Result<Url> {
             )),
         });
     }
-    let url = Url::parse(raw.trim_end_matches('/')).map_err(|e| Error::Config {
-        message: format!("invalid endpoint URL {raw:?}: {e}"),
-        hint: None,
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(Error::Config {
-            message: format!("invalid endpoint URL {raw:?}: expected http(s)://host/path"),
-            hint: None,
-        });
-    }
-    Ok(url)
+    base_url(raw, "endpoint URL", "https://eu.api.ovh.com/1.0")
 }
 
 /// Resolve endpoint and credentials; pushes warnings (world-readable `ovh.conf`) into `warnings`.

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::client::OvhClient;
+use super::client::{OvhClient, only_service};
 use super::conf;
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -199,34 +199,20 @@ async fn pick_only_service(client: &OvhClient) -> Result<String> {
             "list Enterprise File Storage services",
         )
         .await?;
-    match services.as_slice() {
-        [only] => Ok(only.id.clone()),
-        [] => Err(Error::Config {
-            message: "no Enterprise File Storage service on this OVH account".into(),
-            hint: Some(
-                "check the endpoint (ovh-eu, ovh-ca, …) and the account the keys belong to".into(),
-            ),
-        }),
-        many => Err(Error::Usage {
-            message: format!(
-                "{} EFS services on this account; choose one with --service",
-                many.len()
-            ),
-            hint: Some(
-                many.iter()
-                    .map(|s| {
-                        format!(
-                            "{} ({}, {})",
-                            s.id,
-                            s.name.as_deref().unwrap_or("unnamed"),
-                            s.region.as_deref().unwrap_or("?")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        }),
-    }
+    only_service(
+        "Enterprise File Storage",
+        services
+            .into_iter()
+            .map(|s| {
+                let label = format!(
+                    "{}, {}",
+                    s.name.as_deref().unwrap_or("unnamed"),
+                    s.region.as_deref().unwrap_or("?")
+                );
+                (s.id, label)
+            })
+            .collect(),
+    )
 }
 
 fn parse_time(s: Option<&str>) -> Option<Timestamp> {

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::client::OvhClient;
+use super::client::{OvhClient, only_service};
 use super::conf;
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -187,26 +187,10 @@ impl Nasha {
                         "list NAS-HA services",
                     )
                     .await?;
-                match names.as_slice() {
-                    [only] => only.clone(),
-                    [] => {
-                        return Err(Error::Config {
-                            message: "no NAS-HA service on this OVH account".into(),
-                            hint: Some(
-                                "check the endpoint and the account the keys belong to".into(),
-                            ),
-                        });
-                    }
-                    many => {
-                        return Err(Error::Usage {
-                            message: format!(
-                                "{} NAS-HA services on this account; choose one with --service",
-                                many.len()
-                            ),
-                            hint: Some(many.join(", ")),
-                        });
-                    }
-                }
+                only_service(
+                    "NAS-HA",
+                    names.into_iter().map(|n| (n, String::new())).collect(),
+                )?
             }
         };
         Ok(Nasha { client, service })

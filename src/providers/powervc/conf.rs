@@ -11,7 +11,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, parse_duration, warn_if_world_readable};
+use crate::config::{Settings, base_url, parse_duration, warn_if_world_readable};
 use crate::error::{Error, Result};
 
 /// PowerVC's default project.
@@ -179,17 +179,11 @@ pub fn identity_url(raw: &str) -> Result<Url> {
     } else {
         format!("{trimmed}/v3")
     };
-    let url = Url::parse(&with_v3).map_err(|e| Error::Config {
-        message: format!("invalid identity URL {raw:?}: {e}"),
-        hint: Some("e.g. https://powervc.example.com:5000/v3".into()),
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(Error::Config {
-            message: format!("invalid identity URL {raw:?}: expected http(s)://host:5000/v3"),
-            hint: None,
-        });
-    }
-    Ok(url)
+    base_url(
+        &with_v3,
+        "identity URL",
+        "https://powervc.example.com:5000/v3",
+    )
 }
 
 /// Resolve settings.
@@ -296,10 +290,11 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
         .clone()
         .or_else(|| p.volume_endpoint.clone())
         .map(|v| {
-            Url::parse(v.trim_end_matches('/')).map_err(|e| Error::Config {
-                message: format!("invalid volume endpoint {v:?}: {e}"),
-                hint: Some("e.g. https://powervc.example.com:9000/v3/PROJECT_ID".into()),
-            })
+            base_url(
+                &v,
+                "volume endpoint",
+                "https://powervc.example.com:9000/v3/PROJECT_ID",
+            )
         })
         .transpose()?;
     let cacert = settings

@@ -44,11 +44,7 @@ async fn unknown_provider_is_a_usage_error_listing_the_valid_ones() {
 async fn no_provider_is_a_usage_error() {
     let out = Snapctl::bare().run(&["volume", "list"]).await;
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("no provider chosen"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "no provider chosen");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -63,11 +59,7 @@ async fn unknown_profile_lists_the_valid_ones() {
     .expect("write");
     let out = cli.run(&["--profile", "staging", "volume", "list"]).await;
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("valid profiles: lab, prod"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "valid profiles: lab, prod");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,7 +157,7 @@ async fn ovh_conf_in_the_working_directory_is_read() {
     let out = cli.run(&["-o", "ids", "volume", "show", SHARE]).await;
     assert_exit(&out, 0);
     // The file holds secrets and is readable by others: warned.
-    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    assert_stderr_has(&out, "chmod 600");
 }
 
 #[tokio::test(flavor = "multi_thread")]

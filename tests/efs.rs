@@ -10,15 +10,6 @@ use serde_json::Value;
 use wiremock::matchers::{body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn mount_get(server: &MockServer, p: &str, resp: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(OvhSigned)
-        .respond_with(resp)
-        .mount(server)
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn volume_list_prints_table_json_and_ids() {
     let server = ovh_server().await;
@@ -121,7 +112,7 @@ async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &snap, json(200, "ovh-efs/snapshot-available.json")).await;
+    ovh_get(&server, &snap, json(200, "ovh-efs/snapshot-available.json")).await;
 
     let out = Snapctl::efs(&server)
         .run(&[
@@ -174,7 +165,7 @@ async fn wait_ends_with_the_error_state() {
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{NEW_SNAP}")),
         json(200, "ovh-efs/snapshot-error.json"),
@@ -184,12 +175,9 @@ async fn wait_ends_with_the_error_state() {
         .run(&["snapshot", "create", "--volume", SHARE, "--wait"])
         .await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains(&format!(
-            "error: snapshot {NEW_SNAP} to become available failed: error"
-        )),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        &format!("error: snapshot {NEW_SNAP} to become available failed: error"),
     );
 }
 
@@ -202,7 +190,7 @@ async fn wait_times_out_with_exit_7() {
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{NEW_SNAP}")),
         json(200, "ovh-efs/snapshot-creating.json"),
@@ -222,12 +210,8 @@ async fn wait_times_out_with_exit_7() {
         .await;
     assert_exit(&out, 7);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(
-        stderr(&out).contains("timed out after 300ms waiting for snapshot")
-            && stderr(&out).contains("last state: creating"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "timed out after 300ms waiting for snapshot");
+    assert_stderr_has(&out, "last state: creating");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,7 +268,7 @@ async fn delete_with_wait_confirms_the_snapshot_is_gone() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &snap, json(404, "ovh-efs/error-404.json")).await;
+    ovh_get(&server, &snap, json(404, "ovh-efs/error-404.json")).await;
     let out = Snapctl::efs(&server)
         .run(&[
             "-o", "ids", "snapshot", "delete", NEW_SNAP, "--volume", SHARE, "--wait",
@@ -303,7 +287,7 @@ async fn delete_with_wait_confirms_the_snapshot_is_gone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn not_found_exits_4_with_the_query_id() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(404, "ovh-efs/error-404.json"),
@@ -334,7 +318,7 @@ async fn retries_get_after_503_then_succeeds() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &p, json(200, "ovh-efs/share.json")).await;
     let out = Snapctl::efs(&server)
         .run(&["-o", "ids", "volume", "show", SHARE])
         .await;
@@ -357,11 +341,7 @@ async fn never_resends_post_after_500() {
         .run(&["snapshot", "create", "--volume", SHARE])
         .await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("Internal server error (500"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "Internal server error (500");
     assert_eq!(api_requests(&server).await.len(), 1);
 }
 
@@ -381,7 +361,7 @@ async fn retry_after_is_honoured() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &p, json(200, "ovh-efs/share.json")).await;
     let started = Instant::now();
     let out = Snapctl::efs(&server)
         .run(&["-o", "ids", "volume", "show", SHARE])
@@ -399,7 +379,7 @@ async fn retry_after_is_honoured() {
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_appear_in_vv_traces() {
     let server = ovh_server().await;
-    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
     Mock::given(method("POST"))
         .and(path(share_path("/snapshot")))
         .and(OvhSigned)
@@ -438,7 +418,7 @@ async fn invalid_ids_are_rejected_before_any_request() {
     ] {
         let out = cli.run(args).await;
         assert_exit(&out, 2);
-        assert!(stderr(&out).contains("expected a UUID"), "{}", stderr(&out));
+        assert_stderr_has(&out, "expected a UUID");
     }
     let bad_service = Snapctl::efs(&server)
         .run(&["--service", "zpool-123", "volume", "list"])
@@ -456,7 +436,7 @@ async fn invalid_ids_are_rejected_before_any_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clone_refuses_an_automatic_snapshot_before_posting() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{AUTOMATIC}")),
         json(200, "ovh-efs/snapshot-automatic.json"),
@@ -485,13 +465,13 @@ async fn clone_refuses_an_automatic_snapshot_before_posting() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(200, "ovh-efs/snapshot-manual.json"),
     )
     .await;
-    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
     Mock::given(method("POST"))
         .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
         .and(OvhSigned)
@@ -511,7 +491,7 @@ async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &clone, json(200, "ovh-efs/clone-available.json")).await;
+    ovh_get(&server, &clone, json(200, "ovh-efs/clone-available.json")).await;
     let out = Snapctl::efs(&server)
         .run(&[
             "-o",
@@ -545,13 +525,13 @@ async fn clone_without_snapshot_takes_a_manual_one_first() {
         .expect(1)
         .mount(&server)
         .await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{NEW_SNAP}")),
         json(200, "ovh-efs/snapshot-available.json"),
     )
     .await;
-    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
     Mock::given(method("POST"))
         .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
         .and(OvhSigned)
@@ -603,13 +583,13 @@ async fn revert_without_yes_is_refused_with_exit_9_and_sends_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn revert_refuses_a_snapshot_that_is_not_the_latest() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(200, "ovh-efs/snapshot-manual.json"),
     )
     .await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path("/snapshot"),
         json(200, "ovh-efs/snapshots.json"),
@@ -639,7 +619,7 @@ async fn revert_refuses_a_snapshot_that_is_not_the_latest() {
 #[tokio::test(flavor = "multi_thread")]
 async fn revert_posts_the_snapshot_id_and_waits_for_the_share() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(200, "ovh-efs/snapshot-manual.json"),
@@ -674,7 +654,7 @@ async fn revert_posts_the_snapshot_id_and_waits_for_the_share() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
     let out = Snapctl::efs(&server)
         .run(&[
             "-o",
@@ -726,7 +706,7 @@ async fn query_time_out_refreshes_the_clock_and_resends_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_exit_5_with_a_hint() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         &format!("/1.0/storage/netapp/{SERVICE}/share"),
         json(403, "ovh-efs/error-not-granted.json"),
@@ -748,13 +728,13 @@ async fn refused_credentials_exit_5_with_a_hint() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_only_service_is_used_when_none_is_given() {
     let server = ovh_server().await;
-    mount_get(
+    ovh_get(
         &server,
         "/1.0/storage/netapp",
         json(200, "ovh-efs/services.json"),
     )
     .await;
-    mount_get(
+    ovh_get(
         &server,
         &format!("/1.0/storage/netapp/{SERVICE}/share"),
         json(200, "ovh-efs/shares.json"),
@@ -867,11 +847,7 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
     assert_eq!(v[0]["status"], "deleting", "the request in flight finished");
     assert_eq!(v[1]["status"], "skipped");
     assert_eq!(v[2]["status"], "skipped");
-    assert!(
-        stderr(&out).contains("1 of 3 deletions were sent, 2 not started"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "1 of 3 deletions were sent, 2 not started");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -909,7 +885,7 @@ async fn an_unanswered_create_is_found_by_name_not_resent() {
         .await;
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), format!("{NEW_SNAP}\n"));
-    assert!(stderr(&out).contains("got no answer"), "{}", stderr(&out));
+    assert_stderr_has(&out, "got no answer");
     let posts = api_requests(&server)
         .await
         .iter()
@@ -933,7 +909,7 @@ async fn an_html_page_from_a_proxy_is_retried_for_reads() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_get(&server, &p, json(200, "ovh-efs/share.json")).await;
+    ovh_get(&server, &p, json(200, "ovh-efs/share.json")).await;
     let out = Snapctl::efs(&server)
         .run(&["-o", "ids", "volume", "show", SHARE])
         .await;

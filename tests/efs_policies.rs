@@ -19,31 +19,22 @@ fn policy_path(id: Option<&str>) -> String {
     }
 }
 
-async fn get(server: &MockServer, p: &str, resp: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(OvhSigned)
-        .respond_with(resp)
-        .mount(server)
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn schedule_list_shows_the_attached_policy_and_with_all_the_others() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &share_path("/snapshotPolicy"),
         json(200, "ovh-efs/share-policy-old.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(Some(OLD)),
         json(200, "ovh-efs/policy-old.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(None),
         json(200, "ovh-efs/policies.json"),
@@ -77,13 +68,13 @@ async fn schedule_list_shows_the_attached_policy_and_with_all_the_others() {
 #[tokio::test(flavor = "multi_thread")]
 async fn schedule_add_creates_waits_and_attaches_a_policy() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &share_path("/snapshotPolicy"),
         json(200, "ovh-efs/share-policy-old.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(Some(OLD)),
         json(200, "ovh-efs/policy-old.json"),
@@ -110,7 +101,7 @@ async fn schedule_add_creates_waits_and_attaches_a_policy() {
         .with_priority(1)
         .mount(&server)
         .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(Some(NEW)),
         json(200, "ovh-efs/policy-new-available.json"),
@@ -151,7 +142,7 @@ async fn policy_limits_are_enforced_before_sending() {
     }
     let out = cli.run(&args).await;
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("at most 4"), "{}", stderr(&out));
+    assert_stderr_has(&out, "at most 4");
     for (cron, why) in [
         ("* 2 * * *", "explicit minutes"),
         ("0 25 * * *", "hours take values 0 to 23"),
@@ -181,37 +172,37 @@ async fn policy_limits_are_enforced_before_sending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn schedule_remove_attaches_the_default_and_deletes_an_unused_snapctl_policy() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &share_path("/snapshotPolicy"),
         json(200, "ovh-efs/share-policy-old.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &format!("/1.0/storage/netapp/{SERVICE}/share/{SHARE2}/snapshotPolicy"),
         json(200, "ovh-efs/share-policy-default.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(Some(OLD)),
         json(200, "ovh-efs/policy-old.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(Some(DEFAULT)),
         json(200, "ovh-efs/policy-default.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &policy_path(None),
         json(200, "ovh-efs/policies.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &format!("/1.0/storage/netapp/{SERVICE}/share"),
         json(200, "ovh-efs/shares.json"),
@@ -238,23 +229,19 @@ async fn schedule_remove_attaches_the_default_and_deletes_an_unused_snapctl_poli
         .run(&["-o", "ids", "schedule", "remove", "--volume", SHARE])
         .await;
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains(&format!("deleted policy {OLD}")),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, &format!("deleted policy {OLD}"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hold_prints_the_new_id_and_refuses_manual_snapshots() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{AUTOMATIC}")),
         json(200, "ovh-efs/snapshot-automatic.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(200, "ovh-efs/snapshot-manual.json"),

@@ -6,7 +6,7 @@ mod common;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{assert_exit, stderr, stdout};
+use common::{assert_exit, assert_stderr_has, stderr, stdout};
 use serde_json::Value;
 use snapctl::emulator::{self, Emulator, EmulatorConfig};
 use snapctl::provider::ProviderKind;
@@ -203,11 +203,7 @@ async fn ovh_efs_every_command() {
     let policies = cli.json(k, &["schedule", "list", "--volume", &share]).await;
     assert_eq!(policies[0]["rules"][0]["schedule"], "30 2 * * *");
     let removed = cli.ok(k, &["schedule", "remove", "--volume", &share]).await;
-    assert!(
-        stderr(&removed).contains("deleted policy"),
-        "{}",
-        stderr(&removed)
-    );
+    assert_stderr_has(&removed, "deleted policy");
     // Delete, dry run, rotate, check.
     let dry = cli
         .run(
@@ -370,7 +366,7 @@ async fn ovh_nasha_every_command() {
         )
         .await;
     assert_exit(&full, 2);
-    assert!(stderr(&full).contains("limit is 10"), "{}", stderr(&full));
+    assert_stderr_has(&full, "limit is 10");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -543,21 +539,13 @@ async fn wrong_secrets_get_the_real_refusals() {
     ];
     let ovh = cli.run(ProviderKind::OvhEfs, &["volume", "list"]).await;
     assert_exit(&ovh, 1);
-    assert!(
-        stderr(&ovh).contains("INVALID_SIGNATURE"),
-        "{}",
-        stderr(&ovh)
-    );
+    assert_stderr_has(&ovh, "INVALID_SIGNATURE");
     let osc = cli.run(ProviderKind::Outscale, &["volume", "list"]).await;
     assert_exit(&osc, 5);
-    assert!(stderr(&osc).contains("AccessDenied"), "{}", stderr(&osc));
+    assert_stderr_has(&osc, "AccessDenied");
     let pvc = cli.run(ProviderKind::Powervc, &["volume", "list"]).await;
     assert_exit(&pvc, 5);
-    assert!(
-        stderr(&pvc).contains("requires authentication"),
-        "{}",
-        stderr(&pvc)
-    );
+    assert_stderr_has(&pvc, "requires authentication");
 }
 
 #[tokio::test(flavor = "multi_thread")]

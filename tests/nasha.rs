@@ -6,16 +6,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use wiremock::matchers::{body_string, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-async fn get(server: &MockServer, p: &str, resp: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(OvhSigned)
-        .respond_with(resp)
-        .mount(server)
-        .await;
-}
+use wiremock::{Mock, MockServer};
 
 /// Task 42 answers the given fixtures in order, the last one forever.
 async fn task_sequence(server: &MockServer, id: u32, states: &[&str]) {
@@ -35,25 +26,25 @@ async fn task_sequence(server: &MockServer, id: u32, states: &[&str]) {
 }
 
 async fn mount_partition(server: &MockServer) {
-    get(
+    ovh_get(
         server,
         &nasha_path("/partition/partition1/customSnapshot"),
         json(200, "ovh-nasha/custom-names.json"),
     )
     .await;
-    get(
+    ovh_get(
         server,
         &nasha_path("/partition/partition1/customSnapshot/snapctl-20251120T093000Z"),
         json(200, "ovh-nasha/custom-snapctl.json"),
     )
     .await;
-    get(
+    ovh_get(
         server,
         &nasha_path("/partition/partition1/customSnapshot/before-upgrade"),
         json(200, "ovh-nasha/custom-before-upgrade.json"),
     )
     .await;
-    get(
+    ovh_get(
         server,
         &nasha_path("/partition/partition1/snapshot"),
         json(200, "ovh-nasha/schedules.json"),
@@ -64,19 +55,19 @@ async fn mount_partition(server: &MockServer) {
 #[tokio::test(flavor = "multi_thread")]
 async fn volumes_are_partitions() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition"),
         json(200, "ovh-nasha/partitions.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition/partition1"),
         json(200, "ovh-nasha/partition1.json"),
     )
     .await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition/backups"),
         json(200, "ovh-nasha/backups.json"),
@@ -130,7 +121,7 @@ async fn create_with_expiry_waits_for_the_task() {
         .mount(&server)
         .await;
     task_sequence(&server, 42, &["todo", "doing", "done"]).await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition/partition1/customSnapshot/nightly"),
         json(200, "ovh-nasha/custom-nightly.json"),
@@ -232,18 +223,14 @@ async fn failed_tasks_end_the_wait_with_their_details() {
         let out = Snapctl::nasha(&server).run(&["wait", "--task", "42"]).await;
         assert_exit(&out, 1);
         assert!(stderr(&out).contains(word), "{state}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("task 42 to finish failed"),
-            "{}",
-            stderr(&out)
-        );
+        assert_stderr_has(&out, "task 42 to finish failed");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vanished_task_ends_the_wait_at_once_with_the_query_id() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/task/42"),
         json(404, "ovh-nasha/error-404-task.json"),
@@ -269,7 +256,7 @@ async fn a_vanished_task_ends_the_wait_at_once_with_the_query_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_eleventh_custom_snapshot_is_refused_before_sending() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition/partition1/customSnapshot"),
         json(200, "ovh-nasha/custom-names-full.json"),
@@ -286,10 +273,9 @@ async fn an_eleventh_custom_snapshot_is_refused_before_sending() {
         ])
         .await;
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("already has 10 custom snapshots, the NAS-HA limit is 10"),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        "already has 10 custom snapshots, the NAS-HA limit is 10",
     );
     assert!(
         api_requests(&server)
@@ -346,7 +332,7 @@ async fn delete_returns_the_task_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clone_and_revert_print_the_commands_to_do_it_by_hand() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &nasha_path(""),
         json(200, "ovh-nasha/storage.json"),
@@ -395,7 +381,7 @@ async fn clone_and_revert_print_the_commands_to_do_it_by_hand() {
 #[tokio::test(flavor = "multi_thread")]
 async fn schedules_are_listed_added_and_removed() {
     let server = ovh_server().await;
-    get(
+    ovh_get(
         &server,
         &nasha_path("/partition/partition1/snapshot"),
         json(200, "ovh-nasha/schedules.json"),

@@ -223,12 +223,9 @@ async fn error_bodies_show_type_code_details_and_request_id() {
         .run(&["snapshot", "show", "snap-00000001"])
         .await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains(
-            "error: cannot read snapshot snap-00000001: InvalidParameterValue: invalid-snapshot-id (400 4061, RequestId 0475ca1e-d0c5-441d-712a-da55a4175157)"
-        ),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        "error: cannot read snapshot snap-00000001: InvalidParameterValue: invalid-snapshot-id (400 4061, RequestId 0475ca1e-d0c5-441d-712a-da55a4175157)",
     );
 }
 
@@ -255,11 +252,7 @@ async fn unknown_snapshots_exit_4_and_bad_keys_exit_5() {
     assert_exit(&cli.run(&["snapshot", "delete", "snap-0000000f"]).await, 4);
     let auth = cli.run(&["volume", "list"]).await;
     assert_exit(&auth, 5);
-    assert!(
-        stderr(&auth).contains("hint: check OSC_ACCESS_KEY"),
-        "{}",
-        stderr(&auth)
-    );
+    assert_stderr_has(&auth, "hint: check OSC_ACCESS_KEY");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -380,11 +373,7 @@ async fn clone_never_shrinks_below_the_snapshot() {
         .run(&["clone", "--snapshot", "snap-00000001", "--size", "5"])
         .await;
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("the snapshot holds 10 GiB"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "the snapshot holds 10 GiB");
     assert!(requests_to(&server, "CreateVolume").await.is_empty());
     let io1 = Snapctl::outscale(&server)
         .run(&[
@@ -560,20 +549,12 @@ async fn revert_and_schedules_are_not_offered() {
         ])
         .await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("clone --snapshot snap-00000001"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "clone --snapshot snap-00000001");
     let out = cli
         .run(&["schedule", "list", "--volume", "vol-0a1b2c3d"])
         .await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("snapctl rotate --create"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "snapctl rotate --create");
     assert!(
         server
             .received_requests()

@@ -186,7 +186,7 @@ async fn an_in_use_volume_needs_force_and_tags_become_metadata() {
         .run(&["snapshot", "create", "--volume", V2, "--name", "nightly"])
         .await;
     assert_exit(&refused, 2);
-    assert!(stderr(&refused).contains("--force"), "{}", stderr(&refused));
+    assert_stderr_has(&refused, "--force");
     let out = cli
         .run(&[
             "-o", "json", "snapshot", "create", "--volume", V2, "--name", "nightly", "--tag",
@@ -244,12 +244,8 @@ async fn delete_waits_until_gone_and_error_deleting_fails_with_a_hint() {
         .run(&["snapshot", "delete", S1, "--wait"])
         .await;
     assert_exit(&out, 1);
-    assert!(stderr(&out).contains("error_deleting"), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("snapshot-reset-state"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "error_deleting");
+    assert_stderr_has(&out, "snapshot-reset-state");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,10 +316,9 @@ async fn a_reverted_clone_fails_with_the_failure_message() {
         .run(&["clone", "--volume", V1, "--volume", V2, "--wait"])
         .await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("failed: REVERTED (Volume 11111111-0000-4000-8000-000000000002 is not in a state that allows clone)"),
-        "{}",
-        stderr(&out)
+    assert_stderr_has(
+        &out,
+        "failed: REVERTED (Volume 11111111-0000-4000-8000-000000000002 is not in a state that allows clone)",
     );
     // Without --wait: the task id, and how to wait for it.
     let started = Snapctl::powervc(&server)
@@ -437,11 +432,7 @@ async fn revert_uses_the_3_40_action_when_the_service_has_it() {
         .run(&["revert", "--volume", V1, "--snapshot", S1, "--yes"])
         .await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("max microversion 3.27"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "max microversion 3.27");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -457,12 +448,11 @@ async fn cinder_faults_map_to_exit_codes_with_request_ids() {
         .run(&["snapshot", "show", S1])
         .await;
     assert_exit(&out, 4);
-    assert!(
-        stderr(&out).contains(&format!(
+    assert_stderr_has(
+        &out,
+        &format!(
             "Snapshot {S1} could not be found. (404 itemNotFound, x-openstack-request-id req-0a1b2c3d"
-        )),
-        "{}",
-        stderr(&out)
+        ),
     );
 }
 
@@ -492,11 +482,7 @@ async fn copy_and_schedules_are_not_offered_and_ids_are_checked() {
     let cli = Snapctl::powervc(&server);
     let out = cli.run(&["copy", "--snapshot", S1]).await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("clone --snapshot"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "clone --snapshot");
     assert_exit(&cli.run(&["schedule", "list", "--volume", V1]).await, 3);
     assert_exit(&cli.run(&["volume", "show", "db-data"]).await, 2);
     assert!(
@@ -515,11 +501,7 @@ async fn missing_openstack_credentials_exit_5() {
     cli.envs.retain(|(k, _)| k != "OS_PASSWORD");
     let out = cli.run(&["volume", "list"]).await;
     assert_exit(&out, 5);
-    assert!(
-        stderr(&out).contains("missing PowerVC credentials: password"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "missing PowerVC credentials: password");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -594,7 +576,7 @@ async fn a_next_link_that_loops_is_an_error_not_a_short_list() {
     .await;
     let out = Snapctl::powervc(&server).run(&["volume", "list"]).await;
     assert_exit(&out, 1);
-    assert!(stderr(&out).contains("repeated marker"), "{}", stderr(&out));
+    assert_stderr_has(&out, "repeated marker");
     assert!(stdout(&out).is_empty());
 }
 

@@ -97,11 +97,7 @@ async fn a_private_ca_is_refused_unless_given_with_cacert() {
         .await;
     // The TLS handshake worked: Keystone's own 401 came back.
     assert_exit(&trusted, 5);
-    assert!(
-        stderr(&trusted).contains("requires authentication"),
-        "{}",
-        stderr(&trusted)
-    );
+    assert_stderr_has(&trusted, "requires authentication");
 
     let via_env = cli(port)
         .env("OS_CACERT", ca.to_str().expect("utf-8 path"))
@@ -111,9 +107,5 @@ async fn a_private_ca_is_refused_unless_given_with_cacert() {
 
     let insecure = c.run(&["--insecure", "-q", "volume", "list"]).await;
     assert_exit(&insecure, 5);
-    assert!(
-        stderr(&insecure).contains("TLS certificate verification is OFF"),
-        "{}",
-        stderr(&insecure)
-    );
+    assert_stderr_has(&insecure, "TLS certificate verification is OFF");
 }

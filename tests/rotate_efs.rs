@@ -276,11 +276,7 @@ async fn a_held_lock_exits_8_with_the_holder_pid() {
         .run(&["rotate", "--volume", SHARE, "--keep-last", "2"])
         .await;
     assert_exit(&out, 8);
-    assert!(
-        stderr(&out).contains(&format!("pid {}", std::process::id())),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, &format!("pid {}", std::process::id()));
     assert!(mutations(&api_requests(&server).await).is_empty());
     drop(held);
     let out = cli

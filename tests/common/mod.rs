@@ -347,6 +347,23 @@ pub fn assert_exit(o: &Output, code: i32) {
     );
 }
 
+/// A signed OVH `GET` on `p` answered with `resp`.
+pub async fn ovh_get(server: &MockServer, p: &str, resp: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .and(OvhSigned)
+        .respond_with(resp)
+        .mount(server)
+        .await;
+}
+
+/// Stderr contains `needle`, or the test fails showing stderr.
+#[track_caller]
+pub fn assert_stderr_has(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
 /// Requests the server received on paths other than `/1.0/auth/time`.
 pub async fn api_requests(server: &MockServer) -> Vec<Request> {
     server

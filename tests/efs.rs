@@ -93,9 +93,7 @@ async fn snapshot_list_maps_kinds_and_states() {
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .and(body_string(
             r#"{"name":"nightly","description":"before upgrade"}"#,
         ))
@@ -104,9 +102,7 @@ async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
         .mount(&server)
         .await;
     let snap = share_path(&format!("/snapshot/{NEW_SNAP}"));
-    Mock::given(method("GET"))
-        .and(path(&snap))
-        .and(OvhSigned)
+    ovh("GET", &snap)
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .up_to_n_times(2)
         .with_priority(1)
@@ -141,9 +137,7 @@ async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_create_without_name_sends_an_empty_object() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .and(body_string("{}"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .expect(1)
@@ -159,9 +153,7 @@ async fn snapshot_create_without_name_sends_an_empty_object() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_ends_with_the_error_state() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
@@ -184,9 +176,7 @@ async fn wait_ends_with_the_error_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_times_out_with_exit_7() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
@@ -218,16 +208,12 @@ async fn wait_times_out_with_exit_7() {
 async fn delete_batch_reports_partial_failure_with_exit_6() {
     let server = ovh_server().await;
     let missing = "6b1e1f3a-0000-4000-8000-0000000000f9";
-    Mock::given(method("DELETE"))
-        .and(path(share_path(&format!("/snapshot/{MANUAL}"))))
-        .and(OvhSigned)
+    ovh("DELETE", share_path(&format!("/snapshot/{MANUAL}")))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path(share_path(&format!("/snapshot/{missing}"))))
-        .and(OvhSigned)
+    ovh("DELETE", share_path(&format!("/snapshot/{missing}")))
         .respond_with(json(404, "ovh-efs/error-404.json"))
         .expect(1)
         .mount(&server)
@@ -254,15 +240,11 @@ async fn delete_batch_reports_partial_failure_with_exit_6() {
 async fn delete_with_wait_confirms_the_snapshot_is_gone() {
     let server = ovh_server().await;
     let snap = share_path(&format!("/snapshot/{NEW_SNAP}"));
-    Mock::given(method("DELETE"))
-        .and(path(&snap))
-        .and(OvhSigned)
+    ovh("DELETE", &snap)
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(&snap))
-        .and(OvhSigned)
+    ovh("GET", &snap)
         .respond_with(json(200, "ovh-efs/snapshot-deleting.json"))
         .up_to_n_times(2)
         .with_priority(1)
@@ -310,9 +292,7 @@ async fn not_found_exits_4_with_the_query_id() {
 async fn retries_get_after_503_then_succeeds() {
     let server = ovh_server().await;
     let p = share_path("");
-    Mock::given(method("GET"))
-        .and(path(&p))
-        .and(OvhSigned)
+    ovh("GET", &p)
         .respond_with(json(503, "ovh-efs/error-500.json"))
         .up_to_n_times(2)
         .with_priority(1)
@@ -330,9 +310,7 @@ async fn retries_get_after_503_then_succeeds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn never_resends_post_after_500() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(500, "ovh-efs/error-500.json"))
         .expect(1)
         .mount(&server)
@@ -349,9 +327,7 @@ async fn never_resends_post_after_500() {
 async fn retry_after_is_honoured() {
     let server = ovh_server().await;
     let p = share_path("");
-    Mock::given(method("GET"))
-        .and(path(&p))
-        .and(OvhSigned)
+    ovh("GET", &p)
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "2")
@@ -380,9 +356,7 @@ async fn retry_after_is_honoured() {
 async fn secrets_never_appear_in_vv_traces() {
     let server = ovh_server().await;
     ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
@@ -472,9 +446,7 @@ async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
     )
     .await;
     ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
-    Mock::given(method("POST"))
-        .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
-        .and(OvhSigned)
+    ovh("POST", format!("/1.0/storage/netapp/{SERVICE}/share"))
         .and(body_string(format!(
             r#"{{"name":"clone-1","description":"from snap","protocol":"NFS","size":500,"snapshotID":"{MANUAL}"}}"#
         )))
@@ -483,9 +455,7 @@ async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
         .mount(&server)
         .await;
     let clone = format!("/1.0/storage/netapp/{SERVICE}/share/{CLONE}");
-    Mock::given(method("GET"))
-        .and(path(&clone))
-        .and(OvhSigned)
+    ovh("GET", &clone)
         .respond_with(json(200, "ovh-efs/clone-creating.json"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -518,9 +488,7 @@ async fn clone_uses_the_parent_size_and_waits_for_the_new_share() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clone_without_snapshot_takes_a_manual_one_first() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .expect(1)
         .mount(&server)
@@ -532,9 +500,7 @@ async fn clone_without_snapshot_takes_a_manual_one_first() {
     )
     .await;
     ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
-    Mock::given(method("POST"))
-        .and(path(format!("/1.0/storage/netapp/{SERVICE}/share")))
-        .and(OvhSigned)
+    ovh("POST", format!("/1.0/storage/netapp/{SERVICE}/share"))
         .and(body_string(format!(
             r#"{{"protocol":"NFS","size":800,"snapshotID":"{NEW_SNAP}"}}"#
         )))
@@ -632,23 +598,17 @@ async fn revert_posts_the_snapshot_id_and_waits_for_the_share() {
             .into_iter()
             .filter(|s| s["type"] != "system")
             .collect();
-    Mock::given(method("GET"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("GET", share_path("/snapshot"))
         .respond_with(ResponseTemplate::new(200).set_body_json(older))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/revert")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/revert"))
         .and(body_string(format!(r#"{{"snapshotID":"{MANUAL}"}}"#)))
         .respond_with(ResponseTemplate::new(202))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(share_path("")))
-        .and(OvhSigned)
+    ovh("GET", share_path(""))
         .respond_with(json(200, "ovh-efs/share-reverting.json"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -676,17 +636,13 @@ async fn revert_posts_the_snapshot_id_and_waits_for_the_share() {
 #[tokio::test(flavor = "multi_thread")]
 async fn query_time_out_refreshes_the_clock_and_resends_once() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(400, "ovh-efs/error-query-time-out.json"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .mount(&server)
         .await;
@@ -854,18 +810,14 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
 async fn an_unanswered_create_is_found_by_name_not_resent() {
     let server = ovh_server().await;
     // The server makes the snapshot but the answer never arrives in time.
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json").set_delay(Duration::from_secs(3)))
         .expect(1)
         .mount(&server)
         .await;
     let listed: Value =
         serde_json::from_slice(&fixture("ovh-efs/snapshot-available.json")).expect("fixture");
-    Mock::given(method("GET"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("GET", share_path("/snapshot"))
         .respond_with(ResponseTemplate::new(200).set_body_json(vec![listed]))
         .mount(&server)
         .await;
@@ -898,9 +850,7 @@ async fn an_unanswered_create_is_found_by_name_not_resent() {
 async fn an_html_page_from_a_proxy_is_retried_for_reads() {
     let server = ovh_server().await;
     let p = share_path("");
-    Mock::given(method("GET"))
-        .and(path(&p))
-        .and(OvhSigned)
+    ovh("GET", &p)
         .respond_with(ResponseTemplate::new(200).set_body_raw(
             b"<html><body>Gateway maintenance</body></html>".to_vec(),
             "text/html",

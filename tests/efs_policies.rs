@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json, body_string, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_json, body_string};
+use wiremock::{MockServer, ResponseTemplate};
 
 const DEFAULT: &str = "7c1e0f3a-0000-4000-8000-0000000000f0";
 const OLD: &str = "7c1e0f3a-0000-4000-8000-0000000000f1";
@@ -80,9 +80,7 @@ async fn schedule_add_creates_waits_and_attaches_a_policy() {
         json(200, "ovh-efs/policy-old.json"),
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path(policy_path(None)))
-        .and(OvhSigned)
+    ovh("POST", policy_path(None))
         .and(body_json(json!({
             "name": "nightly",
             "description": format!("made by snapctl for share {SHARE}"),
@@ -93,9 +91,7 @@ async fn schedule_add_creates_waits_and_attaches_a_policy() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(policy_path(Some(NEW))))
-        .and(OvhSigned)
+    ovh("GET", policy_path(Some(NEW)))
         .respond_with(json(200, "ovh-efs/policy-new-creating.json"))
         .up_to_n_times(1)
         .with_priority(1)
@@ -107,9 +103,7 @@ async fn schedule_add_creates_waits_and_attaches_a_policy() {
         json(200, "ovh-efs/policy-new-available.json"),
     )
     .await;
-    Mock::given(method("PUT"))
-        .and(path(share_path("/snapshotPolicy")))
-        .and(OvhSigned)
+    ovh("PUT", share_path("/snapshotPolicy"))
         .and(body_string(format!(r#"{{"snapshotPolicyID":"{NEW}"}}"#)))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
@@ -208,9 +202,7 @@ async fn schedule_remove_attaches_the_default_and_deletes_an_unused_snapctl_poli
         json(200, "ovh-efs/shares.json"),
     )
     .await;
-    Mock::given(method("PUT"))
-        .and(path(share_path("/snapshotPolicy")))
-        .and(OvhSigned)
+    ovh("PUT", share_path("/snapshotPolicy"))
         .and(body_string(format!(
             r#"{{"snapshotPolicyID":"{DEFAULT}"}}"#
         )))
@@ -218,9 +210,7 @@ async fn schedule_remove_attaches_the_default_and_deletes_an_unused_snapctl_poli
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path(policy_path(Some(OLD))))
-        .and(OvhSigned)
+    ovh("DELETE", policy_path(Some(OLD)))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
         .mount(&server)
@@ -247,9 +237,7 @@ async fn hold_prints_the_new_id_and_refuses_manual_snapshots() {
         json(200, "ovh-efs/snapshot-manual.json"),
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path(share_path(&format!("/snapshot/{AUTOMATIC}/hold"))))
-        .and(OvhSigned)
+    ovh("POST", share_path(&format!("/snapshot/{AUTOMATIC}/hold")))
         .respond_with(json(200, "ovh-efs/snapshot-held.json"))
         .expect(1)
         .mount(&server)
@@ -272,9 +260,7 @@ async fn hold_prints_the_new_id_and_refuses_manual_snapshots() {
 #[tokio::test(flavor = "multi_thread")]
 async fn update_renames_with_put() {
     let server = ovh_server().await;
-    Mock::given(method("PUT"))
-        .and(path(share_path(&format!("/snapshot/{MANUAL}"))))
-        .and(OvhSigned)
+    ovh("PUT", share_path(&format!("/snapshot/{MANUAL}")))
         .and(body_string(
             r#"{"name":"audit-2026","description":"kept for the audit"}"#,
         ))

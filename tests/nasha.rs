@@ -13,9 +13,7 @@ async fn task_sequence(server: &MockServer, id: u32, states: &[&str]) {
     let p = nasha_path(&format!("/task/{id}"));
     for (i, st) in states.iter().enumerate() {
         let last = i == states.len() - 1;
-        let mut m = Mock::given(method("GET"))
-            .and(path(&p))
-            .and(OvhSigned)
+        let mut m = ovh("GET", &p)
             .respond_with(json(200, &format!("ovh-nasha/task-{st}.json")))
             .with_priority((i + 1) as u8);
         if !last {
@@ -110,9 +108,7 @@ async fn snapshot_list_shows_custom_and_scheduled_with_expiry() {
 async fn create_with_expiry_waits_for_the_task() {
     let server = ovh_server().await;
     mount_partition(&server).await;
-    Mock::given(method("POST"))
-        .and(path(nasha_path("/partition/partition1/customSnapshot")))
-        .and(OvhSigned)
+    ovh("POST", nasha_path("/partition/partition1/customSnapshot"))
         .and(body_string(
             r#"{"name":"nightly","expiration":"2026-12-01T00:00:00Z"}"#,
         ))
@@ -159,9 +155,7 @@ async fn create_with_expiry_waits_for_the_task() {
 async fn a_duration_expiry_becomes_a_date() {
     let server = ovh_server().await;
     mount_partition(&server).await;
-    Mock::given(method("POST"))
-        .and(path(nasha_path("/partition/partition1/customSnapshot")))
-        .and(OvhSigned)
+    ovh("POST", nasha_path("/partition/partition1/customSnapshot"))
         .respond_with(json(200, "ovh-nasha/task-todo.json"))
         .expect(1)
         .mount(&server)
@@ -387,21 +381,20 @@ async fn schedules_are_listed_added_and_removed() {
         json(200, "ovh-nasha/schedules.json"),
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path(nasha_path("/partition/partition1/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", nasha_path("/partition/partition1/snapshot"))
         .and(body_string(r#"{"snapshotType":"day-1"}"#))
         .respond_with(json(200, "ovh-nasha/task-schedule-todo.json"))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path(nasha_path("/partition/partition1/snapshot/hour-1")))
-        .and(OvhSigned)
-        .respond_with(json(200, "ovh-nasha/task-schedule-todo.json"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    ovh(
+        "DELETE",
+        nasha_path("/partition/partition1/snapshot/hour-1"),
+    )
+    .respond_with(json(200, "ovh-nasha/task-schedule-todo.json"))
+    .expect(1)
+    .mount(&server)
+    .await;
     task_sequence(&server, 44, &["doing", "done"]).await;
     let cli = Snapctl::nasha(&server);
     let list = cli

@@ -39,9 +39,7 @@ fn body(r: &Request) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_list_follows_next_page_token_to_the_end() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
         ))
@@ -49,9 +47,7 @@ async fn snapshot_list_follows_next_page_token_to_the_end() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .and(body_json(json!({
             "Filters": {"VolumeIds": ["vol-0a1b2c3d"]},
             "ResultsPerPage": 1000,
@@ -82,9 +78,7 @@ async fn snapshot_list_follows_next_page_token_to_the_end() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repeated_page_token_is_an_error_not_a_short_list() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .respond_with(ok("read-snapshots-page1.json"))
         .mount(&server)
         .await;
@@ -103,9 +97,7 @@ async fn a_repeated_page_token_is_an_error_not_a_short_list() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_tags_the_name_and_waits_for_completed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .and(body_partial_json(
             json!({"VolumeId": "vol-0a1b2c3d", "Description": "before upgrade"}),
         ))
@@ -113,9 +105,7 @@ async fn create_tags_the_name_and_waits_for_completed() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateTags")))
-        .and(OscSigned)
+    osc("CreateTags")
         .and(body_json(json!({
             "ResourceIds": ["snap-0000000a"],
             "Tags": [{"Key": "Name", "Value": "nightly"}, {"Key": "env", "Value": "prod"}]
@@ -124,9 +114,7 @@ async fn create_tags_the_name_and_waits_for_completed() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .and(body_json(
             json!({"Filters": {"SnapshotIds": ["snap-0000000a"]}, "ResultsPerPage": 1000}),
         ))
@@ -135,9 +123,7 @@ async fn create_tags_the_name_and_waits_for_completed() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .respond_with(ok("read-snapshot-completed.json"))
         .mount(&server)
         .await;
@@ -177,17 +163,13 @@ async fn create_tags_the_name_and_waits_for_completed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_throttled_create_is_retried_with_the_same_client_token() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .respond_with(err(429, "error-throttled-per-call.json"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .respond_with(ok("create-snapshot.json"))
         .mount(&server)
         .await;
@@ -258,9 +240,7 @@ async fn unknown_snapshots_exit_4_and_bad_keys_exit_5() {
 #[tokio::test(flavor = "multi_thread")]
 async fn volumes_list_with_names_from_tags() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadVolumes")))
-        .and(OscSigned)
+    osc("ReadVolumes")
         .and(body_json(json!({"Filters": {}, "ResultsPerPage": 1000})))
         .respond_with(ok("read-volumes.json"))
         .mount(&server)
@@ -279,24 +259,18 @@ async fn volumes_list_with_names_from_tags() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .respond_with(ok("read-snapshot-source.json"))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadVolumes")))
-        .and(OscSigned)
+    osc("ReadVolumes")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
         ))
         .respond_with(ok("read-volume-source.json"))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateVolume")))
-        .and(OscSigned)
+    osc("CreateVolume")
         .and(body_partial_json(json!({
             "SnapshotId": "snap-00000001",
             "SubregionName": "eu-west-2a",
@@ -307,9 +281,7 @@ async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateTags")))
-        .and(OscSigned)
+    osc("CreateTags")
         .and(body_json(
             json!({"ResourceIds": ["vol-0c0c0c0c"], "Tags": [{"Key": "Name", "Value": "restore"}]}),
         ))
@@ -317,9 +289,7 @@ async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadVolumes")))
-        .and(OscSigned)
+    osc("ReadVolumes")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0c0c0c0c"]}, "ResultsPerPage": 1000}),
         ))
@@ -328,9 +298,7 @@ async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadVolumes")))
-        .and(OscSigned)
+    osc("ReadVolumes")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0c0c0c0c"]}, "ResultsPerPage": 1000}),
         ))
@@ -390,9 +358,7 @@ async fn clone_never_shrinks_below_the_snapshot() {
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_within_the_region_and_refuse_across_regions_before_sending() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .and(body_partial_json(json!({
             "SourceSnapshotId": "snap-00000001",
             "SourceRegionName": "eu-west-2",
@@ -434,9 +400,7 @@ async fn copy_within_the_region_and_refuse_across_regions_before_sending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn share_and_unshare_update_permissions() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("UpdateSnapshot")))
-        .and(OscSigned)
+    osc("UpdateSnapshot")
         .and(body_json(json!({
             "SnapshotId": "snap-00000001",
             "PermissionsToCreateVolume": {"Additions": {"AccountIds": ["987654321098"]}}
@@ -445,9 +409,7 @@ async fn share_and_unshare_update_permissions() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("UpdateSnapshot")))
-        .and(OscSigned)
+    osc("UpdateSnapshot")
         .and(body_json(json!({
             "SnapshotId": "snap-00000001",
             "PermissionsToCreateVolume": {"Removals": {"GlobalPermission": true}}
@@ -482,9 +444,7 @@ async fn share_and_unshare_update_permissions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn export_waits_for_the_task_with_progress() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshotExportTask")))
-        .and(OscSigned)
+    osc("CreateSnapshotExportTask")
         .and(body_json(json!({
             "SnapshotId": "snap-00000001",
             "OsuExport": {"DiskImageFormat": "qcow2", "OsuBucket": "backups", "OsuPrefix": "db/"}
@@ -493,9 +453,7 @@ async fn export_waits_for_the_task_with_progress() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshotExportTasks")))
-        .and(OscSigned)
+    osc("ReadSnapshotExportTasks")
         .and(body_json(
             json!({"Filters": {"TaskIds": ["snap-export-0000000e"]}, "ResultsPerPage": 1000}),
         ))
@@ -504,9 +462,7 @@ async fn export_waits_for_the_task_with_progress() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshotExportTasks")))
-        .and(OscSigned)
+    osc("ReadSnapshotExportTasks")
         .respond_with(ok("read-export-tasks-completed.json"))
         .with_priority(2)
         .mount(&server)
@@ -589,23 +545,17 @@ async fn malformed_ids_never_reach_the_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_creates_and_prunes_on_outscale() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .respond_with(ok("create-snapshot.json"))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateTags")))
-        .and(OscSigned)
+    osc("CreateTags")
         .respond_with(ok("response-context.json"))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
         ))
@@ -621,9 +571,7 @@ async fn rotate_creates_and_prunes_on_outscale() {
         ("snap-00000002", 0),
         ("snap-00000003", 0),
     ] {
-        Mock::given(method("POST"))
-            .and(path(action("DeleteSnapshot")))
-            .and(OscSigned)
+        osc("DeleteSnapshot")
             .and(body_json(json!({"SnapshotId": id})))
             .respond_with(ok("response-context.json"))
             .expect(n)
@@ -669,9 +617,7 @@ async fn rotate_creates_and_prunes_on_outscale() {
 #[tokio::test(flavor = "multi_thread")]
 async fn osc_config_json_profiles_are_read() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadVolumes")))
-        .and(OscSigned)
+    osc("ReadVolumes")
         .respond_with(ok("read-volumes.json"))
         .expect(1)
         .mount(&server)
@@ -699,9 +645,7 @@ async fn osc_config_json_profiles_are_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_asks_the_api_and_creates_nothing() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateSnapshot")))
-        .and(OscSigned)
+    osc("CreateSnapshot")
         .and(body_json(
             json!({"VolumeId": "vol-0a1b2c3d", "DryRun": true}),
         ))
@@ -743,9 +687,7 @@ async fn dry_run_asks_the_api_and_creates_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn update_renames_through_the_name_tag_only() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("CreateTags")))
-        .and(OscSigned)
+    osc("CreateTags")
         .and(body_json(
             json!({"ResourceIds": ["snap-00000001"], "Tags": [{"Key": "Name", "Value": "audit"}]}),
         ))
@@ -753,9 +695,7 @@ async fn update_renames_through_the_name_tag_only() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .respond_with(ok("read-snapshot-source.json"))
         .mount(&server)
         .await;
@@ -775,9 +715,7 @@ async fn update_renames_through_the_name_tag_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_client_side_rate_limit_spaces_a_batch() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("DeleteSnapshot")))
-        .and(OscSigned)
+    osc("DeleteSnapshot")
         .respond_with(ok("response-context.json"))
         .expect(8)
         .mount(&server)
@@ -834,9 +772,7 @@ impl wiremock::Respond for ManyPages {
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_snapshots_list_completely_page_by_page() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(action("ReadSnapshots")))
-        .and(OscSigned)
+    osc("ReadSnapshots")
         .respond_with(ManyPages { total: 10_000 })
         .expect(10)
         .mount(&server)

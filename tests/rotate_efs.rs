@@ -63,16 +63,12 @@ fn efs_with_locks(server: &MockServer) -> Snapctl {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_creates_then_prunes_only_its_own_snapshots() {
     let server = ovh_server().await;
-    Mock::given(method("POST"))
-        .and(path(share_path("/snapshot")))
-        .and(OvhSigned)
+    ovh("POST", share_path("/snapshot"))
         .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(share_path(&format!("/snapshot/{NEW_SNAP}"))))
-        .and(OvhSigned)
+    ovh("GET", share_path(&format!("/snapshot/{NEW_SNAP}")))
         .respond_with(json(200, "ovh-efs/snapshot-available.json"))
         .mount(&server)
         .await;

@@ -347,14 +347,21 @@ pub fn assert_exit(o: &Output, code: i32) {
     );
 }
 
+/// A mock of a signed OVH call: method, path, and a signature recomputed from the request.
+pub fn ovh(m: &str, p: impl Into<String>) -> wiremock::MockBuilder {
+    Mock::given(method(m)).and(path(p.into())).and(OvhSigned)
+}
+
+/// A mock of a signed OUTSCALE action (`POST /api/v1/<action>`).
+pub fn osc(action: &str) -> wiremock::MockBuilder {
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v1/{action}")))
+        .and(OscSigned)
+}
+
 /// A signed OVH `GET` on `p` answered with `resp`.
 pub async fn ovh_get(server: &MockServer, p: &str, resp: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(OvhSigned)
-        .respond_with(resp)
-        .mount(server)
-        .await;
+    ovh("GET", p).respond_with(resp).mount(server).await;
 }
 
 /// Stderr contains `needle`, or the test fails showing stderr.

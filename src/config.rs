@@ -293,33 +293,9 @@ pub fn warn_if_world_readable(path: &Path, warnings: &mut Vec<String>) {
 pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<Option<Settings>> {
     let mut warnings = Vec::new();
     let (file, config_path) = load_config_file(opts.config.as_deref(), &env, &mut warnings)?;
-    let profile_name = opts
-        .profile
-        .clone()
-        .or_else(|| file.default_profile.clone());
-    let profile = match &profile_name {
-        None => Profile::default(),
-        Some(name) => file.profiles.get(name).cloned().ok_or_else(|| {
-            let valid: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
-            Error::Usage {
-                message: format!("unknown profile {name:?}"),
-                hint: Some(if valid.is_empty() {
-                    match &config_path {
-                        Some(p) => format!("{} defines no profiles", p.display()),
-                        None => format!(
-                            "no config file found; create {} with a [profiles.{name}] table",
-                            default_config_path(&env)
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_else(|| "config.toml".into())
-                        ),
-                    }
-                } else {
-                    format!("valid profiles: {}", valid.join(", "))
-                }),
-            }
-        })?,
-    };
-    let provider = match opts.provider.or(profile.provider) {
+    let (profile_name, profile, provider) =
+        choose_profile(opts, &file, config_path.as_deref(), &env)?;
+    let provider = match provider {
         Some(p) => p,
         None if provider_required => {
             return Err(Error::Usage {
@@ -357,6 +333,70 @@ pub fn resolve(opts: &GlobalOpts, env: Env, provider_required: bool) -> Result<O
         env,
         warnings,
     }))
+}
+
+/// Pick the profile and the provider. A profile belongs to exactly one provider: an explicitly
+/// chosen profile (`--profile`/`SNAPCTL_PROFILE`) of another provider than `-p` is an error, and the
+/// file's `default_profile` is simply not used when `-p` names another provider, so no endpoint,
+/// service or credential of one cloud is ever applied to another.
+fn choose_profile(
+    opts: &GlobalOpts,
+    file: &ConfigFile,
+    config_path: Option<&Path>,
+    env: &Env,
+) -> Result<(Option<String>, Profile, Option<ProviderKind>)> {
+    let (name, explicit) = match (&opts.profile, &file.default_profile) {
+        (Some(name), _) => (name.clone(), true),
+        (None, Some(name)) => (name.clone(), false),
+        (None, None) => return Ok((None, Profile::default(), opts.provider)),
+    };
+    let file_name = config_path
+        .map(|p| p.display().to_string())
+        .or_else(|| default_config_path(env).map(|p| p.display().to_string()))
+        .unwrap_or_else(|| "config.toml".into());
+    let Some(profile) = file.profiles.get(&name) else {
+        let valid: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
+        let what = if explicit {
+            "unknown profile"
+        } else {
+            "default_profile names an unknown profile"
+        };
+        return Err(Error::Usage {
+            message: format!("{what} {name:?}"),
+            hint: Some(if valid.is_empty() {
+                match config_path {
+                    Some(p) => format!("{} defines no profiles", p.display()),
+                    None => format!(
+                        "no config file found; create {file_name} with a [profiles.{name}] table"
+                    ),
+                }
+            } else {
+                format!("valid profiles: {}", valid.join(", "))
+            }),
+        });
+    };
+    let Some(owner) = profile.provider else {
+        return Err(Error::Config {
+            message: format!("profile {name:?} names no provider"),
+            hint: Some(format!(
+                "a profile belongs to one provider: add provider = \"<{}>\" to [profiles.{name}] in {file_name}",
+                ProviderKind::key_list().replace(", ", "|")
+            )),
+        });
+    };
+    match opts.provider {
+        Some(chosen) if chosen != owner && explicit => Err(Error::Config {
+            message: format!(
+                "profile {name:?} is for {owner}, not for {chosen}: its endpoint and credentials stay with {owner}"
+            ),
+            hint: Some(format!(
+                "drop -p/SNAPCTL_PROVIDER to use the profile with {owner}, or choose a {chosen} profile with --profile"
+            )),
+        }),
+        // The default profile serves its own provider only; another provider runs without it.
+        Some(chosen) if chosen != owner => Ok((None, Profile::default(), Some(chosen))),
+        _ => Ok((Some(name), profile.clone(), Some(owner))),
+    }
 }
 
 /// Parse an API base URL (`http(s)://host[:port]/path`, trailing `/` dropped) from configuration;
@@ -469,6 +509,95 @@ mod tests {
         write_config(dir.path(), "[profiles.prod]\nprovidr = \"ovh-efs\"\n");
         let err = resolve(&GlobalOpts::default(), env_with_config(dir.path()), true).unwrap_err();
         assert!(err.to_string().contains("unknown field `providr`"), "{err}");
+    }
+
+    /// One profile per provider, each with its own endpoint and service.
+    fn four_profiles(dir: &Path, default: &str) -> Env {
+        let mut text = format!("default_profile = \"{default}\"\n");
+        for k in ProviderKind::ALL {
+            text.push_str(&format!(
+                "[profiles.{k}]\nprovider = \"{k}\"\nendpoint = \"https://{k}.example/api\"\nservice = \"svc-{k}\"\n"
+            ));
+        }
+        write_config(dir, &text);
+        env_with_config(dir)
+    }
+
+    #[test]
+    fn an_explicit_profile_of_another_provider_is_refused_for_every_pair() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = four_profiles(dir.path(), "ovh-efs");
+        for owner in ProviderKind::ALL {
+            for chosen in ProviderKind::ALL {
+                let opts = GlobalOpts {
+                    provider: Some(chosen),
+                    profile: Some(owner.to_string()),
+                    ..GlobalOpts::default()
+                };
+                let got = resolve(&opts, env.clone(), true);
+                if owner == chosen {
+                    let s = got.expect("same provider resolves").expect("provider");
+                    assert_eq!(s.provider, chosen);
+                    assert_eq!(s.service.as_deref(), Some(format!("svc-{owner}").as_str()));
+                } else {
+                    let err = got.expect_err("another provider's profile is refused");
+                    assert_eq!(err.exit_code(), crate::error::ExitCode::Auth, "{err}");
+                    let text = err.to_string();
+                    assert!(
+                        text.contains(&format!("is for {owner}, not for {chosen}")),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_default_profile_of_another_provider_is_not_used_for_every_pair() {
+        for owner in ProviderKind::ALL {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let env = four_profiles(dir.path(), owner.as_str());
+            for chosen in ProviderKind::ALL {
+                let opts = GlobalOpts {
+                    provider: Some(chosen),
+                    ..GlobalOpts::default()
+                };
+                let s = resolve(&opts, env.clone(), true)
+                    .expect("resolves")
+                    .expect("provider");
+                assert_eq!(s.provider, chosen);
+                if owner == chosen {
+                    assert_eq!(s.profile_name.as_deref(), Some(owner.as_str()));
+                    assert!(s.profile.endpoint.is_some());
+                } else {
+                    assert_eq!(s.profile_name, None, "{owner} default leaked into {chosen}");
+                    assert_eq!(s.profile.endpoint, None);
+                    assert_eq!(s.service, None);
+                }
+            }
+            // Without -p, the default profile chooses its own provider.
+            let s = resolve(&GlobalOpts::default(), env, true)
+                .expect("resolves")
+                .expect("provider");
+            assert_eq!(s.provider, owner);
+        }
+    }
+
+    #[test]
+    fn a_profile_without_provider_is_a_config_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(
+            dir.path(),
+            "[profiles.lab]\nendpoint = \"https://lab.example/v3\"\n",
+        );
+        let opts = GlobalOpts {
+            provider: Some(ProviderKind::Powervc),
+            profile: Some("lab".into()),
+            ..GlobalOpts::default()
+        };
+        let err = resolve(&opts, env_with_config(dir.path()), true).unwrap_err();
+        assert_eq!(err.to_string(), "profile \"lab\" names no provider");
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Auth);
     }
 
     #[cfg(unix)]

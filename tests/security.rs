@@ -1,0 +1,107 @@
+//! snapctl tried as an attacker would: credentials must stay with the API they belong to.
+//!
+//! Each test reproduces one attack from the security audit against loopback listeners and asserts
+//! that it now fails to do harm.
+
+mod common;
+
+use common::*;
+use wiremock::MockServer;
+
+/// A config file whose default profile is an `ovh-efs` profile pointed at `efs_endpoint`.
+fn efs_default_profile(cli: &Snapctl, efs_endpoint: &str) {
+    let dir = cli.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "default_profile = \"efs\"\n[profiles.efs]\nprovider = \"ovh-efs\"\nendpoint = \"{efs_endpoint}\"\nservice = \"{SERVICE}\"\n"
+        ),
+    )
+    .expect("write");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_default_profile_never_sends_another_clouds_credentials_to_its_endpoint() {
+    // The OVH profile's endpoint: nothing meant for another cloud may ever reach it.
+    let efs_endpoint = MockServer::start().await;
+    // Where each other provider is really pointed (by flag), to keep every request on loopback.
+    let other = MockServer::start().await;
+    let runs: [(&str, Snapctl); 3] = [
+        ("powervc", Snapctl::powervc(&other)),
+        ("outscale", Snapctl::outscale(&other)),
+        ("ovh-nasha", Snapctl::nasha(&other)),
+    ];
+    for (name, mut cli) in runs {
+        // The audit's shape: the provider comes from -p and neither flag nor environment names an
+        // endpoint, so a leaked profile would supply it. The provider's own native file (below the
+        // profile in precedence) points at `other`, so nothing leaves loopback either way. For
+        // NAS-HA the service is not given either: the EFS profile's must not be used.
+        cli.args
+            .retain(|a| a != "--endpoint" && !a.starts_with("http://"));
+        let home = cli.home.path().to_path_buf();
+        match name {
+            "powervc" => {}
+            "outscale" => {
+                std::fs::create_dir_all(home.join(".osc")).expect("mkdir");
+                std::fs::write(
+                    home.join(".osc/config.json"),
+                    format!(
+                        "{{\"default\": {{\"endpoints\": {{\"api\": \"{}/api/v1\"}}}}}}",
+                        other.uri()
+                    ),
+                )
+                .expect("write");
+            }
+            _ => {
+                cli.args.retain(|a| a != "--service" && a != NASHA);
+                std::fs::write(
+                    home.join(".ovh.conf"),
+                    format!("[default]\nendpoint={}/1.0\n", other.uri()),
+                )
+                .expect("write");
+            }
+        }
+        efs_default_profile(&cli, &format!("{}/1.0", efs_endpoint.uri()));
+        let out = cli.run(&["-v", "volume", "list"]).await;
+        let got = efs_endpoint.received_requests().await.unwrap_or_default();
+        assert!(
+            got.is_empty(),
+            "{name}: the ovh-efs profile's endpoint received {:?}\nstderr: {}",
+            got.iter().map(|r| r.url.to_string()).collect::<Vec<_>>(),
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains(SERVICE),
+            "{name}: the EFS service id was used:\n{}",
+            stderr(&out)
+        );
+        assert_ne!(out.status.code(), Some(0), "{name} had nowhere to go");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_explicit_profile_of_another_provider_exits_5_naming_both() {
+    let efs_endpoint = MockServer::start().await;
+    let other = MockServer::start().await;
+    let cli = Snapctl::powervc(&other);
+    efs_default_profile(&cli, &format!("{}/1.0", efs_endpoint.uri()));
+    let out = cli.run(&["--profile", "efs", "volume", "list"]).await;
+    assert_exit(&out, 5);
+    assert_stderr_has(&out, "profile \"efs\" is for ovh-efs, not for powervc");
+    assert!(
+        efs_endpoint
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(
+        other
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}

@@ -243,12 +243,21 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         Some(_) => None,
         None => settings.provider.default_rate_limit(),
     };
+    let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
+    if allow_http {
+        // On every run, whatever -q says: this is a security downgrade.
+        eprintln!(
+            "warning: plain http:// endpoints are allowed (--allow-http/allow_http): credentials and data may cross the network unencrypted"
+        );
+    }
     let http = Arc::new(Http::new(HttpConfig {
         request_timeout: HttpConfig::default()
             .request_timeout
             .min(settings.timeout.max(Duration::from_secs(1))),
         verbosity: g.verbose,
         rate_limit,
+        allow_http,
+        max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
         ..HttpConfig::default()
     })?);
     let mut warnings = std::mem::take(&mut settings.warnings);

@@ -88,6 +88,15 @@ pub struct Global {
     #[arg(long, global = true)]
     pub insecure: bool,
 
+    /// Allow plain http:// endpoints that are not loopback (credentials travel unencrypted;
+    /// warned on every run).
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+
+    /// Largest API response read (e.g. 64M, 1G) [default: 128M].
+    #[arg(long, global = true, env = "SNAPCTL_MAX_RESPONSE_SIZE", value_parser = size, value_name = "SIZE")]
+    pub max_response_size: Option<u64>,
+
     /// Volume service URL, overriding the one in the token's catalog (PowerVC).
     #[arg(long, global = true, value_name = "URL")]
     pub volume_endpoint: Option<String>,
@@ -100,6 +109,10 @@ pub struct Global {
 
 fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s)
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    crate::text::parse_size(s)
 }
 
 impl Global {

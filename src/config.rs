@@ -95,6 +95,8 @@ pub struct Profile {
     pub cacert: Option<std::path::PathBuf>,
     /// Skip TLS verification (warned on every run).
     pub insecure: Option<bool>,
+    /// Allow plain `http://` endpoints that are not loopback (warned on every run).
+    pub allow_http: Option<bool>,
     /// Volume service URL, overriding the token catalog.
     pub volume_endpoint: Option<String>,
     /// Re-authenticate this long before the token expires (default 60m, at most half its life).

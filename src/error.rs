@@ -143,6 +143,30 @@ pub enum Error {
         tls: bool,
     },
 
+    /// The server answered with a redirect, which snapctl never follows.
+    #[error(
+        "cannot {action}: the server answered {status} redirecting to {location}; snapctl does not follow redirects"
+    )]
+    Redirected {
+        /// What snapctl was doing.
+        action: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header, sanitised.
+        location: String,
+    },
+
+    /// The response body was larger than the cap.
+    #[error("cannot {action}: the response is larger than the {} cap{}", crate::text::bytes(*limit), declared.map(|d| format!(" (Content-Length {})", crate::text::bytes(d))).unwrap_or_default())]
+    ResponseTooLarge {
+        /// What snapctl was doing.
+        action: String,
+        /// The cap in bytes.
+        limit: u64,
+        /// The size the server declared, if it did.
+        declared: Option<u64>,
+    },
+
     /// The API answered 2xx with a body snapctl cannot read.
     #[error("cannot {action}: unexpected response from {provider}: {detail}")]
     Decode {
@@ -249,6 +273,8 @@ impl Error {
             Error::Refused { .. } => ExitCode::Refused,
             Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::Transport { .. }
+            | Error::Redirected { .. }
+            | Error::ResponseTooLarge { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
             | Error::Io { .. } => ExitCode::Failure,
@@ -271,6 +297,12 @@ impl Error {
             } else {
                 "check the endpoint and your network, then run the command again".into()
             }),
+            Error::Redirected { .. } => Some(
+                "none of these APIs redirect: check the endpoint (a proxy, a moved host or a hostile server answers for it) and set --endpoint to the real API URL".into(),
+            ),
+            Error::ResponseTooLarge { .. } => Some(
+                "if the endpoint is genuine and the list really is that long, raise --max-response-size; otherwise check the endpoint".into(),
+            ),
             Error::Timeout { .. } => Some(
                 "the operation goes on server-side; raise --timeout or check later with a show command"
                     .into(),

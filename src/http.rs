@@ -43,7 +43,15 @@ pub struct HttpConfig {
     pub insecure: bool,
     /// Client-side rate limit: requests per second and burst (`None`: unlimited).
     pub rate_limit: Option<RateLimit>,
+    /// Send to plain `http://` URLs whose host is not loopback (the caller warns).
+    pub allow_http: bool,
+    /// Largest response body read, in bytes: checked against `Content-Length` before reading and
+    /// enforced while reading, so a hostile endpoint cannot exhaust memory.
+    pub max_body: u64,
 }
+
+/// Default [`HttpConfig::max_body`]: 128 MiB, room for ~200,000 snapshots in one OVH answer.
+pub const DEFAULT_MAX_BODY: u64 = 128 * 1024 * 1024;
 
 /// Requests per second with a burst allowance.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +110,8 @@ impl Default for HttpConfig {
             ca_pem: None,
             insecure: false,
             rate_limit: None,
+            allow_http: false,
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 }
@@ -204,6 +214,9 @@ impl Http {
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
+            // None of these APIs redirect: a 3xx is an error naming its Location, never followed
+            // (a followed redirect carries signatures, tokens or the Keystone password elsewhere).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::Config {
@@ -256,11 +269,22 @@ impl Http {
                 l.acquire().await;
             }
             let req = build()?;
+            self.check_destination(action, &req.url)?;
             let started = Instant::now();
             self.trace_request(&req, attempt);
-            match self.send_once(&req).await {
+            match self.send_once(&req, action).await? {
                 Ok(resp) => {
                     self.trace_response(&resp, started.elapsed());
+                    if resp.status.is_redirection() {
+                        return Err(Error::Redirected {
+                            action: action.to_string(),
+                            status: resp.status.as_u16(),
+                            location: resp
+                                .header("location")
+                                .map(|l| crate::text::one_line(&l, 512))
+                                .unwrap_or_else(|| "no Location header".into()),
+                        });
+                    }
                     // 413 with Retry-After is OpenStack's rate limit (Cinder `overLimit`).
                     let over_limit =
                         resp.status.as_u16() == 413 && resp.header("retry-after").is_some();
@@ -322,7 +346,30 @@ impl Http {
         }
     }
 
-    async fn send_once(&self, req: &Outgoing) -> std::result::Result<Incoming, reqwest::Error> {
+    /// Refuse plain `http://` to a host that is not loopback unless the user opted in: every
+    /// request carries a signature, a token or a password.
+    fn check_destination(&self, action: &str, url: &Url) -> Result<()> {
+        if url.scheme() == "http" && !self.config.allow_http && !is_loopback(url) {
+            return Err(Error::Refused {
+                reason: format!(
+                    "cannot {action}: refusing plain http:// to {}: credentials and data would cross the network unencrypted",
+                    url.host_str().unwrap_or("?")
+                ),
+                hint: Some(
+                    "use an https:// endpoint; if this network is trusted, pass --allow-http (or allow_http = true in the profile)".into(),
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// One attempt. The outer error is final (an oversized body will be oversized again); the
+    /// inner one is a transport failure the caller may retry.
+    async fn send_once(
+        &self,
+        req: &Outgoing,
+        action: &str,
+    ) -> Result<std::result::Result<Incoming, reqwest::Error>> {
         let mut builder = self.client.request(req.method.clone(), req.url.clone());
         for h in &req.headers {
             builder = builder.header(h.name, &h.value);
@@ -330,15 +377,43 @@ impl Http {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let resp = builder.send().await?;
+        let mut resp = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
         let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
-        Ok(Incoming {
+        let headers = std::mem::take(resp.headers_mut());
+        let limit = self.config.max_body;
+        let too_large = |declared: Option<u64>| Error::ResponseTooLarge {
+            action: action.to_string(),
+            limit,
+            declared,
+        };
+        let declared = resp.content_length();
+        if let Some(len) = declared
+            && len > limit
+        {
+            return Err(too_large(Some(len)));
+        }
+        // One copy: chunks are appended to a buffer sized from Content-Length (capped).
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit).min(16 << 20) as usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        return Err(too_large(declared));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(Incoming {
             status,
             headers,
             body,
-        })
+        }))
     }
 
     /// Delay before the next attempt: `Retry-After` when present (capped), else backoff.
@@ -416,6 +491,21 @@ impl Http {
                 let _ = writeln!(err, "< {}", clip(&resp.body));
             }
         }
+    }
+}
+
+/// Whether a URL's host is this machine: a loopback address or `localhost` (RFC 6761).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
     }
 }
 
@@ -515,6 +605,128 @@ mod tests {
                 burst: 1
             })
             .is_none()
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_allowed() {
+        let http = Http::new(HttpConfig::default()).expect("client builds");
+        for ok in [
+            "http://127.0.0.1:8080/1.0",
+            "http://127.8.9.10/api/v1",
+            "http://[::1]:5000/v3",
+            "http://[::ffff:127.0.0.1]:5000/v3",
+            "http://localhost:9000/v3",
+            "http://api.localhost/",
+            "https://eu.api.ovh.com/1.0",
+            "https://198.51.100.7:9000/v3",
+        ] {
+            let url = Url::parse(ok).expect("url");
+            assert!(http.check_destination("list", &url).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://eu.api.ovh.com/1.0",
+            "http://198.51.100.7:9000/v3",
+            "http://[2001:db8::1]/v3",
+            "http://localhost.evil.example/",
+            "http://0.0.0.0:8080/",
+        ] {
+            let url = Url::parse(bad).expect("url");
+            let err = http.check_destination("list volumes", &url).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{bad}");
+            assert!(err.to_string().contains("refusing plain http://"), "{err}");
+            assert!(err.hint().is_some_and(|h| h.contains("--allow-http")));
+        }
+        let allowed = Http::new(HttpConfig {
+            allow_http: true,
+            ..HttpConfig::default()
+        })
+        .expect("client builds");
+        let url = Url::parse("http://198.51.100.7:9000/v3").expect("url");
+        assert!(allowed.check_destination("list", &url).is_ok());
+    }
+
+    fn small_cap() -> Http {
+        Http::new(HttpConfig {
+            max_body: 1024,
+            base_delay: Duration::from_millis(1),
+            ..HttpConfig::default()
+        })
+        .expect("client builds")
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_declared_cap_is_refused_and_not_retried() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let url = Url::parse(&server.uri()).expect("url");
+        let err = small_cap()
+            .execute("list snapshots", true, || {
+                Ok(Outgoing::new(Method::GET, url.clone()))
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ResponseTooLarge {
+                    limit: 1024,
+                    declared: Some(4096),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot list snapshots: the response is larger than the 1 KiB cap (Content-Length 4 KiB)"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endless_chunked_body_stops_at_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = format!("100\r\n{}\r\n", "y".repeat(256));
+            // Without a cap this would go on for 1 GiB.
+            for _ in 0..(4 << 20) {
+                if sock.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+                counter.fetch_add(256, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let url = Url::parse(&format!("http://{addr}/")).expect("url");
+        let err = small_cap()
+            .execute("list snapshots", false, || {
+                Ok(Outgoing::new(Method::GET, url.clone()))
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ResponseTooLarge { declared: None, .. }),
+            "{err:?}"
+        );
+        assert!(
+            sent.load(std::sync::atomic::Ordering::Relaxed) < 16 << 20,
+            "the client kept reading"
         );
     }
 

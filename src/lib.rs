@@ -20,4 +20,5 @@ pub mod provider;
 pub mod providers;
 pub mod rotate;
 pub mod rotation;
+pub mod text;
 pub mod wait;

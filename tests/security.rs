@@ -105,3 +105,67 @@ async fn an_explicit_profile_of_another_provider_exits_5_naming_both() {
             .is_empty()
     );
 }
+
+/// A 307 to `elsewhere` for every request on `server`.
+async fn redirect_everything(server: &MockServer, elsewhere: &MockServer) {
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/stolen", elsewhere.uri())),
+        )
+        .mount(server)
+        .await;
+}
+
+/// Every request `elsewhere` received, as text, for the failure message.
+async fn received(elsewhere: &MockServer) -> Vec<String> {
+    elsewhere
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| format!("{} {} {:?}", r.method, r.url, r.headers))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_never_followed_by_any_provider() {
+    let elsewhere = MockServer::start().await;
+    let ovh = ovh_server().await;
+    redirect_everything(&ovh, &elsewhere).await;
+    let osc = MockServer::start().await;
+    redirect_everything(&osc, &elsewhere).await;
+    let keystone = MockServer::start().await;
+    redirect_everything(&keystone, &elsewhere).await;
+    let runs = [
+        ("ovh-efs", Snapctl::efs(&ovh)),
+        ("outscale", Snapctl::outscale(&osc)),
+        ("powervc keystone", Snapctl::powervc(&keystone)),
+    ];
+    for (name, cli) in runs {
+        let out = cli.run(&["volume", "list"]).await;
+        assert_exit(&out, 1);
+        assert_stderr_has(&out, "answered 307 redirecting to");
+        assert_stderr_has(&out, &format!("{}/stolen", elsewhere.uri()));
+        let got = received(&elsewhere).await;
+        assert!(got.is_empty(), "{name} followed a redirect: {got:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cinder_redirect_never_carries_the_token_elsewhere() {
+    let elsewhere = MockServer::start().await;
+    let server = powervc_server(1).await;
+    wiremock::Mock::given(wiremock::matchers::path_regex("^/v3/[0-9a-f]+/.*"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/v3/stolen", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 1);
+    assert_stderr_has(&out, "snapctl does not follow redirects");
+    let got = received(&elsewhere).await;
+    assert!(got.is_empty(), "the token went elsewhere: {got:?}");
+}

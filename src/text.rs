@@ -1,0 +1,130 @@
+//! Text that came from a server, made safe for a terminal, and small formatting helpers.
+//!
+//! Anything an API or a file supplies (error messages, names, descriptions, `Location` headers) can
+//! carry terminal escape sequences (`ESC ]0;…BEL` retitles a window, `ESC [2J` clears the screen),
+//! carriage returns that overwrite a line, or bidirectional overrides that reorder what is shown.
+//! This module removes them. It never interprets text, and it has no I/O.
+
+/// Bidirectional embedding, override and isolate controls (the "Trojan Source" characters).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is dropped from server text: C0 and C1 controls, DEL and bidi controls. Newlines and
+/// tabs are handled by the callers.
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
+}
+
+/// Server text for a terminal: control characters removed, newlines and tabs kept.
+pub fn sanitize(text: &str) -> String {
+    if !text.chars().any(is_unsafe) {
+        return text.to_string();
+    }
+    text.chars().filter(|c| !is_unsafe(*c)).collect()
+}
+
+/// Server text for one line of a message or a table cell: control characters removed, line breaks
+/// and tabs turned into spaces, clipped to `max` characters with a note of what was cut.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 32));
+    let mut kept = 0usize;
+    let mut cut_bytes = 0usize;
+    for c in text.chars() {
+        if is_unsafe(c) {
+            continue;
+        }
+        if kept >= max {
+            cut_bytes += c.len_utf8();
+            continue;
+        }
+        out.push(if c == '\n' || c == '\t' { ' ' } else { c });
+        kept += 1;
+    }
+    if cut_bytes > 0 {
+        out.push_str(&format!("… [{cut_bytes} more bytes]"));
+    }
+    out
+}
+
+/// Longest raw response body quoted in an error message.
+pub const MAX_QUOTED_BODY: usize = 1024;
+
+/// `134217728` → `128 MiB`, for messages.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
+/// Parse a size: `1048576`, `512K`, `64M`, `1G`, with an optional `iB`/`B` suffix (binary units).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a size such as 64M or 1G, got {text:?}"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("unknown size unit {unit:?} (use K, M or G)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("size {text:?} is zero or too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_carriage_returns_never_reach_the_terminal() {
+        let hostile = "Invalid\u{1b}]0;pwned\u{7}\r signature\u{1b}[2J\u{9b}31m\u{202E}gnp.exe";
+        let clean = one_line(hostile, 200);
+        assert_eq!(clean, "Invalid]0;pwned signature[2J31mgnp.exe");
+        assert!(!clean.chars().any(char::is_control));
+        assert_eq!(sanitize("a\nb\tc\u{1b}"), "a\nb\tc");
+        assert_eq!(sanitize("plain"), "plain");
+    }
+
+    #[test]
+    fn long_text_is_clipped_with_a_note() {
+        let long = "x".repeat(3000);
+        let clipped = one_line(&long, MAX_QUOTED_BODY);
+        assert!(clipped.starts_with(&"x".repeat(1024)));
+        assert!(clipped.ends_with("… [1976 more bytes]"), "{clipped}");
+        assert_eq!(one_line("a\nb", 10), "a b");
+    }
+
+    #[test]
+    fn sizes_format_and_parse() {
+        assert_eq!(bytes(128 * 1024 * 1024), "128 MiB");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(12), "12 B");
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -993,7 +993,7 @@ async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
         concurrency: count(a.concurrency, |r| r.concurrency).unwrap_or(4).max(1),
         wait: a.wait || prof.and_then(|r| r.wait).unwrap_or(false),
         lock_wait: a.lock_wait.unwrap_or_default(),
-        lock_dir: lock_dir(&settings.env),
+        lock_dir: lock_dir(&settings.env)?,
     };
     let max_delete = opts.max_delete;
     let mut report = rotation::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;

@@ -3,7 +3,12 @@
 //! Kernel file locks (`flock` through `std::fs::File::try_lock`): the kernel releases them when the
 //! holding process dies, so a lock can never go stale. The file holds the holder's pid for the error
 //! message; its presence alone means nothing. Locks live in `$SNAPCTL_LOCK_DIR`, else
-//! `$XDG_RUNTIME_DIR/snapctl/locks`, else the user's cache directory.
+//! `$XDG_RUNTIME_DIR/snapctl/locks`, else the user's cache directory, never in a directory shared
+//! with other users.
+//!
+//! Another local user must not be able to use a lock against us: the directory is created `0700`
+//! and must be ours and not writable by group or others; lock files are opened without following
+//! symbolic links, created `0600`, and must be regular files of ours before anything is written.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -33,19 +38,123 @@ impl Drop for VolumeLock {
     }
 }
 
-/// The lock directory for this environment.
-pub fn lock_dir(env: &Env) -> PathBuf {
+/// The lock directory for this environment; there is no shared fallback (such as `/tmp`), where
+/// anyone could pre-create a lock and hold it to block rotations.
+pub fn lock_dir(env: &Env) -> Result<PathBuf> {
     if let Some(dir) = env.var("SNAPCTL_LOCK_DIR") {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
     if let Some(dir) = env.var("XDG_RUNTIME_DIR") {
-        return PathBuf::from(dir).join("snapctl").join("locks");
+        return Ok(PathBuf::from(dir).join("snapctl").join("locks"));
     }
     use etcetera::BaseStrategy;
-    match etcetera::choose_base_strategy() {
-        Ok(s) => s.cache_dir().join("snapctl").join("locks"),
-        Err(_) => std::env::temp_dir().join("snapctl-locks"),
+    etcetera::choose_base_strategy()
+        .map(|s| s.cache_dir().join("snapctl").join("locks"))
+        .map_err(|e| Error::Config {
+            message: format!("cannot find a private directory for rotation locks: {e}"),
+            hint: Some("set SNAPCTL_LOCK_DIR to a directory only you can write to".into()),
+        })
+}
+
+/// Create the lock directory (`0700`) if needed, then check it is ours and not writable by group or
+/// others, so no other user can plant or hold our locks.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
     }
+    builder.create(dir).map_err(|source| Error::Io {
+        action: format!("cannot create the lock directory {}", dir.display()),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
+            action: format!("cannot inspect the lock directory {}", dir.display()),
+            source,
+        })?;
+        let me = rustix::process::geteuid().as_raw();
+        let mode = meta.permissions().mode() & 0o777;
+        let problem = if !meta.is_dir() {
+            Some("it is not a directory".to_string())
+        } else if meta.uid() != me {
+            Some(format!(
+                "it belongs to uid {}, not to you (uid {me})",
+                meta.uid()
+            ))
+        } else if mode & 0o022 != 0 {
+            Some(format!("group or others can write to it (mode {mode:03o})"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(Error::Refused {
+                reason: format!("refusing the lock directory {}: {problem}", dir.display()),
+                hint: Some(format!(
+                    "point SNAPCTL_LOCK_DIR at a directory of yours, or run: chmod 700 {}",
+                    dir.display()
+                )),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Open (or create, `0600`) a lock file without following a symbolic link, and check it is a
+/// regular file of ours before anything is written to it.
+fn open_lock_file(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    let file = options.open(path).map_err(|source| {
+        let symlink = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if symlink {
+            Error::Refused {
+                reason: format!(
+                    "refusing the lock file {}: it is a symbolic link",
+                    path.display()
+                ),
+                hint: Some(format!(
+                    "someone may be trying to make snapctl overwrite another file; inspect and remove {}",
+                    path.display()
+                )),
+            }
+        } else {
+            Error::Io {
+                action: format!("cannot open the lock file {}", path.display()),
+                source,
+            }
+        }
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().map_err(|source| Error::Io {
+            action: format!("cannot inspect the lock file {}", path.display()),
+            source,
+        })?;
+        let me = rustix::process::geteuid().as_raw();
+        if !meta.is_file() || meta.uid() != me {
+            return Err(Error::Refused {
+                reason: format!(
+                    "refusing the lock file {}: it is not a regular file of yours",
+                    path.display()
+                ),
+                hint: Some(format!("inspect and remove {}", path.display())),
+            });
+        }
+    }
+    Ok(file)
 }
 
 /// A file name safe on every filesystem for `(provider, scope, volume)`.
@@ -74,21 +183,9 @@ pub fn acquire(
     volume: &str,
     wait: Duration,
 ) -> Result<VolumeLock> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        action: format!("cannot create the lock directory {}", dir.display()),
-        source,
-    })?;
+    ensure_private_dir(dir)?;
     let path = dir.join(file_name(&[provider, scope, volume]));
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|source| Error::Io {
-            action: format!("cannot open the lock file {}", path.display()),
-            source,
-        })?;
+    let mut file = open_lock_file(&path)?;
     let started = Instant::now();
     loop {
         match file.try_lock() {
@@ -164,6 +261,59 @@ mod tests {
         .expect("taken after the wait");
         assert!(started.elapsed() >= Duration::from_millis(150));
         releaser.join().expect("thread");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_lock_file_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let locks = dir.path().join("locks");
+        ensure_private_dir(&locks).expect("private dir");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").expect("write");
+        let name = file_name(&["ovh-efs", "svc", "vol-1"]);
+        std::os::unix::fs::symlink(&victim, locks.join(&name)).expect("symlink");
+        let err = acquire(&locks, "ovh-efs", "svc", "vol-1", Duration::ZERO).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_directory_is_private_and_a_shared_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let locks = dir.path().join("a/b/locks");
+        let lock = acquire(&locks, "outscale", "eu-west-2", "vol-1", Duration::ZERO).expect("lock");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&locks), 0o700);
+        assert_eq!(mode(lock.path()), 0o600);
+        drop(lock);
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let err = acquire(&locks, "outscale", "eu-west-2", "vol-1", Duration::ZERO).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{err}");
+        assert!(
+            err.to_string().contains("group or others can write"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn there_is_no_shared_fallback_directory() {
+        let mut env = Env::default();
+        env.vars
+            .insert("XDG_RUNTIME_DIR".into(), "/run/user/1000".into());
+        assert_eq!(
+            lock_dir(&env).expect("dir"),
+            PathBuf::from("/run/user/1000/snapctl/locks")
+        );
+        let dir = lock_dir(&Env::default()).expect("cache dir");
+        assert!(
+            !dir.starts_with(std::env::temp_dir()),
+            "{} is shared",
+            dir.display()
+        );
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl Profile {
         self.application_secret.is_some()
             || self.consumer_key.is_some()
             || self.secret_key.is_some()
+            || self.password.is_some()
     }
 }
 
@@ -264,30 +265,46 @@ pub fn load_config_file(
         ),
         hint: Some("see the Configuration section of the README for the profile keys".into()),
     })?;
-    if file.profiles.values().any(Profile::holds_secret) {
-        warn_if_world_readable(&path, warnings);
-    }
+    inspect_config_file(
+        &path,
+        file.profiles.values().any(Profile::holds_secret),
+        warnings,
+    );
     Ok((file, Some(path)))
 }
 
-/// Push a warning when a file holding secrets can be read by group or others.
-pub fn warn_if_world_readable(path: &Path, warnings: &mut Vec<String>) {
+/// Warn about a configuration file snapctl has just read: when it holds secrets and group or
+/// others can read it, and, whatever it holds, when it could have been written by someone else (not
+/// owned by the user or root, or writable by group or others). A planted `./ovh.conf` or
+/// `./clouds.yaml` can redirect the endpoint while the credentials come from the environment.
+pub fn inspect_config_file(path: &Path, holds_secret: bool, warnings: &mut Vec<String>) {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                warnings.push(format!(
-                    "{} holds secrets and is readable by others (mode {mode:03o}); run: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                ));
-            }
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        let shown = crate::text::one_line(&path.display().to_string(), 512);
+        if holds_secret && mode & 0o077 != 0 {
+            warnings.push(format!(
+                "{shown} holds secrets and is readable by others (mode {mode:03o}); run: chmod 600 {shown}"
+            ));
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me && meta.uid() != 0 {
+            warnings.push(format!(
+                "{shown} belongs to another user (uid {}) and can decide where snapctl sends your credentials; use it only if you trust it, or remove it",
+                meta.uid()
+            ));
+        } else if mode & 0o022 != 0 {
+            warnings.push(format!(
+                "{shown} can be changed by other users (mode {mode:03o}) and can decide where snapctl sends your credentials; run: chmod go-w {shown}"
+            ));
         }
     }
     #[cfg(not(unix))]
-    let _ = (path, warnings);
+    let _ = (path, holds_secret, warnings);
 }
 
 /// Merge flags, environment and the profiles file. `provider_required` is false for commands such
@@ -600,6 +617,53 @@ mod tests {
         let err = resolve(&opts, env_with_config(dir.path()), true).unwrap_err();
         assert_eq!(err.to_string(), "profile \"lab\" names no provider");
         assert_eq!(err.exit_code(), crate::error::ExitCode::Auth);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_powervc_password_in_a_readable_profile_warns() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_config(
+            dir.path(),
+            "[profiles.p]\nprovider = \"powervc\"\nusername = \"root\"\npassword = \"pvc-pass\"\n",
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut warnings = vec![];
+        load_config_file(Some(&path), &Env::default(), &mut warnings).expect("loads");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("holds secrets"), "{warnings:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_can_change_or_own_warns_even_without_secrets() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ovh.conf");
+        std::fs::write(&path, "[default]\nendpoint=ovh-eu\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let mut warnings = vec![];
+        inspect_config_file(&path, false, &mut warnings);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("chmod go-w"), "{warnings:?}");
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut warnings = vec![];
+        inspect_config_file(&path, false, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+
+        // Another owner can only be arranged by root; as another user, the mode case above stands.
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&path, Some(4242), None).expect("chown");
+            let mut warnings = vec![];
+            inspect_config_file(&path, false, &mut warnings);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(
+                warnings[0].contains("another user (uid 4242)"),
+                "{warnings:?}"
+            );
+        }
     }
 
     #[cfg(unix)]

@@ -169,3 +169,20 @@ async fn a_cinder_redirect_never_carries_the_token_elsewhere() {
     let got = received(&elsewhere).await;
     assert!(got.is_empty(), "the token went elsewhere: {got:?}");
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_ovh_conf_others_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = ovh_server().await;
+    let mut cli = Snapctl::efs(&server);
+    // The endpoint comes from ./ovh.conf (the working directory), the keys from the environment.
+    cli.args
+        .retain(|a| a != "--endpoint" && !a.starts_with("http://"));
+    let conf = cli.home.path().join("ovh.conf");
+    std::fs::write(&conf, format!("[default]\nendpoint={}/1.0\n", server.uri())).expect("write");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = cli.run(&["volume", "list"]).await;
+    assert_stderr_has(&out, "ovh.conf can be changed by other users (mode 666)");
+    assert_stderr_has(&out, "chmod go-w");
+}

@@ -10,7 +10,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, base_url, warn_if_world_readable};
+use crate::config::{Settings, base_url, inspect_config_file};
 use crate::error::{Error, Result};
 
 /// Default region of every official SDK.
@@ -94,9 +94,7 @@ fn load_profile(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscPr
         })?;
     let name = settings.env.var("OSC_PROFILE").unwrap_or("default");
     let profile = all.remove(name).unwrap_or_default();
-    if profile.secret_key.is_some() {
-        warn_if_world_readable(&path, warnings);
-    }
+    inspect_config_file(&path, profile.secret_key.is_some(), warnings);
     Ok(profile)
 }
 

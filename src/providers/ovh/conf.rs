@@ -11,7 +11,7 @@ use ini::Ini;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{Settings, base_url, warn_if_world_readable};
+use crate::config::{Settings, base_url, inspect_config_file};
 use crate::error::{Error, Result};
 
 /// The named endpoints both official wrappers know.
@@ -106,9 +106,7 @@ impl OvhConf {
                         .push((section.clone(), k.to_string(), v.to_string()));
                 }
             }
-            if has_secret {
-                warn_if_world_readable(&path, warnings);
-            }
+            inspect_config_file(&path, has_secret, warnings);
         }
         Ok(conf)
     }

@@ -11,7 +11,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, base_url, parse_duration, warn_if_world_readable};
+use crate::config::{Settings, base_url, inspect_config_file, parse_duration};
 use crate::error::{Error, Result};
 
 /// PowerVC's default project.
@@ -157,9 +157,7 @@ fn load_cloud(settings: &Settings, warnings: &mut Vec<String>) -> Result<Cloud> 
                 hint: Some(format!("clouds defined there: {known:?}")),
             });
         };
-        if cloud.auth.password.is_some() {
-            warn_if_world_readable(&path, warnings);
-        }
+        inspect_config_file(&path, cloud.auth.password.is_some(), warnings);
         return Ok(cloud);
     }
     Err(Error::Config {

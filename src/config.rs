@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::provider::ProviderKind;
 
 /// The process environment as snapctl sees it, captured once so resolution stays testable.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     /// Environment variables.
     pub vars: HashMap<String, String>,
@@ -23,6 +23,19 @@ pub struct Env {
     pub home: Option<PathBuf>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Env {
+    /// Variable names only: the environment holds `OVH_APPLICATION_SECRET`, `OS_PASSWORD`, …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Env")
+            .field("var_names", &names)
+            .field("home", &self.home)
+            .field("cwd", &self.cwd)
+            .finish()
+    }
 }
 
 impl Env {
@@ -70,7 +83,7 @@ pub struct Profile {
     /// Default `--timeout`.
     pub timeout: Option<String>,
     /// OVH application key.
-    pub application_key: Option<String>,
+    pub application_key: Option<SecretString>,
     /// OVH application secret.
     pub application_secret: Option<SecretString>,
     /// OVH consumer key.
@@ -617,6 +630,29 @@ mod tests {
         let err = resolve(&opts, env_with_config(dir.path()), true).unwrap_err();
         assert_eq!(err.to_string(), "profile \"lab\" names no provider");
         assert_eq!(err.exit_code(), crate::error::ExitCode::Auth);
+    }
+
+    #[test]
+    fn debug_of_the_environment_and_profiles_never_shows_a_secret() {
+        let mut env = Env::default();
+        for (k, v) in [
+            ("OVH_APPLICATION_SECRET", "ovh-as-secret"),
+            ("OS_PASSWORD", "pvc-password-secret"),
+            ("OSC_SECRET_KEY", "osc-sk-secret"),
+        ] {
+            env.vars.insert(k.into(), v.into());
+        }
+        let dbg = format!("{env:?}");
+        assert!(dbg.contains("OS_PASSWORD"), "{dbg}");
+        for secret in ["ovh-as-secret", "pvc-password-secret", "osc-sk-secret"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+        let profile: Profile = toml::from_str(
+            "application_key = \"ak-secret\"\napplication_secret = \"as-secret\"\nconsumer_key = \"ck-secret\"\nsecret_key = \"sk-secret\"\npassword = \"pw-secret\"\n",
+        )
+        .expect("parses");
+        let dbg = format!("{profile:?}");
+        assert!(!dbg.contains("-secret"), "{dbg}");
     }
 
     #[cfg(unix)]

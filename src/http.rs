@@ -116,8 +116,8 @@ impl Default for HttpConfig {
     }
 }
 
-/// A header to send; `sensitive` ones print as `***` in traces.
-#[derive(Debug, Clone)]
+/// A header to send; `sensitive` ones print as `***` in traces and in `Debug`.
+#[derive(Clone)]
 pub struct Header {
     /// Name.
     pub name: &'static str,
@@ -127,8 +127,15 @@ pub struct Header {
     pub sensitive: bool,
 }
 
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.sensitive { "***" } else { &self.value };
+        write!(f, "{}: {value}", self.name)
+    }
+}
+
 /// One attempt's request, signed by the provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Outgoing {
     /// Method.
     pub method: Method,
@@ -140,6 +147,18 @@ pub struct Outgoing {
     pub body: Option<Vec<u8>>,
     /// Whether the body holds a credential (never traced).
     pub body_sensitive: bool,
+}
+
+impl std::fmt::Debug for Outgoing {
+    /// Never the body (it may hold a password or a pre-signed URL), only its size.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Outgoing {
@@ -166,7 +185,7 @@ impl Outgoing {
 }
 
 /// A response, read whole.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Incoming {
     /// Status.
     pub status: StatusCode,
@@ -174,6 +193,29 @@ pub struct Incoming {
     pub headers: HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Incoming {
+    /// Headers with tokens redacted, and the body's size only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let v = if SENSITIVE_RESPONSE_HEADERS.contains(&name.as_str()) {
+                    "***"
+                } else {
+                    value.to_str().unwrap_or("<binary>")
+                };
+                format!("{name}: {v}")
+            })
+            .collect();
+        f.debug_struct("Incoming")
+            .field("status", &self.status)
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl Incoming {
@@ -644,6 +686,35 @@ mod tests {
         .expect("client builds");
         let url = Url::parse("http://198.51.100.7:9000/v3").expect("url");
         assert!(allowed.check_destination("list", &url).is_ok());
+    }
+
+    #[test]
+    fn debug_of_requests_and_responses_never_shows_a_credential() {
+        let url = Url::parse("https://eu.api.ovh.com/1.0/auth/time").expect("url");
+        let mut req = Outgoing::new(Method::POST, url)
+            .header("X-Ovh-Consumer", "ck-secret-value", true)
+            .header("Content-Type", "application/json", false);
+        req.body = Some(br#"{"password": "pw-secret-value"}"#.to_vec());
+        req.body_sensitive = true;
+        let dbg = format!("{req:?}");
+        assert!(dbg.contains("Content-Type: application/json"), "{dbg}");
+        assert!(
+            !dbg.contains("ck-secret-value") && !dbg.contains("pw-secret-value"),
+            "{dbg}"
+        );
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-subject-token",
+            "tok-secret-value".parse().expect("value"),
+        );
+        let resp = Incoming {
+            status: StatusCode::CREATED,
+            headers,
+            body: b"{}".to_vec(),
+        };
+        let dbg = format!("{resp:?}");
+        assert!(!dbg.contains("tok-secret-value"), "{dbg}");
     }
 
     fn small_cap() -> Http {

@@ -20,7 +20,7 @@ pub const DEFAULT_REGION: &str = "eu-west-2";
 #[derive(Debug, Default, Deserialize)]
 struct OscProfile {
     access_key: Option<String>,
-    secret_key: Option<String>,
+    secret_key: Option<SecretString>,
     region: Option<String>,
     #[serde(default)]
     endpoints: BTreeMap<String, String>,
@@ -156,7 +156,7 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
                 .as_ref()
                 .map(|s| s.expose_secret().to_string())
         })
-        .or(file.secret_key);
+        .or_else(|| file.secret_key.map(|s| s.expose_secret().to_string()));
     match (access_key, secret_key) {
         (Some(access_key), Some(secret_key)) => Ok(OscConfig {
             base_url,
@@ -189,6 +189,20 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
                 )),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_profile_debug_never_shows_the_secret_key() {
+        let p: OscProfile =
+            serde_json::from_str(r#"{"access_key": "AK1", "secret_key": "osc-secret-value"}"#)
+                .expect("parses");
+        let dbg = format!("{p:?}");
+        assert!(!dbg.contains("osc-secret-value"), "{dbg}");
     }
 }
 

@@ -77,9 +77,22 @@ fn conf_paths(settings: &Settings) -> Vec<PathBuf> {
 }
 
 /// The merged `ovh.conf` files: `(section, key) → value`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct OvhConf {
     values: Vec<(String, String, String)>,
+}
+
+impl fmt::Debug for OvhConf {
+    /// Keys only: `ovh.conf` holds the application secret and consumer key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.values
+                    .iter()
+                    .map(|(s, k, _)| format!("[{s}] {k} = ***")),
+            )
+            .finish()
+    }
 }
 
 impl OvhConf {
@@ -162,7 +175,10 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OvhCon
     };
     let ak = pick(
         "OVH_APPLICATION_KEY",
-        profile.application_key.clone(),
+        profile
+            .application_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
         "application_key",
     );
     let as_ = pick(
@@ -358,6 +374,22 @@ mod tests {
             "http://127.0.0.1:8080/1.0"
         );
         assert!(endpoint_url("ovh-mars").is_err());
+    }
+
+    #[test]
+    fn ovh_conf_debug_shows_keys_not_values() {
+        let conf = OvhConf {
+            values: vec![(
+                "ovh-eu".into(),
+                "application_secret".into(),
+                "as-value".into(),
+            )],
+        };
+        let dbg = format!("{conf:?}");
+        assert!(
+            dbg.contains("application_secret") && !dbg.contains("as-value"),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ struct Cloud {
 struct CloudAuth {
     auth_url: Option<String>,
     username: Option<String>,
-    password: Option<String>,
+    password: Option<SecretString>,
     project_name: Option<String>,
     project_id: Option<String>,
     user_domain_name: Option<String>,
@@ -211,7 +211,11 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
     let password = pick(
         &["OS_PASSWORD"],
         p.password.as_ref().map(|s| s.expose_secret().to_string()),
-        cloud.auth.password.clone(),
+        cloud
+            .auth
+            .password
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
     );
     let (auth_url, username, password) = match (auth_url, username, password) {
         (Some(a), Some(u), Some(pw)) => (a, u, pw),
@@ -328,6 +332,24 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
         insecure,
         token_margin,
     })
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn the_clouds_yaml_auth_debug_never_shows_the_password() {
+        let file: CloudsFile = serde_norway::from_str(
+            "clouds:\n  pvc:\n    auth:\n      username: root\n      password: clouds-yaml-secret\n",
+        )
+        .expect("parses");
+        let dbg = format!("{file:?}");
+        assert!(
+            dbg.contains("root") && !dbg.contains("clouds-yaml-secret"),
+            "{dbg}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,13 @@ struct Ctx {
 
 impl Ctx {
     fn print(&self, text: &str) -> Result<()> {
+        // Tables and ids are for terminals: server-supplied names lose their control characters.
+        // JSON escapes them itself and stays byte-faithful.
+        let text = if self.format == Format::Json {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(crate::text::sanitize(text))
+        };
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
@@ -54,7 +61,7 @@ impl Ctx {
 
     fn info(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", crate::text::sanitize(line));
         }
     }
 
@@ -193,7 +200,10 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
         return Ok(match run_command(cli, env).await {
             Ok(code) => code,
             Err(e) => {
-                println!("SNAPCTL UNKNOWN: {e}");
+                println!(
+                    "SNAPCTL UNKNOWN: {}",
+                    crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                );
                 3
             }
         });
@@ -264,7 +274,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let built = build(&settings, http, &mut warnings).await;
     if !g.quiet {
         for w in &warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", crate::text::sanitize(w));
         }
     }
     let ctx = Ctx {
@@ -684,9 +694,15 @@ async fn delete_snapshots(
         1 if ids.len() == 1 => Err(errors.remove(0)),
         n => {
             for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
-                eprintln!("error: {}: {e}", r.id());
+                eprintln!(
+                    "error: {}",
+                    crate::text::one_line(&format!("{}: {e}", r.id()), crate::text::MAX_LINE)
+                );
                 if let Some(h) = e.hint() {
-                    eprintln!("  hint: {h}");
+                    eprintln!(
+                        "  hint: {}",
+                        crate::text::one_line(&h, crate::text::MAX_LINE)
+                    );
                 }
             }
             Err(Error::Partial {
@@ -1001,12 +1017,17 @@ async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
     // Failures also go to stderr, where cron mail and logs look.
     for v in &report.volumes {
         if let Some(e) = &v.error {
-            eprintln!("error: volume {}: {e}", v.volume_id);
+            let line = format!("volume {}: {e}", v.volume_id);
+            eprintln!(
+                "error: {}",
+                crate::text::one_line(&line, crate::text::MAX_LINE)
+            );
         }
         for f in &v.failed {
+            let line = format!("volume {}: snapshot {}: {}", v.volume_id, f.id, f.error);
             eprintln!(
-                "error: volume {}: snapshot {}: {}",
-                v.volume_id, f.id, f.error
+                "error: {}",
+                crate::text::one_line(&line, crate::text::MAX_LINE)
             );
         }
     }

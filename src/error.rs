@@ -64,16 +64,20 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Message, code and request id come from the server: no control characters, one line.
+        use crate::text::{MAX_QUOTED_BODY, one_line};
         write!(
             f,
             "cannot {}: {} ({}",
-            self.action, self.message, self.status
+            self.action,
+            one_line(&self.message, MAX_QUOTED_BODY),
+            self.status
         )?;
         if let Some(code) = &self.code {
-            write!(f, " {code}")?;
+            write!(f, " {}", one_line(code, 128))?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, ", {} {id}", self.request_id_header)?;
+            write!(f, ", {} {}", self.request_id_header, one_line(id, 256))?;
         }
         write!(f, ")")
     }

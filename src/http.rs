@@ -222,7 +222,12 @@ impl Incoming {
     /// The body as an error message when it is not the provider's JSON: its text, or the status's
     /// reason phrase when it is empty (what go-ovh and the OpenStack clients do).
     pub fn raw_message(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body).trim().to_string();
+        // Clipped (an HTML error page can be megabytes) and stripped of control characters.
+        let head = &self.body[..self.body.len().min(crate::text::MAX_QUOTED_BODY * 4)];
+        let text = crate::text::one_line(
+            String::from_utf8_lossy(head).trim(),
+            crate::text::MAX_QUOTED_BODY,
+        );
         if text.is_empty() {
             self.status
                 .canonical_reason()
@@ -554,7 +559,7 @@ pub fn is_loopback(url: &Url) -> bool {
 /// A body for the trace: text, clipped to 4 KiB.
 fn clip(body: &[u8]) -> String {
     const MAX: usize = 4096;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]).into_owned();
+    let text = crate::text::sanitize(&String::from_utf8_lossy(&body[..body.len().min(MAX)]));
     if body.len() > MAX {
         format!("{text}… [{} more bytes]", body.len() - MAX)
     } else {

@@ -6,6 +6,7 @@ use clap::Parser;
 use snapctl::cli::Cli;
 use snapctl::config::Env;
 use snapctl::error::ExitCode;
+use snapctl::text::{MAX_LINE, one_line};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -23,9 +24,10 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(snapctl::app::run(cli, Env::capture())) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err}");
+            // Server text (messages, codes, Location headers) never reaches the terminal raw.
+            eprintln!("error: {}", one_line(&err.to_string(), MAX_LINE));
             if let Some(hint) = err.hint() {
-                eprintln!("  hint: {hint}");
+                eprintln!("  hint: {}", one_line(&hint, MAX_LINE));
             }
             std::process::ExitCode::from(err.exit_code() as u8)
         }

@@ -437,8 +437,14 @@ pub async fn create_snapshot_once(
             match found.as_slice() {
                 [one] => {
                     eprintln!(
-                        "snapctl: the create got no answer, but snapshot {} ({name}) exists: using it",
-                        one.id
+                        "snapctl: {}",
+                        crate::text::one_line(
+                            &format!(
+                                "the create got no answer, but snapshot {} ({name}) exists: using it",
+                                one.id
+                            ),
+                            crate::text::MAX_LINE
+                        )
                     );
                     let op = if one.state == crate::model::SnapshotState::Available {
                         Operation::Done

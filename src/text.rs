@@ -47,6 +47,9 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
+/// Longest line of a message printed on stderr (a whole error with its provider's message).
+pub const MAX_LINE: usize = 4096;
+
 /// Longest raw response body quoted in an error message.
 pub const MAX_QUOTED_BODY: usize = 1024;
 

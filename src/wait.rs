@@ -57,7 +57,10 @@ pub async fn wait_for(provider: &dyn Provider, op: &Operation, opts: &WaitOption
             }
             Ok(Progress::Pending { state, percent }) => {
                 if let Some(bar) = &bar {
-                    bar.set_message(format!("waiting for {what}: {state}"));
+                    bar.set_message(crate::text::one_line(
+                        &format!("waiting for {what}: {state}"),
+                        200,
+                    ));
                     if let Some(p) = percent {
                         // The API reports progress: show a real percentage bar from now on.
                         if bar.length() != Some(100) {

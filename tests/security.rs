@@ -186,3 +186,84 @@ async fn a_planted_ovh_conf_others_can_write_is_warned_about() {
     assert_stderr_has(&out, "ovh.conf can be changed by other users (mode 666)");
     assert_stderr_has(&out, "chmod go-w");
 }
+
+/// Bytes a terminal would act on: ESC, BEL, CR, the C1 CSI and a bidi override.
+fn has_terminal_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\r' | '\u{9b}' | '\u{202e}'))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_text_reaches_the_terminal_without_control_characters() {
+    let server = ovh_server().await;
+    let share_list = format!("/1.0/storage/netapp/{SERVICE}/share");
+    let hostile = "Invalid\u{1b}]0;pwned\u{7}\r signature\u{1b}[2J\u{9b}31m\u{202e}";
+    ovh("GET", share_list.clone())
+        .respond_with(
+            wiremock::ResponseTemplate::new(400)
+                .set_body_json(
+                    serde_json::json!({"class": "Client::BadRequest", "message": hostile}),
+                )
+                .insert_header("X-Ovh-QueryID", "EU.ext-3.63ac85b6"),
+        )
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        !has_terminal_controls(&err),
+        "raw controls on stderr: {err:?}"
+    );
+    assert_stderr_has(&out, "Invalid]0;pwned signature[2J31m");
+
+    // A name with escapes in a table on stdout.
+    let server = ovh_server().await;
+    let body = String::from_utf8(fixture("ovh-efs/shares.json"))
+        .expect("utf-8")
+        .replace(
+            "\"name\": \"appdata\"",
+            "\"name\": \"app\\u001b]0;pwned\\u0007\\rdata\"",
+        );
+    ovh("GET", share_list)
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 0);
+    let table = stdout(&out);
+    assert!(
+        !has_terminal_controls(&table),
+        "raw controls on stdout: {table:?}"
+    );
+    assert!(table.contains("app]0;pwneddata"), "{table}");
+    // JSON stays faithful: serde escapes the controls.
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "json", "volume", "list"])
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["name"], "app\u{1b}]0;pwned\u{7}\rdata");
+    assert!(!has_terminal_controls(&stdout(&out)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_raw_error_body_is_clipped_in_the_message() {
+    let server = ovh_server().await;
+    let page = format!(
+        "<html><body>{}</body></html>",
+        "gateway error ".repeat(2000)
+    );
+    ovh("GET", format!("/1.0/storage/netapp/{SERVICE}/share"))
+        .respond_with(wiremock::ResponseTemplate::new(502).set_body_raw(page, "text/html"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server).run(&["volume", "list"]).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let first = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .expect("error line");
+    assert!(first.len() < 1400, "{} bytes: {first}", first.len());
+    assert!(first.contains("more bytes]"), "{first}");
+}

@@ -559,7 +559,9 @@ pub fn is_loopback(url: &Url) -> bool {
 /// A body for the trace: text, clipped to 4 KiB.
 fn clip(body: &[u8]) -> String {
     const MAX: usize = 4096;
-    let text = crate::text::sanitize(&String::from_utf8_lossy(&body[..body.len().min(MAX)]));
+    let text = crate::text::sanitize(&crate::text::redact_signed_urls(&String::from_utf8_lossy(
+        &body[..body.len().min(MAX)],
+    )));
     if body.len() > MAX {
         format!("{text}… [{} more bytes]", body.len() - MAX)
     } else {

@@ -47,6 +47,53 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
+/// Query parameters that make a URL a credential (pre-signed object-storage URLs and the like).
+const SIGNED_QUERY_MARKERS: [&str; 9] = [
+    "signature",
+    "x-amz-",
+    "x-goog-",
+    "awsaccesskeyid",
+    "credential",
+    "token",
+    "sig=",
+    "sv=",
+    "accesskey",
+];
+
+/// Replace the query string of every pre-signed URL in `text` with `***`, so a trace can show where
+/// a URL points without handing out what it grants (an OUTSCALE import's `FileLocation`, say).
+pub fn redact_signed_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest
+        .find("http://")
+        .into_iter()
+        .chain(rest.find("https://"))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let url_and_more = &rest[start..];
+        let end = url_and_more
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
+            .unwrap_or(url_and_more.len());
+        let url = &url_and_more[..end];
+        match url.split_once('?') {
+            Some((base, query))
+                if SIGNED_QUERY_MARKERS
+                    .iter()
+                    .any(|m| query.to_ascii_lowercase().contains(m)) =>
+            {
+                out.push_str(base);
+                out.push_str("?***");
+            }
+            _ => out.push_str(url),
+        }
+        rest = &url_and_more[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Longest line of a message printed on stderr (a whole error with its provider's message).
 pub const MAX_LINE: usize = 4096;
 
@@ -116,6 +163,24 @@ mod tests {
         assert!(clipped.starts_with(&"x".repeat(1024)));
         assert!(clipped.ends_with("… [1976 more bytes]"), "{clipped}");
         assert_eq!(one_line("a\nb", 10), "a b");
+    }
+
+    #[test]
+    fn pre_signed_query_strings_are_redacted_and_plain_ones_kept() {
+        let body = r#"{"FileLocation":"https://oos.eu-west-2.outscale.com/b/disk.qcow2?AWSAccessKeyId=AK&Expires=1&Signature=c2lnbmF0dXJl","next":"https://cinder.example/v3/p/volumes?marker=abc&limit=2"}"#;
+        let red = redact_signed_urls(body);
+        assert!(
+            !red.contains("c2lnbmF0dXJl") && !red.contains("AWSAccessKeyId"),
+            "{red}"
+        );
+        assert!(
+            red.contains(r#""https://oos.eu-west-2.outscale.com/b/disk.qcow2?***""#),
+            "{red}"
+        );
+        assert!(red.contains("marker=abc&limit=2"), "{red}");
+        let v4 = "see http://h/o?X-Amz-Credential=AK%2F2026&X-Amz-Signature=ff end";
+        assert_eq!(redact_signed_urls(v4), "see http://h/o?*** end");
+        assert_eq!(redact_signed_urls("no urls here"), "no urls here");
     }
 
     #[test]

@@ -267,3 +267,40 @@ async fn a_huge_raw_error_body_is_clipped_in_the_message() {
     assert!(first.len() < 1400, "{} bytes: {first}", first.len());
     assert!(first.contains("more bytes]"), "{first}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vv_traces_never_show_a_pre_signed_url_signature() {
+    let server = MockServer::start().await;
+    let signed = "https://oos.eu-west-2.outscale.com/backups/disk.qcow2?AWSAccessKeyId=OSCAKTEST00000000001&Expires=1795000000&Signature=cHJlLXNpZ25lZC1zZWNyZXQ%3D";
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-vv",
+            "snapshot",
+            "import",
+            "--file-location",
+            signed,
+            "--size",
+            "10737418240",
+        ])
+        .await;
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"FileLocation\""),
+        "the body was not traced:\n{err}"
+    );
+    assert!(
+        err.contains("https://oos.eu-west-2.outscale.com/backups/disk.qcow2?***"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cHJlLXNpZ25lZC1zZWNyZXQ"),
+        "signature traced:\n{err}"
+    );
+    // The request itself still carried the real URL.
+    let got = server.received_requests().await.unwrap_or_default();
+    assert!(
+        got.iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("cHJlLXNpZ25lZC1zZWNyZXQ")),
+        "the API did not get the URL"
+    );
+}

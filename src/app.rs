@@ -260,7 +260,28 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
             "warning: plain http:// endpoints are allowed (--allow-http/allow_http): credentials and data may cross the network unencrypted"
         );
     }
+    // TLS settings apply to every provider (PowerVC may add its own from OS_CACERT/clouds.yaml).
+    let cacert = settings
+        .cacert_flag
+        .clone()
+        .or_else(|| settings.profile.cacert.clone());
+    let ca_pem = match &cacert {
+        Some(path) => Some(std::fs::read(path).map_err(|e| Error::Config {
+            message: format!("cannot read CA file {}: {e}", path.display()),
+            hint: Some("--cacert (or cacert in the profile) names a PEM file".into()),
+        })?),
+        None => None,
+    };
+    let insecure = settings.insecure_flag || settings.profile.insecure.unwrap_or(false);
+    if insecure {
+        // On every run, whatever -q says: this is a security downgrade.
+        eprintln!(
+            "warning: TLS certificate verification is OFF (--insecure): anyone on the path can read or change what is sent, credentials included"
+        );
+    }
     let http = Arc::new(Http::new(HttpConfig {
+        ca_pem,
+        insecure,
         request_timeout: HttpConfig::default()
             .request_timeout
             .min(settings.timeout.max(Duration::from_secs(1))),
@@ -289,6 +310,23 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
 
 /// `snapctl emulator`: serve until Ctrl-C, after printing how to point snapctl at it.
 async fn serve_emulator(a: &crate::cli::EmulatorArgs) -> Result<()> {
+    if !a.listen.ip().is_loopback() {
+        if !a.allow_remote {
+            return Err(Error::Refused {
+                reason: format!(
+                    "refusing to serve the emulator on {}: it is not a loopback address, and the emulator accepts public demo credentials",
+                    a.listen
+                ),
+                hint: Some(
+                    "listen on 127.0.0.1 (the default) or [::1]; pass --allow-remote to expose it deliberately".into(),
+                ),
+            });
+        }
+        eprintln!(
+            "warning: the emulator listens on {}, reachable from other hosts, with public demo credentials",
+            a.listen
+        );
+    }
     crate::interrupt::set_notice("stopping the emulator");
     let emu = crate::emulator::start(crate::emulator::EmulatorConfig {
         listen: a.listen,

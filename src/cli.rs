@@ -84,7 +84,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
-    /// Skip TLS certificate verification (warned on every run; PowerVC lab setups only).
+    /// Skip TLS certificate verification (warned on every run; lab setups only).
     #[arg(long, global = true)]
     pub insecure: bool,
 
@@ -401,9 +401,13 @@ pub struct ShareArgs {
 /// `emulator …`
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Address to listen on.
+    /// Address to listen on (loopback only unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address: the emulator accepts public demo credentials and
+    /// serves an unauthenticated clock, so anyone who can reach it can use it.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// How long transitions take (creating → available, tasks, clones).
     #[arg(long, value_parser = duration, default_value = "300ms", value_name = "DURATION")]
     pub delay: Duration,

@@ -1,4 +1,4 @@
-//! PowerVC TLS: a self-signed certificate made in the test is refused by default, trusted with
+//! TLS: a self-signed certificate made in the test is refused by default, trusted with
 //! `--cacert`, and accepted with `--insecure` (with a warning).
 
 mod common;
@@ -108,4 +108,53 @@ async fn a_private_ca_is_refused_unless_given_with_cacert() {
     let insecure = c.run(&["--insecure", "-q", "volume", "list"]).await;
     assert_exit(&insecure, 5);
     assert_stderr_has(&insecure, "TLS certificate verification is OFF");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cacert_and_insecure_apply_to_ovh_and_outscale_too() {
+    let (port, pem) = tls_keystone().await;
+    let base = Snapctl::bare();
+    let ca = base.home.path().join("private-ca.crt");
+    std::fs::write(&ca, &pem).expect("write CA");
+    let ca = ca.to_str().expect("utf-8 path").to_string();
+    let osc = |extra: &[&str]| {
+        let mut s = Snapctl::bare();
+        s.args = vec![
+            "-p".into(),
+            "outscale".into(),
+            "--endpoint".into(),
+            format!("https://localhost:{port}/api/v1"),
+        ];
+        s.args.extend(extra.iter().map(|a| a.to_string()));
+        s.envs = vec![
+            ("OSC_ACCESS_KEY".into(), OSC_AK.into()),
+            ("OSC_SECRET_KEY".into(), OSC_SK.into()),
+        ];
+        s
+    };
+    let refused = osc(&[]).run(&["volume", "list"]).await;
+    assert_exit(&refused, 1);
+    assert_stderr_has(&refused, "invalid peer certificate");
+    // With the CA, the handshake works and the server's own 401 comes back.
+    let trusted = osc(&["--cacert", &ca]).run(&["volume", "list"]).await;
+    assert_exit(&trusted, 5);
+
+    let mut ovh = Snapctl::bare();
+    ovh.args = vec![
+        "-p".into(),
+        "ovh-efs".into(),
+        "--endpoint".into(),
+        format!("https://localhost:{port}/1.0"),
+        "--service".into(),
+        SERVICE.into(),
+    ];
+    ovh.envs = vec![
+        ("OVH_APPLICATION_KEY".into(), AK.into()),
+        ("OVH_APPLICATION_SECRET".into(), AS.into()),
+        ("OVH_CONSUMER_KEY".into(), CK.into()),
+    ];
+    let insecure = ovh.run(&["--insecure", "volume", "list"]).await;
+    assert_stderr_has(&insecure, "TLS certificate verification is OFF");
+    let err = stderr(&insecure);
+    assert!(!err.contains("invalid peer certificate"), "{err}");
 }

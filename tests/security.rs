@@ -304,3 +304,19 @@ async fn vv_traces_never_show_a_pre_signed_url_signature() {
         "the API did not get the URL"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_refuses_a_non_loopback_listen_address() {
+    // Refused before binding, so nothing ever listens beyond loopback.
+    let cli = Snapctl::bare();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        cli.run(&["emulator", "--listen", "0.0.0.0:0"]),
+    )
+    .await
+    .expect("refused at once, not served");
+    assert_exit(&out, 9);
+    assert_stderr_has(&out, "refusing to serve the emulator on 0.0.0.0:0");
+    assert_stderr_has(&out, "--allow-remote");
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+}

@@ -205,7 +205,12 @@ impl Powervc {
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
         let config = conf::resolve(settings, warnings)?;
-        let http = if config.cacert.is_some() || config.insecure {
+        // Rebuild the client only when OS_CACERT/OS_INSECURE/clouds.yaml add to what the global
+        // flags already set up.
+        let already = http.config();
+        let needs_ca = config.cacert.is_some() && already.ca_pem.is_none();
+        let needs_insecure = config.insecure && !already.insecure;
+        let http = if needs_ca || needs_insecure {
             let ca_pem = match &config.cacert {
                 Some(path) => Some(std::fs::read(path).map_err(|e| Error::Config {
                     message: format!("cannot read CA file {}: {e}", path.display()),
@@ -213,7 +218,7 @@ impl Powervc {
                 })?),
                 None => None,
             };
-            if config.insecure {
+            if needs_insecure {
                 // On every run, whatever -q says: this is a security downgrade.
                 eprintln!(
                     "warning: TLS certificate verification is OFF (--insecure/OS_INSECURE); anyone on the path can read the PowerVC password"

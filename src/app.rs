@@ -81,19 +81,31 @@ impl Ctx {
     }
 }
 
-/// `--dry-run` of mutating commands: ask the provider where it can check, then say what would happen.
-async fn dry(ctx: &Ctx, mutations: &[Mutation<'_>]) -> Result<()> {
-    let mut reports = Vec::with_capacity(mutations.len());
-    for m in mutations {
-        let checked = ctx.provider.check_mutation(m).await?;
-        reports.push(DryRunReport {
-            dry_run: true,
-            provider: ctx.provider.kind(),
-            would: m.describe(),
-            checked_by_provider: checked,
-        });
+/// The one mutation path. Every mutating command runs its real code, in both modes: under
+/// `--dry-run` the transport stops the first request that would change something
+/// ([`Error::DryRunStop`]), after every validation and read the real run makes, so a dry run
+/// refuses exactly what the real run refuses (same message, same exit code), sends no change, and
+/// reports the very request the real run would send next.
+async fn mutating<F>(ctx: &Ctx, would: String, run: F) -> Result<()>
+where
+    F: std::future::Future<Output = Result<()>>,
+{
+    match run.await {
+        Err(Error::DryRunStop {
+            request,
+            checked_by_provider,
+        }) if ctx.dry_run => ctx.print(&render_dry_run(
+            &[DryRunReport {
+                dry_run: true,
+                provider: ctx.provider.kind(),
+                would,
+                checked_by_provider,
+                request: Some(request),
+            }],
+            ctx.format,
+        )),
+        other => other,
     }
-    ctx.print(&render_dry_run(&reports, ctx.format))
 }
 
 /// `--expires`: a date (`2026-12-31`), an RFC 3339 time, or a duration from now (`7d`).
@@ -288,6 +300,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         verbosity: g.verbose,
         rate_limit,
         allow_http,
+        dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
         ..HttpConfig::default()
     })?);
@@ -463,18 +476,18 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 force,
                 managed: false,
             };
-            if ctx.dry_run {
-                return dry(ctx, &[Mutation::CreateSnapshot(&req)]).await;
-            }
-            let (snap, op) = create_snapshot_once(p, &req).await?;
-            let snap = if wait {
-                wait_for(p, &op, &ctx.wait).await?;
-                p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
-            } else {
-                ctx.follow_up(settings, &op);
-                snap
-            };
-            ctx.print(&render_one(&snap, ctx.format))
+            mutating(ctx, Mutation::CreateSnapshot(&req).describe(), async {
+                let (snap, op) = create_snapshot_once(p, &req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                } else {
+                    ctx.follow_up(settings, &op);
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
         }
         Command::Schedule(ScheduleCmd::List { volume, all }) => ctx.print(&render_list(
             &p.list_schedules(&volume, all).await?,
@@ -482,18 +495,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         )),
         Command::Schedule(ScheduleCmd::Add(a)) => {
             let spec = schedule_spec(&a)?;
-            if ctx.dry_run {
-                return dry(
-                    ctx,
-                    &[Mutation::AddSchedule {
-                        volume: &a.volume,
-                        spec: &spec,
-                    }],
-                )
-                .await;
+            let would = Mutation::AddSchedule {
+                volume: &a.volume,
+                spec: &spec,
             }
-            let change = p.add_schedule(&a.volume, &spec).await?;
-            finish_schedule_change(ctx, settings, &change, a.wait, &a.volume).await
+            .describe();
+            mutating(ctx, would, async {
+                let change = p.add_schedule(&a.volume, &spec).await?;
+                finish_schedule_change(ctx, settings, &change, a.wait, &a.volume).await
+            })
+            .await
         }
         Command::Schedule(ScheduleCmd::Remove {
             volume,
@@ -502,36 +513,32 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             wait,
         }) => {
             let removal = ScheduleRemoval { every, to };
-            if ctx.dry_run {
-                return dry(
-                    ctx,
-                    &[Mutation::RemoveSchedule {
-                        volume: &volume,
-                        removal: &removal,
-                    }],
-                )
-                .await;
+            let would = Mutation::RemoveSchedule {
+                volume: &volume,
+                removal: &removal,
             }
-            let change = p.remove_schedule(&volume, &removal).await?;
-            finish_schedule_change(ctx, settings, &change, wait, &volume).await
+            .describe();
+            mutating(ctx, would, async {
+                let change = p.remove_schedule(&volume, &removal).await?;
+                finish_schedule_change(ctx, settings, &change, wait, &volume).await
+            })
+            .await
         }
         Command::Snapshot(SnapshotCmd::Hold { id, volume }) => {
-            if ctx.dry_run {
-                return dry(
-                    ctx,
-                    &[Mutation::Hold {
-                        volume: volume.as_deref(),
-                        id: &id,
-                    }],
-                )
-                .await;
+            let would = Mutation::Hold {
+                volume: volume.as_deref(),
+                id: &id,
             }
-            let held = p.hold_snapshot(volume.as_deref(), &id).await?;
-            ctx.info(&format!(
-                "snapshot {id} is now manual under a new id: {}",
-                held.id
-            ));
-            ctx.print(&render_one(&held, ctx.format))
+            .describe();
+            mutating(ctx, would, async {
+                let held = p.hold_snapshot(volume.as_deref(), &id).await?;
+                ctx.info(&format!(
+                    "snapshot {id} is now manual under a new id: {}",
+                    held.id
+                ));
+                ctx.print(&render_one(&held, ctx.format))
+            })
+            .await
         }
         Command::Snapshot(SnapshotCmd::Update {
             id,
@@ -545,10 +552,10 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 name,
                 description,
             };
-            if ctx.dry_run {
-                return dry(ctx, &[Mutation::Update(&req)]).await;
-            }
-            ctx.print(&render_one(&p.update_snapshot(&req).await?, ctx.format))
+            mutating(ctx, Mutation::Update(&req).describe(), async {
+                ctx.print(&render_one(&p.update_snapshot(&req).await?, ctx.format))
+            })
+            .await
         }
         Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
         Command::Copy {
@@ -562,17 +569,17 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 source_region,
                 description,
             };
-            if ctx.dry_run {
-                return dry(ctx, &[Mutation::Copy(&req)]).await;
-            }
-            let (snap, op) = p.copy_snapshot(&req).await?;
-            let snap = if wait {
-                wait_for(p, &op, &ctx.wait).await?;
-                p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
-            } else {
-                snap
-            };
-            ctx.print(&render_one(&snap, ctx.format))
+            mutating(ctx, Mutation::Copy(&req).describe(), async {
+                let (snap, op) = p.copy_snapshot(&req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                } else {
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
         }
         Command::Snapshot(SnapshotCmd::Share(a)) => share(ctx, a, false).await,
         Command::Snapshot(SnapshotCmd::Unshare(a)) => share(ctx, a, true).await,
@@ -589,16 +596,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 prefix,
                 format,
             };
-            if ctx.dry_run {
-                return dry(ctx, &[Mutation::Export(&req)]).await;
-            }
-            let (task, op) = p.export_snapshot(&req).await?;
-            if wait {
-                wait_for(p, &op, &ctx.wait).await?;
-            } else {
-                ctx.follow_up(settings, &op);
-            }
-            ctx.print(&render_one(&task, ctx.format))
+            mutating(ctx, Mutation::Export(&req).describe(), async {
+                let (task, op) = p.export_snapshot(&req).await?;
+                if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                } else {
+                    ctx.follow_up(settings, &op);
+                }
+                ctx.print(&render_one(&task, ctx.format))
+            })
+            .await
         }
         Command::Snapshot(SnapshotCmd::Import {
             file_location,
@@ -613,29 +620,19 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 name,
                 description,
             };
-            if ctx.dry_run {
-                return dry(ctx, &[Mutation::Import(&req)]).await;
-            }
-            let (snap, op) = p.import_snapshot(&req).await?;
-            let snap = if wait {
-                wait_for(p, &op, &ctx.wait).await?;
-                p.get_snapshot(None, &snap.id).await?
-            } else {
-                snap
-            };
-            ctx.print(&render_one(&snap, ctx.format))
+            mutating(ctx, Mutation::Import(&req).describe(), async {
+                let (snap, op) = p.import_snapshot(&req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(None, &snap.id).await?
+                } else {
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
         }
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, wait }) => {
-            if ctx.dry_run {
-                let ms: Vec<Mutation> = ids
-                    .iter()
-                    .map(|id| Mutation::DeleteSnapshot {
-                        volume: volume.as_deref(),
-                        id,
-                    })
-                    .collect();
-                return dry(ctx, &ms).await;
-            }
             delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
         }
         Command::Clone(args) => clone(ctx, settings, args).await,
@@ -652,6 +649,7 @@ async fn delete_snapshots(
     let p = ctx.provider.as_ref();
     let mut results = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
+    let mut would = Vec::new();
     for id in ids {
         if crate::interrupt::requested() {
             results.push(DeleteResult {
@@ -691,6 +689,18 @@ async fn delete_snapshots(
                 error: None,
                 task_id,
             }),
+            // The one mutation path: under --dry-run each delete ran its real checks and reads and
+            // was stopped at its request.
+            Err(Error::DryRunStop {
+                request,
+                checked_by_provider,
+            }) if ctx.dry_run => would.push(DryRunReport {
+                dry_run: true,
+                provider: p.kind(),
+                would: Mutation::DeleteSnapshot { volume, id }.describe(),
+                checked_by_provider,
+                request: Some(request),
+            }),
             Err(e) => {
                 results.push(DeleteResult {
                     provider: p.kind(),
@@ -705,6 +715,10 @@ async fn delete_snapshots(
         }
     }
     let failed = errors.len();
+    // A dry run prints what would happen; its refusals go to stderr below, as the real run's do.
+    if ctx.dry_run && !would.is_empty() {
+        ctx.print(&render_dry_run(&would, ctx.format))?;
+    }
     // Print what was done even when some failed: a script needs both.
     let done: Vec<DeleteResult> = match ctx.format {
         Format::Ids => results
@@ -714,7 +728,8 @@ async fn delete_snapshots(
             .collect(),
         _ => results.clone(),
     };
-    if !(ctx.format == Format::Ids && done.is_empty()) {
+    let nothing_to_list = ctx.format == Format::Ids && done.is_empty();
+    if !ctx.dry_run && !nothing_to_list {
         ctx.print(&render_list(&done, ctx.format))?;
     }
     if crate::interrupt::requested() {
@@ -759,11 +774,11 @@ async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> 
         public: a.public,
         remove,
     };
-    if ctx.dry_run {
-        return dry(ctx, &[Mutation::Share(&req)]).await;
-    }
-    let snap = ctx.provider.share_snapshot(&req).await?;
-    ctx.print(&render_one(&snap, ctx.format))
+    mutating(ctx, Mutation::Share(&req).describe(), async {
+        let snap = ctx.provider.share_snapshot(&req).await?;
+        ctx.print(&render_one(&snap, ctx.format))
+    })
+    .await
 }
 
 async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
@@ -786,22 +801,29 @@ async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
                 description: args.description.clone(),
                 volume_type: args.volume_type.clone(),
             };
-            if ctx.dry_run {
-                match dry(ctx, &[Mutation::CloneVolumes(&req)]).await {
-                    Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
-                    other => return other,
-                }
-            } else {
-                match p.clone_volumes(&req).await {
-                    Ok(op) => return finish_clone_volumes(ctx, settings, &op, args.wait).await,
-                    Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
-                    Err(e) => return Err(e),
-                }
+            let would = Mutation::CloneVolumes(&req).describe();
+            let direct = mutating(ctx, would, async {
+                let op = p.clone_volumes(&req).await?;
+                finish_clone_volumes(ctx, settings, &op, args.wait).await
+            })
+            .await;
+            match direct {
+                Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
+                other => return other,
             }
             let volume = args.volumes[0].clone();
-            match snapshot_for_clone(ctx, &volume).await? {
+            let would = format!(
+                "take a snapshot of {volume}, wait until it is usable, then create a new volume from it"
+            );
+            let mut base = None;
+            mutating(ctx, would, async {
+                base = Some(snapshot_for_clone(ctx, &volume).await?);
+                Ok(())
+            })
+            .await?;
+            match base {
                 Some(id) => id,
-                // Dry run: the plan was printed.
+                // Dry run: the first change was reported.
                 None => return Ok(()),
             }
         }
@@ -816,22 +838,21 @@ async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
         volume_type: args.volume_type,
         iops: args.iops,
     };
-    if ctx.dry_run {
-        return dry(ctx, &[Mutation::Clone(&req)]).await;
-    }
-    let (volume, op) = p.clone_volume(&req).await?;
-    let volume = if args.wait {
-        wait_for(p, &op, &ctx.wait).await?;
-        p.get_volume(&volume.id).await?
-    } else {
-        volume
-    };
-    ctx.print(&render_one(&volume, ctx.format))
+    mutating(ctx, Mutation::Clone(&req).describe(), async {
+        let (volume, op) = p.clone_volume(&req).await?;
+        let volume = if args.wait {
+            wait_for(p, &op, &ctx.wait).await?;
+            p.get_volume(&volume.id).await?
+        } else {
+            volume
+        };
+        ctx.print(&render_one(&volume, ctx.format))
+    })
+    .await
 }
 
 /// `clone --volume` without a direct clone: take a manual snapshot and wait until it is usable.
-/// Under `--dry-run`, print what would happen and answer `None`.
-async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<Option<String>> {
+async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<String> {
     let p = ctx.provider.as_ref();
     let name = format!(
         "snapctl-clone-{}",
@@ -843,29 +864,10 @@ async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<Option<String>> {
         description: Some("taken by snapctl clone".into()),
         ..CreateSnapshot::default()
     };
-    if ctx.dry_run {
-        let checked = p.check_mutation(&Mutation::CreateSnapshot(&req)).await?;
-        let reports = [
-            DryRunReport {
-                dry_run: true,
-                provider: p.kind(),
-                would: Mutation::CreateSnapshot(&req).describe(),
-                checked_by_provider: checked,
-            },
-            DryRunReport {
-                dry_run: true,
-                provider: p.kind(),
-                would: format!("then create a new volume from that snapshot of {volume}"),
-                checked_by_provider: false,
-            },
-        ];
-        ctx.print(&render_dry_run(&reports, ctx.format))?;
-        return Ok(None);
-    }
     let (snap, op) = create_snapshot_once(p, &req).await?;
     ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
     wait_for(p, &op, &ctx.wait).await?;
-    Ok(Some(snap.id))
+    Ok(snap.id)
 }
 
 async fn finish_clone_volumes(
@@ -891,33 +893,32 @@ async fn finish_clone_volumes(
 
 async fn revert(ctx: &Ctx, settings: &Settings, args: RevertArgs) -> Result<()> {
     let p = ctx.provider.as_ref();
-    if ctx.dry_run {
-        return dry(
-            ctx,
-            &[Mutation::Revert {
-                volume: &args.volume,
-                snapshot: &args.snapshot,
-            }],
-        )
-        .await;
-    }
-    if !args.yes {
+    // A dry run is how one previews a revert before confirming it: no prompt under --dry-run.
+    if !args.yes && !ctx.dry_run {
         confirm_revert(settings.provider, &args.volume, &args.snapshot)?;
     }
-    let op = p.revert(&args.volume, &args.snapshot).await?;
-    if args.wait {
-        wait_for(p, &op, &ctx.wait).await?;
-    } else if let Operation::Volume {
-        until: Until::Ready,
-        ..
-    } = op
-    {
-        ctx.info(&format!(
-            "revert of {} started; follow it with: snapctl volume show {}",
-            args.volume, args.volume
-        ));
+    let would = Mutation::Revert {
+        volume: &args.volume,
+        snapshot: &args.snapshot,
     }
-    ctx.print(&render_one(&p.get_volume(&args.volume).await?, ctx.format))
+    .describe();
+    mutating(ctx, would, async {
+        let op = p.revert(&args.volume, &args.snapshot).await?;
+        if args.wait {
+            wait_for(p, &op, &ctx.wait).await?;
+        } else if let Operation::Volume {
+            until: Until::Ready,
+            ..
+        } = op
+        {
+            ctx.info(&format!(
+                "revert of {} started; follow it with: snapctl volume show {}",
+                args.volume, args.volume
+            ));
+        }
+        ctx.print(&render_one(&p.get_volume(&args.volume).await?, ctx.format))
+    })
+    .await
 }
 
 /// Without `--yes`: ask on a terminal, refuse (exit 9) otherwise.

@@ -147,6 +147,16 @@ pub enum Error {
         tls: bool,
     },
 
+    /// `--dry-run` stopped the first request that would change something (never shown as an
+    /// error: the command layer turns it into the dry-run report).
+    #[error("dry run: the next request would change something: {request}")]
+    DryRunStop {
+        /// Method and URL (without query) of the request that was not sent.
+        request: String,
+        /// Whether the provider's own dry-run API confirmed it would be allowed (OUTSCALE).
+        checked_by_provider: bool,
+    },
+
     /// The server answered with a redirect, which snapctl never follows.
     #[error(
         "cannot {action}: the server answered {status} redirecting to {location}; snapctl does not follow redirects"
@@ -277,6 +287,7 @@ impl Error {
             Error::Refused { .. } => ExitCode::Refused,
             Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::Transport { .. }
+            | Error::DryRunStop { .. }
             | Error::Redirected { .. }
             | Error::ResponseTooLarge { .. }
             | Error::Decode { .. }
@@ -321,6 +332,7 @@ impl Error {
                 Some("the output lists what was done; run the command again for the rest".into())
             }
             Error::InvalidInput { .. }
+            | Error::DryRunStop { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
             | Error::Io { .. } => None,

@@ -45,6 +45,10 @@ pub struct HttpConfig {
     pub rate_limit: Option<RateLimit>,
     /// Send to plain `http://` URLs whose host is not loopback (the caller warns).
     pub allow_http: bool,
+    /// `--dry-run`: reads go out, the first request that would change something is stopped here
+    /// and returned as [`Error::DryRunStop`], so a dry run walks exactly the real run's path (its
+    /// validations and reads) and never sends a change.
+    pub dry_run: bool,
     /// Largest response body read, in bytes: checked against `Content-Length` before reading and
     /// enforced while reading, so a hostile endpoint cannot exhaust memory.
     pub max_body: u64,
@@ -111,6 +115,7 @@ impl Default for HttpConfig {
             insecure: false,
             rate_limit: None,
             allow_http: false,
+            dry_run: false,
             max_body: DEFAULT_MAX_BODY,
         }
     }
@@ -147,6 +152,17 @@ pub struct Outgoing {
     pub body: Option<Vec<u8>>,
     /// Whether the body holds a credential (never traced).
     pub body_sensitive: bool,
+    /// Whether sending this changes anything (a dry run stops it).
+    pub effect: Effect,
+}
+
+/// What a request does to the provider's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only (GET, OUTSCALE `Read*`, Keystone authentication, an OUTSCALE `DryRun` call).
+    Read,
+    /// Changes something.
+    Write,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -157,20 +173,34 @@ impl std::fmt::Debug for Outgoing {
             .field("url", &self.url.as_str())
             .field("headers", &self.headers)
             .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("effect", &self.effect)
             .finish()
     }
 }
 
 impl Outgoing {
-    /// A request with no headers and no body.
+    /// A request with no headers and no body; GET and HEAD read, every other method writes.
     pub fn new(method: Method, url: Url) -> Self {
+        let effect = if matches!(method, Method::GET | Method::HEAD) {
+            Effect::Read
+        } else {
+            Effect::Write
+        };
         Outgoing {
             method,
             url,
             headers: Vec::new(),
             body: None,
             body_sensitive: false,
+            effect,
         }
+    }
+
+    /// Mark a request that only reads although its method is not GET (RPC-style reads,
+    /// authentication).
+    pub fn reading(mut self) -> Self {
+        self.effect = Effect::Read;
+        self
     }
 
     /// Add a header.
@@ -317,6 +347,14 @@ impl Http {
             }
             let req = build()?;
             self.check_destination(action, &req.url)?;
+            if self.config.dry_run && req.effect == Effect::Write {
+                let mut url = req.url.clone();
+                url.set_query(None);
+                return Err(Error::DryRunStop {
+                    request: format!("{} {url}", req.method),
+                    checked_by_provider: false,
+                });
+            }
             let started = Instant::now();
             self.trace_request(&req, attempt);
             match self.send_once(&req, action).await? {

@@ -653,6 +653,9 @@ pub struct DryRunReport {
     pub would: String,
     /// Whether the provider itself confirmed the call would be allowed (OUTSCALE `DryRun`).
     pub checked_by_provider: bool,
+    /// The first changing request the real run would send (method and URL), which the dry run
+    /// stopped; `None` when the real run would change nothing.
+    pub request: Option<String>,
 }
 
 #[cfg(test)]

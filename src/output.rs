@@ -181,11 +181,16 @@ pub fn render_dry_run(reports: &[DryRunReport], format: Format) -> String {
                     format!("{} confirmed it would be allowed", r.provider)
                 } else {
                     format!(
-                        "not checked with {}: it has no dry-run API; the inputs are valid",
+                        "{} has no dry-run API: every check and read of the real run passed",
                         r.provider
                     )
                 };
-                format!("dry run: would {} ({check})\n", r.would)
+                let request = r
+                    .request
+                    .as_deref()
+                    .map(|q| format!("\n  next request: {q}"))
+                    .unwrap_or_default();
+                format!("dry run: would {} ({check}){request}\n", r.would)
             })
             .collect(),
     }

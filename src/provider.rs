@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, ExportRequest,
-    ExportTask, ImportRequest, Mutation, Operation, Progress, Schedule, ScheduleChange,
-    ScheduleRemoval, ScheduleSpec, ShareRequest, Snapshot, SnapshotUpdate, Volume,
+    ExportTask, ImportRequest, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
+    ScheduleSpec, ShareRequest, Snapshot, SnapshotUpdate, Volume,
 };
 
 /// The provider keys accepted by `-p/--provider`.
@@ -357,12 +357,6 @@ pub trait Provider: Send + Sync {
             "snapshot update",
             "this provider's API cannot change a snapshot's name or description",
         ))
-    }
-
-    /// `--dry-run`: ask the provider whether `m` would be allowed, without doing it. Returns whether
-    /// the provider could check (false: no dry-run API; inputs were validated locally only).
-    async fn check_mutation(&self, _m: &Mutation<'_>) -> Result<bool> {
-        Ok(false)
     }
 
     /// One poll step of an operation; `wait` owns the loop.

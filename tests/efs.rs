@@ -709,8 +709,20 @@ async fn the_only_service_is_used_when_none_is_given() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dry_run_says_would_and_sends_nothing() {
-    let server = MockServer::start().await;
+async fn dry_run_walks_the_real_path_and_stops_before_the_first_change() {
+    let server = ovh_server().await;
+    ovh_get(
+        &server,
+        &share_path(&format!("/snapshot/{MANUAL}")),
+        json(200, "ovh-efs/snapshot-manual.json"),
+    )
+    .await;
+    ovh_get(
+        &server,
+        &share_path("/snapshot"),
+        json(200, "ovh-efs/snapshots.json"),
+    )
+    .await;
     let cli = Snapctl::efs(&server);
     let out = cli
         .run(&[
@@ -731,8 +743,21 @@ async fn dry_run_says_would_and_sends_nothing() {
         )),
         "{text}"
     );
-    assert!(text.contains("not checked with ovh-efs"), "{text}");
-    let json = cli
+    assert!(text.contains("ovh-efs has no dry-run API"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "next request: DELETE {}{}",
+            server.uri(),
+            share_path(&format!("/snapshot/{MANUAL}"))
+        )),
+        "{text}"
+    );
+
+    // Revert to a snapshot that is not the latest: the dry run refuses exactly as the real run.
+    let real = cli
+        .run(&["revert", "--volume", SHARE, "--snapshot", MANUAL, "--yes"])
+        .await;
+    let dry = cli
         .run(&[
             "-o",
             "json",
@@ -744,21 +769,19 @@ async fn dry_run_says_would_and_sends_nothing() {
             "--dry-run",
         ])
         .await;
-    assert_exit(&json, 0);
-    let v: Value = serde_json::from_slice(&json.stdout).expect("json");
-    assert_eq!(v["dry_run"], true);
-    assert_eq!(v["checked_by_provider"], false);
-    assert!(v["would"].as_str().expect("would").starts_with("revert "));
-    assert!(
-        server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .is_empty()
-    );
+    assert_exit(&real, 2);
+    assert_exit(&dry, 2);
+    assert_eq!(stderr(&dry), stderr(&real));
+    assert!(stdout(&dry).is_empty(), "{}", stdout(&dry));
+    let changes: Vec<String> = api_requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.method != wiremock::http::Method::GET)
+        .map(|r| format!("{} {}", r.method, r.url))
+        .collect();
+    assert!(changes.is_empty(), "a dry run sent {changes:?}");
 }
 
-#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
     let server = ovh_server().await;

@@ -642,3 +642,166 @@ async fn rotation_over_five_simulated_weeks() {
             .any(|s| s["name"] == "before-upgrade")
     );
 }
+
+/// Error text with each request id (unique per request) masked.
+fn without_request_ids(text: &str) -> String {
+    let mut out = text.to_string();
+    for marker in ["RequestId ", "X-Ovh-QueryID ", "x-openstack-request-id "] {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(marker) {
+            let start = from + at + marker.len();
+            let end = out[start..]
+                .find([')', ',', '\n'])
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "*");
+            from = start + 1;
+        }
+    }
+    out
+}
+
+/// Run `args` for real and with `--dry-run`: both must refuse with the same exit code and the same
+/// words, and the dry run must ask for no change.
+async fn assert_same_refusal(cli: &Cli<'_>, emu: &Emulator, kind: ProviderKind, args: &[&str]) {
+    let before = emu.changes().len();
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let dry = cli.run(kind, &dry_args).await;
+    assert_eq!(
+        emu.changes()[before..],
+        [] as [String; 0],
+        "{kind} {args:?}: the dry run asked for a change"
+    );
+    let real = cli.run(kind, args).await;
+    assert_ne!(real.status.code(), Some(0), "{kind} {args:?}: not refused");
+    assert_eq!(
+        dry.status.code(),
+        real.status.code(),
+        "{kind} {args:?}:\ndry: {}\nreal: {}",
+        stderr(&dry),
+        stderr(&real)
+    );
+    assert_eq!(
+        without_request_ids(&stderr(&dry)),
+        without_request_ids(&stderr(&real)),
+        "{kind} {args:?}"
+    );
+    assert!(dry.stdout.is_empty(), "{kind} {args:?}: {}", stdout(&dry));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_refuses_exactly_what_the_real_run_refuses_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+
+    // EFS snapshots take no tags.
+    let share = emu.demo_volume(ProviderKind::OvhEfs);
+    let tagged = ["snapshot", "create", "--volume", &share, "--tag", "a=b"];
+    assert_same_refusal(&cli, &emu, ProviderKind::OvhEfs, &tagged).await;
+
+    // PowerVC: a snapshot of an in-use volume needs --force.
+    let volumes = cli.json(ProviderKind::Powervc, &["volume", "list"]).await;
+    let in_use = volumes
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|v| v["provider_state"] == "in-use")
+        .map(id)
+        .expect("an in-use volume is seeded");
+    let unforced = ["snapshot", "create", "--volume", &in_use, "--name", "x"];
+    assert_same_refusal(&cli, &emu, ProviderKind::Powervc, &unforced).await;
+
+    // NAS-HA: the 11th custom snapshot of a partition.
+    let partition = emu.demo_volume(ProviderKind::OvhNasha);
+    for i in 0..10 {
+        let name = format!("fill-{i}");
+        let out = cli
+            .run(
+                ProviderKind::OvhNasha,
+                &[
+                    "snapshot", "create", "--volume", &partition, "--name", &name, "--wait",
+                ],
+            )
+            .await;
+        if out.status.code() != Some(0) {
+            break; // the limit is already reached (seeded snapshots count too)
+        }
+    }
+    let eleventh = [
+        "snapshot",
+        "create",
+        "--volume",
+        &partition,
+        "--name",
+        "one-too-many",
+    ];
+    assert_same_refusal(&cli, &emu, ProviderKind::OvhNasha, &eleventh).await;
+
+    // OUTSCALE: the API's own refusal, through its DryRun check.
+    let missing = [
+        "snapshot",
+        "create",
+        "--volume",
+        "vol-0000dead",
+        "--name",
+        "x",
+    ];
+    assert_same_refusal(&cli, &emu, ProviderKind::Outscale, &missing).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_that_would_succeed_names_the_next_request_and_changes_nothing() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for kind in ProviderKind::ALL {
+        let volume = emu.demo_volume(kind);
+        let before = emu.changes().len();
+        let report = cli
+            .json(
+                kind,
+                &[
+                    "snapshot",
+                    "create",
+                    "--volume",
+                    &volume,
+                    "--name",
+                    "snapctl-dry",
+                    "--dry-run",
+                ],
+            )
+            .await;
+        assert_eq!(emu.changes().len(), before, "{kind}: {:?}", emu.changes());
+        assert_eq!(report["dry_run"], true, "{kind}");
+        let request = report["request"].as_str().expect("request");
+        assert!(
+            request.starts_with("POST http://127.0.0.1:"),
+            "{kind}: {request}"
+        );
+        assert_eq!(
+            report["checked_by_provider"],
+            kind == ProviderKind::Outscale,
+            "{kind}"
+        );
+        // The real run sends exactly that request.
+        cli.ok(
+            kind,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                &volume,
+                "--name",
+                "snapctl-dry",
+            ],
+        )
+        .await;
+        let sent = emu.changes();
+        let path = request.split_once("127.0.0.1:").expect("url").1;
+        let path = &path[path.find('/').expect("path")..];
+        assert!(
+            sent[before..].iter().any(|c| c == &format!("POST {path}")),
+            "{kind}: dry run said {request}, the real run sent {:?}",
+            &sent[before..]
+        );
+    }
+}

@@ -85,6 +85,8 @@ pub(crate) struct World {
     pub osc: outscale::OscState,
     pub pvc: powervc::PvcState,
     throttle_window: (Instant, u32),
+    /// Every request that asked for a change (`METHOD /path`), for tests of `--dry-run`.
+    changes: Vec<String>,
 }
 
 impl World {
@@ -180,6 +182,14 @@ impl Emulator {
         }
     }
 
+    /// Every request so far that asked for a change (`METHOD /path`, in order).
+    pub fn changes(&self) -> Vec<String> {
+        self.world
+            .lock()
+            .map(|w| w.changes.clone())
+            .unwrap_or_default()
+    }
+
     /// The `--service` of each OVH product.
     pub fn service(kind: crate::provider::ProviderKind) -> Option<&'static str> {
         match kind {
@@ -202,6 +212,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         osc: outscale::OscState::default(),
         pvc: powervc::PvcState::default(),
         throttle_window: (Instant::now(), 0),
+        changes: Vec::new(),
     };
     ovh::seed(&mut world);
     outscale::seed(&mut world);
@@ -225,6 +236,16 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         shutdown: Some(tx),
         world: shared,
     })
+}
+
+/// Whether a request asks to change state: not a GET, not authentication, not an OUTSCALE read or
+/// `DryRun` check, not the emulator's own clock.
+fn asks_for_a_change(req: &Req) -> bool {
+    req.method != Method::GET
+        && req.path != "/v3/auth/tokens"
+        && !req.path.starts_with("/_emulator/")
+        && !req.path.starts_with("/api/v1/Read")
+        && req.json().and_then(|v| v["DryRun"].as_bool()) != Some(true)
 }
 
 /// A request as the handlers see it.
@@ -395,6 +416,9 @@ async fn handle(
     let Ok(mut world) = shared.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    if asks_for_a_change(&req) {
+        world.changes.push(format!("{} {}", req.method, req.path));
+    }
     if req.path == "/_emulator/clock" && req.method == Method::POST {
         let offset = req
             .json()

@@ -111,6 +111,9 @@ impl OscClient {
         })
     }
 
+    /// Send one call. Under `--dry-run` a changing call is not sent: the same body goes out with
+    /// `DryRun: true` instead (without its `ClientToken`), so the API itself says whether the real
+    /// call would be allowed, and its refusal is the real run's refusal.
     async fn send<B: serde::Serialize>(
         &self,
         action: &str,
@@ -118,8 +121,42 @@ impl OscClient {
         idempotent: bool,
         what: &str,
     ) -> Result<Incoming> {
+        let value = serde_json::to_value(body).expect("request bodies are plain serde structs");
+        let reads = action.starts_with("Read")
+            || value.get("DryRun").and_then(serde_json::Value::as_bool) == Some(true);
+        match self.send_raw(action, &value, reads, idempotent, what).await {
+            Err(Error::DryRunStop { request, .. }) => {
+                let mut check = value;
+                if let Some(obj) = check.as_object_mut() {
+                    obj.remove("ClientToken");
+                    obj.insert("DryRun".into(), serde_json::Value::Bool(true));
+                }
+                match self.send_raw(action, &check, true, true, what).await {
+                    Ok(_) => {}
+                    Err(Error::Api(api)) if api.message.to_ascii_lowercase().contains("dryrun") => {
+                    }
+                    Err(e) => return Err(e),
+                }
+                Err(Error::DryRunStop {
+                    request,
+                    checked_by_provider: true,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Sign and send `body`; `reads` marks calls that change nothing (OAPI reads are POSTs too).
+    async fn send_raw(
+        &self,
+        action: &str,
+        body: &serde_json::Value,
+        reads: bool,
+        idempotent: bool,
+        what: &str,
+    ) -> Result<Incoming> {
         let url = self.url(action);
-        let bytes = serde_json::to_vec(body).expect("request bodies are plain serde structs");
+        let bytes = serde_json::to_vec(body).expect("JSON values serialise");
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
@@ -155,6 +192,9 @@ impl OscClient {
                     .header("Content-Type", CONTENT_TYPE, false)
                     .header("X-Osc-Date", date.clone(), false)
                     .header("Authorization", auth, true);
+                if reads {
+                    req = req.reading();
+                }
                 req.body = Some(bytes.clone());
                 Ok(req)
             })
@@ -163,16 +203,6 @@ impl OscClient {
             Ok(resp)
         } else {
             Err(api_error(what, &resp))
-        }
-    }
-
-    /// Send `body` (which carries `DryRun: true`) and tell whether the call would be allowed: a 2xx
-    /// answer, or an error that names the dry run itself (EC2-style `DryRunOperation`), means yes.
-    pub async fn dry_run(&self, action: &str, body: &serde_json::Value, what: &str) -> Result<()> {
-        match self.send(action, body, true, what).await {
-            Ok(_) => Ok(()),
-            Err(Error::Api(api)) if api.message.to_ascii_lowercase().contains("dryrun") => Ok(()),
-            Err(e) => Err(e),
         }
     }
 

@@ -915,18 +915,6 @@ impl Provider for Outscale {
         self.get_snapshot(None, &req.snapshot).await
     }
 
-    async fn check_mutation(&self, m: &Mutation<'_>) -> Result<bool> {
-        let mut prepared = self.prepare(m).await?;
-        if let Some(obj) = prepared.body.as_object_mut() {
-            obj.remove("ClientToken");
-            obj.insert("DryRun".into(), serde_json::Value::Bool(true));
-        }
-        self.client
-            .dry_run(prepared.action, &prepared.body, &prepared.what)
-            .await?;
-        Ok(true)
-    }
-
     async fn poll(&self, op: &Operation) -> Result<Progress> {
         match op {
             Operation::Done => Ok(Progress::Done),

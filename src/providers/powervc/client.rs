@@ -144,6 +144,8 @@ impl Session {
             .http
             .execute(&what, true, || {
                 let mut req = Outgoing::new(Method::POST, url.clone())
+                    // Authentication changes no volume: a dry run still authenticates.
+                    .reading()
                     .header("Content-Type", "application/json", false)
                     .header("Accept", "application/json", false);
                 req.body = Some(body.clone());

@@ -14,6 +14,7 @@ use crate::cli::{
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig, RateLimit};
+use crate::kind::ProviderKind;
 use crate::lock::lock_dir;
 use crate::model::{
     CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport,
@@ -24,7 +25,8 @@ use crate::output::{
     Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
     render_rotation,
 };
-use crate::provider::{Provider, ProviderKind, build, create_snapshot_once};
+use crate::provider::{Provider, create_snapshot_once};
+use crate::providers::{build, entry};
 use crate::rotate::Policy;
 use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
@@ -226,7 +228,11 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
 pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let g = &cli.global;
     match &cli.command {
-        Command::Demo => return crate::demo::run(&env).await.map(|()| 0),
+        Command::Demo => {
+            return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))
+                .await
+                .map(|()| 0);
+        }
         Command::Emulator(a) => return serve_emulator(a).await.map(|()| 0),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -257,13 +263,12 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let rate_limit = match g.max_rps.or(settings.profile.max_rps) {
         Some(rps) if rps > 0.0 => Some(RateLimit {
             per_second: rps,
-            burst: settings
-                .provider
-                .default_rate_limit()
+            burst: entry(settings.provider)
+                .default_rate_limit
                 .map_or(1, |d| d.burst),
         }),
         Some(_) => None,
-        None => settings.provider.default_rate_limit(),
+        None => entry(settings.provider).default_rate_limit,
     };
     let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
     if allow_http {
@@ -382,8 +387,8 @@ async fn serve_emulator(a: &crate::cli::EmulatorArgs) -> Result<()> {
 
 /// Check every id the command carries against the provider's id shape.
 fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
-    let vol = |id: &str| kind.validate_volume_id(id);
-    let snap = |id: &str| kind.validate_snapshot_id(id);
+    let vol = entry(kind).check_volume_id;
+    let snap = entry(kind).check_snapshot_id;
     match command {
         Command::Providers
         | Command::Demo

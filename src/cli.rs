@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::config::{GlobalOpts, parse_duration};
+use crate::kind::ProviderKind;
 use crate::output::Format;
-use crate::provider::ProviderKind;
 
 /// Take, list, clone and revert point-in-time snapshots of storage volumes on OVHcloud Enterprise
 /// File Storage, OVHcloud NAS-HA, 3DS OUTSCALE and IBM PowerVC.

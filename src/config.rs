@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// The process environment as snapctl sees it, captured once so resolution stays testable.
 #[derive(Clone, Default)]

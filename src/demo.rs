@@ -10,7 +10,7 @@ use crate::cli::Cli;
 use crate::config::Env;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 fn steps(kind: ProviderKind, volume: &str) -> Vec<Vec<String>> {
     let v = volume.to_string();
@@ -51,8 +51,12 @@ fn steps(kind: ProviderKind, volume: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// How the demo runs one parsed command line: the command layer hands its own runner in, so this
+/// module does not import it back.
+pub type Runner = fn(Cli, Env) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u8>>>>;
+
 /// Run the demo.
-pub async fn run(outer: &Env) -> Result<()> {
+pub async fn run(outer: &Env, run_command: Runner) -> Result<()> {
     let emu = crate::emulator::start(EmulatorConfig {
         delay: std::time::Duration::from_millis(200),
         ..EmulatorConfig::default()
@@ -88,7 +92,7 @@ pub async fn run(outer: &Env) -> Result<()> {
                 .join(" ");
             print_line(&format!("\n$ snapctl {shown}\n"))?;
             let cli = Cli::try_parse_from(&args).map_err(|e| Error::usage(e.to_string()))?;
-            Box::pin(crate::app::run_command(cli, env.clone())).await?;
+            run_command(cli, env.clone()).await?;
         }
     }
     print_line(&format!(

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod interrupt;
+pub mod kind;
 pub mod lock;
 pub mod model;
 pub mod output;

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// Normalised snapshot state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

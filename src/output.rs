@@ -8,8 +8,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::kind::{Capabilities, ProviderKind};
 use crate::model::{ClonePair, DeleteResult, DryRunReport, ExportTask, Schedule, Snapshot, Volume};
-use crate::provider::{Capabilities, ProviderKind};
 use crate::rotation::{RotateReport, Status, VolumeCheck};
 
 /// Output format.
@@ -227,8 +227,8 @@ pub fn render_providers(format: Format) -> String {
                 .into_iter()
                 .map(|k| ProviderRow {
                     provider: k,
-                    product: k.product(),
-                    capabilities: k.capabilities(),
+                    product: crate::providers::entry(k).product,
+                    capabilities: crate::providers::entry(k).capabilities,
                 })
                 .collect();
             json(&rows)
@@ -241,7 +241,7 @@ pub fn render_providers(format: Format) -> String {
             table.set_header(header);
             let columns: Vec<_> = ProviderKind::ALL
                 .iter()
-                .map(|k| k.capabilities().rows())
+                .map(|k| crate::providers::entry(*k).capabilities.rows())
                 .collect();
             for (i, (op, _)) in columns[0].iter().enumerate() {
                 let mut row = vec![op.to_string()];

@@ -271,7 +271,7 @@ pub fn plan(candidates: &[Snapshot], policy: &Policy, now: Timestamp) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::ProviderKind;
+    use crate::kind::ProviderKind;
 
     fn snap(id: &str, at: &str) -> Snapshot {
         Snapshot {

@@ -164,8 +164,8 @@ impl Emulator {
     }
 
     /// A seeded volume of `kind` that is free to snapshot (not attached).
-    pub fn demo_volume(&self, kind: crate::provider::ProviderKind) -> String {
-        use crate::provider::ProviderKind;
+    pub fn demo_volume(&self, kind: crate::kind::ProviderKind) -> String {
+        use crate::kind::ProviderKind;
         let w = self.world.lock().expect("emulator state");
         match kind {
             ProviderKind::OvhEfs => w.ovh.first_share(),
@@ -191,10 +191,10 @@ impl Emulator {
     }
 
     /// The `--service` of each OVH product.
-    pub fn service(kind: crate::provider::ProviderKind) -> Option<&'static str> {
+    pub fn service(kind: crate::kind::ProviderKind) -> Option<&'static str> {
         match kind {
-            crate::provider::ProviderKind::OvhEfs => Some(EFS_SERVICE),
-            crate::provider::ProviderKind::OvhNasha => Some(NASHA_SERVICE),
+            crate::kind::ProviderKind::OvhEfs => Some(EFS_SERVICE),
+            crate::kind::ProviderKind::OvhNasha => Some(NASHA_SERVICE),
             _ => None,
         }
     }

@@ -1,11 +1,114 @@
-//! One module per cloud. Each owns its wire types (serde structs named as the API names them), its
-//! signing and its mapping to `model` types; nothing outside `providers/` sees a wire field.
+//! One module per cloud, and the registry: one row per provider (key, product name, capabilities,
+//! id checks, default rate limit) and the constructor. Each cloud module owns its wire types (serde
+//! structs named as the API names them), its signing and its mapping to `model` types; nothing
+//! outside `providers/` sees a wire field. Adding a provider means one folder here, one row in
+//! [`REGISTRY`] and one arm in [`build`].
 
 pub mod outscale;
 pub mod ovh;
 pub mod powervc;
 
+use std::sync::Arc;
+
+use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::http::{Http, RateLimit};
+use crate::kind::{Capabilities, ProviderKind};
+use crate::provider::Provider;
+
+/// One provider's row of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Its key.
+    pub kind: ProviderKind,
+    /// The product behind the key.
+    pub product: &'static str,
+    /// What it declares it can do: the data `snapctl providers` prints.
+    pub capabilities: Capabilities,
+    /// Check a volume id's shape before any request is built.
+    pub check_volume_id: fn(&str) -> Result<()>,
+    /// Check a snapshot id's shape before any request is built.
+    pub check_snapshot_id: fn(&str) -> Result<()>,
+    /// Default client-side rate limit.
+    pub default_rate_limit: Option<RateLimit>,
+}
+
+/// OVH's only guidance is ~60 requests/min per consumer key (python-ovh#81): 1/s with a burst of 5.
+const OVH_RATE: Option<RateLimit> = Some(RateLimit {
+    per_second: 1.0,
+    burst: 5,
+});
+
+/// Every provider, in display order (the order of [`ProviderKind::ALL`]).
+pub const REGISTRY: [Entry; 4] = [
+    Entry {
+        kind: ProviderKind::OvhEfs,
+        product: "OVHcloud Enterprise File Storage",
+        capabilities: ovh::efs::CAPABILITIES,
+        check_volume_id: |id| check_uuid("share id", id),
+        check_snapshot_id: |id| check_uuid("snapshot id", id),
+        default_rate_limit: OVH_RATE,
+    },
+    Entry {
+        kind: ProviderKind::OvhNasha,
+        product: "OVHcloud NAS-HA",
+        capabilities: ovh::nasha::CAPABILITIES,
+        check_volume_id: |id| ovh::nasha::check_name("partition name", id),
+        check_snapshot_id: |id| ovh::nasha::check_name("snapshot name", id),
+        default_rate_limit: OVH_RATE,
+    },
+    Entry {
+        kind: ProviderKind::Outscale,
+        product: "3DS OUTSCALE block storage",
+        capabilities: outscale::CAPABILITIES,
+        check_volume_id: |id| outscale::check_id("volume id", "vol-", id),
+        check_snapshot_id: |id| outscale::check_id("snapshot id", "snap-", id),
+        // The OUTSCALE SDKs allow 5 requests/s.
+        default_rate_limit: Some(RateLimit {
+            per_second: 5.0,
+            burst: 5,
+        }),
+    },
+    Entry {
+        kind: ProviderKind::Powervc,
+        product: "IBM PowerVC",
+        capabilities: powervc::CAPABILITIES,
+        check_volume_id: |id| check_uuid("volume id", id),
+        check_snapshot_id: |id| check_uuid("snapshot id", id),
+        default_rate_limit: None,
+    },
+];
+
+/// The registry row of `kind`.
+pub fn entry(kind: ProviderKind) -> &'static Entry {
+    REGISTRY
+        .iter()
+        .find(|e| e.kind == kind)
+        .expect("every ProviderKind has a registry row (tested)")
+}
+
+/// Build the provider the settings name; configuration warnings (world-readable secrets, …) are
+/// pushed to `warnings`.
+pub async fn build(
+    settings: &Settings,
+    http: Arc<Http>,
+    warnings: &mut Vec<String>,
+) -> Result<Box<dyn Provider>> {
+    match settings.provider {
+        ProviderKind::OvhEfs => Ok(Box::new(
+            ovh::efs::Efs::from_settings(settings, http, warnings).await?,
+        )),
+        ProviderKind::OvhNasha => Ok(Box::new(
+            ovh::nasha::Nasha::from_settings(settings, http, warnings).await?,
+        )),
+        ProviderKind::Outscale => Ok(Box::new(outscale::Outscale::from_settings(
+            settings, http, warnings,
+        )?)),
+        ProviderKind::Powervc => Ok(Box::new(powervc::Powervc::from_settings(
+            settings, http, warnings,
+        )?)),
+    }
+}
 
 /// UUID ids (EFS services, shares and snapshots; Cinder volumes and snapshots): refuse anything
 /// else before a request exists.
@@ -23,5 +126,16 @@ pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
             value: value.to_string(),
             reason: "expected a UUID such as 6b1e1f3a-0000-4000-8000-000000000001".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_has_one_row_per_kind_in_order() {
+        let kinds: Vec<ProviderKind> = REGISTRY.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ProviderKind::ALL);
     }
 }

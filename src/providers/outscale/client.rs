@@ -15,7 +15,7 @@ use super::conf::OscConfig;
 use super::sign::{OSC4, SignedRequest, authorization};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// Where OUTSCALE puts the request id (in the body's `ResponseContext`).
 pub const REQUEST_ID: &str = "RequestId";

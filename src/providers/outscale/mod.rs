@@ -20,12 +20,13 @@ use serde_json::json;
 use crate::config::Settings;
 use crate::error::{ApiError, Error, Result};
 use crate::http::Http;
+use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Mutation,
     Operation, Progress, ShareRequest, Snapshot, SnapshotKind, SnapshotState, Until, Volume,
     VolumeState,
 };
-use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+use crate::provider::Provider;
 use client::{OscClient, REQUEST_ID, ResponseContext};
 
 /// What `outscale` offers.

@@ -16,7 +16,7 @@ use super::conf::OvhConfig;
 use super::sign::signature;
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// The header OVH puts its request id in.
 pub const QUERY_ID_HEADER: &str = "X-Ovh-QueryID";

@@ -257,7 +257,7 @@ fn create_token_url(base: &Url) -> String {
 mod tests {
     use super::*;
     use crate::config::{Env, Profile, Settings};
-    use crate::provider::ProviderKind;
+    use crate::kind::ProviderKind;
 
     fn settings(dir: &std::path::Path, vars: &[(&str, &str)], profile: Profile) -> Settings {
         let mut env = Env {

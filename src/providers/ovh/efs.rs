@@ -18,12 +18,13 @@ use super::conf;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
+use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
     ScheduleRule, ScheduleSpec, Snapshot, SnapshotKind, SnapshotState, SnapshotUpdate, Until,
     Volume, VolumeState,
 };
-use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+use crate::provider::Provider;
 pub use crate::providers::check_uuid;
 
 /// What `ovh-efs` offers.

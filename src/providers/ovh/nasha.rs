@@ -18,11 +18,12 @@ use super::conf;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
+use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
     ScheduleRule, ScheduleSpec, Snapshot, SnapshotKind, SnapshotState, Volume, VolumeState,
 };
-use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+use crate::provider::Provider;
 
 /// What `ovh-nasha` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {

@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use super::conf::{PowervcConfig, ProjectScope};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
-use crate::provider::ProviderKind;
+use crate::kind::ProviderKind;
 
 /// OpenStack's request id header.
 pub const REQUEST_ID: &str = "x-openstack-request-id";

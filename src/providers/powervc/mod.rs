@@ -21,11 +21,12 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpConfig};
+use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CreateSnapshot, Operation, Progress, Snapshot,
     SnapshotKind, SnapshotState, Until, Volume, VolumeState,
 };
-use crate::provider::{Capabilities, Provider, ProviderKind, Support};
+use crate::provider::Provider;
 use crate::providers::check_uuid;
 use client::{Session, openstack_time};
 

@@ -299,9 +299,11 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let http = Arc::new(Http::new(HttpConfig {
         ca_pem,
         insecure,
-        request_timeout: HttpConfig::default()
+        // --timeout is the wait deadline only; one request has its own limit.
+        request_timeout: g
             .request_timeout
-            .min(settings.timeout.max(Duration::from_secs(1))),
+            .unwrap_or(HttpConfig::default().request_timeout)
+            .max(Duration::from_millis(100)),
         verbosity: g.verbose,
         rate_limit,
         allow_http,

@@ -63,6 +63,10 @@ pub struct Global {
     #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
+    /// How long one HTTP request may take, retries aside [default: 60s].
+    #[arg(long, global = true, env = "SNAPCTL_REQUEST_TIMEOUT", value_parser = duration, value_name = "DURATION")]
+    pub request_timeout: Option<Duration>,
+
     /// Pause between two polls while waiting.
     #[arg(long, global = true, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub poll_interval: Duration,

@@ -848,6 +848,8 @@ async fn an_unanswered_create_is_found_by_name_not_resent() {
         .run(&[
             "--timeout",
             "1s",
+            "--request-timeout",
+            "1s",
             "-o",
             "ids",
             "snapshot",

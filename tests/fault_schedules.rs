@@ -135,6 +135,8 @@ async fn rotation_stays_safe_under_seeded_faults() {
             .run(&[
                 "--timeout",
                 "2s",
+                "--request-timeout",
+                "2s",
                 "rotate",
                 "--volume",
                 SHARE,

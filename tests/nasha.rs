@@ -344,7 +344,7 @@ async fn clone_and_revert_print_the_commands_to_do_it_by_hand() {
     assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(
-        err.contains("mount -t nfs 10.20.30.40:/zpool-123456/partition1 /mnt/partition1"),
+        err.contains("mount -t nfs 192.0.2.40:/zpool-123456/partition1 /mnt/partition1"),
         "{err}"
     );
     assert!(

@@ -282,13 +282,10 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         .cacert_flag
         .clone()
         .or_else(|| settings.profile.cacert.clone());
-    let ca_pem = match &cacert {
-        Some(path) => Some(std::fs::read(path).map_err(|e| Error::Config {
-            message: format!("cannot read CA file {}: {e}", path.display()),
-            hint: Some("--cacert (or cacert in the profile) names a PEM file".into()),
-        })?),
-        None => None,
-    };
+    let ca_pem = cacert
+        .as_deref()
+        .map(crate::http::read_ca_file)
+        .transpose()?;
     let insecure = settings.insecure_flag || settings.profile.insecure.unwrap_or(false);
     if insecure {
         // On every run, whatever -q says: this is a security downgrade.

@@ -579,6 +579,16 @@ impl Http {
     }
 }
 
+/// Read a CA certificate file named by `--cacert`, a profile's `cacert` or `OS_CACERT`.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Config {
+        message: format!("cannot read CA file {}: {e}", path.display()),
+        hint: Some(
+            "--cacert, cacert in the profile and OS_CACERT name a PEM file, e.g. /etc/pki/tls/certs/powervc.crt copied from a PowerVC host".into(),
+        ),
+    })
+}
+
 /// Whether a URL's host is this machine: a loopback address or `localhost` (RFC 6761).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {

@@ -546,21 +546,26 @@ async fn revert_without_yes_is_refused_with_exit_9_and_sends_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn revert_refuses_a_snapshot_that_is_not_the_latest() {
-    let server = ovh_server().await;
+/// `MANUAL` and the share's snapshot list, in which a newer snapshot exists (so revert refuses).
+async fn mount_manual_snapshot_with_a_newer_one(server: &MockServer) {
     ovh_get(
-        &server,
+        server,
         &share_path(&format!("/snapshot/{MANUAL}")),
         json(200, "ovh-efs/snapshot-manual.json"),
     )
     .await;
     ovh_get(
-        &server,
+        server,
         &share_path("/snapshot"),
         json(200, "ovh-efs/snapshots.json"),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_refuses_a_snapshot_that_is_not_the_latest() {
+    let server = ovh_server().await;
+    mount_manual_snapshot_with_a_newer_one(&server).await;
     let out = Snapctl::efs(&server)
         .run(&["revert", "--volume", SHARE, "--snapshot", MANUAL, "--yes"])
         .await;
@@ -711,18 +716,7 @@ async fn the_only_service_is_used_when_none_is_given() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_walks_the_real_path_and_stops_before_the_first_change() {
     let server = ovh_server().await;
-    ovh_get(
-        &server,
-        &share_path(&format!("/snapshot/{MANUAL}")),
-        json(200, "ovh-efs/snapshot-manual.json"),
-    )
-    .await;
-    ovh_get(
-        &server,
-        &share_path("/snapshot"),
-        json(200, "ovh-efs/snapshots.json"),
-    )
-    .await;
+    mount_manual_snapshot_with_a_newer_one(&server).await;
     let cli = Snapctl::efs(&server);
     let out = cli
         .run(&[

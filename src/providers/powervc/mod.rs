@@ -212,13 +212,11 @@ impl Powervc {
         let needs_ca = config.cacert.is_some() && already.ca_pem.is_none();
         let needs_insecure = config.insecure && !already.insecure;
         let http = if needs_ca || needs_insecure {
-            let ca_pem = match &config.cacert {
-                Some(path) => Some(std::fs::read(path).map_err(|e| Error::Config {
-                    message: format!("cannot read CA file {}: {e}", path.display()),
-                    hint: Some("--cacert / OS_CACERT name a PEM file, e.g. /etc/pki/tls/certs/powervc.crt copied from the PowerVC host".into()),
-                })?),
-                None => None,
-            };
+            let ca_pem = config
+                .cacert
+                .as_deref()
+                .map(crate::http::read_ca_file)
+                .transpose()?;
             if needs_insecure {
                 // On every run, whatever -q says: this is a security downgrade.
                 eprintln!(

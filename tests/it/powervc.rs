@@ -2,9 +2,7 @@
 //! the volume service (paging, snapshots with force, clone-volumes tasks, clone from snapshot,
 //! revert by microversion, error shapes).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

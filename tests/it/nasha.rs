@@ -1,9 +1,7 @@
 //! ovh-nasha end to end: partitions, custom and scheduled snapshots, tasks, schedules, the
 //! 10-snapshot limit and the by-hand restore guidance.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{body_string, method, path};
 use wiremock::{Mock, MockServer};

@@ -1,11 +1,9 @@
 //! TLS: a self-signed certificate made in the test is refused by default, trusted with
 //! `--cacert`, and accepted with `--insecure` (with a warning).
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;

@@ -1,8 +1,6 @@
 //! The command surface without a cloud: providers matrix, configuration errors and their exit codes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::MockServer;
 

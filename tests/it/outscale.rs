@@ -1,9 +1,7 @@
 //! outscale end to end: every action against wiremock doubles that recompute the OSC4 signature,
 //! pagination, error shapes, throttling with a reused ClientToken, clone, copy, share and export.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, body_partial_json, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -1,8 +1,6 @@
 //! ovh-efs snapshot policies (schedule list|add|remove), hold and update, against wiremock doubles.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, body_string};
 use wiremock::{MockServer, ResponseTemplate};

@@ -1,11 +1,9 @@
 //! ovh-efs end to end: the real binary against wiremock doubles of `/storage/netapp` that check
 //! method, path, query, recomputed signatures and exact bodies.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,11 +1,9 @@
 //! `rotate` and `check` end to end on ovh-efs: create + prune, dry run, max-delete, partial failure
 //! and the lock held by another process.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

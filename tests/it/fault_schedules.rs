@@ -3,13 +3,11 @@
 //! non-candidate is deleted, at most one snapshot is created, and a zero exit means everything
 //! planned was done.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wiremock::matchers::any;
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 

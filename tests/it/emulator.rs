@@ -1,12 +1,10 @@
 //! End to end against `snapctl emulator`: the real binary, every command on every provider, wrong
 //! secrets, and a rotation run every 12 hours over five simulated weeks.
 
-mod common;
-
 use std::process::Output;
 use std::time::Duration;
 
-use common::{assert_exit, assert_stderr_has, stderr, stdout};
+use crate::common::{assert_exit, assert_stderr_has, stderr, stdout};
 use serde_json::Value;
 use snapctl::emulator::{self, Emulator, EmulatorConfig};
 use snapctl::provider::ProviderKind;

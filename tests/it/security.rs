@@ -3,9 +3,7 @@
 //! Each test reproduces one attack from the security audit against loopback listeners and asserts
 //! that it now fails to do harm.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use wiremock::MockServer;
 
 /// A config file whose default profile is an `ovh-efs` profile pointed at `efs_endpoint`.

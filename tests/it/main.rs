@@ -1,0 +1,17 @@
+//! The one integration-test binary (one link instead of one per file): each module is a suite
+//! that drives the real `snapctl` binary against loopback doubles or the emulator.
+
+mod common;
+
+mod cli;
+mod efs;
+mod efs_policies;
+mod emulator;
+mod fault_schedules;
+mod nasha;
+mod outscale;
+mod powervc;
+mod powervc_tls;
+mod rotate_efs;
+mod rotate_props;
+mod security;

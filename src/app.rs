@@ -886,10 +886,7 @@ async fn finish_clone_volumes(
     };
     if !wait {
         ctx.follow_up(settings, op);
-        return match ctx.format {
-            Format::Json => ctx.print(&format!("{{\"task_id\": \"{id}\"}}\n")),
-            _ => ctx.print(&format!("{id}\n")),
-        };
+        return ctx.print(&crate::output::render_task_id(id, ctx.format));
     }
     wait_for(p, op, &ctx.wait).await?;
     ctx.print(&render_list(&p.clone_results(id).await?, ctx.format))

@@ -271,6 +271,18 @@ fn lines<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     ids.map(|id| format!("{id}\n")).collect()
 }
 
+/// A started task without `--wait`: `{"task_id"}` in JSON, the bare id otherwise.
+pub fn render_task_id(id: &str, format: Format) -> String {
+    #[derive(Serialize)]
+    struct TaskId<'a> {
+        task_id: &'a str,
+    }
+    match format {
+        Format::Json => json(&TaskId { task_id: id }),
+        _ => format!("{id}\n"),
+    }
+}
+
 /// A list: table, JSON array or ids.
 pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {

@@ -5,8 +5,11 @@
 //! to give up. The spinner goes to stderr only when stderr is a terminal and `-q` is not set, so
 //! scripts and cron see nothing but the result.
 
+use std::future::Future;
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -41,12 +44,23 @@ pub async fn wait_for(provider: &dyn Provider, op: &Operation, opts: &WaitOption
     if *op == Operation::Done {
         return Ok(());
     }
-    let what = op.describe();
+    poll_until(&op.describe(), opts, || provider.poll(op)).await
+}
+
+/// The one polling loop: call `step` until it answers done or failed, the deadline passes, or an
+/// interrupt arrives, pausing `opts.interval` between calls (on tokio's clock, so tests can pause
+/// time). `what` names the awaited thing in progress and errors.
+pub async fn poll_until<F, Fut>(what: &str, opts: &WaitOptions, mut step: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Progress>>,
+{
+    let what = what.to_string();
     let started = Instant::now();
     let bar = opts.show_progress.then(|| spinner(&what));
     let mut last_state;
     let result = loop {
-        match provider.poll(op).await {
+        match step().await {
             Ok(Progress::Done) => break Ok(()),
             Ok(Progress::Failed { state, message }) => {
                 break Err(Error::OperationFailed {
@@ -112,4 +126,57 @@ fn spinner(what: &str) -> ProgressBar {
     bar.set_message(format!("waiting for {what}"));
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(timeout: u64, interval: u64) -> WaitOptions {
+        WaitOptions {
+            timeout: Duration::from_secs(timeout),
+            interval: Duration::from_secs(interval),
+            show_progress: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_on_tokio_time_until_done() {
+        let mut calls = 0;
+        let started = Instant::now();
+        poll_until("thing", &opts(60, 5), || {
+            calls += 1;
+            let n = calls;
+            async move {
+                Ok(if n < 4 {
+                    Progress::Pending {
+                        state: "creating".into(),
+                        percent: None,
+                    }
+                } else {
+                    Progress::Done
+                })
+            }
+        })
+        .await
+        .expect("done");
+        assert_eq!(calls, 4);
+        assert_eq!(started.elapsed(), Duration::from_secs(15));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_at_the_deadline_with_the_last_state() {
+        let err = poll_until("policy p1 to become available", &opts(12, 5), || async {
+            Ok(Progress::Pending {
+                state: "creating".into(),
+                percent: None,
+            })
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timed out after 12s waiting for policy p1 to become available (last state: creating)"
+        );
+    }
 }

@@ -631,32 +631,32 @@ impl Efs {
         }
     }
 
-    /// Poll a new policy until `available` (it cannot be attached before).
+    /// Poll a new policy until `available` (it cannot be attached before), in the shared loop.
     async fn wait_policy(&self, id: &str) -> Result<()> {
-        let deadline = std::time::Instant::now() + self.policy_wait;
-        loop {
-            let p = self.policy(id).await?;
-            match p.status.as_deref() {
-                Some("available") => return Ok(()),
-                Some("error") => {
-                    return Err(Error::OperationFailed {
-                        what: format!("snapshot policy {id} to become available"),
+        let opts = crate::wait::WaitOptions {
+            timeout: self.policy_wait,
+            interval: self.poll_interval,
+            show_progress: false,
+        };
+        crate::wait::poll_until(
+            &format!("snapshot policy {id} to become available"),
+            &opts,
+            || async {
+                let p = self.policy(id).await?;
+                Ok(match p.status.as_deref() {
+                    Some("available") => Progress::Done,
+                    Some("error") => Progress::Failed {
                         state: "error".into(),
                         message: None,
-                    });
-                }
-                other => {
-                    if std::time::Instant::now() >= deadline {
-                        return Err(Error::Timeout {
-                            what: format!("snapshot policy {id} to become available"),
-                            after: self.policy_wait,
-                            last_state: other.unwrap_or("unknown").to_string(),
-                        });
-                    }
-                    tokio::time::sleep(self.poll_interval).await;
-                }
-            }
-        }
+                    },
+                    other => Progress::Pending {
+                        state: other.unwrap_or("unknown").to_string(),
+                        percent: None,
+                    },
+                })
+            },
+        )
+        .await
     }
 }
 

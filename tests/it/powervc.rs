@@ -575,6 +575,7 @@ async fn a_next_link_that_loops_is_an_error_not_a_short_list() {
     let out = Snapctl::powervc(&server).run(&["volume", "list"]).await;
     assert_exit(&out, 1);
     assert_stderr_has(&out, "repeated marker");
+    assert_stderr_has(&out, "the listing is incomplete");
     assert!(stdout(&out).is_empty());
 }
 

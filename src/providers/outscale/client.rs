@@ -4,7 +4,6 @@
 //! It knows no action's semantics beyond the envelope; the provider module owns the request and
 //! response structs (named as `outscale.yaml` names them).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use reqwest::{Method, Url};
@@ -214,35 +213,20 @@ impl OscClient {
         filters: serde_json::Value,
         what: &str,
     ) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        loop {
+        crate::http::collect_pages(ProviderKind::Outscale, what, "NextPageToken", |token| {
             let mut body = serde_json::json!({
                 "Filters": filters,
                 "ResultsPerPage": self.page_size,
             });
-            if let Some(t) = &token {
-                body["NextPageToken"] = serde_json::Value::String(t.clone());
+            if let Some(t) = token {
+                body["NextPageToken"] = serde_json::Value::String(t);
             }
-            let page: Page<T> = self.call(action, &body, true, what).await?;
-            out.extend(page.items);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                None => return Ok(out),
-                Some(t) => {
-                    if !seen.insert(t.clone()) {
-                        return Err(Error::Decode {
-                            provider: ProviderKind::Outscale,
-                            action: what.to_string(),
-                            detail: format!(
-                                "{action} returned the NextPageToken {t:?} twice; the listing is incomplete"
-                            ),
-                        });
-                    }
-                    token = Some(t);
-                }
+            async move {
+                let page: Page<T> = self.call(action, &body, true, what).await?;
+                Ok((page.items, page.next_page_token))
             }
-        }
+        })
+        .await
     }
 }
 

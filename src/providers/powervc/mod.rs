@@ -9,7 +9,7 @@
 pub mod client;
 pub mod conf;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -258,12 +258,10 @@ impl Powervc {
     ) -> Result<Vec<T>> {
         let limit = self.page_size.to_string();
         let key_links = format!("{collection}_links");
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        let mut seen = HashSet::new();
-        loop {
+        let (limit, key_links) = (&limit, &key_links);
+        crate::http::collect_pages(ProviderKind::Powervc, what, "marker", |marker| async move {
             let mut query: Vec<(&str, &str)> = filters.to_vec();
-            query.push(("limit", &limit));
+            query.push(("limit", limit));
             if let Some(m) = &marker {
                 query.push(("marker", m));
             }
@@ -286,9 +284,8 @@ impl Powervc {
                     action: what.to_string(),
                     detail: e.to_string(),
                 })?;
-            out.extend(items);
             let links: Vec<Link> =
-                serde_json::from_value(page[&key_links].take()).unwrap_or_default();
+                serde_json::from_value(page[key_links.as_str()].take()).unwrap_or_default();
             let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
                 reqwest::Url::parse(&l.href).ok().and_then(|u| {
                     u.query_pairs()
@@ -296,22 +293,9 @@ impl Powervc {
                         .map(|(_, v)| v.into_owned())
                 })
             });
-            match next {
-                None => return Ok(out),
-                Some(m) => {
-                    if !seen.insert(m.clone()) {
-                        return Err(Error::Decode {
-                            provider: ProviderKind::Powervc,
-                            action: what.to_string(),
-                            detail: format!(
-                                "the next link repeated marker {m}; the listing is incomplete"
-                            ),
-                        });
-                    }
-                    marker = Some(m);
-                }
-            }
-        }
+            Ok((items, next))
+        })
+        .await
     }
 
     async fn snapshot(&self, id: &str) -> Result<CinderSnapshot> {

@@ -83,6 +83,18 @@ impl fmt::Display for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error for this answer: `NotFound` (exit 4) for a 404 or when the provider's own code
+    /// says the object does not exist (`missing`), `Api` otherwise.
+    pub fn into_error(self, missing: bool) -> Error {
+        if self.status == 404 || missing {
+            Error::NotFound(Box::new(self))
+        } else {
+            Error::Api(Box::new(self))
+        }
+    }
+}
+
 /// Every way snapctl can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

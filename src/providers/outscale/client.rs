@@ -261,9 +261,5 @@ fn api_error(what: &str, resp: &Incoming) -> Error {
         request_id: body.response_context.and_then(|c| c.request_id),
         hint,
     };
-    if status == 404 || kind == "InvalidResource" {
-        Error::NotFound(Box::new(api))
-    } else {
-        Error::Api(Box::new(api))
-    }
+    api.into_error(kind == "InvalidResource")
 }

@@ -196,11 +196,7 @@ impl OvhClient {
             request_id: resp.header(QUERY_ID_HEADER),
             hint,
         };
-        if status == 404 {
-            Error::NotFound(Box::new(api))
-        } else {
-            Error::Api(Box::new(api))
-        }
+        api.into_error(false)
     }
 }
 

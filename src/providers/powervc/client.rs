@@ -367,9 +367,5 @@ pub fn api_error(what: &str, resp: &Incoming) -> Error {
         request_id: resp.header(REQUEST_ID),
         hint,
     };
-    if status == 404 {
-        Error::NotFound(Box::new(api))
-    } else {
-        Error::Api(Box::new(api))
-    }
+    api.into_error(false)
 }

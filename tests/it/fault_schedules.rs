@@ -106,9 +106,47 @@ impl Respond for Faulty {
                 let _ = self.answer(req);
                 ResponseTemplate::new(200).set_body_raw(b"<html>oops</html>".to_vec(), "text/html")
             }
-            Fault::Slow => self.answer(req).set_delay(Duration::from_millis(2500)),
+            Fault::Slow => self.answer(req).set_delay(Duration::from_millis(600)),
         }
     }
+}
+
+/// One schedule: a fresh faulty double and one `rotate --create` run. Returns the exit code, what the
+/// double saw and the run's stderr.
+async fn run_schedule(seed: u64) -> (Option<i32>, usize, BTreeSet<String>, String) {
+    let server = wiremock::MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let faulty = Faulty {
+        rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        seen: seen.clone(),
+    };
+    Mock::given(any()).respond_with(faulty).mount(&server).await;
+    let cli = Snapctl::efs(&server);
+    let locks = cli.home.path().join("locks").display().to_string();
+    // A late answer (SLOW) outlives the request timeout: the run must treat it as maybe-sent.
+    let out = cli
+        .env("SNAPCTL_LOCK_DIR", &locks)
+        .run(&[
+            "--timeout",
+            "2s",
+            "--request-timeout",
+            "300ms",
+            "rotate",
+            "--volume",
+            SHARE,
+            "--create",
+            "--wait",
+            "--keep-last",
+            "2",
+        ])
+        .await;
+    let seen = seen.lock().expect("seen");
+    (
+        out.status.code(),
+        seen.creates,
+        seen.deleted.clone(),
+        stderr(&out),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,46 +155,29 @@ async fn rotation_stays_safe_under_seeded_faults() {
     let allowed: BTreeSet<String> = (0..3)
         .map(|i| format!("6b1e1f3a-0000-4000-8000-0000000001a{i}"))
         .collect();
-    let mut outcomes = (0, 0);
+    // Independent schedules (one double and one process each), a few at a time.
+    let mut runs = tokio::task::JoinSet::new();
+    let mut results = Vec::new();
     for seed in 0..SCHEDULES {
-        let server = wiremock::MockServer::start().await;
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let faulty = Faulty {
-            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
-            seen: seen.clone(),
-        };
-        Mock::given(any()).respond_with(faulty).mount(&server).await;
-        let cli = Snapctl::efs(&server);
-        let locks = cli.home.path().join("locks").display().to_string();
-        let out = cli
-            .env("SNAPCTL_LOCK_DIR", &locks)
-            .run(&[
-                "--timeout",
-                "2s",
-                "--request-timeout",
-                "2s",
-                "rotate",
-                "--volume",
-                SHARE,
-                "--create",
-                "--wait",
-                "--keep-last",
-                "2",
-            ])
-            .await;
-        let seen = seen.lock().expect("seen");
-        let code = out.status.code();
+        if runs.len() >= 6 {
+            results.push(runs.join_next().await.expect("a run").expect("join"));
+        }
+        runs.spawn(async move { (seed, run_schedule(seed).await) });
+    }
+    while let Some(r) = runs.join_next().await {
+        results.push(r.expect("join"));
+    }
+    let mut outcomes = (0, 0);
+    for (seed, (code, creates, deleted, err)) in results {
         assert!(
-            seen.deleted.is_subset(&allowed),
-            "seed {seed}: deleted {:?}, stderr:\n{}",
-            seen.deleted,
-            stderr(&out)
+            deleted.is_subset(&allowed),
+            "seed {seed}: deleted {deleted:?}, stderr:\n{err}"
         );
-        assert!(seen.creates <= 1, "seed {seed}: {} creates", seen.creates);
+        assert!(creates <= 1, "seed {seed}: {creates} creates");
         if code == Some(0) {
-            assert_eq!(seen.creates, 1, "seed {seed}: success without a snapshot");
+            assert_eq!(creates, 1, "seed {seed}: success without a snapshot");
             assert_eq!(
-                seen.deleted, allowed,
+                deleted, allowed,
                 "seed {seed}: success with deletions missing"
             );
             outcomes.0 += 1;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
 use snapctl::provider::ProviderKind;
-use snapctl::rotate::{Policy, candidates, plan};
+use snapctl::rotation::plan::{Policy, candidates, plan};
 
 fn snapshots(n: usize) -> Vec<Snapshot> {
     let newest = 1_800_000_000i64;

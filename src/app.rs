@@ -27,7 +27,7 @@ use crate::output::{
 };
 use crate::provider::{Provider, create_snapshot_once};
 use crate::providers::{build, entry};
-use crate::rotate::Policy;
+use crate::rotation::plan::Policy;
 use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
 

@@ -19,7 +19,6 @@ pub mod model;
 pub mod output;
 pub mod provider;
 pub mod providers;
-pub mod rotate;
 pub mod rotation;
 pub mod text;
 pub mod wait;

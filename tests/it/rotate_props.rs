@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
 use snapctl::provider::ProviderKind;
-use snapctl::rotate::{Policy, candidates, plan};
+use snapctl::rotation::plan::{Policy, candidates, plan};
 
 const NOW: i64 = 1_800_000_000;
 

@@ -1,9 +1,9 @@
-//! Running `rotate` and `check` across volumes through the `Provider` trait.
+//! Running `rotate` across volumes through the `Provider` trait.
 //!
 //! Rotation per volume: lock → (create, wait) → list → plan → delete, with volumes processed
 //! concurrently and one volume's failure never stopping the others. Nothing is deleted for a volume
 //! whose listing failed, nothing at all when the run would delete more than `max_delete`, and nothing
-//! under `dry_run`. Planning itself is [`crate::rotate::plan`]; this module owns the I/O around it.
+//! under `dry_run`. Planning itself is [`super::plan`]; this module owns the I/O around it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::plan::{Entry, Kept, Policy, candidates, plan};
 use crate::error::{Error, Result};
 use crate::lock::{self, VolumeLock};
-use crate::model::{CreateSnapshot, Snapshot, SnapshotState};
+use crate::model::{CreateSnapshot, Snapshot};
 use crate::provider::Provider;
-use crate::rotate::{Entry, Kept, Policy, candidates, plan};
 use crate::wait::{WaitOptions, wait_for};
 
 /// Which volumes a run covers.
@@ -176,7 +176,7 @@ impl RotateReport {
 }
 
 /// Resolve the volume list.
-async fn volume_ids(provider: &dyn Provider, volumes: &Volumes) -> Result<Vec<String>> {
+pub(super) async fn volume_ids(provider: &dyn Provider, volumes: &Volumes) -> Result<Vec<String>> {
     match volumes {
         Volumes::List(v) => Ok(v.clone()),
         Volumes::All => Ok(provider
@@ -397,200 +397,6 @@ async fn collect(set: &mut JoinSet<(usize, Prepared)>, n: usize) -> Vec<Prepared
         .collect()
 }
 
-/// Monitoring-plugin states, in the convention's exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    /// Fine.
-    Ok = 0,
-    /// Getting old.
-    Warning = 1,
-    /// Too old, too few, or none.
-    Critical = 2,
-    /// Could not tell.
-    Unknown = 3,
-}
-
-impl Status {
-    /// The plugin word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "OK",
-            Status::Warning => "WARNING",
-            Status::Critical => "CRITICAL",
-            Status::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Worst-of order: CRITICAL > WARNING > UNKNOWN > OK.
-    fn rank(self) -> u8 {
-        match self {
-            Status::Ok => 0,
-            Status::Unknown => 1,
-            Status::Warning => 2,
-            Status::Critical => 3,
-        }
-    }
-}
-
-/// Thresholds for `check`.
-#[derive(Debug, Clone)]
-pub struct CheckOptions {
-    /// Volumes.
-    pub volumes: Volumes,
-    /// Candidate prefix.
-    pub prefix: String,
-    /// CRITICAL beyond this age.
-    pub max_age: Duration,
-    /// WARNING beyond this age.
-    pub warn_age: Option<Duration>,
-    /// CRITICAL below this count.
-    pub min_count: usize,
-}
-
-/// One volume's freshness.
-#[derive(Debug, Clone, Serialize)]
-pub struct VolumeCheck {
-    /// Volume id.
-    pub volume_id: String,
-    /// Status.
-    pub status: Status,
-    /// Newest settled candidate.
-    pub newest: Option<Entry>,
-    /// Its age in seconds.
-    pub age_seconds: Option<i64>,
-    /// Settled candidates counted.
-    pub count: usize,
-    /// Why, in words.
-    pub detail: String,
-}
-
-/// Judge each volume. A failed listing is UNKNOWN for that volume, never "no snapshots".
-pub async fn check(
-    provider: &dyn Provider,
-    opts: &CheckOptions,
-    now: Timestamp,
-) -> Result<(Status, Vec<VolumeCheck>)> {
-    let ids = volume_ids(provider, &opts.volumes).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let snaps = match provider.list_snapshots(Some(&id)).await {
-            Ok(s) => s,
-            Err(e) => {
-                out.push(VolumeCheck {
-                    volume_id: id,
-                    status: Status::Unknown,
-                    newest: None,
-                    age_seconds: None,
-                    count: 0,
-                    detail: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let settled: Vec<Snapshot> = candidates(&snaps, &opts.prefix)
-            .into_iter()
-            .filter(|s| s.state == SnapshotState::Available && s.created_at.is_some())
-            .collect();
-        let newest = settled.iter().max_by_key(|s| s.created_at);
-        let age = newest
-            .and_then(|s| s.created_at)
-            .map(|t| now.duration_since(t).as_secs().max(0));
-        let count = settled.len();
-        let (status, detail) = match age {
-            None => (
-                Status::Critical,
-                format!("no available snapshot named {}*", opts.prefix),
-            ),
-            Some(a) if a as u64 > opts.max_age.as_secs() => (
-                Status::Critical,
-                format!(
-                    "newest snapshot is {} old (max {})",
-                    crate::error::humanize(Duration::from_secs(a as u64)),
-                    crate::error::humanize(opts.max_age)
-                ),
-            ),
-            Some(_) if count < opts.min_count => (
-                Status::Critical,
-                format!("{count} snapshots, fewer than {}", opts.min_count),
-            ),
-            Some(a) if opts.warn_age.is_some_and(|w| a as u64 > w.as_secs()) => (
-                Status::Warning,
-                format!(
-                    "newest snapshot is {} old",
-                    crate::error::humanize(Duration::from_secs(a as u64))
-                ),
-            ),
-            Some(a) => (
-                Status::Ok,
-                format!(
-                    "newest snapshot is {} old, {count} kept",
-                    crate::error::humanize(Duration::from_secs(a as u64))
-                ),
-            ),
-        };
-        out.push(VolumeCheck {
-            newest: newest.map(Entry::from),
-            volume_id: id,
-            status,
-            age_seconds: age,
-            count,
-            detail,
-        });
-    }
-    let worst = out
-        .iter()
-        .map(|v| v.status)
-        .max_by_key(|s| s.rank())
-        .unwrap_or(Status::Unknown);
-    Ok((worst, out))
-}
-
-/// The plugin's one status line with perfdata.
-pub fn status_line(status: Status, checks: &[VolumeCheck], opts: &CheckOptions) -> String {
-    let summary = match checks {
-        [] => "no volumes to check".to_string(),
-        [one] => format!("{}: {}", one.volume_id, one.detail),
-        many => {
-            let bad: Vec<String> = many
-                .iter()
-                .filter(|c| c.status != Status::Ok)
-                .map(|c| format!("{}: {}", c.volume_id, c.detail))
-                .collect();
-            if bad.is_empty() {
-                format!("{} volumes have fresh snapshots", many.len())
-            } else {
-                bad.join("; ")
-            }
-        }
-    };
-    let warn = opts
-        .warn_age
-        .map(|w| w.as_secs().to_string())
-        .unwrap_or_default();
-    let perf: Vec<String> = checks
-        .iter()
-        .map(|c| {
-            format!(
-                "'{}_age'={}s;{warn};{} '{}_count'={};;{}",
-                c.volume_id,
-                c.age_seconds
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "U".into()),
-                opts.max_age.as_secs(),
-                c.volume_id,
-                c.count,
-                opts.min_count
-            )
-        })
-        .collect();
-    format!(
-        "SNAPCTL {}: {summary} | {}\n",
-        status.as_str(),
-        perf.join(" ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,12 +405,5 @@ mod tests {
     fn created_names_are_prefix_and_utc_timestamp() {
         let t: Timestamp = "2026-11-24T09:30:05Z".parse().expect("ts");
         assert_eq!(snapshot_name("snapctl-", t), "snapctl-20261124T093005Z");
-    }
-
-    #[test]
-    fn worst_status_wins() {
-        assert!(Status::Critical.rank() > Status::Warning.rank());
-        assert!(Status::Warning.rank() > Status::Unknown.rank());
-        assert!(Status::Unknown.rank() > Status::Ok.rank());
     }
 }

@@ -10,7 +10,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::conf::OscConfig;
+use super::config::OscConfig;
 use super::sign::{OSC4, SignedRequest, authorization};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};

@@ -6,7 +6,7 @@
 //! making a second snapshot. `State` is an open word: only `completed` counts as taken.
 
 pub mod client;
-pub mod conf;
+pub mod config;
 pub mod sign;
 
 use std::collections::BTreeMap;
@@ -303,7 +303,7 @@ impl Outscale {
         http: Arc<Http>,
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
-        let config = conf::resolve(settings, warnings)?;
+        let config = config::resolve(settings, warnings)?;
         let page = settings.profile.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         Ok(Outscale {
             client: OscClient::new(http, config, page),

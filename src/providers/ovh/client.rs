@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
-use super::conf::OvhConfig;
+use super::config::OvhConfig;
 use super::sign::signature;
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::client::{OvhClient, only_service};
-use super::conf;
+use super::config;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -128,7 +128,7 @@ impl Efs {
         if let Some(service) = &settings.service {
             check_uuid("service", service)?;
         }
-        let config = conf::resolve(settings, warnings)?;
+        let config = config::resolve(settings, warnings)?;
         let client = OvhClient::new(http, config, ProviderKind::OvhEfs);
         let service = match &settings.service {
             Some(s) => s.clone(),
@@ -1177,9 +1177,9 @@ mod tests {
     #[test]
     fn urls_encode_segments() {
         let http = Arc::new(Http::new(crate::http::HttpConfig::default()).expect("client"));
-        let config = conf::OvhConfig {
-            base_url: conf::endpoint_url("https://eu.api.ovh.com/1.0").expect("url"),
-            credentials: conf::OvhCredentials {
+        let config = config::OvhConfig {
+            base_url: config::endpoint_url("https://eu.api.ovh.com/1.0").expect("url"),
+            credentials: config::OvhCredentials {
                 application_key: "a".into(),
                 application_secret: "b".into(),
                 consumer_key: "c".into(),

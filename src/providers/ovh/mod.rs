@@ -2,7 +2,7 @@
 //! Storage (`efs`) and NAS-HA providers.
 
 pub mod client;
-pub mod conf;
+pub mod config;
 pub mod efs;
 pub mod nasha;
 pub mod sign;

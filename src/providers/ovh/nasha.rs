@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::client::{OvhClient, only_service};
-use super::conf;
+use super::config;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -177,7 +177,7 @@ impl Nasha {
         if let Some(service) = &settings.service {
             check_name("service name", service)?;
         }
-        let config = conf::resolve(settings, warnings)?;
+        let config = config::resolve(settings, warnings)?;
         let client = OvhClient::new(http, config, ProviderKind::OvhNasha);
         let service = match &settings.service {
             Some(s) => s.clone(),

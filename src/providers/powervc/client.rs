@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::conf::{PowervcConfig, ProjectScope};
+use super::config::{PowervcConfig, ProjectScope};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
 use crate::kind::ProviderKind;

@@ -7,7 +7,7 @@
 //! least 3.40. Every id is a UUID, checked before a request is built.
 
 pub mod client;
-pub mod conf;
+pub mod config;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -205,7 +205,7 @@ impl Powervc {
         http: Arc<Http>,
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
-        let config = conf::resolve(settings, warnings)?;
+        let config = config::resolve(settings, warnings)?;
         // Rebuild the client only when OS_CACERT/OS_INSECURE/clouds.yaml add to what the global
         // flags already set up.
         let already = http.config();

@@ -1,12 +1,12 @@
 //! snapctl: point-in-time snapshots of storage volumes on OVHcloud Enterprise File Storage, OVHcloud
 //! NAS-HA, 3DS OUTSCALE and IBM PowerVC through one command-line interface.
 //!
-//! The binary is a thin shell over [`app::run`]; everything it does is reachable from this library.
+//! The binary is a thin shell over [`commands::run`]; everything it does is reachable from this library.
 
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod emulator;

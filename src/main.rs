@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::Failure as u8);
         }
     };
-    match runtime.block_on(snapctl::app::run(cli, Env::capture())) {
+    match runtime.block_on(snapctl::commands::run(cli, Env::capture())) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
             // Server text (messages, codes, Location headers) never reaches the terminal raw.

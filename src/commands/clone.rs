@@ -1,0 +1,173 @@
+//! `clone` (from a snapshot, or from volumes as they are now) and `revert`.
+
+use super::*;
+
+pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let snapshot = match args.snapshot {
+        Some(s) => {
+            if args.volumes.len() > 1 {
+                return Err(Error::usage(
+                    "a clone from --snapshot takes at most one --volume (the snapshot's)",
+                ));
+            }
+            s
+        }
+        None => {
+            // Clone the volume(s) as they are now: a provider with a direct (consistent) clone
+            // does it in one task; otherwise take a manual snapshot, wait for it, and clone that.
+            let req = CloneVolumesRequest {
+                volumes: args.volumes.clone(),
+                name: args.name.clone(),
+                description: args.description.clone(),
+                volume_type: args.volume_type.clone(),
+            };
+            let would = Mutation::CloneVolumes(&req).describe();
+            let direct = mutating(ctx, would, async {
+                let op = p.clone_volumes(&req).await?;
+                finish_clone_volumes(ctx, settings, &op, args.wait).await
+            })
+            .await;
+            match direct {
+                Err(Error::Unsupported { .. }) if args.volumes.len() == 1 => {}
+                other => return other,
+            }
+            let volume = args.volumes[0].clone();
+            let would = format!(
+                "take a snapshot of {volume}, wait until it is usable, then create a new volume from it"
+            );
+            let mut base = None;
+            mutating(ctx, would, async {
+                base = Some(snapshot_for_clone(ctx, &volume).await?);
+                Ok(())
+            })
+            .await?;
+            match base {
+                Some(id) => id,
+                // Dry run: the first change was reported.
+                None => return Ok(()),
+            }
+        }
+    };
+    let req = CloneRequest {
+        volume: args.volumes.into_iter().next(),
+        snapshot,
+        name: args.name,
+        description: args.description,
+        size_gib: args.size,
+        subregion: args.subregion,
+        volume_type: args.volume_type,
+        iops: args.iops,
+    };
+    mutating(ctx, Mutation::Clone(&req).describe(), async {
+        let (volume, op) = p.clone_volume(&req).await?;
+        let volume = if args.wait {
+            wait_for(p, &op, &ctx.wait).await?;
+            p.get_volume(&volume.id).await?
+        } else {
+            volume
+        };
+        ctx.print(&render_one(&volume, ctx.format))
+    })
+    .await
+}
+
+/// `clone --volume` without a direct clone: take a manual snapshot and wait until it is usable.
+async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<String> {
+    let p = ctx.provider.as_ref();
+    let name = format!(
+        "snapctl-clone-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+    );
+    let req = CreateSnapshot {
+        volume: volume.to_string(),
+        name: Some(name.clone()),
+        description: Some("taken by snapctl clone".into()),
+        ..CreateSnapshot::default()
+    };
+    let (snap, op) = create_snapshot_once(p, &req).await?;
+    ctx.info(&format!("took snapshot {} ({name}) of {volume}", snap.id));
+    wait_for(p, &op, &ctx.wait).await?;
+    Ok(snap.id)
+}
+
+async fn finish_clone_volumes(
+    ctx: &Ctx,
+    settings: &Settings,
+    op: &Operation,
+    wait: bool,
+) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let Operation::Task { id } = op else {
+        return Ok(());
+    };
+    if !wait {
+        ctx.follow_up(settings, op);
+        return ctx.print(&crate::output::render_task_id(id, ctx.format));
+    }
+    wait_for(p, op, &ctx.wait).await?;
+    ctx.print(&render_list(&p.clone_results(id).await?, ctx.format))
+}
+
+pub(super) async fn revert(ctx: &Ctx, settings: &Settings, args: RevertArgs) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    // A dry run is how one previews a revert before confirming it: no prompt under --dry-run.
+    if !args.yes && !ctx.dry_run {
+        confirm_revert(settings.provider, &args.volume, &args.snapshot)?;
+    }
+    let would = Mutation::Revert {
+        volume: &args.volume,
+        snapshot: &args.snapshot,
+    }
+    .describe();
+    mutating(ctx, would, async {
+        let op = p.revert(&args.volume, &args.snapshot).await?;
+        if args.wait {
+            wait_for(p, &op, &ctx.wait).await?;
+        } else if let Operation::Volume {
+            until: Until::Ready,
+            ..
+        } = op
+        {
+            ctx.info(&format!(
+                "revert of {} started; follow it with: snapctl volume show {}",
+                args.volume, args.volume
+            ));
+        }
+        ctx.print(&render_one(&p.get_volume(&args.volume).await?, ctx.format))
+    })
+    .await
+}
+
+/// Without `--yes`: ask on a terminal, refuse (exit 9) otherwise.
+fn confirm_revert(kind: ProviderKind, volume: &str, snapshot: &str) -> Result<()> {
+    let refused = || Error::Refused {
+        reason: format!(
+            "revert is destructive: everything written to {volume} since snapshot {snapshot} is lost"
+        ),
+        hint: Some(format!(
+            "run again with --yes to confirm: snapctl -p {kind} revert --volume {volume} --snapshot {snapshot} --yes"
+        )),
+    };
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(refused());
+    }
+    eprint!(
+        "Revert {volume} to snapshot {snapshot}? Data written since the snapshot is lost. Type 'yes' to go on: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            action: "cannot read the confirmation".into(),
+            source,
+        })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}

@@ -1,0 +1,338 @@
+//! Command execution: settings → provider → calls → rendered data on stdout. One file per command
+//! family; every mutating command goes through [`mutating`] (the one mutation path).
+//!
+//! Provider-neutral: everything here goes through the [`Provider`] trait, so each command behaves the
+//! same on every cloud. Inputs are validated before the provider is even built, so a bad id never
+//! causes a request (not even credential discovery).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{
+    CheckArgs, Cli, CloneArgs, Command, RevertArgs, RotateArgs, ScheduleCmd, SnapshotCmd, VolumeCmd,
+};
+use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
+use crate::error::{Error, Result};
+use crate::http::{Http, HttpConfig, RateLimit};
+use crate::kind::ProviderKind;
+use crate::lock::lock_dir;
+use crate::model::{
+    CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, DeleteResult, DryRunReport,
+    ExportRequest, ImportRequest, Mutation, Operation, RuleSpec, ScheduleChange, ScheduleRemoval,
+    ScheduleSpec, ShareRequest, SnapshotUpdate, Until,
+};
+use crate::output::{
+    Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
+    render_rotation,
+};
+use crate::provider::{Provider, create_snapshot_once};
+use crate::providers::{build, entry};
+use crate::rotation::plan::Policy;
+use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
+use crate::wait::{WaitOptions, wait_for};
+
+/// Default rotation candidate prefix.
+pub const DEFAULT_PREFIX: &str = "snapctl-";
+
+/// What every command handler shares.
+struct Ctx {
+    provider: Arc<dyn Provider>,
+    format: Format,
+    wait: WaitOptions,
+    quiet: bool,
+    dry_run: bool,
+}
+
+impl Ctx {
+    fn print(&self, text: &str) -> Result<()> {
+        // Tables and ids are for terminals: server-supplied names lose their control characters.
+        // JSON escapes them itself and stays byte-faithful.
+        let text = if self.format == Format::Json {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(crate::text::sanitize(text))
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|source| Error::Io {
+                action: "cannot write to stdout".into(),
+                source,
+            })
+    }
+
+    fn info(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{}", crate::text::sanitize(line));
+        }
+    }
+
+    /// Without `--wait`, say how to wait for a task later.
+    fn follow_up(&self, settings: &Settings, op: &Operation) {
+        if let Operation::Task { id } = op {
+            let service = settings
+                .service
+                .as_deref()
+                .map(|s| format!(" --service {s}"))
+                .unwrap_or_default();
+            self.info(&format!(
+                "task {id} started; wait for it with: snapctl -p {}{service} wait --task {id}",
+                settings.provider
+            ));
+        }
+    }
+}
+
+/// The one mutation path. Every mutating command runs its real code, in both modes: under
+/// `--dry-run` the transport stops the first request that would change something
+/// ([`Error::DryRunStop`]), after every validation and read the real run makes, so a dry run
+/// refuses exactly what the real run refuses (same message, same exit code), sends no change, and
+/// reports the very request the real run would send next.
+async fn mutating<F>(ctx: &Ctx, would: String, run: F) -> Result<()>
+where
+    F: std::future::Future<Output = Result<()>>,
+{
+    match run.await {
+        Err(Error::DryRunStop {
+            request,
+            checked_by_provider,
+        }) if ctx.dry_run => ctx.print(&render_dry_run(
+            &[DryRunReport {
+                dry_run: true,
+                provider: ctx.provider.kind(),
+                would,
+                checked_by_provider,
+                request: Some(request),
+            }],
+            ctx.format,
+        )),
+        other => other,
+    }
+}
+
+mod clone;
+mod emulator;
+mod rotate;
+mod schedule;
+mod snapshot;
+
+/// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
+pub async fn run(cli: Cli, env: Env) -> Result<u8> {
+    crate::interrupt::install();
+    if let Command::Check(_) = cli.command {
+        // A monitoring plugin answers UNKNOWN (3) for anything that keeps it from judging.
+        return Ok(match run_command(cli, env).await {
+            Ok(code) => code,
+            Err(e) => {
+                println!(
+                    "SNAPCTL UNKNOWN: {}",
+                    crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                );
+                3
+            }
+        });
+    }
+    run_command(cli, env).await
+}
+
+pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Demo => {
+            return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))
+                .await
+                .map(|()| 0);
+        }
+        Command::Emulator(a) => return emulator::serve(a).await.map(|()| 0),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "snapctl", &mut out);
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out).map_err(|source| Error::Io {
+                action: "cannot write to stdout".into(),
+                source,
+            })?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if let Command::Providers = cli.command {
+        // Still load the config file so a broken one is reported, but no provider is needed.
+        resolve(&g.opts(), env, false)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(render_providers(g.output).as_bytes())
+            .map_err(|source| Error::Io {
+                action: "cannot write to stdout".into(),
+                source,
+            })?;
+        return Ok(0);
+    }
+    let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");
+    validate_inputs(settings.provider, &cli.command)?;
+    let rate_limit = match g.max_rps.or(settings.profile.max_rps) {
+        Some(rps) if rps > 0.0 => Some(RateLimit {
+            per_second: rps,
+            burst: entry(settings.provider)
+                .default_rate_limit
+                .map_or(1, |d| d.burst),
+        }),
+        Some(_) => None,
+        None => entry(settings.provider).default_rate_limit,
+    };
+    let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
+    if allow_http {
+        // On every run, whatever -q says: this is a security downgrade.
+        eprintln!(
+            "warning: plain http:// endpoints are allowed (--allow-http/allow_http): credentials and data may cross the network unencrypted"
+        );
+    }
+    // TLS settings apply to every provider (PowerVC may add its own from OS_CACERT/clouds.yaml).
+    let cacert = settings
+        .cacert_flag
+        .clone()
+        .or_else(|| settings.profile.cacert.clone());
+    let ca_pem = cacert
+        .as_deref()
+        .map(crate::http::read_ca_file)
+        .transpose()?;
+    let insecure = settings.insecure_flag || settings.profile.insecure.unwrap_or(false);
+    if insecure {
+        // On every run, whatever -q says: this is a security downgrade.
+        eprintln!(
+            "warning: TLS certificate verification is OFF (--insecure): anyone on the path can read or change what is sent, credentials included"
+        );
+    }
+    let http = Arc::new(Http::new(HttpConfig {
+        ca_pem,
+        insecure,
+        // --timeout is the wait deadline only; one request has its own limit.
+        request_timeout: g
+            .request_timeout
+            .unwrap_or(HttpConfig::default().request_timeout)
+            .max(Duration::from_millis(100)),
+        verbosity: g.verbose,
+        rate_limit,
+        allow_http,
+        dry_run: g.dry_run,
+        max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
+        ..HttpConfig::default()
+    })?);
+    let mut warnings = std::mem::take(&mut settings.warnings);
+    let built = build(&settings, http, &mut warnings).await;
+    if !g.quiet {
+        for w in &warnings {
+            eprintln!("warning: {}", crate::text::sanitize(w));
+        }
+    }
+    let ctx = Ctx {
+        provider: Arc::from(built?),
+        format: g.output,
+        wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
+        quiet: g.quiet,
+        dry_run: g.dry_run,
+    };
+    dispatch(&ctx, &settings, cli.command).await
+}
+
+/// Check every id the command carries against the provider's id shape.
+fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
+    let vol = entry(kind).check_volume_id;
+    let snap = entry(kind).check_snapshot_id;
+    match command {
+        Command::Providers
+        | Command::Demo
+        | Command::Emulator(_)
+        | Command::Completions { .. }
+        | Command::Volume(VolumeCmd::List) => Ok(()),
+        Command::Volume(VolumeCmd::Show { id }) => vol(id),
+        Command::Snapshot(SnapshotCmd::List { volume }) => volume.as_deref().map_or(Ok(()), vol),
+        Command::Snapshot(SnapshotCmd::Show { id, volume }) => {
+            volume.as_deref().map_or(Ok(()), vol)?;
+            snap(id)
+        }
+        Command::Snapshot(SnapshotCmd::Create { volume, .. }) => vol(volume),
+        Command::Snapshot(SnapshotCmd::Delete { ids, volume, .. }) => {
+            volume.as_deref().map_or(Ok(()), vol)?;
+            ids.iter().try_for_each(|id| snap(id))
+        }
+        Command::Clone(a) => {
+            a.volumes.iter().try_for_each(|v| vol(v))?;
+            a.snapshot.as_deref().map_or(Ok(()), snap)
+        }
+        Command::Copy { snapshot, .. } => snap(snapshot),
+        Command::Snapshot(SnapshotCmd::Share(a) | SnapshotCmd::Unshare(a)) => snap(&a.id),
+        Command::Snapshot(SnapshotCmd::Export { id, .. }) => snap(id),
+        Command::Snapshot(SnapshotCmd::Import { .. }) => Ok(()),
+        Command::Revert(a) => {
+            vol(&a.volume)?;
+            snap(&a.snapshot)
+        }
+        Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        Command::Schedule(
+            ScheduleCmd::List { volume, .. } | ScheduleCmd::Remove { volume, .. },
+        ) => vol(volume),
+        Command::Schedule(ScheduleCmd::Add(a)) => vol(&a.volume),
+        Command::Snapshot(
+            SnapshotCmd::Hold { id, volume } | SnapshotCmd::Update { id, volume, .. },
+        ) => {
+            volume.as_deref().map_or(Ok(()), vol)?;
+            snap(id)
+        }
+        Command::Wait { .. } => Ok(()),
+    }
+}
+
+async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<u8> {
+    match command {
+        Command::Rotate(args) => rotate::rotate(ctx, settings, args).await.map(|()| 0),
+        Command::Check(args) => rotate::check(ctx, settings, args).await,
+        other => dispatch_simple(ctx, settings, other).await.map(|()| 0),
+    }
+}
+
+async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    match command {
+        Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
+        Command::Providers | Command::Demo | Command::Emulator(_) | Command::Completions { .. } => {
+            unreachable!("handled before a provider is built")
+        }
+        Command::Volume(VolumeCmd::List) => {
+            ctx.print(&render_list(&p.list_volumes().await?, ctx.format))
+        }
+        Command::Volume(VolumeCmd::Show { id }) => {
+            ctx.print(&render_one(&p.get_volume(&id).await?, ctx.format))
+        }
+        Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
+        Command::Copy {
+            snapshot,
+            source_region,
+            description,
+            wait,
+        } => {
+            let req = CopyRequest {
+                snapshot,
+                source_region,
+                description,
+            };
+            mutating(ctx, Mutation::Copy(&req).describe(), async {
+                let (snap, op) = p.copy_snapshot(&req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                } else {
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
+        }
+        Command::Clone(args) => clone::clone(ctx, settings, args).await,
+        Command::Revert(args) => clone::revert(ctx, settings, args).await,
+        Command::Snapshot(cmd) => snapshot::run(ctx, settings, cmd).await,
+        Command::Schedule(cmd) => schedule::run(ctx, settings, cmd).await,
+    }
+}

@@ -1,0 +1,142 @@
+//! `rotate` and `check`: flags and profile merged into options for the rotation runner and the
+//! monitoring plugin.
+
+use super::*;
+
+/// The candidate prefix: flag > profile > `snapctl-`; an empty one needs `--all-names`.
+fn prefix(flag: Option<String>, profile: Option<&RotateConfig>, all_names: bool) -> Result<String> {
+    let prefix = flag
+        .or_else(|| profile.and_then(|r| r.prefix.clone()))
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+    let all_names = all_names || profile.and_then(|r| r.all_names).unwrap_or(false);
+    if prefix.is_empty() && !all_names {
+        return Err(Error::Usage {
+            message: "an empty --prefix makes every manual snapshot a candidate".into(),
+            hint: Some("add --all-names if that is what you mean".into()),
+        });
+    }
+    Ok(prefix)
+}
+
+fn volumes(
+    list: Vec<String>,
+    all: bool,
+    profile: Option<&RotateConfig>,
+    command: &str,
+) -> Result<Volumes> {
+    let list = if list.is_empty() {
+        profile.and_then(|r| r.volumes.clone()).unwrap_or_default()
+    } else {
+        list
+    };
+    let all = all || profile.and_then(|r| r.all_volumes).unwrap_or(false);
+    match (list.is_empty(), all) {
+        (false, false) => Ok(Volumes::List(list)),
+        (true, true) => Ok(Volumes::All),
+        (false, true) => Err(Error::usage(format!(
+            "{command}: give --volume or --all-volumes, not both"
+        ))),
+        (true, false) => Err(Error::Usage {
+            message: format!("{command}: no volume given"),
+            hint: Some("pass --volume ID (repeatable) or --all-volumes, or set volumes in the profile's rotate table".into()),
+        }),
+    }
+}
+
+pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
+    let prof = settings.profile.rotate.as_ref();
+    let count = |flag: Option<usize>, f: fn(&RotateConfig) -> Option<usize>| {
+        flag.or_else(|| prof.and_then(f))
+    };
+    let keep_within = match (a.keep_within, prof.and_then(|r| r.keep_within.as_deref())) {
+        (Some(d), _) => Some(d),
+        (None, Some(text)) => Some(parse_duration(text).map_err(|reason| Error::Config {
+            message: format!("invalid keep-within {text:?} in profile: {reason}"),
+            hint: None,
+        })?),
+        (None, None) => None,
+    };
+    let tz_name = a
+        .timezone
+        .clone()
+        .or_else(|| prof.and_then(|r| r.timezone.clone()));
+    let timezone = match &tz_name {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| Error::InvalidInput {
+            what: "timezone",
+            value: name.to_string(),
+            reason: format!("expected an IANA zone such as Europe/Paris ({e})"),
+        })?,
+    };
+    let policy = Policy {
+        keep_last: count(a.keep_last, |r| r.keep_last),
+        keep_hourly: count(a.keep_hourly, |r| r.keep_hourly),
+        keep_daily: count(a.keep_daily, |r| r.keep_daily),
+        keep_weekly: count(a.keep_weekly, |r| r.keep_weekly),
+        keep_monthly: count(a.keep_monthly, |r| r.keep_monthly),
+        keep_yearly: count(a.keep_yearly, |r| r.keep_yearly),
+        keep_within,
+        timezone,
+    };
+    if policy.is_empty() {
+        return Err(Error::Usage {
+            message: "rotate needs at least one keep rule".into(),
+            hint: Some(
+                "for example --keep-last 24 --keep-daily 7, or a [profiles.NAME.rotate] table"
+                    .into(),
+            ),
+        });
+    }
+    let opts = RotateOptions {
+        volumes: volumes(a.volumes, a.all_volumes, prof, "rotate")?,
+        create: a.create || prof.and_then(|r| r.create).unwrap_or(false),
+        prefix: prefix(a.prefix, prof, a.all_names)?,
+        policy,
+        max_delete: count(a.max_delete, |r| r.max_delete).unwrap_or(50),
+        dry_run: ctx.dry_run,
+        concurrency: count(a.concurrency, |r| r.concurrency).unwrap_or(4).max(1),
+        wait: a.wait || prof.and_then(|r| r.wait).unwrap_or(false),
+        lock_wait: a.lock_wait.unwrap_or_default(),
+        lock_dir: lock_dir(&settings.env)?,
+    };
+    let max_delete = opts.max_delete;
+    let mut report = rotation::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
+    ctx.print(&render_rotation(&report, ctx.format))?;
+    // Failures also go to stderr, where cron mail and logs look.
+    for v in &report.volumes {
+        if let Some(e) = &v.error {
+            let line = format!("volume {}: {e}", v.volume_id);
+            eprintln!(
+                "error: {}",
+                crate::text::one_line(&line, crate::text::MAX_LINE)
+            );
+        }
+        for f in &v.failed {
+            let line = format!("volume {}: snapshot {}: {}", v.volume_id, f.id, f.error);
+            eprintln!(
+                "error: {}",
+                crate::text::one_line(&line, crate::text::MAX_LINE)
+            );
+        }
+    }
+    report.outcome(max_delete)
+}
+
+pub(super) async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Result<u8> {
+    let prof = settings.profile.rotate.as_ref();
+    let opts = CheckOptions {
+        volumes: volumes(a.volumes, a.all_volumes, prof, "check")?,
+        prefix: prefix(a.prefix, prof, a.all_names)?,
+        max_age: a.max_age,
+        warn_age: a.warn_age,
+        min_count: a.min_count,
+    };
+    let (status, checks) =
+        rotation::check(ctx.provider.as_ref(), &opts, jiff::Timestamp::now()).await?;
+    let text = match ctx.format {
+        Format::Table => status_line(status, &checks, &opts),
+        other => render_check(status, &checks, other),
+    };
+    ctx.print(&text)?;
+    Ok(status as u8)
+}

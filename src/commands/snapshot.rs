@@ -1,0 +1,311 @@
+//! `snapshot list|show|create|delete|hold|update|share|unshare|export|import`.
+
+use super::*;
+
+/// `--expires`: a date (`2026-12-31`), an RFC 3339 time, or a duration from now (`7d`).
+fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        return d
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| Error::InvalidInput {
+                what: "expiry",
+                value: text.to_string(),
+                reason: e.to_string(),
+            });
+    }
+    let d = parse_duration(text).map_err(|_| Error::InvalidInput {
+        what: "expiry",
+        value: text.to_string(),
+        reason: "expected a date (2026-12-31), an RFC 3339 time or a duration (7d)".into(),
+    })?;
+    let d = jiff::SignedDuration::try_from(d).map_err(|e| Error::InvalidInput {
+        what: "expiry",
+        value: text.to_string(),
+        reason: e.to_string(),
+    })?;
+    jiff::Timestamp::now()
+        .checked_add(d)
+        .map_err(|e| Error::InvalidInput {
+            what: "expiry",
+            value: text.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Run one `snapshot` subcommand.
+pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    match cmd {
+        SnapshotCmd::List { volume } => ctx.print(&render_list(
+            &p.list_snapshots(volume.as_deref()).await?,
+            ctx.format,
+        )),
+        SnapshotCmd::Show { id, volume } => ctx.print(&render_one(
+            &p.get_snapshot(volume.as_deref(), &id).await?,
+            ctx.format,
+        )),
+        SnapshotCmd::Create {
+            volume,
+            name,
+            description,
+            expires,
+            tags,
+            force,
+            wait,
+        } => {
+            let req = CreateSnapshot {
+                volume,
+                name,
+                description,
+                expires_at: expires.as_deref().map(parse_expiry).transpose()?,
+                tags: crate::providers::outscale::parse_tags(&tags)?,
+                force,
+                managed: false,
+            };
+            mutating(ctx, Mutation::CreateSnapshot(&req).describe(), async {
+                let (snap, op) = create_snapshot_once(p, &req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                } else {
+                    ctx.follow_up(settings, &op);
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
+        }
+        SnapshotCmd::Hold { id, volume } => {
+            let would = Mutation::Hold {
+                volume: volume.as_deref(),
+                id: &id,
+            }
+            .describe();
+            mutating(ctx, would, async {
+                let held = p.hold_snapshot(volume.as_deref(), &id).await?;
+                ctx.info(&format!(
+                    "snapshot {id} is now manual under a new id: {}",
+                    held.id
+                ));
+                ctx.print(&render_one(&held, ctx.format))
+            })
+            .await
+        }
+        SnapshotCmd::Update {
+            id,
+            volume,
+            name,
+            description,
+        } => {
+            let req = SnapshotUpdate {
+                volume,
+                snapshot: id,
+                name,
+                description,
+            };
+            mutating(ctx, Mutation::Update(&req).describe(), async {
+                ctx.print(&render_one(&p.update_snapshot(&req).await?, ctx.format))
+            })
+            .await
+        }
+        SnapshotCmd::Share(a) => share(ctx, a, false).await,
+        SnapshotCmd::Unshare(a) => share(ctx, a, true).await,
+        SnapshotCmd::Export {
+            id,
+            bucket,
+            prefix,
+            format,
+            wait,
+        } => {
+            let req = ExportRequest {
+                snapshot: id,
+                bucket,
+                prefix,
+                format,
+            };
+            mutating(ctx, Mutation::Export(&req).describe(), async {
+                let (task, op) = p.export_snapshot(&req).await?;
+                if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                } else {
+                    ctx.follow_up(settings, &op);
+                }
+                ctx.print(&render_one(&task, ctx.format))
+            })
+            .await
+        }
+        SnapshotCmd::Import {
+            file_location,
+            size,
+            name,
+            description,
+            wait,
+        } => {
+            let req = ImportRequest {
+                file_location,
+                size_bytes: size,
+                name,
+                description,
+            };
+            mutating(ctx, Mutation::Import(&req).describe(), async {
+                let (snap, op) = p.import_snapshot(&req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(None, &snap.id).await?
+                } else {
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
+        }
+        SnapshotCmd::Delete { ids, volume, wait } => {
+            delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
+        }
+    }
+}
+
+async fn delete_snapshots(
+    ctx: &Ctx,
+    ids: &[String],
+    volume: Option<&str>,
+    wait: bool,
+) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let mut results = Vec::with_capacity(ids.len());
+    let mut errors = Vec::new();
+    let mut would = Vec::new();
+    for id in ids {
+        if crate::interrupt::requested() {
+            results.push(DeleteResult {
+                provider: p.kind(),
+                id: id.clone(),
+                volume_id: volume.map(str::to_string),
+                status: "skipped",
+                error: Some("interrupted before it started".into()),
+                task_id: None,
+            });
+            continue;
+        }
+        let mut task_id = None;
+        let outcome = async {
+            let op = p.delete_snapshot(volume, id).await?;
+            if let Operation::Task { id } = &op {
+                task_id = Some(id.clone());
+            }
+            if wait {
+                wait_for(p, &op, &ctx.wait).await?;
+                Ok("deleted")
+            } else {
+                Ok::<_, Error>(if op == Operation::Done {
+                    "deleted"
+                } else {
+                    "deleting"
+                })
+            }
+        }
+        .await;
+        match outcome {
+            Ok(status) => results.push(DeleteResult {
+                provider: p.kind(),
+                id: id.clone(),
+                volume_id: volume.map(str::to_string),
+                status,
+                error: None,
+                task_id,
+            }),
+            // The one mutation path: under --dry-run each delete ran its real checks and reads and
+            // was stopped at its request.
+            Err(Error::DryRunStop {
+                request,
+                checked_by_provider,
+            }) if ctx.dry_run => would.push(DryRunReport {
+                dry_run: true,
+                provider: p.kind(),
+                would: Mutation::DeleteSnapshot { volume, id }.describe(),
+                checked_by_provider,
+                request: Some(request),
+            }),
+            Err(e) => {
+                results.push(DeleteResult {
+                    provider: p.kind(),
+                    id: id.clone(),
+                    volume_id: volume.map(str::to_string),
+                    status: "failed",
+                    error: Some(e.to_string()),
+                    task_id,
+                });
+                errors.push(e);
+            }
+        }
+    }
+    let failed = errors.len();
+    // A dry run prints what would happen; its refusals go to stderr below, as the real run's do.
+    if ctx.dry_run && !would.is_empty() {
+        ctx.print(&render_dry_run(&would, ctx.format))?;
+    }
+    // Print what was done even when some failed: a script needs both.
+    let done: Vec<DeleteResult> = match ctx.format {
+        Format::Ids => results
+            .iter()
+            .filter(|r| matches!(r.status, "deleted" | "deleting"))
+            .cloned()
+            .collect(),
+        _ => results.clone(),
+    };
+    let nothing_to_list = ctx.format == Format::Ids && done.is_empty();
+    if !ctx.dry_run && !nothing_to_list {
+        ctx.print(&render_list(&done, ctx.format))?;
+    }
+    if crate::interrupt::requested() {
+        let started = results.iter().filter(|r| r.status != "skipped").count();
+        return Err(Error::Interrupted {
+            done: format!(
+                "{started} of {} deletions were sent, {} not started",
+                ids.len(),
+                ids.len() - started
+            ),
+        });
+    }
+    match failed {
+        0 => Ok(()),
+        1 if ids.len() == 1 => Err(errors.remove(0)),
+        n => {
+            for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
+                eprintln!(
+                    "error: {}",
+                    crate::text::one_line(&format!("{}: {e}", r.id()), crate::text::MAX_LINE)
+                );
+                if let Some(h) = e.hint() {
+                    eprintln!(
+                        "  hint: {}",
+                        crate::text::one_line(&h, crate::text::MAX_LINE)
+                    );
+                }
+            }
+            Err(Error::Partial {
+                failed: n,
+                total: ids.len(),
+                what: "snapshot deletions",
+            })
+        }
+    }
+}
+
+async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {
+    let req = ShareRequest {
+        snapshot: a.id,
+        accounts: a.accounts,
+        public: a.public,
+        remove,
+    };
+    mutating(ctx, Mutation::Share(&req).describe(), async {
+        let snap = ctx.provider.share_snapshot(&req).await?;
+        ctx.print(&render_one(&snap, ctx.format))
+    })
+    .await
+}

@@ -6,19 +6,28 @@
 //! or body marked sensitive, and never re-send a non-idempotent request once it may have reached the
 //! server.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::Url;
 
 use crate::error::{Error, Result};
+
+mod limit;
+mod message;
+mod pages;
+mod trace;
+
+use limit::Limiter;
+pub use limit::RateLimit;
+pub use message::{Effect, Header, Incoming, Outgoing};
+pub use pages::collect_pages;
 
 /// Statuses worth another attempt for an idempotent request.
 const RETRYABLE: [u16; 5] = [429, 500, 502, 503, 504];
 
 /// Response headers never printed in traces.
-const SENSITIVE_RESPONSE_HEADERS: [&str; 3] = ["x-subject-token", "set-cookie", "authorization"];
+pub(crate) const SENSITIVE_RESPONSE_HEADERS: [&str; 3] =
+    ["x-subject-token", "set-cookie", "authorization"];
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -57,50 +66,6 @@ pub struct HttpConfig {
 /// Default [`HttpConfig::max_body`]: 128 MiB, room for ~200,000 snapshots in one OVH answer.
 pub const DEFAULT_MAX_BODY: u64 = 128 * 1024 * 1024;
 
-/// Requests per second with a burst allowance.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    /// Sustained requests per second.
-    pub per_second: f64,
-    /// Requests that may go at once before the rate applies.
-    pub burst: u32,
-}
-
-/// A GCRA limiter shared by every request of the client (and so by every concurrent task).
-#[derive(Debug)]
-struct Limiter {
-    interval: Duration,
-    tolerance: Duration,
-    /// Theoretical arrival time of the next request.
-    tat: tokio::sync::Mutex<Option<tokio::time::Instant>>,
-}
-
-impl Limiter {
-    fn new(limit: RateLimit) -> Option<Self> {
-        if !(limit.per_second.is_finite() && limit.per_second > 0.0) {
-            return None;
-        }
-        let interval = Duration::from_secs_f64(1.0 / limit.per_second);
-        Some(Limiter {
-            interval,
-            tolerance: interval.saturating_mul(limit.burst.max(1) - 1),
-            tat: tokio::sync::Mutex::new(None),
-        })
-    }
-
-    /// Wait for this request's slot.
-    async fn acquire(&self) {
-        let mut tat = self.tat.lock().await;
-        let now = tokio::time::Instant::now();
-        let t = tat.map_or(now, |t| t.max(now));
-        let allowed_at = t.checked_sub(self.tolerance).unwrap_or(now);
-        if allowed_at > now {
-            tokio::time::sleep_until(allowed_at).await;
-        }
-        *tat = Some(t + self.interval);
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -118,162 +83,6 @@ impl Default for HttpConfig {
             dry_run: false,
             max_body: DEFAULT_MAX_BODY,
         }
-    }
-}
-
-/// A header to send; `sensitive` ones print as `***` in traces and in `Debug`.
-#[derive(Clone)]
-pub struct Header {
-    /// Name.
-    pub name: &'static str,
-    /// Value.
-    pub value: String,
-    /// Whether the value is a credential.
-    pub sensitive: bool,
-}
-
-impl std::fmt::Debug for Header {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = if self.sensitive { "***" } else { &self.value };
-        write!(f, "{}: {value}", self.name)
-    }
-}
-
-/// One attempt's request, signed by the provider.
-#[derive(Clone)]
-pub struct Outgoing {
-    /// Method.
-    pub method: Method,
-    /// Full URL, exactly as signed.
-    pub url: Url,
-    /// Headers.
-    pub headers: Vec<Header>,
-    /// Body bytes, exactly as signed.
-    pub body: Option<Vec<u8>>,
-    /// Whether the body holds a credential (never traced).
-    pub body_sensitive: bool,
-    /// Whether sending this changes anything (a dry run stops it).
-    pub effect: Effect,
-}
-
-/// What a request does to the provider's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
-    /// Reads only (GET, OUTSCALE `Read*`, Keystone authentication, an OUTSCALE `DryRun` call).
-    Read,
-    /// Changes something.
-    Write,
-}
-
-impl std::fmt::Debug for Outgoing {
-    /// Never the body (it may hold a password or a pre-signed URL), only its size.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outgoing")
-            .field("method", &self.method)
-            .field("url", &self.url.as_str())
-            .field("headers", &self.headers)
-            .field("body_bytes", &self.body.as_ref().map(Vec::len))
-            .field("effect", &self.effect)
-            .finish()
-    }
-}
-
-impl Outgoing {
-    /// A request with no headers and no body; GET and HEAD read, every other method writes.
-    pub fn new(method: Method, url: Url) -> Self {
-        let effect = if matches!(method, Method::GET | Method::HEAD) {
-            Effect::Read
-        } else {
-            Effect::Write
-        };
-        Outgoing {
-            method,
-            url,
-            headers: Vec::new(),
-            body: None,
-            body_sensitive: false,
-            effect,
-        }
-    }
-
-    /// Mark a request that only reads although its method is not GET (RPC-style reads,
-    /// authentication).
-    pub fn reading(mut self) -> Self {
-        self.effect = Effect::Read;
-        self
-    }
-
-    /// Add a header.
-    pub fn header(mut self, name: &'static str, value: impl Into<String>, sensitive: bool) -> Self {
-        self.headers.push(Header {
-            name,
-            value: value.into(),
-            sensitive,
-        });
-        self
-    }
-}
-
-/// A response, read whole.
-#[derive(Clone)]
-pub struct Incoming {
-    /// Status.
-    pub status: StatusCode,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for Incoming {
-    /// Headers with tokens redacted, and the body's size only.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let headers: Vec<String> = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let v = if SENSITIVE_RESPONSE_HEADERS.contains(&name.as_str()) {
-                    "***"
-                } else {
-                    value.to_str().unwrap_or("<binary>")
-                };
-                format!("{name}: {v}")
-            })
-            .collect();
-        f.debug_struct("Incoming")
-            .field("status", &self.status)
-            .field("headers", &headers)
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
-
-impl Incoming {
-    /// The body as an error message when it is not the provider's JSON: its text, or the status's
-    /// reason phrase when it is empty (what go-ovh and the OpenStack clients do).
-    pub fn raw_message(&self) -> String {
-        // Clipped (an HTML error page can be megabytes) and stripped of control characters.
-        let head = &self.body[..self.body.len().min(crate::text::MAX_QUOTED_BODY * 4)];
-        let text = crate::text::one_line(
-            String::from_utf8_lossy(head).trim(),
-            crate::text::MAX_QUOTED_BODY,
-        );
-        if text.is_empty() {
-            self.status
-                .canonical_reason()
-                .unwrap_or("no message")
-                .to_string()
-        } else {
-            text
-        }
-    }
-
-    /// A header's value, case-insensitively, as text.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
     }
 }
 
@@ -530,88 +339,6 @@ impl Http {
             eprintln!("snapctl: {line}");
         }
     }
-
-    fn trace_request(&self, req: &Outgoing, attempt: u32) {
-        if self.config.verbosity == 0 {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        let suffix = if attempt > 1 {
-            format!(" (attempt {attempt})")
-        } else {
-            String::new()
-        };
-        let _ = writeln!(err, "> {} {}{suffix}", req.method, req.url);
-        if self.config.verbosity >= 2 {
-            for h in &req.headers {
-                let v = if h.sensitive { "***" } else { h.value.as_str() };
-                let _ = writeln!(err, "> {}: {v}", h.name);
-            }
-            if let Some(body) = &req.body {
-                if req.body_sensitive {
-                    let _ = writeln!(err, "> [body of {} bytes redacted]", body.len());
-                } else {
-                    let _ = writeln!(err, "> {}", clip(body));
-                }
-            }
-        }
-    }
-
-    fn trace_response(&self, resp: &Incoming, elapsed: Duration) {
-        if self.config.verbosity == 0 {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "< {} in {} ms", resp.status, elapsed.as_millis());
-        if self.config.verbosity >= 2 {
-            for (name, value) in &resp.headers {
-                let v = if SENSITIVE_RESPONSE_HEADERS.contains(&name.as_str()) {
-                    "***"
-                } else {
-                    value.to_str().unwrap_or("<binary>")
-                };
-                let _ = writeln!(err, "< {name}: {v}");
-            }
-            if !resp.body.is_empty() {
-                let _ = writeln!(err, "< {}", clip(&resp.body));
-            }
-        }
-    }
-}
-
-/// The one pagination loop: call `fetch` with the cursor (`None` first) until it answers no next
-/// cursor, collecting every page's items. A cursor seen twice is a broken chain and an error, never
-/// a short list; `cursor_name` names it in that error (`NextPageToken`, `marker`).
-pub async fn collect_pages<T, F, Fut>(
-    provider: crate::kind::ProviderKind,
-    what: &str,
-    cursor_name: &str,
-    mut fetch: F,
-) -> Result<Vec<T>>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>)>>,
-{
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let (items, next) = fetch(cursor.take()).await?;
-        out.extend(items);
-        match next.filter(|c| !c.is_empty()) {
-            None => return Ok(out),
-            Some(c) if !seen.insert(c.clone()) => {
-                return Err(Error::Decode {
-                    provider,
-                    action: what.to_string(),
-                    detail: format!(
-                        "the API repeated {cursor_name} {c:?}: the chain of pages loops, so the listing is incomplete"
-                    ),
-                });
-            }
-            Some(c) => cursor = Some(c),
-        }
-    }
 }
 
 /// Read a CA certificate file named by `--cacert`, a profile's `cacert` or `OS_CACERT`.
@@ -636,19 +363,6 @@ pub fn is_loopback(url: &Url) -> bool {
             d == "localhost" || d.ends_with(".localhost")
         }
         None => false,
-    }
-}
-
-/// A body for the trace: text, clipped to 4 KiB.
-fn clip(body: &[u8]) -> String {
-    const MAX: usize = 4096;
-    let text = crate::text::sanitize(&crate::text::redact_signed_urls(&String::from_utf8_lossy(
-        &body[..body.len().min(MAX)],
-    )));
-    if body.len() > MAX {
-        format!("{text}… [{} more bytes]", body.len() - MAX)
-    } else {
-        text
     }
 }
 
@@ -691,6 +405,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::Method;
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
@@ -709,35 +424,6 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_limiter_lets_a_burst_through_then_spaces_requests() {
-        let l = Limiter::new(RateLimit {
-            per_second: 2.0,
-            burst: 3,
-        })
-        .expect("limited");
-        let start = tokio::time::Instant::now();
-        for _ in 0..3 {
-            l.acquire().await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO, "the burst goes at once");
-        for _ in 0..4 {
-            l.acquire().await;
-        }
-        assert_eq!(
-            start.elapsed(),
-            Duration::from_secs(2),
-            "then one every 500 ms"
-        );
-        assert!(
-            Limiter::new(RateLimit {
-                per_second: 0.0,
-                burst: 1
-            })
-            .is_none()
-        );
     }
 
     #[test]
@@ -776,35 +462,6 @@ mod tests {
         .expect("client builds");
         let url = Url::parse("http://198.51.100.7:9000/v3").expect("url");
         assert!(allowed.check_destination("list", &url).is_ok());
-    }
-
-    #[test]
-    fn debug_of_requests_and_responses_never_shows_a_credential() {
-        let url = Url::parse("https://eu.api.ovh.com/1.0/auth/time").expect("url");
-        let mut req = Outgoing::new(Method::POST, url)
-            .header("X-Ovh-Consumer", "ck-secret-value", true)
-            .header("Content-Type", "application/json", false);
-        req.body = Some(br#"{"password": "pw-secret-value"}"#.to_vec());
-        req.body_sensitive = true;
-        let dbg = format!("{req:?}");
-        assert!(dbg.contains("Content-Type: application/json"), "{dbg}");
-        assert!(
-            !dbg.contains("ck-secret-value") && !dbg.contains("pw-secret-value"),
-            "{dbg}"
-        );
-
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-subject-token",
-            "tok-secret-value".parse().expect("value"),
-        );
-        let resp = Incoming {
-            status: StatusCode::CREATED,
-            headers,
-            body: b"{}".to_vec(),
-        };
-        let dbg = format!("{resp:?}");
-        assert!(!dbg.contains("tok-secret-value"), "{dbg}");
     }
 
     fn small_cap() -> Http {

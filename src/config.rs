@@ -431,6 +431,22 @@ fn choose_profile(
     }
 }
 
+/// The one layered lookup every provider uses for every setting: the first value that is set, in
+/// the order flag > environment (the first of `env_names` that is set; empty counts as unset) >
+/// snapctl profile > the provider's native file.
+pub fn layered(
+    flag: Option<&str>,
+    env: &Env,
+    env_names: &[&str],
+    profile: Option<&str>,
+    native: Option<&str>,
+) -> Option<String> {
+    flag.or_else(|| env_names.iter().find_map(|n| env.var(n)))
+        .or(profile)
+        .or(native)
+        .map(str::to_string)
+}
+
 /// Parse an API base URL (`http(s)://host[:port]/path`, trailing `/` dropped) from configuration;
 /// `what` names it in messages and `example` shows a good one.
 pub fn base_url(raw: &str, what: &str, example: &str) -> Result<reqwest::Url> {
@@ -495,6 +511,31 @@ mod tests {
         let mut f = std::fs::File::create(&path).expect("create");
         f.write_all(text.as_bytes()).expect("write");
         path
+    }
+
+    #[test]
+    fn the_layered_lookup_takes_flag_then_env_then_profile_then_native() {
+        let mut env = Env::default();
+        env.vars.insert("B_ENV".into(), "env".into());
+        env.vars.insert("EMPTY".into(), String::new());
+        let names = ["A_ENV", "EMPTY", "B_ENV"];
+        let get = |flag, profile, native| layered(flag, &env, &names, profile, native);
+        assert_eq!(
+            get(Some("flag"), Some("profile"), Some("native")).as_deref(),
+            Some("flag")
+        );
+        assert_eq!(
+            get(None, Some("profile"), Some("native")).as_deref(),
+            Some("env")
+        );
+        let no_env = Env::default();
+        let get = |profile, native| layered(None, &no_env, &names, profile, native);
+        assert_eq!(
+            get(Some("profile"), Some("native")).as_deref(),
+            Some("profile")
+        );
+        assert_eq!(get(None, Some("native")).as_deref(), Some("native"));
+        assert_eq!(get(None, None), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, base_url, inspect_config_file};
+use crate::config::{Settings, base_url, inspect_config_file, layered};
 use crate::error::{Error, Result};
 
 /// Default region of every official SDK.
@@ -116,13 +116,14 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
     let file = load_profile(settings, warnings)?;
     let env = &settings.env;
     let profile = &settings.profile;
-    let region = settings
-        .region_flag
-        .clone()
-        .or_else(|| env.var("OSC_REGION").map(str::to_string))
-        .or_else(|| profile.region.clone())
-        .or_else(|| file.region.clone())
-        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let region = layered(
+        settings.region_flag.as_deref(),
+        env,
+        &["OSC_REGION"],
+        profile.region.as_deref(),
+        file.region.as_deref(),
+    )
+    .unwrap_or_else(|| DEFAULT_REGION.to_string());
     if !region
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -133,30 +134,32 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
             reason: "expected a region such as eu-west-2".into(),
         });
     }
-    let endpoint = settings
-        .endpoint_flag
-        .clone()
-        .or_else(|| env.var("OSC_ENDPOINT_API").map(str::to_string))
-        .or_else(|| profile.endpoint.clone())
-        .or_else(|| file.endpoints.get("api").cloned())
-        .or_else(|| file.endpoint.clone())
-        .unwrap_or_else(|| format!("https://api.{region}.outscale.com/api/v1"));
+    let endpoint = layered(
+        settings.endpoint_flag.as_deref(),
+        env,
+        &["OSC_ENDPOINT_API"],
+        profile.endpoint.as_deref(),
+        file.endpoints
+            .get("api")
+            .map(String::as_str)
+            .or(file.endpoint.as_deref()),
+    )
+    .unwrap_or_else(|| format!("https://api.{region}.outscale.com/api/v1"));
     let base_url = endpoint_url(&endpoint)?;
-    let access_key = env
-        .var("OSC_ACCESS_KEY")
-        .map(str::to_string)
-        .or_else(|| profile.access_key.clone())
-        .or(file.access_key);
-    let secret_key = env
-        .var("OSC_SECRET_KEY")
-        .map(str::to_string)
-        .or_else(|| {
-            profile
-                .secret_key
-                .as_ref()
-                .map(|s| s.expose_secret().to_string())
-        })
-        .or_else(|| file.secret_key.map(|s| s.expose_secret().to_string()));
+    let access_key = layered(
+        None,
+        env,
+        &["OSC_ACCESS_KEY"],
+        profile.access_key.as_deref(),
+        file.access_key.as_deref(),
+    );
+    let secret_key = layered(
+        None,
+        env,
+        &["OSC_SECRET_KEY"],
+        profile.secret_key.as_ref().map(|s| s.expose_secret()),
+        file.secret_key.as_ref().map(|s| s.expose_secret()),
+    );
     match (access_key, secret_key) {
         (Some(access_key), Some(secret_key)) => Ok(OscConfig {
             base_url,

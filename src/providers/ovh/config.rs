@@ -11,7 +11,7 @@ use ini::Ini;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{Settings, base_url, inspect_config_file};
+use crate::config::{Settings, base_url, inspect_config_file, layered};
 use crate::error::{Error, Result};
 
 /// The named endpoints both official wrappers know.
@@ -157,21 +157,25 @@ pub fn endpoint_url(endpoint: &str) -> Result<Url> {
 pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OvhConfig> {
     let conf = OvhConf::load(settings, warnings)?;
     let env = &settings.env;
-    let endpoint = settings
-        .endpoint_flag
-        .clone()
-        .or_else(|| env.var("OVH_ENDPOINT").map(str::to_string))
-        .or_else(|| settings.profile.endpoint.clone())
-        .or_else(|| conf.get("default", "endpoint").map(str::to_string))
-        .unwrap_or_else(|| "ovh-eu".to_string());
+    let endpoint = layered(
+        settings.endpoint_flag.as_deref(),
+        env,
+        &["OVH_ENDPOINT"],
+        settings.profile.endpoint.as_deref(),
+        conf.get("default", "endpoint"),
+    )
+    .unwrap_or_else(|| "ovh-eu".to_string());
     let base_url = endpoint_url(&endpoint)?;
 
     let profile = &settings.profile;
     let pick = |env_name: &str, from_profile: Option<String>, key: &str| -> Option<String> {
-        env.var(env_name)
-            .map(str::to_string)
-            .or(from_profile)
-            .or_else(|| conf.get(&endpoint, key).map(str::to_string))
+        layered(
+            None,
+            env,
+            &[env_name],
+            from_profile.as_deref(),
+            conf.get(&endpoint, key),
+        )
     };
     let ak = pick(
         "OVH_APPLICATION_KEY",

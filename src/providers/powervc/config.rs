@@ -11,7 +11,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::{Settings, base_url, inspect_config_file, parse_duration};
+use crate::config::{Settings, base_url, inspect_config_file, layered, parse_duration};
 use crate::error::{Error, Result};
 
 /// PowerVC's default project.
@@ -190,19 +190,15 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
     let env = &settings.env;
     let p = &settings.profile;
     let pick = |env_names: &[&str], profile: Option<String>, cloud: Option<String>| {
-        env_names
-            .iter()
-            .find_map(|n| env.var(n).map(str::to_string))
-            .or(profile)
-            .or(cloud)
+        layered(None, env, env_names, profile.as_deref(), cloud.as_deref())
     };
-    let auth_url = settings.endpoint_flag.clone().or_else(|| {
-        pick(
-            &["OS_AUTH_URL"],
-            p.endpoint.clone(),
-            cloud.auth.auth_url.clone(),
-        )
-    });
+    let auth_url = layered(
+        settings.endpoint_flag.as_deref(),
+        env,
+        &["OS_AUTH_URL"],
+        p.endpoint.as_deref(),
+        cloud.auth.auth_url.as_deref(),
+    );
     let username = pick(
         &["OS_USERNAME"],
         p.username.clone(),
@@ -271,13 +267,13 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
         cloud.auth.user_domain_name.clone(),
     )
     .unwrap_or_else(|| DEFAULT_DOMAIN.into());
-    let region = settings.region_flag.clone().or_else(|| {
-        pick(
-            &["OS_REGION_NAME"],
-            p.region.clone(),
-            cloud.region_name.clone(),
-        )
-    });
+    let region = layered(
+        settings.region_flag.as_deref(),
+        env,
+        &["OS_REGION_NAME"],
+        p.region.as_deref(),
+        cloud.region_name.as_deref(),
+    );
     let interface =
         pick(&["OS_INTERFACE"], None, cloud.interface.clone()).unwrap_or_else(|| "public".into());
     if !matches!(interface.as_str(), "public" | "internal" | "admin") {

@@ -1,4 +1,4 @@
-//! Keystone v3 password authentication and the authenticated PowerVC volume-service client.
+//! The authenticated PowerVC volume-service client (Keystone authentication is in `auth.rs`).
 //!
 //! The token (from `X-Subject-Token`) and the volume URL (from the token's catalog, or the override,
 //! or `https://<identity host>:9000/v3/<project>`) are cached for the run; the token is renewed before
@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use reqwest::{Method, Url};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use secrecy::ExposeSecret;
+use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::config::{PowervcConfig, ProjectScope};
+use super::auth::TokenState;
+use super::config::PowervcConfig;
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
 use crate::kind::ProviderKind;
@@ -26,52 +26,11 @@ pub const REQUEST_ID: &str = "x-openstack-request-id";
 /// Catalog service types for block storage, in order of preference.
 pub const VOLUME_TYPES: [&str; 4] = ["block-storage", "volumev3", "volumev2", "volume"];
 
-#[derive(Debug, Deserialize)]
-struct TokenBody {
-    token: TokenInfo,
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenInfo {
-    expires_at: String,
-    issued_at: Option<String>,
-    project: Option<IdOnly>,
-    #[serde(default)]
-    catalog: Vec<CatalogEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct IdOnly {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct CatalogEntry {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    endpoints: Vec<Endpoint>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Endpoint {
-    interface: String,
-    region: Option<String>,
-    region_id: Option<String>,
-    url: String,
-}
-
-struct TokenState {
-    token: SecretString,
-    refresh_at: Timestamp,
-    volume_url: Url,
-}
-
 /// An authenticated session against one PowerVC.
 pub struct Session {
-    http: Arc<Http>,
-    config: PowervcConfig,
-    state: Mutex<Option<TokenState>>,
+    pub(super) http: Arc<Http>,
+    pub(super) config: PowervcConfig,
+    pub(super) state: Mutex<Option<TokenState>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -83,7 +42,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn parse_time(s: &str) -> Option<Timestamp> {
+pub(super) fn parse_time(s: &str) -> Option<Timestamp> {
     s.parse::<Timestamp>().ok().or_else(|| {
         s.parse::<jiff::civil::DateTime>()
             .ok()
@@ -105,152 +64,6 @@ impl Session {
             config,
             state: Mutex::new(None),
         }
-    }
-
-    fn auth_body(&self) -> Value {
-        let a = &self.config.auth;
-        let scope = match &a.project {
-            ProjectScope::Id(id) => json!({ "project": { "id": id } }),
-            ProjectScope::Name { name, domain } => {
-                json!({ "project": { "name": name, "domain": { "name": domain } } })
-            }
-        };
-        json!({
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": a.username,
-                            "domain": { "name": a.user_domain },
-                            "password": a.password(),
-                        }
-                    }
-                },
-                "scope": scope,
-            }
-        })
-    }
-
-    async fn authenticate(&self) -> Result<TokenState> {
-        let mut url = self.config.auth_url.clone();
-        url.path_segments_mut()
-            .expect("identity_url() only accepts base URLs")
-            .extend(["auth", "tokens"]);
-        let body = serde_json::to_vec(&self.auth_body()).expect("auth body serialises");
-        let what = format!("authenticate {} with Keystone", self.config.auth.username);
-        // Asking for a token changes nothing server-side: safe to re-send on throttling.
-        let resp = self
-            .http
-            .execute(&what, true, || {
-                let mut req = Outgoing::new(Method::POST, url.clone())
-                    // Authentication changes no volume: a dry run still authenticates.
-                    .reading()
-                    .header("Content-Type", "application/json", false)
-                    .header("Accept", "application/json", false);
-                req.body = Some(body.clone());
-                req.body_sensitive = true;
-                Ok(req)
-            })
-            .await?;
-        if !resp.status.is_success() {
-            return Err(api_error(&what, &resp));
-        }
-        let token = resp
-            .header("x-subject-token")
-            .ok_or_else(|| Error::Decode {
-                provider: ProviderKind::Powervc,
-                action: what.clone(),
-                detail: "Keystone answered without an X-Subject-Token header".into(),
-            })?;
-        let info: TokenBody = serde_json::from_slice(&resp.body).map_err(|e| Error::Decode {
-            provider: ProviderKind::Powervc,
-            action: what.clone(),
-            detail: e.to_string(),
-        })?;
-        let info = info.token;
-        let expires_at = parse_time(&info.expires_at).ok_or_else(|| Error::Decode {
-            provider: ProviderKind::Powervc,
-            action: what.clone(),
-            detail: format!("unreadable expires_at {:?}", info.expires_at),
-        })?;
-        let issued_at = info
-            .issued_at
-            .as_deref()
-            .and_then(parse_time)
-            .unwrap_or_else(Timestamp::now);
-        // Renew `margin` before expiry, but never later than half-way through the token's life, so
-        // short-lived tokens (Keystone's default hour) are not renewed on every call.
-        let life = expires_at.duration_since(issued_at);
-        let margin = jiff::SignedDuration::try_from(self.config.token_margin)
-            .unwrap_or(jiff::SignedDuration::MAX)
-            .min(life / 2);
-        let refresh_at = expires_at.checked_sub(margin).unwrap_or(expires_at);
-        let project_id = info.project.map(|p| p.id);
-        let volume_url = self.volume_url(&info.catalog, project_id.as_deref())?;
-        Ok(TokenState {
-            token: SecretString::from(token),
-            refresh_at,
-            volume_url,
-        })
-    }
-
-    /// The volume service base: override > catalog > `https://<identity host>:9000/v3/<project>`.
-    fn volume_url(&self, catalog: &[CatalogEntry], project_id: Option<&str>) -> Result<Url> {
-        if let Some(u) = &self.config.volume_endpoint {
-            return Ok(u.clone());
-        }
-        let region = self.config.region.as_deref();
-        for kind in VOLUME_TYPES {
-            for entry in catalog.iter().filter(|e| e.kind == kind) {
-                let found = entry.endpoints.iter().find(|ep| {
-                    ep.interface == self.config.interface
-                        && region.is_none_or(|r| {
-                            ep.region_id.as_deref() == Some(r) || ep.region.as_deref() == Some(r)
-                        })
-                        && ep.url.contains("/v3")
-                });
-                if let Some(ep) = found {
-                    let mut url = ep.url.trim_end_matches('/').to_string();
-                    if url.ends_with("/v3")
-                        && let Some(p) = project_id
-                    {
-                        url = format!("{url}/{p}");
-                    }
-                    return Url::parse(&url).map_err(|e| Error::Decode {
-                        provider: ProviderKind::Powervc,
-                        action: "read the service catalog".into(),
-                        detail: format!("bad volume URL {url:?}: {e}"),
-                    });
-                }
-            }
-        }
-        let project = project_id.ok_or_else(|| Error::Config {
-            message: "the token has no project and the catalog no volume service".into(),
-            hint: Some("pass --volume-endpoint https://HOST:9000/v3/PROJECT_ID".into()),
-        })?;
-        let auth = &self.config.auth_url;
-        let host = auth.host_str().unwrap_or("localhost");
-        Url::parse(&format!("{}://{host}:9000/v3/{project}", auth.scheme())).map_err(|e| {
-            Error::Config {
-                message: format!("cannot build the volume URL: {e}"),
-                hint: Some("pass --volume-endpoint".into()),
-            }
-        })
-    }
-
-    /// Current token and volume URL, authenticating when none is valid (or when `renew`).
-    async fn current(&self, renew: bool) -> Result<(SecretString, Url)> {
-        let mut guard = self.state.lock().await;
-        let stale = match guard.as_ref() {
-            None => true,
-            Some(s) => renew || Timestamp::now() >= s.refresh_at,
-        };
-        if stale {
-            *guard = Some(self.authenticate().await?);
-        }
-        let s = guard.as_ref().expect("set above");
-        Ok((s.token.clone(), s.volume_url.clone()))
     }
 
     /// The volume service base URL (authenticating if needed).

@@ -6,6 +6,7 @@
 //! the end. Revert is offered only when the service's microversion (from its version document) is at
 //! least 3.40. Every id is a UUID, checked before a request is built.
 
+pub mod auth;
 pub mod client;
 pub mod config;
 

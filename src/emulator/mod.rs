@@ -87,6 +87,8 @@ pub(crate) struct World {
     throttle_window: (Instant, u32),
     /// Every request that asked for a change (`METHOD /path`), for tests of `--dry-run`.
     changes: Vec<String>,
+    /// Requests served, the emulator's own clock calls aside.
+    requests: u64,
 }
 
 impl World {
@@ -190,6 +192,11 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// How many API requests it has served so far.
+    pub fn requests(&self) -> u64 {
+        self.world.lock().map(|w| w.requests).unwrap_or_default()
+    }
+
     /// The `--service` of each OVH product.
     pub fn service(kind: crate::kind::ProviderKind) -> Option<&'static str> {
         match kind {
@@ -213,6 +220,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         pvc: powervc::PvcState::default(),
         throttle_window: (Instant::now(), 0),
         changes: Vec::new(),
+        requests: 0,
     };
     ovh::seed(&mut world);
     outscale::seed(&mut world);
@@ -416,6 +424,9 @@ async fn handle(
     let Ok(mut world) = shared.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    if !req.path.starts_with("/_emulator/") {
+        world.requests += 1;
+    }
     if asks_for_a_change(&req) {
         world.changes.push(format!("{} {}", req.method, req.path));
     }

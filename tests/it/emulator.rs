@@ -9,7 +9,7 @@ use serde_json::Value;
 use snapctl::emulator::{self, Emulator, EmulatorConfig};
 use snapctl::provider::ProviderKind;
 
-async fn start() -> Emulator {
+pub(crate) async fn start() -> Emulator {
     emulator::start(EmulatorConfig {
         delay: Duration::from_millis(60),
         ..EmulatorConfig::default()
@@ -18,14 +18,14 @@ async fn start() -> Emulator {
     .expect("emulator starts")
 }
 
-struct Cli<'a> {
+pub(crate) struct Cli<'a> {
     emu: &'a Emulator,
     home: tempfile::TempDir,
     overrides: Vec<(String, String)>,
 }
 
 impl<'a> Cli<'a> {
-    fn new(emu: &'a Emulator) -> Self {
+    pub(crate) fn new(emu: &'a Emulator) -> Self {
         Cli {
             emu,
             home: tempfile::tempdir().expect("tempdir"),
@@ -33,7 +33,7 @@ impl<'a> Cli<'a> {
         }
     }
 
-    async fn run(&self, kind: ProviderKind, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, kind: ProviderKind, args: &[&str]) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
             .env("HOME", self.home.path())
@@ -65,7 +65,7 @@ impl<'a> Cli<'a> {
             .expect("join")
     }
 
-    async fn json(&self, kind: ProviderKind, args: &[&str]) -> Value {
+    pub(crate) async fn json(&self, kind: ProviderKind, args: &[&str]) -> Value {
         let mut full = vec!["-o", "json"];
         full.extend_from_slice(args);
         let out = self.run(kind, &full).await;
@@ -74,7 +74,7 @@ impl<'a> Cli<'a> {
             .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", stdout(&out)))
     }
 
-    async fn ok(&self, kind: ProviderKind, args: &[&str]) -> Output {
+    pub(crate) async fn ok(&self, kind: ProviderKind, args: &[&str]) -> Output {
         let out = self.run(kind, args).await;
         assert_exit(&out, 0);
         out

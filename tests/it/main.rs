@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod conformance;
 mod efs;
 mod efs_policies;
 mod emulator;

@@ -1,0 +1,163 @@
+//! The provider conformance suite: the same cases run against every provider on the emulator,
+//! each gated by the capabilities the provider declares (as OpenDAL's behaviour tests are). A new
+//! provider gets these for free once it is in the registry and the emulator.
+
+use snapctl::kind::{ProviderKind, Support};
+use snapctl::providers::entry;
+
+use super::emulator::{Cli, start};
+use crate::common::{assert_exit, stderr};
+
+/// create → wait → list → show → delete → wait → gone, on every provider that offers it.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_lifecycle_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for kind in ProviderKind::ALL {
+        let caps = entry(kind).capabilities;
+        if caps.create_snapshot == Support::No || caps.delete_snapshot == Support::No {
+            continue;
+        }
+        let volume = emu.demo_volume(kind);
+        let made = cli
+            .json(
+                kind,
+                &[
+                    "snapshot",
+                    "create",
+                    "--volume",
+                    &volume,
+                    "--name",
+                    "conformance",
+                    "--wait",
+                ],
+            )
+            .await;
+        assert_eq!(made["state"], "available", "{kind}: {made}");
+        let id = made["id"].as_str().expect("id").to_string();
+        let listed = cli
+            .json(kind, &["snapshot", "list", "--volume", &volume])
+            .await;
+        assert!(
+            listed
+                .as_array()
+                .expect("array")
+                .iter()
+                .any(|s| s["id"] == id),
+            "{kind}: {id} not listed"
+        );
+        let shown = cli
+            .json(kind, &["snapshot", "show", &id, "--volume", &volume])
+            .await;
+        assert_eq!(shown["id"], id, "{kind}");
+        assert_eq!(shown["provider"], kind.as_str());
+        cli.ok(
+            kind,
+            &["snapshot", "delete", &id, "--volume", &volume, "--wait"],
+        )
+        .await;
+        let gone = cli
+            .run(kind, &["snapshot", "show", &id, "--volume", &volume])
+            .await;
+        assert_exit(&gone, 4);
+    }
+}
+
+/// Every operation a provider declares it lacks answers exit 3 with a hint, and sends no change.
+#[tokio::test(flavor = "multi_thread")]
+async fn operations_a_provider_lacks_exit_3_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut checked = 0;
+    for kind in ProviderKind::ALL {
+        let caps = entry(kind).capabilities;
+        let volume = emu.demo_volume(kind);
+        let made = cli
+            .json(
+                kind,
+                &[
+                    "snapshot", "create", "--volume", &volume, "--name", "base", "--wait",
+                ],
+            )
+            .await;
+        let snap = made["id"].as_str().expect("id").to_string();
+        let (v, s) = (volume.as_str(), snap.as_str());
+        let cases: [(Support, &str, Vec<&str>); 6] = [
+            (
+                caps.clone,
+                "clone",
+                vec!["clone", "--volume", v, "--snapshot", s],
+            ),
+            (
+                caps.revert,
+                "revert",
+                vec!["revert", "--volume", v, "--snapshot", s, "--yes"],
+            ),
+            (
+                caps.schedules,
+                "schedule",
+                vec!["schedule", "list", "--volume", v],
+            ),
+            (caps.copy, "copy", vec!["copy", "--snapshot", s]),
+            (
+                caps.share,
+                "share",
+                vec!["snapshot", "share", s, "--public"],
+            ),
+            (
+                caps.export,
+                "export",
+                vec!["snapshot", "export", s, "--bucket", "b"],
+            ),
+        ];
+        for (support, what, args) in cases {
+            if support == Support::Yes {
+                continue;
+            }
+            let before = emu.changes().len();
+            let out = cli.run(kind, &args).await;
+            assert_exit(&out, 3);
+            assert!(
+                stderr(&out).contains("hint:"),
+                "{kind} {what}: no hint\n{}",
+                stderr(&out)
+            );
+            assert_eq!(
+                emu.changes().len(),
+                before,
+                "{kind} {what} changed something"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} unsupported operations checked"
+    );
+}
+
+/// An id of the wrong shape is refused (exit 2) before any request, on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_ids_exit_2_without_a_request_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for kind in ProviderKind::ALL {
+        let volume = emu.demo_volume(kind);
+        for args in [
+            vec!["snapshot", "show", "../../etc", "--volume", volume.as_str()],
+            vec!["snapshot", "delete", "x/y", "--volume", volume.as_str()],
+            vec!["volume", "show", "vol?x=1"],
+            vec!["snapshot", "list", "--volume", "a b"],
+        ] {
+            let before = emu.requests();
+            let out = cli.run(kind, &args).await;
+            assert_exit(&out, 2);
+            assert_eq!(
+                emu.requests(),
+                before,
+                "{kind} {args:?} sent a request:\n{}",
+                stderr(&out)
+            );
+        }
+    }
+}

@@ -67,6 +67,10 @@ pub struct Global {
     #[arg(long, global = true, env = "SNAPCTL_REQUEST_TIMEOUT", value_parser = duration, value_name = "DURATION")]
     pub request_timeout: Option<Duration>,
 
+    /// First retry backoff step; it doubles per attempt, with jitter, up to 10s [default: 300ms].
+    #[arg(long, global = true, env = "SNAPCTL_RETRY_DELAY", value_parser = duration, value_name = "DURATION", hide_short_help = true)]
+    pub retry_delay: Option<Duration>,
+
     /// Pause between two polls while waiting.
     #[arg(long, global = true, value_parser = duration, default_value = "5s", value_name = "DURATION")]
     pub poll_interval: Duration,

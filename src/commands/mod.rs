@@ -217,6 +217,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         allow_http,
         dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
+        base_delay: g.retry_delay.unwrap_or(HttpConfig::default().base_delay),
         ..HttpConfig::default()
     })?);
     let mut warnings = std::mem::take(&mut settings.warnings);

@@ -161,3 +161,136 @@ async fn invalid_ids_exit_2_without_a_request_everywhere() {
         }
     }
 }
+
+/// `(id, name)` of every snapshot of `volume`, retried while the emulator injects faults.
+async fn snapshots(cli: &Cli<'_>, kind: ProviderKind, volume: &str) -> Vec<(String, String)> {
+    for _ in 0..8 {
+        let out = cli
+            .run(
+                kind,
+                &["-o", "json", "snapshot", "list", "--volume", volume],
+            )
+            .await;
+        if out.status.code() == Some(0) {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            return v
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|s| {
+                    (
+                        s["id"].as_str().expect("id").to_string(),
+                        s["name"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+        }
+    }
+    panic!("{kind}: the snapshot list never succeeded");
+}
+
+/// Rotation deletes only its candidates (manual snapshots with its prefix), never others, and
+/// keeps what the policy keeps, on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_deletes_only_candidates_on_every_provider() {
+    for kind in ProviderKind::ALL {
+        let emu = start().await;
+        let cli = Cli::new(&emu);
+        let volume = emu.demo_volume(kind);
+        // Names in rotate's own format: NAS-HA custom snapshots have no creation time, so rotation
+        // reads it from the name (and keeps, as a rail, what it cannot date).
+        for name in [
+            "snapctl-20261101T000000Z",
+            "snapctl-20261101T010000Z",
+            "snapctl-20261101T020000Z",
+            "keep-me",
+        ] {
+            cli.ok(
+                kind,
+                &[
+                    "snapshot", "create", "--volume", &volume, "--name", name, "--wait",
+                ],
+            )
+            .await;
+        }
+        let before = snapshots(&cli, kind, &volume).await;
+        cli.ok(
+            kind,
+            &["rotate", "--volume", &volume, "--keep-last", "1", "--wait"],
+        )
+        .await;
+        let after = snapshots(&cli, kind, &volume).await;
+        for (id, name) in &before {
+            if !name.starts_with("snapctl-") {
+                assert!(
+                    after.iter().any(|(i, _)| i == id),
+                    "{kind}: non-candidate {name} ({id}) was deleted"
+                );
+            }
+        }
+        let ours = after
+            .iter()
+            .filter(|(_, n)| n.starts_with("snapctl-"))
+            .count();
+        assert_eq!(ours, 1, "{kind}: keep-last 1 left {ours}: {after:?}");
+    }
+}
+
+/// One seeded fault schedule per provider (a fifth of answers are server errors): whatever the exit
+/// code, no non-candidate is deleted, and exit 0 means the policy was fully applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_under_seeded_faults_is_safe_on_every_provider() {
+    for kind in ProviderKind::ALL {
+        let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+            delay: std::time::Duration::from_millis(60),
+            fail_rate: 0.2,
+            seed: 7,
+            ..snapctl::emulator::EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let cli = Cli::new(&emu);
+        let volume = emu.demo_volume(kind);
+        let before = snapshots(&cli, kind, &volume).await;
+        let mut zero_exits = 0;
+        for run in 0..2 {
+            let out = cli
+                .run(
+                    kind,
+                    &[
+                        "rotate",
+                        "--volume",
+                        &volume,
+                        "--create",
+                        "--wait",
+                        "--keep-last",
+                        "1",
+                    ],
+                )
+                .await;
+            let after = snapshots(&cli, kind, &volume).await;
+            for (id, name) in &before {
+                if !name.starts_with("snapctl-") {
+                    assert!(
+                        after.iter().any(|(i, _)| i == id),
+                        "{kind}: non-candidate {name} ({id}) was deleted\n{}",
+                        stderr(&out)
+                    );
+                }
+            }
+            if out.status.code() == Some(0) {
+                zero_exits += 1;
+                let ours: Vec<_> = after
+                    .iter()
+                    .filter(|(_, n)| n.starts_with("snapctl-"))
+                    .collect();
+                assert_eq!(ours.len(), 1, "{kind}: exit 0 but {ours:?} left");
+            }
+            if run == 0 {
+                // The next run must take a new name (names have second resolution).
+                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            }
+        }
+        eprintln!("{kind}: {zero_exits} of 2 faulty rotations succeeded");
+    }
+}

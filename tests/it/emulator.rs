@@ -40,6 +40,8 @@ impl<'a> Cli<'a> {
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("SNAPCTL_LOCK_DIR", self.home.path().join("locks"))
             .env("SNAPCTL_MAX_RPS", "0")
+            // Faults are retried; the backoff has its own unit tests.
+            .env("SNAPCTL_RETRY_DELAY", "10ms")
             .current_dir(self.home.path())
             .write_stdin(Vec::<u8>::new())
             .args([

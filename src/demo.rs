@@ -2,8 +2,6 @@
 //! snapshot → clone → rotate on every provider through the real command code, printing each command
 //! and its table.
 
-use std::io::Write;
-
 use clap::Parser;
 
 use crate::cli::Cli;
@@ -102,13 +100,7 @@ pub async fn run(outer: &Env, run_command: Runner) -> Result<()> {
 }
 
 fn print_line(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|source| Error::Io {
-            action: "cannot write to stdout".into(),
-            source,
-        })
+    crate::output::write_stdout(text.as_bytes())
 }
 
 /// The emulator's credentials, and nothing of the user's configuration.

@@ -283,6 +283,19 @@ pub fn render_task_id(id: &str, format: Format) -> String {
     }
 }
 
+/// The one way data reaches stdout: written whole and flushed, a closed pipe or full disk
+/// reported as an error (exit 1) rather than a panic.
+pub fn write_stdout(data: &[u8]) -> crate::error::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(data)
+        .and_then(|_| out.flush())
+        .map_err(|source| crate::error::Error::Io {
+            action: "cannot write to stdout".into(),
+            source,
+        })
+}
+
 /// A list: table, JSON array or ids.
 pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {

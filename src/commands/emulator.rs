@@ -47,14 +47,7 @@ pub(super) async fn serve(a: &crate::cli::EmulatorArgs) -> Result<()> {
         crate::emulator::EFS_SERVICE,
         crate::emulator::NASHA_SERVICE
     ));
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|source| Error::Io {
-            action: "cannot write to stdout".into(),
-            source,
-        })?;
-    drop(out);
+    crate::output::write_stdout(text.as_bytes())?;
     while !crate::interrupt::requested() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -53,13 +53,7 @@ impl Ctx {
         } else {
             std::borrow::Cow::Owned(crate::text::sanitize(text))
         };
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|source| Error::Io {
-                action: "cannot write to stdout".into(),
-                source,
-            })
+        crate::output::write_stdout(text.as_bytes())
     }
 
     fn info(&self, line: &str) {
@@ -125,10 +119,12 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
         return Ok(match run_command(cli, env).await {
             Ok(code) => code,
             Err(e) => {
-                println!(
-                    "SNAPCTL UNKNOWN: {}",
+                let line = format!(
+                    "SNAPCTL UNKNOWN: {}\n",
                     crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
                 );
+                // A plugin whose stdout is gone has nobody to tell; the exit code still says it.
+                let _ = crate::output::write_stdout(line.as_bytes());
                 3
             }
         });
@@ -149,11 +145,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
             use clap::CommandFactory;
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "snapctl", &mut out);
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&out).map_err(|source| Error::Io {
-                action: "cannot write to stdout".into(),
-                source,
-            })?;
+            crate::output::write_stdout(&out)?;
             return Ok(0);
         }
         _ => {}
@@ -161,12 +153,7 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     if let Command::Providers = cli.command {
         // Still load the config file so a broken one is reported, but no provider is needed.
         resolve(&g.opts(), env, false)?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(render_providers(g.output).as_bytes())
-            .map_err(|source| Error::Io {
-                action: "cannot write to stdout".into(),
-                source,
-            })?;
+        crate::output::write_stdout(render_providers(g.output).as_bytes())?;
         return Ok(0);
     }
     let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");

@@ -87,6 +87,9 @@ impl ApiError {
     /// The error for this answer: `NotFound` (exit 4) for a 404 or when the provider's own code
     /// says the object does not exist (`missing`), `Api` otherwise.
     pub fn into_error(self, missing: bool) -> Error {
+        if matches!(self.status, 401 | 403) {
+            return Error::Unauthorized(Box::new(self));
+        }
         if self.status == 404 || missing {
             Error::NotFound(Box::new(self))
         } else {
@@ -145,6 +148,11 @@ pub enum Error {
     /// The API answered with an error.
     #[error("{0}")]
     Api(Box<ApiError>),
+
+    /// The API refused the credentials, whatever the HTTP status said (OVH answers a wrong
+    /// secret with 400 `INVALID_SIGNATURE`).
+    #[error("{0}")]
+    Unauthorized(Box<ApiError>),
 
     /// The request never got an answer (DNS, connect, TLS, timeout, broken body).
     #[error("cannot {action}: {detail}")]
@@ -287,6 +295,7 @@ impl Error {
             Error::Usage { .. } | Error::InvalidInput { .. } => ExitCode::Usage,
             Error::Unsupported { .. } => ExitCode::Unsupported,
             Error::NotFound(_) => ExitCode::NotFound,
+            Error::Unauthorized(_) => ExitCode::Auth,
             Error::Config { .. } => ExitCode::Auth,
             Error::Api(api) => match api.status {
                 401 | 403 => ExitCode::Auth,
@@ -315,7 +324,7 @@ impl Error {
                 hint.clone()
             }
             Error::Unsupported { hint, .. } => Some(hint.clone()),
-            Error::NotFound(api) | Error::Api(api) => api.hint.clone(),
+            Error::NotFound(api) | Error::Api(api) | Error::Unauthorized(api) => api.hint.clone(),
             Error::Transport { tls: true, .. } => Some(
                 "the server's certificate is not trusted: pass its CA with --cacert FILE (PowerVC: a copy of /etc/pki/tls/certs/powervc.crt) or OS_CACERT, and check the host name in the URL".into(),
             ),

@@ -685,6 +685,28 @@ async fn refused_credentials_exit_5_with_a_hint() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ovh_credential_codes_exit_5_whatever_the_status() {
+    // OVH answers a wrong application secret with 400 INVALID_SIGNATURE, a stale timestamp with
+    // 400 QUERY_TIME_OUT (twice: snapctl refreshes the clock once).
+    for (fixture_name, code) in [
+        ("ovh-efs/error-invalid-signature.json", "INVALID_SIGNATURE"),
+        ("ovh-efs/error-query-time-out.json", "QUERY_TIME_OUT"),
+    ] {
+        let server = ovh_server().await;
+        ovh_get(
+            &server,
+            &format!("/1.0/storage/netapp/{SERVICE}/share"),
+            json(400, fixture_name),
+        )
+        .await;
+        let out = Snapctl::efs(&server).run(&["volume", "list"]).await;
+        assert_exit(&out, 5);
+        assert_stderr_has(&out, &format!("(400 {code}, X-Ovh-QueryID"));
+        assert_stderr_has(&out, "hint: ");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_only_service_is_used_when_none_is_given() {
     let server = ovh_server().await;
     ovh_get(

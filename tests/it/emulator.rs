@@ -538,7 +538,8 @@ async fn wrong_secrets_get_the_real_refusals() {
         ("OS_PASSWORD".into(), "guess".into()),
     ];
     let ovh = cli.run(ProviderKind::OvhEfs, &["volume", "list"]).await;
-    assert_exit(&ovh, 1);
+    // A 400 INVALID_SIGNATURE is a refusal of the credentials: exit 5, like the others.
+    assert_exit(&ovh, 5);
     assert_stderr_has(&ovh, "INVALID_SIGNATURE");
     let osc = cli.run(ProviderKind::Outscale, &["volume", "list"]).await;
     assert_exit(&osc, 5);

@@ -255,6 +255,27 @@ async fn volumes_list_with_names_from_tags() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_host_without_scheme_works_as_oapi_cli_writes_it() {
+    let server = MockServer::start().await;
+    osc("ReadVolumes")
+        .respond_with(ok("read-volumes.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut cli = Snapctl::outscale(&server);
+    cli.args
+        .retain(|a| a != "--endpoint" && !a.starts_with("http://"));
+    let host = server.uri().trim_start_matches("http://").to_string();
+    let out = cli
+        .env("OSC_ENDPOINT_API", &host)
+        .env("OSC_PROTOCOL", "http")
+        .run(&["-o", "ids", "volume", "list"])
+        .await;
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("vol-0a1b2c3d"), "{}", stdout(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn clone_creates_a_volume_in_the_source_subregion_and_waits() {
     let server = MockServer::start().await;
     osc("ReadSnapshots")

@@ -25,6 +25,8 @@ struct OscProfile {
     #[serde(default)]
     endpoints: BTreeMap<String, String>,
     endpoint: Option<String>,
+    /// `http` or `https` for an endpoint written without a scheme (osc-sdk-python's key).
+    protocol: Option<String>,
 }
 
 /// Access key and secret key.
@@ -98,8 +100,27 @@ fn load_profile(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscPr
     Ok(profile)
 }
 
-/// A base URL from an endpoint: `https://host` gains `/api/v1` (oapi-cli's host-only form).
-pub fn endpoint_url(endpoint: &str) -> Result<Url> {
+/// A base URL from an endpoint: `https://host` gains `/api/v1` (oapi-cli's host-only form), and a
+/// host written without a scheme (`127.0.0.1:3000`, as oapi-cli writes `endpoints.api`) takes
+/// `protocol` (`OSC_PROTOCOL`, the profile's `protocol`), `https` by default.
+pub fn endpoint_url(endpoint: &str, protocol: Option<&str>) -> Result<Url> {
+    let with_scheme;
+    let endpoint = if endpoint.contains("://") {
+        endpoint
+    } else {
+        let scheme = match protocol.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("https") => "https",
+            Some("http") => "http",
+            Some(other) => {
+                return Err(Error::Config {
+                    message: format!("invalid OSC_PROTOCOL {other:?}"),
+                    hint: Some("use http or https".into()),
+                });
+            }
+        };
+        with_scheme = format!("{scheme}://{endpoint}");
+        &with_scheme
+    };
     let mut url = base_url(
         endpoint,
         "endpoint URL",
@@ -145,7 +166,8 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
             .or(file.endpoint.as_deref()),
     )
     .unwrap_or_else(|| format!("https://api.{region}.outscale.com/api/v1"));
-    let base_url = endpoint_url(&endpoint)?;
+    let protocol = layered(None, env, &["OSC_PROTOCOL"], None, file.protocol.as_deref());
+    let base_url = endpoint_url(&endpoint, protocol.as_deref())?;
     let access_key = layered(
         None,
         env,
@@ -216,16 +238,34 @@ mod tests {
     #[test]
     fn host_only_endpoints_gain_the_api_path() {
         assert_eq!(
-            endpoint_url("https://api.eu-west-2.outscale.com")
+            endpoint_url("https://api.eu-west-2.outscale.com", None)
                 .expect("url")
                 .as_str(),
             "https://api.eu-west-2.outscale.com/api/v1"
         );
         assert_eq!(
-            endpoint_url("http://127.0.0.1:9/api/v1/")
+            endpoint_url("http://127.0.0.1:9/api/v1/", None)
                 .expect("url")
                 .as_str(),
             "http://127.0.0.1:9/api/v1"
         );
+    }
+
+    #[test]
+    fn a_host_without_scheme_takes_the_protocol_or_https() {
+        let url = |e, p| endpoint_url(e, p).map(|u| u.to_string());
+        assert_eq!(
+            url("127.0.0.1:3000", Some("http")).expect("url"),
+            "http://127.0.0.1:3000/api/v1"
+        );
+        assert_eq!(
+            url("api.eu-west-2.outscale.com", None).expect("url"),
+            "https://api.eu-west-2.outscale.com/api/v1"
+        );
+        assert_eq!(
+            url("api.eu-west-2.outscale.com/api/v1", Some("HTTPS")).expect("url"),
+            "https://api.eu-west-2.outscale.com/api/v1"
+        );
+        assert!(url("127.0.0.1:3000", Some("ftp")).is_err());
     }
 }

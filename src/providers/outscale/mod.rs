@@ -352,14 +352,13 @@ impl Outscale {
                 &format!("tag {id}"),
             )
             .await
-            .map_err(|e| match e {
-                Error::Api(mut api) => {
+            .map_err(|mut e| {
+                if let Error::Api(api) | Error::Unauthorized(api) | Error::NotFound(api) = &mut e {
                     api.hint = Some(format!(
                         "{id} was created but not tagged; tag it by hand or delete it"
                     ));
-                    Error::Api(api)
                 }
-                other => other,
+                e
             })?;
         Ok(())
     }

@@ -142,8 +142,7 @@ impl OvhClient {
                 return Ok(resp);
             }
             let err = self.api_error(action, &resp, &method, &url);
-            let time_out =
-                matches!(&err, Error::Api(a) if a.code.as_deref() == Some("QUERY_TIME_OUT"));
+            let time_out = matches!(&err, Error::Unauthorized(a) if a.code.as_deref() == Some("QUERY_TIME_OUT"));
             if time_out && !refreshed {
                 refreshed = true;
                 continue;
@@ -196,6 +195,10 @@ impl OvhClient {
             request_id: resp.header(QUERY_ID_HEADER),
             hint,
         };
+        if code_refuses_credentials(api.code.as_deref()) {
+            // A wrong secret (400 INVALID_SIGNATURE), an unknown key or consumer key: exit 5.
+            return Error::Unauthorized(Box::new(api));
+        }
         api.into_error(false)
     }
 }
@@ -232,6 +235,22 @@ pub fn only_service(product: &str, services: Vec<(String, String)>) -> Result<St
 }
 
 /// What to do about an OVH error, from its status and code.
+/// OVH error codes that mean the credentials were refused, whatever the HTTP status (a bad
+/// signature is a 400). `QUERY_TIME_OUT` is among them: the request was not authenticated.
+fn code_refuses_credentials(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "INVALID_SIGNATURE"
+                | "QUERY_TIME_OUT"
+                | "INVALID_KEY"
+                | "INVALID_CREDENTIAL"
+                | "NOT_CREDENTIAL"
+                | "NOT_GRANTED_CALL"
+        )
+    )
+}
+
 fn hint_for(status: u16, code: Option<&str>, method: &Method, url: &Url) -> Option<String> {
     let path = url.path();
     let hint = match (status, code) {

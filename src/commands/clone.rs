@@ -76,13 +76,14 @@ pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Re
 async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<String> {
     let p = ctx.provider.as_ref();
     let name = format!(
-        "snapctl-clone-{}",
+        "{}{}",
+        crate::rotation::plan::CLONE_BASE_PREFIX,
         jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
     );
     let req = CreateSnapshot {
         volume: volume.to_string(),
         name: Some(name.clone()),
-        description: Some("taken by snapctl clone".into()),
+        description: Some(crate::rotation::plan::CLONE_BASE_DESCRIPTION.into()),
         ..CreateSnapshot::default()
     };
     let (snap, op) = create_snapshot_once(p, &req).await?;

@@ -126,15 +126,76 @@ pub struct Plan {
     pub delete: Vec<Snapshot>,
 }
 
+/// Name prefix of the snapshots `clone --volume` takes as the base of a clone.
+pub const CLONE_BASE_PREFIX: &str = "snapctl-clone-";
+
+/// Description `clone --volume` gives the snapshot it takes as the base of a clone.
+pub const CLONE_BASE_DESCRIPTION: &str = "taken by snapctl clone";
+
+/// Whether `s` is a snapshot `clone --volume` took as a clone's base: a clone may depend on it, so
+/// rotation never counts or deletes it, whatever prefix it rotates.
+pub fn is_clone_base(s: &Snapshot) -> bool {
+    s.name
+        .as_deref()
+        .is_some_and(|n| n.starts_with(CLONE_BASE_PREFIX))
+        || s.description.as_deref() == Some(CLONE_BASE_DESCRIPTION)
+}
+
 /// Rotation candidates: manual snapshots whose name starts with `prefix`. Automatic, system and
-/// scheduled snapshots, and unnamed ones, never are.
+/// scheduled snapshots, unnamed ones, and the bases of clones never are.
 pub fn candidates(snapshots: &[Snapshot], prefix: &str) -> Vec<Snapshot> {
     snapshots
         .iter()
         .filter(|s| s.kind == SnapshotKind::Manual)
         .filter(|s| s.name.as_deref().is_some_and(|n| n.starts_with(prefix)))
+        .filter(|s| !is_clone_base(s))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod clone_base_tests {
+    use super::*;
+    use crate::kind::ProviderKind;
+    use crate::model::SnapshotState;
+
+    fn snap(name: &str, description: Option<&str>) -> Snapshot {
+        Snapshot {
+            provider: ProviderKind::OvhEfs,
+            id: name.into(),
+            volume_id: Some("v".into()),
+            name: Some(name.into()),
+            description: description.map(str::to_string),
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: SnapshotKind::Manual,
+            created_at: None,
+            size_gib: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn clone_bases_are_never_candidates_whatever_the_prefix() {
+        let all = [
+            snap("snapctl-20261124T093000Z", None),
+            snap(
+                "snapctl-clone-20261124T093500Z",
+                Some(CLONE_BASE_DESCRIPTION),
+            ),
+            // Renamed by hand, but still the base of a clone.
+            snap("nightly-base", Some(CLONE_BASE_DESCRIPTION)),
+        ];
+        let names = |prefix| -> Vec<String> {
+            candidates(&all, prefix)
+                .into_iter()
+                .filter_map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(names("snapctl-"), ["snapctl-20261124T093000Z"]);
+        assert!(names("nightly").is_empty());
+        assert_eq!(names(""), ["snapctl-20261124T093000Z"]);
+    }
 }
 
 type Bucker = fn(&jiff::civil::DateTime, usize) -> i64;

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use super::plan::{Entry, Kept, Policy, candidates, plan};
 use crate::error::{Error, Result};
 use crate::lock::{self, VolumeLock};
-use crate::model::{CreateSnapshot, Snapshot};
+use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, SnapshotState};
 use crate::provider::Provider;
 use crate::wait::{WaitOptions, wait_for};
 
@@ -280,7 +280,29 @@ async fn prepare(
             return prepared(report, Some(lock), vec![]);
         }
     };
-    let cands = candidates(&all, &opts.prefix);
+    // What the last read saw, not the create's first answer (`creating`).
+    if let Some(created) = &mut report.created
+        && let Some(fresh) = all.iter().find(|s| s.id == created.id)
+    {
+        *created = fresh.clone();
+    }
+    let mut cands = candidates(&all, &opts.prefix);
+    // A dry run plans with the snapshot it would take, as the real run does after taking it.
+    if let Some(name) = &report.would_create {
+        cands.push(Snapshot {
+            provider: provider.kind(),
+            id: name.clone(),
+            volume_id: Some(volume.clone()),
+            name: Some(name.clone()),
+            description: None,
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: SnapshotKind::Manual,
+            created_at: Some(Timestamp::now()),
+            size_gib: None,
+            expires_at: None,
+        });
+    }
     let p = plan(&cands, &opts.policy, Timestamp::now());
     report.keep = p.keep;
     report.delete = p.delete.iter().map(Entry::from).collect();

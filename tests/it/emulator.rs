@@ -806,3 +806,80 @@ async fn a_dry_run_that_would_succeed_names_the_next_request_and_changes_nothing
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_dry_run_plans_with_the_snapshot_it_would_take_and_the_report_shows_the_final_state()
+ {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let vol = emu.demo_volume(k);
+    for name in [
+        "snapctl-20261101T000000Z",
+        "snapctl-20261101T010000Z",
+        "snapctl-20261101T020000Z",
+    ] {
+        cli.ok(
+            k,
+            &[
+                "snapshot", "create", "--volume", &vol, "--name", name, "--wait",
+            ],
+        )
+        .await;
+    }
+    let args = [
+        "rotate",
+        "--volume",
+        &vol,
+        "--create",
+        "--wait",
+        "--keep-last",
+        "2",
+    ];
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let dry = cli.json(k, &dry_args).await;
+    let real = cli.json(k, &args).await;
+    let count = |v: &Value, key: &str| v["volumes"][0][key].as_array().map_or(0, Vec::len);
+    // keep-last 2 with the new snapshot: the newest old one and the new one stay.
+    assert_eq!(count(&dry, "delete"), 2, "{dry}");
+    assert_eq!(count(&real, "deleted"), 2, "{real}");
+    assert_eq!(
+        real["volumes"][0]["created"]["state"], "available",
+        "the report shows what the last read saw: {real}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clone_base_snapshot_is_not_a_rotation_candidate() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let vol = emu.demo_volume(k);
+    cli.ok(k, &["clone", "--volume", &vol, "--name", "copy", "--wait"])
+        .await;
+    cli.ok(
+        k,
+        &[
+            "snapshot",
+            "create",
+            "--volume",
+            &vol,
+            "--name",
+            "snapctl-20261101T000000Z",
+            "--wait",
+        ],
+    )
+    .await;
+    let plan = cli
+        .json(
+            k,
+            &["rotate", "--volume", &vol, "--keep-last", "1", "--dry-run"],
+        )
+        .await;
+    let mentioned = plan.to_string();
+    assert!(
+        !mentioned.contains("snapctl-clone-"),
+        "the clone's base snapshot is planned: {plan}"
+    );
+}

@@ -201,7 +201,13 @@ impl Http {
                                     attempt + 1,
                                     self.config.max_attempts
                                 ));
-                                tokio::time::sleep(delay).await;
+                                if !pause_unless_interrupted(delay).await {
+                                    return Err(stopped_retrying(
+                                        action,
+                                        attempt,
+                                        &format!("it answered {}", resp.status),
+                                    ));
+                                }
                                 attempt += 1;
                                 continue;
                             }
@@ -225,7 +231,9 @@ impl Http {
                             attempt + 1,
                             self.config.max_attempts
                         ));
-                        tokio::time::sleep(delay).await;
+                        if !pause_unless_interrupted(delay).await {
+                            return Err(stopped_retrying(action, attempt, &detail));
+                        }
                         attempt += 1;
                         continue;
                     }
@@ -338,6 +346,32 @@ impl Http {
         if self.config.verbosity >= 1 {
             eprintln!("snapctl: {line}");
         }
+    }
+}
+
+/// Sleep `delay` before a retry, unless SIGINT/SIGTERM arrives (checked every 50 ms): then answer
+/// `false` at once, so an interrupt never waits out a backoff or a long `Retry-After`.
+async fn pause_unless_interrupted(delay: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + delay;
+    loop {
+        if crate::interrupt::requested() {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return !crate::interrupt::requested();
+        }
+        tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await;
+    }
+}
+
+/// The error of a read whose retries an interrupt stopped.
+fn stopped_retrying(action: &str, attempt: u32, last: &str) -> Error {
+    Error::Interrupted {
+        done: format!(
+            "stopped retrying: {action} was tried {attempt} time(s) and not again ({})",
+            crate::text::one_line(last, 300)
+        ),
     }
 }
 

@@ -844,6 +844,49 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
+    let server = ovh_server().await;
+    ovh("GET", format!("/1.0/storage/netapp/{SERVICE}/share"))
+        .respond_with(json(200, "ovh-efs/shares.json").set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", cli.home.path())
+        .env("SNAPCTL_MAX_RPS", "0")
+        .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cli.home.path())
+        .args(&cli.args)
+        .args(["--request-timeout", "700ms", "volume", "list"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert_exit(&out, 130);
+    assert_stderr_has(&out, "stopped retrying");
+    // The attempt in flight timed out (700 ms); without the fix three more followed.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let reads = api_requests(&server).await.len();
+    assert_eq!(reads, 1, "attempts after the signal: {}", reads - 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unanswered_create_is_found_by_name_not_resent() {
     let server = ovh_server().await;
     // The server makes the snapshot but the answer never arrives in time.

@@ -109,6 +109,17 @@ pub struct Incoming {
     pub headers: HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Which attempt this answered (1 for the first). An answer to a retry may describe the
+    /// effect of an earlier attempt: a retried DELETE that finds nothing did its job.
+    pub attempt: u32,
+}
+
+impl Incoming {
+    /// Whether this is a retried delete finding the object gone (404): the earlier attempt took
+    /// effect, so the delete succeeded.
+    pub fn retried_delete_found_nothing(&self) -> bool {
+        self.attempt > 1 && self.status == StatusCode::NOT_FOUND
+    }
 }
 
 impl std::fmt::Debug for Incoming {
@@ -191,6 +202,7 @@ mod tests {
             status: StatusCode::CREATED,
             headers,
             body: b"{}".to_vec(),
+            attempt: 1,
         };
         let dbg = format!("{resp:?}");
         assert!(!dbg.contains("tok-secret-value"), "{dbg}");

@@ -167,7 +167,8 @@ impl Http {
             let started = Instant::now();
             self.trace_request(&req, attempt);
             match self.send_once(&req, action).await? {
-                Ok(resp) => {
+                Ok(mut resp) => {
+                    resp.attempt = attempt;
                     self.trace_response(&resp, started.elapsed());
                     if resp.status.is_redirection() {
                         return Err(Error::Redirected {
@@ -315,6 +316,7 @@ impl Http {
             status,
             headers,
             body,
+            attempt: 1,
         }))
     }
 

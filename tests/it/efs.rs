@@ -887,6 +887,29 @@ async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_retried_delete_that_finds_nothing_succeeded() {
+    let server = ovh_server().await;
+    // The first attempt deletes the snapshot but its answer is lost behind a 503; the retry gets
+    // a 404.
+    ovh("DELETE", share_path(&format!("/snapshot/{MANUAL}")))
+        .respond_with(json(503, "ovh-efs/error-500.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    ovh("DELETE", share_path(&format!("/snapshot/{MANUAL}")))
+        .respond_with(json(404, "ovh-efs/error-404.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .env("SNAPCTL_RETRY_DELAY", "10ms")
+        .run(&["-o", "ids", "snapshot", "delete", MANUAL, "--volume", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), MANUAL);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unanswered_create_is_found_by_name_not_resent() {
     let server = ovh_server().await;
     // The server makes the snapshot but the answer never arrives in time.

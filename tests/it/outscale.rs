@@ -807,3 +807,37 @@ async fn ten_thousand_snapshots_list_completely_page_by_page() {
     assert_eq!(ids.len(), 10_000);
     assert_eq!(ids[9_999], format!("snap-{:08x}", 9_999));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_delete_that_finds_nothing_succeeded() {
+    let server = MockServer::start().await;
+    // The first attempt deletes the snapshot but its answer is lost behind a 503; the retry finds
+    // nothing.
+    osc("DeleteSnapshot")
+        .respond_with(err(503, "error-throttled-per-call.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    osc("DeleteSnapshot")
+        .respond_with(err(400, "error-no-such-snapshot.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .env("SNAPCTL_RETRY_DELAY", "10ms")
+        .run(&["-o", "json", "snapshot", "delete", "snap-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["status"], "deleting", "{v}");
+    // A first answer of "no such snapshot" is still not found.
+    let server = MockServer::start().await;
+    osc("DeleteSnapshot")
+        .respond_with(err(400, "error-no-such-snapshot.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["snapshot", "delete", "snap-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 4);
+}

@@ -199,10 +199,14 @@ impl OscClient {
             })
             .await?;
         if resp.status.is_success() {
-            Ok(resp)
-        } else {
-            Err(api_error(what, &resp))
+            return Ok(resp);
         }
+        let err = api_error(what, &resp);
+        // A retried Delete* answered "no such resource": the earlier attempt took effect.
+        if action.starts_with("Delete") && resp.attempt > 1 && matches!(err, Error::NotFound(_)) {
+            return Ok(resp);
+        }
+        Err(err)
     }
 
     /// Every item of a `Read*` call, following `NextPageToken` to the end. Each page's raw JSON is

@@ -138,7 +138,10 @@ impl OvhClient {
                     Ok(req)
                 })
                 .await?;
-            if resp.status.is_success() {
+            // A retried DELETE finding nothing: the earlier attempt took effect.
+            if resp.status.is_success()
+                || (method == Method::DELETE && resp.retried_delete_found_nothing())
+            {
                 return Ok(resp);
             }
             let err = self.api_error(action, &resp, &method, &url);

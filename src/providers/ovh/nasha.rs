@@ -516,6 +516,9 @@ impl Provider for Nasha {
                 &action,
             )
             .await?;
+        if resp.retried_delete_found_nothing() {
+            return Ok(Operation::Done);
+        }
         self.task_of(&resp, &action).await
     }
 
@@ -577,7 +580,11 @@ impl Provider for Nasha {
             )
             .await?;
         Ok(ScheduleChange {
-            op: self.task_of(&resp, &action).await?,
+            op: if resp.retried_delete_found_nothing() {
+                Operation::Done
+            } else {
+                self.task_of(&resp, &action).await?
+            },
             notes: vec![],
         })
     }

@@ -112,7 +112,10 @@ impl Session {
                     Ok(req)
                 })
                 .await?;
-            if resp.status.is_success() {
+            // A retried DELETE finding nothing: the earlier attempt took effect.
+            if resp.status.is_success()
+                || (method == Method::DELETE && resp.retried_delete_found_nothing())
+            {
                 return Ok(resp);
             }
             if resp.status.as_u16() == 401 && !renewed {

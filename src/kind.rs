@@ -101,7 +101,8 @@ pub struct Capabilities {
     pub clone: Support,
     /// `revert` a volume to a snapshot.
     pub revert: Support,
-    /// `--wait` on operations.
+    /// `wait --task`: the provider has long-running tasks to wait for by id (every provider offers
+    /// `--wait` on the commands themselves).
     pub wait: Support,
     /// `schedule list|add|remove`.
     pub schedules: Support,
@@ -123,7 +124,7 @@ impl Capabilities {
             ("snapshot delete", self.delete_snapshot),
             ("clone", self.clone),
             ("revert", self.revert),
-            ("wait", self.wait),
+            ("wait --task", self.wait),
             ("schedule list|add|remove", self.schedules),
             ("copy", self.copy),
             ("snapshot share|unshare", self.share),

@@ -217,6 +217,17 @@ pub struct ClonePair {
     pub volume_id: String,
 }
 
+/// A task that `wait --task` saw finish, for providers whose tasks have no richer result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FinishedTask {
+    /// Provider key.
+    pub provider: ProviderKind,
+    /// The task id.
+    pub task_id: String,
+    /// Always `done`: a failed or unfinished task is an error (exit 1, 7).
+    pub state: &'static str,
+}
+
 /// A change of a snapshot's name or description.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotUpdate {

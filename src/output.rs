@@ -208,6 +208,18 @@ impl Record for ClonePair {
     }
 }
 
+impl Record for crate::model::FinishedTask {
+    fn headers() -> &'static [&'static str] {
+        &["TASK", "STATE"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![self.task_id.clone(), self.state.to_string()]
+    }
+    fn id(&self) -> &str {
+        &self.task_id
+    }
+}
+
 /// One provider's row of `snapctl providers -o json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderRow {

@@ -92,6 +92,14 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// One export task, as it is now.
+    async fn get_export_task(&self, _id: &str) -> Result<ExportTask> {
+        Err(self.unsupported(
+            "snapshot export",
+            "this provider's API has no snapshot export",
+        ))
+    }
+
     /// Create a snapshot from an exported image.
     async fn import_snapshot(&self, _req: &ImportRequest) -> Result<(Snapshot, Operation)> {
         Err(self.unsupported(

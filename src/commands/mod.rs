@@ -281,6 +281,36 @@ async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<u8
     }
 }
 
+/// `wait --task`: wait, then print what the task produced: the clone pairs of a PowerVC
+/// clone-volumes task, the final state of an OUTSCALE export task, or the finished task itself.
+async fn wait_task(ctx: &Ctx, task: &str) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    wait_for(
+        p,
+        &Operation::Task {
+            id: task.to_string(),
+        },
+        &ctx.wait,
+    )
+    .await?;
+    match p.clone_results(task).await {
+        Ok(pairs) => return ctx.print(&render_list(&pairs, ctx.format)),
+        Err(Error::Unsupported { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    match p.get_export_task(task).await {
+        Ok(export) => return ctx.print(&render_one(&export, ctx.format)),
+        Err(Error::Unsupported { .. } | Error::InvalidInput { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let done = crate::model::FinishedTask {
+        provider: p.kind(),
+        task_id: task.to_string(),
+        state: "done",
+    };
+    ctx.print(&render_one(&done, ctx.format))
+}
+
 async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Result<()> {
     let p = ctx.provider.as_ref();
     match command {
@@ -294,7 +324,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         Command::Volume(VolumeCmd::Show { id }) => {
             ctx.print(&render_one(&p.get_volume(&id).await?, ctx.format))
         }
-        Command::Wait { task } => wait_for(p, &Operation::Task { id: task }, &ctx.wait).await,
+        Command::Wait { task } => wait_task(ctx, &task).await,
         Command::Copy {
             snapshot,
             source_region,

@@ -128,9 +128,11 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
                 format,
             };
             mutating(ctx, Mutation::Export(&req).describe(), async {
-                let (task, op) = p.export_snapshot(&req).await?;
+                let (mut task, op) = p.export_snapshot(&req).await?;
                 if wait {
                     wait_for(p, &op, &ctx.wait).await?;
+                    // Print what the last read says, not the first answer.
+                    task = p.get_export_task(&task.id).await?;
                 } else {
                     ctx.follow_up(settings, &op);
                 }

@@ -82,7 +82,8 @@ async fn operations_a_provider_lacks_exit_3_everywhere() {
             .await;
         let snap = made["id"].as_str().expect("id").to_string();
         let (v, s) = (volume.as_str(), snap.as_str());
-        let cases: [(Support, &str, Vec<&str>); 6] = [
+        let cases: [(Support, &str, Vec<&str>); 7] = [
+            (caps.wait, "wait --task", vec!["wait", "--task", "1"]),
             (
                 caps.clone,
                 "clone",
@@ -131,7 +132,7 @@ async fn operations_a_provider_lacks_exit_3_everywhere() {
         }
     }
     assert!(
-        checked >= 10,
+        checked >= 11,
         "only {checked} unsupported operations checked"
     );
 }

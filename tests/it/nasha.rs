@@ -196,8 +196,15 @@ async fn a_duration_expiry_becomes_a_date() {
 async fn wait_task_follows_a_task_started_earlier() {
     let server = ovh_server().await;
     task_sequence(&server, 42, &["todo", "done"]).await;
-    let out = Snapctl::nasha(&server).run(&["wait", "--task", "42"]).await;
+    let out = Snapctl::nasha(&server)
+        .run(&["-o", "json", "wait", "--task", "42"])
+        .await;
     assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"provider": "ovh-nasha", "task_id": "42", "state": "done"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -503,9 +503,13 @@ async fn export_waits_for_the_task_with_progress() {
     assert_exit(&out, 0);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["id"], "snap-export-0000000e");
+    // What the last read saw, not the create's "pending 0".
+    assert_eq!(v["state"], "completed", "{v}");
+    assert_eq!(v["progress"], 100, "{v}");
+    // Two polls, then one read of the finished task for the output.
     assert_eq!(
         requests_to(&server, "ReadSnapshotExportTasks").await.len(),
-        2
+        3
     );
 }
 

@@ -289,6 +289,24 @@ async fn clone_volumes_polls_our_own_url_until_success_and_prints_the_pairs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn wait_task_prints_the_clone_pairs() {
+    let server = powervc_server(1).await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/clone-volumes/get_progress")))
+        .and(query_param("task_id", TASK))
+        .respond_with(ok(200, "clone-progress-success.json"))
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "json", "wait", "--task", TASK])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["source_volume_id"], V1);
+    assert_eq!(v[0]["volume_id"], "44444444-0000-4000-8000-000000000001");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_reverted_clone_fails_with_the_failure_message() {
     let server = powervc_server(2).await;
     Mock::given(method("POST"))

@@ -527,6 +527,10 @@ impl Provider for Outscale {
         Ok((task, op))
     }
 
+    async fn get_export_task(&self, id: &str) -> Result<ExportTask> {
+        Ok(map_export(self.export_task(id).await?))
+    }
+
     async fn import_snapshot(&self, req: &ImportRequest) -> Result<(Snapshot, Operation)> {
         let prepared = self.prepare(&Mutation::Import(req)).await?;
         let resp: SnapshotResponse = self.send(&prepared).await?;
@@ -578,18 +582,7 @@ impl Provider for Outscale {
                 }
             },
             Operation::Task { id } => {
-                check_id("export task id", "snap-export-", id)?;
-                let mut tasks: Vec<OscExportTask> = self
-                    .client
-                    .read_all(
-                        "ReadSnapshotExportTasks",
-                        json!({ "TaskIds": [id] }),
-                        &format!("read export task {id}"),
-                    )
-                    .await?;
-                let task = tasks
-                    .pop()
-                    .ok_or_else(|| not_found(format!("read export task {id}")))?;
+                let task = self.export_task(id).await?;
                 let state = task.state.clone().unwrap_or_else(|| "unknown".into());
                 Ok(match state.as_str() {
                     "completed" => Progress::Done,
@@ -604,6 +597,24 @@ impl Provider for Outscale {
                 })
             }
         }
+    }
+}
+
+impl Outscale {
+    /// One export task as the API reports it now.
+    async fn export_task(&self, id: &str) -> Result<OscExportTask> {
+        check_id("export task id", "snap-export-", id)?;
+        let mut tasks: Vec<OscExportTask> = self
+            .client
+            .read_all(
+                "ReadSnapshotExportTasks",
+                json!({ "TaskIds": [id] }),
+                &format!("read export task {id}"),
+            )
+            .await?;
+        tasks
+            .pop()
+            .ok_or_else(|| not_found(format!("read export task {id}")))
     }
 }
 

@@ -37,7 +37,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     delete_snapshot: Support::Yes,
     clone: Support::Yes,
     revert: Support::Yes,
-    wait: Support::Yes,
+    // EFS has no tasks: commands wait on the snapshot or share itself (--wait).
+    wait: Support::No,
     schedules: Support::Yes,
     copy: Support::No,
     share: Support::No,

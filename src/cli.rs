@@ -80,7 +80,7 @@ pub struct Global {
     pub verbose: u8,
 
     /// Print nothing on stderr but errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// Client-side request rate limit, shared by concurrent work [default: ovh 1/s (burst 5),
@@ -247,7 +247,7 @@ pub struct ScheduleAddArgs {
     #[arg(long, value_name = "N", requires = "prefix")]
     pub keep: Option<u32>,
     /// EFS: when, as 'MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK' (e.g. '30 2 * * *').
-    #[arg(long, requires = "prefix")]
+    #[arg(long, requires = "prefix", conflicts_with = "every")]
     pub cron: Option<String>,
     /// EFS: a whole rule 'PREFIX:KEEP:CRON' (repeatable, 4 rules at most per policy).
     #[arg(long = "rule", value_name = "PREFIX:KEEP:CRON")]

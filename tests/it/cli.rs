@@ -169,6 +169,33 @@ async fn bad_arguments_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn conflicting_flags_are_refused_before_anything_runs() {
+    for args in [
+        vec!["-q", "-v", "providers"],
+        vec![
+            "-p",
+            "ovh-efs",
+            "schedule",
+            "add",
+            "--volume",
+            "v",
+            "--every",
+            "day",
+            "--cron",
+            "1 1 * * *",
+            "--prefix",
+            "p",
+            "--keep",
+            "1",
+        ],
+    ] {
+        let out = Snapctl::bare().run(&args).await;
+        assert_exit(&out, 2);
+        assert_stderr_has(&out, "cannot be used with");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn help_lists_the_exit_codes() {
     let out = Snapctl::bare().run(&["--help"]).await;
     assert_exit(&out, 0);

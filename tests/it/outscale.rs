@@ -731,8 +731,16 @@ async fn update_renames_through_the_name_tag_only() {
     let desc = cli
         .run(&["snapshot", "update", "snap-00000001", "--description", "x"])
         .await;
-    assert_exit(&desc, 2);
-    assert!(stderr(&desc).contains("cannot change a snapshot's description"));
+    // Not offered by the API: exit 3, with a hint that is a real command.
+    assert_exit(&desc, 3);
+    assert_stderr_has(
+        &desc,
+        "snapshot update --description is not supported by outscale",
+    );
+    assert_stderr_has(
+        &desc,
+        "hint: an OUTSCALE snapshot keeps the description it was created with; rename it instead: snapctl -p outscale snapshot update snap-00000001 --name NEW",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -115,10 +115,13 @@ impl Outscale {
             Mutation::Update(req) => {
                 check_id("snapshot id", "snap-", &req.snapshot)?;
                 if req.description.is_some() {
-                    return Err(Error::Usage {
-                        message: "OUTSCALE cannot change a snapshot's description".into(),
-                        hint: Some(
-                            "change its name (the Name tag) with --name, or add a tag".into(),
+                    // The API has no call that changes a snapshot's description: not offered.
+                    return Err(Error::Unsupported {
+                        provider: ProviderKind::Outscale,
+                        operation: "snapshot update --description",
+                        hint: format!(
+                            "an OUTSCALE snapshot keeps the description it was created with; rename it instead: snapctl -p outscale snapshot update {} --name NEW",
+                            req.snapshot
                         ),
                     });
                 }

@@ -52,26 +52,52 @@ pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// The microversion that brought in-place revert.
 const REVERT_MICROVERSION: (u32, u32) = (3, 40);
 
+/// An optional field read leniently: a value of an unexpected type (a number where a string was
+/// documented, or the reverse) becomes `None` instead of failing the whole list.
+fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
+}
+
 #[derive(Debug, Deserialize)]
 struct CinderVolume {
     id: String,
+    #[serde(default, deserialize_with = "lenient")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     size: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
     created_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct CinderSnapshot {
     id: String,
+    #[serde(default, deserialize_with = "lenient")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     volume_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     size: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
     created_at: Option<String>,
-    #[serde(rename = "os-extended-snapshot-attributes:progress")]
-    progress: Option<String>,
+    /// `"100%"` in the api-ref, a bare number on some deployments.
+    #[serde(
+        rename = "os-extended-snapshot-attributes:progress",
+        default,
+        deserialize_with = "lenient"
+    )]
+    progress: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -731,7 +757,7 @@ impl Provider for Powervc {
                 (Err(Error::NotFound(_)), Until::Gone) => Ok(Progress::Done),
                 (Err(e), _) => Err(e),
                 (Ok(s), until) => {
-                    let percent = percent(s.progress.as_deref().map(Value::from).as_ref());
+                    let percent = percent(s.progress.as_ref());
                     let s = map_snapshot(s);
                     Ok(match Progress::of_snapshot(s.state, s.provider_state, *until, percent) {
                         Progress::Failed { state, .. } if state == "error_deleting" => {
@@ -779,6 +805,21 @@ impl Provider for Powervc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_of_an_unexpected_type_never_fails_a_list() {
+        let page = serde_json::json!([
+            {"id": "a", "status": "available", "os-extended-snapshot-attributes:progress": "100%"},
+            {"id": "b", "status": "creating", "os-extended-snapshot-attributes:progress": 42},
+            {"id": "c", "status": 7, "size": "ten", "os-extended-snapshot-attributes:progress": null}
+        ]);
+        let snaps: Vec<CinderSnapshot> = serde_json::from_value(page).expect("the list parses");
+        assert_eq!(percent(snaps[0].progress.as_ref()), Some(100));
+        assert_eq!(percent(snaps[1].progress.as_ref()), Some(42));
+        assert_eq!(snaps[2].status, None);
+        assert_eq!(snaps[2].size, None);
+        assert_eq!(snaps[2].id, "c");
+    }
 
     #[test]
     fn clone_progress_reads_ibm_shapes() {

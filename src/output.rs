@@ -410,6 +410,9 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                         (false, None) if v.deleted.iter().any(|x| x.id == d.id) => {
                             ("deleted", String::new())
                         }
+                        (false, None) if v.skipped.iter().any(|x| x.id == d.id) => {
+                            ("skipped", "interrupted before it started".to_string())
+                        }
                         (false, None) => ("not deleted", String::new()),
                     };
                     rows.push((

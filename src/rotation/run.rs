@@ -81,6 +81,8 @@ pub struct VolumeReport {
     pub deleted: Vec<Entry>,
     /// Deletions that failed.
     pub failed: Vec<Failed>,
+    /// Deletions not started because of an interrupt.
+    pub skipped: Vec<Entry>,
     /// Why this volume could not be rotated (lock, listing, creation).
     pub error: Option<String>,
     #[serde(skip)]
@@ -97,6 +99,7 @@ impl VolumeReport {
             delete: Vec::new(),
             deleted: Vec::new(),
             failed: Vec::new(),
+            skipped: Vec::new(),
             error: None,
             cause: None,
         }
@@ -318,10 +321,8 @@ async fn apply(
 ) -> Prepared {
     for snap in std::mem::take(&mut prepared.to_delete) {
         if crate::interrupt::requested() {
-            prepared.report.failed.push(Failed {
-                id: snap.id.clone(),
-                error: "interrupted before it started".into(),
-            });
+            // Not started: skipped, as the README says, not failed.
+            prepared.report.skipped.push(Entry::from(&snap));
             continue;
         }
         let result = async {

@@ -883,3 +883,39 @@ async fn a_clone_base_snapshot_is_not_a_rotation_candidate() {
         "the clone's base snapshot is planned: {plan}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_dry_run_reports_each_item_as_the_real_run_does() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot", "create", "--volume", &vol, "--name", "x", "--wait",
+            ],
+        )
+        .await;
+    let real_id = id(&made);
+    let args = ["snapshot", "delete", real_id.as_str(), "snap-0000dead"];
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let before = emu.changes().len();
+    let dry = cli.run(k, &dry_args).await;
+    assert_eq!(emu.changes().len(), before, "the dry run changed something");
+    let real = cli.run(k, &args).await;
+    // Both: the existing snapshot goes (or would), the missing one fails, exit 6.
+    assert_exit(&dry, 6);
+    assert_exit(&real, 6);
+    assert!(
+        stdout(&dry).contains(&format!("would delete snapshot {real_id}")),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        without_request_ids(&stderr(&dry)),
+        without_request_ids(&stderr(&real))
+    );
+}

@@ -409,3 +409,53 @@ async fn check_is_unknown_when_it_cannot_list() {
         .await;
     assert_exit(&missing, 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
+    let server = ovh_server().await;
+    mount_list(&server, SHARE).await;
+    Mock::given(method("DELETE"))
+        .and(OvhSigned)
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", cli.home.path())
+        .env("SNAPCTL_MAX_RPS", "0")
+        .env("SNAPCTL_LOCK_DIR", cli.home.path().join("locks"))
+        .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cli.home.path())
+        .args(&cli.args)
+        .args([
+            "-o",
+            "json",
+            "rotate",
+            "--volume",
+            SHARE,
+            "--keep-last",
+            "1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert_exit(&out, 130);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let vol = &v["volumes"][0];
+    assert_eq!(vol["deleted"].as_array().map(Vec::len), Some(1), "{vol}");
+    assert_eq!(vol["skipped"].as_array().map(Vec::len), Some(3), "{vol}");
+    assert_eq!(vol["failed"].as_array().map(Vec::len), Some(0), "{vol}");
+}

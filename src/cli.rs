@@ -552,15 +552,17 @@ pub struct CheckArgs {
     /// Check every volume.
     #[arg(long)]
     pub all_volumes: bool,
-    /// CRITICAL when the newest snapshot is older than this.
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
-    pub max_age: Duration,
-    /// WARNING when the newest snapshot is older than this.
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
-    pub warn_age: Option<Duration>,
-    /// CRITICAL when fewer snapshots than this exist.
-    #[arg(long, value_name = "N", default_value = "1")]
-    pub min_count: usize,
+    // The values are checked by the command, not by clap, so that a bad one is the plugin's
+    // UNKNOWN (exit 3), as the monitoring-plugin guidelines want, rather than a usage exit 2.
+    /// CRITICAL when the newest snapshot is older than this (required).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub max_age: Option<String>,
+    /// WARNING when the newest snapshot is older than this (at most --max-age).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub warn_age: Option<String>,
+    /// CRITICAL when fewer snapshots than this exist [default: 1].
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub min_count: Option<String>,
     /// Only manual snapshots whose name starts with this count [default: the profile's rotate prefix, else snapctl-].
     #[arg(long)]
     pub prefix: Option<String>,

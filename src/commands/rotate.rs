@@ -122,14 +122,70 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
     report.outcome(max_delete)
 }
 
+/// `--max-age`, `--warn-age` and `--min-count`, checked as the plugin guidelines ask: a usage
+/// problem is UNKNOWN (exit 3, through `run`), never a CRITICAL.
+fn check_thresholds(a: &CheckArgs) -> Result<(Duration, Option<Duration>, usize)> {
+    let age = |flag: &'static str, text: &str| -> Result<Duration> {
+        let d = parse_duration(text).map_err(|reason| Error::InvalidInput {
+            what: flag,
+            value: text.to_string(),
+            reason,
+        })?;
+        if d.is_zero() {
+            return Err(Error::InvalidInput {
+                what: flag,
+                value: text.to_string(),
+                reason: "an age of zero would always alert".into(),
+            });
+        }
+        Ok(d)
+    };
+    let max_age = match &a.max_age {
+        Some(t) => age("--max-age", t)?,
+        None => {
+            return Err(Error::Usage {
+                message: "check needs --max-age".into(),
+                hint: Some("e.g. snapctl check --volume ID --max-age 26h --warn-age 25h".into()),
+            });
+        }
+    };
+    let warn_age = a
+        .warn_age
+        .as_deref()
+        .map(|t| age("--warn-age", t))
+        .transpose()?;
+    if let Some(w) = warn_age
+        && w > max_age
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--warn-age ({}) is above --max-age ({}): the warning could never come first",
+                crate::error::humanize(w),
+                crate::error::humanize(max_age)
+            ),
+            hint: Some("give a --warn-age at most --max-age".into()),
+        });
+    }
+    let min_count = match &a.min_count {
+        None => 1,
+        Some(t) => t.trim().parse::<usize>().map_err(|_| Error::InvalidInput {
+            what: "--min-count",
+            value: t.clone(),
+            reason: "expected a whole number, 0 or more".into(),
+        })?,
+    };
+    Ok((max_age, warn_age, min_count))
+}
+
 pub(super) async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Result<u8> {
     let prof = settings.profile.rotate.as_ref();
+    let (max_age, warn_age, min_count) = check_thresholds(&a)?;
     let opts = CheckOptions {
         volumes: volumes(a.volumes, a.all_volumes, prof, "check")?,
         prefix: prefix(a.prefix, prof, a.all_names)?,
-        max_age: a.max_age,
-        warn_age: a.warn_age,
-        min_count: a.min_count,
+        max_age,
+        warn_age,
+        min_count,
     };
     let (status, checks) =
         rotation::check(ctx.provider.as_ref(), &opts, jiff::Timestamp::now()).await?;

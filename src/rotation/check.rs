@@ -76,8 +76,8 @@ pub struct VolumeCheck {
     pub newest: Option<Entry>,
     /// Its age in seconds.
     pub age_seconds: Option<i64>,
-    /// Settled candidates counted.
-    pub count: usize,
+    /// Settled candidates counted; `None` when the volume could not be judged (UNKNOWN).
+    pub count: Option<usize>,
     /// Why, in words.
     pub detail: String,
 }
@@ -91,17 +91,26 @@ pub async fn check(
     let ids = volume_ids(provider, &opts.volumes).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
+        let unknown = |id: String, detail: String| VolumeCheck {
+            volume_id: id,
+            status: Status::Unknown,
+            newest: None,
+            age_seconds: None,
+            count: None,
+            detail,
+        };
         let snaps = match provider.list_snapshots(Some(&id)).await {
+            // Some APIs list nothing for a volume that does not exist: ask before saying CRITICAL.
+            Ok(s) if s.is_empty() => match provider.get_volume(&id).await {
+                Ok(_) => s,
+                Err(e) => {
+                    out.push(unknown(id, e.to_string()));
+                    continue;
+                }
+            },
             Ok(s) => s,
             Err(e) => {
-                out.push(VolumeCheck {
-                    volume_id: id,
-                    status: Status::Unknown,
-                    newest: None,
-                    age_seconds: None,
-                    count: 0,
-                    detail: e.to_string(),
-                });
+                out.push(unknown(id, e.to_string()));
                 continue;
             }
         };
@@ -151,7 +160,7 @@ pub async fn check(
             volume_id: id,
             status,
             age_seconds: age,
-            count,
+            count: Some(count),
             detail,
         });
     }
@@ -181,6 +190,8 @@ pub fn status_line(status: Status, checks: &[VolumeCheck], opts: &CheckOptions) 
             }
         }
     };
+    // Plugin guidelines: 'label'=value[UOM];[warn];[crit];[min];[max], thresholds as ranges (`N`
+    // alerts above N, `N:` below N), and a bare `U` for a value that could not be determined.
     let warn = opts
         .warn_age
         .map(|w| w.as_secs().to_string())
@@ -188,15 +199,15 @@ pub fn status_line(status: Status, checks: &[VolumeCheck], opts: &CheckOptions) 
     let perf: Vec<String> = checks
         .iter()
         .map(|c| {
+            let age = c
+                .age_seconds
+                .map_or_else(|| "U".to_string(), |a| format!("{a}s"));
+            let count = c.count.map_or_else(|| "U".to_string(), |n| n.to_string());
             format!(
-                "'{}_age'={}s;{warn};{} '{}_count'={};;{}",
+                "'{}_age'={age};{warn};{};0; '{}_count'={count};;{}:;0;",
                 c.volume_id,
-                c.age_seconds
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "U".into()),
                 opts.max_age.as_secs(),
                 c.volume_id,
-                c.count,
                 opts.min_count
             )
         })

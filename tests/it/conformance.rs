@@ -295,3 +295,31 @@ async fn rotation_under_seeded_faults_is_safe_on_every_provider() {
         eprintln!("{kind}: {zero_exits} of 2 faulty rotations succeeded");
     }
 }
+
+/// A volume that does not exist is UNKNOWN (exit 3) on every provider, never CRITICAL, with no
+/// count in the perfdata.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_of_a_missing_volume_is_unknown_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for (kind, missing) in [
+        (ProviderKind::OvhEfs, "6b1e1f3a-0000-4000-8000-00000000dead"),
+        (ProviderKind::OvhNasha, "no-such-partition"),
+        (ProviderKind::Outscale, "vol-0000dead"),
+        (
+            ProviderKind::Powervc,
+            "6b1e1f3a-0000-4000-8000-00000000dead",
+        ),
+    ] {
+        let out = cli
+            .run(kind, &["check", "--volume", missing, "--max-age", "1d"])
+            .await;
+        assert_exit(&out, 3);
+        let line = crate::common::stdout(&out);
+        assert!(line.starts_with("SNAPCTL UNKNOWN: "), "{kind}: {line}");
+        assert!(
+            line.contains(&format!("'{missing}_count'=U;")),
+            "{kind}: {line}"
+        );
+    }
+}

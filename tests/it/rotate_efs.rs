@@ -331,6 +331,89 @@ async fn the_profile_rotate_table_keeps_the_crontab_line_short() {
     assert_eq!(stdout(&out), format!("{}\n", snap_id(0)));
 }
 
+/// Every perfdata item follows the plugin guidelines:
+/// `'label'=value[UOM];[warn];[crit];[min];[max]`, value a number or a bare `U`, thresholds in range
+/// syntax (`[@][start:][end]`, `~` for minus infinity).
+fn assert_perfdata_grammar(line: &str) {
+    let (_, perf) = line
+        .trim_end()
+        .split_once(" | ")
+        .expect("perfdata after ' | '");
+    for item in perf.split(' ') {
+        let (label, rest) = item.rsplit_once('=').expect("label=value");
+        assert!(
+            label.starts_with('\'') && label.ends_with('\'') && label.len() > 2,
+            "{item}"
+        );
+        let fields: Vec<&str> = rest.split(';').collect();
+        assert!((1..=5).contains(&fields.len()), "{item}");
+        let value = fields[0];
+        let number = value.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%');
+        assert!(
+            value == "U" || number.parse::<f64>().is_ok(),
+            "value {value:?} in {item}"
+        );
+        let is_num = |s: &str| s.is_empty() || s == "~" || s.parse::<f64>().is_ok();
+        for range in &fields[1..fields.len().min(3)] {
+            let r = range.trim_start_matches('@');
+            let ok = match r.split_once(':') {
+                Some((start, end)) => {
+                    is_num(start) && (end.is_empty() || end.parse::<f64>().is_ok())
+                }
+                None => is_num(r),
+            };
+            assert!(ok, "threshold {range:?} in {item}");
+        }
+        for bound in fields.iter().skip(3) {
+            assert!(bound.is_empty() || bound.parse::<f64>().is_ok(), "{item}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_usage_problems_are_unknown_not_critical() {
+    let server = ovh_server().await;
+    mount_list(&server, SHARE).await;
+    let cli = efs_with_locks(&server);
+    for (args, words) in [
+        (vec!["check", "--volume", SHARE], "check needs --max-age"),
+        (
+            vec![
+                "check",
+                "--volume",
+                SHARE,
+                "--max-age",
+                "1h",
+                "--warn-age",
+                "2h",
+            ],
+            "--warn-age (2h) is above --max-age (1h)",
+        ),
+        (
+            vec!["check", "--volume", SHARE, "--max-age", "0s"],
+            "an age of zero would always alert",
+        ),
+        (
+            vec![
+                "check",
+                "--volume",
+                SHARE,
+                "--max-age",
+                "1h",
+                "--min-count",
+                "-1",
+            ],
+            "invalid --min-count",
+        ),
+    ] {
+        let out = cli.run(&args).await;
+        assert_exit(&out, 3);
+        let line = stdout(&out);
+        assert!(line.starts_with("SNAPCTL UNKNOWN: "), "{line}");
+        assert!(line.contains(words), "{line}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_reports_ok_and_critical_as_a_monitoring_plugin() {
     let server = ovh_server().await;
@@ -342,7 +425,11 @@ async fn check_reports_ok_and_critical_as_a_monitoring_plugin() {
     assert_exit(&ok, 0);
     let line = stdout(&ok);
     assert!(line.starts_with("SNAPCTL OK: "), "{line}");
-    assert!(line.contains(&format!("'{SHARE}_count'=5;;1")), "{line}");
+    assert!(
+        line.contains(&format!("'{SHARE}_count'=5;;1:;0;")),
+        "{line}"
+    );
+    assert_perfdata_grammar(&line);
 
     let crit = cli
         .run(&["check", "--volume", SHARE, "--max-age", "1h"])

@@ -4,7 +4,7 @@
 //! small round only, so the suite stays fast.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::Timestamp;
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
@@ -42,7 +42,10 @@ fn main() {
         keep_weekly: Some(8),
         keep_monthly: Some(12),
         keep_yearly: Some(5),
-        keep_within: Some(Duration::from_secs(2 * 86_400)),
+        keep_within: Some(snapctl::rotation::plan::CalendarSpan {
+            days: 2,
+            ..Default::default()
+        }),
         ..Policy::default()
     };
     let now = Timestamp::from_second(1_800_000_600).expect("in range");

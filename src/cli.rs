@@ -10,6 +10,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::config::{GlobalOpts, parse_duration};
 use crate::kind::ProviderKind;
 use crate::output::Format;
+use crate::rotation::plan::CalendarSpan;
 
 /// Take, list, clone and revert point-in-time snapshots of storage volumes on OVHcloud Enterprise
 /// File Storage, OVHcloud NAS-HA, 3DS OUTSCALE and IBM PowerVC.
@@ -119,6 +120,20 @@ fn duration(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+/// A `--keep-*` count: a number, or restic's `-1` for "every bucket".
+pub fn keep_count(s: &str) -> Result<usize, String> {
+    match s.trim() {
+        "-1" => Ok(crate::rotation::plan::UNLIMITED),
+        t => t
+            .parse::<usize>()
+            .map_err(|_| format!("expected a count, or -1 for unlimited, got {s:?}")),
+    }
+}
+
+fn span(s: &str) -> Result<CalendarSpan, String> {
+    CalendarSpan::parse(s)
+}
+
 fn size(s: &str) -> Result<u64, String> {
     crate::text::parse_size(s)
 }
@@ -183,7 +198,7 @@ pub enum Command {
         wait: bool,
     },
     /// Apply a retention policy: optionally take a snapshot, then delete what the policy does not keep.
-    Rotate(RotateArgs),
+    Rotate(Box<RotateArgs>),
     /// Monitoring plugin: is the newest snapshot fresh enough? (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
     Check(CheckArgs),
     /// List, add or remove provider-side snapshot schedules.
@@ -506,26 +521,42 @@ pub struct RotateArgs {
     #[arg(long)]
     pub all_names: bool,
     /// Keep the N newest.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_last: Option<usize>,
     /// Keep the newest of each of the N most recent hours.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_hourly: Option<usize>,
     /// Keep the newest of each of the N most recent days.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_daily: Option<usize>,
     /// Keep the newest of each of the N most recent ISO weeks.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_weekly: Option<usize>,
     /// Keep the newest of each of the N most recent months.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_monthly: Option<usize>,
     /// Keep the newest of each of the N most recent years.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
     pub keep_yearly: Option<usize>,
-    /// Keep everything younger than this, measured from the newest snapshot.
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
-    pub keep_within: Option<Duration>,
+    /// Keep everything younger than this, measured from the newest snapshot. restic's grammar:
+    /// 1y2m3d4h, where m is MONTHS (there are no minutes): 1m is one month.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within: Option<CalendarSpan>,
+    /// Keep the newest of each hour within SPAN of the newest snapshot (restic's grammar).
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_hourly: Option<CalendarSpan>,
+    /// Keep the newest of each day within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_daily: Option<CalendarSpan>,
+    /// Keep the newest of each ISO week within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_weekly: Option<CalendarSpan>,
+    /// Keep the newest of each month within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_monthly: Option<CalendarSpan>,
+    /// Keep the newest of each year within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_yearly: Option<CalendarSpan>,
     /// Refuse (exit 9) when the plan would delete more than this [default: 50].
     #[arg(long, value_name = "N")]
     pub max_delete: Option<usize>,

@@ -137,19 +137,29 @@ pub struct RotateConfig {
     /// Allow an empty prefix.
     pub all_names: Option<bool>,
     /// `--keep-last`.
-    pub keep_last: Option<usize>,
+    pub keep_last: Option<i64>,
     /// `--keep-hourly`.
-    pub keep_hourly: Option<usize>,
+    pub keep_hourly: Option<i64>,
     /// `--keep-daily`.
-    pub keep_daily: Option<usize>,
+    pub keep_daily: Option<i64>,
     /// `--keep-weekly`.
-    pub keep_weekly: Option<usize>,
+    pub keep_weekly: Option<i64>,
     /// `--keep-monthly`.
-    pub keep_monthly: Option<usize>,
+    pub keep_monthly: Option<i64>,
     /// `--keep-yearly`.
-    pub keep_yearly: Option<usize>,
-    /// `--keep-within` (a duration such as `7d`).
+    pub keep_yearly: Option<i64>,
+    /// `--keep-within` (restic's grammar: `7d`, `1m` is a month).
     pub keep_within: Option<String>,
+    /// `--keep-within-hourly`.
+    pub keep_within_hourly: Option<String>,
+    /// `--keep-within-daily`.
+    pub keep_within_daily: Option<String>,
+    /// `--keep-within-weekly`.
+    pub keep_within_weekly: Option<String>,
+    /// `--keep-within-monthly`.
+    pub keep_within_monthly: Option<String>,
+    /// `--keep-within-yearly`.
+    pub keep_within_yearly: Option<String>,
     /// `--max-delete`.
     pub max_delete: Option<usize>,
     /// `--concurrency`.

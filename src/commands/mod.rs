@@ -275,7 +275,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
 
 async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<u8> {
     match command {
-        Command::Rotate(args) => rotate::rotate(ctx, settings, args).await.map(|()| 0),
+        Command::Rotate(args) => rotate::rotate(ctx, settings, *args).await.map(|()| 0),
         Command::Check(args) => rotate::check(ctx, settings, args).await,
         other => dispatch_simple(ctx, settings, other).await.map(|()| 0),
     }

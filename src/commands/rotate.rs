@@ -2,6 +2,7 @@
 //! monitoring plugin.
 
 use super::*;
+use crate::rotation::plan::CalendarSpan;
 
 /// The candidate prefix: flag > profile > `snapctl-`; an empty one needs `--all-names`.
 fn prefix(flag: Option<String>, profile: Option<&RotateConfig>, all_names: bool) -> Result<String> {
@@ -45,16 +46,37 @@ fn volumes(
 
 pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
     let prof = settings.profile.rotate.as_ref();
-    let count = |flag: Option<usize>, f: fn(&RotateConfig) -> Option<usize>| {
-        flag.or_else(|| prof.and_then(f))
+    let count = |flag: Option<usize>,
+                 key: &str,
+                 f: fn(&RotateConfig) -> Option<i64>|
+     -> Result<Option<usize>> {
+        match (flag, prof.and_then(f)) {
+            (Some(n), _) => Ok(Some(n)),
+            (None, None) => Ok(None),
+            (None, Some(n)) => crate::cli::keep_count(&n.to_string())
+                .map(Some)
+                .map_err(|reason| Error::Config {
+                    message: format!("invalid {key} {n} in profile: {reason}"),
+                    hint: None,
+                }),
+        }
     };
-    let keep_within = match (a.keep_within, prof.and_then(|r| r.keep_within.as_deref())) {
-        (Some(d), _) => Some(d),
-        (None, Some(text)) => Some(parse_duration(text).map_err(|reason| Error::Config {
-            message: format!("invalid keep-within {text:?} in profile: {reason}"),
-            hint: None,
-        })?),
-        (None, None) => None,
+    let span = |flag: Option<CalendarSpan>,
+                key: &str,
+                f: fn(&RotateConfig) -> Option<&String>|
+     -> Result<Option<CalendarSpan>> {
+        match (flag, prof.and_then(f)) {
+            (Some(d), _) => Ok(Some(d)),
+            (None, None) => Ok(None),
+            (None, Some(text)) => {
+                CalendarSpan::parse(text)
+                    .map(Some)
+                    .map_err(|reason| Error::Config {
+                        message: format!("invalid {key} {text:?} in profile: {reason}"),
+                        hint: Some("restic's grammar: 1y2m3d4h, m is months".into()),
+                    })
+            }
+        }
     };
     let tz_name = a
         .timezone
@@ -69,13 +91,28 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
         })?,
     };
     let policy = Policy {
-        keep_last: count(a.keep_last, |r| r.keep_last),
-        keep_hourly: count(a.keep_hourly, |r| r.keep_hourly),
-        keep_daily: count(a.keep_daily, |r| r.keep_daily),
-        keep_weekly: count(a.keep_weekly, |r| r.keep_weekly),
-        keep_monthly: count(a.keep_monthly, |r| r.keep_monthly),
-        keep_yearly: count(a.keep_yearly, |r| r.keep_yearly),
-        keep_within,
+        keep_last: count(a.keep_last, "keep-last", |r| r.keep_last)?,
+        keep_hourly: count(a.keep_hourly, "keep-hourly", |r| r.keep_hourly)?,
+        keep_daily: count(a.keep_daily, "keep-daily", |r| r.keep_daily)?,
+        keep_weekly: count(a.keep_weekly, "keep-weekly", |r| r.keep_weekly)?,
+        keep_monthly: count(a.keep_monthly, "keep-monthly", |r| r.keep_monthly)?,
+        keep_yearly: count(a.keep_yearly, "keep-yearly", |r| r.keep_yearly)?,
+        keep_within: span(a.keep_within, "keep-within", |r| r.keep_within.as_ref())?,
+        keep_within_hourly: span(a.keep_within_hourly, "keep-within-hourly", |r| {
+            r.keep_within_hourly.as_ref()
+        })?,
+        keep_within_daily: span(a.keep_within_daily, "keep-within-daily", |r| {
+            r.keep_within_daily.as_ref()
+        })?,
+        keep_within_weekly: span(a.keep_within_weekly, "keep-within-weekly", |r| {
+            r.keep_within_weekly.as_ref()
+        })?,
+        keep_within_monthly: span(a.keep_within_monthly, "keep-within-monthly", |r| {
+            r.keep_within_monthly.as_ref()
+        })?,
+        keep_within_yearly: span(a.keep_within_yearly, "keep-within-yearly", |r| {
+            r.keep_within_yearly.as_ref()
+        })?,
         timezone,
     };
     if policy.is_empty() {
@@ -92,9 +129,16 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
         create: a.create || prof.and_then(|r| r.create).unwrap_or(false),
         prefix: prefix(a.prefix, prof, a.all_names)?,
         policy,
-        max_delete: count(a.max_delete, |r| r.max_delete).unwrap_or(50),
+        max_delete: a
+            .max_delete
+            .or_else(|| prof.and_then(|r| r.max_delete))
+            .unwrap_or(50),
         dry_run: ctx.dry_run,
-        concurrency: count(a.concurrency, |r| r.concurrency).unwrap_or(4).max(1),
+        concurrency: a
+            .concurrency
+            .or_else(|| prof.and_then(|r| r.concurrency))
+            .unwrap_or(4)
+            .max(1),
         wait: a.wait || prof.and_then(|r| r.wait).unwrap_or(false),
         lock_wait: a.lock_wait.unwrap_or_default(),
         lock_dir: lock_dir(&settings.env)?,

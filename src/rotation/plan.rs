@@ -4,15 +4,127 @@
 //! no I/O, reads no clock and never sees a provider's wire types. Selecting candidates ([`candidates`])
 //! and applying a plan live apart from it so the rules can be tested exhaustively on their own.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::model::{Snapshot, SnapshotKind, SnapshotState};
 
-/// Keep rules. Counts of `None` or `Some(0)` are off.
+/// A `--keep-*` count meaning "every bucket" (restic's `-1`).
+pub const UNLIMITED: usize = usize::MAX;
+
+/// A duration in restic's grammar, `1y2m3d4h` (any of the four, each once, in any order): years,
+/// **months**, days and hours, subtracted by calendar as restic does (Go's `AddDate`, then hours).
+/// There are no minutes or seconds: `1m` is one month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CalendarSpan {
+    /// Years.
+    pub years: i32,
+    /// Months.
+    pub months: i32,
+    /// Days.
+    pub days: i32,
+    /// Hours.
+    pub hours: i64,
+}
+
+impl CalendarSpan {
+    /// Parse `1y2m3d4h` (restic's `ParseDuration`).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("empty duration".into());
+        }
+        let mut span = CalendarSpan::default();
+        let mut rest = t;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(format!(
+                    "expected a number in {text:?} (restic's grammar: 1y2m3d4h, m is months)"
+                ));
+            }
+            let n: i64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("number too large in {text:?}"))?;
+            let unit = rest[digits..].chars().next().ok_or_else(|| {
+                format!("no unit after {n} in {text:?} (use y, m for months, d or h)")
+            })?;
+            let small = || i32::try_from(n).map_err(|_| format!("{n} is too large"));
+            match unit {
+                'y' => span.years = small()?,
+                'm' => span.months = small()?,
+                'd' => span.days = small()?,
+                'h' => span.hours = n,
+                other => {
+                    return Err(format!(
+                        "unknown unit {other:?} in {text:?}: restic's durations take y, m (months), d and h"
+                    ));
+                }
+            }
+            rest = &rest[digits + unit.len_utf8()..];
+        }
+        Ok(span)
+    }
+
+    /// Whether it is empty (keeps nothing).
+    pub fn is_zero(&self) -> bool {
+        *self == CalendarSpan::default()
+    }
+
+    /// `t` minus this span, in `tz`: years, months and days by calendar with Go's normalisation
+    /// (March 31 minus one month is March 3, as restic computes it), then hours.
+    pub fn before(&self, t: Timestamp, tz: &TimeZone) -> Timestamp {
+        let z = t.to_zoned_datetime(tz.clone());
+        let months = i64::from(z.year()) * 12 + i64::from(z.month())
+            - 1
+            - i64::from(self.years) * 12
+            - i64::from(self.months);
+        let (year, month) = (months.div_euclid(12), months.rem_euclid(12) + 1);
+        let first = i16::try_from(year)
+            .ok()
+            .and_then(|y| jiff::civil::Date::new(y, month as i8, 1).ok());
+        let Some(first) = first else {
+            return Timestamp::MIN;
+        };
+        let day_offset = i64::from(z.day()) - 1 - i64::from(self.days);
+        let shifted = first
+            .checked_add(jiff::Span::new().days(day_offset))
+            .ok()
+            .map(|d| d.to_datetime(z.time()))
+            .and_then(|dt| dt.to_zoned_datetime(tz.clone()).ok())
+            .map(|z| z.timestamp());
+        match shifted {
+            Some(ts) => ts
+                .checked_sub(jiff::SignedDuration::from_hours(self.hours))
+                .unwrap_or(Timestamp::MIN),
+            None => Timestamp::MIN,
+        }
+    }
+}
+
+impl std::fmt::Display for CalendarSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, unit) in [
+            (i64::from(self.years), 'y'),
+            (i64::from(self.months), 'm'),
+            (i64::from(self.days), 'd'),
+            (self.hours, 'h'),
+        ] {
+            if n != 0 {
+                write!(f, "{n}{unit}")?;
+            }
+        }
+        if self.is_zero() {
+            f.write_str("0h")?;
+        }
+        Ok(())
+    }
+}
+
+/// Keep rules. Counts of `None` or `Some(0)` are off; [`UNLIMITED`] keeps every bucket.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Keep the N newest.
@@ -28,7 +140,17 @@ pub struct Policy {
     /// … years.
     pub keep_yearly: Option<usize>,
     /// Keep everything younger than this, measured from the newest candidate.
-    pub keep_within: Option<Duration>,
+    pub keep_within: Option<CalendarSpan>,
+    /// Keep the newest of each hour within this span of the newest candidate.
+    pub keep_within_hourly: Option<CalendarSpan>,
+    /// … of each day.
+    pub keep_within_daily: Option<CalendarSpan>,
+    /// … of each ISO week.
+    pub keep_within_weekly: Option<CalendarSpan>,
+    /// … of each month.
+    pub keep_within_monthly: Option<CalendarSpan>,
+    /// … of each year.
+    pub keep_within_yearly: Option<CalendarSpan>,
     /// Zone the calendar buckets are cut in.
     pub timezone: TimeZone,
 }
@@ -43,6 +165,11 @@ impl Default for Policy {
             keep_monthly: None,
             keep_yearly: None,
             keep_within: None,
+            keep_within_hourly: None,
+            keep_within_daily: None,
+            keep_within_weekly: None,
+            keep_within_monthly: None,
+            keep_within_yearly: None,
             timezone: TimeZone::UTC,
         }
     }
@@ -61,7 +188,22 @@ impl Policy {
         ]
         .iter()
         .all(|c| c.unwrap_or(0) == 0)
-            && self.keep_within.is_none_or(|d| d.is_zero())
+            && self
+                .spans()
+                .iter()
+                .all(|(s, _)| s.is_none_or(|d| d.is_zero()))
+    }
+
+    /// The keep-within rules with their reason words.
+    fn spans(&self) -> [(Option<CalendarSpan>, &'static str); 6] {
+        [
+            (self.keep_within, "within"),
+            (self.keep_within_hourly, "hourly within"),
+            (self.keep_within_daily, "daily within"),
+            (self.keep_within_weekly, "weekly within"),
+            (self.keep_within_monthly, "monthly within"),
+            (self.keep_within_yearly, "yearly within"),
+        ]
     }
 
     /// One line describing the policy, for plan output.
@@ -75,12 +217,21 @@ impl Policy {
             (self.keep_monthly, "monthly"),
             (self.keep_yearly, "yearly"),
         ] {
-            if let Some(n) = n.filter(|n| *n > 0) {
-                parts.push(format!("{n} {what}"));
+            match n {
+                Some(UNLIMITED) => parts.push(format!("all {what}")),
+                Some(n) if n > 0 => parts.push(format!("{n} {what}")),
+                _ => {}
             }
         }
-        if let Some(d) = self.keep_within.filter(|d| !d.is_zero()) {
-            parts.push(format!("everything within {}", crate::error::humanize(d)));
+        for (span, words) in self.spans() {
+            if let Some(d) = span.filter(|d| !d.is_zero()) {
+                let what = if words == "within" {
+                    "everything within".to_string()
+                } else {
+                    words.to_string()
+                };
+                parts.push(format!("{what} {d}"));
+            }
         }
         format!("keep {}", parts.join(", "))
     }
@@ -281,16 +432,27 @@ pub fn plan(candidates: &[Snapshot], policy: &Policy, now: Timestamp) -> Plan {
     })
     .collect();
 
-    let within_floor = match (policy.keep_within, pool.first()) {
-        (Some(d), Some((_, newest))) if !d.is_zero() => {
-            let d = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
-            Some(newest.checked_sub(d).unwrap_or(Timestamp::MIN))
-        }
+    // restic measures every keep-within from the newest snapshot, by calendar.
+    let newest = pool.first().map(|(_, t)| *t);
+    let floor = |span: Option<CalendarSpan>| match (span, newest) {
+        (Some(d), Some(n)) if !d.is_zero() => Some((d, d.before(n, &policy.timezone))),
         _ => None,
     };
-    let within_label = policy
-        .keep_within
-        .map(|d| format!("within {}", crate::error::humanize(d)));
+    let within = floor(policy.keep_within);
+    let mut within_buckets: Vec<(CalendarSpan, Timestamp, Option<i64>, &'static str, Bucker)> = [
+        (
+            policy.keep_within_hourly,
+            "hourly within",
+            by_hour as Bucker,
+        ),
+        (policy.keep_within_daily, "daily within", by_day),
+        (policy.keep_within_weekly, "weekly within", by_week),
+        (policy.keep_within_monthly, "monthly within", by_month),
+        (policy.keep_within_yearly, "yearly within", by_year),
+    ]
+    .into_iter()
+    .filter_map(|(span, reason, bucker)| floor(span).map(|(d, f)| (d, f, None, reason, bucker)))
+    .collect();
 
     let last_index = pool.len().saturating_sub(1);
     for (nr, (snap, t)) in pool.iter().enumerate() {
@@ -298,22 +460,35 @@ pub fn plan(candidates: &[Snapshot], policy: &Policy, now: Timestamp) -> Plan {
         if nr == 0 {
             reasons.push("newest".to_string());
         }
-        if let (Some(floor), Some(label)) = (within_floor, &within_label)
+        if let Some((d, floor)) = within
             && *t > floor
         {
-            reasons.push(label.clone());
+            reasons.push(format!("within {d}"));
         }
         let civil = t.to_zoned_datetime(policy.timezone.clone()).datetime();
         for b in buckets.iter_mut().filter(|b| b.remaining > 0) {
             let val = (b.bucker)(&civil, nr);
-            if b.last != Some(val) {
+            // restic: a rule with count left at the end also keeps the oldest snapshot.
+            if b.last != Some(val) || nr == last_index {
+                let oldest = b.last == Some(val);
                 b.last = Some(val);
-                b.remaining -= 1;
-                reasons.push(b.reason.to_string());
-            } else if nr == last_index {
-                // restic: a rule with count left at the end also keeps the oldest snapshot.
-                b.remaining -= 1;
-                reasons.push(format!("oldest {}", b.reason));
+                if b.remaining != UNLIMITED {
+                    b.remaining -= 1;
+                }
+                reasons.push(if oldest {
+                    format!("oldest {}", b.reason)
+                } else {
+                    b.reason.to_string()
+                });
+            }
+        }
+        for (d, floor, last, reason, bucker) in within_buckets.iter_mut() {
+            if *t > *floor {
+                let val = bucker(&civil, nr);
+                if *last != Some(val) || nr == last_index {
+                    *last = Some(val);
+                    reasons.push(format!("{reason} {d}"));
+                }
             }
         }
         if reasons.is_empty() {
@@ -358,6 +533,148 @@ mod tests {
 
     fn now() -> Timestamp {
         "2030-01-01T00:00:00Z".parse().expect("ts")
+    }
+
+    fn span(text: &str) -> CalendarSpan {
+        CalendarSpan::parse(text).expect("span")
+    }
+
+    #[test]
+    fn spans_use_restic_grammar_where_m_is_months() {
+        assert_eq!(
+            span("1y2m3d4h"),
+            CalendarSpan {
+                years: 1,
+                months: 2,
+                days: 3,
+                hours: 4
+            }
+        );
+        assert_eq!(span("1m").months, 1, "1m is a month, as in restic");
+        assert_eq!(span("4h1y").to_string(), "1y4h");
+        for bad in ["", "90s", "1w", "m", "7", "1d-2h"] {
+            assert!(CalendarSpan::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn spans_subtract_by_calendar_as_go_adddate_does() {
+        let at = |s: &str| s.parse::<Timestamp>().expect("ts");
+        let utc = TimeZone::UTC;
+        // March 31 minus one month is "February 31", which Go normalises to March 3.
+        assert_eq!(
+            span("1m").before(at("2026-03-31T10:00:00Z"), &utc),
+            at("2026-03-03T10:00:00Z")
+        );
+        assert_eq!(
+            span("1y").before(at("2024-02-29T00:00:00Z"), &utc),
+            at("2023-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            span("1d25h").before(at("2026-01-03T00:00:00Z"), &utc),
+            at("2025-12-31T23:00:00Z")
+        );
+        assert_eq!(
+            span("14m").before(at("2026-01-15T00:00:00Z"), &utc),
+            at("2024-11-15T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn keep_within_one_month_keeps_a_month_not_a_minute() {
+        let list = [
+            snap("a", "2029-12-31T00:00:00Z"),
+            snap("b", "2029-12-11T00:00:00Z"),
+            snap("c", "2029-11-20T00:00:00Z"),
+        ];
+        let p = plan(
+            &list,
+            &Policy {
+                keep_within: Some(span("1m")),
+                ..Policy::default()
+            },
+            now(),
+        );
+        // One month back from the newest (Dec 31) is Dec 1: b is kept, c (Nov 20) is not.
+        assert_eq!(kept_ids(&p), ["a", "b"]);
+        assert_eq!(p.delete.len(), 1);
+        assert!(
+            p.keep[1].reasons.contains(&"within 1m".to_string()),
+            "{:?}",
+            p.keep
+        );
+    }
+
+    #[test]
+    fn minus_one_is_every_bucket() {
+        let list: Vec<Snapshot> = (0..40)
+            .flat_map(|i| {
+                let day = jiff::civil::date(2029, 10, 1)
+                    .checked_add(jiff::Span::new().days(i))
+                    .expect("date");
+                // Two a day: the morning one of each day goes.
+                let t = |h| {
+                    day.at(h, 0, 0, 0)
+                        .to_zoned_datetime(TimeZone::UTC)
+                        .expect("zoned")
+                        .timestamp()
+                        .to_string()
+                };
+                [
+                    snap(&format!("{i}-am"), &t(6)),
+                    snap(&format!("{i}-pm"), &t(18)),
+                ]
+            })
+            .collect();
+        let p = plan(
+            &list,
+            &Policy {
+                keep_daily: Some(UNLIMITED),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert_eq!(p.keep.len(), 41, "40 evenings and the oldest morning");
+        assert!(
+            p.keep
+                .iter()
+                .all(|k| k.entry.id.ends_with("-pm") || k.entry.id == "0-am")
+        );
+        assert!(
+            Policy {
+                keep_daily: Some(UNLIMITED),
+                ..Policy::default()
+            }
+            .describe()
+            .contains("all daily")
+        );
+    }
+
+    #[test]
+    fn keep_within_daily_keeps_one_a_day_inside_the_span_only() {
+        let list = [
+            snap("d0-pm", "2029-12-31T18:00:00Z"),
+            snap("d0-am", "2029-12-31T06:00:00Z"),
+            snap("d1-pm", "2029-12-30T18:00:00Z"),
+            snap("d1-am", "2029-12-30T06:00:00Z"),
+            snap("d5", "2029-12-26T18:00:00Z"),
+        ];
+        let p = plan(
+            &list,
+            &Policy {
+                keep_within_daily: Some(span("3d")),
+                ..Policy::default()
+            },
+            now(),
+        );
+        assert_eq!(kept_ids(&p), ["d0-pm", "d1-pm"]);
+        assert!(
+            p.keep
+                .iter()
+                .all(|k| k.reasons.iter().any(|r| r == "daily within 3d")),
+            "{:?}",
+            p.keep
+        );
     }
 
     /// restic doc/060_forget.rst: one backup every Sunday for 12 weeks, `--keep-daily 4` keeps the
@@ -500,7 +817,10 @@ mod tests {
         let p = plan(
             &snaps,
             &Policy {
-                keep_within: Some(Duration::from_secs(7 * 86400)),
+                keep_within: Some(CalendarSpan {
+                    days: 7,
+                    ..CalendarSpan::default()
+                }),
                 ..Policy::default()
             },
             "2027-06-01T00:00:00Z".parse().expect("ts"),
@@ -592,7 +912,10 @@ mod tests {
         );
         assert!(
             !Policy {
-                keep_within: Some(Duration::from_secs(60)),
+                keep_within: Some(CalendarSpan {
+                    hours: 1,
+                    ..CalendarSpan::default()
+                }),
                 ..Policy::default()
             }
             .is_empty()

@@ -546,3 +546,34 @@ async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
     assert_eq!(vol["skipped"].as_array().map(Vec::len), Some(3), "{vol}");
     assert_eq!(vol["failed"].as_array().map(Vec::len), Some(0), "{vol}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restic_counts_and_spans_are_accepted_on_the_command_line() {
+    let server = ovh_server().await;
+    mount_list(&server, SHARE).await;
+    let cli = efs_with_locks(&server);
+    let out = cli
+        .run(&[
+            "rotate",
+            "--volume",
+            SHARE,
+            "--keep-daily",
+            "-1",
+            "--keep-within-weekly",
+            "1y",
+            "--dry-run",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("keep all daily, weekly within 1y"),
+        "{}",
+        stdout(&out)
+    );
+    // Seconds are not restic's grammar: refused before anything is sent, with the rule spelled out.
+    let bad = cli
+        .run(&["rotate", "--volume", SHARE, "--keep-within", "90s"])
+        .await;
+    assert_exit(&bad, 2);
+    assert_stderr_has(&bad, "restic's durations take y, m (months), d and h");
+}

@@ -1,13 +1,12 @@
 //! Properties of the retention planner over random snapshot sets and policies.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use proptest::prelude::*;
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
 use snapctl::provider::ProviderKind;
-use snapctl::rotation::plan::{Policy, candidates, plan};
+use snapctl::rotation::plan::{CalendarSpan, Policy, candidates, plan};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -68,7 +67,7 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
         arb_count(),
         arb_count(),
         arb_count(),
-        prop_oneof![3 => Just(None), 1 => (1u64..60).prop_map(|d| Some(Duration::from_secs(d * 86_400)))],
+        prop_oneof![3 => Just(None), 1 => (1i32..60).prop_map(|d| Some(CalendarSpan { days: d, ..CalendarSpan::default() }))],
     )
         .prop_map(|(l, h, d, w, m, y, within)| Policy {
             keep_last: l,
@@ -151,7 +150,11 @@ proptest! {
             3 => wider.keep_weekly = Some(wider.keep_weekly.unwrap_or(0) + n),
             4 => wider.keep_monthly = Some(wider.keep_monthly.unwrap_or(0) + n),
             5 => wider.keep_yearly = Some(wider.keep_yearly.unwrap_or(0) + n),
-            _ => wider.keep_within = Some(wider.keep_within.unwrap_or_default() + Duration::from_secs(n as u64 * 86_400)),
+            _ => {
+                let mut span = wider.keep_within.unwrap_or_default();
+                span.days += n as i32;
+                wider.keep_within = Some(span);
+            }
         }
         let after = plan(&cands, &wider, now());
         let before_del: HashSet<&str> = before.delete.iter().map(|d| d.id.as_str()).collect();

@@ -193,6 +193,9 @@ pub enum Command {
         /// Description of the copy.
         #[arg(long)]
         description: Option<String>,
+        /// Name of the copy [default: the source snapshot's name].
+        #[arg(long)]
+        name: Option<String>,
         /// Wait until the copy is usable.
         #[arg(long)]
         wait: bool,

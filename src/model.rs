@@ -250,6 +250,8 @@ pub struct CopyRequest {
     pub source_region: Option<String>,
     /// Description of the copy.
     pub description: Option<String>,
+    /// Name of the copy (default: the source's name).
+    pub name: Option<String>,
 }
 
 /// A change to who may create volumes from a snapshot.

@@ -329,12 +329,14 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             snapshot,
             source_region,
             description,
+            name,
             wait,
         } => {
             let req = CopyRequest {
                 snapshot,
                 source_region,
                 description,
+                name,
             };
             mutating(ctx, Mutation::Copy(&req).describe(), async {
                 let (snap, op) = p.copy_snapshot(&req).await?;

@@ -377,6 +377,20 @@ async fn clone_never_shrinks_below_the_snapshot() {
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_within_the_region_and_refuse_across_regions_before_sending() {
     let server = MockServer::start().await;
+    osc("ReadSnapshots")
+        .respond_with(ok("read-snapshot-source.json"))
+        .mount(&server)
+        .await;
+    // The copy keeps the source's Name tag.
+    osc("CreateTags")
+        .and(body_json(json!({
+            "ResourceIds": ["snap-0000000a"],
+            "Tags": [{"Key": "Name", "Value": "snapctl-20251120T093000Z"}]
+        })))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
     osc("CreateSnapshot")
         .and(body_partial_json(json!({
             "SourceSnapshotId": "snap-00000001",

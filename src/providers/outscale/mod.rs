@@ -502,7 +502,17 @@ impl Provider for Outscale {
     async fn copy_snapshot(&self, req: &CopyRequest) -> Result<(Snapshot, Operation)> {
         let prepared = self.prepare(&Mutation::Copy(req)).await?;
         let resp: SnapshotResponse = self.send(&prepared).await?;
-        let snap = map_snapshot(resp.snapshot);
+        let name = prepared
+            .tags
+            .iter()
+            .find(|t| t.key == "Name")
+            .map(|t| t.value.clone());
+        self.tag_resource(&resp.snapshot.snapshot_id, prepared.tags)
+            .await?;
+        let mut snap = map_snapshot(resp.snapshot);
+        if snap.name.is_none() {
+            snap.name = name;
+        }
         let op = Operation::Snapshot {
             volume: None,
             id: snap.id.clone(),

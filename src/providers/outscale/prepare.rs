@@ -164,6 +164,14 @@ impl Outscale {
                         )),
                     });
                 }
+                // The copy keeps the source's Name tag unless --name gives another.
+                let name = match &req.name {
+                    Some(n) => Some(n.clone()),
+                    None => self
+                        .snapshot(&req.snapshot)
+                        .await?
+                        .and_then(|s| tag(&s.tags, "Name")),
+                };
                 let body = CreateSnapshotBody {
                     source_snapshot_id: Some(&req.snapshot),
                     source_region_name: Some(source_region),
@@ -174,7 +182,7 @@ impl Outscale {
                 Ok(PreparedCall {
                     action: "CreateSnapshot",
                     body: to_body(&body),
-                    tags: vec![],
+                    tags: tags_of(name.as_ref(), &[])?,
                     what: format!("copy snapshot {}", req.snapshot),
                     idempotent: true,
                 })

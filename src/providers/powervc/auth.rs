@@ -1,7 +1,10 @@
 //! Keystone v3 password authentication for PowerVC: the documented auth body, the token from
 //! `X-Subject-Token`, its expiry and renewal margin, and the volume URL from the token's catalog (or
 //! the override, or `https://<identity host>:9000/v3/<project>`). The password and the token are
-//! never traced.
+//! never traced. The [`Session`] that holds the token lives here, with the mapping of Keystone and
+//! Cinder error bodies to `ApiError`s (`x-openstack-request-id`).
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use reqwest::{Method, Url};
@@ -9,11 +12,59 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::client::{Session, VOLUME_TYPES, api_error, parse_time};
-use super::config::ProjectScope;
-use crate::error::{Error, Result};
-use crate::http::Outgoing;
+use tokio::sync::Mutex;
+
+use super::config::{PowervcConfig, ProjectScope};
+use crate::error::{ApiError, Error, Result};
+use crate::http::{Http, Incoming, Outgoing};
 use crate::kind::ProviderKind;
+
+/// OpenStack's request id header.
+pub const REQUEST_ID: &str = "x-openstack-request-id";
+
+/// Catalog service types for block storage, in order of preference.
+pub const VOLUME_TYPES: [&str; 4] = ["block-storage", "volumev3", "volumev2", "volume"];
+
+/// An authenticated session against one PowerVC.
+pub struct Session {
+    pub(super) http: Arc<Http>,
+    pub(super) config: PowervcConfig,
+    pub(super) state: Mutex<Option<TokenState>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("auth_url", &self.config.auth_url.as_str())
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+pub(super) fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        s.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+/// OpenStack timestamps: RFC 3339, or naive UTC as Cinder writes them (`2016-02-11T09:58:34.000000`).
+pub fn openstack_time(s: Option<&str>) -> Option<Timestamp> {
+    s.and_then(parse_time)
+}
+
+impl Session {
+    /// A session (no request yet).
+    pub fn new(http: Arc<Http>, config: PowervcConfig) -> Self {
+        Session {
+            http,
+            config,
+            state: Mutex::new(None),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct TokenBody {
@@ -202,4 +253,45 @@ impl Session {
         let s = guard.as_ref().expect("set above");
         Ok((s.token.clone(), s.volume_url.clone()))
     }
+}
+
+/// Cinder `{"<fault>": {"code", "message"}}` or Keystone `{"error": {"code", "title", "message"}}`.
+pub fn api_error(what: &str, resp: &Incoming) -> Error {
+    let status = resp.status.as_u16();
+    let parsed: Option<(String, Option<String>)> = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            let obj = v.as_object()?;
+            let (key, inner) = obj.iter().next()?;
+            let inner = inner.as_object()?;
+            let message = inner.get("message")?.as_str()?.to_string();
+            let code = if key == "error" {
+                inner
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            } else {
+                Some(key.clone())
+            };
+            Some((message, code))
+        });
+    let (message, code) = parsed.unwrap_or_else(|| (resp.raw_message(), None));
+    let hint = match status {
+        401 => Some("check OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains; the password or token was refused".to_string()),
+        403 => Some("the user lacks a role for this in the project (PowerVC: admin or storage manager)".to_string()),
+        413 => Some("PowerVC is rate-limiting or a quota is reached: retry later or free some quota".to_string()),
+        s if s >= 500 => Some("PowerVC answered with a server error: retry later, and quote the request id to support".to_string()),
+        _ => None,
+    };
+    let api = ApiError {
+        provider: ProviderKind::Powervc,
+        action: what.to_string(),
+        status,
+        code,
+        message,
+        request_id_header: REQUEST_ID,
+        request_id: resp.header(REQUEST_ID),
+        hint,
+    };
+    api.into_error(false)
 }

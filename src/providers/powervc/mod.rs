@@ -29,7 +29,7 @@ use crate::model::{
 };
 use crate::provider::Provider;
 use crate::providers::check_uuid;
-use client::{Session, openstack_time};
+use auth::{Session, openstack_time};
 
 /// What `powervc` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {

@@ -225,7 +225,59 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
 }
 
 /// Check every id the command carries against the provider's id shape.
+/// A name or description: refused before any request when it is empty, carries a control
+/// character, or is longer than the provider takes.
+fn check_label(kind: ProviderKind, what: &'static str, value: Option<&String>) -> Result<()> {
+    let Some(v) = value else {
+        return Ok(());
+    };
+    let bad = |reason: String| {
+        Err(Error::InvalidInput {
+            what,
+            value: crate::text::one_line(v, 80),
+            reason,
+        })
+    };
+    if v.trim().is_empty() {
+        return bad("it is empty".into());
+    }
+    if v.chars().any(char::is_control) {
+        return bad("it contains a control character (newline, tab, escape…)".into());
+    }
+    if let Some(max) = entry(kind).max_label
+        && v.chars().count() > max
+    {
+        return bad(format!(
+            "{} characters; {kind} takes at most {max}",
+            v.chars().count()
+        ));
+    }
+    Ok(())
+}
+
+fn validate_labels(kind: ProviderKind, command: &Command) -> Result<()> {
+    let (name, description) = match command {
+        Command::Snapshot(SnapshotCmd::Create {
+            name, description, ..
+        })
+        | Command::Snapshot(SnapshotCmd::Update {
+            name, description, ..
+        })
+        | Command::Snapshot(SnapshotCmd::Import {
+            name, description, ..
+        })
+        | Command::Copy {
+            name, description, ..
+        } => (name.as_ref(), description.as_ref()),
+        Command::Clone(a) => (a.name.as_ref(), a.description.as_ref()),
+        _ => (None, None),
+    };
+    check_label(kind, "name", name)?;
+    check_label(kind, "description", description)
+}
+
 fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
+    validate_labels(kind, command)?;
     let vol = entry(kind).check_volume_id;
     let snap = entry(kind).check_snapshot_id;
     match command {

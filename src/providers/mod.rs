@@ -31,6 +31,8 @@ pub struct Entry {
     pub check_snapshot_id: fn(&str) -> Result<()>,
     /// Default client-side rate limit.
     pub default_rate_limit: Option<RateLimit>,
+    /// Longest name or description the API takes, where it documents one.
+    pub max_label: Option<usize>,
 }
 
 /// OVH's only guidance is ~60 requests/min per consumer key (python-ovh#81): 1/s with a burst of 5.
@@ -48,6 +50,7 @@ pub const REGISTRY: [Entry; 4] = [
         check_volume_id: |id| check_uuid("share id", id),
         check_snapshot_id: |id| check_uuid("snapshot id", id),
         default_rate_limit: OVH_RATE,
+        max_label: None,
     },
     Entry {
         kind: ProviderKind::OvhNasha,
@@ -56,6 +59,7 @@ pub const REGISTRY: [Entry; 4] = [
         check_volume_id: |id| ovh::nasha::check_name("partition name", id),
         check_snapshot_id: |id| ovh::nasha::check_name("snapshot name", id),
         default_rate_limit: OVH_RATE,
+        max_label: None,
     },
     Entry {
         kind: ProviderKind::Outscale,
@@ -68,6 +72,8 @@ pub const REGISTRY: [Entry; 4] = [
             per_second: 5.0,
             burst: 5,
         }),
+        // Names are the Name tag: tag values are 0-255 characters (CreateTags).
+        max_label: Some(255),
     },
     Entry {
         kind: ProviderKind::Powervc,
@@ -76,6 +82,8 @@ pub const REGISTRY: [Entry; 4] = [
         check_volume_id: |id| check_uuid("volume id", id),
         check_snapshot_id: |id| check_uuid("snapshot id", id),
         default_rate_limit: None,
+        // Cinder's display name and description columns are 255 characters.
+        max_label: Some(255),
     },
 ];
 

@@ -323,3 +323,32 @@ async fn check_of_a_missing_volume_is_unknown_everywhere() {
         );
     }
 }
+
+/// Names and descriptions that are empty, carry control characters, or are longer than the
+/// provider takes are refused (exit 2) before any request, on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_names_exit_2_without_a_request_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let long = "n".repeat(256);
+    for kind in ProviderKind::ALL {
+        let volume = emu.demo_volume(kind);
+        let mut cases = vec![
+            vec!["--name", "line\nbreak"],
+            vec!["--name", "esc\u{1b}[2J"],
+            vec!["--name", "  "],
+            vec!["--name", "ok", "--description", "tab\there"],
+        ];
+        if entry(kind).max_label.is_some() {
+            cases.push(vec!["--name", long.as_str()]);
+        }
+        for extra in cases {
+            let mut args = vec!["snapshot", "create", "--volume", volume.as_str()];
+            args.extend(extra.iter().copied());
+            let before = emu.requests();
+            let out = cli.run(kind, &args).await;
+            assert_exit(&out, 2);
+            assert_eq!(emu.requests(), before, "{kind} {extra:?} sent a request");
+        }
+    }
+}

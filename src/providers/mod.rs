@@ -126,6 +126,14 @@ pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         });
+    if ok && value.chars().any(|c| c.is_ascii_uppercase()) {
+        // The APIs write ids in lowercase and compare them as strings.
+        return Err(Error::InvalidInput {
+            what,
+            value: value.to_string(),
+            reason: format!("ids are lowercase: {}", value.to_ascii_lowercase()),
+        });
+    }
     if ok {
         Ok(())
     } else {
@@ -140,6 +148,20 @@ pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uppercase_ids_are_refused_with_the_lowercase_form() {
+        let err = check_uuid("share id", "6B1E1F3A-0000-4000-8000-000000000001").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ids are lowercase: 6b1e1f3a-0000-4000-8000-000000000001"),
+            "{err}"
+        );
+        assert!(check_uuid("share id", "6b1e1f3a-0000-4000-8000-000000000001").is_ok());
+        let err = outscale::check_id("volume id", "vol-", "vol-0A1B2C3D").unwrap_err();
+        assert!(err.to_string().contains("vol-0a1b2c3d"), "{err}");
+        assert!(outscale::check_id("volume id", "vol-", "vol-0a1b2c3d").is_ok());
+    }
 
     #[test]
     fn the_registry_has_one_row_per_kind_in_order() {

@@ -55,6 +55,14 @@ pub fn check_id(what: &'static str, prefix: &str, value: &str) -> Result<()> {
     let ok = value
         .strip_prefix(prefix)
         .is_some_and(|rest| rest.len() == 8 && rest.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok && value.chars().any(|c| c.is_ascii_uppercase()) {
+        // The API's ids are lowercase; an uppercase one would be "not found", not the same object.
+        return Err(Error::InvalidInput {
+            what,
+            value: value.to_string(),
+            reason: format!("OUTSCALE ids are lowercase: {}", value.to_ascii_lowercase()),
+        });
+    }
     if ok {
         Ok(())
     } else {

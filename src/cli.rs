@@ -61,19 +61,19 @@ pub struct Global {
     pub region: Option<String>,
 
     /// How long --wait waits (e.g. 90s, 10m, 1h) [default: 30m].
-    #[arg(long, global = true, value_parser = duration, value_name = "DURATION")]
+    #[arg(long, global = true, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 
     /// How long one HTTP request may take, retries aside [default: 60s].
-    #[arg(long, global = true, env = "SNAPCTL_REQUEST_TIMEOUT", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "SNAPCTL_REQUEST_TIMEOUT", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub request_timeout: Option<Duration>,
 
     /// First retry backoff step; it doubles per attempt, with jitter, up to 10s [default: 300ms].
-    #[arg(long, global = true, env = "SNAPCTL_RETRY_DELAY", value_parser = duration, value_name = "DURATION", hide_short_help = true)]
+    #[arg(long, global = true, env = "SNAPCTL_RETRY_DELAY", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", hide_short_help = true)]
     pub retry_delay: Option<Duration>,
 
     /// Pause between two polls while waiting.
-    #[arg(long, global = true, value_parser = duration, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, global = true, value_parser = duration, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
     pub poll_interval: Duration,
 
     /// Trace requests on stderr (-v: one line each; -vv: headers and bodies, credentials redacted).
@@ -86,7 +86,7 @@ pub struct Global {
 
     /// Client-side request rate limit, shared by concurrent work [default: ovh 1/s (burst 5),
     /// outscale 5/s, powervc none; 0 = none].
-    #[arg(long, global = true, env = "SNAPCTL_MAX_RPS", value_name = "N")]
+    #[arg(long, global = true, env = "SNAPCTL_MAX_RPS", value_name = "N", value_parser = rate, allow_negative_numbers = true)]
     pub max_rps: Option<f64>,
 
     /// Trust this CA certificate (PEM) too, e.g. PowerVC's /etc/pki/tls/certs/powervc.crt.
@@ -103,7 +103,7 @@ pub struct Global {
     pub allow_http: bool,
 
     /// Largest API response read (e.g. 64M, 1G) [default: 128M].
-    #[arg(long, global = true, env = "SNAPCTL_MAX_RESPONSE_SIZE", value_parser = size, value_name = "SIZE")]
+    #[arg(long, global = true, env = "SNAPCTL_MAX_RESPONSE_SIZE", value_parser = size, value_name = "SIZE", allow_hyphen_values = true)]
     pub max_response_size: Option<u64>,
 
     /// Volume service URL, overriding the one in the token's catalog (PowerVC).
@@ -127,6 +127,50 @@ pub fn keep_count(s: &str) -> Result<usize, String> {
         t => t
             .parse::<usize>()
             .map_err(|_| format!("expected a count, or -1 for unlimited, got {s:?}")),
+    }
+}
+
+/// A whole number of 0 or more; a negative one is named as such (clap would otherwise read `-3`
+/// as an unknown flag).
+fn count<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "cannot be negative (got {t}); expected a whole number of 0 or more"
+        ));
+    }
+    t.parse::<T>()
+        .map_err(|_| format!("expected a whole number of 0 or more, got {s:?}"))
+}
+
+/// A whole number of 1 or more.
+fn positive<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<T, String> {
+    let t = s.trim();
+    let n: T = count(t).map_err(|e| e.replace("of 0 or more", "of 1 or more"))?;
+    if n == T::from(0) {
+        return Err("must be at least 1".into());
+    }
+    Ok(n)
+}
+
+/// A rate: a number of 0 or more (0 turns the limit off).
+fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        Ok(r) if r < 0.0 => Err(format!(
+            "cannot be negative (got {r}); expected requests per second, or 0 for no limit"
+        )),
+        _ => Err(format!(
+            "expected requests per second (e.g. 5 or 0.5), or 0 for no limit, got {s:?}"
+        )),
+    }
+}
+
+/// A share between 0 and 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a share between 0.0 and 1.0, got {s:?}")),
     }
 }
 
@@ -262,7 +306,7 @@ pub struct ScheduleAddArgs {
     #[arg(long, requires = "keep")]
     pub prefix: Option<String>,
     /// EFS: how many of them the rule keeps.
-    #[arg(long, value_name = "N", requires = "prefix")]
+    #[arg(long, value_name = "N", requires = "prefix", value_parser = count::<u32>, allow_negative_numbers = true)]
     pub keep: Option<u32>,
     /// EFS: when, as 'MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK' (e.g. '30 2 * * *').
     #[arg(long, requires = "prefix", conflicts_with = "every")]
@@ -393,7 +437,7 @@ pub enum SnapshotCmd {
         #[arg(long)]
         file_location: String,
         /// Image size in bytes (at least the original volume's).
-        #[arg(long, value_name = "BYTES")]
+        #[arg(long, value_name = "BYTES", value_parser = count::<u64>, allow_negative_numbers = true)]
         size: u64,
         /// Name (the Name tag).
         #[arg(long)]
@@ -435,19 +479,19 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// How long transitions take (creating → available, tasks, clones).
-    #[arg(long, value_parser = duration, default_value = "300ms", value_name = "DURATION")]
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, default_value = "300ms", value_name = "DURATION")]
     pub delay: Duration,
     /// Share of requests answered with a server error (0.0-1.0).
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", value_parser = fraction, allow_negative_numbers = true)]
     pub fail_rate: f64,
     /// Added to every answer.
-    #[arg(long, value_parser = duration, default_value = "0s", value_name = "DURATION")]
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, default_value = "0s", value_name = "DURATION")]
     pub latency: Duration,
     /// Requests per second before answering 429 (413 on PowerVC) with Retry-After.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive::<u32>, allow_negative_numbers = true)]
     pub throttle: Option<u32>,
     /// Seed for fault injection and generated ids.
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", value_parser = count::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
 }
 
@@ -472,7 +516,7 @@ pub struct CloneArgs {
     #[arg(long)]
     pub volume_type: Option<String>,
     /// Provisioned IOPS (OUTSCALE io1).
-    #[arg(long)]
+    #[arg(long, value_parser = positive::<u32>, allow_negative_numbers = true)]
     pub iops: Option<u32>,
     /// Name of the new volume.
     #[arg(long)]
@@ -481,7 +525,7 @@ pub struct CloneArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Size of the new volume in GiB [default: the parent volume's].
-    #[arg(long, value_name = "GIB")]
+    #[arg(long, value_name = "GIB", value_parser = positive::<u64>, allow_negative_numbers = true)]
     pub size: Option<u64>,
     /// Wait until the new volume is available.
     #[arg(long)]
@@ -561,10 +605,10 @@ pub struct RotateArgs {
     #[arg(long, value_parser = span, value_name = "SPAN")]
     pub keep_within_yearly: Option<CalendarSpan>,
     /// Refuse (exit 9) when the plan would delete more than this [default: 50].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count::<usize>, allow_negative_numbers = true)]
     pub max_delete: Option<usize>,
     /// Volumes processed at once [default: 4].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive::<usize>, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// Wait for the new snapshot to be usable before deleting anything, and for deletions to finish.
     #[arg(long)]
@@ -573,7 +617,7 @@ pub struct RotateArgs {
     #[arg(long, value_name = "IANA_NAME")]
     pub timezone: Option<String>,
     /// Wait this long for another run's lock instead of exiting 8.
-    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub lock_wait: Option<Duration>,
 }
 

@@ -193,6 +193,26 @@ pub struct CloneRequest {
     pub iops: Option<u32>,
 }
 
+impl CloneRequest {
+    /// Where snapshot ids are global (OUTSCALE, PowerVC) `--volume` is optional beside
+    /// `--snapshot`; when given, it must be the snapshot's own volume, never silently ignored.
+    pub fn check_snapshot_volume(&self, snapshot_volume: Option<&str>) -> crate::error::Result<()> {
+        match (self.volume.as_deref(), snapshot_volume) {
+            (Some(given), Some(actual)) if given != actual => {
+                Err(crate::error::Error::InvalidInput {
+                    what: "volume",
+                    value: given.to_string(),
+                    reason: format!(
+                        "snapshot {} is of volume {actual}; with --snapshot, --volume names the snapshot's own volume (or leave it out)",
+                        self.snapshot
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A request for one consistent copy of several volumes (PowerVC clone-volumes).
 #[derive(Debug, Clone, Default)]
 pub struct CloneVolumesRequest {

@@ -125,6 +125,9 @@ pub fn bytes(n: u64) -> String {
 /// Parse a size: `1048576`, `512K`, `64M`, `1G`, with an optional `iB`/`B` suffix (binary units).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("a size cannot be negative, got {t:?}"));
+    }
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits);
     let n: u64 = num

@@ -165,7 +165,13 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
                 .default_rate_limit
                 .map_or(1, |d| d.burst),
         }),
-        Some(_) => None,
+        Some(0.0) => None,
+        Some(rps) => {
+            return Err(Error::Config {
+                message: format!("max_rps = {rps}: a request rate cannot be negative or NaN"),
+                hint: Some("set max_rps to requests per second, or 0 for no limit".into()),
+            });
+        }
         None => entry(settings.provider).default_rate_limit,
     };
     let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
@@ -292,7 +298,14 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             volume.as_deref().map_or(Ok(()), vol)?;
             snap(id)
         }
-        Command::Snapshot(SnapshotCmd::Create { volume, .. }) => vol(volume),
+        Command::Snapshot(SnapshotCmd::Create { volume, force, .. }) => {
+            if *force && kind != ProviderKind::Powervc {
+                return Err(Error::usage(format!(
+                    "--force means nothing on {kind}: it snapshots an attached (in-use) volume on powervc only"
+                )));
+            }
+            vol(volume)
+        }
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, .. }) => {
             volume.as_deref().map_or(Ok(()), vol)?;
             ids.iter().try_for_each(|id| snap(id))

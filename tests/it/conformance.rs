@@ -352,3 +352,130 @@ async fn bad_names_exit_2_without_a_request_everywhere() {
         }
     }
 }
+
+/// `clone --snapshot S --volume V` where S is not V's snapshot is refused on every provider with
+/// clone (EFS and NAS-HA find no such snapshot under V; OUTSCALE and PowerVC, whose snapshot ids
+/// are global, compare the snapshot's volume), and nothing is created.
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_from_a_snapshot_of_another_volume_is_refused_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut checked = 0;
+    for kind in ProviderKind::ALL {
+        if entry(kind).capabilities.clone == Support::No {
+            continue;
+        }
+        let volume = emu.demo_volume(kind);
+        let volumes = cli.json(kind, &["volume", "list"]).await;
+        let other = volumes
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|v| v["id"].as_str())
+            .find(|id| *id != volume)
+            .unwrap_or_else(|| panic!("{kind}: the emulator seeds one volume only"))
+            .to_string();
+        let made = cli
+            .json(
+                kind,
+                &[
+                    "snapshot", "create", "--volume", &volume, "--name", "base", "--wait",
+                ],
+            )
+            .await;
+        let snap = made["id"].as_str().expect("id").to_string();
+        let before = emu.changes().len();
+        let out = cli
+            .run(kind, &["clone", "--snapshot", &snap, "--volume", &other])
+            .await;
+        assert!(
+            matches!(out.status.code(), Some(2 | 4)),
+            "{kind}: exit {:?}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
+        assert_eq!(emu.changes().len(), before, "{kind}: a clone was made");
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} providers checked");
+}
+
+/// Negative numbers get a message that says so, not clap's "unexpected argument".
+#[tokio::test(flavor = "multi_thread")]
+async fn negative_numbers_and_meaningless_force_are_refused_with_a_clear_message() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kind = ProviderKind::Outscale;
+    let volume = emu.demo_volume(kind);
+    let v = volume.as_str();
+    for args in [
+        vec![
+            "rotate",
+            "--volume",
+            v,
+            "--keep-last",
+            "1",
+            "--max-delete",
+            "-2",
+        ],
+        vec![
+            "rotate",
+            "--volume",
+            v,
+            "--keep-last",
+            "1",
+            "--concurrency",
+            "-4",
+        ],
+        vec!["rotate", "--volume", v, "--keep-last", "1", "--lock-wait", "-3s"],
+        vec!["--max-rps", "-1", "volume", "list"],
+        vec!["--max-response-size", "-5M", "volume", "list"],
+        vec!["clone", "--volume", v, "--size", "-10"],
+    ] {
+        let before = emu.requests();
+        let out = cli.run(kind, &args).await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("negative"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(emu.requests(), before, "{args:?} sent a request");
+    }
+    let out = cli
+        .run(
+            kind,
+            &[
+                "rotate",
+                "--volume",
+                v,
+                "--keep-last",
+                "1",
+                "--concurrency",
+                "0",
+            ],
+        )
+        .await;
+    assert_exit(&out, 2);
+    for kind in [
+        ProviderKind::OvhEfs,
+        ProviderKind::OvhNasha,
+        ProviderKind::Outscale,
+    ] {
+        let volume = emu.demo_volume(kind);
+        let before = emu.requests();
+        let out = cli
+            .run(
+                kind,
+                &["snapshot", "create", "--volume", &volume, "--force"],
+            )
+            .await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("--force means nothing"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(emu.requests(), before, "{kind}: --force sent a request");
+    }
+}

@@ -313,6 +313,7 @@ impl Outscale {
             .snapshot(&req.snapshot)
             .await?
             .ok_or_else(|| not_found(format!("read snapshot {}", req.snapshot)))?;
+        req.check_snapshot_volume(snap.volume_id.as_deref())?;
         if snap.state.as_deref() != Some("completed") {
             return Err(Error::Usage {
                 message: format!(

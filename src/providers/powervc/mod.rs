@@ -520,6 +520,7 @@ impl Provider for Powervc {
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
         check_uuid("snapshot id", &req.snapshot)?;
         let snap = self.snapshot(&req.snapshot).await?;
+        req.check_snapshot_volume(snap.volume_id.as_deref())?;
         if snap.status.as_deref() != Some("available") {
             return Err(Error::Usage {
                 message: format!(

@@ -30,7 +30,14 @@ pub(crate) struct OscSnap {
     ready_at: Instant,
     accounts: Vec<String>,
     public: bool,
+    /// The account that owns it: [`OWN_ACCOUNT`], or another one that shares it.
+    owner: &'static str,
 }
+
+/// The emulated caller's account id (the API reference's own example).
+pub(crate) const OWN_ACCOUNT: &str = "123456789012";
+/// Another account, whose public snapshot every account can see.
+const OTHER_ACCOUNT: &str = "987654321098";
 
 pub(crate) struct Export {
     id: String,
@@ -94,6 +101,24 @@ pub(crate) fn seed(w: &mut World) {
         ready_at: past,
         accounts: vec![],
         public: false,
+        owner: OWN_ACCOUNT,
+    });
+    // ReadSnapshots also answers what other accounts make public: one such snapshot.
+    let id = format!("snap-{}", w.hex8());
+    let their_volume = format!("vol-{}", w.hex8());
+    w.osc
+        .tags
+        .insert(id.clone(), vec![("Name".into(), "community-image".into())]);
+    w.osc.snaps.push(OscSnap {
+        id,
+        volume_id: Some(their_volume),
+        size: 10,
+        description: Some("shared publicly by another account".into()),
+        created_at: now - jiff::SignedDuration::from_hours(24 * 30),
+        ready_at: past,
+        accounts: vec![],
+        public: true,
+        owner: OTHER_ACCOUNT,
     });
 }
 
@@ -137,7 +162,7 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
         (100 - s.ready_at.duration_since(Instant::now()).as_millis() * 100 / total).min(99)
     };
     json!({
-        "AccountId": "123456789012",
+        "AccountId": s.owner,
         "CreationDate": s.created_at.to_string(),
         "Description": s.description,
         "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
@@ -271,11 +296,23 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         "ReadSnapshots" => {
             let ids = filter(&body, "SnapshotIds");
             let vols = filter(&body, "VolumeIds");
+            let owners = filter(&body, "AccountIds");
             let items: Vec<Value> = w
                 .osc
                 .snaps
                 .iter()
+                // What the caller may see: its own, and what others share with it or publicly.
+                .filter(|s| {
+                    s.owner == OWN_ACCOUNT
+                        || s.public
+                        || s.accounts.iter().any(|a| a == OWN_ACCOUNT)
+                })
                 .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+                .filter(|s| {
+                    owners
+                        .as_ref()
+                        .is_none_or(|o| o.iter().any(|a| a == s.owner))
+                })
                 .filter(|s| {
                     vols.as_ref()
                         .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
@@ -284,6 +321,12 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                 .collect();
             page(&body, items, "Snapshots")
         }
+        "ReadAccounts" => ok(json!({"Accounts": [{
+            "AccountId": OWN_ACCOUNT,
+            "CompanyName": "EXAMPLE SAS",
+            "CustomerId": "87654321",
+            "Email": "example@example.com",
+        }]})),
         "CreateSnapshot" => create_snapshot(w, &body, dry),
         "DeleteSnapshot" => {
             let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
@@ -511,6 +554,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         ready_at: w.ready_at(),
         accounts: vec![],
         public: false,
+        owner: OWN_ACCOUNT,
     };
     if let Some(token) = body["ClientToken"].as_str() {
         w.osc.tokens.insert(token.to_string(), snap.id.clone());

@@ -427,7 +427,15 @@ async fn negative_numbers_and_meaningless_force_are_refused_with_a_clear_message
             "--concurrency",
             "-4",
         ],
-        vec!["rotate", "--volume", v, "--keep-last", "1", "--lock-wait", "-3s"],
+        vec![
+            "rotate",
+            "--volume",
+            v,
+            "--keep-last",
+            "1",
+            "--lock-wait",
+            "-3s",
+        ],
         vec!["--max-rps", "-1", "volume", "list"],
         vec!["--max-response-size", "-5M", "volume", "list"],
         vec!["clone", "--volume", v, "--size", "-10"],
@@ -477,5 +485,28 @@ async fn negative_numbers_and_meaningless_force_are_refused_with_a_clear_message
             stderr(&out)
         );
         assert_eq!(emu.requests(), before, "{kind}: --force sent a request");
+    }
+}
+
+/// `snapshot list` without `--volume` lists the account's own snapshots only, on every provider:
+/// every snapshot listed is of one of the account's volumes (the OUTSCALE emulator also serves
+/// another account's public snapshot, as the real API does).
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_without_a_volume_is_the_accounts_own_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for kind in ProviderKind::ALL {
+        let volumes = cli.json(kind, &["volume", "list"]).await;
+        let own: Vec<&str> = volumes
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|v| v["id"].as_str())
+            .collect();
+        let listed = cli.json(kind, &["snapshot", "list"]).await;
+        for s in listed.as_array().expect("array") {
+            let vol = s["volume_id"].as_str().unwrap_or_default();
+            assert!(own.contains(&vol), "{kind}: {s} is not of an own volume");
+        }
     }
 }

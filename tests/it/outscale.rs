@@ -867,3 +867,54 @@ async fn a_retried_delete_that_finds_nothing_succeeded() {
         .await;
     assert_exit(&out, 4);
 }
+
+/// Without `--volume`, only the account's own snapshots: ReadSnapshots also answers what other
+/// accounts share or make public, so the list is filtered by the caller's AccountId (ReadAccounts).
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_without_a_volume_lists_the_accounts_own_snapshots() {
+    let server = MockServer::start().await;
+    osc("ReadAccounts")
+        .and(body_json(json!({})))
+        .respond_with(ok("read-accounts.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("ReadSnapshots")
+        .and(body_json(
+            json!({"Filters": {"AccountIds": ["123456789012"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-snapshots-page2.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["-o", "json", "snapshot", "list"])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(!v.as_array().expect("array").is_empty());
+}
+
+/// An EIM user without `api:ReadAccounts` still gets the list, with a warning that it includes
+/// snapshots shared by others.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_list_without_read_accounts_warns_that_shared_snapshots_are_included() {
+    let server = MockServer::start().await;
+    osc("ReadAccounts")
+        .respond_with(err(401, "error-auth.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("ReadSnapshots")
+        .and(body_json(json!({"Filters": {}, "ResultsPerPage": 1000})))
+        .respond_with(ok("read-snapshots-page2.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&["-o", "json", "snapshot", "list"])
+        .await;
+    assert_exit(&out, 0);
+    assert_stderr_has(&out, "ReadAccounts was refused");
+    assert_stderr_has(&out, "share with you or make public");
+}

@@ -305,9 +305,51 @@ fn not_found(what: String) -> Error {
 #[derive(Debug)]
 pub struct Outscale {
     client: OscClient,
+    /// The caller's account id (ReadAccounts), once asked; `None` when the call was refused.
+    own_account: tokio::sync::OnceCell<Option<String>>,
+}
+
+/// `ReadAccounts` answer.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccountsResponse {
+    #[serde(default)]
+    accounts: Vec<OscAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OscAccount {
+    account_id: Option<String>,
 }
 
 impl Outscale {
+    /// The caller's account id, read once with `ReadAccounts`. An EIM user may lack that
+    /// permission: then `None`, with a warning that lists will include shared snapshots.
+    async fn own_account(&self) -> Result<Option<String>> {
+        self.own_account
+            .get_or_try_init(|| async {
+                let read: Result<AccountsResponse> = self
+                    .client
+                    .call("ReadAccounts", &json!({}), true, "read the account id")
+                    .await;
+                match read {
+                    Ok(r) => Ok(r.accounts.into_iter().find_map(|a| a.account_id)),
+                    // An EIM user without api:ReadAccounts. Wrong keys fail the list itself next.
+                    Err(Error::Unauthorized(e)) => {
+                        eprintln!(
+                            "warning: ReadAccounts was refused ({}); the list includes snapshots other accounts share with you or make public (give --volume, or allow api:ReadAccounts to list only your own)",
+                            crate::text::one_line(&e.message, crate::text::MAX_LINE)
+                        );
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .cloned()
+    }
+
     /// Build from settings (no request is sent).
     pub fn from_settings(
         settings: &Settings,
@@ -318,6 +360,7 @@ impl Outscale {
         let page = settings.profile.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         Ok(Outscale {
             client: OscClient::new(http, config, page),
+            own_account: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -410,7 +453,12 @@ impl Provider for Outscale {
                 check_id("volume id", "vol-", v)?;
                 json!({ "VolumeIds": [v] })
             }
-            None => json!({}),
+            // ReadSnapshots also answers the snapshots other accounts share with this one or
+            // make public: without a volume, ask for the account's own.
+            None => match self.own_account().await? {
+                Some(account) => json!({ "AccountIds": [account] }),
+                None => json!({}),
+            },
         };
         let what = match volume {
             Some(v) => format!("list snapshots of volume {v}"),

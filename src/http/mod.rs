@@ -170,7 +170,10 @@ impl Http {
                 Ok(mut resp) => {
                     resp.attempt = attempt;
                     self.trace_response(&resp, started.elapsed());
-                    if resp.status.is_redirection() {
+                    // A 300 without Location is an answer, not a redirect: OpenStack service
+                    // roots list their versions that way.
+                    let listing = resp.status.as_u16() == 300 && resp.header("location").is_none();
+                    if resp.status.is_redirection() && !listing {
                         return Err(Error::Redirected {
                             action: action.to_string(),
                             status: resp.status.as_u16(),

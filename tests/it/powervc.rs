@@ -682,3 +682,99 @@ async fn over_limit_with_retry_after_is_retried_for_reads_and_the_volume_endpoin
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), format!("{V1}\n"));
 }
+
+/// A volume endpoint without a project id (`…/v3`, as Cinder allows since 3.67): the version
+/// document is `…/v3/`, not the service root (whose `300 Multiple Choices` listing is an answer
+/// too, not a redirect), and revert is offered.
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_finds_the_version_document_when_the_endpoint_has_no_project_id() {
+    let server = powervc_server(1).await;
+    get(&server, "/v3/", ok(200, "versions.json")).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v3/volumes/{V1}/action")))
+        .and(header("OpenStack-API-Version", "volume 3.40"))
+        .and(body_json(json!({"revert": {"snapshot_id": S1}})))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &format!("/v3/volumes/{V1}"),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let endpoint = format!("{}/v3", server.uri());
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "--volume-endpoint",
+            &endpoint,
+            "-o",
+            "ids",
+            "revert",
+            "--volume",
+            V1,
+            "--snapshot",
+            S1,
+            "--yes",
+        ])
+        .await;
+    assert_exit(&out, 0);
+
+    // An endpoint at the service root: its 300 listing is the version document.
+    let root = powervc_server(1).await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(
+            ResponseTemplate::new(300)
+                .set_body_raw(fixture("powervc/versions-root.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&root)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/volumes/{V1}/action")))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&root)
+        .await;
+    get(
+        &root,
+        &format!("/volumes/{V1}"),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    let out = Snapctl::powervc(&root)
+        .run(&[
+            "--volume-endpoint",
+            &root.uri(),
+            "revert",
+            "--volume",
+            V1,
+            "--snapshot",
+            S1,
+            "--yes",
+        ])
+        .await;
+    assert_exit(&out, 0);
+}
+
+/// The version document is an absolute-URL call: a 401 there renews the token once and repeats
+/// it, like every other call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_on_the_version_document_renews_the_token_once() {
+    let server = powervc_server(2).await;
+    Mock::given(method("GET"))
+        .and(path("/v3/"))
+        .respond_with(ok(401, "error-keystone-401.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(&server, "/v3/", ok(200, "versions-old.json")).await;
+    let out = Snapctl::powervc(&server)
+        .run(&["revert", "--volume", V1, "--snapshot", S1, "--yes"])
+        .await;
+    assert_exit(&out, 3);
+    assert_stderr_has(&out, "max microversion 3.27");
+}

@@ -76,21 +76,29 @@ impl Session {
         }
     }
 
-    /// GET a URL under the identity host (the volume version document).
+    /// GET a URL outside the volume base (the volume version document), renewing the token once
+    /// on a 401 like every other call. A `300 Multiple Choices` is an answer here: it is how a
+    /// service root lists its versions (OpenStack version discovery).
     pub async fn get_absolute(&self, url: Url, what: &str) -> Result<Incoming> {
-        let (token, _) = self.current(false).await?;
-        let resp = self
-            .http
-            .execute(what, true, || {
-                Ok(Outgoing::new(Method::GET, url.clone())
-                    .header("X-Auth-Token", token.expose_secret(), true)
-                    .header("Accept", "application/json", false))
-            })
-            .await?;
-        if resp.status.is_success() {
-            Ok(resp)
-        } else {
-            Err(api_error(what, &resp))
+        let mut renewed = false;
+        loop {
+            let (token, _) = self.current(renewed).await?;
+            let resp = self
+                .http
+                .execute(what, true, || {
+                    Ok(Outgoing::new(Method::GET, url.clone())
+                        .header("X-Auth-Token", token.expose_secret(), true)
+                        .header("Accept", "application/json", false))
+                })
+                .await?;
+            if resp.status.is_success() || resp.status.as_u16() == 300 {
+                return Ok(resp);
+            }
+            if resp.status.as_u16() == 401 && !renewed {
+                renewed = true;
+                continue;
+            }
+            return Err(api_error(what, &resp));
         }
     }
 }

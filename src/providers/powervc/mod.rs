@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -367,24 +367,52 @@ impl Powervc {
         Ok(clone_progress(&v))
     }
 
-    /// The service's maximum microversion, from `GET …/v3/` (the version document).
+    /// The service's maximum microversion, from its version document.
     async fn max_microversion(&self) -> Result<Option<(u32, u32)>> {
-        let mut root = self.session.base().await?;
-        {
-            let mut segs = root.path_segments_mut().expect("volume URLs are base URLs");
-            segs.pop_if_empty().pop().push("");
-        }
+        let root = version_root(&self.session.base().await?);
         let resp = self
             .session
             .get_absolute(root, "read the volume service's version document")
             .await?;
         let v: Value = decode(&resp.body, "read the version document")?;
-        let version = v["versions"]
-            .as_array()
-            .and_then(|a| a.iter().find_map(|x| x["version"].as_str()))
-            .or_else(|| v["version"]["version"].as_str());
-        Ok(version.and_then(microversion))
+        Ok(max_microversion_of(&v))
     }
+}
+
+/// Where the version document of a volume endpoint is: `…/v3/` for `…/v3/<project>` and for a
+/// project-less `…/v3` (Cinder's URLs without a project id), the endpoint itself otherwise.
+fn version_root(base: &Url) -> Url {
+    let segments: Vec<&str> = base
+        .path_segments()
+        .map(|s| s.filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
+    let is_version = |s: &&str| {
+        s.strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    let keep = segments
+        .iter()
+        .rposition(is_version)
+        .map_or(segments.len(), |i| i + 1);
+    let mut root = base.clone();
+    let path = segments[..keep].join("/");
+    root.set_path(&if path.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{path}/")
+    });
+    root.set_query(None);
+    root
+}
+
+/// The highest `version` of a version document: `{"versions": […]}` (a service root's 300 or
+/// `GET /v3/`) or `{"version": {…}}`. Entries without a microversion (v2's `""`) are skipped.
+fn max_microversion_of(v: &Value) -> Option<(u32, u32)> {
+    let listed = v["versions"].as_array().into_iter().flatten();
+    listed
+        .chain(std::iter::once(&v["version"]))
+        .filter_map(|x| x["version"].as_str().and_then(microversion))
+        .max()
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
@@ -820,6 +848,43 @@ mod tests {
         assert_eq!(snaps[2].status, None);
         assert_eq!(snaps[2].size, None);
         assert_eq!(snaps[2].id, "c");
+    }
+
+    #[test]
+    fn the_version_document_is_found_with_or_without_a_project_id() {
+        let root = |u: &str| version_root(&Url::parse(u).expect("url")).to_string();
+        assert_eq!(
+            root("https://pvc.example.com:9000/v3/38d2d7a82d9c4142a295298087bf9459"),
+            "https://pvc.example.com:9000/v3/"
+        );
+        assert_eq!(
+            root("https://pvc.example.com:9000/v3"),
+            "https://pvc.example.com:9000/v3/"
+        );
+        assert_eq!(
+            root("https://pvc.example.com:9000/v3/"),
+            "https://pvc.example.com:9000/v3/"
+        );
+        assert_eq!(
+            root("https://pvc.example.com/block-storage/v3/abc"),
+            "https://pvc.example.com/block-storage/v3/"
+        );
+        assert_eq!(
+            root("https://pvc.example.com:9000/"),
+            "https://pvc.example.com:9000/"
+        );
+    }
+
+    #[test]
+    fn the_highest_microversion_of_a_root_listing_wins() {
+        let root: Value = serde_json::json!({"versions": [
+            {"id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": ""},
+            {"id": "v3.0", "status": "CURRENT", "version": "3.64", "min_version": "3.0"}
+        ]});
+        assert_eq!(max_microversion_of(&root), Some((3, 64)));
+        let one: Value = serde_json::json!({"version": {"id": "v3.0", "version": "3.9"}});
+        assert_eq!(max_microversion_of(&one), Some((3, 9)));
+        assert_eq!(max_microversion_of(&serde_json::json!({})), None);
     }
 
     #[test]

@@ -100,10 +100,16 @@ pub struct Profile {
     pub project_name: Option<String>,
     /// OpenStack project id (instead of the name).
     pub project_id: Option<String>,
+    /// OpenStack user id (instead of the user name).
+    pub user_id: Option<String>,
     /// OpenStack user domain (default `Default`).
     pub user_domain_name: Option<String>,
+    /// OpenStack user domain by id (wins over the name).
+    pub user_domain_id: Option<String>,
     /// OpenStack project domain (default `Default`).
     pub project_domain_name: Option<String>,
+    /// OpenStack project domain by id (wins over the name).
+    pub project_domain_id: Option<String>,
     /// CA certificate file for a private cloud (PowerVC's own CA).
     pub cacert: Option<std::path::PathBuf>,
     /// Skip TLS verification (warned on every run).

@@ -778,3 +778,117 @@ async fn a_401_on_the_version_document_renews_the_token_once() {
     assert_exit(&out, 3);
     assert_stderr_has(&out, "max microversion 3.27");
 }
+
+/// A server whose Keystone answers exactly `body` (the auth body snapctl must send).
+async fn keystone_expecting(body: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .and(body_json(body))
+        .respond_with(keystone_token(&server, PVC_TOKEN))
+        .expect(1)
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        &pvc_path(&format!("/volumes/{V1}")),
+        ok(200, "volume-available.json"),
+    )
+    .await;
+    server
+}
+
+/// `OS_USER_ID`, `OS_USER_DOMAIN_ID` and `OS_PROJECT_DOMAIN_ID` reach Keystone as keystoneauth
+/// sends them: a user by id carries no domain; a domain by id wins over one by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn openstack_ids_for_users_and_domains_reach_keystone() {
+    let by_id = keystone_expecting(json!({"auth": {
+        "identity": {"methods": ["password"],
+            "password": {"user": {"id": "4b7f1ad2c0e14bbe9d4f0e0a7c1d2e3f", "password": PVC_PASSWORD}}},
+        "scope": {"project": {"name": "ibm-default", "domain": {"id": "default"}}}}}))
+    .await;
+    let mut cli = Snapctl::powervc(&by_id);
+    cli.envs.retain(|(k, _)| k != "OS_USERNAME");
+    let out = cli
+        .env("OS_USER_ID", "4b7f1ad2c0e14bbe9d4f0e0a7c1d2e3f")
+        .env("OS_PROJECT_DOMAIN_ID", "default")
+        .env("OS_PROJECT_DOMAIN_NAME", "Ignored")
+        .run(&["-o", "ids", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+
+    let domains = keystone_expecting(json!({"auth": {
+        "identity": {"methods": ["password"],
+            "password": {"user": {"name": PVC_USER, "domain": {"id": "d0a1b2c3"}, "password": PVC_PASSWORD}}},
+        "scope": {"project": {"id": PVC_PROJECT}}}}))
+    .await;
+    let out = Snapctl::powervc(&domains)
+        .env("OS_USER_DOMAIN_ID", "d0a1b2c3")
+        .env("OS_PROJECT_ID", PVC_PROJECT)
+        .run(&["-o", "ids", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+}
+
+/// openstacksdk reads `clouds.yml` as well as `clouds.yaml`, and merges `secure.yaml` (where the
+/// password usually lives) over it; snapctl does the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn clouds_yml_and_secure_yaml_are_read_as_openstacksdk_reads_them() {
+    let server = keystone_expecting(keystone_auth_body()).await;
+    let mut cli = Snapctl::powervc(&server);
+    cli.envs.clear();
+    cli.args.truncate(2);
+    let dir = cli.home.path().join("config/openstack");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("clouds.yml"),
+        format!(
+            "clouds:\n  pvc:\n    auth:\n      auth_url: {}/v3/\n      username: {PVC_USER}\n      password: not-this-one\n      project_name: ibm-default\n    region_name: RegionOne\n    identity_api_version: 3\n",
+            server.uri()
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("secure.yaml"),
+        format!("clouds:\n  pvc:\n    auth:\n      password: {PVC_PASSWORD}\n"),
+    )
+    .expect("write");
+    let out = cli
+        .env("OS_CLOUD", "pvc")
+        .run(&["-o", "ids", "volume", "show", V1])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), format!("{V1}\n"));
+}
+
+/// An `auth:` key snapctl does not know is an error naming the key, never silently ignored (a
+/// misspelt domain would scope the token elsewhere). Nothing is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_auth_key_in_clouds_yaml_is_an_error() {
+    let server = MockServer::start().await;
+    let mut cli = Snapctl::powervc(&server);
+    cli.envs.clear();
+    cli.args.truncate(2);
+    std::fs::write(
+        cli.home.path().join("clouds.yaml"),
+        format!(
+            "clouds:\n  pvc:\n    auth:\n      auth_url: {}/v3/\n      username: {PVC_USER}\n      password: {PVC_PASSWORD}\n      user_domian_name: Other\n",
+            server.uri()
+        ),
+    )
+    .expect("write");
+    let out = cli
+        .env("OS_CLOUD", "pvc")
+        .run(&["volume", "show", V1])
+        .await;
+    assert_exit(&out, 5);
+    assert_stderr_has(&out, "user_domian_name");
+    assert_stderr_has(&out, "user_domain_name");
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}

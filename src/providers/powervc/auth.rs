@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use tokio::sync::Mutex;
 
-use super::config::{PowervcConfig, ProjectScope};
+use super::config::{Domain, PowervcConfig, ProjectScope, User};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{Http, Incoming, Outgoing};
 use crate::kind::ProviderKind;
@@ -110,23 +110,27 @@ pub(super) struct TokenState {
 impl Session {
     fn auth_body(&self) -> Value {
         let a = &self.config.auth;
+        let domain = |d: &Domain| match d {
+            Domain::Id(id) => json!({ "id": id }),
+            Domain::Name(name) => json!({ "name": name }),
+        };
         let scope = match &a.project {
             ProjectScope::Id(id) => json!({ "project": { "id": id } }),
-            ProjectScope::Name { name, domain } => {
-                json!({ "project": { "name": name, "domain": { "name": domain } } })
+            ProjectScope::Name { name, domain: d } => {
+                json!({ "project": { "name": name, "domain": domain(d) } })
+            }
+        };
+        let user = match &a.user {
+            User::Id(id) => json!({ "id": id, "password": a.password() }),
+            User::Name { name, domain: d } => {
+                json!({ "name": name, "domain": domain(d), "password": a.password() })
             }
         };
         json!({
             "auth": {
                 "identity": {
                     "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": a.username,
-                            "domain": { "name": a.user_domain },
-                            "password": a.password(),
-                        }
-                    }
+                    "password": { "user": user }
                 },
                 "scope": scope,
             }
@@ -139,7 +143,10 @@ impl Session {
             .expect("identity_url() only accepts base URLs")
             .extend(["auth", "tokens"]);
         let body = serde_json::to_vec(&self.auth_body()).expect("auth body serialises");
-        let what = format!("authenticate {} with Keystone", self.config.auth.username);
+        let what = format!(
+            "authenticate {} with Keystone",
+            self.config.auth.user.label()
+        );
         // Asking for a token changes nothing server-side: safe to re-send on throttling.
         let resp = self
             .http

@@ -31,6 +31,7 @@ struct CloudsFile {
 struct Cloud {
     #[serde(default)]
     auth: CloudAuth,
+    auth_type: Option<String>,
     region_name: Option<String>,
     interface: Option<String>,
     cacert: Option<PathBuf>,
@@ -38,15 +39,95 @@ struct Cloud {
     insecure: Option<bool>,
 }
 
+/// The `auth:` keys of keystoneauth's `password`/`v3password` plugin that snapctl uses. Any other
+/// key is an error: a typo (`user_domian_name`) silently ignored would authenticate elsewhere.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CloudAuth {
     auth_url: Option<String>,
     username: Option<String>,
+    user_id: Option<String>,
     password: Option<SecretString>,
+    #[serde(alias = "tenant_name")]
     project_name: Option<String>,
+    #[serde(alias = "tenant_id")]
     project_id: Option<String>,
     user_domain_name: Option<String>,
+    user_domain_id: Option<String>,
     project_domain_name: Option<String>,
+    project_domain_id: Option<String>,
+    default_domain_name: Option<String>,
+    default_domain_id: Option<String>,
+}
+
+/// The `auth:` keys [`CloudAuth`] takes, for error messages.
+const AUTH_KEYS: &str = "auth_url, username, user_id, password, project_name (tenant_name), project_id (tenant_id), user_domain_name, user_domain_id, project_domain_name, project_domain_id, default_domain_name, default_domain_id";
+
+impl CloudAuth {
+    /// `secure.yaml`'s values over `clouds.yaml`'s, key by key (openstacksdk's merge).
+    fn merge(self, over: CloudAuth) -> CloudAuth {
+        CloudAuth {
+            auth_url: over.auth_url.or(self.auth_url),
+            username: over.username.or(self.username),
+            user_id: over.user_id.or(self.user_id),
+            password: over.password.or(self.password),
+            project_name: over.project_name.or(self.project_name),
+            project_id: over.project_id.or(self.project_id),
+            user_domain_name: over.user_domain_name.or(self.user_domain_name),
+            user_domain_id: over.user_domain_id.or(self.user_domain_id),
+            project_domain_name: over.project_domain_name.or(self.project_domain_name),
+            project_domain_id: over.project_domain_id.or(self.project_domain_id),
+            default_domain_name: over.default_domain_name.or(self.default_domain_name),
+            default_domain_id: over.default_domain_id.or(self.default_domain_id),
+        }
+    }
+}
+
+impl Cloud {
+    fn merge(self, over: Cloud) -> Cloud {
+        Cloud {
+            auth: self.auth.merge(over.auth),
+            auth_type: over.auth_type.or(self.auth_type),
+            region_name: over.region_name.or(self.region_name),
+            interface: over.interface.or(self.interface),
+            cacert: over.cacert.or(self.cacert),
+            verify: over.verify.or(self.verify),
+            insecure: over.insecure.or(self.insecure),
+        }
+    }
+}
+
+/// A Keystone domain, by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Domain {
+    /// `{"id": …}`.
+    Id(String),
+    /// `{"name": …}`.
+    Name(String),
+}
+
+/// Who authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum User {
+    /// By id (unique across domains: no domain is sent).
+    Id(String),
+    /// By name within a domain.
+    Name {
+        /// User name.
+        name: String,
+        /// Its domain.
+        domain: Domain,
+    },
+}
+
+impl User {
+    /// How to name the user in messages.
+    pub fn label(&self) -> &str {
+        match self {
+            User::Id(id) => id,
+            User::Name { name, .. } => name,
+        }
+    }
 }
 
 /// How the token is scoped.
@@ -57,7 +138,7 @@ pub enum ProjectScope {
         /// Project name.
         name: String,
         /// Its domain.
-        domain: String,
+        domain: Domain,
     },
     /// By id.
     Id(String),
@@ -66,12 +147,10 @@ pub enum ProjectScope {
 /// Password credentials.
 #[derive(Clone)]
 pub struct PasswordAuth {
-    /// User name.
-    pub username: String,
+    /// The user.
+    pub user: User,
     /// Password.
     pub password: SecretString,
-    /// User domain.
-    pub user_domain: String,
     /// Project scope.
     pub project: ProjectScope,
 }
@@ -79,9 +158,8 @@ pub struct PasswordAuth {
 impl fmt::Debug for PasswordAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordAuth")
-            .field("username", &self.username)
+            .field("user", &self.user)
             .field("password", &"***")
-            .field("user_domain", &self.user_domain)
             .field("project", &self.project)
             .finish()
     }
@@ -119,53 +197,99 @@ fn truthy(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
 }
 
-fn clouds_paths(settings: &Settings) -> Vec<PathBuf> {
+/// openstacksdk's search: `$OS_CLIENT_CONFIG_FILE` (or `$OS_CLIENT_SECURE_FILE`) first, then
+/// `stem.{yaml,yml,json}` in the working directory, the user's config directory and
+/// `/etc/openstack`.
+fn config_paths(settings: &Settings, env_var: &str, stem: &str) -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if let Some(p) = settings.env.var("OS_CLIENT_CONFIG_FILE") {
+    if let Some(p) = settings.env.var(env_var) {
         paths.push(PathBuf::from(p));
     }
+    let mut dirs = Vec::new();
     if let Some(cwd) = &settings.env.cwd {
-        paths.push(cwd.join("clouds.yaml"));
+        dirs.push(cwd.clone());
     }
     if let Some(x) = settings.env.var("XDG_CONFIG_HOME") {
-        paths.push(PathBuf::from(x).join("openstack").join("clouds.yaml"));
+        dirs.push(PathBuf::from(x).join("openstack"));
     } else if let Some(home) = &settings.env.home {
-        paths.push(home.join(".config").join("openstack").join("clouds.yaml"));
+        dirs.push(home.join(".config").join("openstack"));
     }
-    paths.push(PathBuf::from("/etc/openstack/clouds.yaml"));
+    dirs.push(PathBuf::from("/etc/openstack"));
+    for dir in dirs {
+        for ext in ["yaml", "yml", "json"] {
+            paths.push(dir.join(format!("{stem}.{ext}")));
+        }
+    }
     paths
 }
 
-fn load_cloud(settings: &Settings, warnings: &mut Vec<String>) -> Result<Cloud> {
-    let Some(name) = settings.env.var("OS_CLOUD") else {
-        return Ok(Cloud::default());
-    };
-    for path in clouds_paths(settings) {
-        let Ok(text) = std::fs::read_to_string(&path) else {
+/// The named cloud of the first file found among `paths` (`Ok(None)`: no file, or a secure file
+/// without that cloud).
+fn read_cloud(
+    paths: &[PathBuf],
+    name: &str,
+    required: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(PathBuf, Cloud)>> {
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
-        let mut file: CloudsFile = serde_norway::from_str(&text).map_err(|e| Error::Config {
-            message: format!("cannot parse {}: {e}", path.display()),
-            hint: Some(
-                "clouds.yaml holds `clouds: {NAME: {auth: {auth_url: …, username: …}}}`".into(),
-            ),
+        // YAML is a superset of JSON: one parser reads clouds.json too.
+        let mut file: CloudsFile = serde_norway::from_str(&text).map_err(|e| {
+            let unknown = e.to_string().contains("unknown field");
+            Error::Config {
+                message: format!("cannot read {}: {e}", path.display()),
+                hint: Some(if unknown {
+                    format!("the auth: keys snapctl knows are {AUTH_KEYS}")
+                } else {
+                    "clouds.yaml holds `clouds: {NAME: {auth: {auth_url: …, username: …}}}`".into()
+                }),
+            }
         })?;
         let Some(cloud) = file.clouds.remove(name) else {
+            if !required {
+                return Ok(None);
+            }
             let known: Vec<&String> = file.clouds.keys().collect();
             return Err(Error::Config {
                 message: format!("OS_CLOUD={name} is not in {}", path.display()),
                 hint: Some(format!("clouds defined there: {known:?}")),
             });
         };
-        inspect_config_file(&path, cloud.auth.password.is_some(), warnings);
-        return Ok(cloud);
+        inspect_config_file(path, cloud.auth.password.is_some(), warnings);
+        return Ok(Some((path.clone(), cloud)));
     }
-    Err(Error::Config {
-        message: format!("OS_CLOUD={name} but no clouds.yaml was found"),
-        hint: Some(
-            "looked in OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml and /etc/openstack/clouds.yaml"
-                .into(),
-        ),
+    Ok(None)
+}
+
+fn load_cloud(settings: &Settings, warnings: &mut Vec<String>) -> Result<Cloud> {
+    let Some(name) = settings.env.var("OS_CLOUD") else {
+        return Ok(Cloud::default());
+    };
+    let paths = config_paths(settings, "OS_CLIENT_CONFIG_FILE", "clouds");
+    let Some((_, cloud)) = read_cloud(&paths, name, true, warnings)? else {
+        return Err(Error::Config {
+            message: format!("OS_CLOUD={name} but no clouds.yaml was found"),
+            hint: Some(
+                "looked for clouds.yaml, clouds.yml and clouds.json in OS_CLIENT_CONFIG_FILE, the working directory, ~/.config/openstack and /etc/openstack"
+                    .into(),
+            ),
+        });
+    };
+    if let Some(t) = cloud.auth_type.as_deref()
+        && !matches!(t, "password" | "v3password")
+    {
+        return Err(Error::Config {
+            message: format!("auth_type {t:?} of cloud {name} is not supported"),
+            hint: Some("snapctl authenticates with a password (auth_type: password)".into()),
+        });
+    }
+    // secure.yaml holds the secrets beside clouds.yaml; its values win.
+    let secure_paths = config_paths(settings, "OS_CLIENT_SECURE_FILE", "secure");
+    Ok(match read_cloud(&secure_paths, name, false, warnings)? {
+        Some((_, secure)) => cloud.merge(secure),
+        None => cloud,
     })
 }
 
@@ -204,6 +328,11 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
         p.username.clone(),
         cloud.auth.username.clone(),
     );
+    let user_id = pick(
+        &["OS_USER_ID"],
+        p.user_id.clone(),
+        cloud.auth.user_id.clone(),
+    );
     let password = pick(
         &["OS_PASSWORD"],
         p.password.as_ref().map(|s| s.expose_secret().to_string()),
@@ -213,7 +342,8 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
             .as_ref()
             .map(|s| s.expose_secret().to_string()),
     );
-    let (auth_url, username, password) = match (auth_url, username, password) {
+    let who = username.clone().or(user_id.clone());
+    let (auth_url, _, password) = match (auth_url, who, password) {
         (Some(a), Some(u), Some(pw)) => (a, u, pw),
         (a, u, pw) => {
             let missing: Vec<&str> = [
@@ -239,6 +369,53 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
             });
         }
     };
+    // A domain by id wins over one by name, as keystoneauth sends it; both fall back to the
+    // default domain (OS_DEFAULT_DOMAIN_ID/_NAME), then to PowerVC's only domain, Default.
+    let default_domain = match (
+        pick(
+            &["OS_DEFAULT_DOMAIN_ID"],
+            None,
+            cloud.auth.default_domain_id.clone(),
+        ),
+        pick(
+            &["OS_DEFAULT_DOMAIN_NAME", "OS_DEFAULT_DOMAIN"],
+            None,
+            cloud.auth.default_domain_name.clone(),
+        ),
+    ) {
+        (Some(id), _) => Domain::Id(id),
+        (None, Some(name)) => Domain::Name(name),
+        (None, None) => Domain::Name(DEFAULT_DOMAIN.into()),
+    };
+    let domain = |ids: &[&str],
+                  (profile_id, cloud_id): (Option<String>, Option<String>),
+                  names: &[&str],
+                  (profile_name, cloud_name): (Option<String>, Option<String>)| {
+        match (
+            pick(ids, profile_id, cloud_id),
+            pick(names, profile_name, cloud_name),
+        ) {
+            (Some(id), _) => Domain::Id(id),
+            (None, Some(name)) => Domain::Name(name),
+            (None, None) => default_domain.clone(),
+        }
+    };
+    let user = match (username, user_id) {
+        (Some(name), _) => User::Name {
+            name,
+            domain: domain(
+                &["OS_USER_DOMAIN_ID"],
+                (p.user_domain_id.clone(), cloud.auth.user_domain_id.clone()),
+                &["OS_USER_DOMAIN_NAME"],
+                (
+                    p.user_domain_name.clone(),
+                    cloud.auth.user_domain_name.clone(),
+                ),
+            ),
+        },
+        (None, Some(id)) => User::Id(id),
+        (None, None) => unreachable!("checked above"),
+    };
     let project_id = pick(
         &["OS_PROJECT_ID", "OS_TENANT_ID"],
         p.project_id.clone(),
@@ -253,20 +430,20 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
                 cloud.auth.project_name.clone(),
             )
             .unwrap_or_else(|| DEFAULT_PROJECT.into()),
-            domain: pick(
-                &["OS_PROJECT_DOMAIN_NAME", "OS_DEFAULT_DOMAIN"],
-                p.project_domain_name.clone(),
-                cloud.auth.project_domain_name.clone(),
-            )
-            .unwrap_or_else(|| DEFAULT_DOMAIN.into()),
+            domain: domain(
+                &["OS_PROJECT_DOMAIN_ID"],
+                (
+                    p.project_domain_id.clone(),
+                    cloud.auth.project_domain_id.clone(),
+                ),
+                &["OS_PROJECT_DOMAIN_NAME"],
+                (
+                    p.project_domain_name.clone(),
+                    cloud.auth.project_domain_name.clone(),
+                ),
+            ),
         },
     };
-    let user_domain = pick(
-        &["OS_USER_DOMAIN_NAME", "OS_DEFAULT_DOMAIN"],
-        p.user_domain_name.clone(),
-        cloud.auth.user_domain_name.clone(),
-    )
-    .unwrap_or_else(|| DEFAULT_DOMAIN.into());
     let region = layered(
         settings.region_flag.as_deref(),
         env,
@@ -316,9 +493,8 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
     Ok(PowervcConfig {
         auth_url: identity_url(&auth_url)?,
         auth: PasswordAuth {
-            username,
+            user,
             password: SecretString::from(password),
-            user_domain,
             project,
         },
         region,
@@ -370,9 +546,11 @@ mod tests {
     #[test]
     fn password_debug_is_redacted() {
         let a = PasswordAuth {
-            username: "root".into(),
+            user: User::Name {
+                name: "root".into(),
+                domain: Domain::Name("Default".into()),
+            },
             password: SecretString::from("hunter2".to_string()),
-            user_domain: "Default".into(),
             project: ProjectScope::Id("p".into()),
         };
         assert!(!format!("{a:?}").contains("hunter2"));

@@ -226,22 +226,37 @@ fn authenticate(req: &Req) -> Option<Response<Body>> {
     ) else {
         return denied("missing signed headers");
     };
-    let headers = [("content-type", ct), ("host", host), ("x-osc-date", date)];
-    let expected = crate::providers::outscale::sign::authorization(
-        crate::providers::outscale::sign::OSC4,
-        OSC_AK,
-        OSC_SK,
-        OSC_REGION,
-        "api",
-        date,
-        &crate::providers::outscale::sign::SignedRequest {
-            method: "POST",
-            path: &req.path,
-            headers: &headers,
-            body: &req.body,
-        },
-    );
-    (auth != expected).then(|| err(401, "1", "AccessDenied", "signature mismatch"))
+    // osc-sdk-python signs the host without its port (urllib3's `parse_url(…).host`) while
+    // sending `Host: host:port`; snapctl and oapi-cli sign the header as sent. Accept either, as
+    // long as the signature matches one of them.
+    let bare_host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h);
+    let matches = |signed_host: &str| {
+        let headers = [
+            ("content-type", ct),
+            ("host", signed_host),
+            ("x-osc-date", date),
+        ];
+        let expected = crate::providers::outscale::sign::authorization(
+            crate::providers::outscale::sign::OSC4,
+            OSC_AK,
+            OSC_SK,
+            OSC_REGION,
+            "api",
+            date,
+            &crate::providers::outscale::sign::SignedRequest {
+                method: "POST",
+                path: &req.path,
+                headers: &headers,
+                body: &req.body,
+            },
+        );
+        auth == expected
+    };
+    let signed = matches(host) || bare_host.is_some_and(matches);
+    (!signed).then(|| err(401, "1", "AccessDenied", "signature mismatch"))
 }
 
 /// `Filters.<key>` as strings.

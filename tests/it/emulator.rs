@@ -919,3 +919,52 @@ async fn a_batch_dry_run_reports_each_item_as_the_real_run_does() {
         without_request_ids(&stderr(&real))
     );
 }
+
+/// osc-sdk-python signs the host without its port (`parse_url(endpoint).host`) but sends
+/// `Host: 127.0.0.1:PORT`. The real gateway, on 443, never sees the difference; the emulator accepts
+/// a signature over either form, and still refuses one over neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_outscale_double_accepts_a_signature_over_the_host_without_its_port() {
+    use snapctl::providers::outscale::sign::{OSC4, SignedRequest, authorization};
+    let emu = start().await;
+    let http = reqwest::Client::new();
+    let date = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let body = b"{}".to_vec();
+    let send = |signed_host: String| {
+        let headers = [
+            ("content-type", "application/json"),
+            ("host", signed_host.as_str()),
+            ("x-osc-date", date.as_str()),
+        ];
+        let auth = authorization(
+            OSC4,
+            emulator::OSC_AK,
+            emulator::OSC_SK,
+            emulator::OSC_REGION,
+            "api",
+            &date,
+            &SignedRequest {
+                method: "POST",
+                path: "/api/v1/ReadVolumes",
+                headers: &headers,
+                body: &body,
+            },
+        );
+        http.post(format!("{}/api/v1/ReadVolumes", emu.base()))
+            .header("content-type", "application/json")
+            .header("x-osc-date", date.clone())
+            .header("authorization", auth)
+            .body(body.clone())
+            .send()
+    };
+    let bare = send(emu.addr.ip().to_string()).await.expect("sent");
+    assert_eq!(bare.status(), 200, "{:?}", bare.text().await);
+    let with_port = send(emu.addr.to_string()).await.expect("sent");
+    assert_eq!(with_port.status(), 200);
+    let other = send("api.eu-west-2.outscale.com".into())
+        .await
+        .expect("sent");
+    assert_eq!(other.status(), 401);
+}

@@ -79,6 +79,9 @@ impl Default for EmulatorConfig {
 pub(crate) struct World {
     pub config: EmulatorConfig,
     pub rng: fastrand::Rng,
+    /// Draws for fault injection only, so the fault schedule of a seed depends on the order of
+    /// requests alone, not on how many ids the seeding or earlier answers generated.
+    pub faults: fastrand::Rng,
     /// Emulated wall clock = real clock + offset (moved by `POST /_emulator/clock`).
     pub clock_offset: jiff::SignedDuration,
     pub ovh: ovh::OvhState,
@@ -158,7 +161,7 @@ impl Emulator {
             ("OSC_ACCESS_KEY", OSC_AK.into()),
             ("OSC_SECRET_KEY", OSC_SK.into()),
             ("OSC_REGION", OSC_REGION.into()),
-            ("OS_AUTH_URL", format!("{b}/v3")),
+            ("OS_AUTH_URL", format!("{b}/identity/v3")),
             ("OS_USERNAME", PVC_USER.into()),
             ("OS_PASSWORD", PVC_PASSWORD.into()),
             ("OS_PROJECT_NAME", "ibm-default".into()),
@@ -213,6 +216,7 @@ type Shared = Arc<Mutex<World>>;
 pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
     let mut world = World {
         rng: fastrand::Rng::with_seed(config.seed),
+        faults: fastrand::Rng::with_seed(config.seed ^ 0x5eed_fa17),
         config: config.clone(),
         clock_offset: jiff::SignedDuration::ZERO,
         ovh: ovh::OvhState::default(),
@@ -250,7 +254,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
 /// `DryRun` check, not the emulator's own clock.
 fn asks_for_a_change(req: &Req) -> bool {
     req.method != Method::GET
-        && req.path != "/v3/auth/tokens"
+        && req.path != "/identity/v3/auth/tokens"
         && !req.path.starts_with("/_emulator/")
         && !req.path.starts_with("/api/v1/Read")
         && req.json().and_then(|v| v["DryRun"].as_bool()) != Some(true)
@@ -338,7 +342,7 @@ fn api_of(path: &str) -> Option<Api> {
         Some(Api::Ovh)
     } else if path.starts_with("/api/v1/") {
         Some(Api::Outscale)
-    } else if path.starts_with("/v3") {
+    } else if path.starts_with("/identity") || path.starts_with("/volume") {
         Some(Api::Powervc)
     } else {
         None
@@ -379,7 +383,7 @@ fn fault(world: &mut World, api: &Api) -> Option<Response<Body>> {
             });
         }
     }
-    if world.config.fail_rate > 0.0 && world.rng.f64() < world.config.fail_rate {
+    if world.config.fail_rate > 0.0 && world.faults.f64() < world.config.fail_rate {
         return Some(match api {
             Api::Ovh => reply(
                 503,

@@ -71,6 +71,20 @@ pub(crate) fn seed(w: &mut World) {
             snapshot_id: None,
         });
     }
+    // A snapshot of the first volume, as the README promises.
+    let id = w.uuid();
+    let volume_id = w.pvc.vols[0].id.clone();
+    w.pvc.snaps.push(Snap {
+        id,
+        volume_id,
+        name: Some("before-upgrade".into()),
+        description: Some("seeded by the emulator".into()),
+        size: 20,
+        metadata: json!({}),
+        created_at: now - jiff::SignedDuration::from_hours(24),
+        ready_at: Instant::now(),
+        gone_at: None,
+    });
 }
 
 fn rid() -> Vec<(&'static str, String)> {
@@ -134,15 +148,14 @@ fn snap_json(s: &Snap) -> Value {
     })
 }
 
-fn token_body(host: &str) -> Value {
-    let base = format!("http://{host}");
+fn token_body(base: &str) -> Value {
     json!({"token": {
         "audit_ids": ["emulator"],
         "catalog": [
             {"type": "identity", "name": "keystone", "id": "k", "endpoints": [
-                {"id": "k1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/v3")}]},
+                {"id": "k1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/identity/v3")}]},
             {"type": "volumev3", "name": "cinderv3", "id": "c", "endpoints": [
-                {"id": "c1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/v3/{PVC_PROJECT}")}]},
+                {"id": "c1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/volume/v3/{PVC_PROJECT}")}]},
         ],
         "expires_at": (Timestamp::now() + jiff::SignedDuration::from_hours(6)).to_string(),
         "issued_at": Timestamp::now().to_string(),
@@ -161,11 +174,54 @@ fn unauthorized() -> Response<Body> {
     )
 }
 
+/// Keystone's version document for `/identity/v3` (what keystoneauth's discovery reads).
+fn identity_version(base: &str) -> Value {
+    json!({
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}/identity/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    })
+}
+
+/// Cinder's version document for `/volume/v3` (max microversion 3.71, as the API reference's).
+fn volume_version(base: &str) -> Value {
+    json!({
+        "id": "v3.0",
+        "status": "CURRENT",
+        "updated": "2023-08-31T00:00:00Z",
+        "min_version": "3.0",
+        "version": "3.71",
+        "links": [
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+            {"rel": "self", "href": format!("{base}/volume/v3/")},
+        ],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}],
+    })
+}
+
+/// Keystone under `/identity/v3` and the volume service under `/volume/v3/{project}`: two roots,
+/// as PowerVC serves them on ports 5000 and 9000, so each answers its own version discovery; the
+/// token's catalog says where the volume service is.
 pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
-    let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let segs: Vec<&str> = req
+        .path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let m = req.method.clone();
+    let base = format!("http://{}", req.header("host").unwrap_or("127.0.0.1"));
     match segs.as_slice() {
-        ["v3", "auth", "tokens"] if m == Method::POST => {
+        ["identity"] if m == Method::GET => ok(
+            300,
+            json!({"versions": {"values": [identity_version(&base)]}}),
+        ),
+        ["identity", "v3"] if m == Method::GET => {
+            ok(200, json!({"version": identity_version(&base)}))
+        }
+        ["identity", "v3", "auth", "tokens"] if m == Method::POST => {
             let body = req.json().unwrap_or(json!({}));
             let user = &body["auth"]["identity"]["password"]["user"];
             if user["name"] != PVC_USER || user["password"] != PVC_PASSWORD {
@@ -173,16 +229,15 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             }
             let token = format!("gAAAAAemulator{:016x}", w.rng.u64(..));
             w.pvc.tokens.push(token.clone());
-            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
             let mut headers = rid();
             headers.push(("X-Subject-Token", token));
-            reply(201, token_body(&host), &headers)
+            reply(201, token_body(&base), &headers)
         }
-        ["v3"] | ["v3", ""] if m == Method::GET => ok(
-            200,
-            json!({"versions": [{"id": "v3.0", "links": [], "min_version": "3.0", "status": "CURRENT", "updated": "2023-08-31T00:00:00Z", "version": "3.71"}]}),
-        ),
-        ["v3", project, rest @ ..] => {
+        ["volume"] if m == Method::GET => ok(300, json!({"versions": [volume_version(&base)]})),
+        ["volume", "v3"] if m == Method::GET => {
+            ok(200, json!({"versions": [volume_version(&base)]}))
+        }
+        ["volume", "v3", project, rest @ ..] => {
             let token = req.header("x-auth-token").unwrap_or_default();
             if !w.pvc.tokens.iter().any(|t| t == token) {
                 return unauthorized();
@@ -227,7 +282,7 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
     w.pvc.snaps.retain(|s| s.gone_at.is_none_or(|t| now < t));
     let m = req.method.clone();
     let base = format!(
-        "http://{}/v3/{PVC_PROJECT}",
+        "http://{}/volume/v3/{PVC_PROJECT}",
         req.header("host").unwrap_or("127.0.0.1")
     );
     match rest {

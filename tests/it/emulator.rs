@@ -968,3 +968,71 @@ async fn the_outscale_double_accepts_a_signature_over_the_host_without_its_port(
         .expect("sent");
     assert_eq!(other.status(), 401);
 }
+
+/// keystoneauth's discovery: the identity URL answers Keystone's version document and the volume
+/// service's root answers Cinder's (a 300 listing), on distinct roots, with the catalog pointing at
+/// the volume service. This is what `openstack volume snapshot list` needs; the seeded PowerVC
+/// snapshot is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn keystone_and_the_volume_service_answer_their_own_discovery() {
+    let emu = start().await;
+    let http = reqwest::Client::new();
+    let env: std::collections::HashMap<_, _> = emu.env().into_iter().collect();
+    let auth_url = &env["OS_AUTH_URL"];
+    let identity: Value = http
+        .get(auth_url)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        identity["version"]["id"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v3")),
+        "{identity}"
+    );
+    assert!(
+        identity["version"]["media-types"][0]["type"]
+            .as_str()
+            .is_some_and(|t| t.contains("identity"))
+    );
+    let token = http
+        .post(format!("{auth_url}/auth/tokens"))
+        .json(&serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": env["OS_USERNAME"], "domain": {"name": "Default"}, "password": env["OS_PASSWORD"]}}}}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(token.status(), 201);
+    let body: Value = token.json().await.expect("json");
+    let volume_url = body["token"]["catalog"]
+        .as_array()
+        .expect("catalog")
+        .iter()
+        .find(|s| s["type"] == "volumev3")
+        .and_then(|s| s["endpoints"][0]["url"].as_str())
+        .expect("volume endpoint")
+        .to_string();
+    assert!(!volume_url.starts_with(auth_url.trim_end_matches("/v3")));
+    let root = volume_url
+        .rsplit_once("/v3/")
+        .map(|(r, _)| format!("{r}/"))
+        .expect("…/v3/{project}");
+    let listing = http.get(&root).send().await.expect("sent");
+    assert_eq!(listing.status(), 300);
+    let versions: Value = listing.json().await.expect("json");
+    assert_eq!(versions["versions"][0]["version"], "3.71");
+
+    let cli = Cli::new(&emu);
+    let snaps = cli.json(ProviderKind::Powervc, &["snapshot", "list"]).await;
+    assert!(
+        snaps
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|s| s["name"] == "before-upgrade"),
+        "{snaps}"
+    );
+}

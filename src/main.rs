@@ -1,7 +1,7 @@
 //! The `snapctl` binary: parse → run → render → exit code. Errors print as one line plus an optional
 //! hint line on stderr.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use snapctl::cli::Cli;
 use snapctl::config::Env;
@@ -9,7 +9,10 @@ use snapctl::error::ExitCode;
 use snapctl::text::{MAX_LINE, one_line};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -32,4 +35,32 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(err.exit_code() as u8)
         }
     }
+}
+
+/// A command line clap refuses. `--help` and `--version` print and exit 0; other usage errors exit
+/// 2, except under `check`, a monitoring plugin, where anything that keeps it from judging is
+/// UNKNOWN (exit 3) with a status line on stdout, as the plugin guidelines want.
+fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        e.exit();
+    }
+    let under_check = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(std::env::args_os())
+        .is_ok_and(|m| m.subcommand_name() == Some("check"));
+    if !under_check {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    println!("SNAPCTL UNKNOWN: {}", one_line(first, MAX_LINE));
+    eprint!("{rendered}");
+    std::process::ExitCode::from(3)
 }

@@ -212,3 +212,24 @@ async fn completions_are_generated_for_bash() {
         "{script}"
     );
 }
+
+/// Under `check`, even a command line clap refuses is the plugin's UNKNOWN (exit 3) with a status
+/// line, never exit 2 (which a monitoring system reads as CRITICAL). Elsewhere it stays exit 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_check_command_line_is_unknown_not_critical() {
+    let out = Snapctl::bare()
+        .run(&["-p", "powervc", "check", "--volume", "v", "--bogus"])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).starts_with("SNAPCTL UNKNOWN: unexpected argument '--bogus'"),
+        "{}",
+        stdout(&out)
+    );
+    let out = Snapctl::bare()
+        .run(&["-p", "powervc", "snapshot", "create", "--bogus"])
+        .await;
+    assert_exit(&out, 2);
+    let out = Snapctl::bare().run(&["check", "--help"]).await;
+    assert_exit(&out, 0);
+}

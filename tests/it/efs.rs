@@ -737,6 +737,13 @@ async fn the_only_service_is_used_when_none_is_given() {
 async fn dry_run_walks_the_real_path_and_stops_before_the_first_change() {
     let server = ovh_server().await;
     mount_manual_snapshot_with_a_newer_one(&server).await;
+    // A dry-run delete reads its target first (OVH cannot check a DELETE).
+    ovh_get(
+        &server,
+        &share_path(&format!("/snapshot/{AUTOMATIC}")),
+        json(200, "ovh-efs/snapshot-automatic.json"),
+    )
+    .await;
     let cli = Snapctl::efs(&server);
     let out = cli
         .run(&[

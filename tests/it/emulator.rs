@@ -1036,3 +1036,27 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
         "{snaps}"
     );
 }
+
+/// A dry run of deleting a snapshot that does not exist is refused as the real run is (exit 4, same
+/// words), on every provider: it asks whether the target exists where the API cannot check a
+/// DELETE itself (OVH, PowerVC; OUTSCALE sends DryRun).
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_missing_snapshot_is_refused_alike_by_dry_and_real_runs_everywhere() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for (kind, missing) in [
+        (ProviderKind::OvhEfs, "6b1e1f3a-0000-4000-8000-00000000dead"),
+        (ProviderKind::OvhNasha, "no-such-snapshot"),
+        (ProviderKind::Outscale, "snap-0000dead"),
+        (
+            ProviderKind::Powervc,
+            "6b1e1f3a-0000-4000-8000-00000000dead",
+        ),
+    ] {
+        let volume = emu.demo_volume(kind);
+        let args = ["snapshot", "delete", missing, "--volume", &volume];
+        assert_same_refusal(&cli, &emu, kind, &args).await;
+        let real = cli.run(kind, &args).await;
+        assert_exit(&real, 4);
+    }
+}

@@ -108,6 +108,16 @@ impl OvhClient {
         body: Option<Vec<u8>>,
         action: &str,
     ) -> Result<Incoming> {
+        if method == Method::DELETE && self.http.config().dry_run {
+            // A dry run never sends the DELETE, and OVH has no dry-run flag to check it: ask
+            // whether its target exists, so a missing one is refused as the real run's 404 is.
+            // Any other answer (405 on a URL without GET, say) leaves the verdict to the API.
+            if let Err(e @ Error::NotFound(_)) =
+                Box::pin(self.call(Method::GET, url.clone(), None, action)).await
+            {
+                return Err(e);
+            }
+        }
         let mut refreshed = false;
         loop {
             let delta = self.delta(refreshed).await?;

@@ -34,6 +34,15 @@ impl Session {
         idempotent: bool,
         what: &str,
     ) -> Result<Incoming> {
+        if method == Method::DELETE && self.http.config().dry_run {
+            // A dry run never sends the DELETE and Cinder cannot check one: ask whether its target
+            // exists, so a missing one is refused as the real run's 404 is.
+            if let Err(e @ crate::error::Error::NotFound(_)) =
+                Box::pin(self.call(Method::GET, segments, query, None, headers, true, what)).await
+            {
+                return Err(e);
+            }
+        }
         let bytes = body.map(|b| serde_json::to_vec(b).expect("bodies serialise"));
         let mut renewed = false;
         loop {

@@ -274,9 +274,29 @@ fn new_table() -> Table {
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
-    let mut s = serde_json::to_string_pretty(value).expect("output records serialise");
-    s.push('\n');
-    s
+    let s = serde_json::to_string_pretty(value).expect("output records serialise");
+    let mut out = escape_invisible(&s);
+    out.push('\n');
+    out
+}
+
+/// serde_json escapes C0 controls but writes C1 controls (U+0080–U+009F, where U+009B is an 8-bit
+/// CSI some terminals obey) and the line and bidi-override characters as they are. In JSON they
+/// can only be inside strings, so `\uXXXX` keeps the document equal and the terminal safe.
+fn escape_invisible(json: &str) -> String {
+    let needs = |c: char| matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !json.chars().any(needs) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn lines<'a>(ids: impl Iterator<Item = &'a str>) -> String {
@@ -462,6 +482,16 @@ pub fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_output_escapes_c1_controls_and_bidi_overrides_yet_stays_the_same_document() {
+        let name = "x\u{9b}31m\u{202e}gnp.exe\u{2028}é";
+        let out = json(&serde_json::json!({ "name": name }));
+        assert!(out.contains("\\u009b31m\\u202egnp.exe\\u2028é"), "{out}");
+        assert!(!out.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)));
+        let back: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(back["name"], name);
+    }
     use crate::model::{SnapshotKind, SnapshotState};
 
     fn snap() -> Snapshot {

@@ -72,7 +72,7 @@ pub struct Global {
     #[arg(long, global = true, env = "SNAPCTL_RETRY_DELAY", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", hide_short_help = true)]
     pub retry_delay: Option<Duration>,
 
-    /// Pause between two polls while waiting.
+    /// Longest pause between two polls while waiting (pauses start at 25ms and grow to it).
     #[arg(long, global = true, value_parser = duration, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION")]
     pub poll_interval: Duration,
 

@@ -22,7 +22,7 @@ use crate::provider::Provider;
 pub struct WaitOptions {
     /// Give up after this long (exit 7).
     pub timeout: Duration,
-    /// Pause between polls.
+    /// The longest pause between polls (`--poll-interval`): pauses start short and grow to it.
     pub interval: Duration,
     /// Draw a spinner on stderr.
     pub show_progress: bool,
@@ -47,8 +47,20 @@ pub async fn wait_for(provider: &dyn Provider, op: &Operation, opts: &WaitOption
     poll_until(&op.describe(), opts, || provider.poll(op)).await
 }
 
+/// The shortest pause between polls.
+pub const FIRST_PAUSE: Duration = Duration::from_millis(25);
+
+/// How long to pause before the next poll, `elapsed` after the wait began: a quarter of the time
+/// waited so far, at least [`FIRST_PAUSE`], at most `cap`. The pauses grow geometrically (each
+/// poll comes 1.25× as late as the one before), so a transition of T is seen by about 1.25 T plus
+/// one round trip, and a long wait settles at one poll per `cap`: a 300 ms snapshot is seen after
+/// ~0.4 s, not after a full 5 s interval, and a 5-minute one costs ~80 polls instead of 60.
+pub fn pause_after(elapsed: Duration, cap: Duration) -> Duration {
+    (elapsed / 4).max(FIRST_PAUSE).min(cap)
+}
+
 /// The one polling loop: call `step` until it answers done or failed, the deadline passes, or an
-/// interrupt arrives, pausing `opts.interval` between calls (on tokio's clock, so tests can pause
+/// interrupt arrives, pausing [`pause_after`] between calls (on tokio's clock, so tests can pause
 /// time). `what` names the awaited thing in progress and errors.
 pub async fn poll_until<F, Fut>(what: &str, opts: &WaitOptions, mut step: F) -> Result<()>
 where
@@ -109,7 +121,7 @@ where
                 last_state,
             });
         }
-        tokio::time::sleep(opts.interval.min(opts.timeout - elapsed)).await;
+        tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)).await;
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -161,7 +173,27 @@ mod tests {
         .await
         .expect("done");
         assert_eq!(calls, 4);
-        assert_eq!(started.elapsed(), Duration::from_secs(15));
+        // Three pauses of 25 ms (a quarter of the time waited is less until 100 ms): the first
+        // polls come soon, not after a whole --poll-interval.
+        assert_eq!(started.elapsed(), Duration::from_millis(75));
+    }
+
+    #[test]
+    fn pauses_grow_geometrically_from_a_fraction_of_a_second_to_the_cap() {
+        let cap = Duration::from_secs(5);
+        assert_eq!(pause_after(Duration::ZERO, cap), FIRST_PAUSE);
+        assert_eq!(
+            pause_after(Duration::from_secs(2), cap),
+            Duration::from_millis(500)
+        );
+        assert_eq!(pause_after(Duration::from_secs(60), cap), cap);
+        // A whole 5-minute wait: the polls a fixed 5 s interval would make, plus the early ones.
+        let (mut t, mut polls) = (Duration::ZERO, 0);
+        while t < Duration::from_secs(300) {
+            t += pause_after(t, cap);
+            polls += 1;
+        }
+        assert!((60..=90).contains(&polls), "{polls} polls");
     }
 
     #[tokio::test(start_paused = true)]

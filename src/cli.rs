@@ -490,6 +490,10 @@ pub struct EmulatorArgs {
     /// Requests per second before answering 429 (413 on PowerVC) with Retry-After.
     #[arg(long, value_name = "N", value_parser = positive::<u32>, allow_negative_numbers = true)]
     pub throttle: Option<u32>,
+    /// Seed N extra `snapctl-<time>` snapshots (hourly, going back from now) on the first EFS share,
+    /// OUTSCALE volume and PowerVC volume, for benchmarks.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = count::<usize>, allow_negative_numbers = true)]
+    pub bulk: usize,
     /// Seed for fault injection and generated ids.
     #[arg(long, default_value = "1", value_parser = count::<u64>, allow_negative_numbers = true)]
     pub seed: u64,

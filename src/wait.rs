@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Error, Result};
-use crate::model::{Operation, Progress};
+use crate::model::{Operation, Progress, Until};
 use crate::provider::Provider;
 
 /// How to wait.
@@ -127,6 +127,166 @@ where
         bar.finish_and_clear();
     }
     result
+}
+
+/// One operation of a batch, with the volume it belongs to when the caller knows it (a rotation
+/// knows every snapshot's volume even where the API's delete answer does not say).
+#[derive(Debug, Clone)]
+pub struct Awaited {
+    /// The snapshot's volume.
+    pub volume: Option<String>,
+    /// What to wait for.
+    pub op: Operation,
+}
+
+/// Wait for every operation of a batch, and say item by item how each ended (one result per item,
+/// in order; one failure never hides the others). Deletions of snapshots whose volume is known are
+/// confirmed in bulk: one snapshot list per volume per poll confirms all of that volume's pending
+/// deletions, instead of one poll loop per snapshot. Other operations are polled one by one, in
+/// the same ticks. Pauses follow [`pause_after`]; the deadline and interrupts end the wait for
+/// every item still pending.
+pub async fn wait_for_all(
+    provider: &dyn Provider,
+    items: &[Awaited],
+    opts: &WaitOptions,
+) -> Vec<Result<()>> {
+    let n = items.len();
+    let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
+    let mut last_state: Vec<String> = vec!["unknown".into(); n];
+    let started = Instant::now();
+    let bar = (opts.show_progress && n > 0).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
+                .expect("static template is valid"),
+        );
+        bar.set_message("waiting:");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    // Volumes whose list failed once: their items are polled one by one from then on.
+    let mut unlistable = std::collections::BTreeSet::new();
+    let settle = |results: &mut Vec<Option<Result<()>>>, i: usize, r: Result<()>| {
+        if results[i].is_none() {
+            results[i] = Some(r);
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+    };
+    loop {
+        let mut by_volume: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        let mut one_by_one = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            match &item.op {
+                Operation::Done => settle(&mut results, i, Ok(())),
+                Operation::Snapshot {
+                    volume,
+                    until: Until::Gone,
+                    ..
+                } => match item.volume.as_ref().or(volume.as_ref()) {
+                    Some(v) if !unlistable.contains(v) => {
+                        by_volume.entry(v.clone()).or_default().push(i)
+                    }
+                    _ => one_by_one.push(i),
+                },
+                _ => one_by_one.push(i),
+            }
+        }
+        for (volume, idxs) in by_volume {
+            match provider.list_snapshots(Some(&volume)).await {
+                Ok(list) => {
+                    for i in idxs {
+                        let Operation::Snapshot { id, .. } = &items[i].op else {
+                            continue;
+                        };
+                        let progress = match list.iter().find(|s| &s.id == id) {
+                            None => Progress::Done,
+                            Some(s) => Progress::of_snapshot(
+                                s.state,
+                                s.provider_state.clone(),
+                                Until::Gone,
+                                None,
+                            ),
+                        };
+                        if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
+                            settle(&mut results, i, r);
+                        }
+                    }
+                }
+                // The list failed: ask about each one, so each gets its own answer.
+                Err(_) => {
+                    unlistable.insert(volume);
+                    one_by_one.extend(idxs);
+                }
+            }
+        }
+        for i in one_by_one {
+            let outcome = match provider.poll(&items[i].op).await {
+                Ok(progress) => record(&items[i].op, progress, &mut last_state[i]),
+                Err(e) => Some(Err(e)),
+            };
+            if let Some(r) = outcome {
+                settle(&mut results, i, r);
+            }
+        }
+        if results.iter().all(Option::is_some) {
+            break;
+        }
+        let elapsed = started.elapsed();
+        let interrupted = crate::interrupt::requested();
+        if interrupted || elapsed >= opts.timeout {
+            for (i, item) in items.iter().enumerate() {
+                let what = item.op.describe();
+                let state = last_state[i].clone();
+                settle(
+                    &mut results,
+                    i,
+                    Err(if interrupted {
+                        Error::Interrupted {
+                            done: format!(
+                                "stopped waiting for {what} (last state: {state}); it goes on server-side"
+                            ),
+                        }
+                    } else {
+                        Error::Timeout {
+                            what,
+                            after: opts.timeout,
+                            last_state: state,
+                        }
+                    }),
+                );
+            }
+            break;
+        }
+        tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)).await;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every item is settled before the loop ends"))
+        .collect()
+}
+
+/// What a poll answer means for one item: `Some` when it is settled.
+fn record(op: &Operation, progress: Progress, last_state: &mut String) -> Option<Result<()>> {
+    match progress {
+        Progress::Done => Some(Ok(())),
+        Progress::Failed { state, message } => Some(Err(Error::OperationFailed {
+            what: op.describe(),
+            state,
+            message,
+        })),
+        Progress::Pending { state, .. } => {
+            *last_state = state;
+            None
+        }
+    }
 }
 
 fn spinner(what: &str) -> ProgressBar {

@@ -29,6 +29,7 @@ pub(super) async fn serve(a: &crate::cli::EmulatorArgs) -> Result<()> {
         latency: a.latency,
         throttle: a.throttle,
         seed: a.seed,
+        bulk: a.bulk,
     })
     .await
     .map_err(|source| Error::Io {

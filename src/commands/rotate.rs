@@ -134,6 +134,7 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
             .or_else(|| prof.and_then(|r| r.max_delete))
             .unwrap_or(50),
         dry_run: ctx.dry_run,
+        in_flight: crate::providers::entry(ctx.provider.kind()).max_in_flight,
         concurrency: a
             .concurrency
             .or_else(|| prof.and_then(|r| r.concurrency))

@@ -181,36 +181,57 @@ async fn delete_snapshots(
     let mut results = Vec::with_capacity(ids.len());
     let mut errors = Vec::new();
     let mut would = Vec::new();
-    for id in ids {
-        if crate::interrupt::requested() {
-            results.push(DeleteResult {
-                provider: p.kind(),
-                id: id.clone(),
-                volume_id: volume.map(str::to_string),
-                status: "skipped",
-                error: Some("interrupted before it started".into()),
-                task_id: None,
-            });
-            continue;
-        }
+    // Sent back to back (the provider's in-flight cap, the shared rate limiter), then, with
+    // --wait, confirmed together: one list per poll where the volume is known.
+    let targets: Vec<(Option<String>, String)> = ids
+        .iter()
+        .map(|id| (volume.map(str::to_string), id.clone()))
+        .collect();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(
+        entry(p.kind()).max_in_flight.max(1),
+    ));
+    let sent = crate::batch::send_deletions(&ctx.provider, &targets, &in_flight).await;
+    let awaited: Vec<crate::wait::Awaited> = sent
+        .iter()
+        .filter_map(|s| match s {
+            crate::batch::Sent::Started(op) if wait => Some(crate::wait::Awaited {
+                volume: volume.map(str::to_string),
+                op: op.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let mut confirmed = crate::wait::wait_for_all(p, &awaited, &ctx.wait)
+        .await
+        .into_iter();
+    for (id, sent) in ids.iter().zip(sent) {
         let mut task_id = None;
-        let outcome = async {
-            let op = p.delete_snapshot(volume, id).await?;
-            if let Operation::Task { id } = &op {
-                task_id = Some(id.clone());
+        let outcome = match sent {
+            crate::batch::Sent::Skipped => {
+                results.push(DeleteResult {
+                    provider: p.kind(),
+                    id: id.clone(),
+                    volume_id: volume.map(str::to_string),
+                    status: "skipped",
+                    error: Some("interrupted before it started".into()),
+                    task_id: None,
+                });
+                continue;
             }
-            if wait {
-                wait_for(p, &op, &ctx.wait).await?;
-                Ok("deleted")
-            } else {
-                Ok::<_, Error>(if op == Operation::Done {
-                    "deleted"
+            crate::batch::Sent::Failed(e) => Err(e),
+            crate::batch::Sent::Started(op) => {
+                if let Operation::Task { id } = &op {
+                    task_id = Some(id.clone());
+                }
+                if wait {
+                    confirmed.next().unwrap_or(Ok(())).map(|()| "deleted")
+                } else if op == Operation::Done {
+                    Ok("deleted")
                 } else {
-                    "deleting"
-                })
+                    Ok("deleting")
+                }
             }
-        }
-        .await;
+        };
         match outcome {
             Ok(status) => results.push(DeleteResult {
                 provider: p.kind(),

@@ -60,6 +60,9 @@ pub struct EmulatorConfig {
     pub throttle: Option<u32>,
     /// Seed of the fault RNG and of generated ids.
     pub seed: u64,
+    /// Extra `snapctl-<time>` snapshots, one an hour back from now, seeded on the first EFS share,
+    /// OUTSCALE volume and PowerVC volume (for benchmarks of rotation and lists).
+    pub bulk: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -71,6 +74,7 @@ impl Default for EmulatorConfig {
             latency: Duration::ZERO,
             throttle: None,
             seed: 1,
+            bulk: 0,
         }
     }
 }
@@ -229,6 +233,13 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
     ovh::seed(&mut world);
     outscale::seed(&mut world);
     powervc::seed(&mut world);
+    for i in 0..config.bulk {
+        let at = world.now() - jiff::SignedDuration::from_hours(1 + i as i64);
+        let name = format!("snapctl-{}", at.strftime("%Y%m%dT%H%M%SZ"));
+        ovh::seed_snapshot(&mut world, &name, at);
+        outscale::seed_snapshot(&mut world, &name, at);
+        powervc::seed_snapshot(&mut world, &name, at);
+    }
     let shared: Shared = Arc::new(Mutex::new(world));
     let app = axum::Router::new()
         .fallback(handle)

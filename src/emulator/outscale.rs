@@ -68,6 +68,26 @@ impl OscState {
     }
 }
 
+/// A completed snapshot of the first volume, Name-tagged `name`, taken `at` (benchmarks).
+pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
+    let id = format!("snap-{}", w.hex8());
+    let vol = w.osc.volumes[0].id.clone();
+    w.osc
+        .tags
+        .insert(id.clone(), vec![("Name".into(), name.to_string())]);
+    w.osc.snaps.push(OscSnap {
+        id,
+        volume_id: Some(vol),
+        size: 10,
+        description: None,
+        created_at: at,
+        ready_at: Instant::now(),
+        accounts: vec![],
+        public: false,
+        owner: OWN_ACCOUNT,
+    });
+}
+
 /// Two volumes (one in use) and a snapshot.
 pub(crate) fn seed(w: &mut World) {
     let past = Instant::now();
@@ -268,8 +288,9 @@ fn filter(body: &Value, key: &str) -> Option<Vec<String>> {
     })
 }
 
-/// One page of `items`, with the next token (the offset).
-fn page(body: &Value, items: Vec<Value>, key: &str) -> Response<Body> {
+/// One page of `items`, with the next token (the offset). Only the page is turned into JSON, so
+/// paging through 100,000 snapshots stays cheap.
+fn page<T>(body: &Value, items: &[T], key: &str, json: impl Fn(&T) -> Value) -> Response<Body> {
     let per = body["ResultsPerPage"]
         .as_u64()
         .unwrap_or(100)
@@ -280,7 +301,8 @@ fn page(body: &Value, items: Vec<Value>, key: &str) -> Response<Body> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let end = (start + per).min(items.len());
-    let mut out = json!({ key: items[start.min(end)..end].to_vec() });
+    let shown: Vec<Value> = items[start.min(end)..end].iter().map(json).collect();
+    let mut out = json!({ key: shown });
     if end < items.len() {
         out["NextPageToken"] = json!(format!("page-{end}"));
     }
@@ -299,20 +321,19 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     match action {
         "ReadVolumes" => {
             let ids = filter(&body, "VolumeIds");
-            let items: Vec<Value> = w
+            let items: Vec<&OscVolume> = w
                 .osc
                 .volumes
                 .iter()
                 .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
-                .map(|v| volume_json(w, v))
                 .collect();
-            page(&body, items, "Volumes")
+            page(&body, &items, "Volumes", |v| volume_json(w, v))
         }
         "ReadSnapshots" => {
             let ids = filter(&body, "SnapshotIds");
             let vols = filter(&body, "VolumeIds");
             let owners = filter(&body, "AccountIds");
-            let items: Vec<Value> = w
+            let items: Vec<&OscSnap> = w
                 .osc
                 .snaps
                 .iter()
@@ -332,9 +353,8 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                     vols.as_ref()
                         .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
                 })
-                .map(|s| snap_json(w, s))
                 .collect();
-            page(&body, items, "Snapshots")
+            page(&body, &items, "Snapshots", |s| snap_json(w, s))
         }
         "ReadAccounts" => ok(json!({"Accounts": [{
             "AccountId": OWN_ACCOUNT,
@@ -477,7 +497,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                 .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
                 .map(|e| export_json(w, e))
                 .collect();
-            page(&body, items, "SnapshotExportTasks")
+            page(&body, &items, "SnapshotExportTasks", Value::clone)
         }
         other => err(
             400,

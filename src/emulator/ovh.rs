@@ -85,6 +85,22 @@ const FREQUENCIES: [&str; 6] = ["hour-1", "hour-6", "day-1", "day-2", "day-3", "
 
 /// The demo account: one EFS service with two shares and a few snapshots; one NAS-HA service with
 /// two partitions.
+/// A manual snapshot of the first share, taken `at` (benchmarks).
+pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
+    let id = w.uuid();
+    let share = w.ovh.shares[0].id.clone();
+    w.ovh.snaps.push(EfsSnap {
+        id,
+        share,
+        name: Some(name.to_string()),
+        description: None,
+        kind: "manual",
+        created_at: at,
+        ready_at: Instant::now(),
+        gone_at: None,
+    });
+}
+
 pub(crate) fn seed(w: &mut World) {
     let now = w.now();
     let past = Instant::now();

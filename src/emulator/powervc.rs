@@ -55,6 +55,23 @@ impl PvcState {
     }
 }
 
+/// An available snapshot of the first volume, named `name`, taken `at` (benchmarks).
+pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
+    let id = w.uuid();
+    let volume_id = w.pvc.vols[0].id.clone();
+    w.pvc.snaps.push(Snap {
+        id,
+        volume_id,
+        name: Some(name.to_string()),
+        description: None,
+        size: 20,
+        metadata: json!({}),
+        created_at: at,
+        ready_at: Instant::now(),
+        gone_at: None,
+    });
+}
+
 /// Two volumes, the second attached to a VM.
 pub(crate) fn seed(w: &mut World) {
     let now = w.now();

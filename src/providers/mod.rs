@@ -33,6 +33,9 @@ pub struct Entry {
     pub default_rate_limit: Option<RateLimit>,
     /// Longest name or description the API takes, where it documents one.
     pub max_label: Option<usize>,
+    /// Mutations in flight at once in a batch (deletions of a rotation or of `snapshot delete`).
+    /// The rate limiter still bounds requests per second; this bounds concurrency.
+    pub max_in_flight: usize,
 }
 
 /// OVH's only guidance is ~60 requests/min per consumer key (python-ovh#81): 1/s with a burst of 5.
@@ -51,6 +54,9 @@ pub const REGISTRY: [Entry; 4] = [
         check_snapshot_id: |id| check_uuid("snapshot id", id),
         default_rate_limit: OVH_RATE,
         max_label: None,
+        // OVH's only guidance is fair use, ~60 requests/min per consumer key (python-ovh#81), and
+        // the rate limiter enforces it; two in flight hide the round trip without bursting.
+        max_in_flight: 2,
     },
     Entry {
         kind: ProviderKind::OvhNasha,
@@ -60,6 +66,8 @@ pub const REGISTRY: [Entry; 4] = [
         check_snapshot_id: |id| ovh::nasha::check_name("snapshot name", id),
         default_rate_limit: OVH_RATE,
         max_label: None,
+        // The same OVH fair-use limit as EFS.
+        max_in_flight: 2,
     },
     Entry {
         kind: ProviderKind::Outscale,
@@ -74,6 +82,9 @@ pub const REGISTRY: [Entry; 4] = [
         }),
         // Names are the Name tag: tag values are 0-255 characters (CreateTags).
         max_label: Some(255),
+        // OUTSCALE throttles per account and per call (429 codes 24 and 25); its SDKs send at
+        // most 5 requests a second, and so does the default rate limit: 5 in flight.
+        max_in_flight: 5,
     },
     Entry {
         kind: ProviderKind::Powervc,
@@ -84,6 +95,9 @@ pub const REGISTRY: [Entry; 4] = [
         default_rate_limit: None,
         // Cinder's display name and description columns are 255 characters.
         max_label: Some(255),
+        // Cinder documents no concurrency limit; its rate limiting answers 413 overLimit, which
+        // is retried. Four in flight, as many as rotate's volumes at once.
+        max_in_flight: 4,
     },
 ];
 

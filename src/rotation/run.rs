@@ -15,11 +15,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::plan::{Entry, Kept, Policy, candidates, plan};
+use crate::batch::{Sent, send_deletions};
 use crate::error::{Error, Result};
 use crate::lock::{self, VolumeLock};
 use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, SnapshotState};
 use crate::provider::Provider;
-use crate::wait::{WaitOptions, wait_for};
+use crate::wait::{Awaited, WaitOptions, wait_for, wait_for_all};
 
 /// Which volumes a run covers.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct RotateOptions {
     pub dry_run: bool,
     /// Volumes at once.
     pub concurrency: usize,
+    /// Deletions in flight at once across the whole run (the provider's cap).
+    pub in_flight: usize,
     /// Wait for the new snapshot (and deletions).
     pub wait: bool,
     /// How long to wait for another run's lock.
@@ -312,31 +315,59 @@ async fn prepare(
     prepared(report, Some(lock), p.delete)
 }
 
-/// Phase two for a volume: delete what the plan says, one by one.
+/// Phase two for a volume: send the plan's deletions as fast as the rate limiter and the run's
+/// in-flight cap allow, then (with `--wait`) confirm them in bulk, one snapshot list per poll.
+/// Every deletion has its own outcome: deleted, failed (with why), or skipped (never started
+/// because of an interrupt).
 async fn apply(
     provider: Arc<dyn Provider>,
     mut prepared: Prepared,
     wait: bool,
     wait_opts: WaitOptions,
+    in_flight: Arc<Semaphore>,
 ) -> Prepared {
-    for snap in std::mem::take(&mut prepared.to_delete) {
-        if crate::interrupt::requested() {
-            // Not started: skipped, as the README says, not failed.
-            prepared.report.skipped.push(Entry::from(&snap));
-            continue;
-        }
-        let result = async {
-            let op = provider
-                .delete_snapshot(snap.volume_id.as_deref(), &snap.id)
-                .await?;
-            if wait {
-                wait_for(provider.as_ref(), &op, &wait_opts).await?;
+    let snaps = std::mem::take(&mut prepared.to_delete);
+    let targets: Vec<(Option<String>, String)> = snaps
+        .iter()
+        .map(|s| (s.volume_id.clone(), s.id.clone()))
+        .collect();
+    let sent = send_deletions(&provider, &targets, &in_flight).await;
+    let mut awaited = Vec::new();
+    let mut settled: Vec<Option<std::result::Result<(), Error>>> = Vec::new();
+    for (snap, outcome) in snaps.iter().zip(sent) {
+        match outcome {
+            Sent::Skipped => {
+                prepared.report.skipped.push(Entry::from(snap));
+                settled.push(None);
             }
-            Ok::<_, Error>(())
+            Sent::Failed(e) => settled.push(Some(Err(e))),
+            Sent::Started(op) => {
+                awaited.push(Awaited {
+                    volume: snap
+                        .volume_id
+                        .clone()
+                        .or_else(|| Some(prepared.report.volume_id.clone())),
+                    op,
+                });
+                settled.push(Some(Ok(())));
+            }
         }
-        .await;
-        match result {
-            Ok(()) => prepared.report.deleted.push(Entry::from(&snap)),
+    }
+    let mut confirmed = if wait {
+        wait_for_all(provider.as_ref(), &awaited, &wait_opts)
+            .await
+            .into_iter()
+    } else {
+        Vec::new().into_iter()
+    };
+    for (snap, outcome) in snaps.iter().zip(settled) {
+        let outcome = match outcome {
+            None => continue,
+            Some(Ok(())) if wait => confirmed.next().unwrap_or(Ok(())),
+            Some(other) => other,
+        };
+        match outcome {
+            Ok(()) => prepared.report.deleted.push(Entry::from(snap)),
             Err(e) => prepared.report.failed.push(Failed {
                 id: snap.id.clone(),
                 error: e.to_string(),
@@ -374,13 +405,19 @@ pub async fn rotate(
     let total: usize = prepared.iter().map(|p| p.to_delete.len()).sum();
     let refused = !opts.dry_run && total > opts.max_delete;
     if !opts.dry_run && !refused {
+        let in_flight = Arc::new(Semaphore::new(opts.in_flight.max(1)));
         let mut set = JoinSet::new();
         for (i, p) in prepared.into_iter().enumerate() {
-            let (prov, w, l) = (provider.clone(), wait_opts.clone(), limit.clone());
+            let (prov, w, l, f) = (
+                provider.clone(),
+                wait_opts.clone(),
+                limit.clone(),
+                in_flight.clone(),
+            );
             let wait = opts.wait;
             set.spawn(async move {
                 let _permit = l.acquire_owned().await.expect("semaphore never closed");
-                (i, apply(prov, p, wait, w).await)
+                (i, apply(prov, p, wait, w, f).await)
             });
         }
         prepared = collect(&mut set, ids.len()).await;

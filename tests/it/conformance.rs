@@ -510,3 +510,67 @@ async fn snapshot_list_without_a_volume_is_the_accounts_own_everywhere() {
         }
     }
 }
+
+/// A rotation's deletions are sent back to back and confirmed in bulk: one snapshot list per volume
+/// per poll, not one poll loop per snapshot. Deleting 30 snapshots with --wait costs the 30
+/// deletions and a handful of reads, on every provider with bulk-seeded snapshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_deletions_are_confirmed_in_bulk_on_every_provider() {
+    const N: usize = 30;
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_millis(60),
+        bulk: N + 1,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    for kind in [
+        ProviderKind::OvhEfs,
+        ProviderKind::Outscale,
+        ProviderKind::Powervc,
+    ] {
+        let volume = emu.demo_volume(kind);
+        let before = emu.requests();
+        let report = cli
+            .json(
+                kind,
+                &[
+                    "rotate",
+                    "--volume",
+                    &volume,
+                    "--keep-last",
+                    "1",
+                    "--max-delete",
+                    "100",
+                    "--wait",
+                ],
+            )
+            .await;
+        let vol = &report["volumes"][0];
+        assert_eq!(
+            vol["deleted"].as_array().map(Vec::len),
+            Some(N),
+            "{kind}: {vol}"
+        );
+        let requests = emu.requests() - before;
+        assert!(
+            requests <= (N + 15) as u64,
+            "{kind}: {requests} requests for {N} deletions"
+        );
+        let left = cli
+            .json(kind, &["snapshot", "list", "--volume", &volume])
+            .await;
+        let rotated = left
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|s| {
+                s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("snapctl-"))
+            })
+            .count();
+        assert_eq!(rotated, 1, "{kind}: {left}");
+    }
+}

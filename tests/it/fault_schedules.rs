@@ -60,7 +60,16 @@ impl Faulty {
                     .as_secs();
                 ResponseTemplate::new(200).set_body_string(now.to_string())
             }
-            "GET" if p.ends_with("/snapshot") => json(200, "ovh-efs/snapshots-rotation.json"),
+            // The list no longer shows what was deleted, as the API's does.
+            "GET" if p.ends_with("/snapshot") => {
+                let mut all: serde_json::Value =
+                    serde_json::from_slice(&fixture("ovh-efs/snapshots-rotation.json"))
+                        .expect("json");
+                all.as_array_mut()
+                    .expect("array")
+                    .retain(|s| !seen.deleted.contains(s["id"].as_str().unwrap_or_default()));
+                ResponseTemplate::new(200).set_body_json(all)
+            }
             "GET" => {
                 let id = p.rsplit('/').next().unwrap_or_default();
                 if seen.deleted.contains(id) {

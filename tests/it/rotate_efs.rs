@@ -14,26 +14,57 @@ fn snap_id(i: u32) -> String {
     format!("6b1e1f3a-0000-4000-8000-0000000001a{i}")
 }
 
-async fn mount_list(server: &MockServer, share: &str) {
+/// The snapshots a double has deleted, so its list stops showing them, as the API's does.
+#[derive(Clone, Default)]
+struct Gone(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl wiremock::Respond for Gone {
+    /// The rotation fixture without what was deleted.
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let gone = self.0.lock().expect("lock");
+        let mut all: Value =
+            serde_json::from_slice(&fixture("ovh-efs/snapshots-rotation.json")).expect("json");
+        all.as_array_mut()
+            .expect("array")
+            .retain(|s| !gone.contains(s["id"].as_str().unwrap_or_default()));
+        ResponseTemplate::new(200).set_body_json(all)
+    }
+}
+
+/// A DELETE that records its snapshot in [`Gone`].
+struct DeleteInto(Gone);
+
+impl wiremock::Respond for DeleteInto {
+    fn respond(&self, r: &wiremock::Request) -> ResponseTemplate {
+        if let Some(id) = r.url.path().rsplit('/').next() {
+            self.0.0.lock().expect("lock").insert(id.to_string());
+        }
+        ResponseTemplate::new(200)
+    }
+}
+
+async fn mount_list(server: &MockServer, share: &str) -> Gone {
+    let gone = Gone::default();
     Mock::given(method("GET"))
         .and(path(format!(
             "/1.0/storage/netapp/{SERVICE}/share/{share}/snapshot"
         )))
         .and(OvhSigned)
-        .respond_with(json(200, "ovh-efs/snapshots-rotation.json"))
+        .respond_with(gone.clone())
         .mount(server)
         .await;
+    gone
 }
 
 /// DELETE of each rotation snapshot: `expect` says how many times each may be hit.
-async fn mount_deletes(server: &MockServer, share: &str, expected: &[(String, u64)]) {
+async fn mount_deletes(server: &MockServer, share: &str, gone: &Gone, expected: &[(String, u64)]) {
     for (id, n) in expected {
         Mock::given(method("DELETE"))
             .and(path(format!(
                 "/1.0/storage/netapp/{SERVICE}/share/{share}/snapshot/{id}"
             )))
             .and(OvhSigned)
-            .respond_with(ResponseTemplate::new(200))
+            .respond_with(DeleteInto(gone.clone()))
             .expect(*n)
             .named(format!("DELETE {id}"))
             .mount(server)
@@ -70,12 +101,13 @@ async fn rotate_creates_then_prunes_only_its_own_snapshots() {
         .respond_with(json(200, "ovh-efs/snapshot-available.json"))
         .mount(&server)
         .await;
-    mount_list(&server, SHARE).await;
+    let gone = mount_list(&server, SHARE).await;
     // keep-last 2 keeps e1 (newest) and 1a3; 1a0..1a2 go; the automatic, the hand-named and the
     // deleting one are never touched.
     mount_deletes(
         &server,
         SHARE,
+        &gone,
         &[
             (snap_id(0), 1),
             (snap_id(1), 1),
@@ -217,7 +249,7 @@ async fn more_deletions_than_max_delete_are_refused_with_exit_9() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_failing_volume_does_not_stop_the_others() {
     let server = ovh_server().await;
-    mount_list(&server, SHARE).await;
+    let gone = mount_list(&server, SHARE).await;
     Mock::given(method("GET"))
         .and(path(format!(
             "/1.0/storage/netapp/{SERVICE}/share/{SHARE2}/snapshot"
@@ -229,6 +261,7 @@ async fn one_failing_volume_does_not_stop_the_others() {
     mount_deletes(
         &server,
         SHARE,
+        &gone,
         &[(snap_id(0), 1), (snap_id(1), 1), (snap_id(2), 1)],
     )
     .await;
@@ -499,12 +532,15 @@ async fn check_is_unknown_when_it_cannot_list() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
+    // The first deletions (as many as EFS allows in flight) are under way when SIGINT comes;
+    // the other ones of the four planned never start.
+    let in_flight = snapctl::providers::entry(snapctl::kind::ProviderKind::OvhEfs).max_in_flight;
     let server = ovh_server().await;
     mount_list(&server, SHARE).await;
     Mock::given(method("DELETE"))
         .and(OvhSigned)
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
-        .expect(1)
+        .expect(in_flight as u64)
         .mount(&server)
         .await;
     let cli = Snapctl::efs(&server);
@@ -542,8 +578,18 @@ async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
     assert_exit(&out, 130);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let vol = &v["volumes"][0];
-    assert_eq!(vol["deleted"].as_array().map(Vec::len), Some(1), "{vol}");
-    assert_eq!(vol["skipped"].as_array().map(Vec::len), Some(3), "{vol}");
+    assert_eq!(
+        vol["deleted"].as_array().map(Vec::len),
+        Some(in_flight),
+        "{vol}"
+    );
+    assert_eq!(
+        vol["skipped"].as_array().map(Vec::len),
+        Some(4 - in_flight),
+        "{vol}"
+    );
+    // In the plan's order: the newest candidates first.
+    assert_eq!(vol["deleted"][0]["id"], vol["delete"][0]["id"], "{vol}");
     assert_eq!(vol["failed"].as_array().map(Vec::len), Some(0), "{vol}");
 }
 

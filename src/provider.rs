@@ -45,6 +45,17 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// The snapshots of each of `volumes` (one result per volume, in order), in as few requests as
+    /// the API allows. The default lists each volume on its own; providers whose API filters by
+    /// many volumes at once override it.
+    async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
+        let mut out = Vec::with_capacity(volumes.len());
+        for v in volumes {
+            out.push(self.list_snapshots(Some(v)).await);
+        }
+        out
+    }
+
     /// One snapshot.
     async fn get_snapshot(&self, _volume: Option<&str>, _id: &str) -> Result<Snapshot> {
         Err(self.unsupported("snapshot show", "no snapshot lookup in this provider's API"))

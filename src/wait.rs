@@ -141,8 +141,9 @@ pub struct Awaited {
 
 /// Wait for every operation of a batch, and say item by item how each ended (one result per item,
 /// in order; one failure never hides the others). Deletions of snapshots whose volume is known are
-/// confirmed in bulk: one snapshot list per volume per poll confirms all of that volume's pending
-/// deletions, instead of one poll loop per snapshot. Other operations are polled one by one, in
+/// confirmed in bulk: each poll lists the volumes' snapshots ([`Provider::list_snapshots_of`]: one
+/// call for all of them on OUTSCALE and PowerVC, one per volume elsewhere), which confirms every
+/// pending deletion at once, instead of one poll loop per snapshot. Other operations are polled one by one, in
 /// the same ticks. Pauses follow [`pause_after`]; the deadline and interrupts end the wait for
 /// every item still pending.
 pub async fn wait_for_all(
@@ -196,8 +197,11 @@ pub async fn wait_for_all(
                 _ => one_by_one.push(i),
             }
         }
-        for (volume, idxs) in by_volume {
-            match provider.list_snapshots(Some(&volume)).await {
+        // Every volume's list at once: one call where the API filters by many volumes.
+        let volumes: Vec<String> = by_volume.keys().cloned().collect();
+        let lists = provider.list_snapshots_of(&volumes).await;
+        for ((volume, idxs), listed) in by_volume.into_iter().zip(lists) {
+            match listed {
                 Ok(list) => {
                     for i in idxs {
                         let Operation::Snapshot { id, .. } = &items[i].op else {

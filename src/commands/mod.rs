@@ -197,7 +197,10 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
             "warning: TLS certificate verification is OFF (--insecure): anyone on the path can read or change what is sent, credentials included"
         );
     }
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = std::time::Instant::now();
     let http = Arc::new(Http::new(HttpConfig {
+        sent: sent.clone(),
         ca_pem,
         insecure,
         // --timeout is the wait deadline only; one request has its own limit.
@@ -227,7 +230,17 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
         quiet: g.quiet,
         dry_run: g.dry_run,
     };
-    dispatch(&ctx, &settings, cli.command).await
+    let verbose = g.verbose >= 1;
+    let outcome = dispatch(&ctx, &settings, cli.command).await;
+    if verbose {
+        // What a run cost the API: the figure rate limits and quotas are about.
+        eprintln!(
+            "snapctl: {} requests in {:.1}s",
+            sent.load(std::sync::atomic::Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    outcome
 }
 
 /// Check every id the command carries against the provider's id shape.

@@ -61,6 +61,9 @@ pub struct HttpConfig {
     /// Largest response body read, in bytes: checked against `Content-Length` before reading and
     /// enforced while reading, so a hostile endpoint cannot exhaust memory.
     pub max_body: u64,
+    /// Requests sent (every attempt), shared by every client built from this configuration: `-v`
+    /// reports it at the end of a run.
+    pub sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Default [`HttpConfig::max_body`]: 128 MiB, room for ~200,000 snapshots in one OVH answer.
@@ -82,6 +85,7 @@ impl Default for HttpConfig {
             allow_http: false,
             dry_run: false,
             max_body: DEFAULT_MAX_BODY,
+            sent: Default::default(),
         }
     }
 }
@@ -276,6 +280,9 @@ impl Http {
         req: &Outgoing,
         action: &str,
     ) -> Result<std::result::Result<Incoming, reqwest::Error>> {
+        self.config
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut builder = self.client.request(req.method.clone(), req.url.clone());
         for h in &req.headers {
             builder = builder.header(h.name, &h.value);

@@ -279,11 +279,24 @@ async fn prepare(
             }
         }
     }
-    let all = match provider.list_snapshots(Some(&volume)).await {
+    prepared(report, Some(lock), vec![])
+}
+
+/// Phase one, second half: plan each volume from its listing.
+fn plan_volume(
+    provider: &dyn Provider,
+    mut prepared: Prepared,
+    listed: Result<Vec<Snapshot>>,
+    opts: &RotateOptions,
+) -> Prepared {
+    let mut report = std::mem::replace(&mut prepared.report, VolumeReport::new(""));
+    let volume = report.volume_id.clone();
+    let all = match listed {
         Ok(all) => all,
         Err(e) => {
             report.fail(e);
-            return prepared(report, Some(lock), vec![]);
+            prepared.report = report;
+            return prepared;
         }
     };
     // What the last read saw, not the create's first answer (`creating`).
@@ -312,7 +325,9 @@ async fn prepare(
     let p = plan(&cands, &opts.policy, Timestamp::now());
     report.keep = p.keep;
     report.delete = p.delete.iter().map(Entry::from).collect();
-    prepared(report, Some(lock), p.delete)
+    prepared.report = report;
+    prepared.to_delete = p.delete;
+    prepared
 }
 
 /// Phase two for a volume: send the plan's deletions as fast as the rate limiter and the run's
@@ -401,6 +416,24 @@ pub async fn rotate(
         });
     }
     let mut prepared = collect(&mut set, ids.len()).await;
+    // One listing for every volume still in the run (a single paginated call where the API
+    // filters by many volumes at once), then a plan per volume.
+    let listable: Vec<String> = prepared
+        .iter()
+        .filter(|p| p.report.cause.is_none())
+        .map(|p| p.report.volume_id.clone())
+        .collect();
+    let mut listed = provider.list_snapshots_of(&listable).await.into_iter();
+    prepared = prepared
+        .into_iter()
+        .map(|p| {
+            if p.report.cause.is_some() {
+                return p;
+            }
+            let l = listed.next().unwrap_or_else(|| Ok(Vec::new()));
+            plan_volume(provider.as_ref(), p, l, &opts)
+        })
+        .collect();
 
     let total: usize = prepared.iter().map(|p| p.to_delete.len()).sum();
     let refused = !opts.dry_run && total > opts.max_delete;

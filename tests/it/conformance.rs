@@ -532,10 +532,13 @@ async fn rotation_deletions_are_confirmed_in_bulk_on_every_provider() {
     ] {
         let volume = emu.demo_volume(kind);
         let before = emu.requests();
-        let report = cli
-            .json(
+        let out = cli
+            .run(
                 kind,
                 &[
+                    "-v",
+                    "-o",
+                    "json",
                     "rotate",
                     "--volume",
                     &volume,
@@ -547,6 +550,11 @@ async fn rotation_deletions_are_confirmed_in_bulk_on_every_provider() {
                 ],
             )
             .await;
+        assert_exit(&out, 0);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        // -v tells what the run cost the API, and it is what the API saw.
+        let told = format!("snapctl: {} requests in ", emu.requests() - before);
+        assert!(stderr(&out).contains(&told), "{kind}: {}", stderr(&out));
         let vol = &report["volumes"][0];
         assert_eq!(
             vol["deleted"].as_array().map(Vec::len),

@@ -918,3 +918,179 @@ async fn snapshot_list_without_read_accounts_warns_that_shared_snapshots_are_inc
     assert_stderr_has(&out, "ReadAccounts was refused");
     assert_stderr_has(&out, "share with you or make public");
 }
+
+/// An account with many volumes, each with two `snapctl-` snapshots. Records when each action
+/// arrived, and forgets what was deleted.
+#[derive(Clone)]
+struct Fleet {
+    volumes: Vec<String>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, String)>>>,
+    deleted: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Fleet {
+    fn new(n: usize) -> Self {
+        Fleet {
+            volumes: (0..n).map(|i| format!("vol-{:08x}", 0x1000 + i)).collect(),
+            log: Default::default(),
+            deleted: Default::default(),
+        }
+    }
+
+    fn actions(&self, name: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|(_, a)| a == name)
+            .count()
+    }
+}
+
+impl wiremock::Respond for Fleet {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let action = r
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        self.log
+            .lock()
+            .expect("log")
+            .push((std::time::Instant::now(), action.clone()));
+        let ctx = json!({"RequestId": "ab1e2c3d-0000-4000-8000-00000000f1ee"});
+        let body = body(r);
+        match action.as_str() {
+            "ReadVolumes" => {
+                let vols: Vec<Value> = self
+                    .volumes
+                    .iter()
+                    .map(|v| json!({"VolumeId": v, "State": "available", "Size": 10,
+                        "SubregionName": "eu-west-2a", "CreationDate": "2025-01-01T00:00:00.000Z", "Tags": []}))
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"Volumes": vols, "ResponseContext": ctx}))
+            }
+            "ReadSnapshots" => {
+                let wanted: Vec<String> = body["Filters"]["VolumeIds"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let deleted = self.deleted.lock().expect("deleted");
+                let mut snaps = Vec::new();
+                for (i, v) in self.volumes.iter().enumerate() {
+                    if !wanted.contains(v) {
+                        continue;
+                    }
+                    for day in [20, 21] {
+                        let id = format!("snap-{:04x}{day:04}", i);
+                        if deleted.contains(&id) {
+                            continue;
+                        }
+                        snaps.push(json!({"SnapshotId": id, "VolumeId": v, "State": "completed",
+                            "Progress": 100, "VolumeSize": 10, "AccountId": "123456789012",
+                            "CreationDate": format!("2025-11-{day}T09:30:00.000Z"),
+                            "Tags": [{"Key": "Name", "Value": format!("snapctl-202511{day}T093000Z")}]}));
+                    }
+                }
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"Snapshots": snaps, "ResponseContext": ctx}))
+            }
+            "DeleteSnapshot" => {
+                let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+                self.deleted.lock().expect("deleted").insert(id);
+                ResponseTemplate::new(200).set_body_json(json!({"ResponseContext": ctx}))
+            }
+            _ => ResponseTemplate::new(400),
+        }
+    }
+}
+
+/// `rotate --all-volumes` the way cron runs it: default rate limits on (no SNAPCTL_MAX_RPS).
+async fn rotate_fleet(server: &MockServer, extra: &[&str]) -> std::process::Output {
+    let cli = Snapctl::outscale(server);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", cli.home.path())
+        .env("XDG_CONFIG_HOME", cli.home.path().join("config"))
+        .env("SNAPCTL_LOCK_DIR", cli.home.path().join("locks"))
+        .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cli.home.path())
+        .args(&cli.args)
+        .args(["-o", "json", "rotate", "--all-volumes", "--keep-last", "1"])
+        .args(extra)
+        .stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("join")
+}
+
+/// Fleet scale: the snapshots of 50 volumes are listed in one ReadSnapshots (filtered on every
+/// VolumeId), not 50; and with the default rate limit (5/s, burst 5) the double never sees more
+/// than the limiter allows in any one-second window.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_rotation_lists_once_and_keeps_to_the_default_rate_limit() {
+    let fleet = Fleet::new(50);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(OscSigned)
+        .respond_with(fleet.clone())
+        .mount(&server)
+        .await;
+    let out = rotate_fleet(&server, &["--dry-run"]).await;
+    assert_exit(&out, 0);
+    assert_eq!(fleet.actions("ReadVolumes"), 1);
+    assert_eq!(
+        fleet.actions("ReadSnapshots"),
+        1,
+        "one listing for 50 volumes"
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(plan["volumes"].as_array().map(Vec::len), Some(50));
+    assert!(
+        plan["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .all(|v| v["delete"].as_array().map(Vec::len) == Some(1))
+    );
+
+    // The real run, over 12 volumes: 14 requests that a burst of 5 cannot cover.
+    let fleet = Fleet::new(12);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(OscSigned)
+        .respond_with(fleet.clone())
+        .mount(&server)
+        .await;
+    let out = rotate_fleet(&server, &["--max-delete", "20"]).await;
+    assert_exit(&out, 0);
+    assert_eq!(fleet.actions("DeleteSnapshot"), 12);
+    let times: Vec<std::time::Instant> = fleet
+        .log
+        .lock()
+        .expect("log")
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    // A token bucket of 5/s with a burst of 5 lets at most 5 + 5 requests into any one second
+    // (a little slack for scheduling on a loaded machine).
+    for (i, t) in times.iter().enumerate() {
+        let within = times[i..]
+            .iter()
+            .filter(|u| u.duration_since(*t) < std::time::Duration::from_millis(950))
+            .count();
+        assert!(within <= 10, "{within} requests within a second");
+    }
+    let span = times.last().expect("requests").duration_since(times[0]);
+    assert!(
+        span >= std::time::Duration::from_millis(1500),
+        "14 requests at 5/s after a burst of 5 take ~1.8s, took {span:?}"
+    );
+}

@@ -453,6 +453,41 @@ impl Provider for Powervc {
         Ok(s.into_iter().map(map_snapshot).collect())
     }
 
+    /// Cinder lists the project's snapshots in one paginated call: a rotation over many volumes
+    /// reads that once and splits it by volume. If it fails, each volume is listed on its own.
+    async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
+        let one_by_one =
+            volumes.len() < 2 || volumes.iter().any(|v| check_uuid("volume id", v).is_err());
+        let all: Option<Vec<CinderSnapshot>> = if one_by_one {
+            None
+        } else {
+            self.list_all(
+                "snapshots",
+                &[],
+                &format!("list snapshots of {} volumes", volumes.len()),
+            )
+            .await
+            .ok()
+        };
+        let Some(all) = all else {
+            let mut out = Vec::with_capacity(volumes.len());
+            for v in volumes {
+                out.push(self.list_snapshots(Some(v)).await);
+            }
+            return out;
+        };
+        let mut by_volume: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
+        for s in all {
+            if let Some(v) = s.volume_id.clone() {
+                by_volume.entry(v).or_default().push(map_snapshot(s));
+            }
+        }
+        volumes
+            .iter()
+            .map(|v| Ok(by_volume.remove(v).unwrap_or_default()))
+            .collect()
+    }
+
     async fn get_snapshot(&self, _volume: Option<&str>, id: &str) -> Result<Snapshot> {
         Ok(map_snapshot(self.snapshot(id).await?))
     }

@@ -9,6 +9,7 @@
 #   scripts/bench.sh              # N=100 deletions, 10,000 and 100,000 listed
 #   N=19 LIST="10000" scripts/bench.sh
 #   BIN=/path/to/other/snapctl scripts/bench.sh     # measure another build (no cargo build)
+#   BIN=/old/snapctl EMU=./target/release/snapctl scripts/bench.sh   # an older client
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100}"
@@ -17,13 +18,14 @@ LATENCY_MS=50
 DELAY_MS=300
 PORT="${PORT:-18099}"
 if [ -n "${BIN:-}" ]; then bin="$BIN"; else cargo build --release --quiet; bin=./target/release/snapctl; fi
+emu="${EMU:-$bin}"   # the emulator binary (EMU=… to measure an older client against today's emulator)
 export SNAPCTL_MAX_RPS=0
 pids=()
 trap 'kill ${pids[*]} 2>/dev/null || true' EXIT
 
 serve() { # serve EXTRA-ARGS… → exports the emulator's environment
   local out; out="$(mktemp)"
-  "$bin" emulator --listen "127.0.0.1:$PORT" "$@" >"$out" 2>/dev/null &
+  "$emu" emulator --listen "127.0.0.1:$PORT" "$@" >"$out" 2>/dev/null &
   pids+=($!)
   for _ in $(seq 600); do grep -q '^export OS_PROJECT_NAME' "$out" && break; sleep 0.1; done
   eval "$(grep '^export' "$out")"

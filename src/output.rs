@@ -328,6 +328,65 @@ pub fn write_stdout(data: &[u8]) -> crate::error::Result<()> {
         })
 }
 
+/// A list written as it is read, page by page: `-o json` is still one JSON array, byte for byte
+/// what [`render_list`] prints for the same items; `-o ids` one id per line. Tables need every
+/// row for their widths and are not streamed.
+#[derive(Debug)]
+pub struct ListStream {
+    format: Format,
+    started: bool,
+}
+
+impl ListStream {
+    /// A stream in `format` (`json` or `ids`).
+    pub fn new(format: Format) -> Self {
+        ListStream {
+            format,
+            started: false,
+        }
+    }
+
+    /// The text for the next items.
+    pub fn items<T: Record>(&mut self, items: &[T]) -> String {
+        let mut out = String::new();
+        for item in items {
+            match self.format {
+                Format::Json => {
+                    out.push_str(if self.started { ",\n" } else { "[\n" });
+                    let one = serde_json::to_string_pretty(item).expect("output records serialise");
+                    for (i, line) in one.lines().enumerate() {
+                        if i > 0 {
+                            out.push('\n');
+                        }
+                        out.push_str("  ");
+                        out.push_str(line);
+                    }
+                }
+                Format::Ids | Format::Table => {
+                    out.push_str(item.id());
+                    out.push('\n');
+                }
+            }
+            self.started = true;
+        }
+        if self.format == Format::Json {
+            escape_invisible(&out)
+        } else {
+            out
+        }
+    }
+
+    /// The text that closes the list (only once every page was read: a failed listing leaves
+    /// `-o json` unterminated, so no parser mistakes it for the whole list).
+    pub fn finish(self) -> String {
+        match (self.format, self.started) {
+            (Format::Json, false) => "[]\n".into(),
+            (Format::Json, true) => "\n]\n".into(),
+            _ => String::new(),
+        }
+    }
+}
+
 /// A list: table, JSON array or ids.
 pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {
@@ -482,6 +541,28 @@ pub fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_list_is_byte_for_byte_the_rendered_one() {
+        use crate::model::FinishedTask;
+        let items: Vec<FinishedTask> = (0..5)
+            .map(|i| FinishedTask {
+                provider: crate::kind::ProviderKind::Outscale,
+                task_id: format!("t-{i}\u{9b}"),
+                state: "done",
+            })
+            .collect();
+        for format in [Format::Json, Format::Ids] {
+            let mut stream = ListStream::new(format);
+            let mut text = stream.items(&items[..2]);
+            text.push_str(&stream.items(&items[2..2]));
+            text.push_str(&stream.items(&items[2..]));
+            text.push_str(&stream.finish());
+            assert_eq!(text, render_list(&items, format), "{format:?}");
+            let empty = ListStream::new(format);
+            assert_eq!(empty.finish(), render_list::<FinishedTask>(&[], format));
+        }
+    }
 
     #[test]
     fn json_output_escapes_c1_controls_and_bidi_overrides_yet_stays_the_same_document() {

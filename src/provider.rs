@@ -45,6 +45,17 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// [`Provider::list_snapshots`] page by page: each page goes to `sink` as soon as it is read,
+    /// so `snapshot list -o json|ids` writes as it reads and memory does not grow with the count.
+    /// The default hands over the whole list at once (APIs that answer in one array).
+    async fn list_snapshots_paged(
+        &self,
+        volume: Option<&str>,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
+        sink(self.list_snapshots(volume).await?)
+    }
+
     /// The snapshots of each of `volumes` (one result per volume, in order), in as few requests as
     /// the API allows. The default lists each volume on its own; providers whose API filters by
     /// many volumes at once override it.

@@ -40,6 +40,16 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
 pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
+        // JSON and ids are written page by page as the API answers (memory does not grow with
+        // the number of snapshots); a table needs every row for its widths.
+        SnapshotCmd::List { volume } if ctx.format != Format::Table => {
+            let mut stream = crate::output::ListStream::new(ctx.format);
+            p.list_snapshots_paged(volume.as_deref(), &mut |page| {
+                ctx.print(&stream.items(&page))
+            })
+            .await?;
+            ctx.print(&stream.finish())
+        }
         SnapshotCmd::List { volume } => ctx.print(&render_list(
             &p.list_snapshots(volume.as_deref()).await?,
             ctx.format,

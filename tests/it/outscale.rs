@@ -1094,3 +1094,41 @@ async fn a_fleet_rotation_lists_once_and_keeps_to_the_default_rate_limit() {
         "14 requests at 5/s after a burst of 5 take ~1.8s, took {span:?}"
     );
 }
+
+/// `-o json` and `-o ids` are written page by page. A page that fails after others were written
+/// exits non-zero with the error on stderr, and the JSON is left unterminated, so no parser takes
+/// the pages before it for the whole list.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_that_fails_mid_stream_exits_non_zero_and_never_looks_complete() {
+    let server = MockServer::start().await;
+    osc("ReadSnapshots")
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-snapshots-page1.json"))
+        .mount(&server)
+        .await;
+    osc("ReadSnapshots")
+        .and(body_partial_json(
+            json!({"NextPageToken": "T1RJemFXUjVlRzlvZDJKbVlXdGxZWEJwYTJWNQ=="}),
+        ))
+        .respond_with(err(400, "error-invalid-parameter.json"))
+        .mount(&server)
+        .await;
+    for format in ["json", "ids"] {
+        let out = Snapctl::outscale(&server)
+            .run(&["-o", format, "snapshot", "list", "--volume", "vol-0a1b2c3d"])
+            .await;
+        assert_ne!(out.status.code(), Some(0), "{format}");
+        assert_stderr_has(&out, "cannot list snapshots of volume vol-0a1b2c3d");
+        let text = stdout(&out);
+        assert!(
+            text.contains("snap-00000001"),
+            "{format}: the first page was written: {text}"
+        );
+        if format == "json" {
+            assert!(text.starts_with("[\n"));
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+        }
+    }
+}

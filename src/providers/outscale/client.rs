@@ -217,19 +217,43 @@ impl OscClient {
         filters: serde_json::Value,
         what: &str,
     ) -> Result<Vec<T>> {
-        crate::http::collect_pages(ProviderKind::Outscale, what, "NextPageToken", |token| {
-            let mut body = serde_json::json!({
-                "Filters": filters,
-                "ResultsPerPage": self.page_size,
-            });
-            if let Some(t) = token {
-                body["NextPageToken"] = serde_json::Value::String(t);
-            }
-            async move {
-                let page: Page<T> = self.call(action, &body, true, what).await?;
-                Ok((page.items, page.next_page_token))
-            }
+        let mut out = Vec::new();
+        self.read_each(action, filters, what, |page: Vec<T>| {
+            out.extend(page);
+            Ok(())
         })
+        .await?;
+        Ok(out)
+    }
+
+    /// [`Self::read_all`], page by page: each page's items go to `sink` and are dropped after.
+    pub async fn read_each<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        filters: serde_json::Value,
+        what: &str,
+        sink: impl FnMut(Vec<T>) -> Result<()>,
+    ) -> Result<()> {
+        let filters = &filters;
+        crate::http::for_each_page(
+            ProviderKind::Outscale,
+            what,
+            "NextPageToken",
+            |token| {
+                let mut body = serde_json::json!({
+                    "Filters": filters,
+                    "ResultsPerPage": self.page_size,
+                });
+                if let Some(t) = token {
+                    body["NextPageToken"] = serde_json::Value::String(t);
+                }
+                async move {
+                    let page: Page<T> = self.call(action, &body, true, what).await?;
+                    Ok((page.items, page.next_page_token))
+                }
+            },
+            sink,
+        )
         .await
     }
 }

@@ -448,6 +448,20 @@ impl Provider for Outscale {
     }
 
     async fn list_snapshots(&self, volume: Option<&str>) -> Result<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        self.list_snapshots_paged(volume, &mut |page| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn list_snapshots_paged(
+        &self,
+        volume: Option<&str>,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
         let filters = match volume {
             Some(v) => {
                 check_id("volume id", "vol-", v)?;
@@ -464,11 +478,11 @@ impl Provider for Outscale {
             Some(v) => format!("list snapshots of volume {v}"),
             None => "list snapshots".into(),
         };
-        let list: Vec<OscSnapshot> = self
-            .client
-            .read_all("ReadSnapshots", filters, &what)
-            .await?;
-        Ok(list.into_iter().map(map_snapshot).collect())
+        self.client
+            .read_each("ReadSnapshots", filters, &what, |page: Vec<OscSnapshot>| {
+                sink(page.into_iter().map(map_snapshot).collect())
+            })
+            .await
     }
 
     /// One paginated `ReadSnapshots` filtered on every volume at once (in chunks of 500 ids), so a

@@ -283,45 +283,68 @@ impl Powervc {
         filters: &[(&str, &str)],
         what: &str,
     ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.list_each(collection, filters, what, |page: Vec<T>| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// [`Self::list_all`], page by page: each page's items go to `sink` and are dropped after.
+    async fn list_each<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        filters: &[(&str, &str)],
+        what: &str,
+        sink: impl FnMut(Vec<T>) -> Result<()>,
+    ) -> Result<()> {
         let limit = self.page_size.to_string();
         let key_links = format!("{collection}_links");
         let (limit, key_links) = (&limit, &key_links);
-        crate::http::collect_pages(ProviderKind::Powervc, what, "marker", |marker| async move {
-            let mut query: Vec<(&str, &str)> = filters.to_vec();
-            query.push(("limit", limit));
-            if let Some(m) = &marker {
-                query.push(("marker", m));
-            }
-            let resp = self
-                .session
-                .call(
-                    Method::GET,
-                    &[collection, "detail"],
-                    &query,
-                    None,
-                    &[],
-                    true,
-                    what,
-                )
-                .await?;
-            let mut page: Value = decode(&resp.body, what)?;
-            let items: Vec<T> =
-                serde_json::from_value(page[collection].take()).map_err(|e| Error::Decode {
-                    provider: ProviderKind::Powervc,
-                    action: what.to_string(),
-                    detail: e.to_string(),
-                })?;
-            let links: Vec<Link> =
-                serde_json::from_value(page[key_links.as_str()].take()).unwrap_or_default();
-            let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
-                reqwest::Url::parse(&l.href).ok().and_then(|u| {
-                    u.query_pairs()
-                        .find(|(k, _)| k == "marker")
-                        .map(|(_, v)| v.into_owned())
-                })
-            });
-            Ok((items, next))
-        })
+        crate::http::for_each_page(
+            ProviderKind::Powervc,
+            what,
+            "marker",
+            |marker| async move {
+                let mut query: Vec<(&str, &str)> = filters.to_vec();
+                query.push(("limit", limit));
+                if let Some(m) = &marker {
+                    query.push(("marker", m));
+                }
+                let resp = self
+                    .session
+                    .call(
+                        Method::GET,
+                        &[collection, "detail"],
+                        &query,
+                        None,
+                        &[],
+                        true,
+                        what,
+                    )
+                    .await?;
+                let mut page: Value = decode(&resp.body, what)?;
+                let items: Vec<T> =
+                    serde_json::from_value(page[collection].take()).map_err(|e| Error::Decode {
+                        provider: ProviderKind::Powervc,
+                        action: what.to_string(),
+                        detail: e.to_string(),
+                    })?;
+                let links: Vec<Link> =
+                    serde_json::from_value(page[key_links.as_str()].take()).unwrap_or_default();
+                let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
+                    reqwest::Url::parse(&l.href).ok().and_then(|u| {
+                        u.query_pairs()
+                            .find(|(k, _)| k == "marker")
+                            .map(|(_, v)| v.into_owned())
+                    })
+                });
+                Ok((items, next))
+            },
+            sink,
+        )
         .await
     }
 
@@ -439,6 +462,20 @@ impl Provider for Powervc {
     }
 
     async fn list_snapshots(&self, volume: Option<&str>) -> Result<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        self.list_snapshots_paged(volume, &mut |page| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn list_snapshots_paged(
+        &self,
+        volume: Option<&str>,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
         let (filters, what) = match volume {
             Some(v) => {
                 check_uuid("volume id", v)?;
@@ -449,8 +486,10 @@ impl Provider for Powervc {
             }
             None => (vec![], "list snapshots".to_string()),
         };
-        let s: Vec<CinderSnapshot> = self.list_all("snapshots", &filters, &what).await?;
-        Ok(s.into_iter().map(map_snapshot).collect())
+        self.list_each("snapshots", &filters, &what, |page: Vec<CinderSnapshot>| {
+            sink(page.into_iter().map(map_snapshot).collect())
+        })
+        .await
     }
 
     /// Cinder lists the project's snapshots in one paginated call: a rotation over many volumes

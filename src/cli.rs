@@ -97,6 +97,10 @@ pub struct Global {
     #[arg(long, global = true)]
     pub insecure: bool,
 
+    /// Leave out the header line of tables and -o tsv.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+
     /// Allow plain http:// endpoints that are not loopback (credentials travel unencrypted;
     /// warned on every run).
     #[arg(long, global = true)]

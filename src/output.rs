@@ -4,7 +4,9 @@
 //! form, whose field names are the documented, stable contract. Progress, warnings and errors go to
 //! stderr elsewhere; nothing here writes to stderr.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use std::sync::OnceLock;
+
+use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets::NOTHING};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -21,12 +23,173 @@ pub enum Format {
     Json,
     /// One id per line.
     Ids,
+    /// Tab-separated values, every column, a header line unless --no-headers (for awk and cut).
+    Tsv,
+}
+
+/// How tables look for this run: the width they must fit in and whether they have a header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLayout {
+    /// Columns available (`COLUMNS`, else the terminal's width); `None`: no limit (a pipe).
+    pub width: Option<u16>,
+    /// Print the header line (`--no-headers` turns it off).
+    pub headers: bool,
+}
+
+impl Default for TableLayout {
+    fn default() -> Self {
+        TableLayout {
+            width: None,
+            headers: true,
+        }
+    }
+}
+
+static LAYOUT: OnceLock<TableLayout> = OnceLock::new();
+
+/// Set the table layout once, at the start of a run.
+pub fn set_table_layout(layout: TableLayout) {
+    let _ = LAYOUT.set(layout);
+}
+
+fn layout() -> TableLayout {
+    LAYOUT.get().copied().unwrap_or_default()
+}
+
+/// The width tables fit in: `COLUMNS` when it holds a number (as `ls` and `gh` read it), else the
+/// terminal's when stdout is one, else none (pipes get whole lines).
+pub fn detect_width(columns: Option<&str>) -> Option<u16> {
+    if let Some(n) = columns.and_then(|c| c.trim().parse::<u16>().ok()) {
+        return Some(n.max(20));
+    }
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        Table::new().width()
+    } else {
+        None
+    }
+}
+
+/// Spaces between two columns.
+const GAP: u16 = 3;
+/// A column that may shrink keeps at least this many characters (then `…`).
+const MIN_SHRUNK: usize = 10;
+
+/// A compact table (no box drawing) that fits `layout().width`: columns whose every cell is `-`
+/// are left out, then `optional` columns in that order while the table is too wide, then the
+/// `shrink` columns are cut with `…`. Ids are never cut. Lines carry no trailing spaces.
+fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&str]) -> String {
+    let l = layout();
+    let n = headers.len();
+    let len = |s: &str| s.chars().count();
+    let natural: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |v| len(v)))
+                .chain(std::iter::once(if l.headers { len(headers[c]) } else { 0 }))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut shown: Vec<bool> = (0..n)
+        .map(|c| {
+            c == 0 || rows.is_empty() || rows.iter().any(|r| r.get(c).is_some_and(|v| v != "-"))
+        })
+        .collect();
+    let need = |shown: &[bool]| -> usize {
+        let cols: Vec<usize> = (0..n)
+            .filter(|c| shown[*c])
+            .map(|c| {
+                if shrink.contains(&headers[c]) {
+                    natural[c].min(MIN_SHRUNK)
+                } else {
+                    natural[c]
+                }
+            })
+            .collect();
+        cols.iter().sum::<usize>() + GAP as usize * cols.len().saturating_sub(1)
+    };
+    if let Some(w) = l.width {
+        for name in optional {
+            if need(&shown) <= w as usize {
+                break;
+            }
+            if let Some(c) = headers.iter().position(|h| h == name) {
+                shown[c] = false;
+            }
+        }
+    }
+    let visible: Vec<usize> = (0..n).filter(|c| shown[*c]).collect();
+    let mut table = Table::new();
+    table.load_style(NOTHING).set_truncation_indicator("…");
+    match l.width {
+        Some(w) => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    if l.headers {
+        table.set_header(visible.iter().map(|c| headers[*c]).collect::<Vec<_>>());
+    }
+    for r in rows {
+        let mut row = Row::from(
+            visible
+                .iter()
+                .map(|c| r.get(*c).cloned().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        );
+        row.max_height(1);
+        table.add_row(row);
+    }
+    let last = visible.len().saturating_sub(1);
+    for (i, c) in visible.iter().enumerate() {
+        if let Some(col) = table.column_mut(i) {
+            col.set_padding((0, if i == last { 0 } else { GAP }));
+            if !shrink.contains(&headers[*c]) {
+                col.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+    }
+    let mut out = String::new();
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Tab-separated values: every column, a header line unless --no-headers; tabs and line breaks
+/// inside a value become spaces.
+fn tsv(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let clean = |v: &str| v.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::new();
+    if layout().headers {
+        out.push_str(&headers.join("\t"));
+        out.push('\n');
+    }
+    for r in rows {
+        out.push_str(&r.iter().map(|v| clean(v)).collect::<Vec<_>>().join("\t"));
+        out.push('\n');
+    }
+    out
 }
 
 /// Something printable as a table row, a JSON object and an id.
 pub trait Record: Serialize {
     /// Column titles.
     fn headers() -> &'static [&'static str];
+    /// Columns left out, in this order, when the table does not fit the terminal.
+    fn optional() -> &'static [&'static str] {
+        &[]
+    }
+    /// Columns cut (with `…`) when the table still does not fit.
+    fn shrink() -> &'static [&'static str] {
+        &["NAME", "ERROR", "DETAIL", "DESCRIPTION"]
+    }
     /// Cells, in column order.
     fn cells(&self) -> Vec<String>;
     /// The id printed by `-o ids`.
@@ -57,6 +220,9 @@ impl Record for Volume {
             "CREATED",
         ]
     }
+    fn optional() -> &'static [&'static str] {
+        &["PROVIDER STATE", "CREATED"]
+    }
     fn cells(&self) -> Vec<String> {
         vec![
             self.id.clone(),
@@ -77,6 +243,9 @@ impl Record for Snapshot {
         &[
             "ID", "VOLUME", "NAME", "KIND", "STATE", "CREATED", "EXPIRES",
         ]
+    }
+    fn optional() -> &'static [&'static str] {
+        &["EXPIRES", "KIND", "VOLUME"]
     }
     fn cells(&self) -> Vec<String> {
         vec![
@@ -174,7 +343,7 @@ pub fn render_dry_run(reports: &[DryRunReport], format: Format) -> String {
             many => json(many),
         },
         Format::Ids => String::new(),
-        Format::Table => reports
+        Format::Table | Format::Tsv => reports
             .iter()
             .map(|r| {
                 let check = if r.checked_by_provider {
@@ -246,31 +415,29 @@ pub fn render_providers(format: Format) -> String {
             json(&rows)
         }
         Format::Ids => lines(ProviderKind::ALL.iter().map(|k| k.as_str())),
-        Format::Table => {
-            let mut table = new_table();
-            let mut header = vec!["OPERATION".to_string()];
-            header.extend(ProviderKind::ALL.iter().map(|k| k.as_str().to_string()));
-            table.set_header(header);
+        Format::Table | Format::Tsv => {
+            let mut header = vec!["OPERATION"];
+            header.extend(ProviderKind::ALL.iter().map(|k| k.as_str()));
             let columns: Vec<_> = ProviderKind::ALL
                 .iter()
                 .map(|k| crate::providers::entry(*k).capabilities.rows())
                 .collect();
-            for (i, (op, _)) in columns[0].iter().enumerate() {
-                let mut row = vec![op.to_string()];
-                row.extend(columns.iter().map(|c| c[i].1.as_str().to_string()));
-                table.add_row(row);
+            let rows: Vec<Vec<String>> = columns[0]
+                .iter()
+                .enumerate()
+                .map(|(i, (op, _))| {
+                    let mut row = vec![op.to_string()];
+                    row.extend(columns.iter().map(|c| c[i].1.as_str().to_string()));
+                    row
+                })
+                .collect();
+            if format == Format::Tsv {
+                tsv(&header, &rows)
+            } else {
+                grid(&header, &rows, &[], &[])
             }
-            format!("{table}\n")
         }
     }
-}
-
-fn new_table() -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    table
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
@@ -362,6 +529,19 @@ impl ListStream {
                         out.push_str(line);
                     }
                 }
+                Format::Tsv => {
+                    if !self.started && layout().headers {
+                        out.push_str(&T::headers().join("\t"));
+                        out.push('\n');
+                    }
+                    let clean: Vec<String> = item
+                        .cells()
+                        .iter()
+                        .map(|v| v.replace(['\t', '\n', '\r'], " "))
+                        .collect();
+                    out.push_str(&clean.join("\t"));
+                    out.push('\n');
+                }
                 Format::Ids | Format::Table => {
                     out.push_str(item.id());
                     out.push('\n');
@@ -378,8 +558,9 @@ impl ListStream {
 
     /// The text that closes the list (only once every page was read: a failed listing leaves
     /// `-o json` unterminated, so no parser mistakes it for the whole list).
-    pub fn finish(self) -> String {
+    pub fn finish<T: Record>(self) -> String {
         match (self.format, self.started) {
+            (Format::Tsv, false) if layout().headers => format!("{}\n", T::headers().join("\t")),
             (Format::Json, false) => "[]\n".into(),
             (Format::Json, true) => "\n]\n".into(),
             _ => String::new(),
@@ -392,14 +573,16 @@ pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {
         Format::Json => json(items),
         Format::Ids => lines(items.iter().map(Record::id)),
-        Format::Table => {
-            let mut table = new_table();
-            table.set_header(T::headers().to_vec());
-            for item in items {
-                table.add_row(item.cells());
-            }
-            format!("{table}\n")
-        }
+        Format::Table => grid(
+            T::headers(),
+            &items.iter().map(Record::cells).collect::<Vec<_>>(),
+            T::optional(),
+            T::shrink(),
+        ),
+        Format::Tsv => tsv(
+            T::headers(),
+            &items.iter().map(Record::cells).collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -424,7 +607,9 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
             });
             lines(ids)
         }
-        Format::Table => {
+        Format::Table | Format::Tsv => {
+            let tsv_mode = format == Format::Tsv;
+            let mut tsv_rows: Vec<Vec<String>> = Vec::new();
             let mut out = String::new();
             for v in &report.volumes {
                 let verb = if hypothetical {
@@ -432,6 +617,7 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                 } else {
                     "delete"
                 };
+                let mark = out.len();
                 out.push_str(&format!(
                     "volume {}: {} ({}): keep {}, {verb} {}",
                     v.volume_id,
@@ -464,6 +650,10 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                 }
                 if let Some(e) = &v.error {
                     out.push_str(&format!("  not rotated: {e}\n"));
+                }
+                if tsv_mode {
+                    // Scripts get the rows only, each with its volume.
+                    out.truncate(mark);
                 }
                 if v.keep.is_empty() && v.delete.is_empty() {
                     continue;
@@ -506,12 +696,27 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                     ));
                 }
                 rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-                let mut table = new_table();
-                table.set_header(vec!["SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"]);
-                for (_, r) in rows {
-                    table.add_row(r);
+                let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+                if tsv_mode {
+                    tsv_rows.extend(rows.into_iter().map(|r| {
+                        let mut with_volume = vec![v.volume_id.clone()];
+                        with_volume.extend(r);
+                        with_volume
+                    }));
+                    continue;
                 }
-                out.push_str(&format!("{table}\n"));
+                out.push_str(&grid(
+                    &["SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"],
+                    &rows,
+                    &["CREATED"],
+                    &["NAME", "REASONS"],
+                ));
+            }
+            if tsv_mode {
+                return tsv(
+                    &["VOLUME", "SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"],
+                    &tsv_rows,
+                );
             }
             out
         }
@@ -552,15 +757,18 @@ mod tests {
                 state: "done",
             })
             .collect();
-        for format in [Format::Json, Format::Ids] {
+        for format in [Format::Json, Format::Ids, Format::Tsv] {
             let mut stream = ListStream::new(format);
             let mut text = stream.items(&items[..2]);
             text.push_str(&stream.items(&items[2..2]));
             text.push_str(&stream.items(&items[2..]));
-            text.push_str(&stream.finish());
+            text.push_str(&stream.finish::<FinishedTask>());
             assert_eq!(text, render_list(&items, format), "{format:?}");
             let empty = ListStream::new(format);
-            assert_eq!(empty.finish(), render_list::<FinishedTask>(&[], format));
+            assert_eq!(
+                empty.finish::<FinishedTask>(),
+                render_list::<FinishedTask>(&[], format)
+            );
         }
     }
 

@@ -134,6 +134,10 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
 
 pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let g = &cli.global;
+    crate::output::set_table_layout(crate::output::TableLayout {
+        width: crate::output::detect_width(env.var("COLUMNS")),
+        headers: !g.no_headers,
+    });
     match &cli.command {
         Command::Demo => {
             return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))

@@ -48,7 +48,7 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
                 ctx.print(&stream.items(&page))
             })
             .await?;
-            ctx.print(&stream.finish())
+            ctx.print(&stream.finish::<crate::model::Snapshot>())
         }
         SnapshotCmd::List { volume } => ctx.print(&render_list(
             &p.list_snapshots(volume.as_deref()).await?,

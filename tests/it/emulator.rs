@@ -21,7 +21,7 @@ pub(crate) async fn start() -> Emulator {
 pub(crate) struct Cli<'a> {
     emu: &'a Emulator,
     home: tempfile::TempDir,
-    overrides: Vec<(String, String)>,
+    pub(crate) overrides: Vec<(String, String)>,
 }
 
 impl<'a> Cli<'a> {

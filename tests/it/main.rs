@@ -16,3 +16,4 @@ mod powervc_tls;
 mod rotate_efs;
 mod rotate_props;
 mod security;
+mod tables;

@@ -29,8 +29,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options accepted before or after any command.
+/// Options accepted before or after any command (listed under their own heading in every
+/// `--help`, apart from the command's own options).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Provider to talk to.
     #[arg(short = 'p', long, global = true, env = "SNAPCTL_PROVIDER", value_enum)]

@@ -590,8 +590,70 @@ pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
 pub fn render_one<T: Record>(item: &T, format: Format) -> String {
     match format {
         Format::Json => json(item),
+        Format::Table => vertical(item),
         _ => render_list(std::slice::from_ref(item), format),
     }
+}
+
+/// One item as `key: value` lines, every field of its JSON form (the documented names), nested
+/// objects flattened as `parent.key`; absent values print `-`.
+fn vertical<T: Serialize>(item: &T) -> String {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Null => out.push((prefix.to_string(), "-".into())),
+            serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            serde_json::Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+                let parts: Vec<String> = a
+                    .iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                    .collect();
+                out.push((
+                    prefix.to_string(),
+                    if parts.is_empty() {
+                        "-".into()
+                    } else {
+                        parts.join(", ")
+                    },
+                ));
+            }
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let value = serde_json::to_value(item).expect("output records serialise");
+    let mut pairs = Vec::new();
+    walk("", &value, &mut pairs);
+    // Who it is first, then the rest in the JSON form's (alphabetical) order.
+    let rank = |k: &str| match k {
+        "id" => 0,
+        "name" => 1,
+        _ => 2,
+    };
+    pairs.sort_by_key(|(k, _)| rank(k));
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut out = String::new();
+    for (k, v) in pairs {
+        out.push_str(&format!(
+            "{:<width$} {}\n",
+            format!("{k}:"),
+            v.replace('\n', " ")
+        ));
+    }
+    out
 }
 
 /// `rotate`: a table per volume, the report as JSON, or the ids deleted (would be, in a dry run).
@@ -770,6 +832,19 @@ mod tests {
                 render_list::<FinishedTask>(&[], format)
             );
         }
+    }
+
+    #[test]
+    fn show_is_vertical_with_every_field() {
+        let v = crate::model::FinishedTask {
+            provider: ProviderKind::Powervc,
+            task_id: "t-1".into(),
+            state: "done",
+        };
+        assert_eq!(
+            vertical(&v),
+            "provider: powervc\nstate:    done\ntask_id:  t-1\n"
+        );
     }
 
     #[test]

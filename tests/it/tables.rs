@@ -118,3 +118,46 @@ async fn tsv_has_every_column_one_line_per_item_and_a_header_unless_asked() {
     let volumes = cli.run(kind, &["-o", "tsv", "volume", "list"]).await;
     assert!(stdout(&volumes).starts_with("ID\tNAME\t"));
 }
+
+/// `show` prints one `key: value` line per field of the JSON form, description and size included
+/// (the one-row table left them out).
+#[tokio::test(flavor = "multi_thread")]
+async fn show_is_vertical_with_every_field_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for kind in ProviderKind::ALL {
+        let volume = emu.demo_volume(kind);
+        let listed = cli
+            .json(kind, &["snapshot", "list", "--volume", &volume])
+            .await;
+        let first = &listed.as_array().expect("array")[0];
+        let id = first["id"].as_str().expect("id");
+        let out = cli
+            .run(kind, &["snapshot", "show", id, "--volume", &volume])
+            .await;
+        assert_exit(&out, 0);
+        let text = stdout(&out);
+        assert!(text.starts_with("id:"), "{kind}: {text}");
+        for field in first.as_object().expect("object").keys() {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{field}:"))),
+                "{kind}: no {field} in\n{text}"
+            );
+        }
+        let out = cli.run(kind, &["volume", "show", &volume]).await;
+        assert!(stdout(&out).contains("size_gib:"), "{kind}");
+    }
+}
+
+/// Every command's --help lists its own options first and the global ones under their heading.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_puts_global_options_under_their_own_heading() {
+    let out = crate::common::Snapctl::bare()
+        .run(&["rotate", "--help"])
+        .await;
+    let text = stdout(&out);
+    let own = text.find("--keep-hourly").expect("own option");
+    let heading = text.find("Global options:").expect("heading");
+    let global = text.find("--region").expect("global option");
+    assert!(own < heading && heading < global, "{text}");
+}

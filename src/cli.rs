@@ -472,6 +472,9 @@ pub struct ShareArgs {
     /// Everyone (share) / no longer everyone (unshare).
     #[arg(long)]
     pub public: bool,
+    /// Confirm `share --public`: anyone can then make a volume from the snapshot's data.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `emulator …`

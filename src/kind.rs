@@ -65,14 +65,19 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// How well a provider offers one operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// How well a provider offers one operation. JSON: a boolean (`true`: offered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Support {
     /// Offered.
     Yes,
     /// The provider's API does not offer it.
     No,
+}
+
+impl Serialize for Support {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*self == Support::Yes)
+    }
 }
 
 impl Support {
@@ -86,7 +91,7 @@ impl Support {
 }
 
 /// One provider's column of the capability matrix: each operation and whether it is offered. Its
-/// JSON form (snake_case keys, `yes|no` values) is what `snapctl providers -o json` prints.
+/// JSON form (snake_case keys, boolean values) is what `snapctl providers -o json` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
     /// `volume list` / `volume show`.

@@ -150,25 +150,10 @@ fn confirm_revert(kind: ProviderKind, volume: &str, snapshot: &str) -> Result<()
             "run again with --yes to confirm: snapctl -p {kind} revert --volume {volume} --snapshot {snapshot} --yes"
         )),
     };
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(refused());
-    }
-    eprint!(
-        "Revert {volume} to snapshot {snapshot}? Data written since the snapshot is lost. Type 'yes' to go on: "
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| Error::Io {
-            action: "cannot read the confirmation".into(),
-            source,
-        })?;
-    if answer.trim() == "yes" {
-        Ok(())
-    } else {
-        Err(refused())
-    }
+    confirm(
+        &format!(
+            "Revert {volume} to snapshot {snapshot}? Data written since the snapshot is lost. Type 'yes' to go on: "
+        ),
+        refused,
+    )
 }

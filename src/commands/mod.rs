@@ -105,6 +105,30 @@ where
     }
 }
 
+/// Ask on the terminal before something that cannot be undone; without a terminal (cron, CI,
+/// pipes) refuse with `refused()`, whose hint names the `--yes` to add.
+fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(refused());
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            action: "cannot read the confirmation".into(),
+            source,
+        })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 mod clone;
 mod emulator;
 mod rotate;
@@ -222,10 +246,10 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     })?);
     let mut warnings = std::mem::take(&mut settings.warnings);
     let built = build(&settings, http, &mut warnings).await;
-    if !g.quiet {
-        for w in &warnings {
-            eprintln!("warning: {}", crate::text::sanitize(w));
-        }
+    // These warnings are about credentials others can read or a file others can change: -q
+    // (no progress, no notices) never hides them.
+    for w in &warnings {
+        eprintln!("warning: {}", crate::text::sanitize(w));
     }
     let ctx = Ctx {
         provider: Arc::from(built?),

@@ -330,6 +330,25 @@ async fn delete_snapshots(
 }
 
 async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {
+    // Making data public cannot be taken back from whoever copied it meanwhile: ask, like revert.
+    // A dry run is how one previews it, so it does not ask.
+    let offered = entry(ctx.provider.kind()).capabilities.share == crate::kind::Support::Yes;
+    if offered && a.public && !remove && !a.yes && !ctx.dry_run {
+        let (kind, id) = (ctx.provider.kind(), a.id.clone());
+        confirm(
+            &format!(
+                "Make snapshot {id} public? Anyone can then create a volume from its data. Type 'yes' to go on: "
+            ),
+            || Error::Refused {
+                reason: format!(
+                    "sharing snapshot {id} publicly lets anyone create a volume from its data"
+                ),
+                hint: Some(format!(
+                    "run again with --yes to confirm: snapctl -p {kind} snapshot share {id} --public --yes"
+                )),
+            },
+        )?;
+    }
     let req = ShareRequest {
         snapshot: a.id,
         accounts: a.accounts,

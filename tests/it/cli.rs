@@ -25,7 +25,8 @@ async fn providers_prints_the_capability_matrix() {
     let rows = v.as_array().expect("array");
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["provider"], "ovh-efs");
-    assert_eq!(rows[0]["capabilities"]["clone"], "yes");
+    assert_eq!(rows[0]["capabilities"]["clone"], true);
+    assert_eq!(rows[2]["capabilities"]["revert"], false, "outscale has no revert");
     let ids = Snapctl::bare().run(&["providers", "-o", "ids"]).await;
     assert_eq!(stdout(&ids), "ovh-efs\novh-nasha\noutscale\npowervc\n");
 }
@@ -124,7 +125,7 @@ async fn ovh_conf_in_the_working_directory_is_read() {
         .and(wiremock::matchers::path(share_path("")))
         .and(OvhSigned)
         .respond_with(json(200, "ovh-efs/share.json"))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     let mut cli = Snapctl::efs(&server);
@@ -154,8 +155,13 @@ async fn ovh_conf_in_the_working_directory_is_read() {
     cli.args.drain(i..i + 2);
     let out = cli.run(&["-o", "ids", "volume", "show", SHARE]).await;
     assert_exit(&out, 0);
-    // The file holds secrets and is readable by others: warned.
+    // The file holds secrets and is readable by others: warned, even under -q (which silences
+    // progress and notices, never this), and -q leaves the data alone.
     assert_stderr_has(&out, "chmod 600");
+    let quiet = cli.run(&["-q", "-o", "ids", "volume", "show", SHARE]).await;
+    assert_exit(&quiet, 0);
+    assert_stderr_has(&quiet, "chmod 600");
+    assert_eq!(stdout(&quiet), format!("{SHARE}\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

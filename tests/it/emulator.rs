@@ -1060,3 +1060,34 @@ async fn deleting_a_missing_snapshot_is_refused_alike_by_dry_and_real_runs_every
         assert_exit(&real, 4);
     }
 }
+
+/// `share --public` asks for `--yes`, like revert: without a terminal it is refused (exit 9) with
+/// the command to paste, and nothing is sent; with `--yes` the snapshot becomes public.
+#[tokio::test(flavor = "multi_thread")]
+async fn sharing_publicly_needs_yes() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kind = ProviderKind::Outscale;
+    let listed = cli
+        .json(
+            kind,
+            &["snapshot", "list", "--volume", &emu.demo_volume(kind)],
+        )
+        .await;
+    let id = listed[0]["id"].as_str().expect("id").to_string();
+    let before = emu.changes().len();
+    let out = cli.run(kind, &["snapshot", "share", &id, "--public"]).await;
+    assert_exit(&out, 9);
+    assert_stderr_has(&out, &format!("snapshot share {id} --public --yes"));
+    assert_eq!(emu.changes().len(), before, "nothing was sent");
+    let out = cli
+        .run(kind, &["snapshot", "share", &id, "--public", "--yes"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(emu.changes().len(), before + 1);
+    // Taking it back needs no confirmation.
+    let out = cli
+        .run(kind, &["snapshot", "unshare", &id, "--public"])
+        .await;
+    assert_exit(&out, 0);
+}

@@ -222,6 +222,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), or write one page per command into --dir
+    /// (e.g. `snapctl man --dir ~/.local/share/man/man1`).
+    Man {
+        /// Write snapctl.1 and snapctl-<command>.1 pages here instead of printing snapctl.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// List or show volumes (EFS shares, NAS-HA partitions, block volumes).
     #[command(subcommand)]
     Volume(VolumeCmd),

@@ -176,6 +176,35 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
             crate::output::write_stdout(&out)?;
             return Ok(0);
         }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            let cmd = Cli::command();
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)
+                        .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                        .map_err(|source| Error::Io {
+                            action: format!("cannot write man pages into {}", dir.display()),
+                            source,
+                        })?;
+                    eprintln!(
+                        "wrote snapctl.1 and one page per command into {}",
+                        dir.display()
+                    );
+                }
+                None => {
+                    let mut out = Vec::new();
+                    clap_mangen::Man::new(cmd)
+                        .render(&mut out)
+                        .map_err(|source| Error::Io {
+                            action: "cannot render the man page".into(),
+                            source,
+                        })?;
+                    crate::output::write_stdout(&out)?;
+                }
+            }
+            return Ok(0);
+        }
         _ => {}
     }
     if let Command::Providers = cli.command {
@@ -332,6 +361,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         | Command::Demo
         | Command::Emulator(_)
         | Command::Completions { .. }
+        | Command::Man { .. }
         | Command::Volume(VolumeCmd::List) => Ok(()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume }) => volume.as_deref().map_or(Ok(()), vol),
@@ -421,7 +451,11 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
     let p = ctx.provider.as_ref();
     match command {
         Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
-        Command::Providers | Command::Demo | Command::Emulator(_) | Command::Completions { .. } => {
+        Command::Providers
+        | Command::Demo
+        | Command::Emulator(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled before a provider is built")
         }
         Command::Volume(VolumeCmd::List) => {

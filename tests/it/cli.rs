@@ -26,7 +26,10 @@ async fn providers_prints_the_capability_matrix() {
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["provider"], "ovh-efs");
     assert_eq!(rows[0]["capabilities"]["clone"], true);
-    assert_eq!(rows[2]["capabilities"]["revert"], false, "outscale has no revert");
+    assert_eq!(
+        rows[2]["capabilities"]["revert"], false,
+        "outscale has no revert"
+    );
     let ids = Snapctl::bare().run(&["providers", "-o", "ids"]).await;
     assert_eq!(stdout(&ids), "ovh-efs\novh-nasha\noutscale\npowervc\n");
 }
@@ -238,4 +241,24 @@ async fn a_bad_check_command_line_is_unknown_not_critical() {
     assert_exit(&out, 2);
     let out = Snapctl::bare().run(&["check", "--help"]).await;
     assert_exit(&out, 0);
+}
+
+/// The man page comes from the clap tree: printed, or one page per command into a directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn man_pages_are_generated_from_the_command_tree() {
+    let out = Snapctl::bare().run(&["man"]).await;
+    assert_exit(&out, 0);
+    let page = stdout(&out);
+    assert!(page.contains(".TH snapctl 1"), "{page}");
+    assert!(page.contains("rotate"));
+    let cli = Snapctl::bare();
+    let dir = cli.home.path().join("man/man1");
+    let out = cli
+        .run(&["man", "--dir", dir.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 0);
+    for page in ["snapctl.1", "snapctl-rotate.1", "snapctl-snapshot-list.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).expect(page);
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
+    }
 }

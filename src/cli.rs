@@ -355,6 +355,9 @@ pub enum SnapshotCmd {
         /// Volume id.
         #[arg(long)]
         volume: Option<String>,
+        /// What to print.
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Show one snapshot.
     Show {
@@ -462,6 +465,28 @@ pub enum SnapshotCmd {
         #[arg(long)]
         wait: bool,
     },
+}
+
+/// Selecting what a list prints.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SelectArgs {
+    /// Keep only items where KEY matches (repeatable; all must match): name=GLOB (* and ?),
+    /// state=available,error (either), kind=manual, volume=ID.
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Keep only snapshots taken longer ago than this (e.g. 30d).
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
+    pub older_than: Option<Duration>,
+    /// Keep only snapshots taken less long ago than this (e.g. 12h).
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
+    pub newer_than: Option<Duration>,
+    /// Order by created, name, id, state, kind or volume; a leading - reverses (-created: newest
+    /// first).
+    #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Print at most N.
+    #[arg(long, value_name = "N", value_parser = count::<usize>, allow_negative_numbers = true)]
+    pub limit: Option<usize>,
 }
 
 /// `snapshot share|unshare`

@@ -21,5 +21,6 @@ pub mod output;
 pub mod provider;
 pub mod providers;
 pub mod rotation;
+pub mod select;
 pub mod text;
 pub mod wait;

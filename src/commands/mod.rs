@@ -105,6 +105,18 @@ where
     }
 }
 
+/// The `--filter/--sort/--limit` of a list, checked before any request.
+fn selection(a: &crate::cli::SelectArgs) -> Result<crate::select::Selection> {
+    crate::select::Selection::parse(
+        &a.filters,
+        a.older_than,
+        a.newer_than,
+        a.sort.as_deref(),
+        a.limit,
+        jiff::Timestamp::now(),
+    )
+}
+
 /// Ask on the terminal before something that cannot be undone; without a terminal (cron, CI,
 /// pipes) refuse with `refused()`, whose hint names the `--yes` to add.
 fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
@@ -364,7 +376,10 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         | Command::Man { .. }
         | Command::Volume(VolumeCmd::List) => Ok(()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
-        Command::Snapshot(SnapshotCmd::List { volume }) => volume.as_deref().map_or(Ok(()), vol),
+        Command::Snapshot(SnapshotCmd::List { volume, select }) => {
+            selection(select)?;
+            volume.as_deref().map_or(Ok(()), vol)
+        }
         Command::Snapshot(SnapshotCmd::Show { id, volume }) => {
             volume.as_deref().map_or(Ok(()), vol)?;
             snap(id)

@@ -40,20 +40,37 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
 pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
-        // JSON and ids are written page by page as the API answers (memory does not grow with
-        // the number of snapshots); a table needs every row for its widths.
-        SnapshotCmd::List { volume } if ctx.format != Format::Table => {
-            let mut stream = crate::output::ListStream::new(ctx.format);
-            p.list_snapshots_paged(volume.as_deref(), &mut |page| {
-                ctx.print(&stream.items(&page))
-            })
-            .await?;
-            ctx.print(&stream.finish::<crate::model::Snapshot>())
+        // JSON, ids and TSV are written page by page as the API answers (memory does not grow
+        // with the number of snapshots), filtered page by page; a table needs every row for its
+        // widths, and --sort every page before the first line.
+        SnapshotCmd::List { volume, select } => {
+            let sel = super::selection(&select)?;
+            let limit = sel.limit.unwrap_or(usize::MAX);
+            if ctx.format != Format::Table && sel.sort.is_none() {
+                let mut stream = crate::output::ListStream::new(ctx.format);
+                let mut printed = 0usize;
+                p.list_snapshots_paged(volume.as_deref(), &mut |page| {
+                    let kept: Vec<_> = page
+                        .into_iter()
+                        .filter(|s| sel.keeps(s))
+                        .take(limit - printed)
+                        .collect();
+                    printed += kept.len();
+                    ctx.print(&stream.items(&kept))
+                })
+                .await?;
+                return ctx.print(&stream.finish::<crate::model::Snapshot>());
+            }
+            let mut all: Vec<_> = p
+                .list_snapshots(volume.as_deref())
+                .await?
+                .into_iter()
+                .filter(|s| sel.keeps(s))
+                .collect();
+            sel.sort(&mut all);
+            all.truncate(limit);
+            ctx.print(&render_list(&all, ctx.format))
         }
-        SnapshotCmd::List { volume } => ctx.print(&render_list(
-            &p.list_snapshots(volume.as_deref()).await?,
-            ctx.format,
-        )),
         SnapshotCmd::Show { id, volume } => ctx.print(&render_one(
             &p.get_snapshot(volume.as_deref(), &id).await?,
             ctx.format,

@@ -161,3 +161,113 @@ async fn help_puts_global_options_under_their_own_heading() {
     let global = text.find("--region").expect("global option");
     assert!(own < heading && heading < global, "{text}");
 }
+
+/// `--filter`, `--older-than/--newer-than`, `--sort` and `--limit` on `snapshot list`, the same on
+/// every format; a bad one is refused before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_lists_filter_sort_and_limit() {
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        bulk: 5,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    for kind in [
+        ProviderKind::OvhEfs,
+        ProviderKind::Outscale,
+        ProviderKind::Powervc,
+    ] {
+        let ours = cli
+            .json(kind, &["snapshot", "list", "--filter", "name=snapctl-*"])
+            .await;
+        let ours = ours.as_array().expect("array");
+        assert_eq!(ours.len(), 5, "{kind}");
+        assert!(ours.iter().all(|s| {
+            s["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("snapctl-"))
+        }));
+
+        let newest = cli
+            .json(
+                kind,
+                &[
+                    "snapshot",
+                    "list",
+                    "--filter",
+                    "name=snapctl-*",
+                    "--sort",
+                    "-created",
+                    "--limit",
+                    "2",
+                ],
+            )
+            .await;
+        let newest = newest.as_array().expect("array");
+        assert_eq!(newest.len(), 2, "{kind}");
+        assert!(newest[0]["created_at"].as_str() > newest[1]["created_at"].as_str());
+        let latest = ours
+            .iter()
+            .filter_map(|s| s["created_at"].as_str())
+            .max()
+            .expect("times");
+        assert_eq!(newest[0]["created_at"], latest, "{kind}");
+
+        // Seeded one hour apart, from an hour ago: 2 are younger than 150 minutes.
+        let out = cli
+            .run(
+                kind,
+                &[
+                    "-o",
+                    "ids",
+                    "snapshot",
+                    "list",
+                    "--filter",
+                    "name=snapctl-*",
+                    "--newer-than",
+                    "150m",
+                ],
+            )
+            .await;
+        assert_exit(&out, 0);
+        assert_eq!(stdout(&out).lines().count(), 2, "{kind}: {}", stdout(&out));
+        let out = cli
+            .run(
+                kind,
+                &[
+                    "-o",
+                    "tsv",
+                    "--no-headers",
+                    "snapshot",
+                    "list",
+                    "--filter",
+                    "name=snapctl-*,before-*",
+                    "--filter",
+                    "state=available",
+                    "--older-than",
+                    "150m",
+                ],
+            )
+            .await;
+        assert_exit(&out, 0);
+        assert!(
+            stdout(&out).lines().count() >= 3,
+            "{kind}: {}",
+            stdout(&out)
+        );
+
+        let before = emu.requests();
+        let bad = cli
+            .run(kind, &["snapshot", "list", "--filter", "colour=red"])
+            .await;
+        assert_exit(&bad, 2);
+        let bad = cli.run(kind, &["snapshot", "list", "--sort", "size"]).await;
+        assert_exit(&bad, 2);
+        assert_eq!(
+            emu.requests(),
+            before,
+            "{kind}: a bad selection sent a request"
+        );
+    }
+}

@@ -394,7 +394,8 @@ pub enum SnapshotCmd {
     },
     /// Delete snapshots.
     Delete {
-        /// Snapshot ids.
+        /// Snapshot ids; `-` reads them from stdin, one per line, as `-o ids` or `-o tsv` print
+        /// them (ID, or ID<TAB>VOLUME…: the volume of each line wins over --volume).
         #[arg(required = true)]
         ids: Vec<String>,
         /// Their volume.

@@ -394,6 +394,10 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         }
         Command::Snapshot(SnapshotCmd::Delete { ids, volume, .. }) => {
             volume.as_deref().map_or(Ok(()), vol)?;
+            // `-`: the ids come from stdin, checked as they are read, before any request.
+            if ids == &["-"] {
+                return Ok(());
+            }
             ids.iter().try_for_each(|id| snap(id))
         }
         Command::Clone(a) => {

@@ -193,36 +193,72 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
             .await
         }
         SnapshotCmd::Delete { ids, volume, wait } => {
-            delete_snapshots(ctx, &ids, volume.as_deref(), wait).await
+            let targets = if ids == ["-"] {
+                read_targets(ctx.provider.kind(), volume.as_deref())?
+            } else {
+                ids.into_iter().map(|id| (volume.clone(), id)).collect()
+            };
+            delete_snapshots(ctx, &targets, wait).await
         }
     }
 }
 
+/// `snapshot delete -`: one snapshot per line of stdin, as `-o ids` or `-o tsv` print them: the
+/// id first, then (tab-separated, optional) its volume, which wins over `--volume`. A header
+/// line (`ID…`) and blank lines are skipped. Every id and volume is checked before any request.
+fn read_targets(kind: ProviderKind, volume: Option<&str>) -> Result<Vec<(Option<String>, String)>> {
+    let (vol_ok, snap_ok) = (entry(kind).check_volume_id, entry(kind).check_snapshot_id);
+    let mut out = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|source| Error::Io {
+            action: "cannot read snapshot ids from stdin".into(),
+            source,
+        })?;
+        let mut cells = line.split('\t').map(str::trim);
+        let id = cells.next().unwrap_or_default();
+        if id.is_empty() || id == "ID" {
+            continue;
+        }
+        let vol = cells
+            .next()
+            .filter(|v| !v.is_empty() && *v != "-")
+            .map(str::to_string)
+            .or_else(|| volume.map(str::to_string));
+        snap_ok(id)?;
+        if let Some(v) = &vol {
+            vol_ok(v)?;
+        }
+        out.push((vol, id.to_string()));
+    }
+    if out.is_empty() {
+        return Err(Error::usage(
+            "snapshot delete -: no snapshot ids on stdin (one per line, optionally ID<TAB>VOLUME as -o tsv prints)",
+        ));
+    }
+    Ok(out)
+}
+
 async fn delete_snapshots(
     ctx: &Ctx,
-    ids: &[String],
-    volume: Option<&str>,
+    targets: &[(Option<String>, String)],
     wait: bool,
 ) -> Result<()> {
     let p = ctx.provider.as_ref();
-    let mut results = Vec::with_capacity(ids.len());
+    let mut results = Vec::with_capacity(targets.len());
     let mut errors = Vec::new();
     let mut would = Vec::new();
     // Sent back to back (the provider's in-flight cap, the shared rate limiter), then, with
     // --wait, confirmed together: one list per poll where the volume is known.
-    let targets: Vec<(Option<String>, String)> = ids
-        .iter()
-        .map(|id| (volume.map(str::to_string), id.clone()))
-        .collect();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
         entry(p.kind()).max_in_flight.max(1),
     ));
-    let sent = crate::batch::send_deletions(&ctx.provider, &targets, &in_flight).await;
+    let sent = crate::batch::send_deletions(&ctx.provider, targets, &in_flight).await;
     let awaited: Vec<crate::wait::Awaited> = sent
         .iter()
-        .filter_map(|s| match s {
+        .zip(targets)
+        .filter_map(|(s, (volume, _))| match s {
             crate::batch::Sent::Started(op) if wait => Some(crate::wait::Awaited {
-                volume: volume.map(str::to_string),
+                volume: volume.clone(),
                 op: op.clone(),
             }),
             _ => None,
@@ -231,7 +267,8 @@ async fn delete_snapshots(
     let mut confirmed = crate::wait::wait_for_all(p, &awaited, &ctx.wait)
         .await
         .into_iter();
-    for (id, sent) in ids.iter().zip(sent) {
+    for ((volume, id), sent) in targets.iter().zip(sent) {
+        let volume = volume.as_deref();
         let mut task_id = None;
         let outcome = match sent {
             crate::batch::Sent::Skipped => {
@@ -316,14 +353,14 @@ async fn delete_snapshots(
         return Err(Error::Interrupted {
             done: format!(
                 "{started} of {} deletions were sent, {} not started",
-                ids.len(),
-                ids.len() - started
+                targets.len(),
+                targets.len() - started
             ),
         });
     }
     match failed {
         0 => Ok(()),
-        1 if ids.len() == 1 => Err(errors.remove(0)),
+        1 if targets.len() == 1 => Err(errors.remove(0)),
         n => {
             for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
                 eprintln!(
@@ -339,7 +376,7 @@ async fn delete_snapshots(
             }
             Err(Error::Partial {
                 failed: n,
-                total: ids.len(),
+                total: targets.len(),
                 what: "snapshot deletions",
             })
         }

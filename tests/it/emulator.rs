@@ -34,6 +34,16 @@ impl<'a> Cli<'a> {
     }
 
     pub(crate) async fn run(&self, kind: ProviderKind, args: &[&str]) -> Output {
+        self.run_with_stdin(kind, args, Vec::new()).await
+    }
+
+    /// [`Cli::run`] with `stdin` on the standard input.
+    pub(crate) async fn run_with_stdin(
+        &self,
+        kind: ProviderKind,
+        args: &[&str],
+        stdin: Vec<u8>,
+    ) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
             .env("HOME", self.home.path())
@@ -43,7 +53,7 @@ impl<'a> Cli<'a> {
             // Faults are retried; the backoff has its own unit tests.
             .env("SNAPCTL_RETRY_DELAY", "10ms")
             .current_dir(self.home.path())
-            .write_stdin(Vec::<u8>::new())
+            .write_stdin(stdin)
             .args([
                 "-p",
                 kind.as_str(),

@@ -271,3 +271,51 @@ async fn snapshot_lists_filter_sort_and_limit() {
         );
     }
 }
+
+/// Ids that round-trip: `snapshot list -o tsv --no-headers` across volumes feeds
+/// `snapshot delete -`, which takes each line's volume, so EFS (whose deletes need the share)
+/// works without --volume.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tsv_list_across_volumes_feeds_snapshot_delete_from_stdin() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kind = ProviderKind::OvhEfs;
+    let listed = cli
+        .run(
+            kind,
+            &[
+                "-o",
+                "tsv",
+                "--no-headers",
+                "snapshot",
+                "list",
+                "--filter",
+                "kind=manual",
+            ],
+        )
+        .await;
+    assert_exit(&listed, 0);
+    let lines = stdout(&listed);
+    let volumes: std::collections::BTreeSet<&str> =
+        lines.lines().filter_map(|l| l.split('\t').nth(1)).collect();
+    assert!(volumes.len() >= 2, "several shares: {lines}");
+    let out = cli
+        .run_with_stdin(
+            kind,
+            &["-o", "json", "snapshot", "delete", "-", "--wait"],
+            lines.clone().into_bytes(),
+        )
+        .await;
+    assert_exit(&out, 0);
+    let left = cli
+        .json(kind, &["snapshot", "list", "--filter", "kind=manual"])
+        .await;
+    assert_eq!(left.as_array().map(Vec::len), Some(0), "{left}");
+    // A malformed id on stdin is refused before any request.
+    let before = emu.requests();
+    let bad = cli
+        .run_with_stdin(kind, &["snapshot", "delete", "-"], b"not-an-id\n".to_vec())
+        .await;
+    assert_exit(&bad, 2);
+    assert_eq!(emu.requests(), before);
+}

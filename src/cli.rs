@@ -99,6 +99,11 @@ pub struct Global {
     #[arg(long, global = true)]
     pub insecure: bool,
 
+    /// Filter the JSON output with a jq expression, in-process (implies -o json; strings print
+    /// raw, one per line, like jq -r), e.g. --jq '.[] | select(.state == "error") | .id'.
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
+
     /// Leave out the header line of tables and -o tsv.
     #[arg(long, global = true)]
     pub no_headers: bool,

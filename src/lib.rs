@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod interrupt;
+pub mod jq;
 pub mod kind;
 pub mod lock;
 pub mod model;

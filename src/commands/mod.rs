@@ -39,6 +39,8 @@ pub const DEFAULT_PREFIX: &str = "snapctl-";
 struct Ctx {
     provider: Arc<dyn Provider>,
     format: Format,
+    /// `--jq`: the output is held here, then filtered once the command is done.
+    jq: Option<(String, std::sync::Mutex<String>)>,
     wait: WaitOptions,
     quiet: bool,
     dry_run: bool,
@@ -46,6 +48,10 @@ struct Ctx {
 
 impl Ctx {
     fn print(&self, text: &str) -> Result<()> {
+        if let Some((_, held)) = &self.jq {
+            held.lock().expect("output buffer").push_str(text);
+            return Ok(());
+        }
         // Tables and ids are for terminals: server-supplied names lose their control characters.
         // JSON escapes them itself and stays byte-faithful.
         let text = if self.format == Format::Json {
@@ -168,7 +174,12 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
     run_command(cli, env).await
 }
 
-pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
+pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
+    if let Some(expr) = &cli.global.jq {
+        // Refused before anything runs; and the filter reads JSON.
+        crate::jq::check(expr)?;
+        cli.global.output = Format::Json;
+    }
     let g = &cli.global;
     crate::output::set_table_layout(crate::output::TableLayout {
         width: crate::output::detect_width(env.var("COLUMNS")),
@@ -222,7 +233,12 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     if let Command::Providers = cli.command {
         // Still load the config file so a broken one is reported, but no provider is needed.
         resolve(&g.opts(), env, false)?;
-        crate::output::write_stdout(render_providers(g.output).as_bytes())?;
+        let text = render_providers(g.output);
+        let text = match &g.jq {
+            Some(expr) => crate::jq::apply(expr, &text)?,
+            None => text,
+        };
+        crate::output::write_stdout(text.as_bytes())?;
         return Ok(0);
     }
     let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");
@@ -295,12 +311,26 @@ pub(crate) async fn run_command(cli: Cli, env: Env) -> Result<u8> {
     let ctx = Ctx {
         provider: Arc::from(built?),
         format: g.output,
+        jq: g
+            .jq
+            .clone()
+            .map(|e| (e, std::sync::Mutex::new(String::new()))),
         wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
         quiet: g.quiet,
         dry_run: g.dry_run,
     };
     let verbose = g.verbose >= 1;
-    let outcome = dispatch(&ctx, &settings, cli.command).await;
+    let mut outcome = dispatch(&ctx, &settings, cli.command).await;
+    if let (Ok(_), Some((expr, held))) = (&outcome, &ctx.jq) {
+        let text = std::mem::take(&mut *held.lock().expect("output buffer"));
+        if !text.trim().is_empty() {
+            let printed = crate::jq::apply(expr, &text)
+                .and_then(|out| crate::output::write_stdout(out.as_bytes()));
+            if let Err(e) = printed {
+                outcome = Err(e);
+            }
+        }
+    }
     if verbose {
         // What a run cost the API: the figure rate limits and quotas are about.
         eprintln!(

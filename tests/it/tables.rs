@@ -319,3 +319,51 @@ async fn a_tsv_list_across_volumes_feeds_snapshot_delete_from_stdin() {
     assert_exit(&bad, 2);
     assert_eq!(emu.requests(), before);
 }
+
+/// `--jq` filters the JSON in-process (no external jq): strings raw, other values as JSON; a
+/// filter that does not compile is refused before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn jq_filters_the_json_output_in_process() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kind = ProviderKind::Outscale;
+    let all = cli.json(kind, &["snapshot", "list"]).await;
+    let out = cli
+        .run(kind, &["snapshot", "list", "--jq", ".[] | .id"])
+        .await;
+    assert_exit(&out, 0);
+    let ids: Vec<String> = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(
+        stdout(&out),
+        ids.iter().map(|i| format!("{i}\n")).collect::<String>()
+    );
+    let out = cli
+        .run(kind, &["-o", "table", "snapshot", "list", "--jq", "length"])
+        .await;
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", ids.len()),
+        "--jq implies JSON"
+    );
+    let before = emu.requests();
+    let bad = cli
+        .run(kind, &["snapshot", "list", "--jq", ".[] | select("])
+        .await;
+    assert_exit(&bad, 2);
+    assert_eq!(emu.requests(), before);
+
+    let out = crate::common::Snapctl::bare()
+        .run(&[
+            "providers",
+            "--jq",
+            ".[] | select(.capabilities.revert) | .provider",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "ovh-efs\npowervc\n", "NAS-HA has no in-place revert");
+}

@@ -107,6 +107,16 @@ impl SnapshotKind {
     }
 }
 
+/// Every timestamp in JSON: RFC 3339 in UTC with exactly three fractional digits
+/// (`2026-11-21T07:00:04.902Z`), whatever precision the provider gave, so outputs of different
+/// providers compare and sort alike.
+pub fn ser_time<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 /// A volume (EFS share, NAS-HA partition, block volume).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Volume {
@@ -123,6 +133,7 @@ pub struct Volume {
     /// The provider's own state word.
     pub provider_state: Option<String>,
     /// Creation time, UTC.
+    #[serde(serialize_with = "ser_time")]
     pub created_at: Option<Timestamp>,
 }
 
@@ -146,10 +157,12 @@ pub struct Snapshot {
     /// Who made it.
     pub kind: SnapshotKind,
     /// Creation time, UTC.
+    #[serde(serialize_with = "ser_time")]
     pub created_at: Option<Timestamp>,
     /// Size in GiB when the provider reports it.
     pub size_gib: Option<u64>,
     /// When the provider will delete it by itself.
+    #[serde(serialize_with = "ser_time")]
     pub expires_at: Option<Timestamp>,
 }
 

@@ -900,7 +900,10 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(keys, expected);
-        assert_eq!(v["created_at"], "2026-11-24T08:00:00Z");
+        assert_eq!(
+            v["created_at"], "2026-11-24T08:00:00.000Z",
+            "one precision everywhere"
+        );
         assert_eq!(v["name"], serde_json::Value::Null);
         assert_eq!(v["provider"], "ovh-efs");
     }

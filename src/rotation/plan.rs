@@ -255,6 +255,7 @@ pub struct Entry {
     /// Name.
     pub name: Option<String>,
     /// Creation time.
+    #[serde(serialize_with = "crate::model::ser_time")]
     pub created_at: Option<Timestamp>,
 }
 

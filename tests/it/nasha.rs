@@ -93,8 +93,8 @@ async fn snapshot_list_shows_custom_and_scheduled_with_expiry() {
     assert_eq!(arr.len(), 3);
     assert_eq!(arr[0]["id"], "snapctl-20251120T093000Z");
     assert_eq!(arr[0]["kind"], "manual");
-    assert_eq!(arr[0]["expires_at"], "2025-12-20T08:30:00Z");
-    assert_eq!(arr[0]["created_at"], "2025-11-20T09:30:00Z");
+    assert_eq!(arr[0]["expires_at"], "2025-12-20T08:30:00.000Z");
+    assert_eq!(arr[0]["created_at"], "2025-11-20T09:30:00.000Z");
     assert_eq!(arr[1]["id"], "before-upgrade");
     assert_eq!(arr[1]["expires_at"], Value::Null);
     assert_eq!(arr[1]["created_at"], Value::Null);
@@ -140,7 +140,7 @@ async fn create_with_expiry_waits_for_the_task() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["id"], "nightly");
     assert_eq!(v["state"], "available");
-    assert_eq!(v["expires_at"], "2026-12-01T09:00:00Z");
+    assert_eq!(v["expires_at"], "2026-12-01T09:00:00.000Z");
     let polls = api_requests(&server)
         .await
         .iter()

@@ -61,7 +61,7 @@ async fn volume_list_pages_by_marker_with_one_token() {
     assert_eq!(arr.len(), 3);
     assert_eq!(arr[0]["id"], V1);
     assert_eq!(arr[0]["name"], "db-data");
-    assert_eq!(arr[0]["created_at"], "2025-10-01T08:00:00Z");
+    assert_eq!(arr[0]["created_at"], "2025-10-01T08:00:00.000Z");
     assert_eq!(arr[1]["state"], "available");
     assert_eq!(arr[1]["provider_state"], "in-use");
     // expect(1) on Keystone: one token for all pages (checked when the server drops).
@@ -488,7 +488,7 @@ async fn snapshot_list_filters_by_volume() {
         .await;
     assert_exit(&out, 0);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v[0]["created_at"], "2025-11-20T09:30:00.464445Z");
+    assert_eq!(v[0]["created_at"], "2025-11-20T09:30:00.464Z");
     assert_eq!(v[1]["state"], "creating");
 }
 

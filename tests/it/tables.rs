@@ -365,5 +365,9 @@ async fn jq_filters_the_json_output_in_process() {
         ])
         .await;
     assert_exit(&out, 0);
-    assert_eq!(stdout(&out), "ovh-efs\npowervc\n", "NAS-HA has no in-place revert");
+    assert_eq!(
+        stdout(&out),
+        "ovh-efs\npowervc\n",
+        "NAS-HA has no in-place revert"
+    );
 }

@@ -288,8 +288,17 @@ pub fn load_config_file(
     };
     let file: ConfigFile = toml::from_str(&text).map_err(|e| Error::Config {
         message: format!(
-            "cannot parse config file {}: {}",
+            "cannot parse config file {}{}: {}",
             path.display(),
+            // Where, as editors count: line and column of the offending key or value.
+            e.span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!(", line {line}, column {col}")
+                })
+                .unwrap_or_default(),
             e.message()
         ),
         hint: Some("see the Configuration section of the README for the profile keys".into()),

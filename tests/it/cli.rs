@@ -262,3 +262,39 @@ async fn man_pages_are_generated_from_the_command_tree() {
         assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
     }
 }
+
+/// Config errors say the file, the line and column, and the key; ovh.conf errors carry no Rust
+/// debug text.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_errors_name_the_file_line_and_key() {
+    let cli = Snapctl::bare();
+    let path = cli.home.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[profiles.p]\nprovider = \"outscale\"\nregoin = \"eu-west-2\"\n",
+    )
+    .expect("write");
+    let out = cli
+        .run(&[
+            "--config",
+            path.to_str().expect("utf-8"),
+            "--profile",
+            "p",
+            "volume",
+            "list",
+        ])
+        .await;
+    assert_exit(&out, 5);
+    assert_stderr_has(&out, "c.toml, line 3, column 1: unknown field `regoin`");
+
+    let cli = Snapctl::bare();
+    std::fs::write(
+        cli.home.path().join("ovh.conf"),
+        "[default]\nendpoint=ovh-eu\n[ovh-eu\napplication_key=x\n",
+    )
+    .expect("write");
+    let out = cli.run(&["-p", "ovh-efs", "volume", "list"]).await;
+    assert_exit(&out, 5);
+    assert_stderr_has(&out, "ovh.conf, line 5, column 1");
+    assert!(!stderr(&out).contains("Some("), "{}", stderr(&out));
+}

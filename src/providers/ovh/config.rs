@@ -103,7 +103,21 @@ impl OvhConf {
                 continue;
             }
             let ini = Ini::load_from_file(&path).map_err(|e| Error::Config {
-                message: format!("cannot read {}: {e}", path.display()),
+                message: match &e {
+                    // The parser's own words carry Rust debug text; say it plainly, with where.
+                    ini::Error::Parse(p) => format!(
+                        "cannot read {}, line {}, column {}: {}",
+                        path.display(),
+                        p.line,
+                        p.col,
+                        if p.msg.contains("expecting") {
+                            "unexpected end of line or file (an unclosed [section]?)".to_string()
+                        } else {
+                            p.msg.to_string()
+                        }
+                    ),
+                    other => format!("cannot read {}: {other}", path.display()),
+                },
                 hint: Some(
                     "ovh.conf is an INI file: [default] endpoint=ovh-eu, then an [ovh-eu] section"
                         .into(),

@@ -96,8 +96,11 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
             mutating(ctx, Mutation::CreateSnapshot(&req).describe(), async {
                 let (snap, op) = create_snapshot_once(p, &req).await?;
                 let snap = if wait {
-                    wait_for(p, &op, &ctx.wait).await?;
-                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                    // What the last poll saw; a task (NAS-HA) is followed by one read.
+                    match crate::wait::wait_for_snapshot(p, &op, &ctx.wait).await? {
+                        Some(seen) => seen,
+                        None => p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?,
+                    }
                 } else {
                     ctx.follow_up(settings, &op);
                     snap

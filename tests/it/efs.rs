@@ -130,6 +130,14 @@ async fn snapshot_create_signs_the_exact_body_and_waits_until_available() {
     assert_eq!(v["kind"], "manual");
     // No spinner when stderr is not a terminal.
     assert!(stderr(&out).is_empty(), "stderr: {}", stderr(&out));
+    // Two polls saw it creating, the third available: that answer is what is printed, with no
+    // read after it.
+    let gets = api_requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path() == snap)
+        .count();
+    assert_eq!(gets, 3, "polled until available, then no extra read");
 }
 
 #[tokio::test(flavor = "multi_thread")]

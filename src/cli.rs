@@ -104,6 +104,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "EXPR")]
     pub jq: Option<String>,
 
+    /// Colour states and warnings: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+
     /// Leave out the header line of tables and -o tsv.
     #[arg(long, global = true)]
     pub no_headers: bool,

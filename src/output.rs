@@ -34,6 +34,8 @@ pub struct TableLayout {
     pub width: Option<u16>,
     /// Print the header line (`--no-headers` turns it off).
     pub headers: bool,
+    /// Colour the state words (`--color`, `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Default for TableLayout {
@@ -41,6 +43,7 @@ impl Default for TableLayout {
         TableLayout {
             width: None,
             headers: true,
+            color: false,
         }
     }
 }
@@ -67,6 +70,35 @@ pub fn detect_width(columns: Option<&str>) -> Option<u16> {
         Table::new().width()
     } else {
         None
+    }
+}
+
+/// Whether this run's tables are coloured.
+pub fn colour_on() -> bool {
+    layout().color
+}
+
+/// Whether to colour: `always`, `never`, or (`auto`) when `stream_is_terminal` and `NO_COLOR` is
+/// unset or empty (<https://no-color.org>).
+pub fn use_color(when: &str, no_color: Option<&str>, stream_is_terminal: bool) -> bool {
+    match when {
+        "always" => true,
+        "never" => false,
+        _ => stream_is_terminal && no_color.is_none_or(str::is_empty),
+    }
+}
+
+/// The colour of a state word: green settled, yellow under way, red failed.
+fn state_color(word: &str) -> Option<comfy_table::Color> {
+    use comfy_table::Color;
+    match word {
+        "available" | "completed" | "deleted" | "done" | "yes" | "keep" | "in-use" => {
+            Some(Color::Green)
+        }
+        "creating" | "deleting" | "restoring" | "reverting" | "pending" | "updating"
+        | "would delete" | "delete" => Some(Color::Yellow),
+        "error" | "failed" | "error_deleting" | "not deleted" | "skipped" => Some(Color::Red),
+        _ => None,
     }
 }
 
@@ -135,15 +167,29 @@ fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&st
     if l.headers {
         table.set_header(visible.iter().map(|c| headers[*c]).collect::<Vec<_>>());
     }
+    const COLOURED: &[&str] = &["STATE", "STATUS", "ACTION"];
     for r in rows {
-        let mut row = Row::from(
-            visible
-                .iter()
-                .map(|c| r.get(*c).cloned().unwrap_or_default())
-                .collect::<Vec<_>>(),
-        );
+        let cells: Vec<comfy_table::Cell> = visible
+            .iter()
+            .map(|c| {
+                // Each cell loses its control characters here, before any colour is added.
+                let text = crate::text::sanitize(&r.get(*c).cloned().unwrap_or_default());
+                let colour = (l.color && COLOURED.contains(&headers[*c]))
+                    .then(|| state_color(&text))
+                    .flatten();
+                let cell = comfy_table::Cell::new(text);
+                match colour {
+                    Some(col) => cell.fg(col),
+                    None => cell,
+                }
+            })
+            .collect();
+        let mut row = Row::from(cells);
         row.max_height(1);
         table.add_row(row);
+    }
+    if l.color {
+        table.enforce_styling();
     }
     let last = visible.len().saturating_sub(1);
     for (i, c) in visible.iter().enumerate() {
@@ -832,6 +878,19 @@ mod tests {
                 render_list::<FinishedTask>(&[], format)
             );
         }
+    }
+
+    #[test]
+    fn colour_follows_the_flag_the_terminal_and_no_color() {
+        assert!(use_color("auto", None, true));
+        assert!(
+            use_color("auto", Some(""), true),
+            "an empty NO_COLOR does not count"
+        );
+        assert!(!use_color("auto", Some("1"), true));
+        assert!(!use_color("auto", None, false), "pipes get no colour");
+        assert!(use_color("always", Some("1"), false));
+        assert!(!use_color("never", None, true));
     }
 
     #[test]

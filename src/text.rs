@@ -24,6 +24,33 @@ pub fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !is_unsafe(*c)).collect()
 }
 
+/// [`sanitize`], except for the foreground-colour sequences snapctl's own tables emit under
+/// `--color` (`ESC[38;5;Nm` and `ESC[39m`), which only change a colour. Table cells are sanitised
+/// one by one before they are coloured, so no server text brings its own sequence this way.
+pub fn sanitize_keeping_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\u{1b}') {
+        out.push_str(&sanitize(&rest[..i]));
+        let seq = &rest[i..];
+        let allowed = seq.starts_with("\u{1b}[39m").then_some(5).or_else(|| {
+            let body = seq.strip_prefix("\u{1b}[38;5;")?;
+            let digits = body.chars().take_while(char::is_ascii_digit).count();
+            ((1..=3).contains(&digits) && body[digits..].starts_with('m'))
+                .then_some("\u{1b}[38;5;".len() + digits + 1)
+        });
+        match allowed {
+            Some(n) => {
+                out.push_str(&seq[..n]);
+                rest = &seq[n..];
+            }
+            None => rest = &seq[1..],
+        }
+    }
+    out.push_str(&sanitize(rest));
+    out
+}
+
 /// Server text for one line of a message or a table cell: control characters removed, line breaks
 /// and tabs turned into spaces, clipped to `max` characters with a note of what was cut.
 pub fn one_line(text: &str, max: usize) -> String {
@@ -148,6 +175,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_colour_sequences_survive() {
+        let ours = "\u{1b}[38;5;10mavailable\u{1b}[39m";
+        assert_eq!(sanitize_keeping_colours(ours), ours);
+        let theirs = "\u{1b}]0;title\u{7}\u{1b}[2Jx\u{1b}[38;5;1234m";
+        assert_eq!(sanitize_keeping_colours(theirs), "]0;title[2Jx[38;5;1234m");
+    }
 
     #[test]
     fn escape_sequences_and_carriage_returns_never_reach_the_terminal() {

@@ -56,6 +56,8 @@ impl Ctx {
         // JSON escapes them itself and stays byte-faithful.
         let text = if self.format == Format::Json {
             std::borrow::Cow::Borrowed(text)
+        } else if self.format == Format::Table && crate::output::colour_on() {
+            std::borrow::Cow::Owned(crate::text::sanitize_keeping_colours(text))
         } else {
             std::borrow::Cow::Owned(crate::text::sanitize(text))
         };
@@ -184,7 +186,14 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     crate::output::set_table_layout(crate::output::TableLayout {
         width: crate::output::detect_width(env.var("COLUMNS")),
         headers: !g.no_headers,
+        color: crate::output::use_color(
+            &g.color,
+            env.var("NO_COLOR"),
+            std::io::stdout().is_terminal(),
+        ),
     });
+    let no_color = env.var("NO_COLOR").map(str::to_string);
+    let env_no_color = no_color.as_deref();
     match &cli.command {
         Command::Demo => {
             return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))
@@ -305,8 +314,14 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     let built = build(&settings, http, &mut warnings).await;
     // These warnings are about credentials others can read or a file others can change: -q
     // (no progress, no notices) never hides them.
+    let warn = if crate::output::use_color(&g.color, env_no_color, std::io::stderr().is_terminal())
+    {
+        "\x1b[33mwarning:\x1b[0m"
+    } else {
+        "warning:"
+    };
     for w in &warnings {
-        eprintln!("warning: {}", crate::text::sanitize(w));
+        eprintln!("{warn} {}", crate::text::sanitize(w));
     }
     let ctx = Ctx {
         provider: Arc::from(built?),

@@ -371,3 +371,37 @@ async fn jq_filters_the_json_output_in_process() {
         "NAS-HA has no in-place revert"
     );
 }
+
+/// States are coloured with `--color always`, never in a pipe by default, and `--color never`
+/// wins over everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn states_are_coloured_only_when_asked_or_on_a_terminal() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kind = ProviderKind::Outscale;
+    let plain = cli.run(kind, &["snapshot", "list"]).await;
+    assert!(!stdout(&plain).contains('\u{1b}'), "{}", stdout(&plain));
+    let coloured = cli
+        .run(kind, &["--color", "always", "snapshot", "list"])
+        .await;
+    assert_exit(&coloured, 0);
+    assert!(
+        stdout(&coloured).contains("\u{1b}["),
+        "{}",
+        stdout(&coloured)
+    );
+    let never = cli
+        .run(kind, &["--color", "never", "snapshot", "list"])
+        .await;
+    assert!(!stdout(&never).contains('\u{1b}'));
+    let json = cli
+        .run(
+            kind,
+            &["--color", "always", "-o", "json", "snapshot", "list"],
+        )
+        .await;
+    assert!(
+        !stdout(&json).contains('\u{1b}'),
+        "data formats are never coloured"
+    );
+}

@@ -60,11 +60,7 @@ pub trait Provider: Send + Sync {
     /// the API allows. The default lists each volume on its own; providers whose API filters by
     /// many volumes at once override it.
     async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
-        let mut out = Vec::with_capacity(volumes.len());
-        for v in volumes {
-            out.push(self.list_snapshots(Some(v)).await);
-        }
-        out
+        split_by_volume(self, volumes, None).await
     }
 
     /// One snapshot.
@@ -202,6 +198,33 @@ pub trait Provider: Send + Sync {
             hint: hint.to_string(),
         }
     }
+}
+
+/// The end of every [`Provider::list_snapshots_of`]: one listing that covers all `volumes`, split
+/// by volume; or, without one (a single volume, or the bulk call failed), each volume listed on
+/// its own, so each gets its own answer.
+pub async fn split_by_volume<P: Provider + ?Sized>(
+    provider: &P,
+    volumes: &[String],
+    all: Option<Vec<Snapshot>>,
+) -> Vec<Result<Vec<Snapshot>>> {
+    let Some(all) = all else {
+        let mut out = Vec::with_capacity(volumes.len());
+        for v in volumes {
+            out.push(provider.list_snapshots(Some(v)).await);
+        }
+        return out;
+    };
+    let mut by_volume: std::collections::BTreeMap<String, Vec<Snapshot>> = Default::default();
+    for s in all {
+        if let Some(v) = s.volume_id.clone() {
+            by_volume.entry(v).or_default().push(s);
+        }
+    }
+    volumes
+        .iter()
+        .map(|v| Ok(by_volume.remove(v).unwrap_or_default()))
+        .collect()
 }
 
 /// Take a snapshot so that one command makes at most one: when the create may have reached the

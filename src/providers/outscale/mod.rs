@@ -489,45 +489,24 @@ impl Provider for Outscale {
     /// rotation over 50 volumes lists them in one call, not 50. If it fails, each volume is listed
     /// on its own, so each gets its own answer.
     async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
-        if volumes.len() < 2
-            || volumes
+        let bulk = volumes.len() >= 2
+            && volumes
                 .iter()
-                .any(|v| check_id("volume id", "vol-", v).is_err())
-        {
-            let mut out = Vec::with_capacity(volumes.len());
-            for v in volumes {
-                out.push(self.list_snapshots(Some(v)).await);
-            }
-            return out;
-        }
-        let mut all: Vec<OscSnapshot> = Vec::new();
+                .all(|v| check_id("volume id", "vol-", v).is_ok());
+        let mut all = bulk.then(Vec::new);
         for chunk in volumes.chunks(500) {
+            let Some(acc) = all.as_mut() else { break };
             let what = format!("list snapshots of {} volumes", chunk.len());
             match self
                 .client
                 .read_all::<OscSnapshot>("ReadSnapshots", json!({ "VolumeIds": chunk }), &what)
                 .await
             {
-                Ok(mut page) => all.append(&mut page),
-                Err(_) => {
-                    let mut out = Vec::with_capacity(volumes.len());
-                    for v in volumes {
-                        out.push(self.list_snapshots(Some(v)).await);
-                    }
-                    return out;
-                }
+                Ok(page) => acc.extend(page.into_iter().map(map_snapshot)),
+                Err(_) => all = None,
             }
         }
-        let mut by_volume: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
-        for s in all {
-            if let Some(v) = s.volume_id.clone() {
-                by_volume.entry(v).or_default().push(map_snapshot(s));
-            }
-        }
-        volumes
-            .iter()
-            .map(|v| Ok(by_volume.remove(v).unwrap_or_default()))
-            .collect()
+        crate::provider::split_by_volume(self, volumes, all).await
     }
 
     async fn get_snapshot(&self, _volume: Option<&str>, id: &str) -> Result<Snapshot> {

@@ -495,36 +495,20 @@ impl Provider for Powervc {
     /// Cinder lists the project's snapshots in one paginated call: a rotation over many volumes
     /// reads that once and splits it by volume. If it fails, each volume is listed on its own.
     async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
-        let one_by_one =
-            volumes.len() < 2 || volumes.iter().any(|v| check_uuid("volume id", v).is_err());
-        let all: Option<Vec<CinderSnapshot>> = if one_by_one {
-            None
-        } else {
-            self.list_all(
+        let bulk = volumes.len() >= 2 && volumes.iter().all(|v| check_uuid("volume id", v).is_ok());
+        let all = if bulk {
+            self.list_all::<CinderSnapshot>(
                 "snapshots",
                 &[],
                 &format!("list snapshots of {} volumes", volumes.len()),
             )
             .await
             .ok()
+            .map(|all| all.into_iter().map(map_snapshot).collect())
+        } else {
+            None
         };
-        let Some(all) = all else {
-            let mut out = Vec::with_capacity(volumes.len());
-            for v in volumes {
-                out.push(self.list_snapshots(Some(v)).await);
-            }
-            return out;
-        };
-        let mut by_volume: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
-        for s in all {
-            if let Some(v) = s.volume_id.clone() {
-                by_volume.entry(v).or_default().push(map_snapshot(s));
-            }
-        }
-        volumes
-            .iter()
-            .map(|v| Ok(by_volume.remove(v).unwrap_or_default()))
-            .collect()
+        crate::provider::split_by_volume(self, volumes, all).await
     }
 
     async fn get_snapshot(&self, _volume: Option<&str>, id: &str) -> Result<Snapshot> {

@@ -231,6 +231,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Snapshot policies as code across clouds (fleet mode); `validate` for now.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Print the man page (roff), or write one page per command into --dir
     /// (e.g. `snapctl man --dir ~/.local/share/man/man1`).
     Man {
@@ -474,6 +477,17 @@ pub enum SnapshotCmd {
         /// Wait until the snapshot is completed.
         #[arg(long)]
         wait: bool,
+    },
+}
+
+/// `policy …`
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Parse and check a policy file; sends nothing (exit 2 with the line and key on error).
+    Validate {
+        /// The policy file (TOML).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod emulator;
 pub mod error;
+pub mod fleet;
 pub mod http;
 pub mod interrupt;
 pub mod jq;

@@ -208,6 +208,58 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             crate::output::write_stdout(&out)?;
             return Ok(0);
         }
+        Command::Policy(crate::cli::PolicyCmd::Validate { file }) => {
+            let checked = crate::fleet::file::load(file)?;
+            let text = match g.output {
+                Format::Json => {
+                    let ids: Vec<_> = checked
+                        .file
+                        .policy
+                        .iter()
+                        .map(|p| serde_json::json!({"id": p.id, "provider": p.provider, "profile": p.profile}))
+                        .collect();
+                    format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(
+                            &serde_json::json!({"valid": true, "policies": ids})
+                        )
+                        .expect("serialises")
+                    )
+                }
+                _ => {
+                    let mut out = format!(
+                        "{}: {} valid {}\n",
+                        file.display(),
+                        checked.file.policy.len(),
+                        if checked.file.policy.len() == 1 {
+                            "policy"
+                        } else {
+                            "policies"
+                        }
+                    );
+                    for (p, every) in checked.file.policy.iter().zip(&checked.every_secs) {
+                        let cadence = match (every, &p.cron) {
+                            (Some(s), _) => format!("every {s}s"),
+                            (None, Some(c)) => format!("cron {c:?}"),
+                            (None, None) => String::new(),
+                        };
+                        let on = p
+                            .provider
+                            .map(|k| k.to_string())
+                            .or_else(|| p.profile.as_ref().map(|n| format!("profile {n}")))
+                            .unwrap_or_default();
+                        out.push_str(&format!("  {}: {on}, {cadence}\n", p.id));
+                    }
+                    out
+                }
+            };
+            let text = match &g.jq {
+                Some(expr) => crate::jq::apply(expr, &text)?,
+                None => crate::text::sanitize(&text),
+            };
+            crate::output::write_stdout(text.as_bytes())?;
+            return Ok(0);
+        }
         Command::Man { dir } => {
             use clap::CommandFactory;
             let cmd = Cli::command();
@@ -419,6 +471,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         | Command::Emulator(_)
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Policy(_)
         | Command::Volume(VolumeCmd::List) => Ok(()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume, select }) => {
@@ -519,6 +572,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         | Command::Demo
         | Command::Emulator(_)
         | Command::Completions { .. }
+        | Command::Policy(_)
         | Command::Man { .. } => {
             unreachable!("handled before a provider is built")
         }

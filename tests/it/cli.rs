@@ -298,3 +298,29 @@ async fn config_errors_name_the_file_line_and_key() {
     assert_stderr_has(&out, "ovh.conf, line 5, column 1");
     assert!(!stderr(&out).contains("Some("), "{}", stderr(&out));
 }
+
+/// `policy validate` checks a policy file and sends nothing: a good file lists its policies; a
+/// mistake exits 2 naming the file, the line and the key (a bare `m` is refused for naming both
+/// readings).
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_validate_checks_the_file_and_names_the_line_and_key() {
+    let cli = Snapctl::bare();
+    let good = "[[policy]]\nid = \"db-gold\"\nprovider = \"outscale\"\nevery = \"1h\"\nexpect_volumes = \"1..20\"\nselect = { tags = { backup = \"gold\" } }\nkeep = { last = 3, daily = 7, min = 2 }\n";
+    let path = cli.home.path().join("fleet.toml");
+    std::fs::write(&path, good).expect("write");
+    let f = path.to_str().expect("utf-8");
+    let out = cli.run(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("1 valid policy"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("db-gold: outscale, every 3600s"));
+    let ids = cli
+        .run(&["policy", "validate", "-f", f, "--jq", ".policies[].id"])
+        .await;
+    assert_eq!(stdout(&ids), "db-gold\n");
+
+    std::fs::write(&path, good.replace("\"1h\"", "\"30m\"")).expect("write");
+    let out = cli.run(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 2);
+    assert_stderr_has(&out, "fleet.toml, line 4: policy \"db-gold\", every");
+    assert_stderr_has(&out, "write 30min or 30mo");
+}

@@ -1,0 +1,409 @@
+//! The policy file (TOML, no secrets: credentials come from the profiles) and its checks. Every
+//! mistake is reported with the file, the line and the key, before anything is sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::kind::ProviderKind;
+use crate::rotation::plan::CalendarSpan;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Prometheus textfile-collector output.
+    pub metrics_file: Option<PathBuf>,
+    /// JSON report of the last run.
+    pub report_file: Option<PathBuf>,
+    /// Zone the calendar buckets are cut in (IANA name) [default: UTC].
+    pub timezone: Option<String>,
+    /// The policies.
+    #[serde(default)]
+    pub policy: Vec<Policy>,
+}
+
+/// One policy: which volumes, how often, what to keep.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Short, stable id (`[a-z0-9-]`): it marks the snapshots the policy owns.
+    pub id: String,
+    /// Provider key (or take it from the profile).
+    pub provider: Option<ProviderKind>,
+    /// snapctl profile holding the credentials.
+    pub profile: Option<String>,
+    /// The usual connection keys.
+    pub service: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Endpoint.
+    pub endpoint: Option<String>,
+    /// Cadence as a duration (`30s`, `15min`, `1h`, `1d`).
+    pub every: Option<String>,
+    /// Cadence as a cron expression (`MIN HOUR DOM MON DOW`).
+    pub cron: Option<String>,
+    /// Volumes the selector must match: `N..M` or `N..`.
+    pub expect_volumes: Option<String>,
+    /// Which volumes.
+    pub select: Selector,
+    /// Volumes left out even when selected.
+    pub exclude: Option<Selector>,
+    /// Retention.
+    pub keep: Keep,
+    /// Refuse a run of this policy that would delete more than this.
+    pub max_delete: Option<usize>,
+}
+
+/// Keys AND, list values OR.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// Volume ids.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Whole volume names.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// A regular expression over the volume name.
+    pub name_regex: Option<String>,
+    /// Tags (OUTSCALE) or metadata (PowerVC) that must all be present.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Retention, restic's semantics as `rotate` has them, plus a floor.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keep {
+    /// The N newest.
+    pub last: Option<usize>,
+    /// Newest of each of the N most recent hours.
+    pub hourly: Option<usize>,
+    /// … days.
+    pub daily: Option<usize>,
+    /// … ISO weeks.
+    pub weekly: Option<usize>,
+    /// … months.
+    pub monthly: Option<usize>,
+    /// … years.
+    pub yearly: Option<usize>,
+    /// Everything younger than this (restic's grammar: `1y2mo3d4h`).
+    pub within: Option<String>,
+    /// Never fewer than this many owned snapshots.
+    pub min: Option<usize>,
+}
+
+/// `N..M` or `N..`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// At least.
+    pub min: usize,
+    /// At most.
+    pub max: Option<usize>,
+}
+
+/// A file that passed every check.
+#[derive(Debug)]
+pub struct Checked {
+    /// The parsed file.
+    pub file: PolicyFile,
+    /// Each policy's cadence, in seconds (cron policies: `None`).
+    pub every_secs: Vec<Option<u64>>,
+}
+
+/// Where a key of a policy is: the line of `key` inside the `[[policy]]` block whose id is `id`.
+fn line_of(text: &str, id: &str, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| {
+        let t = l.trim();
+        t.starts_with("id") && t.contains(&format!("\"{id}\""))
+    })?;
+    let block_start = lines[..start]
+        .iter()
+        .rposition(|l| l.trim() == "[[policy]]")
+        .unwrap_or(0);
+    let block_end = lines[start + 1..]
+        .iter()
+        .position(|l| l.trim() == "[[policy]]")
+        .map_or(lines.len(), |i| start + 1 + i);
+    (block_start..block_end)
+        .find(|i| {
+            let t = lines[*i].trim_start();
+            t.starts_with(key) && t[key.len()..].trim_start().starts_with(['=', '.', ']'])
+                || t.starts_with(&format!("[policy.{key}]"))
+        })
+        .map(|i| i + 1)
+}
+
+/// A duration of the file. Minutes are `min`, months `mo`: a bare `m` is refused, since restic's
+/// retention grammar reads it as months and everything else as minutes.
+fn cadence(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 15min, 1h or 1d"))?;
+    let secs = match unit.trim() {
+        "s" => 1,
+        "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "m" => {
+            return Err(format!(
+                "{text:?} is ambiguous: restic's retention grammar reads m as months, everything else as minutes; write {n}min or {n}mo"
+            ));
+        }
+        "mo" => {
+            return Err(format!(
+                "{text:?}: a cadence in months is not supported; use days"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use s, min, h, d or w)"
+            ));
+        }
+    };
+    match n * secs {
+        0 => Err("a cadence of zero".into()),
+        s => Ok(s),
+    }
+}
+
+fn range(text: &str) -> std::result::Result<Range, String> {
+    let bad = || format!("{text:?} is not a range N..M or N..");
+    let (a, b) = text.trim().split_once("..").ok_or_else(bad)?;
+    let min = a.trim().parse().map_err(|_| bad())?;
+    let max = match b.trim() {
+        "" => None,
+        m => Some(m.parse().map_err(|_| bad())?),
+    };
+    if max.is_some_and(|m| m < min) {
+        return Err(format!("{text:?}: the upper bound is below the lower one"));
+    }
+    Ok(Range { min, max })
+}
+
+/// Parse and check `path`; every error says the file, the line and the key (exit 2).
+pub fn load(path: &Path) -> Result<Checked> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        action: format!("cannot read policy file {}", path.display()),
+        source,
+    })?;
+    check(path, &text)
+}
+
+/// [`load`] on text already read.
+pub fn check(path: &Path, text: &str) -> Result<Checked> {
+    let shown = path.display().to_string();
+    let file: PolicyFile = toml::from_str(text).map_err(|e| Error::Usage {
+        message: format!(
+            "{shown}{}: {}",
+            e.span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    format!(", line {}", before.matches('\n').count() + 1)
+                })
+                .unwrap_or_default(),
+            e.message()
+        ),
+        hint: Some("see the Fleet mode section of the README for the policy keys".into()),
+    })?;
+    let fail = |id: &str, key: &str, why: String| Error::Usage {
+        message: format!(
+            "{shown}{}: policy {id:?}, {key}: {why}",
+            line_of(text, id, key)
+                .map(|l| format!(", line {l}"))
+                .unwrap_or_default()
+        ),
+        hint: None,
+    };
+    if file.policy.is_empty() {
+        return Err(Error::usage(format!("{shown}: no [[policy]] in the file")));
+    }
+    let mut seen = BTreeSet::new();
+    let mut every_secs = Vec::new();
+    for p in &file.policy {
+        let id = p.id.as_str();
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(fail(
+                id,
+                "id",
+                "use 1 to 32 characters of a-z, 0-9 and - (it marks the snapshots the policy owns)"
+                    .into(),
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(fail(id, "id", "two policies have this id".into()));
+        }
+        if p.provider.is_none() && p.profile.is_none() {
+            return Err(fail(
+                id,
+                "provider",
+                "give provider, profile, or both".into(),
+            ));
+        }
+        every_secs.push(match (&p.every, &p.cron) {
+            (Some(e), None) => Some(cadence(e).map_err(|why| fail(id, "every", why))?),
+            (None, Some(c)) => {
+                if c.split_whitespace().count() != 5 {
+                    return Err(fail(
+                        id,
+                        "cron",
+                        format!("{c:?} is not MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK"),
+                    ));
+                }
+                None
+            }
+            (Some(_), Some(_)) => {
+                return Err(fail(id, "cron", "give every or cron, not both".into()));
+            }
+            (None, None) => {
+                return Err(fail(
+                    id,
+                    "every",
+                    "give a cadence: every = \"1h\" or cron = \"0 */6 * * *\"".into(),
+                ));
+            }
+        });
+        if let Some(r) = &p.expect_volumes {
+            range(r).map_err(|why| fail(id, "expect_volumes", why))?;
+        }
+        for (key, sel) in [("select", Some(&p.select)), ("exclude", p.exclude.as_ref())] {
+            let Some(sel) = sel else { continue };
+            if let Some(re) = &sel.name_regex {
+                regex_lite::Regex::new(re)
+                    .map_err(|e| fail(id, key, format!("name_regex {re:?}: {e}")))?;
+            }
+        }
+        let s = &p.select;
+        if s.ids.is_empty() && s.names.is_empty() && s.name_regex.is_none() && s.tags.is_empty() {
+            return Err(fail(
+                id,
+                "select",
+                "select nothing is not a policy: give ids, names, name_regex or tags".into(),
+            ));
+        }
+        let k = &p.keep;
+        if let Some(w) = &k.within {
+            if w.trim_end().ends_with('m') && !w.trim_end().ends_with("mo") {
+                return Err(fail(
+                    id,
+                    "keep",
+                    format!(
+                        "within {w:?}: a bare m is ambiguous (months in restic, minutes elsewhere); write mo for months"
+                    ),
+                ));
+            }
+            CalendarSpan::parse(&w.replace("mo", "m"))
+                .map_err(|why| fail(id, "keep", format!("within {w:?}: {why}")))?;
+        }
+        let rules = [k.last, k.hourly, k.daily, k.weekly, k.monthly, k.yearly];
+        if rules.iter().all(Option::is_none) && k.within.is_none() {
+            return Err(fail(
+                id,
+                "keep",
+                "keep nothing would delete every snapshot: give last, hourly, daily, weekly, monthly, yearly or within".into(),
+            ));
+        }
+    }
+    Ok(Checked { file, every_secs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+metrics_file = "/var/lib/node_exporter/textfile/snapctl.prom"
+report_file = "/var/lib/snapctl/last-run.json"
+
+[[policy]]
+id = "db-gold"
+provider = "outscale"
+every = "1h"
+expect_volumes = "1..20"
+select = { ids = ["vol-0a1b2c3d"], names = ["appdata"], name_regex = "^db-", tags = { backup = "gold" } }
+exclude = { names = ["scratch"] }
+keep = { last = 3, daily = 7, weekly = 4, min = 2 }
+
+[[policy]]
+id = "shares"
+profile = "prod-efs"
+cron = "0 */6 * * *"
+select = { name_regex = "^app" }
+keep = { within = "1mo", daily = 7 }
+"#;
+
+    #[test]
+    fn the_issue_contract_parses() {
+        let c = check(Path::new("fleet.toml"), GOOD).expect("valid");
+        assert_eq!(c.file.policy.len(), 2);
+        assert_eq!(c.every_secs, vec![Some(3600), None]);
+        assert_eq!(
+            range("1..20"),
+            Ok(Range {
+                min: 1,
+                max: Some(20)
+            })
+        );
+        assert_eq!(range("3.."), Ok(Range { min: 3, max: None }));
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_the_key() {
+        let bad = GOOD.replace("every = \"1h\"", "every = \"90m\"");
+        let e = check(Path::new("fleet.toml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fleet.toml, line 8: policy \"db-gold\", every"),
+            "{e}"
+        );
+        assert!(e.contains("90min or 90mo"), "{e}");
+        let bad = GOOD.replace("id = \"shares\"", "id = \"db-gold\"");
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("two policies")
+        );
+        let bad = GOOD.replace("expect_volumes = \"1..20\"", "expect_volumes = \"20..1\"");
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("expect_volumes")
+        );
+        let bad = GOOD.replace(
+            "keep = { within = \"1mo\", daily = 7 }",
+            "keep = { within = \"1m\" }",
+        );
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("bare m")
+        );
+        let bad = GOOD.replace("name_regex = \"^app\"", "name_regex = \"(\"");
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("name_regex")
+        );
+        let bad = GOOD.replace("every = \"1h\"", "every = \"1h\"\ncolour = \"red\"");
+        let e = check(Path::new("f"), &bad).unwrap_err().to_string();
+        assert!(e.contains("line 9") && e.contains("colour"), "{e}");
+    }
+}

@@ -39,7 +39,8 @@ pub struct Global {
     pub provider: Option<ProviderKind>,
 
     /// Profile from the config file.
-    #[arg(long, global = true, env = "SNAPCTL_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, env = "SNAPCTL_PROFILE", value_name = "NAME",
+        add = clap_complete::engine::ArgValueCompleter::new(complete_profile))]
     pub profile: Option<String>,
 
     /// Config file [default: $XDG_CONFIG_HOME/snapctl/config.toml].
@@ -129,6 +130,16 @@ pub struct Global {
     /// its plan).
     #[arg(long, global = true)]
     pub dry_run: bool,
+}
+
+/// Dynamic completion of `--profile`: the names in the config file (read locally, no request).
+fn complete_profile(current: &std::ffi::OsStr) -> Vec<clap_complete::engine::CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    crate::config::profile_names(&crate::config::Env::capture())
+        .into_iter()
+        .filter(|n| n.starts_with(prefix.as_ref()))
+        .map(clap_complete::engine::CompletionCandidate::new)
+        .collect()
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -261,6 +261,15 @@ pub fn default_config_path(env: &Env) -> Option<PathBuf> {
         .map(|s| s.config_dir().join("snapctl").join("config.toml"))
 }
 
+/// Profile names of the config file (`SNAPCTL_CONFIG` or the default path), for shell completion:
+/// any error gives none, and nothing is printed.
+pub fn profile_names(env: &Env) -> Vec<String> {
+    let path = env.var("SNAPCTL_CONFIG").map(PathBuf::from);
+    load_config_file(path.as_deref(), env, &mut Vec::new())
+        .map(|(file, _)| file.profiles.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Load the profiles file: an explicit path must exist, the default path may not.
 pub fn load_config_file(
     path: Option<&Path>,

@@ -9,6 +9,9 @@ use snapctl::error::ExitCode;
 use snapctl::text::{MAX_LINE, one_line};
 
 fn main() -> std::process::ExitCode {
+    // `COMPLETE=bash snapctl` prints the dynamic completion script; with it installed, the shell
+    // calls back here to complete values such as profile names. Does nothing otherwise.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

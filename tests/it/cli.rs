@@ -324,3 +324,25 @@ async fn policy_validate_checks_the_file_and_names_the_line_and_key() {
     assert_stderr_has(&out, "fleet.toml, line 4: policy \"db-gold\", every");
     assert_stderr_has(&out, "write 30min or 30mo");
 }
+
+/// Dynamic completion (`COMPLETE=<shell> snapctl`): `--profile` completes from the config file's
+/// profile names, read locally; subcommands complete too.
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_names_complete_from_the_config_file() {
+    let cli = Snapctl::bare();
+    let dir = cli.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("config.toml"),
+        "[profiles.prod-efs]\nprovider = \"ovh-efs\"\n[profiles.prod-osc]\nprovider = \"outscale\"\n[profiles.lab]\nprovider = \"powervc\"\n",
+    )
+    .expect("write");
+    let out = cli
+        .env("COMPLETE", "fish")
+        .run(&["--", "snapctl", "--profile", "prod"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "prod-efs\nprod-osc\n");
+    let script = Snapctl::bare().env("COMPLETE", "bash").run(&[]).await;
+    assert!(stdout(&script).contains("_clap_complete_snapctl"));
+}

@@ -200,6 +200,22 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// [`Provider::list_snapshots`] for providers whose listing is paged: every page of
+/// [`Provider::list_snapshots_paged`], collected.
+pub async fn every_page<P: Provider + ?Sized>(
+    provider: &P,
+    volume: Option<&str>,
+) -> Result<Vec<Snapshot>> {
+    let mut out = Vec::new();
+    provider
+        .list_snapshots_paged(volume, &mut |page| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+    Ok(out)
+}
+
 /// The end of every [`Provider::list_snapshots_of`]: one listing that covers all `volumes`, split
 /// by volume; or, without one (a single volume, or the bulk call failed), each volume listed on
 /// its own, so each gets its own answer.

@@ -448,13 +448,7 @@ impl Provider for Outscale {
     }
 
     async fn list_snapshots(&self, volume: Option<&str>) -> Result<Vec<Snapshot>> {
-        let mut out = Vec::new();
-        self.list_snapshots_paged(volume, &mut |page| {
-            out.extend(page);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        crate::provider::every_page(self, volume).await
     }
 
     async fn list_snapshots_paged(

@@ -570,6 +570,10 @@ pub struct EmulatorArgs {
     /// OUTSCALE volume and PowerVC volume, for benchmarks.
     #[arg(long, value_name = "N", default_value = "0", value_parser = count::<usize>, allow_negative_numbers = true)]
     pub bulk: usize,
+    /// Seed N extra volumes per provider (`fleet-0001`…, tagged `fleet=yes` on OUTSCALE and
+    /// PowerVC), for fleet-mode scale tests.
+    #[arg(long, value_name = "N", default_value = "0", value_parser = count::<usize>, allow_negative_numbers = true)]
+    pub volumes: usize,
     /// Seed for fault injection and generated ids.
     #[arg(long, default_value = "1", value_parser = count::<u64>, allow_negative_numbers = true)]
     pub seed: u64,

@@ -135,6 +135,8 @@ pub struct Volume {
     /// Creation time, UTC.
     #[serde(serialize_with = "ser_time")]
     pub created_at: Option<Timestamp>,
+    /// Tags (OUTSCALE) or metadata (PowerVC/Cinder); empty where the provider has none.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A point-in-time snapshot.

@@ -30,6 +30,7 @@ pub(super) async fn serve(a: &crate::cli::EmulatorArgs) -> Result<()> {
         throttle: a.throttle,
         seed: a.seed,
         bulk: a.bulk,
+        volumes: a.volumes,
     })
     .await
     .map_err(|source| Error::Io {

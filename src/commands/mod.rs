@@ -192,8 +192,6 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             std::io::stdout().is_terminal(),
         ),
     });
-    let no_color = env.var("NO_COLOR").map(str::to_string);
-    let env_no_color = no_color.as_deref();
     match &cli.command {
         Command::Demo => {
             return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))
@@ -302,8 +300,69 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
         crate::output::write_stdout(text.as_bytes())?;
         return Ok(0);
     }
-    let mut settings = resolve(&g.opts(), env, true)?.expect("provider_required yields a provider");
-    validate_inputs(settings.provider, &cli.command)?;
+    let opts = g.opts();
+    let command = &cli.command;
+    let c = connect(g, opts, env, |kind| validate_inputs(kind, command)).await?;
+    let settings = c.settings;
+    let sent = c.sent;
+    let started = c.started;
+    let ctx = Ctx {
+        provider: c.provider,
+        format: g.output,
+        jq: g
+            .jq
+            .clone()
+            .map(|e| (e, std::sync::Mutex::new(String::new()))),
+        wait: c.wait,
+        quiet: g.quiet,
+        dry_run: g.dry_run,
+    };
+    let verbose = g.verbose >= 1;
+    let mut outcome = dispatch(&ctx, &settings, cli.command).await;
+    if let (Ok(_), Some((expr, held))) = (&outcome, &ctx.jq) {
+        let text = std::mem::take(&mut *held.lock().expect("output buffer"));
+        if !text.trim().is_empty() {
+            let printed = crate::jq::apply(expr, &text)
+                .and_then(|out| crate::output::write_stdout(out.as_bytes()));
+            if let Err(e) = printed {
+                outcome = Err(e);
+            }
+        }
+    }
+    if verbose {
+        // What a run cost the API: the figure rate limits and quotas are about.
+        eprintln!(
+            "snapctl: {} requests in {:.1}s",
+            sent.load(std::sync::atomic::Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    outcome
+}
+
+/// A provider built from the settings, with what a run reports about it.
+pub(crate) struct Connected {
+    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) settings: Settings,
+    pub(crate) wait: WaitOptions,
+    /// Requests sent so far (`-v`).
+    pub(crate) sent: Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) started: std::time::Instant,
+}
+
+/// Resolve the settings for `opts`, check them with `check` (inputs are refused before anything
+/// is built), then build the provider with its HTTP client: rate limit, TLS, dry run. Warnings
+/// about exposed credentials or downgraded transport go to stderr whatever `-q` says.
+pub(crate) async fn connect(
+    g: &crate::cli::Global,
+    opts: crate::config::GlobalOpts,
+    env: Env,
+    check: impl FnOnce(ProviderKind) -> Result<()>,
+) -> Result<Connected> {
+    let no_color = env.var("NO_COLOR").map(str::to_string);
+    let env_no_color = no_color.as_deref();
+    let mut settings = resolve(&opts, env, true)?.expect("provider_required yields a provider");
+    check(settings.provider)?;
     let rate_limit = match g.max_rps.or(settings.profile.max_rps) {
         Some(rps) if rps > 0.0 => Some(RateLimit {
             per_second: rps,
@@ -375,38 +434,13 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     for w in &warnings {
         eprintln!("{warn} {}", crate::text::sanitize(w));
     }
-    let ctx = Ctx {
+    Ok(Connected {
         provider: Arc::from(built?),
-        format: g.output,
-        jq: g
-            .jq
-            .clone()
-            .map(|e| (e, std::sync::Mutex::new(String::new()))),
         wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
-        quiet: g.quiet,
-        dry_run: g.dry_run,
-    };
-    let verbose = g.verbose >= 1;
-    let mut outcome = dispatch(&ctx, &settings, cli.command).await;
-    if let (Ok(_), Some((expr, held))) = (&outcome, &ctx.jq) {
-        let text = std::mem::take(&mut *held.lock().expect("output buffer"));
-        if !text.trim().is_empty() {
-            let printed = crate::jq::apply(expr, &text)
-                .and_then(|out| crate::output::write_stdout(out.as_bytes()));
-            if let Err(e) = printed {
-                outcome = Err(e);
-            }
-        }
-    }
-    if verbose {
-        // What a run cost the API: the figure rate limits and quotas are about.
-        eprintln!(
-            "snapctl: {} requests in {:.1}s",
-            sent.load(std::sync::atomic::Ordering::Relaxed),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    outcome
+        settings,
+        sent,
+        started,
+    })
 }
 
 /// Check every id the command carries against the provider's id shape.

@@ -63,6 +63,9 @@ pub struct EmulatorConfig {
     /// Extra `snapctl-<time>` snapshots, one an hour back from now, seeded on the first EFS share,
     /// OUTSCALE volume and PowerVC volume (for benchmarks of rotation and lists).
     pub bulk: usize,
+    /// Extra volumes per provider (`fleet-0001`…; tagged `fleet=yes` where the provider has tags),
+    /// for fleet-mode scale tests.
+    pub volumes: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -75,6 +78,7 @@ impl Default for EmulatorConfig {
             throttle: None,
             seed: 1,
             bulk: 0,
+            volumes: 0,
         }
     }
 }
@@ -233,6 +237,9 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
     ovh::seed(&mut world);
     outscale::seed(&mut world);
     powervc::seed(&mut world);
+    ovh::seed_volumes(&mut world, config.volumes);
+    outscale::seed_volumes(&mut world, config.volumes);
+    powervc::seed_volumes(&mut world, config.volumes);
     for i in 0..config.bulk {
         let at = world.now() - jiff::SignedDuration::from_hours(1 + i as i64);
         let name = format!("snapctl-{}", at.strftime("%Y%m%dT%H%M%SZ"));

@@ -88,15 +88,43 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
     });
 }
 
+/// `n` more volumes, tagged `Name=fleet-0001`… and `fleet=yes` (fleet-mode scale tests).
+pub(crate) fn seed_volumes(w: &mut World, n: usize) {
+    let past = Instant::now();
+    let now = w.now();
+    for i in 1..=n {
+        let id = format!("vol-{}", w.hex8());
+        w.osc.tags.insert(
+            id.clone(),
+            vec![
+                ("Name".into(), format!("fleet-{i:04}")),
+                ("fleet".into(), "yes".into()),
+            ],
+        );
+        w.osc.volumes.push(OscVolume {
+            id,
+            size: 10,
+            subregion: format!("{OSC_REGION}a"),
+            created_at: now - jiff::SignedDuration::from_hours(24),
+            ready_at: past,
+            in_use: false,
+            snapshot_id: None,
+        });
+    }
+}
+
 /// Two volumes (one in use) and a snapshot.
 pub(crate) fn seed(w: &mut World) {
     let past = Instant::now();
     let now = w.now();
     for (i, name) in ["db-data", "web"].iter().enumerate() {
         let id = format!("vol-{}", w.hex8());
-        w.osc
-            .tags
-            .insert(id.clone(), vec![("Name".into(), name.to_string())]);
+        let mut tags = vec![("Name".into(), name.to_string())];
+        if i == 0 {
+            // What policy selectors match (`tags = { backup = "gold" }`).
+            tags.push(("backup".into(), "gold".into()));
+        }
+        w.osc.tags.insert(id.clone(), tags);
         w.osc.volumes.push(OscVolume {
             id,
             size: 10,

@@ -101,6 +101,29 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
     });
 }
 
+/// `n` more EFS shares and NAS-HA partitions, `fleet-0001`… (fleet-mode scale tests).
+pub(crate) fn seed_volumes(w: &mut World, n: usize) {
+    let now = w.now();
+    let policy = w.ovh.policies[0].id.clone();
+    for i in 1..=n {
+        let id = w.uuid();
+        w.ovh.shares.push(Share {
+            id,
+            name: format!("fleet-{i:04}"),
+            size: 100,
+            created_at: now - jiff::SignedDuration::from_hours(24),
+            ready_at: Instant::now(),
+            creating_word: "creating",
+            reverting_until: None,
+            snapshot_id: None,
+            policy: policy.clone(),
+        });
+        let name = format!("fleet-{i:04}");
+        w.ovh.partitions.push((name.clone(), 100));
+        w.ovh.schedules.push((name, BTreeSet::new()));
+    }
+}
+
 pub(crate) fn seed(w: &mut World) {
     let now = w.now();
     let past = Instant::now();

@@ -1,6 +1,7 @@
 //! The emulated PowerVC: Keystone v3 password tokens with a catalog pointing back at the emulator,
 //! and the Cinder v3 volume service with PowerVC's `clone-volumes` task and its progress.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -19,6 +20,7 @@ pub(crate) struct Vol {
     ready_at: Instant,
     reverting_until: Option<Instant>,
     snapshot_id: Option<String>,
+    metadata: BTreeMap<String, String>,
 }
 
 pub(crate) struct Snap {
@@ -72,6 +74,25 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
     });
 }
 
+/// `n` more available volumes, `fleet-0001`…, with metadata `fleet=yes` (fleet-mode scale tests).
+pub(crate) fn seed_volumes(w: &mut World, n: usize) {
+    let now = w.now();
+    for i in 1..=n {
+        let id = w.uuid();
+        w.pvc.vols.push(Vol {
+            id,
+            name: format!("fleet-{i:04}"),
+            size: 10,
+            in_use: false,
+            created_at: now - jiff::SignedDuration::from_hours(24),
+            ready_at: Instant::now(),
+            reverting_until: None,
+            snapshot_id: None,
+            metadata: BTreeMap::from([("fleet".to_string(), "yes".to_string())]),
+        });
+    }
+}
+
 /// Two volumes, the second attached to a VM.
 pub(crate) fn seed(w: &mut World) {
     let now = w.now();
@@ -86,6 +107,12 @@ pub(crate) fn seed(w: &mut World) {
             ready_at: Instant::now(),
             reverting_until: None,
             snapshot_id: None,
+            // Volume metadata, which policy selectors match (`tags`).
+            metadata: if i == 0 {
+                BTreeMap::from([("backup".to_string(), "gold".to_string())])
+            } else {
+                BTreeMap::new()
+            },
         });
     }
     // A snapshot of the first volume, as the README promises.
@@ -141,7 +168,7 @@ fn vol_json(v: &Vol) -> Value {
     json!({
         "attachments": [], "availability_zone": "nova", "bootable": "false",
         "created_at": v.created_at.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-        "description": null, "id": v.id, "metadata": {}, "multiattach": false, "name": v.name,
+        "description": null, "id": v.id, "metadata": v.metadata, "multiattach": false, "name": v.name,
         "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "size": v.size, "snapshot_id": v.snapshot_id,
         "source_volid": null, "status": status, "volume_type": "emulated-gold",
     })
@@ -341,6 +368,14 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 ready_at: w.ready_at(),
                 reverting_until: None,
                 snapshot_id: Some(sid.to_string()),
+                metadata: v["metadata"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             };
             let out = vol_json(&vol);
             w.pvc.vols.push(vol);
@@ -513,6 +548,7 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                     ready_at,
                     reverting_until: None,
                     snapshot_id: None,
+                    metadata: BTreeMap::new(),
                 });
                 pairs.push((src.clone(), id));
             }

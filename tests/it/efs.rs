@@ -42,7 +42,8 @@ async fn volume_list_prints_table_json_and_ids() {
     assert_eq!(v[1]["created_at"], "2024-03-01T15:45:00.003Z");
     assert_eq!(v[1]["provider_state"], "extending");
     let keys: Vec<&String> = v[0].as_object().expect("object").keys().collect();
-    assert_eq!(keys.len(), 7, "volume fields: {keys:?}");
+    assert_eq!(keys.len(), 8, "volume fields: {keys:?}");
+    assert_eq!(v[0]["tags"], serde_json::json!({}));
 
     let ids = cli.run(&["-o", "ids", "volume", "list"]).await;
     assert_exit(&ids, 0);

@@ -267,6 +267,7 @@ fn map_volume(v: OscVolume) -> Volume {
         id: v.volume_id,
         size_gib: v.size,
         provider_state: v.state,
+        tags: v.tags.into_iter().map(|t| (t.key, t.value)).collect(),
     }
 }
 

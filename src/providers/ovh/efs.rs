@@ -290,6 +290,7 @@ fn map_share(s: NetAppShare) -> Volume {
         name: s.name,
         size_gib: s.size,
         provider_state: s.status,
+        tags: Default::default(),
     }
 }
 

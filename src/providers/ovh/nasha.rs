@@ -362,6 +362,7 @@ impl Provider for Nasha {
             state: VolumeState::Available,
             provider_state: None,
             created_at: None,
+            tags: Default::default(),
         })
     }
 

@@ -74,6 +74,8 @@ struct CinderVolume {
     size: Option<u64>,
     #[serde(default, deserialize_with = "lenient")]
     created_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,7 @@ fn map_volume(v: CinderVolume) -> Volume {
         name: v.name,
         size_gib: v.size,
         provider_state: v.status,
+        tags: v.metadata.unwrap_or_default(),
     }
 }
 

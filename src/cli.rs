@@ -492,7 +492,7 @@ pub enum SnapshotCmd {
 }
 
 /// `policy …`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum PolicyCmd {
     /// Parse and check a policy file; sends nothing (exit 2 with the line and key on error).
     Validate {
@@ -500,6 +500,60 @@ pub enum PolicyCmd {
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
     },
+    /// Show what apply would do now: + create, - delete (with why), = keep (with why), ! orphan.
+    /// Read-only.
+    Plan(PolicyPlanArgs),
+    /// Do what a plan shows at this moment (or what a saved plan shows, with --plan).
+    Apply(PolicyApplyArgs),
+    /// Monitoring plugin over every policy and volume: Nagios codes 0-3 and perfdata.
+    Check(PolicyRunArgs),
+}
+
+/// What every policy command but validate takes.
+#[derive(Debug, Args, Clone)]
+pub struct PolicyRunArgs {
+    /// The policy file (TOML).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Only this policy (repeatable; default: every policy of the file).
+    #[arg(long = "policy", value_name = "ID")]
+    pub policies: Vec<String>,
+    /// Evaluate as of this time (RFC 3339) instead of now: a what-if plan, or a simulation
+    /// against the emulator's clock.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<jiff::Timestamp>,
+}
+
+/// `policy plan`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyPlanArgs {
+    /// File and policies.
+    #[command(flatten)]
+    pub run: PolicyRunArgs,
+    /// Exit 10 when the plan has changes (creates or deletes), 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Also save the plan as JSON here, for `policy apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `policy apply`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyApplyArgs {
+    /// File and policies.
+    #[command(flatten)]
+    pub run: PolicyRunArgs,
+    /// Refuse the whole run, before any change, when it would delete more than this.
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count::<usize>, allow_negative_numbers = true)]
+    pub max_delete: usize,
+    /// Apply this saved plan (from `policy plan --out`); refused if a snapshot it deletes is gone
+    /// or no longer owned by its policy.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Wait this long for a volume's lock (held by another run) instead of failing that volume.
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
+    pub lock_wait: Option<Duration>,
 }
 
 /// Selecting what a list prints.

@@ -151,6 +151,7 @@ fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
 
 mod clone;
 mod emulator;
+mod policy;
 mod rotate;
 mod schedule;
 mod snapshot;
@@ -258,6 +259,25 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             crate::output::write_stdout(text.as_bytes())?;
             return Ok(0);
         }
+        Command::Policy(
+            cmd @ (crate::cli::PolicyCmd::Plan(_)
+            | crate::cli::PolicyCmd::Apply(_)
+            | crate::cli::PolicyCmd::Check(_)),
+        ) => {
+            let is_check = matches!(cmd, crate::cli::PolicyCmd::Check(_));
+            let outcome = policy::run(g, env, cmd.clone()).await;
+            return match outcome {
+                Err(e) if is_check => {
+                    let line = format!(
+                        "SNAPCTL UNKNOWN: {}\n",
+                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                    );
+                    let _ = crate::output::write_stdout(line.as_bytes());
+                    Ok(3)
+                }
+                other => other,
+            };
+        }
         Command::Man { dir } => {
             use clap::CommandFactory;
             let cmd = Cli::command();
@@ -340,6 +360,10 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     outcome
 }
 
+/// Downgrade warnings already printed by this process (fleet mode connects once per account).
+static WARNED_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static WARNED_INSECURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// A provider built from the settings, with what a run reports about it.
 pub(crate) struct Connected {
     pub(crate) provider: Arc<dyn Provider>,
@@ -380,7 +404,7 @@ pub(crate) async fn connect(
         None => entry(settings.provider).default_rate_limit,
     };
     let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
-    if allow_http {
+    if allow_http && !WARNED_HTTP.swap(true, std::sync::atomic::Ordering::Relaxed) {
         // On every run, whatever -q says: this is a security downgrade.
         eprintln!(
             "warning: plain http:// endpoints are allowed (--allow-http/allow_http): credentials and data may cross the network unencrypted"
@@ -396,7 +420,7 @@ pub(crate) async fn connect(
         .map(crate::http::read_ca_file)
         .transpose()?;
     let insecure = settings.insecure_flag || settings.profile.insecure.unwrap_or(false);
-    if insecure {
+    if insecure && !WARNED_INSECURE.swap(true, std::sync::atomic::Ordering::Relaxed) {
         // On every run, whatever -q says: this is a security downgrade.
         eprintln!(
             "warning: TLS certificate verification is OFF (--insecure): anyone on the path can read or change what is sent, credentials included"

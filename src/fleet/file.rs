@@ -26,7 +26,7 @@ pub struct PolicyFile {
 }
 
 /// One policy: which volumes, how often, what to keep.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Short, stable id (`[a-z0-9-]`): it marks the snapshots the policy owns.
@@ -55,10 +55,28 @@ pub struct Policy {
     pub keep: Keep,
     /// Refuse a run of this policy that would delete more than this.
     pub max_delete: Option<usize>,
+    /// Freshness thresholds for `check` and the metrics (default from the cadence).
+    pub alert: Option<Alert>,
+    /// Command run (`sh -c`) before each volume's snapshot; a failure skips that volume.
+    pub pre: Option<String>,
+    /// Command run after each volume's snapshot is taken.
+    pub post: Option<String>,
+    /// Longest a hook may run [default: 5min].
+    pub hook_timeout: Option<String>,
+}
+
+/// When a volume's newest owned snapshot is too old.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    /// WARNING past this age [default: 1.5 × the cadence].
+    pub warn: Option<String>,
+    /// CRITICAL past this age [default: 2 × the cadence].
+    pub crit: Option<String>,
 }
 
 /// Keys AND, list values OR.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     /// Volume ids.
@@ -75,7 +93,7 @@ pub struct Selector {
 }
 
 /// Retention, restic's semantics as `rotate` has them, plus a floor.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keep {
     /// The N newest.
@@ -112,6 +130,12 @@ pub struct Checked {
     pub file: PolicyFile,
     /// Each policy's cadence, in seconds (cron policies: `None`).
     pub every_secs: Vec<Option<u64>>,
+    /// Each policy's `(warn, crit)` ages in seconds, when given.
+    pub alerts: Vec<(Option<u64>, Option<u64>)>,
+    /// Each policy's hook timeout in seconds.
+    pub hook_timeouts: Vec<u64>,
+    /// Each policy's `expect_volumes`.
+    pub expect: Vec<Option<Range>>,
 }
 
 /// Where a key of a policy is: the line of `key` inside the `[[policy]]` block whose id is `id`.
@@ -136,6 +160,11 @@ fn line_of(text: &str, id: &str, key: &str) -> Option<usize> {
                 || t.starts_with(&format!("[policy.{key}]"))
         })
         .map(|i| i + 1)
+}
+
+/// A duration of the file, in seconds (see [`cadence`]).
+pub fn duration_secs(text: &str) -> std::result::Result<u64, String> {
+    cadence(text)
 }
 
 /// A duration of the file. Minutes are `min`, months `mo`: a bare `m` is refused, since restic's
@@ -175,7 +204,8 @@ fn cadence(text: &str) -> std::result::Result<u64, String> {
     }
 }
 
-fn range(text: &str) -> std::result::Result<Range, String> {
+/// Parse `N..M` or `N..`.
+pub fn range(text: &str) -> std::result::Result<Range, String> {
     let bad = || format!("{text:?} is not a range N..M or N..");
     let (a, b) = text.trim().split_once("..").ok_or_else(bad)?;
     let min = a.trim().parse().map_err(|_| bad())?;
@@ -226,8 +256,17 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
     if file.policy.is_empty() {
         return Err(Error::usage(format!("{shown}: no [[policy]] in the file")));
     }
+    if let Some(tz) = &file.timezone {
+        jiff::tz::TimeZone::get(tz).map_err(|e| Error::Usage {
+            message: format!("{shown}: timezone {tz:?}: {e}"),
+            hint: Some("use an IANA zone such as Europe/Paris".into()),
+        })?;
+    }
     let mut seen = BTreeSet::new();
     let mut every_secs = Vec::new();
+    let mut alerts = Vec::new();
+    let mut hook_timeouts = Vec::new();
+    let mut expect = Vec::new();
     for p in &file.policy {
         let id = p.id.as_str();
         if id.is_empty()
@@ -263,6 +302,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                         format!("{c:?} is not MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK"),
                     ));
                 }
+                super::cadence::Cadence::cron(c).map_err(|why| fail(id, "cron", why))?;
                 None
             }
             (Some(_), Some(_)) => {
@@ -276,8 +316,48 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                 ));
             }
         });
-        if let Some(r) = &p.expect_volumes {
-            range(r).map_err(|why| fail(id, "expect_volumes", why))?;
+        expect.push(
+            p.expect_volumes
+                .as_deref()
+                .map(range)
+                .transpose()
+                .map_err(|why| fail(id, "expect_volumes", why))?,
+        );
+        let age = |t: &Option<String>| {
+            t.as_deref()
+                .map(cadence)
+                .transpose()
+                .map_err(|why| fail(id, "alert", why))
+        };
+        let (warn, crit) = match &p.alert {
+            Some(a) => (age(&a.warn)?, age(&a.crit)?),
+            None => (None, None),
+        };
+        if let (Some(w), Some(c)) = (warn, crit)
+            && w > c
+        {
+            return Err(fail(
+                id,
+                "alert",
+                "warn is above crit: the warning could never come first".into(),
+            ));
+        }
+        alerts.push((warn, crit));
+        hook_timeouts.push(
+            age(&p.hook_timeout)
+                .map_err(|_| {
+                    fail(
+                        id,
+                        "hook_timeout",
+                        "not a duration such as 30s or 5min".into(),
+                    )
+                })?
+                .unwrap_or(300),
+        );
+        for (key, hook) in [("pre", &p.pre), ("post", &p.post)] {
+            if hook.as_deref().is_some_and(|h| h.trim().is_empty()) {
+                return Err(fail(id, key, "an empty command".into()));
+            }
         }
         for (key, sel) in [("select", Some(&p.select)), ("exclude", p.exclude.as_ref())] {
             let Some(sel) = sel else { continue };
@@ -317,7 +397,13 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             ));
         }
     }
-    Ok(Checked { file, every_secs })
+    Ok(Checked {
+        file,
+        every_secs,
+        alerts,
+        hook_timeouts,
+        expect,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,10 @@
-//! Fleet mode: snapshot policies as code (`snapctl policy …`). This first step is the file: its
-//! format, parsed and checked by `snapctl policy validate`, which sends nothing. Planning and
-//! applying build on it.
+//! Fleet mode: snapshot policies as code (`snapctl policy …`). The file ([`file`]) says which
+//! volumes, how often and what to keep; [`mark`] is how a policy knows its own snapshots;
+//! [`plan`] decides per policy and volume what to create, delete and keep (no I/O); [`run`] reads
+//! the clouds, applies a plan and writes the report and the metrics.
 
+pub mod cadence;
 pub mod file;
+pub mod mark;
+pub mod plan;
+pub mod run;

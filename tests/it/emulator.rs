@@ -44,6 +44,20 @@ impl<'a> Cli<'a> {
         args: &[&str],
         stdin: Vec<u8>,
     ) -> Output {
+        let mut full = vec!["-p", kind.as_str()];
+        if let Some(service) = Emulator::service(kind) {
+            full.extend(["--service", service]);
+        }
+        full.extend_from_slice(args);
+        self.bare_with_stdin(&full, stdin).await
+    }
+
+    /// The binary with the emulator's environment but no provider chosen (policy commands).
+    pub(crate) async fn bare(&self, args: &[&str]) -> Output {
+        self.bare_with_stdin(args, Vec::new()).await
+    }
+
+    async fn bare_with_stdin(&self, args: &[&str], stdin: Vec<u8>) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
             .env("HOME", self.home.path())
@@ -54,17 +68,7 @@ impl<'a> Cli<'a> {
             .env("SNAPCTL_RETRY_DELAY", "10ms")
             .current_dir(self.home.path())
             .write_stdin(stdin)
-            .args([
-                "-p",
-                kind.as_str(),
-                "--poll-interval",
-                "20ms",
-                "--timeout",
-                "20s",
-            ]);
-        if let Some(service) = Emulator::service(kind) {
-            cmd.args(["--service", service]);
-        }
+            .args(["--poll-interval", "20ms", "--timeout", "20s"]);
         for (k, v) in self.emu.env() {
             cmd.env(k, v);
         }
@@ -75,6 +79,11 @@ impl<'a> Cli<'a> {
         tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
             .await
             .expect("join")
+    }
+
+    /// The temporary home directory (policy files, reports, locks live here).
+    pub(crate) fn home(&self) -> &std::path::Path {
+        self.home.path()
     }
 
     pub(crate) async fn json(&self, kind: ProviderKind, args: &[&str]) -> Value {

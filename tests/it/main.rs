@@ -9,6 +9,7 @@ mod efs;
 mod efs_policies;
 mod emulator;
 mod fault_schedules;
+mod fleet;
 mod nasha;
 mod outscale;
 mod powervc;

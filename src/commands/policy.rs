@@ -1,0 +1,603 @@
+//! `policy plan|apply|check`: the policy file, one provider connection per distinct account in it
+//! (policies on the same account share its rate limit), then the fleet engine.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::*;
+use crate::cli::{PolicyCmd, PolicyRunArgs};
+use crate::fleet::plan::{Compiled, FleetPlan, PLAN_SCHEMA};
+use crate::fleet::run::{self, RunReport, Target};
+
+/// Exit code of `policy plan --detailed-exitcode` when changes are pending.
+pub const CHANGES_PENDING: u8 = 10;
+
+struct Loaded {
+    compiled: Arc<Vec<Compiled>>,
+    metrics_file: Option<std::path::PathBuf>,
+    report_file: Option<std::path::PathBuf>,
+    chosen: Vec<usize>,
+}
+
+fn load(a: &PolicyRunArgs) -> Result<Loaded> {
+    let checked = crate::fleet::file::load(&a.file)?;
+    let compiled = crate::fleet::plan::compile(&checked)?;
+    let mut chosen = Vec::new();
+    for id in &a.policies {
+        match compiled.iter().position(|c| c.policy.id == *id) {
+            Some(i) => chosen.push(i),
+            None => {
+                return Err(Error::Usage {
+                    message: format!("no policy {id:?} in {}", a.file.display()),
+                    hint: Some(format!(
+                        "the file has: {}",
+                        compiled
+                            .iter()
+                            .map(|c| c.policy.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                });
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = (0..compiled.len()).collect();
+    }
+    Ok(Loaded {
+        compiled: Arc::new(compiled),
+        metrics_file: checked.file.metrics_file.clone(),
+        report_file: checked.file.report_file.clone(),
+        chosen,
+    })
+}
+
+/// One connection per distinct (provider, profile, service, region, endpoint); a policy whose
+/// connection cannot be made gets that error (and the others go on).
+async fn connect_all(
+    g: &crate::cli::Global,
+    env: &Env,
+    loaded: &Loaded,
+) -> Vec<(usize, std::result::Result<Target, String>)> {
+    let mut made: BTreeMap<String, std::result::Result<Target, String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &i in &loaded.chosen {
+        let p = &loaded.compiled[i].policy;
+        // The connection comes from the policy alone: -p, --profile, --service, --region and
+        // --endpoint (and their SNAPCTL_* variables) are one cloud's settings and must not leak
+        // into another policy's.
+        let opts = crate::config::GlobalOpts {
+            provider: p.provider,
+            profile: p.profile.clone(),
+            service: p.service.clone(),
+            region: p.region.clone(),
+            endpoint: p.endpoint.clone(),
+            volume_endpoint: None,
+            ..g.opts()
+        };
+        let key = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            opts.provider, opts.profile, opts.service, opts.region, opts.endpoint
+        );
+        if !made.contains_key(&key) {
+            let target = connect(g, opts, env.clone(), |_| Ok(()))
+                .await
+                .map(|c| Target::new(c.provider, 8))
+                .map_err(|e| format!("cannot connect: {e}"));
+            made.insert(key.clone(), target);
+        }
+        out.push((i, made[&key].clone()));
+    }
+    out
+}
+
+fn at(a: &PolicyRunArgs) -> jiff::Timestamp {
+    a.at.unwrap_or_else(jiff::Timestamp::now)
+}
+
+pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+    match cmd {
+        PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
+        PolicyCmd::Plan(a) => {
+            let loaded = load(&a.run)?;
+            let targets = connect_all(g, &env, &loaded).await;
+            let plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            if let Some(out) = &a.out {
+                run::write_atomically(out, &json(&plan))?;
+            }
+            print(
+                g,
+                &match g.output {
+                    Format::Json => json(&plan),
+                    _ => render_plan(&plan),
+                },
+            )?;
+            plan_outcome(&plan, a.detailed_exitcode)
+        }
+        PolicyCmd::Apply(a) => apply(g, env, a).await,
+        PolicyCmd::Check(a) => Ok(check(g, env, a).await),
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).expect("plans serialise")
+    )
+}
+
+fn print(g: &crate::cli::Global, text: &str) -> Result<()> {
+    let text = match &g.jq {
+        Some(expr) => crate::jq::apply(expr, text)?,
+        None if g.output == Format::Json => text.to_string(),
+        None => crate::text::sanitize(text),
+    };
+    crate::output::write_stdout(text.as_bytes())
+}
+
+/// Errors (6) before refusals (9) before pending changes (10 with `--detailed-exitcode`).
+fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
+    let total = plan.policies.len();
+    let failed = plan
+        .policies
+        .iter()
+        .filter(|p| p.error.is_some() || p.units.iter().any(|u| u.error.is_some()))
+        .count();
+    for p in &plan.policies {
+        if let Some(e) = &p.error {
+            eprintln!(
+                "error: policy {}: {}",
+                p.id,
+                crate::text::one_line(e, crate::text::MAX_LINE)
+            );
+        }
+        for u in &p.units {
+            if let Some(e) = &u.error {
+                eprintln!(
+                    "error: policy {} volume {}: {}",
+                    p.id,
+                    u.volume_id,
+                    crate::text::one_line(e, crate::text::MAX_LINE)
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Partial {
+            failed,
+            total,
+            what: "policies (planned without the failed parts)",
+        });
+    }
+    if let Some(p) = plan.policies.iter().find(|p| p.refused.is_some()) {
+        return Err(Error::Refused {
+            reason: format!("policy {}: {}", p.id, p.refused.as_deref().unwrap_or("")),
+            hint: Some(
+                "fix the selector, expect_volumes or max_delete; apply acts on the other policies"
+                    .into(),
+            ),
+        });
+    }
+    Ok(if detailed && plan.changes() > 0 {
+        CHANGES_PENDING
+    } else {
+        0
+    })
+}
+
+fn entry_line(out: &mut String, sign: char, e: &crate::fleet::plan::PlanEntry, why: &str) {
+    let _ = writeln!(
+        out,
+        "    {sign} {}  {}  {}  {why}",
+        e.id,
+        e.name.as_deref().unwrap_or("-"),
+        e.created_at
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "-".into()),
+    );
+}
+
+fn heading(
+    out: &mut String,
+    id: &str,
+    provider: Option<crate::kind::ProviderKind>,
+    selected: usize,
+    interval: u64,
+) {
+    let _ = writeln!(
+        out,
+        "policy {id} on {}: {selected} volume{} selected, every {}",
+        provider
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "?".into()),
+        if selected == 1 { "" } else { "s" },
+        crate::error::humanize(std::time::Duration::from_secs(interval))
+    );
+}
+
+/// The plan in words: `+` create, `-` delete with why, `=` keep with why, `!` orphan.
+fn render_plan(plan: &FleetPlan) -> String {
+    let mut out = String::new();
+    let (mut create, mut delete, mut keep, mut orphans) = (0, 0, 0, 0);
+    for p in &plan.policies {
+        heading(&mut out, &p.id, p.provider, p.selected, p.interval_seconds);
+        if let Some(e) = &p.error {
+            let _ = writeln!(out, "  error: {e}");
+        }
+        if let Some(r) = &p.refused {
+            let _ = writeln!(out, "  refused: {r}");
+        }
+        for u in &p.units {
+            let _ = writeln!(
+                out,
+                "  {}{}",
+                u.volume_id,
+                u.volume_name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            );
+            if let Some(e) = &u.error {
+                let _ = writeln!(out, "    error: {e}");
+            }
+            if let Some(name) = &u.create {
+                create += usize::from(p.refused.is_none());
+                let _ = writeln!(
+                    out,
+                    "    + {name}  due since {}",
+                    u.due_since
+                        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .unwrap_or_else(|| "-".into())
+                );
+            }
+            for d in &u.delete {
+                delete += usize::from(p.refused.is_none());
+                entry_line(&mut out, '-', &d.entry, &d.reason);
+            }
+            for k in &u.keep {
+                keep += 1;
+                entry_line(&mut out, '=', &k.entry, &k.reasons.join(", "));
+            }
+            for o in &u.orphans {
+                orphans += 1;
+                entry_line(
+                    &mut out,
+                    '!',
+                    &o.entry,
+                    &format!(
+                        "orphan: marked for policy {:?}, which the file no longer has",
+                        o.policy_id
+                    ),
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Plan: {create} to create, {delete} to delete, {keep} to keep, {orphans} orphaned."
+    );
+    out
+}
+
+fn render_report(r: &RunReport) -> String {
+    let mut out = String::new();
+    if let Some(why) = &r.refused {
+        let _ = writeln!(out, "refused: {why}");
+    }
+    let (mut created, mut deleted, mut failed) = (0, 0, 0);
+    for p in &r.policies {
+        heading(&mut out, &p.id, p.provider, p.selected, p.interval_seconds);
+        if let Some(e) = &p.error {
+            let _ = writeln!(out, "  error: {e}");
+        }
+        if let Some(why) = &p.refused {
+            let _ = writeln!(out, "  refused: {why}");
+        }
+        for u in &p.units {
+            let _ = writeln!(
+                out,
+                "  {}{}: {}",
+                u.volume_id,
+                u.volume_name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                u.status
+            );
+            if let Some(c) = &u.created {
+                created += 1;
+                entry_line(&mut out, '+', c, "created");
+            }
+            for d in &u.deleted {
+                deleted += 1;
+                entry_line(&mut out, '-', d, "deleted");
+            }
+            for f in &u.failures {
+                failed += 1;
+                let _ = writeln!(
+                    out,
+                    "    x {} {}: {}",
+                    f.op,
+                    f.id.as_deref().unwrap_or(""),
+                    crate::text::one_line(&f.error, crate::text::MAX_LINE)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Applied: {created} created, {deleted} deleted, {failed} failed."
+    );
+    out
+}
+
+/// Check a saved plan against a fresh one: every snapshot it deletes must still exist and still
+/// be owned by the same policy; creates the fresh plan no longer has (the tick was answered
+/// since) are dropped.
+fn reconcile(saved: FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
+    let mut out = saved.clone();
+    for p in &mut out.policies {
+        let now = fresh.policies.iter().find(|f| f.id == p.id);
+        for u in &mut p.units {
+            let fu = now.and_then(|f| f.units.iter().find(|x| x.volume_id == u.volume_id));
+            for d in &u.delete {
+                let still = fu.is_some_and(|fu| {
+                    fu.keep.iter().any(|k| k.entry.id == d.entry.id)
+                        || fu.delete.iter().any(|x| x.entry.id == d.entry.id)
+                });
+                if !still {
+                    return Err(Error::Refused {
+                        reason: format!(
+                            "the saved plan deletes snapshot {} of volume {} for policy {}, but it is gone or no longer owned by that policy; nothing was changed",
+                            d.entry.id, u.volume_id, p.id
+                        ),
+                        hint: Some(
+                            "make a new plan: snapctl policy plan -f FILE --out PLAN".into(),
+                        ),
+                    });
+                }
+            }
+            if fu.is_none_or(|fu| fu.create.is_none()) {
+                u.create = None;
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
+    let loaded = load(&a.run)?;
+    // One apply per policy file at a time (exit 8): cron overlapping a slow run.
+    let dir = lock_dir(&env)?;
+    let canonical = std::fs::canonicalize(&a.run.file).unwrap_or_else(|_| a.run.file.clone());
+    let scope = canonical.display().to_string();
+    let _lock = tokio::task::spawn_blocking(move || {
+        crate::lock::acquire(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
+    })
+    .await
+    .map_err(|e| Error::Io {
+        action: "cannot take the policy file's lock".into(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
+    let started = jiff::Timestamp::now();
+    let targets = connect_all(g, &env, &loaded).await;
+    let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
+    let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+    let plan = match &a.plan {
+        None => fresh,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                action: format!("cannot read saved plan {}", path.display()),
+                source,
+            })?;
+            let saved: FleetPlan = serde_json::from_str(&text).map_err(|e| Error::Usage {
+                message: format!("{} is not a saved plan: {e}", path.display()),
+                hint: Some("save one with: snapctl policy plan -f FILE --out PLAN".into()),
+            })?;
+            if saved.schema != PLAN_SCHEMA
+                || saved
+                    .policies
+                    .iter()
+                    .map(|p| &p.id)
+                    .ne(fresh.policies.iter().map(|p| &p.id))
+            {
+                return Err(Error::Usage {
+                    message: format!(
+                        "{} was not planned from these policies (schema {}, policies {})",
+                        path.display(),
+                        saved.schema,
+                        saved
+                            .policies
+                            .iter()
+                            .map(|p| p.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    hint: Some("apply it with the same -f and --policy it was planned with".into()),
+                });
+            }
+            reconcile(saved, &fresh)?
+        }
+    };
+    let wait = WaitOptions::new(
+        g.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT),
+        g.poll_interval,
+        g.quiet,
+    );
+    let report = run::apply(
+        plan,
+        loaded.compiled.clone(),
+        by_policy,
+        run::ApplyOptions {
+            max_delete: a.max_delete,
+            wait,
+            lock_dir: lock_dir(&env)?,
+            lock_wait: a.lock_wait.unwrap_or_default(),
+        },
+    )
+    .await;
+    let _ = started;
+    let now = jiff::Timestamp::now();
+    if let Some(path) = &loaded.report_file {
+        run::write_atomically(path, &json(&report))?;
+    }
+    if let Some(path) = &loaded.metrics_file {
+        run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now))?;
+    }
+    print(
+        g,
+        &match g.output {
+            Format::Json => json(&report),
+            _ => render_report(&report),
+        },
+    )?;
+    for p in &report.policies {
+        for u in &p.units {
+            for f in &u.failures {
+                eprintln!(
+                    "error: policy {} volume {}: {} {}",
+                    p.id,
+                    u.volume_id,
+                    f.op,
+                    crate::text::one_line(&f.error, crate::text::MAX_LINE)
+                );
+            }
+        }
+    }
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted {
+            done: "the report above says what was done".into(),
+        });
+    }
+    if let Some(why) = &report.refused {
+        return Err(Error::Refused {
+            reason: why.clone(),
+            hint: Some("check the plan (snapctl policy plan); if it is right, raise --max-delete for this run".into()),
+        });
+    }
+    let (failed, refused, errors) = report.counts();
+    if failed + errors > 0 {
+        let total: usize = report.policies.iter().map(|p| p.units.len().max(1)).sum();
+        return Err(Error::Partial {
+            failed: failed + errors,
+            total,
+            what: "policy units (one policy on one volume)",
+        });
+    }
+    if refused > 0 {
+        let p = report
+            .policies
+            .iter()
+            .find(|p| p.status == "refused")
+            .expect("a refused policy");
+        return Err(Error::Refused {
+            reason: format!(
+                "policy {}: {}",
+                p.id,
+                p.refused.as_deref().unwrap_or("refused")
+            ),
+            hint: Some("the other policies were applied".into()),
+        });
+    }
+    Ok(0)
+}
+
+/// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or
+/// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
+async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
+    let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
+    let loaded = match load(&a) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = crate::output::write_stdout(
+                format!(
+                    "SNAPCTL UNKNOWN: {}\n",
+                    crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                )
+                .as_bytes(),
+            );
+            return 3;
+        }
+    };
+    let now = at(&a);
+    let targets = connect_all(g, &env, &loaded).await;
+    let plan = run::plan_all(loaded.compiled.clone(), targets, now).await;
+    let report = run::report_of_plan(&plan, now);
+    let mut worst = 0u8;
+    let mut problems = Vec::new();
+    let mut perf = Vec::new();
+    let (mut volumes, mut fresh) = (0, 0);
+    for p in &report.policies {
+        let Some(c) = loaded.compiled.iter().find(|c| c.policy.id == p.id) else {
+            continue;
+        };
+        if let Some(e) = &p.error {
+            worst = worst.max(3);
+            problems.push(format!("UNKNOWN: policy {}: {e}", p.id));
+            continue;
+        }
+        if let Some(why) = &p.refused {
+            worst = worst.max(2);
+            problems.push(format!("CRITICAL: policy {}: {why}", p.id));
+        }
+        let (warn, crit) = c.thresholds(now);
+        for u in &p.units {
+            volumes += 1;
+            let s = run::freshness(c, u, now);
+            let status = if s == 3 { 3 } else { s };
+            worst = worst.max(status);
+            match (status, u.newest) {
+                (0, _) => fresh += 1,
+                (3, _) => problems.push(format!(
+                    "UNKNOWN: policy {} volume {}: {}",
+                    p.id,
+                    u.volume_id,
+                    u.failures
+                        .first()
+                        .map(|f| f.error.as_str())
+                        .unwrap_or("cannot be read")
+                )),
+                (_, None) => problems.push(format!(
+                    "{}: policy {} volume {}: no snapshot of this policy",
+                    word(status),
+                    p.id,
+                    u.volume_id
+                )),
+                (_, Some(t)) => problems.push(format!(
+                    "{}: policy {} volume {}: newest snapshot is {} old",
+                    word(status),
+                    p.id,
+                    u.volume_id,
+                    crate::error::humanize(now.duration_since(t).unsigned_abs())
+                )),
+            }
+            if let Some(t) = u.newest.filter(|_| status != 3) {
+                perf.push(format!(
+                    "'{}/{}'={}s;{};{};0",
+                    p.id,
+                    u.volume_id,
+                    now.duration_since(t).as_secs().max(0),
+                    warn.as_secs(),
+                    crit.as_secs()
+                ));
+            }
+        }
+    }
+    let mut text = format!(
+        "SNAPCTL {}: {} policies, {fresh} of {volumes} volumes fresh",
+        word(worst),
+        report.policies.len()
+    );
+    if !perf.is_empty() {
+        text.push_str(" | ");
+        text.push_str(&perf.join(" "));
+    }
+    text.push('\n');
+    for line in problems {
+        text.push_str(&crate::text::one_line(&line, crate::text::MAX_LINE));
+        text.push('\n');
+    }
+    let _ = crate::output::write_stdout(crate::text::sanitize(&text).as_bytes());
+    worst
+}

@@ -1,0 +1,375 @@
+//! Planning, without I/O: which volumes a policy selects, and for each selected volume (a *unit*)
+//! whether a snapshot is due, which owned snapshots the retention deletes and keeps (with the
+//! reasons), and which marked snapshots belong to a policy the file no longer has (orphans).
+
+use std::collections::BTreeSet;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::cadence::Cadence;
+use super::file::{Checked, Policy, Range, Selector};
+use super::mark;
+use crate::error::Result;
+use crate::kind::ProviderKind;
+use crate::model::{Snapshot, SnapshotState, Volume};
+use crate::rotation::plan::{CalendarSpan, Entry, Kept, plan};
+
+/// Schema name of `policy plan -o json` (and of a saved plan).
+pub const PLAN_SCHEMA: &str = "snapctl.policy-plan/v1";
+
+/// A policy ready to plan: the file's text turned into values.
+#[derive(Debug)]
+pub struct Compiled {
+    /// As written.
+    pub policy: Policy,
+    /// Its cadence.
+    pub cadence: Cadence,
+    /// Retention rules in `rotate`'s form.
+    pub keep: crate::rotation::plan::Policy,
+    /// The floor.
+    pub min: usize,
+    /// Selection regexes (include, exclude).
+    select_re: Option<regex_lite::Regex>,
+    exclude_re: Option<regex_lite::Regex>,
+    /// How many volumes must be selected.
+    pub expect: Option<Range>,
+    /// Freshness thresholds in seconds (given or from the cadence).
+    pub warn: Option<u64>,
+    /// CRITICAL threshold.
+    pub crit: Option<u64>,
+    /// Hook timeout.
+    pub hook_timeout: std::time::Duration,
+    /// The file's zone.
+    pub timezone: TimeZone,
+}
+
+/// Turn every policy of a checked file into [`Compiled`] form (the checks already passed, so
+/// nothing here can fail on a file `check` accepted).
+pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
+    let timezone = match &checked.file.timezone {
+        Some(tz) => TimeZone::get(tz).map_err(|e| crate::error::Error::usage(e.to_string()))?,
+        None => TimeZone::UTC,
+    };
+    let mut out = Vec::new();
+    for (i, p) in checked.file.policy.iter().enumerate() {
+        let cadence = match (checked.every_secs[i], &p.cron) {
+            (Some(s), _) => Cadence::Every(s),
+            (None, Some(c)) => Cadence::cron(c).map_err(crate::error::Error::usage)?,
+            (None, None) => unreachable!("check requires a cadence"),
+        };
+        let span = |w: &Option<String>| {
+            w.as_deref()
+                .map(|w| CalendarSpan::parse(&w.replace("mo", "m")))
+                .transpose()
+                .map_err(crate::error::Error::usage)
+        };
+        let k = &p.keep;
+        let keep = crate::rotation::plan::Policy {
+            keep_last: k.last,
+            keep_hourly: k.hourly,
+            keep_daily: k.daily,
+            keep_weekly: k.weekly,
+            keep_monthly: k.monthly,
+            keep_yearly: k.yearly,
+            keep_within: span(&k.within)?,
+            timezone: timezone.clone(),
+            ..crate::rotation::plan::Policy::default()
+        };
+        let re = |s: Option<&Selector>| {
+            s.and_then(|s| s.name_regex.as_deref())
+                .map(|r| {
+                    regex_lite::Regex::new(r).map_err(|e| crate::error::Error::usage(e.to_string()))
+                })
+                .transpose()
+        };
+        let (warn, crit) = checked.alerts[i];
+        out.push(Compiled {
+            policy: p.clone(),
+            cadence,
+            keep,
+            min: k.min.unwrap_or(0),
+            select_re: re(Some(&p.select))?,
+            exclude_re: re(p.exclude.as_ref())?,
+            expect: checked.expect[i],
+            warn,
+            crit,
+            hook_timeout: std::time::Duration::from_secs(checked.hook_timeouts[i]),
+            timezone: timezone.clone(),
+        });
+    }
+    Ok(out)
+}
+
+impl Compiled {
+    /// `(warn, crit)` ages: as given, else 1.5× and 2× the cadence's interval.
+    pub fn thresholds(&self, now: Timestamp) -> (SignedDuration, SignedDuration) {
+        let every = self.cadence.interval(now, &self.timezone).as_secs();
+        let secs = |s: u64| SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+        let warn = self.warn.map_or(secs(every as u64 * 3 / 2), secs);
+        let crit = self.crit.map_or(secs(every as u64 * 2), secs).max(warn);
+        (warn, crit)
+    }
+
+    /// Whether `v` is selected: every key given in `select` matches (list values: any of them),
+    /// and `exclude`, when given, does not.
+    pub fn selects(&self, v: &Volume) -> bool {
+        matches(&self.policy.select, self.select_re.as_ref(), v)
+            && !self
+                .policy
+                .exclude
+                .as_ref()
+                .is_some_and(|x| !is_empty(x) && matches(x, self.exclude_re.as_ref(), v))
+    }
+}
+
+fn is_empty(s: &Selector) -> bool {
+    s.ids.is_empty() && s.names.is_empty() && s.name_regex.is_none() && s.tags.is_empty()
+}
+
+fn matches(s: &Selector, re: Option<&regex_lite::Regex>, v: &Volume) -> bool {
+    let name = v.name.as_deref();
+    (s.ids.is_empty() || s.ids.contains(&v.id))
+        && (s.names.is_empty() || name.is_some_and(|n| s.names.iter().any(|x| x == n)))
+        && re.is_none_or(|re| name.is_some_and(|n| re.is_match(n)))
+        && s.tags.iter().all(|(k, val)| v.tags.get(k) == Some(val))
+}
+
+/// A deletion and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Doomed {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub entry: PlanEntry,
+    /// Why it goes.
+    pub reason: String,
+}
+
+/// A snapshot as a plan names it (also read back from a saved plan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// Snapshot id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Creation time.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub created_at: Option<Timestamp>,
+}
+
+impl From<&Snapshot> for PlanEntry {
+    fn from(s: &Snapshot) -> Self {
+        PlanEntry {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            created_at: s.created_at,
+        }
+    }
+}
+
+impl From<Entry> for PlanEntry {
+    fn from(e: Entry) -> Self {
+        PlanEntry {
+            id: e.id,
+            name: e.name,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A marked snapshot whose policy is gone from the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Orphan {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub entry: PlanEntry,
+    /// The policy id in its mark.
+    pub policy_id: String,
+}
+
+/// A kept snapshot and every reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeptEntry {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub entry: PlanEntry,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// One policy on one volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unit {
+    /// Volume id.
+    pub volume_id: String,
+    /// Volume name.
+    pub volume_name: Option<String>,
+    /// The name of the snapshot to take, when one is due.
+    pub create: Option<String>,
+    /// The tick the due snapshot answers.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub due_since: Option<Timestamp>,
+    /// Owned snapshots to delete, with why.
+    pub delete: Vec<Doomed>,
+    /// Owned snapshots kept, with every reason.
+    pub keep: Vec<KeptEntry>,
+    /// Marked snapshots of policies no longer in the file.
+    pub orphans: Vec<Orphan>,
+    /// Owned snapshots now.
+    pub owned: usize,
+    /// The newest owned snapshot's creation time.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub newest: Option<Timestamp>,
+    /// Why this volume cannot be planned (its listing failed).
+    pub error: Option<String>,
+}
+
+/// One policy's plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyPlan {
+    /// Policy id.
+    pub id: String,
+    /// Provider.
+    pub provider: Option<ProviderKind>,
+    /// Volumes selected.
+    pub selected: usize,
+    /// Seconds between ticks.
+    pub interval_seconds: u64,
+    /// Why nothing is changed for this policy (`expect_volumes`, `max_delete`).
+    pub refused: Option<String>,
+    /// Why it could not be planned at all (connection, volume listing).
+    pub error: Option<String>,
+    /// One per selected volume.
+    pub units: Vec<Unit>,
+}
+
+/// A whole plan: what `policy plan` prints and `policy apply` carries out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FleetPlan {
+    /// [`PLAN_SCHEMA`].
+    pub schema: String,
+    /// The time it was planned at.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub at: Option<Timestamp>,
+    /// Per policy.
+    pub policies: Vec<PolicyPlan>,
+}
+
+impl FleetPlan {
+    /// Creates and deletes the plan would make (refused policies make none).
+    pub fn changes(&self) -> usize {
+        self.policies
+            .iter()
+            .filter(|p| p.refused.is_none())
+            .flat_map(|p| &p.units)
+            .map(|u| u.delete.len() + usize::from(u.create.is_some()))
+            .sum()
+    }
+}
+
+/// Plan one unit from its listing.
+pub fn plan_unit(
+    c: &Compiled,
+    known: &BTreeSet<&str>,
+    kind: ProviderKind,
+    volume: &Volume,
+    listed: Result<Vec<Snapshot>>,
+    now: Timestamp,
+) -> Unit {
+    let mut unit = Unit {
+        volume_id: volume.id.clone(),
+        volume_name: volume.name.clone(),
+        create: None,
+        due_since: None,
+        delete: vec![],
+        keep: vec![],
+        orphans: vec![],
+        owned: 0,
+        newest: None,
+        error: None,
+    };
+    let all = match listed {
+        Ok(all) => all,
+        Err(e) => {
+            unit.error = Some(e.to_string());
+            return unit;
+        }
+    };
+    let id = c.policy.id.as_str();
+    let mut owned: Vec<Snapshot> = Vec::new();
+    for s in all {
+        match mark::owner(&s) {
+            Some(o) if o == id => owned.push(s),
+            Some(o) if !known.contains(o) => unit.orphans.push(Orphan {
+                entry: (&s).into(),
+                policy_id: o.to_string(),
+            }),
+            _ => {}
+        }
+    }
+    unit.owned = owned.len();
+    unit.newest = owned
+        .iter()
+        .filter(|s| s.state == SnapshotState::Available)
+        .filter_map(|s| s.created_at)
+        .filter(|t| *t <= now)
+        .max();
+    // Due when no owned snapshot (ready or on its way) was taken since the last tick.
+    let tick = c.cadence.last_tick(now, &c.timezone);
+    let answered = owned.iter().any(|s| {
+        s.state != SnapshotState::Error && s.created_at.zip(tick).is_some_and(|(t, k)| t >= k)
+    });
+    let mut candidates = owned.clone();
+    if !answered {
+        let name = mark::name(id, now);
+        unit.create = Some(name.clone());
+        unit.due_since = tick;
+        // Plan with the snapshot about to be taken, as the real run sees it after taking it.
+        candidates.push(Snapshot {
+            provider: kind,
+            id: name.clone(),
+            volume_id: Some(volume.id.clone()),
+            name: Some(name),
+            description: None,
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: crate::model::SnapshotKind::Manual,
+            created_at: Some(now),
+            size_gib: None,
+            expires_at: None,
+        });
+    }
+    let p = plan(&candidates, &c.keep, now);
+    let mut keep: Vec<KeptEntry> = p
+        .keep
+        .into_iter()
+        .filter(|k: &Kept| unit.create.as_deref() != Some(k.entry.id.as_str()))
+        .map(|k| KeptEntry {
+            entry: k.entry.into(),
+            reasons: k.reasons,
+        })
+        .collect();
+    let mut delete = p.delete;
+    // The floor: never fewer than `min` owned snapshots after the run (counting the new one).
+    delete.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+    let kept_after = candidates.len() - delete.len();
+    let short = c.min.saturating_sub(kept_after).min(delete.len());
+    for s in delete.drain(..short) {
+        keep.push(KeptEntry {
+            entry: (&s).into(),
+            reasons: vec![format!("min {}", c.min)],
+        });
+    }
+    let rules = c.keep.describe();
+    unit.delete = delete
+        .iter()
+        .map(|s| Doomed {
+            entry: s.into(),
+            reason: format!("no rule keeps it ({rules})"),
+        })
+        .collect();
+    keep.sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
+    unit.keep = keep;
+    unit
+}

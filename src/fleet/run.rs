@@ -1,0 +1,809 @@
+//! The I/O of fleet mode: read the clouds and plan ([`plan_all`]), carry a plan out ([`apply`]),
+//! then write the JSON report and the Prometheus textfile ([`metrics`]).
+//!
+//! One unit is one policy on one volume. A unit whose listing, pre-hook or create failed deletes
+//! nothing; the other units go on. Policies run concurrently; within a provider connection
+//! (one account) volumes share its rate limiter, its in-flight cap and a concurrency limit.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::plan::{
+    Compiled, FleetPlan, KeptEntry, Orphan, PLAN_SCHEMA, PlanEntry, PolicyPlan, Unit, plan_unit,
+};
+use crate::batch::{Sent, send_deletions};
+use crate::error::{Error, Result};
+use crate::provider::Provider;
+use crate::wait::{Awaited, WaitOptions, wait_for, wait_for_all};
+
+/// Schema name of the run report (`report_file`, `policy apply -o json`).
+pub const REPORT_SCHEMA: &str = "snapctl.policy-report/v1";
+
+/// A provider connection a policy runs on; policies with the same settings share one, so they
+/// share its rate limit.
+#[derive(Clone)]
+pub struct Target {
+    /// The provider.
+    pub provider: Arc<dyn Provider>,
+    /// Deletions in flight at once on this account.
+    pub in_flight: Arc<Semaphore>,
+    /// Volumes worked on at once on this account.
+    pub volumes: Arc<Semaphore>,
+}
+
+impl Target {
+    /// A target for `provider` with its registry caps.
+    pub fn new(provider: Arc<dyn Provider>, concurrency: usize) -> Target {
+        let cap = crate::providers::entry(provider.kind()).max_in_flight;
+        Target {
+            provider,
+            in_flight: Arc::new(Semaphore::new(cap.max(1))),
+            volumes: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+}
+
+/// Plan every policy at `now`, concurrently. A policy whose connection or volume listing failed
+/// has an `error` and no units; one selecting a number of volumes outside `expect_volumes`, or
+/// deleting more than its `max_delete`, is `refused`.
+pub async fn plan_all(
+    compiled: Arc<Vec<Compiled>>,
+    targets: Vec<(usize, std::result::Result<Target, String>)>,
+    now: Timestamp,
+) -> FleetPlan {
+    let mut set = JoinSet::new();
+    let n = targets.len();
+    let order: Vec<usize> = targets.iter().map(|(i, _)| *i).collect();
+    for (slot, (i, target)) in targets.into_iter().enumerate() {
+        let compiled = compiled.clone();
+        set.spawn(async move { (slot, plan_policy(&compiled, i, target, now).await) });
+    }
+    let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
+    while let Some(Ok((slot, p))) = set.join_next().await {
+        slots[slot] = Some(p);
+    }
+    FleetPlan {
+        schema: PLAN_SCHEMA.into(),
+        at: Some(now),
+        policies: slots
+            .into_iter()
+            .zip(order)
+            .map(|(p, i)| {
+                p.unwrap_or_else(|| {
+                    empty_plan(&compiled[i], None, "planning stopped unexpectedly".into())
+                })
+            })
+            .collect(),
+    }
+}
+
+fn empty_plan(
+    c: &Compiled,
+    provider: Option<crate::kind::ProviderKind>,
+    error: String,
+) -> PolicyPlan {
+    PolicyPlan {
+        id: c.policy.id.clone(),
+        provider,
+        selected: 0,
+        interval_seconds: 0,
+        refused: None,
+        error: Some(error),
+        units: vec![],
+    }
+}
+
+async fn plan_policy(
+    all: &[Compiled],
+    i: usize,
+    target: std::result::Result<Target, String>,
+    now: Timestamp,
+) -> PolicyPlan {
+    let c = &all[i];
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return empty_plan(c, c.policy.provider, e),
+    };
+    let p = target.provider.as_ref();
+    let kind = p.kind();
+    let volumes = match p.list_volumes().await {
+        Ok(v) => v,
+        Err(e) => return empty_plan(c, Some(kind), format!("cannot list volumes: {e}")),
+    };
+    let selected: Vec<_> = volumes.into_iter().filter(|v| c.selects(v)).collect();
+    let mut out = PolicyPlan {
+        id: c.policy.id.clone(),
+        provider: Some(kind),
+        selected: selected.len(),
+        interval_seconds: c.cadence.interval(now, &c.timezone).as_secs().max(0) as u64,
+        refused: None,
+        error: None,
+        units: vec![],
+    };
+    if let Some(r) = c.expect
+        && (selected.len() < r.min || r.max.is_some_and(|m| selected.len() > m))
+    {
+        out.refused = Some(format!(
+            "the selector matches {} volumes, outside expect_volumes {}; nothing is changed for this policy",
+            selected.len(),
+            c.policy.expect_volumes.as_deref().unwrap_or("")
+        ));
+        return out;
+    }
+    let known: BTreeSet<&str> = all.iter().map(|c| c.policy.id.as_str()).collect();
+    let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
+    let listed = p.list_snapshots_of(&ids).await;
+    out.units = selected
+        .iter()
+        .zip(listed)
+        .map(|(v, l)| plan_unit(c, &known, kind, v, l, now))
+        .collect();
+    let deletes: usize = out.units.iter().map(|u| u.delete.len()).sum();
+    if let Some(max) = c.policy.max_delete
+        && deletes > max
+    {
+        out.refused = Some(format!(
+            "the plan deletes {deletes} snapshots, more than max_delete {max}; nothing is changed for this policy"
+        ));
+    }
+    out
+}
+
+/// A failed step of a unit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// `list`, `pre`, `create`, `post` or `delete`.
+    pub op: &'static str,
+    /// The snapshot, for deletions.
+    pub id: Option<String>,
+    /// The error, with the API's message.
+    pub error: String,
+}
+
+/// One unit's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitRun {
+    /// Volume id.
+    pub volume_id: String,
+    /// Volume name.
+    pub volume_name: Option<String>,
+    /// `ok`, `failed`, `unknown` (its listing failed), `refused` (its policy was) or `skipped`
+    /// (interrupted before it started).
+    pub status: &'static str,
+    /// The snapshot taken.
+    pub created: Option<PlanEntry>,
+    /// Snapshots deleted.
+    pub deleted: Vec<PlanEntry>,
+    /// Snapshots kept, with reasons.
+    pub kept: Vec<KeptEntry>,
+    /// Marked snapshots of policies no longer in the file.
+    pub orphans: Vec<Orphan>,
+    /// What failed.
+    pub failures: Vec<Failure>,
+    /// Owned snapshots after the run.
+    pub owned: usize,
+    /// Newest owned snapshot after the run.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub newest: Option<Timestamp>,
+}
+
+/// One policy's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRun {
+    /// Policy id.
+    pub id: String,
+    /// Provider.
+    pub provider: Option<crate::kind::ProviderKind>,
+    /// `ok`, `failed` (some unit failed), `refused` or `error` (not planned at all).
+    pub status: &'static str,
+    /// Volumes selected.
+    pub selected: usize,
+    /// Seconds between ticks.
+    pub interval_seconds: u64,
+    /// Why it was refused.
+    pub refused: Option<String>,
+    /// Why it could not run.
+    pub error: Option<String>,
+    /// Wall time of this policy's work.
+    pub duration_seconds: f64,
+    /// Per volume.
+    pub units: Vec<UnitRun>,
+}
+
+/// A whole run: the JSON report (`report_file`) and what `apply` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// [`REPORT_SCHEMA`].
+    pub schema: &'static str,
+    /// When the run started.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub finished_at: Option<Timestamp>,
+    /// Why the whole run was refused (`--max-delete`).
+    pub refused: Option<String>,
+    /// Per policy.
+    pub policies: Vec<PolicyRun>,
+}
+
+impl RunReport {
+    /// Units that failed, policies refused, policies that could not run.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let failed = self
+            .policies
+            .iter()
+            .flat_map(|p| &p.units)
+            .filter(|u| matches!(u.status, "failed" | "unknown"))
+            .count();
+        let refused = self
+            .policies
+            .iter()
+            .filter(|p| p.status == "refused")
+            .count();
+        let errors = self.policies.iter().filter(|p| p.status == "error").count();
+        (failed, refused, errors)
+    }
+}
+
+/// What `apply` is allowed to do.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Refuse the whole run when it would delete more than this.
+    pub max_delete: usize,
+    /// Polling for creates and deletions.
+    pub wait: WaitOptions,
+    /// Volume locks (shared with `rotate`).
+    pub lock_dir: std::path::PathBuf,
+    /// How long to wait for a volume's lock.
+    pub lock_wait: Duration,
+}
+
+/// The report of a plan nothing was done for (refused runs, `check`).
+pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
+    RunReport {
+        schema: REPORT_SCHEMA,
+        started_at: Some(started),
+        finished_at: Some(Timestamp::now()),
+        refused: None,
+        policies: plan
+            .policies
+            .iter()
+            .map(|p| PolicyRun {
+                id: p.id.clone(),
+                provider: p.provider,
+                status: policy_status(p, &[]),
+                selected: p.selected,
+                interval_seconds: p.interval_seconds,
+                refused: p.refused.clone(),
+                error: p.error.clone(),
+                duration_seconds: 0.0,
+                units: p
+                    .units
+                    .iter()
+                    .map(|u| UnitRun {
+                        volume_id: u.volume_id.clone(),
+                        volume_name: u.volume_name.clone(),
+                        status: if u.error.is_some() {
+                            "unknown"
+                        } else if p.refused.is_some() {
+                            "refused"
+                        } else {
+                            "ok"
+                        },
+                        created: None,
+                        deleted: vec![],
+                        kept: u.keep.clone(),
+                        orphans: u.orphans.clone(),
+                        failures: u
+                            .error
+                            .iter()
+                            .map(|e| Failure {
+                                op: "list",
+                                id: None,
+                                error: e.clone(),
+                            })
+                            .collect(),
+                        owned: u.owned,
+                        newest: u.newest,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> &'static str {
+    if p.error.is_some() {
+        "error"
+    } else if p.refused.is_some() {
+        "refused"
+    } else if units
+        .iter()
+        .any(|u| matches!(u.status, "failed" | "unknown"))
+        || p.units.iter().any(|u| u.error.is_some())
+    {
+        "failed"
+    } else {
+        "ok"
+    }
+}
+
+/// Carry `plan` out: per unit, lock → pre-hook → create (and wait until usable) → post-hook →
+/// delete what the plan deletes. Refused and unplanned policies change nothing. Before anything,
+/// the whole run is refused when it would delete more than `opts.max_delete`.
+pub async fn apply(
+    plan: FleetPlan,
+    compiled: Arc<Vec<Compiled>>,
+    targets: Vec<Option<Target>>,
+    opts: ApplyOptions,
+) -> RunReport {
+    let started = Timestamp::now();
+    let total: usize = plan
+        .policies
+        .iter()
+        .filter(|p| p.refused.is_none())
+        .flat_map(|p| &p.units)
+        .map(|u| u.delete.len())
+        .sum();
+    if total > opts.max_delete {
+        let mut report = report_of_plan(&plan, started);
+        report.refused = Some(format!(
+            "the run would delete {total} snapshots, more than --max-delete {}; nothing was changed",
+            opts.max_delete
+        ));
+        return report;
+    }
+    let opts = Arc::new(opts);
+    // Units on the same volume (two policies selecting it) run one after the other under one
+    // volume lock; volumes run concurrently within each account's limits.
+    type Work = (Target, Vec<(usize, usize, usize, Unit)>);
+    let mut groups: std::collections::BTreeMap<(usize, String), Work> = Default::default();
+    for (i, (p, target)) in plan.policies.iter().zip(targets).enumerate() {
+        let Some(target) = target.filter(|_| p.error.is_none() && p.refused.is_none()) else {
+            continue;
+        };
+        let Some(ci) = compiled.iter().position(|c| c.policy.id == p.id) else {
+            continue;
+        };
+        let account = Arc::as_ptr(&target.provider) as *const () as usize;
+        for (j, unit) in p.units.iter().enumerate() {
+            if unit.error.is_some() || (unit.create.is_none() && unit.delete.is_empty()) {
+                continue;
+            }
+            groups
+                .entry((account, unit.volume_id.clone()))
+                .or_insert_with(|| (target.clone(), Vec::new()))
+                .1
+                .push((i, j, ci, unit.clone()));
+        }
+    }
+    let mut set = JoinSet::new();
+    for ((_, volume), (target, units)) in groups {
+        let (opts, compiled) = (opts.clone(), compiled.clone());
+        set.spawn(async move {
+            let _turn = target.volumes.clone().acquire_owned().await;
+            let p = target.provider.clone();
+            let mut out = Vec::new();
+            let lock = volume_lock(p.as_ref(), &volume, &opts).await;
+            for (i, j, ci, unit) in units {
+                let began = std::time::Instant::now();
+                let run = match &lock {
+                    Ok(_) => run_unit(&compiled[ci], unit, &target, &opts).await,
+                    Err(e) => failed_unit(unit, "lock", e.clone()),
+                };
+                out.push((i, j, run, began.elapsed()));
+            }
+            out
+        });
+    }
+    let mut report = report_of_plan(&plan, started);
+    let mut took: Vec<Duration> = vec![Duration::ZERO; plan.policies.len()];
+    while let Some(joined) = set.join_next().await {
+        for (i, j, run, elapsed) in joined.unwrap_or_default() {
+            report.policies[i].units[j] = run;
+            took[i] += elapsed;
+        }
+    }
+    for (i, p) in plan.policies.iter().enumerate() {
+        let status = policy_status(p, &report.policies[i].units);
+        report.policies[i].status = status;
+        report.policies[i].duration_seconds = took[i].as_secs_f64();
+    }
+    report.finished_at = Some(Timestamp::now());
+    report
+}
+
+/// Take the volume's lock (shared with `rotate`, so the two never work on one volume at once).
+async fn volume_lock(
+    p: &dyn Provider,
+    volume: &str,
+    opts: &ApplyOptions,
+) -> std::result::Result<crate::lock::VolumeLock, String> {
+    let (dir, kind, scope, vol, wait) = (
+        opts.lock_dir.clone(),
+        p.kind().to_string(),
+        p.scope(),
+        volume.to_string(),
+        opts.lock_wait,
+    );
+    match tokio::task::spawn_blocking(move || crate::lock::acquire(&dir, &kind, &scope, &vol, wait))
+        .await
+    {
+        Ok(Ok(l)) => Ok(l),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn failed_unit(unit: Unit, op: &'static str, error: String) -> UnitRun {
+    let mut run = unit_run(&unit);
+    run.status = "failed";
+    run.failures.push(Failure {
+        op,
+        id: None,
+        error,
+    });
+    run
+}
+
+fn unit_run(unit: &Unit) -> UnitRun {
+    UnitRun {
+        volume_id: unit.volume_id.clone(),
+        volume_name: unit.volume_name.clone(),
+        status: "ok",
+        created: None,
+        deleted: vec![],
+        kept: unit.keep.clone(),
+        orphans: unit.orphans.clone(),
+        failures: vec![],
+        owned: unit.owned,
+        newest: unit.newest,
+    }
+}
+
+async fn run_unit(c: &Compiled, unit: Unit, target: &Target, opts: &ApplyOptions) -> UnitRun {
+    let p = target.provider.clone();
+    let mut run = unit_run(&unit);
+    let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
+        run.status = "failed";
+        run.failures.push(Failure { op, id, error: e });
+    };
+    if unit.create.is_none() && unit.delete.is_empty() {
+        return run;
+    }
+    if crate::interrupt::requested() {
+        run.status = "skipped";
+        return run;
+    }
+    let env = |phase: &str| {
+        vec![
+            ("SNAPCTL_POLICY", c.policy.id.clone()),
+            ("SNAPCTL_PROVIDER", p.kind().to_string()),
+            ("SNAPCTL_VOLUME_ID", unit.volume_id.clone()),
+            (
+                "SNAPCTL_VOLUME_NAME",
+                unit.volume_name.clone().unwrap_or_default(),
+            ),
+            ("SNAPCTL_HOOK", phase.to_string()),
+        ]
+    };
+    if let Some(name) = &unit.create {
+        if let Some(pre) = &c.policy.pre
+            && let Err(e) = hook(pre, &env("pre"), c.hook_timeout).await
+        {
+            // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
+            fail(&mut run, "pre", None, e);
+            return run;
+        }
+        let mut req =
+            super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, Timestamp::now());
+        req.name = Some(name.clone());
+        match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
+            Ok((snap, op)) => {
+                let waited = wait_for(p.as_ref(), &op, &opts.wait).await;
+                let created = PlanEntry {
+                    id: snap.id.clone(),
+                    name: snap.name.clone().or(Some(name.clone())),
+                    created_at: snap.created_at.or(Some(Timestamp::now())),
+                };
+                run.owned += 1;
+                run.newest = created.created_at.max(run.newest);
+                run.created = Some(created);
+                if let Err(e) = waited {
+                    // Not usable: keep every older snapshot.
+                    fail(&mut run, "create", Some(snap.id), e.to_string());
+                    return run;
+                }
+            }
+            Err(e) => {
+                fail(&mut run, "create", None, e.to_string());
+                return run;
+            }
+        }
+        if let Some(post) = &c.policy.post
+            && let Err(e) = hook(post, &env("post"), c.hook_timeout).await
+        {
+            // The snapshot exists; the post-hook's failure is reported, deletions still run.
+            fail(&mut run, "post", None, e);
+        }
+    }
+    if unit.delete.is_empty() {
+        return run;
+    }
+    let targets: Vec<(Option<String>, String)> = unit
+        .delete
+        .iter()
+        .map(|d| (Some(unit.volume_id.clone()), d.entry.id.clone()))
+        .collect();
+    let sent = send_deletions(&p, &targets, &target.in_flight).await;
+    let mut awaited = Vec::new();
+    let mut started = Vec::new();
+    for (d, s) in unit.delete.iter().zip(sent) {
+        match s {
+            Sent::Started(op) => {
+                awaited.push(Awaited {
+                    volume: Some(unit.volume_id.clone()),
+                    op,
+                });
+                started.push(d);
+            }
+            Sent::Failed(e) => fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string()),
+            Sent::Skipped => {
+                run.status = if run.status == "ok" {
+                    "skipped"
+                } else {
+                    run.status
+                };
+            }
+        }
+    }
+    let confirmed = wait_for_all(p.as_ref(), &awaited, &opts.wait).await;
+    for (d, outcome) in started.into_iter().zip(confirmed) {
+        match outcome {
+            Ok(()) => {
+                run.deleted.push(d.entry.clone());
+                run.owned = run.owned.saturating_sub(1);
+            }
+            Err(e) => fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string()),
+        }
+    }
+    run
+}
+
+/// Run a hook with `sh -c` (`cmd /C` on Windows), its environment naming the unit; it fails on a
+/// non-zero exit or when it outlives `timeout` (then it is killed).
+async fn hook(
+    command: &str,
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    let mut cmd = if cfg!(windows) {
+        let mut c = tokio::process::Command::new("cmd");
+        c.arg("/C").arg(command);
+        c
+    } else {
+        let mut c = tokio::process::Command::new("sh");
+        c.arg("-c").arg(command);
+        c
+    };
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start hook {command:?}: {e}"))?;
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => Err(format!(
+            "hook {command:?} still running after {}: killed",
+            crate::error::humanize(timeout)
+        )),
+        Ok(Err(e)) => Err(format!("hook {command:?}: {e}")),
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => {
+            let said = String::from_utf8_lossy(&out.stderr);
+            let said = crate::text::one_line(said.trim(), 200);
+            Err(format!(
+                "hook {command:?} failed ({}){}",
+                out.status,
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {said}")
+                }
+            ))
+        }
+    }
+}
+
+/// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).
+pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
+    if unit.status == "unknown" {
+        return 3;
+    }
+    let (warn, crit) = c.thresholds(now);
+    match unit.newest {
+        None => 2,
+        Some(t) => {
+            let age = now.duration_since(t);
+            if age > crit {
+                2
+            } else if age > warn {
+                1
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// The Prometheus text exposition of a run (node_exporter's textfile collector). No snapshot ids
+/// as labels; a volume whose listing failed gets status 3 and no timestamp, so stale data never
+/// looks fresh.
+pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, value) in rows {
+            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    };
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let pol = |p: &PolicyRun| format!("policy=\"{}\"", esc(&p.id));
+    let vol = |p: &PolicyRun, u: &UnitRun| {
+        format!(
+            "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
+            esc(&p.id),
+            p.provider.map(|k| k.to_string()).unwrap_or_default(),
+            esc(&u.volume_id)
+        )
+    };
+    let ps = &report.policies;
+    let finished = report.finished_at.unwrap_or(now).as_second();
+    family(
+        "snapctl_run_timestamp_seconds",
+        "When the policy last ran (Unix time).",
+        ps.iter().map(|p| (pol(p), finished.to_string())).collect(),
+    );
+    family(
+        "snapctl_run_success",
+        "1 when every unit of the policy succeeded in the last run.",
+        ps.iter()
+            .map(|p| {
+                (
+                    pol(p),
+                    u8::from(p.status == "ok" && report.refused.is_none()).to_string(),
+                )
+            })
+            .collect(),
+    );
+    family(
+        "snapctl_run_duration_seconds",
+        "Wall time of the policy's last run.",
+        ps.iter()
+            .map(|p| (pol(p), format!("{:.3}", p.duration_seconds)))
+            .collect(),
+    );
+    family(
+        "snapctl_policy_volumes_selected",
+        "Volumes the policy's selector matched.",
+        ps.iter()
+            .map(|p| (pol(p), p.selected.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_policy_expected_interval_seconds",
+        "Seconds between two snapshots of the policy.",
+        ps.iter()
+            .map(|p| (pol(p), p.interval_seconds.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_last_snapshot_timestamp_seconds",
+        "Creation time of the newest snapshot the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != "unknown")
+            .filter_map(|(p, u)| Some((vol(p, u), u.newest?.as_second().to_string())))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_snapshots",
+        "Snapshots the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != "unknown")
+            .map(|(p, u)| (vol(p, u), u.owned.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_freshness_status",
+        "0 OK, 1 WARNING, 2 CRITICAL (newest owned snapshot too old or none), 3 UNKNOWN (listing failed).",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter_map(|(p, u)| {
+                let c = compiled.iter().find(|c| c.policy.id == p.id)?;
+                Some((vol(p, u), freshness(c, u, now).to_string()))
+            })
+            .collect(),
+    );
+    let sum = |p: &PolicyRun, f: &dyn Fn(&UnitRun) -> usize| p.units.iter().map(f).sum::<usize>();
+    family(
+        "snapctl_run_snapshots_created",
+        "Snapshots the policy took in the last run.",
+        ps.iter()
+            .map(|p| {
+                (
+                    pol(p),
+                    sum(p, &|u| usize::from(u.created.is_some())).to_string(),
+                )
+            })
+            .collect(),
+    );
+    family(
+        "snapctl_run_snapshots_deleted",
+        "Snapshots the policy deleted in the last run.",
+        ps.iter()
+            .map(|p| (pol(p), sum(p, &|u| u.deleted.len()).to_string()))
+            .collect(),
+    );
+    let mut failures = Vec::new();
+    for p in ps {
+        for op in ["list", "lock", "pre", "create", "post", "delete"] {
+            let n = sum(p, &|u| u.failures.iter().filter(|f| f.op == op).count())
+                + usize::from(op == "list" && p.error.is_some());
+            failures.push((format!("{},op=\"{op}\"", pol(p)), n.to_string()));
+        }
+    }
+    family(
+        "snapctl_run_operation_failures",
+        "Failed operations of the policy's last run, by operation.",
+        failures,
+    );
+    family(
+        "snapctl_policy_orphan_snapshots",
+        "Marked snapshots on the policy's volumes whose policy is no longer in the file.",
+        ps.iter()
+            .map(|p| (pol(p), sum(p, &|u| u.orphans.len()).to_string()))
+            .collect(),
+    );
+    out
+}
+
+/// Write `text` to `path` atomically: a temporary file beside it, then a rename, so a reader (the
+/// textfile collector, a monitoring check) never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        action: format!("cannot write {}", path.display()),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

@@ -1,0 +1,675 @@
+//! Fleet mode (`snapctl policy …`) end to end against the emulator, on all four providers:
+//! convergence over simulated days, ownership (two policies on one volume, hand-made look-alikes),
+//! refusals, a failed create that stops deletes for its volume only, locks, hooks, check, metrics
+//! and the report.
+
+use std::path::PathBuf;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use snapctl::emulator::{Emulator, EmulatorConfig};
+use snapctl::provider::ProviderKind;
+
+use crate::common::{assert_exit, stderr, stdout};
+use crate::emulator::{Cli, start};
+
+/// The connection keys of a policy on `kind` in the emulator.
+fn on(kind: ProviderKind) -> String {
+    match Emulator::service(kind) {
+        Some(s) => format!("provider = \"{}\"\nservice = \"{s}\"", kind.as_str()),
+        None => format!("provider = \"{}\"", kind.as_str()),
+    }
+}
+
+fn write(cli: &Cli, name: &str, text: &str) -> PathBuf {
+    let path = cli.home().join(name);
+    std::fs::write(&path, text).expect("policy file");
+    path
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(out)))
+}
+
+/// Snapshots of `volume` whose name starts with `prefix`.
+async fn named(cli: &Cli<'_>, kind: ProviderKind, volume: &str, prefix: &str) -> Vec<Value> {
+    cli.json(kind, &["snapshot", "list", "--volume", volume])
+        .await
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .cloned()
+        .collect()
+}
+
+/// `every = "6h"`, applied every 2 hours for two simulated days: one snapshot per tick, never a
+/// second one within a tick, and retention (`last = 3`) converges to exactly 3 on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_from_cron_converges_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut text = String::new();
+    for k in ProviderKind::ALL {
+        let id = format!("p-{}", k.as_str());
+        text.push_str(&format!(
+            "[[policy]]\nid = \"{id}\"\n{}\nevery = \"6h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3, min = 2 }}\n\n",
+            on(k),
+            emu.demo_volume(k)
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let file = file.to_str().expect("utf-8");
+    let base = Timestamp::now();
+    let mut created = 0;
+    let runs = 24;
+    for run in 0..runs {
+        let back = SignedDuration::from_hours(2 * (runs - run));
+        emu.set_clock_offset(-back);
+        let at = (base - back).to_string();
+        let out = cli
+            .bare(&["-o", "json", "policy", "apply", "-f", file, "--at", &at])
+            .await;
+        assert_exit(&out, 0);
+        let report = json(&out);
+        assert_eq!(report["schema"], "snapctl.policy-report/v1");
+        created += report["policies"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .flat_map(|p| p["units"].as_array().expect("units").iter())
+            .filter(|u| !u["created"].is_null())
+            .count();
+        // A second apply within the same tick changes nothing.
+        let again = cli
+            .bare(&[
+                "policy",
+                "plan",
+                "--detailed-exitcode",
+                "-f",
+                file,
+                "--at",
+                &at,
+            ])
+            .await;
+        assert_exit(&again, 0);
+    }
+    emu.set_clock_offset(SignedDuration::ZERO);
+    // 48 simulated hours, a tick every 6: 8 ticks (9 when the first run lands right on one).
+    assert!((32..=36).contains(&created), "created {created}");
+    for k in ProviderKind::ALL {
+        let owned = named(
+            &cli,
+            k,
+            &emu.demo_volume(k),
+            &format!("snapctl.p-{}.", k.as_str()),
+        )
+        .await;
+        assert_eq!(owned.len(), 3, "{k}: {owned:?}");
+    }
+    // Due again once the clock passes the next tick: plan says so with exit 10.
+    let later = (base + SignedDuration::from_hours(7)).to_string();
+    let pending = cli
+        .bare(&[
+            "policy",
+            "plan",
+            "--detailed-exitcode",
+            "-f",
+            file,
+            "--at",
+            &later,
+        ])
+        .await;
+    assert_exit(&pending, 10);
+    assert!(
+        stdout(&pending).contains("+ snapctl.p-outscale."),
+        "{}",
+        stdout(&pending)
+    );
+}
+
+/// Two policies on one volume never touch each other's snapshots; a hand-made snapshot with a
+/// look-alike name survives (on NAS-HA, where only the name can carry the mark, rotate's names).
+#[tokio::test(flavor = "multi_thread")]
+async fn two_policies_share_a_volume_and_spare_hand_made_snapshots() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut text = String::new();
+    for k in ProviderKind::ALL {
+        for id in ["a", "b"] {
+            text.push_str(&format!(
+                "[[policy]]\nid = \"{id}-{}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 1 }}\n\n",
+                k.as_str(),
+                on(k),
+                emu.demo_volume(k)
+            ));
+        }
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let file = file.to_str().expect("utf-8");
+    for k in ProviderKind::ALL {
+        let vol = emu.demo_volume(k);
+        let look_alike = match k {
+            ProviderKind::OvhNasha => "snapctl-20200101T000000Z".to_string(),
+            _ => format!("snapctl.a-{}.20200101T000000Z", k.as_str()),
+        };
+        let mut args = vec![
+            "snapshot",
+            "create",
+            "--volume",
+            &vol,
+            "--name",
+            &look_alike,
+            "--wait",
+        ];
+        if k != ProviderKind::OvhNasha {
+            args.extend(["--description", "by hand"]);
+        }
+        cli.ok(k, &args).await;
+    }
+    let base = Timestamp::now();
+    for hour in 0..3 {
+        let back = SignedDuration::from_hours(3 - hour);
+        emu.set_clock_offset(-back);
+        let out = cli
+            .bare(&[
+                "policy",
+                "apply",
+                "-f",
+                file,
+                "--at",
+                &(base - back).to_string(),
+            ])
+            .await;
+        assert_exit(&out, 0);
+    }
+    emu.set_clock_offset(SignedDuration::ZERO);
+    for k in ProviderKind::ALL {
+        let vol = emu.demo_volume(k);
+        for id in ["a", "b"] {
+            let owned = named(&cli, k, &vol, &format!("snapctl.{id}-{}.2026", k.as_str())).await;
+            assert_eq!(owned.len(), 1, "{k} policy {id}: {owned:?}");
+        }
+        let all = named(&cli, k, &vol, "snapctl").await;
+        assert!(
+            all.iter().any(|s| s["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("20200101T000000Z"))),
+            "{k}: the hand-made snapshot must survive: {all:?}"
+        );
+    }
+}
+
+/// A selector that suddenly matches nothing refuses its policy (exit 9) and applies the others;
+/// metrics and the report say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_volumes_refuses_one_policy_and_the_others_run() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let prom = cli.home().join("snapctl.prom");
+    let report = cli.home().join("last-run.json");
+    let text = format!(
+        "metrics_file = {:?}\nreport_file = {:?}\n\n[[policy]]\nid = \"gone\"\n{}\nevery = \"1h\"\nexpect_volumes = \"1..\"\nselect = {{ names = [\"renamed-away\"] }}\nkeep = {{ last = 2 }}\n\n[[policy]]\nid = \"gold\"\n{}\nevery = \"1h\"\nexpect_volumes = \"1..3\"\nselect = {{ tags = {{ backup = \"gold\" }} }}\nexclude = {{ names = [\"web\"] }}\nkeep = {{ last = 2 }}\n",
+        prom.to_str().expect("utf-8"),
+        report.to_str().expect("utf-8"),
+        on(ProviderKind::Outscale),
+        on(ProviderKind::Outscale),
+    );
+    let file = write(&cli, "fleet.toml", &text);
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("expect_volumes"), "{}", stderr(&out));
+    let vol = emu.demo_volume(ProviderKind::Outscale);
+    assert_eq!(
+        named(&cli, ProviderKind::Outscale, &vol, "snapctl.gold.")
+            .await
+            .len(),
+        1
+    );
+    let metrics = std::fs::read_to_string(&prom).expect("metrics written");
+    for line in [
+        "snapctl_policy_volumes_selected{policy=\"gone\"} 0",
+        "snapctl_run_success{policy=\"gone\"} 0",
+        "snapctl_run_success{policy=\"gold\"} 1",
+        "snapctl_policy_volumes_selected{policy=\"gold\"} 1",
+        "snapctl_volume_freshness_status{policy=\"gold\",provider=\"outscale\",volume_id=",
+        "snapctl_volume_last_snapshot_timestamp_seconds{policy=\"gold\",provider=\"outscale\",volume_id=",
+        "snapctl_run_snapshots_created{policy=\"gold\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    assert!(!metrics.contains("snap-"), "no snapshot ids as labels");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_eq!(r["schema"], "snapctl.policy-report/v1");
+    assert_eq!(r["policies"][0]["status"], "refused");
+    assert_eq!(r["policies"][1]["status"], "ok");
+    assert_eq!(r["policies"][1]["units"][0]["status"], "ok");
+}
+
+/// A failed create (PowerVC refuses an attached volume) deletes nothing of that volume; the other
+/// volume of the same policy is rotated; exit 6.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_create_stops_deletes_for_that_volume_only() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Powervc;
+    let vols = cli.json(k, &["volume", "list"]).await;
+    let id_of = |name: &str| {
+        vols.as_array()
+            .expect("array")
+            .iter()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["id"].as_str())
+            .expect("volume")
+            .to_string()
+    };
+    let (data, logs) = (id_of("db-data"), id_of("db-logs"));
+    // Two old snapshots owned by the policy on each volume (db-logs is attached: --force),
+    // taken three days ago.
+    emu.set_clock_offset(-SignedDuration::from_hours(72));
+    for vol in [&data, &logs] {
+        for day in ["20261101T000000Z", "20261102T000000Z"] {
+            cli.ok(
+                k,
+                &[
+                    "snapshot",
+                    "create",
+                    "--volume",
+                    vol,
+                    "--force",
+                    "--wait",
+                    "--name",
+                    &format!("snapctl.db.{day}"),
+                    "--description",
+                    "snapctl:v1 policy=db",
+                ],
+            )
+            .await;
+        }
+    }
+    emu.set_clock_offset(SignedDuration::ZERO);
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"db\"\n{}\nevery = \"1h\"\nselect = {{ name_regex = \"^db-\" }}\nkeep = {{ last = 1 }}\n",
+            on(k)
+        ),
+    );
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 6);
+    let r = json(&out);
+    let units = r["policies"][0]["units"].as_array().expect("units");
+    let unit = |vol: &str| {
+        units
+            .iter()
+            .find(|u| u["volume_id"] == vol)
+            .expect("unit")
+            .clone()
+    };
+    assert_eq!(unit(&logs)["status"], "failed");
+    assert_eq!(unit(&logs)["failures"][0]["op"], "create");
+    assert_eq!(unit(&logs)["deleted"], serde_json::json!([]));
+    assert_eq!(unit(&data)["status"], "ok");
+    assert_eq!(unit(&data)["deleted"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        named(&cli, k, &logs, "snapctl.db.").await.len(),
+        2,
+        "db-logs keeps both"
+    );
+    assert_eq!(
+        named(&cli, k, &data, "snapctl.db.").await.len(),
+        1,
+        "db-data keeps the new one"
+    );
+}
+
+/// `max_delete` per policy and `--max-delete` for the run refuse before deleting anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_delete_refuses_before_any_change() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let vol = emu.demo_volume(k);
+    emu.set_clock_offset(-SignedDuration::from_hours(72));
+    for day in ["20261101T000000Z", "20261102T000000Z", "20261103T000000Z"] {
+        cli.ok(
+            k,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                &vol,
+                "--wait",
+                "--name",
+                &format!("snapctl.efs.{day}"),
+                "--description",
+                "snapctl:v1 policy=efs",
+            ],
+        )
+        .await;
+    }
+    emu.set_clock_offset(SignedDuration::ZERO);
+    let policy = |max: &str| {
+        format!(
+            "[[policy]]\nid = \"efs\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 1 }}\n{max}",
+            on(k)
+        )
+    };
+    let file = write(&cli, "one.toml", &policy("max_delete = 2\n"));
+    let before = emu.changes().len();
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("max_delete 2"), "{}", stderr(&out));
+    assert_eq!(
+        emu.changes().len(),
+        before,
+        "nothing sent: {:?}",
+        emu.changes()
+    );
+    let file = write(&cli, "two.toml", &policy(""));
+    let out = cli
+        .bare(&[
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--max-delete",
+            "2",
+        ])
+        .await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("--max-delete 2"), "{}", stderr(&out));
+    assert_eq!(
+        emu.changes().len(),
+        before,
+        "nothing sent: {:?}",
+        emu.changes()
+    );
+    // Within the limits it runs: one new snapshot, the three old ones gone.
+    assert_eq!(named(&cli, k, &vol, "snapctl.efs.").await.len(), 3);
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(named(&cli, k, &vol, "snapctl.efs.").await.len(), 1);
+}
+
+/// Another apply of the same file holds the lock: exit 8, nothing sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_apply_of_the_same_file_waits_its_turn() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"x\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"db-data\"] }}\nkeep = {{ last = 1 }}\n",
+            on(k)
+        ),
+    );
+    let canonical = std::fs::canonicalize(&file).expect("path");
+    let _held = snapctl::lock::acquire(
+        &cli.home().join("locks"),
+        "policy",
+        &canonical.display().to_string(),
+        "apply",
+        std::time::Duration::ZERO,
+    )
+    .expect("lock");
+    let before = emu.changes().len();
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 8);
+    assert_eq!(emu.changes().len(), before);
+}
+
+/// A failing pre-hook skips that volume's snapshot (reported, exit 6); the other volume's runs,
+/// and hooks see which unit they run for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_pre_hook_skips_its_volume() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let seen = cli.home().join("hooks.log");
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"hooked\"\n{}\nevery = \"1h\"\nselect = {{ name_regex = \".\" }}\nkeep = {{ last = 1 }}\npre = 'echo \"$SNAPCTL_POLICY $SNAPCTL_VOLUME_NAME\" >> {}; test \"$SNAPCTL_VOLUME_NAME\" != web'\nhook_timeout = \"10s\"\n",
+            on(k),
+            seen.display()
+        ),
+    );
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    if cfg!(windows) {
+        return;
+    }
+    assert_exit(&out, 6);
+    let r = json(&out);
+    let units = r["policies"][0]["units"].as_array().expect("units");
+    let web = units
+        .iter()
+        .find(|u| u["volume_name"] == "web")
+        .expect("web");
+    assert_eq!(web["failures"][0]["op"], "pre");
+    assert!(web["created"].is_null());
+    let db = units
+        .iter()
+        .find(|u| u["volume_name"] == "db-data")
+        .expect("db");
+    assert!(!db["created"].is_null());
+    let log = std::fs::read_to_string(&seen).expect("hook ran");
+    assert!(
+        log.contains("hooked db-data") && log.contains("hooked web"),
+        "{log}"
+    );
+}
+
+/// `check` is a monitoring plugin: OK after a run, CRITICAL when the newest snapshot is too old
+/// for the cadence, UNKNOWN when a policy cannot be read; a plan shows orphans of a policy that
+/// left the file; a saved plan is refused once a snapshot it deletes is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_orphans_and_saved_plans() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhNasha;
+    let two = format!(
+        "[[policy]]\nid = \"keep\"\n{on}\nevery = \"1h\"\nselect = {{ names = [\"partition1\"] }}\nkeep = {{ last = 5 }}\n\n[[policy]]\nid = \"old\"\n{on}\nevery = \"1h\"\nselect = {{ names = [\"partition1\"] }}\nkeep = {{ last = 5 }}\n",
+        on = on(k)
+    );
+    let file = write(&cli, "fleet.toml", &two);
+    let f = file.to_str().expect("utf-8");
+    assert_exit(&cli.bare(&["policy", "apply", "-f", f]).await, 0);
+    let ok = cli.bare(&["policy", "check", "-f", f]).await;
+    assert_exit(&ok, 0);
+    assert!(
+        stdout(&ok).starts_with("SNAPCTL OK: 2 policies, 2 of 2 volumes fresh |"),
+        "{}",
+        stdout(&ok)
+    );
+    let late = (Timestamp::now() + SignedDuration::from_hours(3)).to_string();
+    let crit = cli.bare(&["policy", "check", "-f", f, "--at", &late]).await;
+    assert_exit(&crit, 2);
+    assert!(
+        stdout(&crit).contains("CRITICAL: policy keep volume partition1: newest snapshot is"),
+        "{}",
+        stdout(&crit)
+    );
+
+    // The policy "old" leaves the file: its snapshot is an orphan, shown and never deleted.
+    let one = two.split("\n\n").next().expect("first policy").to_string();
+    std::fs::write(&file, one).expect("rewrite");
+    let plan = cli.bare(&["-o", "json", "policy", "plan", "-f", f]).await;
+    assert_exit(&plan, 0);
+    let p = json(&plan);
+    assert_eq!(p["schema"], "snapctl.policy-plan/v1");
+    assert_eq!(
+        p["policies"][0]["units"][0]["orphans"][0]["policy_id"],
+        "old"
+    );
+    let text = cli.bare(&["policy", "plan", "-f", f]).await;
+    assert!(
+        stdout(&text).contains("! snapctl.old."),
+        "{}",
+        stdout(&text)
+    );
+
+    // A saved plan that deletes a snapshot removed since is refused, nothing changed.
+    std::fs::write(
+        &file,
+        format!(
+            "[[policy]]\nid = \"keep\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"partition1\"] }}\nkeep = {{ last = 1 }}\n",
+            on(k)
+        ),
+    )
+    .expect("rewrite");
+    let later = (Timestamp::now() + SignedDuration::from_hours(1)).to_string();
+    let saved = cli.home().join("plan.json");
+    let out = cli
+        .bare(&[
+            "policy",
+            "plan",
+            "-f",
+            f,
+            "--at",
+            &later,
+            "--out",
+            saved.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let doomed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("json");
+    assert!(doomed["policies"][0]["units"][0]["create"].is_string());
+    let owned = named(&cli, k, "partition1", "snapctl.keep.").await;
+    assert_eq!(owned.len(), 1);
+    cli.ok(
+        k,
+        &[
+            "snapshot",
+            "delete",
+            owned[0]["id"].as_str().expect("id"),
+            "--volume",
+            "partition1",
+            "--wait",
+        ],
+    )
+    .await;
+    let out = cli
+        .bare(&[
+            "policy",
+            "apply",
+            "-f",
+            f,
+            "--plan",
+            saved.to_str().expect("utf-8"),
+            "--at",
+            &later,
+        ])
+        .await;
+    assert_exit(&out, 9);
+    assert!(
+        stderr(&out).contains("gone or no longer owned"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        named(&cli, k, "partition1", "snapctl.keep.")
+            .await
+            .is_empty(),
+        "nothing created"
+    );
+
+    // An unreachable account is UNKNOWN for check.
+    std::fs::write(&file, "[[policy]]\nid = \"x\"\nprofile = \"nope\"\nevery = \"1h\"\nselect = { names = [\"a\"] }\nkeep = { last = 1 }\n").expect("rewrite");
+    let unknown = cli.bare(&["policy", "check", "-f", f]).await;
+    assert_exit(&unknown, 3);
+    assert!(
+        stdout(&unknown).starts_with("SNAPCTL UNKNOWN"),
+        "{}",
+        stdout(&unknown)
+    );
+}
+
+/// The emulator seeds many volumes; a plan over all of them lists snapshots in bulk where the API
+/// can (OUTSCALE, PowerVC) and once per volume at most elsewhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_over_many_volumes_spends_at_most_one_list_per_volume() {
+    let emu = snapctl::emulator::start(EmulatorConfig {
+        delay: std::time::Duration::from_millis(10),
+        volumes: 60,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    for k in ProviderKind::ALL {
+        let select = match k {
+            ProviderKind::Outscale | ProviderKind::Powervc => "tags = { fleet = \"yes\" }",
+            _ => "name_regex = \"^fleet-\"",
+        };
+        let file = write(
+            &cli,
+            &format!("{}.toml", k.as_str()),
+            &format!(
+                "[[policy]]\nid = \"many\"\n{}\nevery = \"1h\"\nexpect_volumes = \"60..60\"\nselect = {{ {select} }}\nkeep = {{ last = 1 }}\n",
+                on(k)
+            ),
+        );
+        let before = emu.requests();
+        let out = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "plan",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&out, 0);
+        assert_eq!(json(&out)["policies"][0]["selected"], 60);
+        let spent = emu.requests() - before;
+        let bound = match k {
+            // ReadVolumes + one ReadSnapshots for all 62 volumes.
+            ProviderKind::Outscale => 4,
+            // Keystone token + volumes + one snapshot listing (+ version discovery).
+            ProviderKind::Powervc => 6,
+            // The share list, then one snapshot list per share.
+            ProviderKind::OvhEfs => 62 + 4,
+            // The API has no bulk reads: each partition is read, then its custom snapshots and
+            // its schedule list (3 per volume).
+            ProviderKind::OvhNasha => 3 * 62 + 4,
+        };
+        assert!(
+            spent <= bound,
+            "{k}: {spent} requests for 60 volumes (bound {bound})"
+        );
+    }
+}

@@ -507,6 +507,43 @@ pub enum PolicyCmd {
     Apply(PolicyApplyArgs),
     /// Monitoring plugin over every policy and volume: Nagios codes 0-3 and perfdata.
     Check(PolicyRunArgs),
+    /// List marked snapshots of policies no longer in the file, or of volumes that are gone;
+    /// delete them only with --delete --policy-id ID.
+    Orphans(PolicyOrphansArgs),
+    /// Mark the snapshots `rotate` made (its prefix) as owned by a policy; shows the plan, changes
+    /// nothing without --yes.
+    Adopt(PolicyAdoptArgs),
+}
+
+/// `policy orphans`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyOrphansArgs {
+    /// The policy file (TOML).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Delete the orphans marked for this policy id (one not in the file).
+    #[arg(long)]
+    pub delete: bool,
+    /// The orphaned policy id whose snapshots --delete removes.
+    #[arg(long, value_name = "ID", requires = "delete")]
+    pub policy_id: Option<String>,
+}
+
+/// `policy adopt`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyAdoptArgs {
+    /// The policy file (TOML).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// The policy that adopts (one).
+    #[arg(long = "policy", value_name = "ID")]
+    pub policy: String,
+    /// Name prefix of the snapshots to adopt (what `rotate --prefix` used).
+    #[arg(long, default_value = "snapctl-")]
+    pub prefix: String,
+    /// Mark them (without it, only the plan is shown).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// What every policy command but validate takes.

@@ -262,7 +262,9 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
         Command::Policy(
             cmd @ (crate::cli::PolicyCmd::Plan(_)
             | crate::cli::PolicyCmd::Apply(_)
-            | crate::cli::PolicyCmd::Check(_)),
+            | crate::cli::PolicyCmd::Check(_)
+            | crate::cli::PolicyCmd::Orphans(_)
+            | crate::cli::PolicyCmd::Adopt(_)),
         ) => {
             let is_check = matches!(cmd, crate::cli::PolicyCmd::Check(_));
             let outcome = policy::run(g, env, cmd.clone()).await;

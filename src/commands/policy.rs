@@ -117,7 +117,257 @@ pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Res
         }
         PolicyCmd::Apply(a) => apply(g, env, a).await,
         PolicyCmd::Check(a) => Ok(check(g, env, a).await),
+        PolicyCmd::Orphans(a) => orphans(g, env, a).await,
+        PolicyCmd::Adopt(a) => adopt(g, env, a).await,
     }
+}
+
+fn file_only(file: &std::path::Path, policies: Vec<String>) -> PolicyRunArgs {
+    PolicyRunArgs {
+        file: file.to_path_buf(),
+        policies,
+        at: None,
+    }
+}
+
+/// Each connection once (policies on one account share it).
+fn distinct(
+    targets: Vec<(usize, std::result::Result<Target, String>)>,
+) -> (Vec<Target>, Vec<String>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut ok, mut errors) = (Vec::new(), Vec::new());
+    for (_, t) in targets {
+        match t {
+            Ok(t) => {
+                if seen.insert(Arc::as_ptr(&t.provider) as *const () as usize) {
+                    ok.push(t);
+                }
+            }
+            Err(e) if !errors.contains(&e) => errors.push(e),
+            Err(_) => {}
+        }
+    }
+    (ok, errors)
+}
+
+async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
+    let loaded = load(&file_only(&a.file, vec![]))?;
+    let known: std::collections::BTreeSet<String> = loaded
+        .compiled
+        .iter()
+        .map(|c| c.policy.id.clone())
+        .collect();
+    if let Some(id) = &a.policy_id
+        && known.contains(id)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "policy {id:?} is in {}: its snapshots are not orphans",
+                a.file.display()
+            ),
+            hint: Some(
+                "remove the policy from the file first, or let its retention delete them".into(),
+            ),
+        });
+    }
+    if a.delete && a.policy_id.is_none() {
+        return Err(Error::Usage {
+            message: "--delete deletes the orphans of one policy id at a time".into(),
+            hint: Some("add --policy-id ID (the ids are in the list without --delete)".into()),
+        });
+    }
+    let mut connections = connect_all(g, &env, &loaded).await;
+    // An account no policy of the file uses any more (its policy was removed): name it with the
+    // usual -p/--profile/--service and it is scanned too.
+    if g.provider.is_some() || g.profile.is_some() {
+        let extra = connect(g, g.opts(), env.clone(), |_| Ok(()))
+            .await
+            .map(|c| Target::new(c.provider, 8))
+            .map_err(|e| format!("cannot connect: {e}"));
+        connections.push((usize::MAX, extra));
+    }
+    let (targets, mut errors) = distinct(connections);
+    if !g.quiet {
+        let scanned: Vec<String> = targets
+            .iter()
+            .map(|t| format!("{} ({})", t.provider.kind(), t.provider.scope()))
+            .collect();
+        eprintln!("scanning {}", scanned.join(", "));
+    }
+    let (found, more) = run::find_orphans(&targets, &known).await;
+    errors.extend(more);
+    let doomed: Vec<&run::FoundOrphan> = found
+        .iter()
+        .filter(|o| a.delete && Some(&o.policy_id) == a.policy_id.as_ref())
+        .collect();
+    let mut failed = 0;
+    if !doomed.is_empty() {
+        let wait = WaitOptions::new(
+            g.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT),
+            g.poll_interval,
+            g.quiet,
+        );
+        for t in &targets {
+            let kind = t.provider.kind();
+            let mine: Vec<(Option<String>, String)> = doomed
+                .iter()
+                .filter(|o| o.provider == kind)
+                .map(|o| (o.volume_id.clone(), o.id.clone()))
+                .collect();
+            let sent = crate::batch::send_deletions(&t.provider, &mine, &t.in_flight).await;
+            let mut awaited = Vec::new();
+            for ((volume, id), s) in mine.iter().zip(sent) {
+                match s {
+                    crate::batch::Sent::Started(op) => awaited.push(crate::wait::Awaited {
+                        volume: volume.clone(),
+                        op,
+                    }),
+                    crate::batch::Sent::Failed(e) => {
+                        failed += 1;
+                        eprintln!(
+                            "error: snapshot {id}: {}",
+                            crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                        );
+                    }
+                    crate::batch::Sent::Skipped => failed += 1,
+                }
+            }
+            for r in crate::wait::wait_for_all(t.provider.as_ref(), &awaited, &wait).await {
+                if let Err(e) = r {
+                    failed += 1;
+                    eprintln!(
+                        "error: {}",
+                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                    );
+                }
+            }
+        }
+    }
+    let text = match g.output {
+        Format::Json => json(&found),
+        Format::Ids => found.iter().map(|o| format!("{}\n", o.id)).collect(),
+        _ => {
+            let mut out = String::new();
+            for o in &found {
+                let _ = writeln!(
+                    out,
+                    "! {} {}  {}  {}  volume {}  policy {:?}: {}{}",
+                    o.provider,
+                    o.id,
+                    o.name.as_deref().unwrap_or("-"),
+                    o.created_at
+                        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    o.volume_id.as_deref().unwrap_or("-"),
+                    o.policy_id,
+                    o.reason,
+                    if doomed.iter().any(|d| d.id == o.id) {
+                        " (deleted)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{} orphaned snapshot{}.",
+                found.len(),
+                if found.len() == 1 { "" } else { "s" }
+            );
+            out
+        }
+    };
+    print(g, &text)?;
+    for e in &errors {
+        eprintln!("error: {}", crate::text::one_line(e, crate::text::MAX_LINE));
+    }
+    if failed > 0 || !errors.is_empty() {
+        return Err(Error::Partial {
+            failed: failed + errors.len(),
+            total: doomed.len() + targets.len() + errors.len(),
+            what: "orphan deletions and account listings",
+        });
+    }
+    Ok(0)
+}
+
+async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
+    let loaded = load(&file_only(&a.file, vec![a.policy.clone()]))?;
+    let i = loaded.chosen[0];
+    let c = &loaded.compiled[i];
+    if a.prefix.is_empty() || a.prefix.starts_with("snapctl.") {
+        return Err(Error::usage(format!(
+            "--prefix {:?} would adopt other policies' or every manual snapshot; give rotate's prefix",
+            a.prefix
+        )));
+    }
+    let (targets, errors) = distinct(connect_all(g, &env, &loaded).await);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(Error::usage(errors.join("; ")));
+    };
+    let list = run::adoptions(c, &target, &a.prefix).await?;
+    let mut text = match g.output {
+        Format::Json => json(&list),
+        _ => {
+            let mut out = String::new();
+            for x in &list {
+                let _ = writeln!(
+                    out,
+                    "~ {}  {} -> {}  volume {}",
+                    x.id,
+                    x.name.as_deref().unwrap_or("-"),
+                    x.new_name,
+                    x.volume_id
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{} snapshot{} to adopt for policy {}{}",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                c.policy.id,
+                if a.yes {
+                    "."
+                } else {
+                    " (nothing changed: add --yes to mark them)."
+                }
+            );
+            out
+        }
+    };
+    if !a.yes || list.is_empty() {
+        print(g, &text)?;
+        return Ok(0);
+    }
+    let failed = run::adopt(&target, &c.policy.id, &list).await;
+    if g.output != Format::Json {
+        let _ = writeln!(
+            text,
+            "Adopted {} of {}.",
+            list.len() - failed.len(),
+            list.len()
+        );
+    }
+    print(g, &text)?;
+    for (id, e) in &failed {
+        eprintln!(
+            "error: snapshot {id}: {}",
+            crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+        );
+    }
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted {
+            done: "some snapshots were adopted; run adopt again for the rest".into(),
+        });
+    }
+    if !failed.is_empty() {
+        return Err(Error::Partial {
+            failed: failed.len(),
+            total: list.len(),
+            what: "adoptions",
+        });
+    }
+    Ok(0)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

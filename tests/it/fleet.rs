@@ -673,3 +673,182 @@ async fn a_plan_over_many_volumes_spends_at_most_one_list_per_volume() {
         );
     }
 }
+
+/// `orphans` lists marked snapshots of a policy that left the file, deletes them only with
+/// `--delete --policy-id ID`, and never those of a policy still in the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn orphans_are_deleted_only_when_named() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let policy = |id: &str| {
+        format!(
+            "[[policy]]\nid = \"{id}\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"db-data\"] }}\nkeep = {{ last = 2 }}\n\n",
+            on(k)
+        )
+    };
+    let file = write(&cli, "fleet.toml", &(policy("stay") + &policy("leave")));
+    let f = file.to_str().expect("utf-8");
+    assert_exit(&cli.bare(&["policy", "apply", "-f", f]).await, 0);
+    std::fs::write(&file, policy("stay")).expect("rewrite");
+    let listed = cli
+        .bare(&["-o", "json", "policy", "orphans", "-f", f])
+        .await;
+    assert_exit(&listed, 0);
+    let found = json(&listed);
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["policy_id"], "leave");
+    assert_eq!(found[0]["reason"], "policy not in the file");
+    let before = emu.changes().len();
+    assert_exit(
+        &cli.bare(&["policy", "orphans", "-f", f, "--delete"]).await,
+        2,
+    );
+    let refused = cli
+        .bare(&[
+            "policy",
+            "orphans",
+            "-f",
+            f,
+            "--delete",
+            "--policy-id",
+            "stay",
+        ])
+        .await;
+    assert_exit(&refused, 2);
+    assert!(
+        stderr(&refused).contains("not orphans"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(emu.changes().len(), before, "nothing deleted yet");
+    let vol = emu.demo_volume(k);
+    let leave = found[0]["id"].as_str().expect("id").to_string();
+    assert_exit(
+        &cli.bare(&[
+            "policy",
+            "orphans",
+            "-f",
+            f,
+            "--delete",
+            "--policy-id",
+            "leave",
+        ])
+        .await,
+        0,
+    );
+    let left: Vec<String> = cli
+        .json(k, &["snapshot", "list", "--volume", &vol])
+        .await
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_string())
+        .collect();
+    assert!(!left.contains(&leave), "the orphan is gone");
+    assert_eq!(
+        named(&cli, k, &vol, "snapctl.stay.").await.len(),
+        1,
+        "the kept policy's stays"
+    );
+}
+
+/// `adopt` shows what it would mark and changes nothing without `--yes`; with it, `rotate`'s
+/// snapshots become the policy's own (its retention now counts them). OUTSCALE, whose
+/// descriptions cannot change, refuses with exit 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn adopt_marks_rotate_snapshots_only_with_yes() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for k in [ProviderKind::OvhEfs, ProviderKind::Powervc] {
+        let vol = emu.demo_volume(k);
+        emu.set_clock_offset(-SignedDuration::from_hours(48));
+        cli.ok(
+            k,
+            &[
+                "rotate",
+                "--volume",
+                &vol,
+                "--create",
+                "--wait",
+                "--keep-last",
+                "5",
+            ],
+        )
+        .await;
+        emu.set_clock_offset(-SignedDuration::from_hours(24));
+        cli.ok(
+            k,
+            &[
+                "rotate",
+                "--volume",
+                &vol,
+                "--create",
+                "--wait",
+                "--keep-last",
+                "5",
+            ],
+        )
+        .await;
+        emu.set_clock_offset(SignedDuration::ZERO);
+        let file = write(
+            &cli,
+            "adopt.toml",
+            &format!(
+                "[[policy]]\nid = \"adopter\"\n{}\nevery = \"1d\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 5 }}\n",
+                on(k)
+            ),
+        );
+        let f = file.to_str().expect("utf-8");
+        let before = emu.changes().len();
+        let shown = cli
+            .bare(&["policy", "adopt", "-f", f, "--policy", "adopter"])
+            .await;
+        assert_exit(&shown, 0);
+        assert!(
+            stdout(&shown).contains("2 snapshots to adopt"),
+            "{k}: {}",
+            stdout(&shown)
+        );
+        assert!(
+            stdout(&shown).contains("-> snapctl.adopter."),
+            "{}",
+            stdout(&shown)
+        );
+        assert_eq!(
+            emu.changes().len(),
+            before,
+            "{k}: nothing changed without --yes"
+        );
+        assert_exit(
+            &cli.bare(&["policy", "adopt", "-f", f, "--policy", "adopter", "--yes"])
+                .await,
+            0,
+        );
+        let plan = json(&cli.bare(&["-o", "json", "policy", "plan", "-f", f]).await);
+        assert_eq!(plan["policies"][0]["units"][0]["owned"], 2, "{k}: {plan}");
+        assert!(
+            named(&cli, k, &vol, "snapctl-").await.is_empty(),
+            "{k}: renamed"
+        );
+    }
+    let file = write(
+        &cli,
+        "osc.toml",
+        &format!(
+            "[[policy]]\nid = \"adopter\"\n{}\nevery = \"1d\"\nselect = {{ names = [\"db-data\"] }}\nkeep = {{ last = 5 }}\n",
+            on(ProviderKind::Outscale)
+        ),
+    );
+    let out = cli
+        .bare(&[
+            "policy",
+            "adopt",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--policy",
+            "adopter",
+        ])
+        .await;
+    assert_exit(&out, 3);
+}

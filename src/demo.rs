@@ -1,6 +1,6 @@
 //! `snapctl demo`: the main job on a fresh machine. Starts the emulator in-process and walks
 //! snapshot → clone → rotate on every provider through the real command code, printing each command
-//! and its table.
+//! and its table; then fleet mode: one policy file planned, applied and planned again.
 
 use clap::Parser;
 
@@ -93,10 +93,67 @@ pub async fn run(outer: &Env, run_command: Runner) -> Result<()> {
             run_command(cli, env.clone()).await?;
         }
     }
+    fleet(&env, run_command).await?;
     print_line(&format!(
         "\nThat was the emulator on {}; run `snapctl emulator` to keep one up for your own scripts.\n",
         emu.base()
     ))
+}
+
+/// Fleet mode: one policy file over the four clouds, planned, applied, planned again.
+async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
+    let mut text = String::from("timezone = \"UTC\"\n");
+    for (kind, id, select) in [
+        (ProviderKind::OvhEfs, "efs-app", "names = [\"appdata\"]"),
+        (
+            ProviderKind::OvhNasha,
+            "nas-daily",
+            "name_regex = \"^partition\"",
+        ),
+        (
+            ProviderKind::Outscale,
+            "osc-gold",
+            "tags = { backup = \"gold\" }",
+        ),
+        (
+            ProviderKind::Powervc,
+            "pvc-gold",
+            "tags = { backup = \"gold\" }",
+        ),
+    ] {
+        text.push_str(&format!(
+            "\n[[policy]]\nid = \"{id}\"\nprovider = \"{}\"\n{}every = \"1h\"\nexpect_volumes = \"1..5\"\nselect = {{ {select} }}\nkeep = {{ last = 24, daily = 7, min = 2 }}\n",
+            kind.as_str(),
+            Emulator::service(kind)
+                .map(|s| format!("service = \"{s}\"\n"))
+                .unwrap_or_default(),
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("snapctl-demo-{}", std::process::id()));
+    let path = dir.join("fleet.toml");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, &text))
+        .map_err(|source| Error::Io {
+            action: format!("cannot write {}", path.display()),
+            source,
+        })?;
+    print_line(&format!(
+        "\n# Fleet mode: one policy file for all four clouds ({})\n{text}",
+        path.display()
+    ))?;
+    let file = path.display().to_string();
+    for step in [
+        vec!["policy", "plan", "-f", &file],
+        vec!["policy", "apply", "-f", &file],
+        vec!["policy", "plan", "--detailed-exitcode", "-f", &file],
+    ] {
+        print_line(&format!("\n$ snapctl {}\n", step.join(" ")))?;
+        let mut args = vec!["snapctl", "--poll-interval", "50ms", "--max-rps", "0"];
+        args.extend(step);
+        let cli = Cli::try_parse_from(&args).map_err(|e| Error::usage(e.to_string()))?;
+        run_command(cli, env.clone()).await?;
+    }
+    Ok(())
 }
 
 fn print_line(text: &str) -> Result<()> {

@@ -852,3 +852,31 @@ async fn adopt_marks_rotate_snapshots_only_with_yes() {
         .await;
     assert_exit(&out, 3);
 }
+
+/// The README's first command: `snapctl demo` runs every provider and ends with fleet mode (plan,
+/// apply, and a second plan with nothing left to do).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_ends_with_a_fleet_plan_and_apply() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .arg("demo");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("join");
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let fleet = text.find("# Fleet mode").expect("fleet stage");
+    let rest = &text[fleet..];
+    assert!(rest.contains("Plan: 4 to create"), "{rest}");
+    assert!(
+        rest.contains("Applied: 4 created, 0 deleted, 0 failed."),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("Plan: 0 to create, 0 to delete, 4 to keep"),
+        "{rest}"
+    );
+}

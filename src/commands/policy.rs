@@ -83,7 +83,10 @@ async fn connect_all(
         if !made.contains_key(&key) {
             let target = connect(g, opts, env.clone(), |_| Ok(()))
                 .await
-                .map(|c| Target::new(c.provider, 8))
+                .map(|c| {
+                    counted(&c);
+                    Target::new(c.provider, 8)
+                })
                 .map_err(|e| format!("cannot connect: {e}"));
             made.insert(key.clone(), target);
         }
@@ -96,7 +99,38 @@ fn at(a: &PolicyRunArgs) -> jiff::Timestamp {
     a.at.unwrap_or_else(jiff::Timestamp::now)
 }
 
+/// Every connection's request counter, for `-v`'s closing line.
+static SENT: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicU64>>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn counted(c: &super::Connected) {
+    if let Ok(mut all) = SENT.lock() {
+        all.push(c.sent.clone());
+    }
+}
+
 pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let outcome = dispatch(g, env, cmd).await;
+    if g.verbose >= 1 {
+        // What the run cost the APIs, over every account.
+        let sent: u64 = SENT
+            .lock()
+            .map(|all| {
+                all.iter()
+                    .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                    .sum()
+            })
+            .unwrap_or(0);
+        eprintln!(
+            "snapctl: {sent} requests in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    outcome
+}
+
+async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
     match cmd {
         PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
         PolicyCmd::Plan(a) => {
@@ -182,7 +216,10 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
     if g.provider.is_some() || g.profile.is_some() {
         let extra = connect(g, g.opts(), env.clone(), |_| Ok(()))
             .await
-            .map(|c| Target::new(c.provider, 8))
+            .map(|c| {
+                counted(&c);
+                Target::new(c.provider, 8)
+            })
             .map_err(|e| format!("cannot connect: {e}"));
         connections.push((usize::MAX, extra));
     }

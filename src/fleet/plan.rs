@@ -373,3 +373,151 @@ pub fn plan_unit(
     unit.keep = keep;
     unit
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SnapshotKind;
+    use std::path::Path;
+
+    fn compiled(text: &str) -> Vec<Compiled> {
+        let checked = crate::fleet::file::check(Path::new("t.toml"), text).expect("valid");
+        compile(&checked).expect("compiles")
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("ts")
+    }
+
+    fn owned(policy: &str, at: &str) -> Snapshot {
+        let t = ts(at);
+        Snapshot {
+            provider: ProviderKind::OvhEfs,
+            id: format!("{policy}-{}", t.as_second()),
+            volume_id: Some("v".into()),
+            name: Some(mark::name(policy, t)),
+            description: Some(mark::description(policy)),
+            state: SnapshotState::Available,
+            provider_state: None,
+            kind: SnapshotKind::Manual,
+            created_at: Some(t),
+            size_gib: None,
+            expires_at: None,
+        }
+    }
+
+    fn volume() -> Volume {
+        Volume {
+            provider: ProviderKind::OvhEfs,
+            id: "v".into(),
+            name: Some("appdata".into()),
+            size_gib: None,
+            state: crate::model::VolumeState::Available,
+            provider_state: None,
+            created_at: None,
+            tags: Default::default(),
+        }
+    }
+
+    const ONE: &str = "[[policy]]\nid = \"p\"\nprovider = \"ovh-efs\"\nevery = \"1h\"\nselect = { names = [\"appdata\"] }\nkeep = { last = 1, min = 3 }\n";
+
+    #[test]
+    fn due_once_per_tick_and_the_floor_holds() {
+        let c = compiled(ONE);
+        let known = BTreeSet::from(["p"]);
+        let snaps = vec![
+            owned("p", "2026-11-25T15:00:05Z"),
+            owned("p", "2026-11-25T16:00:05Z"),
+            owned("p", "2026-11-25T17:00:05Z"),
+            owned("p", "2026-11-25T14:00:05Z"),
+        ];
+        // Within the 17:00 tick: nothing due; last = 1 would keep one, min = 3 keeps three.
+        let u = plan_unit(
+            &c[0],
+            &known,
+            ProviderKind::OvhEfs,
+            &volume(),
+            Ok(snaps.clone()),
+            ts("2026-11-25T17:30:00Z"),
+        );
+        assert_eq!(u.create, None);
+        assert_eq!(u.delete.len(), 1, "{u:?}");
+        assert_eq!(u.delete[0].entry.id, snaps[3].id, "the oldest goes");
+        assert_eq!(u.keep.len(), 3);
+        assert!(u.keep.iter().any(|k| k.reasons == ["min 3"]));
+        // Past 18:00 a snapshot is due, and it counts towards the floor.
+        let u = plan_unit(
+            &c[0],
+            &known,
+            ProviderKind::OvhEfs,
+            &volume(),
+            Ok(snaps),
+            ts("2026-11-25T18:00:01Z"),
+        );
+        assert_eq!(u.create.as_deref(), Some("snapctl.p.20261125T180001Z"));
+        assert_eq!(u.due_since, Some(ts("2026-11-25T18:00:00Z")));
+        assert_eq!(u.delete.len(), 2, "{u:?}");
+    }
+
+    #[test]
+    fn other_policies_snapshots_are_never_candidates() {
+        let c = compiled(ONE);
+        let known = BTreeSet::from(["p", "q"]);
+        let mut hand = owned("p", "2026-11-20T00:00:00Z");
+        hand.description = Some("made by hand".into());
+        let snaps = vec![
+            owned("q", "2026-11-20T00:00:00Z"),
+            owned("gone", "2026-11-21T00:00:00Z"),
+            hand,
+            owned("p", "2026-11-25T17:00:05Z"),
+        ];
+        let u = plan_unit(
+            &c[0],
+            &known,
+            ProviderKind::OvhEfs,
+            &volume(),
+            Ok(snaps),
+            ts("2026-11-25T17:30:00Z"),
+        );
+        assert_eq!(u.owned, 1);
+        assert!(u.delete.is_empty());
+        assert_eq!(u.orphans.len(), 1);
+        assert_eq!(u.orphans[0].policy_id, "gone");
+    }
+
+    #[test]
+    fn a_failed_listing_plans_nothing() {
+        let c = compiled(ONE);
+        let u = plan_unit(
+            &c[0],
+            &BTreeSet::from(["p"]),
+            ProviderKind::OvhEfs,
+            &volume(),
+            Err(crate::error::Error::usage("boom")),
+            ts("2026-11-25T17:30:00Z"),
+        );
+        assert!(
+            u.error.is_some() && u.create.is_none() && u.delete.is_empty() && u.newest.is_none()
+        );
+    }
+
+    #[test]
+    fn selectors_and_exclusions() {
+        let c = compiled(
+            "[[policy]]\nid = \"p\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { name_regex = \"^db-\", tags = { backup = \"gold\" } }\nexclude = { names = [\"db-scratch\"] }\nkeep = { last = 1 }\n",
+        );
+        let vol = |name: &str, gold: bool| Volume {
+            name: Some(name.into()),
+            tags: if gold {
+                [("backup".to_string(), "gold".to_string())].into()
+            } else {
+                Default::default()
+            },
+            ..volume()
+        };
+        assert!(c[0].selects(&vol("db-data", true)));
+        assert!(!c[0].selects(&vol("db-data", false)), "tags AND the regex");
+        assert!(!c[0].selects(&vol("web", true)));
+        assert!(!c[0].selects(&vol("db-scratch", true)), "exclude wins");
+    }
+}

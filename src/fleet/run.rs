@@ -21,7 +21,7 @@ use super::plan::{
 use crate::batch::{Sent, send_deletions};
 use crate::error::{Error, Result};
 use crate::provider::Provider;
-use crate::wait::{Awaited, WaitOptions, wait_for, wait_for_all};
+use crate::wait::{Awaited, WaitOptions, wait_for_all};
 
 /// Schema name of the run report (`report_file`, `policy apply -o json`).
 pub const REPORT_SCHEMA: &str = "snapctl.policy-report/v1";
@@ -419,37 +419,97 @@ pub async fn apply(
                 .push((i, j, ci, unit.clone()));
         }
     }
+    // Phase 1, per volume: lock, pre-hook, send the create. Locks are held to the end.
+    let began = std::time::Instant::now();
     let mut set = JoinSet::new();
     for ((_, volume), (target, units)) in groups {
         let (opts, compiled) = (opts.clone(), compiled.clone());
         set.spawn(async move {
             let _turn = target.volumes.clone().acquire_owned().await;
             let p = target.provider.clone();
-            let mut out = Vec::new();
             let lock = volume_lock(p.as_ref(), &volume, &opts).await;
+            let mut out = Vec::new();
             for (i, j, ci, unit) in units {
-                let began = std::time::Instant::now();
-                let run = match &lock {
-                    Ok(_) => run_unit(&compiled[ci], unit, &target, &opts).await,
-                    Err(e) => failed_unit(unit, "lock", e.clone()),
-                };
-                out.push((i, j, run, began.elapsed()));
+                out.push(match &lock {
+                    Ok(_) => start_unit(&compiled[ci], (i, j, ci), unit, &target).await,
+                    Err(e) => Started::done(i, j, failed_unit(unit, "lock", e.clone())),
+                });
             }
-            out
+            (lock.ok(), target, out)
+        });
+    }
+    let mut locks = Vec::new();
+    let mut started_units: Vec<(Target, Started)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((lock, target, units)) = joined {
+            locks.push(lock);
+            started_units.extend(units.into_iter().map(|u| (target.clone(), u)));
+        }
+    }
+    // Phase 2, per account: wait for every new snapshot at once, so one poll covers many (one
+    // listing on OUTSCALE and PowerVC; per volume on OVH, spaced as the batch grows).
+    let mut by_account: std::collections::BTreeMap<usize, (Target, Vec<usize>)> =
+        Default::default();
+    for (k, (target, u)) in started_units.iter().enumerate() {
+        if u.op.is_some() {
+            by_account
+                .entry(Arc::as_ptr(&target.provider) as *const () as usize)
+                .or_insert_with(|| (target.clone(), Vec::new()))
+                .1
+                .push(k);
+        }
+    }
+    let mut waits = JoinSet::new();
+    for (_, (target, ks)) in by_account {
+        let awaited: Vec<Awaited> = ks
+            .iter()
+            .map(|k| {
+                let u = &started_units[*k].1;
+                Awaited {
+                    volume: Some(u.run.volume_id.clone()),
+                    op: u.op.clone().expect("only started creates are awaited"),
+                }
+            })
+            .collect();
+        let opts = opts.clone();
+        waits.spawn(async move {
+            let results = wait_for_all(target.provider.as_ref(), &awaited, &opts.wait).await;
+            ks.into_iter().zip(results).collect::<Vec<_>>()
+        });
+    }
+    while let Some(joined) = waits.join_next().await {
+        for (k, result) in joined.unwrap_or_default() {
+            let u = &mut started_units[k].1;
+            u.op = None;
+            if let Err(e) = result {
+                // Not usable: keep every older snapshot of that unit.
+                let id = u.run.created.as_ref().map(|c| c.id.clone());
+                u.stop("create", id, e.to_string());
+            }
+        }
+    }
+    // Phase 3, per unit: post-hook, then the plan's deletions.
+    let mut set = JoinSet::new();
+    for (target, u) in started_units {
+        let (opts, compiled) = (opts.clone(), compiled.clone());
+        set.spawn(async move {
+            let _turn = target.volumes.clone().acquire_owned().await;
+            let (i, j) = (u.i, u.j);
+            (i, j, finish_unit(&compiled, u, &target, &opts).await)
         });
     }
     let mut report = report_of_plan(&plan, started);
-    let mut took: Vec<Duration> = vec![Duration::ZERO; plan.policies.len()];
     while let Some(joined) = set.join_next().await {
-        for (i, j, run, elapsed) in joined.unwrap_or_default() {
+        if let Ok((i, j, run)) = joined {
             report.policies[i].units[j] = run;
-            took[i] += elapsed;
         }
     }
+    drop(locks);
+    let took = began.elapsed();
     for (i, p) in plan.policies.iter().enumerate() {
         let status = policy_status(p, &report.policies[i].units);
         report.policies[i].status = status;
-        report.policies[i].duration_seconds = took[i].as_secs_f64();
+        report.policies[i].duration_seconds = took.as_secs_f64();
     }
     report.finished_at = Some(Timestamp::now());
     report
@@ -503,71 +563,137 @@ fn unit_run(unit: &Unit) -> UnitRun {
     }
 }
 
-async fn run_unit(c: &Compiled, unit: Unit, target: &Target, opts: &ApplyOptions) -> UnitRun {
+/// A unit after phase 1: its create sent (or not due, or stopped).
+struct Started {
+    i: usize,
+    j: usize,
+    ci: usize,
+    unit: Option<Unit>,
+    run: UnitRun,
+    /// The create to wait for.
+    op: Option<crate::model::Operation>,
+    /// Nothing more to do (a failed step, or an interrupt).
+    stopped: bool,
+}
+
+impl Started {
+    fn done(i: usize, j: usize, run: UnitRun) -> Started {
+        Started {
+            i,
+            j,
+            ci: 0,
+            unit: None,
+            run,
+            op: None,
+            stopped: true,
+        }
+    }
+
+    fn stop(&mut self, op: &'static str, id: Option<String>, error: String) {
+        self.run.status = "failed";
+        self.run.failures.push(Failure { op, id, error });
+        self.stopped = true;
+    }
+}
+
+fn hook_env(
+    c: &Compiled,
+    kind: crate::kind::ProviderKind,
+    unit: &Unit,
+    phase: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("SNAPCTL_POLICY", c.policy.id.clone()),
+        ("SNAPCTL_PROVIDER", kind.to_string()),
+        ("SNAPCTL_VOLUME_ID", unit.volume_id.clone()),
+        (
+            "SNAPCTL_VOLUME_NAME",
+            unit.volume_name.clone().unwrap_or_default(),
+        ),
+        ("SNAPCTL_HOOK", phase.to_string()),
+    ]
+}
+
+/// Phase 1 of a unit: the pre-hook and the create request carrying the policy's mark.
+async fn start_unit(
+    c: &Compiled,
+    (i, j, ci): (usize, usize, usize),
+    unit: Unit,
+    target: &Target,
+) -> Started {
     let p = target.provider.clone();
-    let mut run = unit_run(&unit);
-    let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
-        run.status = "failed";
-        run.failures.push(Failure { op, id, error: e });
+    let mut s = Started {
+        i,
+        j,
+        ci,
+        run: unit_run(&unit),
+        unit: None,
+        op: None,
+        stopped: false,
     };
-    if unit.create.is_none() && unit.delete.is_empty() {
-        return run;
-    }
     if crate::interrupt::requested() {
-        run.status = "skipped";
-        return run;
+        s.run.status = "skipped";
+        s.stopped = true;
+        return s;
     }
-    let env = |phase: &str| {
-        vec![
-            ("SNAPCTL_POLICY", c.policy.id.clone()),
-            ("SNAPCTL_PROVIDER", p.kind().to_string()),
-            ("SNAPCTL_VOLUME_ID", unit.volume_id.clone()),
-            (
-                "SNAPCTL_VOLUME_NAME",
-                unit.volume_name.clone().unwrap_or_default(),
-            ),
-            ("SNAPCTL_HOOK", phase.to_string()),
-        ]
-    };
     if let Some(name) = &unit.create {
         if let Some(pre) = &c.policy.pre
-            && let Err(e) = hook(pre, &env("pre"), c.hook_timeout).await
+            && let Err(e) = hook(pre, &hook_env(c, p.kind(), &unit, "pre"), c.hook_timeout).await
         {
             // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
-            fail(&mut run, "pre", None, e);
-            return run;
+            s.stop("pre", None, e);
+            return s;
         }
         let mut req =
             super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, Timestamp::now());
         req.name = Some(name.clone());
         match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
             Ok((snap, op)) => {
-                let waited = wait_for(p.as_ref(), &op, &opts.wait).await;
                 let created = PlanEntry {
                     id: snap.id.clone(),
                     name: snap.name.clone().or(Some(name.clone())),
                     created_at: snap.created_at.or(Some(Timestamp::now())),
                 };
-                run.owned += 1;
-                run.newest = created.created_at.max(run.newest);
-                run.created = Some(created);
-                if let Err(e) = waited {
-                    // Not usable: keep every older snapshot.
-                    fail(&mut run, "create", Some(snap.id), e.to_string());
-                    return run;
-                }
+                s.run.owned += 1;
+                s.run.newest = created.created_at.max(s.run.newest);
+                s.run.created = Some(created);
+                s.op = Some(op);
             }
             Err(e) => {
-                fail(&mut run, "create", None, e.to_string());
-                return run;
+                s.stop("create", None, e.to_string());
+                return s;
             }
         }
-        if let Some(post) = &c.policy.post
-            && let Err(e) = hook(post, &env("post"), c.hook_timeout).await
-        {
-            // The snapshot exists; the post-hook's failure is reported, deletions still run.
-            fail(&mut run, "post", None, e);
-        }
+    }
+    s.unit = Some(unit);
+    s
+}
+
+/// Phase 3 of a unit: the post-hook, then the plan's deletions (none after a failed step).
+async fn finish_unit(
+    compiled: &[Compiled],
+    s: Started,
+    target: &Target,
+    opts: &ApplyOptions,
+) -> UnitRun {
+    let mut run = s.run;
+    let Some(unit) = s.unit.filter(|_| !s.stopped) else {
+        return run;
+    };
+    let Some(c) = compiled.get(s.ci) else {
+        return run;
+    };
+    let p = target.provider.clone();
+    let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
+        run.status = "failed";
+        run.failures.push(Failure { op, id, error: e });
+    };
+    if run.created.is_some()
+        && let Some(post) = &c.policy.post
+        && let Err(e) = hook(post, &hook_env(c, p.kind(), &unit, "post"), c.hook_timeout).await
+    {
+        // The snapshot exists; the post-hook's failure is reported, deletions still run.
+        fail(&mut run, "post", None, e);
     }
     if unit.delete.is_empty() {
         return run;
@@ -1007,4 +1133,86 @@ pub async fn adopt(target: &Target, id: &str, list: &[Adoption]) -> Vec<(String,
         }
     }
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    #[test]
+    fn a_failed_listing_is_unknown_with_no_timestamp() {
+        let checked = crate::fleet::file::check(
+            Path::new("t.toml"),
+            "[[policy]]\nid = \"p\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { names = [\"a\"] }\nkeep = { last = 1 }\n",
+        )
+        .expect("valid");
+        let compiled = super::super::plan::compile(&checked).expect("compiles");
+        let now: Timestamp = "2026-11-25T18:00:00Z".parse().expect("ts");
+        let unit = |id: &str, status: &'static str, newest: Option<Timestamp>| UnitRun {
+            volume_id: id.into(),
+            volume_name: None,
+            status,
+            created: None,
+            deleted: vec![],
+            kept: vec![],
+            orphans: vec![],
+            failures: vec![],
+            owned: 1,
+            newest,
+        };
+        let report = RunReport {
+            schema: REPORT_SCHEMA,
+            started_at: Some(now),
+            finished_at: Some(now),
+            refused: None,
+            policies: vec![PolicyRun {
+                id: "p".into(),
+                provider: Some(crate::kind::ProviderKind::Outscale),
+                status: "failed",
+                selected: 3,
+                interval_seconds: 3600,
+                refused: None,
+                error: None,
+                duration_seconds: 1.5,
+                units: vec![
+                    unit("vol-1", "unknown", Some(now)),
+                    unit("vol-2", "ok", Some(now - SignedDuration::from_mins(100))),
+                    unit("vol-3", "ok", Some(now - SignedDuration::from_hours(3))),
+                ],
+            }],
+        };
+        let m = metrics(&report, &compiled, now);
+        let vol = |v: &str| format!("policy=\"p\",provider=\"outscale\",volume_id=\"{v}\"");
+        assert!(
+            m.contains(&format!(
+                "snapctl_volume_freshness_status{{{}}} 3",
+                vol("vol-1")
+            )),
+            "{m}"
+        );
+        assert!(
+            !m.contains(&format!(
+                "snapctl_volume_last_snapshot_timestamp_seconds{{{}}}",
+                vol("vol-1")
+            )),
+            "stale data never looks fresh: {m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "snapctl_volume_freshness_status{{{}}} 1",
+                vol("vol-2")
+            )),
+            "100 min > 1.5 h: {m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "snapctl_volume_freshness_status{{{}}} 2",
+                vol("vol-3")
+            )),
+            "3 h > 2 h: {m}"
+        );
+        assert!(m.contains("snapctl_run_success{policy=\"p\"} 0"));
+        assert!(m.contains("# TYPE snapctl_run_success gauge"));
+    }
 }

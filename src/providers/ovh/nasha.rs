@@ -338,11 +338,15 @@ impl Provider for Nasha {
                 &format!("list partitions of {}", self.service),
             )
             .await?;
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            out.push(self.get_volume(&name).await?);
-        }
-        Ok(out)
+        // One read per partition (the API has no bulk read), several at once: the rate limiter
+        // paces them, and a fleet of partitions is not read one round trip at a time.
+        use futures_util::{StreamExt, TryStreamExt};
+        let this = self;
+        futures_util::stream::iter(names)
+            .map(move |name: String| async move { this.get_volume(&name).await })
+            .buffered(8)
+            .try_collect()
+            .await
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {

@@ -542,6 +542,14 @@ fn render_plan(plan: &FleetPlan) -> String {
                 delete += usize::from(p.refused.is_none());
                 entry_line(&mut out, '-', &d.entry, &d.reason);
             }
+            for r in &u.repair {
+                entry_line(
+                    &mut out,
+                    '~',
+                    &r.entry,
+                    &format!("Name tag restored to {}", r.new_name),
+                );
+            }
             for k in &u.keep {
                 keep += 1;
                 entry_line(&mut out, '=', &k.entry, &k.reasons.join(", "));
@@ -599,6 +607,9 @@ fn render_report(r: &RunReport) -> String {
             for d in &u.deleted {
                 deleted += 1;
                 entry_line(&mut out, '-', d, "deleted");
+            }
+            for id in &u.repaired {
+                let _ = writeln!(out, "    ~ {id}  Name tag restored");
             }
             for f in &u.failures {
                 failed += 1;

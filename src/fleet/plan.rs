@@ -198,6 +198,16 @@ pub struct KeptEntry {
     pub reasons: Vec<String>,
 }
 
+/// An owned snapshot whose name tag is restored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Repair {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub entry: PlanEntry,
+    /// The name it gets back.
+    pub new_name: String,
+}
+
 /// One policy on one volume.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unit {
@@ -216,6 +226,10 @@ pub struct Unit {
     pub keep: Vec<KeptEntry>,
     /// Marked snapshots of policies no longer in the file.
     pub orphans: Vec<Orphan>,
+    /// Owned snapshots whose `Name` tag is missing or wrong (OUTSCALE, where tags are written after
+    /// the create and can fail or be edited): the name they get back.
+    #[serde(default)]
+    pub repair: Vec<Repair>,
     /// Owned snapshots now.
     pub owned: usize,
     /// The newest owned snapshot's creation time.
@@ -263,7 +277,7 @@ impl FleetPlan {
             .iter()
             .filter(|p| p.refused.is_none())
             .flat_map(|p| &p.units)
-            .map(|u| u.delete.len() + usize::from(u.create.is_some()))
+            .map(|u| u.delete.len() + u.repair.len() + usize::from(u.create.is_some()))
             .sum()
     }
 }
@@ -285,6 +299,7 @@ pub fn plan_unit(
         delete: vec![],
         keep: vec![],
         orphans: vec![],
+        repair: vec![],
         owned: 0,
         newest: None,
         error: None,
@@ -341,6 +356,25 @@ pub fn plan_unit(
         });
     }
     let p = plan(&candidates, &c.keep, now);
+    let doomed: BTreeSet<&str> = p.delete.iter().map(|s| s.id.as_str()).collect();
+    if kind == ProviderKind::Outscale {
+        for s in &owned {
+            let Some(at) = s.created_at else { continue };
+            let want = mark::name(id, at);
+            if s.name.as_deref() != Some(want.as_str())
+                && s.state == SnapshotState::Available
+                && !doomed.contains(s.id.as_str())
+                && s.name
+                    .as_deref()
+                    .is_none_or(|n| !n.starts_with(&format!("snapctl.{id}.")))
+            {
+                unit.repair.push(Repair {
+                    entry: s.into(),
+                    new_name: want,
+                });
+            }
+        }
+    }
     let mut keep: Vec<KeptEntry> = p
         .keep
         .into_iter()

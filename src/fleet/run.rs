@@ -193,7 +193,7 @@ async fn list_each(target: &Target, ids: &[String]) -> Vec<Result<Vec<crate::mod
 /// A failed step of a unit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
-    /// `list`, `pre`, `create`, `post` or `delete`.
+    /// `list`, `lock`, `pre`, `create`, `post`, `repair` or `delete`.
     pub op: &'static str,
     /// The snapshot, for deletions.
     pub id: Option<String>,
@@ -219,6 +219,8 @@ pub struct UnitRun {
     pub kept: Vec<KeptEntry>,
     /// Marked snapshots of policies no longer in the file.
     pub orphans: Vec<Orphan>,
+    /// Snapshots whose name tag was restored.
+    pub repaired: Vec<String>,
     /// What failed.
     pub failures: Vec<Failure>,
     /// Owned snapshots after the run.
@@ -336,6 +338,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                         deleted: vec![],
                         kept: u.keep.clone(),
                         orphans: u.orphans.clone(),
+                        repaired: vec![],
                         failures: u
                             .error
                             .iter()
@@ -409,7 +412,9 @@ pub async fn apply(
         };
         let account = Arc::as_ptr(&target.provider) as *const () as usize;
         for (j, unit) in p.units.iter().enumerate() {
-            if unit.error.is_some() || (unit.create.is_none() && unit.delete.is_empty()) {
+            if unit.error.is_some()
+                || (unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty())
+            {
                 continue;
             }
             groups
@@ -557,6 +562,7 @@ fn unit_run(unit: &Unit) -> UnitRun {
         deleted: vec![],
         kept: unit.keep.clone(),
         orphans: unit.orphans.clone(),
+        repaired: vec![],
         failures: vec![],
         owned: unit.owned,
         newest: unit.newest,
@@ -694,6 +700,19 @@ async fn finish_unit(
     {
         // The snapshot exists; the post-hook's failure is reported, deletions still run.
         fail(&mut run, "post", None, e);
+    }
+    for r in &unit.repair {
+        let req = crate::model::SnapshotUpdate {
+            volume: Some(unit.volume_id.clone()),
+            snapshot: r.entry.id.clone(),
+            name: Some(r.new_name.clone()),
+            description: None,
+        };
+        match p.update_snapshot(&req).await {
+            Ok(_) => run.repaired.push(r.entry.id.clone()),
+            // Reported; the name is not what ownership rests on, so deletions go on.
+            Err(e) => fail(&mut run, "repair", Some(r.entry.id.clone()), e.to_string()),
+        }
     }
     if unit.delete.is_empty() {
         return run;
@@ -922,7 +941,7 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     );
     let mut failures = Vec::new();
     for p in ps {
-        for op in ["list", "lock", "pre", "create", "post", "delete"] {
+        for op in ["list", "lock", "pre", "create", "post", "repair", "delete"] {
             let n = sum(p, &|u| u.failures.iter().filter(|f| f.op == op).count())
                 + usize::from(op == "list" && p.error.is_some());
             failures.push((format!("{},op=\"{op}\"", pol(p)), n.to_string()));
@@ -1157,6 +1176,7 @@ mod tests {
             deleted: vec![],
             kept: vec![],
             orphans: vec![],
+            repaired: vec![],
             failures: vec![],
             owned: 1,
             newest,

@@ -880,3 +880,57 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
         "{rest}"
     );
 }
+
+/// On OUTSCALE the `Name` tag is written after the create and can be lost or edited: the
+/// description still says who owns the snapshot, and apply puts the name back (`~`).
+#[tokio::test(flavor = "multi_thread")]
+async fn outscale_name_tags_are_repaired() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot",
+                "create",
+                "--volume",
+                &vol,
+                "--wait",
+                "--description",
+                "snapctl:v1 policy=tagged",
+            ],
+        )
+        .await;
+    assert!(made["name"].is_null());
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"tagged\"\n{}\nevery = \"1d\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 5 }}\n",
+            on(k)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    let plan = cli
+        .bare(&["policy", "plan", "-f", f, "--detailed-exitcode"])
+        .await;
+    assert_exit(&plan, 10);
+    assert!(stdout(&plan).contains("~ snap-"), "{}", stdout(&plan));
+    assert_exit(&cli.bare(&["policy", "apply", "-f", f]).await, 0);
+    let fixed = cli
+        .json(k, &["snapshot", "show", made["id"].as_str().expect("id")])
+        .await;
+    assert!(
+        fixed["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("snapctl.tagged.")),
+        "{fixed}"
+    );
+    assert_exit(
+        &cli.bare(&["policy", "plan", "-f", f, "--detailed-exitcode"])
+            .await,
+        0,
+    );
+}

@@ -934,3 +934,72 @@ async fn outscale_name_tags_are_repaired() {
         0,
     );
 }
+
+/// SIGINT during `apply`: creates already sent finish, no new one starts, the report says which
+/// units were skipped, exit 130; every snapshot taken is in the report.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_apply_reports_what_it_did() {
+    let emu = snapctl::emulator::start(EmulatorConfig {
+        delay: std::time::Duration::from_millis(200),
+        volumes: 20,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"slow\"\n{}\nevery = \"1h\"\nselect = {{ tags = {{ fleet = \"yes\" }} }}\nkeep = {{ last = 1 }}\n",
+            on(k)
+        ),
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .env("HOME", cli.home())
+        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
+        // Four requests a second: most units have not started when the signal comes.
+        .env("SNAPCTL_MAX_RPS", "4")
+        .envs(emu.env())
+        .args([
+            "-o",
+            "json",
+            "--poll-interval",
+            "50ms",
+            "policy",
+            "apply",
+            "-f",
+        ])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert_exit(&out, 130);
+    let r = json(&out);
+    let units = r["policies"][0]["units"].as_array().expect("units");
+    let created = units.iter().filter(|u| !u["created"].is_null()).count();
+    let skipped = units.iter().filter(|u| u["status"] == "skipped").count();
+    assert!(skipped > 0, "{r}");
+    assert!(created + skipped <= 20, "{r}");
+    // The cloud holds exactly the snapshots the report says were taken.
+    let made = emu
+        .changes()
+        .iter()
+        .filter(|c| c.contains("CreateSnapshot"))
+        .count();
+    assert_eq!(made, created, "{:?}", emu.changes());
+}

@@ -216,6 +216,9 @@ pub async fn every_page<P: Provider + ?Sized>(
     Ok(out)
 }
 
+/// Per-volume listings in flight at once when the API has no bulk listing.
+const PER_VOLUME_LISTINGS: usize = 8;
+
 /// The end of every [`Provider::list_snapshots_of`]: one listing that covers all `volumes`, split
 /// by volume; or, without one (a single volume, or the bulk call failed), each volume listed on
 /// its own, so each gets its own answer.
@@ -225,11 +228,14 @@ pub async fn split_by_volume<P: Provider + ?Sized>(
     all: Option<Vec<Snapshot>>,
 ) -> Vec<Result<Vec<Snapshot>>> {
     let Some(all) = all else {
-        let mut out = Vec::with_capacity(volumes.len());
-        for v in volumes {
-            out.push(provider.list_snapshots(Some(v)).await);
-        }
-        return out;
+        // Several at once, in order: the rate limiter paces them, and a long list of volumes is
+        // not read one round trip at a time.
+        use futures_util::StreamExt;
+        return futures_util::stream::iter(volumes.iter().cloned())
+            .map(move |v| async move { provider.list_snapshots(Some(&v)).await })
+            .buffered(PER_VOLUME_LISTINGS)
+            .collect()
+            .await;
     };
     let mut by_volume: std::collections::BTreeMap<String, Vec<Snapshot>> = Default::default();
     for s in all {

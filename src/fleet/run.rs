@@ -139,7 +139,7 @@ async fn plan_policy(
     }
     let known: BTreeSet<&str> = all.iter().map(|c| c.policy.id.as_str()).collect();
     let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
-    let listed = list_each(&target, &ids).await;
+    let listed = p.list_snapshots_of(&ids).await;
     out.units = selected
         .iter()
         .zip(listed)
@@ -154,40 +154,6 @@ async fn plan_policy(
         ));
     }
     out
-}
-
-/// The snapshots of each of `ids`: one bulk listing where the API has one, otherwise one listing
-/// per volume, several at once (the account's volume limit; the rate limiter still paces them).
-async fn list_each(target: &Target, ids: &[String]) -> Vec<Result<Vec<crate::model::Snapshot>>> {
-    let p = &target.provider;
-    if ids.len() < 2 || crate::providers::entry(p.kind()).bulk_listing {
-        return p.list_snapshots_of(ids).await;
-    }
-    let mut set = JoinSet::new();
-    for (i, id) in ids.iter().enumerate() {
-        let (p, id, turn) = (p.clone(), id.clone(), target.volumes.clone());
-        set.spawn(async move {
-            let _turn = turn.acquire_owned().await;
-            (i, p.list_snapshots(Some(&id)).await)
-        });
-    }
-    let mut out: Vec<Option<Result<Vec<crate::model::Snapshot>>>> =
-        (0..ids.len()).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            out[i] = Some(r);
-        }
-    }
-    out.into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::Io {
-                    action: "a listing task stopped unexpectedly".into(),
-                    source: std::io::Error::other("task panicked"),
-                })
-            })
-        })
-        .collect()
 }
 
 /// A failed step of a unit.

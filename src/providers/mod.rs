@@ -36,9 +36,6 @@ pub struct Entry {
     /// Mutations in flight at once in a batch (deletions of a rotation or of `snapshot delete`).
     /// The rate limiter still bounds requests per second; this bounds concurrency.
     pub max_in_flight: usize,
-    /// Whether one request lists the snapshots of many volumes (OUTSCALE `VolumeIds`, Cinder's
-    /// project-wide list); without it, each volume costs its own listing.
-    pub bulk_listing: bool,
 }
 
 /// OVH's only guidance is ~60 requests/min per consumer key (python-ovh#81): 1/s with a burst of 5.
@@ -60,7 +57,6 @@ pub const REGISTRY: [Entry; 4] = [
         // OVH's only guidance is fair use, ~60 requests/min per consumer key (python-ovh#81), and
         // the rate limiter enforces it; two in flight hide the round trip without bursting.
         max_in_flight: 2,
-        bulk_listing: false,
     },
     Entry {
         kind: ProviderKind::OvhNasha,
@@ -72,7 +68,6 @@ pub const REGISTRY: [Entry; 4] = [
         max_label: None,
         // The same OVH fair-use limit as EFS.
         max_in_flight: 2,
-        bulk_listing: false,
     },
     Entry {
         kind: ProviderKind::Outscale,
@@ -90,7 +85,6 @@ pub const REGISTRY: [Entry; 4] = [
         // OUTSCALE throttles per account and per call (429 codes 24 and 25); its SDKs send at
         // most 5 requests a second, and so does the default rate limit: 5 in flight.
         max_in_flight: 5,
-        bulk_listing: true,
     },
     Entry {
         kind: ProviderKind::Powervc,
@@ -104,7 +98,6 @@ pub const REGISTRY: [Entry; 4] = [
         // Cinder documents no concurrency limit; its rate limiting answers 413 overLimit, which
         // is retried. Four in flight, as many as rotate's volumes at once.
         max_in_flight: 4,
-        bulk_listing: true,
     },
 ];
 

@@ -362,7 +362,11 @@ pub struct ScheduleAddArgs {
 #[derive(Debug, Subcommand)]
 pub enum VolumeCmd {
     /// List volumes.
-    List,
+    List {
+        /// What to print.
+        #[command(flatten)]
+        select: SelectArgs,
+    },
     /// Show one volume.
     Show {
         /// Volume id.
@@ -597,17 +601,18 @@ pub struct PolicyApplyArgs {
 #[derive(Debug, Args, Default, Clone)]
 pub struct SelectArgs {
     /// Keep only items where KEY matches (repeatable; all must match): name=GLOB (* and ?),
-    /// state=available,error (either), kind=manual, volume=ID.
+    /// state=available,error (either); snapshots: kind=manual, volume=ID; volumes:
+    /// tag.KEY=VALUE.
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
-    /// Keep only snapshots taken longer ago than this (e.g. 30d).
+    /// Keep only items created longer ago than this (e.g. 30d).
     #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub older_than: Option<Duration>,
-    /// Keep only snapshots taken less long ago than this (e.g. 12h).
+    /// Keep only items created less long ago than this (e.g. 12h).
     #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub newer_than: Option<Duration>,
-    /// Order by created, name, id, state, kind or volume; a leading - reverses (-created: newest
-    /// first).
+    /// Order by created, name, id, state, and kind or volume (snapshots) or size (volumes); a
+    /// leading - reverses (-created: newest first).
     #[arg(long, value_name = "FIELD", allow_hyphen_values = true)]
     pub sort: Option<String>,
     /// Print at most N.

@@ -1,6 +1,7 @@
-//! Selecting what a snapshot list prints: `--filter KEY=VALUE` (name globs, state, kind, volume),
-//! `--older-than`/`--newer-than`, `--sort FIELD` and `--limit N`. Applied to each page as it
-//! arrives, so a filtered `-o json|ids` list still streams (a `--sort` needs every page first).
+//! Selecting what a list prints: `--filter KEY=VALUE` (name globs, state, kind, volume; tags for
+//! volumes), `--older-than`/`--newer-than`, `--sort FIELD` and `--limit N`, for `snapshot list`
+//! and `volume list` alike ([`Selectable`]). Applied to each page as it arrives, so a filtered
+//! `-o json|ids` list still streams (a `--sort` needs every page first).
 
 use std::time::Duration;
 
@@ -8,12 +9,79 @@ use jiff::Timestamp;
 use wildmatch::WildMatch;
 
 use crate::error::{Error, Result};
-use crate::model::Snapshot;
+use crate::model::{Snapshot, Volume};
 
-/// The keys `--filter` takes.
+/// The keys `--filter` takes on snapshots.
 pub const FILTER_KEYS: &str = "name (a glob: * and ?), state, kind, volume";
-/// The fields `--sort` takes.
+/// The fields `--sort` takes on snapshots.
 pub const SORT_FIELDS: &str = "created, name, id, state, kind, volume (prefix - for descending)";
+/// The keys `--filter` takes on volumes.
+pub const VOLUME_FILTER_KEYS: &str =
+    "name (a glob: * and ?), state, tag.KEY (OUTSCALE tags, Cinder metadata)";
+/// The fields `--sort` takes on volumes.
+pub const VOLUME_SORT_FIELDS: &str = "created, name, id, state, size (prefix - for descending)";
+
+/// What a list holds: snapshots or volumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Items {
+    /// `snapshot list`.
+    Snapshots,
+    /// `volume list`.
+    Volumes,
+}
+
+/// Something a [`Selection`] filters and sorts.
+pub trait Selectable {
+    /// The text a filter key compares (`None`: the item has no such field).
+    fn text(&self, key: &Key) -> Option<&str>;
+    /// Creation time.
+    fn created(&self) -> Option<Timestamp>;
+    /// Id.
+    fn id(&self) -> &str;
+    /// Size in GiB.
+    fn size(&self) -> Option<u64>;
+}
+
+impl Selectable for Snapshot {
+    fn text(&self, key: &Key) -> Option<&str> {
+        match key {
+            Key::Name => Some(self.name.as_deref().unwrap_or("")),
+            Key::State => Some(self.state.as_str()),
+            Key::Kind => Some(self.kind.as_str()),
+            Key::Volume => Some(self.volume_id.as_deref().unwrap_or("")),
+            Key::Tag(_) => None,
+        }
+    }
+    fn created(&self) -> Option<Timestamp> {
+        self.created_at
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn size(&self) -> Option<u64> {
+        self.size_gib
+    }
+}
+
+impl Selectable for Volume {
+    fn text(&self, key: &Key) -> Option<&str> {
+        match key {
+            Key::Name => Some(self.name.as_deref().unwrap_or("")),
+            Key::State => Some(self.state.as_str()),
+            Key::Tag(k) => Some(self.tags.get(k).map(String::as_str).unwrap_or("")),
+            Key::Kind | Key::Volume => None,
+        }
+    }
+    fn created(&self) -> Option<Timestamp> {
+        self.created_at
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn size(&self) -> Option<u64> {
+        self.size_gib
+    }
+}
 
 /// What to keep and in which order.
 #[derive(Debug, Clone, Default)]
@@ -28,12 +96,19 @@ pub struct Selection {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
+/// A filter key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// Name (a glob).
     Name,
+    /// Normalised state.
     State,
+    /// Snapshot kind.
     Kind,
+    /// Snapshot's volume.
     Volume,
+    /// A volume tag (OUTSCALE) or metadata key (Cinder).
+    Tag(String),
 }
 
 /// A field to sort on.
@@ -51,11 +126,34 @@ pub enum Field {
     Kind,
     /// Volume id.
     Volume,
+    /// Size.
+    Size,
 }
 
 impl Selection {
-    /// Parse the flags; every mistake is a usage error before any request.
+    /// Parse the flags of a snapshot list; every mistake is a usage error before any request.
     pub fn parse(
+        filters: &[String],
+        older_than: Option<Duration>,
+        newer_than: Option<Duration>,
+        sort: Option<&str>,
+        limit: Option<usize>,
+        now: Timestamp,
+    ) -> Result<Self> {
+        Self::parse_for(
+            Items::Snapshots,
+            filters,
+            older_than,
+            newer_than,
+            sort,
+            limit,
+            now,
+        )
+    }
+
+    /// Parse the flags of a list of `items`.
+    pub fn parse_for(
+        items: Items,
         filters: &[String],
         older_than: Option<Duration>,
         newer_than: Option<Duration>,
@@ -67,24 +165,30 @@ impl Selection {
             limit,
             ..Selection::default()
         };
+        let (keys, fields) = match items {
+            Items::Snapshots => (FILTER_KEYS, SORT_FIELDS),
+            Items::Volumes => (VOLUME_FILTER_KEYS, VOLUME_SORT_FIELDS),
+        };
         for f in filters {
             let (k, v) = f.split_once('=').ok_or_else(|| Error::Usage {
                 message: format!("--filter {f:?} is not KEY=VALUE"),
                 hint: Some(format!(
-                    "keys: {FILTER_KEYS}; e.g. --filter state=error --filter 'name=db-*'"
+                    "keys: {keys}; e.g. --filter state=error --filter 'name=db-*'"
                 )),
             })?;
-            let key = match k.trim() {
-                "name" => Key::Name,
-                "state" => Key::State,
-                "kind" => Key::Kind,
-                "volume" | "volume_id" => Key::Volume,
-                other => {
-                    return Err(Error::Usage {
-                        message: format!("--filter knows no key {other:?}"),
-                        hint: Some(format!("keys: {FILTER_KEYS}")),
-                    });
+            let unknown = |other: &str| Error::Usage {
+                message: format!("--filter knows no key {other:?} here"),
+                hint: Some(format!("keys: {keys}")),
+            };
+            let key = match (items, k.trim()) {
+                (_, "name") => Key::Name,
+                (_, "state") => Key::State,
+                (Items::Snapshots, "kind") => Key::Kind,
+                (Items::Snapshots, "volume" | "volume_id") => Key::Volume,
+                (Items::Volumes, t) if t.starts_with("tag.") && t.len() > 4 => {
+                    Key::Tag(t["tag.".len()..].to_string())
                 }
+                (_, other) => return Err(unknown(other)),
             };
             let values: Vec<String> = v.split(',').map(|x| x.trim().to_string()).collect();
             out.filters.push((key, values));
@@ -102,17 +206,18 @@ impl Selection {
                 Some(rest) => (true, rest),
                 None => (false, s),
             };
-            let field = match name {
-                "created" | "created_at" => Field::Created,
-                "name" => Field::Name,
-                "id" => Field::Id,
-                "state" => Field::State,
-                "kind" => Field::Kind,
-                "volume" | "volume_id" => Field::Volume,
-                other => {
+            let field = match (items, name) {
+                (_, "created" | "created_at") => Field::Created,
+                (_, "name") => Field::Name,
+                (_, "id") => Field::Id,
+                (_, "state") => Field::State,
+                (Items::Snapshots, "kind") => Field::Kind,
+                (Items::Snapshots, "volume" | "volume_id") => Field::Volume,
+                (Items::Volumes, "size" | "size_gib") => Field::Size,
+                (_, other) => {
                     return Err(Error::Usage {
-                        message: format!("--sort knows no field {other:?}"),
-                        hint: Some(format!("fields: {SORT_FIELDS}")),
+                        message: format!("--sort knows no field {other:?} here"),
+                        hint: Some(format!("fields: {fields}")),
                     });
                 }
             };
@@ -131,48 +236,44 @@ impl Selection {
     }
 
     /// Whether `s` passes every filter.
-    pub fn keeps(&self, s: &Snapshot) -> bool {
+    pub fn keeps<T: Selectable>(&self, s: &T) -> bool {
         let all = self.filters.iter().all(|(key, values)| {
-            let have = match key {
-                Key::Name => s.name.as_deref().unwrap_or(""),
-                Key::State => s.state.as_str(),
-                Key::Kind => s.kind.as_str(),
-                Key::Volume => s.volume_id.as_deref().unwrap_or(""),
-            };
+            let have = s.text(key).unwrap_or("");
             values.iter().any(|v| match key {
                 Key::Name => WildMatch::new(v).matches(have),
                 _ => v == have,
             })
         });
-        // A snapshot of unknown age is neither older nor newer than anything.
+        // An item of unknown age is neither older nor newer than anything.
         let older = self
             .older_than
-            .is_none_or(|t| s.created_at.is_some_and(|c| c < t));
+            .is_none_or(|t| s.created().is_some_and(|c| c < t));
         let newer = self
             .newer_than
-            .is_none_or(|t| s.created_at.is_some_and(|c| c > t));
+            .is_none_or(|t| s.created().is_some_and(|c| c > t));
         all && older && newer
     }
 
     /// Sort in place by the chosen field (stable: ties keep the API's order).
-    pub fn sort(&self, items: &mut [Snapshot]) {
+    pub fn sort<T: Selectable>(&self, items: &mut [T]) {
         let Some((field, desc)) = self.sort else {
             return;
         };
         items.sort_by(|a, b| {
             let o = match field {
                 // Unknown creation times sort last either way.
-                Field::Created => match (a.created_at, b.created_at) {
+                Field::Created => match (a.created(), b.created()) {
                     (Some(x), Some(y)) => x.cmp(&y),
                     (Some(_), None) => return std::cmp::Ordering::Less,
                     (None, Some(_)) => return std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
                 },
-                Field::Name => a.name.cmp(&b.name),
-                Field::Id => a.id.cmp(&b.id),
-                Field::State => a.state.as_str().cmp(b.state.as_str()),
-                Field::Kind => a.kind.as_str().cmp(b.kind.as_str()),
-                Field::Volume => a.volume_id.cmp(&b.volume_id),
+                Field::Name => a.text(&Key::Name).cmp(&b.text(&Key::Name)),
+                Field::Id => a.id().cmp(b.id()),
+                Field::State => a.text(&Key::State).cmp(&b.text(&Key::State)),
+                Field::Kind => a.text(&Key::Kind).cmp(&b.text(&Key::Kind)),
+                Field::Volume => a.text(&Key::Volume).cmp(&b.text(&Key::Volume)),
+                Field::Size => a.size().cmp(&b.size()),
             };
             if desc { o.reverse() } else { o }
         });
@@ -223,7 +324,7 @@ mod tests {
         .expect("parses");
         let kept: Vec<&str> = all
             .iter()
-            .filter(|s| sel.keeps(s))
+            .filter(|s| sel.keeps(*s))
             .map(|s| s.id.as_str())
             .collect();
         assert_eq!(kept, ["b"]);

@@ -125,6 +125,19 @@ fn selection(a: &crate::cli::SelectArgs) -> Result<crate::select::Selection> {
     )
 }
 
+/// The `--filter/--sort/--limit` of `volume list`, checked before any request.
+fn volume_selection(a: &crate::cli::SelectArgs) -> Result<crate::select::Selection> {
+    crate::select::Selection::parse_for(
+        crate::select::Items::Volumes,
+        &a.filters,
+        a.older_than,
+        a.newer_than,
+        a.sort.as_deref(),
+        a.limit,
+        jiff::Timestamp::now(),
+    )
+}
+
 /// Ask on the terminal before something that cannot be undone; without a terminal (cron, CI,
 /// pipes) refuse with `refused()`, whose hint names the `--yes` to add.
 fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
@@ -531,8 +544,8 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         | Command::Emulator(_)
         | Command::Completions { .. }
         | Command::Man { .. }
-        | Command::Policy(_)
-        | Command::Volume(VolumeCmd::List) => Ok(()),
+        | Command::Policy(_) => Ok(()),
+        Command::Volume(VolumeCmd::List { select }) => volume_selection(select).map(|_| ()),
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume, select }) => {
             selection(select)?;
@@ -636,8 +649,17 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         | Command::Man { .. } => {
             unreachable!("handled before a provider is built")
         }
-        Command::Volume(VolumeCmd::List) => {
-            ctx.print(&render_list(&p.list_volumes().await?, ctx.format))
+        Command::Volume(VolumeCmd::List { select }) => {
+            let sel = volume_selection(&select)?;
+            let mut all: Vec<_> = p
+                .list_volumes()
+                .await?
+                .into_iter()
+                .filter(|v| sel.keeps(v))
+                .collect();
+            sel.sort(&mut all);
+            all.truncate(sel.limit.unwrap_or(usize::MAX));
+            ctx.print(&render_list(&all, ctx.format))
         }
         Command::Volume(VolumeCmd::Show { id }) => {
             ctx.print(&render_one(&p.get_volume(&id).await?, ctx.format))

@@ -1110,3 +1110,54 @@ async fn sharing_publicly_needs_yes() {
         .await;
     assert_exit(&out, 0);
 }
+
+/// `volume list` selects like `snapshot list`: names, states and, where the provider has them,
+/// tags (OUTSCALE tags, Cinder metadata); sorts and limits; a key that means nothing for volumes
+/// is refused before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_list_filters_sorts_and_limits() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for k in [ProviderKind::Outscale, ProviderKind::Powervc] {
+        let gold = cli
+            .json(k, &["volume", "list", "--filter", "tag.backup=gold"])
+            .await;
+        let names: Vec<&str> = gold
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|v| v["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(names, ["db-data"], "{k}");
+        assert_eq!(gold[0]["tags"]["backup"], "gold");
+    }
+    let sorted = cli
+        .json(
+            ProviderKind::OvhEfs,
+            &["volume", "list", "--sort", "-size", "--limit", "1"],
+        )
+        .await;
+    assert_eq!(sorted.as_array().map(Vec::len), Some(1));
+    assert_eq!(sorted[0]["name"], "appdata", "the largest share");
+    let globbed = cli
+        .json(
+            ProviderKind::OvhNasha,
+            &["volume", "list", "--filter", "name=back*"],
+        )
+        .await;
+    assert_eq!(globbed[0]["name"], "backups");
+    let before = emu.requests();
+    let refused = cli
+        .run(
+            ProviderKind::Outscale,
+            &["volume", "list", "--filter", "kind=manual"],
+        )
+        .await;
+    assert_exit(&refused, 2);
+    assert!(
+        stderr(&refused).contains("no key \"kind\""),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(emu.requests(), before, "refused before any request");
+}

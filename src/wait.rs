@@ -168,12 +168,15 @@ pub struct Awaited {
     pub op: Operation,
 }
 
+/// Polls of a batch's items that cannot be confirmed by a listing, in flight at once.
+const ONE_BY_ONE_AT_ONCE: usize = 8;
+
 /// Wait for every operation of a batch, and say item by item how each ended (one result per item,
-/// in order; one failure never hides the others). Deletions of snapshots whose volume is known are
-/// confirmed in bulk: each poll lists the volumes' snapshots ([`Provider::list_snapshots_of`]: one
-/// call for all of them on OUTSCALE and PowerVC, one per volume elsewhere), which confirms every
-/// pending deletion at once, instead of one poll loop per snapshot. Other operations are polled one by one, in
-/// the same ticks. Pauses follow [`pause_after`]; the deadline and interrupts end the wait for
+/// in order; one failure never hides the others). Snapshots whose volume is known (deletions and
+/// new snapshots) are confirmed in bulk: each poll lists the volumes' snapshots
+/// ([`Provider::list_snapshots_of`]: one call for all of them on OUTSCALE and PowerVC, one per
+/// volume elsewhere), which settles every pending one at once, instead of one poll loop per
+/// snapshot. Other operations (tasks) are polled one by one, several at once, in the same ticks. Pauses follow [`pause_after`]; the deadline and interrupts end the wait for
 /// every item still pending.
 pub async fn wait_for_all(
     provider: &dyn Provider,
@@ -213,11 +216,7 @@ pub async fn wait_for_all(
             }
             match &item.op {
                 Operation::Done => settle(&mut results, i, Ok(())),
-                Operation::Snapshot {
-                    volume,
-                    until: Until::Gone,
-                    ..
-                } => match item.volume.as_ref().or(volume.as_ref()) {
+                Operation::Snapshot { volume, .. } => match item.volume.as_ref().or(volume.as_ref()) {
                     Some(v) if !unlistable.contains(v) => {
                         by_volume.entry(v.clone()).or_default().push(i)
                     }
@@ -233,15 +232,20 @@ pub async fn wait_for_all(
             match listed {
                 Ok(list) => {
                     for i in idxs {
-                        let Operation::Snapshot { id, .. } = &items[i].op else {
+                        let Operation::Snapshot { id, until, .. } = &items[i].op else {
                             continue;
                         };
-                        let progress = match list.iter().find(|s| &s.id == id) {
-                            None => Progress::Done,
-                            Some(s) => Progress::of_snapshot(
+                        let progress = match (list.iter().find(|s| &s.id == id), until) {
+                            (None, Until::Gone) => Progress::Done,
+                            // A new snapshot the list does not show yet.
+                            (None, _) => Progress::Pending {
+                                state: "not listed yet".into(),
+                                percent: None,
+                            },
+                            (Some(s), until) => Progress::of_snapshot(
                                 s.state,
                                 s.provider_state.clone(),
-                                Until::Gone,
+                                *until,
                                 None,
                             ),
                         };
@@ -257,8 +261,17 @@ pub async fn wait_for_all(
                 }
             }
         }
-        for i in one_by_one {
-            let outcome = match provider.poll(&items[i].op).await {
+        // The rest one poll each, several at once (the rate limiter paces them).
+        let polled: Vec<(usize, Result<Progress>)> = {
+            use futures_util::StreamExt;
+            futures_util::stream::iter(one_by_one)
+                .map(|i| async move { (i, provider.poll(&items[i].op).await) })
+                .buffered(ONE_BY_ONE_AT_ONCE)
+                .collect()
+                .await
+        };
+        for (i, polled) in polled {
+            let outcome = match polled {
                 Ok(progress) => record(&items[i].op, progress, &mut last_state[i]),
                 Err(e) => Some(Err(e)),
             };

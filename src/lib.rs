@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod config;
 pub mod demo;
 pub mod emulator;

@@ -216,12 +216,14 @@ pub async fn wait_for_all(
             }
             match &item.op {
                 Operation::Done => settle(&mut results, i, Ok(())),
-                Operation::Snapshot { volume, .. } => match item.volume.as_ref().or(volume.as_ref()) {
-                    Some(v) if !unlistable.contains(v) => {
-                        by_volume.entry(v.clone()).or_default().push(i)
+                Operation::Snapshot { volume, .. } => {
+                    match item.volume.as_ref().or(volume.as_ref()) {
+                        Some(v) if !unlistable.contains(v) => {
+                            by_volume.entry(v.clone()).or_default().push(i)
+                        }
+                        _ => one_by_one.push(i),
                     }
-                    _ => one_by_one.push(i),
-                },
+                }
                 _ => one_by_one.push(i),
             }
         }

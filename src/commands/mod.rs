@@ -379,6 +379,12 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
 static WARNED_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static WARNED_INSECURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// No downgrade warnings from this process (shell completion must print nothing to the terminal).
+pub(crate) fn silence_warnings() {
+    WARNED_HTTP.store(true, std::sync::atomic::Ordering::Relaxed);
+    WARNED_INSECURE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A provider built from the settings, with what a run reports about it.
 pub(crate) struct Connected {
     pub(crate) provider: Arc<dyn Provider>,

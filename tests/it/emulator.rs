@@ -1161,3 +1161,80 @@ async fn volume_list_filters_sorts_and_limits() {
     );
     assert_eq!(emu.requests(), before, "refused before any request");
 }
+
+/// Dynamic completion asks the API the command line names for volume and snapshot ids (names as
+/// help), and gives up quietly after `SNAPCTL_COMPLETE_TIMEOUT` when the API does not answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_and_snapshot_ids_complete_from_the_api_within_a_deadline() {
+    let emu = start().await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let complete = |words: Vec<String>, extra: Vec<(String, String)>| {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .env("COMPLETE", "fish")
+            .envs(emu.env())
+            .envs(extra)
+            .arg("--")
+            .arg("snapctl")
+            .args(words);
+        cmd
+    };
+    let run = |mut cmd: assert_cmd::Command| async move {
+        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+            .await
+            .expect("join")
+    };
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let vol = emu.demo_volume(ProviderKind::Outscale);
+    let out = run(complete(
+        words(&["-p", "outscale", "snapshot", "list", "--volume", "vol-"]),
+        vec![],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains(&format!("{vol}\tdb-data")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).is_empty(),
+        "nothing on the terminal: {}",
+        stderr(&out)
+    );
+    let out = run(complete(
+        words(&["-p", "powervc", "snapshot", "show", ""]),
+        vec![],
+    ))
+    .await;
+    assert!(
+        stdout(&out).contains("\tbefore-upgrade"),
+        "{}",
+        stdout(&out)
+    );
+
+    // An endpoint that accepts connections and never answers: nothing offered, promptly.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let started = std::time::Instant::now();
+    let out = run(complete(
+        words(&["-p", "outscale", "snapshot", "list", "--volume", ""]),
+        vec![
+            (
+                "OSC_ENDPOINT_API".into(),
+                format!("http://127.0.0.1:{port}/api/v1"),
+            ),
+            ("SNAPCTL_COMPLETE_TIMEOUT".into(), "300ms".into()),
+        ],
+    ))
+    .await;
+    assert_exit(&out, 0);
+    assert!(!stdout(&out).contains("vol-"), "{}", stdout(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}

@@ -1,0 +1,146 @@
+//! Completion values read from the API: volume and snapshot ids, for the shell's dynamic
+//! completion (`COMPLETE=bash snapctl`). The provider, profile, service, region and endpoint come
+//! from the command line being completed (and the usual environment); everything runs under a
+//! deadline (`SNAPCTL_COMPLETE_TIMEOUT`, default 2s), after which nothing is offered, so a slow or
+//! unreachable API never blocks the shell. Nothing is printed to the terminal.
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use clap::Parser;
+use clap_complete::engine::CompletionCandidate;
+
+use crate::cli::Cli;
+use crate::config::Env;
+
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The words of the command line being completed: what the shell passes after `--`.
+fn line() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--") {
+        Some(i) => args[i + 1..].to_vec(),
+        None => vec![],
+    }
+}
+
+/// `--flag VALUE` or `--flag=VALUE` (or `-p VALUE`) in `words`.
+fn value_of(words: &[String], names: &[&str]) -> Option<String> {
+    for (i, w) in words.iter().enumerate() {
+        for n in names {
+            if w == n {
+                return words.get(i + 1).cloned();
+            }
+            if let Some(v) = w.strip_prefix(&format!("{n}=")) {
+                return Some(v.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The global options of the line being completed, parsed as clap parses them (environment
+/// defaults included), on a command that needs nothing else.
+fn global(words: &[String]) -> Option<crate::cli::Global> {
+    let mut argv = vec!["snapctl".to_string()];
+    for (names, flag) in [
+        (&["-p", "--provider"][..], "--provider"),
+        (&["--profile"][..], "--profile"),
+        (&["--config"][..], "--config"),
+        (&["--service"][..], "--service"),
+        (&["--region"][..], "--region"),
+        (&["--endpoint"][..], "--endpoint"),
+        (&["--cacert"][..], "--cacert"),
+        (&["--volume-endpoint"][..], "--volume-endpoint"),
+    ] {
+        if let Some(v) = value_of(words, names) {
+            argv.push(flag.to_string());
+            argv.push(v);
+        }
+    }
+    for flag in ["--allow-http", "--insecure"] {
+        if words.iter().any(|w| w == flag) {
+            argv.push(flag.to_string());
+        }
+    }
+    argv.push("providers".into());
+    Cli::try_parse_from(argv).ok().map(|c| c.global)
+}
+
+fn deadline(env: &Env) -> Duration {
+    env.var("SNAPCTL_COMPLETE_TIMEOUT")
+        .and_then(|t| crate::config::parse_duration(t).ok())
+        .unwrap_or(DEFAULT_DEADLINE)
+}
+
+/// Run `ask` against the provider the line names, within the deadline; empty on any failure.
+fn ask<F>(ask: F) -> Vec<CompletionCandidate>
+where
+    F: for<'a> FnOnce(
+            &'a dyn crate::provider::Provider,
+            Vec<String>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Vec<CompletionCandidate>> + Send + 'a>,
+        > + Send
+        + 'static,
+{
+    let words = line();
+    let Some(g) = global(&words) else {
+        return vec![];
+    };
+    let env = Env::capture();
+    let limit = deadline(&env);
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return vec![];
+    };
+    crate::commands::silence_warnings();
+    rt.block_on(async move {
+        let work = async {
+            let c = crate::commands::connect(&g, g.opts(), env, |_| Ok(()))
+                .await
+                .ok()?;
+            Some(ask(c.provider.as_ref(), words).await)
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    })
+}
+
+/// Volume ids (with their names as help).
+pub fn volumes(current: &OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy().to_string();
+    ask(move |p, _| {
+        Box::pin(async move {
+            p.list_volumes()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|v| v.id.starts_with(&prefix))
+                .map(|v| CompletionCandidate::new(v.id).help(v.name.map(Into::into)))
+                .collect()
+        })
+    })
+}
+
+/// Snapshot ids (of the `--volume` on the line, else every volume's), names as help.
+pub fn snapshots(current: &OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy().to_string();
+    ask(move |p, words| {
+        Box::pin(async move {
+            let volume = value_of(&words, &["--volume"]);
+            p.list_snapshots(volume.as_deref())
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.id.starts_with(&prefix))
+                .map(|s| CompletionCandidate::new(s.id).help(s.name.map(Into::into)))
+                .collect()
+        })
+    })
+}

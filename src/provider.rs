@@ -32,6 +32,16 @@ pub trait Provider: Send + Sync {
         Err(self.unsupported("volume list", "no volume listing in this provider's API"))
     }
 
+    /// The volumes carrying every one of `tags` (OUTSCALE tags, Cinder metadata), narrowed by the
+    /// API where it filters by tag. The filter is a hint: a provider may answer more (the default
+    /// lists every volume), and callers check each volume themselves.
+    async fn list_volumes_tagged(
+        &self,
+        _tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Volume>> {
+        self.list_volumes().await
+    }
+
     /// One volume.
     async fn get_volume(&self, _id: &str) -> Result<Volume> {
         Err(self.unsupported("volume show", "no volume lookup in this provider's API"))

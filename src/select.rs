@@ -226,6 +226,17 @@ impl Selection {
         Ok(out)
     }
 
+    /// The tag filters with one value each, which an API can apply ([`crate::provider::Provider::list_volumes_tagged`]).
+    pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
+        self.filters
+            .iter()
+            .filter_map(|(k, values)| match (k, values.as_slice()) {
+                (Key::Tag(t), [one]) => Some((t.clone(), one.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether anything is selected at all (else the list prints as the API gives it).
     pub fn is_empty(&self) -> bool {
         self.filters.is_empty()

@@ -658,7 +658,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         Command::Volume(VolumeCmd::List { select }) => {
             let sel = volume_selection(&select)?;
             let mut all: Vec<_> = p
-                .list_volumes()
+                .list_volumes_tagged(&sel.tags())
                 .await?
                 .into_iter()
                 .filter(|v| sel.keeps(v))

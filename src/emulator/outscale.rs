@@ -349,11 +349,21 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     match action {
         "ReadVolumes" => {
             let ids = filter(&body, "VolumeIds");
+            // `Tags`: KEY=VALUE pairs, any of which matches.
+            let tags = filter(&body, "Tags");
             let items: Vec<&OscVolume> = w
                 .osc
                 .volumes
                 .iter()
                 .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
+                .filter(|v| {
+                    tags.as_ref().is_none_or(|want| {
+                        w.osc.tags.get(&v.id).is_some_and(|have| {
+                            have.iter()
+                                .any(|(k, val)| want.iter().any(|t| *t == format!("{k}={val}")))
+                        })
+                    })
+                })
                 .collect();
             page(&body, &items, "Volumes", |v| volume_json(w, v))
         }

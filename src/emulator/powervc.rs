@@ -331,7 +331,21 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
     );
     match rest {
         ["volumes", "detail"] if m == Method::GET => {
-            let items = w.pvc.vols.iter().map(vol_json).collect();
+            // `metadata={"k":"v"}`: every pair must match.
+            let want: BTreeMap<String, String> = match req.query("metadata") {
+                None => BTreeMap::new(),
+                Some(text) => match serde_json::from_str(text) {
+                    Ok(m) => m,
+                    Err(_) => return fault(400, "badRequest", "Invalid filter: metadata"),
+                },
+            };
+            let items = w
+                .pvc
+                .vols
+                .iter()
+                .filter(|v| want.iter().all(|(k, val)| v.metadata.get(k) == Some(val)))
+                .map(vol_json)
+                .collect();
             list_page(req, items, "volumes", &base)
         }
         ["volumes"] if m == Method::POST => {

@@ -113,7 +113,8 @@ async fn plan_policy(
     };
     let p = target.provider.as_ref();
     let kind = p.kind();
-    let volumes = match p.list_volumes().await {
+    // Tags are filtered by the API where it can (OUTSCALE, Cinder); `selects` still checks all.
+    let volumes = match p.list_volumes_tagged(&c.policy.select.tags).await {
         Ok(v) => v,
         Err(e) => return empty_plan(c, Some(kind), format!("cannot list volumes: {e}")),
     };

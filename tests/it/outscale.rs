@@ -1132,3 +1132,32 @@ async fn a_listing_that_fails_mid_stream_exits_non_zero_and_never_looks_complete
         }
     }
 }
+
+/// A tag filter goes to the API (`Filters.Tags`), and the answer is still checked locally.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_tag_filters_are_pushed_down_to_read_volumes() {
+    let server = MockServer::start().await;
+    osc("ReadVolumes")
+        .and(body_json(
+            json!({"Filters": {"Tags": ["Name=db-data"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volumes.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "-o",
+            "json",
+            "volume",
+            "list",
+            "--filter",
+            "tag.Name=db-data",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    // The fixture answers both volumes; only the tagged one is printed.
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["id"], "vol-0a1b2c3d");
+}

@@ -441,6 +441,27 @@ impl Provider for Outscale {
         Ok(list.into_iter().map(map_volume).collect())
     }
 
+    /// `Filters.Tags` (`KEY=VALUE`; OUTSCALE ORs the values, so the answer is a superset of the
+    /// volumes carrying all of them, which the caller narrows).
+    async fn list_volumes_tagged(
+        &self,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<Volume>> {
+        if tags.is_empty() {
+            return self.list_volumes().await;
+        }
+        let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let list: Vec<OscVolume> = self
+            .client
+            .read_all(
+                "ReadVolumes",
+                json!({ "Tags": pairs }),
+                "list volumes by tag",
+            )
+            .await?;
+        Ok(list.into_iter().map(map_volume).collect())
+    }
+
     async fn get_volume(&self, id: &str) -> Result<Volume> {
         self.volume(id)
             .await?

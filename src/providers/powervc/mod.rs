@@ -460,6 +460,22 @@ impl Provider for Powervc {
         Ok(v.into_iter().map(map_volume).collect())
     }
 
+    /// Cinder's `metadata` filter (a JSON object; every pair must match).
+    async fn list_volumes_tagged(&self, tags: &BTreeMap<String, String>) -> Result<Vec<Volume>> {
+        if tags.is_empty() {
+            return self.list_volumes().await;
+        }
+        let metadata = serde_json::to_string(tags).expect("a map of strings serialises");
+        let v: Vec<CinderVolume> = self
+            .list_all(
+                "volumes",
+                &[("metadata", &metadata)],
+                "list volumes by metadata",
+            )
+            .await?;
+        Ok(v.into_iter().map(map_volume).collect())
+    }
+
     async fn get_volume(&self, id: &str) -> Result<Volume> {
         Ok(map_volume(self.volume(id).await?))
     }

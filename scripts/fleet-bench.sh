@@ -50,7 +50,9 @@ import sys
 p, run, reqs, start, end, rps, burst = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
 wall = end - start
 floor = max(0.0, (reqs - burst) / rps)
-print(f"{p:<10} {run:<6} {reqs:>9} {wall:>9.2f} {floor:>9.2f} {wall / floor if floor else float('nan'):>7.2f}")
+# Below a second the floor says nothing (latency, not the rate limit, sets the time).
+ratio = f"{wall / floor:.2f}" if floor >= 1 else "-"
+print(f"{p:<10} {run:<6} {reqs:>9} {wall:>9.2f} {floor:>9.2f} {ratio:>7}")
 PY
   done
 done

@@ -301,7 +301,7 @@ pub enum ScheduleCmd {
     /// List the schedules of a volume.
     List {
         /// Volume id.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: String,
         /// Also the service's other policies (EFS).
         #[arg(long)]
@@ -312,7 +312,7 @@ pub enum ScheduleCmd {
     /// Disable a schedule (NAS-HA: a frequency; EFS: attach the default policy instead).
     Remove {
         /// Volume id.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: String,
         /// Frequency to disable (NAS-HA).
         #[arg(long)]
@@ -330,7 +330,7 @@ pub enum ScheduleCmd {
 #[derive(Debug, Args)]
 pub struct ScheduleAddArgs {
     /// Volume id.
-    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+    #[arg(long)]
     pub volume: String,
     /// NAS-HA: hour-1, hour-6, day-1, day-2, day-3, day-7. EFS shorthand: hour, day, week.
     #[arg(long)]
@@ -370,7 +370,6 @@ pub enum VolumeCmd {
     /// Show one volume.
     Show {
         /// Volume id.
-        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
         id: String,
     },
 }
@@ -381,7 +380,7 @@ pub enum SnapshotCmd {
     /// List snapshots of a volume (of every volume without --volume).
     List {
         /// Volume id.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: Option<String>,
         /// What to print.
         #[command(flatten)]
@@ -390,16 +389,15 @@ pub enum SnapshotCmd {
     /// Show one snapshot.
     Show {
         /// Snapshot id.
-        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
         id: String,
         /// Its volume.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: Option<String>,
     },
     /// Take a snapshot.
     Create {
         /// Volume to snapshot.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: String,
         /// Snapshot name.
         #[arg(long)]
@@ -425,10 +423,10 @@ pub enum SnapshotCmd {
     Delete {
         /// Snapshot ids; `-` reads them from stdin, one per line, as `-o ids` or `-o tsv` print
         /// them (ID, or ID<TAB>VOLUME…: the volume of each line wins over --volume).
-        #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
+        #[arg(required = true)]
         ids: Vec<String>,
         /// Their volume.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: Option<String>,
         /// Wait until each snapshot is gone.
         #[arg(long)]
@@ -437,19 +435,17 @@ pub enum SnapshotCmd {
     /// Turn an automatic (policy) snapshot into a manual one; prints it under its new id (EFS).
     Hold {
         /// Snapshot id.
-        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
         id: String,
         /// Its volume.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: Option<String>,
     },
     /// Rename or redescribe a snapshot (EFS, PowerVC; OUTSCALE: the name only).
     Update {
         /// Snapshot id.
-        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
         id: String,
         /// Its volume.
-        #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+        #[arg(long)]
         volume: Option<String>,
         /// New name.
         #[arg(long)]
@@ -465,7 +461,6 @@ pub enum SnapshotCmd {
     /// Export a snapshot to an object-storage bucket (OUTSCALE).
     Export {
         /// Snapshot id.
-        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
         id: String,
         /// Destination bucket (yours).
         #[arg(long)]
@@ -688,12 +683,11 @@ pub struct CloneArgs {
     #[arg(
         long = "volume",
         value_name = "ID",
-        required_unless_present = "snapshot",
-        add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes)
+        required_unless_present = "snapshot"
     )]
     pub volumes: Vec<String>,
     /// Snapshot to clone.
-    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
+    #[arg(long)]
     pub snapshot: Option<String>,
     /// Where to create the volume (OUTSCALE subregion, e.g. eu-west-2a) [default: the source's].
     #[arg(long)]
@@ -722,10 +716,10 @@ pub struct CloneArgs {
 #[derive(Debug, Args)]
 pub struct RevertArgs {
     /// Volume to revert.
-    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+    #[arg(long)]
     pub volume: String,
     /// Snapshot to revert to.
-    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::complete::snapshots))]
+    #[arg(long)]
     pub snapshot: String,
     /// Confirm: data written since the snapshot is lost.
     #[arg(long)]
@@ -739,7 +733,7 @@ pub struct RevertArgs {
 #[derive(Debug, Args, Default)]
 pub struct RotateArgs {
     /// Volume to rotate (repeatable).
-    #[arg(long = "volume", value_name = "ID", add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+    #[arg(long = "volume", value_name = "ID")]
     pub volumes: Vec<String>,
     /// Rotate every volume of the service/account.
     #[arg(long)]
@@ -811,7 +805,7 @@ pub struct RotateArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Volume to check (repeatable).
-    #[arg(long = "volume", value_name = "ID", add = clap_complete::engine::ArgValueCompleter::new(crate::complete::volumes))]
+    #[arg(long = "volume", value_name = "ID")]
     pub volumes: Vec<String>,
     /// Check every volume.
     #[arg(long)]

@@ -15,6 +15,25 @@ use crate::config::Env;
 
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
 
+/// The command tree with these completers on every volume and snapshot argument (`--volume`,
+/// `--snapshot`, `volume show ID`, `snapshot show|delete|hold|update|share|unshare|export ID`).
+/// Attached here rather than in `cli`, which stays free of I/O.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    attach(Cli::command(), "")
+}
+
+fn attach(cmd: clap::Command, parent: &str) -> clap::Command {
+    use clap_complete::engine::ArgValueCompleter;
+    let name = cmd.get_name().to_string();
+    let cmd = cmd.mut_args(|a| match (a.get_id().as_str(), parent) {
+        ("volume" | "volumes", _) | ("id", "volume") => a.add(ArgValueCompleter::new(volumes)),
+        ("snapshot" | "ids", _) | ("id", "snapshot") => a.add(ArgValueCompleter::new(snapshots)),
+        _ => a,
+    });
+    cmd.mut_subcommands(|sub| attach(sub, &name))
+}
+
 /// The words of the command line being completed: what the shell passes after `--`.
 fn line() -> Vec<String> {
     let args: Vec<String> = std::env::args().collect();

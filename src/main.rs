@@ -11,7 +11,7 @@ use snapctl::text::{MAX_LINE, one_line};
 fn main() -> std::process::ExitCode {
     // `COMPLETE=bash snapctl` prints the dynamic completion script; with it installed, the shell
     // calls back here to complete values such as profile names. Does nothing otherwise.
-    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    clap_complete::CompleteEnv::with_factory(snapctl::complete::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

@@ -113,22 +113,13 @@ where
     }
 }
 
-/// The `--filter/--sort/--limit` of a list, checked before any request.
-fn selection(a: &crate::cli::SelectArgs) -> Result<crate::select::Selection> {
-    crate::select::Selection::parse(
-        &a.filters,
-        a.older_than,
-        a.newer_than,
-        a.sort.as_deref(),
-        a.limit,
-        jiff::Timestamp::now(),
-    )
-}
-
-/// The `--filter/--sort/--limit` of `volume list`, checked before any request.
-fn volume_selection(a: &crate::cli::SelectArgs) -> Result<crate::select::Selection> {
+/// The `--filter/--sort/--limit` of a list of `items`, checked before any request.
+fn selection(
+    items: crate::select::Items,
+    a: &crate::cli::SelectArgs,
+) -> Result<crate::select::Selection> {
     crate::select::Selection::parse_for(
-        crate::select::Items::Volumes,
+        items,
         &a.filters,
         a.older_than,
         a.newer_than,
@@ -551,10 +542,12 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         | Command::Completions { .. }
         | Command::Man { .. }
         | Command::Policy(_) => Ok(()),
-        Command::Volume(VolumeCmd::List { select }) => volume_selection(select).map(|_| ()),
+        Command::Volume(VolumeCmd::List { select }) => {
+            selection(crate::select::Items::Volumes, select).map(|_| ())
+        }
         Command::Volume(VolumeCmd::Show { id }) => vol(id),
         Command::Snapshot(SnapshotCmd::List { volume, select }) => {
-            selection(select)?;
+            selection(crate::select::Items::Snapshots, select)?;
             volume.as_deref().map_or(Ok(()), vol)
         }
         Command::Snapshot(SnapshotCmd::Show { id, volume }) => {
@@ -656,7 +649,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
             unreachable!("handled before a provider is built")
         }
         Command::Volume(VolumeCmd::List { select }) => {
-            let sel = volume_selection(&select)?;
+            let sel = selection(crate::select::Items::Volumes, &select)?;
             let mut all: Vec<_> = p
                 .list_volumes_tagged(&sel.tags())
                 .await?

@@ -44,7 +44,7 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
         // with the number of snapshots), filtered page by page; a table needs every row for its
         // widths, and --sort every page before the first line.
         SnapshotCmd::List { volume, select } => {
-            let sel = super::selection(&select)?;
+            let sel = super::selection(crate::select::Items::Snapshots, &select)?;
             let limit = sel.limit.unwrap_or(usize::MAX);
             if ctx.format != Format::Table && sel.sort.is_none() {
                 let mut stream = crate::output::ListStream::new(ctx.format);

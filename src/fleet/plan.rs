@@ -14,7 +14,7 @@ use super::mark;
 use crate::error::Result;
 use crate::kind::ProviderKind;
 use crate::model::{Snapshot, SnapshotState, Volume};
-use crate::rotation::plan::{CalendarSpan, Entry, Kept, plan};
+use crate::rotation::plan::{CalendarSpan, plan};
 
 /// Schema name of `policy plan -o json` (and of a saved plan).
 pub const PLAN_SCHEMA: &str = "snapctl.policy-plan/v1";
@@ -146,37 +146,8 @@ pub struct Doomed {
     pub reason: String,
 }
 
-/// A snapshot as a plan names it (also read back from a saved plan).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlanEntry {
-    /// Snapshot id.
-    pub id: String,
-    /// Name.
-    pub name: Option<String>,
-    /// Creation time.
-    #[serde(serialize_with = "crate::model::ser_time")]
-    pub created_at: Option<Timestamp>,
-}
-
-impl From<&Snapshot> for PlanEntry {
-    fn from(s: &Snapshot) -> Self {
-        PlanEntry {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            created_at: s.created_at,
-        }
-    }
-}
-
-impl From<Entry> for PlanEntry {
-    fn from(e: Entry) -> Self {
-        PlanEntry {
-            id: e.id,
-            name: e.name,
-            created_at: e.created_at,
-        }
-    }
-}
+/// A snapshot as a plan names it: `rotate`'s entry (id, name, creation time).
+pub use crate::rotation::plan::Entry as PlanEntry;
 
 /// A marked snapshot whose policy is gone from the file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,15 +159,8 @@ pub struct Orphan {
     pub policy_id: String,
 }
 
-/// A kept snapshot and every reason.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeptEntry {
-    /// The snapshot.
-    #[serde(flatten)]
-    pub entry: PlanEntry,
-    /// Why.
-    pub reasons: Vec<String>,
-}
+/// A kept snapshot and every reason: `rotate`'s.
+pub use crate::rotation::plan::Kept as KeptEntry;
 
 /// An owned snapshot whose name tag is restored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -378,11 +342,7 @@ pub fn plan_unit(
     let mut keep: Vec<KeptEntry> = p
         .keep
         .into_iter()
-        .filter(|k: &Kept| unit.create.as_deref() != Some(k.entry.id.as_str()))
-        .map(|k| KeptEntry {
-            entry: k.entry.into(),
-            reasons: k.reasons,
-        })
+        .filter(|k| unit.create.as_deref() != Some(k.entry.id.as_str()))
         .collect();
     let mut delete = p.delete;
     // The floor: never fewer than `min` owned snapshots after the run (counting the new one).

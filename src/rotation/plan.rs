@@ -238,7 +238,7 @@ impl Policy {
 }
 
 /// A snapshot the plan keeps, with every reason.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Kept {
     /// The snapshot.
     #[serde(flatten)]
@@ -247,8 +247,8 @@ pub struct Kept {
     pub reasons: Vec<String>,
 }
 
-/// The identifying fields of a planned snapshot, as printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The identifying fields of a planned snapshot, as printed (and read back from a saved plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Snapshot id.
     pub id: String,

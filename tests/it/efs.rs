@@ -847,21 +847,8 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
         .args(&cli.args)
         .args(["-o", "json", "snapshot", "delete"])
         .args(&ids)
-        .args(["--volume", SHARE])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id().to_string();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
-        .await
-        .expect("join");
+        .args(["--volume", SHARE]);
+    let out = crate::common::signal_after(cmd, "INT", Duration::from_millis(400)).await;
     assert_exit(&out, 130);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
@@ -891,22 +878,9 @@ async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
         .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(cli.home.path())
         .args(&cli.args)
-        .args(["--request-timeout", "700ms", "volume", "list"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        .args(["--request-timeout", "700ms", "volume", "list"]);
     let started = Instant::now();
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id().to_string();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
-        .await
-        .expect("join");
+    let out = crate::common::signal_after(cmd, "TERM", Duration::from_millis(300)).await;
     assert_exit(&out, 130);
     assert_stderr_has(&out, "stopped retrying");
     // The attempt in flight timed out (700 ms); without the fix three more followed.

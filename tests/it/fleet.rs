@@ -973,21 +973,8 @@ async fn an_interrupted_apply_reports_what_it_did() {
             "apply",
             "-f",
         ])
-        .arg(&file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id().to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
-        .await
-        .expect("join");
+        .arg(&file);
+    let out = crate::common::signal_after(cmd, "INT", std::time::Duration::from_millis(1500)).await;
     assert_exit(&out, 130);
     let r = json(&out);
     let units = r["policies"][0]["units"].as_array().expect("units");

@@ -560,21 +560,8 @@ async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
             SHARE,
             "--keep-last",
             "1",
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id().to_string();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
-        .await
-        .expect("join");
+        ]);
+    let out = crate::common::signal_after(cmd, "INT", Duration::from_millis(400)).await;
     assert_exit(&out, 130);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let vol = &v["volumes"][0];

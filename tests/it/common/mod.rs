@@ -381,3 +381,26 @@ pub async fn api_requests(server: &MockServer) -> Vec<Request> {
         .filter(|r| r.url.path() != "/1.0/auth/time")
         .collect()
 }
+
+/// Run `cmd` (stdin empty, output captured), send it `signal` (`INT`, `TERM`) after `after`, and
+/// return what it printed and how it exited (Unix: it runs `kill`).
+pub async fn signal_after(
+    mut cmd: std::process::Command,
+    signal: &str,
+    after: std::time::Duration,
+) -> Output {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    tokio::time::sleep(after).await;
+    let kill = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join")
+}

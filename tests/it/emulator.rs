@@ -1238,3 +1238,30 @@ async fn volume_and_snapshot_ids_complete_from_the_api_within_a_deadline() {
     );
     drop(silent);
 }
+
+/// A hint that names a command can be pasted as it is: the EFS and NAS-HA `--volume` hints carry
+/// the provider and the service, and running them lists the volumes.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_hints_paste_as_they_are() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for (k, id) in [
+        (ProviderKind::OvhEfs, "6b1e0000-0000-4000-8000-000000000001"),
+        (ProviderKind::OvhNasha, "before-upgrade"),
+    ] {
+        let out = cli.run(k, &["snapshot", "show", id]).await;
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        let start = err.find("snapctl -p").expect("a command in the hint");
+        let hint = &err[start..];
+        let hint = &hint[..hint.find(')').expect("closing parenthesis")];
+        let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+        let pasted = cli.bare(&words).await;
+        assert_exit(&pasted, 0);
+        assert!(
+            stdout(&pasted).contains(&emu.demo_volume(k)),
+            "{k}: {hint}: {}",
+            stdout(&pasted)
+        );
+    }
+}

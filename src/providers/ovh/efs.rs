@@ -190,7 +190,10 @@ impl Efs {
     fn need_volume<'a>(&self, volume: Option<&'a str>, what: &str) -> Result<&'a str> {
         volume.ok_or_else(|| Error::Usage {
             message: format!("{what} needs --volume on ovh-efs"),
-            hint: Some("EFS snapshots live under their share: pass --volume SHARE_ID (see `snapctl volume list`)".into()),
+            hint: Some(format!(
+                "EFS snapshots live under their share: pass --volume SHARE_ID (the ids: snapctl -p ovh-efs --service {} volume list)",
+                self.service
+            )),
         })
     }
 }

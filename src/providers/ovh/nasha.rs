@@ -274,7 +274,10 @@ impl Nasha {
     fn need_volume<'a>(&self, volume: Option<&'a str>, what: &str) -> Result<&'a str> {
         volume.ok_or_else(|| Error::Usage {
             message: format!("{what} needs --volume on ovh-nasha"),
-            hint: Some("NAS-HA snapshots live under their partition: pass --volume PARTITION (see `snapctl volume list`)".into()),
+            hint: Some(format!(
+                "NAS-HA snapshots live under their partition: pass --volume PARTITION (the names: snapctl -p ovh-nasha --service {} volume list)",
+                self.service
+            )),
         })
     }
 

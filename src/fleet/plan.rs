@@ -296,8 +296,12 @@ pub fn plan_unit(
         .max();
     // Due when no owned snapshot (ready or on its way) was taken since the last tick.
     let tick = c.cadence.last_tick(now, &c.timezone);
-    let answered = owned.iter().any(|s| {
-        s.state != SnapshotState::Error && s.created_at.zip(tick).is_some_and(|(t, k)| t >= k)
+    // A snapshot still being made with no time yet counts too: never a second one behind it.
+    let answered = owned.iter().any(|s| match (s.state, s.created_at, tick) {
+        (SnapshotState::Error, _, _) => false,
+        (SnapshotState::Creating, None, _) => true,
+        (_, Some(t), Some(k)) => t >= k,
+        _ => false,
     });
     let mut candidates = owned.clone();
     if !answered {

@@ -168,6 +168,18 @@ pub struct Snapshot {
     pub expires_at: Option<Timestamp>,
 }
 
+/// Conditions an API may apply to a snapshot listing. A hint: a provider may answer more (the
+/// default ignores it), and callers check every snapshot themselves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotQuery {
+    /// Any of these states (empty: any).
+    pub states: Vec<SnapshotState>,
+    /// Taken after this.
+    pub created_after: Option<Timestamp>,
+    /// Taken before this.
+    pub created_before: Option<Timestamp>,
+}
+
 /// A request to take a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct CreateSnapshot {

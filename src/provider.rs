@@ -66,6 +66,18 @@ pub trait Provider: Send + Sync {
         sink(self.list_snapshots(volume).await?)
     }
 
+    /// [`Provider::list_snapshots_paged`] with `query` sent to the API where it filters that way
+    /// (OUTSCALE: states and creation dates). The default lists everything; callers check each
+    /// snapshot against the query themselves either way.
+    async fn list_snapshots_where(
+        &self,
+        volume: Option<&str>,
+        _query: &crate::model::SnapshotQuery,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
+        self.list_snapshots_paged(volume, sink).await
+    }
+
     /// The snapshots of each of `volumes` (one result per volume, in order), in as few requests as
     /// the API allows. The default lists each volume on its own; providers whose API filters by
     /// many volumes at once override it.

@@ -237,6 +237,37 @@ impl Selection {
             .collect()
     }
 
+    /// What of this selection an API can filter on (states, creation dates), for
+    /// [`crate::provider::Provider::list_snapshots_where`].
+    pub fn snapshot_query(&self) -> crate::model::SnapshotQuery {
+        let states = match self
+            .filters
+            .iter()
+            .filter(|(k, _)| *k == Key::State)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [(_, values)] => values
+                .iter()
+                .map(|v| match v.as_str() {
+                    "creating" => Some(crate::model::SnapshotState::Creating),
+                    "available" => Some(crate::model::SnapshotState::Available),
+                    "deleting" => Some(crate::model::SnapshotState::Deleting),
+                    "error" => Some(crate::model::SnapshotState::Error),
+                    "restoring" => Some(crate::model::SnapshotState::Restoring),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .unwrap_or_default(),
+            _ => vec![],
+        };
+        crate::model::SnapshotQuery {
+            states,
+            created_after: self.newer_than,
+            created_before: self.older_than,
+        }
+    }
+
     /// Whether anything is selected at all (else the list prints as the API gives it).
     pub fn is_empty(&self) -> bool {
         self.filters.is_empty()

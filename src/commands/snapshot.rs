@@ -49,7 +49,8 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
             if ctx.format != Format::Table && sel.sort.is_none() {
                 let mut stream = crate::output::ListStream::new(ctx.format);
                 let mut printed = 0usize;
-                p.list_snapshots_paged(volume.as_deref(), &mut |page| {
+                let query = sel.snapshot_query();
+                p.list_snapshots_where(volume.as_deref(), &query, &mut |page| {
                     let kept: Vec<_> = page
                         .into_iter()
                         .filter(|s| sel.keeps(s))
@@ -61,12 +62,12 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
                 .await?;
                 return ctx.print(&stream.finish::<crate::model::Snapshot>());
             }
-            let mut all: Vec<_> = p
-                .list_snapshots(volume.as_deref())
-                .await?
-                .into_iter()
-                .filter(|s| sel.keeps(s))
-                .collect();
+            let mut all: Vec<crate::model::Snapshot> = Vec::new();
+            p.list_snapshots_where(volume.as_deref(), &sel.snapshot_query(), &mut |page| {
+                all.extend(page.into_iter().filter(|s| sel.keeps(s)));
+                Ok(())
+            })
+            .await?;
             sel.sort(&mut all);
             all.truncate(limit);
             ctx.print(&render_list(&all, ctx.format))

@@ -1161,3 +1161,57 @@ async fn volume_tag_filters_are_pushed_down_to_read_volumes() {
     assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
     assert_eq!(v[0]["id"], "vol-0a1b2c3d");
 }
+
+/// `snapshot list --filter state=… --newer-than/--older-than` goes to ReadSnapshots as
+/// `States` (the API's words) and `FromCreationDate`/`ToCreationDate`; the answer is still checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_state_and_age_filters_are_pushed_down() {
+    let server = MockServer::start().await;
+    osc("ReadSnapshots")
+        .and(body_partial_json(json!({"Filters": {
+            "VolumeIds": ["vol-0a1b2c3d"],
+            "States": ["in-queue", "pending", "pending/queued", "importing", "error"],
+        }})))
+        .respond_with(ok("read-snapshots-empty.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let before = jiff::Timestamp::now();
+    let out = Snapctl::outscale(&server)
+        .run(&[
+            "snapshot",
+            "list",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--filter",
+            "state=creating,error",
+            "--newer-than",
+            "2d",
+            "--older-than",
+            "1h",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let sent = api_requests(&server).await;
+    let body: Value = serde_json::from_slice(&sent[0].body).expect("json body");
+    let from: jiff::Timestamp = body["Filters"]["FromCreationDate"]
+        .as_str()
+        .expect("FromCreationDate")
+        .parse()
+        .expect("ISO 8601");
+    let to: jiff::Timestamp = body["Filters"]["ToCreationDate"]
+        .as_str()
+        .expect("ToCreationDate")
+        .parse()
+        .expect("ISO 8601");
+    let day = jiff::SignedDuration::from_hours(24);
+    assert!(
+        (before - day * 2 - from).abs() < jiff::SignedDuration::from_secs(60),
+        "{from}"
+    );
+    assert!(
+        (before - jiff::SignedDuration::from_hours(1) - to).abs()
+            < jiff::SignedDuration::from_secs(60),
+        "{to}"
+    );
+}

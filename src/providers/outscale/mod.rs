@@ -478,7 +478,19 @@ impl Provider for Outscale {
         volume: Option<&str>,
         sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
     ) -> Result<()> {
-        let filters = match volume {
+        self.list_snapshots_where(volume, &crate::model::SnapshotQuery::default(), sink)
+            .await
+    }
+
+    /// `Filters.States` (each normalised state as the API's words) and `FromCreationDate` /
+    /// `ToCreationDate`.
+    async fn list_snapshots_where(
+        &self,
+        volume: Option<&str>,
+        query: &crate::model::SnapshotQuery,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut filters = match volume {
             Some(v) => {
                 check_id("volume id", "vol-", v)?;
                 json!({ "VolumeIds": [v] })
@@ -490,6 +502,32 @@ impl Provider for Outscale {
                 None => json!({}),
             },
         };
+        let mut words: Vec<&str> = Vec::new();
+        for state in &query.states {
+            match state {
+                SnapshotState::Available => words.push("completed"),
+                SnapshotState::Error => words.push("error"),
+                SnapshotState::Deleting => words.push("deleting"),
+                SnapshotState::Creating => {
+                    words.extend(["in-queue", "pending", "pending/queued", "importing"])
+                }
+                // No API word for these: leave the states to the local check.
+                SnapshotState::Restoring | SnapshotState::Unknown => {
+                    words.clear();
+                    break;
+                }
+            }
+        }
+        if !words.is_empty() {
+            filters["States"] = json!(words);
+        }
+        let date = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        if let Some(t) = query.created_after {
+            filters["FromCreationDate"] = json!(date(t));
+        }
+        if let Some(t) = query.created_before {
+            filters["ToCreationDate"] = json!(date(t));
+        }
         let what = match volume {
             Some(v) => format!("list snapshots of volume {v}"),
             None => "list snapshots".into(),

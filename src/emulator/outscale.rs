@@ -371,6 +371,13 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             let ids = filter(&body, "SnapshotIds");
             let vols = filter(&body, "VolumeIds");
             let owners = filter(&body, "AccountIds");
+            let states = filter(&body, "States");
+            let date = |key: &str| {
+                body["Filters"][key]
+                    .as_str()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+            };
+            let (from, to) = (date("FromCreationDate"), date("ToCreationDate"));
             let items: Vec<&OscSnap> = w
                 .osc
                 .snaps
@@ -391,6 +398,18 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                     vols.as_ref()
                         .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
                 })
+                .filter(|s| {
+                    let word = if Instant::now() >= s.ready_at {
+                        "completed"
+                    } else {
+                        "pending"
+                    };
+                    states
+                        .as_ref()
+                        .is_none_or(|st| st.iter().any(|x| x == word))
+                })
+                .filter(|s| from.is_none_or(|t| s.created_at >= t))
+                .filter(|s| to.is_none_or(|t| s.created_at <= t))
                 .collect();
             page(&body, &items, "Snapshots", |s| snap_json(w, s))
         }

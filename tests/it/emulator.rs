@@ -1265,3 +1265,48 @@ async fn volume_hints_paste_as_they_are() {
         );
     }
 }
+
+/// The emulator applies ReadSnapshots' `States` and creation-date filters as OUTSCALE does, and
+/// `snapshot list` gives the same answer with them as without.
+#[tokio::test(flavor = "multi_thread")]
+async fn outscale_snapshot_filters_by_state_and_age() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    let names = |v: Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let old = cli
+        .json(
+            k,
+            &["snapshot", "list", "--volume", &vol, "--older-than", "12h"],
+        )
+        .await;
+    assert_eq!(names(old), ["before-upgrade"]);
+    let new = cli
+        .json(
+            k,
+            &["snapshot", "list", "--volume", &vol, "--newer-than", "12h"],
+        )
+        .await;
+    assert!(names(new).is_empty());
+    let done = cli
+        .json(
+            k,
+            &[
+                "snapshot",
+                "list",
+                "--volume",
+                &vol,
+                "--filter",
+                "state=available",
+            ],
+        )
+        .await;
+    assert_eq!(names(done), ["before-upgrade"]);
+}

@@ -990,3 +990,35 @@ async fn an_interrupted_apply_reports_what_it_did() {
         .count();
     assert_eq!(made, created, "{:?}", emu.changes());
 }
+
+/// On every provider: a policy whose selector suddenly matches nothing is refused (exit 9) while
+/// a policy on the same account runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selector_matching_nothing_is_refused_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for k in ProviderKind::ALL {
+        let text = format!(
+            "[[policy]]\nid = \"gone\"\n{on}\nevery = \"1h\"\nexpect_volumes = \"1..\"\nselect = {{ names = [\"renamed-away\"] }}\nkeep = {{ last = 2 }}\n\n[[policy]]\nid = \"here\"\n{on}\nevery = \"1h\"\nexpect_volumes = \"1..1\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n",
+            emu.demo_volume(k),
+            on = on(k),
+        );
+        let file = write(&cli, &format!("{}.toml", k.as_str()), &text);
+        let out = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&out, 9);
+        let r = json(&out);
+        assert_eq!(r["policies"][0]["status"], "refused", "{k}: {r}");
+        assert_eq!(r["policies"][0]["selected"], 0);
+        assert_eq!(r["policies"][1]["status"], "ok", "{k}: {r}");
+        assert!(!r["policies"][1]["units"][0]["created"].is_null(), "{k}");
+    }
+}

@@ -525,7 +525,8 @@ pub struct PolicyOrphansArgs {
     /// The policy file (TOML).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
-    /// Delete the orphans marked for this policy id (one not in the file).
+    /// Delete the orphans marked for this policy id (for an id still in the file: only the
+    /// snapshots of its volumes that are gone).
     #[arg(long)]
     pub delete: bool,
     /// The orphaned policy id whose snapshots --delete removes.

@@ -191,19 +191,6 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
         .iter()
         .map(|c| c.policy.id.clone())
         .collect();
-    if let Some(id) = &a.policy_id
-        && known.contains(id)
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "policy {id:?} is in {}: its snapshots are not orphans",
-                a.file.display()
-            ),
-            hint: Some(
-                "remove the policy from the file first, or let its retention delete them".into(),
-            ),
-        });
-    }
     if a.delete && a.policy_id.is_none() {
         return Err(Error::Usage {
             message: "--delete deletes the orphans of one policy id at a time".into(),

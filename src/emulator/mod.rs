@@ -188,6 +188,14 @@ impl Emulator {
         }
     }
 
+    /// Delete an OUTSCALE volume out of band (as the console would), leaving its snapshots, which
+    /// OUTSCALE keeps: what fleet mode's orphan report must notice.
+    pub fn delete_outscale_volume(&self, id: &str) {
+        if let Ok(mut w) = self.world.lock() {
+            w.osc.volumes.retain(|v| v.id != id);
+        }
+    }
+
     /// Move the emulated clock (timestamps of new objects) by `offset` from the real one.
     pub fn set_clock_offset(&self, offset: jiff::SignedDuration) {
         if let Ok(mut w) = self.world.lock() {

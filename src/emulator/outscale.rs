@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{OSC_AK, OSC_REGION, OSC_SK, Req, World, reply};
 
 pub(crate) struct OscVolume {
-    id: String,
+    pub(crate) id: String,
     size: u64,
     subregion: String,
     created_at: Timestamp,
@@ -51,7 +51,7 @@ pub(crate) struct Export {
 /// OUTSCALE state.
 #[derive(Default)]
 pub(crate) struct OscState {
-    volumes: Vec<OscVolume>,
+    pub(crate) volumes: Vec<OscVolume>,
     snaps: Vec<OscSnap>,
     tags: BTreeMap<String, Vec<(String, String)>>,
     exports: Vec<Export>,

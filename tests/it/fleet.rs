@@ -704,7 +704,8 @@ async fn orphans_are_deleted_only_when_named() {
         &cli.bare(&["policy", "orphans", "-f", f, "--delete"]).await,
         2,
     );
-    let refused = cli
+    // A policy still in the file has no orphans on its live volumes: nothing is deleted.
+    let none = cli
         .bare(&[
             "policy",
             "orphans",
@@ -715,12 +716,7 @@ async fn orphans_are_deleted_only_when_named() {
             "stay",
         ])
         .await;
-    assert_exit(&refused, 2);
-    assert!(
-        stderr(&refused).contains("not orphans"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_exit(&none, 0);
     assert_eq!(emu.changes().len(), before, "nothing deleted yet");
     let vol = emu.demo_volume(k);
     let leave = found[0]["id"].as_str().expect("id").to_string();
@@ -1021,4 +1017,59 @@ async fn a_selector_matching_nothing_is_refused_on_every_provider() {
         assert_eq!(r["policies"][1]["status"], "ok", "{k}: {r}");
         assert!(!r["policies"][1]["units"][0]["created"].is_null(), "{k}");
     }
+}
+
+/// A volume deleted out of band leaves its snapshots (OUTSCALE keeps them): `orphans` reports
+/// the policy's marked ones as `volume gone`, and deletes them only when asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_of_a_deleted_volume_are_orphans() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let vol = emu.demo_volume(k);
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"db\"\n{}\nevery = \"1h\"\nselect = {{ name_regex = \"^db-\" }}\nkeep = {{ last = 2 }}\n",
+            on(k)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    assert_exit(&cli.bare(&["policy", "apply", "-f", f]).await, 0);
+    assert!(
+        json(
+            &cli.bare(&["-o", "json", "policy", "orphans", "-f", f])
+                .await
+        )
+        .as_array()
+        .is_some_and(Vec::is_empty)
+    );
+    emu.delete_outscale_volume(&vol);
+    let found = json(
+        &cli.bare(&["-o", "json", "policy", "orphans", "-f", f])
+            .await,
+    );
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["reason"], "volume gone");
+    assert_eq!(found[0]["policy_id"], "db");
+    assert_eq!(found[0]["volume_id"], vol.as_str());
+    // The policy still stands; its only orphans are the snapshots of the gone volume.
+    let out = cli
+        .bare(&[
+            "policy",
+            "orphans",
+            "-f",
+            f,
+            "--delete",
+            "--policy-id",
+            "db",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let left = json(
+        &cli.bare(&["-o", "json", "policy", "orphans", "-f", f])
+            .await,
+    );
+    assert_eq!(left, serde_json::json!([]));
 }

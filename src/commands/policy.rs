@@ -131,6 +131,23 @@ pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Res
 }
 
 async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+    let mutating = match &cmd {
+        PolicyCmd::Apply(_) => true,
+        PolicyCmd::Orphans(a) => a.delete,
+        PolicyCmd::Adopt(a) => a.yes,
+        _ => false,
+    };
+    if g.dry_run && mutating {
+        // Fleet mode's dry run is its plan, which says every create and delete with its reason.
+        return Err(Error::Usage {
+            message: "--dry-run does not apply to policy apply, orphans --delete or adopt --yes"
+                .into(),
+            hint: Some(
+                "see what would change with snapctl policy plan -f FILE (orphans and adopt without --delete/--yes list it too)"
+                    .into(),
+            ),
+        });
+    }
     match cmd {
         PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
         PolicyCmd::Plan(a) => {

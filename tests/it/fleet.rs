@@ -1073,3 +1073,53 @@ async fn snapshots_of_a_deleted_volume_are_orphans() {
     );
     assert_eq!(left, serde_json::json!([]));
 }
+
+/// `--dry-run` on a mutating policy command is refused before anything is read: the plan is
+/// fleet mode's dry run.
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_points_to_the_plan() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"p\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"db-data\"] }}\nkeep = {{ last = 1 }}\n",
+            on(ProviderKind::Outscale)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    let before = emu.requests();
+    for args in [
+        vec!["--dry-run", "policy", "apply", "-f", f],
+        vec![
+            "--dry-run",
+            "policy",
+            "adopt",
+            "-f",
+            f,
+            "--policy",
+            "p",
+            "--yes",
+        ],
+        vec![
+            "--dry-run",
+            "policy",
+            "orphans",
+            "-f",
+            f,
+            "--delete",
+            "--policy-id",
+            "x",
+        ],
+    ] {
+        let out = cli.bare(&args).await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("snapctl policy plan"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(emu.requests(), before, "nothing was read or sent");
+}

@@ -448,6 +448,8 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 .iter()
                 .filter(|s| vol.as_ref().is_none_or(|v| &s.volume_id == v))
                 .map(snap_json)
+                // `status=`: Cinder's exact-word filter.
+                .filter(|j: &Value| req.query("status").is_none_or(|st| j["status"] == st))
                 .collect();
             list_page(req, items, "snapshots", &base)
         }

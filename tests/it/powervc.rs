@@ -920,3 +920,38 @@ async fn volume_metadata_filters_are_pushed_down_to_cinder() {
     // The fixture's volume has no such metadata: the local check leaves it out.
     assert_eq!(v, serde_json::json!([]));
 }
+
+/// `--filter state=available` goes to Cinder as `status=available`; the answer is still checked
+/// (the fixture's creating snapshot is left out).
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_state_filters_are_pushed_down_to_cinder() {
+    let server = powervc_server(1).await;
+    Mock::given(method("GET"))
+        .and(path(pvc_path("/snapshots/detail")))
+        .and(query_param("volume_id", V1))
+        .and(query_param("status", "available"))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ok(200, "snapshots.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&[
+            "-o",
+            "json",
+            "snapshot",
+            "list",
+            "--volume",
+            V1,
+            "--filter",
+            "state=available",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v.as_array()
+            .is_some_and(|a| a.iter().all(|s| s["state"] == "available")),
+        "{v}"
+    );
+}

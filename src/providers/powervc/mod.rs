@@ -489,7 +489,19 @@ impl Provider for Powervc {
         volume: Option<&str>,
         sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
     ) -> Result<()> {
-        let (filters, what) = match volume {
+        self.list_snapshots_where(volume, &crate::model::SnapshotQuery::default(), sink)
+            .await
+    }
+
+    /// Cinder's `status` filter, when the query asks for one state that is one Cinder word (the
+    /// creation-date filters need microversion 3.60, which PowerVC does not promise).
+    async fn list_snapshots_where(
+        &self,
+        volume: Option<&str>,
+        query: &crate::model::SnapshotQuery,
+        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
+    ) -> Result<()> {
+        let (mut filters, what) = match volume {
             Some(v) => {
                 check_uuid("volume id", v)?;
                 (
@@ -499,6 +511,14 @@ impl Provider for Powervc {
             }
             None => (vec![], "list snapshots".to_string()),
         };
+        // Only states that are exactly one Cinder word (error is also error_deleting, deleting
+        // also deleted): the API's answer must hold every snapshot the local check keeps.
+        match query.states.as_slice() {
+            [SnapshotState::Available] => filters.push(("status", "available")),
+            [SnapshotState::Creating] => filters.push(("status", "creating")),
+            [SnapshotState::Restoring] => filters.push(("status", "restoring")),
+            _ => {}
+        }
         self.list_each("snapshots", &filters, &what, |page: Vec<CinderSnapshot>| {
             sink(page.into_iter().map(map_snapshot).collect())
         })

@@ -488,6 +488,23 @@ keep = { within = "1mo", daily = 7 }
                 .to_string()
                 .contains("name_regex")
         );
+        let bad = GOOD.replace(
+            "keep = { last = 3, daily = 7, weekly = 4, min = 2 }",
+            "keep = { last = 3 }\nalert = { warn = \"3h\", crit = \"2h\" }",
+        );
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("warn is above crit")
+        );
+        let bad = GOOD.replace("keep = { within", "pre = \"  \"\nkeep = { within");
+        assert!(
+            check(Path::new("f"), &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("pre: an empty command")
+        );
         let bad = GOOD.replace("every = \"1h\"", "every = \"1h\"\ncolour = \"red\"");
         let e = check(Path::new("f"), &bad).unwrap_err().to_string();
         assert!(e.contains("line 9") && e.contains("colour"), "{e}");

@@ -1123,3 +1123,42 @@ async fn dry_run_points_to_the_plan() {
     }
     assert_eq!(emu.requests(), before, "nothing was read or sent");
 }
+
+/// A pre-hook that outlives `hook_timeout` is killed and counts as failed: no snapshot, exit 6.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_past_its_timeout_is_killed() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"slow\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"db-data\"] }}\nkeep = {{ last = 1 }}\npre = \"sleep 30\"\nhook_timeout = \"1s\"\n",
+            on(ProviderKind::Outscale)
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 6);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let r = json(&out);
+    let unit = &r["policies"][0]["units"][0];
+    assert_eq!(unit["failures"][0]["op"], "pre");
+    assert!(
+        unit["failures"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("killed")),
+        "{unit}"
+    );
+    assert!(unit["created"].is_null());
+}

@@ -100,6 +100,9 @@ pub(crate) struct World {
     changes: Vec<String>,
     /// Requests served, the emulator's own clock calls aside.
     requests: u64,
+    /// Volumes whose snapshot creates the API refuses (a test's fault, as a full or broken
+    /// volume would), each in its provider's error form.
+    pub refuse_creates: std::collections::BTreeSet<String>,
 }
 
 impl World {
@@ -188,6 +191,14 @@ impl Emulator {
         }
     }
 
+    /// Make the API refuse every snapshot create on `volume` from now on (an id, or a NAS-HA
+    /// partition name), as it would for a volume in a bad state.
+    pub fn refuse_creates_on(&self, volume: &str) {
+        if let Ok(mut w) = self.world.lock() {
+            w.refuse_creates.insert(volume.to_string());
+        }
+    }
+
     /// Delete an OUTSCALE volume out of band (as the console would), leaving its snapshots, which
     /// OUTSCALE keeps: what fleet mode's orphan report must notice.
     pub fn delete_outscale_volume(&self, id: &str) {
@@ -241,6 +252,7 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         throttle_window: (Instant::now(), 0),
         changes: Vec::new(),
         requests: 0,
+        refuse_creates: Default::default(),
     };
     ovh::seed(&mut world);
     outscale::seed(&mut world);

@@ -585,6 +585,16 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     {
         return ok(json!({"Snapshot": snap_json(w, s)}));
     }
+    if let Some(v) = body["VolumeId"].as_str()
+        && w.refuse_creates.contains(v)
+    {
+        return err(
+            409,
+            "9029",
+            "ResourceConflict",
+            "the volume is not in a valid state",
+        );
+    }
     let (volume_id, size) = if let Some(v) = body["VolumeId"].as_str() {
         match w.osc.volumes.iter().find(|x| x.id == v) {
             Some(x) => (Some(v.to_string()), x.size),

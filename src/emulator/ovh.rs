@@ -485,6 +485,13 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
         )),
         ["snapshot"] if *m == Method::POST => {
             let body = req.json().unwrap_or(json!({}));
+            if w.refuse_creates.contains(&share_id) {
+                return err(
+                    409,
+                    "The share is not in a state allowing snapshot creation",
+                    Some("Client::Conflict"),
+                );
+            }
             if w.ovh.snaps.iter().filter(|s| s.share == share_id).count() >= 200 {
                 return err(
                     400,
@@ -694,6 +701,13 @@ fn nasha_partition(
                 .collect(),
         )),
         ["customSnapshot"] if *m == Method::POST => {
+            if w.refuse_creates.contains(part) {
+                return err(
+                    409,
+                    "This partition is busy: another task is in progress",
+                    Some("Client::Conflict"),
+                );
+            }
             let Some(body) = req.json() else {
                 return err(400, "Invalid JSON body", None);
             };

@@ -457,6 +457,13 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
             let body = req.json().unwrap_or(json!({}));
             let s = &body["snapshot"];
             let vid = s["volume_id"].as_str().unwrap_or_default().to_string();
+            if w.refuse_creates.contains(&vid) {
+                return fault(
+                    400,
+                    "badRequest",
+                    &format!("Invalid volume: Volume {vid} status must be available or in-use."),
+                );
+            }
             let Some(vol) = w.pvc.vols.iter().find(|v| v.id == vid) else {
                 return fault(
                     404,

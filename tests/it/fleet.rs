@@ -1162,3 +1162,96 @@ async fn a_hook_past_its_timeout_is_killed() {
     );
     assert!(unit["created"].is_null());
 }
+
+/// On every provider: when the API refuses a volume's create, nothing of that volume is deleted,
+/// and the other volume of the same policy is rotated (exit 6).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_create_keeps_that_volume_whole_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    for (k, other) in [
+        (ProviderKind::OvhEfs, "logs"),
+        (ProviderKind::OvhNasha, "backups"),
+        (ProviderKind::Outscale, "web"),
+        (ProviderKind::Powervc, "db-logs"),
+    ] {
+        let a = emu.demo_volume(k);
+        let b = cli
+            .json(k, &["volume", "list"])
+            .await
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|v| v["name"] == other)
+            .and_then(|v| v["id"].as_str())
+            .expect("the other volume")
+            .to_string();
+        // Two snapshots of the policy on each volume, three days old.
+        let back = SignedDuration::from_hours(72);
+        emu.set_clock_offset(-back);
+        for vol in [&a, &b] {
+            for minutes in [0, 30] {
+                let at = Timestamp::now() - back + SignedDuration::from_mins(minutes);
+                let name = format!("snapctl.f.{}", at.strftime("%Y%m%dT%H%M%SZ"));
+                let mut args = vec![
+                    "snapshot", "create", "--volume", vol, "--name", &name, "--wait",
+                ];
+                if k != ProviderKind::OvhNasha {
+                    args.extend(["--description", "snapctl:v1 policy=f"]);
+                }
+                if k == ProviderKind::Powervc {
+                    args.push("--force");
+                }
+                cli.ok(k, &args).await;
+            }
+        }
+        emu.set_clock_offset(SignedDuration::ZERO);
+        emu.refuse_creates_on(&b);
+        let file = write(
+            &cli,
+            &format!("{}.toml", k.as_str()),
+            &format!(
+                "[[policy]]\nid = \"f\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{a}\", \"{b}\"] }}\nkeep = {{ last = 1 }}\n",
+                on(k)
+            ),
+        );
+        let out = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&out, 6);
+        let r = json(&out);
+        let units = r["policies"][0]["units"].as_array().expect("units");
+        let unit = |v: &str| {
+            units
+                .iter()
+                .find(|u| u["volume_id"] == v)
+                .expect("unit")
+                .clone()
+        };
+        assert_eq!(unit(&b)["failures"][0]["op"], "create", "{k}: {r}");
+        assert_eq!(unit(&b)["deleted"], serde_json::json!([]), "{k}");
+        assert_eq!(unit(&a)["status"], "ok", "{k}: {r}");
+        assert_eq!(
+            unit(&a)["deleted"].as_array().map(Vec::len),
+            Some(2),
+            "{k}: {r}"
+        );
+        assert_eq!(
+            named(&cli, k, &b, "snapctl.f.").await.len(),
+            2,
+            "{k}: the refused volume keeps both"
+        );
+        assert_eq!(
+            named(&cli, k, &a, "snapctl.f.").await.len(),
+            1,
+            "{k}: the other keeps the new one"
+        );
+    }
+}

@@ -306,6 +306,9 @@ pub enum ScheduleCmd {
         /// Also the service's other policies (EFS).
         #[arg(long)]
         all: bool,
+        /// What to print (name and state filters, sort by name, id or state).
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// Enable a schedule (NAS-HA: a frequency; EFS: a snapshot policy attached to the share).
     Add(ScheduleAddArgs),

@@ -21,13 +21,39 @@ pub const VOLUME_FILTER_KEYS: &str =
 /// The fields `--sort` takes on volumes.
 pub const VOLUME_SORT_FIELDS: &str = "created, name, id, state, size (prefix - for descending)";
 
-/// What a list holds: snapshots or volumes.
+/// The keys `--filter` takes on schedules.
+pub const SCHEDULE_FILTER_KEYS: &str = "name (a glob: * and ?), state (the provider's word)";
+/// The fields `--sort` takes on schedules.
+pub const SCHEDULE_SORT_FIELDS: &str = "name, id, state (prefix - for descending)";
+
+/// What a list holds: snapshots, volumes or schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Items {
     /// `snapshot list`.
     Snapshots,
     /// `volume list`.
     Volumes,
+    /// `schedule list` (no creation time: no ages).
+    Schedules,
+}
+
+impl Selectable for crate::model::Schedule {
+    fn text(&self, key: &Key) -> Option<&str> {
+        match key {
+            Key::Name => Some(self.name.as_deref().unwrap_or("")),
+            Key::State => Some(self.state.as_deref().unwrap_or("")),
+            Key::Kind | Key::Volume | Key::Tag(_) => None,
+        }
+    }
+    fn created(&self) -> Option<Timestamp> {
+        None
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn size(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Something a [`Selection`] filters and sorts.
@@ -168,7 +194,13 @@ impl Selection {
         let (keys, fields) = match items {
             Items::Snapshots => (FILTER_KEYS, SORT_FIELDS),
             Items::Volumes => (VOLUME_FILTER_KEYS, VOLUME_SORT_FIELDS),
+            Items::Schedules => (SCHEDULE_FILTER_KEYS, SCHEDULE_SORT_FIELDS),
         };
+        if items == Items::Schedules && (older_than.is_some() || newer_than.is_some()) {
+            return Err(Error::usage(
+                "schedules have no creation time: --older-than and --newer-than mean nothing here",
+            ));
+        }
         for f in filters {
             let (k, v) = f.split_once('=').ok_or_else(|| Error::Usage {
                 message: format!("--filter {f:?} is not KEY=VALUE"),
@@ -207,7 +239,7 @@ impl Selection {
                 None => (false, s),
             };
             let field = match (items, name) {
-                (_, "created" | "created_at") => Field::Created,
+                (Items::Snapshots | Items::Volumes, "created" | "created_at") => Field::Created,
                 (_, "name") => Field::Name,
                 (_, "id") => Field::Id,
                 (_, "state") => Field::State,

@@ -584,9 +584,11 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
         }
         Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
         Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
-        Command::Schedule(
-            ScheduleCmd::List { volume, .. } | ScheduleCmd::Remove { volume, .. },
-        ) => vol(volume),
+        Command::Schedule(ScheduleCmd::List { volume, select, .. }) => {
+            selection(crate::select::Items::Schedules, select)?;
+            vol(volume)
+        }
+        Command::Schedule(ScheduleCmd::Remove { volume, .. }) => vol(volume),
         Command::Schedule(ScheduleCmd::Add(a)) => vol(&a.volume),
         Command::Snapshot(
             SnapshotCmd::Hold { id, volume } | SnapshotCmd::Update { id, volume, .. },

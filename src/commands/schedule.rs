@@ -6,10 +6,22 @@ use super::*;
 pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: ScheduleCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
-        ScheduleCmd::List { volume, all } => ctx.print(&render_list(
-            &p.list_schedules(&volume, all).await?,
-            ctx.format,
-        )),
+        ScheduleCmd::List {
+            volume,
+            all,
+            select,
+        } => {
+            let sel = super::selection(crate::select::Items::Schedules, &select)?;
+            let mut list: Vec<_> = p
+                .list_schedules(&volume, all)
+                .await?
+                .into_iter()
+                .filter(|s| sel.keeps(s))
+                .collect();
+            sel.sort(&mut list);
+            list.truncate(sel.limit.unwrap_or(usize::MAX));
+            ctx.print(&render_list(&list, ctx.format))
+        }
         ScheduleCmd::Add(a) => {
             let spec = schedule_spec(&a)?;
             let would = Mutation::AddSchedule {

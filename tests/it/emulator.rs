@@ -1310,3 +1310,73 @@ async fn outscale_snapshot_filters_by_state_and_age() {
         .await;
     assert_eq!(names(done), ["before-upgrade"]);
 }
+
+/// `schedule list` selects too: name globs and states, sorted, limited; ages are refused (a
+/// schedule has no creation time).
+#[tokio::test(flavor = "multi_thread")]
+async fn schedule_list_filters_and_sorts() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhNasha;
+    cli.ok(
+        k,
+        &[
+            "schedule",
+            "add",
+            "--volume",
+            "partition1",
+            "--every",
+            "day-1",
+        ],
+    )
+    .await;
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let sorted = cli
+        .json(
+            k,
+            &[
+                "schedule",
+                "list",
+                "--volume",
+                "partition1",
+                "--sort",
+                "-id",
+            ],
+        )
+        .await;
+    assert_eq!(ids(sorted), ["hour-1", "day-1"]);
+    let days = cli
+        .json(
+            k,
+            &[
+                "schedule",
+                "list",
+                "--volume",
+                "partition1",
+                "--filter",
+                "name=day-*",
+            ],
+        )
+        .await;
+    assert_eq!(ids(days), ["day-1"]);
+    let refused = cli
+        .run(
+            k,
+            &[
+                "schedule",
+                "list",
+                "--volume",
+                "partition1",
+                "--older-than",
+                "1d",
+            ],
+        )
+        .await;
+    assert_exit(&refused, 2);
+}

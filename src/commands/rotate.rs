@@ -169,7 +169,10 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
 
 /// `--max-age`, `--warn-age` and `--min-count`, checked as the plugin guidelines ask: a usage
 /// problem is UNKNOWN (exit 3, through `run`), never a CRITICAL.
-fn check_thresholds(a: &CheckArgs) -> Result<(Duration, Option<Duration>, usize)> {
+fn check_thresholds(
+    a: &CheckArgs,
+    kind: ProviderKind,
+) -> Result<(Duration, Option<Duration>, usize)> {
     let age = |flag: &'static str, text: &str| -> Result<Duration> {
         let d = parse_duration(text).map_err(|reason| Error::InvalidInput {
             what: flag,
@@ -190,7 +193,9 @@ fn check_thresholds(a: &CheckArgs) -> Result<(Duration, Option<Duration>, usize)
         None => {
             return Err(Error::Usage {
                 message: "check needs --max-age".into(),
-                hint: Some("e.g. snapctl check --volume ID --max-age 26h --warn-age 25h".into()),
+                hint: Some(format!(
+                    "e.g. snapctl -p {kind} check --volume ID --max-age 26h --warn-age 25h"
+                )),
             });
         }
     };
@@ -224,7 +229,7 @@ fn check_thresholds(a: &CheckArgs) -> Result<(Duration, Option<Duration>, usize)
 
 pub(super) async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Result<u8> {
     let prof = settings.profile.rotate.as_ref();
-    let (max_age, warn_age, min_count) = check_thresholds(&a)?;
+    let (max_age, warn_age, min_count) = check_thresholds(&a, ctx.provider.kind())?;
     let opts = CheckOptions {
         volumes: volumes(a.volumes, a.all_volumes, prof, "check")?,
         prefix: prefix(a.prefix, prof, a.all_names)?,

@@ -293,7 +293,7 @@ async fn scheduled_snapshots_cannot_be_deleted() {
     assert_exit(&out, 3);
     assert!(
         stderr(&out)
-            .contains("snapctl -p ovh-nasha schedule remove --volume partition1 --every hour-1"),
+            .contains("snapctl -p ovh-nasha --service zpool-123456 schedule remove --volume partition1 --every hour-1"),
         "{}",
         stderr(&out)
     );

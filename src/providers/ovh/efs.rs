@@ -317,7 +317,7 @@ fn not_manual(verb: &str, snap: &Snapshot, service: &str, share: &str) -> Error 
                 snap.kind.as_str()
             ),
             hint: Some(format!(
-                "take a manual snapshot with `snapctl snapshot create --volume {share}` and use it"
+                "take a manual snapshot and use it: snapctl -p ovh-efs --service {service} snapshot create --volume {share} --wait"
             )),
         },
     }
@@ -456,8 +456,8 @@ impl Provider for Efs {
                     snap.provider_state.as_deref().unwrap_or("none")
                 ),
                 hint: Some(format!(
-                    "wait until it is available: snapctl snapshot show {} --volume {share}",
-                    snap.id
+                    "wait until it is available: snapctl -p ovh-efs --service {} snapshot show {} --volume {share}",
+                    self.service, snap.id
                 )),
             });
         }
@@ -520,8 +520,9 @@ impl Provider for Efs {
                     ids.join(", ")
                 ),
                 hint: Some(format!(
-                    "to go further back, clone this snapshot instead (snapctl clone --volume {volume} --snapshot {snapshot}), or delete the newer snapshots first (their data is lost): snapctl snapshot delete {} --volume {volume}",
-                    ids.join(" ")
+                    "to go further back, clone this snapshot instead (snapctl -p ovh-efs --service {service} clone --volume {volume} --snapshot {snapshot}), or delete the newer snapshots first (their data is lost): snapctl -p ovh-efs --service {service} snapshot delete {} --volume {volume}",
+                    ids.join(" "),
+                    service = self.service
                 )),
             });
         }

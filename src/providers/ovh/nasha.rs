@@ -463,8 +463,8 @@ impl Provider for Nasha {
                     existing.len()
                 ),
                 hint: Some(format!(
-                    "delete one first (snapctl -p ovh-nasha snapshot delete NAME --volume {}), or let `snapctl rotate` keep fewer",
-                    req.volume
+                    "delete one first (snapctl -p ovh-nasha --service {} snapshot delete NAME --volume {}), or let `snapctl rotate` keep fewer",
+                    self.service, req.volume
                 )),
             });
         }
@@ -510,7 +510,8 @@ impl Provider for Nasha {
                 provider: ProviderKind::OvhNasha,
                 operation: "deleting a scheduled snapshot",
                 hint: format!(
-                    "scheduled snapshots go with their schedule: snapctl -p ovh-nasha schedule remove --volume {part} --every {id}"
+                    "scheduled snapshots go with their schedule: snapctl -p ovh-nasha --service {} schedule remove --volume {part} --every {id}",
+                    self.service
                 ),
             });
         }
@@ -605,7 +606,10 @@ impl Provider for Nasha {
         check_name("partition name", volume)?;
         let every = removal.every.as_deref().ok_or_else(|| Error::Usage {
             message: "schedule remove needs --every on ovh-nasha".into(),
-            hint: Some("see `snapctl -p ovh-nasha schedule list --volume PARTITION`".into()),
+            hint: Some(format!(
+                "the enabled ones: snapctl -p ovh-nasha --service {} schedule list --volume {volume}",
+                self.service
+            )),
         })?;
         check_frequency(every)?;
         let action = format!("disable the {every} snapshot schedule of partition {volume}");

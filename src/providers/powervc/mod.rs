@@ -564,7 +564,7 @@ impl Provider for Powervc {
                     req.volume
                 ),
                 hint: Some(
-                    "add --force for a crash-consistent snapshot, or stop the VM first; for several volumes of one VM, `snapctl clone --volume A --volume B` makes one consistent copy"
+                    "add --force for a crash-consistent snapshot, or stop the VM first; for several volumes of one VM, `snapctl -p powervc clone --volume A --volume B` makes one consistent copy"
                         .into(),
                 ),
             });

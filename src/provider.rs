@@ -57,25 +57,17 @@ pub trait Provider: Send + Sync {
 
     /// [`Provider::list_snapshots`] page by page: each page goes to `sink` as soon as it is read,
     /// so `snapshot list -o json|ids` writes as it reads and memory does not grow with the count.
-    /// The default hands over the whole list at once (APIs that answer in one array).
-    async fn list_snapshots_paged(
-        &self,
-        volume: Option<&str>,
-        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
-    ) -> Result<()> {
-        sink(self.list_snapshots(volume).await?)
-    }
-
-    /// [`Provider::list_snapshots_paged`] with `query` sent to the API where it filters that way
-    /// (OUTSCALE: states and creation dates). The default lists everything; callers check each
-    /// snapshot against the query themselves either way.
+    /// `query` goes to the API where it filters that way (OUTSCALE: states and creation dates;
+    /// Cinder: a one-word status); it is a hint, and callers check each snapshot against it
+    /// themselves. The default hands over the whole list at once (APIs that answer in one array)
+    /// and ignores the query.
     async fn list_snapshots_where(
         &self,
         volume: Option<&str>,
         _query: &crate::model::SnapshotQuery,
         sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
     ) -> Result<()> {
-        self.list_snapshots_paged(volume, sink).await
+        sink(self.list_snapshots(volume).await?)
     }
 
     /// The snapshots of each of `volumes` (one result per volume, in order), in as few requests as
@@ -223,17 +215,21 @@ pub trait Provider: Send + Sync {
 }
 
 /// [`Provider::list_snapshots`] for providers whose listing is paged: every page of
-/// [`Provider::list_snapshots_paged`], collected.
+/// [`Provider::list_snapshots_where`] without a query, collected.
 pub async fn every_page<P: Provider + ?Sized>(
     provider: &P,
     volume: Option<&str>,
 ) -> Result<Vec<Snapshot>> {
     let mut out = Vec::new();
     provider
-        .list_snapshots_paged(volume, &mut |page| {
-            out.extend(page);
-            Ok(())
-        })
+        .list_snapshots_where(
+            volume,
+            &crate::model::SnapshotQuery::default(),
+            &mut |page| {
+                out.extend(page);
+                Ok(())
+            },
+        )
         .await?;
     Ok(out)
 }

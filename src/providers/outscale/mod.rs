@@ -473,15 +473,6 @@ impl Provider for Outscale {
         crate::provider::every_page(self, volume).await
     }
 
-    async fn list_snapshots_paged(
-        &self,
-        volume: Option<&str>,
-        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
-    ) -> Result<()> {
-        self.list_snapshots_where(volume, &crate::model::SnapshotQuery::default(), sink)
-            .await
-    }
-
     /// `Filters.States` (each normalised state as the API's words) and `FromCreationDate` /
     /// `ToCreationDate`.
     async fn list_snapshots_where(

@@ -484,15 +484,6 @@ impl Provider for Powervc {
         crate::provider::every_page(self, volume).await
     }
 
-    async fn list_snapshots_paged(
-        &self,
-        volume: Option<&str>,
-        sink: &mut (dyn FnMut(Vec<Snapshot>) -> Result<()> + Send),
-    ) -> Result<()> {
-        self.list_snapshots_where(volume, &crate::model::SnapshotQuery::default(), sink)
-            .await
-    }
-
     /// Cinder's `status` filter, when the query asks for one state that is one Cinder word (the
     /// creation-date filters need microversion 3.60, which PowerVC does not promise).
     async fn list_snapshots_where(

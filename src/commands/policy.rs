@@ -682,7 +682,6 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         action: "cannot take the policy file's lock".into(),
         source: std::io::Error::other(e.to_string()),
     })??;
-    let started = jiff::Timestamp::now();
     let targets = connect_all(g, &env, &loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
     let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
@@ -739,7 +738,6 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         },
     )
     .await;
-    let _ = started;
     let now = jiff::Timestamp::now();
     if let Some(path) = &loaded.report_file {
         run::write_atomically(path, &json(&report))?;

@@ -214,7 +214,7 @@ pub struct PolicyRun {
     pub refused: Option<String>,
     /// Why it could not run.
     pub error: Option<String>,
-    /// Wall time of this policy's work.
+    /// Wall time of the run's changes (policies run together: the run's time).
     pub duration_seconds: f64,
     /// Per volume.
     pub units: Vec<UnitRun>,
@@ -838,7 +838,7 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     );
     family(
         "snapctl_run_duration_seconds",
-        "Wall time of the policy's last run.",
+        "Wall time of the last run's changes (policies run together).",
         ps.iter()
             .map(|p| (pol(p), format!("{:.3}", p.duration_seconds)))
             .collect(),

@@ -31,6 +31,32 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(out)))
 }
 
+/// `policy apply -o json -f FILE` (plus `extra`), expecting `code`; the report.
+async fn apply(cli: &Cli<'_>, file: &std::path::Path, extra: &[&str], code: i32) -> Value {
+    let mut args = vec![
+        "-o",
+        "json",
+        "policy",
+        "apply",
+        "-f",
+        file.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = cli.bare(&args).await;
+    assert_exit(&out, code);
+    json(&out)
+}
+
+/// The unit of `volume` in a report's first policy.
+fn unit_of<'a>(report: &'a Value, volume: &str) -> &'a Value {
+    report["policies"][0]["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .find(|u| u["volume_id"] == volume)
+        .expect("the volume's unit")
+}
+
 /// Snapshots of `volume` whose name starts with `prefix`.
 async fn named(cli: &Cli<'_>, kind: ProviderKind, volume: &str, prefix: &str) -> Vec<Value> {
     cli.json(kind, &["snapshot", "list", "--volume", volume])
@@ -299,26 +325,8 @@ async fn a_failed_create_stops_deletes_for_that_volume_only() {
             on(k)
         ),
     );
-    let out = cli
-        .bare(&[
-            "-o",
-            "json",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-        ])
-        .await;
-    assert_exit(&out, 6);
-    let r = json(&out);
-    let units = r["policies"][0]["units"].as_array().expect("units");
-    let unit = |vol: &str| {
-        units
-            .iter()
-            .find(|u| u["volume_id"] == vol)
-            .expect("unit")
-            .clone()
-    };
+    let r = apply(&cli, &file, &[], 6).await;
+    let unit = |v: &str| unit_of(&r, v).clone();
     assert_eq!(unit(&logs)["status"], "failed");
     assert_eq!(unit(&logs)["failures"][0]["op"], "create");
     assert_eq!(unit(&logs)["deleted"], serde_json::json!([]));
@@ -1000,18 +1008,7 @@ async fn a_selector_matching_nothing_is_refused_on_every_provider() {
             on = on(k),
         );
         let file = write(&cli, &format!("{}.toml", k.as_str()), &text);
-        let out = cli
-            .bare(&[
-                "-o",
-                "json",
-                "policy",
-                "apply",
-                "-f",
-                file.to_str().expect("utf-8"),
-            ])
-            .await;
-        assert_exit(&out, 9);
-        let r = json(&out);
+        let r = apply(&cli, &file, &[], 9).await;
         assert_eq!(r["policies"][0]["status"], "refused", "{k}: {r}");
         assert_eq!(r["policies"][0]["selected"], 0);
         assert_eq!(r["policies"][1]["status"], "ok", "{k}: {r}");
@@ -1215,26 +1212,8 @@ async fn a_refused_create_keeps_that_volume_whole_on_every_provider() {
                 on(k)
             ),
         );
-        let out = cli
-            .bare(&[
-                "-o",
-                "json",
-                "policy",
-                "apply",
-                "-f",
-                file.to_str().expect("utf-8"),
-            ])
-            .await;
-        assert_exit(&out, 6);
-        let r = json(&out);
-        let units = r["policies"][0]["units"].as_array().expect("units");
-        let unit = |v: &str| {
-            units
-                .iter()
-                .find(|u| u["volume_id"] == v)
-                .expect("unit")
-                .clone()
-        };
+        let r = apply(&cli, &file, &[], 6).await;
+        let unit = |v: &str| unit_of(&r, v).clone();
         assert_eq!(unit(&b)["failures"][0]["op"], "create", "{k}: {r}");
         assert_eq!(unit(&b)["deleted"], serde_json::json!([]), "{k}");
         assert_eq!(unit(&a)["status"], "ok", "{k}: {r}");

@@ -840,6 +840,7 @@ async fn sigint_stops_a_batch_after_the_request_in_flight_with_exit_130() {
     let cli = Snapctl::efs(&server);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
     cmd.env_clear()
+        .envs(crate::common::clock_env())
         .env("HOME", cli.home.path())
         .env("SNAPCTL_MAX_RPS", "0")
         .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -873,6 +874,7 @@ async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
     let cli = Snapctl::efs(&server);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
     cmd.env_clear()
+        .envs(crate::common::clock_env())
         .env("HOME", cli.home.path())
         .env("SNAPCTL_MAX_RPS", "0")
         .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

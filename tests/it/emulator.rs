@@ -60,6 +60,7 @@ impl<'a> Cli<'a> {
     async fn bare_with_stdin(&self, args: &[&str], stdin: Vec<u8>) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
+            .envs(crate::common::clock_env())
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("SNAPCTL_LOCK_DIR", self.home.path().join("locks"))
@@ -1171,6 +1172,7 @@ async fn volume_and_snapshot_ids_complete_from_the_api_within_a_deadline() {
     let complete = |words: Vec<String>, extra: Vec<(String, String)>| {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
+            .envs(crate::common::clock_env())
             .env("HOME", home.path())
             .env("COMPLETE", "fish")
             .envs(emu.env())

@@ -4,7 +4,7 @@
 use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{body_string, method, path};
-use wiremock::{Mock, MockServer};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Task 42 answers the given fixtures in order, the last one forever.
 async fn task_sequence(server: &MockServer, id: u32, states: &[&str]) {
@@ -104,12 +104,18 @@ async fn snapshot_list_shows_custom_and_scheduled_with_expiry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_with_expiry_waits_for_the_task() {
+    // A date a year from today (a fixed date would fall into the past one day).
+    let day = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().years(1))
+        .expect("date");
     let server = ovh_server().await;
     mount_partition(&server).await;
     ovh("POST", nasha_path("/partition/partition1/customSnapshot"))
-        .and(body_string(
-            r#"{"name":"nightly","expiration":"2026-12-01T00:00:00Z"}"#,
-        ))
+        .and(body_string(format!(
+            r#"{{"name":"nightly","expiration":"{day}T00:00:00Z"}}"#
+        )))
         .respond_with(json(200, "ovh-nasha/task-todo.json"))
         .expect(1)
         .mount(&server)
@@ -118,7 +124,11 @@ async fn create_with_expiry_waits_for_the_task() {
     ovh_get(
         &server,
         &nasha_path("/partition/partition1/customSnapshot/nightly"),
-        json(200, "ovh-nasha/custom-nightly.json"),
+        // The API answers the expiration at its own hour (the fixture's shape, today's date).
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "expiration": format!("{day}T09:00:00Z"),
+            "name": "nightly",
+        })),
     )
     .await;
     let out = Snapctl::nasha(&server)
@@ -132,7 +142,7 @@ async fn create_with_expiry_waits_for_the_task() {
             "--name",
             "nightly",
             "--expires",
-            "2026-12-01",
+            &day.to_string(),
             "--wait",
         ])
         .await;
@@ -140,7 +150,7 @@ async fn create_with_expiry_waits_for_the_task() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["id"], "nightly");
     assert_eq!(v["state"], "available");
-    assert_eq!(v["expires_at"], "2026-12-01T09:00:00.000Z");
+    assert_eq!(v["expires_at"], format!("{day}T09:00:00.000Z"));
     let polls = api_requests(&server)
         .await
         .iter()

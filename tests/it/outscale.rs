@@ -1017,6 +1017,7 @@ async fn rotate_fleet(server: &MockServer, extra: &[&str]) -> std::process::Outp
     let cli = Snapctl::outscale(server);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
     cmd.env_clear()
+        .envs(crate::common::clock_env())
         .env("HOME", cli.home.path())
         .env("XDG_CONFIG_HOME", cli.home.path().join("config"))
         .env("SNAPCTL_LOCK_DIR", cli.home.path().join("locks"))

@@ -546,6 +546,7 @@ async fn deletions_an_interrupt_kept_from_starting_are_skipped_not_failed() {
     let cli = Snapctl::efs(&server);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
     cmd.env_clear()
+        .envs(crate::common::clock_env())
         .env("HOME", cli.home.path())
         .env("SNAPCTL_MAX_RPS", "0")
         .env("SNAPCTL_LOCK_DIR", cli.home.path().join("locks"))

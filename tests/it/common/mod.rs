@@ -307,6 +307,7 @@ impl Snapctl {
     pub async fn run(&self, extra: &[&str]) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
+            .envs(crate::common::clock_env())
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -403,4 +404,13 @@ pub async fn signal_after(
     tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
         .await
         .expect("join")
+}
+
+/// The variables that shift the clock of a test run (libfaketime's `LD_PRELOAD` and `FAKETIME*`,
+/// as `.ci/run` sets them to run the suite years ahead), passed on to every `snapctl` the tests
+/// start, so the binary and the in-process doubles see the same "now". Empty on a normal run.
+pub fn clock_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k == "LD_PRELOAD" || k.starts_with("FAKETIME"))
+        .collect()
 }

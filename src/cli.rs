@@ -223,6 +223,7 @@ impl Global {
             cacert: self.cacert.clone(),
             insecure: self.insecure,
             volume_endpoint: self.volume_endpoint.clone(),
+            loopback_only: false,
         }
     }
 }

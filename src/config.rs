@@ -210,6 +210,9 @@ pub struct GlobalOpts {
     pub insecure: bool,
     /// `--volume-endpoint`.
     pub volume_endpoint: Option<String>,
+    /// Send only to loopback (the emulator): set by `policy … --at`, whose simulated times must
+    /// never reach a real cloud.
+    pub loopback_only: bool,
 }
 
 /// Everything a provider needs to build itself.

@@ -452,6 +452,7 @@ pub(crate) async fn connect(
         verbosity: g.verbose,
         rate_limit,
         allow_http,
+        loopback_only: opts.loopback_only,
         dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
         base_delay: g.retry_delay.unwrap_or(HttpConfig::default().base_delay),

@@ -18,6 +18,8 @@ struct Loaded {
     metrics_file: Option<std::path::PathBuf>,
     report_file: Option<std::path::PathBuf>,
     chosen: Vec<usize>,
+    /// `--at`: a simulated time, for the emulator only (every request elsewhere is refused).
+    loopback_only: bool,
 }
 
 fn load(a: &PolicyRunArgs) -> Result<Loaded> {
@@ -46,6 +48,7 @@ fn load(a: &PolicyRunArgs) -> Result<Loaded> {
         chosen = (0..compiled.len()).collect();
     }
     Ok(Loaded {
+        loopback_only: a.at.is_some(),
         compiled: Arc::new(compiled),
         metrics_file: checked.file.metrics_file.clone(),
         report_file: checked.file.report_file.clone(),
@@ -74,6 +77,7 @@ async fn connect_all(
             region: p.region.clone(),
             endpoint: p.endpoint.clone(),
             volume_endpoint: None,
+            loopback_only: loaded.loopback_only,
             ..g.opts()
         };
         let key = format!(
@@ -558,6 +562,14 @@ fn render_plan(plan: &FleetPlan) -> String {
                 keep += 1;
                 entry_line(&mut out, '=', &k.entry, &k.reasons.join(", "));
             }
+            for f in &u.future {
+                entry_line(
+                    &mut out,
+                    '!',
+                    f,
+                    "future-dated: its mark names a time after now, so it answers no tick (delete or rename it)",
+                );
+            }
             for o in &u.orphans {
                 orphans += 1;
                 entry_line(
@@ -847,8 +859,11 @@ async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
             let s = run::freshness(c, u, now);
             let status = if s == 3 { 3 } else { s };
             worst = worst.max(status);
+            // Fresh by age, WARNING only for a future-dated snapshot (its own line below).
+            let fresh_by_age = u.newest.is_some_and(|t| now.duration_since(t) <= warn);
             match (status, u.newest) {
                 (0, _) => fresh += 1,
+                (1, Some(_)) if fresh_by_age => {}
                 (3, _) => problems.push(format!(
                     "UNKNOWN: policy {} volume {}: {}",
                     p.id,
@@ -871,6 +886,15 @@ async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
                     u.volume_id,
                     crate::error::humanize(now.duration_since(t).unsigned_abs())
                 )),
+            }
+            for f in &u.future {
+                problems.push(format!(
+                    "WARNING: policy {} volume {}: snapshot {} is dated in the future ({}): it answers no tick",
+                    p.id,
+                    u.volume_id,
+                    f.id,
+                    f.name.as_deref().unwrap_or("-")
+                ));
             }
             if let Some(t) = u.newest.filter(|_| status != 3) {
                 perf.push(format!(

@@ -198,11 +198,15 @@ fn cadence(text: &str) -> std::result::Result<u64, String> {
             ));
         }
     };
-    match n * secs {
-        0 => Err("a cadence of zero".into()),
-        s => Ok(s),
+    match n.checked_mul(secs) {
+        Some(0) => Err("a cadence of zero".into()),
+        Some(s) if s <= MAX_DURATION_SECS => Ok(s),
+        _ => Err(format!("{text:?} is longer than 10 years")),
     }
 }
+
+/// The longest duration a policy file may give (cadences, alert ages, hook timeouts): ten years.
+const MAX_DURATION_SECS: u64 = 10 * 366 * 86_400;
 
 /// Parse `N..M` or `N..`.
 pub fn range(text: &str) -> std::result::Result<Range, String> {
@@ -302,7 +306,22 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                         format!("{c:?} is not MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK"),
                     ));
                 }
-                super::cadence::Cadence::cron(c).map_err(|why| fail(id, "cron", why))?;
+                let cron = super::cadence::Cadence::cron(c).map_err(|why| fail(id, "cron", why))?;
+                // A cron that matches no date (`0 0 30 2 *`) would never answer a tick, so every
+                // apply would take a snapshot.
+                if cron
+                    .last_tick(jiff::Timestamp::now(), &jiff::tz::TimeZone::UTC)
+                    .is_none()
+                {
+                    return Err(fail(
+                        id,
+                        "cron",
+                        format!(
+                            "{c:?} never fires (no tick in {} years)",
+                            super::cadence::HORIZON_YEARS
+                        ),
+                    ));
+                }
                 None
             }
             (Some(_), Some(_)) => {
@@ -444,6 +463,23 @@ keep = { within = "1mo", daily = 7 }
             })
         );
         assert_eq!(range("3.."), Ok(Range { min: 3, max: None }));
+    }
+
+    #[test]
+    fn cadences_that_never_fire_or_overflow_are_refused() {
+        let bad = GOOD.replace("cron = \"0 */6 * * *\"", "cron = \"0 0 30 2 *\"");
+        let e = check(Path::new("fleet.toml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 17: policy \"shares\", cron"), "{e}");
+        assert!(e.contains("never fires"), "{e}");
+        for every in ["2562047788015215h", "11y", "3661d"] {
+            let bad = GOOD.replace("every = \"1h\"", &format!("every = \"{every}\""));
+            let e = check(Path::new("f"), &bad).unwrap_err().to_string();
+            assert!(e.contains("every"), "{every}: {e}");
+        }
+        let leap = GOOD.replace("cron = \"0 */6 * * *\"", "cron = \"0 0 29 2 *\"");
+        assert!(check(Path::new("f"), &leap).is_ok(), "February 29th fires");
     }
 
     #[test]

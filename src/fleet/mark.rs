@@ -3,10 +3,16 @@
 //!
 //! | provider | written in the create | owned when |
 //! |---|---|---|
-//! | OUTSCALE | description `snapctl:v1 policy=<id>`, then the `Name` and `snapctl:policy` tags | the description names the id (tags can fail or be edited; the description cannot change) |
+//! | OUTSCALE | description `snapctl:v1 policy=<id> tick=<T>`, then the `Name` and `snapctl:policy` tags | the description names the id (tags can fail or be edited; the description cannot change) |
 //! | PowerVC | name, description and metadata `snapctl:policy=<id>`, in one POST | name and description both name the id |
 //! | EFS | name and description | name and description both name the id |
 //! | NAS-HA | name only (custom snapshots have nothing else) | the name is `snapctl.<id>.<UTC time>`: the weakest mark |
+//!
+//! The time in a mark (`<T>` in the description, the time in the name) is the *tick* the snapshot
+//! was taken for, not the moment it was sent: whether a tick is answered is read from the mark, so
+//! a cloud whose clock runs behind the runner's (a `created_at` just before the tick) never makes
+//! a policy take the same tick twice. Snapshots made before marks carried the tick have the send
+//! time in their name, which is at or after their tick, so they answer it too.
 
 use jiff::Timestamp;
 
@@ -24,21 +30,30 @@ pub fn name(policy: &str, at: Timestamp) -> String {
     format!("snapctl.{policy}.{}", at.strftime("%Y%m%dT%H%M%SZ"))
 }
 
-/// The description mark.
+/// The description mark of a snapshot the policy did not take for a tick (`policy adopt`).
 pub fn description(policy: &str) -> String {
     format!("{DESCRIPTION_PREFIX}{policy}")
 }
 
-/// The create request carrying `policy`'s mark, as far as `kind` can carry it.
-pub fn request(kind: ProviderKind, policy: &str, volume: &str, at: Timestamp) -> CreateSnapshot {
+/// The description mark of a snapshot taken for `tick`.
+pub fn description_at(policy: &str, tick: Timestamp) -> String {
+    format!(
+        "{DESCRIPTION_PREFIX}{policy} tick={}",
+        tick.strftime("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// The create request carrying `policy`'s mark for `tick`, as far as `kind` can carry it.
+pub fn request(kind: ProviderKind, policy: &str, volume: &str, tick: Timestamp) -> CreateSnapshot {
     let (description, tags) = match kind {
         ProviderKind::Outscale | ProviderKind::Powervc => (
-            Some(description(policy)),
+            Some(description_at(policy, tick)),
             vec![(TAG_KEY.to_string(), policy.to_string())],
         ),
-        ProviderKind::OvhEfs => (Some(description(policy)), vec![]),
+        ProviderKind::OvhEfs => (Some(description_at(policy, tick)), vec![]),
         ProviderKind::OvhNasha => (None, vec![]),
     };
+    let at = tick;
     CreateSnapshot {
         volume: volume.to_string(),
         name: Some(name(policy, at)),
@@ -56,21 +71,68 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// The policy id in a mark name, if the name is exactly one.
-fn id_in_name(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix("snapctl.")?;
-    let (id, time) = rest.rsplit_once('.')?;
-    let b = time.as_bytes();
-    let time_ok = b.len() == 16
+/// `YYYYMMDDTHHMMSSZ`, as marks write it.
+fn mark_time(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let ok = b.len() == 16
         && b[..8].iter().all(u8::is_ascii_digit)
         && b[8] == b'T'
         && b[9..15].iter().all(u8::is_ascii_digit)
         && b[15] == b'Z';
-    (valid_id(id) && time_ok).then_some(id)
+    if !ok {
+        return None;
+    }
+    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text)
+        .ok()?
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// The policy id and time in a mark name, if the name is exactly one.
+fn parse_name(name: &str) -> Option<(&str, Timestamp)> {
+    let rest = name.strip_prefix("snapctl.")?;
+    let (id, time) = rest.rsplit_once('.')?;
+    let at = mark_time(time)?;
+    valid_id(id).then_some((id, at))
+}
+
+fn id_in_name(name: &str) -> Option<&str> {
+    parse_name(name).map(|(id, _)| id)
+}
+
+/// The policy id and, when written, the tick in a description mark.
+fn parse_description(d: &str) -> Option<(&str, Option<Timestamp>)> {
+    let rest = d.strip_prefix(DESCRIPTION_PREFIX)?;
+    let (id, tick) = match rest.split_once(' ') {
+        None => (rest, None),
+        Some((id, more)) => (id, Some(mark_time(more.strip_prefix("tick=")?)?)),
+    };
+    valid_id(id).then_some((id, tick))
 }
 
 fn id_in_description(d: &str) -> Option<&str> {
-    d.strip_prefix(DESCRIPTION_PREFIX).filter(|id| valid_id(id))
+    parse_description(d).map(|(id, _)| id)
+}
+
+/// The tick an owned snapshot was taken for: the description's `tick=` where the provider has a
+/// description, else the time in its mark name; `None` when neither carries one (an OUTSCALE
+/// snapshot of an older version whose `Name` tag was lost or edited). Only meaningful for a
+/// snapshot [`owner`] accepts.
+pub fn tick(s: &Snapshot) -> Option<Timestamp> {
+    let owner = owner(s)?;
+    let from_description = s
+        .description
+        .as_deref()
+        .and_then(parse_description)
+        .and_then(|(_, t)| t);
+    let from_name = s
+        .name
+        .as_deref()
+        .and_then(parse_name)
+        .filter(|(id, _)| *id == owner)
+        .map(|(_, t)| t);
+    from_description.or(from_name)
 }
 
 /// The policy that owns `s`, read from its mark; `None` for every snapshot a policy did not take
@@ -173,5 +235,40 @@ mod tests {
         );
         auto.kind = SnapshotKind::Automatic;
         assert_eq!(owner(&auto), None);
+    }
+
+    #[test]
+    fn the_tick_is_read_from_the_mark_on_every_provider() {
+        let tick: Timestamp = "2026-11-25T18:00:00Z".parse().expect("ts");
+        for kind in ProviderKind::ALL {
+            let req = request(kind, "db-gold", "v", tick);
+            let mut s = snap(kind, req.name.as_deref(), req.description.as_deref());
+            // The cloud's clock runs behind: created a second before the tick.
+            s.created_at = Some("2026-11-25T17:59:59Z".parse().expect("ts"));
+            assert_eq!(super::tick(&s), Some(tick), "{kind}");
+        }
+        // OUTSCALE with its Name tag lost: the description still carries the tick.
+        let req = request(ProviderKind::Outscale, "db-gold", "v", tick);
+        let s = snap(ProviderKind::Outscale, None, req.description.as_deref());
+        assert_eq!(super::tick(&s), Some(tick));
+        // An older mark without a tick: the name's time.
+        let s = snap(
+            ProviderKind::OvhEfs,
+            Some("snapctl.db-gold.20261125T180012Z"),
+            Some("snapctl:v1 policy=db-gold"),
+        );
+        assert_eq!(
+            super::tick(&s),
+            Some("2026-11-25T18:00:12Z".parse().expect("ts"))
+        );
+        // Anything else after the id is not a mark.
+        for d in [
+            "snapctl:v1 policy=db-gold by hand",
+            "snapctl:v1 policy=db-gold tick=2026",
+            "snapctl:v1 policy=db-gold tick=20261325T180000Z",
+        ] {
+            let s = snap(ProviderKind::Outscale, None, Some(d));
+            assert_eq!(owner(&s), None, "{d}");
+        }
     }
 }

@@ -194,6 +194,10 @@ pub struct Unit {
     /// the create and can fail or be edited): the name they get back.
     #[serde(default)]
     pub repair: Vec<Repair>,
+    /// Owned snapshots whose mark names a time in the future (a hand-made name, a run with
+    /// `--at` ahead): they answer no tick, so they never stop due snapshots; `check` warns.
+    #[serde(default)]
+    pub future: Vec<PlanEntry>,
     /// Owned snapshots now.
     pub owned: usize,
     /// The newest owned snapshot's creation time.
@@ -246,6 +250,10 @@ impl FleetPlan {
     }
 }
 
+/// How far ahead of the runner's clock a mark may be and still count as now: another runner's
+/// clock a little ahead, not a snapshot dated in the future.
+pub const FUTURE_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
+
 /// Plan one unit from its listing.
 pub fn plan_unit(
     c: &Compiled,
@@ -264,6 +272,7 @@ pub fn plan_unit(
         keep: vec![],
         orphans: vec![],
         repair: vec![],
+        future: vec![],
         owned: 0,
         newest: None,
         error: None,
@@ -294,18 +303,27 @@ pub fn plan_unit(
         .filter_map(|s| s.created_at)
         .filter(|t| *t <= now)
         .max();
-    // Due when no owned snapshot (ready or on its way) was taken since the last tick.
+    // Due when no owned snapshot (ready or on its way) answers the last tick. What a snapshot
+    // answers is the tick in its mark (the cloud's `created_at` only where the mark has no time),
+    // so a cloud clock a few seconds behind the runner's never makes a second snapshot.
     let tick = c.cadence.last_tick(now, &c.timezone);
-    // A snapshot still being made with no time yet counts too: never a second one behind it.
-    let answered = owned.iter().any(|s| match (s.state, s.created_at, tick) {
+    let marked = |s: &Snapshot| mark::tick(s).or(s.created_at);
+    for s in &owned {
+        if marked(s).is_some_and(|t| t > now + FUTURE_ALLOWANCE) {
+            unit.future.push(s.into());
+        }
+    }
+    // A snapshot still being made with no time yet counts too: never a second one behind it. A
+    // future-dated one (a hand-made name, a run with `--at` ahead) answers nothing.
+    let answered = owned.iter().any(|s| match (s.state, marked(s), tick) {
         (SnapshotState::Error, _, _) => false,
         (SnapshotState::Creating, None, _) => true,
-        (_, Some(t), Some(k)) => t >= k,
+        (_, Some(t), Some(k)) => t >= k && t <= now + FUTURE_ALLOWANCE,
         _ => false,
     });
     let mut candidates = owned.clone();
     if !answered {
-        let name = mark::name(id, now);
+        let name = mark::name(id, tick.unwrap_or(now));
         unit.create = Some(name.clone());
         unit.due_since = tick;
         // Plan with the snapshot about to be taken, as the real run sees it after taking it.
@@ -327,7 +345,7 @@ pub fn plan_unit(
     let doomed: BTreeSet<&str> = p.delete.iter().map(|s| s.id.as_str()).collect();
     if kind == ProviderKind::Outscale {
         for s in &owned {
-            let Some(at) = s.created_at else { continue };
+            let Some(at) = marked(s) else { continue };
             let want = mark::name(id, at);
             if s.name.as_deref() != Some(want.as_str())
                 && s.state == SnapshotState::Available
@@ -452,7 +470,11 @@ mod tests {
             Ok(snaps),
             ts("2026-11-25T18:00:01Z"),
         );
-        assert_eq!(u.create.as_deref(), Some("snapctl.p.20261125T180001Z"));
+        assert_eq!(
+            u.create.as_deref(),
+            Some("snapctl.p.20261125T180000Z"),
+            "named after its tick"
+        );
         assert_eq!(u.due_since, Some(ts("2026-11-25T18:00:00Z")));
         assert_eq!(u.delete.len(), 2, "{u:?}");
     }

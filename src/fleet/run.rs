@@ -188,6 +188,8 @@ pub struct UnitRun {
     pub orphans: Vec<Orphan>,
     /// Snapshots whose name tag was restored.
     pub repaired: Vec<String>,
+    /// Owned snapshots whose mark names a time in the future (they answer no tick).
+    pub future: Vec<PlanEntry>,
     /// What failed.
     pub failures: Vec<Failure>,
     /// Owned snapshots after the run.
@@ -306,6 +308,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                         kept: u.keep.clone(),
                         orphans: u.orphans.clone(),
                         repaired: vec![],
+                        future: u.future.clone(),
                         failures: u
                             .error
                             .iter()
@@ -530,6 +533,7 @@ fn unit_run(unit: &Unit) -> UnitRun {
         kept: unit.keep.clone(),
         orphans: unit.orphans.clone(),
         repaired: vec![],
+        future: unit.future.clone(),
         failures: vec![],
         owned: unit.owned,
         newest: unit.newest,
@@ -617,9 +621,10 @@ async fn start_unit(
             s.stop("pre", None, e);
             return s;
         }
-        let mut req =
-            super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, Timestamp::now());
-        req.name = Some(name.clone());
+        // Name and mark come from the policy and the tick, never from the plan's text.
+        let tick = unit.due_since.unwrap_or_else(Timestamp::now);
+        let req = super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, tick);
+        let name = req.name.clone().unwrap_or_else(|| name.clone());
         match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
             Ok((snap, op)) => {
                 let created = PlanEntry {
@@ -777,6 +782,7 @@ pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
         return 3;
     }
     let (warn, crit) = c.thresholds(now);
+    let future = u8::from(!unit.future.is_empty());
     match unit.newest {
         None => 2,
         Some(t) => {
@@ -786,7 +792,7 @@ pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
             } else if age > warn {
                 1
             } else {
-                0
+                future
             }
         }
     }
@@ -1144,6 +1150,7 @@ mod tests {
             kept: vec![],
             orphans: vec![],
             repaired: vec![],
+            future: vec![],
             failures: vec![],
             owned: 1,
             newest,

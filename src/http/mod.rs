@@ -58,6 +58,9 @@ pub struct HttpConfig {
     /// and returned as [`Error::DryRunStop`], so a dry run walks exactly the real run's path (its
     /// validations and reads) and never sends a change.
     pub dry_run: bool,
+    /// Refuse, before sending, every request to a host that is not loopback (`policy … --at`:
+    /// a simulated time is for the emulator only).
+    pub loopback_only: bool,
     /// Largest response body read, in bytes: checked against `Content-Length` before reading and
     /// enforced while reading, so a hostile endpoint cannot exhaust memory.
     pub max_body: u64,
@@ -83,6 +86,7 @@ impl Default for HttpConfig {
             insecure: false,
             rate_limit: None,
             allow_http: false,
+            loopback_only: false,
             dry_run: false,
             max_body: DEFAULT_MAX_BODY,
             sent: Default::default(),
@@ -259,6 +263,18 @@ impl Http {
     /// Refuse plain `http://` to a host that is not loopback unless the user opted in: every
     /// request carries a signature, a token or a password.
     fn check_destination(&self, action: &str, url: &Url) -> Result<()> {
+        if self.config.loopback_only && !is_loopback(url) {
+            return Err(Error::Usage {
+                message: format!(
+                    "cannot {action}: --at simulates another time and acts only against a loopback endpoint (the emulator), not {}",
+                    url.host_str().unwrap_or("?")
+                ),
+                hint: Some(
+                    "drop --at to act now; plan what-ifs against the emulator (snapctl emulator)"
+                        .into(),
+                ),
+            });
+        }
         if url.scheme() == "http" && !self.config.allow_http && !is_loopback(url) {
             return Err(Error::Refused {
                 reason: format!(
@@ -508,6 +524,23 @@ mod tests {
         .expect("client builds");
         let url = Url::parse("http://198.51.100.7:9000/v3").expect("url");
         assert!(allowed.check_destination("list", &url).is_ok());
+    }
+
+    #[test]
+    fn a_simulated_time_reaches_loopback_only() {
+        let http = Http::new(HttpConfig {
+            loopback_only: true,
+            ..HttpConfig::default()
+        })
+        .expect("client builds");
+        let url = Url::parse("http://127.0.0.1:8080/1.0/auth/time").expect("url");
+        assert!(http.check_destination("list", &url).is_ok());
+        for bad in ["https://eu.api.ovh.com/1.0", "https://198.51.100.7:9000/v3"] {
+            let url = Url::parse(bad).expect("url");
+            let err = http.check_destination("list", &url).unwrap_err();
+            assert_eq!(err.exit_code(), crate::error::ExitCode::Usage, "{bad}");
+            assert!(err.to_string().contains("--at"), "{err}");
+        }
     }
 
     fn small_cap() -> Http {

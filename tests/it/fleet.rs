@@ -1244,3 +1244,147 @@ async fn a_refused_create_keeps_that_volume_whole_on_every_provider() {
         );
     }
 }
+
+/// The start of the hour `hours` before now's.
+fn hour_start(hours_back: i64) -> Timestamp {
+    let now = Timestamp::now().as_second();
+    Timestamp::from_second(now.div_euclid(3600) * 3600 - hours_back * 3600).expect("time")
+}
+
+/// Move the emulator's clock so that it reads `at` plus `skew` (the cloud's clock against the
+/// runner's `--at`).
+fn cloud_clock(emu: &Emulator, at: Timestamp, skew: SignedDuration) {
+    emu.set_clock_offset(at.duration_since(Timestamp::now()) + skew);
+}
+
+/// The cloud's clock 5 s behind or ahead of the runner's, cron firing right on the tick: one
+/// snapshot per tick on every provider, because what a snapshot answers is read from its mark, not
+/// from the `created_at` the cloud stamps (5 s behind, that falls before the tick).
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_skew_never_doubles_snapshots_on_every_provider() {
+    for skew in [-5, 5] {
+        let skew = SignedDuration::from_secs(skew);
+        let emu = start().await;
+        let cli = Cli::new(&emu);
+        let mut text = String::new();
+        for k in ProviderKind::ALL {
+            text.push_str(&format!(
+                "[[policy]]\nid = \"s-{}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 10 }}\n\n",
+                k.as_str(),
+                on(k),
+                emu.demo_volume(k)
+            ));
+        }
+        let file = write(&cli, "fleet.toml", &text);
+        let first = hour_start(6);
+        for h in 0..4 {
+            let tick = first + SignedDuration::from_hours(h);
+            cloud_clock(&emu, tick, skew);
+            let r = apply(&cli, &file, &["--at", &tick.to_string()], 0).await;
+            for p in r["policies"].as_array().expect("policies") {
+                assert!(
+                    !p["units"][0]["created"].is_null(),
+                    "skew {skew}: tick {tick} not answered: {p}"
+                );
+            }
+            // Half an hour on (the same tick), nothing is due.
+            let later = tick + SignedDuration::from_mins(30);
+            cloud_clock(&emu, later, skew);
+            let out = cli
+                .bare(&[
+                    "policy",
+                    "plan",
+                    "--detailed-exitcode",
+                    "-f",
+                    file.to_str().expect("utf-8"),
+                    "--at",
+                    &later.to_string(),
+                ])
+                .await;
+            assert_exit(&out, 0);
+        }
+        emu.set_clock_offset(SignedDuration::ZERO);
+        for k in ProviderKind::ALL {
+            let owned = named(
+                &cli,
+                k,
+                &emu.demo_volume(k),
+                &format!("snapctl.s-{}.", k.as_str()),
+            )
+            .await;
+            assert_eq!(owned.len(), 4, "skew {skew} on {k}: {owned:?}");
+            // Each is named after the tick it answers, whatever the cloud's clock said.
+            for h in 0..4 {
+                let name = format!(
+                    "snapctl.s-{}.{}",
+                    k.as_str(),
+                    (first + SignedDuration::from_hours(h)).strftime("%Y%m%dT%H%M%SZ")
+                );
+                assert!(
+                    owned.iter().any(|s| s["name"] == name.as_str()),
+                    "skew {skew} on {k}: no {name} in {owned:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A future-dated snapshot with the policy's mark (made by hand, or left by `apply --at` ahead)
+/// answers no tick: plan shows it with `!` and still creates, check warns, on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_future_dated_snapshot_never_stops_due_snapshots_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut text = String::new();
+    for k in ProviderKind::ALL {
+        let id = format!("f-{}", k.as_str());
+        let vol = emu.demo_volume(k);
+        let name = format!("snapctl.{id}.20991231T000000Z");
+        let description = format!("snapctl:v1 policy={id}");
+        let mut args = vec![
+            "snapshot", "create", "--volume", &vol, "--name", &name, "--wait",
+        ];
+        if k != ProviderKind::OvhNasha {
+            args.extend(["--description", &description]);
+        }
+        cli.ok(k, &args).await;
+        text.push_str(&format!(
+            "[[policy]]\nid = \"{id}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 5 }}\n\n",
+            on(k)
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let path = file.to_str().expect("utf-8");
+    let plan = cli
+        .bare(&["policy", "plan", "--detailed-exitcode", "-f", path])
+        .await;
+    assert_exit(&plan, 10);
+    let said = stdout(&plan);
+    for k in ProviderKind::ALL {
+        assert!(
+            said.contains(&format!("+ snapctl.f-{}.", k.as_str())),
+            "{k}: {said}"
+        );
+    }
+    assert_eq!(said.matches("! ").count(), 4, "{said}");
+    assert!(said.contains("future-dated"), "{said}");
+    let r = apply(&cli, &file, &[], 0).await;
+    assert_eq!(
+        r["policies"][0]["units"][0]["future"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{r}"
+    );
+    let check = cli.bare(&["policy", "check", "-f", path]).await;
+    assert_exit(&check, 1);
+    assert!(
+        stdout(&check).contains("is dated in the future"),
+        "{}",
+        stdout(&check)
+    );
+    let again = cli
+        .bare(&["policy", "plan", "--detailed-exitcode", "-f", path])
+        .await;
+    assert_exit(&again, 0);
+}

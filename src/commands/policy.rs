@@ -157,7 +157,8 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
         PolicyCmd::Plan(a) => {
             let loaded = load(&a.run)?;
             let targets = connect_all(g, &env, &loaded).await;
-            let plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            plan.file_sha256 = Some(file_digest(&a.run.file)?);
             if let Some(out) = &a.out {
                 run::write_atomically(out, &json(&plan))?;
             }
@@ -646,36 +647,97 @@ fn render_report(r: &RunReport) -> String {
     out
 }
 
-/// Check a saved plan against a fresh one: every snapshot it deletes must still exist and still
-/// be owned by the same policy; creates the fresh plan no longer has (the tick was answered
-/// since) are dropped.
-fn reconcile(saved: FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
-    let mut out = saved.clone();
+/// SHA-256 of the policy file as it is on disk now.
+fn file_digest(path: &std::path::Path) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        action: format!("cannot read policy file {}", path.display()),
+        source,
+    })?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// A saved plan can only narrow what the live plan does now. The result is the live plan (names,
+/// marks, providers, refusals and keeps all come from the file and the live listing) with only the
+/// actions the saved plan also holds: a delete or a `Name` repair is carried out only if the live
+/// plan has the same action on the same snapshot, a create only if both plan one (a tick answered
+/// since drops it). Every saved action the live plan does not hold is refused, each one named, and
+/// then nothing at all is changed.
+fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
+    let mut out = fresh.clone();
+    let mut refused: Vec<String> = Vec::new();
     for p in &mut out.policies {
-        let now = fresh.policies.iter().find(|f| f.id == p.id);
+        let Some(sp) = saved.policies.iter().find(|s| s.id == p.id) else {
+            continue;
+        };
+        if p.refused.is_none() && sp.refused.is_some() {
+            // Refused when planned: stays refused (narrower), whatever the file says now.
+            p.refused = sp.refused.clone();
+        }
         for u in &mut p.units {
-            let fu = now.and_then(|f| f.units.iter().find(|x| x.volume_id == u.volume_id));
-            for d in &u.delete {
-                let still = fu.is_some_and(|fu| {
-                    fu.keep.iter().any(|k| k.entry.id == d.entry.id)
-                        || fu.delete.iter().any(|x| x.entry.id == d.entry.id)
-                });
-                if !still {
-                    return Err(Error::Refused {
-                        reason: format!(
-                            "the saved plan deletes snapshot {} of volume {} for policy {}, but it is gone or no longer owned by that policy; nothing was changed",
-                            d.entry.id, u.volume_id, p.id
-                        ),
-                        hint: Some(
-                            "make a new plan: snapctl policy plan -f FILE --out PLAN".into(),
-                        ),
-                    });
+            let su = sp.units.iter().find(|x| x.volume_id == u.volume_id);
+            if su.is_none_or(|su| su.create.is_none()) {
+                u.create = None;
+                u.due_since = None;
+            }
+            u.delete.retain(|d| {
+                su.is_some_and(|su| su.delete.iter().any(|x| x.entry.id == d.entry.id))
+            });
+            u.repair.retain(|r| {
+                su.is_some_and(|su| {
+                    su.repair
+                        .iter()
+                        .any(|x| x.entry.id == r.entry.id && x.new_name == r.new_name)
+                })
+            });
+        }
+        for su in &sp.units {
+            let live = p.units.iter().find(|x| x.volume_id == su.volume_id);
+            let fresh_unit = fresh
+                .policies
+                .iter()
+                .find(|f| f.id == p.id)
+                .and_then(|f| f.units.iter().find(|x| x.volume_id == su.volume_id));
+            for d in &su.delete {
+                if !fresh_unit.is_some_and(|fu| fu.delete.iter().any(|x| x.entry.id == d.entry.id))
+                {
+                    refused.push(format!(
+                        "delete {} on volume {} for policy {}: {}",
+                        d.entry.id,
+                        su.volume_id,
+                        p.id,
+                        match live {
+                            None => "the volume is not selected now",
+                            Some(l) if l.keep.iter().any(|k| k.entry.id == d.entry.id) => {
+                                "the live plan keeps it"
+                            }
+                            Some(_) => "it is gone or no longer owned by that policy",
+                        }
+                    ));
                 }
             }
-            if fu.is_none_or(|fu| fu.create.is_none()) {
-                u.create = None;
+            for r in &su.repair {
+                if !fresh_unit.is_some_and(|fu| {
+                    fu.repair
+                        .iter()
+                        .any(|x| x.entry.id == r.entry.id && x.new_name == r.new_name)
+                }) {
+                    refused.push(format!(
+                        "rename {} to {:?} on volume {} for policy {}: the live plan does not",
+                        r.entry.id, r.new_name, su.volume_id, p.id
+                    ));
+                }
             }
         }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Refused {
+            reason: format!(
+                "the saved plan does what the live plan would not; nothing was changed:\n  {}",
+                refused.join("\n  ")
+            ),
+            hint: Some("make a new plan: snapctl policy plan -f FILE --out PLAN".into()),
+        });
     }
     Ok(out)
 }
@@ -730,7 +792,18 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
                     hint: Some("apply it with the same -f and --policy it was planned with".into()),
                 });
             }
-            reconcile(saved, &fresh)?
+            let now = file_digest(&a.run.file)?;
+            if saved.file_sha256.as_deref() != Some(now.as_str()) {
+                return Err(Error::Refused {
+                    reason: format!(
+                        "{} was planned from another version of {} (the file changed since, or the plan records no digest); nothing was changed",
+                        path.display(),
+                        a.run.file.display()
+                    ),
+                    hint: Some("make a new plan: snapctl policy plan -f FILE --out PLAN".into()),
+                });
+            }
+            reconcile(&saved, &fresh)?
         }
     };
     let wait = WaitOptions::new(

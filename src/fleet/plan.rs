@@ -234,6 +234,10 @@ pub struct FleetPlan {
     /// The time it was planned at.
     #[serde(serialize_with = "crate::model::ser_time")]
     pub at: Option<Timestamp>,
+    /// SHA-256 of the policy file it was planned from: `apply --plan` refuses a plan whose file
+    /// changed since (absent in plans of older versions, which are refused too).
+    #[serde(default)]
+    pub file_sha256: Option<String>,
     /// Per policy.
     pub policies: Vec<PolicyPlan>,
 }

@@ -70,6 +70,7 @@ pub async fn plan_all(
         slots[slot] = Some(p);
     }
     FleetPlan {
+        file_sha256: None,
         schema: PLAN_SCHEMA.into(),
         at: Some(now),
         policies: slots

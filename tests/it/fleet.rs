@@ -1388,3 +1388,158 @@ async fn a_future_dated_snapshot_never_stops_due_snapshots_on_every_provider() {
         .await;
     assert_exit(&again, 0);
 }
+
+/// A saved plan can only narrow what the live plan does: deletions of kept snapshots, a cleared
+/// refusal, and a plan from an older version of the file are refused (exit 9, nothing changed);
+/// names come from the file, never from the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_can_only_narrow_the_live_plan() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let vol = emu.demo_volume(k);
+    let policy = |extra: &str| {
+        format!(
+            "[[policy]]\nid = \"sp\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 2 }}\n{extra}",
+            on(k)
+        )
+    };
+    let file = write(&cli, "fleet.toml", &policy(""));
+    let f = file.to_str().expect("utf-8");
+    // Three ticks answered: the policy keeps two.
+    let first = hour_start(5);
+    for h in 0..3 {
+        let tick = first + SignedDuration::from_hours(h);
+        cloud_clock(&emu, tick, SignedDuration::ZERO);
+        apply(&cli, &file, &["--at", &tick.to_string()], 0).await;
+    }
+    emu.set_clock_offset(SignedDuration::ZERO);
+    let owned = || named(&cli, k, &vol, "snapctl.sp.");
+    assert_eq!(owned().await.len(), 2);
+    let saved = cli.home().join("plan.json");
+    let save = || async {
+        let out = cli
+            .bare(&[
+                "policy",
+                "plan",
+                "-f",
+                f,
+                "--out",
+                saved.to_str().expect("utf-8"),
+            ])
+            .await;
+        // 9 when the live plan refuses the policy; the plan is saved all the same.
+        assert!(matches!(out.status.code(), Some(0 | 9)), "{}", stderr(&out));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&saved).expect("plan"))
+            .expect("json")
+    };
+    let apply_saved = || async {
+        cli.bare(&[
+            "policy",
+            "apply",
+            "-f",
+            f,
+            "--plan",
+            saved.to_str().expect("utf-8"),
+        ])
+        .await
+    };
+    let count = emu.changes().len();
+
+    // 1. The kept snapshots listed as deletions (the newest among them).
+    let mut plan = save().await;
+    let unit = &mut plan["policies"][0]["units"][0];
+    let kept = unit["keep"].clone();
+    unit["delete"] = Value::Array(
+        kept.as_array()
+            .expect("keep")
+            .iter()
+            .map(|k| {
+                let mut d = k.clone();
+                d["reason"] = "edited".into();
+                d
+            })
+            .collect(),
+    );
+    std::fs::write(&saved, plan.to_string()).expect("edit");
+    let out = apply_saved().await;
+    assert_exit(&out, 9);
+    assert!(
+        stderr(&out).contains("the live plan keeps it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.changes().len(), count, "nothing was changed");
+
+    // 2. A refusal cleared in the plan: the live plan still refuses (max_delete = 0).
+    std::fs::write(&file, policy("max_delete = 0\n")).expect("rewrite");
+    let mut plan = save().await;
+    plan["policies"][0]["refused"] = Value::Null;
+    std::fs::write(&saved, plan.to_string()).expect("edit");
+    let out = apply_saved().await;
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(emu.changes().len(), count, "nothing was changed");
+
+    // 3. A plan saved before the file changed is refused.
+    std::fs::write(&file, policy("")).expect("rewrite");
+    let _ = save().await;
+    std::fs::write(&file, policy("max_delete = 0\n")).expect("rewrite");
+    let out = apply_saved().await;
+    assert_exit(&out, 9);
+    assert!(
+        stderr(&out).contains("file changed since"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.changes().len(), count, "nothing was changed");
+
+    // 4. A due create renamed in the plan: the snapshot gets the file's name.
+    std::fs::write(&file, policy("")).expect("rewrite");
+    let later = hour_start(-1);
+    cloud_clock(&emu, later, SignedDuration::ZERO);
+    let out = cli
+        .bare(&[
+            "policy",
+            "plan",
+            "-f",
+            f,
+            "--at",
+            &later.to_string(),
+            "--out",
+            saved.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("plan")).expect("json");
+    assert!(
+        plan["policies"][0]["units"][0]["create"].is_string(),
+        "{plan}"
+    );
+    plan["policies"][0]["units"][0]["create"] = "evil\n\u{1b}[2J".into();
+    std::fs::write(&saved, plan.to_string()).expect("edit");
+    let out = cli
+        .bare(&[
+            "policy",
+            "apply",
+            "-f",
+            f,
+            "--at",
+            &later.to_string(),
+            "--plan",
+            saved.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 0);
+    emu.set_clock_offset(SignedDuration::ZERO);
+    let want = format!("snapctl.sp.{}", later.strftime("%Y%m%dT%H%M%SZ"));
+    let names: Vec<Value> = owned().await.iter().map(|s| s["name"].clone()).collect();
+    assert!(names.iter().any(|n| n == want.as_str()), "{names:?}");
+    assert!(
+        !stdout(&out).contains('\u{1b}')
+            && !names
+                .iter()
+                .any(|n| n.as_str().is_some_and(|n| n.contains("evil"))),
+        "{names:?}"
+    );
+}

@@ -647,6 +647,28 @@ fn render_report(r: &RunReport) -> String {
     out
 }
 
+/// Refuse (exit 2) an output file whose directory is missing or not a directory.
+fn writable_dir(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!(
+            "cannot write {}: {} is not a directory; nothing was changed",
+            path.display(),
+            dir.display()
+        ),
+        hint: Some(format!(
+            "create it (mkdir -p {}) or change metrics_file/report_file in the policy file",
+            dir.display()
+        )),
+    })
+}
+
 /// SHA-256 of the policy file as it is on disk now.
 fn file_digest(path: &std::path::Path) -> Result<String> {
     use sha2::Digest;
@@ -744,6 +766,14 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
 
 async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
     let loaded = load(&a.run)?;
+    // Know before any request that the run can be reported: a snapshot taken by a run whose
+    // metrics and report cannot be written is a change nobody hears of.
+    for path in [&loaded.metrics_file, &loaded.report_file]
+        .into_iter()
+        .flatten()
+    {
+        writable_dir(path)?;
+    }
     // One apply per policy file at a time (exit 8): cron overlapping a slow run.
     let dir = lock_dir(&env)?;
     let canonical = std::fs::canonicalize(&a.run.file).unwrap_or_else(|_| a.run.file.clone());

@@ -1543,3 +1543,32 @@ async fn a_saved_plan_can_only_narrow_the_live_plan() {
         "{names:?}"
     );
 }
+
+/// A metrics or report file in a missing directory is refused before any request (exit 2): no
+/// snapshot is taken by a run that could not say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn unwritable_report_paths_are_refused_before_any_change() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    for key in ["metrics_file", "report_file"] {
+        let missing = cli.home().join("no-such-dir").join("out");
+        let file = write(
+            &cli,
+            "fleet.toml",
+            &format!(
+                "{key} = {:?}\n\n[[policy]]\nid = \"w\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n",
+                missing.to_str().expect("utf-8"),
+                on(k),
+                emu.demo_volume(k)
+            ),
+        );
+        let before = emu.changes().len();
+        let out = cli
+            .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+        assert_eq!(emu.changes().len(), before, "{key}: nothing was changed");
+    }
+}

@@ -117,6 +117,25 @@ pub fn ser_time<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::
     }
 }
 
+/// The UTC time in snapctl's names (`YYYYMMDDTHHMMSSZ`, as `rotate` and policy marks write it),
+/// read strictly: exactly 16 characters, digits where digits go.
+pub fn parse_stamp(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let shaped = b.len() == 16
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'Z';
+    if !shaped {
+        return None;
+    }
+    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text)
+        .ok()?
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 /// A volume (EFS share, NAS-HA partition, block volume).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Volume {

@@ -20,6 +20,8 @@ struct Loaded {
     chosen: Vec<usize>,
     /// `--at`: a simulated time, for the emulator only (every request elsewhere is refused).
     loopback_only: bool,
+    /// SHA-256 of the file as read: recorded in saved plans, checked by `apply --plan`.
+    file_sha256: String,
 }
 
 fn load(a: &PolicyRunArgs) -> Result<Loaded> {
@@ -49,6 +51,7 @@ fn load(a: &PolicyRunArgs) -> Result<Loaded> {
     }
     Ok(Loaded {
         loopback_only: a.at.is_some(),
+        file_sha256: checked.sha256.clone(),
         compiled: Arc::new(compiled),
         metrics_file: checked.file.metrics_file.clone(),
         report_file: checked.file.report_file.clone(),
@@ -158,7 +161,7 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
             let loaded = load(&a.run)?;
             let targets = connect_all(g, &env, &loaded).await;
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
-            plan.file_sha256 = Some(file_digest(&a.run.file)?);
+            plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
                 run::write_atomically(out, &json(&plan))?;
             }
@@ -669,16 +672,6 @@ fn writable_dir(path: &std::path::Path) -> Result<()> {
     })
 }
 
-/// SHA-256 of the policy file as it is on disk now.
-fn file_digest(path: &std::path::Path) -> Result<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: format!("cannot read policy file {}", path.display()),
-        source,
-    })?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
-}
-
 /// A saved plan can only narrow what the live plan does now. The result is the live plan (names,
 /// marks, providers, refusals and keeps all come from the file and the live listing) with only the
 /// actions the saved plan also holds: a delete or a `Name` repair is carried out only if the live
@@ -714,7 +707,7 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
             });
         }
         for su in &sp.units {
-            let live = p.units.iter().find(|x| x.volume_id == su.volume_id);
+            // The live unit before narrowing (`p` is being narrowed).
             let fresh_unit = fresh
                 .policies
                 .iter()
@@ -728,7 +721,7 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
                         d.entry.id,
                         su.volume_id,
                         p.id,
-                        match live {
+                        match fresh_unit {
                             None => "the volume is not selected now",
                             Some(l) if l.keep.iter().any(|k| k.entry.id == d.entry.id) => {
                                 "the live plan keeps it"
@@ -822,8 +815,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
                     hint: Some("apply it with the same -f and --policy it was planned with".into()),
                 });
             }
-            let now = file_digest(&a.run.file)?;
-            if saved.file_sha256.as_deref() != Some(now.as_str()) {
+            if saved.file_sha256.as_deref() != Some(loaded.file_sha256.as_str()) {
                 return Err(Error::Refused {
                     reason: format!(
                         "{} was planned from another version of {} (the file changed since, or the plan records no digest); nothing was changed",

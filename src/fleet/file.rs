@@ -136,6 +136,8 @@ pub struct Checked {
     pub hook_timeouts: Vec<u64>,
     /// Each policy's `expect_volumes`.
     pub expect: Vec<Option<Range>>,
+    /// SHA-256 (hex) of the text checked: what a saved plan records of the file.
+    pub sha256: String,
 }
 
 /// Where a key of a policy is: the line of `key` inside the `[[policy]]` block whose id is `id`.
@@ -422,6 +424,10 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         alerts,
         hook_timeouts,
         expect,
+        sha256: {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        },
     })
 }
 

@@ -17,7 +17,7 @@
 use jiff::Timestamp;
 
 use crate::kind::ProviderKind;
-use crate::model::{CreateSnapshot, Snapshot, SnapshotKind};
+use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, parse_stamp};
 
 /// The description mark, versioned so a later format can be told apart.
 const DESCRIPTION_PREFIX: &str = "snapctl:v1 policy=";
@@ -53,10 +53,9 @@ pub fn request(kind: ProviderKind, policy: &str, volume: &str, tick: Timestamp) 
         ProviderKind::OvhEfs => (Some(description_at(policy, tick)), vec![]),
         ProviderKind::OvhNasha => (None, vec![]),
     };
-    let at = tick;
     CreateSnapshot {
         volume: volume.to_string(),
-        name: Some(name(policy, at)),
+        name: Some(name(policy, tick)),
         description,
         tags,
         ..CreateSnapshot::default()
@@ -71,29 +70,11 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// `YYYYMMDDTHHMMSSZ`, as marks write it.
-fn mark_time(text: &str) -> Option<Timestamp> {
-    let b = text.as_bytes();
-    let ok = b.len() == 16
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[8] == b'T'
-        && b[9..15].iter().all(u8::is_ascii_digit)
-        && b[15] == b'Z';
-    if !ok {
-        return None;
-    }
-    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text)
-        .ok()?
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
-}
-
 /// The policy id and time in a mark name, if the name is exactly one.
 fn parse_name(name: &str) -> Option<(&str, Timestamp)> {
     let rest = name.strip_prefix("snapctl.")?;
     let (id, time) = rest.rsplit_once('.')?;
-    let at = mark_time(time)?;
+    let at = parse_stamp(time)?;
     valid_id(id).then_some((id, at))
 }
 
@@ -106,7 +87,7 @@ fn parse_description(d: &str) -> Option<(&str, Option<Timestamp>)> {
     let rest = d.strip_prefix(DESCRIPTION_PREFIX)?;
     let (id, tick) = match rest.split_once(' ') {
         None => (rest, None),
-        Some((id, more)) => (id, Some(mark_time(more.strip_prefix("tick=")?)?)),
+        Some((id, more)) => (id, Some(parse_stamp(more.strip_prefix("tick=")?)?)),
     };
     valid_id(id).then_some((id, tick))
 }

@@ -614,7 +614,7 @@ async fn start_unit(
         s.stopped = true;
         return s;
     }
-    if let Some(name) = &unit.create {
+    if unit.create.is_some() {
         if let Some(pre) = &c.policy.pre
             && let Err(e) = hook(pre, &hook_env(c, p.kind(), &unit, "pre"), c.hook_timeout).await
         {
@@ -625,12 +625,11 @@ async fn start_unit(
         // Name and mark come from the policy and the tick, never from the plan's text.
         let tick = unit.due_since.unwrap_or_else(Timestamp::now);
         let req = super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, tick);
-        let name = req.name.clone().unwrap_or_else(|| name.clone());
         match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
             Ok((snap, op)) => {
                 let created = PlanEntry {
                     id: snap.id.clone(),
-                    name: snap.name.clone().or(Some(name.clone())),
+                    name: snap.name.clone().or(req.name.clone()),
                     created_at: snap.created_at.or(Some(Timestamp::now())),
                 };
                 s.run.owned += 1;

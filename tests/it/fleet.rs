@@ -1477,7 +1477,8 @@ async fn a_saved_plan_can_only_narrow_the_live_plan() {
     plan["policies"][0]["refused"] = Value::Null;
     std::fs::write(&saved, plan.to_string()).expect("edit");
     let out = apply_saved().await;
-    assert_ne!(out.status.code(), Some(0));
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("max_delete 0"), "{}", stderr(&out));
     assert_eq!(emu.changes().len(), count, "nothing was changed");
 
     // 3. A plan saved before the file changed is refused.

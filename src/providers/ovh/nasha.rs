@@ -144,12 +144,7 @@ fn frequency_words(every: &str) -> String {
 /// `snapctl` names its snapshots `<prefix>YYYYMMDDTHHMMSSZ`; NAS-HA reports no creation time, so the
 /// time in such a name is the best one there is (rotation needs one).
 fn time_from_name(name: &str) -> Option<Timestamp> {
-    let tail = name.get(name.len().checked_sub(16)?..)?;
-    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", tail)
-        .ok()?
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
+    crate::model::parse_stamp(name.get(name.len().checked_sub(16)?..)?)
 }
 
 fn task_progress(task: Task) -> Progress {

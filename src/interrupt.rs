@@ -26,6 +26,7 @@ pub fn install() {
             wait_for_signal().await;
             if REQUESTED.swap(true, Ordering::SeqCst) {
                 eprintln!("snapctl: interrupted again; exiting now");
+                kill_groups();
                 std::process::exit(130);
             }
             eprintln!(
@@ -59,5 +60,71 @@ async fn wait_for_signal() {
 async fn wait_for_signal() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Process groups of running hooks, killed on the way out when a second signal ends the process
+/// at once (no destructor runs then).
+static GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn kill_groups() {
+    let groups = GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+    for pid in groups {
+        kill_group(pid);
+    }
+}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
+
+/// A child running in a process group of its own (a hook): the group is killed with
+/// [`ChildGroup::kill`], when this is dropped while still armed (the run let go of the hook), and
+/// when a second signal ends snapctl. [`ChildGroup::release`] lets it be once the child exited.
+#[derive(Debug)]
+pub struct ChildGroup(Option<u32>);
+
+impl ChildGroup {
+    /// Watch the group led by `pid` (the child's pid: it was started with `process_group(0)`).
+    pub fn new(pid: Option<u32>) -> ChildGroup {
+        if let (Some(pid), Ok(mut g)) = (pid, GROUPS.lock()) {
+            g.push(pid);
+        }
+        ChildGroup(pid)
+    }
+
+    fn forget(&mut self) -> Option<u32> {
+        let pid = self.0.take()?;
+        if let Ok(mut g) = GROUPS.lock() {
+            g.retain(|p| *p != pid);
+        }
+        Some(pid)
+    }
+
+    /// Kill every process of the group.
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.forget() {
+            kill_group(pid);
+        }
+    }
+
+    /// The child exited: what it left running in the background is its own.
+    pub fn release(&mut self) {
+        self.forget();
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -19,10 +19,17 @@ use crate::config::Env;
 use crate::error::{Error, Result};
 
 /// A held lock; released on drop (and by the kernel if the process dies).
+///
+/// The file also says when a holder last changed the volume: `changing` (second line) from
+/// before its first mutation, replaced by `changed <time>` when it lets go. A run that listed the
+/// volume before that time (or finds `changing`: the holder died mid-change) knows its listing is
+/// stale and lists again under the lock.
 #[derive(Debug)]
 pub struct VolumeLock {
     file: File,
     path: PathBuf,
+    changed_at: Option<jiff::Timestamp>,
+    marked: bool,
 }
 
 impl VolumeLock {
@@ -30,12 +37,53 @@ impl VolumeLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// When an earlier holder last changed the volume, as the lock file says (now, when one
+    /// died while changing it).
+    pub fn changed_at(&self) -> Option<jiff::Timestamp> {
+        self.changed_at
+    }
+
+    /// Record, before the first mutation of this holding, that the volume is being changed.
+    pub fn mark_changed(&mut self) {
+        if !self.marked {
+            self.marked = true;
+            record(&mut self.file, Some("changing".into()));
+        }
+    }
 }
 
 impl Drop for VolumeLock {
     fn drop(&mut self) {
+        if self.marked {
+            let now = jiff::Timestamp::now();
+            record(&mut self.file, Some(format!("changed {now}")));
+        }
         let _ = self.file.unlock();
     }
+}
+
+/// Write the holder's pid and what it says about changes into the (locked) file.
+fn record(file: &mut File, change: Option<String>) {
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = match change {
+        Some(c) => write!(file, "{}\n{c}\n", std::process::id()),
+        None => write!(file, "{}", std::process::id()),
+    };
+    let _ = file.flush();
+}
+
+/// The change an earlier holder recorded: its time, or now for one it never finished.
+fn recorded_change(text: &str) -> Option<(jiff::Timestamp, String)> {
+    text.lines().skip(1).find_map(|l| {
+        if l.trim() == "changing" {
+            Some((jiff::Timestamp::now(), "changing".to_string()))
+        } else {
+            let t = l.strip_prefix("changed ")?.trim().parse().ok()?;
+            Some((t, l.trim().to_string()))
+        }
+    })
 }
 
 /// The lock directory for this environment; there is no shared fallback (such as `/tmp`), where
@@ -196,7 +244,7 @@ pub fn acquire(
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
+                let holder = holder.lines().next().unwrap_or("").trim();
                 return Err(Error::Locked {
                     path: path.display().to_string(),
                     holder: if holder.is_empty() {
@@ -214,11 +262,19 @@ pub fn acquire(
             }
         }
     }
-    let _ = file.set_len(0);
+    let mut before = String::new();
     let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    let _ = file.flush();
-    Ok(VolumeLock { file, path })
+    let _ = file.read_to_string(&mut before);
+    let change = recorded_change(&before);
+    // Kept for the next holder, `changing` included: only a holder that finishes a change
+    // replaces it.
+    record(&mut file, change.as_ref().map(|(_, line)| line.clone()));
+    Ok(VolumeLock {
+        file,
+        path,
+        changed_at: change.map(|(t, _)| t),
+        marked: false,
+    })
 }
 
 #[cfg(test)]
@@ -239,6 +295,35 @@ mod tests {
         acquire(dir.path(), "ovh-efs", "svc", "vol/2", Duration::ZERO).expect("other volume");
         drop(first);
         acquire(dir.path(), "ovh-efs", "svc", "vol/1", Duration::ZERO).expect("released");
+    }
+
+    #[test]
+    fn a_change_time_outlives_its_holder_and_the_pid_stays_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut first = acquire(dir.path(), "ovh-efs", "svc", "v", Duration::ZERO).expect("first");
+        assert_eq!(first.changed_at(), None);
+        first.mark_changed();
+        let held = acquire(dir.path(), "ovh-efs", "svc", "v", Duration::ZERO).unwrap_err();
+        match &held {
+            Error::Locked { holder, .. } => assert_eq!(holder, &std::process::id().to_string()),
+            other => panic!("unexpected {other:?}"),
+        }
+        let before = jiff::Timestamp::now();
+        drop(first);
+        let second = acquire(dir.path(), "ovh-efs", "svc", "v", Duration::ZERO).expect("second");
+        let seen = second.changed_at().expect("the change is recorded");
+        assert!(seen >= before, "the time it let go: {seen} < {before}");
+        drop(second);
+        // A holder that changes nothing keeps the last change time for the next one.
+        let third = acquire(dir.path(), "ovh-efs", "svc", "v", Duration::ZERO).expect("third");
+        assert_eq!(third.changed_at(), Some(seen));
+        drop(third);
+        // A holder that died mid-change (its file still says `changing`): changed just now.
+        let path = dir.path().join(file_name(&["ovh-efs", "svc", "v"]));
+        std::fs::write(&path, "1\nchanging\n").expect("write");
+        let after = jiff::Timestamp::now();
+        let fourth = acquire(dir.path(), "ovh-efs", "svc", "v", Duration::ZERO).expect("fourth");
+        assert!(fourth.changed_at().expect("changing") >= after);
     }
 
     #[test]

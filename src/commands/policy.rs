@@ -781,6 +781,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     })??;
     let targets = connect_all(g, &env, &loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
+    let listed_at = jiff::Timestamp::now();
     let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
     let plan = match &a.plan {
         None => fresh,
@@ -842,6 +843,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
             wait,
             lock_dir: lock_dir(&env)?,
             lock_wait: a.lock_wait.unwrap_or_default(),
+            listed_at,
         },
     )
     .await;

@@ -5,6 +5,7 @@
 
 pub mod cadence;
 pub mod file;
+pub mod hook;
 pub mod mark;
 pub mod plan;
 pub mod run;

@@ -394,6 +394,99 @@ pub fn plan_unit(
     unit
 }
 
+/// Plan `unit` again from a newer listing of its volume (taken under the volume's lock).
+pub fn replan(
+    c: &Compiled,
+    known: &BTreeSet<&str>,
+    kind: ProviderKind,
+    unit: &Unit,
+    listed: Result<Vec<Snapshot>>,
+    now: Timestamp,
+) -> Unit {
+    let volume = Volume {
+        provider: kind,
+        id: unit.volume_id.clone(),
+        name: unit.volume_name.clone(),
+        size_gib: None,
+        state: crate::model::VolumeState::Unknown,
+        provider_state: None,
+        created_at: None,
+        tags: Default::default(),
+    };
+    plan_unit(c, known, kind, &volume, listed, now)
+}
+
+/// What `planned` does that `fresh` (the same unit planned from a newer listing) also does, so a
+/// run acting on an older listing only ever does less: the create only when both take it; the
+/// deletions and repairs both hold, and none at all when the two disagree about the create (the
+/// older plan's deletions counted on a snapshot the newer listing says is not coming, or the
+/// other way round). Everything else (kept, owned, newest, orphans) comes from `fresh`.
+pub fn narrow(planned: &Unit, mut fresh: Unit) -> Unit {
+    if fresh.error.is_some() {
+        return fresh;
+    }
+    let agree = planned.create.is_some() == fresh.create.is_some();
+    if !agree {
+        fresh.create = None;
+        fresh.due_since = None;
+    }
+    let deletes = std::mem::take(&mut fresh.delete);
+    for d in deletes {
+        if agree && planned.delete.iter().any(|p| p.entry.id == d.entry.id) {
+            fresh.delete.push(d);
+        } else {
+            fresh.keep.push(KeptEntry {
+                entry: d.entry,
+                reasons: vec!["not in the plan this run carries out".into()],
+            });
+        }
+    }
+    fresh.repair.retain(|r| {
+        planned
+            .repair
+            .iter()
+            .any(|p| p.entry.id == r.entry.id && p.new_name == r.new_name)
+    });
+    fresh
+        .keep
+        .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
+    fresh
+}
+
+/// The last check before a unit's DELETEs, independent of how its plan was made (a saved plan, a
+/// narrowed one): the newest available owned snapshot (the new one, once confirmed) is never
+/// deleted, and at least `max(min, 1)` owned snapshots remain. `Err` says why nothing of the unit
+/// may be deleted.
+pub fn gate(
+    c: &Compiled,
+    unit: &Unit,
+    created: Option<&PlanEntry>,
+) -> std::result::Result<(), String> {
+    if unit.delete.is_empty() {
+        return Ok(());
+    }
+    let owned = unit.owned + usize::from(created.is_some());
+    let remaining = owned.saturating_sub(unit.delete.len());
+    let floor = c.min.max(1);
+    if remaining < floor {
+        return Err(format!(
+            "deleting {} of {owned} owned snapshots would leave fewer than {floor}; nothing deleted",
+            unit.delete.len()
+        ));
+    }
+    let newest = created.and_then(|e| e.created_at).max(unit.newest);
+    match (
+        newest,
+        unit.delete.iter().filter_map(|d| d.entry.created_at).max(),
+    ) {
+        (None, _) => Err("no available owned snapshot would remain; nothing deleted".into()),
+        (Some(n), Some(d)) if d >= n => Err(format!(
+            "the plan deletes the newest available owned snapshot (taken {d}); nothing deleted"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +574,71 @@ mod tests {
         );
         assert_eq!(u.due_since, Some(ts("2026-11-25T18:00:00Z")));
         assert_eq!(u.delete.len(), 2, "{u:?}");
+    }
+
+    #[test]
+    fn a_newer_listing_only_narrows_and_the_gate_guards_every_delete() {
+        let c = compiled(ONE.replace("last = 1, min = 3", "last = 1").as_str());
+        let known = BTreeSet::from(["p"]);
+        let now = ts("2026-11-25T18:00:01Z");
+        let older = vec![
+            owned("p", "2026-11-25T16:00:05Z"),
+            owned("p", "2026-11-25T17:00:05Z"),
+        ];
+        let planned = plan_unit(
+            &c[0],
+            &known,
+            ProviderKind::OvhEfs,
+            &volume(),
+            Ok(older.clone()),
+            now,
+        );
+        assert!(planned.create.is_some());
+        assert_eq!(planned.delete.len(), 2, "{planned:?}");
+        // Another run answered the tick meanwhile: no create, and no deletion counted on it.
+        let mut newer = older.clone();
+        newer.push(owned("p", "2026-11-25T18:00:00Z"));
+        let fresh = replan(
+            &c[0],
+            &known,
+            ProviderKind::OvhEfs,
+            &planned,
+            Ok(newer),
+            now,
+        );
+        assert!(
+            fresh.create.is_none() && fresh.delete.len() == 2,
+            "{fresh:?}"
+        );
+        let narrowed = narrow(&planned, fresh);
+        assert_eq!(narrowed.create, None);
+        assert!(narrowed.delete.is_empty(), "{narrowed:?}");
+        assert_eq!(narrowed.keep.len(), 3);
+        // Same answer about the create: only what both delete.
+        let mut gone = older.clone();
+        gone.remove(0);
+        let fresh = replan(&c[0], &known, ProviderKind::OvhEfs, &planned, Ok(gone), now);
+        let narrowed = narrow(&planned, fresh);
+        assert!(narrowed.create.is_some());
+        assert_eq!(narrowed.delete.len(), 1);
+        assert_eq!(narrowed.delete[0].entry.id, older[1].id);
+        // The gate: with the new snapshot confirmed, the plan's deletions pass.
+        let new = PlanEntry {
+            id: "new".into(),
+            name: None,
+            created_at: Some(now),
+        };
+        assert_eq!(gate(&c[0], &planned, Some(&new)), Ok(()));
+        // Without it, deleting both would delete the newest and leave none.
+        let err = gate(&c[0], &planned, None).unwrap_err();
+        assert!(err.contains("fewer than 1"), "{err}");
+        let mut one = planned.clone();
+        one.delete.retain(|d| d.entry.id == older[1].id);
+        let err = gate(&c[0], &one, None).unwrap_err();
+        assert!(err.contains("newest"), "{err}");
+        // min counts: two owned plus the new one, min 3, nothing may go.
+        let c3 = compiled(ONE);
+        assert!(gate(&c3[0], &one, Some(&new)).is_err());
     }
 
     #[test]

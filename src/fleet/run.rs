@@ -207,7 +207,8 @@ pub struct PolicyRun {
     pub id: String,
     /// Provider.
     pub provider: Option<crate::kind::ProviderKind>,
-    /// `ok`, `failed` (some unit failed), `refused` or `error` (not planned at all).
+    /// `ok`, `failed` (some unit failed), `refused`, `error` (not planned at all) or
+    /// `interrupted` (a signal stopped it before every unit was done).
     pub status: &'static str,
     /// Volumes selected.
     pub selected: usize,
@@ -270,6 +271,9 @@ pub struct ApplyOptions {
     pub lock_dir: std::path::PathBuf,
     /// How long to wait for a volume's lock.
     pub lock_wait: Duration,
+    /// When this run began listing the volumes its plan rests on: a volume whose lock records a
+    /// change since then is listed again under the lock before anything is done to it.
+    pub listed_at: Timestamp,
 }
 
 /// The report of a plan nothing was done for (refused runs, `check`).
@@ -344,9 +348,36 @@ fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> &'static str {
     }
 }
 
-/// Carry `plan` out: per unit, lock → pre-hook → create (and wait until usable) → post-hook →
-/// delete what the plan deletes. Refused and unplanned policies change nothing. Before anything,
-/// the whole run is refused when it would delete more than `opts.max_delete`.
+/// Volumes a batch holds locked at once. A batch is locked, listed again where another run
+/// changed a volume since this run's listing, snapshotted, confirmed in bulk, pruned, then
+/// unlocked: the run holds at most [`lock_budget`] lock files open whatever the fleet's size.
+const BATCH: usize = 16;
+
+/// Batches of one account at once: one sends its creates while another waits for its own.
+const BATCHES_PER_ACCOUNT: usize = 3;
+
+/// Lock files open at once across the run: half of what the open-file limit leaves after 64 for
+/// everything else (connections, hook pipes), between one batch and 256.
+fn lock_budget() -> usize {
+    #[cfg(unix)]
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    #[cfg(not(unix))]
+    let soft: Option<u64> = None;
+    soft.map_or(256, |n| {
+        (usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(64) / 2).clamp(BATCH, 256)
+    })
+}
+
+/// The units of one volume (two policies may select it), run one after the other.
+struct Group {
+    volume: String,
+    units: Vec<(usize, usize, usize, Unit)>,
+}
+
+/// Carry `plan` out. Per batch of volumes: lock → list again where stale → pre-hook → create →
+/// wait until usable → post-hook → repairs → the safety gate → deletions → unlock. Refused and
+/// unplanned policies change nothing. Before anything, the whole run is refused when it would
+/// delete more than `opts.max_delete`.
 pub async fn apply(
     plan: FleetPlan,
     compiled: Arc<Vec<Compiled>>,
@@ -369,11 +400,11 @@ pub async fn apply(
         ));
         return report;
     }
+    let now = plan.at.unwrap_or(started);
     let opts = Arc::new(opts);
-    // Units on the same volume (two policies selecting it) run one after the other under one
-    // volume lock; volumes run concurrently within each account's limits.
-    type Work = (Target, Vec<(usize, usize, usize, Unit)>);
-    let mut groups: std::collections::BTreeMap<(usize, String), Work> = Default::default();
+    // Units on the same volume run one after the other under one volume lock; volumes run in
+    // batches, concurrently within each account's limits.
+    let mut accounts: std::collections::BTreeMap<usize, (Target, Vec<Group>)> = Default::default();
     for (i, (p, target)) in plan.policies.iter().zip(targets).enumerate() {
         let Some(target) = target.filter(|_| p.error.is_none() && p.refused.is_none()) else {
             continue;
@@ -382,113 +413,192 @@ pub async fn apply(
             continue;
         };
         let account = Arc::as_ptr(&target.provider) as *const () as usize;
+        let groups = &mut accounts
+            .entry(account)
+            .or_insert_with(|| (target.clone(), Vec::new()))
+            .1;
         for (j, unit) in p.units.iter().enumerate() {
             if unit.error.is_some()
                 || (unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty())
             {
                 continue;
             }
-            groups
-                .entry((account, unit.volume_id.clone()))
-                .or_insert_with(|| (target.clone(), Vec::new()))
-                .1
-                .push((i, j, ci, unit.clone()));
+            match groups.iter_mut().find(|g| g.volume == unit.volume_id) {
+                Some(g) => g.units.push((i, j, ci, unit.clone())),
+                None => groups.push(Group {
+                    volume: unit.volume_id.clone(),
+                    units: vec![(i, j, ci, unit.clone())],
+                }),
+            }
         }
     }
-    // Phase 1, per volume: lock, pre-hook, send the create. Locks are held to the end.
     let began = std::time::Instant::now();
+    let budget = Arc::new(Semaphore::new(lock_budget()));
     let mut set = JoinSet::new();
-    for ((_, volume), (target, units)) in groups {
-        let (opts, compiled) = (opts.clone(), compiled.clone());
-        set.spawn(async move {
-            let _turn = target.volumes.clone().acquire_owned().await;
-            let p = target.provider.clone();
-            let lock = volume_lock(p.as_ref(), &volume, &opts).await;
-            let mut out = Vec::new();
-            for (i, j, ci, unit) in units {
-                out.push(match &lock {
-                    Ok(_) => start_unit(&compiled[ci], (i, j, ci), unit, &target).await,
-                    Err(e) => Started::done(i, j, failed_unit(unit, "lock", e.clone())),
-                });
-            }
-            (lock.ok(), target, out)
-        });
-    }
-    let mut locks = Vec::new();
-    let mut started_units: Vec<(Target, Started)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((lock, target, units)) = joined {
-            locks.push(lock);
-            started_units.extend(units.into_iter().map(|u| (target.clone(), u)));
+    for (_, (target, mut groups)) in accounts {
+        let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
+        while !groups.is_empty() {
+            let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
+            let (target, opts, compiled) = (target.clone(), opts.clone(), compiled.clone());
+            let (budget, per_account) = (budget.clone(), per_account.clone());
+            set.spawn(async move {
+                let _turn = per_account.acquire_owned().await;
+                let _fds = budget.acquire_many_owned(batch.len() as u32).await;
+                run_batch(&compiled, batch, &target, &opts, now).await
+            });
         }
-    }
-    // Phase 2, per account: wait for every new snapshot at once, so one poll covers many (one
-    // listing on OUTSCALE and PowerVC; per volume on OVH, spaced as the batch grows).
-    let mut by_account: std::collections::BTreeMap<usize, (Target, Vec<usize>)> =
-        Default::default();
-    for (k, (target, u)) in started_units.iter().enumerate() {
-        if u.op.is_some() {
-            by_account
-                .entry(Arc::as_ptr(&target.provider) as *const () as usize)
-                .or_insert_with(|| (target.clone(), Vec::new()))
-                .1
-                .push(k);
-        }
-    }
-    let mut waits = JoinSet::new();
-    for (_, (target, ks)) in by_account {
-        let awaited: Vec<Awaited> = ks
-            .iter()
-            .map(|k| {
-                let u = &started_units[*k].1;
-                Awaited {
-                    volume: Some(u.run.volume_id.clone()),
-                    op: u.op.clone().expect("only started creates are awaited"),
-                }
-            })
-            .collect();
-        let opts = opts.clone();
-        waits.spawn(async move {
-            let results = wait_for_all(target.provider.as_ref(), &awaited, &opts.wait).await;
-            ks.into_iter().zip(results).collect::<Vec<_>>()
-        });
-    }
-    while let Some(joined) = waits.join_next().await {
-        for (k, result) in joined.unwrap_or_default() {
-            let u = &mut started_units[k].1;
-            u.op = None;
-            if let Err(e) = result {
-                // Not usable: keep every older snapshot of that unit.
-                let id = u.run.created.as_ref().map(|c| c.id.clone());
-                u.stop("create", id, e.to_string());
-            }
-        }
-    }
-    // Phase 3, per unit: post-hook, then the plan's deletions.
-    let mut set = JoinSet::new();
-    for (target, u) in started_units {
-        let (opts, compiled) = (opts.clone(), compiled.clone());
-        set.spawn(async move {
-            let _turn = target.volumes.clone().acquire_owned().await;
-            let (i, j) = (u.i, u.j);
-            (i, j, finish_unit(&compiled, u, &target, &opts).await)
-        });
     }
     let mut report = report_of_plan(&plan, started);
     while let Some(joined) = set.join_next().await {
-        if let Ok((i, j, run)) = joined {
+        for (i, j, run) in joined.unwrap_or_default() {
             report.policies[i].units[j] = run;
         }
     }
-    drop(locks);
     let took = began.elapsed();
+    let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
-        let status = policy_status(p, &report.policies[i].units);
+        let units = &report.policies[i].units;
+        let mut status = policy_status(p, units);
+        // A signal cut the policy short: not a success, whatever its units did before.
+        if interrupted
+            && matches!(status, "ok" | "failed")
+            && units.iter().any(|u| u.status != "ok")
+        {
+            status = "interrupted";
+        }
         report.policies[i].status = status;
         report.policies[i].duration_seconds = took.as_secs_f64();
     }
     report.finished_at = Some(Timestamp::now());
     report
+}
+
+/// One batch of an account's volumes, start to end; the locks are released when it returns.
+async fn run_batch(
+    compiled: &[Compiled],
+    batch: Vec<Group>,
+    target: &Target,
+    opts: &ApplyOptions,
+    now: Timestamp,
+) -> Vec<(usize, usize, UnitRun)> {
+    let p = target.provider.as_ref();
+    let mut out = Vec::new();
+    if crate::interrupt::requested() {
+        for (i, j, _, unit) in batch.into_iter().flat_map(|g| g.units) {
+            let mut run = unit_run(&unit);
+            run.status = "skipped";
+            out.push((i, j, run));
+        }
+        return out;
+    }
+    let mut locks =
+        futures_util::future::join_all(batch.iter().map(|g| volume_lock(p, &g.volume, opts))).await;
+    // A volume another run (a second copy of the file, rotate) began to change after this run
+    // listed it is listed again, now that no one else can change it: is the tick still due?
+    let stale: Vec<String> = batch
+        .iter()
+        .zip(&locks)
+        .filter(|(_, l)| {
+            l.as_ref().is_ok_and(|l| {
+                l.changed_at()
+                    .is_some_and(|t| t >= opts.listed_at - jiff::SignedDuration::from_secs(1))
+            })
+        })
+        .map(|(g, _)| g.volume.clone())
+        .collect();
+    let mut relisted: std::collections::BTreeMap<String, Result<Vec<crate::model::Snapshot>>> =
+        Default::default();
+    if !stale.is_empty() {
+        let lists = p.list_snapshots_of(&stale).await;
+        relisted.extend(stale.into_iter().zip(lists));
+    }
+    let known: BTreeSet<&str> = compiled.iter().map(|c| c.policy.id.as_str()).collect();
+    let mut ready: Vec<Vec<(usize, usize, usize, Unit)>> = Vec::new();
+    for (g, lock) in batch.into_iter().zip(locks.iter_mut()) {
+        let mut units = Vec::new();
+        for (i, j, ci, unit) in g.units {
+            let lock = match lock {
+                Ok(lock) => lock,
+                Err(e) => {
+                    out.push((i, j, failed_unit(unit, "lock", e.clone())));
+                    continue;
+                }
+            };
+            let unit = match relisted.get(&g.volume) {
+                None => unit,
+                Some(Err(e)) => {
+                    let e = format!("cannot list the volume again under its lock: {e}");
+                    out.push((i, j, failed_unit(unit, "list", e)));
+                    continue;
+                }
+                Some(Ok(listed)) => {
+                    let c = &compiled[ci];
+                    let fresh =
+                        super::plan::replan(c, &known, p.kind(), &unit, Ok(listed.clone()), now);
+                    super::plan::narrow(&unit, fresh)
+                }
+            };
+            if unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty() {
+                out.push((i, j, unit_run(&unit)));
+                continue;
+            }
+            // Before the first change: a run that listed this volume earlier lists it again.
+            lock.mark_changed();
+            units.push((i, j, ci, unit));
+        }
+        if !units.is_empty() {
+            ready.push(units);
+        }
+    }
+    // Pre-hooks and creates, volume by volume within the account's limit.
+    let started: Vec<Started> =
+        futures_util::future::join_all(ready.into_iter().map(|units| async move {
+            let _turn = target.volumes.clone().acquire_owned().await;
+            let mut done = Vec::new();
+            for (i, j, ci, unit) in units {
+                done.push(start_unit(&compiled[ci], (i, j, ci), unit, target).await);
+            }
+            done
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    // Every new snapshot of the batch confirmed at once (one listing on OUTSCALE and PowerVC).
+    let waiting: Vec<usize> = (0..started.len())
+        .filter(|k| started[*k].op.is_some())
+        .collect();
+    let awaited: Vec<Awaited> = waiting
+        .iter()
+        .map(|k| Awaited {
+            volume: Some(started[*k].run.volume_id.clone()),
+            op: started[*k]
+                .op
+                .clone()
+                .expect("only started creates are awaited"),
+        })
+        .collect();
+    let results = wait_for_all(p, &awaited, &opts.wait).await;
+    let mut started = started;
+    for (k, result) in waiting.into_iter().zip(results) {
+        let u = &mut started[k];
+        u.op = None;
+        if let Err(e) = result {
+            // Not usable: keep every older snapshot of that unit.
+            let id = u.run.created.as_ref().map(|c| c.id.clone());
+            u.stop("create", id, e.to_string());
+        }
+    }
+    // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
+    let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
+        let _turn = target.volumes.clone().acquire_owned().await;
+        let (i, j) = (u.i, u.j);
+        (i, j, finish_unit(compiled, u, target, opts).await)
+    }))
+    .await;
+    out.extend(finished);
+    drop(locks);
+    out
 }
 
 /// Take the volume's lock (shared with `rotate`, so the two never work on one volume at once).
@@ -541,32 +651,22 @@ fn unit_run(unit: &Unit) -> UnitRun {
     }
 }
 
-/// A unit after phase 1: its create sent (or not due, or stopped).
+/// A unit after its create was sent (or was not due, or it stopped).
 struct Started {
     i: usize,
     j: usize,
     ci: usize,
-    unit: Option<Unit>,
+    unit: Unit,
     run: UnitRun,
     /// The create to wait for.
     op: Option<crate::model::Operation>,
-    /// Nothing more to do (a failed step, or an interrupt).
+    /// The pre-hook succeeded (or there is none) and a create was due: `post` must run.
+    hooked: bool,
+    /// Nothing more to do but `post` (a failed step, or an interrupt).
     stopped: bool,
 }
 
 impl Started {
-    fn done(i: usize, j: usize, run: UnitRun) -> Started {
-        Started {
-            i,
-            j,
-            ci: 0,
-            unit: None,
-            run,
-            op: None,
-            stopped: true,
-        }
-    }
-
     fn stop(&mut self, op: &'static str, id: Option<String>, error: String) {
         self.run.status = "failed";
         self.run.failures.push(Failure { op, id, error });
@@ -592,7 +692,8 @@ fn hook_env(
     ]
 }
 
-/// Phase 1 of a unit: the pre-hook and the create request carrying the policy's mark.
+/// The first half of a unit: the pre-hook and the create request carrying the policy's mark. No
+/// create is sent once an interrupt arrived, even after its pre-hook ran (whose `post` then runs).
 async fn start_unit(
     c: &Compiled,
     (i, j, ci): (usize, usize, usize),
@@ -605,8 +706,9 @@ async fn start_unit(
         j,
         ci,
         run: unit_run(&unit),
-        unit: None,
+        unit,
         op: None,
+        hooked: false,
         stopped: false,
     };
     if crate::interrupt::requested() {
@@ -614,17 +716,24 @@ async fn start_unit(
         s.stopped = true;
         return s;
     }
-    if unit.create.is_some() {
+    if s.unit.create.is_some() {
         if let Some(pre) = &c.policy.pre
-            && let Err(e) = hook(pre, &hook_env(c, p.kind(), &unit, "pre"), c.hook_timeout).await
+            && let Err(e) =
+                super::hook::run(pre, &hook_env(c, p.kind(), &s.unit, "pre"), c.hook_timeout).await
         {
             // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
             s.stop("pre", None, e);
             return s;
         }
+        s.hooked = true;
+        if crate::interrupt::requested() {
+            s.run.status = "skipped";
+            s.stopped = true;
+            return s;
+        }
         // Name and mark come from the policy and the tick, never from the plan's text.
-        let tick = unit.due_since.unwrap_or_else(Timestamp::now);
-        let req = super::mark::request(p.kind(), &c.policy.id, &unit.volume_id, tick);
+        let tick = s.unit.due_since.unwrap_or_else(Timestamp::now);
+        let req = super::mark::request(p.kind(), &c.policy.id, &s.unit.volume_id, tick);
         match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
             Ok((snap, op)) => {
                 let created = PlanEntry {
@@ -637,17 +746,15 @@ async fn start_unit(
                 s.run.created = Some(created);
                 s.op = Some(op);
             }
-            Err(e) => {
-                s.stop("create", None, e.to_string());
-                return s;
-            }
+            Err(e) => s.stop("create", None, e.to_string()),
         }
     }
-    s.unit = Some(unit);
     s
 }
 
-/// Phase 3 of a unit: the post-hook, then the plan's deletions (none after a failed step).
+/// The second half of a unit: the post-hook whenever its pre-hook ran (after a failed create, a
+/// wait that timed out or an interrupt too), then, unless a step failed, the repairs and the
+/// deletions the safety gate lets through.
 async fn finish_unit(
     compiled: &[Compiled],
     s: Started,
@@ -655,23 +762,25 @@ async fn finish_unit(
     opts: &ApplyOptions,
 ) -> UnitRun {
     let mut run = s.run;
-    let Some(unit) = s.unit.filter(|_| !s.stopped) else {
-        return run;
-    };
     let Some(c) = compiled.get(s.ci) else {
         return run;
     };
+    let unit = s.unit;
     let p = target.provider.clone();
     let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
         run.status = "failed";
         run.failures.push(Failure { op, id, error: e });
     };
-    if run.created.is_some()
+    if s.hooked
         && let Some(post) = &c.policy.post
-        && let Err(e) = hook(post, &hook_env(c, p.kind(), &unit, "post"), c.hook_timeout).await
+        && let Err(e) =
+            super::hook::run(post, &hook_env(c, p.kind(), &unit, "post"), c.hook_timeout).await
     {
-        // The snapshot exists; the post-hook's failure is reported, deletions still run.
+        // The snapshot exists (or not); the post-hook's failure is reported, deletions still run.
         fail(&mut run, "post", None, e);
+    }
+    if s.stopped {
+        return run;
     }
     for r in &unit.repair {
         let req = crate::model::SnapshotUpdate {
@@ -687,6 +796,10 @@ async fn finish_unit(
         }
     }
     if unit.delete.is_empty() {
+        return run;
+    }
+    if let Err(why) = super::plan::gate(c, &unit, run.created.as_ref()) {
+        fail(&mut run, "delete", None, why);
         return run;
     }
     let targets: Vec<(Option<String>, String)> = unit
@@ -727,53 +840,6 @@ async fn finish_unit(
         }
     }
     run
-}
-
-/// Run a hook with `sh -c` (`cmd /C` on Windows), its environment naming the unit; it fails on a
-/// non-zero exit or when it outlives `timeout` (then it is killed).
-async fn hook(
-    command: &str,
-    env: &[(&str, String)],
-    timeout: Duration,
-) -> std::result::Result<(), String> {
-    let mut cmd = if cfg!(windows) {
-        let mut c = tokio::process::Command::new("cmd");
-        c.arg("/C").arg(command);
-        c
-    } else {
-        let mut c = tokio::process::Command::new("sh");
-        c.arg("-c").arg(command);
-        c
-    };
-    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start hook {command:?}: {e}"))?;
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Err(_) => Err(format!(
-            "hook {command:?} still running after {}: killed",
-            crate::error::humanize(timeout)
-        )),
-        Ok(Err(e)) => Err(format!("hook {command:?}: {e}")),
-        Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => {
-            let said = String::from_utf8_lossy(&out.stderr);
-            let said = crate::text::one_line(said.trim(), 200);
-            Err(format!(
-                "hook {command:?} failed ({}){}",
-                out.status,
-                if said.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {said}")
-                }
-            ))
-        }
-    }
 }
 
 /// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).

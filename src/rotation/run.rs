@@ -202,7 +202,7 @@ pub fn snapshot_name(prefix: &str, now: Timestamp) -> String {
 struct Prepared {
     report: VolumeReport,
     to_delete: Vec<Snapshot>,
-    _lock: Option<VolumeLock>,
+    lock: Option<VolumeLock>,
 }
 
 /// Phase one for a volume: lock, create, list, plan.
@@ -216,7 +216,7 @@ async fn prepare(
     let prepared = |report: VolumeReport, lock, to_delete| Prepared {
         report,
         to_delete,
-        _lock: lock,
+        lock,
     };
     if crate::interrupt::requested() {
         report.fail(Error::Interrupted {
@@ -231,7 +231,7 @@ async fn prepare(
         volume.clone(),
         opts.lock_wait,
     );
-    let lock = match tokio::task::spawn_blocking(move || {
+    let mut lock = match tokio::task::spawn_blocking(move || {
         lock::acquire(&dir, &kind, &scope, &vol, lock_wait)
     })
     .await
@@ -254,6 +254,7 @@ async fn prepare(
         if opts.dry_run {
             report.would_create = Some(name);
         } else {
+            lock.mark_changed();
             let req = CreateSnapshot {
                 volume: volume.clone(),
                 name: Some(name),
@@ -342,6 +343,11 @@ async fn apply(
     in_flight: Arc<Semaphore>,
 ) -> Prepared {
     let snaps = std::mem::take(&mut prepared.to_delete);
+    if !snaps.is_empty()
+        && let Some(lock) = &mut prepared.lock
+    {
+        lock.mark_changed();
+    }
     let targets: Vec<(Option<String>, String)> = snaps
         .iter()
         .map(|s| (s.volume_id.clone(), s.id.clone()))
@@ -483,7 +489,7 @@ async fn collect(set: &mut JoinSet<(usize, Prepared)>, n: usize) -> Vec<Prepared
                 Prepared {
                     report,
                     to_delete: vec![],
-                    _lock: None,
+                    lock: None,
                 }
             })
         })

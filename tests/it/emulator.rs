@@ -22,6 +22,8 @@ pub(crate) struct Cli<'a> {
     emu: &'a Emulator,
     home: tempfile::TempDir,
     pub(crate) overrides: Vec<(String, String)>,
+    /// A shell line run before the binary, which it then `exec`s (`ulimit -n 256`).
+    pub(crate) shell_prelude: Option<String>,
 }
 
 impl<'a> Cli<'a> {
@@ -30,6 +32,7 @@ impl<'a> Cli<'a> {
             emu,
             home: tempfile::tempdir().expect("tempdir"),
             overrides: vec![],
+            shell_prelude: None,
         }
     }
 
@@ -58,7 +61,15 @@ impl<'a> Cli<'a> {
     }
 
     async fn bare_with_stdin(&self, args: &[&str], stdin: Vec<u8>) -> Output {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        let bin = env!("CARGO_BIN_EXE_snapctl");
+        let mut cmd = match &self.shell_prelude {
+            None => assert_cmd::Command::new(bin),
+            Some(prelude) => {
+                let mut c = assert_cmd::Command::new("/bin/sh");
+                c.args(["-c", &format!("{prelude} && exec \"$0\" \"$@\""), bin]);
+                c
+            }
+        };
         cmd.env_clear()
             .envs(crate::common::clock_env())
             .env("HOME", self.home.path())

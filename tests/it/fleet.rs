@@ -1573,3 +1573,205 @@ async fn unwritable_report_paths_are_refused_before_any_change() {
         assert_eq!(emu.changes().len(), before, "{key}: nothing was changed");
     }
 }
+
+/// The same policy file at two paths, applied at once (two cron entries, two copies of a
+/// config): the second run plans while the first holds the volume locks in its `pre` hook, waits
+/// for them (`--lock-wait`), sees that the volume changed since it listed it, lists it again
+/// under the lock and takes no second snapshot for the tick, on every provider.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_copies_of_one_file_applied_at_once_take_one_snapshot_per_tick_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let mut text = String::new();
+    for k in ProviderKind::ALL {
+        text.push_str(&format!(
+            "[[policy]]\nid = \"twin-{}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\npre = \"sleep 1\"\n\n",
+            k.as_str(),
+            on(k),
+            emu.demo_volume(k)
+        ));
+    }
+    let a = write(&cli, "a.toml", &text);
+    let b = write(&cli, "b.toml", &text);
+    let (first, second) = tokio::join!(apply(&cli, &a, &[], 0), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        apply(&cli, &b, &["--lock-wait", "1m"], 0).await
+    });
+    for k in ProviderKind::ALL {
+        let owned = named(
+            &cli,
+            k,
+            &emu.demo_volume(k),
+            &format!("snapctl.twin-{}.", k.as_str()),
+        )
+        .await;
+        assert_eq!(owned.len(), 1, "{k}: {owned:?}\n{first}\n{second}");
+    }
+    let made = |r: &Value| {
+        r["policies"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .flat_map(|p| p["units"].as_array().expect("units"))
+            .filter(|u| !u["created"].is_null())
+            .count()
+    };
+    assert_eq!((made(&first), made(&second)), (4, 0), "{first}\n{second}");
+}
+
+/// 2,000 units (two policies over 1,000 volumes) under `ulimit -n 256`, the soft limit of many
+/// services: the run holds a bounded number of volume locks at once and every unit ends ok.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_fleet_applies_under_a_low_open_file_limit() {
+    let emu = snapctl::emulator::start(EmulatorConfig {
+        delay: std::time::Duration::from_millis(20),
+        volumes: 1000,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let mut cli = Cli::new(&emu);
+    cli.shell_prelude = Some("ulimit -n 256".into());
+    let k = ProviderKind::Outscale;
+    let mut text = String::new();
+    for id in ["fd-a", "fd-b"] {
+        text.push_str(&format!(
+            "[[policy]]\nid = \"{id}\"\n{}\nevery = \"1h\"\nexpect_volumes = \"1000..1000\"\nselect = {{ tags = {{ fleet = \"yes\" }} }}\nkeep = {{ last = 1 }}\n\n",
+            on(k)
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let limit = cli.bare(&["policy", "validate", "-f", "fleet.toml"]).await;
+    assert_exit(&limit, 0);
+    let report = apply(&cli, &file, &[], 0).await;
+    let units: Vec<&Value> = report["policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .flat_map(|p| p["units"].as_array().expect("units"))
+        .collect();
+    assert_eq!(units.len(), 2000);
+    assert!(
+        units
+            .iter()
+            .all(|u| u["status"] == "ok" && !u["created"].is_null()),
+        "{}",
+        units
+            .iter()
+            .find(|u| u["status"] != "ok")
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    );
+}
+
+/// SIGTERM while `pre` hooks run (a database freeze): no create is sent after the signal, every
+/// unit whose `pre` ran runs `post` (the thaw) before exit, the report says `interrupted`, the
+/// metrics say the run did not succeed, exit 130; on every provider.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_pre_hooks_still_thaws_and_creates_nothing_on_every_provider() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let marks = cli.home().join("marks");
+    std::fs::create_dir_all(&marks).expect("dir");
+    let mut text = format!(
+        "metrics_file = \"{}\"\n\n",
+        cli.home().join("fleet.prom").display()
+    );
+    for k in ProviderKind::ALL {
+        text.push_str(&format!(
+            "[[policy]]\nid = \"frozen-{k}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\npre = 'touch {m}/froze-$SNAPCTL_PROVIDER; sleep 2'\npost = 'touch {m}/thawed-$SNAPCTL_PROVIDER'\nhook_timeout = \"10s\"\n\n",
+            on(k),
+            emu.demo_volume(k),
+            k = k.as_str(),
+            m = marks.display(),
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let before = emu.changes().len();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .envs(crate::common::clock_env())
+        .env("HOME", cli.home())
+        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
+        .env("SNAPCTL_MAX_RPS", "0")
+        .envs(emu.env())
+        .args([
+            "-o",
+            "json",
+            "--poll-interval",
+            "20ms",
+            "policy",
+            "apply",
+            "-f",
+        ])
+        .arg(&file);
+    let out =
+        crate::common::signal_after(cmd, "TERM", std::time::Duration::from_millis(1200)).await;
+    assert_exit(&out, 130);
+    let report = json(&out);
+    assert!(
+        emu.changes()[before..]
+            .iter()
+            .all(|c| !c.starts_with("POST") || c.contains("/auth/")),
+        "no create after the signal: {:?}",
+        &emu.changes()[before..]
+    );
+    for k in ProviderKind::ALL {
+        let froze = marks.join(format!("froze-{}", k.as_str())).exists();
+        let thawed = marks.join(format!("thawed-{}", k.as_str())).exists();
+        assert!(froze, "{k}: pre ran before the signal\n{report}");
+        assert!(thawed, "{k}: post ran after its pre\n{report}");
+    }
+    for p in report["policies"].as_array().expect("policies") {
+        assert_eq!(p["status"], "interrupted", "{p}");
+        assert!(p["units"][0]["created"].is_null(), "{p}");
+    }
+    let metrics = std::fs::read_to_string(cli.home().join("fleet.prom")).expect("metrics");
+    assert!(
+        metrics.contains("snapctl_run_success{policy=\"frozen-outscale\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// A hook that outlives `hook_timeout` is killed with everything it started (its process
+/// group), and a hook's output is bounded: 300 MB on stderr is read, only its end is kept.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
+    // Sleeps of a length no other process uses, so pgrep finds only these.
+    let (a, b) = (
+        9_000_000 + std::process::id(),
+        9_500_000 + std::process::id(),
+    );
+    let env = [("SNAPCTL_HOOK", "pre".to_string())];
+    let started = std::time::Instant::now();
+    let err = snapctl::fleet::hook::run(
+        &format!("sleep {a} & sleep {b}; true"),
+        &env,
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("killed"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&format!("sleep {a}")) || c.contains(&format!("sleep {b}")))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    // 300 MB on stderr, then a last line: only the end is kept, and it says why.
+    let err = snapctl::fleet::hook::run(
+        "head -c 300000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'disk full' >&2; exit 3",
+        &env,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.ends_with("disk full"), "{err}");
+    assert!(err.len() < 400, "{}", err.len());
+}

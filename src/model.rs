@@ -216,6 +216,9 @@ pub struct CreateSnapshot {
     pub force: bool,
     /// Taken by `snapctl rotate`: providers that label resources mark it (`snapctl=managed`).
     pub managed: bool,
+    /// Idempotency key where the API takes one (OUTSCALE `ClientToken`): a create re-sent with
+    /// the same key, by this run or the next, makes no second snapshot. `None`: a fresh one.
+    pub idempotency_key: Option<String>,
 }
 
 /// A request to make a new volume from a snapshot.

@@ -93,6 +93,7 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
                 tags: crate::providers::outscale::parse_tags(&tags)?,
                 force,
                 managed: false,
+                idempotency_key: None,
             };
             mutating(ctx, Mutation::CreateSnapshot(&req).describe(), async {
                 let (snap, op) = create_snapshot_once(p, &req).await?;

@@ -58,8 +58,18 @@ pub fn request(kind: ProviderKind, policy: &str, volume: &str, tick: Timestamp) 
         name: Some(name(policy, tick)),
         description,
         tags,
+        idempotency_key: Some(idempotency_key(policy, volume, tick)),
         ..CreateSnapshot::default()
     }
+}
+
+/// The idempotency key of the snapshot of `policy` on `volume` for `tick` (OUTSCALE's
+/// `ClientToken`): the same for every run that answers that tick, so a create whose answer was
+/// lost, or sent again by an overlapping run, returns the snapshot already made.
+pub fn idempotency_key(policy: &str, volume: &str, tick: Timestamp) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{policy}\n{volume}\n{}", tick.as_second()));
+    format!("snapctl-{}", &hex::encode(digest)[..32])
 }
 
 fn valid_id(id: &str) -> bool {
@@ -153,6 +163,26 @@ mod tests {
             size_gib: None,
             expires_at: None,
         }
+    }
+
+    #[test]
+    fn one_idempotency_key_per_policy_volume_and_tick() {
+        let t: Timestamp = "2026-11-25T18:00:00Z".parse().expect("ts");
+        let key = idempotency_key("db", "vol-1", t);
+        assert!(key.starts_with("snapctl-") && key.len() == 40, "{key}");
+        assert_eq!(
+            key,
+            idempotency_key("db", "vol-1", t),
+            "every run sends the same"
+        );
+        assert_ne!(key, idempotency_key("db", "vol-2", t));
+        assert_ne!(key, idempotency_key("db2", "vol-1", t));
+        assert_ne!(
+            key,
+            idempotency_key("db", "vol-1", t + jiff::SignedDuration::from_hours(1))
+        );
+        let req = request(ProviderKind::Outscale, "db", "vol-1", t);
+        assert_eq!(req.idempotency_key.as_deref(), Some(key.as_str()));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct HttpConfig {
     pub max_delay: Duration,
     /// Longest `Retry-After` honoured; longer answers end the retries.
     pub max_retry_after: Duration,
+    /// How long one request may spend waiting out throttling answers (429, Cinder's 413
+    /// `overLimit`) in all. Throttled requests were not carried out, so every one is re-sent,
+    /// writes included, and such retries do not count against `max_attempts`.
+    pub max_throttled_wait: Duration,
     /// `-v` count: 1 = one line per request, 2+ = headers and bodies (redacted).
     pub verbosity: u8,
     /// Extra trusted CA certificates (PEM), e.g. a private cloud's own CA.
@@ -81,6 +85,7 @@ impl Default for HttpConfig {
             base_delay: Duration::from_millis(300),
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(120),
+            max_throttled_wait: Duration::from_secs(600),
             verbosity: 0,
             ca_pem: None,
             insecure: false,
@@ -158,6 +163,8 @@ impl Http {
         F: FnMut() -> Result<Outgoing>,
     {
         let mut attempt = 1;
+        let mut throttled_for = Duration::ZERO;
+        let mut throttled_times = 0u32;
         loop {
             if let Some(l) = &self.limiter {
                 l.acquire().await;
@@ -200,6 +207,36 @@ impl Http {
                         && resp
                             .header("content-type")
                             .is_some_and(|c| c.starts_with("text/html"));
+                    // Throttled: the request was not carried out, so it is re-sent whatever it
+                    // does, after Retry-After (or backoff), for as long as the budget allows.
+                    if resp.status.as_u16() == 429 || over_limit {
+                        throttled_times += 1;
+                        // Up to a quarter more than asked, so throttled clients do not all come
+                        // back in the same instant.
+                        let delay = self.delay_for(throttled_times.min(6), &resp).map(|d| {
+                            d + Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 4))
+                        });
+                        if let Some(delay) = delay
+                            && throttled_for + delay <= self.config.max_throttled_wait
+                        {
+                            self.note(&format!(
+                                "{} answered {} (throttled); re-sending in {} ms",
+                                req.url.path(),
+                                resp.status.as_u16(),
+                                delay.as_millis(),
+                            ));
+                            if !pause_unless_interrupted(delay).await {
+                                return Err(stopped_retrying(
+                                    action,
+                                    attempt,
+                                    &format!("it answered {}", resp.status),
+                                ));
+                            }
+                            throttled_for += delay;
+                            continue;
+                        }
+                        return Ok(resp);
+                    }
                     let retryable = idempotent
                         && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit || html);
                     if retryable && attempt < self.config.max_attempts {

@@ -338,6 +338,38 @@ async fn never_resends_post_after_500() {
     assert_eq!(api_requests(&server).await.len(), 1);
 }
 
+/// A throttled POST (429) was not carried out: it is re-sent after Retry-After, beyond the
+/// attempts other errors get, and one snapshot is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_post_is_re_sent_after_retry_after() {
+    let server = ovh_server().await;
+    ovh("POST", share_path("/snapshot"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0")
+                .set_body_raw(fixture("ovh-efs/error-500.json"), "application/json"),
+        )
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    ovh("POST", share_path("/snapshot"))
+        .respond_with(json(200, "ovh-efs/snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Snapctl::efs(&server)
+        .run(&["-o", "ids", "snapshot", "create", "--volume", SHARE])
+        .await;
+    assert_exit(&out, 0);
+    let posts = api_requests(&server)
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 6, "five throttled, then the one that made it");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured() {
     let server = ovh_server().await;

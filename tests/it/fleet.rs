@@ -1775,3 +1775,60 @@ async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
     assert!(err.ends_with("disk full"), "{err}");
     assert!(err.len() < 400, "{}", err.len());
 }
+
+/// The emulator throttling at half the client's rate (429 with Retry-After; OUTSCALE code 24,
+/// Cinder 413 overLimit), 50 volumes on every provider: throttled requests were not carried out,
+/// so each is re-sent after Retry-After, creates and tags included, and every unit ends ok with
+/// exactly one snapshot per volume.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_waited_out_on_every_provider() {
+    let emu = snapctl::emulator::start(EmulatorConfig {
+        delay: std::time::Duration::from_millis(60),
+        volumes: 50,
+        throttle: Some(100),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let mut cli = Cli::new(&emu);
+    cli.overrides.push(("SNAPCTL_MAX_RPS".into(), "200".into()));
+    let mut text = String::new();
+    for k in ProviderKind::ALL {
+        let select = match k {
+            ProviderKind::OvhEfs | ProviderKind::OvhNasha => "name_regex = \"^fleet-\"",
+            _ => "tags = { fleet = \"yes\" }",
+        };
+        text.push_str(&format!(
+            "[[policy]]\nid = \"busy-{}\"\n{}\nevery = \"1h\"\nexpect_volumes = \"50..50\"\nselect = {{ {select} }}\nkeep = {{ last = 2 }}\n\n",
+            k.as_str(),
+            on(k)
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let report = apply(&cli, &file, &[], 0).await;
+    for p in report["policies"].as_array().expect("policies") {
+        let units = p["units"].as_array().expect("units");
+        assert_eq!(units.len(), 50, "{}", p["id"]);
+        for u in units {
+            assert!(
+                u["status"] == "ok" && !u["created"].is_null(),
+                "{}: {u}",
+                p["id"]
+            );
+        }
+    }
+    for k in ProviderKind::ALL {
+        let all = cli.json(k, &["snapshot", "list"]).await;
+        let owned = all
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|s| {
+                s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&format!("snapctl.busy-{}.", k.as_str())))
+            })
+            .count();
+        assert_eq!(owned, 50, "{k}");
+    }
+}

@@ -85,7 +85,7 @@ impl Outscale {
                 let body = CreateSnapshotBody {
                     volume_id: Some(&req.volume),
                     description: req.description.as_deref(),
-                    client_token: client_token(),
+                    client_token: req.idempotency_key.clone().unwrap_or_else(client_token),
                     ..CreateSnapshotBody::default()
                 };
                 Ok(PreparedCall {

@@ -14,9 +14,42 @@ pub fn set_notice(notice: &'static str) {
     let _ = NOTICE.set(notice);
 }
 
+tokio::task_local! {
+    static FINISHING: ();
+}
+
+/// Run `f` as the rest of a change already made (OUTSCALE's tags after its create): its requests
+/// are sent even after an interrupt, so the change is not left half done.
+pub async fn finishing<F: std::future::Future>(f: F) -> F::Output {
+    FINISHING.scope((), f).await
+}
+
+/// Whether this task runs inside [`finishing`].
+pub fn is_finishing() -> bool {
+    FINISHING.try_with(|_| ()).is_ok()
+}
+
+/// Whether new requests must not be sent: an interrupt arrived, outside [`finishing`].
+pub fn stops_requests() -> bool {
+    requested() && !is_finishing()
+}
+
+static ARRIVED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// Whether an interrupt arrived: start no new change.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
+}
+
+/// Returns once an interrupt arrived (at once if one already has): what a read in flight races.
+pub async fn arrived() {
+    loop {
+        let notified = ARRIVED.notified();
+        if requested() {
+            return;
+        }
+        notified.await;
+    }
 }
 
 /// Listen for SIGINT and SIGTERM on the current runtime.
@@ -29,10 +62,11 @@ pub fn install() {
                 kill_groups();
                 std::process::exit(130);
             }
+            ARRIVED.notify_waiters();
             eprintln!(
                 "snapctl: {}",
                 NOTICE.get().copied().unwrap_or(
-                    "interrupted; finishing the requests in flight and starting nothing new (interrupt again to exit now)"
+                    "interrupted; sending nothing more, finishing the changes in flight (interrupt again to exit now)"
                 )
             );
         }

@@ -238,6 +238,11 @@ pub fn acquire(
     loop {
         match file.try_lock() {
             Ok(()) => break,
+            Err(TryLockError::WouldBlock) if crate::interrupt::requested() => {
+                return Err(Error::Interrupted {
+                    done: format!("stopped waiting for the lock {}", path.display()),
+                });
+            }
             Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
                 std::thread::sleep(Duration::from_millis(100).min(wait));
             }

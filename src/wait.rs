@@ -70,8 +70,15 @@ where
     let what = what.to_string();
     let started = Instant::now();
     let bar = opts.show_progress.then(|| spinner(&what));
-    let mut last_state;
+    let mut last_state = String::from("unknown");
     let result = loop {
+        if crate::interrupt::requested() {
+            break Err(Error::Interrupted {
+                done: format!(
+                    "stopped waiting for {what} (last state: {last_state}); it goes on server-side"
+                ),
+            });
+        }
         match step().await {
             Ok(Progress::Done) => break Ok(()),
             Ok(Progress::Failed { state, message }) => {
@@ -121,7 +128,11 @@ where
                 last_state,
             });
         }
-        tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)).await;
+        // An interrupt ends the pause at once; the next check reports it.
+        tokio::select! {
+            () = tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)) => {}
+            () = crate::interrupt::arrived() => {}
+        }
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -208,77 +219,80 @@ pub async fn wait_for_all(
         }
     };
     loop {
-        let mut by_volume: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
-        let mut one_by_one = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            if results[i].is_some() {
-                continue;
-            }
-            match &item.op {
-                Operation::Done => settle(&mut results, i, Ok(())),
-                Operation::Snapshot { volume, .. } => {
-                    match item.volume.as_ref().or(volume.as_ref()) {
-                        Some(v) if !unlistable.contains(v) => {
-                            by_volume.entry(v.clone()).or_default().push(i)
-                        }
-                        _ => one_by_one.push(i),
-                    }
+        // After an interrupt nothing more is asked: every pending item is reported below.
+        if !crate::interrupt::requested() {
+            let mut by_volume: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+            let mut one_by_one = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                if results[i].is_some() {
+                    continue;
                 }
-                _ => one_by_one.push(i),
-            }
-        }
-        // Every volume's list at once: one call where the API filters by many volumes.
-        let volumes: Vec<String> = by_volume.keys().cloned().collect();
-        let lists = provider.list_snapshots_of(&volumes).await;
-        for ((volume, idxs), listed) in by_volume.into_iter().zip(lists) {
-            match listed {
-                Ok(list) => {
-                    for i in idxs {
-                        let Operation::Snapshot { id, until, .. } = &items[i].op else {
-                            continue;
-                        };
-                        let progress = match (list.iter().find(|s| &s.id == id), until) {
-                            (None, Until::Gone) => Progress::Done,
-                            // A new snapshot the list does not show yet.
-                            (None, _) => Progress::Pending {
-                                state: "not listed yet".into(),
-                                percent: None,
-                            },
-                            (Some(s), until) => Progress::of_snapshot(
-                                s.state,
-                                s.provider_state.clone(),
-                                *until,
-                                None,
-                            ),
-                        };
-                        if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
-                            settle(&mut results, i, r);
+                match &item.op {
+                    Operation::Done => settle(&mut results, i, Ok(())),
+                    Operation::Snapshot { volume, .. } => {
+                        match item.volume.as_ref().or(volume.as_ref()) {
+                            Some(v) if !unlistable.contains(v) => {
+                                by_volume.entry(v.clone()).or_default().push(i)
+                            }
+                            _ => one_by_one.push(i),
                         }
                     }
-                }
-                // The list failed: ask about each one, so each gets its own answer.
-                Err(_) => {
-                    unlistable.insert(volume);
-                    one_by_one.extend(idxs);
+                    _ => one_by_one.push(i),
                 }
             }
-        }
-        // The rest one poll each, several at once (the rate limiter paces them).
-        let polled: Vec<(usize, Result<Progress>)> = {
-            use futures_util::StreamExt;
-            futures_util::stream::iter(one_by_one)
-                .map(|i| async move { (i, provider.poll(&items[i].op).await) })
-                .buffered(ONE_BY_ONE_AT_ONCE)
-                .collect()
-                .await
-        };
-        for (i, polled) in polled {
-            let outcome = match polled {
-                Ok(progress) => record(&items[i].op, progress, &mut last_state[i]),
-                Err(e) => Some(Err(e)),
+            // Every volume's list at once: one call where the API filters by many volumes.
+            let volumes: Vec<String> = by_volume.keys().cloned().collect();
+            let lists = provider.list_snapshots_of(&volumes).await;
+            for ((volume, idxs), listed) in by_volume.into_iter().zip(lists) {
+                match listed {
+                    Ok(list) => {
+                        for i in idxs {
+                            let Operation::Snapshot { id, until, .. } = &items[i].op else {
+                                continue;
+                            };
+                            let progress = match (list.iter().find(|s| &s.id == id), until) {
+                                (None, Until::Gone) => Progress::Done,
+                                // A new snapshot the list does not show yet.
+                                (None, _) => Progress::Pending {
+                                    state: "not listed yet".into(),
+                                    percent: None,
+                                },
+                                (Some(s), until) => Progress::of_snapshot(
+                                    s.state,
+                                    s.provider_state.clone(),
+                                    *until,
+                                    None,
+                                ),
+                            };
+                            if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
+                                settle(&mut results, i, r);
+                            }
+                        }
+                    }
+                    // The list failed: ask about each one, so each gets its own answer.
+                    Err(_) => {
+                        unlistable.insert(volume);
+                        one_by_one.extend(idxs);
+                    }
+                }
+            }
+            // The rest one poll each, several at once (the rate limiter paces them).
+            let polled: Vec<(usize, Result<Progress>)> = {
+                use futures_util::StreamExt;
+                futures_util::stream::iter(one_by_one)
+                    .map(|i| async move { (i, provider.poll(&items[i].op).await) })
+                    .buffered(ONE_BY_ONE_AT_ONCE)
+                    .collect()
+                    .await
             };
-            if let Some(r) = outcome {
-                settle(&mut results, i, r);
+            for (i, polled) in polled {
+                let outcome = match polled {
+                    Ok(progress) => record(&items[i].op, progress, &mut last_state[i]),
+                    Err(e) => Some(Err(e)),
+                };
+                if let Some(r) = outcome {
+                    settle(&mut results, i, r);
+                }
             }
         }
         if results.iter().all(Option::is_some) {
@@ -310,7 +324,11 @@ pub async fn wait_for_all(
             }
             break;
         }
-        tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)).await;
+        // An interrupt ends the pause at once; the next check reports it.
+        tokio::select! {
+            () = tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)) => {}
+            () = crate::interrupt::arrived() => {}
+        }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

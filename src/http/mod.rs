@@ -166,8 +166,23 @@ impl Http {
         let mut throttled_for = Duration::ZERO;
         let mut throttled_times = 0u32;
         loop {
+            // After SIGINT/SIGTERM nothing more is sent, retries and follow-ups included, and
+            // no one waits for a rate-limit slot.
+            let not_sent = || Error::Interrupted {
+                done: format!("did not {action}: interrupted before the request was sent"),
+            };
             if let Some(l) = &self.limiter {
-                l.acquire().await;
+                if crate::interrupt::is_finishing() {
+                    l.acquire().await;
+                } else {
+                    tokio::select! {
+                        () = l.acquire() => {}
+                        () = crate::interrupt::arrived() => return Err(not_sent()),
+                    }
+                }
+            }
+            if crate::interrupt::stops_requests() {
+                return Err(not_sent());
             }
             let req = build()?;
             self.check_destination(action, &req.url)?;
@@ -181,7 +196,21 @@ impl Http {
             }
             let started = Instant::now();
             self.trace_request(&req, attempt);
-            match self.send_once(&req, action).await? {
+            // A read in flight is dropped at once on an interrupt; a change in flight is let
+            // finish (or time out), so its outcome is known and reported.
+            let answer = if req.effect == Effect::Read && !crate::interrupt::is_finishing() {
+                tokio::select! {
+                    a = self.send_once(&req, action) => a?,
+                    () = crate::interrupt::arrived() => {
+                        return Err(Error::Interrupted {
+                            done: format!("stopped waiting for the answer to {action}"),
+                        });
+                    }
+                }
+            } else {
+                self.send_once(&req, action).await?
+            };
+            match answer {
                 Ok(mut resp) => {
                     resp.attempt = attempt;
                     self.trace_response(&resp, started.elapsed());

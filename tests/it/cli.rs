@@ -346,3 +346,35 @@ async fn profile_names_complete_from_the_config_file() {
     let script = Snapctl::bare().env("COMPLETE", "bash").run(&[]).await;
     assert!(stdout(&script).contains("_clap_complete_snapctl"));
 }
+
+/// A server that never answers: SIGTERM one second into `volume list` ends it at once (the read
+/// in flight is dropped), exit 130, on every provider.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drops_a_read_in_flight_on_every_provider() {
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&server)
+        .await;
+    for cli in [
+        Snapctl::efs(&server),
+        Snapctl::nasha(&server),
+        Snapctl::outscale(&server),
+        Snapctl::powervc(&server),
+    ] {
+        let cmd = cli.command(&["--timeout", "5m", "volume", "list"]);
+        let started = std::time::Instant::now();
+        let out = signal_after(cmd, "TERM", std::time::Duration::from_secs(1)).await;
+        let took = started.elapsed();
+        assert_exit(&out, 130);
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{:?} after the signal: {took:?}\n{}",
+            cli.args,
+            stderr(&out)
+        );
+    }
+}

@@ -949,7 +949,7 @@ async fn outscale_name_tags_are_repaired() {
 }
 
 /// SIGINT during `apply`: creates already sent finish, no new one starts, the report says which
-/// units were skipped, exit 130; every snapshot taken is in the report.
+/// units were skipped, exit 130 within 2 s of the signal; every snapshot taken is in the report.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_apply_reports_what_it_did() {
@@ -988,8 +988,15 @@ async fn an_interrupted_apply_reports_what_it_did() {
             "-f",
         ])
         .arg(&file);
+    let started = std::time::Instant::now();
     let out = crate::common::signal_after(cmd, "INT", std::time::Duration::from_millis(1500)).await;
+    let after_signal = started.elapsed() - std::time::Duration::from_millis(1500);
     assert_exit(&out, 130);
+    // Honoured at once: no wait for the rate limiter's queue or the next poll.
+    assert!(
+        after_signal < std::time::Duration::from_secs(2),
+        "exited {after_signal:?} after the signal"
+    );
     let r = json(&out);
     let units = r["policies"][0]["units"].as_array().expect("units");
     let created = units.iter().filter(|u| !u["created"].is_null()).count();

@@ -391,27 +391,27 @@ impl Outscale {
         Ok(list.pop())
     }
 
+    /// Tag what was just created. The tags are the rest of that create (its name, its mark), so
+    /// they are sent even after an interrupt.
     async fn tag_resource(&self, id: &str, tags: Vec<ResourceTag>) -> Result<()> {
         if tags.is_empty() {
             return Ok(());
         }
-        let _: ResponseContextOnly = self
-            .client
-            .call(
-                "CreateTags",
-                &json!({ "ResourceIds": [id], "Tags": tags }),
-                true,
-                &format!("tag {id}"),
-            )
-            .await
-            .map_err(|mut e| {
-                if let Error::Api(api) | Error::Unauthorized(api) | Error::NotFound(api) = &mut e {
-                    api.hint = Some(format!(
-                        "{id} was created but not tagged; tag it by hand or delete it"
-                    ));
-                }
-                e
-            })?;
+        let body = json!({ "ResourceIds": [id], "Tags": tags });
+        let what = format!("tag {id}");
+        let _: ResponseContextOnly =
+            crate::interrupt::finishing(self.client.call("CreateTags", &body, true, &what))
+                .await
+                .map_err(|mut e| {
+                    if let Error::Api(api) | Error::Unauthorized(api) | Error::NotFound(api) =
+                        &mut e
+                    {
+                        api.hint = Some(format!(
+                            "{id} was created but not tagged; tag it by hand or delete it"
+                        ));
+                    }
+                    e
+                })?;
         Ok(())
     }
 }

@@ -303,6 +303,22 @@ impl Snapctl {
         self
     }
 
+    /// The command [`Snapctl::run`] runs, to start it by hand (and signal it).
+    pub fn command(&self, extra: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        cmd.env_clear()
+            .envs(crate::common::clock_env())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SNAPCTL_MAX_RPS", "0")
+            .current_dir(self.home.path())
+            .args(&self.args)
+            .args(extra)
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+
     /// Run with extra arguments, off the async runtime so the mock server keeps serving.
     pub async fn run(&self, extra: &[&str]) -> Output {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));

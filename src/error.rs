@@ -37,6 +37,9 @@ pub enum ExitCode {
     Locked = 8,
     /// Refused for safety.
     Refused = 9,
+    /// `policy apply` made its changes but could not write its `report_file` or `metrics_file`
+    /// (the whole report went to stdout).
+    Unreported = 11,
     /// Stopped by SIGINT/SIGTERM (what was done is reported).
     Interrupted = 130,
 }
@@ -263,6 +266,13 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A run's changes were made but its report or metrics could not be written.
+    #[error("the run is not fully reported: {failed}")]
+    Unreported {
+        /// Each file that could not be written, and why.
+        failed: String,
+    },
+
     /// SIGINT/SIGTERM stopped the command before it finished.
     #[error("interrupted: {done}")]
     Interrupted {
@@ -304,6 +314,7 @@ impl Error {
             },
             Error::Timeout { .. } => ExitCode::Timeout,
             Error::Partial { .. } => ExitCode::Partial,
+            Error::Unreported { .. } => ExitCode::Unreported,
             Error::Locked { .. } => ExitCode::Locked,
             Error::Refused { .. } => ExitCode::Refused,
             Error::Interrupted { .. } => ExitCode::Interrupted,
@@ -352,6 +363,9 @@ impl Error {
             Error::Interrupted { .. } => {
                 Some("the output lists what was done; run the command again for the rest".into())
             }
+            Error::Unreported { .. } => Some(
+                "the report on stdout says what the run did; make the directory writable (monitoring reads these files)".into(),
+            ),
             Error::InvalidInput { .. }
             | Error::DryRunStop { .. }
             | Error::Decode { .. }

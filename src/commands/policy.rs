@@ -656,6 +656,15 @@ fn writable_dir(path: &std::path::Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
+    if path.is_dir() {
+        return Err(Error::Usage {
+            message: format!(
+                "cannot write {}: it is a directory; nothing was changed",
+                path.display()
+            ),
+            hint: Some("name a file in metrics_file/report_file".into()),
+        });
+    }
     if dir.is_dir() {
         return Ok(());
     }
@@ -848,16 +857,25 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     )
     .await;
     let now = jiff::Timestamp::now();
-    if let Some(path) = &loaded.report_file {
-        run::write_atomically(path, &json(&report))?;
+    // Write what can be written; a file that cannot be is reported after the report is shown.
+    let mut unwritten = Vec::new();
+    if let Some(path) = &loaded.report_file
+        && let Err(e) = run::write_atomically(path, &json(&report))
+    {
+        unwritten.push(e.to_string());
     }
-    if let Some(path) = &loaded.metrics_file {
-        run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now))?;
+    if let Some(path) = &loaded.metrics_file
+        && let Err(e) = run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now))
+    {
+        unwritten.push(e.to_string());
     }
+    // The whole report goes to stdout when its file could not be written: the run's changes
+    // are never unreported.
     print(
         g,
         &match g.output {
             Format::Json => json(&report),
+            _ if !unwritten.is_empty() && loaded.report_file.is_some() => json(&report),
             _ => render_report(&report),
         },
     )?;
@@ -877,6 +895,11 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     if crate::interrupt::requested() {
         return Err(Error::Interrupted {
             done: "the report above says what was done".into(),
+        });
+    }
+    if !unwritten.is_empty() {
+        return Err(Error::Unreported {
+            failed: unwritten.join("; "),
         });
     }
     if let Some(why) = &report.refused {

@@ -1839,3 +1839,57 @@ async fn throttling_is_waited_out_on_every_provider() {
         assert_eq!(owned, 50, "{k}");
     }
 }
+
+/// The report directory vanishes during the run (a `pre` hook removes it, as an unmounted disk
+/// would): the snapshot is taken, the metrics are still written, the whole report goes to stdout
+/// and the exit code says the run is not fully reported (11).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_be_written_after_changes_goes_to_stdout_with_exit_11() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let gone = cli.home().join("reports");
+    std::fs::create_dir_all(&gone).expect("dir");
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "report_file = \"{r}\"\nmetrics_file = \"{m}\"\n\n[[policy]]\nid = \"w\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\npre = \"rm -rf {g}\"\n",
+            on(k),
+            emu.demo_volume(k),
+            r = gone.join("report.json").display(),
+            m = cli.home().join("fleet.prom").display(),
+            g = gone.display(),
+        ),
+    );
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 11);
+    assert!(stderr(&out).contains("report.json"), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["schema"], "snapctl.policy-report/v1");
+    assert!(!unit_of(&report, &emu.demo_volume(k))["created"].is_null());
+    let metrics = std::fs::read_to_string(cli.home().join("fleet.prom")).expect("metrics");
+    assert!(
+        metrics.contains("snapctl_run_snapshots_created{policy=\"w\"} 1"),
+        "{metrics}"
+    );
+    // A report_file that is a directory is refused before anything is sent (exit 2).
+    let file = write(
+        &cli,
+        "dir.toml",
+        &format!(
+            "report_file = \"{}\"\n\n[[policy]]\nid = \"w\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n",
+            cli.home().display(),
+            on(k),
+            emu.demo_volume(k),
+        ),
+    );
+    let before = emu.changes().len();
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 2);
+    assert_eq!(emu.changes().len(), before);
+}

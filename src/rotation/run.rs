@@ -323,7 +323,20 @@ fn plan_volume(
             expires_at: None,
         });
     }
-    let p = plan(&cands, &opts.policy, Timestamp::now());
+    let mut p = plan(&cands, &opts.policy, Timestamp::now());
+    if let Err(why) = crate::rotation::plan::gate(&cands, &p.delete, 1) {
+        // Never reached by a correct plan: the last guard before any DELETE.
+        report.fail(Error::Refused {
+            reason: why,
+            hint: None,
+        });
+        for s in p.delete.drain(..) {
+            p.keep.push(crate::rotation::plan::Kept {
+                entry: (&s).into(),
+                reasons: vec!["the safety gate refused this volume's deletions".into()],
+            });
+        }
+    }
     report.keep = p.keep;
     report.delete = p.delete.iter().map(Entry::from).collect();
     prepared.report = report;

@@ -212,7 +212,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             return Ok(0);
         }
         Command::Policy(crate::cli::PolicyCmd::Validate { file }) => {
-            let checked = crate::fleet::file::load(file)?;
+            let checked = policy::load_checked(file, &env)?;
             let text = match g.output {
                 Format::Json => {
                     let ids: Vec<_> = checked

@@ -24,8 +24,28 @@ struct Loaded {
     file_sha256: String,
 }
 
-fn load(a: &PolicyRunArgs) -> Result<Loaded> {
-    let checked = crate::fleet::file::load(&a.file)?;
+/// The policy file, checked, with every `profile` it names defined in the profiles file.
+pub(super) fn load_checked(
+    file: &std::path::Path,
+    env: &Env,
+) -> Result<crate::fleet::file::Checked> {
+    let mut warnings = Vec::new();
+    let config = env.var("SNAPCTL_CONFIG").map(std::path::PathBuf::from);
+    let (names, source) =
+        match crate::config::load_config_file(config.as_deref(), env, &mut warnings) {
+            Ok((f, path)) => (
+                f.profiles.keys().cloned().collect::<Vec<_>>(),
+                path.map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the profiles file (there is none)".into()),
+            ),
+            // The profiles file's own error is reported when a policy connects.
+            Err(_) => return crate::fleet::file::load(file),
+        };
+    crate::fleet::file::load_with_profiles(file, Some((&names, &source)))
+}
+
+fn load(a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
+    let checked = load_checked(&a.file, env)?;
     let compiled = crate::fleet::plan::compile(&checked)?;
     let mut chosen = Vec::new();
     for id in &a.policies {
@@ -158,7 +178,7 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
     match cmd {
         PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
         PolicyCmd::Plan(a) => {
-            let loaded = load(&a.run)?;
+            let loaded = load(&a.run, &env)?;
             let targets = connect_all(g, &env, &loaded).await;
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             plan.file_sha256 = Some(loaded.file_sha256.clone());
@@ -210,7 +230,7 @@ fn distinct(
 }
 
 async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
-    let loaded = load(&file_only(&a.file, vec![]))?;
+    let loaded = load(&file_only(&a.file, vec![]), &env)?;
     let known: std::collections::BTreeSet<String> = loaded
         .compiled
         .iter()
@@ -341,7 +361,7 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
 }
 
 async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
-    let loaded = load(&file_only(&a.file, vec![a.policy.clone()]))?;
+    let loaded = load(&file_only(&a.file, vec![a.policy.clone()]), &env)?;
     let i = loaded.chosen[0];
     let c = &loaded.compiled[i];
     if a.prefix.is_empty() || a.prefix.starts_with("snapctl.") {
@@ -469,9 +489,20 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
             what: "policies (planned without the failed parts)",
         });
     }
-    if let Some(p) = plan.policies.iter().find(|p| p.refused.is_some()) {
+    if let Some(p) = plan
+        .policies
+        .iter()
+        .find(|p| p.refused.is_some() || p.deletions_refused.is_some())
+    {
         return Err(Error::Refused {
-            reason: format!("policy {}: {}", p.id, p.refused.as_deref().unwrap_or("")),
+            reason: format!(
+                "policy {}: {}",
+                p.id,
+                p.refused
+                    .as_deref()
+                    .or(p.deletions_refused.as_deref())
+                    .unwrap_or("")
+            ),
             hint: Some(
                 "fix the selector, expect_volumes or max_delete; apply acts on the other policies"
                     .into(),
@@ -526,6 +557,9 @@ fn render_plan(plan: &FleetPlan) -> String {
         }
         if let Some(r) = &p.refused {
             let _ = writeln!(out, "  refused: {r}");
+        }
+        if let Some(r) = &p.deletions_refused {
+            let _ = writeln!(out, "  deletions refused: {r}");
         }
         for u in &p.units {
             let _ = writeln!(
@@ -698,6 +732,12 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
             // Refused when planned: stays refused (narrower), whatever the file says now.
             p.refused = sp.refused.clone();
         }
+        if p.deletions_refused.is_none() && sp.deletions_refused.is_some() {
+            p.deletions_refused = sp.deletions_refused.clone();
+            for u in &mut p.units {
+                crate::fleet::plan::hold_deletions(u, "the saved plan refused the deletions");
+            }
+        }
         for u in &mut p.units {
             let su = sp.units.iter().find(|x| x.volume_id == u.volume_id);
             if su.is_none_or(|su| su.create.is_none()) {
@@ -767,7 +807,7 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
 }
 
 async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
-    let loaded = load(&a.run)?;
+    let loaded = load(&a.run, &env)?;
     // Know before any request that the run can be reported: a snapshot taken by a run whose
     // metrics and report cannot be written is a change nobody hears of.
     for path in [&loaded.metrics_file, &loaded.report_file]
@@ -939,7 +979,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
 /// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
 async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
-    let loaded = match load(&a) {
+    let loaded = match load(&a, &env) {
         Ok(l) => l,
         Err(e) => {
             let _ = crate::output::write_stdout(

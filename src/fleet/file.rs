@@ -63,6 +63,11 @@ pub struct Policy {
     pub post: Option<String>,
     /// Longest a hook may run [default: 5min].
     pub hook_timeout: Option<String>,
+    /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is
+    /// crash-consistent unless a `pre` hook quiesces the volume. Other providers snapshot
+    /// attached volumes anyway and refuse the key.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// When a volume's newest owned snapshot is too old.
@@ -90,6 +95,9 @@ pub struct Selector {
     /// Tags (OUTSCALE) or metadata (PowerVC) that must all be present.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Every volume of the account (`select = { all = true }`), alone.
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// Retention, restic's semantics as `rotate` has them, plus a floor.
@@ -227,11 +235,64 @@ pub fn range(text: &str) -> std::result::Result<Range, String> {
 
 /// Parse and check `path`; every error says the file, the line and the key (exit 2).
 pub fn load(path: &Path) -> Result<Checked> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        action: format!("cannot read policy file {}", path.display()),
-        source,
+    load_with_profiles(path, None)
+}
+
+/// [`load`], also refusing a policy whose `profile` is not one of `profiles` (the profiles file's
+/// names; `None`: not checked). A file that cannot be read (missing, a dangling link, a
+/// directory, not UTF-8) is a usage error (exit 2), like any other problem with the file.
+pub fn load_with_profiles(path: &Path, profiles: Option<(&[String], &str)>) -> Result<Checked> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Usage {
+        message: format!(
+            "cannot read policy file {}: {}",
+            path.display(),
+            if path.is_dir() {
+                "it is a directory".to_string()
+            } else if path.symlink_metadata().is_ok() && !path.exists() {
+                "it is a symbolic link to nothing".to_string()
+            } else {
+                e.to_string()
+            }
+        ),
+        hint: Some("give the path of a policy file (TOML): snapctl policy validate -f FILE".into()),
     })?;
-    check(path, &text)
+    let text = String::from_utf8(bytes).map_err(|e| Error::Usage {
+        message: format!(
+            "{}, line {}: not UTF-8 text",
+            path.display(),
+            e.as_bytes()[..e.utf8_error().valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        ),
+        hint: Some("a policy file is UTF-8 TOML".into()),
+    })?;
+    let checked = check(path, &text)?;
+    if let Some((known, source)) = profiles {
+        for p in &checked.file.policy {
+            if let Some(name) = &p.profile
+                && !known.contains(name)
+            {
+                return Err(Error::Usage {
+                    message: format!(
+                        "{}{}: policy {:?}, profile: no profile {name:?} in {source}",
+                        path.display(),
+                        line_of(&text, &p.id, "profile")
+                            .map(|l| format!(", line {l}"))
+                            .unwrap_or_default(),
+                        p.id
+                    ),
+                    hint: Some(if known.is_empty() {
+                        "define it in the profiles file (see Configuration in the README)".into()
+                    } else {
+                        format!("profiles there: {}", known.join(", "))
+                    }),
+                });
+            }
+        }
+    }
+    Ok(checked)
 }
 
 /// [`load`] on text already read.
@@ -364,17 +425,20 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             ));
         }
         alerts.push((warn, crit));
-        hook_timeouts.push(
-            age(&p.hook_timeout)
-                .map_err(|_| {
-                    fail(
-                        id,
-                        "hook_timeout",
-                        "not a duration such as 30s or 5min".into(),
-                    )
-                })?
-                .unwrap_or(300),
-        );
+        hook_timeouts.push(match p.hook_timeout.as_deref() {
+            None => 300,
+            Some(t) => cadence(t).map_err(|why| fail(id, "hook_timeout", why))?,
+        });
+        if p.force
+            && p.provider
+                .is_some_and(|k| k != crate::kind::ProviderKind::Powervc)
+        {
+            return Err(fail(
+                id,
+                "force",
+                "only PowerVC refuses to snapshot an attached volume; drop force here".into(),
+            ));
+        }
         for (key, hook) in [("pre", &p.pre), ("post", &p.post)] {
             if hook.as_deref().is_some_and(|h| h.trim().is_empty()) {
                 return Err(fail(id, key, "an empty command".into()));
@@ -388,11 +452,29 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             }
         }
         let s = &p.select;
-        if s.ids.is_empty() && s.names.is_empty() && s.name_regex.is_none() && s.tags.is_empty() {
+        let narrowed = !(s.ids.is_empty()
+            && s.names.is_empty()
+            && s.name_regex.is_none()
+            && s.tags.is_empty());
+        if s.all && narrowed {
             return Err(fail(
                 id,
                 "select",
-                "select nothing is not a policy: give ids, names, name_regex or tags".into(),
+                "all = true selects every volume: drop it, or drop the other keys".into(),
+            ));
+        }
+        if !s.all && !narrowed {
+            return Err(fail(
+                id,
+                "select",
+                "select nothing is not a policy: give ids, names, name_regex or tags (or all = true for every volume)".into(),
+            ));
+        }
+        if p.exclude.as_ref().is_some_and(|x| x.all) {
+            return Err(fail(
+                id,
+                "exclude",
+                "exclude = { all = true } would leave nothing selected".into(),
             ));
         }
         let k = &p.keep;
@@ -410,7 +492,22 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                 .map_err(|why| fail(id, "keep", format!("within {w:?}: {why}")))?;
         }
         let rules = [k.last, k.hourly, k.daily, k.weekly, k.monthly, k.yearly];
-        if rules.iter().all(Option::is_none) && k.within.is_none() {
+        let within = match &k.within {
+            Some(w) => {
+                let span = CalendarSpan::parse(&w.replace("mo", "m"))
+                    .map_err(|why| fail(id, "keep", format!("within {w:?}: {why}")))?;
+                if (span.years, span.months, span.days, span.hours) == (0, 0, 0, 0) {
+                    return Err(fail(
+                        id,
+                        "keep",
+                        format!("within {w:?} keeps nothing: give a span such as 7d"),
+                    ));
+                }
+                true
+            }
+            None => false,
+        };
+        if rules.iter().all(|r| r.unwrap_or(0) == 0) && !within {
             return Err(fail(
                 id,
                 "keep",
@@ -469,6 +566,62 @@ keep = { within = "1mo", daily = 7 }
             })
         );
         assert_eq!(range("3.."), Ok(Range { min: 3, max: None }));
+    }
+
+    #[test]
+    fn keeps_that_keep_nothing_and_other_trial_mistakes_are_refused() {
+        let refused = |from: &str, to: &str, want: &str| {
+            let bad = GOOD.replacen(from, to, 1);
+            assert_ne!(bad, GOOD, "{from}");
+            let e = check(Path::new("f"), &bad).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::ExitCode::Usage);
+            assert!(e.to_string().contains(want), "{to}: {e}");
+        };
+        refused(
+            "keep = { last = 3, daily = 7, weekly = 4, min = 2 }",
+            "keep = { last = 0 }",
+            "keep nothing",
+        );
+        refused(
+            "keep = { within = \"1mo\", daily = 7 }",
+            "keep = { within = \"0d\" }",
+            "keeps nothing",
+        );
+        // Both readings of a bare m are named, for hook_timeout as for every.
+        refused(
+            "every = \"1h\"",
+            "every = \"1h\"\nhook_timeout = \"2m\"",
+            "hook_timeout: \"2m\" is ambiguous",
+        );
+        refused("every = \"1h\"", "every = \"1h\"\nforce = true", "force");
+        refused(
+            "select = { name_regex = \"^app\" }",
+            "select = { all = true, name_regex = \"^app\" }",
+            "all = true selects every volume",
+        );
+        refused(
+            "select = { name_regex = \"^app\" }",
+            "select = { all = false }",
+            "all = true for every volume",
+        );
+        refused(
+            "exclude = { names = [\"scratch\"] }",
+            "exclude = { all = true }",
+            "leave nothing",
+        );
+        // What is allowed: every volume, and force on PowerVC.
+        let all = GOOD.replace(
+            "select = { name_regex = \"^app\" }",
+            "select = { all = true }",
+        );
+        assert!(check(Path::new("f"), &all).is_ok());
+        let forced = GOOD.replace(
+            "provider = \"outscale\"",
+            "provider = \"powervc\"\nforce = true",
+        );
+        assert!(check(Path::new("f"), &forced).expect("valid").file.policy[0].force);
+        let last0 = GOOD.replace("keep = { last = 3, daily", "keep = { last = 0, daily");
+        assert!(check(Path::new("f"), &last0).is_ok(), "daily still keeps");
     }
 
     #[test]

@@ -218,8 +218,12 @@ pub struct PolicyPlan {
     pub selected: usize,
     /// Seconds between ticks.
     pub interval_seconds: u64,
-    /// Why nothing is changed for this policy (`expect_volumes`, `max_delete`).
+    /// Why nothing is changed for this policy (`expect_volumes`).
     pub refused: Option<String>,
+    /// Why none of this policy's snapshots is deleted this run (more deletions than its
+    /// `max_delete`, or the run's over `--max-delete`): its due snapshots are still taken.
+    #[serde(default)]
+    pub deletions_refused: Option<String>,
     /// Why it could not be planned at all (connection, volume listing).
     pub error: Option<String>,
     /// One per selected volume.
@@ -414,6 +418,18 @@ pub fn replan(
         tags: Default::default(),
     };
     plan_unit(c, known, kind, &volume, listed, now)
+}
+
+/// Keep every deletion of `unit` instead, saying why (a refused `max_delete`).
+pub fn hold_deletions(unit: &mut Unit, why: &str) {
+    for d in std::mem::take(&mut unit.delete) {
+        unit.keep.push(KeptEntry {
+            entry: d.entry,
+            reasons: vec![why.to_string()],
+        });
+    }
+    unit.keep
+        .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
 }
 
 /// What `planned` does that `fresh` (the same unit planned from a newer listing) also does, so a

@@ -96,6 +96,7 @@ fn empty_plan(
         selected: 0,
         interval_seconds: 0,
         refused: None,
+        deletions_refused: None,
         error: Some(error),
         units: vec![],
     }
@@ -126,6 +127,7 @@ async fn plan_policy(
         selected: selected.len(),
         interval_seconds: c.cadence.interval(now, &c.timezone).as_secs().max(0) as u64,
         refused: None,
+        deletions_refused: None,
         error: None,
         units: vec![],
     };
@@ -151,8 +153,12 @@ async fn plan_policy(
     if let Some(max) = c.policy.max_delete
         && deletes > max
     {
-        out.refused = Some(format!(
-            "the plan deletes {deletes} snapshots, more than max_delete {max}; nothing is changed for this policy"
+        // A refused deletion must not cost a snapshot: the due ones are still taken.
+        for u in &mut out.units {
+            super::plan::hold_deletions(u, &format!("max_delete {max} refused the deletions"));
+        }
+        out.deletions_refused = Some(format!(
+            "the plan deletes {deletes} snapshots, more than max_delete {max}; nothing is deleted for this policy (due snapshots are still taken)"
         ));
     }
     out
@@ -292,7 +298,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                 status: policy_status(p, &[]),
                 selected: p.selected,
                 interval_seconds: p.interval_seconds,
-                refused: p.refused.clone(),
+                refused: p.refused.clone().or(p.deletions_refused.clone()),
                 error: p.error.clone(),
                 duration_seconds: 0.0,
                 units: p
@@ -335,7 +341,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
 fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> &'static str {
     if p.error.is_some() {
         "error"
-    } else if p.refused.is_some() {
+    } else if p.refused.is_some() || p.deletions_refused.is_some() {
         "refused"
     } else if units
         .iter()
@@ -392,14 +398,22 @@ pub async fn apply(
         .flat_map(|p| &p.units)
         .map(|u| u.delete.len())
         .sum();
+    let mut plan = plan;
+    let mut run_refused = None;
     if total > opts.max_delete {
-        let mut report = report_of_plan(&plan, started);
-        report.refused = Some(format!(
-            "the run would delete {total} snapshots, more than --max-delete {}; nothing was changed",
+        // A refused deletion must not cost a snapshot: the due ones are still taken.
+        let why = format!("--max-delete {} refused the deletions", opts.max_delete);
+        for p in &mut plan.policies {
+            for u in &mut p.units {
+                super::plan::hold_deletions(u, &why);
+            }
+        }
+        run_refused = Some(format!(
+            "the run would delete {total} snapshots, more than --max-delete {}; nothing was deleted (due snapshots were still taken)",
             opts.max_delete
         ));
-        return report;
     }
+    let plan = plan;
     let now = plan.at.unwrap_or(started);
     let opts = Arc::new(opts);
     // Units on the same volume run one after the other under one volume lock; volumes run in
@@ -470,6 +484,7 @@ pub async fn apply(
         report.policies[i].duration_seconds = took.as_secs_f64();
     }
     report.finished_at = Some(Timestamp::now());
+    report.refused = run_refused;
     report
 }
 
@@ -733,7 +748,8 @@ async fn start_unit(
         }
         // Name and mark come from the policy and the tick, never from the plan's text.
         let tick = s.unit.due_since.unwrap_or_else(Timestamp::now);
-        let req = super::mark::request(p.kind(), &c.policy.id, &s.unit.volume_id, tick);
+        let mut req = super::mark::request(p.kind(), &c.policy.id, &s.unit.volume_id, tick);
+        req.force = c.policy.force;
         match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
             Ok((snap, op)) => {
                 let created = PlanEntry {

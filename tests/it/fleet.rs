@@ -352,77 +352,100 @@ async fn a_failed_create_stops_deletes_for_that_volume_only() {
     );
 }
 
-/// `max_delete` per policy and `--max-delete` for the run refuse before deleting anything.
+/// `max_delete` per policy and `--max-delete` for the run refuse every deletion (exit 9), but a
+/// refused deletion never costs a snapshot: the due one is still taken, on every provider.
 #[tokio::test(flavor = "multi_thread")]
-async fn max_delete_refuses_before_any_change() {
+async fn max_delete_refuses_deletions_but_not_due_snapshots_on_every_provider() {
     let emu = start().await;
     let cli = Cli::new(&emu);
-    let k = ProviderKind::OvhEfs;
-    let vol = emu.demo_volume(k);
-    emu.set_clock_offset(-SignedDuration::from_hours(72));
-    for day in ["20261101T000000Z", "20261102T000000Z", "20261103T000000Z"] {
-        cli.ok(
-            k,
-            &[
-                "snapshot",
-                "create",
-                "--volume",
-                &vol,
-                "--wait",
-                "--name",
-                &format!("snapctl.efs.{day}"),
-                "--description",
-                "snapctl:v1 policy=efs",
-            ],
-        )
-        .await;
+    for k in ProviderKind::ALL {
+        let vol = emu.demo_volume(k);
+        let id = format!("md-{}", k.as_str());
+        // Three owned snapshots, each answering an hourly tick 3, 2 and 1 hours back.
+        for back in [3, 2, 1] {
+            let tick = hour_start(back);
+            emu.set_clock_offset(tick.duration_since(Timestamp::now()));
+            let file = write(
+                &cli,
+                "seed.toml",
+                &format!(
+                    "[[policy]]\nid = \"{id}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 5 }}\n",
+                    on(k)
+                ),
+            );
+            apply(&cli, &file, &["--at", &tick.to_string()], 0).await;
+        }
+        emu.set_clock_offset(SignedDuration::ZERO);
+        assert_eq!(
+            named(&cli, k, &vol, &format!("snapctl.{id}.")).await.len(),
+            3,
+            "{k}"
+        );
+        let policy = |max: &str| {
+            format!(
+                "[[policy]]\nid = \"{id}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 1 }}\n{max}",
+                on(k)
+            )
+        };
+        // keep last 1 would delete 3 (the new one counted): max_delete 2 refuses the deletions.
+        let file = write(&cli, "one.toml", &policy("max_delete = 2\n"));
+        let out = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&out, 9);
+        assert!(stderr(&out).contains("max_delete 2"), "{}", stderr(&out));
+        let report = json(&out);
+        let unit = unit_of(&report, &vol);
+        assert!(
+            !unit["created"].is_null(),
+            "{k}: the due snapshot is taken: {unit}"
+        );
+        assert_eq!(unit["deleted"].as_array().map(Vec::len), Some(0), "{unit}");
+        assert_eq!(report["policies"][0]["status"], "refused");
+        assert_eq!(
+            named(&cli, k, &vol, &format!("snapctl.{id}.")).await.len(),
+            4,
+            "{k}"
+        );
+        // The run-wide flag: the same rule, the tick already answered, nothing sent at all.
+        let file = write(&cli, "two.toml", &policy(""));
+        let before = emu.changes().len();
+        let out = cli
+            .bare(&[
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+                "--max-delete",
+                "2",
+            ])
+            .await;
+        assert_exit(&out, 9);
+        assert!(stderr(&out).contains("--max-delete 2"), "{}", stderr(&out));
+        assert_eq!(
+            emu.changes().len(),
+            before,
+            "{k}: {:?}",
+            &emu.changes()[before..]
+        );
+        // Within the limits it runs: the three old ones go, the newest stays.
+        let out = cli
+            .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 0);
+        assert_eq!(
+            named(&cli, k, &vol, &format!("snapctl.{id}.")).await.len(),
+            1,
+            "{k}"
+        );
     }
-    emu.set_clock_offset(SignedDuration::ZERO);
-    let policy = |max: &str| {
-        format!(
-            "[[policy]]\nid = \"efs\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 1 }}\n{max}",
-            on(k)
-        )
-    };
-    let file = write(&cli, "one.toml", &policy("max_delete = 2\n"));
-    let before = emu.changes().len();
-    let out = cli
-        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
-        .await;
-    assert_exit(&out, 9);
-    assert!(stderr(&out).contains("max_delete 2"), "{}", stderr(&out));
-    assert_eq!(
-        emu.changes().len(),
-        before,
-        "nothing sent: {:?}",
-        emu.changes()
-    );
-    let file = write(&cli, "two.toml", &policy(""));
-    let out = cli
-        .bare(&[
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-            "--max-delete",
-            "2",
-        ])
-        .await;
-    assert_exit(&out, 9);
-    assert!(stderr(&out).contains("--max-delete 2"), "{}", stderr(&out));
-    assert_eq!(
-        emu.changes().len(),
-        before,
-        "nothing sent: {:?}",
-        emu.changes()
-    );
-    // Within the limits it runs: one new snapshot, the three old ones gone.
-    assert_eq!(named(&cli, k, &vol, "snapctl.efs.").await.len(), 3);
-    let out = cli
-        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
-        .await;
-    assert_exit(&out, 0);
-    assert_eq!(named(&cli, k, &vol, "snapctl.efs.").await.len(), 1);
 }
 
 /// Another apply of the same file holds the lock: exit 8, nothing sent.
@@ -1478,14 +1501,43 @@ async fn a_saved_plan_can_only_narrow_the_live_plan() {
     );
     assert_eq!(emu.changes().len(), count, "nothing was changed");
 
-    // 2. A refusal cleared in the plan: the live plan still refuses (max_delete = 0).
+    // 2. A refusal cleared in the plan, its held deletions put back: the live plan still
+    // refuses them (max_delete = 0), so nothing at all is done.
     std::fs::write(&file, policy("max_delete = 0\n")).expect("rewrite");
     let mut plan = save().await;
-    plan["policies"][0]["refused"] = Value::Null;
+    assert!(
+        plan["policies"][0]["deletions_refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("max_delete 0")),
+        "{plan}"
+    );
+    plan["policies"][0]["deletions_refused"] = Value::Null;
+    let unit = &mut plan["policies"][0]["units"][0];
+    let held: Vec<Value> = unit["keep"]
+        .as_array()
+        .expect("keep")
+        .iter()
+        .filter(|k| {
+            k["reasons"][0]
+                .as_str()
+                .is_some_and(|r| r.contains("max_delete"))
+        })
+        .map(|k| {
+            let mut d = k.clone();
+            d["reason"] = "edited".into();
+            d
+        })
+        .collect();
+    assert!(!held.is_empty(), "{unit}");
+    unit["delete"] = Value::Array(held);
     std::fs::write(&saved, plan.to_string()).expect("edit");
     let out = apply_saved().await;
     assert_exit(&out, 9);
-    assert!(stderr(&out).contains("max_delete 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the live plan keeps it"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(emu.changes().len(), count, "nothing was changed");
 
     // 3. A plan saved before the file changed is refused.
@@ -1892,4 +1944,74 @@ async fn a_report_that_cannot_be_written_after_changes_goes_to_stdout_with_exit_
         .await;
     assert_exit(&out, 2);
     assert_eq!(emu.changes().len(), before);
+}
+
+/// What `validate` refuses (exit 2, before any request), as plan and apply do: a profile the
+/// profiles file does not define, and a policy file that is missing, a dangling link, a
+/// directory or not UTF-8.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_profiles_and_unreadable_files_exit_2() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let file = write(
+        &cli,
+        "nope.toml",
+        "[[policy]]\nid = \"p\"\nprofile = \"nope\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\n",
+    );
+    let before = emu.changes().len();
+    for cmd in ["validate", "plan", "apply"] {
+        let out = cli
+            .bare(&["policy", cmd, "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("line 3: policy \"p\", profile: no profile \"nope\""),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+    }
+    let dangling = cli.home().join("dangling.toml");
+    std::os::unix::fs::symlink(cli.home().join("gone.toml"), &dangling).expect("symlink");
+    let binary = cli.home().join("binary.toml");
+    std::fs::write(&binary, b"[[policy]]\nid = \"\xff\xfe\"\n").expect("write");
+    for (path, says) in [
+        (cli.home().join("missing.toml"), "No such file"),
+        (dangling, "symbolic link to nothing"),
+        (cli.home().to_path_buf(), "it is a directory"),
+        (binary, "line 2: not UTF-8"),
+    ] {
+        let out = cli
+            .bare(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(says), "{says}: {}", stderr(&out));
+    }
+    assert_eq!(emu.changes().len(), before);
+}
+
+/// PowerVC refuses to snapshot an attached volume unless forced: without `force` the unit fails
+/// (exit 6); with `force = true` the snapshot is taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn force_snapshots_an_attached_powervc_volume() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Powervc;
+    let policy = |force: &str| {
+        format!(
+            "[[policy]]\nid = \"attached\"\n{}\nevery = \"1h\"\nselect = {{ names = [\"db-logs\"] }}\nkeep = {{ last = 2 }}\n{force}",
+            on(k)
+        )
+    };
+    let file = write(&cli, "plain.toml", &policy(""));
+    let out = cli
+        .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 6);
+    assert!(stderr(&out).contains("in-use"), "{}", stderr(&out));
+    let file = write(&cli, "forced.toml", &policy("force = true\n"));
+    let report = apply(&cli, &file, &[], 0).await;
+    let unit = &report["policies"][0]["units"][0];
+    assert_eq!(unit["volume_name"], "db-logs");
+    assert!(!unit["created"].is_null(), "{unit}");
 }

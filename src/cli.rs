@@ -243,7 +243,7 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Snapshot policies as code across clouds (fleet mode); `validate` for now.
+    /// Snapshot policies as code across clouds (fleet mode): validate, plan, apply, check, orphans, adopt.
     #[command(subcommand)]
     Policy(PolicyCmd),
     /// Print the man page (roff), or write one page per command into --dir

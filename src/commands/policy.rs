@@ -532,17 +532,21 @@ fn heading(
     out: &mut String,
     id: &str,
     provider: Option<crate::kind::ProviderKind>,
-    selected: usize,
+    selected: Option<usize>,
     interval: u64,
 ) {
     let _ = writeln!(
         out,
-        "policy {id} on {}: {selected} volume{} selected, every {}",
+        "policy {id} on {}: {}, every {}",
         provider
             .map(|k| k.to_string())
             .unwrap_or_else(|| "?".into()),
-        if selected == 1 { "" } else { "s" },
-        crate::error::humanize(std::time::Duration::from_secs(interval))
+        match selected {
+            None => "volumes unknown (not listed)".to_string(),
+            Some(1) => "1 volume selected".to_string(),
+            Some(n) => format!("{n} volumes selected"),
+        },
+        crate::fleet::file::cadence_words(interval)
     );
 }
 
@@ -551,7 +555,13 @@ fn render_plan(plan: &FleetPlan) -> String {
     let mut out = String::new();
     let (mut create, mut delete, mut keep, mut orphans) = (0, 0, 0, 0);
     for p in &plan.policies {
-        heading(&mut out, &p.id, p.provider, p.selected, p.interval_seconds);
+        heading(
+            &mut out,
+            &p.id,
+            p.provider,
+            Some(p.selected).filter(|_| p.error.is_none()),
+            p.interval_seconds,
+        );
         if let Some(e) = &p.error {
             let _ = writeln!(out, "  error: {e}");
         }
@@ -634,9 +644,15 @@ fn render_report(r: &RunReport) -> String {
     if let Some(why) = &r.refused {
         let _ = writeln!(out, "refused: {why}");
     }
-    let (mut created, mut deleted, mut failed) = (0, 0, 0);
+    let (mut created, mut deleted) = (0, 0);
     for p in &r.policies {
-        heading(&mut out, &p.id, p.provider, p.selected, p.interval_seconds);
+        heading(
+            &mut out,
+            &p.id,
+            p.provider,
+            Some(p.selected).filter(|_| p.error.is_none()),
+            p.interval_seconds,
+        );
         if let Some(e) = &p.error {
             let _ = writeln!(out, "  error: {e}");
         }
@@ -666,20 +682,25 @@ fn render_report(r: &RunReport) -> String {
                 let _ = writeln!(out, "    ~ {id}  Name tag restored");
             }
             for f in &u.failures {
-                failed += 1;
                 let _ = writeln!(
                     out,
-                    "    x {} {}: {}",
+                    "    x {}{}: {}",
                     f.op,
-                    f.id.as_deref().unwrap_or(""),
+                    f.id.as_deref()
+                        .map(|id| format!(" {id}"))
+                        .unwrap_or_default(),
                     crate::text::one_line(&f.error, crate::text::MAX_LINE)
                 );
             }
         }
     }
+    // The same count as the exit status's message: units (and policies that could not run).
+    let (failed, _, errors) = r.counts();
+    let total: usize = r.policies.iter().map(|p| p.units.len().max(1)).sum();
     let _ = writeln!(
         out,
-        "Applied: {created} created, {deleted} deleted, {failed} failed."
+        "Applied: {created} created, {deleted} deleted, {} of {total} units failed.",
+        failed + errors
     );
     out
 }
@@ -1056,16 +1077,20 @@ async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
                     f.name.as_deref().unwrap_or("-")
                 ));
             }
-            if let Some(t) = u.newest.filter(|_| status != 3) {
-                perf.push(format!(
-                    "'{}/{}'={}s;{};{};0",
-                    p.id,
-                    u.volume_id,
-                    now.duration_since(t).as_secs().max(0),
-                    warn.as_secs(),
-                    crit.as_secs()
-                ));
-            }
+            // Every volume gets perfdata; `U` (unknown) when it has no snapshot or cannot be
+            // read, so graphs show the gap instead of losing the series.
+            let age = u
+                .newest
+                .filter(|_| status != 3)
+                .map(|t| format!("{}s", now.duration_since(t).as_secs().max(0)))
+                .unwrap_or_else(|| "U".into());
+            perf.push(format!(
+                "'{}/{}'={age};{};{};0",
+                p.id,
+                u.volume_id,
+                warn.as_secs(),
+                crit.as_secs()
+            ));
         }
     }
     let mut text = format!(

@@ -179,6 +179,22 @@ pub fn duration_secs(text: &str) -> std::result::Result<u64, String> {
 
 /// A duration of the file. Minutes are `min`, months `mo`: a bare `m` is refused, since restic's
 /// retention grammar reads it as months and everything else as minutes.
+/// Seconds between ticks in the file's own units (`30min`, `6h`, `1d 12h`), never a bare `m`.
+pub fn cadence_words(secs: u64) -> String {
+    if secs == 0 {
+        return "?".into();
+    }
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("min", 60), ("s", 1)] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    parts.join(" ")
+}
+
 fn cadence(text: &str) -> std::result::Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());

@@ -78,23 +78,30 @@ pub async fn plan_all(
             .zip(order)
             .map(|(p, i)| {
                 p.unwrap_or_else(|| {
-                    empty_plan(&compiled[i], None, "planning stopped unexpectedly".into())
+                    empty_plan(
+                        &compiled[i],
+                        None,
+                        "planning stopped unexpectedly".into(),
+                        now,
+                    )
                 })
             })
             .collect(),
     }
 }
 
+/// The plan of a policy that could not be planned: its cadence is still the file's.
 fn empty_plan(
     c: &Compiled,
     provider: Option<crate::kind::ProviderKind>,
     error: String,
+    now: Timestamp,
 ) -> PolicyPlan {
     PolicyPlan {
         id: c.policy.id.clone(),
         provider,
         selected: 0,
-        interval_seconds: 0,
+        interval_seconds: c.cadence.interval(now, &c.timezone).as_secs().max(0) as u64,
         refused: None,
         deletions_refused: None,
         error: Some(error),
@@ -111,14 +118,16 @@ async fn plan_policy(
     let c = &all[i];
     let target = match target {
         Ok(t) => t,
-        Err(e) => return empty_plan(c, c.policy.provider, e),
+        Err(e) => return empty_plan(c, c.policy.provider, e, now),
     };
     let p = target.provider.as_ref();
     let kind = p.kind();
     // Tags are filtered by the API where it can (OUTSCALE, Cinder); `selects` still checks all.
     let volumes = match p.list_volumes_tagged(&c.policy.select.tags).await {
         Ok(v) => v,
-        Err(e) => return empty_plan(c, Some(kind), format!("cannot list volumes: {e}")),
+        Err(e) => {
+            return empty_plan(c, Some(kind), format!("cannot list volumes: {e}"), now);
+        }
     };
     let selected: Vec<_> = volumes.into_iter().filter(|v| c.selects(v)).collect();
     let mut out = PolicyPlan {
@@ -598,10 +607,24 @@ async fn run_batch(
     for (k, result) in waiting.into_iter().zip(results) {
         let u = &mut started[k];
         u.op = None;
-        if let Err(e) = result {
-            // Not usable: keep every older snapshot of that unit.
-            let id = u.run.created.as_ref().map(|c| c.id.clone());
-            u.stop("create", id, e.to_string());
+        match result {
+            // The new snapshot is usable: the report lists it among the kept ones too.
+            Ok(()) => {
+                if let Some(c) = &u.run.created {
+                    u.run.kept.insert(
+                        0,
+                        KeptEntry {
+                            entry: c.clone(),
+                            reasons: vec!["taken by this run".into()],
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                // Not usable: keep every older snapshot of that unit.
+                let id = u.run.created.as_ref().map(|c| c.id.clone());
+                u.stop("create", id, e.to_string());
+            }
         }
     }
     // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
@@ -934,7 +957,9 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     family(
         "snapctl_policy_volumes_selected",
         "Volumes the policy's selector matched.",
+        // Unknown (no row) when the volumes could not be listed: never a false 0.
         ps.iter()
+            .filter(|p| p.error.is_none())
             .map(|p| (pol(p), p.selected.to_string()))
             .collect(),
     );

@@ -908,7 +908,7 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
     let rest = &text[fleet..];
     assert!(rest.contains("Plan: 4 to create"), "{rest}");
     assert!(
-        rest.contains("Applied: 4 created, 0 deleted, 0 failed."),
+        rest.contains("Applied: 4 created, 0 deleted, 0 of 4 units failed."),
         "{rest}"
     );
     assert!(
@@ -2014,4 +2014,79 @@ async fn force_snapshots_an_attached_powervc_volume() {
     let unit = &report["policies"][0]["units"][0];
     assert_eq!(unit["volume_name"], "db-logs");
     assert!(!unit["created"].is_null(), "{unit}");
+}
+
+/// The words of a run with a policy whose volumes cannot be listed and a unit whose create is
+/// refused: the plan and the report name the cadence in the file's units and say the volume count
+/// is unknown (the metrics leave it out rather than say 0), a failure line has no empty id, the
+/// summary counts what the exit status counts, `check` gives perfdata (U) for a volume with no
+/// snapshot, and a report lists the snapshot it took among the kept ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_listings_and_failures_are_reported_in_the_files_words() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let osc = ProviderKind::Outscale;
+    let vol = emu.demo_volume(osc);
+    emu.refuse_creates_on(&vol);
+    let prom = cli.home().join("fleet.prom");
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "metrics_file = \"{}\"\n\n[[policy]]\nid = \"lost\"\nprovider = \"ovh-efs\"\nservice = \"00000000-0000-4000-8000-00000000dead\"\nevery = \"30min\"\nselect = {{ all = true }}\nkeep = {{ last = 1 }}\n\n[[policy]]\nid = \"refused\"\n{}\nevery = \"90min\"\nselect = {{ ids = [\"{vol}\"] }}\nkeep = {{ last = 1 }}\n",
+            prom.display(),
+            on(osc)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    let plan = cli.bare(&["policy", "plan", "-f", f]).await;
+    assert_exit(&plan, 6);
+    let text = stdout(&plan);
+    assert!(
+        text.contains("policy lost on ovh-efs: volumes unknown (not listed), every 30min"),
+        "{text}"
+    );
+    assert!(text.contains("every 1h 30min"), "{text}");
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 6);
+    let text = stdout(&out);
+    assert!(text.contains("    x create: "), "{text}");
+    assert!(
+        text.contains("Applied: 0 created, 0 deleted, 2 of 2 units failed."),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("2 of 2"), "{}", stderr(&out));
+    let metrics = std::fs::read_to_string(&prom).expect("metrics");
+    assert!(
+        metrics.contains("snapctl_policy_expected_interval_seconds{policy=\"lost\"} 1800"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("snapctl_policy_volumes_selected{policy=\"lost\"}"),
+        "{metrics}"
+    );
+    // check: the volume has no snapshot of the policy; its perfdata says U.
+    let check = cli
+        .bare(&["policy", "check", "-f", f, "--policy", "refused"])
+        .await;
+    assert_exit(&check, 2);
+    assert!(
+        stdout(&check).contains(&format!("'refused/{vol}'=U;")),
+        "{}",
+        stdout(&check)
+    );
+    // Once the create goes through, the report keeps the new snapshot.
+    let ok = write(
+        &cli,
+        "ok.toml",
+        &format!(
+            "[[policy]]\nid = \"fine\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 1 }}\n",
+            on(ProviderKind::OvhEfs),
+            emu.demo_volume(ProviderKind::OvhEfs)
+        ),
+    );
+    let report = apply(&cli, &ok, &[], 0).await;
+    let unit = &report["policies"][0]["units"][0];
+    assert_eq!(unit["kept"][0]["id"], unit["created"]["id"], "{unit}");
+    assert_eq!(unit["kept"][0]["reasons"][0], "taken by this run");
 }

@@ -473,14 +473,29 @@ async fn handle(
         world.changes.push(format!("{} {}", req.method, req.path));
     }
     if req.path == "/_emulator/clock" && req.method == Method::POST {
-        let offset = req
-            .json()
-            .and_then(|v| v["offset_seconds"].as_i64())
-            .unwrap_or(0);
-        world.clock_offset = jiff::SignedDuration::from_secs(offset);
+        // `{"offset_seconds": -0.4}` (fractions allowed; 0 puts the clock back) or
+        // `{"at": "2026-10-25T00:30:00Z"}`: the emulated clock from now on.
+        let body = req.json().unwrap_or(serde_json::Value::Null);
+        let offset = if let Some(at) = body["at"].as_str() {
+            at.parse::<Timestamp>()
+                .ok()
+                .map(|at| at.duration_since(Timestamp::now()))
+        } else {
+            body["offset_seconds"]
+                .as_f64()
+                .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s).ok())
+        };
+        let Some(offset) = offset else {
+            return reply(
+                400,
+                serde_json::json!({"message": "give offset_seconds (seconds from the real clock, fractions allowed) or at (an RFC 3339 time)"}),
+                &[],
+            );
+        };
+        world.clock_offset = offset;
         return reply(
             200,
-            serde_json::json!({"now": world.now().to_string()}),
+            serde_json::json!({"now": world.now().to_string(), "offset_seconds": offset.as_secs_f64()}),
             &[],
         );
     }

@@ -1393,3 +1393,40 @@ async fn schedule_list_filters_and_sorts() {
         .await;
     assert_exit(&refused, 2);
 }
+
+/// `POST /_emulator/clock` moves the emulated clock by a number of seconds (fractions too) or to
+/// a time; anything else is refused with what to send.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_clock_takes_fractions_and_times() {
+    let emu = start().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_emulator/clock", emu.base());
+    let post = |body: Value| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http.post(&url).json(&body).send().await.expect("sent");
+            (r.status().as_u16(), r.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, v) = post(serde_json::json!({"offset_seconds": -0.4})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["offset_seconds"], -0.4);
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
+    let (status, v) = post(serde_json::json!({"at": at.to_string()})).await;
+    assert_eq!(status, 200, "{v}");
+    let now: jiff::Timestamp = v["now"].as_str().expect("now").parse().expect("time");
+    assert!(
+        now.duration_since(at).abs() < jiff::SignedDuration::from_secs(2),
+        "{now} vs {at}"
+    );
+    let (status, v) = post(serde_json::json!({"offset_seconds": "soon"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        v["message"]
+            .as_str()
+            .expect("message")
+            .contains("offset_seconds")
+    );
+    let (status, _) = post(serde_json::json!({"offset_seconds": 0})).await;
+    assert_eq!(status, 200);
+}

@@ -24,6 +24,21 @@ pub fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !is_unsafe(*c)).collect()
 }
 
+/// Server text on one line, whole: line breaks and tabs become spaces, other controls (and bidi
+/// controls) are dropped. For values that end up in a line of their own (a hook's environment).
+pub fn flatten(text: &str) -> String {
+    text.chars()
+        .filter(|c| !is_unsafe(*c))
+        .map(|c| {
+            if c.is_whitespace() && c != ' ' && c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// [`sanitize`], except for the foreground-colour sequences snapctl's own tables emit under
 /// `--color` (`ESC[38;5;Nm` and `ESC[39m`), which only change a colour. Table cells are sanitised
 /// one by one before they are coloured, so no server text brings its own sequence this way.
@@ -175,6 +190,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flatten_keeps_a_value_on_one_line() {
+        assert_eq!(
+            flatten("db\n    - snap-FAKE\t\u{1b}]0;x\u{7}\u{202e}gpj.exe\r"),
+            "db     - snap-FAKE ]0;xgpj.exe"
+        );
+    }
 
     #[test]
     fn only_our_colour_sequences_survive() {

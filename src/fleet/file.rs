@@ -63,6 +63,10 @@ pub struct Policy {
     pub post: Option<String>,
     /// Longest a hook may run [default: 5min].
     pub hook_timeout: Option<String>,
+    /// Names of snapctl's environment variables the hooks also get (beyond `PATH`, `HOME`,
+    /// `LANG`, `LC_*`, `TZ` and the `SNAPCTL_*` ones).
+    #[serde(default)]
+    pub hook_env: Vec<String>,
     /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is
     /// crash-consistent unless a `pre` hook quiesces the volume. Other providers snapshot
     /// attached volumes anyway and refuse the key.
@@ -445,6 +449,20 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             None => 300,
             Some(t) => cadence(t).map_err(|why| fail(id, "hook_timeout", why))?,
         });
+        for name in &p.hook_env {
+            let ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(fail(
+                    id,
+                    "hook_env",
+                    format!("{name:?} is not an environment variable name"),
+                ));
+            }
+        }
         if p.force
             && p.provider
                 .is_some_and(|k| k != crate::kind::ProviderKind::Powervc)

@@ -1,5 +1,6 @@
 //! A policy's `pre` and `post` hooks: `sh -c COMMAND` (`cmd /C` on Windows) with the unit in its
-//! environment. A policy file is code: its hooks run as the user running snapctl.
+//! environment. A policy file is code: its hooks run as the user running snapctl, with a minimal
+//! environment (no credentials unless the policy passes them by name).
 //!
 //! Each hook runs in a process group of its own, so what it starts in the background is killed
 //! with it when it outlives `hook_timeout`, when the run is interrupted a second time, or when the
@@ -59,11 +60,23 @@ impl Tail {
     }
 }
 
+/// Variables a hook inherits from snapctl's environment: nothing secret, only what a shell script
+/// needs to run as it would from a terminal. Everything else (every cloud's credentials) stays out
+/// unless the policy lists it in `hook_env`.
+fn inherited(name: &str) -> bool {
+    matches!(name, "PATH" | "HOME" | "LANG" | "TZ") || name.starts_with("LC_")
+}
+
 /// Run a hook; it fails on a non-zero exit, or when it outlives `timeout` (then its whole
 /// process group is killed). The error carries the end of what it wrote to stderr (else stdout).
+///
+/// Its environment is `env` (the unit's `SNAPCTL_*` values, control characters removed), the
+/// harmless variables of snapctl's own (`PATH`, `HOME`, `LANG`, `LC_*`, `TZ`), and the ones named
+/// in `pass` (the policy's `hook_env`), nothing else.
 pub async fn run(
     command: &str,
     env: &[(&str, String)],
+    pass: &[String],
     timeout: Duration,
 ) -> std::result::Result<(), String> {
     let mut cmd = if cfg!(windows) {
@@ -75,7 +88,12 @@ pub async fn run(
         c.arg("-c").arg(command);
         c
     };
-    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+    cmd.env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|k| inherited(k) || pass.iter().any(|p| p == k))
+        }))
+        .envs(env.iter().map(|(k, v)| (*k, crate::text::flatten(v))))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -756,8 +756,13 @@ async fn start_unit(
     }
     if s.unit.create.is_some() {
         if let Some(pre) = &c.policy.pre
-            && let Err(e) =
-                super::hook::run(pre, &hook_env(c, p.kind(), &s.unit, "pre"), c.hook_timeout).await
+            && let Err(e) = super::hook::run(
+                pre,
+                &hook_env(c, p.kind(), &s.unit, "pre"),
+                &c.policy.hook_env,
+                c.hook_timeout,
+            )
+            .await
         {
             // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
             s.stop("pre", None, e);
@@ -812,8 +817,13 @@ async fn finish_unit(
     };
     if s.hooked
         && let Some(post) = &c.policy.post
-        && let Err(e) =
-            super::hook::run(post, &hook_env(c, p.kind(), &unit, "post"), c.hook_timeout).await
+        && let Err(e) = super::hook::run(
+            post,
+            &hook_env(c, p.kind(), &unit, "post"),
+            &c.policy.hook_env,
+            c.hook_timeout,
+        )
+        .await
     {
         // The snapshot exists (or not); the post-hook's failure is reported, deletions still run.
         fail(&mut run, "post", None, e);

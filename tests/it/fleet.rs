@@ -1809,6 +1809,7 @@ async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
     let err = snapctl::fleet::hook::run(
         &format!("sleep {a} & sleep {b}; true"),
         &env,
+        &[],
         std::time::Duration::from_secs(1),
     )
     .await
@@ -1827,6 +1828,7 @@ async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
     let err = snapctl::fleet::hook::run(
         "head -c 300000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'disk full' >&2; exit 3",
         &env,
+        &[],
         std::time::Duration::from_secs(60),
     )
     .await
@@ -2089,4 +2091,49 @@ async fn failed_listings_and_failures_are_reported_in_the_files_words() {
     let unit = &report["policies"][0]["units"][0];
     assert_eq!(unit["kept"][0]["id"], unit["created"]["id"], "{unit}");
     assert_eq!(unit["kept"][0]["reasons"][0], "taken by this run");
+}
+
+/// A hook sees a minimal environment: no cloud's credentials (the OUTSCALE policy's hook sees
+/// neither OVH's, OUTSCALE's nor Keystone's secrets), the documented `SNAPCTL_*` variables,
+/// `PATH`, and what the policy names in `hook_env`.
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_see_no_credentials_only_what_the_policy_passes() {
+    let emu = start().await;
+    let mut cli = Cli::new(&emu);
+    cli.overrides.push(("KEEP_ME".into(), "kept".into()));
+    cli.overrides.push(("DROP_ME".into(), "dropped".into()));
+    cli.overrides.push(("PATH".into(), "/usr/bin:/bin".into()));
+    let dump = cli.home().join("env.txt");
+    let k = ProviderKind::Outscale;
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"envy\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\npre = \"env > {}\"\nhook_env = [\"KEEP_ME\"]\n",
+            on(k),
+            emu.demo_volume(k),
+            dump.display()
+        ),
+    );
+    apply(&cli, &file, &[], 0).await;
+    let env = std::fs::read_to_string(&dump).expect("the hook ran");
+    for secret in [
+        "OVH_APPLICATION_SECRET",
+        "OVH_CONSUMER_KEY",
+        "OSC_SECRET_KEY",
+        "OSC_ACCESS_KEY",
+        "OS_PASSWORD",
+        "DROP_ME",
+    ] {
+        assert!(!env.contains(secret), "{secret} reached the hook:\n{env}");
+    }
+    for wanted in [
+        "KEEP_ME=kept",
+        "PATH=/usr/bin:/bin",
+        "SNAPCTL_POLICY=envy",
+        "SNAPCTL_PROVIDER=outscale",
+        "SNAPCTL_HOOK=pre",
+    ] {
+        assert!(env.contains(wanted), "{wanted} missing:\n{env}");
+    }
 }

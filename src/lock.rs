@@ -205,6 +205,15 @@ fn open_lock_file(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The lock scope of a file (a policy file's apply lock): a digest of its canonical path, so two
+/// different paths never share a lock (`/x/a_b.toml` and `/x/a/b.toml` would, spelled out).
+pub fn file_scope(path: &Path) -> String {
+    use sha2::Digest;
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    hex::encode(digest)[..32].to_string()
+}
+
 /// A file name safe on every filesystem for `(provider, scope, volume)`.
 fn file_name(parts: &[&str]) -> String {
     let mut name: String = parts
@@ -403,6 +412,37 @@ mod tests {
             !dir.starts_with(std::env::temp_dir()),
             "{} is shared",
             dir.display()
+        );
+    }
+
+    #[test]
+    fn two_files_never_share_a_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("a")).expect("dir");
+        let (flat, nested) = (dir.path().join("a_b.toml"), dir.path().join("a/b.toml"));
+        std::fs::write(&flat, "").expect("write");
+        std::fs::write(&nested, "").expect("write");
+        assert_ne!(file_scope(&flat), file_scope(&nested));
+        let locks = dir.path().join("locks");
+        let _one = acquire(
+            &locks,
+            "policy",
+            &file_scope(&flat),
+            "apply",
+            Duration::ZERO,
+        )
+        .expect("first file");
+        acquire(
+            &locks,
+            "policy",
+            &file_scope(&nested),
+            "apply",
+            Duration::ZERO,
+        )
+        .expect("the other file has its own lock");
+        assert_eq!(
+            file_scope(&nested),
+            file_scope(&dir.path().join("a/../a/b.toml"))
         );
     }
 

@@ -183,7 +183,7 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
-                run::write_atomically(out, &json(&plan))?;
+                run::write_atomically(out, &json(&plan), 0o600)?;
             }
             print(
                 g,
@@ -839,8 +839,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     }
     // One apply per policy file at a time (exit 8): cron overlapping a slow run.
     let dir = lock_dir(&env)?;
-    let canonical = std::fs::canonicalize(&a.run.file).unwrap_or_else(|_| a.run.file.clone());
-    let scope = canonical.display().to_string();
+    let scope = crate::lock::file_scope(&a.run.file);
     let _lock = tokio::task::spawn_blocking(move || {
         crate::lock::acquire(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
     })
@@ -921,12 +920,13 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     // Write what can be written; a file that cannot be is reported after the report is shown.
     let mut unwritten = Vec::new();
     if let Some(path) = &loaded.report_file
-        && let Err(e) = run::write_atomically(path, &json(&report))
+        && let Err(e) = run::write_atomically(path, &json(&report), 0o600)
     {
         unwritten.push(e.to_string());
     }
     if let Some(path) = &loaded.metrics_file
-        && let Err(e) = run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now))
+        && let Err(e) =
+            run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now), 0o644)
     {
         unwritten.push(e.to_string());
     }

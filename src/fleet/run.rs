@@ -1052,9 +1052,12 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     out
 }
 
-/// Write `text` to `path` atomically: a temporary file beside it, then a rename, so a reader (the
-/// textfile collector, a monitoring check) never sees half a file.
-pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+/// Write `text` to `path` atomically: a temporary file with a random name, created exclusively
+/// beside it (never through a planted file or link), given `mode`, synced, then renamed over
+/// `path`, so a reader (the textfile collector, a monitoring check) never sees half a file and a
+/// shared directory cannot redirect the write. Reports and plans are `0o600`, metrics `0o644`.
+pub fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<()> {
+    use std::io::Write;
     let io = |source| Error::Io {
         action: format!("cannot write {}", path.display()),
         source,
@@ -1064,14 +1067,36 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{:016x}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default(),
-        std::process::id()
+        fastrand::u64(..)
     ));
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(mode)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp).map_err(io)?;
+    let written = (|| {
+        #[cfg(unix)]
+        {
+            // The mode asked for, whatever the umask.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })
@@ -1248,6 +1273,41 @@ pub async fn adopt(target: &Target, id: &str, list: &[Adoption]) -> Vec<(String,
 mod tests {
     use super::*;
     use jiff::SignedDuration;
+
+    #[cfg(unix)]
+    #[test]
+    fn output_files_are_written_through_a_fresh_private_file_never_a_planted_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        // The temporary name of the old code, planted as a link to the victim.
+        let out = dir.path().join("report.json");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path()
+                .join(format!(".report.json.{}.tmp", std::process::id())),
+        )
+        .expect("symlink");
+        write_atomically(&out, "{}", 0o600).expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&out), 0o600);
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "{}");
+        let metrics = dir.path().join("snapctl.prom");
+        write_atomically(&metrics, "x 1\n", 0o644).expect("written");
+        assert_eq!(mode(&metrics), 0o644, "node_exporter reads it");
+        // A link where the output goes is replaced, not followed.
+        let linked = dir.path().join("linked.json");
+        std::os::unix::fs::symlink(&victim, &linked).expect("symlink");
+        write_atomically(&linked, "{}", 0o600).expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        // Nothing is left behind but the outputs, the victim and the planted link.
+        let left = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(left, 5);
+    }
 
     #[test]
     fn a_failed_listing_is_unknown_with_no_timestamp() {

@@ -462,11 +462,10 @@ async fn a_second_apply_of_the_same_file_waits_its_turn() {
             on(k)
         ),
     );
-    let canonical = std::fs::canonicalize(&file).expect("path");
     let _held = snapctl::lock::acquire(
         &cli.home().join("locks"),
         "policy",
-        &canonical.display().to_string(),
+        &snapctl::lock::file_scope(&file),
         "apply",
         std::time::Duration::ZERO,
     )

@@ -855,6 +855,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     let plan = match &a.plan {
         None => fresh,
         Some(path) => {
+            crate::fleet::file::check_strict(path, "saved plan")?;
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
                 action: format!("cannot read saved plan {}", path.display()),
                 source,

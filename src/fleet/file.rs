@@ -289,6 +289,15 @@ pub fn load_with_profiles(path: &Path, profiles: Option<(&[String], &str)>) -> R
         hint: Some("a policy file is UTF-8 TOML".into()),
     })?;
     let checked = check(path, &text)?;
+    // A policy file with hooks is code: it must be as safe from others as a crontab.
+    if checked
+        .file
+        .policy
+        .iter()
+        .any(|p| p.pre.is_some() || p.post.is_some())
+    {
+        check_strict(path, "policy file")?;
+    }
     if let Some((known, source)) = profiles {
         for p in &checked.file.policy {
             if let Some(name) = &p.profile
@@ -313,6 +322,64 @@ pub fn load_with_profiles(path: &Path, profiles: Option<(&[String], &str)>) -> R
         }
     }
     Ok(checked)
+}
+
+/// Refuse (exit 9, nothing run) a file that runs code or carries decisions (a policy file with
+/// hooks, a saved plan) when someone else could have written it: the file, and every directory
+/// above it, must belong to the user running snapctl or to root, and must not be writable by group
+/// or others (a directory may be, if it is sticky, as `/tmp` is). sshd's StrictModes and cron
+/// apply the same rules.
+pub fn check_strict(path: &Path, what: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let canonical = std::fs::canonicalize(path).map_err(|e| Error::Usage {
+            message: format!("cannot read {what} {}: {e}", path.display()),
+            hint: None,
+        })?;
+        let me = rustix::process::geteuid().as_raw();
+        for (i, p) in canonical.ancestors().enumerate() {
+            let Ok(meta) = std::fs::metadata(p) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            let loose = mode & 0o022 != 0 && !(i > 0 && meta.is_dir() && mode & 0o1000 != 0);
+            let problem = if meta.uid() != me && meta.uid() != 0 {
+                Some(format!(
+                    "it belongs to uid {}, not to you (uid {me}) or root",
+                    meta.uid()
+                ))
+            } else if loose {
+                Some(format!(
+                    "group or others can write to it (mode {:03o})",
+                    mode & 0o777
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                let shown = if i == 0 {
+                    format!("{what} {}", canonical.display())
+                } else {
+                    format!(
+                        "{what} {}: its directory {}",
+                        canonical.display(),
+                        p.display()
+                    )
+                };
+                return Err(Error::Refused {
+                    reason: format!("refusing the {shown}: {problem}; nothing was run"),
+                    hint: Some(format!(
+                        "whoever can write it decides what snapctl runs as you: chmod go-w {} (and chown it to you or root)",
+                        p.display()
+                    )),
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
+    Ok(())
 }
 
 /// [`load`] on text already read.

@@ -2136,3 +2136,89 @@ async fn hooks_see_no_credentials_only_what_the_policy_passes() {
         assert!(env.contains(wanted), "{wanted} missing:\n{env}");
     }
 }
+
+/// A policy file with hooks is code, a saved plan carries decisions: refused (exit 9, nothing
+/// run) when group or others can write it or its directory (unless sticky), or when it belongs to
+/// someone else than the user or root.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn files_others_could_write_are_refused_before_anything_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let ran = cli.home().join("ran");
+    let text = format!(
+        "[[policy]]\nid = \"hooked\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\npre = \"touch {}\"\n",
+        on(k),
+        emu.demo_volume(k),
+        ran.display()
+    );
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let shared = cli.home().join("shared");
+    std::fs::create_dir_all(&shared).expect("dir");
+    let file = shared.join("fleet.toml");
+    std::fs::write(&file, &text).expect("write");
+    let f = file.to_str().expect("utf-8");
+    let before = emu.changes().len();
+    // The file writable by others.
+    chmod(&shared, 0o755);
+    chmod(&file, 0o666);
+    for cmd in ["validate", "apply"] {
+        let out = cli.bare(&["policy", cmd, "-f", f]).await;
+        assert_exit(&out, 9);
+        assert!(stderr(&out).contains("mode 666"), "{}", stderr(&out));
+    }
+    // Its directory writable by others, not sticky.
+    chmod(&file, 0o644);
+    chmod(&shared, 0o777);
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("its directory"), "{}", stderr(&out));
+    assert!(!ran.exists(), "the hook never ran");
+    assert_eq!(emu.changes().len(), before, "nothing was sent");
+    // Sticky, as /tmp is: allowed.
+    chmod(&shared, 0o1777);
+    let out = cli.bare(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 0);
+    // A saved plan others can write is refused too.
+    chmod(&shared, 0o755);
+    let plan = shared.join("plan.json");
+    let out = cli
+        .bare(&[
+            "policy",
+            "plan",
+            "-f",
+            f,
+            "--out",
+            plan.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 0);
+    chmod(&plan, 0o664);
+    let out = cli
+        .bare(&[
+            "policy",
+            "apply",
+            "-f",
+            f,
+            "--plan",
+            plan.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("saved plan"), "{}", stderr(&out));
+    // Someone else's file (when the tests can make one: as root).
+    if rustix::process::geteuid().is_root() {
+        chmod(&plan, 0o600);
+        std::os::unix::fs::chown(&file, Some(65534), Some(65534)).expect("chown");
+        let out = cli.bare(&["policy", "validate", "-f", f]).await;
+        assert_exit(&out, 9);
+        assert!(stderr(&out).contains("uid 65534"), "{}", stderr(&out));
+    } else {
+        eprintln!("skipping the foreign-owner case: it needs root to chown");
+    }
+    assert!(!ran.exists(), "the hook never ran");
+}

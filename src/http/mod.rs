@@ -103,45 +103,62 @@ impl Default for HttpConfig {
 #[derive(Debug)]
 pub struct Http {
     client: reqwest::Client,
+    /// Never through a proxy: loopback requests (a proxy would see them, in clear text on http).
+    direct: reqwest::Client,
     config: HttpConfig,
     limiter: Option<Limiter>,
 }
 
 impl Http {
-    /// Build the client (rustls, no proxy surprises beyond the environment's).
+    /// Build the clients (rustls, no proxy surprises beyond the environment's): one that uses the
+    /// environment's proxies, and one that never does, for loopback.
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            // None of these APIs redirect: a 3xx is an error naming its Location, never followed
-            // (a followed redirect carries signatures, tokens or the Keystone password elsewhere).
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &config.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::Config {
-                message: format!("cannot read the CA certificate: {e}"),
-                hint: Some("--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into()),
-            })?;
-            if certs.is_empty() {
-                return Err(Error::Config {
-                    message: "the CA file holds no PEM certificate".into(),
-                    hint: Some("--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into()),
-                });
+        let built = |proxied: bool| -> Result<reqwest::Client> {
+            let mut builder = reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .connect_timeout(config.connect_timeout)
+                // None of these APIs redirect: a 3xx is an error naming its Location, never
+                // followed (a followed redirect carries signatures, tokens or the Keystone
+                // password elsewhere).
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("snapctl/", env!("CARGO_PKG_VERSION")));
+            if !proxied {
+                builder = builder.no_proxy();
             }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
+            if let Some(pem) = &config.ca_pem {
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::Config {
+                        message: format!("cannot read the CA certificate: {e}"),
+                        hint: Some(
+                            "--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into(),
+                        ),
+                    })?;
+                if certs.is_empty() {
+                    return Err(Error::Config {
+                        message: "the CA file holds no PEM certificate".into(),
+                        hint: Some(
+                            "--cacert expects a PEM file (-----BEGIN CERTIFICATE-----)".into(),
+                        ),
+                    });
+                }
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
             }
-        }
-        if config.insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let client = builder.build().map_err(|e| Error::Config {
-            message: format!("cannot set up the HTTP client: {e}"),
-            hint: None,
-        })?;
+            if config.insecure {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+            builder.build().map_err(|e| Error::Config {
+                message: format!("cannot set up the HTTP client: {e}"),
+                hint: None,
+            })
+        };
+        let client = built(true)?;
+        let direct = built(false)?;
         let limiter = config.rate_limit.and_then(Limiter::new);
         Ok(Http {
             client,
+            direct,
             config,
             limiter,
         })
@@ -365,7 +382,12 @@ impl Http {
         self.config
             .sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut builder = self.client.request(req.method.clone(), req.url.clone());
+        let client = if is_loopback(&req.url) {
+            &self.direct
+        } else {
+            &self.client
+        };
+        let mut builder = client.request(req.method.clone(), req.url.clone());
         for h in &req.headers {
             builder = builder.header(h.name, &h.value);
         }
@@ -482,14 +504,13 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Whether a URL's host is this machine: a loopback address or `localhost` (RFC 6761).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
+        // The address connected to (`127.1` and `0x7f000001` are 127.0.0.1 once parsed).
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
+        // `::1` only, not an IPv4-mapped spelling.
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        // `localhost` exactly: `localhost.` and `x.localhost` are names a resolver may send
+        // anywhere.
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
 }
@@ -561,9 +582,8 @@ mod tests {
             "http://127.0.0.1:8080/1.0",
             "http://127.8.9.10/api/v1",
             "http://[::1]:5000/v3",
-            "http://[::ffff:127.0.0.1]:5000/v3",
             "http://localhost:9000/v3",
-            "http://api.localhost/",
+            "http://LOCALHOST:9000/v3",
             "https://eu.api.ovh.com/1.0",
             "https://198.51.100.7:9000/v3",
         ] {
@@ -576,6 +596,10 @@ mod tests {
             "http://[2001:db8::1]/v3",
             "http://localhost.evil.example/",
             "http://0.0.0.0:8080/",
+            // Names a resolver may send anywhere, and a mapped spelling: not loopback.
+            "http://api.localhost/",
+            "http://localhost./",
+            "http://[::ffff:127.0.0.1]:5000/v3",
         ] {
             let url = Url::parse(bad).expect("url");
             let err = http.check_destination("list volumes", &url).unwrap_err();

@@ -318,3 +318,75 @@ async fn the_emulator_refuses_a_non_loopback_listen_address() {
     assert_stderr_has(&out, "--allow-remote");
     assert!(out.stdout.is_empty(), "{}", stdout(&out));
 }
+
+/// A loopback listener standing in for a proxy: it records every connection's first bytes and
+/// answers 502.
+fn recording_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            log.lock()
+                .expect("log")
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = s.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// With a proxy in the environment, plain-http requests to loopback never go through it (it would
+/// read the Keystone password in clear text), and hosts that only look local (`x.localhost`,
+/// `localhost.`, an IPv4-mapped address) are not loopback: plain http to them is refused before
+/// anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_requests_never_go_through_a_proxy() {
+    let emu = crate::emulator::start().await;
+    let (proxy, seen) = recording_proxy();
+    let port = emu.base().rsplit(':').next().expect("port").to_string();
+    let mut cli = crate::emulator::Cli::new(&emu);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cli.overrides.push((var.into(), proxy.clone()));
+    }
+    let out = cli
+        .run(
+            snapctl::provider::ProviderKind::Powervc,
+            &["volume", "list"],
+        )
+        .await;
+    assert_exit(&out, 0);
+    for host in ["x.localhost", "localhost.", "[::ffff:7f00:1]"] {
+        let mut cli = crate::emulator::Cli::new(&emu);
+        for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+            cli.overrides.push((var.into(), proxy.clone()));
+        }
+        cli.overrides.push((
+            "OS_AUTH_URL".into(),
+            format!("http://{host}:{port}/identity/v3"),
+        ));
+        let out = cli
+            .run(
+                snapctl::provider::ProviderKind::Powervc,
+                &["volume", "list"],
+            )
+            .await;
+        assert_exit(&out, 9);
+        assert_stderr_has(&out, "refusing plain http://");
+    }
+    let seen = seen.lock().expect("log");
+    assert!(seen.is_empty(), "the proxy saw: {seen:?}");
+}

@@ -1,6 +1,8 @@
 //! Completion values read from the API: volume and snapshot ids, for the shell's dynamic
-//! completion (`COMPLETE=bash snapctl`). The provider, profile, service, region and endpoint come
-//! from the command line being completed (and the usual environment); everything runs under a
+//! completion (`COMPLETE=bash snapctl`). The provider, profile, service and region come from the
+//! command line being completed; endpoints only from profiles, native files and the environment,
+//! never from the line (`--endpoint`, `--volume-endpoint`, `--cacert`, `--allow-http` and
+//! `--insecure` typed there are ignored: completion authenticates); everything runs under a
 //! deadline (`SNAPCTL_COMPLETE_TIMEOUT`, default 2s), after which nothing is offered, so a slow or
 //! unreachable API never blocks the shell. Nothing is printed to the terminal.
 
@@ -68,20 +70,15 @@ fn global(words: &[String]) -> Option<crate::cli::Global> {
         (&["--config"][..], "--config"),
         (&["--service"][..], "--service"),
         (&["--region"][..], "--region"),
-        (&["--endpoint"][..], "--endpoint"),
-        (&["--cacert"][..], "--cacert"),
-        (&["--volume-endpoint"][..], "--volume-endpoint"),
     ] {
         if let Some(v) = value_of(words, names) {
             argv.push(flag.to_string());
             argv.push(v);
         }
     }
-    for flag in ["--allow-http", "--insecure"] {
-        if words.iter().any(|w| w == flag) {
-            argv.push(flag.to_string());
-        }
-    }
+    // Never an endpoint, a CA or a transport relaxation from the line being typed: completion
+    // authenticates, and a half-typed `--endpoint` must not receive a profile's credentials.
+    // Endpoints come from profiles, native files and the environment only.
     argv.push("providers".into());
     Cli::try_parse_from(argv).ok().map(|c| c.global)
 }

@@ -250,6 +250,43 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
+impl Settings {
+    /// Whether the chosen profile was named (`--profile`, `SNAPCTL_PROFILE`, `default_profile`)
+    /// and holds a secret. Then a secret and the endpoint it goes to come as a pair from that
+    /// profile: the environment and the providers' native files (`ovh.conf`,
+    /// `~/.osc/config.json`, `clouds.yaml`) neither supply its credentials nor re-point its
+    /// endpoint; only an explicit `--endpoint` does, with a warning naming both.
+    pub fn bound(&self) -> bool {
+        self.profile_name.is_some() && self.profile.holds_secret()
+    }
+
+    /// The environment the credential and endpoint layers read: empty when [`Settings::bound`].
+    pub fn ambient(&self) -> Env {
+        if self.bound() {
+            Env {
+                vars: Default::default(),
+                home: self.env.home.clone(),
+                cwd: self.env.cwd.clone(),
+            }
+        } else {
+            self.env.clone()
+        }
+    }
+
+    /// The warning for `--endpoint` beside a profile that holds secrets, when it points them
+    /// somewhere else than the profile's own endpoint.
+    pub fn endpoint_warning(&self) -> Option<String> {
+        let flag = self.endpoint_flag.as_deref()?;
+        let name = self.profile_name.as_deref()?;
+        (self.bound() && self.profile.endpoint.as_deref() != Some(flag)).then(|| {
+            format!(
+                "--endpoint {flag} overrides profile {name}'s endpoint ({}): {name}'s credentials are sent to {flag}",
+                self.profile.endpoint.as_deref().unwrap_or("the provider's default")
+            )
+        })
+    }
+}
+
 /// Default `--wait` deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 

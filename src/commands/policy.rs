@@ -34,7 +34,10 @@ pub(super) fn load_checked(
     let (names, source) =
         match crate::config::load_config_file(config.as_deref(), env, &mut warnings) {
             Ok((f, path)) => (
-                f.profiles.keys().cloned().collect::<Vec<_>>(),
+                f.profiles
+                    .iter()
+                    .map(|(k, p)| (k.clone(), p.endpoint.clone()))
+                    .collect::<Vec<_>>(),
                 path.map(|p| p.display().to_string())
                     .unwrap_or_else(|| "the profiles file (there is none)".into()),
             ),

@@ -258,10 +258,13 @@ pub fn load(path: &Path) -> Result<Checked> {
     load_with_profiles(path, None)
 }
 
+/// The profiles file's profiles (name, endpoint) and how to name that file in messages.
+pub type Profiles<'a> = (&'a [(String, Option<String>)], &'a str);
+
 /// [`load`], also refusing a policy whose `profile` is not one of `profiles` (the profiles file's
 /// names; `None`: not checked). A file that cannot be read (missing, a dangling link, a
 /// directory, not UTF-8) is a usage error (exit 2), like any other problem with the file.
-pub fn load_with_profiles(path: &Path, profiles: Option<(&[String], &str)>) -> Result<Checked> {
+pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result<Checked> {
     let bytes = std::fs::read(path).map_err(|e| Error::Usage {
         message: format!(
             "cannot read policy file {}: {}",
@@ -298,7 +301,39 @@ pub fn load_with_profiles(path: &Path, profiles: Option<(&[String], &str)>) -> R
     {
         check_strict(path, "policy file")?;
     }
+    // A policy file is code: its `endpoint` may not send a profile's (or the environment's)
+    // credentials to another host than the profile's own.
+    for p in &checked.file.policy {
+        let Some(endpoint) = &p.endpoint else {
+            continue;
+        };
+        let profile_endpoint = profiles.and_then(|(known, _)| {
+            let name = p.profile.as_ref()?;
+            known.iter().find(|(n, _)| n == name)?.1.as_ref()
+        });
+        if profile_endpoint != Some(endpoint) {
+            return Err(Error::Usage {
+                message: format!(
+                    "{}{}: policy {:?}, endpoint: {endpoint:?} would receive the credentials of {}",
+                    path.display(),
+                    line_of(&text, &p.id, "endpoint")
+                        .map(|l| format!(", line {l}"))
+                        .unwrap_or_default(),
+                    p.id,
+                    p.profile
+                        .as_deref()
+                        .map(|n| format!("profile {n:?}, whose endpoint is another"))
+                        .unwrap_or_else(|| "the environment".into())
+                ),
+                hint: Some(
+                    "define a profile with that endpoint and its own credentials in the profiles file, and name it with profile = \"NAME\"".into(),
+                ),
+            });
+        }
+    }
     if let Some((known, source)) = profiles {
+        let names: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
+        let known = &names;
         for p in &checked.file.policy {
             if let Some(name) = &p.profile
                 && !known.contains(name)

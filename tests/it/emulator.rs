@@ -1250,6 +1250,32 @@ async fn volume_and_snapshot_ids_complete_from_the_api_within_a_deadline() {
         started.elapsed()
     );
     drop(silent);
+
+    // An --endpoint typed on the line is never contacted (it would receive the credentials,
+    // here the Keystone password): completion asks the environment's endpoint.
+    let typed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    typed.set_nonblocking(true).expect("nonblocking");
+    let port = typed.local_addr().expect("addr").port();
+    let out = run(complete(
+        words(&[
+            "-p",
+            "powervc",
+            "--endpoint",
+            &format!("http://127.0.0.1:{port}/identity/v3"),
+            "--allow-http",
+            "snapshot",
+            "show",
+            "",
+        ]),
+        vec![],
+    ))
+    .await;
+    assert!(
+        stdout(&out).contains("\tbefore-upgrade"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(typed.accept().is_err(), "the typed endpoint was contacted");
 }
 
 /// A hint that names a command can be pasted as it is: the EFS and NAS-HA `--volume` hints carry

@@ -390,3 +390,90 @@ async fn loopback_requests_never_go_through_a_proxy() {
     let seen = seen.lock().expect("log");
     assert!(seen.is_empty(), "the proxy saw: {seen:?}");
 }
+
+/// A secret and its endpoint come as a pair from one source: with profiles that hold credentials,
+/// `OVH_ENDPOINT`, `OSC_ENDPOINT_API` and `OS_AUTH_URL` in the environment (a dev cloud's, here a
+/// recording listener standing in for `x.invalid`) never receive the profiles' secrets; an
+/// explicit `--endpoint` beside `--profile` is the user's choice, warned with both named; and a
+/// policy's `endpoint` that would move a profile's or the environment's credentials is refused
+/// by validate (exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profiles_secrets_go_only_to_its_own_endpoint() {
+    use snapctl::emulator as e;
+    let emu = crate::emulator::start().await;
+    let (foreign, seen) = recording_proxy();
+    let mut cli = crate::emulator::Cli::new(&emu);
+    let b = emu.base();
+    let dir = cli.home().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[profiles.prod-efs]\nprovider = \"ovh-efs\"\nendpoint = \"{b}/1.0\"\nservice = \"{}\"\napplication_key = \"{}\"\napplication_secret = \"{}\"\nconsumer_key = \"{}\"\n\n\
+             [profiles.prod-osc]\nprovider = \"outscale\"\nendpoint = \"{b}/api/v1\"\nregion = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\n\
+             [profiles.prod-powervc]\nprovider = \"powervc\"\nendpoint = \"{b}/identity/v3\"\nusername = \"{}\"\npassword = \"{}\"\nproject_name = \"ibm-default\"\n",
+            e::EFS_SERVICE,
+            e::OVH_AK,
+            e::OVH_AS,
+            e::OVH_CK,
+            e::OSC_REGION,
+            e::OSC_AK,
+            e::OSC_SK,
+            e::PVC_USER,
+            e::PVC_PASSWORD,
+        ),
+    )
+    .expect("write");
+    for (k, v) in [
+        ("OVH_ENDPOINT", format!("{foreign}/1.0")),
+        ("OSC_ENDPOINT_API", format!("{foreign}/api/v1")),
+        ("OS_AUTH_URL", format!("{foreign}/identity/v3")),
+        ("OS_PASSWORD", "the-dev-password".to_string()),
+    ] {
+        cli.overrides.push((k.into(), v));
+    }
+    for profile in ["prod-efs", "prod-osc", "prod-powervc"] {
+        let out = cli.bare(&["--profile", profile, "volume", "list"]).await;
+        assert_exit(&out, 0);
+    }
+    assert!(seen.lock().expect("log").is_empty(), "{:?}", seen.lock());
+    // --endpoint beside --profile: allowed, warned, both named.
+    let out = cli
+        .bare(&[
+            "--profile",
+            "prod-osc",
+            "--endpoint",
+            &format!("{foreign}/api/v1"),
+            "volume",
+            "list",
+        ])
+        .await;
+    assert_stderr_has(&out, "overrides profile prod-osc's endpoint");
+    assert_stderr_has(&out, &format!("{foreign}/api/v1"));
+    seen.lock().expect("log").clear();
+    // A policy's endpoint never moves a profile's or the environment's credentials.
+    for (name, conn) in [
+        (
+            "with-profile",
+            "profile = \"prod-powervc\"\nprovider = \"powervc\"",
+        ),
+        ("from-env", "provider = \"powervc\""),
+    ] {
+        let file = cli.home().join(format!("{name}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "[[policy]]\nid = \"p\"\n{conn}\nendpoint = \"{foreign}/identity/v3\"\nevery = \"1h\"\nselect = {{ all = true }}\nkeep = {{ last = 1 }}\n"
+            ),
+        )
+        .expect("write");
+        for cmd in ["validate", "apply"] {
+            let out = cli
+                .bare(&["policy", cmd, "-f", file.to_str().expect("utf-8")])
+                .await;
+            assert_exit(&out, 2);
+            assert_stderr_has(&out, "would receive the credentials");
+        }
+    }
+    assert!(seen.lock().expect("log").is_empty(), "{:?}", seen.lock());
+}

@@ -134,8 +134,15 @@ pub fn endpoint_url(endpoint: &str, protocol: Option<&str>) -> Result<Url> {
 
 /// Resolve endpoint, region and credentials.
 pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscConfig> {
-    let file = load_profile(settings, warnings)?;
-    let env = &settings.env;
+    // A profile holding secrets is the only source of its secrets and of where they go.
+    let file = if settings.bound() {
+        OscProfile::default()
+    } else {
+        load_profile(settings, warnings)?
+    };
+    warnings.extend(settings.endpoint_warning());
+    let ambient = settings.ambient();
+    let env = &ambient;
     let profile = &settings.profile;
     let region = layered(
         settings.region_flag.as_deref(),

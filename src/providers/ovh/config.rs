@@ -169,8 +169,15 @@ pub fn endpoint_url(endpoint: &str) -> Result<Url> {
 
 /// Resolve endpoint and credentials; pushes warnings (world-readable `ovh.conf`) into `warnings`.
 pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OvhConfig> {
-    let conf = OvhConf::load(settings, warnings)?;
-    let env = &settings.env;
+    // A profile holding secrets is the only source of its secrets and of where they go.
+    let conf = if settings.bound() {
+        OvhConf { values: vec![] }
+    } else {
+        OvhConf::load(settings, warnings)?
+    };
+    warnings.extend(settings.endpoint_warning());
+    let ambient = settings.ambient();
+    let env = &ambient;
     let endpoint = layered(
         settings.endpoint_flag.as_deref(),
         env,

@@ -310,8 +310,15 @@ pub fn identity_url(raw: &str) -> Result<Url> {
 
 /// Resolve settings.
 pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<PowervcConfig> {
-    let cloud = load_cloud(settings, warnings)?;
-    let env = &settings.env;
+    // A profile holding secrets is the only source of its secrets and of where they go.
+    let cloud = if settings.bound() {
+        Cloud::default()
+    } else {
+        load_cloud(settings, warnings)?
+    };
+    warnings.extend(settings.endpoint_warning());
+    let ambient = settings.ambient();
+    let env = &ambient;
     let p = &settings.profile;
     let pick = |env_names: &[&str], profile: Option<String>, cloud: Option<String>| {
         layered(None, env, env_names, profile.as_deref(), cloud.as_deref())

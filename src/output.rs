@@ -486,7 +486,9 @@ pub fn render_providers(format: Format) -> String {
     }
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> String {
+/// Pretty JSON with C1, line-separator and bidi controls escaped as `\uXXXX` (every JSON output
+/// of snapctl, fleet plans and reports included).
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
     let s = serde_json::to_string_pretty(value).expect("output records serialise");
     let mut out = escape_invisible(&s);
     out.push('\n');

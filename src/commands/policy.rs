@@ -442,11 +442,9 @@ async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs)
     Ok(0)
 }
 
+/// Plans and reports as JSON, with C1 and bidi controls escaped as every JSON output is.
 fn json<T: serde::Serialize>(v: &T) -> String {
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).expect("plans serialise")
-    )
+    crate::output::json(v)
 }
 
 fn print(g: &crate::cli::Global, text: &str) -> Result<()> {
@@ -479,7 +477,7 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
                 eprintln!(
                     "error: policy {} volume {}: {}",
                     p.id,
-                    u.volume_id,
+                    flat(&u.volume_id),
                     crate::text::one_line(e, crate::text::MAX_LINE)
                 );
             }
@@ -522,13 +520,20 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
 fn entry_line(out: &mut String, sign: char, e: &crate::fleet::plan::PlanEntry, why: &str) {
     let _ = writeln!(
         out,
-        "    {sign} {}  {}  {}  {why}",
-        e.id,
-        e.name.as_deref().unwrap_or("-"),
+        "    {sign} {}  {}  {}  {}",
+        flat(&e.id),
+        flat(e.name.as_deref().unwrap_or("-")),
         e.created_at
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_else(|| "-".into()),
+        flat(why),
     );
+}
+
+/// Server text (names, ids, messages) as it goes into one line of plan, apply or check output:
+/// a name holding a line break can never forge a line of its own.
+fn flat(text: &str) -> String {
+    crate::text::flatten(text)
 }
 
 fn heading(
@@ -566,26 +571,26 @@ fn render_plan(plan: &FleetPlan) -> String {
             p.interval_seconds,
         );
         if let Some(e) = &p.error {
-            let _ = writeln!(out, "  error: {e}");
+            let _ = writeln!(out, "  error: {}", flat(e));
         }
         if let Some(r) = &p.refused {
-            let _ = writeln!(out, "  refused: {r}");
+            let _ = writeln!(out, "  refused: {}", flat(r));
         }
         if let Some(r) = &p.deletions_refused {
-            let _ = writeln!(out, "  deletions refused: {r}");
+            let _ = writeln!(out, "  deletions refused: {}", flat(r));
         }
         for u in &p.units {
             let _ = writeln!(
                 out,
                 "  {}{}",
-                u.volume_id,
+                flat(&u.volume_id),
                 u.volume_name
                     .as_deref()
-                    .map(|n| format!(" ({n})"))
+                    .map(|n| format!(" ({})", flat(n)))
                     .unwrap_or_default()
             );
             if let Some(e) = &u.error {
-                let _ = writeln!(out, "    error: {e}");
+                let _ = writeln!(out, "    error: {}", flat(e));
             }
             if let Some(name) = &u.create {
                 create += usize::from(p.refused.is_none());
@@ -645,7 +650,7 @@ fn render_plan(plan: &FleetPlan) -> String {
 fn render_report(r: &RunReport) -> String {
     let mut out = String::new();
     if let Some(why) = &r.refused {
-        let _ = writeln!(out, "refused: {why}");
+        let _ = writeln!(out, "refused: {}", flat(why));
     }
     let (mut created, mut deleted) = (0, 0);
     for p in &r.policies {
@@ -657,19 +662,19 @@ fn render_report(r: &RunReport) -> String {
             p.interval_seconds,
         );
         if let Some(e) = &p.error {
-            let _ = writeln!(out, "  error: {e}");
+            let _ = writeln!(out, "  error: {}", flat(e));
         }
         if let Some(why) = &p.refused {
-            let _ = writeln!(out, "  refused: {why}");
+            let _ = writeln!(out, "  refused: {}", flat(why));
         }
         for u in &p.units {
             let _ = writeln!(
                 out,
                 "  {}{}: {}",
-                u.volume_id,
+                flat(&u.volume_id),
                 u.volume_name
                     .as_deref()
-                    .map(|n| format!(" ({n})"))
+                    .map(|n| format!(" ({})", flat(n)))
                     .unwrap_or_default(),
                 u.status
             );
@@ -682,7 +687,7 @@ fn render_report(r: &RunReport) -> String {
                 entry_line(&mut out, '-', d, "deleted");
             }
             for id in &u.repaired {
-                let _ = writeln!(out, "    ~ {id}  Name tag restored");
+                let _ = writeln!(out, "    ~ {}  Name tag restored", flat(id));
             }
             for f in &u.failures {
                 let _ = writeln!(
@@ -690,7 +695,7 @@ fn render_report(r: &RunReport) -> String {
                     "    x {}{}: {}",
                     f.op,
                     f.id.as_deref()
-                        .map(|id| format!(" {id}"))
+                        .map(|id| format!(" {}", flat(id)))
                         .unwrap_or_default(),
                     crate::text::one_line(&f.error, crate::text::MAX_LINE)
                 );
@@ -950,7 +955,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
                 eprintln!(
                     "error: policy {} volume {}: {} {}",
                     p.id,
-                    u.volume_id,
+                    flat(&u.volume_id),
                     f.op,
                     crate::text::one_line(&f.error, crate::text::MAX_LINE)
                 );
@@ -1088,10 +1093,10 @@ async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
                 .filter(|_| status != 3)
                 .map(|t| format!("{}s", now.duration_since(t).as_secs().max(0)))
                 .unwrap_or_else(|| "U".into());
+            // The label is server text: on one line, its quotes doubled (the plugin format).
+            let label = flat(&format!("{}/{}", p.id, u.volume_id)).replace('\'', "''");
             perf.push(format!(
-                "'{}/{}'={age};{};{};0",
-                p.id,
-                u.volume_id,
+                "'{label}'={age};{};{};0",
                 warn.as_secs(),
                 crit.as_secs()
             ));

@@ -191,6 +191,19 @@ impl Emulator {
         }
     }
 
+    /// Give the first EFS share or PowerVC volume another name, served as it is (tests of what a
+    /// hostile name does to snapctl's output). Other providers are left alone.
+    pub fn rename_first_volume(&self, kind: crate::kind::ProviderKind, name: &str) {
+        use crate::kind::ProviderKind;
+        if let Ok(mut w) = self.world.lock() {
+            match kind {
+                ProviderKind::OvhEfs => w.ovh.rename_first_share(name),
+                ProviderKind::Powervc => w.pvc.rename_first_volume(name),
+                _ => {}
+            }
+        }
+    }
+
     /// Make the API refuse every snapshot create on `volume` from now on (an id, or a NAS-HA
     /// partition name), as it would for a volume in a bad state.
     pub fn refuse_creates_on(&self, volume: &str) {

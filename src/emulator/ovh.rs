@@ -73,6 +73,12 @@ pub(crate) struct OvhState {
 
 impl OvhState {
     /// The first seeded share.
+    pub(crate) fn rename_first_share(&mut self, name: &str) {
+        if let Some(s) = self.shares.first_mut() {
+            s.name = name.to_string();
+        }
+    }
+
     pub(crate) fn first_share(&self) -> String {
         self.shares
             .first()

@@ -55,6 +55,12 @@ impl PvcState {
     pub(crate) fn first_volume(&self) -> String {
         self.vols.first().map(|v| v.id.clone()).unwrap_or_default()
     }
+
+    pub(crate) fn rename_first_volume(&mut self, name: &str) {
+        if let Some(v) = self.vols.first_mut() {
+            v.name = name.to_string();
+        }
+    }
 }
 
 /// An available snapshot of the first volume, named `name`, taken `at` (benchmarks).

@@ -371,7 +371,8 @@ async fn sigterm_drops_a_read_in_flight_on_every_provider() {
         let took = started.elapsed();
         assert_exit(&out, 130);
         assert!(
-            took < std::time::Duration::from_secs(3),
+            // The server would hold the read for 60 s; the bound leaves room for a loaded machine.
+            took < std::time::Duration::from_secs(10),
             "{:?} after the signal: {took:?}\n{}",
             cli.args,
             stderr(&out)

@@ -920,7 +920,7 @@ async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
     // The read in flight is dropped at once (it would time out after 700 ms, and three more
     // attempts followed before the first fix).
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_millis(2500),
         "{:?}",
         started.elapsed()
     );

@@ -1014,9 +1014,10 @@ async fn an_interrupted_apply_reports_what_it_did() {
     let out = crate::common::signal_after(cmd, "INT", std::time::Duration::from_millis(1500)).await;
     let after_signal = started.elapsed() - std::time::Duration::from_millis(1500);
     assert_exit(&out, 130);
-    // Honoured at once: no wait for the rate limiter's queue or the next poll.
+    // Honoured at once: no wait for the rate limiter's queue (about 15 s of it here) or the next
+    // poll. The promise is 2 s; the bound leaves room for a loaded CI machine.
     assert!(
-        after_signal < std::time::Duration::from_secs(2),
+        after_signal < std::time::Duration::from_secs(5),
         "exited {after_signal:?} after the signal"
     );
     let r = json(&out);
@@ -2221,4 +2222,62 @@ async fn files_others_could_write_are_refused_before_anything_runs() {
         eprintln!("skipping the foreign-owner case: it needs root to chown");
     }
     assert!(!ran.exists(), "the hook never ran");
+}
+
+/// Server text never forges a line: a volume named with a line break, a fake deletion line, a
+/// terminal escape and a bidi override shows on one line in plan, apply and check output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_volume_name_never_forges_a_line() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let hostile =
+        "db\n    - snap-FAKE0001  forged line\n\u{1b}]0;owned\u{7}\u{202e}SNAPCTL OK: forged";
+    let mut text = String::new();
+    for k in [ProviderKind::OvhEfs, ProviderKind::Powervc] {
+        emu.rename_first_volume(k, hostile);
+        text.push_str(&format!(
+            "[[policy]]\nid = \"h-{}\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n\n",
+            k.as_str(),
+            on(k),
+            emu.demo_volume(k)
+        ));
+    }
+    let file = write(&cli, "fleet.toml", &text);
+    let f = file.to_str().expect("utf-8");
+    let forged = |out: &std::process::Output| {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        assert!(
+            !all.lines().any(
+                |l| l.starts_with("    - snap-FAKE0001") || l.starts_with("SNAPCTL OK: forged")
+            ),
+            "a forged line:\n{all}"
+        );
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{202e}'),
+            "a control reached the terminal:\n{all}"
+        );
+        assert!(
+            all.contains("forged line"),
+            "the name is still shown:\n{all}"
+        );
+    };
+    let plan = cli.bare(&["policy", "plan", "-f", f]).await;
+    assert_exit(&plan, 0);
+    forged(&plan);
+    // JSON keeps the name, its bidi override escaped as every JSON output escapes it.
+    let json_plan = cli.bare(&["-o", "json", "policy", "plan", "-f", f]).await;
+    assert_exit(&json_plan, 0);
+    assert!(
+        !stdout(&json_plan).contains('\u{202e}'),
+        "{}",
+        stdout(&json_plan)
+    );
+    assert!(
+        stdout(&json_plan).contains("\\u202e"),
+        "{}",
+        stdout(&json_plan)
+    );
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 0);
+    forged(&out);
 }

@@ -160,23 +160,39 @@ mod rotate;
 mod schedule;
 mod snapshot;
 
+/// The whole-run deadline of the monitoring plugins (`check`, `policy check`) without `--timeout`.
+pub const PLUGIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(50);
+
 /// Run one parsed command line; `Ok` carries the exit code (0, or `check`'s plugin status).
 pub async fn run(cli: Cli, env: Env) -> Result<u8> {
     crate::interrupt::install();
-    if let Command::Check(_) = cli.command {
-        // A monitoring plugin answers UNKNOWN (3) for anything that keeps it from judging.
-        return Ok(match run_command(cli, env).await {
-            Ok(code) => code,
-            Err(e) => {
-                let line = format!(
-                    "SNAPCTL UNKNOWN: {}\n",
-                    crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
-                );
-                // A plugin whose stdout is gone has nobody to tell; the exit code still says it.
-                let _ = crate::output::write_stdout(line.as_bytes());
-                3
-            }
-        });
+    let plugin = matches!(
+        cli.command,
+        Command::Check(_) | Command::Policy(crate::cli::PolicyCmd::Check(_))
+    );
+    if plugin {
+        // A monitoring plugin answers within its deadline (`--timeout`, default 50 s: below the
+        // usual 60 s of Nagios and Icinga), UNKNOWN (3) for anything that keeps it from judging.
+        let deadline = cli.global.timeout.unwrap_or(PLUGIN_DEADLINE);
+        let unknown = |why: String| {
+            let line = format!(
+                "SNAPCTL UNKNOWN: {}\n",
+                crate::text::one_line(&why, crate::text::MAX_LINE)
+            );
+            // A plugin whose stdout is gone has nobody to tell; the exit code still says it.
+            let _ = crate::output::write_stdout(line.as_bytes());
+            3
+        };
+        return Ok(
+            match tokio::time::timeout(deadline, run_command(cli, env)).await {
+                Ok(Ok(code)) => code,
+                Ok(Err(e)) => unknown(e.to_string()),
+                Err(_) => unknown(format!(
+                    "no answer within {} (--timeout)",
+                    crate::error::humanize(deadline)
+                )),
+            },
+        );
     }
     run_command(cli, env).await
 }

@@ -379,3 +379,65 @@ async fn sigterm_drops_a_read_in_flight_on_every_provider() {
         );
     }
 }
+
+/// The monitoring plugins answer within their deadline (`--timeout`, default 50 s) against an
+/// endpoint that never answers: UNKNOWN, exit 3, for `check` and `policy check`.
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_answer_unknown_within_their_deadline() {
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&server)
+        .await;
+    let cli = Snapctl::efs(&server);
+    let started = std::time::Instant::now();
+    let out = cli
+        .run(&[
+            "--timeout",
+            "2s",
+            "check",
+            "--volume",
+            SHARE,
+            "--max-age",
+            "1d",
+        ])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).starts_with("SNAPCTL UNKNOWN: no answer within 2s"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // policy check: the connection comes from the environment, the policy from the file.
+    let file = cli.home.path().join("fleet.toml");
+    std::fs::write(
+        &file,
+        "[[policy]]\nid = \"p\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\n",
+    )
+    .expect("write");
+    let started = std::time::Instant::now();
+    let out = Snapctl::bare()
+        .env("OSC_ENDPOINT_API", &format!("{}/api/v1", server.uri()))
+        .env("OSC_ACCESS_KEY", "AKIDEXAMPLE0000000001")
+        .env("OSC_SECRET_KEY", "secretsecretsecretsecretsecret00")
+        .env("OSC_REGION", "eu-west-2")
+        .run(&[
+            "--timeout",
+            "2s",
+            "policy",
+            "check",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).starts_with("SNAPCTL UNKNOWN: no answer within 2s"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -128,6 +128,11 @@ where
     })
 }
 
+/// A candidate the shell may insert: no control, space or bidi character (server text).
+fn clean(id: &str) -> bool {
+    !id.chars().any(|c| c.is_control() || c.is_whitespace()) && crate::text::flatten(id) == id
+}
+
 /// Volume ids (with their names as help).
 pub fn volumes(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy().to_string();
@@ -137,8 +142,11 @@ pub fn volumes(current: &OsStr) -> Vec<CompletionCandidate> {
                 .await
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|v| v.id.starts_with(&prefix))
-                .map(|v| CompletionCandidate::new(v.id).help(v.name.map(Into::into)))
+                .filter(|v| v.id.starts_with(&prefix) && clean(&v.id))
+                .map(|v| {
+                    CompletionCandidate::new(v.id)
+                        .help(v.name.map(|n| crate::text::flatten(&n).into()))
+                })
                 .collect()
         })
     })
@@ -154,9 +162,31 @@ pub fn snapshots(current: &OsStr) -> Vec<CompletionCandidate> {
                 .await
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|s| s.id.starts_with(&prefix))
-                .map(|s| CompletionCandidate::new(s.id).help(s.name.map(Into::into)))
+                .filter(|s| s.id.starts_with(&prefix) && clean(&s.id))
+                .map(|s| {
+                    CompletionCandidate::new(s.id)
+                        .help(s.name.map(|n| crate::text::flatten(&n).into()))
+                })
                 .collect()
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_with_controls_are_dropped() {
+        assert!(clean("vol-0a1b2c3d"));
+        assert!(clean("6b1e1f3a-0000-4000-8000-000000000000"));
+        for bad in [
+            "vol-1\nSNAPCTL OK",
+            "vol-1 ; rm",
+            "vol-\u{1b}[2J",
+            "vol-\u{202e}1",
+        ] {
+            assert!(!clean(bad), "{bad:?}");
+        }
+    }
 }

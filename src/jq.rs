@@ -66,7 +66,14 @@ pub fn check(expr: &str) -> Result<()> {
 
 /// Run `expr` over the JSON document `json`.
 pub fn apply(expr: &str, json: &str) -> Result<String> {
-    run(expr, Some(json))
+    let out = run(expr, Some(json))?;
+    // Strings come out raw: on a terminal, server text loses its controls as in tables.
+    use std::io::IsTerminal;
+    Ok(if std::io::stdout().is_terminal() {
+        crate::text::sanitize(&out)
+    } else {
+        out
+    })
 }
 
 #[cfg(test)]

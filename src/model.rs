@@ -117,6 +117,12 @@ pub fn ser_time<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::
     }
 }
 
+/// The UTC time as snapctl writes it in names (`YYYYMMDDTHHMMSSZ`): `rotate`, policy marks,
+/// clones, NAS-HA and EFS policy names; [`parse_stamp`] reads it back.
+pub fn stamp(t: Timestamp) -> String {
+    t.strftime("%Y%m%dT%H%M%SZ").to_string()
+}
+
 /// The UTC time in snapctl's names (`YYYYMMDDTHHMMSSZ`, as `rotate` and policy marks write it),
 /// read strictly: exactly 16 characters, digits where digits go.
 pub fn parse_stamp(text: &str) -> Option<Timestamp> {

@@ -78,7 +78,7 @@ async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<String> {
     let name = format!(
         "{}{}",
         crate::rotation::plan::CLONE_BASE_PREFIX,
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+        crate::model::stamp(jiff::Timestamp::now())
     );
     let req = CreateSnapshot {
         volume: volume.to_string(),

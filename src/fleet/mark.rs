@@ -27,7 +27,7 @@ pub const TAG_KEY: &str = "snapctl:policy";
 
 /// The name a policy gives its snapshot: `snapctl.<id>.<YYYYMMDDTHHMMSSZ>` (UTC).
 pub fn name(policy: &str, at: Timestamp) -> String {
-    format!("snapctl.{policy}.{}", at.strftime("%Y%m%dT%H%M%SZ"))
+    format!("snapctl.{policy}.{}", crate::model::stamp(at))
 }
 
 /// The description mark of a snapshot the policy did not take for a tick (`policy adopt`).
@@ -39,7 +39,7 @@ pub fn description(policy: &str) -> String {
 pub fn description_at(policy: &str, tick: Timestamp) -> String {
     format!(
         "{DESCRIPTION_PREFIX}{policy} tick={}",
-        tick.strftime("%Y%m%dT%H%M%SZ")
+        crate::model::stamp(tick)
     )
 }
 

@@ -196,7 +196,7 @@ pub(super) async fn volume_ids(provider: &dyn Provider, volumes: &Volumes) -> Re
 
 /// Name of the snapshot `--create` takes: `<prefix><UTC YYYYMMDDTHHMMSSZ>`.
 pub fn snapshot_name(prefix: &str, now: Timestamp) -> String {
-    format!("{prefix}{}", now.strftime("%Y%m%dT%H%M%SZ"))
+    format!("{prefix}{}", crate::model::stamp(now))
 }
 
 struct Prepared {

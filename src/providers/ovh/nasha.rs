@@ -412,7 +412,7 @@ impl Provider for Nasha {
         let name = req
             .name
             .clone()
-            .unwrap_or_else(|| format!("snapctl-{}", Timestamp::now().strftime("%Y%m%dT%H%M%SZ")));
+            .unwrap_or_else(|| format!("snapctl-{}", crate::model::stamp(Timestamp::now())));
         check_name("snapshot name", &name)?;
         if FREQUENCIES.contains(&name.as_str()) {
             return Err(Error::InvalidInput {

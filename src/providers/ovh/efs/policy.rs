@@ -405,7 +405,7 @@ impl Efs {
             format!(
                 "{POLICY_PREFIX}{}-{}",
                 &volume[..8],
-                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+                crate::model::stamp(jiff::Timestamp::now())
             )
         });
         let body = PolicyCreateBody {

@@ -73,8 +73,10 @@ pub struct HttpConfig {
     pub sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Default [`HttpConfig::max_body`]: 128 MiB, room for ~200,000 snapshots in one OVH answer.
-pub const DEFAULT_MAX_BODY: u64 = 128 * 1024 * 1024;
+/// Default [`HttpConfig::max_body`]: 32 MiB, room for ~50,000 snapshots in one OVH answer (an
+/// EFS share holds at most a few hundred; OUTSCALE and Cinder page their lists), and a bound on
+/// what one answer can cost in memory whatever a server sends.
+pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
 
 impl Default for HttpConfig {
     fn default() -> Self {

@@ -9,7 +9,7 @@ use axum::http::{Method, Response};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{EFS_SERVICE, NASHA_SERVICE, OVH_AK, OVH_AS, OVH_CK, Req, World, empty, reply};
+use super::{EFS_SERVICE, NASHA_SERVICE, OVH_AK, OVH_AS, OVH_CK, Req, World, reply};
 
 pub(crate) struct Share {
     id: String,
@@ -400,7 +400,7 @@ fn efs(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                         return err(409, "This snapshot policy is attached to a share", None);
                     }
                     w.ovh.policies.remove(i);
-                    empty(200, &qid())
+                    reply(200, serde_json::Value::Null, &qid())
                 }
                 _ => err(405, "method not allowed", None),
             }
@@ -473,7 +473,7 @@ fn efs_clone(w: &mut World, req: &Req) -> Response<Body> {
     };
     let out = share_json(&share);
     w.ovh.shares.push(share);
-    reply(201, out, &qid())
+    reply(200, out, &qid())
 }
 
 fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Body> {
@@ -545,7 +545,7 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
                     if w.ovh.snaps[i].gone_at.is_none() {
                         w.ovh.snaps[i].gone_at = Some(w.ready_at());
                     }
-                    empty(200, &qid())
+                    reply(200, serde_json::Value::Null, &qid())
                 }
                 (Method::POST, ["hold"]) => {
                     if w.ovh.snaps[i].kind != "automatic" {
@@ -576,7 +576,7 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
             match latest {
                 Some(l) if l.id == target && l.kind == "manual" => {
                     w.ovh.shares[si].reverting_until = Some(w.ready_at());
-                    empty(202, &qid())
+                    reply(200, serde_json::Value::Null, &qid())
                 }
                 Some(l) if l.id == target => {
                     err(400, "Only manual snapshots can be used to revert", None)
@@ -605,7 +605,7 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
                 }
                 Some(_) => {
                     w.ovh.shares[si].policy = pid;
-                    empty(200, &qid())
+                    reply(200, serde_json::Value::Null, &qid())
                 }
             }
         }

@@ -1456,3 +1456,57 @@ async fn the_emulator_clock_takes_fractions_and_times() {
     let (status, _) = post(serde_json::json!({"offset_seconds": 0})).await;
     assert_eq!(status, 200);
 }
+
+/// OVH calls with no result answer `200` with the JSON `null`, as the real API does (python-ovh
+/// decodes every non-204 answer as JSON): an EFS snapshot DELETE and a revert.
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_calls_without_a_result_answer_json_null() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let share = emu.demo_volume(k);
+    let made = cli
+        .json(
+            k,
+            &[
+                "snapshot", "create", "--volume", &share, "--name", "n", "--wait",
+            ],
+        )
+        .await;
+    let id = made["id"].as_str().expect("id").to_string();
+    let out = cli
+        .run(
+            k,
+            &[
+                "-vv",
+                "revert",
+                "--volume",
+                &share,
+                "--snapshot",
+                &id,
+                "--yes",
+            ],
+        )
+        .await;
+    assert_exit(&out, 0);
+    let trace = stderr(&out);
+    assert!(
+        trace.contains("< 200 OK") && !trace.contains("< 202"),
+        "{trace}"
+    );
+    assert!(trace.lines().any(|l| l == "< null"), "{trace}");
+    let out = cli
+        .run(
+            k,
+            &[
+                "-vv", "snapshot", "delete", &id, "--volume", &share, "--wait",
+            ],
+        )
+        .await;
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).lines().any(|l| l == "< null"),
+        "{}",
+        stderr(&out)
+    );
+}

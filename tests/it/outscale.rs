@@ -1171,7 +1171,7 @@ async fn snapshot_state_and_age_filters_are_pushed_down() {
     osc("ReadSnapshots")
         .and(body_partial_json(json!({"Filters": {
             "VolumeIds": ["vol-0a1b2c3d"],
-            "States": ["in-queue", "pending", "pending/queued", "importing", "error"],
+            "States": ["in-queue", "pending", "error"],
         }})))
         .respond_with(ok("read-snapshots-empty.json"))
         .expect(1)

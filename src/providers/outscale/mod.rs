@@ -499,9 +499,10 @@ impl Provider for Outscale {
                 SnapshotState::Available => words.push("completed"),
                 SnapshotState::Error => words.push("error"),
                 SnapshotState::Deleting => words.push("deleting"),
-                SnapshotState::Creating => {
-                    words.extend(["in-queue", "pending", "pending/queued", "importing"])
-                }
+                // Only the filter's own words (the spec's `FiltersSnapshot.States` lists
+                // in-queue, pending, completed, error, deleting); the answer is still classified
+                // locally, where `pending/queued` and `importing` also read as creating.
+                SnapshotState::Creating => words.extend(["in-queue", "pending"]),
                 // No API word for these: leave the states to the local check.
                 SnapshotState::Restoring | SnapshotState::Unknown => {
                     words.clear();

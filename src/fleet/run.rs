@@ -394,7 +394,7 @@ struct Group {
 /// unplanned policies change nothing. Before anything, the whole run is refused when it would
 /// delete more than `opts.max_delete`.
 pub async fn apply(
-    plan: FleetPlan,
+    mut plan: FleetPlan,
     compiled: Arc<Vec<Compiled>>,
     targets: Vec<Option<Target>>,
     opts: ApplyOptions,
@@ -407,7 +407,6 @@ pub async fn apply(
         .flat_map(|p| &p.units)
         .map(|u| u.delete.len())
         .sum();
-    let mut plan = plan;
     let mut run_refused = None;
     if total > opts.max_delete {
         // A refused deletion must not cost a snapshot: the due ones are still taken.
@@ -422,7 +421,6 @@ pub async fn apply(
             opts.max_delete
         ));
     }
-    let plan = plan;
     let now = plan.at.unwrap_or(started);
     let opts = Arc::new(opts);
     // Units on the same volume run one after the other under one volume lock; volumes run in

@@ -904,15 +904,7 @@ async fn sigterm_during_a_stuck_read_sends_no_further_attempt() {
         .mount(&server)
         .await;
     let cli = Snapctl::efs(&server);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
-    cmd.env_clear()
-        .envs(crate::common::clock_env())
-        .env("HOME", cli.home.path())
-        .env("SNAPCTL_MAX_RPS", "0")
-        .envs(cli.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(cli.home.path())
-        .args(&cli.args)
-        .args(["--request-timeout", "700ms", "volume", "list"]);
+    let cmd = cli.command(&["--request-timeout", "700ms", "volume", "list"]);
     let started = Instant::now();
     let out = crate::common::signal_after(cmd, "TERM", Duration::from_millis(300)).await;
     assert_exit(&out, 130);

@@ -311,6 +311,8 @@ impl Snapctl {
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // The default client-side limits (1/s on OVH) would only slow the doubles down; the
+            // limiter has its own tests.
             .env("SNAPCTL_MAX_RPS", "0")
             .current_dir(self.home.path())
             .args(&self.args)
@@ -321,23 +323,9 @@ impl Snapctl {
 
     /// Run with extra arguments, off the async runtime so the mock server keeps serving.
     pub async fn run(&self, extra: &[&str]) -> Output {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_snapctl"));
-        cmd.env_clear()
-            .envs(crate::common::clock_env())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            // The default client-side limits (1/s on OVH) would only slow the doubles down; the
-            // limiter has its own tests.
-            .env("SNAPCTL_MAX_RPS", "0")
-            .current_dir(self.home.path())
-            .args(&self.args)
-            .args(extra)
-            // Never a terminal: prompts (revert without --yes) must refuse, not wait.
-            .write_stdin(Vec::<u8>::new());
-        for (k, v) in &self.envs {
-            cmd.env(k, v);
-        }
+        let mut cmd = assert_cmd::Command::from_std(self.command(extra));
+        // Never a terminal: prompts (revert without --yes) must refuse, not wait.
+        cmd.write_stdin(Vec::<u8>::new());
         tokio::task::spawn_blocking(move || cmd.output().expect("snapctl runs"))
             .await
             .expect("join")

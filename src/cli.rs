@@ -118,7 +118,7 @@ pub struct Global {
     #[arg(long, global = true)]
     pub allow_http: bool,
 
-    /// Largest API response read (e.g. 64M, 1G) [default: 32M].
+    /// Largest API response read (e.g. 64M, 1G) [default: 16M].
     #[arg(long, global = true, env = "SNAPCTL_MAX_RESPONSE_SIZE", value_parser = size, value_name = "SIZE", allow_hyphen_values = true)]
     pub max_response_size: Option<u64>,
 

@@ -204,6 +204,16 @@ pub enum Error {
         declared: Option<u64>,
     },
 
+    /// The responses being read at once by the whole process (concurrent policies, accounts and
+    /// batches) went over the process-wide budget.
+    #[error("cannot {action}: the responses held at once would exceed snapctl's {} memory budget for API answers", crate::text::bytes(*budget))]
+    ResponsesTooLarge {
+        /// What snapctl was doing.
+        action: String,
+        /// The budget in bytes.
+        budget: u64,
+    },
+
     /// The API answered 2xx with a body snapctl cannot read.
     #[error("cannot {action}: unexpected response from {provider}: {detail}")]
     Decode {
@@ -322,6 +332,7 @@ impl Error {
             | Error::DryRunStop { .. }
             | Error::Redirected { .. }
             | Error::ResponseTooLarge { .. }
+            | Error::ResponsesTooLarge { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
             | Error::Io { .. } => ExitCode::Failure,
@@ -349,6 +360,9 @@ impl Error {
             ),
             Error::ResponseTooLarge { .. } => Some(
                 "if the endpoint is genuine and the list really is that long, raise --max-response-size; otherwise check the endpoint".into(),
+            ),
+            Error::ResponsesTooLarge { .. } => Some(
+                "several endpoints answered huge lists at once: check them, or raise --max-response-size (the budget is three times it, 48 MiB at least)".into(),
             ),
             Error::Timeout { .. } => Some(
                 "the operation goes on server-side; raise --timeout or check later with a show command"

@@ -471,6 +471,9 @@ pub(crate) async fn connect(
         loopback_only: opts.loopback_only,
         dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
+        body_budget: crate::http::default_body_budget(
+            g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
+        ),
         base_delay: g.retry_delay.unwrap_or(HttpConfig::default().base_delay),
         ..HttpConfig::default()
     })?);

@@ -112,6 +112,8 @@ pub struct Incoming {
     /// Which attempt this answered (1 for the first). An answer to a retry may describe the
     /// effect of an earlier attempt: a retried DELETE that finds nothing did its job.
     pub attempt: u32,
+    /// The body's claim on the process-wide budget for answers, given back with the last copy.
+    pub hold: std::sync::Arc<super::BodyHold>,
 }
 
 impl Incoming {
@@ -203,6 +205,7 @@ mod tests {
             headers,
             body: b"{}".to_vec(),
             attempt: 1,
+            hold: Default::default(),
         };
         let dbg = format!("{resp:?}");
         assert!(!dbg.contains("tok-secret-value"), "{dbg}");

@@ -71,12 +71,61 @@ pub struct HttpConfig {
     /// Requests sent (every attempt), shared by every client built from this configuration: `-v`
     /// reports it at the end of a run.
     pub sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes of response bodies held at once by every client built from this configuration
+    /// (every account, policy and batch of a run share one): never more than `body_budget`, so
+    /// a fleet of hostile endpoints costs what one command does.
+    pub held: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The most `held` may reach; a response that would pass it fails with
+    /// [`Error::ResponsesTooLarge`]. See [`default_body_budget`].
+    pub body_budget: u64,
 }
 
-/// Default [`HttpConfig::max_body`]: 32 MiB, room for ~50,000 snapshots in one OVH answer (an
-/// EFS share holds at most a few hundred; OUTSCALE and Cinder page their lists), and a bound on
-/// what one answer can cost in memory whatever a server sends.
-pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
+/// Default [`HttpConfig::max_body`]: 16 MiB, room for ~25,000 snapshots in one OVH answer (an
+/// EFS share holds at most a few hundred; OUTSCALE and Cinder page their lists, 1,000 items
+/// a page, about 1 MiB), and a bound on what one answer can cost in memory whatever a server
+/// sends.
+pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// Default [`HttpConfig::body_budget`] for a given cap: three answers at the cap, and never less
+/// than 48 MiB.
+pub fn default_body_budget(max_body: u64) -> u64 {
+    max_body.saturating_mul(3).max(48 * 1024 * 1024)
+}
+
+/// A response body's claim on [`HttpConfig::held`], given back when the response is dropped.
+#[derive(Debug, Default)]
+pub struct BodyHold {
+    ledger: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    claimed: u64,
+}
+
+impl BodyHold {
+    fn on(ledger: &std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        BodyHold {
+            ledger: ledger.clone(),
+            claimed: 0,
+        }
+    }
+
+    /// Claim `more` bytes, unless the ledger would then hold more than `budget`.
+    fn grow(&mut self, more: u64, budget: u64) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let claimed = self.ledger.fetch_update(SeqCst, SeqCst, |held| {
+            held.checked_add(more).filter(|total| *total <= budget)
+        });
+        if claimed.is_ok() {
+            self.claimed += more;
+        }
+        claimed.is_ok()
+    }
+}
+
+impl Drop for BodyHold {
+    fn drop(&mut self) {
+        self.ledger
+            .fetch_sub(self.claimed, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -97,6 +146,8 @@ impl Default for HttpConfig {
             dry_run: false,
             max_body: DEFAULT_MAX_BODY,
             sent: Default::default(),
+            held: Default::default(),
+            body_budget: default_body_budget(DEFAULT_MAX_BODY),
         }
     }
 }
@@ -414,13 +465,36 @@ impl Http {
         {
             return Err(too_large(Some(len)));
         }
+        // Every byte held is claimed from the run-wide budget first: the buffer's capacity,
+        // not its length, is what costs memory, so growth is claimed before it happens.
+        let budget = self.config.body_budget;
+        let mut hold = BodyHold::on(&self.config.held);
+        let over_budget = || Error::ResponsesTooLarge {
+            action: action.to_string(),
+            budget,
+        };
+        let first = declared.unwrap_or(0).min(limit).min(16 << 20);
+        if !hold.grow(first, budget) {
+            return Err(over_budget());
+        }
         // One copy: chunks are appended to a buffer sized from Content-Length (capped).
-        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit).min(16 << 20) as usize);
+        let mut body = Vec::with_capacity(first as usize);
+        let mut claimed = first;
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > limit {
+                    let needed = body.len() as u64 + chunk.len() as u64;
+                    if needed > limit {
                         return Err(too_large(declared));
+                    }
+                    if needed > claimed {
+                        // Room for what this chunk needs, doubling as Vec does, never past the cap.
+                        let target = needed.max(claimed.saturating_mul(2)).min(limit);
+                        if !hold.grow(target - claimed, budget) {
+                            return Err(over_budget());
+                        }
+                        body.reserve_exact((target - body.len() as u64) as usize);
+                        claimed = target;
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -433,6 +507,7 @@ impl Http {
             headers,
             body,
             attempt: 1,
+            hold: std::sync::Arc::new(hold),
         }))
     }
 
@@ -717,6 +792,48 @@ mod tests {
             sent.load(std::sync::atomic::Ordering::Relaxed) < 16 << 20,
             "the client kept reading"
         );
+    }
+
+    #[tokio::test]
+    async fn answers_held_at_once_share_one_budget_and_give_it_back() {
+        use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 900]))
+            .mount(&server)
+            .await;
+        let url = Url::parse(&server.uri()).expect("url");
+        let config = HttpConfig {
+            max_body: 1024,
+            body_budget: 2048,
+            ..HttpConfig::default()
+        };
+        // Two clients from one configuration, as two accounts of a fleet run are.
+        let (one, two) = (
+            Http::new(config.clone()).expect("client builds"),
+            Http::new(config.clone()).expect("client builds"),
+        );
+        async fn get(http: &Http, url: &Url) -> Result<Incoming> {
+            http.execute("list volumes", true, || {
+                Ok(Outgoing::new(Method::GET, url.clone()))
+            })
+            .await
+        }
+        let first = get(&one, &url).await.expect("the first answer fits");
+        let second = get(&two, &url).await.expect("the second answer fits");
+        assert_eq!(config.held.load(std::sync::atomic::Ordering::SeqCst), 1800);
+        let err = get(&one, &url).await.unwrap_err();
+        assert!(
+            matches!(err, Error::ResponsesTooLarge { budget: 2048, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Failure);
+        drop(first);
+        let third = get(&two, &url)
+            .await
+            .expect("room again once an answer is dropped");
+        drop((second, third));
+        assert_eq!(config.held.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -108,6 +108,54 @@ struct Link {
     href: String,
 }
 
+/// One Cinder list page read in one pass straight into its items: the `collection` key and its
+/// `*_links`, every other key skipped. No `serde_json::Value` of the page is built (one costs
+/// several times the answer's size in memory).
+struct PageSeed<'a, T> {
+    collection: &'a str,
+    links: &'a str,
+    items: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for PageSeed<'_, T> {
+    type Value = (Vec<T>, Vec<Link>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for PageSeed<'_, T> {
+    type Value = (Vec<T>, Vec<Link>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an object with `{}`", self.collection)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let (mut items, mut links) = (None, Vec::new());
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.collection {
+                items = Some(map.next_value::<Vec<T>>()?);
+            } else if key == self.links {
+                links = map.next_value::<Option<Vec<Link>>>()?.unwrap_or_default();
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        let items = items.ok_or_else(|| {
+            serde::de::Error::custom(format!("the page has no `{}`", self.collection))
+        })?;
+        Ok((items, links))
+    }
+}
+
 fn snapshot_state(s: &str) -> SnapshotState {
     match s {
         "available" => SnapshotState::Available,
@@ -328,15 +376,23 @@ impl Powervc {
                         what,
                     )
                     .await?;
-                let mut page: Value = decode(&resp.body, what)?;
-                let items: Vec<T> =
-                    serde_json::from_value(page[collection].take()).map_err(|e| Error::Decode {
-                        provider: ProviderKind::Powervc,
-                        action: what.to_string(),
-                        detail: e.to_string(),
-                    })?;
-                let links: Vec<Link> =
-                    serde_json::from_value(page[key_links.as_str()].take()).unwrap_or_default();
+                let (items, links): (Vec<T>, Vec<Link>) = {
+                    use serde::de::DeserializeSeed;
+                    let seed = PageSeed::<T> {
+                        collection,
+                        links: key_links,
+                        items: std::marker::PhantomData,
+                    };
+                    let mut de = serde_json::Deserializer::from_slice(&resp.body);
+                    seed.deserialize(&mut de)
+                        .and_then(|page| de.end().map(|()| page))
+                        .map_err(|e| Error::Decode {
+                            provider: ProviderKind::Powervc,
+                            action: what.to_string(),
+                            detail: e.to_string(),
+                        })?
+                };
+                drop(resp);
                 let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
                     reqwest::Url::parse(&l.href).ok().and_then(|u| {
                         u.query_pairs()
@@ -466,14 +522,22 @@ impl Provider for Powervc {
             return self.list_volumes().await;
         }
         let metadata = serde_json::to_string(tags).expect("a map of strings serialises");
-        let v: Vec<CinderVolume> = self
-            .list_all(
-                "volumes",
-                &[("metadata", &metadata)],
-                "list volumes by metadata",
-            )
-            .await?;
-        Ok(v.into_iter().map(map_volume).collect())
+        let mut out = Vec::new();
+        self.list_each(
+            "volumes",
+            &[("metadata", &metadata)],
+            "list volumes by metadata",
+            |page: Vec<CinderVolume>| {
+                out.extend(
+                    page.into_iter()
+                        .map(map_volume)
+                        .filter(|v| crate::provider::carries(v, tags)),
+                );
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {
@@ -916,6 +980,37 @@ impl Provider for Powervc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(body: &str) -> std::result::Result<(Vec<CinderSnapshot>, Vec<Link>), String> {
+        use serde::de::DeserializeSeed;
+        let seed = PageSeed::<CinderSnapshot> {
+            collection: "snapshots",
+            links: "snapshots_links",
+            items: std::marker::PhantomData,
+        };
+        let mut de = serde_json::Deserializer::from_slice(body.as_bytes());
+        seed.deserialize(&mut de)
+            .and_then(|p| de.end().map(|()| p))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_page_is_read_in_one_pass_skipping_what_it_does_not_need() {
+        let (items, links) = page(
+            r#"{"count": 2, "snapshots": [{"id": "a", "status": "available"}],
+                "extra": {"deep": [1, {"x": null}]},
+                "snapshots_links": [{"rel": "next", "href": "https://c/v3/p/snapshots/detail?marker=a"}]}"#,
+        )
+        .expect("the page parses");
+        assert_eq!(items.len(), 1);
+        assert_eq!(links[0].rel, "next");
+        let (_, links) = page(r#"{"snapshots": [], "snapshots_links": null}"#).expect("null links");
+        assert!(links.is_empty());
+        let err = page(r#"{"volumes": []}"#).unwrap_err();
+        assert!(err.contains("the page has no `snapshots`"), "{err}");
+        let err = page(r#"{"snapshots": []} trailing"#).unwrap_err();
+        assert!(err.contains("trailing"), "{err}");
+    }
 
     #[test]
     fn a_field_of_an_unexpected_type_never_fails_a_list() {

@@ -730,7 +730,7 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                 let mark = out.len();
                 out.push_str(&format!(
                     "volume {}: {} ({}): keep {}, {verb} {}",
-                    v.volume_id,
+                    crate::text::flatten(&v.volume_id),
                     if report.dry_run {
                         "dry run"
                     } else {
@@ -748,18 +748,20 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                     ));
                 }
                 out.push('\n');
+                // Server text (names, ids, error messages) is flattened: it never forges a line.
+                use crate::text::flatten;
                 if let Some(name) = &v.would_create {
-                    out.push_str(&format!("  would create {name}\n"));
+                    out.push_str(&format!("  would create {}\n", flatten(name)));
                 }
                 if let Some(c) = &v.created {
                     out.push_str(&format!(
                         "  created {} ({})\n",
-                        c.name.as_deref().unwrap_or("-"),
-                        c.id
+                        flatten(c.name.as_deref().unwrap_or("-")),
+                        flatten(&c.id)
                     ));
                 }
                 if let Some(e) = &v.error {
-                    out.push_str(&format!("  not rotated: {e}\n"));
+                    out.push_str(&format!("  not rotated: {}\n", flatten(&e.to_string())));
                 }
                 if tsv_mode {
                     // Scripts get the rows only, each with its volume.

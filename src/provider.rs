@@ -34,7 +34,9 @@ pub trait Provider: Send + Sync {
 
     /// The volumes carrying every one of `tags` (OUTSCALE tags, Cinder metadata), narrowed by the
     /// API where it filters by tag. The filter is a hint: a provider may answer more (the default
-    /// lists every volume), and callers check each volume themselves.
+    /// lists every volume), and callers check each volume themselves. Providers that filter
+    /// server-side also check each page as it is read ([`carries`]), so a server that ignores the
+    /// filter costs one page of memory, not the whole account.
     async fn list_volumes_tagged(
         &self,
         _tags: &std::collections::BTreeMap<String, String>,
@@ -212,6 +214,12 @@ pub trait Provider: Send + Sync {
             hint: hint.to_string(),
         }
     }
+}
+
+/// Whether `volume` carries every one of `tags`.
+pub fn carries(volume: &Volume, tags: &std::collections::BTreeMap<String, String>) -> bool {
+    tags.iter()
+        .all(|(k, v)| volume.tags.get(k).is_some_and(|have| have == v))
 }
 
 /// [`Provider::list_snapshots`] for providers whose listing is paged: every page of

@@ -133,7 +133,7 @@ fn matches(s: &Selector, re: Option<&regex_lite::Regex>, v: &Volume) -> bool {
     (s.ids.is_empty() || s.ids.contains(&v.id))
         && (s.names.is_empty() || name.is_some_and(|n| s.names.iter().any(|x| x == n)))
         && re.is_none_or(|re| name.is_some_and(|n| re.is_match(n)))
-        && s.tags.iter().all(|(k, val)| v.tags.get(k) == Some(val))
+        && crate::provider::carries(v, &s.tags)
 }
 
 /// A deletion and why.

@@ -4,6 +4,7 @@
 //! outside `providers/` sees a wire field. Adding a provider means one folder here, one row in
 //! [`REGISTRY`] and one arm in [`build`].
 
+pub mod checked;
 pub mod outscale;
 pub mod ovh;
 pub mod powervc;
@@ -109,27 +110,30 @@ pub fn entry(kind: ProviderKind) -> &'static Entry {
         .expect("every ProviderKind has a registry row (tested)")
 }
 
-/// Build the provider the settings name; configuration warnings (world-readable secrets, …) are
+/// Build the provider the settings name, its answers' ids checked ([`checked`]); configuration
+/// warnings (world-readable secrets, …) are
 /// pushed to `warnings`.
 pub async fn build(
     settings: &Settings,
     http: Arc<Http>,
     warnings: &mut Vec<String>,
 ) -> Result<Box<dyn Provider>> {
-    match settings.provider {
-        ProviderKind::OvhEfs => Ok(Box::new(
-            ovh::efs::Efs::from_settings(settings, http, warnings).await?,
-        )),
-        ProviderKind::OvhNasha => Ok(Box::new(
-            ovh::nasha::Nasha::from_settings(settings, http, warnings).await?,
-        )),
-        ProviderKind::Outscale => Ok(Box::new(outscale::Outscale::from_settings(
-            settings, http, warnings,
-        )?)),
-        ProviderKind::Powervc => Ok(Box::new(powervc::Powervc::from_settings(
-            settings, http, warnings,
-        )?)),
-    }
+    let inner: Box<dyn Provider> = match settings.provider {
+        ProviderKind::OvhEfs => {
+            Box::new(ovh::efs::Efs::from_settings(settings, http, warnings).await?)
+        }
+        ProviderKind::OvhNasha => {
+            Box::new(ovh::nasha::Nasha::from_settings(settings, http, warnings).await?)
+        }
+        ProviderKind::Outscale => {
+            Box::new(outscale::Outscale::from_settings(settings, http, warnings)?)
+        }
+        ProviderKind::Powervc => {
+            Box::new(powervc::Powervc::from_settings(settings, http, warnings)?)
+        }
+    };
+    // Every id a server answers is checked where it enters (providers/checked.rs).
+    Ok(Box::new(checked::Checked::new(inner)))
 }
 
 /// UUID ids (EFS services, shares and snapshots; Cinder volumes and snapshots): refuse anything

@@ -212,10 +212,12 @@ pub fn status_line(status: Status, checks: &[VolumeCheck], opts: &CheckOptions) 
             )
         })
         .collect();
+    // Server text in the details (error messages) never forges a second plugin line.
     format!(
-        "SNAPCTL {}: {summary} | {}\n",
+        "SNAPCTL {}: {} | {}\n",
         status.as_str(),
-        perf.join(" ")
+        crate::text::flatten(&summary),
+        crate::text::flatten(&perf.join(" "))
     )
 }
 

@@ -580,6 +580,122 @@ async fn malformed_ids_never_reach_the_api() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ids_a_server_answers_are_checked_before_anything_uses_them() {
+    let server = MockServer::start().await;
+    let forged = "snap-1\nSNAPCTL OK: forged";
+    let listing = String::from_utf8(fixture("outscale/read-snapshots-rotation.json"))
+        .expect("utf-8")
+        .replace("snap-000001a0", "snap-1\\nSNAPCTL OK: forged")
+        .replace("snap-000001a1", "../../x");
+    osc("ReadSnapshots")
+        .respond_with(ResponseTemplate::new(200).set_body_raw(listing, "application/json"))
+        .mount(&server)
+        .await;
+    osc("DeleteSnapshot")
+        .respond_with(ok("response-context.json"))
+        .mount(&server)
+        .await;
+    osc("CreateSnapshot")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(
+                String::from_utf8(fixture("outscale/create-snapshot.json"))
+                    .expect("utf-8")
+                    .replace("snap-0000000a", "snap-0a/../x"),
+                "application/json",
+            ),
+        )
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+
+    let out = cli
+        .run(&["-o", "ids", "snapshot", "list", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 5, "{}", stdout(&out));
+    assert!(!stdout(&out).contains("forged") && !stdout(&out).contains(".."));
+    assert_stderr_has(
+        &out,
+        "warning: outscale listed a snapshot with a malformed id \"snap-1 SNAPCTL OK: forged\"; it is skipped",
+    );
+    assert_stderr_has(&out, "malformed id \"../../x\"; it is skipped");
+    assert!(
+        !stderr(&out).contains(forged),
+        "a raw line break reached stderr"
+    );
+
+    // Rotation never deletes what it could not name.
+    let lock_dir = cli.home.path().join("locks").display().to_string();
+    let out = cli
+        .env("SNAPCTL_LOCK_DIR", &lock_dir)
+        .run(&["rotate", "--volume", "vol-0a1b2c3d", "--keep-last", "1"])
+        .await;
+    assert_exit(&out, 0);
+    let deletes = requests_to(&server, "DeleteSnapshot").await;
+    assert!(!deletes.is_empty(), "the well-formed ones are rotated");
+    for d in &deletes {
+        let id = body(d)["SnapshotId"].as_str().expect("id").to_string();
+        assert!(id.starts_with("snap-0000"), "{id}");
+    }
+
+    // A create answering a malformed id fails: nothing could wait for it or delete it.
+    let out = Snapctl::outscale(&server)
+        .run(&["snapshot", "create", "--volume", "vol-0a1b2c3d"])
+        .await;
+    assert_exit(&out, 1);
+    assert_stderr_has(&out, "the new snapshot's id \"snap-0a/../x\" is malformed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_text_never_forges_a_line_of_rotate_or_check_output() {
+    let server = MockServer::start().await;
+    let forged = "bad\nSNAPCTL OK: all fine\n  created snapctl-FAKE (snap-fake)";
+    osc("ReadSnapshots")
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "Errors": [{"Code": "4000", "Type": "InvalidParameterValue", "Details": forged}],
+            "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-0000000000ff"}
+        })))
+        .mount(&server)
+        .await;
+    let cli = Snapctl::outscale(&server);
+    let lock_dir = cli.home.path().join("locks").display().to_string();
+    let cli = cli.env("SNAPCTL_LOCK_DIR", &lock_dir);
+    for args in [
+        &["rotate", "--volume", "vol-0a1b2c3d", "--keep-last", "1"][..],
+        &[
+            "rotate",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--volume",
+            "vol-0a1b2c3e",
+            "--keep-last",
+            "1",
+        ][..],
+        &["check", "--volume", "vol-0a1b2c3d", "--max-age", "1d"][..],
+        &[
+            "check",
+            "--volume",
+            "vol-0a1b2c3d",
+            "--volume",
+            "vol-0a1b2c3e",
+            "--max-age",
+            "1d",
+        ][..],
+    ] {
+        let out = cli.run(args).await;
+        for line in stdout(&out).lines().chain(stderr(&out).lines()) {
+            assert!(
+                !line.starts_with("SNAPCTL OK")
+                    && !line.trim_start().starts_with("created snapctl-FAKE"),
+                "{args:?} printed a forged line: {line:?}\n{}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rotate_creates_and_prunes_on_outscale() {
     let server = MockServer::start().await;
     osc("CreateSnapshot")

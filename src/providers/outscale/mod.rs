@@ -451,15 +451,23 @@ impl Provider for Outscale {
             return self.list_volumes().await;
         }
         let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let list: Vec<OscVolume> = self
-            .client
-            .read_all(
+        let mut out = Vec::new();
+        self.client
+            .read_each(
                 "ReadVolumes",
                 json!({ "Tags": pairs }),
                 "list volumes by tag",
+                |page: Vec<OscVolume>| {
+                    out.extend(
+                        page.into_iter()
+                            .map(map_volume)
+                            .filter(|v| crate::provider::carries(v, tags)),
+                    );
+                    Ok(())
+                },
             )
             .await?;
-        Ok(list.into_iter().map(map_volume).collect())
+        Ok(out)
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {

@@ -90,6 +90,33 @@ impl Support {
     }
 }
 
+/// Where a fleet policy's ownership mark goes on one provider, and what proves a snapshot is a
+/// policy's (the table at the top of `fleet/mark.rs`). A registry row, so no module outside
+/// `providers/` asks which provider it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marking {
+    /// The create carries the description mark `snapctl:v1 policy=<id> tick=<T>`.
+    pub description: bool,
+    /// The create carries the `snapctl:policy` tag (OUTSCALE tags, Cinder metadata).
+    pub tag: bool,
+    /// What proves ownership.
+    pub proof: MarkProof,
+    /// Why `policy adopt` cannot mark snapshots taken before the policy, where it cannot.
+    pub no_adopt: Option<&'static str>,
+}
+
+/// What proves that a snapshot carries a policy's mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkProof {
+    /// The description alone, which the API never changes after the create (OUTSCALE): the name
+    /// is only a label, which a run repairs when it was lost or edited.
+    Description,
+    /// Name and description both name the policy.
+    NameAndDescription,
+    /// The name alone, where nothing else is written (NAS-HA): the weakest mark.
+    Name,
+}
+
 /// One provider's column of the capability matrix: each operation and whether it is offered. Its
 /// JSON form (snake_case keys, boolean values) is what `snapctl providers -o json` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

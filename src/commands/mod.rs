@@ -575,9 +575,10 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             snap(id)
         }
         Command::Snapshot(SnapshotCmd::Create { volume, force, .. }) => {
-            if *force && kind != ProviderKind::Powervc {
+            if *force && !entry(kind).force_attached {
                 return Err(Error::usage(format!(
-                    "--force means nothing on {kind}: it snapshots an attached (in-use) volume on powervc only"
+                    "--force means nothing on {kind}: it snapshots an attached (in-use) volume on {} only",
+                    crate::providers::force_attached_names()
                 )));
             }
             vol(volume)

@@ -90,7 +90,7 @@ pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Res
                 name,
                 description,
                 expires_at: expires.as_deref().map(parse_expiry).transpose()?,
-                tags: crate::providers::outscale::parse_tags(&tags)?,
+                tags: parse_tags(&tags)?,
                 force,
                 managed: false,
                 idempotency_key: None,
@@ -419,4 +419,36 @@ async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> 
         ctx.print(&render_one(&snap, ctx.format))
     })
     .await
+}
+
+/// `--tag K=V` arguments (the last value of a key wins).
+fn parse_tags(raw: &[String]) -> Result<Vec<(String, String)>> {
+    let mut seen = std::collections::BTreeMap::new();
+    for t in raw {
+        let (k, v) = t.split_once('=').ok_or_else(|| Error::InvalidInput {
+            what: "tag",
+            value: t.clone(),
+            reason: "expected KEY=VALUE".into(),
+        })?;
+        seen.insert(k.to_string(), v.to_string());
+    }
+    Ok(seen.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_parse_as_key_value() {
+        let t = parse_tags(&["env=prod".into(), "team=".into()]).expect("tags");
+        assert_eq!(
+            t,
+            vec![
+                ("env".into(), "prod".into()),
+                ("team".into(), String::new())
+            ]
+        );
+        assert!(parse_tags(&["novalue".into()]).is_err());
+    }
 }

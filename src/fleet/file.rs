@@ -567,7 +567,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         }
         if p.force
             && p.provider
-                .is_some_and(|k| k != crate::kind::ProviderKind::Powervc)
+                .is_some_and(|k| !crate::providers::entry(k).force_attached)
         {
             return Err(fail(
                 id,

@@ -16,7 +16,7 @@
 
 use jiff::Timestamp;
 
-use crate::kind::ProviderKind;
+use crate::kind::{MarkProof, ProviderKind};
 use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, parse_stamp};
 
 /// The description mark, versioned so a later format can be told apart.
@@ -43,21 +43,19 @@ pub fn description_at(policy: &str, tick: Timestamp) -> String {
     )
 }
 
-/// The create request carrying `policy`'s mark for `tick`, as far as `kind` can carry it.
+/// The create request carrying `policy`'s mark for `tick`, as far as `kind` can carry it (its
+/// registry row's [`crate::kind::Marking`]).
 pub fn request(kind: ProviderKind, policy: &str, volume: &str, tick: Timestamp) -> CreateSnapshot {
-    let (description, tags) = match kind {
-        ProviderKind::Outscale | ProviderKind::Powervc => (
-            Some(description_at(policy, tick)),
-            vec![(TAG_KEY.to_string(), policy.to_string())],
-        ),
-        ProviderKind::OvhEfs => (Some(description_at(policy, tick)), vec![]),
-        ProviderKind::OvhNasha => (None, vec![]),
-    };
+    let marking = crate::providers::entry(kind).marking;
     CreateSnapshot {
         volume: volume.to_string(),
         name: Some(name(policy, tick)),
-        description,
-        tags,
+        description: marking.description.then(|| description_at(policy, tick)),
+        tags: if marking.tag {
+            vec![(TAG_KEY.to_string(), policy.to_string())]
+        } else {
+            vec![]
+        },
         idempotency_key: Some(idempotency_key(policy, volume, tick)),
         ..CreateSnapshot::default()
     }
@@ -135,12 +133,10 @@ pub fn owner(s: &Snapshot) -> Option<&str> {
     }
     let by_name = s.name.as_deref().and_then(id_in_name);
     let by_description = s.description.as_deref().and_then(id_in_description);
-    match s.provider {
-        ProviderKind::Outscale => by_description,
-        ProviderKind::Powervc | ProviderKind::OvhEfs => {
-            by_name.filter(|id| by_description == Some(*id))
-        }
-        ProviderKind::OvhNasha => by_name,
+    match crate::providers::entry(s.provider).marking.proof {
+        MarkProof::Description => by_description,
+        MarkProof::NameAndDescription => by_name.filter(|id| by_description == Some(*id)),
+        MarkProof::Name => by_name,
     }
 }
 

@@ -351,7 +351,8 @@ pub fn plan_unit(
     }
     let p = plan(&candidates, &c.keep, now);
     let doomed: BTreeSet<&str> = p.delete.iter().map(|s| s.id.as_str()).collect();
-    if kind == ProviderKind::Outscale {
+    // Where the description alone proves ownership, the name is only a label: repair it.
+    if crate::providers::entry(kind).marking.proof == crate::kind::MarkProof::Description {
         for s in &owned {
             let Some(at) = marked(s) else { continue };
             let want = mark::name(id, at);

@@ -1190,22 +1190,12 @@ pub struct Adoption {
 /// `snapctl.<id>.<its creation time>` (and given the description mark).
 pub async fn adoptions(c: &Compiled, target: &Target, prefix: &str) -> Result<Vec<Adoption>> {
     let p = target.provider.as_ref();
-    match p.kind() {
-        crate::kind::ProviderKind::Outscale => {
-            return Err(Error::Unsupported {
-                provider: p.kind(),
-                operation: "policy adopt",
-                hint: "an OUTSCALE snapshot keeps the description it was created with, and the description carries the mark; let the policy take new snapshots and rotate the old ones out with snapctl rotate".into(),
-            });
-        }
-        crate::kind::ProviderKind::OvhNasha => {
-            return Err(Error::Unsupported {
-                provider: p.kind(),
-                operation: "policy adopt",
-                hint: "NAS-HA custom snapshots cannot be renamed, and the name carries the mark; let the policy take new snapshots and rotate the old ones out with snapctl rotate".into(),
-            });
-        }
-        _ => {}
+    if let Some(why) = crate::providers::entry(p.kind()).marking.no_adopt {
+        return Err(Error::Unsupported {
+            provider: p.kind(),
+            operation: "policy adopt",
+            hint: why.into(),
+        });
     }
     let selected: Vec<_> = p
         .list_volumes()

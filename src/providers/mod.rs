@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::{Http, RateLimit};
-use crate::kind::{Capabilities, ProviderKind};
+use crate::kind::{Capabilities, MarkProof, Marking, ProviderKind};
 use crate::provider::Provider;
 
 /// One provider's row of the registry.
@@ -34,6 +34,11 @@ pub struct Entry {
     pub default_rate_limit: Option<RateLimit>,
     /// Longest name or description the API takes, where it documents one.
     pub max_label: Option<usize>,
+    /// Where a fleet policy's mark goes and what proves ownership (`fleet/mark.rs`).
+    pub marking: Marking,
+    /// The API can snapshot a volume attached to a running machine when asked to (`--force`,
+    /// a policy's `force = true`); elsewhere the flag is refused.
+    pub force_attached: bool,
     /// Mutations in flight at once in a batch (deletions of a rotation or of `snapshot delete`).
     /// The rate limiter still bounds requests per second; this bounds concurrency.
     pub max_in_flight: usize,
@@ -55,6 +60,13 @@ pub const REGISTRY: [Entry; 4] = [
         check_snapshot_id: |id| check_uuid("snapshot id", id),
         default_rate_limit: OVH_RATE,
         max_label: None,
+        marking: Marking {
+            description: true,
+            tag: false,
+            proof: MarkProof::NameAndDescription,
+            no_adopt: None,
+        },
+        force_attached: false,
         // OVH's only guidance is fair use, ~60 requests/min per consumer key (python-ovh#81), and
         // the rate limiter enforces it; two in flight hide the round trip without bursting.
         max_in_flight: 2,
@@ -67,6 +79,16 @@ pub const REGISTRY: [Entry; 4] = [
         check_snapshot_id: |id| ovh::nasha::check_name("snapshot name", id),
         default_rate_limit: OVH_RATE,
         max_label: None,
+        // Custom snapshots have a name and nothing else.
+        marking: Marking {
+            description: false,
+            tag: false,
+            proof: MarkProof::Name,
+            no_adopt: Some(
+                "NAS-HA custom snapshots cannot be renamed, and the name carries the mark; let the policy take new snapshots and rotate the old ones out with snapctl rotate",
+            ),
+        },
+        force_attached: false,
         // The same OVH fair-use limit as EFS.
         max_in_flight: 2,
     },
@@ -83,6 +105,17 @@ pub const REGISTRY: [Entry; 4] = [
         }),
         // Names are the Name tag: tag values are 0-255 characters (CreateTags).
         max_label: Some(255),
+        // The description is set by CreateSnapshot and never changes; the Name tag is written
+        // after, and can fail or be edited.
+        marking: Marking {
+            description: true,
+            tag: true,
+            proof: MarkProof::Description,
+            no_adopt: Some(
+                "an OUTSCALE snapshot keeps the description it was created with, and the description carries the mark; let the policy take new snapshots and rotate the old ones out with snapctl rotate",
+            ),
+        },
+        force_attached: false,
         // OUTSCALE throttles per account and per call (429 codes 24 and 25); its SDKs send at
         // most 5 requests a second, and so does the default rate limit: 5 in flight.
         max_in_flight: 5,
@@ -96,6 +129,15 @@ pub const REGISTRY: [Entry; 4] = [
         default_rate_limit: None,
         // Cinder's display name and description columns are 255 characters.
         max_label: Some(255),
+        // Name, description and metadata in one POST.
+        marking: Marking {
+            description: true,
+            tag: true,
+            proof: MarkProof::NameAndDescription,
+            no_adopt: None,
+        },
+        // Cinder's `force` snapshots an in-use volume.
+        force_attached: true,
         // Cinder documents no concurrency limit; its rate limiting answers 413 overLimit, which
         // is retried. Four in flight, as many as rotate's volumes at once.
         max_in_flight: 4,
@@ -108,6 +150,16 @@ pub fn entry(kind: ProviderKind) -> &'static Entry {
         .iter()
         .find(|e| e.kind == kind)
         .expect("every ProviderKind has a registry row (tested)")
+}
+
+/// The providers whose API snapshots an attached volume when asked to, for messages.
+pub fn force_attached_names() -> String {
+    REGISTRY
+        .iter()
+        .filter(|e| e.force_attached)
+        .map(|e| e.kind.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Build the provider the settings name, its answers' ids checked ([`checked`]); configuration
@@ -166,6 +218,49 @@ pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Provider knowledge lives in `providers/` and the registry: outside it, production code
+    /// never matches on which provider it has (the CLI's value list, the emulator, the demo and
+    /// `kind.rs` itself aside). A new rule for one provider is a registry field.
+    #[test]
+    fn no_module_outside_providers_asks_which_provider_it_has() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).expect("src") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let allowed = ["providers/", "emulator/", "demo.rs", "kind.rs", "cli.rs"];
+        let mut found = Vec::new();
+        for f in files {
+            let rel = f.strip_prefix(&src).expect("under src").to_string_lossy();
+            if allowed.iter().any(|a| rel.starts_with(a)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).expect("read");
+            let production = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in production.lines().enumerate() {
+                let variant = ["OvhEfs", "OvhNasha", "Outscale", "Powervc"]
+                    .iter()
+                    .any(|v| line.contains(&format!("ProviderKind::{v}")));
+                if variant && !line.trim_start().starts_with("//") {
+                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "provider branches outside providers/:\n{}",
+            found.join("\n")
+        );
+    }
 
     #[test]
     fn uppercase_ids_are_refused_with_the_lowercase_form() {

@@ -12,7 +12,6 @@ pub mod sign;
 mod prepare;
 use prepare::{revert_unsupported, schedules_unsupported};
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -776,20 +775,6 @@ impl Outscale {
     }
 }
 
-/// `K=V` tag arguments.
-pub fn parse_tags(raw: &[String]) -> Result<Vec<(String, String)>> {
-    let mut seen = BTreeMap::new();
-    for t in raw {
-        let (k, v) = t.split_once('=').ok_or_else(|| Error::InvalidInput {
-            what: "tag",
-            value: t.clone(),
-            reason: "expected KEY=VALUE".into(),
-        })?;
-        seen.insert(k.to_string(), v.to_string());
-    }
-    Ok(seen.into_iter().collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,18 +802,5 @@ mod tests {
             assert_eq!(snapshot_state(going), SnapshotState::Creating);
         }
         assert_eq!(snapshot_state("archiving"), SnapshotState::Unknown);
-    }
-
-    #[test]
-    fn tags_parse_as_key_value() {
-        let t = parse_tags(&["env=prod".into(), "team=".into()]).expect("tags");
-        assert_eq!(
-            t,
-            vec![
-                ("env".into(), "prod".into()),
-                ("team".into(), String::new())
-            ]
-        );
-        assert!(parse_tags(&["novalue".into()]).is_err());
     }
 }

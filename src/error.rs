@@ -362,7 +362,7 @@ impl Error {
                 "if the endpoint is genuine and the list really is that long, raise --max-response-size; otherwise check the endpoint".into(),
             ),
             Error::ResponsesTooLarge { .. } => Some(
-                "several endpoints answered huge lists at once: check them, or raise --max-response-size (the budget is three times it, 48 MiB at least)".into(),
+                "several endpoints answered huge lists at once: check them, or raise --max-response-size (the budget is twice it, 32 MiB at least)".into(),
             ),
             Error::Timeout { .. } => Some(
                 "the operation goes on server-side; raise --timeout or check later with a show command"

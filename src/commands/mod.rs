@@ -471,6 +471,7 @@ pub(crate) async fn connect(
         loopback_only: opts.loopback_only,
         dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
+        held: crate::http::process_ledger(),
         body_budget: crate::http::default_body_budget(
             g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
         ),
@@ -681,7 +682,16 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
                 .collect();
             sel.sort(&mut all);
             all.truncate(sel.limit.unwrap_or(usize::MAX));
-            ctx.print(&render_list(&all, ctx.format))
+            if ctx.format == Format::Table {
+                return ctx.print(&render_list(&all, ctx.format));
+            }
+            // JSON, ids and TSV are written a thousand rows at a time (byte for byte the same
+            // document): the text of a large account is never held whole beside its volumes.
+            let mut stream = crate::output::ListStream::new(ctx.format);
+            for chunk in all.chunks(1000) {
+                ctx.print(&stream.items(chunk))?;
+            }
+            ctx.print(&stream.finish::<crate::model::Volume>())
         }
         Command::Volume(VolumeCmd::Show { id }) => {
             ctx.print(&render_one(&p.get_volume(&id).await?, ctx.format))

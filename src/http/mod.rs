@@ -20,7 +20,7 @@ mod trace;
 use limit::Limiter;
 pub use limit::RateLimit;
 pub use message::{Effect, Header, Incoming, Outgoing};
-pub use pages::{collect_pages, for_each_page};
+pub use pages::{collect_pages, decode_page, for_each_page};
 
 /// Statuses worth another attempt for an idempotent request.
 const RETRYABLE: [u16; 5] = [429, 500, 502, 503, 504];
@@ -86,10 +86,18 @@ pub struct HttpConfig {
 /// sends.
 pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
-/// Default [`HttpConfig::body_budget`] for a given cap: three answers at the cap, and never less
-/// than 48 MiB.
+/// Default [`HttpConfig::body_budget`] for a given cap: two answers at the cap, and never less
+/// than 32 MiB.
 pub fn default_body_budget(max_body: u64) -> u64 {
-    max_body.saturating_mul(3).max(48 * 1024 * 1024)
+    max_body.saturating_mul(2).max(32 * 1024 * 1024)
+}
+
+/// The ledger every connection of this process shares (commands build one, a fleet run one per
+/// account: all of them hold their answers against one budget).
+pub fn process_ledger() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+    static LEDGER: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicU64>> =
+        std::sync::LazyLock::new(Default::default);
+    LEDGER.clone()
 }
 
 /// A response body's claim on [`HttpConfig::held`], given back when the response is dropped.
@@ -834,6 +842,15 @@ mod tests {
             .expect("room again once an answer is dropped");
         drop((second, third));
         assert_eq!(config.held.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn every_connection_of_the_process_holds_against_one_ledger() {
+        // `commands::connect` builds one configuration per account of a fleet run, each with
+        // this ledger: they must be one counter, or four accounts hold four budgets.
+        let (a, b) = (process_ledger(), process_ledger());
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert!(!std::sync::Arc::ptr_eq(&a, &HttpConfig::default().held));
     }
 
     #[test]

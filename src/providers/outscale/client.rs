@@ -47,19 +47,8 @@ pub struct ResponseContext {
     pub request_id: Option<String>,
 }
 
-/// One page of a `Read*` answer.
-#[derive(Debug, Deserialize)]
-struct Page<T> {
-    #[serde(
-        rename = "Snapshots",
-        alias = "Volumes",
-        alias = "SnapshotExportTasks",
-        default = "Vec::new"
-    )]
-    items: Vec<T>,
-    #[serde(rename = "NextPageToken")]
-    next_page_token: Option<String>,
-}
+/// The keys holding the items of a `Read*` page; a page without one has no items.
+const PAGE_ITEMS: [&str; 3] = ["Snapshots", "Volumes", "SnapshotExportTasks"];
 
 /// A signed client for one endpoint, region and key pair.
 #[derive(Debug)]
@@ -218,7 +207,7 @@ impl OscClient {
         what: &str,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        self.read_each(action, filters, what, |page: Vec<T>| {
+        self.read_each(action, filters, what, Some, |page: Vec<T>| {
             out.extend(page);
             Ok(())
         })
@@ -226,15 +215,18 @@ impl OscClient {
         Ok(out)
     }
 
-    /// [`Self::read_all`], page by page: each page's items go to `sink` and are dropped after.
-    pub async fn read_each<T: DeserializeOwned>(
+    /// [`Self::read_all`], page by page: each item is turned into what `keep` answers as soon as
+    /// it is read ([`crate::http::decode_page`]: no page of wire items is ever built), each page
+    /// of kept items goes to `sink` and is dropped after.
+    pub async fn read_each<T: DeserializeOwned, U>(
         &self,
         action: &str,
         filters: serde_json::Value,
         what: &str,
-        sink: impl FnMut(Vec<T>) -> Result<()>,
+        keep: impl Fn(T) -> Option<U>,
+        sink: impl FnMut(Vec<U>) -> Result<()>,
     ) -> Result<()> {
-        let filters = &filters;
+        let (filters, keep) = (&filters, &keep);
         crate::http::for_each_page(
             ProviderKind::Outscale,
             what,
@@ -248,8 +240,19 @@ impl OscClient {
                     body["NextPageToken"] = serde_json::Value::String(t);
                 }
                 async move {
-                    let page: Page<T> = self.call(action, &body, true, what).await?;
-                    Ok((page.items, page.next_page_token))
+                    let resp = self.send(action, &body, true, what).await?;
+                    let (items, next) = crate::http::decode_page::<T, U, String, _>(
+                        &resp.body,
+                        &PAGE_ITEMS,
+                        "NextPageToken",
+                        keep,
+                    )
+                    .map_err(|e| Error::Decode {
+                        provider: ProviderKind::Outscale,
+                        action: what.to_string(),
+                        detail: format!("{action}: {e}"),
+                    })?;
+                    Ok((items.unwrap_or_default(), next))
                 }
             },
             sink,

@@ -433,11 +433,20 @@ impl Provider for Outscale {
     }
 
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
-        let list: Vec<OscVolume> = self
-            .client
-            .read_all("ReadVolumes", json!({}), "list volumes")
+        let mut out = Vec::new();
+        self.client
+            .read_each(
+                "ReadVolumes",
+                json!({}),
+                "list volumes",
+                |v: OscVolume| Some(map_volume(v)),
+                |page| {
+                    out.extend(page);
+                    Ok(())
+                },
+            )
             .await?;
-        Ok(list.into_iter().map(map_volume).collect())
+        Ok(out)
     }
 
     /// `Filters.Tags` (`KEY=VALUE`; OUTSCALE ORs the values, so the answer is a superset of the
@@ -456,12 +465,9 @@ impl Provider for Outscale {
                 "ReadVolumes",
                 json!({ "Tags": pairs }),
                 "list volumes by tag",
-                |page: Vec<OscVolume>| {
-                    out.extend(
-                        page.into_iter()
-                            .map(map_volume)
-                            .filter(|v| crate::provider::carries(v, tags)),
-                    );
+                |v: OscVolume| Some(map_volume(v)).filter(|v| crate::provider::carries(v, tags)),
+                |page| {
+                    out.extend(page);
                     Ok(())
                 },
             )
@@ -532,9 +538,13 @@ impl Provider for Outscale {
             None => "list snapshots".into(),
         };
         self.client
-            .read_each("ReadSnapshots", filters, &what, |page: Vec<OscSnapshot>| {
-                sink(page.into_iter().map(map_snapshot).collect())
-            })
+            .read_each(
+                "ReadSnapshots",
+                filters,
+                &what,
+                |s: OscSnapshot| Some(map_snapshot(s)),
+                sink,
+            )
             .await
     }
 

@@ -108,54 +108,6 @@ struct Link {
     href: String,
 }
 
-/// One Cinder list page read in one pass straight into its items: the `collection` key and its
-/// `*_links`, every other key skipped. No `serde_json::Value` of the page is built (one costs
-/// several times the answer's size in memory).
-struct PageSeed<'a, T> {
-    collection: &'a str,
-    links: &'a str,
-    items: std::marker::PhantomData<T>,
-}
-
-impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for PageSeed<'_, T> {
-    type Value = (Vec<T>, Vec<Link>);
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        d: D,
-    ) -> std::result::Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for PageSeed<'_, T> {
-    type Value = (Vec<T>, Vec<Link>);
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "an object with `{}`", self.collection)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let (mut items, mut links) = (None, Vec::new());
-        while let Some(key) = map.next_key::<String>()? {
-            if key == self.collection {
-                items = Some(map.next_value::<Vec<T>>()?);
-            } else if key == self.links {
-                links = map.next_value::<Option<Vec<Link>>>()?.unwrap_or_default();
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        let items = items.ok_or_else(|| {
-            serde::de::Error::custom(format!("the page has no `{}`", self.collection))
-        })?;
-        Ok((items, links))
-    }
-}
-
 fn snapshot_state(s: &str) -> SnapshotState {
     match s {
         "available" => SnapshotState::Available,
@@ -335,7 +287,7 @@ impl Powervc {
         what: &str,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        self.list_each(collection, filters, what, |page: Vec<T>| {
+        self.list_each(collection, filters, what, Some, |page: Vec<T>| {
             out.extend(page);
             Ok(())
         })
@@ -343,14 +295,18 @@ impl Powervc {
         Ok(out)
     }
 
-    /// [`Self::list_all`], page by page: each page's items go to `sink` and are dropped after.
-    async fn list_each<T: DeserializeOwned>(
+    /// [`Self::list_all`], page by page: each item is turned into what `keep` answers as soon as
+    /// it is read ([`crate::http::decode_page`]), each page of kept items goes to `sink` and is
+    /// dropped after.
+    async fn list_each<T: DeserializeOwned, U>(
         &self,
         collection: &str,
         filters: &[(&str, &str)],
         what: &str,
-        sink: impl FnMut(Vec<T>) -> Result<()>,
+        keep: impl Fn(T) -> Option<U>,
+        sink: impl FnMut(Vec<U>) -> Result<()>,
     ) -> Result<()> {
+        let keep = &keep;
         let limit = self.page_size.to_string();
         let key_links = format!("{collection}_links");
         let (limit, key_links) = (&limit, &key_links);
@@ -376,22 +332,22 @@ impl Powervc {
                         what,
                     )
                     .await?;
-                let (items, links): (Vec<T>, Vec<Link>) = {
-                    use serde::de::DeserializeSeed;
-                    let seed = PageSeed::<T> {
-                        collection,
-                        links: key_links,
-                        items: std::marker::PhantomData,
-                    };
-                    let mut de = serde_json::Deserializer::from_slice(&resp.body);
-                    seed.deserialize(&mut de)
-                        .and_then(|page| de.end().map(|()| page))
-                        .map_err(|e| Error::Decode {
-                            provider: ProviderKind::Powervc,
-                            action: what.to_string(),
-                            detail: e.to_string(),
-                        })?
-                };
+                let (items, links) = crate::http::decode_page::<T, U, Vec<Link>, _>(
+                    &resp.body,
+                    &[collection],
+                    key_links,
+                    keep,
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|(items, links)| {
+                    let items = items.ok_or_else(|| format!("the page has no `{collection}`"))?;
+                    Ok((items, links.unwrap_or_default()))
+                })
+                .map_err(|detail| Error::Decode {
+                    provider: ProviderKind::Powervc,
+                    action: what.to_string(),
+                    detail,
+                })?;
                 drop(resp);
                 let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
                     reqwest::Url::parse(&l.href).ok().and_then(|u| {
@@ -512,8 +468,19 @@ impl Provider for Powervc {
     }
 
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
-        let v: Vec<CinderVolume> = self.list_all("volumes", &[], "list volumes").await?;
-        Ok(v.into_iter().map(map_volume).collect())
+        let mut out = Vec::new();
+        self.list_each(
+            "volumes",
+            &[],
+            "list volumes",
+            |v: CinderVolume| Some(map_volume(v)),
+            |page| {
+                out.extend(page);
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
     }
 
     /// Cinder's `metadata` filter (a JSON object; every pair must match).
@@ -527,12 +494,9 @@ impl Provider for Powervc {
             "volumes",
             &[("metadata", &metadata)],
             "list volumes by metadata",
-            |page: Vec<CinderVolume>| {
-                out.extend(
-                    page.into_iter()
-                        .map(map_volume)
-                        .filter(|v| crate::provider::carries(v, tags)),
-                );
+            |v: CinderVolume| Some(map_volume(v)).filter(|v| crate::provider::carries(v, tags)),
+            |page| {
+                out.extend(page);
                 Ok(())
             },
         )
@@ -574,9 +538,13 @@ impl Provider for Powervc {
             [SnapshotState::Restoring] => filters.push(("status", "restoring")),
             _ => {}
         }
-        self.list_each("snapshots", &filters, &what, |page: Vec<CinderSnapshot>| {
-            sink(page.into_iter().map(map_snapshot).collect())
-        })
+        self.list_each(
+            "snapshots",
+            &filters,
+            &what,
+            |s: CinderSnapshot| Some(map_snapshot(s)),
+            sink,
+        )
         .await
     }
 
@@ -980,37 +948,6 @@ impl Provider for Powervc {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn page(body: &str) -> std::result::Result<(Vec<CinderSnapshot>, Vec<Link>), String> {
-        use serde::de::DeserializeSeed;
-        let seed = PageSeed::<CinderSnapshot> {
-            collection: "snapshots",
-            links: "snapshots_links",
-            items: std::marker::PhantomData,
-        };
-        let mut de = serde_json::Deserializer::from_slice(body.as_bytes());
-        seed.deserialize(&mut de)
-            .and_then(|p| de.end().map(|()| p))
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn a_page_is_read_in_one_pass_skipping_what_it_does_not_need() {
-        let (items, links) = page(
-            r#"{"count": 2, "snapshots": [{"id": "a", "status": "available"}],
-                "extra": {"deep": [1, {"x": null}]},
-                "snapshots_links": [{"rel": "next", "href": "https://c/v3/p/snapshots/detail?marker=a"}]}"#,
-        )
-        .expect("the page parses");
-        assert_eq!(items.len(), 1);
-        assert_eq!(links[0].rel, "next");
-        let (_, links) = page(r#"{"snapshots": [], "snapshots_links": null}"#).expect("null links");
-        assert!(links.is_empty());
-        let err = page(r#"{"volumes": []}"#).unwrap_err();
-        assert!(err.contains("the page has no `snapshots`"), "{err}");
-        let err = page(r#"{"snapshots": []} trailing"#).unwrap_err();
-        assert!(err.contains("trailing"), "{err}");
-    }
 
     #[test]
     fn a_field_of_an_unexpected_type_never_fails_a_list() {

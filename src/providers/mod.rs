@@ -8,6 +8,7 @@ pub mod checked;
 pub mod outscale;
 pub mod ovh;
 pub mod powervc;
+pub mod shared;
 
 use std::sync::Arc;
 

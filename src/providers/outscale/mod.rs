@@ -15,7 +15,6 @@ use prepare::{revert_unsupported, schedules_unsupported};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -203,10 +202,6 @@ fn client_token() -> String {
     )
 }
 
-fn parse_time(s: Option<&str>) -> Option<Timestamp> {
-    s.and_then(|s| s.parse::<Timestamp>().ok())
-}
-
 fn tag(tags: &[ResourceTag], key: &str) -> Option<String> {
     tags.iter().find(|t| t.key == key).map(|t| t.value.clone())
 }
@@ -242,7 +237,7 @@ fn map_snapshot(s: OscSnapshot) -> Snapshot {
             .as_deref()
             .map(snapshot_state)
             .unwrap_or(SnapshotState::Unknown),
-        created_at: parse_time(s.creation_date.as_deref()),
+        created_at: crate::providers::shared::api_time(s.creation_date.as_deref()),
         id: s.snapshot_id,
         volume_id: s.volume_id,
         description: s.description,
@@ -262,7 +257,7 @@ fn map_volume(v: OscVolume) -> Volume {
             .as_deref()
             .map(volume_state)
             .unwrap_or(VolumeState::Unknown),
-        created_at: parse_time(v.creation_date.as_deref()),
+        created_at: crate::providers::shared::api_time(v.creation_date.as_deref()),
         id: v.volume_id,
         size_gib: v.size,
         provider_state: v.state,

@@ -108,60 +108,54 @@ impl OvhClient {
         body: Option<Vec<u8>>,
         action: &str,
     ) -> Result<Incoming> {
-        if method == Method::DELETE && self.http.config().dry_run {
-            // A dry run never sends the DELETE, and OVH has no dry-run flag to check it: ask
-            // whether its target exists, so a missing one is refused as the real run's 404 is.
-            // Any other answer (405 on a URL without GET, say) leaves the verdict to the API.
-            if let Err(e @ Error::NotFound(_)) =
-                Box::pin(self.call(Method::GET, url.clone(), None, action)).await
-            {
-                return Err(e);
-            }
-        }
-        let mut refreshed = false;
-        loop {
-            let delta = self.delta(refreshed).await?;
-            let idempotent = matches!(method, Method::GET | Method::DELETE);
-            let (ak, as_, ck) = self.config.credentials.expose();
-            let resp = self
-                .http
-                .execute(action, idempotent, || {
-                    let ts = jiff::Timestamp::now().as_second() + delta;
-                    let sig = signature(
-                        as_,
-                        ck,
-                        method.as_str(),
-                        url.as_str(),
-                        body.as_deref().unwrap_or_default(),
-                        ts,
-                    );
-                    let mut req = Outgoing::new(method.clone(), url.clone())
-                        .header("X-Ovh-Application", ak, true)
-                        .header("X-Ovh-Consumer", ck, true)
-                        .header("X-Ovh-Timestamp", ts.to_string(), false)
-                        .header("X-Ovh-Signature", sig, true)
-                        .header("Accept", "application/json", false);
-                    if let Some(b) = &body {
-                        req = req.header("Content-Type", "application/json", false);
-                        req.body = Some(b.clone());
-                    }
-                    Ok(req)
-                })
-                .await?;
-            // A retried DELETE finding nothing: the earlier attempt took effect.
-            if resp.status.is_success()
-                || (method == Method::DELETE && resp.retried_delete_found_nothing())
-            {
-                return Ok(resp);
-            }
-            let err = self.api_error(action, &resp, &method, &url);
-            let time_out = matches!(&err, Error::Unauthorized(a) if a.code.as_deref() == Some("QUERY_TIME_OUT"));
-            if time_out && !refreshed {
-                refreshed = true;
-                continue;
-            }
-            return Err(err);
-        }
+        crate::providers::shared::probe_delete(
+            &method,
+            self.http.config().dry_run,
+            Box::pin(self.call(Method::GET, url.clone(), None, action)),
+        )
+        .await?;
+        let idempotent = matches!(method, Method::GET | Method::DELETE);
+        let (ak, as_, ck) = self.config.credentials.expose();
+        crate::providers::shared::call_renewing_once(
+            &method,
+            |refresh| {
+                let (method, url, body) = (&method, &url, &body);
+                async move {
+                    let delta = self.delta(refresh).await?;
+                    self.http
+                        .execute(action, idempotent, || {
+                            let ts = jiff::Timestamp::now().as_second() + delta;
+                            let sig = signature(
+                                as_,
+                                ck,
+                                method.as_str(),
+                                url.as_str(),
+                                body.as_deref().unwrap_or_default(),
+                                ts,
+                            );
+                            let mut req = Outgoing::new(method.clone(), url.clone())
+                                .header("X-Ovh-Application", ak, true)
+                                .header("X-Ovh-Consumer", ck, true)
+                                .header("X-Ovh-Timestamp", ts.to_string(), false)
+                                .header("X-Ovh-Signature", sig, true)
+                                .header("Accept", "application/json", false);
+                            if let Some(b) = body {
+                                req = req.header("Content-Type", "application/json", false);
+                                req.body = Some(b.clone());
+                            }
+                            Ok(req)
+                        })
+                        .await
+                }
+            },
+            |resp| resp.status.is_success(),
+            |resp| self.api_error(action, resp, &method, &url),
+            // Rejected before processing for the clock: refresh the time delta.
+            |_, err| {
+                matches!(err, Error::Unauthorized(a) if a.code.as_deref() == Some("QUERY_TIME_OUT"))
+            },
+        )
+        .await
     }
 
     /// GET and decode JSON.

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -222,10 +221,6 @@ async fn pick_only_service(client: &OvhClient) -> Result<String> {
     )
 }
 
-fn parse_time(s: Option<&str>) -> Option<Timestamp> {
-    s.and_then(|s| s.parse::<Timestamp>().ok())
-}
-
 fn snapshot_state(status: &str) -> SnapshotState {
     match status {
         "available" => SnapshotState::Available,
@@ -269,7 +264,7 @@ fn map_snapshot(s: NetAppShareSnapshot, share: &str) -> Snapshot {
             .map(snapshot_state)
             .unwrap_or(SnapshotState::Unknown),
         kind: snapshot_kind(s.kind.as_deref()),
-        created_at: parse_time(s.created_at.as_deref()),
+        created_at: crate::providers::shared::api_time(s.created_at.as_deref()),
         id: s.id,
         volume_id: Some(share.to_string()),
         name: s.name,
@@ -288,7 +283,7 @@ fn map_share(s: NetAppShare) -> Volume {
             .as_deref()
             .map(volume_state)
             .unwrap_or(VolumeState::Unknown),
-        created_at: parse_time(s.created_at.as_deref()),
+        created_at: crate::providers::shared::api_time(s.created_at.as_deref()),
         id: s.id,
         name: s.name,
         size_gib: s.size,

@@ -41,20 +41,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-pub(super) fn parse_time(s: &str) -> Option<Timestamp> {
-    s.parse::<Timestamp>().ok().or_else(|| {
-        s.parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    })
-}
-
-/// OpenStack timestamps: RFC 3339, or naive UTC as Cinder writes them (`2016-02-11T09:58:34.000000`).
-pub fn openstack_time(s: Option<&str>) -> Option<Timestamp> {
-    s.and_then(parse_time)
-}
-
 impl Session {
     /// A session (no request yet).
     pub fn new(http: Arc<Http>, config: PowervcConfig) -> Self {
@@ -177,15 +163,18 @@ impl Session {
             detail: e.to_string(),
         })?;
         let info = info.token;
-        let expires_at = parse_time(&info.expires_at).ok_or_else(|| Error::Decode {
-            provider: ProviderKind::Powervc,
-            action: what.clone(),
-            detail: format!("unreadable expires_at {:?}", info.expires_at),
-        })?;
+        let expires_at =
+            crate::providers::shared::api_time(Some(&info.expires_at)).ok_or_else(|| {
+                Error::Decode {
+                    provider: ProviderKind::Powervc,
+                    action: what.clone(),
+                    detail: format!("unreadable expires_at {:?}", info.expires_at),
+                }
+            })?;
         let issued_at = info
             .issued_at
             .as_deref()
-            .and_then(parse_time)
+            .and_then(|t| crate::providers::shared::api_time(Some(t)))
             .unwrap_or_else(Timestamp::now);
         // Renew `margin` before expiry, but never later than half-way through the token's life, so
         // short-lived tokens (Keystone's default hour) are not renewed on every call.

@@ -34,80 +34,74 @@ impl Session {
         idempotent: bool,
         what: &str,
     ) -> Result<Incoming> {
-        if method == Method::DELETE && self.http.config().dry_run {
-            // A dry run never sends the DELETE and Cinder cannot check one: ask whether its target
-            // exists, so a missing one is refused as the real run's 404 is.
-            if let Err(e @ crate::error::Error::NotFound(_)) =
-                Box::pin(self.call(Method::GET, segments, query, None, headers, true, what)).await
-            {
-                return Err(e);
-            }
-        }
+        crate::providers::shared::probe_delete(
+            &method,
+            self.http.config().dry_run,
+            Box::pin(self.call(Method::GET, segments, query, None, headers, true, what)),
+        )
+        .await?;
         let bytes = body.map(|b| serde_json::to_vec(b).expect("bodies serialise"));
-        let mut renewed = false;
-        loop {
-            let (token, base) = self.current(renewed).await?;
-            let mut url = base.clone();
-            url.path_segments_mut()
-                .expect("volume URLs are base URLs")
-                .pop_if_empty()
-                .extend(segments);
-            if !query.is_empty() {
-                url.query_pairs_mut().extend_pairs(query);
-            }
-            let resp = self
-                .http
-                .execute(what, idempotent, || {
-                    let mut req = Outgoing::new(method.clone(), url.clone())
-                        .header("X-Auth-Token", token.expose_secret(), true)
-                        .header("Accept", "application/json", false);
-                    for (k, v) in headers {
-                        req = req.header(k, v.clone(), false);
+        crate::providers::shared::call_renewing_once(
+            &method,
+            |renew| {
+                let (method, bytes) = (&method, &bytes);
+                async move {
+                    let (token, base) = self.current(renew).await?;
+                    let mut url = base.clone();
+                    url.path_segments_mut()
+                        .expect("volume URLs are base URLs")
+                        .pop_if_empty()
+                        .extend(segments);
+                    if !query.is_empty() {
+                        url.query_pairs_mut().extend_pairs(query);
                     }
-                    if let Some(b) = &bytes {
-                        req = req.header("Content-Type", "application/json", false);
-                        req.body = Some(b.clone());
-                    }
-                    Ok(req)
-                })
-                .await?;
-            // A retried DELETE finding nothing: the earlier attempt took effect.
-            if resp.status.is_success()
-                || (method == Method::DELETE && resp.retried_delete_found_nothing())
-            {
-                return Ok(resp);
-            }
-            if resp.status.as_u16() == 401 && !renewed {
-                renewed = true;
-                continue;
-            }
-            return Err(api_error(what, &resp));
-        }
+                    self.http
+                        .execute(what, idempotent, || {
+                            let mut req = Outgoing::new(method.clone(), url.clone())
+                                .header("X-Auth-Token", token.expose_secret(), true)
+                                .header("Accept", "application/json", false);
+                            for (k, v) in headers {
+                                req = req.header(k, v.clone(), false);
+                            }
+                            if let Some(b) = bytes {
+                                req = req.header("Content-Type", "application/json", false);
+                                req.body = Some(b.clone());
+                            }
+                            Ok(req)
+                        })
+                        .await
+                }
+            },
+            |resp| resp.status.is_success(),
+            |resp| api_error(what, resp),
+            |resp, _| resp.status.as_u16() == 401,
+        )
+        .await
     }
 
     /// GET a URL outside the volume base (the volume version document), renewing the token once
     /// on a 401 like every other call. A `300 Multiple Choices` is an answer here: it is how a
     /// service root lists its versions (OpenStack version discovery).
     pub async fn get_absolute(&self, url: Url, what: &str) -> Result<Incoming> {
-        let mut renewed = false;
-        loop {
-            let (token, _) = self.current(renewed).await?;
-            let resp = self
-                .http
-                .execute(what, true, || {
-                    Ok(Outgoing::new(Method::GET, url.clone())
-                        .header("X-Auth-Token", token.expose_secret(), true)
-                        .header("Accept", "application/json", false))
-                })
-                .await?;
-            if resp.status.is_success() || resp.status.as_u16() == 300 {
-                return Ok(resp);
-            }
-            if resp.status.as_u16() == 401 && !renewed {
-                renewed = true;
-                continue;
-            }
-            return Err(api_error(what, &resp));
-        }
+        crate::providers::shared::call_renewing_once(
+            &Method::GET,
+            |renew| {
+                let url = &url;
+                async move {
+                    let (token, _) = self.current(renew).await?;
+                    self.http
+                        .execute(what, true, || {
+                            Ok(Outgoing::new(Method::GET, url.clone())
+                                .header("X-Auth-Token", token.expose_secret(), true)
+                                .header("Accept", "application/json", false))
+                        })
+                        .await
+                }
+            },
+            |resp| resp.status.is_success() || resp.status.as_u16() == 300,
+            |resp| api_error(what, resp),
+            |resp, _| resp.status.as_u16() == 401,
+        )
+        .await
     }
 }

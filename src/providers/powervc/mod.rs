@@ -29,7 +29,8 @@ use crate::model::{
 };
 use crate::provider::Provider;
 use crate::providers::check_uuid;
-use auth::{Session, openstack_time};
+use crate::providers::shared::api_time;
+use auth::Session;
 
 /// What `powervc` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -150,7 +151,7 @@ fn map_snapshot(s: CinderSnapshot) -> Snapshot {
             .as_deref()
             .map(snapshot_state)
             .unwrap_or(SnapshotState::Unknown),
-        created_at: openstack_time(s.created_at.as_deref()),
+        created_at: api_time(s.created_at.as_deref()),
         id: s.id,
         volume_id: s.volume_id,
         name: s.name,
@@ -170,7 +171,7 @@ fn map_volume(v: CinderVolume) -> Volume {
             .as_deref()
             .map(volume_state)
             .unwrap_or(VolumeState::Unknown),
-        created_at: openstack_time(v.created_at.as_deref()),
+        created_at: api_time(v.created_at.as_deref()),
         id: v.id,
         name: v.name,
         size_gib: v.size,

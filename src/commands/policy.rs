@@ -286,31 +286,19 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
                 .filter(|o| o.provider == kind)
                 .map(|o| (o.volume_id.clone(), o.id.clone()))
                 .collect();
-            let sent = crate::batch::send_deletions(&t.provider, &mine, &t.in_flight).await;
-            let mut awaited = Vec::new();
-            for ((volume, id), s) in mine.iter().zip(sent) {
-                match s {
-                    crate::batch::Sent::Started(op) => awaited.push(crate::wait::Awaited {
-                        volume: volume.clone(),
-                        op,
-                    }),
-                    crate::batch::Sent::Failed(e) => {
+            let ended =
+                crate::batch::delete_all(&t.provider, &mine, None, &t.in_flight, Some(&wait)).await;
+            for ((_, id), ended) in mine.iter().zip(ended) {
+                match ended {
+                    crate::batch::Deletion::Deleted(_) => {}
+                    crate::batch::Deletion::Failed(e) => {
                         failed += 1;
                         eprintln!(
                             "error: snapshot {id}: {}",
                             crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
                         );
                     }
-                    crate::batch::Sent::Skipped => failed += 1,
-                }
-            }
-            for r in crate::wait::wait_for_all(t.provider.as_ref(), &awaited, &wait).await {
-                if let Err(e) = r {
-                    failed += 1;
-                    eprintln!(
-                        "error: {}",
-                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
-                    );
+                    crate::batch::Deletion::Skipped => failed += 1,
                 }
             }
         }

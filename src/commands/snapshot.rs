@@ -257,26 +257,20 @@ async fn delete_snapshots(
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
         entry(p.kind()).max_in_flight.max(1),
     ));
-    let sent = crate::batch::send_deletions(&ctx.provider, targets, &in_flight).await;
-    let awaited: Vec<crate::wait::Awaited> = sent
-        .iter()
-        .zip(targets)
-        .filter_map(|(s, (volume, _))| match s {
-            crate::batch::Sent::Started(op) if wait => Some(crate::wait::Awaited {
-                volume: volume.clone(),
-                op: op.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
-    let mut confirmed = crate::wait::wait_for_all(p, &awaited, &ctx.wait)
-        .await
-        .into_iter();
-    for ((volume, id), sent) in targets.iter().zip(sent) {
+    use crate::batch::Deletion;
+    let ended = crate::batch::delete_all(
+        &ctx.provider,
+        targets,
+        None,
+        &in_flight,
+        wait.then_some(&ctx.wait),
+    )
+    .await;
+    for ((volume, id), ended) in targets.iter().zip(ended) {
         let volume = volume.as_deref();
         let mut task_id = None;
-        let outcome = match sent {
-            crate::batch::Sent::Skipped => {
+        let outcome = match ended {
+            Deletion::Skipped => {
                 results.push(DeleteResult {
                     provider: p.kind(),
                     id: id.clone(),
@@ -287,14 +281,12 @@ async fn delete_snapshots(
                 });
                 continue;
             }
-            crate::batch::Sent::Failed(e) => Err(e),
-            crate::batch::Sent::Started(op) => {
+            Deletion::Failed(e) => Err(e),
+            Deletion::Deleted(op) => {
                 if let Operation::Task { id } = &op {
                     task_id = Some(id.clone());
                 }
-                if wait {
-                    confirmed.next().unwrap_or(Ok(())).map(|()| "deleted")
-                } else if op == Operation::Done {
+                if wait || op == Operation::Done {
                     Ok("deleted")
                 } else {
                     Ok("deleting")

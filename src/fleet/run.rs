@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use super::plan::{
     Compiled, FleetPlan, KeptEntry, Orphan, PLAN_SCHEMA, PlanEntry, PolicyPlan, Unit, plan_unit,
 };
-use crate::batch::{Sent, send_deletions};
+use crate::batch::{Deletion, delete_all};
 use crate::error::{Error, Result};
 use crate::provider::Provider;
 use crate::wait::{Awaited, WaitOptions, wait_for_all};
@@ -854,36 +854,28 @@ async fn finish_unit(
         .iter()
         .map(|d| (Some(unit.volume_id.clone()), d.entry.id.clone()))
         .collect();
-    let sent = send_deletions(&p, &targets, &target.in_flight).await;
-    let mut awaited = Vec::new();
-    let mut started = Vec::new();
-    for (d, s) in unit.delete.iter().zip(sent) {
-        match s {
-            Sent::Started(op) => {
-                awaited.push(Awaited {
-                    volume: Some(unit.volume_id.clone()),
-                    op,
-                });
-                started.push(d);
-            }
-            Sent::Failed(e) => fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string()),
-            Sent::Skipped => {
-                run.status = if run.status == "ok" {
-                    "skipped"
-                } else {
-                    run.status
-                };
-            }
-        }
-    }
-    let confirmed = wait_for_all(p.as_ref(), &awaited, &opts.wait).await;
-    for (d, outcome) in started.into_iter().zip(confirmed) {
-        match outcome {
-            Ok(()) => {
+    let ended = delete_all(
+        &p,
+        &targets,
+        Some(&unit.volume_id),
+        &target.in_flight,
+        Some(&opts.wait),
+    )
+    .await;
+    for (d, ended) in unit.delete.iter().zip(ended) {
+        match ended {
+            Deletion::Deleted(_) => {
                 run.deleted.push(d.entry.clone());
                 run.owned = run.owned.saturating_sub(1);
             }
-            Err(e) => fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string()),
+            Deletion::Failed(e) => {
+                fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string())
+            }
+            Deletion::Skipped => {
+                if run.status == "ok" {
+                    run.status = "skipped";
+                }
+            }
         }
     }
     run

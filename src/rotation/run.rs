@@ -15,12 +15,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::plan::{Entry, Kept, Policy, candidates, plan};
-use crate::batch::{Sent, send_deletions};
+use crate::batch::{Deletion, delete_all};
 use crate::error::{Error, Result};
 use crate::lock::{self, VolumeLock};
 use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, SnapshotState};
 use crate::provider::Provider;
-use crate::wait::{Awaited, WaitOptions, wait_for, wait_for_all};
+use crate::wait::{WaitOptions, wait_for};
 
 /// Which volumes a run covers.
 #[derive(Debug, Clone)]
@@ -365,47 +365,22 @@ async fn apply(
         .iter()
         .map(|s| (s.volume_id.clone(), s.id.clone()))
         .collect();
-    let sent = send_deletions(&provider, &targets, &in_flight).await;
-    let mut awaited = Vec::new();
-    let mut settled: Vec<Option<std::result::Result<(), Error>>> = Vec::new();
-    for (snap, outcome) in snaps.iter().zip(sent) {
-        match outcome {
-            Sent::Skipped => {
-                prepared.report.skipped.push(Entry::from(snap));
-                settled.push(None);
-            }
-            Sent::Failed(e) => settled.push(Some(Err(e))),
-            Sent::Started(op) => {
-                awaited.push(Awaited {
-                    volume: snap
-                        .volume_id
-                        .clone()
-                        .or_else(|| Some(prepared.report.volume_id.clone())),
-                    op,
-                });
-                settled.push(Some(Ok(())));
-            }
-        }
-    }
-    let mut confirmed = if wait {
-        wait_for_all(provider.as_ref(), &awaited, &wait_opts)
-            .await
-            .into_iter()
-    } else {
-        Vec::new().into_iter()
-    };
-    for (snap, outcome) in snaps.iter().zip(settled) {
-        let outcome = match outcome {
-            None => continue,
-            Some(Ok(())) if wait => confirmed.next().unwrap_or(Ok(())),
-            Some(other) => other,
-        };
-        match outcome {
-            Ok(()) => prepared.report.deleted.push(Entry::from(snap)),
-            Err(e) => prepared.report.failed.push(Failed {
+    let ended = delete_all(
+        &provider,
+        &targets,
+        Some(&prepared.report.volume_id),
+        &in_flight,
+        wait.then_some(&wait_opts),
+    )
+    .await;
+    for (snap, ended) in snaps.iter().zip(ended) {
+        match ended {
+            Deletion::Deleted(_) => prepared.report.deleted.push(Entry::from(snap)),
+            Deletion::Failed(e) => prepared.report.failed.push(Failed {
                 id: snap.id.clone(),
                 error: e.to_string(),
             }),
+            Deletion::Skipped => prepared.report.skipped.push(Entry::from(snap)),
         }
     }
     prepared

@@ -7,6 +7,10 @@
 #
 #   scripts/fleet-bench.sh                 # N=200 volumes per provider, 20 requests/s per account
 #   N=1000 RPS=50 scripts/fleet-bench.sh
+#   MODE=accounts N=20 scripts/fleet-bench.sh
+#       one file, four accounts (one per provider) at their default rate limits, applied at once:
+#       per provider, when its first and last snapshot were taken (seconds after the run began)
+#       and when its policy finished; a fast account must not wait for a slow one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-200}"
@@ -20,7 +24,37 @@ trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 emu_pid=$!
 for _ in $(seq 600); do grep -q '^export OS_PROJECT_NAME' "$work/env" && break; sleep 0.1; done
 eval "$(grep '^export' "$work/env")"
-export SNAPCTL_MAX_RPS="$RPS" SNAPCTL_LOCK_DIR="$work/locks"
+export SNAPCTL_LOCK_DIR="$work/locks"
+
+if [ "${MODE:-}" = accounts ]; then
+  : >"$work/all.toml"
+  for p in ovh-efs ovh-nasha outscale powervc; do
+    case "$p" in
+      ovh-efs) conn="service = \"5e7a0f00-0000-4000-8000-000000000001\""; sel='name_regex = "^fleet-"' ;;
+      ovh-nasha) conn="service = \"zpool-100001\""; sel='name_regex = "^fleet-"' ;;
+      *) conn=""; sel='tags = { fleet = "yes" }' ;;
+    esac
+    printf '[[policy]]\nid = "%s"\nprovider = "%s"\n%s\nevery = "1h"\nselect = { %s }\nkeep = { last = 3 }\n\n' \
+      "bench-$p" "$p" "$conn" "$sel" >>"$work/all.toml"
+  done
+  start=$(date +%s.%N)
+  "$bin" --poll-interval 1s policy apply -f "$work/all.toml" -o json >"$work/report.json" 2>"$work/err" || { cat "$work/err"; exit 1; }
+  end=$(date +%s.%N)
+  python3 - "$work/report.json" "$start" "$end" <<'PY'
+import json, sys, datetime
+report = json.load(open(sys.argv[1])); start, end = float(sys.argv[2]), float(sys.argv[3])
+def t(s): return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() - start
+print(f"{'provider':<10} {'units':>5} {'first_s':>8} {'last_s':>8} {'done_s':>8}")
+for p in report["policies"]:
+    made = sorted(t(u["created"]["created_at"]) for u in p["units"] if u.get("created") and u["created"].get("created_at"))
+    done = p.get("duration_seconds")
+    first = f"{made[0]:.1f}" if made else "-"; last = f"{made[-1]:.1f}" if made else "-"
+    print(f"{p['provider']:<10} {len(p['units']):>5} {first:>8} {last:>8} {done:>8.1f}")
+print(f"wall {end - start:.1f} s")
+PY
+  exit 0
+fi
+export SNAPCTL_MAX_RPS="$RPS"
 
 printf '%-10s %-6s %9s %9s %9s %7s\n' provider run requests wall_s floor_s ratio
 for p in ovh-efs ovh-nasha outscale powervc; do

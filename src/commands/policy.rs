@@ -847,10 +847,15 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     let targets = connect_all(g, &env, &loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
     let listed_at = jiff::Timestamp::now();
-    let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
-    let plan = match &a.plan {
-        None => fresh,
+    let planned = match &a.plan {
+        // Planned account by account as the run goes: an account's changes start as soon as
+        // its own listing is done.
+        None => run::Planned::Live {
+            targets,
+            at: at(&a.run),
+        },
         Some(path) => {
+            let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             crate::fleet::file::check_strict(path, "saved plan")?;
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
                 action: format!("cannot read saved plan {}", path.display()),
@@ -892,7 +897,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
                     hint: Some("make a new plan: snapctl policy plan -f FILE --out PLAN".into()),
                 });
             }
-            reconcile(&saved, &fresh)?
+            run::Planned::Given(reconcile(&saved, &fresh)?, by_policy)
         }
     };
     let wait = WaitOptions::new(
@@ -901,9 +906,8 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         g.quiet,
     );
     let report = run::apply(
-        plan,
+        planned,
         loaded.compiled.clone(),
-        by_policy,
         run::ApplyOptions {
             max_delete: a.max_delete,
             wait,

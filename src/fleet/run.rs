@@ -233,7 +233,8 @@ pub struct PolicyRun {
     pub refused: Option<String>,
     /// Why it could not run.
     pub error: Option<String>,
-    /// Wall time of the run's changes (policies run together: the run's time).
+    /// Wall time of its account's part of the run, from the start, listing included (policies of
+    /// one account share it).
     pub duration_seconds: f64,
     /// Per volume.
     pub units: Vec<UnitRun>,
@@ -389,93 +390,167 @@ struct Group {
     units: Vec<(usize, usize, usize, Unit)>,
 }
 
-/// Carry `plan` out. Per batch of volumes: lock → list again where stale → pre-hook → create →
-/// wait until usable → post-hook → repairs → the safety gate → deletions → unlock. Refused and
-/// unplanned policies change nothing. Before anything, the whole run is refused when it would
-/// delete more than `opts.max_delete`.
+/// Where the plan [`apply`] carries out comes from.
+pub enum Planned {
+    /// Planned now, account by account: each account starts changing its volumes as soon as its
+    /// own listing is done, whatever the other accounts' listings still take.
+    Live {
+        /// Per policy (in the run's order): its index in `compiled` and its connection.
+        targets: Vec<(usize, std::result::Result<Target, String>)>,
+        /// The time it is planned at.
+        at: Timestamp,
+    },
+    /// A plan made before (`apply --plan`, reconciled with a fresh one), with each policy's
+    /// connection.
+    Given(FleetPlan, Vec<Option<Target>>),
+}
+
+/// Whether the run's deletions may go ahead: `--max-delete` counts the whole run's, so it is
+/// decided once every account is planned. Deletions wait for it; creates do not.
+#[derive(Clone)]
+struct Verdict(tokio::sync::watch::Receiver<Option<Option<String>>>);
+
+impl Verdict {
+    /// Why the run's deletions are refused, once that is known (`None`: they may go ahead).
+    async fn refusal(&self) -> Option<String> {
+        let mut rx = self.0.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().flatten(),
+            Err(_) => Some("the run's deletions were never checked against --max-delete".into()),
+        }
+    }
+}
+
+/// One account's share of a run: its policies (slots of the run's order) and how their plans
+/// are made.
+struct Account {
+    target: Option<Target>,
+    plan: AccountPlans,
+}
+
+/// An account's plans, each with its slot in the run's order, once made.
+type AccountPlans =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, PolicyPlan)>> + Send>>;
+
+/// Policies grouped by account while a run is set up: the account's key (`None`: no
+/// connection, alone), its connection, and its policies' slots and work.
+type Grouping = Vec<(Option<usize>, Option<Target>, Vec<(usize, PolicyWork)>)>;
+
+/// Carry a plan out, account by account at once: each account plans its policies (or takes them
+/// from a saved plan), then works through its volumes in batches. Per batch: lock → list again
+/// where stale → pre-hook → create → wait until usable → post-hook → repairs → the safety gate
+/// → deletions → unlock. Refused and unplanned policies change nothing. The whole run's
+/// deletions are refused when they would be more than `opts.max_delete` (due snapshots are still
+/// taken); that is decided once every account is planned, so deletions wait for it, creates
+/// never.
 pub async fn apply(
-    mut plan: FleetPlan,
+    planned: Planned,
     compiled: Arc<Vec<Compiled>>,
-    targets: Vec<Option<Target>>,
     opts: ApplyOptions,
 ) -> RunReport {
     let started = Timestamp::now();
-    let total: usize = plan
-        .policies
+    let (n, now, file_sha256, accounts) = accounts_of(planned, &compiled);
+    let opts = Arc::new(opts);
+    let (decide, verdict) = tokio::sync::watch::channel(None);
+    let verdict = Verdict(verdict);
+    let (planned_tx, mut planned_rx) = tokio::sync::mpsc::unbounded_channel();
+    let budget = Arc::new(Semaphore::new(lock_budget()));
+    let began = std::time::Instant::now();
+    let mut set = JoinSet::new();
+    let n_accounts = accounts.len();
+    for account in accounts {
+        let (compiled, opts, verdict) = (compiled.clone(), opts.clone(), verdict.clone());
+        let (budget, planned_tx) = (budget.clone(), planned_tx.clone());
+        set.spawn(async move {
+            let plans = account.plan.await;
+            let _ = planned_tx.send(plans.clone());
+            drop(planned_tx);
+            let runs = match account.target {
+                Some(target) => {
+                    run_account(&compiled, &plans, target, &opts, &verdict, &budget, now).await
+                }
+                None => Vec::new(),
+            };
+            (
+                plans.iter().map(|(slot, _)| *slot).collect::<Vec<_>>(),
+                runs,
+                began.elapsed(),
+            )
+        });
+    }
+    drop(planned_tx);
+    // Every account planned (or gone): the run's deletions are counted and judged once.
+    let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
+    for _ in 0..n_accounts {
+        let Some(plans) = planned_rx.recv().await else {
+            break;
+        };
+        for (slot, p) in plans {
+            slots[slot] = Some(p);
+        }
+    }
+    let total: usize = slots
         .iter()
+        .flatten()
         .filter(|p| p.refused.is_none())
         .flat_map(|p| &p.units)
         .map(|u| u.delete.len())
         .sum();
-    let mut run_refused = None;
-    if total > opts.max_delete {
-        // A refused deletion must not cost a snapshot: the due ones are still taken.
-        let why = format!("--max-delete {} refused the deletions", opts.max_delete);
+    let run_refused = (total > opts.max_delete).then(|| {
+        format!(
+            "the run would delete {total} snapshots, more than --max-delete {}; nothing was deleted (due snapshots were still taken)",
+            opts.max_delete
+        )
+    });
+    let _ =
+        decide.send(Some(run_refused.as_ref().map(|_| {
+            format!("--max-delete {} refused the deletions", opts.max_delete)
+        })));
+    let mut results = Vec::new();
+    let mut took = vec![began.elapsed(); n];
+    while let Some(joined) = set.join_next().await {
+        if let Ok((account_slots, runs, elapsed)) = joined {
+            for slot in account_slots {
+                took[slot] = elapsed;
+            }
+            results.extend(runs);
+        }
+    }
+    let mut plan = FleetPlan {
+        file_sha256,
+        schema: PLAN_SCHEMA.into(),
+        at: Some(now),
+        policies: slots
+            .into_iter()
+            .enumerate()
+            .map(|(slot, p)| {
+                p.unwrap_or_else(|| PolicyPlan {
+                    id: String::new(),
+                    provider: None,
+                    selected: 0,
+                    interval_seconds: 0,
+                    refused: None,
+                    deletions_refused: None,
+                    error: Some(format!("policy {slot}: planning stopped unexpectedly")),
+                    units: vec![],
+                })
+            })
+            .collect(),
+    };
+    if let Some(why) = run_refused
+        .as_ref()
+        .map(|_| format!("--max-delete {} refused the deletions", opts.max_delete))
+    {
         for p in &mut plan.policies {
             for u in &mut p.units {
                 super::plan::hold_deletions(u, &why);
             }
         }
-        run_refused = Some(format!(
-            "the run would delete {total} snapshots, more than --max-delete {}; nothing was deleted (due snapshots were still taken)",
-            opts.max_delete
-        ));
-    }
-    let now = plan.at.unwrap_or(started);
-    let opts = Arc::new(opts);
-    // Units on the same volume run one after the other under one volume lock; volumes run in
-    // batches, concurrently within each account's limits.
-    let mut accounts: std::collections::BTreeMap<usize, (Target, Vec<Group>)> = Default::default();
-    for (i, (p, target)) in plan.policies.iter().zip(targets).enumerate() {
-        let Some(target) = target.filter(|_| p.error.is_none() && p.refused.is_none()) else {
-            continue;
-        };
-        let Some(ci) = compiled.iter().position(|c| c.policy.id == p.id) else {
-            continue;
-        };
-        let account = Arc::as_ptr(&target.provider) as *const () as usize;
-        let groups = &mut accounts
-            .entry(account)
-            .or_insert_with(|| (target.clone(), Vec::new()))
-            .1;
-        for (j, unit) in p.units.iter().enumerate() {
-            if unit.error.is_some()
-                || (unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty())
-            {
-                continue;
-            }
-            match groups.iter_mut().find(|g| g.volume == unit.volume_id) {
-                Some(g) => g.units.push((i, j, ci, unit.clone())),
-                None => groups.push(Group {
-                    volume: unit.volume_id.clone(),
-                    units: vec![(i, j, ci, unit.clone())],
-                }),
-            }
-        }
-    }
-    let began = std::time::Instant::now();
-    let budget = Arc::new(Semaphore::new(lock_budget()));
-    let mut set = JoinSet::new();
-    for (_, (target, mut groups)) in accounts {
-        let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
-        while !groups.is_empty() {
-            let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
-            let (target, opts, compiled) = (target.clone(), opts.clone(), compiled.clone());
-            let (budget, per_account) = (budget.clone(), per_account.clone());
-            set.spawn(async move {
-                let _turn = per_account.acquire_owned().await;
-                let _fds = budget.acquire_many_owned(batch.len() as u32).await;
-                run_batch(&compiled, batch, &target, &opts, now).await
-            });
-        }
     }
     let mut report = report_of_plan(&plan, started);
-    while let Some(joined) = set.join_next().await {
-        for (i, j, run) in joined.unwrap_or_default() {
-            report.policies[i].units[j] = run;
-        }
+    for (i, j, run) in results {
+        report.policies[i].units[j] = run;
     }
-    let took = began.elapsed();
     let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
         let units = &report.policies[i].units;
@@ -488,11 +563,131 @@ pub async fn apply(
             status = "interrupted";
         }
         report.policies[i].status = status;
-        report.policies[i].duration_seconds = took.as_secs_f64();
+        report.policies[i].duration_seconds = took[i].as_secs_f64();
     }
     report.finished_at = Some(Timestamp::now());
     report.refused = run_refused;
     report
+}
+
+/// The accounts of a run (policies sharing a connection share an account) and the number of
+/// policies, the planning time and the file digest.
+fn accounts_of(
+    planned: Planned,
+    compiled: &Arc<Vec<Compiled>>,
+) -> (usize, Timestamp, Option<String>, Vec<Account>) {
+    fn key(t: &Target) -> usize {
+        Arc::as_ptr(&t.provider) as *const () as usize
+    }
+    let mut accounts: Grouping = Vec::new();
+    let mut add = |target: Option<Target>, slot: usize, work: PolicyWork| {
+        let k = target.as_ref().map(key);
+        match accounts.iter_mut().find(|(a, _, _)| k.is_some() && *a == k) {
+            Some((_, _, works)) => works.push((slot, work)),
+            None => accounts.push((k, target, vec![(slot, work)])),
+        }
+    };
+    let (n, now, digest) = match planned {
+        Planned::Live { targets, at } => {
+            let n = targets.len();
+            for (slot, (ci, target)) in targets.into_iter().enumerate() {
+                let t = target.as_ref().ok().cloned();
+                add(t, slot, PolicyWork::Plan(ci, target));
+            }
+            (n, at, None)
+        }
+        Planned::Given(plan, targets) => {
+            let n = plan.policies.len();
+            let at = plan.at.unwrap_or_else(Timestamp::now);
+            for (slot, (p, target)) in plan.policies.into_iter().zip(targets).enumerate() {
+                // Only a plannable policy with a connection changes anything.
+                let t = target.filter(|_| p.error.is_none() && p.refused.is_none());
+                add(t, slot, PolicyWork::Ready(Box::new(p)));
+            }
+            (n, at, plan.file_sha256)
+        }
+    };
+    let accounts = accounts
+        .into_iter()
+        .map(|(_, target, works)| {
+            let compiled = compiled.clone();
+            let plan: AccountPlans = Box::pin(async move {
+                futures_util::future::join_all(works.into_iter().map(|(slot, work)| {
+                    let compiled = compiled.clone();
+                    async move {
+                        match work {
+                            PolicyWork::Ready(p) => (slot, *p),
+                            PolicyWork::Plan(ci, target) => {
+                                (slot, plan_policy(&compiled, ci, target, now).await)
+                            }
+                        }
+                    }
+                }))
+                .await
+            });
+            Account { target, plan }
+        })
+        .collect();
+    (n, now, digest, accounts)
+}
+
+/// One policy's plan, to be made or already made.
+enum PolicyWork {
+    Plan(usize, std::result::Result<Target, String>),
+    Ready(Box<PolicyPlan>),
+}
+
+/// One account's units, in batches of [`BATCH`] volumes, [`BATCHES_PER_ACCOUNT`] at once.
+async fn run_account(
+    compiled: &Arc<Vec<Compiled>>,
+    plans: &[(usize, PolicyPlan)],
+    target: Target,
+    opts: &Arc<ApplyOptions>,
+    verdict: &Verdict,
+    budget: &Arc<Semaphore>,
+    now: Timestamp,
+) -> Vec<(usize, usize, UnitRun)> {
+    // Units on the same volume run one after the other under one volume lock.
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, p) in plans {
+        if p.error.is_some() || p.refused.is_some() {
+            continue;
+        }
+        let Some(ci) = compiled.iter().position(|c| c.policy.id == p.id) else {
+            continue;
+        };
+        for (j, unit) in p.units.iter().enumerate() {
+            if unit.error.is_some()
+                || (unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty())
+            {
+                continue;
+            }
+            match groups.iter_mut().find(|g| g.volume == unit.volume_id) {
+                Some(g) => g.units.push((*i, j, ci, unit.clone())),
+                None => groups.push(Group {
+                    volume: unit.volume_id.clone(),
+                    units: vec![(*i, j, ci, unit.clone())],
+                }),
+            }
+        }
+    }
+    let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
+    let mut set = JoinSet::new();
+    while !groups.is_empty() {
+        let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
+        let (target, opts, compiled) = (target.clone(), opts.clone(), compiled.clone());
+        let (budget, per_account, verdict) = (budget.clone(), per_account.clone(), verdict.clone());
+        set.spawn(async move {
+            let _turn = per_account.acquire_owned().await;
+            let _fds = budget.acquire_many_owned(batch.len() as u32).await;
+            run_batch(&compiled, batch, &target, &opts, &verdict, now).await
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        out.extend(joined.unwrap_or_default());
+    }
+    out
 }
 
 /// One batch of an account's volumes, start to end; the locks are released when it returns.
@@ -501,6 +696,7 @@ async fn run_batch(
     batch: Vec<Group>,
     target: &Target,
     opts: &ApplyOptions,
+    verdict: &Verdict,
     now: Timestamp,
 ) -> Vec<(usize, usize, UnitRun)> {
     let p = target.provider.as_ref();
@@ -629,7 +825,7 @@ async fn run_batch(
     let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
         let _turn = target.volumes.clone().acquire_owned().await;
         let (i, j) = (u.i, u.j);
-        (i, j, finish_unit(compiled, u, target, opts).await)
+        (i, j, finish_unit(compiled, u, target, opts, verdict).await)
     }))
     .await;
     out.extend(finished);
@@ -802,12 +998,13 @@ async fn finish_unit(
     s: Started,
     target: &Target,
     opts: &ApplyOptions,
+    verdict: &Verdict,
 ) -> UnitRun {
     let mut run = s.run;
     let Some(c) = compiled.get(s.ci) else {
         return run;
     };
-    let unit = s.unit;
+    let mut unit = s.unit;
     let p = target.provider.clone();
     let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
         run.status = "failed";
@@ -843,6 +1040,18 @@ async fn finish_unit(
         }
     }
     if unit.delete.is_empty() {
+        return run;
+    }
+    // The whole run's deletions are judged once every account is planned.
+    if let Some(why) = verdict.refusal().await {
+        for d in std::mem::take(&mut unit.delete) {
+            run.kept.push(KeptEntry {
+                entry: d.entry,
+                reasons: vec![why.clone()],
+            });
+        }
+        run.kept
+            .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
         return run;
     }
     if let Err(why) = super::plan::gate(c, &unit, run.created.as_ref()) {

@@ -2281,3 +2281,92 @@ async fn a_hostile_volume_name_never_forges_a_line() {
     assert_exit(&out, 0);
     forged(&out);
 }
+
+/// Accounts progress on their own: a slow account's listing (an OUTSCALE endpoint answering
+/// after 3 s) never holds back a fast account's snapshot (PowerVC on the emulator), which is
+/// taken within a second or two of the start; the run still ends with every account's report.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_account_never_holds_back_a_fast_one() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/ReadVolumes"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(
+                    crate::common::fixture("outscale/read-volumes.json"),
+                    "application/json",
+                )
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&slow)
+        .await;
+    // Everything else answers at once, with nothing in it.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000001"}}"#,
+            "application/json",
+        ))
+        .mount(&slow)
+        .await;
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let config = cli.home().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[profiles.slow]\nprovider = \"outscale\"\nendpoint = \"{}\"\nregion = \"eu-west-2\"\naccess_key = \"AKIAEXAMPLE00000009\"\nsecret_key = \"{}\"\n",
+            slow.uri(),
+            "s".repeat(40)
+        ),
+    )
+    .expect("profiles");
+    let volume = emu.demo_volume(ProviderKind::Powervc);
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"slow\"\nprofile = \"slow\"\nevery = \"1h\"\nselect = {{ all = true }}\nkeep = {{ last = 1 }}\n\n[[policy]]\nid = \"fast\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{volume}\"] }}\nkeep = {{ last = 1 }}\n",
+            on(ProviderKind::Powervc)
+        ),
+    );
+    let began = Timestamp::now();
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    let took = Timestamp::now().duration_since(began);
+    let report = json(&out);
+    assert!(
+        took >= SignedDuration::from_secs(3),
+        "the slow listing took {took}"
+    );
+    let fast = &report["policies"][1];
+    assert_eq!(fast["id"], "fast");
+    assert_eq!(fast["status"], "ok", "{}", stderr(&out));
+    let made: Timestamp = fast["units"][0]["created"]["created_at"]
+        .as_str()
+        .expect("a snapshot was taken")
+        .parse()
+        .expect("a time");
+    let after = made.duration_since(began);
+    assert!(
+        after < SignedDuration::from_millis(2500),
+        "the fast account's snapshot came {after} after the start, behind the slow listing"
+    );
+    assert!(
+        fast["duration_seconds"].as_f64().expect("duration") < 2.5,
+        "{}",
+        fast["duration_seconds"]
+    );
+}

@@ -111,7 +111,16 @@ const MIN_SHRUNK: usize = 10;
 /// are left out, then `optional` columns in that order while the table is too wide, then the
 /// `shrink` columns are cut with `…`. Ids are never cut. Lines carry no trailing spaces.
 fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&str]) -> String {
-    let l = layout();
+    grid_in(layout(), headers, rows, optional, shrink)
+}
+
+fn grid_in(
+    l: TableLayout,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    optional: &[&str],
+    shrink: &[&str],
+) -> String {
     let n = headers.len();
     let len = |s: &str| s.chars().count();
     let natural: Vec<usize> = (0..n)
@@ -152,6 +161,22 @@ fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&st
         }
     }
     let visible: Vec<usize> = (0..n).filter(|c| shown[*c]).collect();
+    if !l.color
+        && let Some(text) = plain(&l, headers, rows, &visible)
+    {
+        return text;
+    }
+    comfy(&l, headers, rows, &visible, shrink)
+}
+
+/// The table fitted to `l.width` (shrinking the `shrink` columns) or coloured, by comfy-table.
+fn comfy(
+    l: &TableLayout,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    visible: &[usize],
+    shrink: &[&str],
+) -> String {
     let mut table = Table::new();
     table.load_style(NOTHING).set_truncation_indicator("…");
     match l.width {
@@ -206,6 +231,56 @@ fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&st
         out.push('\n');
     }
     out
+}
+
+/// The table [`grid_in`] draws when nothing is to be cut or coloured (a pipe, a file, or a
+/// terminal wide enough): every column as wide as its widest cell (display width, as
+/// comfy-table measures it), `GAP` spaces between, no trailing spaces. The same text
+/// comfy-table prints there, written straight into one string: a table of 100,000 rows costs its
+/// text, not a cell object per value. `None` when the table is wider than `l.width`.
+fn plain(
+    l: &TableLayout,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    visible: &[usize],
+) -> Option<String> {
+    use unicode_width::UnicodeWidthStr;
+    let cell =
+        |r: &Vec<String>, c: usize| crate::text::sanitize(r.get(c).map_or("", String::as_str));
+    let mut widths: Vec<usize> = visible
+        .iter()
+        .map(|c| if l.headers { headers[*c].width() } else { 0 })
+        .collect();
+    for r in rows {
+        for (k, c) in visible.iter().enumerate() {
+            widths[k] = widths[k].max(cell(r, *c).width());
+        }
+    }
+    let total = widths.iter().sum::<usize>() + GAP as usize * widths.len().saturating_sub(1);
+    if l.width.is_some_and(|w| total > usize::from(w)) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut line = String::new();
+    let mut put = |texts: &mut dyn Iterator<Item = String>| {
+        line.clear();
+        for (k, text) in texts.enumerate() {
+            if k > 0 {
+                line.push_str(&" ".repeat(GAP as usize));
+            }
+            line.push_str(&text);
+            line.push_str(&" ".repeat(widths[k].saturating_sub(text.width())));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    if l.headers {
+        put(&mut visible.iter().map(|c| headers[*c].to_string()));
+    }
+    for r in rows {
+        put(&mut visible.iter().map(|c| cell(r, *c)));
+    }
+    Some(out)
 }
 
 /// Tab-separated values: every column, a header line unless --no-headers; tabs and line breaks
@@ -858,6 +933,58 @@ pub fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_written_without_comfy_table_is_byte_for_byte_its_table() {
+        let headers = ["ID", "NAME", "STATE", "NOTE"];
+        let words = [
+            "snap-0a1b2c3d",
+            "",
+            "-",
+            "日本語の名前",
+            "e\u{301}te\u{301}",
+            "🦀 crab",
+            "tab\there",
+            "a\u{1b}]0;x\u{7}b",
+            "trailing   ",
+            "x",
+        ];
+        let mut rows = Vec::new();
+        for i in 0..40usize {
+            rows.push(
+                (0..4)
+                    .map(|c| words[(i * 7 + c * 3) % words.len()].to_string())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        for (headers_on, width) in [
+            (true, None),
+            (false, None),
+            (true, Some(200)),
+            (false, Some(61)),
+        ] {
+            let l = TableLayout {
+                width,
+                headers: headers_on,
+                color: false,
+            };
+            for take in [0, 1, 5, 40] {
+                let rows = &rows[..take];
+                for visible in [vec![0], vec![0, 1, 2, 3], vec![0, 2]] {
+                    let Some(text) = plain(&l, &headers, rows, &visible) else {
+                        // Too wide for the terminal: comfy-table cuts it.
+                        assert!(width.is_some());
+                        continue;
+                    };
+                    assert_eq!(
+                        text,
+                        comfy(&l, &headers, rows, &visible, &["NAME"]),
+                        "headers {headers_on}, width {width:?}, {take} rows, columns {visible:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_streamed_list_is_byte_for_byte_the_rendered_one() {

@@ -111,32 +111,60 @@ const MIN_SHRUNK: usize = 10;
 /// are left out, then `optional` columns in that order while the table is too wide, then the
 /// `shrink` columns are cut with `…`. Ids are never cut. Lines carry no trailing spaces.
 fn grid(headers: &[&str], rows: &[Vec<String>], optional: &[&str], shrink: &[&str]) -> String {
-    grid_in(layout(), headers, rows, optional, shrink)
+    grid_in(layout(), headers, Rows::Built(rows), optional, shrink)
+}
+
+/// A table's rows: built already, or made one at a time when asked (a long list's cells are
+/// never all held at once unless comfy-table needs them).
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    Built(&'a [Vec<String>]),
+    Made(usize, &'a dyn Fn(usize) -> Vec<String>),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Built(rows) => rows.len(),
+            Rows::Made(n, _) => *n,
+        }
+    }
+
+    fn each(&self, mut f: impl FnMut(&[String])) {
+        match self {
+            Rows::Built(rows) => rows.iter().for_each(|r| f(r)),
+            Rows::Made(n, make) => (0..*n).for_each(|i| f(&make(i))),
+        }
+    }
+
+    fn built(&self) -> std::borrow::Cow<'_, [Vec<String>]> {
+        match self {
+            Rows::Built(rows) => std::borrow::Cow::Borrowed(rows),
+            Rows::Made(n, make) => std::borrow::Cow::Owned((0..*n).map(make).collect()),
+        }
+    }
 }
 
 fn grid_in(
     l: TableLayout,
     headers: &[&str],
-    rows: &[Vec<String>],
+    rows: Rows<'_>,
     optional: &[&str],
     shrink: &[&str],
 ) -> String {
     let n = headers.len();
     let len = |s: &str| s.chars().count();
-    let natural: Vec<usize> = (0..n)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r.get(c).map_or(0, |v| len(v)))
-                .chain(std::iter::once(if l.headers { len(headers[c]) } else { 0 }))
-                .max()
-                .unwrap_or(0)
-        })
+    let mut natural: Vec<usize> = (0..n)
+        .map(|c| if l.headers { len(headers[c]) } else { 0 })
         .collect();
-    let mut shown: Vec<bool> = (0..n)
-        .map(|c| {
-            c == 0 || rows.is_empty() || rows.iter().any(|r| r.get(c).is_some_and(|v| v != "-"))
-        })
-        .collect();
+    let mut shown: Vec<bool> = (0..n).map(|c| c == 0 || rows.len() == 0).collect();
+    rows.each(|r| {
+        for c in 0..n {
+            let v = r.get(c).map_or("", String::as_str);
+            natural[c] = natural[c].max(len(v));
+            shown[c] |= r.get(c).is_some_and(|v| v != "-");
+        }
+    });
     let need = |shown: &[bool]| -> usize {
         let cols: Vec<usize> = (0..n)
             .filter(|c| shown[*c])
@@ -166,7 +194,7 @@ fn grid_in(
     {
         return text;
     }
-    comfy(&l, headers, rows, &visible, shrink)
+    comfy(&l, headers, &rows.built(), &visible, shrink)
 }
 
 /// The table fitted to `l.width` (shrinking the `shrink` columns) or coloured, by comfy-table.
@@ -238,24 +266,18 @@ fn comfy(
 /// comfy-table measures it), `GAP` spaces between, no trailing spaces. The same text
 /// comfy-table prints there, written straight into one string: a table of 100,000 rows costs its
 /// text, not a cell object per value. `None` when the table is wider than `l.width`.
-fn plain(
-    l: &TableLayout,
-    headers: &[&str],
-    rows: &[Vec<String>],
-    visible: &[usize],
-) -> Option<String> {
+fn plain(l: &TableLayout, headers: &[&str], rows: Rows<'_>, visible: &[usize]) -> Option<String> {
     use unicode_width::UnicodeWidthStr;
-    let cell =
-        |r: &Vec<String>, c: usize| crate::text::sanitize(r.get(c).map_or("", String::as_str));
+    let cell = |r: &[String], c: usize| crate::text::sanitize(r.get(c).map_or("", String::as_str));
     let mut widths: Vec<usize> = visible
         .iter()
         .map(|c| if l.headers { headers[*c].width() } else { 0 })
         .collect();
-    for r in rows {
+    rows.each(|r| {
         for (k, c) in visible.iter().enumerate() {
             widths[k] = widths[k].max(cell(r, *c).width());
         }
-    }
+    });
     let total = widths.iter().sum::<usize>() + GAP as usize * widths.len().saturating_sub(1);
     if l.width.is_some_and(|w| total > usize::from(w)) {
         return None;
@@ -277,9 +299,7 @@ fn plain(
     if l.headers {
         put(&mut visible.iter().map(|c| headers[*c].to_string()));
     }
-    for r in rows {
-        put(&mut visible.iter().map(|c| cell(r, *c)));
-    }
+    rows.each(|r| put(&mut visible.iter().map(|c| cell(r, *c))));
     Some(out)
 }
 
@@ -696,9 +716,10 @@ pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {
         Format::Json => json(items),
         Format::Ids => lines(items.iter().map(Record::id)),
-        Format::Table => grid(
+        Format::Table => grid_in(
+            layout(),
             T::headers(),
-            &items.iter().map(Record::cells).collect::<Vec<_>>(),
+            Rows::Made(items.len(), &|i| items[i].cells()),
             T::optional(),
             T::shrink(),
         ),
@@ -971,7 +992,7 @@ mod tests {
             for take in [0, 1, 5, 40] {
                 let rows = &rows[..take];
                 for visible in [vec![0], vec![0, 1, 2, 3], vec![0, 2]] {
-                    let Some(text) = plain(&l, &headers, rows, &visible) else {
+                    let Some(text) = plain(&l, &headers, Rows::Built(rows), &visible) else {
                         // Too wide for the terminal: comfy-table cuts it.
                         assert!(width.is_some());
                         continue;

@@ -423,14 +423,18 @@ pub fn replan(
 
 /// Keep every deletion of `unit` instead, saying why (a refused `max_delete`).
 pub fn hold_deletions(unit: &mut Unit, why: &str) {
-    for d in std::mem::take(&mut unit.delete) {
-        unit.keep.push(KeptEntry {
+    hold_into(std::mem::take(&mut unit.delete), &mut unit.keep, why);
+}
+
+/// `deletes` kept instead, for `why`, in `keep` (newest first).
+pub fn hold_into(deletes: Vec<Doomed>, keep: &mut Vec<KeptEntry>, why: &str) {
+    for d in deletes {
+        keep.push(KeptEntry {
             entry: d.entry,
             reasons: vec![why.to_string()],
         });
     }
-    unit.keep
-        .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
+    keep.sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
 }
 
 /// What `planned` does that `fresh` (the same unit planned from a newer listing) also does, so a

@@ -1044,14 +1044,7 @@ async fn finish_unit(
     }
     // The whole run's deletions are judged once every account is planned.
     if let Some(why) = verdict.refusal().await {
-        for d in std::mem::take(&mut unit.delete) {
-            run.kept.push(KeptEntry {
-                entry: d.entry,
-                reasons: vec![why.clone()],
-            });
-        }
-        run.kept
-            .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
+        super::plan::hold_into(std::mem::take(&mut unit.delete), &mut run.kept, &why);
         return run;
     }
     if let Err(why) = super::plan::gate(c, &unit, run.created.as_ref()) {

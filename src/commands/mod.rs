@@ -472,9 +472,6 @@ pub(crate) async fn connect(
         dry_run: g.dry_run,
         max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
         held: crate::http::process_ledger(),
-        body_budget: crate::http::default_body_budget(
-            g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
-        ),
         base_delay: g.retry_delay.unwrap_or(HttpConfig::default().base_delay),
         ..HttpConfig::default()
     })?);

@@ -449,7 +449,8 @@ pub async fn apply(
     opts: ApplyOptions,
 ) -> RunReport {
     let started = Timestamp::now();
-    let (n, now, file_sha256, accounts) = accounts_of(planned, &compiled);
+    let (policies, now, file_sha256, accounts) = accounts_of(planned, &compiled);
+    let n = policies.len();
     let opts = Arc::new(opts);
     let (decide, verdict) = tokio::sync::watch::channel(None);
     let verdict = Verdict(verdict);
@@ -502,10 +503,10 @@ pub async fn apply(
             opts.max_delete
         )
     });
-    let _ =
-        decide.send(Some(run_refused.as_ref().map(|_| {
-            format!("--max-delete {} refused the deletions", opts.max_delete)
-        })));
+    let held = run_refused
+        .as_ref()
+        .map(|_| format!("--max-delete {} refused the deletions", opts.max_delete));
+    let _ = decide.send(Some(held.clone()));
     let mut results = Vec::new();
     let mut took = vec![began.elapsed(); n];
     while let Some(joined) = set.join_next().await {
@@ -522,28 +523,21 @@ pub async fn apply(
         at: Some(now),
         policies: slots
             .into_iter()
-            .enumerate()
-            .map(|(slot, p)| {
-                p.unwrap_or_else(|| PolicyPlan {
-                    id: String::new(),
-                    provider: None,
-                    selected: 0,
-                    interval_seconds: 0,
-                    refused: None,
-                    deletions_refused: None,
-                    error: Some(format!("policy {slot}: planning stopped unexpectedly")),
-                    units: vec![],
+            .zip(&policies)
+            .map(|(p, ci)| {
+                // Only a task that died before its account was planned leaves a slot empty; every
+                // slot's policy is one of the file's (a saved plan is reconciled with it first).
+                p.unwrap_or_else(|| {
+                    let c = &compiled[ci.expect("every policy of a run is in the file")];
+                    empty_plan(c, None, "planning stopped unexpectedly".into(), now)
                 })
             })
             .collect(),
     };
-    if let Some(why) = run_refused
-        .as_ref()
-        .map(|_| format!("--max-delete {} refused the deletions", opts.max_delete))
-    {
+    if let Some(why) = &held {
         for p in &mut plan.policies {
             for u in &mut p.units {
-                super::plan::hold_deletions(u, &why);
+                super::plan::hold_deletions(u, why);
             }
         }
     }
@@ -570,12 +564,12 @@ pub async fn apply(
     report
 }
 
-/// The accounts of a run (policies sharing a connection share an account) and the number of
-/// policies, the planning time and the file digest.
+/// The accounts of a run (policies sharing a connection share an account), each policy's index
+/// in `compiled` (in the run's order), the planning time and the file digest.
 fn accounts_of(
     planned: Planned,
     compiled: &Arc<Vec<Compiled>>,
-) -> (usize, Timestamp, Option<String>, Vec<Account>) {
+) -> (Vec<Option<usize>>, Timestamp, Option<String>, Vec<Account>) {
     fn key(t: &Target) -> usize {
         Arc::as_ptr(&t.provider) as *const () as usize
     }
@@ -587,24 +581,28 @@ fn accounts_of(
             None => accounts.push((k, target, vec![(slot, work)])),
         }
     };
-    let (n, now, digest) = match planned {
+    let (policies, now, digest) = match planned {
         Planned::Live { targets, at } => {
-            let n = targets.len();
+            let policies = targets.iter().map(|(ci, _)| Some(*ci)).collect();
             for (slot, (ci, target)) in targets.into_iter().enumerate() {
                 let t = target.as_ref().ok().cloned();
                 add(t, slot, PolicyWork::Plan(ci, target));
             }
-            (n, at, None)
+            (policies, at, None)
         }
         Planned::Given(plan, targets) => {
-            let n = plan.policies.len();
+            let policies = plan
+                .policies
+                .iter()
+                .map(|p| compiled.iter().position(|c| c.policy.id == p.id))
+                .collect();
             let at = plan.at.unwrap_or_else(Timestamp::now);
             for (slot, (p, target)) in plan.policies.into_iter().zip(targets).enumerate() {
                 // Only a plannable policy with a connection changes anything.
                 let t = target.filter(|_| p.error.is_none() && p.refused.is_none());
                 add(t, slot, PolicyWork::Ready(Box::new(p)));
             }
-            (n, at, plan.file_sha256)
+            (policies, at, plan.file_sha256)
         }
     };
     let accounts = accounts
@@ -628,7 +626,7 @@ fn accounts_of(
             Account { target, plan }
         })
         .collect();
-    (n, now, digest, accounts)
+    (policies, now, digest, accounts)
 }
 
 /// One policy's plan, to be made or already made.

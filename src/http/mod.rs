@@ -76,8 +76,9 @@ pub struct HttpConfig {
     /// a fleet of hostile endpoints costs what one command does.
     pub held: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The most `held` may reach; a response that would pass it fails with
-    /// [`Error::ResponsesTooLarge`]. See [`default_body_budget`].
-    pub body_budget: u64,
+    /// [`Error::ResponsesTooLarge`]. `None`: [`HttpConfig::body_budget`], derived from
+    /// `max_body`.
+    pub body_budget: Option<u64>,
 }
 
 /// Default [`HttpConfig::max_body`]: 16 MiB, room for ~25,000 snapshots in one OVH answer (an
@@ -86,10 +87,13 @@ pub struct HttpConfig {
 /// sends.
 pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
-/// Default [`HttpConfig::body_budget`] for a given cap: two answers at the cap, and never less
-/// than 32 MiB.
-pub fn default_body_budget(max_body: u64) -> u64 {
-    max_body.saturating_mul(2).max(32 * 1024 * 1024)
+impl HttpConfig {
+    /// The most response bytes held at once: as set, else two answers at the cap and never less
+    /// than 32 MiB.
+    pub fn body_budget(&self) -> u64 {
+        self.body_budget
+            .unwrap_or_else(|| self.max_body.saturating_mul(2).max(32 * 1024 * 1024))
+    }
 }
 
 /// The ledger every connection of this process shares (commands build one, a fleet run one per
@@ -155,7 +159,7 @@ impl Default for HttpConfig {
             max_body: DEFAULT_MAX_BODY,
             sent: Default::default(),
             held: Default::default(),
-            body_budget: default_body_budget(DEFAULT_MAX_BODY),
+            body_budget: None,
         }
     }
 }
@@ -475,7 +479,7 @@ impl Http {
         }
         // Every byte held is claimed from the run-wide budget first: the buffer's capacity,
         // not its length, is what costs memory, so growth is claimed before it happens.
-        let budget = self.config.body_budget;
+        let budget = self.config.body_budget();
         let mut hold = BodyHold::on(&self.config.held);
         let over_budget = || Error::ResponsesTooLarge {
             action: action.to_string(),
@@ -813,7 +817,7 @@ mod tests {
         let url = Url::parse(&server.uri()).expect("url");
         let config = HttpConfig {
             max_body: 1024,
-            body_budget: 2048,
+            body_budget: Some(2048),
             ..HttpConfig::default()
         };
         // Two clients from one configuration, as two accounts of a fleet run are.

@@ -352,13 +352,7 @@ async fn profile_names_complete_from_the_config_file() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drops_a_read_in_flight_on_every_provider() {
-    let server = MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(
-            wiremock::ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)),
-        )
-        .mount(&server)
-        .await;
+    let server = silent_server().await;
     for cli in [
         Snapctl::efs(&server),
         Snapctl::nasha(&server),
@@ -384,13 +378,7 @@ async fn sigterm_drops_a_read_in_flight_on_every_provider() {
 /// endpoint that never answers: UNKNOWN, exit 3, for `check` and `policy check`.
 #[tokio::test(flavor = "multi_thread")]
 async fn plugins_answer_unknown_within_their_deadline() {
-    let server = MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(
-            wiremock::ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)),
-        )
-        .mount(&server)
-        .await;
+    let server = silent_server().await;
     let cli = Snapctl::efs(&server);
     let started = std::time::Instant::now();
     let out = cli

@@ -198,16 +198,18 @@ impl OscClient {
         Err(err)
     }
 
-    /// Every item of a `Read*` call, following `NextPageToken` to the end. Each page's raw JSON is
-    /// dropped once decoded. A token seen twice is a broken chain and an error, never a short list.
-    pub async fn read_all<T: DeserializeOwned>(
+    /// Every item of a `Read*` call that `keep` keeps (as what it answers: `Some` keeps them all),
+    /// following `NextPageToken` to the end. Each page's raw JSON is dropped once decoded. A token
+    /// seen twice is a broken chain and an error, never a short list.
+    pub async fn read_all<T: DeserializeOwned, U>(
         &self,
         action: &str,
         filters: serde_json::Value,
         what: &str,
-    ) -> Result<Vec<T>> {
+        keep: impl Fn(T) -> Option<U>,
+    ) -> Result<Vec<U>> {
         let mut out = Vec::new();
-        self.read_each(action, filters, what, Some, |page: Vec<T>| {
+        self.read_each(action, filters, what, keep, |page: Vec<U>| {
             out.extend(page);
             Ok(())
         })

@@ -367,6 +367,7 @@ impl Outscale {
                 "ReadSnapshots",
                 json!({ "SnapshotIds": [id] }),
                 &format!("read snapshot {id}"),
+                Some,
             )
             .await?;
         Ok(list.pop())
@@ -380,6 +381,7 @@ impl Outscale {
                 "ReadVolumes",
                 json!({ "VolumeIds": [id] }),
                 &format!("read volume {id}"),
+                Some,
             )
             .await?;
         Ok(list.pop())
@@ -428,20 +430,11 @@ impl Provider for Outscale {
     }
 
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
-        let mut out = Vec::new();
         self.client
-            .read_each(
-                "ReadVolumes",
-                json!({}),
-                "list volumes",
-                |v: OscVolume| Some(map_volume(v)),
-                |page| {
-                    out.extend(page);
-                    Ok(())
-                },
-            )
-            .await?;
-        Ok(out)
+            .read_all("ReadVolumes", json!({}), "list volumes", |v: OscVolume| {
+                Some(map_volume(v))
+            })
+            .await
     }
 
     /// `Filters.Tags` (`KEY=VALUE`; OUTSCALE ORs the values, so the answer is a superset of the
@@ -454,20 +447,14 @@ impl Provider for Outscale {
             return self.list_volumes().await;
         }
         let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut out = Vec::new();
         self.client
-            .read_each(
+            .read_all(
                 "ReadVolumes",
                 json!({ "Tags": pairs }),
                 "list volumes by tag",
                 |v: OscVolume| Some(map_volume(v)).filter(|v| crate::provider::carries(v, tags)),
-                |page| {
-                    out.extend(page);
-                    Ok(())
-                },
             )
-            .await?;
-        Ok(out)
+            .await
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {
@@ -557,10 +544,15 @@ impl Provider for Outscale {
             let what = format!("list snapshots of {} volumes", chunk.len());
             match self
                 .client
-                .read_all::<OscSnapshot>("ReadSnapshots", json!({ "VolumeIds": chunk }), &what)
+                .read_all(
+                    "ReadSnapshots",
+                    json!({ "VolumeIds": chunk }),
+                    &what,
+                    |s: OscSnapshot| Some(map_snapshot(s)),
+                )
                 .await
             {
-                Ok(page) => acc.extend(page.into_iter().map(map_snapshot)),
+                Ok(page) => acc.extend(page),
                 Err(_) => all = None,
             }
         }
@@ -772,6 +764,7 @@ impl Outscale {
                 "ReadSnapshotExportTasks",
                 json!({ "TaskIds": [id] }),
                 &format!("read export task {id}"),
+                Some,
             )
             .await?;
         tasks

@@ -280,15 +280,17 @@ impl Powervc {
         decode(&resp.body, what)
     }
 
-    /// Every item of a Cinder list, following the `next` link's marker to the end.
-    async fn list_all<T: DeserializeOwned>(
+    /// Every item of a Cinder list that `keep` keeps (as what it answers: `Some` keeps them all),
+    /// following the `next` link's marker to the end.
+    async fn list_all<T: DeserializeOwned, U>(
         &self,
         collection: &str,
         filters: &[(&str, &str)],
         what: &str,
-    ) -> Result<Vec<T>> {
+        keep: impl Fn(T) -> Option<U>,
+    ) -> Result<Vec<U>> {
         let mut out = Vec::new();
-        self.list_each(collection, filters, what, Some, |page: Vec<T>| {
+        self.list_each(collection, filters, what, keep, |page: Vec<U>| {
             out.extend(page);
             Ok(())
         })
@@ -469,19 +471,10 @@ impl Provider for Powervc {
     }
 
     async fn list_volumes(&self) -> Result<Vec<Volume>> {
-        let mut out = Vec::new();
-        self.list_each(
-            "volumes",
-            &[],
-            "list volumes",
-            |v: CinderVolume| Some(map_volume(v)),
-            |page| {
-                out.extend(page);
-                Ok(())
-            },
-        )
-        .await?;
-        Ok(out)
+        self.list_all("volumes", &[], "list volumes", |v: CinderVolume| {
+            Some(map_volume(v))
+        })
+        .await
     }
 
     /// Cinder's `metadata` filter (a JSON object; every pair must match).
@@ -490,19 +483,13 @@ impl Provider for Powervc {
             return self.list_volumes().await;
         }
         let metadata = serde_json::to_string(tags).expect("a map of strings serialises");
-        let mut out = Vec::new();
-        self.list_each(
+        self.list_all(
             "volumes",
             &[("metadata", &metadata)],
             "list volumes by metadata",
             |v: CinderVolume| Some(map_volume(v)).filter(|v| crate::provider::carries(v, tags)),
-            |page| {
-                out.extend(page);
-                Ok(())
-            },
         )
-        .await?;
-        Ok(out)
+        .await
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {
@@ -554,14 +541,14 @@ impl Provider for Powervc {
     async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
         let bulk = volumes.len() >= 2 && volumes.iter().all(|v| check_uuid("volume id", v).is_ok());
         let all = if bulk {
-            self.list_all::<CinderSnapshot>(
+            self.list_all(
                 "snapshots",
                 &[],
                 &format!("list snapshots of {} volumes", volumes.len()),
+                |s: CinderSnapshot| Some(map_snapshot(s)),
             )
             .await
             .ok()
-            .map(|all| all.into_iter().map(map_snapshot).collect())
         } else {
             None
         };

@@ -418,3 +418,14 @@ pub fn clock_env() -> Vec<(String, String)> {
         .filter(|(k, _)| k == "LD_PRELOAD" || k.starts_with("FAKETIME"))
         .collect()
 }
+
+/// A server that accepts every request and holds its answer for 60 s: an endpoint that never
+/// answers, for signal and deadline tests.
+pub async fn silent_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    server
+}

@@ -4,6 +4,7 @@
 //! the clouds, applies a plan and writes the report and the metrics.
 
 pub mod cadence;
+pub mod engine;
 pub mod file;
 pub mod hook;
 pub mod mark;

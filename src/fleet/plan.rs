@@ -205,6 +205,10 @@ pub struct Unit {
     pub newest: Option<Timestamp>,
     /// Why this volume cannot be planned (its listing failed).
     pub error: Option<String>,
+    /// Why the plan keeps the snapshot it takes (`rotate`: the rules that keep it); empty for a
+    /// policy, whose new snapshot is kept as `taken by this run`.
+    #[serde(skip)]
+    pub create_reasons: Vec<String>,
 }
 
 /// One policy's plan.
@@ -284,6 +288,7 @@ pub fn plan_unit(
         owned: 0,
         newest: None,
         error: None,
+        create_reasons: vec![],
     };
     let all = match listed {
         Ok(all) => all,
@@ -475,11 +480,11 @@ pub fn narrow(planned: &Unit, mut fresh: Unit) -> Unit {
 }
 
 /// The last check before a unit's DELETEs, independent of how its plan was made (a saved plan, a
-/// narrowed one): the newest available owned snapshot (the new one, once confirmed) is never
-/// deleted, and at least `max(min, 1)` owned snapshots remain. `Err` says why nothing of the unit
-/// may be deleted.
+/// narrowed one, `rotate`'s): the newest available owned snapshot (the new one, once confirmed)
+/// is never deleted, and at least `max(floor, 1)` owned snapshots remain. `Err` says why nothing
+/// of the unit may be deleted.
 pub fn gate(
-    c: &Compiled,
+    floor: usize,
     unit: &Unit,
     created: Option<&PlanEntry>,
 ) -> std::result::Result<(), String> {
@@ -488,7 +493,7 @@ pub fn gate(
     }
     let owned = unit.owned + usize::from(created.is_some());
     let remaining = owned.saturating_sub(unit.delete.len());
-    let floor = c.min.max(1);
+    let floor = floor.max(1);
     if remaining < floor {
         return Err(format!(
             "deleting {} of {owned} owned snapshots would leave fewer than {floor}; nothing deleted",
@@ -649,17 +654,17 @@ mod tests {
             name: None,
             created_at: Some(now),
         };
-        assert_eq!(gate(&c[0], &planned, Some(&new)), Ok(()));
+        assert_eq!(gate(c[0].min, &planned, Some(&new)), Ok(()));
         // Without it, deleting both would delete the newest and leave none.
-        let err = gate(&c[0], &planned, None).unwrap_err();
+        let err = gate(c[0].min, &planned, None).unwrap_err();
         assert!(err.contains("fewer than 1"), "{err}");
         let mut one = planned.clone();
         one.delete.retain(|d| d.entry.id == older[1].id);
-        let err = gate(&c[0], &one, None).unwrap_err();
+        let err = gate(c[0].min, &one, None).unwrap_err();
         assert!(err.contains("newest"), "{err}");
         // min counts: two owned plus the new one, min 3, nothing may go.
         let c3 = compiled(ONE);
-        assert!(gate(&c3[0], &one, Some(&new)).is_err());
+        assert!(gate(c3[0].min, &one, Some(&new)).is_err());
     }
 
     #[test]

@@ -15,40 +15,16 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::plan::{
-    Compiled, FleetPlan, KeptEntry, Orphan, PLAN_SCHEMA, PlanEntry, PolicyPlan, Unit, plan_unit,
-};
-use crate::batch::{Deletion, delete_all};
+use super::engine::{self, Rules, Verdict, Work, lock_budget};
+pub use super::engine::{Failure, Target, UnitRun};
+use super::plan::{Compiled, FleetPlan, PLAN_SCHEMA, PolicyPlan, Unit, plan_unit};
 use crate::error::{Error, Result};
-use crate::provider::Provider;
-use crate::wait::{Awaited, WaitOptions, wait_for_all};
+use crate::kind::ProviderKind;
+use crate::model::{CreateSnapshot, Snapshot};
+use crate::wait::WaitOptions;
 
 /// Schema name of the run report (`report_file`, `policy apply -o json`).
 pub const REPORT_SCHEMA: &str = "snapctl.policy-report/v1";
-
-/// A provider connection a policy runs on; policies with the same settings share one, so they
-/// share its rate limit.
-#[derive(Clone)]
-pub struct Target {
-    /// The provider.
-    pub provider: Arc<dyn Provider>,
-    /// Deletions in flight at once on this account.
-    pub in_flight: Arc<Semaphore>,
-    /// Volumes worked on at once on this account.
-    pub volumes: Arc<Semaphore>,
-}
-
-impl Target {
-    /// A target for `provider` with its registry caps.
-    pub fn new(provider: Arc<dyn Provider>, concurrency: usize) -> Target {
-        let cap = crate::providers::entry(provider.kind()).max_in_flight;
-        Target {
-            provider,
-            in_flight: Arc::new(Semaphore::new(cap.max(1))),
-            volumes: Arc::new(Semaphore::new(concurrency.max(1))),
-        }
-    }
-}
 
 /// Plan every policy at `now`, concurrently. A policy whose connection or volume listing failed
 /// has an `error` and no units; one selecting a number of volumes outside `expect_volumes`, or
@@ -173,48 +149,6 @@ async fn plan_policy(
     out
 }
 
-/// A failed step of a unit.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// `list`, `lock`, `pre`, `create`, `post`, `repair` or `delete`.
-    pub op: &'static str,
-    /// The snapshot, for deletions.
-    pub id: Option<String>,
-    /// The error, with the API's message.
-    pub error: String,
-}
-
-/// One unit's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct UnitRun {
-    /// Volume id.
-    pub volume_id: String,
-    /// Volume name.
-    pub volume_name: Option<String>,
-    /// `ok`, `failed`, `unknown` (its listing failed), `refused` (its policy was) or `skipped`
-    /// (interrupted before it started).
-    pub status: &'static str,
-    /// The snapshot taken.
-    pub created: Option<PlanEntry>,
-    /// Snapshots deleted.
-    pub deleted: Vec<PlanEntry>,
-    /// Snapshots kept, with reasons.
-    pub kept: Vec<KeptEntry>,
-    /// Marked snapshots of policies no longer in the file.
-    pub orphans: Vec<Orphan>,
-    /// Snapshots whose name tag was restored.
-    pub repaired: Vec<String>,
-    /// Owned snapshots whose mark names a time in the future (they answer no tick).
-    pub future: Vec<PlanEntry>,
-    /// What failed.
-    pub failures: Vec<Failure>,
-    /// Owned snapshots after the run.
-    pub owned: usize,
-    /// Newest owned snapshot after the run.
-    #[serde(serialize_with = "crate::model::ser_time")]
-    pub newest: Option<Timestamp>,
-}
-
 /// One policy's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyRun {
@@ -292,6 +226,70 @@ pub struct ApplyOptions {
     pub listed_at: Timestamp,
 }
 
+impl ApplyOptions {
+    /// What the engine needs of them: a fleet run confirms every create and deletion.
+    fn engine(&self) -> engine::Options {
+        engine::Options {
+            wait: self.wait.clone(),
+            confirm: true,
+            lock_dir: self.lock_dir.clone(),
+            lock_wait: self.lock_wait,
+            listed_at: self.listed_at,
+        }
+    }
+}
+
+/// A policy of the file, as the engine's [`Rules`]: its mark, its floor and its hooks.
+struct PolicyRules {
+    compiled: Arc<Vec<Compiled>>,
+    ci: usize,
+}
+
+impl PolicyRules {
+    fn c(&self) -> &Compiled {
+        &self.compiled[self.ci]
+    }
+}
+
+impl Rules for PolicyRules {
+    fn id(&self) -> &str {
+        &self.c().policy.id
+    }
+
+    fn request(&self, kind: ProviderKind, unit: &Unit) -> CreateSnapshot {
+        // Name and mark come from the policy and the tick, never from the plan's text.
+        let tick = unit.due_since.unwrap_or_else(Timestamp::now);
+        let mut req = super::mark::request(kind, self.id(), &unit.volume_id, tick);
+        req.force = self.c().policy.force;
+        req
+    }
+
+    fn replan(
+        &self,
+        kind: ProviderKind,
+        unit: &Unit,
+        listed: Vec<Snapshot>,
+        now: Timestamp,
+    ) -> Unit {
+        let known: BTreeSet<&str> = self.compiled.iter().map(|c| c.policy.id.as_str()).collect();
+        super::plan::replan(self.c(), &known, kind, unit, Ok(listed), now)
+    }
+
+    fn floor(&self) -> usize {
+        self.c().min
+    }
+
+    fn hooks(&self) -> engine::Hooks<'_> {
+        let c = self.c();
+        engine::Hooks {
+            pre: c.policy.pre.as_deref(),
+            post: c.policy.post.as_deref(),
+            pass: &c.policy.hook_env,
+            timeout: c.hook_timeout,
+        }
+    }
+}
+
 /// The report of a plan nothing was done for (refused runs, `check`).
 pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
     RunReport {
@@ -314,33 +312,21 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                 units: p
                     .units
                     .iter()
-                    .map(|u| UnitRun {
-                        volume_id: u.volume_id.clone(),
-                        volume_name: u.volume_name.clone(),
-                        status: if u.error.is_some() {
-                            "unknown"
-                        } else if p.refused.is_some() {
-                            "refused"
-                        } else {
-                            "ok"
-                        },
-                        created: None,
-                        deleted: vec![],
-                        kept: u.keep.clone(),
-                        orphans: u.orphans.clone(),
-                        repaired: vec![],
-                        future: u.future.clone(),
-                        failures: u
-                            .error
-                            .iter()
-                            .map(|e| Failure {
+                    .map(|u| {
+                        let mut run = UnitRun::of(u);
+                        run.planned.clear();
+                        if let Some(e) = &u.error {
+                            run.status = "unknown";
+                            run.failures.push(Failure {
                                 op: "list",
                                 id: None,
                                 error: e.clone(),
-                            })
-                            .collect(),
-                        owned: u.owned,
-                        newest: u.newest,
+                                cause: None,
+                            });
+                        } else if p.refused.is_some() {
+                            run.status = "refused";
+                        }
+                        run
                     })
                     .collect(),
             })
@@ -364,32 +350,6 @@ fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> &'static str {
     }
 }
 
-/// Volumes a batch holds locked at once. A batch is locked, listed again where another run
-/// changed a volume since this run's listing, snapshotted, confirmed in bulk, pruned, then
-/// unlocked: the run holds at most [`lock_budget`] lock files open whatever the fleet's size.
-const BATCH: usize = 16;
-
-/// Batches of one account at once: one sends its creates while another waits for its own.
-const BATCHES_PER_ACCOUNT: usize = 3;
-
-/// Lock files open at once across the run: half of what the open-file limit leaves after 64 for
-/// everything else (connections, hook pipes), between one batch and 256.
-fn lock_budget() -> usize {
-    #[cfg(unix)]
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    #[cfg(not(unix))]
-    let soft: Option<u64> = None;
-    soft.map_or(256, |n| {
-        (usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(64) / 2).clamp(BATCH, 256)
-    })
-}
-
-/// The units of one volume (two policies may select it), run one after the other.
-struct Group {
-    volume: String,
-    units: Vec<(usize, usize, usize, Unit)>,
-}
-
 /// Where the plan [`apply`] carries out comes from.
 pub enum Planned {
     /// Planned now, account by account: each account starts changing its volumes as soon as its
@@ -403,22 +363,6 @@ pub enum Planned {
     /// A plan made before (`apply --plan`, reconciled with a fresh one), with each policy's
     /// connection.
     Given(FleetPlan, Vec<Option<Target>>),
-}
-
-/// Whether the run's deletions may go ahead: `--max-delete` counts the whole run's, so it is
-/// decided once every account is planned. Deletions wait for it; creates do not.
-#[derive(Clone)]
-struct Verdict(tokio::sync::watch::Receiver<Option<Option<String>>>);
-
-impl Verdict {
-    /// Why the run's deletions are refused, once that is known (`None`: they may go ahead).
-    async fn refusal(&self) -> Option<String> {
-        let mut rx = self.0.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(v) => v.clone().flatten(),
-            Err(_) => Some("the run's deletions were never checked against --max-delete".into()),
-        }
-    }
 }
 
 /// One account's share of a run: its policies (slots of the run's order) and how their plans
@@ -435,6 +379,43 @@ type AccountPlans =
 /// Policies grouped by account while a run is set up: the account's key (`None`: no
 /// connection, alone), its connection, and its policies' slots and work.
 type Grouping = Vec<(Option<usize>, Option<Target>, Vec<(usize, PolicyWork)>)>;
+
+/// One account's units, each with its policy's rules, carried out by the engine.
+async fn run_account(
+    compiled: &Arc<Vec<Compiled>>,
+    plans: &[(usize, PolicyPlan)],
+    target: Target,
+    opts: &ApplyOptions,
+    verdict: Verdict,
+    budget: Arc<Semaphore>,
+    now: Timestamp,
+) -> Vec<(usize, usize, UnitRun)> {
+    let mut work = Vec::new();
+    for (i, p) in plans {
+        if p.error.is_some() || p.refused.is_some() {
+            continue;
+        }
+        let Some(ci) = compiled.iter().position(|c| c.policy.id == p.id) else {
+            continue;
+        };
+        let rules: Arc<dyn Rules> = Arc::new(PolicyRules {
+            compiled: compiled.clone(),
+            ci,
+        });
+        for (j, unit) in p.units.iter().enumerate() {
+            work.push(Work {
+                slot: (*i, j),
+                rules: rules.clone(),
+                unit: unit.clone(),
+            });
+        }
+    }
+    engine::run(target, work, Arc::new(opts.engine()), verdict, budget, now)
+        .await
+        .into_iter()
+        .map(|((i, j), run)| (i, j, run))
+        .collect()
+}
 
 /// Carry a plan out, account by account at once: each account plans its policies (or takes them
 /// from a saved plan), then works through its volumes in batches. Per batch: lock → list again
@@ -453,7 +434,7 @@ pub async fn apply(
     let n = policies.len();
     let opts = Arc::new(opts);
     let (decide, verdict) = tokio::sync::watch::channel(None);
-    let verdict = Verdict(verdict);
+    let verdict = Verdict::Pending(verdict);
     let (planned_tx, mut planned_rx) = tokio::sync::mpsc::unbounded_channel();
     let budget = Arc::new(Semaphore::new(lock_budget()));
     let began = std::time::Instant::now();
@@ -468,7 +449,7 @@ pub async fn apply(
             drop(planned_tx);
             let runs = match account.target {
                 Some(target) => {
-                    run_account(&compiled, &plans, target, &opts, &verdict, &budget, now).await
+                    run_account(&compiled, &plans, target, &opts, verdict, budget, now).await
                 }
                 None => Vec::new(),
             };
@@ -633,452 +614,6 @@ fn accounts_of(
 enum PolicyWork {
     Plan(usize, std::result::Result<Target, String>),
     Ready(Box<PolicyPlan>),
-}
-
-/// One account's units, in batches of [`BATCH`] volumes, [`BATCHES_PER_ACCOUNT`] at once.
-async fn run_account(
-    compiled: &Arc<Vec<Compiled>>,
-    plans: &[(usize, PolicyPlan)],
-    target: Target,
-    opts: &Arc<ApplyOptions>,
-    verdict: &Verdict,
-    budget: &Arc<Semaphore>,
-    now: Timestamp,
-) -> Vec<(usize, usize, UnitRun)> {
-    // Units on the same volume run one after the other under one volume lock.
-    let mut groups: Vec<Group> = Vec::new();
-    for (i, p) in plans {
-        if p.error.is_some() || p.refused.is_some() {
-            continue;
-        }
-        let Some(ci) = compiled.iter().position(|c| c.policy.id == p.id) else {
-            continue;
-        };
-        for (j, unit) in p.units.iter().enumerate() {
-            if unit.error.is_some()
-                || (unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty())
-            {
-                continue;
-            }
-            match groups.iter_mut().find(|g| g.volume == unit.volume_id) {
-                Some(g) => g.units.push((*i, j, ci, unit.clone())),
-                None => groups.push(Group {
-                    volume: unit.volume_id.clone(),
-                    units: vec![(*i, j, ci, unit.clone())],
-                }),
-            }
-        }
-    }
-    let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
-    let mut set = JoinSet::new();
-    while !groups.is_empty() {
-        let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
-        let (target, opts, compiled) = (target.clone(), opts.clone(), compiled.clone());
-        let (budget, per_account, verdict) = (budget.clone(), per_account.clone(), verdict.clone());
-        set.spawn(async move {
-            let _turn = per_account.acquire_owned().await;
-            let _fds = budget.acquire_many_owned(batch.len() as u32).await;
-            run_batch(&compiled, batch, &target, &opts, &verdict, now).await
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        out.extend(joined.unwrap_or_default());
-    }
-    out
-}
-
-/// One batch of an account's volumes, start to end; the locks are released when it returns.
-async fn run_batch(
-    compiled: &[Compiled],
-    batch: Vec<Group>,
-    target: &Target,
-    opts: &ApplyOptions,
-    verdict: &Verdict,
-    now: Timestamp,
-) -> Vec<(usize, usize, UnitRun)> {
-    let p = target.provider.as_ref();
-    let mut out = Vec::new();
-    if crate::interrupt::requested() {
-        for (i, j, _, unit) in batch.into_iter().flat_map(|g| g.units) {
-            let mut run = unit_run(&unit);
-            run.status = "skipped";
-            out.push((i, j, run));
-        }
-        return out;
-    }
-    let mut locks =
-        futures_util::future::join_all(batch.iter().map(|g| volume_lock(p, &g.volume, opts))).await;
-    // A volume another run (a second copy of the file, rotate) began to change after this run
-    // listed it is listed again, now that no one else can change it: is the tick still due?
-    let stale: Vec<String> = batch
-        .iter()
-        .zip(&locks)
-        .filter(|(_, l)| {
-            l.as_ref().is_ok_and(|l| {
-                l.changed_at()
-                    .is_some_and(|t| t >= opts.listed_at - jiff::SignedDuration::from_secs(1))
-            })
-        })
-        .map(|(g, _)| g.volume.clone())
-        .collect();
-    let mut relisted: std::collections::BTreeMap<String, Result<Vec<crate::model::Snapshot>>> =
-        Default::default();
-    if !stale.is_empty() {
-        let lists = p.list_snapshots_of(&stale).await;
-        relisted.extend(stale.into_iter().zip(lists));
-    }
-    let known: BTreeSet<&str> = compiled.iter().map(|c| c.policy.id.as_str()).collect();
-    let mut ready: Vec<Vec<(usize, usize, usize, Unit)>> = Vec::new();
-    for (g, lock) in batch.into_iter().zip(locks.iter_mut()) {
-        let mut units = Vec::new();
-        for (i, j, ci, unit) in g.units {
-            let lock = match lock {
-                Ok(lock) => lock,
-                Err(e) => {
-                    out.push((i, j, failed_unit(unit, "lock", e.clone())));
-                    continue;
-                }
-            };
-            let unit = match relisted.get(&g.volume) {
-                None => unit,
-                Some(Err(e)) => {
-                    let e = format!("cannot list the volume again under its lock: {e}");
-                    out.push((i, j, failed_unit(unit, "list", e)));
-                    continue;
-                }
-                Some(Ok(listed)) => {
-                    let c = &compiled[ci];
-                    let fresh =
-                        super::plan::replan(c, &known, p.kind(), &unit, Ok(listed.clone()), now);
-                    super::plan::narrow(&unit, fresh)
-                }
-            };
-            if unit.create.is_none() && unit.delete.is_empty() && unit.repair.is_empty() {
-                out.push((i, j, unit_run(&unit)));
-                continue;
-            }
-            // Before the first change: a run that listed this volume earlier lists it again.
-            lock.mark_changed();
-            units.push((i, j, ci, unit));
-        }
-        if !units.is_empty() {
-            ready.push(units);
-        }
-    }
-    // Pre-hooks and creates, volume by volume within the account's limit.
-    let started: Vec<Started> =
-        futures_util::future::join_all(ready.into_iter().map(|units| async move {
-            let _turn = target.volumes.clone().acquire_owned().await;
-            let mut done = Vec::new();
-            for (i, j, ci, unit) in units {
-                done.push(start_unit(&compiled[ci], (i, j, ci), unit, target).await);
-            }
-            done
-        }))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    // Every new snapshot of the batch confirmed at once (one listing on OUTSCALE and PowerVC).
-    let waiting: Vec<usize> = (0..started.len())
-        .filter(|k| started[*k].op.is_some())
-        .collect();
-    let awaited: Vec<Awaited> = waiting
-        .iter()
-        .map(|k| Awaited {
-            volume: Some(started[*k].run.volume_id.clone()),
-            op: started[*k]
-                .op
-                .clone()
-                .expect("only started creates are awaited"),
-        })
-        .collect();
-    let results = wait_for_all(p, &awaited, &opts.wait).await;
-    let mut started = started;
-    for (k, result) in waiting.into_iter().zip(results) {
-        let u = &mut started[k];
-        u.op = None;
-        match result {
-            // The new snapshot is usable: the report lists it among the kept ones too.
-            Ok(()) => {
-                if let Some(c) = &u.run.created {
-                    u.run.kept.insert(
-                        0,
-                        KeptEntry {
-                            entry: c.clone(),
-                            reasons: vec!["taken by this run".into()],
-                        },
-                    );
-                }
-            }
-            Err(e) => {
-                // Not usable: keep every older snapshot of that unit.
-                let id = u.run.created.as_ref().map(|c| c.id.clone());
-                u.stop("create", id, e.to_string());
-            }
-        }
-    }
-    // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
-    let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
-        let _turn = target.volumes.clone().acquire_owned().await;
-        let (i, j) = (u.i, u.j);
-        (i, j, finish_unit(compiled, u, target, opts, verdict).await)
-    }))
-    .await;
-    out.extend(finished);
-    drop(locks);
-    out
-}
-
-/// Take the volume's lock (shared with `rotate`, so the two never work on one volume at once).
-async fn volume_lock(
-    p: &dyn Provider,
-    volume: &str,
-    opts: &ApplyOptions,
-) -> std::result::Result<crate::lock::VolumeLock, String> {
-    let (dir, kind, scope, vol, wait) = (
-        opts.lock_dir.clone(),
-        p.kind().to_string(),
-        p.scope(),
-        volume.to_string(),
-        opts.lock_wait,
-    );
-    match tokio::task::spawn_blocking(move || crate::lock::acquire(&dir, &kind, &scope, &vol, wait))
-        .await
-    {
-        Ok(Ok(l)) => Ok(l),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn failed_unit(unit: Unit, op: &'static str, error: String) -> UnitRun {
-    let mut run = unit_run(&unit);
-    run.status = "failed";
-    run.failures.push(Failure {
-        op,
-        id: None,
-        error,
-    });
-    run
-}
-
-fn unit_run(unit: &Unit) -> UnitRun {
-    UnitRun {
-        volume_id: unit.volume_id.clone(),
-        volume_name: unit.volume_name.clone(),
-        status: "ok",
-        created: None,
-        deleted: vec![],
-        kept: unit.keep.clone(),
-        orphans: unit.orphans.clone(),
-        repaired: vec![],
-        future: unit.future.clone(),
-        failures: vec![],
-        owned: unit.owned,
-        newest: unit.newest,
-    }
-}
-
-/// A unit after its create was sent (or was not due, or it stopped).
-struct Started {
-    i: usize,
-    j: usize,
-    ci: usize,
-    unit: Unit,
-    run: UnitRun,
-    /// The create to wait for.
-    op: Option<crate::model::Operation>,
-    /// The pre-hook succeeded (or there is none) and a create was due: `post` must run.
-    hooked: bool,
-    /// Nothing more to do but `post` (a failed step, or an interrupt).
-    stopped: bool,
-}
-
-impl Started {
-    fn stop(&mut self, op: &'static str, id: Option<String>, error: String) {
-        self.run.status = "failed";
-        self.run.failures.push(Failure { op, id, error });
-        self.stopped = true;
-    }
-}
-
-fn hook_env(
-    c: &Compiled,
-    kind: crate::kind::ProviderKind,
-    unit: &Unit,
-    phase: &str,
-) -> Vec<(&'static str, String)> {
-    vec![
-        ("SNAPCTL_POLICY", c.policy.id.clone()),
-        ("SNAPCTL_PROVIDER", kind.to_string()),
-        ("SNAPCTL_VOLUME_ID", unit.volume_id.clone()),
-        (
-            "SNAPCTL_VOLUME_NAME",
-            unit.volume_name.clone().unwrap_or_default(),
-        ),
-        ("SNAPCTL_HOOK", phase.to_string()),
-    ]
-}
-
-/// The first half of a unit: the pre-hook and the create request carrying the policy's mark. No
-/// create is sent once an interrupt arrived, even after its pre-hook ran (whose `post` then runs).
-async fn start_unit(
-    c: &Compiled,
-    (i, j, ci): (usize, usize, usize),
-    unit: Unit,
-    target: &Target,
-) -> Started {
-    let p = target.provider.clone();
-    let mut s = Started {
-        i,
-        j,
-        ci,
-        run: unit_run(&unit),
-        unit,
-        op: None,
-        hooked: false,
-        stopped: false,
-    };
-    if crate::interrupt::requested() {
-        s.run.status = "skipped";
-        s.stopped = true;
-        return s;
-    }
-    if s.unit.create.is_some() {
-        if let Some(pre) = &c.policy.pre
-            && let Err(e) = super::hook::run(
-                pre,
-                &hook_env(c, p.kind(), &s.unit, "pre"),
-                &c.policy.hook_env,
-                c.hook_timeout,
-            )
-            .await
-        {
-            // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
-            s.stop("pre", None, e);
-            return s;
-        }
-        s.hooked = true;
-        if crate::interrupt::requested() {
-            s.run.status = "skipped";
-            s.stopped = true;
-            return s;
-        }
-        // Name and mark come from the policy and the tick, never from the plan's text.
-        let tick = s.unit.due_since.unwrap_or_else(Timestamp::now);
-        let mut req = super::mark::request(p.kind(), &c.policy.id, &s.unit.volume_id, tick);
-        req.force = c.policy.force;
-        match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
-            Ok((snap, op)) => {
-                let created = PlanEntry {
-                    id: snap.id.clone(),
-                    name: snap.name.clone().or(req.name.clone()),
-                    created_at: snap.created_at.or(Some(Timestamp::now())),
-                };
-                s.run.owned += 1;
-                s.run.newest = created.created_at.max(s.run.newest);
-                s.run.created = Some(created);
-                s.op = Some(op);
-            }
-            Err(e) => s.stop("create", None, e.to_string()),
-        }
-    }
-    s
-}
-
-/// The second half of a unit: the post-hook whenever its pre-hook ran (after a failed create, a
-/// wait that timed out or an interrupt too), then, unless a step failed, the repairs and the
-/// deletions the safety gate lets through.
-async fn finish_unit(
-    compiled: &[Compiled],
-    s: Started,
-    target: &Target,
-    opts: &ApplyOptions,
-    verdict: &Verdict,
-) -> UnitRun {
-    let mut run = s.run;
-    let Some(c) = compiled.get(s.ci) else {
-        return run;
-    };
-    let mut unit = s.unit;
-    let p = target.provider.clone();
-    let fail = |run: &mut UnitRun, op: &'static str, id: Option<String>, e: String| {
-        run.status = "failed";
-        run.failures.push(Failure { op, id, error: e });
-    };
-    if s.hooked
-        && let Some(post) = &c.policy.post
-        && let Err(e) = super::hook::run(
-            post,
-            &hook_env(c, p.kind(), &unit, "post"),
-            &c.policy.hook_env,
-            c.hook_timeout,
-        )
-        .await
-    {
-        // The snapshot exists (or not); the post-hook's failure is reported, deletions still run.
-        fail(&mut run, "post", None, e);
-    }
-    if s.stopped {
-        return run;
-    }
-    for r in &unit.repair {
-        let req = crate::model::SnapshotUpdate {
-            volume: Some(unit.volume_id.clone()),
-            snapshot: r.entry.id.clone(),
-            name: Some(r.new_name.clone()),
-            description: None,
-        };
-        match p.update_snapshot(&req).await {
-            Ok(_) => run.repaired.push(r.entry.id.clone()),
-            // Reported; the name is not what ownership rests on, so deletions go on.
-            Err(e) => fail(&mut run, "repair", Some(r.entry.id.clone()), e.to_string()),
-        }
-    }
-    if unit.delete.is_empty() {
-        return run;
-    }
-    // The whole run's deletions are judged once every account is planned.
-    if let Some(why) = verdict.refusal().await {
-        super::plan::hold_into(std::mem::take(&mut unit.delete), &mut run.kept, &why);
-        return run;
-    }
-    if let Err(why) = super::plan::gate(c, &unit, run.created.as_ref()) {
-        fail(&mut run, "delete", None, why);
-        return run;
-    }
-    let targets: Vec<(Option<String>, String)> = unit
-        .delete
-        .iter()
-        .map(|d| (Some(unit.volume_id.clone()), d.entry.id.clone()))
-        .collect();
-    let ended = delete_all(
-        &p,
-        &targets,
-        Some(&unit.volume_id),
-        &target.in_flight,
-        Some(&opts.wait),
-    )
-    .await;
-    for (d, ended) in unit.delete.iter().zip(ended) {
-        match ended {
-            Deletion::Deleted(_) => {
-                run.deleted.push(d.entry.clone());
-                run.owned = run.owned.saturating_sub(1);
-            }
-            Deletion::Failed(e) => {
-                fail(&mut run, "delete", Some(d.entry.id.clone()), e.to_string())
-            }
-            Deletion::Skipped => {
-                if run.status == "ok" {
-                    run.status = "skipped";
-                }
-            }
-        }
-    }
-    run
 }
 
 /// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).
@@ -1511,6 +1046,9 @@ mod tests {
             failures: vec![],
             owned: 1,
             newest,
+            snapshot: None,
+            planned: vec![],
+            skipped: vec![],
         };
         let report = RunReport {
             schema: REPORT_SCHEMA,

@@ -1,0 +1,709 @@
+//! The one engine every change to a volume goes through: `policy apply` feeds it each account's
+//! units of a fleet run, `rotate` the units of a one-policy run built from its flags.
+//!
+//! A unit is one policy's plan for one volume ([`Unit`]). The engine alone owns what makes a
+//! change safe: the volume lock (shared by every run on the machine), the listing taken again
+//! under it when another run changed the volume since this run's listing, the `pre` and `post`
+//! hooks, create → confirm → delete order (no deletion rests on a snapshot not confirmed
+//! usable), the safety gate right before each unit's DELETEs (the newest owned snapshot is never
+//! deleted, at least [`Rules::floor`] remain), the run's `--max-delete` verdict, signals (nothing
+//! new starts after one; what was not started is `skipped`), and per-account concurrency under
+//! the provider's rate limiter and in-flight cap. What differs between `rotate` and a policy
+//! (which snapshots are its own, how a unit is planned again, the create request, the hooks) is a
+//! [`Rules`] value.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::plan::{KeptEntry, Orphan, PlanEntry, Unit};
+use crate::batch::{Deletion, delete_all};
+use crate::error::{Error, Result};
+use crate::kind::ProviderKind;
+use crate::model::{CreateSnapshot, Snapshot, SnapshotState};
+use crate::provider::Provider;
+use crate::wait::{Awaited, WaitOptions, wait_for_all};
+
+/// What one policy (or one `rotate`) decides that the engine does not: how its units are planned
+/// again under the lock, what its create request is, its floor and its hooks.
+pub trait Rules: Send + Sync {
+    /// The policy id (`SNAPCTL_POLICY` for hooks).
+    fn id(&self) -> &str;
+    /// The create request of a unit's due snapshot, sent once per unit.
+    fn request(&self, kind: ProviderKind, unit: &Unit) -> CreateSnapshot;
+    /// The unit planned again from a listing of its volume taken under the volume's lock.
+    fn replan(
+        &self,
+        kind: ProviderKind,
+        unit: &Unit,
+        listed: Vec<Snapshot>,
+        now: Timestamp,
+    ) -> Unit;
+    /// Owned snapshots that must remain after a unit's deletions, the new one counted (at least 1).
+    fn floor(&self) -> usize;
+    /// The hooks around a unit's create.
+    fn hooks(&self) -> Hooks<'_> {
+        Hooks::default()
+    }
+}
+
+/// A policy's hooks: `pre` before a due snapshot's create, `post` after it (whenever `pre` ran).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Hooks<'a> {
+    /// Run before the create.
+    pub pre: Option<&'a str>,
+    /// Run after the create (confirmed, failed or interrupted), whenever `pre` ran.
+    pub post: Option<&'a str>,
+    /// Environment variables passed on to hooks.
+    pub pass: &'a [String],
+    /// Each hook's time limit.
+    pub timeout: Duration,
+}
+
+/// A provider connection a policy runs on; policies with the same settings share one, so they
+/// share its rate limit.
+#[derive(Clone)]
+pub struct Target {
+    /// The provider.
+    pub provider: Arc<dyn Provider>,
+    /// Deletions in flight at once on this account.
+    pub in_flight: Arc<Semaphore>,
+    /// Volumes worked on at once on this account.
+    pub volumes: Arc<Semaphore>,
+}
+
+impl Target {
+    /// A target for `provider` with its registry caps.
+    pub fn new(provider: Arc<dyn Provider>, concurrency: usize) -> Target {
+        let cap = crate::providers::entry(provider.kind()).max_in_flight;
+        Target {
+            provider,
+            in_flight: Arc::new(Semaphore::new(cap.max(1))),
+            volumes: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+}
+
+/// How the engine carries units out.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Polling for creates and deletions.
+    pub wait: WaitOptions,
+    /// Confirm every create and every deletion. Without it, a create is still confirmed before
+    /// its unit's deletions (they count on it), and deletions are only sent.
+    pub confirm: bool,
+    /// Volume locks (shared by `rotate` and `policy apply`).
+    pub lock_dir: std::path::PathBuf,
+    /// How long to wait for a volume's lock.
+    pub lock_wait: Duration,
+    /// When this run began listing the volumes its plan rests on: a volume whose lock records a
+    /// change since then is listed again under the lock before anything is done to it.
+    pub listed_at: Timestamp,
+}
+
+/// A failed step of a unit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// `list`, `lock`, `pre`, `create`, `post`, `repair` or `delete`.
+    pub op: &'static str,
+    /// The snapshot, for deletions.
+    pub id: Option<String>,
+    /// The error, with the API's message.
+    pub error: String,
+    /// The error itself, where there is one (its exit code and hint).
+    #[serde(skip)]
+    pub cause: Option<Arc<Error>>,
+}
+
+impl Failure {
+    fn of(op: &'static str, id: Option<String>, e: Error) -> Failure {
+        Failure {
+            op,
+            id,
+            error: e.to_string(),
+            cause: Some(Arc::new(e)),
+        }
+    }
+}
+
+/// One unit's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitRun {
+    /// Volume id.
+    pub volume_id: String,
+    /// Volume name.
+    pub volume_name: Option<String>,
+    /// `ok`, `failed`, `unknown` (its listing failed), `refused` (its policy was) or `skipped`
+    /// (interrupted before it started).
+    pub status: &'static str,
+    /// The snapshot taken.
+    pub created: Option<PlanEntry>,
+    /// Snapshots deleted.
+    pub deleted: Vec<PlanEntry>,
+    /// Snapshots kept, with reasons.
+    pub kept: Vec<KeptEntry>,
+    /// Marked snapshots of policies no longer in the file.
+    pub orphans: Vec<Orphan>,
+    /// Snapshots whose name tag was restored.
+    pub repaired: Vec<String>,
+    /// Owned snapshots whose mark names a time in the future (they answer no tick).
+    pub future: Vec<PlanEntry>,
+    /// What failed.
+    pub failures: Vec<Failure>,
+    /// Owned snapshots after the run.
+    pub owned: usize,
+    /// Newest owned snapshot after the run.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub newest: Option<Timestamp>,
+    /// The new snapshot as the API answered its create (its state once confirmed).
+    #[serde(skip)]
+    pub snapshot: Option<Snapshot>,
+    /// The deletions the unit's final plan had (after a listing under the lock).
+    #[serde(skip)]
+    pub planned: Vec<PlanEntry>,
+    /// Deletions an interrupt kept from starting.
+    #[serde(skip)]
+    pub skipped: Vec<PlanEntry>,
+}
+
+impl UnitRun {
+    /// A unit nothing was done for (yet).
+    pub fn of(unit: &Unit) -> UnitRun {
+        UnitRun {
+            volume_id: unit.volume_id.clone(),
+            volume_name: unit.volume_name.clone(),
+            status: "ok",
+            created: None,
+            deleted: vec![],
+            kept: unit.keep.clone(),
+            orphans: unit.orphans.clone(),
+            repaired: vec![],
+            future: unit.future.clone(),
+            failures: vec![],
+            owned: unit.owned,
+            newest: unit.newest,
+            snapshot: None,
+            planned: unit.delete.iter().map(|d| d.entry.clone()).collect(),
+            skipped: vec![],
+        }
+    }
+
+    fn fail(&mut self, f: Failure) {
+        self.status = "failed";
+        self.failures.push(f);
+    }
+}
+
+/// Whether the run's deletions may go ahead. A fleet run's `--max-delete` counts the whole run's
+/// deletions, so it is decided once every account is planned: deletions wait for it, creates do
+/// not. `rotate` knows it before it starts.
+#[derive(Clone)]
+pub enum Verdict {
+    /// Decided: why the deletions are refused (`None`: they may go ahead).
+    Known(Option<String>),
+    /// Decided later, on this channel.
+    Pending(tokio::sync::watch::Receiver<Option<Option<String>>>),
+}
+
+impl Verdict {
+    /// Why the run's deletions are refused, once that is known (`None`: they may go ahead).
+    async fn refusal(&self) -> Option<String> {
+        match self {
+            Verdict::Known(v) => v.clone(),
+            Verdict::Pending(rx) => {
+                let mut rx = rx.clone();
+                match rx.wait_for(Option::is_some).await {
+                    Ok(v) => v.clone().flatten(),
+                    Err(_) => {
+                        Some("the run's deletions were never checked against --max-delete".into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One unit to carry out: where its outcome goes (`(policy, unit)` slots of the caller's
+/// report), its policy's rules and its plan.
+pub struct Work {
+    /// The caller's slot for the outcome.
+    pub slot: (usize, usize),
+    /// The unit's policy.
+    pub rules: Arc<dyn Rules>,
+    /// The plan.
+    pub unit: Unit,
+}
+
+/// Volumes a batch holds locked at once. A batch is locked, listed again where another run
+/// changed a volume since this run's listing, snapshotted, confirmed in bulk, pruned, then
+/// unlocked: the run holds at most [`lock_budget`] lock files open whatever the fleet's size.
+const BATCH: usize = 16;
+
+/// Batches of one account at once: one sends its creates while another waits for its own.
+const BATCHES_PER_ACCOUNT: usize = 3;
+
+/// Lock files open at once across the run: half of what the open-file limit leaves after 64 for
+/// everything else (connections, hook pipes), between one batch and 256.
+pub fn lock_budget() -> usize {
+    #[cfg(unix)]
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    #[cfg(not(unix))]
+    let soft: Option<u64> = None;
+    soft.map_or(256, |n| {
+        (usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(64) / 2).clamp(BATCH, 256)
+    })
+}
+
+/// The units of one volume (two policies may select it), run one after the other.
+struct Group {
+    volume: String,
+    units: Vec<Work>,
+}
+
+/// Whether a unit changes anything.
+fn has_changes(unit: &Unit) -> bool {
+    unit.create.is_some() || !unit.delete.is_empty() || !unit.repair.is_empty()
+}
+
+/// Carry out one account's units, in batches of [`BATCH`] volumes, [`BATCHES_PER_ACCOUNT`] at
+/// once. Units that cannot run (a failed listing) or change nothing are left out of the answer:
+/// the caller reports them from their plan.
+pub async fn run(
+    target: Target,
+    work: Vec<Work>,
+    opts: Arc<Options>,
+    verdict: Verdict,
+    budget: Arc<Semaphore>,
+    now: Timestamp,
+) -> Vec<((usize, usize), UnitRun)> {
+    // Units on the same volume run one after the other under one volume lock.
+    let mut groups: Vec<Group> = Vec::new();
+    for w in work {
+        if w.unit.error.is_some() || !has_changes(&w.unit) {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.volume == w.unit.volume_id) {
+            Some(g) => g.units.push(w),
+            None => groups.push(Group {
+                volume: w.unit.volume_id.clone(),
+                units: vec![w],
+            }),
+        }
+    }
+    let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
+    let mut set = JoinSet::new();
+    while !groups.is_empty() {
+        let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
+        let (target, opts, verdict) = (target.clone(), opts.clone(), verdict.clone());
+        let (budget, per_account) = (budget.clone(), per_account.clone());
+        set.spawn(async move {
+            let _turn = per_account.acquire_owned().await;
+            let _fds = budget.acquire_many_owned(batch.len() as u32).await;
+            run_batch(batch, &target, &opts, &verdict, now).await
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        out.extend(joined.unwrap_or_default());
+    }
+    out
+}
+
+/// One batch of an account's volumes, start to end; the locks are released when it returns.
+async fn run_batch(
+    batch: Vec<Group>,
+    target: &Target,
+    opts: &Options,
+    verdict: &Verdict,
+    now: Timestamp,
+) -> Vec<((usize, usize), UnitRun)> {
+    let p = target.provider.as_ref();
+    let mut out = Vec::new();
+    if crate::interrupt::requested() {
+        for w in batch.into_iter().flat_map(|g| g.units) {
+            let mut run = UnitRun::of(&w.unit);
+            run.status = "skipped";
+            out.push((w.slot, run));
+        }
+        return out;
+    }
+    let mut locks =
+        futures_util::future::join_all(batch.iter().map(|g| volume_lock(p, &g.volume, opts))).await;
+    // A volume another run (a second copy of the file, rotate) began to change after this run
+    // listed it is listed again, now that no one else can change it: is the tick still due?
+    let stale: Vec<String> = batch
+        .iter()
+        .zip(&locks)
+        .filter(|(_, l)| {
+            l.as_ref().is_ok_and(|l| {
+                l.changed_at()
+                    .is_some_and(|t| t >= opts.listed_at - jiff::SignedDuration::from_secs(1))
+            })
+        })
+        .map(|(g, _)| g.volume.clone())
+        .collect();
+    let mut relisted: std::collections::BTreeMap<String, Result<Vec<Snapshot>>> =
+        Default::default();
+    if !stale.is_empty() {
+        let lists = p.list_snapshots_of(&stale).await;
+        relisted.extend(stale.into_iter().zip(lists));
+    }
+    let mut ready: Vec<Vec<Work>> = Vec::new();
+    for (g, lock) in batch.into_iter().zip(locks.iter_mut()) {
+        let mut units = Vec::new();
+        for w in g.units {
+            let lock = match lock {
+                Ok(lock) => lock,
+                Err(e) => {
+                    let mut run = UnitRun::of(&w.unit);
+                    run.fail(Failure {
+                        op: "lock",
+                        id: None,
+                        error: e.to_string(),
+                        cause: Some(e.clone()),
+                    });
+                    out.push((w.slot, run));
+                    continue;
+                }
+            };
+            let unit = match relisted.get(&g.volume) {
+                None => w.unit,
+                Some(Err(e)) => {
+                    let mut run = UnitRun::of(&w.unit);
+                    run.fail(Failure {
+                        op: "list",
+                        id: None,
+                        error: format!("cannot list the volume again under its lock: {e}"),
+                        cause: None,
+                    });
+                    out.push((w.slot, run));
+                    continue;
+                }
+                Some(Ok(listed)) => {
+                    let fresh = w.rules.replan(p.kind(), &w.unit, listed.clone(), now);
+                    super::plan::narrow(&w.unit, fresh)
+                }
+            };
+            if !has_changes(&unit) {
+                out.push((w.slot, UnitRun::of(&unit)));
+                continue;
+            }
+            // Before the first change: a run that listed this volume earlier lists it again.
+            lock.mark_changed();
+            units.push(Work { unit, ..w });
+        }
+        if !units.is_empty() {
+            ready.push(units);
+        }
+    }
+    // Pre-hooks and creates, volume by volume within the account's limit.
+    let started: Vec<Started> =
+        futures_util::future::join_all(ready.into_iter().map(|units| async move {
+            let _turn = target.volumes.clone().acquire_owned().await;
+            let mut done = Vec::new();
+            for w in units {
+                done.push(start_unit(w, target).await);
+            }
+            done
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    // New snapshots confirmed at once (one listing on OUTSCALE and PowerVC): every one when the
+    // run confirms, otherwise those some deletion counts on.
+    let waiting: Vec<usize> = (0..started.len())
+        .filter(|k| {
+            started[*k].op.is_some() && (opts.confirm || !started[*k].work.unit.delete.is_empty())
+        })
+        .collect();
+    let awaited: Vec<Awaited> = waiting
+        .iter()
+        .map(|k| Awaited {
+            volume: Some(started[*k].run.volume_id.clone()),
+            op: started[*k]
+                .op
+                .clone()
+                .expect("only started creates are awaited"),
+        })
+        .collect();
+    let results = wait_for_all(p, &awaited, &opts.wait).await;
+    let mut started = started;
+    for (k, result) in waiting.into_iter().zip(results) {
+        let u = &mut started[k];
+        u.op = None;
+        match result {
+            Ok(()) => {
+                u.confirmed = true;
+                if let Some(s) = &mut u.run.snapshot {
+                    s.state = SnapshotState::Available;
+                }
+            }
+            Err(e) => {
+                // Not usable: keep every older snapshot of that unit.
+                let id = u.run.created.as_ref().map(|c| c.id.clone());
+                u.stop(Failure::of("create", id, e));
+            }
+        }
+    }
+    for u in &mut started {
+        // The new snapshot is listed among the kept ones, with the reasons the plan gave it.
+        if let Some(c) = &u.run.created
+            && !u.stopped
+        {
+            let reasons = if u.work.unit.create_reasons.is_empty() {
+                vec!["taken by this run".to_string()]
+            } else {
+                u.work.unit.create_reasons.clone()
+            };
+            u.run.kept.insert(
+                0,
+                KeptEntry {
+                    entry: c.clone(),
+                    reasons,
+                },
+            );
+        }
+    }
+    // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
+    let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
+        let _turn = target.volumes.clone().acquire_owned().await;
+        let slot = u.work.slot;
+        (slot, finish_unit(u, target, opts, verdict).await)
+    }))
+    .await;
+    out.extend(finished);
+    drop(locks);
+    out
+}
+
+/// Take the volume's lock (shared by every run, so two never work on one volume at once).
+async fn volume_lock(
+    p: &dyn Provider,
+    volume: &str,
+    opts: &Options,
+) -> std::result::Result<crate::lock::VolumeLock, Arc<Error>> {
+    let (dir, kind, scope, vol, wait) = (
+        opts.lock_dir.clone(),
+        p.kind().to_string(),
+        p.scope(),
+        volume.to_string(),
+        opts.lock_wait,
+    );
+    match tokio::task::spawn_blocking(move || crate::lock::acquire(&dir, &kind, &scope, &vol, wait))
+        .await
+    {
+        Ok(Ok(l)) => Ok(l),
+        Ok(Err(e)) => Err(Arc::new(e)),
+        Err(e) => Err(Arc::new(Error::Io {
+            action: "cannot take the volume lock".into(),
+            source: std::io::Error::other(e.to_string()),
+        })),
+    }
+}
+
+/// A unit after its create was sent (or was not due, or it stopped).
+struct Started {
+    work: Work,
+    run: UnitRun,
+    /// The create to wait for.
+    op: Option<crate::model::Operation>,
+    /// The new snapshot was confirmed usable.
+    confirmed: bool,
+    /// The pre-hook succeeded (or there is none) and a create was due: `post` must run.
+    hooked: bool,
+    /// Nothing more to do but `post` (a failed step, or an interrupt).
+    stopped: bool,
+}
+
+impl Started {
+    fn stop(&mut self, f: Failure) {
+        self.run.fail(f);
+        self.stopped = true;
+    }
+
+    fn skip(&mut self) {
+        self.run.status = "skipped";
+        self.stopped = true;
+    }
+}
+
+fn hook_env(
+    rules: &dyn Rules,
+    kind: ProviderKind,
+    unit: &Unit,
+    phase: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("SNAPCTL_POLICY", rules.id().to_string()),
+        ("SNAPCTL_PROVIDER", kind.to_string()),
+        ("SNAPCTL_VOLUME_ID", unit.volume_id.clone()),
+        (
+            "SNAPCTL_VOLUME_NAME",
+            unit.volume_name.clone().unwrap_or_default(),
+        ),
+        ("SNAPCTL_HOOK", phase.to_string()),
+    ]
+}
+
+/// The first half of a unit: the pre-hook and the create request. No create is sent once an
+/// interrupt arrived, even after its pre-hook ran (whose `post` then runs).
+async fn start_unit(work: Work, target: &Target) -> Started {
+    let p = target.provider.clone();
+    let mut s = Started {
+        run: UnitRun::of(&work.unit),
+        work,
+        op: None,
+        confirmed: false,
+        hooked: false,
+        stopped: false,
+    };
+    if crate::interrupt::requested() {
+        s.skip();
+        return s;
+    }
+    if s.work.unit.create.is_none() {
+        return s;
+    }
+    let rules = s.work.rules.clone();
+    let hooks = rules.hooks();
+    if let Some(pre) = hooks.pre
+        && let Err(e) = super::hook::run(
+            pre,
+            &hook_env(rules.as_ref(), p.kind(), &s.work.unit, "pre"),
+            hooks.pass,
+            hooks.timeout,
+        )
+        .await
+    {
+        // A failed pre-hook: no snapshot, and nothing of this volume is deleted.
+        s.stop(Failure {
+            op: "pre",
+            id: None,
+            error: e,
+            cause: None,
+        });
+        return s;
+    }
+    s.hooked = true;
+    if crate::interrupt::requested() {
+        s.skip();
+        return s;
+    }
+    let req = rules.request(p.kind(), &s.work.unit);
+    match crate::provider::create_snapshot_once(p.as_ref(), &req).await {
+        Ok((snap, op)) => {
+            let created = PlanEntry {
+                id: snap.id.clone(),
+                name: snap.name.clone().or(req.name.clone()),
+                created_at: snap.created_at.or(Some(Timestamp::now())),
+            };
+            s.run.owned += 1;
+            s.run.newest = created.created_at.max(s.run.newest);
+            s.run.created = Some(created);
+            s.run.snapshot = Some(snap);
+            s.op = Some(op);
+        }
+        Err(e) => s.stop(Failure::of("create", None, e)),
+    }
+    s
+}
+
+/// The second half of a unit: the post-hook whenever its pre-hook ran (after a failed create, a
+/// wait that timed out or an interrupt too), then, unless a step failed, the repairs and the
+/// deletions the run's verdict and the safety gate let through.
+async fn finish_unit(s: Started, target: &Target, opts: &Options, verdict: &Verdict) -> UnitRun {
+    let mut run = s.run;
+    let rules = s.work.rules;
+    let mut unit = s.work.unit;
+    let p = target.provider.clone();
+    let hooks = rules.hooks();
+    if s.hooked
+        && let Some(post) = hooks.post
+        && let Err(e) = super::hook::run(
+            post,
+            &hook_env(rules.as_ref(), p.kind(), &unit, "post"),
+            hooks.pass,
+            hooks.timeout,
+        )
+        .await
+    {
+        // The snapshot exists (or not); the post-hook's failure is reported, deletions still run.
+        run.fail(Failure {
+            op: "post",
+            id: None,
+            error: e,
+            cause: None,
+        });
+    }
+    if s.stopped {
+        return run;
+    }
+    for r in &unit.repair {
+        let req = crate::model::SnapshotUpdate {
+            volume: Some(unit.volume_id.clone()),
+            snapshot: r.entry.id.clone(),
+            name: Some(r.new_name.clone()),
+            description: None,
+        };
+        match p.update_snapshot(&req).await {
+            Ok(_) => run.repaired.push(r.entry.id.clone()),
+            // Reported; the name is not what ownership rests on, so deletions go on.
+            Err(e) => run.fail(Failure::of("repair", Some(r.entry.id.clone()), e)),
+        }
+    }
+    if unit.delete.is_empty() {
+        return run;
+    }
+    // The whole run's deletions are judged once every account is planned.
+    if let Some(why) = verdict.refusal().await {
+        super::plan::hold_into(std::mem::take(&mut unit.delete), &mut run.kept, &why);
+        return run;
+    }
+    // A due snapshot that was not confirmed is not counted on.
+    let created = run.created.as_ref().filter(|_| s.confirmed);
+    if let Err(why) = super::plan::gate(rules.floor(), &unit, created) {
+        run.fail(Failure::of(
+            "delete",
+            None,
+            Error::Refused {
+                reason: why,
+                hint: None,
+            },
+        ));
+        return run;
+    }
+    let targets: Vec<(Option<String>, String)> = unit
+        .delete
+        .iter()
+        .map(|d| (Some(unit.volume_id.clone()), d.entry.id.clone()))
+        .collect();
+    let ended = delete_all(
+        &p,
+        &targets,
+        Some(&unit.volume_id),
+        &target.in_flight,
+        opts.confirm.then_some(&opts.wait),
+    )
+    .await;
+    for (d, ended) in unit.delete.iter().zip(ended) {
+        match ended {
+            Deletion::Deleted(_) => {
+                run.deleted.push(d.entry.clone());
+                run.owned = run.owned.saturating_sub(1);
+            }
+            Deletion::Failed(e) => run.fail(Failure::of("delete", Some(d.entry.id.clone()), e)),
+            Deletion::Skipped => {
+                run.skipped.push(d.entry.clone());
+                if run.status == "ok" {
+                    run.status = "skipped";
+                }
+            }
+        }
+    }
+    run
+}

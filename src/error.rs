@@ -267,6 +267,11 @@ pub enum Error {
         holder: String,
     },
 
+    /// An error reported once already (in a run's report) and now ending the run: the same
+    /// message, exit code and hint.
+    #[error(transparent)]
+    Carried(std::sync::Arc<Error>),
+
     /// Refused for safety.
     #[error("{reason}")]
     Refused {
@@ -312,6 +317,7 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            Error::Carried(e) => e.exit_code(),
             Error::Usage { .. } | Error::InvalidInput { .. } => ExitCode::Usage,
             Error::Unsupported { .. } => ExitCode::Unsupported,
             Error::NotFound(_) => ExitCode::NotFound,
@@ -342,6 +348,7 @@ impl Error {
     /// The second line: what to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Carried(e) => e.hint(),
             Error::Usage { hint, .. } | Error::Config { hint, .. } | Error::Refused { hint, .. } => {
                 hint.clone()
             }

@@ -10,9 +10,10 @@ use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, presets::NOT
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::fleet::rotate::RotateReport;
 use crate::kind::{Capabilities, ProviderKind};
 use crate::model::{ClonePair, DeleteResult, DryRunReport, ExportTask, Schedule, Snapshot, Volume};
-use crate::rotation::{RotateReport, Status, VolumeCheck};
+use crate::rotation::{Status, VolumeCheck};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

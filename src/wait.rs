@@ -194,8 +194,20 @@ pub async fn wait_for_all(
     items: &[Awaited],
     opts: &WaitOptions,
 ) -> Vec<Result<()>> {
+    wait_for_all_seen(provider, items, opts).await.0
+}
+
+/// [`wait_for_all`], also answering, per item that a listing of its volume settled, that listing
+/// (what the volume held when the item was confirmed): a run that plans from what the cloud shows
+/// after its create needs no second listing.
+pub async fn wait_for_all_seen(
+    provider: &dyn Provider,
+    items: &[Awaited],
+    opts: &WaitOptions,
+) -> (Vec<Result<()>>, Vec<Option<Vec<crate::model::Snapshot>>>) {
     let n = items.len();
     let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
+    let mut seen: Vec<Option<Vec<crate::model::Snapshot>>> = (0..n).map(|_| None).collect();
     let mut last_state: Vec<String> = vec!["unknown".into(); n];
     let started = Instant::now();
     let bar = (opts.show_progress && n > 0).then(|| {
@@ -265,6 +277,9 @@ pub async fn wait_for_all(
                                 ),
                             };
                             if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
+                                if r.is_ok() {
+                                    seen[i] = Some(list.clone());
+                                }
                                 settle(&mut results, i, r);
                             }
                         }
@@ -333,10 +348,13 @@ pub async fn wait_for_all(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    results
-        .into_iter()
-        .map(|r| r.expect("every item is settled before the loop ends"))
-        .collect()
+    (
+        results
+            .into_iter()
+            .map(|r| r.expect("every item is settled before the loop ends"))
+            .collect(),
+        seen,
+    )
 }
 
 /// What a poll answer means for one item: `Some` when it is settled.

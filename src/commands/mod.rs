@@ -14,6 +14,7 @@ use crate::cli::{
 };
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
+use crate::fleet::rotate::RotateOptions;
 use crate::http::{Http, HttpConfig, RateLimit};
 use crate::kind::ProviderKind;
 use crate::lock::lock_dir;
@@ -29,7 +30,7 @@ use crate::output::{
 use crate::provider::{Provider, create_snapshot_once};
 use crate::providers::{build, entry};
 use crate::rotation::plan::Policy;
-use crate::rotation::{self, CheckOptions, RotateOptions, Volumes, status_line};
+use crate::rotation::{self, CheckOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
 
 /// Default rotation candidate prefix.

@@ -134,7 +134,6 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
             .or_else(|| prof.and_then(|r| r.max_delete))
             .unwrap_or(50),
         dry_run: ctx.dry_run,
-        in_flight: crate::providers::entry(ctx.provider.kind()).max_in_flight,
         concurrency: a
             .concurrency
             .or_else(|| prof.and_then(|r| r.concurrency))
@@ -145,7 +144,8 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
         lock_dir: lock_dir(&settings.env)?,
     };
     let max_delete = opts.max_delete;
-    let mut report = rotation::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
+    let mut report =
+        crate::fleet::rotate::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
     ctx.print(&render_rotation(&report, ctx.format))?;
     // Failures also go to stderr, where cron mail and logs look.
     for v in &report.volumes {

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
 use crate::model::{CreateSnapshot, Snapshot, SnapshotState};
 use crate::provider::Provider;
-use crate::wait::{Awaited, WaitOptions, wait_for_all};
+use crate::wait::{Awaited, WaitOptions, wait_for_all_seen};
 
 /// What one policy (or one `rotate`) decides that the engine does not: how its units are planned
 /// again under the lock, what its create request is, its floor and its hooks.
@@ -48,6 +48,12 @@ pub trait Rules: Send + Sync {
     /// The hooks around a unit's create.
     fn hooks(&self) -> Hooks<'_> {
         Hooks::default()
+    }
+    /// Plan a unit's deletions again from what its volume holds once its new snapshot is
+    /// confirmed (`rotate`, whose plan counts the new snapshot at the cloud's own creation time,
+    /// as its buckets do). A policy's plan rests on its marks' ticks and needs no second look.
+    fn plans_after_create(&self) -> bool {
+        false
     }
 }
 
@@ -179,7 +185,14 @@ impl UnitRun {
             status: "ok",
             created: None,
             deleted: vec![],
-            kept: unit.keep.clone(),
+            // A plan that lists the snapshot it is about to take among the kept ones: it is
+            // kept once taken.
+            kept: unit
+                .keep
+                .iter()
+                .filter(|k| unit.create.as_deref() != Some(k.entry.id.as_str()))
+                .cloned()
+                .collect(),
             orphans: unit.orphans.clone(),
             repaired: vec![],
             future: unit.future.clone(),
@@ -414,12 +427,10 @@ async fn run_batch(
         .into_iter()
         .flatten()
         .collect();
-    // New snapshots confirmed at once (one listing on OUTSCALE and PowerVC): every one when the
-    // run confirms, otherwise those some deletion counts on.
+    // New snapshots confirmed at once (one listing on OUTSCALE and PowerVC). Without `confirm`,
+    // none is, and no deletion counts on one (the gate).
     let waiting: Vec<usize> = (0..started.len())
-        .filter(|k| {
-            started[*k].op.is_some() && (opts.confirm || !started[*k].work.unit.delete.is_empty())
-        })
+        .filter(|k| opts.confirm && started[*k].op.is_some())
         .collect();
     let awaited: Vec<Awaited> = waiting
         .iter()
@@ -431,9 +442,10 @@ async fn run_batch(
                 .expect("only started creates are awaited"),
         })
         .collect();
-    let results = wait_for_all(p, &awaited, &opts.wait).await;
+    let (results, mut seen) = wait_for_all_seen(p, &awaited, &opts.wait).await;
     let mut started = started;
-    for (k, result) in waiting.into_iter().zip(results) {
+    let mut after: Vec<(usize, Option<Vec<Snapshot>>)> = Vec::new();
+    for (n, (k, result)) in waiting.into_iter().zip(results).enumerate() {
         let u = &mut started[k];
         u.op = None;
         match result {
@@ -441,6 +453,9 @@ async fn run_batch(
                 u.confirmed = true;
                 if let Some(s) = &mut u.run.snapshot {
                     s.state = SnapshotState::Available;
+                }
+                if u.work.rules.plans_after_create() {
+                    after.push((k, seen[n].take()));
                 }
             }
             Err(e) => {
@@ -450,18 +465,25 @@ async fn run_batch(
             }
         }
     }
+    plan_after_create(p, &mut started, after).await;
     for u in &mut started {
-        // The new snapshot is listed among the kept ones, with the reasons the plan gave it.
+        // The new snapshot is listed among the kept ones: where the plan listed it, with its
+        // reasons, or first, as taken by this run.
         if let Some(c) = &u.run.created
             && !u.stopped
+            && !u.replanned
         {
-            let reasons = if u.work.unit.create_reasons.is_empty() {
-                vec!["taken by this run".to_string()]
-            } else {
-                u.work.unit.create_reasons.clone()
+            let unit = &u.work.unit;
+            let planned = unit
+                .keep
+                .iter()
+                .position(|k| unit.create.as_deref() == Some(k.entry.id.as_str()));
+            let (at, reasons) = match planned {
+                Some(i) => (i, unit.keep[i].reasons.clone()),
+                None => (0, vec!["taken by this run".to_string()]),
             };
             u.run.kept.insert(
-                0,
+                at.min(u.run.kept.len()),
                 KeptEntry {
                     entry: c.clone(),
                     reasons,
@@ -479,6 +501,71 @@ async fn run_batch(
     out.extend(finished);
     drop(locks);
     out
+}
+
+/// Units whose rules plan after the create, planned again from what their volume holds now
+/// (the listing that confirmed the new snapshot where there is one, one listing of the others):
+/// the new snapshot is counted at its own creation time, as it really is. A unit never deletes
+/// more than the plan the run's verdict was judged on: extra deletions wait for a later run.
+async fn plan_after_create(
+    p: &dyn Provider,
+    started: &mut [Started],
+    after: Vec<(usize, Option<Vec<Snapshot>>)>,
+) {
+    let unseen: Vec<String> = after
+        .iter()
+        .filter(|(_, seen)| seen.is_none())
+        .map(|(k, _)| started[*k].work.unit.volume_id.clone())
+        .collect();
+    let mut listed: std::collections::BTreeMap<String, Result<Vec<Snapshot>>> = Default::default();
+    if !unseen.is_empty() {
+        let lists = p.list_snapshots_of(&unseen).await;
+        listed.extend(unseen.into_iter().zip(lists));
+    }
+    for (k, seen) in after {
+        let u = &mut started[k];
+        let listing = match seen {
+            Some(l) => Ok(l),
+            None => listed
+                .remove(&u.work.unit.volume_id)
+                .unwrap_or_else(|| Ok(Vec::new())),
+        };
+        let listing = match listing {
+            Ok(l) => l,
+            Err(e) => {
+                // Taken, but what to delete cannot be known: nothing is.
+                u.stop(Failure::of("list", None, e));
+                continue;
+            }
+        };
+        if let Some(created) = &u.run.created
+            && let Some(s) = listing.iter().find(|s| s.id == created.id)
+        {
+            u.run.snapshot = Some(s.clone());
+        }
+        let mut taken = u.work.unit.clone();
+        taken.create = None;
+        let mut fresh = u
+            .work
+            .rules
+            .replan(p.kind(), &taken, listing, Timestamp::now());
+        let cap = u.work.unit.delete.len();
+        if fresh.delete.len() > cap {
+            // Newest first: the newest extras are the ones kept.
+            let extra: Vec<_> = fresh.delete.drain(..fresh.delete.len() - cap).collect();
+            super::plan::hold_into(
+                extra,
+                &mut fresh.keep,
+                "more than the plan this run was judged on deleted; a later run deletes it",
+            );
+        }
+        u.run.kept = fresh.keep.clone();
+        u.run.planned = fresh.delete.iter().map(|d| d.entry.clone()).collect();
+        u.run.owned = fresh.owned;
+        u.run.newest = fresh.newest;
+        u.replanned = true;
+        u.work.unit = fresh;
+    }
 }
 
 /// Take the volume's lock (shared by every run, so two never work on one volume at once).
@@ -514,6 +601,8 @@ struct Started {
     op: Option<crate::model::Operation>,
     /// The new snapshot was confirmed usable.
     confirmed: bool,
+    /// The unit was planned again after its create: its plan counts the new snapshot.
+    replanned: bool,
     /// The pre-hook succeeded (or there is none) and a create was due: `post` must run.
     hooked: bool,
     /// Nothing more to do but `post` (a failed step, or an interrupt).
@@ -559,6 +648,7 @@ async fn start_unit(work: Work, target: &Target) -> Started {
         work,
         op: None,
         confirmed: false,
+        replanned: false,
         hooked: false,
         stopped: false,
     };
@@ -664,8 +754,9 @@ async fn finish_unit(s: Started, target: &Target, opts: &Options, verdict: &Verd
         super::plan::hold_into(std::mem::take(&mut unit.delete), &mut run.kept, &why);
         return run;
     }
-    // A due snapshot that was not confirmed is not counted on.
-    let created = run.created.as_ref().filter(|_| s.confirmed);
+    // A due snapshot that was not confirmed is not counted on; a plan made after the create
+    // counts it already.
+    let created = run.created.as_ref().filter(|_| s.confirmed && !s.replanned);
     if let Err(why) = super::plan::gate(rules.floor(), &unit, created) {
         run.fail(Failure::of(
             "delete",

@@ -205,10 +205,6 @@ pub struct Unit {
     pub newest: Option<Timestamp>,
     /// Why this volume cannot be planned (its listing failed).
     pub error: Option<String>,
-    /// Why the plan keeps the snapshot it takes (`rotate`: the rules that keep it); empty for a
-    /// policy, whose new snapshot is kept as `taken by this run`.
-    #[serde(skip)]
-    pub create_reasons: Vec<String>,
 }
 
 /// One policy's plan.
@@ -288,7 +284,6 @@ pub fn plan_unit(
         owned: 0,
         newest: None,
         error: None,
-        create_reasons: vec![],
     };
     let all = match listed {
         Ok(all) => all,

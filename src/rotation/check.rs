@@ -12,7 +12,28 @@ use crate::model::{Snapshot, SnapshotState};
 use crate::provider::Provider;
 
 use super::plan::{Entry, candidates};
-use super::run::{Volumes, volume_ids};
+
+/// Which volumes a run covers.
+#[derive(Debug, Clone)]
+pub enum Volumes {
+    /// These.
+    List(Vec<String>),
+    /// Every volume the provider lists.
+    All,
+}
+
+/// Resolve the volume list.
+pub async fn volume_ids(provider: &dyn Provider, volumes: &Volumes) -> Result<Vec<String>> {
+    match volumes {
+        Volumes::List(v) => Ok(v.clone()),
+        Volumes::All => Ok(provider
+            .list_volumes()
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect()),
+    }
+}
 
 /// Monitoring-plugin states, in the convention's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

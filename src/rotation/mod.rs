@@ -1,9 +1,7 @@
-//! Rotation: the pure restic-semantics planner (`plan`), the batch runner that locks, lists,
-//! creates and deletes (`run`), and the monitoring plugin (`check`).
+//! Rotation: the pure restic-semantics planner (`plan`) and the monitoring plugin (`check`).
+//! `rotate` itself is a one-policy run of the fleet engine ([`crate::fleet::rotate`]).
 
 pub mod check;
 pub mod plan;
-pub mod run;
 
-pub use check::{CheckOptions, Status, VolumeCheck, check, status_line};
-pub use run::{RotateOptions, RotateReport, Volumes, rotate};
+pub use check::{CheckOptions, Status, VolumeCheck, Volumes, check, status_line, volume_ids};

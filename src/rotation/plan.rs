@@ -382,43 +382,6 @@ fn by_year(t: &jiff::civil::DateTime, _: usize) -> i64 {
     i64::from(t.year())
 }
 
-/// The last check before a rotation's DELETEs, independent of the plan: the newest available
-/// candidate is never deleted and at least `floor` available candidates remain. `Err` says why
-/// nothing of the volume may be deleted.
-pub fn gate(
-    candidates: &[Snapshot],
-    delete: &[Snapshot],
-    floor: usize,
-) -> std::result::Result<(), String> {
-    if delete.is_empty() {
-        return Ok(());
-    }
-    let doomed: std::collections::BTreeSet<&str> = delete.iter().map(|s| s.id.as_str()).collect();
-    let available: Vec<&Snapshot> = candidates
-        .iter()
-        .filter(|s| s.state == SnapshotState::Available && s.created_at.is_some())
-        .collect();
-    let remaining = available
-        .iter()
-        .filter(|s| !doomed.contains(s.id.as_str()))
-        .count();
-    if remaining < floor {
-        return Err(format!(
-            "deleting {} would leave {remaining} available snapshots, fewer than {floor}; nothing deleted",
-            delete.len()
-        ));
-    }
-    if let Some(newest) = available.iter().max_by_key(|s| s.created_at)
-        && doomed.contains(newest.id.as_str())
-    {
-        return Err(format!(
-            "the plan deletes the newest available snapshot {}; nothing deleted",
-            newest.id
-        ));
-    }
-    Ok(())
-}
-
 /// Plan a rotation of `candidates` under `policy` at `now`.
 ///
 /// restic's rules: candidates sorted newest first; each count rule keeps the newest snapshot of each
@@ -575,25 +538,6 @@ mod tests {
 
     fn span(text: &str) -> CalendarSpan {
         CalendarSpan::parse(text).expect("span")
-    }
-
-    #[test]
-    fn the_gate_keeps_the_newest_and_a_floor_whatever_the_plan_says() {
-        let a = snap("a", "2029-12-01T00:00:00Z");
-        let b = snap("b", "2029-12-02T00:00:00Z");
-        let mut c = snap("c", "2029-12-03T00:00:00Z");
-        let all = vec![a.clone(), b.clone(), c.clone()];
-        assert_eq!(gate(&all, std::slice::from_ref(&a), 1), Ok(()));
-        assert_eq!(gate(&all, &[], 3), Ok(()));
-        let err = gate(&all, std::slice::from_ref(&c), 1).unwrap_err();
-        assert!(err.contains("newest available snapshot c"), "{err}");
-        let err = gate(&all, &[a.clone(), b.clone()], 2).unwrap_err();
-        assert!(err.contains("fewer than 2"), "{err}");
-        // A newer snapshot still being made is not the newest available one.
-        c.state = SnapshotState::Creating;
-        let all = vec![a.clone(), b.clone(), c];
-        assert!(gate(&all, &[b], 1).is_err());
-        assert_eq!(gate(&all, &[a], 1), Ok(()));
     }
 
     #[test]

@@ -675,6 +675,60 @@ async fn rotation_over_five_simulated_weeks() {
     );
 }
 
+/// A dry run shows what the run does: with or without `--wait`, `rotate --create` on every
+/// provider deletes exactly what its dry run said it would (without `--wait` the new snapshot is
+/// still being made when the deletions go out, so it is not counted on, in the plan or the run).
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_does_what_its_dry_run_shows_with_and_without_wait() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let ids = |v: &Value, key: &str| -> Vec<String> {
+        v["volumes"][0][key]
+            .as_array()
+            .expect(key)
+            .iter()
+            .map(|e| e["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    for k in ProviderKind::ALL {
+        let vol = emu.demo_volume(k);
+        for wait in [false, true] {
+            for n in 0..3 {
+                let name = format!("snapctl-old-{wait}-{n}");
+                cli.ok(
+                    k,
+                    &[
+                        "snapshot", "create", "--volume", &vol, "--name", &name, "--wait",
+                    ],
+                )
+                .await;
+            }
+            let mut args = vec!["rotate", "--volume", &vol, "--create", "--keep-last", "2"];
+            if wait {
+                args.push("--wait");
+            }
+            let mut dry = vec!["--dry-run"];
+            dry.extend_from_slice(&args);
+            let planned = cli.json(k, &dry).await;
+            let done = cli.json(k, &args).await;
+            assert_eq!(
+                ids(&planned, "delete"),
+                ids(&done, "deleted"),
+                "{k} wait={wait}: the run deleted other snapshots than its dry run showed"
+            );
+            assert_eq!(
+                ids(&done, "delete"),
+                ids(&done, "deleted"),
+                "{k} wait={wait}"
+            );
+            if k == ProviderKind::OvhNasha {
+                // The next run's snapshot name (one per second) must not be this one's.
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
+        }
+    }
+}
+
 /// Error text with each request id (unique per request) masked.
 fn without_request_ids(text: &str) -> String {
     let mut out = text.to_string();

@@ -238,7 +238,7 @@ pub fn snapshot_name(prefix: &str, now: Timestamp) -> String {
 
 /// `rotate`'s rules: its candidates are the manual snapshots named with its prefix (never a
 /// clone's base), planned with restic's rules; its floor is one; it has no hooks.
-struct RotateRules {
+pub(crate) struct RotateRules {
     prefix: String,
     policy: Policy,
     /// `--wait`: the new snapshot is confirmed before the deletions, which count on it.
@@ -246,8 +246,17 @@ struct RotateRules {
 }
 
 impl RotateRules {
+    /// Rules for candidates named `prefix…`, kept by `policy`; `confirm` is `--wait`.
+    pub(crate) fn new(prefix: &str, policy: Policy, confirm: bool) -> RotateRules {
+        RotateRules {
+            prefix: prefix.to_string(),
+            policy,
+            confirm,
+        }
+    }
+
     /// Plan one volume from its listing, counting the snapshot `create` would take now.
-    fn plan_volume(
+    pub(crate) fn plan_volume(
         &self,
         kind: ProviderKind,
         volume: &str,
@@ -345,11 +354,11 @@ pub async fn rotate(
     let ids = volume_ids(provider.as_ref(), &opts.volumes).await?;
     let kind = provider.kind();
     let now = Timestamp::now();
-    let rules = Arc::new(RotateRules {
-        prefix: opts.prefix.clone(),
-        policy: opts.policy.clone(),
-        confirm: opts.wait,
-    });
+    let rules = Arc::new(RotateRules::new(
+        &opts.prefix,
+        opts.policy.clone(),
+        opts.wait,
+    ));
     // One listing for every volume (a single paginated call where the API filters by many
     // volumes at once), then a plan per volume.
     let listed = provider.list_snapshots_of(&ids).await;

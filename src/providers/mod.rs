@@ -5,6 +5,8 @@
 //! [`REGISTRY`] and one arm in [`build`].
 
 pub mod checked;
+#[cfg(test)]
+pub mod memory;
 pub mod outscale;
 pub mod ovh;
 pub mod powervc;

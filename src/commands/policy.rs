@@ -983,7 +983,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         let p = report
             .policies
             .iter()
-            .find(|p| p.status == "refused")
+            .find(|p| p.status == run::PolicyStatus::Refused)
             .expect("a refused policy");
         return Err(Error::Refused {
             reason: format!(

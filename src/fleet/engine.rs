@@ -136,6 +136,46 @@ impl Failure {
     }
 }
 
+/// How a unit ended, as the report writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitStatus {
+    /// Everything planned was done.
+    Ok,
+    /// A step failed (listed in `failures`).
+    Failed,
+    /// Its volume's listing failed: nothing is known, nothing was done.
+    Unknown,
+    /// Its policy was refused.
+    Refused,
+    /// An interrupt came before it (or its deletions) started.
+    Skipped,
+}
+
+impl UnitStatus {
+    /// The report's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitStatus::Ok => "ok",
+            UnitStatus::Failed => "failed",
+            UnitStatus::Unknown => "unknown",
+            UnitStatus::Refused => "refused",
+            UnitStatus::Skipped => "skipped",
+        }
+    }
+
+    /// Failed, or not known at all.
+    pub fn is_failure(self) -> bool {
+        matches!(self, UnitStatus::Failed | UnitStatus::Unknown)
+    }
+}
+
+impl std::fmt::Display for UnitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One unit's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitRun {
@@ -145,7 +185,7 @@ pub struct UnitRun {
     pub volume_name: Option<String>,
     /// `ok`, `failed`, `unknown` (its listing failed), `refused` (its policy was) or `skipped`
     /// (interrupted before it started).
-    pub status: &'static str,
+    pub status: UnitStatus,
     /// The snapshot taken.
     pub created: Option<PlanEntry>,
     /// Snapshots deleted.
@@ -182,7 +222,7 @@ impl UnitRun {
         UnitRun {
             volume_id: unit.volume_id.clone(),
             volume_name: unit.volume_name.clone(),
-            status: "ok",
+            status: UnitStatus::Ok,
             created: None,
             deleted: vec![],
             // A plan that lists the snapshot it is about to take among the kept ones: it is
@@ -206,7 +246,7 @@ impl UnitRun {
     }
 
     fn fail(&mut self, f: Failure) {
-        self.status = "failed";
+        self.status = UnitStatus::Failed;
         self.failures.push(f);
     }
 }
@@ -339,7 +379,7 @@ async fn run_batch(
     if crate::interrupt::requested() {
         for w in batch.into_iter().flat_map(|g| g.units) {
             let mut run = UnitRun::of(&w.unit);
-            run.status = "skipped";
+            run.status = UnitStatus::Skipped;
             out.push((w.slot, run));
         }
         return out;
@@ -616,7 +656,7 @@ impl Started {
     }
 
     fn skip(&mut self) {
-        self.run.status = "skipped";
+        self.run.status = UnitStatus::Skipped;
         self.stopped = true;
     }
 }
@@ -790,8 +830,8 @@ async fn finish_unit(s: Started, target: &Target, opts: &Options, verdict: &Verd
             Deletion::Failed(e) => run.fail(Failure::of("delete", Some(d.entry.id.clone()), e)),
             Deletion::Skipped => {
                 run.skipped.push(d.entry.clone());
-                if run.status == "ok" {
-                    run.status = "skipped";
+                if run.status == UnitStatus::Ok {
+                    run.status = UnitStatus::Skipped;
                 }
             }
         }
@@ -980,7 +1020,7 @@ mod tests {
         );
         // keep-last 2: the new snapshot and the newest old one stay.
         let r = &runs[0];
-        assert_eq!(r.status, "ok", "{:?}", r.failures);
+        assert_eq!(r.status, UnitStatus::Ok, "{:?}", r.failures);
         let deleted: Vec<&str> = r
             .deleted
             .iter()
@@ -1027,11 +1067,11 @@ mod tests {
         let runs = Run::new(true)
             .go(&m, &hooked(true, None, None), |_| {})
             .await;
-        assert_eq!(runs[0].status, "failed");
+        assert_eq!(runs[0].status, UnitStatus::Failed);
         assert_eq!(runs[0].failures[0].op, "create");
         assert!(runs[0].deleted.is_empty());
         assert_eq!(m.ids("v1").len(), 3);
-        assert_eq!(runs[1].status, "ok");
+        assert_eq!(runs[1].status, UnitStatus::Ok);
         assert_eq!(runs[1].deleted.len(), 2);
     }
 
@@ -1123,7 +1163,7 @@ mod tests {
         assert!(at(&log, "create v1").is_some());
         // Only the deletions both plans agree on go: none.
         assert!(at(&log, "delete").is_none(), "{log:?}");
-        assert_eq!(runs[0].status, "ok");
+        assert_eq!(runs[0].status, UnitStatus::Ok);
     }
 
     #[tokio::test]

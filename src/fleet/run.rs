@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::engine::{self, Rules, Verdict, Work, lock_budget};
-pub use super::engine::{Failure, Target, UnitRun};
+pub use super::engine::{Failure, Target, UnitRun, UnitStatus};
 use super::plan::{Compiled, FleetPlan, PLAN_SCHEMA, PolicyPlan, Unit, plan_unit};
 use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
@@ -149,6 +149,22 @@ async fn plan_policy(
     out
 }
 
+/// How a policy ended, as the report writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyStatus {
+    /// Every unit ok.
+    Ok,
+    /// Some unit failed.
+    Failed,
+    /// Refused (`expect_volumes`, `max_delete`).
+    Refused,
+    /// Not planned at all (connection or volume listing failed).
+    Error,
+    /// A signal stopped it before every unit was done.
+    Interrupted,
+}
+
 /// One policy's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyRun {
@@ -156,9 +172,8 @@ pub struct PolicyRun {
     pub id: String,
     /// Provider.
     pub provider: Option<crate::kind::ProviderKind>,
-    /// `ok`, `failed` (some unit failed), `refused`, `error` (not planned at all) or
-    /// `interrupted` (a signal stopped it before every unit was done).
-    pub status: &'static str,
+    /// How it ended.
+    pub status: PolicyStatus,
     /// Volumes selected.
     pub selected: usize,
     /// Seconds between ticks.
@@ -198,14 +213,18 @@ impl RunReport {
             .policies
             .iter()
             .flat_map(|p| &p.units)
-            .filter(|u| matches!(u.status, "failed" | "unknown"))
+            .filter(|u| u.status.is_failure())
             .count();
         let refused = self
             .policies
             .iter()
-            .filter(|p| p.status == "refused")
+            .filter(|p| p.status == PolicyStatus::Refused)
             .count();
-        let errors = self.policies.iter().filter(|p| p.status == "error").count();
+        let errors = self
+            .policies
+            .iter()
+            .filter(|p| p.status == PolicyStatus::Error)
+            .count();
         (failed, refused, errors)
     }
 }
@@ -316,7 +335,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                         let mut run = UnitRun::of(u);
                         run.planned.clear();
                         if let Some(e) = &u.error {
-                            run.status = "unknown";
+                            run.status = UnitStatus::Unknown;
                             run.failures.push(Failure {
                                 op: "list",
                                 id: None,
@@ -324,7 +343,7 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                                 cause: None,
                             });
                         } else if p.refused.is_some() {
-                            run.status = "refused";
+                            run.status = UnitStatus::Refused;
                         }
                         run
                     })
@@ -334,19 +353,17 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
     }
 }
 
-fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> &'static str {
+fn policy_status(p: &PolicyPlan, units: &[UnitRun]) -> PolicyStatus {
     if p.error.is_some() {
-        "error"
+        PolicyStatus::Error
     } else if p.refused.is_some() || p.deletions_refused.is_some() {
-        "refused"
-    } else if units
-        .iter()
-        .any(|u| matches!(u.status, "failed" | "unknown"))
+        PolicyStatus::Refused
+    } else if units.iter().any(|u| u.status.is_failure())
         || p.units.iter().any(|u| u.error.is_some())
     {
-        "failed"
+        PolicyStatus::Failed
     } else {
-        "ok"
+        PolicyStatus::Ok
     }
 }
 
@@ -532,10 +549,10 @@ pub async fn apply(
         let mut status = policy_status(p, units);
         // A signal cut the policy short: not a success, whatever its units did before.
         if interrupted
-            && matches!(status, "ok" | "failed")
-            && units.iter().any(|u| u.status != "ok")
+            && matches!(status, PolicyStatus::Ok | PolicyStatus::Failed)
+            && units.iter().any(|u| u.status != UnitStatus::Ok)
         {
-            status = "interrupted";
+            status = PolicyStatus::Interrupted;
         }
         report.policies[i].status = status;
         report.policies[i].duration_seconds = took[i].as_secs_f64();
@@ -618,7 +635,7 @@ enum PolicyWork {
 
 /// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).
 pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
-    if unit.status == "unknown" {
+    if unit.status == UnitStatus::Unknown {
         return 3;
     }
     let (warn, crit) = c.thresholds(now);
@@ -677,7 +694,7 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|p| {
                 (
                     pol(p),
-                    u8::from(p.status == "ok" && report.refused.is_none()).to_string(),
+                    u8::from(p.status == PolicyStatus::Ok && report.refused.is_none()).to_string(),
                 )
             })
             .collect(),
@@ -710,7 +727,7 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
         "Creation time of the newest snapshot the policy owns on the volume.",
         ps.iter()
             .flat_map(|p| p.units.iter().map(move |u| (p, u)))
-            .filter(|(_, u)| u.status != "unknown")
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
             .filter_map(|(p, u)| Some((vol(p, u), u.newest?.as_second().to_string())))
             .collect(),
     );
@@ -719,7 +736,7 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
         "Snapshots the policy owns on the volume.",
         ps.iter()
             .flat_map(|p| p.units.iter().map(move |u| (p, u)))
-            .filter(|(_, u)| u.status != "unknown")
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
             .map(|(p, u)| (vol(p, u), u.owned.to_string()))
             .collect(),
     );
@@ -1033,7 +1050,7 @@ mod tests {
         .expect("valid");
         let compiled = super::super::plan::compile(&checked).expect("compiles");
         let now: Timestamp = "2026-11-25T18:00:00Z".parse().expect("ts");
-        let unit = |id: &str, status: &'static str, newest: Option<Timestamp>| UnitRun {
+        let unit = |id: &str, status: UnitStatus, newest: Option<Timestamp>| UnitRun {
             volume_id: id.into(),
             volume_name: None,
             status,
@@ -1058,16 +1075,24 @@ mod tests {
             policies: vec![PolicyRun {
                 id: "p".into(),
                 provider: Some(crate::kind::ProviderKind::Outscale),
-                status: "failed",
+                status: PolicyStatus::Failed,
                 selected: 3,
                 interval_seconds: 3600,
                 refused: None,
                 error: None,
                 duration_seconds: 1.5,
                 units: vec![
-                    unit("vol-1", "unknown", Some(now)),
-                    unit("vol-2", "ok", Some(now - SignedDuration::from_mins(100))),
-                    unit("vol-3", "ok", Some(now - SignedDuration::from_hours(3))),
+                    unit("vol-1", UnitStatus::Unknown, Some(now)),
+                    unit(
+                        "vol-2",
+                        UnitStatus::Ok,
+                        Some(now - SignedDuration::from_mins(100)),
+                    ),
+                    unit(
+                        "vol-3",
+                        UnitStatus::Ok,
+                        Some(now - SignedDuration::from_hours(3)),
+                    ),
                 ],
             }],
         };

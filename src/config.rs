@@ -688,7 +688,7 @@ mod tests {
                     assert_eq!(s.service.as_deref(), Some(format!("svc-{owner}").as_str()));
                 } else {
                     let err = got.expect_err("another provider's profile is refused");
-                    assert_eq!(err.exit_code(), crate::error::ExitCode::Auth, "{err}");
+                    assert_eq!(err.exit_code(), crate::error::Exit::Auth, "{err}");
                     let text = err.to_string();
                     assert!(
                         text.contains(&format!("is for {owner}, not for {chosen}")),
@@ -744,7 +744,7 @@ mod tests {
         };
         let err = resolve(&opts, env_with_config(dir.path()), true).unwrap_err();
         assert_eq!(err.to_string(), "profile \"lab\" names no provider");
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Auth);
+        assert_eq!(err.exit_code(), crate::error::Exit::Auth);
     }
 
     #[test]

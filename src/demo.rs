@@ -54,7 +54,7 @@ fn steps(kind: ProviderKind, volume: &str) -> Vec<Vec<String>> {
 pub type Runner = fn(Cli, Env) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u8>>>>;
 
 /// Run the demo.
-pub async fn run(outer: &Env, run_command: Runner) -> Result<()> {
+pub async fn walk_through(outer: &Env, run_command: Runner) -> Result<()> {
     let emu = crate::emulator::start(EmulatorConfig {
         delay: std::time::Duration::from_millis(200),
         ..EmulatorConfig::default()

@@ -2,7 +2,7 @@
 //!
 //! Every failure a user can see is a variant here: its `Display` is the one line saying what failed,
 //! `hint()` is the optional second line saying what to do, and `exit_code()` is the number scripts
-//! branch on (the table lives in the README and in [`ExitCode`]). This module never formats secrets:
+//! branch on (the table lives in the README and in [`Exit`]). This module never formats secrets:
 //! nothing that reaches it carries a credential.
 
 use std::fmt;
@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Documented process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum ExitCode {
+pub enum Exit {
     /// Success.
     Ok = 0,
     /// Any failure not covered by a more specific code.
@@ -315,25 +315,25 @@ impl Error {
     }
 
     /// The documented exit code for this error.
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn exit_code(&self) -> Exit {
         match self {
             Error::Carried(e) => e.exit_code(),
-            Error::Usage { .. } | Error::InvalidInput { .. } => ExitCode::Usage,
-            Error::Unsupported { .. } => ExitCode::Unsupported,
-            Error::NotFound(_) => ExitCode::NotFound,
-            Error::Unauthorized(_) => ExitCode::Auth,
-            Error::Config { .. } => ExitCode::Auth,
+            Error::Usage { .. } | Error::InvalidInput { .. } => Exit::Usage,
+            Error::Unsupported { .. } => Exit::Unsupported,
+            Error::NotFound(_) => Exit::NotFound,
+            Error::Unauthorized(_) => Exit::Auth,
+            Error::Config { .. } => Exit::Auth,
             Error::Api(api) => match api.status {
-                401 | 403 => ExitCode::Auth,
-                404 => ExitCode::NotFound,
-                _ => ExitCode::Failure,
+                401 | 403 => Exit::Auth,
+                404 => Exit::NotFound,
+                _ => Exit::Failure,
             },
-            Error::Timeout { .. } => ExitCode::Timeout,
-            Error::Partial { .. } => ExitCode::Partial,
-            Error::Unreported { .. } => ExitCode::Unreported,
-            Error::Locked { .. } => ExitCode::Locked,
-            Error::Refused { .. } => ExitCode::Refused,
-            Error::Interrupted { .. } => ExitCode::Interrupted,
+            Error::Timeout { .. } => Exit::Timeout,
+            Error::Partial { .. } => Exit::Partial,
+            Error::Unreported { .. } => Exit::Unreported,
+            Error::Locked { .. } => Exit::Locked,
+            Error::Refused { .. } => Exit::Refused,
+            Error::Interrupted { .. } => Exit::Interrupted,
             Error::Transport { .. }
             | Error::DryRunStop { .. }
             | Error::Redirected { .. }
@@ -341,7 +341,7 @@ impl Error {
             | Error::ResponsesTooLarge { .. }
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
-            | Error::Io { .. } => ExitCode::Failure,
+            | Error::Io { .. } => Exit::Failure,
         }
     }
 
@@ -439,16 +439,10 @@ mod tests {
 
     #[test]
     fn api_status_maps_to_exit_codes() {
-        assert_eq!(Error::Api(Box::new(api(403))).exit_code(), ExitCode::Auth);
-        assert_eq!(Error::Api(Box::new(api(401))).exit_code(), ExitCode::Auth);
-        assert_eq!(
-            Error::Api(Box::new(api(404))).exit_code(),
-            ExitCode::NotFound
-        );
-        assert_eq!(
-            Error::Api(Box::new(api(500))).exit_code(),
-            ExitCode::Failure
-        );
+        assert_eq!(Error::Api(Box::new(api(403))).exit_code(), Exit::Auth);
+        assert_eq!(Error::Api(Box::new(api(401))).exit_code(), Exit::Auth);
+        assert_eq!(Error::Api(Box::new(api(404))).exit_code(), Exit::NotFound);
+        assert_eq!(Error::Api(Box::new(api(500))).exit_code(), Exit::Failure);
     }
 
     #[test]

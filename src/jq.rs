@@ -16,7 +16,7 @@ fn compile_err(expr: &str, detail: String) -> Error {
 }
 
 /// Compile `expr` and run it over `json`; the lines to print.
-fn run(expr: &str, json: Option<&str>) -> Result<String> {
+fn evaluate(expr: &str, json: Option<&str>) -> Result<String> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -61,12 +61,12 @@ fn run(expr: &str, json: Option<&str>) -> Result<String> {
 
 /// Refuse a filter that does not compile, before any request.
 pub fn check(expr: &str) -> Result<()> {
-    run(expr, None).map(|_| ())
+    evaluate(expr, None).map(|_| ())
 }
 
 /// Run `expr` over the JSON document `json`.
 pub fn apply(expr: &str, json: &str) -> Result<String> {
-    let out = run(expr, Some(json))?;
+    let out = evaluate(expr, Some(json))?;
     // Strings come out raw: on a terminal, server text loses its controls as in tables.
     use std::io::IsTerminal;
     Ok(if std::io::stdout().is_terminal() {

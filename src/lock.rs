@@ -304,7 +304,7 @@ mod tests {
             Error::Locked { holder, .. } => assert_eq!(holder, &std::process::id().to_string()),
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Locked);
+        assert_eq!(err.exit_code(), crate::error::Exit::Locked);
         // Another volume is independent.
         acquire(dir.path(), "ovh-efs", "svc", "vol/2", Duration::ZERO).expect("other volume");
         drop(first);
@@ -373,7 +373,7 @@ mod tests {
         let name = file_name(&["ovh-efs", "svc", "vol-1"]);
         std::os::unix::fs::symlink(&victim, locks.join(&name)).expect("symlink");
         let err = acquire(&locks, "ovh-efs", "svc", "vol-1", Duration::ZERO).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{err}");
+        assert_eq!(err.exit_code(), crate::error::Exit::Refused, "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
     }
@@ -391,7 +391,7 @@ mod tests {
         drop(lock);
         std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
         let err = acquire(&locks, "outscale", "eu-west-2", "vol-1", Duration::ZERO).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{err}");
+        assert_eq!(err.exit_code(), crate::error::Exit::Refused, "{err}");
         assert!(
             err.to_string().contains("group or others can write"),
             "{err}"

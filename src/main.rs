@@ -5,7 +5,7 @@ use clap::{CommandFactory, Parser};
 
 use snapctl::cli::Cli;
 use snapctl::config::Env;
-use snapctl::error::ExitCode;
+use snapctl::error::Exit;
 use snapctl::text::{MAX_LINE, one_line};
 
 fn main() -> std::process::ExitCode {
@@ -24,7 +24,7 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(ExitCode::Failure as u8);
+            return std::process::ExitCode::from(Exit::Failure as u8);
         }
     };
     match runtime.block_on(snapctl::commands::run(cli, Env::capture())) {

@@ -216,7 +216,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     });
     match &cli.command {
         Command::Demo => {
-            return crate::demo::run(&env, |cli, env| Box::pin(run_command(cli, env)))
+            return crate::demo::walk_through(&env, |cli, env| Box::pin(run_command(cli, env)))
                 .await
                 .map(|()| 0);
         }
@@ -288,7 +288,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             | crate::cli::PolicyCmd::Adopt(_)),
         ) => {
             let is_check = matches!(cmd, crate::cli::PolicyCmd::Check(_));
-            let outcome = policy::run(g, env, cmd.clone()).await;
+            let outcome = policy::run_counted(g, env, cmd.clone()).await;
             return match outcome {
                 Err(e) if is_check => {
                     let line = format!(
@@ -722,7 +722,7 @@ async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Re
         }
         Command::Clone(args) => clone::clone(ctx, settings, args).await,
         Command::Revert(args) => clone::revert(ctx, settings, args).await,
-        Command::Snapshot(cmd) => snapshot::run(ctx, settings, cmd).await,
-        Command::Schedule(cmd) => schedule::run(ctx, settings, cmd).await,
+        Command::Snapshot(cmd) => snapshot::dispatch(ctx, settings, cmd).await,
+        Command::Schedule(cmd) => schedule::dispatch(ctx, settings, cmd).await,
     }
 }

@@ -139,7 +139,8 @@ fn counted(c: &super::Connected) {
     }
 }
 
-pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+/// A policy command, with what it cost the APIs on stderr under `-v`.
+pub(super) async fn run_counted(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
     let started = std::time::Instant::now();
     let outcome = dispatch(g, env, cmd).await;
     if g.verbose >= 1 {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Run one `schedule` subcommand.
-pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: ScheduleCmd) -> Result<()> {
+pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: ScheduleCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
         ScheduleCmd::List {

@@ -37,7 +37,7 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
 }
 
 /// Run one `snapshot` subcommand.
-pub(super) async fn run(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
+pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
         // JSON, ids and TSV are written page by page as the API answers (memory does not grow

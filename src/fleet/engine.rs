@@ -325,7 +325,7 @@ fn has_changes(unit: &Unit) -> bool {
 /// Carry out one account's units, in batches of [`BATCH`] volumes, [`BATCHES_PER_ACCOUNT`] at
 /// once. Units that cannot run (a failed listing) or change nothing are left out of the answer:
 /// the caller reports them from their plan.
-pub async fn run(
+pub async fn carry_out(
     target: Target,
     work: Vec<Work>,
     opts: Arc<Options>,
@@ -702,7 +702,7 @@ async fn start_unit(work: Work, target: &Target) -> Started {
     let rules = s.work.rules.clone();
     let hooks = rules.hooks();
     if let Some(pre) = hooks.pre
-        && let Err(e) = super::hook::run(
+        && let Err(e) = super::hook::execute(
             pre,
             &hook_env(rules.as_ref(), p.kind(), &s.work.unit, "pre"),
             hooks.pass,
@@ -754,7 +754,7 @@ async fn finish_unit(s: Started, target: &Target, opts: &Options, verdict: &Verd
     let hooks = rules.hooks();
     if s.hooked
         && let Some(post) = hooks.post
-        && let Err(e) = super::hook::run(
+        && let Err(e) = super::hook::execute(
             post,
             &hook_env(rules.as_ref(), p.kind(), &unit, "post"),
             hooks.pass,
@@ -981,7 +981,7 @@ mod tests {
                 lock_wait: Duration::ZERO,
                 listed_at: self.listed_at,
             };
-            let mut out = run(
+            let mut out = carry_out(
                 Target::new(m.clone(), 4),
                 work,
                 Arc::new(opts),

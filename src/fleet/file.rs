@@ -710,7 +710,7 @@ keep = { within = "1mo", daily = 7 }
             let bad = GOOD.replacen(from, to, 1);
             assert_ne!(bad, GOOD, "{from}");
             let e = check(Path::new("f"), &bad).unwrap_err();
-            assert_eq!(e.exit_code(), crate::error::ExitCode::Usage);
+            assert_eq!(e.exit_code(), crate::error::Exit::Usage);
             assert!(e.to_string().contains(want), "{to}: {e}");
         };
         refused(

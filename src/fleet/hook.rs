@@ -73,7 +73,7 @@ fn inherited(name: &str) -> bool {
 /// Its environment is `env` (the unit's `SNAPCTL_*` values, control characters removed), the
 /// harmless variables of snapctl's own (`PATH`, `HOME`, `LANG`, `LC_*`, `TZ`), and the ones named
 /// in `pass` (the policy's `hook_env`), nothing else.
-pub async fn run(
+pub async fn execute(
     command: &str,
     env: &[(&str, String)],
     pass: &[String],

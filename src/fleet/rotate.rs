@@ -398,7 +398,7 @@ pub async fn rotate(
         };
         let budget = Arc::new(Semaphore::new(engine::lock_budget()));
         for ((_, j), run) in
-            engine::run(target, work, Arc::new(engine_opts), verdict, budget, now).await
+            engine::carry_out(target, work, Arc::new(engine_opts), verdict, budget, now).await
         {
             volumes[j].ran(run);
         }

@@ -427,7 +427,7 @@ async fn run_account(
             });
         }
     }
-    engine::run(target, work, Arc::new(opts.engine()), verdict, budget, now)
+    engine::carry_out(target, work, Arc::new(opts.engine()), verdict, budget, now)
         .await
         .into_iter()
         .map(|((i, j), run)| (i, j, run))

@@ -89,11 +89,20 @@ impl Outgoing {
         self
     }
 
-    /// Add a header.
-    pub fn header(mut self, name: &'static str, value: impl Into<String>, sensitive: bool) -> Self {
+    /// Add a header that may be shown (traces, dry runs).
+    pub fn header(self, name: &'static str, value: impl Into<String>) -> Self {
+        self.with_header(name, value.into(), false)
+    }
+
+    /// Add a header that carries a secret or a signature: traces and dry runs show it masked.
+    pub fn secret_header(self, name: &'static str, value: impl Into<String>) -> Self {
+        self.with_header(name, value.into(), true)
+    }
+
+    fn with_header(mut self, name: &'static str, value: String, sensitive: bool) -> Self {
         self.headers.push(Header {
             name,
-            value: value.into(),
+            value,
             sensitive,
         });
         self
@@ -184,8 +193,8 @@ mod tests {
     fn debug_of_requests_and_responses_never_shows_a_credential() {
         let url = Url::parse("https://eu.api.ovh.com/1.0/auth/time").expect("url");
         let mut req = Outgoing::new(Method::POST, url)
-            .header("X-Ovh-Consumer", "ck-secret-value", true)
-            .header("Content-Type", "application/json", false);
+            .secret_header("X-Ovh-Consumer", "ck-secret-value")
+            .header("Content-Type", "application/json");
         req.body = Some(br#"{"password": "pw-secret-value"}"#.to_vec());
         req.body_sensitive = true;
         let dbg = format!("{req:?}");

@@ -692,7 +692,7 @@ mod tests {
         ] {
             let url = Url::parse(bad).expect("url");
             let err = http.check_destination("list volumes", &url).unwrap_err();
-            assert_eq!(err.exit_code(), crate::error::ExitCode::Refused, "{bad}");
+            assert_eq!(err.exit_code(), crate::error::Exit::Refused, "{bad}");
             assert!(err.to_string().contains("refusing plain http://"), "{err}");
             assert!(err.hint().is_some_and(|h| h.contains("--allow-http")));
         }
@@ -717,7 +717,7 @@ mod tests {
         for bad in ["https://eu.api.ovh.com/1.0", "https://198.51.100.7:9000/v3"] {
             let url = Url::parse(bad).expect("url");
             let err = http.check_destination("list", &url).unwrap_err();
-            assert_eq!(err.exit_code(), crate::error::ExitCode::Usage, "{bad}");
+            assert_eq!(err.exit_code(), crate::error::Exit::Usage, "{bad}");
             assert!(err.to_string().contains("--at"), "{err}");
         }
     }
@@ -839,7 +839,7 @@ mod tests {
             matches!(err, Error::ResponsesTooLarge { budget: 2048, .. }),
             "{err:?}"
         );
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Failure);
+        assert_eq!(err.exit_code(), crate::error::Exit::Failure);
         drop(first);
         let third = get(&two, &url)
             .await

@@ -177,9 +177,9 @@ impl OscClient {
                     },
                 );
                 let mut req = Outgoing::new(Method::POST, url.clone())
-                    .header("Content-Type", CONTENT_TYPE, false)
-                    .header("X-Osc-Date", date.clone(), false)
-                    .header("Authorization", auth, true);
+                    .header("Content-Type", CONTENT_TYPE)
+                    .header("X-Osc-Date", date.clone())
+                    .secret_header("Authorization", auth);
                 if reads {
                     req = req.reading();
                 }

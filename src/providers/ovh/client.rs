@@ -79,8 +79,8 @@ impl OvhClient {
             .http
             .execute(action, true, || {
                 Ok(Outgoing::new(Method::GET, url.clone())
-                    .header("X-Ovh-Application", ak, true)
-                    .header("Accept", "application/json", false))
+                    .secret_header("X-Ovh-Application", ak)
+                    .header("Accept", "application/json"))
             })
             .await?;
         if !resp.status.is_success() {
@@ -134,13 +134,13 @@ impl OvhClient {
                                 ts,
                             );
                             let mut req = Outgoing::new(method.clone(), url.clone())
-                                .header("X-Ovh-Application", ak, true)
-                                .header("X-Ovh-Consumer", ck, true)
-                                .header("X-Ovh-Timestamp", ts.to_string(), false)
-                                .header("X-Ovh-Signature", sig, true)
-                                .header("Accept", "application/json", false);
+                                .secret_header("X-Ovh-Application", ak)
+                                .secret_header("X-Ovh-Consumer", ck)
+                                .header("X-Ovh-Timestamp", ts.to_string())
+                                .secret_header("X-Ovh-Signature", sig)
+                                .header("Accept", "application/json");
                             if let Some(b) = body {
-                                req = req.header("Content-Type", "application/json", false);
+                                req = req.header("Content-Type", "application/json");
                                 req.body = Some(b.clone());
                             }
                             Ok(req)
@@ -288,14 +288,14 @@ fn hint_for(status: u16, code: Option<&str>, method: &Method, url: &Url) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ExitCode;
+    use crate::error::Exit;
 
     #[test]
     fn only_service_picks_the_one_and_lists_several() {
         let one = vec![("zpool-1".to_string(), String::new())];
         assert_eq!(only_service("NAS-HA", one).expect("one"), "zpool-1");
         let none = only_service("NAS-HA", vec![]).unwrap_err();
-        assert_eq!(none.exit_code(), ExitCode::Auth);
+        assert_eq!(none.exit_code(), Exit::Auth);
         let two = vec![
             ("a".to_string(), "prod, eu-west-gra".to_string()),
             ("b".to_string(), String::new()),

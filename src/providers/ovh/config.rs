@@ -383,7 +383,7 @@ mod tests {
         );
         assert!(hint.contains("snapctl profile"), "{hint}");
         assert!(hint.contains("[ovh-eu] section of ovh.conf"), "{hint}");
-        assert_eq!(err.exit_code(), crate::error::ExitCode::Auth);
+        assert_eq!(err.exit_code(), crate::error::Exit::Auth);
     }
 
     #[test]

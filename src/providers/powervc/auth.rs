@@ -140,8 +140,8 @@ impl Session {
                 let mut req = Outgoing::new(Method::POST, url.clone())
                     // Authentication changes no volume: a dry run still authenticates.
                     .reading()
-                    .header("Content-Type", "application/json", false)
-                    .header("Accept", "application/json", false);
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json");
                 req.body = Some(body.clone());
                 req.body_sensitive = true;
                 Ok(req)

@@ -58,13 +58,13 @@ impl Session {
                     self.http
                         .execute(what, idempotent, || {
                             let mut req = Outgoing::new(method.clone(), url.clone())
-                                .header("X-Auth-Token", token.expose_secret(), true)
-                                .header("Accept", "application/json", false);
+                                .secret_header("X-Auth-Token", token.expose_secret())
+                                .header("Accept", "application/json");
                             for (k, v) in headers {
-                                req = req.header(k, v.clone(), false);
+                                req = req.header(k, v.clone());
                             }
                             if let Some(b) = bytes {
-                                req = req.header("Content-Type", "application/json", false);
+                                req = req.header("Content-Type", "application/json");
                                 req.body = Some(b.clone());
                             }
                             Ok(req)
@@ -92,8 +92,8 @@ impl Session {
                     self.http
                         .execute(what, true, || {
                             Ok(Outgoing::new(Method::GET, url.clone())
-                                .header("X-Auth-Token", token.expose_secret(), true)
-                                .header("Accept", "application/json", false))
+                                .secret_header("X-Auth-Token", token.expose_secret())
+                                .header("Accept", "application/json"))
                         })
                         .await
                 }

@@ -585,10 +585,68 @@ pub fn render_providers(format: Format) -> String {
 /// Pretty JSON with C1, line-separator and bidi controls escaped as `\uXXXX` (every JSON output
 /// of snapctl, fleet plans and reports included).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
-    let s = serde_json::to_string_pretty(value).expect("output records serialise");
-    let mut out = escape_invisible(&s);
-    out.push('\n');
-    out
+    let mut out = Vec::new();
+    write_json(&mut out, value).expect("output records serialise");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`json`] written straight to `w` as it is serialised (a fleet report of 20,000 units is never
+/// one string in memory), through a small buffer.
+pub fn write_json<T: Serialize + ?Sized>(
+    w: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = Invisible {
+        inner: std::io::BufWriter::with_capacity(64 * 1024, w),
+        tail: Vec::new(),
+    };
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// [`json`] to stdout, streamed.
+pub fn json_stdout<T: Serialize + ?Sized>(value: &T) -> crate::error::Result<()> {
+    write_json(&mut std::io::stdout().lock(), value).map_err(|source| crate::error::Error::Io {
+        action: "cannot write to stdout".into(),
+        source,
+    })
+}
+
+/// A writer that escapes what [`escape_invisible`] escapes, on the fly. serde_json writes whole
+/// characters, but a character split across two writes is held until it is whole.
+struct Invisible<W: std::io::Write> {
+    inner: W,
+    tail: Vec<u8>,
+}
+
+impl<W: std::io::Write> std::io::Write for Invisible<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = std::mem::take(&mut self.tail);
+        bytes.extend_from_slice(buf);
+        let (text, rest) = match std::str::from_utf8(&bytes) {
+            Ok(t) => (t, &[][..]),
+            Err(e) if e.error_len().is_none() => {
+                let (ok, rest) = bytes.split_at(e.valid_up_to());
+                (std::str::from_utf8(ok).expect("valid up to here"), rest)
+            }
+            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        };
+        self.inner.write_all(escape_invisible(text).as_bytes())?;
+        self.tail = rest.to_vec();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.tail.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a character was cut short",
+            ));
+        }
+        self.inner.flush()
+    }
 }
 
 /// serde_json escapes C0 controls but writes C1 controls (U+0080–U+009F, where U+009B is an 8-bit
@@ -955,6 +1013,33 @@ pub fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The streamed writer escapes exactly what the whole-string path does, even when a
+    /// character arrives in two writes.
+    #[test]
+    fn streamed_json_escapes_invisible_characters_split_across_writes() {
+        use std::io::Write;
+        let text = "a\u{9b}31m b\u{2028}c\u{202e}d é";
+        let want = escape_invisible(text);
+        let bytes = text.as_bytes();
+        for cut in 0..bytes.len() {
+            let mut out = Vec::new();
+            let mut w = Invisible {
+                inner: &mut out,
+                tail: Vec::new(),
+            };
+            w.write_all(&bytes[..cut]).expect("first half");
+            w.write_all(&bytes[cut..]).expect("second half");
+            w.flush().expect("whole");
+            assert_eq!(String::from_utf8(out).expect("utf-8"), want, "cut at {cut}");
+        }
+        let value = serde_json::json!({"name": text});
+        let whole = format!(
+            "{}\n",
+            escape_invisible(&serde_json::to_string_pretty(&value).expect("json"))
+        );
+        assert_eq!(json(&value), whole);
+    }
 
     #[test]
     fn a_table_written_without_comfy_table_is_byte_for_byte_its_table() {

@@ -187,15 +187,16 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
-                run::write_atomically(out, &json(&plan), 0o600)?;
+                run::write_atomically_with(out, 0o600, &mut |w| {
+                    crate::output::write_json(w, &plan)
+                })?;
             }
-            print(
-                g,
-                &match g.output {
-                    Format::Json => json(&plan),
-                    _ => render_plan(&plan),
-                },
-            )?;
+            match g.output {
+                // Streamed: a large fleet's plan is never one string in memory.
+                Format::Json if g.jq.is_none() => crate::output::json_stdout(&plan)?,
+                Format::Json => print(g, &json(&plan))?,
+                _ => print(g, &render_plan(&plan))?,
+            }
             plan_outcome(&plan, a.detailed_exitcode)
         }
         PolicyCmd::Apply(a) => apply(g, env, a).await,
@@ -922,7 +923,8 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     // Write what can be written; a file that cannot be is reported after the report is shown.
     let mut unwritten = Vec::new();
     if let Some(path) = &loaded.report_file
-        && let Err(e) = run::write_atomically(path, &json(&report), 0o600)
+        && let Err(e) =
+            run::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, &report))
     {
         unwritten.push(e.to_string());
     }
@@ -934,14 +936,20 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     }
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.
-    print(
-        g,
-        &match g.output {
-            Format::Json => json(&report),
-            _ if !unwritten.is_empty() && loaded.report_file.is_some() => json(&report),
-            _ => render_report(&report),
-        },
-    )?;
+    let whole = g.output == Format::Json || (!unwritten.is_empty() && loaded.report_file.is_some());
+    if whole && g.jq.is_none() {
+        // Streamed: a large fleet's report is never one string in memory.
+        crate::output::json_stdout(&report)?;
+    } else {
+        print(
+            g,
+            &if whole {
+                json(&report)
+            } else {
+                render_report(&report)
+            },
+        )?;
+    }
     for p in &report.policies {
         for u in &p.units {
             for f in &u.failures {

@@ -347,19 +347,34 @@ pub async fn carry_out(
             }),
         }
     }
+    // A batch is started only when one of the account's turns is free: the units waiting for
+    // theirs are plain data, never a task (whose state would be the whole run_batch future).
     let per_account = Arc::new(Semaphore::new(BATCHES_PER_ACCOUNT));
+    let mut groups = std::collections::VecDeque::from(groups);
     let mut set = JoinSet::new();
+    let mut out = Vec::new();
     while !groups.is_empty() {
+        let turn = per_account
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the account's semaphore is never closed");
+        while let Some(joined) = set.try_join_next() {
+            out.extend(joined.unwrap_or_default());
+        }
         let batch: Vec<Group> = groups.drain(..BATCH.min(groups.len())).collect();
-        let (target, opts, verdict) = (target.clone(), opts.clone(), verdict.clone());
-        let (budget, per_account) = (budget.clone(), per_account.clone());
+        let (target, opts, verdict, budget) = (
+            target.clone(),
+            opts.clone(),
+            verdict.clone(),
+            budget.clone(),
+        );
         set.spawn(async move {
-            let _turn = per_account.acquire_owned().await;
+            let _turn = turn;
             let _fds = budget.acquire_many_owned(batch.len() as u32).await;
             run_batch(batch, &target, &opts, &verdict, now).await
         });
     }
-    let mut out = Vec::new();
     while let Some(joined) = set.join_next().await {
         out.extend(joined.unwrap_or_default());
     }

@@ -799,7 +799,15 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
 /// `path`, so a reader (the textfile collector, a monitoring check) never sees half a file and a
 /// shared directory cannot redirect the write. Reports and plans are `0o600`, metrics `0o644`.
 pub fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<()> {
-    use std::io::Write;
+    write_atomically_with(path, mode, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// [`write_atomically`], the content written by `write` (a report serialised as it is written).
+pub fn write_atomically_with(
+    path: &Path,
+    mode: u32,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
     let io = |source| Error::Io {
         action: format!("cannot write {}", path.display()),
         source,
@@ -834,7 +842,7 @@ pub fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<()> {
             use std::os::unix::fs::PermissionsExt;
             file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
-        file.write_all(text.as_bytes())?;
+        write(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -55,6 +55,11 @@ pub trait Rules: Send + Sync {
     fn plans_after_create(&self) -> bool {
         false
     }
+    /// Keep the new snapshot as the API described it ([`UnitRun::snapshot`]) for the report
+    /// (`rotate` prints it whole; a fleet report names it, and holds thousands).
+    fn reports_snapshot(&self) -> bool {
+        false
+    }
 }
 
 /// A policy's hooks: `pre` before a due snapshot's create, `post` after it (whenever `pre` ran).
@@ -750,7 +755,7 @@ async fn start_unit(work: Work, target: &Target) -> Started {
             s.run.owned += 1;
             s.run.newest = created.created_at.max(s.run.newest);
             s.run.created = Some(created);
-            s.run.snapshot = Some(snap);
+            s.run.snapshot = rules.reports_snapshot().then_some(snap);
             s.op = Some(op);
         }
         Err(e) => s.stop(Failure::of("create", None, e)),
@@ -892,6 +897,9 @@ mod tests {
         }
         fn plans_after_create(&self) -> bool {
             self.inner.plans_after_create()
+        }
+        fn reports_snapshot(&self) -> bool {
+            self.inner.reports_snapshot()
         }
     }
 

@@ -343,6 +343,10 @@ impl Rules for RotateRules {
     fn plans_after_create(&self) -> bool {
         true
     }
+
+    fn reports_snapshot(&self) -> bool {
+        true
+    }
 }
 
 /// Run a rotation. The report is returned even when the run fails, so the plan can be printed.

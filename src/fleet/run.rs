@@ -462,7 +462,14 @@ pub async fn apply(
         let (budget, planned_tx) = (budget.clone(), planned_tx.clone());
         set.spawn(async move {
             let plans = account.plan.await;
-            let _ = planned_tx.send(plans.clone());
+            // Only the count crosses over: the plans stay with their account until it is done.
+            let deletes: usize = plans
+                .iter()
+                .filter(|(_, p)| p.refused.is_none())
+                .flat_map(|(_, p)| &p.units)
+                .map(|u| u.delete.len())
+                .sum();
+            let _ = planned_tx.send(deletes);
             drop(planned_tx);
             let runs = match account.target {
                 Some(target) => {
@@ -470,31 +477,18 @@ pub async fn apply(
                 }
                 None => Vec::new(),
             };
-            (
-                plans.iter().map(|(slot, _)| *slot).collect::<Vec<_>>(),
-                runs,
-                began.elapsed(),
-            )
+            (plans, runs, began.elapsed())
         });
     }
     drop(planned_tx);
     // Every account planned (or gone): the run's deletions are counted and judged once.
-    let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
+    let mut total = 0;
     for _ in 0..n_accounts {
-        let Some(plans) = planned_rx.recv().await else {
+        let Some(deletes) = planned_rx.recv().await else {
             break;
         };
-        for (slot, p) in plans {
-            slots[slot] = Some(p);
-        }
+        total += deletes;
     }
-    let total: usize = slots
-        .iter()
-        .flatten()
-        .filter(|p| p.refused.is_none())
-        .flat_map(|p| &p.units)
-        .map(|u| u.delete.len())
-        .sum();
     let run_refused = (total > opts.max_delete).then(|| {
         format!(
             "the run would delete {total} snapshots, more than --max-delete {}; nothing was deleted (due snapshots were still taken)",
@@ -507,10 +501,12 @@ pub async fn apply(
     let _ = decide.send(Some(held.clone()));
     let mut results = Vec::new();
     let mut took = vec![began.elapsed(); n];
+    let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        if let Ok((account_slots, runs, elapsed)) = joined {
-            for slot in account_slots {
+        if let Ok((plans, runs, elapsed)) = joined {
+            for (slot, p) in plans {
                 took[slot] = elapsed;
+                slots[slot] = Some(p);
             }
             results.extend(runs);
         }

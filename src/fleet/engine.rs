@@ -212,7 +212,7 @@ pub struct UnitRun {
     pub newest: Option<Timestamp>,
     /// The new snapshot as the API answered its create (its state once confirmed).
     #[serde(skip)]
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Box<Snapshot>>,
     /// The deletions the unit's final plan had (after a listing under the lock).
     #[serde(skip)]
     pub planned: Vec<PlanEntry>,
@@ -601,7 +601,7 @@ async fn plan_after_create(
         if let Some(created) = &u.run.created
             && let Some(s) = listing.iter().find(|s| s.id == created.id)
         {
-            u.run.snapshot = Some(s.clone());
+            u.run.snapshot = Some(Box::new(s.clone()));
         }
         let mut taken = u.work.unit.clone();
         taken.create = None;
@@ -755,7 +755,7 @@ async fn start_unit(work: Work, target: &Target) -> Started {
             s.run.owned += 1;
             s.run.newest = created.created_at.max(s.run.newest);
             s.run.created = Some(created);
-            s.run.snapshot = rules.reports_snapshot().then_some(snap);
+            s.run.snapshot = rules.reports_snapshot().then(|| Box::new(snap));
             s.op = Some(op);
         }
         Err(e) => s.stop(Failure::of("create", None, e)),

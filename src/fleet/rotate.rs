@@ -134,7 +134,7 @@ impl VolumeReport {
             .into_iter()
             .filter(|k| !planned.contains(k.entry.id.as_str()))
             .collect();
-        self.created = run.snapshot;
+        self.created = run.snapshot.map(|s| *s);
         self.deleted = run.deleted;
         self.skipped = run.skipped;
         for f in run.failures {

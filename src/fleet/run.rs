@@ -311,6 +311,17 @@ impl Rules for PolicyRules {
 
 /// The report of a plan nothing was done for (refused runs, `check`).
 pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
+    report_with(plan, started, Vec::new())
+}
+
+/// The report of `plan`, each unit as it `ran` (per policy, per unit) or, where it did not run,
+/// from its plan.
+fn report_with(
+    plan: &FleetPlan,
+    started: Timestamp,
+    mut ran: Vec<Vec<Option<UnitRun>>>,
+) -> RunReport {
+    ran.resize_with(plan.policies.len(), Vec::new);
     RunReport {
         schema: REPORT_SCHEMA,
         started_at: Some(started),
@@ -319,7 +330,8 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
         policies: plan
             .policies
             .iter()
-            .map(|p| PolicyRun {
+            .zip(ran)
+            .map(|(p, ran)| PolicyRun {
                 id: p.id.clone(),
                 provider: p.provider,
                 status: policy_status(p, &[]),
@@ -331,7 +343,11 @@ pub fn report_of_plan(plan: &FleetPlan, started: Timestamp) -> RunReport {
                 units: p
                     .units
                     .iter()
-                    .map(|u| {
+                    .zip(ran.into_iter().chain(std::iter::repeat_with(|| None)))
+                    .map(|(u, ran)| {
+                        if let Some(run) = ran {
+                            return run;
+                        }
                         let mut run = UnitRun::of(u);
                         run.planned.clear();
                         if let Some(e) = &u.error {
@@ -535,10 +551,16 @@ pub async fn apply(
             }
         }
     }
-    let mut report = report_of_plan(&plan, started);
+    // Units that ran are reported as they ran; the others from their plan.
+    let mut ran: Vec<Vec<Option<UnitRun>>> = plan
+        .policies
+        .iter()
+        .map(|p| p.units.iter().map(|_| None).collect())
+        .collect();
     for (i, j, run) in results {
-        report.policies[i].units[j] = run;
+        ran[i][j] = Some(run);
     }
+    let mut report = report_with(&plan, started, ran);
     let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
         let units = &report.policies[i].units;

@@ -229,7 +229,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             return Ok(0);
         }
         Command::Policy(crate::cli::PolicyCmd::Validate { file }) => {
-            let checked = policy::load_checked(file, &env)?;
+            let checked = policy::load_checked(file, g.config.as_deref(), &env)?;
             let text = match g.output {
                 Format::Json => {
                     let ids: Vec<_> = checked

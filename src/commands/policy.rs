@@ -25,30 +25,31 @@ struct Loaded {
 }
 
 /// The policy file, checked, with every `profile` it names defined in the profiles file.
+/// The profiles file is the one every other command reads: `--config` (or `SNAPCTL_CONFIG`,
+/// which clap reads into it), else the default path.
 pub(super) fn load_checked(
     file: &std::path::Path,
+    config: Option<&std::path::Path>,
     env: &Env,
 ) -> Result<crate::fleet::file::Checked> {
     let mut warnings = Vec::new();
-    let config = env.var("SNAPCTL_CONFIG").map(std::path::PathBuf::from);
-    let (names, source) =
-        match crate::config::load_config_file(config.as_deref(), env, &mut warnings) {
-            Ok((f, path)) => (
-                f.profiles
-                    .iter()
-                    .map(|(k, p)| (k.clone(), p.endpoint.clone()))
-                    .collect::<Vec<_>>(),
-                path.map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "the profiles file (there is none)".into()),
-            ),
-            // The profiles file's own error is reported when a policy connects.
-            Err(_) => return crate::fleet::file::load(file),
-        };
+    let (names, source) = match crate::config::load_config_file(config, env, &mut warnings) {
+        Ok((f, path)) => (
+            f.profiles
+                .iter()
+                .map(|(k, p)| (k.clone(), p.endpoint.clone()))
+                .collect::<Vec<_>>(),
+            path.map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the profiles file (there is none)".into()),
+        ),
+        // The profiles file's own error is reported when a policy connects.
+        Err(_) => return crate::fleet::file::load(file),
+    };
     crate::fleet::file::load_with_profiles(file, Some((&names, &source)))
 }
 
-fn load(a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
-    let checked = load_checked(&a.file, env)?;
+fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
+    let checked = load_checked(&a.file, g.config.as_deref(), env)?;
     let compiled = crate::fleet::plan::compile(&checked)?;
     let mut chosen = Vec::new();
     for id in &a.policies {
@@ -182,7 +183,7 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
     match cmd {
         PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
         PolicyCmd::Plan(a) => {
-            let loaded = load(&a.run, &env)?;
+            let loaded = load(g, &a.run, &env)?;
             let targets = connect_all(g, &env, &loaded).await;
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             plan.file_sha256 = Some(loaded.file_sha256.clone());
@@ -235,7 +236,7 @@ fn distinct(
 }
 
 async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
-    let loaded = load(&file_only(&a.file, vec![]), &env)?;
+    let loaded = load(g, &file_only(&a.file, vec![]), &env)?;
     let known: std::collections::BTreeSet<String> = loaded
         .compiled
         .iter()
@@ -354,7 +355,7 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
 }
 
 async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
-    let loaded = load(&file_only(&a.file, vec![a.policy.clone()]), &env)?;
+    let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), &env)?;
     let i = loaded.chosen[0];
     let c = &loaded.compiled[i];
     if a.prefix.is_empty() || a.prefix.starts_with("snapctl.") {
@@ -826,7 +827,7 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
 }
 
 async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
-    let loaded = load(&a.run, &env)?;
+    let loaded = load(g, &a.run, &env)?;
     // Know before any request that the run can be reported: a snapshot taken by a run whose
     // metrics and report cannot be written is a change nobody hears of.
     for path in [&loaded.metrics_file, &loaded.report_file]
@@ -1010,7 +1011,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
 /// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
 async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
-    let loaded = match load(&a, &env) {
+    let loaded = match load(g, &a, &env) {
         Ok(l) => l,
         Err(e) => {
             let _ = crate::output::write_stdout(

@@ -1948,6 +1948,33 @@ async fn a_report_that_cannot_be_written_after_changes_goes_to_stdout_with_exit_
     assert_eq!(emu.changes().len(), before);
 }
 
+/// Policy commands read the profiles file every command reads: `--config` names it (it used to
+/// be only `SNAPCTL_CONFIG` or the default path, so a profile defined there was "no profile").
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_commands_read_the_profiles_file_config_names() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let file = write(
+        &cli,
+        "alt.toml",
+        "[[policy]]\nid = \"p\"\nprofile = \"elsewhere\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\n",
+    );
+    let profiles = cli.home().join("other-profiles.toml");
+    std::fs::write(
+        &profiles,
+        "[profiles.elsewhere]\nprovider = \"outscale\"\nregion = \"eu-west-2\"\n",
+    )
+    .expect("profiles");
+    let f = file.to_str().expect("utf-8");
+    let out = cli.bare(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 2);
+    let c = profiles.to_str().expect("utf-8");
+    let out = cli
+        .bare(&["--config", c, "policy", "validate", "-f", f])
+        .await;
+    assert_exit(&out, 0);
+}
+
 /// What `validate` refuses (exit 2, before any request), as plan and apply do: a profile the
 /// profiles file does not define, and a policy file that is missing, a dangling link, a
 /// directory or not UTF-8.

@@ -1,0 +1,168 @@
+//! Marked snapshots no policy manages (`policy orphans`) and `rotate`'s snapshots a policy takes
+//! over (`policy adopt`).
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::plan::Compiled;
+use super::run::Target;
+use crate::error::{Error, Result};
+
+/// A marked snapshot no policy of the file will ever manage.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundOrphan {
+    /// Provider.
+    pub provider: crate::kind::ProviderKind,
+    /// The policy id in its mark.
+    pub policy_id: String,
+    /// Its volume.
+    pub volume_id: Option<String>,
+    /// Snapshot id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Creation time.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub created_at: Option<Timestamp>,
+    /// `policy not in the file` or `volume gone`.
+    pub reason: &'static str,
+}
+
+/// Every marked snapshot, on every account the file's policies use, whose policy id is not in
+/// `known` or whose volume no longer exists. Accounts that cannot be read are returned as errors.
+pub async fn find_orphans(
+    targets: &[Target],
+    known: &BTreeSet<String>,
+) -> (Vec<FoundOrphan>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for t in targets {
+        let p = t.provider.as_ref();
+        let volumes: BTreeSet<String> = match p.list_volumes().await {
+            Ok(v) => v.into_iter().map(|v| v.id).collect(),
+            Err(e) => {
+                errors.push(format!("{}: cannot list volumes: {e}", p.kind()));
+                continue;
+            }
+        };
+        let snaps = match p.list_snapshots(None).await {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(format!("{}: cannot list snapshots: {e}", p.kind()));
+                continue;
+            }
+        };
+        for s in snaps {
+            let Some(owner) = super::mark::owner(&s) else {
+                continue;
+            };
+            let reason = if !known.contains(owner) {
+                "policy not in the file"
+            } else if s.volume_id.as_ref().is_some_and(|v| !volumes.contains(v)) {
+                "volume gone"
+            } else {
+                continue;
+            };
+            found.push(FoundOrphan {
+                provider: p.kind(),
+                policy_id: owner.to_string(),
+                volume_id: s.volume_id.clone(),
+                id: s.id.clone(),
+                name: s.name.clone(),
+                created_at: s.created_at,
+                reason,
+            });
+        }
+    }
+    (found, errors)
+}
+
+/// A `rotate` snapshot `adopt` would mark for a policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Adoption {
+    /// Its volume.
+    pub volume_id: String,
+    /// Snapshot id.
+    pub id: String,
+    /// Its name now.
+    pub name: Option<String>,
+    /// The marked name it gets.
+    pub new_name: String,
+    /// Creation time.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub created_at: Option<Timestamp>,
+}
+
+/// What `adopt` would mark: on the policy's selected volumes, the available manual snapshots named
+/// `<prefix>…` that no policy owns (what `rotate --prefix` made), each renamed
+/// `snapctl.<id>.<its creation time>` (and given the description mark).
+pub async fn adoptions(c: &Compiled, target: &Target, prefix: &str) -> Result<Vec<Adoption>> {
+    let p = target.provider.as_ref();
+    if let Some(why) = crate::providers::entry(p.kind()).marking.no_adopt {
+        return Err(Error::Unsupported {
+            provider: p.kind(),
+            operation: "policy adopt",
+            hint: why.into(),
+        });
+    }
+    let selected: Vec<_> = p
+        .list_volumes()
+        .await?
+        .into_iter()
+        .filter(|v| c.selects(v))
+        .collect();
+    let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
+    let mut out = Vec::new();
+    let mut taken = BTreeSet::new();
+    for (vol, listed) in ids.iter().zip(p.list_snapshots_of(&ids).await) {
+        for s in listed? {
+            let (Some(name), Some(at)) = (&s.name, s.created_at) else {
+                continue;
+            };
+            if s.kind != crate::model::SnapshotKind::Manual
+                || s.state != crate::model::SnapshotState::Available
+                || !name.starts_with(prefix)
+                || super::mark::owner(&s).is_some()
+                || crate::rotation::plan::is_clone_base(&s)
+            {
+                continue;
+            }
+            let new_name = super::mark::name(&c.policy.id, at);
+            // Two snapshots of one second would get one name: the second stays as it is.
+            if !taken.insert((vol.clone(), new_name.clone())) {
+                continue;
+            }
+            out.push(Adoption {
+                volume_id: vol.clone(),
+                id: s.id.clone(),
+                name: Some(name.clone()),
+                new_name,
+                created_at: Some(at),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Mark each adoption for policy `id`: rename it and give it the description mark, one request
+/// each. Returns the failures.
+pub async fn adopt(target: &Target, id: &str, list: &[Adoption]) -> Vec<(String, Error)> {
+    let mut failed = Vec::new();
+    for a in list {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let req = crate::model::SnapshotUpdate {
+            volume: Some(a.volume_id.clone()),
+            snapshot: a.id.clone(),
+            name: Some(a.new_name.clone()),
+            description: Some(super::mark::description(id)),
+        };
+        if let Err(e) = target.provider.update_snapshot(&req).await {
+            failed.push((a.id.clone(), e));
+        }
+    }
+    failed
+}

@@ -1,0 +1,229 @@
+//! What a fleet run leaves behind: the Prometheus textfile ([`metrics`], with each unit's
+//! [`freshness`]) and files written atomically (the report, the metrics, saved plans).
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::plan::Compiled;
+use super::run::{PolicyRun, PolicyStatus, RunReport, UnitRun, UnitStatus};
+use crate::error::{Error, Result};
+
+/// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).
+pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
+    if unit.status == UnitStatus::Unknown {
+        return 3;
+    }
+    let (warn, crit) = c.thresholds(now);
+    let future = u8::from(!unit.future.is_empty());
+    match unit.newest {
+        None => 2,
+        Some(t) => {
+            let age = now.duration_since(t);
+            if age > crit {
+                2
+            } else if age > warn {
+                1
+            } else {
+                future
+            }
+        }
+    }
+}
+
+/// The Prometheus text exposition of a run (node_exporter's textfile collector). No snapshot ids
+/// as labels; a volume whose listing failed gets status 3 and no timestamp, so stale data never
+/// looks fresh.
+pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, value) in rows {
+            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    };
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let pol = |p: &PolicyRun| format!("policy=\"{}\"", esc(&p.id));
+    let vol = |p: &PolicyRun, u: &UnitRun| {
+        format!(
+            "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
+            esc(&p.id),
+            p.provider.map(|k| k.to_string()).unwrap_or_default(),
+            esc(&u.volume_id)
+        )
+    };
+    let ps = &report.policies;
+    let finished = report.finished_at.unwrap_or(now).as_second();
+    family(
+        "snapctl_run_timestamp_seconds",
+        "When the policy last ran (Unix time).",
+        ps.iter().map(|p| (pol(p), finished.to_string())).collect(),
+    );
+    family(
+        "snapctl_run_success",
+        "1 when every unit of the policy succeeded in the last run.",
+        ps.iter()
+            .map(|p| {
+                (
+                    pol(p),
+                    u8::from(p.status == PolicyStatus::Ok && report.refused.is_none()).to_string(),
+                )
+            })
+            .collect(),
+    );
+    family(
+        "snapctl_run_duration_seconds",
+        "Wall time of the last run's changes (policies run together).",
+        ps.iter()
+            .map(|p| (pol(p), format!("{:.3}", p.duration_seconds)))
+            .collect(),
+    );
+    family(
+        "snapctl_policy_volumes_selected",
+        "Volumes the policy's selector matched.",
+        // Unknown (no row) when the volumes could not be listed: never a false 0.
+        ps.iter()
+            .filter(|p| p.error.is_none())
+            .map(|p| (pol(p), p.selected.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_policy_expected_interval_seconds",
+        "Seconds between two snapshots of the policy.",
+        ps.iter()
+            .map(|p| (pol(p), p.interval_seconds.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_last_snapshot_timestamp_seconds",
+        "Creation time of the newest snapshot the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
+            .filter_map(|(p, u)| Some((vol(p, u), u.newest?.as_second().to_string())))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_snapshots",
+        "Snapshots the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
+            .map(|(p, u)| (vol(p, u), u.owned.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_volume_freshness_status",
+        "0 OK, 1 WARNING, 2 CRITICAL (newest owned snapshot too old or none), 3 UNKNOWN (listing failed).",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter_map(|(p, u)| {
+                let c = compiled.iter().find(|c| c.policy.id == p.id)?;
+                Some((vol(p, u), freshness(c, u, now).to_string()))
+            })
+            .collect(),
+    );
+    let sum = |p: &PolicyRun, f: &dyn Fn(&UnitRun) -> usize| p.units.iter().map(f).sum::<usize>();
+    family(
+        "snapctl_run_snapshots_created",
+        "Snapshots the policy took in the last run.",
+        ps.iter()
+            .map(|p| {
+                (
+                    pol(p),
+                    sum(p, &|u| usize::from(u.created.is_some())).to_string(),
+                )
+            })
+            .collect(),
+    );
+    family(
+        "snapctl_run_snapshots_deleted",
+        "Snapshots the policy deleted in the last run.",
+        ps.iter()
+            .map(|p| (pol(p), sum(p, &|u| u.deleted.len()).to_string()))
+            .collect(),
+    );
+    let mut failures = Vec::new();
+    for p in ps {
+        for op in ["list", "lock", "pre", "create", "post", "repair", "delete"] {
+            let n = sum(p, &|u| u.failures.iter().filter(|f| f.op == op).count())
+                + usize::from(op == "list" && p.error.is_some());
+            failures.push((format!("{},op=\"{op}\"", pol(p)), n.to_string()));
+        }
+    }
+    family(
+        "snapctl_run_operation_failures",
+        "Failed operations of the policy's last run, by operation.",
+        failures,
+    );
+    family(
+        "snapctl_policy_orphan_snapshots",
+        "Marked snapshots on the policy's volumes whose policy is no longer in the file.",
+        ps.iter()
+            .map(|p| (pol(p), sum(p, &|u| u.orphans.len()).to_string()))
+            .collect(),
+    );
+    out
+}
+
+/// Write `text` to `path` atomically: a temporary file with a random name, created exclusively
+/// beside it (never through a planted file or link), given `mode`, synced, then renamed over
+/// `path`, so a reader (the textfile collector, a monitoring check) never sees half a file and a
+/// shared directory cannot redirect the write. Reports and plans are `0o600`, metrics `0o644`.
+pub fn write_atomically(path: &Path, text: &str, mode: u32) -> Result<()> {
+    write_atomically_with(path, mode, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// [`write_atomically`], the content written by `write` (a report serialised as it is written).
+pub fn write_atomically_with(
+    path: &Path,
+    mode: u32,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let io = |source| Error::Io {
+        action: format!("cannot write {}", path.display()),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{:016x}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        fastrand::u64(..)
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(mode)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp).map_err(io)?;
+    let written = (|| {
+        #[cfg(unix)]
+        {
+            // The mode asked for, whatever the umask.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        write(&mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

@@ -44,8 +44,8 @@ fn volumes(
     }
 }
 
-pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
-    let prof = settings.profile.rotate.as_ref();
+/// The keep rules: each flag, else the profile's `rotate` table; at least one is needed.
+fn keep_rules(a: &RotateArgs, prof: Option<&RotateConfig>) -> Result<Policy> {
     let count = |flag: Option<usize>,
                  key: &str,
                  f: fn(&RotateConfig) -> Option<i64>|
@@ -124,6 +124,12 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
             ),
         });
     }
+    Ok(policy)
+}
+
+pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Result<()> {
+    let prof = settings.profile.rotate.as_ref();
+    let policy = keep_rules(&a, prof)?;
     let opts = RotateOptions {
         volumes: volumes(a.volumes, a.all_volumes, prof, "rotate")?,
         create: a.create || prof.and_then(|r| r.create).unwrap_or(false),

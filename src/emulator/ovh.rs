@@ -205,9 +205,21 @@ fn err(status: u16, message: &str, code: Option<&str>) -> Response<Body> {
             body["errorCode"] = json!(c);
             body["httpCode"] = json!(format!("{status} {}", reason(status)));
         }
-        None => body["class"] = json!(format!("Client::{}", reason(status).replace(' ', ""))),
+        None => {
+            let side = if status >= 500 { "Server" } else { "Client" };
+            body["class"] = json!(format!("{side}::{}", reason(status).replace(' ', "")))
+        }
     }
     reply(status, body, &qid())
+}
+
+/// A route the emulator does not serve: 501, never 404, which a client reads as "already gone".
+fn unserved() -> Response<Body> {
+    err(
+        501,
+        "this route is not served by the emulator (the real API may serve it)",
+        None,
+    )
 }
 
 fn reason(status: u16) -> &'static str {
@@ -216,6 +228,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
+        501 => "Not Implemented",
         _ => "Error",
     }
 }
@@ -277,7 +290,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     match segs.as_slice() {
         ["storage", "netapp", rest @ ..] => efs(w, req, rest),
         ["dedicated", "nasha", rest @ ..] => nasha(w, req, rest),
-        _ => err(404, "no such route on the emulator", None),
+        _ => unserved(),
     }
 }
 
@@ -411,7 +424,7 @@ fn efs(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
             };
             efs_share(w, req, si, tail)
         }
-        _ => err(404, "no such route on the emulator", None),
+        _ => unserved(),
     }
 }
 
@@ -609,7 +622,7 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
                 }
             }
         }
-        _ => err(404, "no such route on the emulator", None),
+        _ => unserved(),
     }
 }
 
@@ -679,7 +692,7 @@ fn nasha(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
             };
             nasha_partition(w, req, part, size, tail)
         }
-        _ => err(404, "no such route on the emulator", None),
+        _ => unserved(),
     }
 }
 
@@ -804,6 +817,6 @@ fn nasha_partition(
                 _ => err(405, "method not allowed", None),
             }
         }
-        _ => err(404, "no such route on the emulator", None),
+        _ => unserved(),
     }
 }

@@ -156,6 +156,16 @@ fn fault(status: u16, name: &str, message: &str) -> Response<Body> {
     )
 }
 
+/// A route the emulator does not serve: 501 in Cinder's fault shape, never 404, which a client
+/// reads as "already gone" (openstacksdk's `delete_volume(ignore_missing=True)` did).
+fn unserved() -> Response<Body> {
+    fault(
+        501,
+        "notImplemented",
+        "this route is not served by the emulator (the real API may serve it)",
+    )
+}
+
 fn ok(status: u16, body: Value) -> Response<Body> {
     reply(status, body, &rid())
 }
@@ -297,7 +307,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             }
             volume_service(w, req, rest)
         }
-        _ => fault(404, "itemNotFound", "no such route on the emulator"),
+        _ => unserved(),
     }
 }
 
@@ -622,6 +632,6 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 }}),
             )
         }
-        _ => fault(404, "itemNotFound", "no such route on the emulator"),
+        _ => unserved(),
     }
 }

@@ -1091,6 +1091,12 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
         .await
         .expect("sent");
     assert_eq!(token.status(), 201);
+    let body_token = token
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Subject-Token")
+        .to_string();
     let body: Value = token.json().await.expect("json");
     let volume_url = body["token"]["catalog"]
         .as_array()
@@ -1109,6 +1115,19 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
     assert_eq!(listing.status(), 300);
     let versions: Value = listing.json().await.expect("json");
     assert_eq!(versions["versions"][0]["version"], "3.71");
+    // A route the emulator does not serve is never a 404, which clients read as "already gone"
+    // (openstacksdk's delete_volume(ignore_missing=True) passed while the volume stayed).
+    let subject = body_token.clone();
+    let vol = emu.demo_volume(ProviderKind::Powervc);
+    let unserved = http
+        .delete(format!("{volume_url}/volumes/{vol}"))
+        .header("X-Auth-Token", subject)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(unserved.status(), 501);
+    let fault: Value = unserved.json().await.expect("json");
+    assert_eq!(fault["notImplemented"]["code"], 501, "{fault}");
 
     let cli = Cli::new(&emu);
     let snaps = cli.json(ProviderKind::Powervc, &["snapshot", "list"]).await;
@@ -1120,6 +1139,50 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
             .any(|s| s["name"] == "before-upgrade"),
         "{snaps}"
     );
+}
+
+/// An OVH route the emulator does not serve (deleting an EFS share) answers 501 in OVH's error
+/// shape, never a 404 that a client would read as "already gone".
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
+    let emu = start().await;
+    let http = reqwest::Client::new();
+    let env: std::collections::HashMap<_, _> = emu.env().into_iter().collect();
+    let base = &env["OVH_ENDPOINT"];
+    let now: i64 = http
+        .get(format!("{base}/auth/time"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("time")
+        .trim()
+        .parse()
+        .expect("seconds");
+    let share = emu.demo_volume(ProviderKind::OvhEfs);
+    let service = snapctl::emulator::EFS_SERVICE;
+    let url = format!("{base}/storage/netapp/{service}/share/{share}");
+    let sig = snapctl::providers::ovh::sign::signature(
+        &env["OVH_APPLICATION_SECRET"],
+        &env["OVH_CONSUMER_KEY"],
+        "DELETE",
+        &url,
+        b"",
+        now,
+    );
+    let answer = http
+        .delete(&url)
+        .header("X-Ovh-Application", &env["OVH_APPLICATION_KEY"])
+        .header("X-Ovh-Consumer", &env["OVH_CONSUMER_KEY"])
+        .header("X-Ovh-Timestamp", now.to_string())
+        .header("X-Ovh-Signature", sig)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(answer.status(), 501);
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["class"], "Server::NotImplemented", "{body}");
 }
 
 /// A dry run of deleting a snapshot that does not exist is refused as the real run is (exit 4, same

@@ -201,6 +201,11 @@ fn tags_json(w: &World, id: &str) -> Value {
     )
 }
 
+/// A time as OUTSCALE writes it: UTC with milliseconds (`2010-10-01T12:34:56.789Z`).
+fn osc_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 fn snap_json(w: &World, s: &OscSnap) -> Value {
     let total = w.config.delay.as_millis().max(1);
     let done = Instant::now() >= s.ready_at;
@@ -211,7 +216,7 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
     };
     json!({
         "AccountId": s.owner,
-        "CreationDate": s.created_at.to_string(),
+        "CreationDate": osc_time(s.created_at),
         "Description": s.description,
         "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
         "Progress": progress,
@@ -232,7 +237,7 @@ fn volume_json(w: &World, v: &OscVolume) -> Value {
         "available"
     };
     json!({
-        "CreationDate": v.created_at.to_string(),
+        "CreationDate": osc_time(v.created_at),
         "Iops": 100,
         "LinkedVolumes": [],
         "Size": v.size,
@@ -719,4 +724,15 @@ fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     let out = volume_json(w, &vol);
     w.osc.volumes.push(vol);
     ok(json!({"Volume": out}))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_carry_milliseconds_as_outscale_writes_them() {
+        let t: jiff::Timestamp = "2026-12-02T08:46:04.123456789Z".parse().expect("ts");
+        assert_eq!(super::osc_time(t), "2026-12-02T08:46:04.123Z");
+        let whole: jiff::Timestamp = "2026-12-02T08:46:04Z".parse().expect("ts");
+        assert_eq!(super::osc_time(whole), "2026-12-02T08:46:04.000Z");
+    }
 }

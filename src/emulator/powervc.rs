@@ -156,6 +156,11 @@ fn fault(status: u16, name: &str, message: &str) -> Response<Body> {
     )
 }
 
+/// A time as Keystone writes it: UTC with microseconds (`2015-08-27T09:49:58.000000Z`).
+fn keystone_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 /// A route the emulator does not serve: 501 in Cinder's fault shape, never 404, which a client
 /// reads as "already gone" (openstacksdk's `delete_volume(ignore_missing=True)` did).
 fn unserved() -> Response<Body> {
@@ -217,8 +222,8 @@ fn token_body(base: &str) -> Value {
             {"type": "volumev3", "name": "cinderv3", "id": "c", "endpoints": [
                 {"id": "c1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": format!("{base}/volume/v3/{PVC_PROJECT}")}]},
         ],
-        "expires_at": (Timestamp::now() + jiff::SignedDuration::from_hours(6)).to_string(),
-        "issued_at": Timestamp::now().to_string(),
+        "expires_at": keystone_time(Timestamp::now() + jiff::SignedDuration::from_hours(6)),
+        "issued_at": keystone_time(Timestamp::now()),
         "methods": ["password"],
         "project": {"domain": {"id": "default", "name": "Default"}, "id": PVC_PROJECT, "name": "ibm-default"},
         "roles": [{"id": "admin", "name": "admin"}],
@@ -633,5 +638,14 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
             )
         }
         _ => unserved(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keystone_times_carry_microseconds() {
+        let t: jiff::Timestamp = "2026-12-02T08:46:04.123456789Z".parse().expect("ts");
+        assert_eq!(super::keystone_time(t), "2026-12-02T08:46:04.123456Z");
     }
 }

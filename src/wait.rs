@@ -194,16 +194,18 @@ pub async fn wait_for_all(
     items: &[Awaited],
     opts: &WaitOptions,
 ) -> Vec<Result<()>> {
-    wait_for_all_seen(provider, items, opts).await.0
+    wait_for_all_seen(provider, items, opts, &|_| false).await.0
 }
 
-/// [`wait_for_all`], also answering, per item that a listing of its volume settled, that listing
-/// (what the volume held when the item was confirmed): a run that plans from what the cloud shows
-/// after its create needs no second listing.
+/// [`wait_for_all`], also answering, for each item `keep` asks for that a listing of its volume
+/// settled, that listing (what the volume held when the item was confirmed): a run that plans
+/// from what the cloud shows after its create needs no second listing. Other items' listings are
+/// not kept.
 pub async fn wait_for_all_seen(
     provider: &dyn Provider,
     items: &[Awaited],
     opts: &WaitOptions,
+    keep: &(dyn Fn(usize) -> bool + Sync),
 ) -> (Vec<Result<()>>, Vec<Option<Vec<crate::model::Snapshot>>>) {
     let n = items.len();
     let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
@@ -277,7 +279,7 @@ pub async fn wait_for_all_seen(
                                 ),
                             };
                             if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
-                                if r.is_ok() {
+                                if r.is_ok() && keep(i) {
                                     seen[i] = Some(list.clone());
                                 }
                                 settle(&mut results, i, r);

@@ -104,8 +104,8 @@ impl Target {
 pub struct Options {
     /// Polling for creates and deletions.
     pub wait: WaitOptions,
-    /// Confirm every create and every deletion. Without it, a create is still confirmed before
-    /// its unit's deletions (they count on it), and deletions are only sent.
+    /// Confirm every create before the deletions, then the deletions. Without it nothing is
+    /// waited for, and no deletion counts on a new snapshot (the gate leaves it out).
     pub confirm: bool,
     /// Volume locks (shared by `rotate` and `policy apply`).
     pub lock_dir: std::path::PathBuf,
@@ -279,12 +279,7 @@ async fn run_batch(
         })
         .map(|(g, _)| g.volume.clone())
         .collect();
-    let mut relisted: std::collections::BTreeMap<String, Result<Vec<Snapshot>>> =
-        Default::default();
-    if !stale.is_empty() {
-        let lists = p.list_snapshots_of(&stale).await;
-        relisted.extend(stale.into_iter().zip(lists));
-    }
+    let relisted = list_again(p, stale).await;
     let mut ready: Vec<Vec<Work>> = Vec::new();
     for (g, lock) in batch.into_iter().zip(locks.iter_mut()) {
         let mut units = Vec::new();
@@ -362,7 +357,8 @@ async fn run_batch(
                 .expect("only started creates are awaited"),
         })
         .collect();
-    let (results, mut seen) = wait_for_all_seen(p, &awaited, &opts.wait).await;
+    let wants = |n: usize| started[waiting[n]].work.rules.plans_after_create();
+    let (results, mut seen) = wait_for_all_seen(p, &awaited, &opts.wait, &wants).await;
     let mut started = started;
     let mut after: Vec<(usize, Option<Vec<Snapshot>>)> = Vec::new();
     for (n, (k, result)) in waiting.into_iter().zip(results).enumerate() {
@@ -437,11 +433,7 @@ async fn plan_after_create(
         .filter(|(_, seen)| seen.is_none())
         .map(|(k, _)| started[*k].work.unit.volume_id.clone())
         .collect();
-    let mut listed: std::collections::BTreeMap<String, Result<Vec<Snapshot>>> = Default::default();
-    if !unseen.is_empty() {
-        let lists = p.list_snapshots_of(&unseen).await;
-        listed.extend(unseen.into_iter().zip(lists));
-    }
+    let mut listed = list_again(p, unseen).await;
     for (k, seen) in after {
         let u = &mut started[k];
         let listing = match seen {
@@ -459,6 +451,7 @@ async fn plan_after_create(
             }
         };
         if let Some(created) = &u.run.created
+            && u.work.rules.reports_snapshot()
             && let Some(s) = listing.iter().find(|s| s.id == created.id)
         {
             u.run.snapshot = Some(Box::new(s.clone()));
@@ -476,7 +469,7 @@ async fn plan_after_create(
             super::plan::hold_into(
                 extra,
                 &mut fresh.keep,
-                "more than the plan this run was judged on deleted; a later run deletes it",
+                "beyond the deletions this run's --max-delete judged; a later run deletes it",
             );
         }
         u.run.kept = fresh.keep.clone();
@@ -486,6 +479,18 @@ async fn plan_after_create(
         u.replanned = true;
         u.work.unit = fresh;
     }
+}
+
+/// `volumes` listed again, each listing (or its error) by volume; no request for none.
+async fn list_again(
+    p: &dyn Provider,
+    volumes: Vec<String>,
+) -> std::collections::BTreeMap<String, Result<Vec<Snapshot>>> {
+    if volumes.is_empty() {
+        return Default::default();
+    }
+    let lists = p.list_snapshots_of(&volumes).await;
+    volumes.into_iter().zip(lists).collect()
 }
 
 /// Take the volume's lock (shared by every run, so two never work on one volume at once).
@@ -832,18 +837,8 @@ mod tests {
                     let mut unit = rules.replan(
                         ProviderKind::OvhEfs,
                         &Unit {
-                            volume_id: v.clone(),
-                            volume_name: None,
                             create: Some("due".into()),
-                            due_since: None,
-                            delete: vec![],
-                            keep: vec![],
-                            orphans: vec![],
-                            repair: vec![],
-                            future: vec![],
-                            owned: 0,
-                            newest: None,
-                            error: None,
+                            ..Unit::empty(v, None)
                         },
                         l.expect("listing"),
                         now,

@@ -207,6 +207,26 @@ pub struct Unit {
     pub error: Option<String>,
 }
 
+impl Unit {
+    /// A unit of `volume` that does nothing yet.
+    pub fn empty(volume: &str, name: Option<String>) -> Unit {
+        Unit {
+            volume_id: volume.to_string(),
+            volume_name: name,
+            create: None,
+            due_since: None,
+            delete: vec![],
+            keep: vec![],
+            orphans: vec![],
+            repair: vec![],
+            future: vec![],
+            owned: 0,
+            newest: None,
+            error: None,
+        }
+    }
+}
+
 /// One policy's plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyPlan {
@@ -271,20 +291,7 @@ pub fn plan_unit(
     listed: Result<Vec<Snapshot>>,
     now: Timestamp,
 ) -> Unit {
-    let mut unit = Unit {
-        volume_id: volume.id.clone(),
-        volume_name: volume.name.clone(),
-        create: None,
-        due_since: None,
-        delete: vec![],
-        keep: vec![],
-        orphans: vec![],
-        repair: vec![],
-        future: vec![],
-        owned: 0,
-        newest: None,
-        error: None,
-    };
+    let mut unit = Unit::empty(&volume.id, volume.name.clone());
     let all = match listed {
         Ok(all) => all,
         Err(e) => {

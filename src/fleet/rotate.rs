@@ -45,8 +45,9 @@ pub struct RotateOptions {
     pub dry_run: bool,
     /// Volumes at once.
     pub concurrency: usize,
-    /// Wait for the new snapshot and the deletions (a new snapshot deletions count on is
-    /// always confirmed first).
+    /// Confirm the new snapshot before deleting (the deletions are then planned again from what
+    /// the cloud shows), then the deletions. Without it nothing is waited for and no deletion
+    /// counts on the new snapshot.
     pub wait: bool,
     /// How long to wait for another run's lock.
     pub lock_wait: Duration,
@@ -287,11 +288,7 @@ impl RotateRules {
         let p = plan(&cands, &self.policy, now);
         let rules = self.policy.describe();
         Unit {
-            volume_id: volume.to_string(),
-            volume_name: None,
             create: name,
-            // A rotate unit answers no tick.
-            due_since: None,
             delete: p
                 .delete
                 .iter()
@@ -301,12 +298,10 @@ impl RotateRules {
                 })
                 .collect(),
             keep: p.keep,
-            orphans: vec![],
-            repair: vec![],
-            future: vec![],
             owned,
             newest,
-            error: None,
+            // A rotate unit answers no tick, has no marks (orphans, repairs, future ones).
+            ..Unit::empty(volume, None)
         }
     }
 }

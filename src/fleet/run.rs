@@ -533,8 +533,8 @@ pub async fn apply(
             .into_iter()
             .zip(&policies)
             .map(|(p, ci)| {
-                // Only a task that died before its account was planned leaves a slot empty; every
-                // slot's policy is one of the file's (a saved plan is reconciled with it first).
+                // Only an account task that died (a bug) leaves a slot empty; every slot's policy
+                // is one of the file's (a saved plan is reconciled with it first).
                 p.unwrap_or_else(|| {
                     let c = &compiled[ci.expect("every policy of a run is in the file")];
                     empty_plan(c, None, "planning stopped unexpectedly".into(), now)

@@ -1,8 +1,18 @@
-//! One module per cloud, and the registry: one row per provider (key, product name, capabilities,
-//! id checks, default rate limit) and the constructor. Each cloud module owns its wire types (serde
-//! structs named as the API names them), its signing and its mapping to `model` types; nothing
-//! outside `providers/` sees a wire field. Adding a provider means one folder here, one row in
-//! [`REGISTRY`] and one arm in [`build`].
+//! One folder per cloud, and the registry: one row per provider (key, product name, capabilities,
+//! id checks, default rate limit) and the constructor. Nothing outside `providers/` sees a wire
+//! field. Every folder has the same files, as object_store's `src/{aws,azure,gcp}/` do:
+//! - `mod.rs`: the [`Provider`] impl and what it checks before sending;
+//! - `client.rs`: signing or authenticating a call, sending it, decoding the answer, and mapping
+//!   an API error (`sign.rs`, `auth.rs` where the scheme is long);
+//! - `config.rs`: credentials resolved together with the endpoint they may be sent to;
+//! - `types.rs`: the wire types (serde structs named as the API names them) and their mapping
+//!   to `model` types.
+//!
+//! OVH's two products share one client and configuration (`ovh/`), each with its own `mod.rs` and
+//! `types.rs`. Client behaviour every cloud shares (renew once on a 401, the dry-run probe of a
+//! DELETE, API times) is written once, in [`shared`]; so is the refusal of a malformed id
+//! ([`check_shape`]). Adding a provider means one folder here, one row in [`REGISTRY`] and one
+//! arm in [`build`].
 
 pub mod checked;
 #[cfg(test)]
@@ -199,23 +209,34 @@ pub fn check_uuid(what: &'static str, value: &str) -> Result<()> {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         });
-    if ok && value.chars().any(|c| c.is_ascii_uppercase()) {
-        // The APIs write ids in lowercase and compare them as strings.
-        return Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: format!("ids are lowercase: {}", value.to_ascii_lowercase()),
-        });
-    }
-    if ok {
-        Ok(())
+    check_shape(what, value, ok, true, || {
+        "expected a UUID such as 6b1e1f3a-0000-4000-8000-000000000001".into()
+    })
+}
+
+/// The one refusal of a malformed id or name, before any request: `ok` says whether `value` has
+/// the API's shape. Where the API writes ids in lowercase and compares them as strings
+/// (`lowercase`), an id of the right shape in uppercase would be "not found", not the same object:
+/// it is refused with its lowercase form. Anything else is refused with `expected`.
+pub fn check_shape(
+    what: &'static str,
+    value: &str,
+    ok: bool,
+    lowercase: bool,
+    expected: impl FnOnce() -> String,
+) -> Result<()> {
+    let reason = if !ok {
+        expected()
+    } else if lowercase && value.chars().any(|c| c.is_ascii_uppercase()) {
+        format!("ids are lowercase: {}", value.to_ascii_lowercase())
     } else {
-        Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: "expected a UUID such as 6b1e1f3a-0000-4000-8000-000000000001".into(),
-        })
-    }
+        return Ok(());
+    };
+    Err(Error::InvalidInput {
+        what,
+        value: value.to_string(),
+        reason,
+    })
 }
 
 #[cfg(test)]

@@ -296,3 +296,24 @@ fn api_error(what: &str, resp: &Incoming) -> Error {
     };
     api.into_error(kind == "InvalidResource")
 }
+/// A fresh idempotency token: one per logical operation, reused by every retry of it.
+pub(super) fn client_token() -> String {
+    format!(
+        "snapctl-{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}
+
+pub(super) fn not_found(what: String) -> Error {
+    Error::NotFound(Box::new(ApiError {
+        provider: ProviderKind::Outscale,
+        action: what.clone(),
+        status: 404,
+        code: None,
+        message: format!("{what}: none is visible to this account in this region"),
+        request_id_header: REQUEST_ID,
+        request_id: None,
+        hint: Some("check the id, the region (--region / OSC_REGION) and the account".into()),
+    }))
+}

@@ -10,25 +10,26 @@ pub mod config;
 pub mod sign;
 
 mod prepare;
+mod types;
 use prepare::{revert_unsupported, schedules_unsupported};
+use types::*;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::error::{ApiError, Error, Result};
+use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     CloneRequest, CopyRequest, CreateSnapshot, ExportRequest, ExportTask, ImportRequest, Mutation,
-    Operation, Progress, ShareRequest, Snapshot, SnapshotKind, SnapshotState, Until, Volume,
-    VolumeState,
+    Operation, Progress, ShareRequest, Snapshot, SnapshotState, Until, Volume,
 };
 use crate::provider::Provider;
-use client::{OscClient, REQUEST_ID, ResponseContext};
+use client::{OscClient, client_token, not_found};
 
 /// What `outscale` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -53,247 +54,16 @@ pub fn check_id(what: &'static str, prefix: &str, value: &str) -> Result<()> {
     let ok = value
         .strip_prefix(prefix)
         .is_some_and(|rest| rest.len() == 8 && rest.chars().all(|c| c.is_ascii_hexdigit()));
-    if ok && value.chars().any(|c| c.is_ascii_uppercase()) {
-        // The API's ids are lowercase; an uppercase one would be "not found", not the same object.
-        return Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: format!("OUTSCALE ids are lowercase: {}", value.to_ascii_lowercase()),
-        });
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: format!("expected {prefix} followed by 8 hex digits, e.g. {prefix}12345678"),
-        })
-    }
+    crate::providers::check_shape(what, value, ok, true, || {
+        format!("expected {prefix} followed by 8 hex digits, e.g. {prefix}12345678")
+    })
 }
 
 fn check_account(value: &str) -> Result<()> {
-    if value.len() == 12 && value.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput {
-            what: "account id",
-            value: value.to_string(),
-            reason: "expected 12 digits".into(),
-        })
-    }
-}
-
-/// `ResourceTag`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ResourceTag {
-    key: String,
-    value: String,
-}
-
-/// `Snapshot`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct OscSnapshot {
-    snapshot_id: String,
-    volume_id: Option<String>,
-    volume_size: Option<u64>,
-    state: Option<String>,
-    progress: Option<u8>,
-    description: Option<String>,
-    creation_date: Option<String>,
-    #[serde(default)]
-    tags: Vec<ResourceTag>,
-}
-
-/// `Volume`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct OscVolume {
-    volume_id: String,
-    size: Option<u64>,
-    state: Option<String>,
-    subregion_name: Option<String>,
-    creation_date: Option<String>,
-    #[serde(default)]
-    tags: Vec<ResourceTag>,
-}
-
-/// `SnapshotExportTask`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct OscExportTask {
-    task_id: String,
-    snapshot_id: Option<String>,
-    state: Option<String>,
-    progress: Option<u8>,
-    comment: Option<String>,
-    osu_export: Option<OsuExport>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct OsuExport {
-    disk_image_format: Option<String>,
-    osu_bucket: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    osu_prefix: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SnapshotResponse {
-    snapshot: OscSnapshot,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct VolumeResponse {
-    volume: OscVolume,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ExportResponse {
-    snapshot_export_task: OscExportTask,
-}
-
-/// `CreateSnapshotRequest`.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateSnapshotBody<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    volume_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_snapshot_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_region_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_location: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    snapshot_size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    client_token: String,
-}
-
-/// `CreateVolumeRequest`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateVolumeBody<'a> {
-    snapshot_id: &'a str,
-    subregion_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    volume_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iops: Option<u32>,
-    client_token: String,
-}
-
-/// A fresh idempotency token: one per logical operation, reused by every retry of it.
-fn client_token() -> String {
-    format!(
-        "snapctl-{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
-    )
-}
-
-fn tag(tags: &[ResourceTag], key: &str) -> Option<String> {
-    tags.iter().find(|t| t.key == key).map(|t| t.value.clone())
-}
-
-/// `State`: only `completed` is taken; `error` failed; anything else (`in-queue`, `pending`,
-/// `pending/queued`, `importing`, words added later) is still going.
-fn snapshot_state(state: &str) -> SnapshotState {
-    match state {
-        "completed" => SnapshotState::Available,
-        "error" => SnapshotState::Error,
-        "deleting" => SnapshotState::Deleting,
-        "in-queue" | "pending" | "pending/queued" | "importing" => SnapshotState::Creating,
-        _ => SnapshotState::Unknown,
-    }
-}
-
-fn volume_state(state: &str) -> VolumeState {
-    match state {
-        "available" | "in-use" => VolumeState::Available,
-        "creating" => VolumeState::Creating,
-        "deleting" => VolumeState::Deleting,
-        "error" => VolumeState::Error,
-        _ => VolumeState::Unknown,
-    }
-}
-
-fn map_snapshot(s: OscSnapshot) -> Snapshot {
-    Snapshot {
-        provider: ProviderKind::Outscale,
-        name: tag(&s.tags, "Name"),
-        state: s
-            .state
-            .as_deref()
-            .map(snapshot_state)
-            .unwrap_or(SnapshotState::Unknown),
-        created_at: crate::providers::shared::api_time(s.creation_date.as_deref()),
-        id: s.snapshot_id,
-        volume_id: s.volume_id,
-        description: s.description,
-        provider_state: s.state,
-        kind: SnapshotKind::Manual,
-        size_gib: s.volume_size,
-        expires_at: None,
-    }
-}
-
-fn map_volume(v: OscVolume) -> Volume {
-    Volume {
-        provider: ProviderKind::Outscale,
-        name: tag(&v.tags, "Name"),
-        state: v
-            .state
-            .as_deref()
-            .map(volume_state)
-            .unwrap_or(VolumeState::Unknown),
-        created_at: crate::providers::shared::api_time(v.creation_date.as_deref()),
-        id: v.volume_id,
-        size_gib: v.size,
-        provider_state: v.state,
-        tags: v.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-    }
-}
-
-fn map_export(t: OscExportTask) -> ExportTask {
-    let (format, bucket, prefix) = match t.osu_export {
-        Some(o) => (o.disk_image_format, o.osu_bucket, o.osu_prefix),
-        None => (None, None, None),
-    };
-    ExportTask {
-        provider: ProviderKind::Outscale,
-        id: t.task_id,
-        snapshot_id: t.snapshot_id,
-        state: t.state,
-        progress: t.progress,
-        bucket,
-        prefix,
-        format,
-        comment: t.comment,
-    }
-}
-
-fn not_found(what: String) -> Error {
-    Error::NotFound(Box::new(ApiError {
-        provider: ProviderKind::Outscale,
-        action: what.clone(),
-        status: 404,
-        code: None,
-        message: format!("{what}: none is visible to this account in this region"),
-        request_id_header: REQUEST_ID,
-        request_id: None,
-        hint: Some("check the id, the region (--region / OSC_REGION) and the account".into()),
-    }))
+    let ok = value.len() == 12 && value.chars().all(|c| c.is_ascii_digit());
+    crate::providers::check_shape("account id", value, ok, false, || {
+        "expected 12 digits".into()
+    })
 }
 
 /// The OUTSCALE provider for one region and key pair.
@@ -302,20 +72,6 @@ pub struct Outscale {
     client: OscClient,
     /// The caller's account id (ReadAccounts), once asked; `None` when the call was refused.
     own_account: tokio::sync::OnceCell<Option<String>>,
-}
-
-/// `ReadAccounts` answer.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AccountsResponse {
-    #[serde(default)]
-    accounts: Vec<OscAccount>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct OscAccount {
-    account_id: Option<String>,
 }
 
 impl Outscale {
@@ -410,13 +166,6 @@ impl Outscale {
                 })?;
         Ok(())
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ResponseContextOnly {
-    #[allow(dead_code)]
-    response_context: Option<ResponseContext>,
 }
 
 #[async_trait]

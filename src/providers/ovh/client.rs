@@ -210,6 +210,30 @@ impl OvhClient {
     }
 }
 
+/// An OVH product's client and service from the settings, as EFS and NAS-HA both start: the
+/// `--service` given is checked with `check` before anything is sent, the credentials are
+/// resolved with their endpoint (`config::resolve`), and without a service `pick` asks the API for
+/// the account's only one.
+pub async fn connect(
+    settings: &crate::config::Settings,
+    http: Arc<Http>,
+    warnings: &mut Vec<String>,
+    provider: ProviderKind,
+    check: impl FnOnce(&str) -> Result<()>,
+    pick: impl AsyncFnOnce(&OvhClient) -> Result<String>,
+) -> Result<(OvhClient, String)> {
+    if let Some(service) = &settings.service {
+        check(service)?;
+    }
+    let config = super::config::resolve(settings, warnings)?;
+    let client = OvhClient::new(http, config, provider);
+    let service = match &settings.service {
+        Some(s) => s.clone(),
+        None => pick(&client).await?,
+    };
+    Ok((client, service))
+}
+
 /// The service to use when `--service` is not given: the account's only one. `services` are
 /// `(id, label)` pairs; none or several is an error that lists them.
 pub fn only_service(product: &str, services: Vec<(String, String)>) -> Result<String> {

@@ -9,12 +9,15 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+mod types;
+use client::{decode, max_microversion_of, version_root};
+use types::*;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -25,11 +28,10 @@ use crate::http::{Http, HttpConfig};
 use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CreateSnapshot, Operation, Progress, Snapshot,
-    SnapshotKind, SnapshotState, Until, Volume, VolumeState,
+    SnapshotState, Until, Volume,
 };
 use crate::provider::Provider;
 use crate::providers::check_uuid;
-use crate::providers::shared::api_time;
 use auth::Session;
 
 /// What `powervc` offers.
@@ -52,175 +54,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 
 /// The microversion that brought in-place revert.
 const REVERT_MICROVERSION: (u32, u32) = (3, 40);
-
-/// An optional field read leniently: a value of an unexpected type (a number where a string was
-/// documented, or the reverse) becomes `None` instead of failing the whole list.
-fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let v = Value::deserialize(d)?;
-    Ok(serde_json::from_value(v).ok())
-}
-
-#[derive(Debug, Deserialize)]
-struct CinderVolume {
-    id: String,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    size: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    created_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    metadata: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CinderSnapshot {
-    id: String,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    description: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    volume_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    size: Option<u64>,
-    #[serde(default, deserialize_with = "lenient")]
-    created_at: Option<String>,
-    /// `"100%"` in the api-ref, a bare number on some deployments.
-    #[serde(
-        rename = "os-extended-snapshot-attributes:progress",
-        default,
-        deserialize_with = "lenient"
-    )]
-    progress: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Link {
-    rel: String,
-    href: String,
-}
-
-fn snapshot_state(s: &str) -> SnapshotState {
-    match s {
-        "available" => SnapshotState::Available,
-        "creating" => SnapshotState::Creating,
-        "deleting" | "deleted" => SnapshotState::Deleting,
-        "restoring" => SnapshotState::Restoring,
-        "error" | "error_deleting" => SnapshotState::Error,
-        // backing-up, updating, unmanaging, and words added later: busy, never settled.
-        _ => SnapshotState::Unknown,
-    }
-}
-
-fn volume_state(s: &str) -> VolumeState {
-    match s {
-        "available" | "in-use" => VolumeState::Available,
-        "creating" | "downloading" => VolumeState::Creating,
-        "attaching" | "detaching" | "reserved" | "maintenance" | "extending" | "retyping"
-        | "uploading" | "backing-up" | "awaiting-transfer" => VolumeState::Updating,
-        "restoring-backup" | "reverting" => VolumeState::Restoring,
-        "deleting" => VolumeState::Deleting,
-        s if s.contains("error") => VolumeState::Error,
-        _ => VolumeState::Unknown,
-    }
-}
-
-/// `"40%"`, `"40"` or `40` → 40.
-fn percent(v: Option<&Value>) -> Option<u8> {
-    match v? {
-        Value::Number(n) => n.as_u64().map(|n| n.min(100) as u8),
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<u8>().ok(),
-        _ => None,
-    }
-}
-
-fn map_snapshot(s: CinderSnapshot) -> Snapshot {
-    Snapshot {
-        provider: ProviderKind::Powervc,
-        state: s
-            .status
-            .as_deref()
-            .map(snapshot_state)
-            .unwrap_or(SnapshotState::Unknown),
-        created_at: api_time(s.created_at.as_deref()),
-        id: s.id,
-        volume_id: s.volume_id,
-        name: s.name,
-        description: s.description,
-        provider_state: s.status,
-        kind: SnapshotKind::Manual,
-        size_gib: s.size,
-        expires_at: None,
-    }
-}
-
-fn map_volume(v: CinderVolume) -> Volume {
-    Volume {
-        provider: ProviderKind::Powervc,
-        state: v
-            .status
-            .as_deref()
-            .map(volume_state)
-            .unwrap_or(VolumeState::Unknown),
-        created_at: api_time(v.created_at.as_deref()),
-        id: v.id,
-        name: v.name,
-        size_gib: v.size,
-        provider_state: v.status,
-        tags: v.metadata.unwrap_or_default(),
-    }
-}
-
-/// The clone-volumes progress body, read tolerantly (fields under `details`, or at top level).
-#[derive(Debug, PartialEq)]
-struct CloneProgress {
-    flow: Option<String>,
-    percent: Option<u8>,
-    failure: Option<String>,
-    pairs: Vec<(String, String)>,
-}
-
-fn clone_progress(v: &Value) -> CloneProgress {
-    let d = v.get("details").unwrap_or(v);
-    let results = d.get("results").and_then(Value::as_object);
-    let failure = results
-        .and_then(|r| r.get("failure"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let pairs = results
-        .map(|r| {
-            r.iter()
-                .filter(|(k, _)| *k != "failure")
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    CloneProgress {
-        flow: d
-            .get("flow_details")
-            .and_then(|f| f.get("cloneFlow"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        percent: percent(d.get("progress")),
-        failure,
-        pairs,
-    }
-}
-
-/// `"3.71"` → `(3, 71)`.
-fn microversion(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
 
 /// The PowerVC provider.
 #[derive(Debug)]
@@ -420,50 +253,6 @@ impl Powervc {
     }
 }
 
-/// Where the version document of a volume endpoint is: `…/v3/` for `…/v3/<project>` and for a
-/// project-less `…/v3` (Cinder's URLs without a project id), the endpoint itself otherwise.
-fn version_root(base: &Url) -> Url {
-    let segments: Vec<&str> = base
-        .path_segments()
-        .map(|s| s.filter(|x| !x.is_empty()).collect())
-        .unwrap_or_default();
-    let is_version = |s: &&str| {
-        s.strip_prefix('v')
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
-    };
-    let keep = segments
-        .iter()
-        .rposition(is_version)
-        .map_or(segments.len(), |i| i + 1);
-    let mut root = base.clone();
-    let path = segments[..keep].join("/");
-    root.set_path(&if path.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/{path}/")
-    });
-    root.set_query(None);
-    root
-}
-
-/// The highest `version` of a version document: `{"versions": […]}` (a service root's 300 or
-/// `GET /v3/`) or `{"version": {…}}`. Entries without a microversion (v2's `""`) are skipped.
-fn max_microversion_of(v: &Value) -> Option<(u32, u32)> {
-    let listed = v["versions"].as_array().into_iter().flatten();
-    listed
-        .chain(std::iter::once(&v["version"]))
-        .filter_map(|x| x["version"].as_str().and_then(microversion))
-        .max()
-}
-
-fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| Error::Decode {
-        provider: ProviderKind::Powervc,
-        action: what.to_string(),
-        detail: e.to_string(),
-    })
-}
-
 #[async_trait]
 impl Provider for Powervc {
     fn kind(&self) -> ProviderKind {
@@ -603,15 +392,7 @@ impl Provider for Powervc {
         let what = format!("create a snapshot of volume {}", req.volume);
         let resp = self
             .session
-            .call(
-                Method::POST,
-                &["snapshots"],
-                &[],
-                Some(&body),
-                &[],
-                false,
-                &what,
-            )
+            .send(Method::POST, &["snapshots"], Some(&body), &what)
             .await?;
         #[derive(Deserialize)]
         struct Wrap {
@@ -630,13 +411,10 @@ impl Provider for Powervc {
     async fn delete_snapshot(&self, _volume: Option<&str>, id: &str) -> Result<Operation> {
         check_uuid("snapshot id", id)?;
         self.session
-            .call(
+            .send(
                 Method::DELETE,
                 &["snapshots", id],
-                &[],
                 None,
-                &[],
-                true,
                 &format!("delete snapshot {id}"),
             )
             .await?;
@@ -693,15 +471,7 @@ impl Provider for Powervc {
         let what = format!("create a volume from snapshot {}", req.snapshot);
         let resp = self
             .session
-            .call(
-                Method::POST,
-                &["volumes"],
-                &[],
-                Some(&body),
-                &[],
-                false,
-                &what,
-            )
+            .send(Method::POST, &["volumes"], Some(&body), &what)
             .await?;
         #[derive(Deserialize)]
         struct Wrap {
@@ -741,15 +511,7 @@ impl Provider for Powervc {
         let what = format!("clone volumes {}", req.volumes.join(", "));
         let resp = self
             .session
-            .call(
-                Method::POST,
-                &["clone-volumes"],
-                &[],
-                Some(&body),
-                &[],
-                false,
-                &what,
-            )
+            .send(Method::POST, &["clone-volumes"], Some(&body), &what)
             .await?;
         let v: Value = decode(&resp.body, &what)?;
         let task_uri = v["clone-volumes"]["task_uri"]
@@ -863,13 +625,10 @@ impl Provider for Powervc {
         let what = format!("update snapshot {}", req.snapshot);
         let resp = self
             .session
-            .call(
+            .send(
                 Method::PUT,
                 &["snapshots", &req.snapshot],
-                &[],
                 Some(&body),
-                &[],
-                true,
                 &what,
             )
             .await?;
@@ -935,92 +694,13 @@ impl Provider for Powervc {
 
 #[cfg(test)]
 mod tests {
+    use super::client::microversion;
     use super::*;
-
-    #[test]
-    fn a_field_of_an_unexpected_type_never_fails_a_list() {
-        let page = serde_json::json!([
-            {"id": "a", "status": "available", "os-extended-snapshot-attributes:progress": "100%"},
-            {"id": "b", "status": "creating", "os-extended-snapshot-attributes:progress": 42},
-            {"id": "c", "status": 7, "size": "ten", "os-extended-snapshot-attributes:progress": null}
-        ]);
-        let snaps: Vec<CinderSnapshot> = serde_json::from_value(page).expect("the list parses");
-        assert_eq!(percent(snaps[0].progress.as_ref()), Some(100));
-        assert_eq!(percent(snaps[1].progress.as_ref()), Some(42));
-        assert_eq!(snaps[2].status, None);
-        assert_eq!(snaps[2].size, None);
-        assert_eq!(snaps[2].id, "c");
-    }
-
-    #[test]
-    fn the_version_document_is_found_with_or_without_a_project_id() {
-        let root = |u: &str| version_root(&Url::parse(u).expect("url")).to_string();
-        assert_eq!(
-            root("https://pvc.example.com:9000/v3/38d2d7a82d9c4142a295298087bf9459"),
-            "https://pvc.example.com:9000/v3/"
-        );
-        assert_eq!(
-            root("https://pvc.example.com:9000/v3"),
-            "https://pvc.example.com:9000/v3/"
-        );
-        assert_eq!(
-            root("https://pvc.example.com:9000/v3/"),
-            "https://pvc.example.com:9000/v3/"
-        );
-        assert_eq!(
-            root("https://pvc.example.com/block-storage/v3/abc"),
-            "https://pvc.example.com/block-storage/v3/"
-        );
-        assert_eq!(
-            root("https://pvc.example.com:9000/"),
-            "https://pvc.example.com:9000/"
-        );
-    }
-
-    #[test]
-    fn the_highest_microversion_of_a_root_listing_wins() {
-        let root: Value = serde_json::json!({"versions": [
-            {"id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": ""},
-            {"id": "v3.0", "status": "CURRENT", "version": "3.64", "min_version": "3.0"}
-        ]});
-        assert_eq!(max_microversion_of(&root), Some((3, 64)));
-        let one: Value = serde_json::json!({"version": {"id": "v3.0", "version": "3.9"}});
-        assert_eq!(max_microversion_of(&one), Some((3, 9)));
-        assert_eq!(max_microversion_of(&serde_json::json!({})), None);
-    }
-
-    #[test]
-    fn clone_progress_reads_ibm_shapes() {
-        let running: Value = serde_json::from_str(
-            r#"{"details":{"results":{},"progress":40,"flow_details":{"cloneFlow":"RUNNING"}}}"#,
-        )
-        .expect("json");
-        let p = clone_progress(&running);
-        assert_eq!(p.flow.as_deref(), Some("RUNNING"));
-        assert_eq!(p.percent, Some(40));
-        let done: Value = serde_json::from_str(
-            r#"{"details":{"results":{"a":"b"},"progress":"100%","flow_details":{"cloneFlow":"SUCCESS"}}}"#,
-        )
-        .expect("json");
-        let p = clone_progress(&done);
-        assert_eq!(p.pairs, vec![("a".to_string(), "b".to_string())]);
-        assert_eq!(p.percent, Some(100));
-        let top: Value = serde_json::from_str(r#"{"results":{"failure":"boom"},"progress":"100"}"#)
-            .expect("json");
-        assert_eq!(clone_progress(&top).failure.as_deref(), Some("boom"));
-    }
 
     #[test]
     fn microversions_compare() {
         assert!(microversion("3.71").expect("parses") >= REVERT_MICROVERSION);
         assert!(microversion("3.9").expect("parses") < REVERT_MICROVERSION);
         assert_eq!(microversion("v3"), None);
-    }
-
-    #[test]
-    fn unknown_states_are_unsettled() {
-        assert_eq!(snapshot_state("backing-up"), SnapshotState::Unknown);
-        assert_eq!(volume_state("error_extending"), VolumeState::Error);
-        assert_eq!(volume_state("in-use"), VolumeState::Available);
     }
 }

@@ -11,10 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 
-use super::client::{OvhClient, only_service};
-use super::config;
+use super::client::{OvhClient, connect, only_service};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -40,57 +38,14 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     export: Support::No,
 };
 
+mod types;
+use types::*;
+
 /// The API's limit of custom snapshots per partition (NAS-HA FAQ).
 pub const MAX_CUSTOM_SNAPSHOTS: usize = 10;
 
 /// `dedicated.storage.SnapshotEnum`.
 pub const FREQUENCIES: [&str; 6] = ["hour-1", "hour-6", "day-1", "day-2", "day-3", "day-7"];
-
-/// `dedicated.nasha.StorageWithIAM` (fields used).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Storage {
-    ip: Option<String>,
-}
-
-/// `dedicated.nasha.Partition`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Partition {
-    partition_name: String,
-    size: Option<u64>,
-}
-
-/// `dedicated.nasha.customSnap`.
-#[derive(Debug, Deserialize)]
-struct CustomSnap {
-    name: String,
-    expiration: Option<String>,
-}
-
-/// `dedicated.nasTask.Task`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Task {
-    task_id: i64,
-    status: String,
-    details: Option<String>,
-}
-
-/// POST body of `customSnapshot`.
-#[derive(Debug, Serialize)]
-struct CustomSnapBody<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expiration: Option<String>,
-}
-
-/// POST body of the partition `snapshot` (schedule) route.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SnapshotTypeBody<'a> {
-    snapshot_type: &'a str,
-}
 
 /// The NAS-HA provider bound to one service.
 #[derive(Debug)]
@@ -108,15 +63,9 @@ pub fn check_name(what: &'static str, value: &str) -> Result<()> {
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: "use letters, digits and _ . : - (not first), at most 200 characters".into(),
-        })
-    }
+    crate::providers::check_shape(what, value, ok, false, || {
+        "use letters, digits and _ . : - (not first), at most 200 characters".into()
+    })
 }
 
 fn check_frequency(every: &str) -> Result<()> {
@@ -141,27 +90,6 @@ fn frequency_words(every: &str) -> String {
     }
 }
 
-/// `snapctl` names its snapshots `<prefix>YYYYMMDDTHHMMSSZ`; NAS-HA reports no creation time, so the
-/// time in such a name is the best one there is (rotation needs one).
-fn time_from_name(name: &str) -> Option<Timestamp> {
-    crate::model::parse_stamp(name.get(name.len().checked_sub(16)?..)?)
-}
-
-fn task_progress(task: Task) -> Progress {
-    match task.status.as_str() {
-        "done" => Progress::Done,
-        "cancelled" | "customerError" | "ovhError" => Progress::Failed {
-            state: task.status,
-            message: task.details,
-        },
-        // todo, init, doing, and any word OVH adds later: not done.
-        _ => Progress::Pending {
-            state: task.status,
-            percent: None,
-        },
-    }
-}
-
 impl Nasha {
     /// Build from settings: credentials, and the service (the only one, when not given).
     pub async fn from_settings(
@@ -169,14 +97,13 @@ impl Nasha {
         http: Arc<Http>,
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
-        if let Some(service) = &settings.service {
-            check_name("service name", service)?;
-        }
-        let config = config::resolve(settings, warnings)?;
-        let client = OvhClient::new(http, config, ProviderKind::OvhNasha);
-        let service = match &settings.service {
-            Some(s) => s.clone(),
-            None => {
+        let (client, service) = connect(
+            settings,
+            http,
+            warnings,
+            ProviderKind::OvhNasha,
+            |s| check_name("service name", s),
+            async |client: &OvhClient| {
                 let names: Vec<String> = client
                     .get_json(
                         client.url(&["dedicated", "nasha"], &[]),
@@ -186,9 +113,10 @@ impl Nasha {
                 only_service(
                     "NAS-HA",
                     names.into_iter().map(|n| (n, String::new())).collect(),
-                )?
-            }
-        };
+                )
+            },
+        )
+        .await?;
         Ok(Nasha { client, service })
     }
 
@@ -306,16 +234,6 @@ impl Nasha {
             ),
         }
     }
-}
-
-/// `expiration` as returned: a date or a date-time.
-fn parse_expiration(s: &str) -> Option<Timestamp> {
-    s.parse::<Timestamp>().ok().or_else(|| {
-        s.parse::<jiff::civil::Date>()
-            .ok()
-            .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    })
 }
 
 #[async_trait]
@@ -660,42 +578,5 @@ mod tests {
         for bad in ["", "..", "-x", "a/b", "a b", "x?y", &"a".repeat(201)] {
             assert!(check_name("n", bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn snapctl_names_carry_their_time() {
-        assert_eq!(
-            time_from_name("snapctl-20261124T093005Z").map(|t| t.to_string()),
-            Some("2026-11-24T09:30:05Z".into())
-        );
-        assert_eq!(time_from_name("before-upgrade"), None);
-    }
-
-    #[test]
-    fn task_statuses_map_to_progress() {
-        let t = |s: &str| Task {
-            task_id: 1,
-            status: s.into(),
-            details: Some("why".into()),
-        };
-        assert_eq!(task_progress(t("done")), Progress::Done);
-        for failed in ["cancelled", "customerError", "ovhError"] {
-            assert!(matches!(task_progress(t(failed)), Progress::Failed { .. }));
-        }
-        for pending in ["todo", "init", "doing", "somethingNew"] {
-            assert!(matches!(
-                task_progress(t(pending)),
-                Progress::Pending { .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn expirations_parse_as_dates_or_times() {
-        assert_eq!(
-            parse_expiration("2022-06-24").map(|t| t.to_string()),
-            Some("2022-06-24T00:00:00Z".into())
-        );
-        assert!(parse_expiration("2022-06-24T10:00:00+02:00").is_some());
     }
 }

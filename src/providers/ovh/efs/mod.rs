@@ -10,10 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
 
-use super::client::{OvhClient, only_service};
-use super::config;
+use super::client::{OvhClient, connect, only_service};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -21,12 +19,14 @@ use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     CloneRequest, CreateSnapshot, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
     ScheduleRule, ScheduleSpec, Snapshot, SnapshotKind, SnapshotState, SnapshotUpdate, Until,
-    Volume, VolumeState,
+    Volume,
 };
 use crate::provider::Provider;
 
 mod policy;
+mod types;
 pub use crate::providers::check_uuid;
+use types::*;
 
 /// What `ovh-efs` offers.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -47,68 +47,6 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// Smallest EFS volume, in GB (EFS FAQ: volumes of 100 GB to 29 TB).
 pub const MIN_SHARE_GB: u64 = 100;
 
-/// `NetAppServiceWithIAM` (the fields snapctl uses).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NetAppService {
-    id: String,
-    name: Option<String>,
-    region: Option<String>,
-}
-
-/// `NetAppShare`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NetAppShare {
-    id: String,
-    name: Option<String>,
-    size: Option<u64>,
-    created_at: Option<String>,
-    status: Option<String>,
-}
-
-/// `NetAppShareSnapshot`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NetAppShareSnapshot {
-    id: String,
-    name: Option<String>,
-    description: Option<String>,
-    created_at: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    status: Option<String>,
-}
-
-/// POST body of `…/share/{shareId}/snapshot`.
-#[derive(Debug, Serialize)]
-struct SnapshotCreateBody<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-}
-
-/// POST body of `…/share` when cloning (`NetAppShare` writable fields).
-#[derive(Debug, Serialize)]
-struct ShareCreateBody<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    protocol: &'static str,
-    size: u64,
-    #[serde(rename = "snapshotID")]
-    snapshot_id: &'a str,
-}
-
-/// POST body of `…/share/{shareId}/revert`.
-#[derive(Debug, Serialize)]
-struct RevertBody<'a> {
-    #[serde(rename = "snapshotID")]
-    snapshot_id: &'a str,
-}
-
 /// The EFS provider bound to one service.
 #[derive(Debug)]
 pub struct Efs {
@@ -127,15 +65,15 @@ impl Efs {
         http: Arc<Http>,
         warnings: &mut Vec<String>,
     ) -> Result<Self> {
-        if let Some(service) = &settings.service {
-            check_uuid("service", service)?;
-        }
-        let config = config::resolve(settings, warnings)?;
-        let client = OvhClient::new(http, config, ProviderKind::OvhEfs);
-        let service = match &settings.service {
-            Some(s) => s.clone(),
-            None => pick_only_service(&client).await?,
-        };
+        let (client, service) = connect(
+            settings,
+            http,
+            warnings,
+            ProviderKind::OvhEfs,
+            |s| check_uuid("service", s),
+            pick_only_service,
+        )
+        .await?;
         Ok(Efs {
             client,
             service,
@@ -219,77 +157,6 @@ async fn pick_only_service(client: &OvhClient) -> Result<String> {
             })
             .collect(),
     )
-}
-
-fn snapshot_state(status: &str) -> SnapshotState {
-    match status {
-        "available" => SnapshotState::Available,
-        "creating" | "manage_starting" => SnapshotState::Creating,
-        "deleting" | "unmanage_starting" => SnapshotState::Deleting,
-        "restoring" => SnapshotState::Restoring,
-        "error" | "error_deleting" | "manage_error" | "unmanage_error" => SnapshotState::Error,
-        _ => SnapshotState::Unknown,
-    }
-}
-
-fn snapshot_kind(kind: Option<&str>) -> SnapshotKind {
-    match kind {
-        Some("manual") => SnapshotKind::Manual,
-        Some("automatic") => SnapshotKind::Automatic,
-        // `system`, and any word OVH adds later: never cloned, never rotated.
-        _ => SnapshotKind::System,
-    }
-}
-
-fn volume_state(status: &str) -> VolumeState {
-    match status {
-        "available" => VolumeState::Available,
-        "creating" | "creating_from_snapshot" | "manage_starting" => VolumeState::Creating,
-        "extending" | "shrinking" | "migrating" | "migrating_to" | "replication_change" => {
-            VolumeState::Updating
-        }
-        "reverting" => VolumeState::Restoring,
-        "deleting" | "deleted" | "unmanage_starting" => VolumeState::Deleting,
-        s if s.contains("error") => VolumeState::Error,
-        _ => VolumeState::Unknown,
-    }
-}
-
-fn map_snapshot(s: NetAppShareSnapshot, share: &str) -> Snapshot {
-    Snapshot {
-        provider: ProviderKind::OvhEfs,
-        state: s
-            .status
-            .as_deref()
-            .map(snapshot_state)
-            .unwrap_or(SnapshotState::Unknown),
-        kind: snapshot_kind(s.kind.as_deref()),
-        created_at: crate::providers::shared::api_time(s.created_at.as_deref()),
-        id: s.id,
-        volume_id: Some(share.to_string()),
-        name: s.name,
-        description: s.description,
-        provider_state: s.status,
-        size_gib: None,
-        expires_at: None,
-    }
-}
-
-fn map_share(s: NetAppShare) -> Volume {
-    Volume {
-        provider: ProviderKind::OvhEfs,
-        state: s
-            .status
-            .as_deref()
-            .map(volume_state)
-            .unwrap_or(VolumeState::Unknown),
-        created_at: crate::providers::shared::api_time(s.created_at.as_deref()),
-        id: s.id,
-        name: s.name,
-        size_gib: s.size,
-        provider_state: s.status,
-        tags: Default::default(),
-    }
 }
 
 /// The refusal for cloning or reverting to a snapshot that is not `manual`.
@@ -668,23 +535,9 @@ mod tests {
     }
 
     #[test]
-    fn unknown_status_words_are_unknown_and_unknown_types_are_never_manual() {
-        assert_eq!(snapshot_state("frobnicating"), SnapshotState::Unknown);
-        assert_eq!(
-            volume_state("shrinking_possible_data_loss_error"),
-            VolumeState::Error
-        );
-        assert_eq!(
-            volume_state("creating_from_snapshot"),
-            VolumeState::Creating
-        );
-        assert_eq!(snapshot_kind(Some("pinned")), SnapshotKind::System);
-        assert_eq!(snapshot_kind(None), SnapshotKind::System);
-    }
-
-    #[test]
     fn urls_encode_segments() {
         let http = Arc::new(Http::new(crate::http::HttpConfig::default()).expect("client"));
+        use crate::providers::ovh::config;
         let config = config::OvhConfig {
             base_url: config::endpoint_url("https://eu.api.ovh.com/1.0").expect("url"),
             credentials: config::OvhCredentials {

@@ -1,8 +1,8 @@
 //! Keystone v3 password authentication for PowerVC: the documented auth body, the token from
 //! `X-Subject-Token`, its expiry and renewal margin, and the volume URL from the token's catalog (or
 //! the override, or `https://<identity host>:9000/v3/<project>`). The password and the token are
-//! never traced. The [`Session`] that holds the token lives here, with the mapping of Keystone and
-//! Cinder error bodies to `ApiError`s (`x-openstack-request-id`).
+//! never traced. The [`Session`] that holds the token lives here; its calls, and the mapping of
+//! Keystone and Cinder error bodies to `ApiError`s, are in `client.rs`.
 
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::config::{Domain, PowervcConfig, ProjectScope, User};
-use crate::error::{ApiError, Error, Result};
-use crate::http::{Http, Incoming, Outgoing};
+use crate::error::{Error, Result};
+use crate::http::{Http, Outgoing};
 use crate::kind::ProviderKind;
 
 /// OpenStack's request id header.
@@ -148,7 +148,7 @@ impl Session {
             })
             .await?;
         if !resp.status.is_success() {
-            return Err(api_error(&what, &resp));
+            return Err(super::client::api_error(&what, &resp));
         }
         let token = resp
             .header("x-subject-token")
@@ -249,45 +249,4 @@ impl Session {
         let s = guard.as_ref().expect("set above");
         Ok((s.token.clone(), s.volume_url.clone()))
     }
-}
-
-/// Cinder `{"<fault>": {"code", "message"}}` or Keystone `{"error": {"code", "title", "message"}}`.
-pub fn api_error(what: &str, resp: &Incoming) -> Error {
-    let status = resp.status.as_u16();
-    let parsed: Option<(String, Option<String>)> = serde_json::from_slice::<Value>(&resp.body)
-        .ok()
-        .and_then(|v| {
-            let obj = v.as_object()?;
-            let (key, inner) = obj.iter().next()?;
-            let inner = inner.as_object()?;
-            let message = inner.get("message")?.as_str()?.to_string();
-            let code = if key == "error" {
-                inner
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            } else {
-                Some(key.clone())
-            };
-            Some((message, code))
-        });
-    let (message, code) = parsed.unwrap_or_else(|| (resp.raw_message(), None));
-    let hint = match status {
-        401 => Some("check OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains; the password or token was refused".to_string()),
-        403 => Some("the user lacks a role for this in the project (PowerVC: admin or storage manager)".to_string()),
-        413 => Some("PowerVC is rate-limiting or a quota is reached: retry later or free some quota".to_string()),
-        s if s >= 500 => Some("PowerVC answered with a server error: retry later, and quote the request id to support".to_string()),
-        _ => None,
-    };
-    let api = ApiError {
-        provider: ProviderKind::Powervc,
-        action: what.to_string(),
-        status,
-        code,
-        message,
-        request_id_header: REQUEST_ID,
-        request_id: resp.header(REQUEST_ID),
-        hint,
-    };
-    api.into_error(false)
 }

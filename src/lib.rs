@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod complete;
 pub mod config;
+pub mod connect;
 pub mod demo;
 pub mod emulator;
 pub mod error;

@@ -15,7 +15,6 @@ use crate::cli::{
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
 use crate::fleet::rotate::RotateOptions;
-use crate::http::{Http, HttpConfig, RateLimit};
 use crate::kind::ProviderKind;
 use crate::lock::lock_dir;
 use crate::model::{
@@ -28,7 +27,7 @@ use crate::output::{
     render_rotation,
 };
 use crate::provider::{Provider, create_snapshot_once};
-use crate::providers::{build, entry};
+use crate::providers::entry;
 use crate::rotation::plan::Policy;
 use crate::rotation::{self, CheckOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
@@ -383,14 +382,9 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     outcome
 }
 
-/// Downgrade warnings already printed by this process (fleet mode connects once per account).
-static WARNED_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-static WARNED_INSECURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// No downgrade warnings from this process (shell completion must print nothing to the terminal).
 pub(crate) fn silence_warnings() {
-    WARNED_HTTP.store(true, std::sync::atomic::Ordering::Relaxed);
-    WARNED_INSECURE.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::connect::silence_warnings();
 }
 
 /// A provider built from the settings, with what a run reports about it.
@@ -404,8 +398,9 @@ pub(crate) struct Connected {
 }
 
 /// Resolve the settings for `opts`, check them with `check` (inputs are refused before anything
-/// is built), then build the provider with its HTTP client: rate limit, TLS, dry run. Warnings
-/// about exposed credentials or downgraded transport go to stderr whatever `-q` says.
+/// is built), then [`crate::connect::connect`]: credentials paired with their endpoint, one HTTP
+/// client (rate limit, TLS, dry run), the provider. Warnings about exposed credentials or a
+/// re-pointed profile go to stderr whatever `-q` says, also when the connection fails.
 pub(crate) async fn connect(
     g: &crate::cli::Global,
     opts: crate::config::GlobalOpts,
@@ -413,75 +408,28 @@ pub(crate) async fn connect(
     check: impl FnOnce(ProviderKind) -> Result<()>,
 ) -> Result<Connected> {
     let no_color = env.var("NO_COLOR").map(str::to_string);
-    let env_no_color = no_color.as_deref();
-    let mut settings = resolve(&opts, env, true)?.expect("provider_required yields a provider");
+    let settings = resolve(&opts, env, true)?.expect("provider_required yields a provider");
     check(settings.provider)?;
-    let rate_limit = match g.max_rps.or(settings.profile.max_rps) {
-        Some(rps) if rps > 0.0 => Some(RateLimit {
-            per_second: rps,
-            burst: entry(settings.provider)
-                .default_rate_limit
-                .map_or(1, |d| d.burst),
-        }),
-        Some(0.0) => None,
-        Some(rps) => {
-            return Err(Error::Config {
-                message: format!("max_rps = {rps}: a request rate cannot be negative or NaN"),
-                hint: Some("set max_rps to requests per second, or 0 for no limit".into()),
-            });
-        }
-        None => entry(settings.provider).default_rate_limit,
-    };
-    let allow_http = g.allow_http || settings.profile.allow_http.unwrap_or(false);
-    if allow_http && !WARNED_HTTP.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        // On every run, whatever -q says: this is a security downgrade.
-        eprintln!(
-            "warning: plain http:// endpoints are allowed (--allow-http/allow_http): credentials and data may cross the network unencrypted"
-        );
-    }
-    // TLS settings apply to every provider (PowerVC may add its own from OS_CACERT/clouds.yaml).
-    let cacert = settings
-        .cacert_flag
-        .clone()
-        .or_else(|| settings.profile.cacert.clone());
-    let ca_pem = cacert
-        .as_deref()
-        .map(crate::http::read_ca_file)
-        .transpose()?;
-    let insecure = settings.insecure_flag || settings.profile.insecure.unwrap_or(false);
-    if insecure && !WARNED_INSECURE.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        // On every run, whatever -q says: this is a security downgrade.
-        eprintln!(
-            "warning: TLS certificate verification is OFF (--insecure): anyone on the path can read or change what is sent, credentials included"
-        );
-    }
-    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let started = std::time::Instant::now();
-    let http = Arc::new(Http::new(HttpConfig {
-        sent: sent.clone(),
-        ca_pem,
-        insecure,
-        // --timeout is the wait deadline only; one request has its own limit.
-        request_timeout: g
-            .request_timeout
-            .unwrap_or(HttpConfig::default().request_timeout)
-            .max(Duration::from_millis(100)),
-        verbosity: g.verbose,
-        rate_limit,
-        allow_http,
+    let transport = crate::connect::Transport {
+        max_rps: g.max_rps,
+        allow_http: g.allow_http,
         loopback_only: opts.loopback_only,
         dry_run: g.dry_run,
-        max_body: g.max_response_size.unwrap_or(crate::http::DEFAULT_MAX_BODY),
-        held: crate::http::process_ledger(),
-        base_delay: g.retry_delay.unwrap_or(HttpConfig::default().base_delay),
-        ..HttpConfig::default()
-    })?);
-    let mut warnings = std::mem::take(&mut settings.warnings);
-    let built = build(&settings, http, &mut warnings).await;
+        request_timeout: g.request_timeout,
+        retry_delay: g.retry_delay,
+        max_body: g.max_response_size,
+        verbosity: g.verbose,
+    };
+    let started = std::time::Instant::now();
+    let mut warnings = Vec::new();
+    let made = crate::connect::connect(&settings, &transport, &mut warnings).await;
     // These warnings are about credentials others can read or a file others can change: -q
     // (no progress, no notices) never hides them.
-    let warn = if crate::output::use_color(&g.color, env_no_color, std::io::stderr().is_terminal())
-    {
+    let warn = if crate::output::use_color(
+        &g.color,
+        no_color.as_deref(),
+        std::io::stderr().is_terminal(),
+    ) {
         "\x1b[33mwarning:\x1b[0m"
     } else {
         "warning:"
@@ -489,11 +437,12 @@ pub(crate) async fn connect(
     for w in &warnings {
         eprintln!("{warn} {}", crate::text::sanitize(w));
     }
+    let made = made?;
     Ok(Connected {
-        provider: Arc::from(built?),
+        provider: Arc::from(made.provider),
         wait: WaitOptions::new(settings.timeout, g.poll_interval, g.quiet),
         settings,
-        sent,
+        sent: made.sent,
         started,
     })
 }

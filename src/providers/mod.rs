@@ -175,27 +175,56 @@ pub fn force_attached_names() -> String {
         .join(", ")
 }
 
-/// Build the provider the settings name, its answers' ids checked ([`checked`]); configuration
-/// warnings (world-readable secrets, …) are
-/// pushed to `warnings`.
+/// A provider's credentials paired with the endpoint they may be sent to, resolved once from
+/// one source (`crate::connect` explains the rule), before any client exists.
+#[derive(Debug)]
+pub enum Paired {
+    /// OVH EFS: application key, secret and consumer key with their API endpoint.
+    OvhEfs(ovh::config::OvhConfig),
+    /// OVH NAS-HA: the same, for NAS-HA.
+    OvhNasha(ovh::config::OvhConfig),
+    /// OUTSCALE: an access key pair with its region and API endpoint.
+    Outscale(outscale::config::OscConfig),
+    /// PowerVC: a Keystone password with its identity URL (and volume URL override).
+    Powervc(Box<powervc::config::PowervcConfig>),
+}
+
+impl Paired {
+    /// What the provider's own configuration adds to TLS: a CA file and whether to skip
+    /// verification (PowerVC's `OS_CACERT`, `OS_INSECURE`, `clouds.yaml`'s `cacert`/`verify`).
+    pub fn tls(&self) -> (Option<std::path::PathBuf>, bool) {
+        match self {
+            Paired::Powervc(c) => (c.cacert.clone(), c.insecure),
+            _ => (None, false),
+        }
+    }
+}
+
+/// Pair the credentials of the provider the settings name with their endpoint; configuration
+/// warnings (world-readable secrets, …) are pushed to `warnings`.
+pub fn pair(settings: &Settings, warnings: &mut Vec<String>) -> Result<Paired> {
+    Ok(match settings.provider {
+        ProviderKind::OvhEfs => Paired::OvhEfs(ovh::config::resolve(settings, warnings)?),
+        ProviderKind::OvhNasha => Paired::OvhNasha(ovh::config::resolve(settings, warnings)?),
+        ProviderKind::Outscale => Paired::Outscale(outscale::config::resolve(settings, warnings)?),
+        ProviderKind::Powervc => {
+            Paired::Powervc(Box::new(powervc::config::resolve(settings, warnings)?))
+        }
+    })
+}
+
+/// Make the provider from its paired configuration and the client built for it, its answers'
+/// ids checked ([`checked`]).
 pub async fn build(
     settings: &Settings,
+    paired: Paired,
     http: Arc<Http>,
-    warnings: &mut Vec<String>,
 ) -> Result<Box<dyn Provider>> {
-    let inner: Box<dyn Provider> = match settings.provider {
-        ProviderKind::OvhEfs => {
-            Box::new(ovh::efs::Efs::from_settings(settings, http, warnings).await?)
-        }
-        ProviderKind::OvhNasha => {
-            Box::new(ovh::nasha::Nasha::from_settings(settings, http, warnings).await?)
-        }
-        ProviderKind::Outscale => {
-            Box::new(outscale::Outscale::from_settings(settings, http, warnings)?)
-        }
-        ProviderKind::Powervc => {
-            Box::new(powervc::Powervc::from_settings(settings, http, warnings)?)
-        }
+    let inner: Box<dyn Provider> = match paired {
+        Paired::OvhEfs(c) => Box::new(ovh::efs::Efs::new(settings, c, http).await?),
+        Paired::OvhNasha(c) => Box::new(ovh::nasha::Nasha::new(settings, c, http).await?),
+        Paired::Outscale(c) => Box::new(outscale::Outscale::new(settings, c, http)),
+        Paired::Powervc(c) => Box::new(powervc::Powervc::new(settings, *c, http)),
     };
     // Every id a server answers is checked where it enters (providers/checked.rs).
     Ok(Box::new(checked::Checked::new(inner)))

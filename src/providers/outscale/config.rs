@@ -140,7 +140,6 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OscCon
     } else {
         load_profile(settings, warnings)?
     };
-    warnings.extend(settings.endpoint_warning());
     let ambient = settings.ambient();
     let env = &ambient;
     let profile = &settings.profile;

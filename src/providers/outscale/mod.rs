@@ -101,18 +101,13 @@ impl Outscale {
             .cloned()
     }
 
-    /// Build from settings (no request is sent).
-    pub fn from_settings(
-        settings: &Settings,
-        http: Arc<Http>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Self> {
-        let config = config::resolve(settings, warnings)?;
+    /// Make it from its paired configuration (no request is sent).
+    pub fn new(settings: &Settings, config: config::OscConfig, http: Arc<Http>) -> Self {
         let page = settings.profile.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        Ok(Outscale {
+        Outscale {
             client: OscClient::new(http, config, page),
             own_account: tokio::sync::OnceCell::new(),
-        })
+        }
     }
 
     async fn snapshot(&self, id: &str) -> Result<Option<OscSnapshot>> {

@@ -210,14 +210,13 @@ impl OvhClient {
     }
 }
 
-/// An OVH product's client and service from the settings, as EFS and NAS-HA both start: the
-/// `--service` given is checked with `check` before anything is sent, the credentials are
-/// resolved with their endpoint (`config::resolve`), and without a service `pick` asks the API for
-/// the account's only one.
+/// An OVH product's client and service, as EFS and NAS-HA both start: the `--service` given is
+/// checked with `check` before anything is sent; without one, `pick` asks the API for the
+/// account's only one.
 pub async fn connect(
     settings: &crate::config::Settings,
+    config: OvhConfig,
     http: Arc<Http>,
-    warnings: &mut Vec<String>,
     provider: ProviderKind,
     check: impl FnOnce(&str) -> Result<()>,
     pick: impl AsyncFnOnce(&OvhClient) -> Result<String>,
@@ -225,7 +224,6 @@ pub async fn connect(
     if let Some(service) = &settings.service {
         check(service)?;
     }
-    let config = super::config::resolve(settings, warnings)?;
     let client = OvhClient::new(http, config, provider);
     let service = match &settings.service {
         Some(s) => s.clone(),

@@ -175,7 +175,6 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<OvhCon
     } else {
         OvhConf::load(settings, warnings)?
     };
-    warnings.extend(settings.endpoint_warning());
     let ambient = settings.ambient();
     let env = &ambient;
     let endpoint = layered(

@@ -316,7 +316,6 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
     } else {
         load_cloud(settings, warnings)?
     };
-    warnings.extend(settings.endpoint_warning());
     let ambient = settings.ambient();
     let env = &ambient;
     let p = &settings.profile;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::http::{Http, HttpConfig};
+use crate::http::Http;
 use crate::kind::{Capabilities, ProviderKind, Support};
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CreateSnapshot, Operation, Progress, Snapshot,
@@ -63,46 +63,17 @@ pub struct Powervc {
 }
 
 impl Powervc {
-    /// Build from settings (no request is sent). TLS settings make a client of its own.
-    pub fn from_settings(
-        settings: &Settings,
-        http: Arc<Http>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Self> {
-        let config = config::resolve(settings, warnings)?;
-        // Rebuild the client only when OS_CACERT/OS_INSECURE/clouds.yaml add to what the global
-        // flags already set up.
-        let already = http.config();
-        let needs_ca = config.cacert.is_some() && already.ca_pem.is_none();
-        let needs_insecure = config.insecure && !already.insecure;
-        let http = if needs_ca || needs_insecure {
-            let ca_pem = config
-                .cacert
-                .as_deref()
-                .map(crate::http::read_ca_file)
-                .transpose()?;
-            if needs_insecure {
-                // On every run, whatever -q says: this is a security downgrade.
-                eprintln!(
-                    "warning: TLS certificate verification is OFF (--insecure/OS_INSECURE); anyone on the path can read the PowerVC password"
-                );
-            }
-            Arc::new(Http::new(HttpConfig {
-                ca_pem,
-                insecure: config.insecure,
-                ..http.config().clone()
-            })?)
-        } else {
-            http
-        };
-        Ok(Powervc {
+    /// Make it from its paired configuration (no request is sent). Its TLS settings are in the
+    /// client already (`crate::connect` merges them).
+    pub fn new(settings: &Settings, config: config::PowervcConfig, http: Arc<Http>) -> Self {
+        Powervc {
             session: Session::new(http, config),
             page_size: settings
                 .profile
                 .page_size
                 .unwrap_or(DEFAULT_PAGE_SIZE)
                 .clamp(1, 10_000),
-        })
+        }
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str], what: &str) -> Result<T> {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 
 use super::client::{OvhClient, connect, only_service};
+use super::config::OvhConfig;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -59,16 +60,12 @@ pub struct Efs {
 }
 
 impl Efs {
-    /// Build from settings: resolve credentials, and the service (the only one, when not given).
-    pub async fn from_settings(
-        settings: &Settings,
-        http: Arc<Http>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Self> {
+    /// Make it from its paired configuration: the service given, or the account's only one.
+    pub async fn new(settings: &Settings, config: OvhConfig, http: Arc<Http>) -> Result<Self> {
         let (client, service) = connect(
             settings,
+            config,
             http,
-            warnings,
             ProviderKind::OvhEfs,
             |s| check_uuid("service", s),
             pick_only_service,

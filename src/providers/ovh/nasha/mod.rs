@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use reqwest::Method;
 
 use super::client::{OvhClient, connect, only_service};
+use super::config::OvhConfig;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -91,16 +92,12 @@ fn frequency_words(every: &str) -> String {
 }
 
 impl Nasha {
-    /// Build from settings: credentials, and the service (the only one, when not given).
-    pub async fn from_settings(
-        settings: &Settings,
-        http: Arc<Http>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Self> {
+    /// Make it from its paired configuration: the service given, or the account's only one.
+    pub async fn new(settings: &Settings, config: OvhConfig, http: Arc<Http>) -> Result<Self> {
         let (client, service) = connect(
             settings,
+            config,
             http,
-            warnings,
             ProviderKind::OvhNasha,
             |s| check_name("service name", s),
             async |client: &OvhClient| {

@@ -1,8 +1,8 @@
 //! Keystone v3 password authentication for PowerVC: the documented auth body, the token from
 //! `X-Subject-Token`, its expiry and renewal margin, and the volume URL from the token's catalog (or
 //! the override, or `https://<identity host>:9000/v3/<project>`). The password and the token are
-//! never traced. The [`Session`] that holds the token lives here; its calls, and the mapping of
-//! Keystone and Cinder error bodies to `ApiError`s, are in `client.rs`.
+//! never traced. The [`Session`] that holds the token lives here; its calls are in `client.rs`, the
+//! mapping of Keystone and Cinder error bodies to `ApiError`s in `types.rs`.
 
 use std::sync::Arc;
 
@@ -20,7 +20,8 @@ use crate::http::{Http, Outgoing};
 use crate::kind::ProviderKind;
 
 /// OpenStack's request id header.
-pub const REQUEST_ID: &str = "x-openstack-request-id";
+pub use super::types::REQUEST_ID;
+use super::types::api_error;
 
 /// Catalog service types for block storage, in order of preference.
 pub const VOLUME_TYPES: [&str; 4] = ["block-storage", "volumev3", "volumev2", "volume"];
@@ -148,7 +149,7 @@ impl Session {
             })
             .await?;
         if !resp.status.is_success() {
-            return Err(super::client::api_error(&what, &resp));
+            return Err(api_error(&what, &resp));
         }
         let token = resp
             .header("x-subject-token")

@@ -1,5 +1,5 @@
 //! Calls to the PowerVC volume service through an authenticated [`Session`] (the session itself
-//! and Keystone authentication are in `auth.rs`), and the mapping of their error bodies.
+//! and Keystone authentication are in `auth.rs`; error bodies are mapped in `types.rs`).
 //!
 //! The token (from `X-Subject-Token`) and the volume URL (from the token's catalog, or the override,
 //! or `https://<identity host>:9000/v3/<project>`) are cached for the run; the token is renewed before
@@ -11,9 +11,9 @@ use reqwest::{Method, Url};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::auth::REQUEST_ID;
 use super::auth::Session;
-use crate::error::{ApiError, Error, Result};
+use super::types::api_error;
+use crate::error::{Error, Result};
 use crate::http::{Incoming, Outgoing};
 use crate::kind::ProviderKind;
 use serde::de::DeserializeOwned;
@@ -170,47 +170,6 @@ pub(super) fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> 
         action: what.to_string(),
         detail: e.to_string(),
     })
-}
-
-/// Cinder `{"<fault>": {"code", "message"}}` or Keystone `{"error": {"code", "title", "message"}}`.
-pub fn api_error(what: &str, resp: &Incoming) -> Error {
-    let status = resp.status.as_u16();
-    let parsed: Option<(String, Option<String>)> = serde_json::from_slice::<Value>(&resp.body)
-        .ok()
-        .and_then(|v| {
-            let obj = v.as_object()?;
-            let (key, inner) = obj.iter().next()?;
-            let inner = inner.as_object()?;
-            let message = inner.get("message")?.as_str()?.to_string();
-            let code = if key == "error" {
-                inner
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            } else {
-                Some(key.clone())
-            };
-            Some((message, code))
-        });
-    let (message, code) = parsed.unwrap_or_else(|| (resp.raw_message(), None));
-    let hint = match status {
-        401 => Some("check OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains; the password or token was refused".to_string()),
-        403 => Some("the user lacks a role for this in the project (PowerVC: admin or storage manager)".to_string()),
-        413 => Some("PowerVC is rate-limiting or a quota is reached: retry later or free some quota".to_string()),
-        s if s >= 500 => Some("PowerVC answered with a server error: retry later, and quote the request id to support".to_string()),
-        _ => None,
-    };
-    let api = ApiError {
-        provider: ProviderKind::Powervc,
-        action: what.to_string(),
-        status,
-        code,
-        message,
-        request_id_header: REQUEST_ID,
-        request_id: resp.header(REQUEST_ID),
-        hint,
-    };
-    api.into_error(false)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::error::{ApiError, Error};
+use crate::http::Incoming;
 use crate::kind::ProviderKind;
 use crate::model::{Snapshot, SnapshotKind, SnapshotState, Volume, VolumeState};
 use crate::providers::shared::api_time;
@@ -171,6 +173,50 @@ pub(super) fn clone_progress(v: &Value) -> CloneProgress {
         failure,
         pairs,
     }
+}
+
+/// The header that carries the request id of every PowerVC answer (Keystone and Cinder).
+pub const REQUEST_ID: &str = "x-openstack-request-id";
+
+/// Cinder `{"<fault>": {"code", "message"}}` or Keystone `{"error": {"code", "title", "message"}}`.
+pub(super) fn api_error(what: &str, resp: &Incoming) -> Error {
+    let status = resp.status.as_u16();
+    let parsed: Option<(String, Option<String>)> = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            let obj = v.as_object()?;
+            let (key, inner) = obj.iter().next()?;
+            let inner = inner.as_object()?;
+            let message = inner.get("message")?.as_str()?.to_string();
+            let code = if key == "error" {
+                inner
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            } else {
+                Some(key.clone())
+            };
+            Some((message, code))
+        });
+    let (message, code) = parsed.unwrap_or_else(|| (resp.raw_message(), None));
+    let hint = match status {
+        401 => Some("check OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the domains; the password or token was refused".to_string()),
+        403 => Some("the user lacks a role for this in the project (PowerVC: admin or storage manager)".to_string()),
+        413 => Some("PowerVC is rate-limiting or a quota is reached: retry later or free some quota".to_string()),
+        s if s >= 500 => Some("PowerVC answered with a server error: retry later, and quote the request id to support".to_string()),
+        _ => None,
+    };
+    let api = ApiError {
+        provider: ProviderKind::Powervc,
+        action: what.to_string(),
+        status,
+        code,
+        message,
+        request_id_header: REQUEST_ID,
+        request_id: resp.header(REQUEST_ID),
+        hint,
+    };
+    api.into_error(false)
 }
 
 #[cfg(test)]

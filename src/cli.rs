@@ -253,6 +253,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The commands that talk to one provider's account.
+    #[command(flatten)]
+    Cloud(CloudCmd),
+}
+
+/// The commands that talk to one provider's account: each is checked, connected and
+/// dispatched by `commands`, the others run without a provider.
+#[derive(Debug, Subcommand)]
+pub enum CloudCmd {
     /// List or show volumes (EFS shares, NAS-HA partitions, block volumes).
     #[command(subcommand)]
     Volume(VolumeCmd),

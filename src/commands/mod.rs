@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{
-    CheckArgs, Cli, CloneArgs, Command, RevertArgs, RotateArgs, ScheduleCmd, SnapshotCmd, VolumeCmd,
+    CheckArgs, Cli, CloneArgs, CloudCmd, Command, RevertArgs, RotateArgs, ScheduleCmd, SnapshotCmd,
+    VolumeCmd,
 };
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Result};
@@ -168,7 +169,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
     crate::interrupt::install();
     let plugin = matches!(
         cli.command,
-        Command::Check(_) | Command::Policy(crate::cli::PolicyCmd::Check(_))
+        Command::Cloud(CloudCmd::Check(_)) | Command::Policy(crate::cli::PolicyCmd::Check(_))
     );
     if plugin {
         // A monitoring plugin answers within its deadline (`--timeout`, default 50 s: below the
@@ -213,141 +214,23 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             std::io::stdout().is_terminal(),
         ),
     });
-    match &cli.command {
+    // The one dispatch of the command tree: the commands that need no provider of their own
+    // (fleet mode connects once per account itself), then the cloud commands.
+    let command = match cli.command {
+        Command::Cloud(command) => command,
         Command::Demo => {
             return crate::demo::walk_through(&env, |cli, env| Box::pin(run_command(cli, env)))
                 .await
                 .map(|()| 0);
         }
-        Command::Emulator(a) => return emulator::serve(a).await.map(|()| 0),
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "snapctl", &mut out);
-            crate::output::write_stdout(&out)?;
-            return Ok(0);
-        }
-        Command::Policy(crate::cli::PolicyCmd::Validate { file }) => {
-            let checked = policy::load_checked(file, g.config.as_deref(), &env)?;
-            let text = match g.output {
-                Format::Json => {
-                    let ids: Vec<_> = checked
-                        .file
-                        .policy
-                        .iter()
-                        .map(|p| serde_json::json!({"id": p.id, "provider": p.provider, "profile": p.profile}))
-                        .collect();
-                    format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(
-                            &serde_json::json!({"valid": true, "policies": ids})
-                        )
-                        .expect("serialises")
-                    )
-                }
-                _ => {
-                    let mut out = format!(
-                        "{}: {} valid {}\n",
-                        file.display(),
-                        checked.file.policy.len(),
-                        if checked.file.policy.len() == 1 {
-                            "policy"
-                        } else {
-                            "policies"
-                        }
-                    );
-                    for (p, every) in checked.file.policy.iter().zip(&checked.every_secs) {
-                        let cadence = match (every, &p.cron) {
-                            (Some(s), _) => format!("every {s}s"),
-                            (None, Some(c)) => format!("cron {c:?}"),
-                            (None, None) => String::new(),
-                        };
-                        let on = p
-                            .provider
-                            .map(|k| k.to_string())
-                            .or_else(|| p.profile.as_ref().map(|n| format!("profile {n}")))
-                            .unwrap_or_default();
-                        out.push_str(&format!("  {}: {on}, {cadence}\n", p.id));
-                    }
-                    out
-                }
-            };
-            let text = match &g.jq {
-                Some(expr) => crate::jq::apply(expr, &text)?,
-                None => crate::text::sanitize(&text),
-            };
-            crate::output::write_stdout(text.as_bytes())?;
-            return Ok(0);
-        }
-        Command::Policy(
-            cmd @ (crate::cli::PolicyCmd::Plan(_)
-            | crate::cli::PolicyCmd::Apply(_)
-            | crate::cli::PolicyCmd::Check(_)
-            | crate::cli::PolicyCmd::Orphans(_)
-            | crate::cli::PolicyCmd::Adopt(_)),
-        ) => {
-            let is_check = matches!(cmd, crate::cli::PolicyCmd::Check(_));
-            let outcome = policy::run_counted(g, env, cmd.clone()).await;
-            return match outcome {
-                Err(e) if is_check => {
-                    let line = format!(
-                        "SNAPCTL UNKNOWN: {}\n",
-                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
-                    );
-                    let _ = crate::output::write_stdout(line.as_bytes());
-                    Ok(3)
-                }
-                other => other,
-            };
-        }
-        Command::Man { dir } => {
-            use clap::CommandFactory;
-            let cmd = Cli::command();
-            match dir {
-                Some(dir) => {
-                    std::fs::create_dir_all(dir)
-                        .and_then(|()| clap_mangen::generate_to(cmd, dir))
-                        .map_err(|source| Error::Io {
-                            action: format!("cannot write man pages into {}", dir.display()),
-                            source,
-                        })?;
-                    eprintln!(
-                        "wrote snapctl.1 and one page per command into {}",
-                        dir.display()
-                    );
-                }
-                None => {
-                    let mut out = Vec::new();
-                    clap_mangen::Man::new(cmd)
-                        .render(&mut out)
-                        .map_err(|source| Error::Io {
-                            action: "cannot render the man page".into(),
-                            source,
-                        })?;
-                    crate::output::write_stdout(&out)?;
-                }
-            }
-            return Ok(0);
-        }
-        _ => {}
-    }
-    if let Command::Providers = cli.command {
-        // Still load the config file so a broken one is reported, but no provider is needed.
-        resolve(&g.opts(), env, false)?;
-        let text = render_providers(g.output);
-        let text = match &g.jq {
-            Some(expr) => crate::jq::apply(expr, &text)?,
-            None => text,
-        };
-        crate::output::write_stdout(text.as_bytes())?;
-        return Ok(0);
-    }
-    let opts = g.opts();
-    let command = &cli.command;
-    let c = connect(g, opts, env, |kind| validate_inputs(kind, command)).await?;
+        Command::Emulator(a) => return emulator::serve(&a).await.map(|()| 0),
+        Command::Completions { shell } => return completions(shell).map(|()| 0),
+        Command::Policy(cmd) => return policy::run(g, env, cmd).await,
+        Command::Man { dir } => return man(dir.as_deref()).map(|()| 0),
+        Command::Providers => return providers(g, env).map(|()| 0),
+    };
+    let c = connect(g, g.opts(), env, |kind| validate_inputs(kind, &command)).await?;
     let settings = c.settings;
-    let sent = c.sent;
-    let started = c.started;
     let ctx = Ctx {
         provider: c.provider,
         format: g.output,
@@ -359,8 +242,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
         quiet: g.quiet,
         dry_run: g.dry_run,
     };
-    let verbose = g.verbose >= 1;
-    let mut outcome = dispatch(&ctx, &settings, cli.command).await;
+    let mut outcome = dispatch(&ctx, &settings, command).await;
     if let (Ok(_), Some((expr, held))) = (&outcome, &ctx.jq) {
         let text = std::mem::take(&mut *held.lock().expect("output buffer"));
         if !text.trim().is_empty() {
@@ -371,15 +253,66 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
             }
         }
     }
-    if verbose {
+    if g.verbose >= 1 {
         // What a run cost the API: the figure rate limits and quotas are about.
         eprintln!(
             "snapctl: {} requests in {:.1}s",
-            sent.load(std::sync::atomic::Ordering::Relaxed),
-            started.elapsed().as_secs_f64()
+            c.sent.load(std::sync::atomic::Ordering::Relaxed),
+            c.started.elapsed().as_secs_f64()
         );
     }
     outcome
+}
+
+/// `completions`: the shell's completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "snapctl", &mut out);
+    crate::output::write_stdout(&out)
+}
+
+/// `providers`: what each provider offers. The config file is still read, so a broken one is
+/// reported, but no provider is needed.
+fn providers(g: &crate::cli::Global, env: Env) -> Result<()> {
+    resolve(&g.opts(), env, false)?;
+    let text = render_providers(g.output);
+    let text = match &g.jq {
+        Some(expr) => crate::jq::apply(expr, &text)?,
+        None => text,
+    };
+    crate::output::write_stdout(text.as_bytes())
+}
+
+/// `man`: the page on stdout, or one page per command written into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                .map_err(|source| Error::Io {
+                    action: format!("cannot write man pages into {}", dir.display()),
+                    source,
+                })?;
+            eprintln!(
+                "wrote snapctl.1 and one page per command into {}",
+                dir.display()
+            );
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|source| Error::Io {
+                    action: "cannot render the man page".into(),
+                    source,
+                })?;
+            crate::output::write_stdout(&out)?;
+        }
+    }
+    Ok(())
 }
 
 /// No downgrade warnings from this process (shell completion must print nothing to the terminal).
@@ -478,51 +411,45 @@ fn check_label(kind: ProviderKind, what: &'static str, value: Option<&String>) -
     Ok(())
 }
 
-fn validate_labels(kind: ProviderKind, command: &Command) -> Result<()> {
+fn validate_labels(kind: ProviderKind, command: &CloudCmd) -> Result<()> {
     let (name, description) = match command {
-        Command::Snapshot(SnapshotCmd::Create {
+        CloudCmd::Snapshot(SnapshotCmd::Create {
             name, description, ..
         })
-        | Command::Snapshot(SnapshotCmd::Update {
+        | CloudCmd::Snapshot(SnapshotCmd::Update {
             name, description, ..
         })
-        | Command::Snapshot(SnapshotCmd::Import {
+        | CloudCmd::Snapshot(SnapshotCmd::Import {
             name, description, ..
         })
-        | Command::Copy {
+        | CloudCmd::Copy {
             name, description, ..
         } => (name.as_ref(), description.as_ref()),
-        Command::Clone(a) => (a.name.as_ref(), a.description.as_ref()),
+        CloudCmd::Clone(a) => (a.name.as_ref(), a.description.as_ref()),
         _ => (None, None),
     };
     check_label(kind, "name", name)?;
     check_label(kind, "description", description)
 }
 
-fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
+fn validate_inputs(kind: ProviderKind, command: &CloudCmd) -> Result<()> {
     validate_labels(kind, command)?;
     let vol = entry(kind).check_volume_id;
     let snap = entry(kind).check_snapshot_id;
     match command {
-        Command::Providers
-        | Command::Demo
-        | Command::Emulator(_)
-        | Command::Completions { .. }
-        | Command::Man { .. }
-        | Command::Policy(_) => Ok(()),
-        Command::Volume(VolumeCmd::List { select }) => {
+        CloudCmd::Volume(VolumeCmd::List { select }) => {
             selection(crate::select::Items::Volumes, select).map(|_| ())
         }
-        Command::Volume(VolumeCmd::Show { id }) => vol(id),
-        Command::Snapshot(SnapshotCmd::List { volume, select }) => {
+        CloudCmd::Volume(VolumeCmd::Show { id }) => vol(id),
+        CloudCmd::Snapshot(SnapshotCmd::List { volume, select }) => {
             selection(crate::select::Items::Snapshots, select)?;
             volume.as_deref().map_or(Ok(()), vol)
         }
-        Command::Snapshot(SnapshotCmd::Show { id, volume }) => {
+        CloudCmd::Snapshot(SnapshotCmd::Show { id, volume }) => {
             volume.as_deref().map_or(Ok(()), vol)?;
             snap(id)
         }
-        Command::Snapshot(SnapshotCmd::Create { volume, force, .. }) => {
+        CloudCmd::Snapshot(SnapshotCmd::Create { volume, force, .. }) => {
             if *force && !entry(kind).force_attached {
                 return Err(Error::usage(format!(
                     "--force means nothing on {kind}: it snapshots an attached (in-use) volume on {} only",
@@ -531,7 +458,7 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             }
             vol(volume)
         }
-        Command::Snapshot(SnapshotCmd::Delete { ids, volume, .. }) => {
+        CloudCmd::Snapshot(SnapshotCmd::Delete { ids, volume, .. }) => {
             volume.as_deref().map_or(Ok(()), vol)?;
             // `-`: the ids come from stdin, checked as they are read, before any request.
             if ids == &["-"] {
@@ -539,42 +466,102 @@ fn validate_inputs(kind: ProviderKind, command: &Command) -> Result<()> {
             }
             ids.iter().try_for_each(|id| snap(id))
         }
-        Command::Clone(a) => {
+        CloudCmd::Clone(a) => {
             a.volumes.iter().try_for_each(|v| vol(v))?;
             a.snapshot.as_deref().map_or(Ok(()), snap)
         }
-        Command::Copy { snapshot, .. } => snap(snapshot),
-        Command::Snapshot(SnapshotCmd::Share(a) | SnapshotCmd::Unshare(a)) => snap(&a.id),
-        Command::Snapshot(SnapshotCmd::Export { id, .. }) => snap(id),
-        Command::Snapshot(SnapshotCmd::Import { .. }) => Ok(()),
-        Command::Revert(a) => {
+        CloudCmd::Copy { snapshot, .. } => snap(snapshot),
+        CloudCmd::Snapshot(SnapshotCmd::Share(a) | SnapshotCmd::Unshare(a)) => snap(&a.id),
+        CloudCmd::Snapshot(SnapshotCmd::Export { id, .. }) => snap(id),
+        CloudCmd::Snapshot(SnapshotCmd::Import { .. }) => Ok(()),
+        CloudCmd::Revert(a) => {
             vol(&a.volume)?;
             snap(&a.snapshot)
         }
-        Command::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
-        Command::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
-        Command::Schedule(ScheduleCmd::List { volume, select, .. }) => {
+        CloudCmd::Rotate(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        CloudCmd::Check(a) => a.volumes.iter().try_for_each(|v| vol(v)),
+        CloudCmd::Schedule(ScheduleCmd::List { volume, select, .. }) => {
             selection(crate::select::Items::Schedules, select)?;
             vol(volume)
         }
-        Command::Schedule(ScheduleCmd::Remove { volume, .. }) => vol(volume),
-        Command::Schedule(ScheduleCmd::Add(a)) => vol(&a.volume),
-        Command::Snapshot(
+        CloudCmd::Schedule(ScheduleCmd::Remove { volume, .. }) => vol(volume),
+        CloudCmd::Schedule(ScheduleCmd::Add(a)) => vol(&a.volume),
+        CloudCmd::Snapshot(
             SnapshotCmd::Hold { id, volume } | SnapshotCmd::Update { id, volume, .. },
         ) => {
             volume.as_deref().map_or(Ok(()), vol)?;
             snap(id)
         }
-        Command::Wait { .. } => Ok(()),
+        CloudCmd::Wait { .. } => Ok(()),
     }
 }
 
-async fn dispatch(ctx: &Ctx, settings: &Settings, command: Command) -> Result<u8> {
+async fn dispatch(ctx: &Ctx, settings: &Settings, command: CloudCmd) -> Result<u8> {
+    let p = ctx.provider.as_ref();
     match command {
-        Command::Rotate(args) => rotate::rotate(ctx, settings, *args).await.map(|()| 0),
-        Command::Check(args) => rotate::check(ctx, settings, args).await,
-        other => dispatch_simple(ctx, settings, other).await.map(|()| 0),
+        CloudCmd::Rotate(args) => rotate::rotate(ctx, settings, *args).await.map(|()| 0),
+        CloudCmd::Check(args) => rotate::check(ctx, settings, args).await,
+        CloudCmd::Volume(VolumeCmd::List { select }) => {
+            list_volumes(ctx, &select).await.map(|()| 0)
+        }
+        CloudCmd::Volume(VolumeCmd::Show { id }) => ctx
+            .print(&render_one(&p.get_volume(&id).await?, ctx.format))
+            .map(|()| 0),
+        CloudCmd::Wait { task } => wait_task(ctx, &task).await.map(|()| 0),
+        CloudCmd::Copy {
+            snapshot,
+            source_region,
+            description,
+            name,
+            wait,
+        } => {
+            let req = CopyRequest {
+                snapshot,
+                source_region,
+                description,
+                name,
+            };
+            mutating(ctx, Mutation::Copy(&req).describe(), async {
+                let (snap, op) = p.copy_snapshot(&req).await?;
+                let snap = if wait {
+                    wait_for(p, &op, &ctx.wait).await?;
+                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
+                } else {
+                    snap
+                };
+                ctx.print(&render_one(&snap, ctx.format))
+            })
+            .await
+            .map(|()| 0)
+        }
+        CloudCmd::Clone(args) => clone::clone(ctx, settings, args).await.map(|()| 0),
+        CloudCmd::Revert(args) => clone::revert(ctx, settings, args).await.map(|()| 0),
+        CloudCmd::Snapshot(cmd) => snapshot::dispatch(ctx, settings, cmd).await.map(|()| 0),
+        CloudCmd::Schedule(cmd) => schedule::dispatch(ctx, settings, cmd).await.map(|()| 0),
     }
+}
+
+/// `volume list`: JSON, ids and TSV are written a thousand rows at a time (byte for byte the
+/// same document), so the text of a large account is never held whole beside its volumes.
+async fn list_volumes(ctx: &Ctx, select: &crate::cli::SelectArgs) -> Result<()> {
+    let sel = selection(crate::select::Items::Volumes, select)?;
+    let mut all: Vec<_> = ctx
+        .provider
+        .list_volumes_tagged(&sel.tags())
+        .await?
+        .into_iter()
+        .filter(|v| sel.keeps(v))
+        .collect();
+    sel.sort(&mut all);
+    all.truncate(sel.limit.unwrap_or(usize::MAX));
+    if ctx.format == Format::Table {
+        return ctx.print(&render_list(&all, ctx.format));
+    }
+    let mut stream = crate::output::ListStream::new(ctx.format);
+    for chunk in all.chunks(1000) {
+        ctx.print(&stream.items(chunk))?;
+    }
+    ctx.print(&stream.finish::<crate::model::Volume>())
 }
 
 /// `wait --task`: wait, then print what the task produced: the clone pairs of a PowerVC
@@ -605,73 +592,4 @@ async fn wait_task(ctx: &Ctx, task: &str) -> Result<()> {
         state: "done",
     };
     ctx.print(&render_one(&done, ctx.format))
-}
-
-async fn dispatch_simple(ctx: &Ctx, settings: &Settings, command: Command) -> Result<()> {
-    let p = ctx.provider.as_ref();
-    match command {
-        Command::Rotate(_) | Command::Check(_) => unreachable!("dispatched above"),
-        Command::Providers
-        | Command::Demo
-        | Command::Emulator(_)
-        | Command::Completions { .. }
-        | Command::Policy(_)
-        | Command::Man { .. } => {
-            unreachable!("handled before a provider is built")
-        }
-        Command::Volume(VolumeCmd::List { select }) => {
-            let sel = selection(crate::select::Items::Volumes, &select)?;
-            let mut all: Vec<_> = p
-                .list_volumes_tagged(&sel.tags())
-                .await?
-                .into_iter()
-                .filter(|v| sel.keeps(v))
-                .collect();
-            sel.sort(&mut all);
-            all.truncate(sel.limit.unwrap_or(usize::MAX));
-            if ctx.format == Format::Table {
-                return ctx.print(&render_list(&all, ctx.format));
-            }
-            // JSON, ids and TSV are written a thousand rows at a time (byte for byte the same
-            // document): the text of a large account is never held whole beside its volumes.
-            let mut stream = crate::output::ListStream::new(ctx.format);
-            for chunk in all.chunks(1000) {
-                ctx.print(&stream.items(chunk))?;
-            }
-            ctx.print(&stream.finish::<crate::model::Volume>())
-        }
-        Command::Volume(VolumeCmd::Show { id }) => {
-            ctx.print(&render_one(&p.get_volume(&id).await?, ctx.format))
-        }
-        Command::Wait { task } => wait_task(ctx, &task).await,
-        Command::Copy {
-            snapshot,
-            source_region,
-            description,
-            name,
-            wait,
-        } => {
-            let req = CopyRequest {
-                snapshot,
-                source_region,
-                description,
-                name,
-            };
-            mutating(ctx, Mutation::Copy(&req).describe(), async {
-                let (snap, op) = p.copy_snapshot(&req).await?;
-                let snap = if wait {
-                    wait_for(p, &op, &ctx.wait).await?;
-                    p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?
-                } else {
-                    snap
-                };
-                ctx.print(&render_one(&snap, ctx.format))
-            })
-            .await
-        }
-        Command::Clone(args) => clone::clone(ctx, settings, args).await,
-        Command::Revert(args) => clone::revert(ctx, settings, args).await,
-        Command::Snapshot(cmd) => snapshot::dispatch(ctx, settings, cmd).await,
-        Command::Schedule(cmd) => schedule::dispatch(ctx, settings, cmd).await,
-    }
 }

@@ -140,6 +140,64 @@ fn counted(c: &super::Connected) {
     }
 }
 
+/// A `policy` command. `validate` reads the file alone; the others connect once per account.
+/// `policy check` is a monitoring plugin: whatever keeps it from judging is UNKNOWN (exit 3).
+pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+    let is_check = matches!(cmd, PolicyCmd::Check(_));
+    match run_counted(g, env, cmd).await {
+        Err(e) if is_check => {
+            let line = format!(
+                "SNAPCTL UNKNOWN: {}\n",
+                crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+            );
+            let _ = crate::output::write_stdout(line.as_bytes());
+            Ok(3)
+        }
+        other => other,
+    }
+}
+
+/// `policy validate`'s answer: each policy's id, where it runs and its cadence (JSON: the ids,
+/// providers and profiles).
+fn render_validate(
+    file: &std::path::Path,
+    checked: &crate::fleet::file::Checked,
+    format: Format,
+) -> String {
+    let policies = &checked.file.policy;
+    if format == Format::Json {
+        let ids: Vec<_> = policies
+            .iter()
+            .map(|p| serde_json::json!({"id": p.id, "provider": p.provider, "profile": p.profile}))
+            .collect();
+        let doc = serde_json::json!({"valid": true, "policies": ids});
+        return format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("serialises")
+        );
+    }
+    let noun = if policies.len() == 1 {
+        "policy"
+    } else {
+        "policies"
+    };
+    let mut out = format!("{}: {} valid {noun}\n", file.display(), policies.len());
+    for (p, every) in policies.iter().zip(&checked.every_secs) {
+        let cadence = match (every, &p.cron) {
+            (Some(s), _) => format!("every {s}s"),
+            (None, Some(c)) => format!("cron {c:?}"),
+            (None, None) => String::new(),
+        };
+        let on = p
+            .provider
+            .map(|k| k.to_string())
+            .or_else(|| p.profile.as_ref().map(|n| format!("profile {n}")))
+            .unwrap_or_default();
+        out.push_str(&format!("  {}: {on}, {cadence}\n", p.id));
+    }
+    out
+}
+
 /// A policy command, with what it cost the APIs on stderr under `-v`.
 pub(super) async fn run_counted(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
     let started = std::time::Instant::now();
@@ -181,7 +239,11 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
         });
     }
     match cmd {
-        PolicyCmd::Validate { .. } => unreachable!("validate is handled before"),
+        PolicyCmd::Validate { file } => {
+            let checked = load_checked(&file, g.config.as_deref(), &env)?;
+            print(g, &render_validate(&file, &checked, g.output))?;
+            Ok(0)
+        }
         PolicyCmd::Plan(a) => {
             let loaded = load(g, &a.run, &env)?;
             let targets = connect_all(g, &env, &loaded).await;

@@ -36,18 +36,30 @@ use crate::wait::{WaitOptions, wait_for};
 /// Default rotation candidate prefix.
 pub const DEFAULT_PREFIX: &str = "snapctl-";
 
-/// What every command handler shares.
-struct Ctx {
-    provider: Arc<dyn Provider>,
+/// How a command's data reaches stdout, the same for every command (cloud and policy alike):
+/// `-o`, `--jq` (the output is held, then filtered once the command is done) and `-q`.
+pub(crate) struct Out {
     format: Format,
-    /// `--jq`: the output is held here, then filtered once the command is done.
     jq: Option<(String, std::sync::Mutex<String>)>,
-    wait: WaitOptions,
     quiet: bool,
-    dry_run: bool,
+    /// Whether the text may carry snapctl's own table colours (only renderings that colour
+    /// cells after sanitising them one by one).
+    colours: bool,
 }
 
-impl Ctx {
+impl Out {
+    fn new(g: &crate::cli::Global, colours: bool) -> Self {
+        Out {
+            format: g.output,
+            jq: g
+                .jq
+                .clone()
+                .map(|e| (e, std::sync::Mutex::new(String::new()))),
+            quiet: g.quiet,
+            colours,
+        }
+    }
+
     fn print(&self, text: &str) -> Result<()> {
         if let Some((_, held)) = &self.jq {
             held.lock().expect("output buffer").push_str(text);
@@ -57,12 +69,21 @@ impl Ctx {
         // JSON escapes them itself and stays byte-faithful.
         let text = if self.format == Format::Json {
             std::borrow::Cow::Borrowed(text)
-        } else if self.format == Format::Table && crate::output::colour_on() {
+        } else if self.colours && self.format == Format::Table && crate::output::colour_on() {
             std::borrow::Cow::Owned(crate::text::sanitize_keeping_colours(text))
         } else {
             std::borrow::Cow::Owned(crate::text::sanitize(text))
         };
         crate::output::write_stdout(text.as_bytes())
+    }
+
+    /// A JSON document, streamed to stdout when nothing filters it (a large fleet's plan or
+    /// report is never one string in memory), else printed as one.
+    fn json<T: serde::Serialize>(&self, v: &T) -> Result<()> {
+        match self.jq {
+            None => crate::output::json_stdout(v),
+            Some(_) => self.print(&crate::output::json(v)),
+        }
     }
 
     fn info(&self, line: &str) {
@@ -71,6 +92,42 @@ impl Ctx {
         }
     }
 
+    /// The command is done: what `--jq` held is filtered and printed, also when the command
+    /// failed after printing (a fleet report before its exit 6 or 9, the results of a partial
+    /// delete): what was done is never unreported. The command's own error comes first.
+    fn finish(&self, outcome: Result<u8>) -> Result<u8> {
+        let Some((expr, held)) = &self.jq else {
+            return outcome;
+        };
+        let text = std::mem::take(&mut *held.lock().expect("output buffer"));
+        if text.trim().is_empty() {
+            return outcome;
+        }
+        let printed = crate::jq::apply(expr, &text)
+            .and_then(|out| crate::output::write_stdout(out.as_bytes()));
+        match (outcome, printed) {
+            (Ok(_), Err(e)) => Err(e),
+            (outcome, _) => outcome,
+        }
+    }
+}
+
+/// What every cloud command's handler shares: its output, and the provider it talks to.
+struct Ctx {
+    out: Out,
+    provider: Arc<dyn Provider>,
+    wait: WaitOptions,
+    dry_run: bool,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Out;
+    fn deref(&self) -> &Out {
+        &self.out
+    }
+}
+
+impl Ctx {
     /// Without `--wait`, say how to wait for a task later.
     fn follow_up(&self, settings: &Settings, op: &Operation) {
         if let Operation::Task { id } = op {
@@ -232,27 +289,12 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     let c = connect(g, g.opts(), env, |kind| validate_inputs(kind, &command)).await?;
     let settings = c.settings;
     let ctx = Ctx {
+        out: Out::new(g, true),
         provider: c.provider,
-        format: g.output,
-        jq: g
-            .jq
-            .clone()
-            .map(|e| (e, std::sync::Mutex::new(String::new()))),
         wait: c.wait,
-        quiet: g.quiet,
         dry_run: g.dry_run,
     };
-    let mut outcome = dispatch(&ctx, &settings, command).await;
-    if let (Ok(_), Some((expr, held))) = (&outcome, &ctx.jq) {
-        let text = std::mem::take(&mut *held.lock().expect("output buffer"));
-        if !text.trim().is_empty() {
-            let printed = crate::jq::apply(expr, &text)
-                .and_then(|out| crate::output::write_stdout(out.as_bytes()));
-            if let Err(e) = printed {
-                outcome = Err(e);
-            }
-        }
-    }
+    let outcome = ctx.finish(dispatch(&ctx, &settings, command).await);
     if g.verbose >= 1 {
         // What a run cost the API: the figure rate limits and quotas are about.
         eprintln!(

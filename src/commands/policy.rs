@@ -86,10 +86,10 @@ fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> 
 /// One connection per distinct (provider, profile, service, region, endpoint); a policy whose
 /// connection cannot be made gets that error (and the others go on).
 async fn connect_all(
-    g: &crate::cli::Global,
-    env: &Env,
+    f: &Fleet<'_>,
     loaded: &Loaded,
 ) -> Vec<(usize, std::result::Result<Target, String>)> {
+    let g = f.g;
     let mut made: BTreeMap<String, std::result::Result<Target, String>> = BTreeMap::new();
     let mut out = Vec::new();
     for &i in &loaded.chosen {
@@ -112,13 +112,7 @@ async fn connect_all(
             opts.provider, opts.profile, opts.service, opts.region, opts.endpoint
         );
         if !made.contains_key(&key) {
-            let target = connect(g, opts, env.clone(), |_| Ok(()))
-                .await
-                .map(|c| {
-                    counted(&c);
-                    Target::new(c.provider, 8)
-                })
-                .map_err(|e| format!("cannot connect: {e}"));
+            let target = f.connect(opts).await;
             made.insert(key.clone(), target);
         }
         out.push((i, made[&key].clone()));
@@ -130,13 +124,35 @@ fn at(a: &PolicyRunArgs) -> jiff::Timestamp {
     a.at.unwrap_or_else(jiff::Timestamp::now)
 }
 
-/// Every connection's request counter, for `-v`'s closing line.
-static SENT: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicU64>>> =
-    std::sync::Mutex::new(Vec::new());
+/// What every policy command's handler shares: the global options, the environment, the
+/// output (the same path as every other command's), and each connection's request counter for
+/// `-v`'s closing line.
+struct Fleet<'a> {
+    g: &'a crate::cli::Global,
+    env: Env,
+    out: super::Out,
+    sent: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicU64>>>,
+}
 
-fn counted(c: &super::Connected) {
-    if let Ok(mut all) = SENT.lock() {
-        all.push(c.sent.clone());
+impl Fleet<'_> {
+    /// One account's connection, its requests counted; an error is kept as the account's.
+    async fn connect(
+        &self,
+        opts: crate::config::GlobalOpts,
+    ) -> std::result::Result<Target, String> {
+        connect(self.g, opts, self.env.clone(), |_| Ok(()))
+            .await
+            .map(|c| {
+                if let Ok(mut all) = self.sent.lock() {
+                    all.push(c.sent.clone());
+                }
+                Target::new(c.provider, 8)
+            })
+            .map_err(|e| format!("cannot connect: {e}"))
+    }
+
+    fn print(&self, text: &str) -> Result<()> {
+        self.out.print(text)
     }
 }
 
@@ -201,10 +217,17 @@ fn render_validate(
 /// A policy command, with what it cost the APIs on stderr under `-v`.
 pub(super) async fn run_counted(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
     let started = std::time::Instant::now();
-    let outcome = dispatch(g, env, cmd).await;
+    let f = Fleet {
+        g,
+        env,
+        out: super::Out::new(g, false),
+        sent: Default::default(),
+    };
+    let outcome = f.out.finish(dispatch(&f, cmd).await);
     if g.verbose >= 1 {
         // What the run cost the APIs, over every account.
-        let sent: u64 = SENT
+        let sent: u64 = f
+            .sent
             .lock()
             .map(|all| {
                 all.iter()
@@ -220,7 +243,8 @@ pub(super) async fn run_counted(g: &crate::cli::Global, env: Env, cmd: PolicyCmd
     outcome
 }
 
-async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
+    let (g, env) = (f.g, &f.env);
     let mutating = match &cmd {
         PolicyCmd::Apply(_) => true,
         PolicyCmd::Orphans(a) => a.delete,
@@ -240,13 +264,13 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
     }
     match cmd {
         PolicyCmd::Validate { file } => {
-            let checked = load_checked(&file, g.config.as_deref(), &env)?;
-            print(g, &render_validate(&file, &checked, g.output))?;
+            let checked = load_checked(&file, g.config.as_deref(), env)?;
+            f.print(&render_validate(&file, &checked, g.output))?;
             Ok(0)
         }
         PolicyCmd::Plan(a) => {
-            let loaded = load(g, &a.run, &env)?;
-            let targets = connect_all(g, &env, &loaded).await;
+            let loaded = load(g, &a.run, env)?;
+            let targets = connect_all(f, &loaded).await;
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
@@ -255,17 +279,15 @@ async fn dispatch(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8
                 })?;
             }
             match g.output {
-                // Streamed: a large fleet's plan is never one string in memory.
-                Format::Json if g.jq.is_none() => crate::output::json_stdout(&plan)?,
-                Format::Json => print(g, &json(&plan))?,
-                _ => print(g, &render_plan(&plan))?,
+                Format::Json => f.out.json(&plan)?,
+                _ => f.print(&render_plan(&plan))?,
             }
             plan_outcome(&plan, a.detailed_exitcode)
         }
-        PolicyCmd::Apply(a) => apply(g, env, a).await,
-        PolicyCmd::Check(a) => Ok(check(g, env, a).await),
-        PolicyCmd::Orphans(a) => orphans(g, env, a).await,
-        PolicyCmd::Adopt(a) => adopt(g, env, a).await,
+        PolicyCmd::Apply(a) => apply(f, a).await,
+        PolicyCmd::Check(a) => Ok(check(f, a).await),
+        PolicyCmd::Orphans(a) => orphans(f, a).await,
+        PolicyCmd::Adopt(a) => adopt(f, a).await,
     }
 }
 
@@ -297,8 +319,9 @@ fn distinct(
     (ok, errors)
 }
 
-async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
-    let loaded = load(g, &file_only(&a.file, vec![]), &env)?;
+async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
+    let (g, env) = (f.g, &f.env);
+    let loaded = load(g, &file_only(&a.file, vec![]), env)?;
     let known: std::collections::BTreeSet<String> = loaded
         .compiled
         .iter()
@@ -310,17 +333,11 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
             hint: Some("add --policy-id ID (the ids are in the list without --delete)".into()),
         });
     }
-    let mut connections = connect_all(g, &env, &loaded).await;
+    let mut connections = connect_all(f, &loaded).await;
     // An account no policy of the file uses any more (its policy was removed): name it with the
     // usual -p/--profile/--service and it is scanned too.
     if g.provider.is_some() || g.profile.is_some() {
-        let extra = connect(g, g.opts(), env.clone(), |_| Ok(()))
-            .await
-            .map(|c| {
-                counted(&c);
-                Target::new(c.provider, 8)
-            })
-            .map_err(|e| format!("cannot connect: {e}"));
+        let extra = f.connect(g.opts()).await;
         connections.push((usize::MAX, extra));
     }
     let (targets, mut errors) = distinct(connections);
@@ -369,7 +386,7 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
         }
     }
     let text = match g.output {
-        Format::Json => json(&found),
+        Format::Json => crate::output::json(&found),
         Format::Ids => found.iter().map(|o| format!("{}\n", o.id)).collect(),
         _ => {
             let mut out = String::new();
@@ -402,7 +419,7 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
             out
         }
     };
-    print(g, &text)?;
+    f.print(&text)?;
     for e in &errors {
         eprintln!("error: {}", crate::text::one_line(e, crate::text::MAX_LINE));
     }
@@ -416,8 +433,9 @@ async fn orphans(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyOrphansA
     Ok(0)
 }
 
-async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
-    let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), &env)?;
+async fn adopt(f: &Fleet<'_>, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
+    let (g, env) = (f.g, &f.env);
+    let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), env)?;
     let i = loaded.chosen[0];
     let c = &loaded.compiled[i];
     if a.prefix.is_empty() || a.prefix.starts_with("snapctl.") {
@@ -426,13 +444,13 @@ async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs)
             a.prefix
         )));
     }
-    let (targets, errors) = distinct(connect_all(g, &env, &loaded).await);
+    let (targets, errors) = distinct(connect_all(f, &loaded).await);
     let Some(target) = targets.into_iter().next() else {
         return Err(Error::usage(errors.join("; ")));
     };
     let list = run::adoptions(c, &target, &a.prefix).await?;
     let mut text = match g.output {
-        Format::Json => json(&list),
+        Format::Json => crate::output::json(&list),
         _ => {
             let mut out = String::new();
             for x in &list {
@@ -461,7 +479,7 @@ async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs)
         }
     };
     if !a.yes || list.is_empty() {
-        print(g, &text)?;
+        f.print(&text)?;
         return Ok(0);
     }
     let failed = run::adopt(&target, &c.policy.id, &list).await;
@@ -473,7 +491,7 @@ async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs)
             list.len()
         );
     }
-    print(g, &text)?;
+    f.print(&text)?;
     for (id, e) in &failed {
         eprintln!(
             "error: snapshot {id}: {}",
@@ -493,20 +511,6 @@ async fn adopt(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyAdoptArgs)
         });
     }
     Ok(0)
-}
-
-/// Plans and reports as JSON, with C1 and bidi controls escaped as every JSON output is.
-fn json<T: serde::Serialize>(v: &T) -> String {
-    crate::output::json(v)
-}
-
-fn print(g: &crate::cli::Global, text: &str) -> Result<()> {
-    let text = match &g.jq {
-        Some(expr) => crate::jq::apply(expr, text)?,
-        None if g.output == Format::Json => text.to_string(),
-        None => crate::text::sanitize(text),
-    };
-    crate::output::write_stdout(text.as_bytes())
 }
 
 /// Errors (6) before refusals (9) before pending changes (10 with `--detailed-exitcode`).
@@ -888,8 +892,9 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
     Ok(out)
 }
 
-async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
-    let loaded = load(g, &a.run, &env)?;
+async fn apply(f: &Fleet<'_>, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
+    let (g, env) = (f.g, &f.env);
+    let loaded = load(g, &a.run, env)?;
     // Know before any request that the run can be reported: a snapshot taken by a run whose
     // metrics and report cannot be written is a change nobody hears of.
     for path in [&loaded.metrics_file, &loaded.report_file]
@@ -899,7 +904,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         writable_dir(path)?;
     }
     // One apply per policy file at a time (exit 8): cron overlapping a slow run.
-    let dir = lock_dir(&env)?;
+    let dir = lock_dir(env)?;
     let scope = crate::lock::file_scope(&a.run.file);
     let _lock = tokio::task::spawn_blocking(move || {
         crate::lock::acquire(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
@@ -909,7 +914,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         action: "cannot take the policy file's lock".into(),
         source: std::io::Error::other(e.to_string()),
     })??;
-    let targets = connect_all(g, &env, &loaded).await;
+    let targets = connect_all(f, &loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
     let listed_at = jiff::Timestamp::now();
     let planned = match &a.plan {
@@ -976,7 +981,7 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
         run::ApplyOptions {
             max_delete: a.max_delete,
             wait,
-            lock_dir: lock_dir(&env)?,
+            lock_dir: lock_dir(env)?,
             lock_wait: a.lock_wait.unwrap_or_default(),
             listed_at,
         },
@@ -1000,18 +1005,10 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.
     let whole = g.output == Format::Json || (!unwritten.is_empty() && loaded.report_file.is_some());
-    if whole && g.jq.is_none() {
-        // Streamed: a large fleet's report is never one string in memory.
-        crate::output::json_stdout(&report)?;
+    if whole {
+        f.out.json(&report)?;
     } else {
-        print(
-            g,
-            &if whole {
-                json(&report)
-            } else {
-                render_report(&report)
-            },
-        )?;
+        f.print(&render_report(&report))?;
     }
     for p in &report.policies {
         for u in &p.units {
@@ -1071,9 +1068,10 @@ async fn apply(g: &crate::cli::Global, env: Env, a: crate::cli::PolicyApplyArgs)
 
 /// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or
 /// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
-async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
+async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
+    let (g, env) = (f.g, &f.env);
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
-    let loaded = match load(g, &a, &env) {
+    let loaded = match load(g, &a, env) {
         Ok(l) => l,
         Err(e) => {
             let _ = crate::output::write_stdout(
@@ -1087,7 +1085,7 @@ async fn check(g: &crate::cli::Global, env: Env, a: PolicyRunArgs) -> u8 {
         }
     };
     let now = at(&a);
-    let targets = connect_all(g, &env, &loaded).await;
+    let targets = connect_all(f, &loaded).await;
     let plan = run::plan_all(loaded.compiled.clone(), targets, now).await;
     let report = run::report_of_plan(&plan, now);
     let mut worst = 0u8;

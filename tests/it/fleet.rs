@@ -1053,6 +1053,19 @@ async fn a_selector_matching_nothing_is_refused_on_every_provider() {
         assert_eq!(r["policies"][0]["selected"], 0);
         assert_eq!(r["policies"][1]["status"], "ok", "{k}: {r}");
         assert!(!r["policies"][1]["units"][0]["created"].is_null(), "{k}");
+        // --jq filters the report of a run that ends in exit 9: it is printed all the same.
+        let out = cli
+            .bare(&[
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+                "--jq",
+                ".policies[] | .id + \" \" + .status",
+            ])
+            .await;
+        assert_exit(&out, 9);
+        assert_eq!(stdout(&out), "gone refused\nhere ok\n", "{k}");
     }
 }
 

@@ -350,7 +350,7 @@ pub fn load_config_file(
                 .unwrap_or_default(),
             e.message()
         ),
-        hint: Some("see the Configuration section of the README for the profile keys".into()),
+        hint: Some("see docs/configuration.md for the profile keys".into()),
     })?;
     inspect_config_file(
         &path,

@@ -1,7 +1,7 @@
 //! Configuration resolved once: [`connect`] turns settings into one [`Connection`], for every
 //! command, every fleet account and shell completion alike.
 //!
-//! The order is the trust rule's (README, Security): first the provider's credentials are paired
+//! The order is the trust rule's (docs/security.md): first the provider's credentials are paired
 //! with the endpoint they may be sent to ([`providers::pair`]: a named profile holding secrets is
 //! the only source of both; the environment and native files never re-point it; an explicit
 //! `--endpoint` beside it is the user's choice, warned about here, once), then one HTTP client is

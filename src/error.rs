@@ -2,7 +2,7 @@
 //!
 //! Every failure a user can see is a variant here: its `Display` is the one line saying what failed,
 //! `hint()` is the optional second line saying what to do, and `exit_code()` is the number scripts
-//! branch on (the table lives in the README and in [`Exit`]). This module never formats secrets:
+//! branch on (the table lives in docs/output.md and in [`Exit`]). This module never formats secrets:
 //! nothing that reaches it carries a credential.
 
 use std::fmt;

@@ -121,7 +121,7 @@ pub(crate) fn seed(w: &mut World) {
             },
         });
     }
-    // A snapshot of the first volume, as the README promises.
+    // A snapshot of the first volume, as docs/emulator.md promises.
     let id = w.uuid();
     let volume_id = w.pvc.vols[0].id.clone();
     w.pvc.snaps.push(Snap {

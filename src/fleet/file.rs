@@ -348,7 +348,7 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
                         p.id
                     ),
                     hint: Some(if known.is_empty() {
-                        "define it in the profiles file (see Configuration in the README)".into()
+                        "define it in the profiles file (see docs/configuration.md)".into()
                     } else {
                         format!("profiles there: {}", known.join(", "))
                     }),
@@ -431,7 +431,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                 .unwrap_or_default(),
             e.message()
         ),
-        hint: Some("see the Fleet mode section of the README for the policy keys".into()),
+        hint: Some("see docs/fleet.md for the policy keys".into()),
     })?;
     let fail = |id: &str, key: &str, why: String| Error::Usage {
         message: format!(

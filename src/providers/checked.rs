@@ -6,7 +6,7 @@
 //! command, rotation or fleet run ever puts a server's `../x` or `vol-1\nOK` into a request, a
 //! lock name, a table or a plan line.
 //!
-//! Trust model: anything a server sends is untrusted text (README, Security).
+//! Trust model: anything a server sends is untrusted text (docs/security.md).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod conformance;
+mod docs;
 mod efs;
 mod efs_policies;
 mod emulator;

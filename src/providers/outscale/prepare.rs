@@ -29,7 +29,7 @@ pub(super) fn schedules_unsupported() -> Error {
     Error::Unsupported {
         provider: ProviderKind::Outscale,
         operation: "schedule",
-        hint: "OUTSCALE has no server-side snapshot schedules; run `snapctl rotate --create` from cron (see the README)".into(),
+        hint: "OUTSCALE has no server-side snapshot schedules; run `snapctl rotate --create` from cron (see docs/rotation.md)".into(),
     }
 }
 

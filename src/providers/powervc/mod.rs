@@ -576,7 +576,7 @@ impl Provider for Powervc {
         Err(Error::Unsupported {
             provider: ProviderKind::Powervc,
             operation: "schedule",
-            hint: "PowerVC has no volume snapshot schedules; run `snapctl rotate --create` from cron (see the README)".into(),
+            hint: "PowerVC has no volume snapshot schedules; run `snapctl rotate --create` from cron (see docs/rotation.md)".into(),
         })
     }
 

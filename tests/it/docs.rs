@@ -8,20 +8,24 @@ use std::time::Duration;
 
 use snapctl::emulator::{self, EmulatorConfig};
 
-/// The files whose `console` blocks run.
-const FILES: &[&str] = &[
-    "README.md",
-    "docs/emulator.md",
-    "docs/fleet.md",
-    "docs/output.md",
-    "docs/providers.md",
-    "docs/rotation.md",
-];
+/// The files whose `console` blocks run: the README and every page of `docs/`.
+fn files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/ exists")
+        .map(|e| e.expect("docs/ entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 9, "docs/ lost pages: {docs:?}");
+    files.extend(docs);
+    files
+}
 
 #[test]
 fn every_console_example_runs_against_the_emulator() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in FILES {
+    for file in files(root) {
         let home = tempfile::tempdir().expect("temp dir");
         // The emulator serves from its own runtime while trycmd runs the binary, blocking.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -55,7 +59,7 @@ fn every_console_example_runs_against_the_emulator() {
         for (k, v) in emu.env() {
             cases.env(k, v);
         }
-        cases.case(root.join(file)).run();
+        cases.case(&file).run();
         drop(emu);
     }
 }

@@ -33,6 +33,19 @@ pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Re
                 other => return other,
             }
             let volume = args.volumes[0].clone();
+            if entry(p.kind()).capabilities.clone == crate::kind::Support::No {
+                // Refused before the snapshot it would be made from: nothing is left behind.
+                return Err(Error::Unsupported {
+                    provider: p.kind(),
+                    operation: "clone",
+                    hint: format!(
+                        "the {} API cannot make a volume from a snapshot; take one (snapctl -p {} snapshot create --volume {volume} --name NAME), then `snapctl -p {} clone --volume {volume} --snapshot NAME` says how to copy it by hand",
+                        entry(p.kind()).product,
+                        p.kind(),
+                        p.kind()
+                    ),
+                });
+            }
             let would = format!(
                 "take a snapshot of {volume}, wait until it is usable, then create a new volume from it"
             );

@@ -267,6 +267,25 @@ async fn ovh_efs_every_command() {
         .await;
 }
 
+/// A provider whose API cannot clone refuses `clone --volume` (exit 3, with what to do) before
+/// the snapshot the clone would be made from: nothing is left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn clone_of_a_volume_is_refused_before_any_snapshot_where_the_api_cannot_clone() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let before = emu.changes().len();
+    let out = cli
+        .run(ProviderKind::OvhNasha, &["clone", "--volume", "partition1"])
+        .await;
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("snapshot create --volume partition1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.changes().len(), before, "{:?}", emu.changes());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ovh_nasha_every_command() {
     let emu = start().await;

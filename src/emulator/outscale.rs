@@ -19,6 +19,8 @@ pub(crate) struct OscVolume {
     ready_at: Instant,
     in_use: bool,
     snapshot_id: Option<String>,
+    /// The `ClientToken` it was created with.
+    token: Option<String>,
 }
 
 pub(crate) struct OscSnap {
@@ -32,6 +34,8 @@ pub(crate) struct OscSnap {
     public: bool,
     /// The account that owns it: [`OWN_ACCOUNT`], or another one that shares it.
     owner: &'static str,
+    /// The `ClientToken` it was created with.
+    token: Option<String>,
 }
 
 /// The emulated caller's account id (the API reference's own example).
@@ -85,6 +89,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         accounts: vec![],
         public: false,
         owner: OWN_ACCOUNT,
+        token: None,
     });
 }
 
@@ -109,6 +114,7 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
             ready_at: past,
             in_use: false,
             snapshot_id: None,
+            token: None,
         });
     }
 }
@@ -133,6 +139,7 @@ pub(crate) fn seed(w: &mut World) {
             ready_at: past,
             in_use: i == 1,
             snapshot_id: None,
+            token: None,
         });
     }
     let vol = w.osc.volumes[0].id.clone();
@@ -150,6 +157,7 @@ pub(crate) fn seed(w: &mut World) {
         accounts: vec![],
         public: false,
         owner: OWN_ACCOUNT,
+        token: None,
     });
     // ReadSnapshots also answers what other accounts make public: one such snapshot.
     let id = format!("snap-{}", w.hex8());
@@ -167,6 +175,7 @@ pub(crate) fn seed(w: &mut World) {
         accounts: vec![],
         public: true,
         owner: OTHER_ACCOUNT,
+        token: None,
     });
 }
 
@@ -184,6 +193,42 @@ fn err(status: u16, code: &str, kind: &str, details: &str) -> Response<Body> {
         status,
         json!({"Errors": [{"Code": code, "Type": kind, "Details": details}], "ResponseContext": rc()}),
         &[],
+    )
+}
+
+/// The gateway's answer for an id that names nothing: one of another shape first (4104 for
+/// another prefix, 4105 for a malformed id, as `gateway_errors.yaml` names them), then not found
+/// (5054 no-such-snapshot, 5064 no-such-volume).
+fn missing(param: &str, id: &str) -> Response<Body> {
+    let prefix = match param {
+        "SnapshotId" => Some("snap-"),
+        "VolumeId" => Some("vol-"),
+        // A tag's resource may be either.
+        _ => ["snap-", "vol-"].into_iter().find(|p| id.starts_with(p)),
+    };
+    let Some(prefix) = prefix.filter(|p| id.starts_with(p)) else {
+        return err(
+            400,
+            "4104",
+            "InvalidParameterValue",
+            &format!("The {param} '{id}' has an invalid prefix."),
+        );
+    };
+    let hex = &id[prefix.len()..];
+    if hex.len() != 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return err(
+            400,
+            "4105",
+            "InvalidParameterValue",
+            &format!("The provided value '{id}' is malformed."),
+        );
+    }
+    let code = if prefix == "vol-" { "5064" } else { "5054" };
+    err(
+        400,
+        code,
+        "InvalidResource",
+        &format!("The {param} '{id}' doesn't exist."),
     )
 }
 
@@ -214,7 +259,7 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
     } else {
         (100 - s.ready_at.duration_since(Instant::now()).as_millis() * 100 / total).min(99)
     };
-    json!({
+    let mut out = json!({
         "AccountId": s.owner,
         "CreationDate": osc_time(s.created_at),
         "Description": s.description,
@@ -223,9 +268,17 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
         "SnapshotId": s.id,
         "State": if done { "completed" } else { "pending" },
         "Tags": tags_json(w, &s.id),
-        "VolumeId": s.volume_id,
         "VolumeSize": s.size,
-    })
+    });
+    // Both are strings in the schema: an imported snapshot has no volume, and a snapshot made
+    // without a token has none; the key is left out then, never null.
+    if let Some(v) = &s.volume_id {
+        out["VolumeId"] = json!(v);
+    }
+    if let Some(t) = &s.token {
+        out["ClientToken"] = json!(t);
+    }
+    out
 }
 
 fn volume_json(w: &World, v: &OscVolume) -> Value {
@@ -236,10 +289,22 @@ fn volume_json(w: &World, v: &OscVolume) -> Value {
     } else {
         "available"
     };
-    json!({
+    // An in-use volume is linked to a VM, as `LinkedVolumes` says it.
+    let linked = if v.in_use {
+        json!([{
+            "DeleteOnVmDeletion": false,
+            "DeviceName": "/dev/sdb",
+            "State": "attached",
+            "VmId": "i-0a1b2c3d",
+            "VolumeId": v.id,
+        }])
+    } else {
+        json!([])
+    };
+    let mut out = json!({
         "CreationDate": osc_time(v.created_at),
         "Iops": 100,
-        "LinkedVolumes": [],
+        "LinkedVolumes": linked,
         "Size": v.size,
         "SnapshotId": v.snapshot_id.clone().unwrap_or_default(),
         "State": state,
@@ -247,7 +312,11 @@ fn volume_json(w: &World, v: &OscVolume) -> Value {
         "Tags": tags_json(w, &v.id),
         "VolumeId": v.id,
         "VolumeType": "gp2",
-    })
+    });
+    if let Some(t) = &v.token {
+        out["ClientToken"] = json!(t);
+    }
+    out
 }
 
 /// The OSC4 check: credential scope, signed headers and signature, recomputed from the request.
@@ -313,6 +382,172 @@ fn authenticate(req: &Req) -> Option<Response<Body>> {
 }
 
 /// `Filters.<key>` as strings.
+/// How one `Filters` key of the spec is answered from an item's JSON (as the API would send it).
+#[derive(Clone, Copy)]
+enum Match {
+    /// The field (a string or a number) is one of the values.
+    One(&'static str),
+    /// The field, a list of strings, holds one of the values.
+    AnyOf(&'static str, &'static str),
+    /// The field of a `LinkedVolumes` entry is one of the values.
+    Linked(&'static str),
+    /// The field is a boolean equal to the value.
+    Flag(&'static str, &'static str),
+    /// The date-time field starts with one of the values (a date or a whole date-time).
+    Prefix(&'static str),
+    /// The date-time field is at or after / at or before the value.
+    From(&'static str),
+    To(&'static str),
+    /// `Tags[].Key`, `Tags[].Value`, or `KEY=VALUE` pairs.
+    TagKey,
+    TagValue,
+    Tag,
+}
+
+/// `FiltersSnapshot` of `outscale.yaml`, every key.
+const SNAPSHOT_FILTERS: &[(&str, Match)] = &[
+    ("AccountAliases", Match::One("AccountAlias")),
+    ("AccountIds", Match::One("AccountId")),
+    ("ClientTokens", Match::One("ClientToken")),
+    ("Descriptions", Match::One("Description")),
+    ("FromCreationDate", Match::From("CreationDate")),
+    (
+        "PermissionsToCreateVolumeAccountIds",
+        Match::AnyOf("PermissionsToCreateVolume", "AccountIds"),
+    ),
+    (
+        "PermissionsToCreateVolumeGlobalPermission",
+        Match::Flag("PermissionsToCreateVolume", "GlobalPermission"),
+    ),
+    ("Progresses", Match::One("Progress")),
+    ("SnapshotIds", Match::One("SnapshotId")),
+    ("States", Match::One("State")),
+    ("TagKeys", Match::TagKey),
+    ("TagValues", Match::TagValue),
+    ("Tags", Match::Tag),
+    ("ToCreationDate", Match::To("CreationDate")),
+    ("VolumeIds", Match::One("VolumeId")),
+    ("VolumeSizes", Match::One("VolumeSize")),
+];
+
+/// `FiltersVolume` of `outscale.yaml`, every key.
+const VOLUME_FILTERS: &[(&str, Match)] = &[
+    ("ClientTokens", Match::One("ClientToken")),
+    ("CreationDates", Match::Prefix("CreationDate")),
+    (
+        "LinkVolumeDeleteOnVmDeletion",
+        Match::Linked("DeleteOnVmDeletion"),
+    ),
+    ("LinkVolumeDeviceNames", Match::Linked("DeviceName")),
+    ("LinkVolumeLinkDates", Match::Linked("LinkDate")),
+    ("LinkVolumeLinkStates", Match::Linked("State")),
+    ("LinkVolumeVmIds", Match::Linked("VmId")),
+    ("SnapshotIds", Match::One("SnapshotId")),
+    ("SubregionNames", Match::One("SubregionName")),
+    ("TagKeys", Match::TagKey),
+    ("TagValues", Match::TagValue),
+    ("Tags", Match::Tag),
+    ("VolumeIds", Match::One("VolumeId")),
+    ("VolumeSizes", Match::One("Size")),
+    ("VolumeStates", Match::One("State")),
+    ("VolumeTypes", Match::One("VolumeType")),
+];
+
+/// `FiltersTag` of `outscale.yaml`, every key.
+const TAG_FILTERS: &[(&str, Match)] = &[
+    ("Keys", Match::One("Key")),
+    ("ResourceIds", Match::One("ResourceId")),
+    ("ResourceTypes", Match::One("ResourceType")),
+    ("Values", Match::One("Value")),
+];
+
+/// The request's `Filters`, checked as the gateway checks them: an object whose keys are all in
+/// `table` (the spec sets `additionalProperties: false`), each a list of values, or one value
+/// for the dates and flags. A key the spec lacks, or a value of the wrong type, is refused.
+fn filters<'a>(
+    body: &'a Value,
+    table: &[(&'static str, Match)],
+) -> Result<Vec<(Match, &'a Value)>, Box<Response<Body>>> {
+    let Some(given) = body.get("Filters") else {
+        return Ok(Vec::new());
+    };
+    let Some(given) = given.as_object() else {
+        return Err(Box::new(err(
+            400,
+            "4108",
+            "InvalidParameterValue",
+            "Filters must be an object",
+        )));
+    };
+    let mut out = Vec::new();
+    for (key, value) in given {
+        let Some((_, how)) = table.iter().find(|(k, _)| k == key) else {
+            return Err(Box::new(err(
+                400,
+                "4045",
+                "InvalidParameterValue",
+                &format!("Filters.{key} is not a parameter of this call"),
+            )));
+        };
+        let scalar = matches!(how, Match::From(_) | Match::To(_) | Match::Flag(..));
+        if scalar == value.is_array() {
+            return Err(Box::new(err(
+                400,
+                "4108",
+                "InvalidParameterValue",
+                &format!("Filters.{key} has the wrong type"),
+            )));
+        }
+        out.push((*how, value));
+    }
+    Ok(out)
+}
+
+/// Whether `item` (its JSON as the API sends it) passes every filter: keys AND, values OR.
+fn passes(item: &Value, filters: &[(Match, &Value)]) -> bool {
+    let listed =
+        |v: &Value, field: &Value| v.as_array().is_some_and(|vs| vs.iter().any(|w| w == field));
+    let tags = |item: &Value| -> Vec<(String, String)> {
+        item["Tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t["Key"].as_str().unwrap_or_default().to_string(),
+                    t["Value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let time = |v: &Value| v.as_str().and_then(|t| t.parse::<Timestamp>().ok());
+    filters.iter().all(|(how, want)| match *how {
+        Match::One(f) => listed(want, &item[f]),
+        Match::AnyOf(a, b) => item[a][b]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| listed(want, x)),
+        Match::Linked(f) => item["LinkedVolumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| listed(want, &l[f])),
+        Match::Flag(a, b) => item[a][b] == **want,
+        Match::Prefix(f) => want.as_array().into_iter().flatten().any(|w| {
+            w.as_str()
+                .is_some_and(|w| item[f].as_str().is_some_and(|x| x.starts_with(w)))
+        }),
+        Match::From(f) => time(&item[f]).zip(time(want)).is_some_and(|(x, w)| x >= w),
+        Match::To(f) => time(&item[f]).zip(time(want)).is_some_and(|(x, w)| x <= w),
+        Match::TagKey => tags(item).iter().any(|(k, _)| listed(want, &json!(k))),
+        Match::TagValue => tags(item).iter().any(|(_, v)| listed(want, &json!(v))),
+        Match::Tag => tags(item)
+            .iter()
+            .any(|(k, v)| listed(want, &json!(format!("{k}={v}")))),
+    })
+}
+
 fn filter(body: &Value, key: &str) -> Option<Vec<String>> {
     body["Filters"][key].as_array().map(|a| {
         a.iter()
@@ -347,42 +582,41 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         return refused;
     }
     let action = req.path.trim_start_matches("/api/v1/");
-    let Some(body) = req.json() else {
-        return err(400, "4000", "InvalidParameterValue", "the body is not JSON");
+    let Some(body) = req.json().filter(Value::is_object) else {
+        return err(
+            400,
+            "4045",
+            "InvalidParameterValue",
+            "the body is not a JSON object",
+        );
     };
     let dry = body["DryRun"].as_bool() == Some(true);
     match action {
         "ReadVolumes" => {
+            let wanted = match filters(&body, VOLUME_FILTERS) {
+                Ok(f) => f,
+                Err(refused) => return *refused,
+            };
             let ids = filter(&body, "VolumeIds");
-            // `Tags`: KEY=VALUE pairs, any of which matches.
-            let tags = filter(&body, "Tags");
-            let items: Vec<&OscVolume> = w
+            let items: Vec<Value> = w
                 .osc
                 .volumes
                 .iter()
                 .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
-                .filter(|v| {
-                    tags.as_ref().is_none_or(|want| {
-                        w.osc.tags.get(&v.id).is_some_and(|have| {
-                            have.iter()
-                                .any(|(k, val)| want.iter().any(|t| *t == format!("{k}={val}")))
-                        })
-                    })
-                })
+                .map(|v| volume_json(w, v))
+                .filter(|v| passes(v, &wanted))
                 .collect();
-            page(&body, &items, "Volumes", |v| volume_json(w, v))
+            page(&body, &items, "Volumes", Value::clone)
         }
         "ReadSnapshots" => {
+            let wanted = match filters(&body, SNAPSHOT_FILTERS) {
+                Ok(f) => f,
+                Err(refused) => return *refused,
+            };
+            // The keys answered from the state directly (cheap over 100,000 snapshots); the
+            // others from each remaining snapshot's JSON.
             let ids = filter(&body, "SnapshotIds");
             let vols = filter(&body, "VolumeIds");
-            let owners = filter(&body, "AccountIds");
-            let states = filter(&body, "States");
-            let date = |key: &str| {
-                body["Filters"][key]
-                    .as_str()
-                    .and_then(|t| t.parse::<Timestamp>().ok())
-            };
-            let (from, to) = (date("FromCreationDate"), date("ToCreationDate"));
             let items: Vec<&OscSnap> = w
                 .osc
                 .snaps
@@ -395,28 +629,22 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                 })
                 .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
                 .filter(|s| {
-                    owners
-                        .as_ref()
-                        .is_none_or(|o| o.iter().any(|a| a == s.owner))
-                })
-                .filter(|s| {
                     vols.as_ref()
                         .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
                 })
-                .filter(|s| {
-                    let word = if Instant::now() >= s.ready_at {
-                        "completed"
-                    } else {
-                        "pending"
-                    };
-                    states
-                        .as_ref()
-                        .is_none_or(|st| st.iter().any(|x| x == word))
-                })
-                .filter(|s| from.is_none_or(|t| s.created_at >= t))
-                .filter(|s| to.is_none_or(|t| s.created_at <= t))
                 .collect();
-            page(&body, &items, "Snapshots", |s| snap_json(w, s))
+            let cheap = wanted
+                .iter()
+                .all(|(how, _)| matches!(how, Match::One("SnapshotId") | Match::One("VolumeId")));
+            if cheap {
+                return page(&body, &items, "Snapshots", |s| snap_json(w, s));
+            }
+            let items: Vec<Value> = items
+                .into_iter()
+                .map(|s| snap_json(w, s))
+                .filter(|s| passes(s, &wanted))
+                .collect();
+            page(&body, &items, "Snapshots", Value::clone)
         }
         "ReadAccounts" => ok(json!({"Accounts": [{
             "AccountId": OWN_ACCOUNT,
@@ -428,16 +656,70 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         "DeleteSnapshot" => {
             let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
             let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
-                return err(
-                    400,
-                    "5054",
-                    "InvalidResource",
-                    &format!("The SnapshotId '{id}' doesn't exist."),
-                );
+                return missing("SnapshotId", &id);
             };
             if !dry {
                 w.osc.snaps.remove(i);
                 w.osc.tags.remove(&id);
+            }
+            ok(json!({}))
+        }
+        "ReadTags" => {
+            let wanted = match filters(&body, TAG_FILTERS) {
+                Ok(f) => f,
+                Err(refused) => return *refused,
+            };
+            let items: Vec<Value> = w
+                .osc
+                .tags
+                .iter()
+                .flat_map(|(id, tags)| {
+                    let kind = if id.starts_with("vol-") {
+                        "volume"
+                    } else {
+                        "snapshot"
+                    };
+                    tags.iter().map(move |(k, v)| {
+                        json!({"Key": k, "ResourceId": id, "ResourceType": kind, "Value": v})
+                    })
+                })
+                .filter(|t| passes(t, &wanted))
+                .collect();
+            page(&body, &items, "Tags", Value::clone)
+        }
+        "DeleteTags" => {
+            let (Some(ids), Some(tags)) = (body["ResourceIds"].as_array(), body["Tags"].as_array())
+            else {
+                return err(
+                    400,
+                    "7000",
+                    "MissingParameter",
+                    "ResourceIds and Tags are required",
+                );
+            };
+            let ids: Vec<String> = ids
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            for id in &ids {
+                let known = w.osc.snaps.iter().any(|s| &s.id == id)
+                    || w.osc.volumes.iter().any(|v| &v.id == id);
+                if !known {
+                    return missing("ResourceId", id);
+                }
+            }
+            if !dry {
+                for id in &ids {
+                    if let Some(have) = w.osc.tags.get_mut(id) {
+                        // A tag goes when its key matches, and its value too when one is given.
+                        have.retain(|(k, v)| {
+                            !tags.iter().any(|t| {
+                                t["Key"].as_str() == Some(k.as_str())
+                                    && t["Value"].as_str().is_none_or(|want| want == v)
+                            })
+                        });
+                    }
+                }
             }
             ok(json!({}))
         }
@@ -454,12 +736,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                 let known = w.osc.snaps.iter().any(|s| &s.id == id)
                     || w.osc.volumes.iter().any(|v| &v.id == id);
                 if !known {
-                    return err(
-                        400,
-                        "5054",
-                        "InvalidResource",
-                        &format!("The resource '{id}' doesn't exist."),
-                    );
+                    return missing("ResourceId", id);
                 }
             }
             if !dry {
@@ -481,12 +758,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         "UpdateSnapshot" => {
             let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
             let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
-                return err(
-                    400,
-                    "5054",
-                    "InvalidResource",
-                    &format!("The SnapshotId '{id}' doesn't exist."),
-                );
+                return missing("SnapshotId", &id);
             };
             let perms = &body["PermissionsToCreateVolume"];
             if !dry {
@@ -523,12 +795,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         "CreateSnapshotExportTask" => {
             let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
             if !w.osc.snaps.iter().any(|s| s.id == id) {
-                return err(
-                    400,
-                    "5054",
-                    "InvalidResource",
-                    &format!("The SnapshotId '{id}' doesn't exist."),
-                );
+                return missing("SnapshotId", &id);
             }
             let export = Export {
                 id: format!("snap-export-{}", w.hex8()),
@@ -561,11 +828,13 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
                 .collect();
             page(&body, &items, "SnapshotExportTasks", Value::clone)
         }
+        // An action of the API the emulator does not serve answers as an unknown one: never a
+        // not-found, which a client would read as "already gone".
         other => err(
             400,
-            "4000",
-            "InvalidParameterValue",
-            &format!("the emulator does not play {other}"),
+            "5038",
+            "InvalidResource",
+            &format!("The operation '{other}' is not supported by this endpoint."),
         ),
     }
 }
@@ -604,32 +873,22 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         match w.osc.volumes.iter().find(|x| x.id == v) {
             Some(x) => (Some(v.to_string()), x.size),
             None => {
-                return err(
-                    400,
-                    "5064",
-                    "InvalidResource",
-                    &format!("The VolumeId '{v}' doesn't exist."),
-                );
+                return missing("VolumeId", v);
             }
         }
     } else if let Some(src) = body["SourceSnapshotId"].as_str() {
         if body["SourceRegionName"].as_str() != Some(OSC_REGION) {
             return err(
                 400,
-                "4000",
-                "InvalidParameterValue",
-                "SourceRegionName must be the account's region",
+                "5043",
+                "InvalidResource",
+                "The SourceRegionName is not this account's Region (copies stay within one Region).",
             );
         }
         match w.osc.snaps.iter().find(|s| s.id == src) {
             Some(s) => (s.volume_id.clone(), s.size),
             None => {
-                return err(
-                    400,
-                    "5054",
-                    "InvalidResource",
-                    &format!("The SnapshotId '{src}' doesn't exist."),
-                );
+                return missing("SnapshotId", src);
             }
         }
     } else if body["FileLocation"].is_string() {
@@ -662,6 +921,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         accounts: vec![],
         public: false,
         owner: OWN_ACCOUNT,
+        token: body["ClientToken"].as_str().map(str::to_string),
     };
     if let Some(token) = body["ClientToken"].as_str() {
         w.osc.tokens.insert(token.to_string(), snap.id.clone());
@@ -687,12 +947,7 @@ fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
             Some(s) if Instant::now() >= s.ready_at => s.size,
             Some(_) => return err(409, "6003", "InvalidState", "the snapshot is not completed"),
             None => {
-                return err(
-                    400,
-                    "5054",
-                    "InvalidResource",
-                    &format!("The SnapshotId '{id}' doesn't exist."),
-                );
+                return missing("SnapshotId", id);
             }
         },
         None => 1,
@@ -717,6 +972,7 @@ fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         ready_at: w.ready_at(),
         in_use: false,
         snapshot_id: snapshot,
+        token: body["ClientToken"].as_str().map(str::to_string),
     };
     if let Some(token) = body["ClientToken"].as_str() {
         w.osc.tokens.insert(token.to_string(), vol.id.clone());

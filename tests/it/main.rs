@@ -9,6 +9,7 @@ mod docs;
 mod efs;
 mod efs_policies;
 mod emulator;
+mod emulator_wire;
 mod fault_schedules;
 mod fleet;
 mod nasha;

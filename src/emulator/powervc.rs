@@ -31,6 +31,8 @@ pub(crate) struct Snap {
     size: u64,
     metadata: Value,
     created_at: Timestamp,
+    /// Set by an update (name, description, metadata); `null` until then, as Cinder writes it.
+    updated_at: Option<Timestamp>,
     ready_at: Instant,
     gone_at: Option<Instant>,
 }
@@ -76,6 +78,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         metadata: json!({}),
         created_at: at,
         ready_at: Instant::now(),
+        updated_at: None,
         gone_at: None,
     });
 }
@@ -133,6 +136,7 @@ pub(crate) fn seed(w: &mut World) {
         metadata: json!({}),
         created_at: now - jiff::SignedDuration::from_hours(24),
         ready_at: Instant::now(),
+        updated_at: None,
         gone_at: None,
     });
 }
@@ -186,13 +190,27 @@ fn vol_json(v: &Vol) -> Value {
     } else {
         "available"
     };
+    let created = cinder_time(v.created_at);
+    let href = format!("/volume/v3/{PVC_PROJECT}/volumes/{}", v.id);
+    // Every field the api-ref marks required in a volume's detail.
     json!({
         "attachments": [], "availability_zone": "nova", "bootable": "false",
-        "created_at": v.created_at.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-        "description": null, "id": v.id, "metadata": v.metadata, "multiattach": false, "name": v.name,
-        "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "size": v.size, "snapshot_id": v.snapshot_id,
-        "source_volid": null, "status": status, "volume_type": "emulated-gold",
+        "consistencygroup_id": null, "created_at": created, "description": null,
+        "encrypted": false, "id": v.id,
+        "links": [{"rel": "self", "href": href}, {"rel": "bookmark", "href": href}],
+        "metadata": v.metadata, "migration_status": null, "multiattach": false, "name": v.name,
+        "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "replication_status": "disabled",
+        "size": v.size, "snapshot_id": v.snapshot_id, "source_volid": null, "status": status,
+        "updated_at": created, "user_id": PVC_USER_ID, "volume_type": "emulated-gold",
     })
+}
+
+/// The emulated user's id (Keystone's, as a token names it).
+const PVC_USER_ID: &str = "0ca8f6c6e4f14b0c8a2e0d2e5b1c9f11";
+
+/// A time as Cinder writes it: naive UTC with microseconds (`2016-02-11T09:58:34.000000`).
+fn cinder_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 fn snap_json(s: &Snap) -> Value {
@@ -205,11 +223,12 @@ fn snap_json(s: &Snap) -> Value {
         "available"
     };
     json!({
-        "created_at": s.created_at.strftime("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "created_at": cinder_time(s.created_at),
         "description": s.description, "id": s.id, "metadata": s.metadata, "name": s.name,
         "os-extended-snapshot-attributes:progress": if status == "creating" { "50%" } else { "100%" },
         "os-extended-snapshot-attributes:project_id": PVC_PROJECT,
-        "size": s.size, "status": status, "updated_at": null, "volume_id": s.volume_id,
+        "size": s.size, "status": status, "updated_at": s.updated_at.map(cinder_time),
+        "volume_id": s.volume_id,
     })
 }
 
@@ -316,17 +335,80 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     }
 }
 
-fn list_page(req: &Req, items: Vec<Value>, key: &str, project_base: &str) -> Response<Body> {
+/// One page of a Cinder list, as Cinder pages it: `name=` (exact), then sorted (`sort=key[:dir],…`
+/// or `sort_key`/`sort_dir`; by default newest first, `created_at` then `id`, descending), then
+/// from after `marker` (an id the list does not hold is Cinder's `MarkerNotFound`, a `NotFound`
+/// that its fault wrapper answers 404), `limit` items with a `next` link, and `count` when
+/// `with_count=true` (3.45).
+fn list_page(
+    req: &Req,
+    version: (u32, u32),
+    items: Vec<Value>,
+    key: &str,
+    project_base: &str,
+) -> Response<Body> {
+    let mut items: Vec<Value> = match req.query("name") {
+        Some(name) => items.into_iter().filter(|v| v["name"] == name).collect(),
+        None => items,
+    };
+    let keys: Vec<(String, bool)> = match (req.query("sort"), req.query("sort_key")) {
+        (Some(sort), _) => sort
+            .split(',')
+            .map(|k| match k.split_once(':') {
+                Some((k, dir)) => (k.to_string(), dir != "asc"),
+                None => (k.to_string(), true),
+            })
+            .collect(),
+        (None, Some(k)) => vec![(k.to_string(), req.query("sort_dir") != Some("asc"))],
+        (None, None) => vec![("created_at".into(), true), ("id".into(), true)],
+    };
+    const SORTABLE: [&str; 7] = [
+        "created_at",
+        "updated_at",
+        "id",
+        "name",
+        "size",
+        "status",
+        "volume_id",
+    ];
+    if let Some((bad, _)) = keys.iter().find(|(k, _)| !SORTABLE.contains(&k.as_str())) {
+        return fault(
+            400,
+            "badRequest",
+            &format!("Invalid input received: sort key {bad}"),
+        );
+    }
+    items.sort_by(|a, b| {
+        keys.iter()
+            .map(|(k, desc)| {
+                let o = match (&a[k], &b[k]) {
+                    (Value::Number(x), Value::Number(y)) => x
+                        .as_f64()
+                        .partial_cmp(&y.as_f64())
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                    (x, y) => x.as_str().unwrap_or("").cmp(y.as_str().unwrap_or("")),
+                };
+                if *desc { o.reverse() } else { o }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let limit: usize = req
         .query("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(1000)
         .max(1);
     let start = match req.query("marker") {
-        Some(m) => items
-            .iter()
-            .position(|v| v["id"] == m)
-            .map_or(items.len(), |i| i + 1),
+        Some(m) => match items.iter().position(|v| v["id"] == m) {
+            Some(i) => i + 1,
+            None => {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Marker {m} could not be found."),
+                );
+            }
+        },
         None => 0,
     };
     let end = (start + limit).min(items.len());
@@ -339,10 +421,109 @@ fn list_page(req: &Req, items: Vec<Value>, key: &str, project_base: &str) -> Res
             "href": format!("{project_base}/{key}/detail?limit={limit}&marker={}", last["id"].as_str().unwrap_or_default()),
         }]);
     }
+    if version >= (3, 45) && req.query("with_count") == Some("true") {
+        out["count"] = json!(items.len());
+    }
     ok(200, out)
 }
 
+/// The newest microversion the emulated volume service speaks (the api-ref's).
+const MAX_MICROVERSION: (u32, u32) = (3, 71);
+
+/// The microversion a request asks for (`OpenStack-API-Version: volume 3.N`, or `latest`; 3.0
+/// without the header), or Cinder's 406 for one outside 3.0..=3.71.
+fn negotiate(req: &Req) -> Result<(u32, u32), Box<Response<Body>>> {
+    let Some(asked) = req
+        .header("openstack-api-version")
+        .and_then(|h| h.trim().strip_prefix("volume "))
+        .map(str::trim)
+    else {
+        return Ok((3, 0));
+    };
+    if asked == "latest" {
+        return Ok(MAX_MICROVERSION);
+    }
+    let parsed = asked
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+    match parsed {
+        Some(v) if ((3, 0)..=MAX_MICROVERSION).contains(&v) => Ok(v),
+        Some(_) => Err(Box::new(fault(
+            406,
+            "computeFault",
+            &format!(
+                "Version {asked} is not supported by the API. Minimum is 3.0 and maximum is {}.{}.",
+                MAX_MICROVERSION.0, MAX_MICROVERSION.1
+            ),
+        ))),
+        None => Err(Box::new(fault(
+            400,
+            "badRequest",
+            &format!("Invalid API version request: {asked}"),
+        ))),
+    }
+}
+
+/// Every answer of the volume service says which microversion it speaks, as Cinder's does.
 fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
+    let version = match negotiate(req) {
+        Ok(v) => v,
+        Err(refused) => return *refused,
+    };
+    let mut resp = volume_calls(w, req, version, rest);
+    let headers = resp.headers_mut();
+    if let Ok(v) = format!("volume {}.{}", version.0, version.1).parse() {
+        headers.insert("openstack-api-version", v);
+    }
+    headers.insert(
+        "vary",
+        axum::http::HeaderValue::from_static("OpenStack-API-Version"),
+    );
+    resp
+}
+
+/// The fields a snapshot create may carry (the create schema sets `additionalProperties: false`).
+const SNAPSHOT_CREATE_FIELDS: [&str; 5] = ["volume_id", "name", "description", "force", "metadata"];
+
+/// `/snapshots/{id}/metadata`: GET the pairs, POST merges, PUT replaces (Cinder's snapshot
+/// metadata API); values are strings.
+fn snapshot_metadata(w: &mut World, req: &Req, i: usize) -> Response<Body> {
+    let m = req.method.clone();
+    if m == Method::GET {
+        return ok(200, json!({ "metadata": w.pvc.snaps[i].metadata }));
+    }
+    if m != Method::POST && m != Method::PUT {
+        return fault(405, "badMethod", "method not allowed");
+    }
+    let body = req.json().unwrap_or(json!({}));
+    let Some(given) = body["metadata"].as_object() else {
+        return fault(
+            400,
+            "badRequest",
+            "Malformed request body: metadata is required",
+        );
+    };
+    if given.values().any(|v| !v.is_string()) {
+        return fault(
+            400,
+            "badRequest",
+            "Invalid input received: metadata values must be strings",
+        );
+    }
+    let now = w.now();
+    let s = &mut w.pvc.snaps[i];
+    let mut merged = if m == Method::POST {
+        s.metadata.as_object().cloned().unwrap_or_default()
+    } else {
+        serde_json::Map::new()
+    };
+    merged.extend(given.clone());
+    s.metadata = Value::Object(merged);
+    s.updated_at = Some(now);
+    ok(200, json!({ "metadata": s.metadata }))
+}
+
+fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) -> Response<Body> {
     let now = Instant::now();
     w.pvc.snaps.retain(|s| s.gone_at.is_none_or(|t| now < t));
     let m = req.method.clone();
@@ -367,7 +548,7 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 .filter(|v| want.iter().all(|(k, val)| v.metadata.get(k) == Some(val)))
                 .map(vol_json)
                 .collect();
-            list_page(req, items, "volumes", &base)
+            list_page(req, version, items, "volumes", &base)
         }
         ["volumes"] if m == Method::POST => {
             let body = req.json().unwrap_or(json!({}));
@@ -472,11 +653,23 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 // `status=`: Cinder's exact-word filter.
                 .filter(|j: &Value| req.query("status").is_none_or(|st| j["status"] == st))
                 .collect();
-            list_page(req, items, "snapshots", &base)
+            list_page(req, version, items, "snapshots", &base)
         }
         ["snapshots"] if m == Method::POST => {
             let body = req.json().unwrap_or(json!({}));
             let s = &body["snapshot"];
+            if let Some(extra) = s.as_object().and_then(|o| {
+                o.keys()
+                    .find(|k| !SNAPSHOT_CREATE_FIELDS.contains(&k.as_str()))
+            }) {
+                return fault(
+                    400,
+                    "badRequest",
+                    &format!(
+                        "Invalid input for field/attribute snapshot. Value: {s}. Additional properties are not allowed ('{extra}' was unexpected)"
+                    ),
+                );
+            }
             let vid = s["volume_id"].as_str().unwrap_or_default().to_string();
             if w.refuse_creates.contains(&vid) {
                 return fault(
@@ -509,11 +702,22 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 metadata: s.get("metadata").cloned().unwrap_or(json!({})),
                 created_at: w.now(),
                 ready_at: w.ready_at(),
+                updated_at: None,
                 gone_at: None,
             };
             let out = snap_json(&snap);
             w.pvc.snaps.push(snap);
             ok(202, json!({ "snapshot": out }))
+        }
+        ["snapshots", id, "metadata"] => {
+            let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Snapshot {id} could not be found."),
+                );
+            };
+            snapshot_metadata(w, req, i)
         }
         ["snapshots", id] => {
             let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
@@ -527,7 +731,9 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
                 Method::GET => ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) })),
                 Method::PUT => {
                     let body = req.json().unwrap_or(json!({}));
+                    let now = w.now();
                     let s = &mut w.pvc.snaps[i];
+                    s.updated_at = Some(now);
                     if let Some(n) = body["snapshot"]["name"].as_str() {
                         s.name = Some(n.to_string());
                     }

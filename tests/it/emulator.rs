@@ -513,8 +513,15 @@ async fn powervc_every_command() {
     let cli = Cli::new(&emu);
     let k = ProviderKind::Powervc;
     let vols = cli.json(k, &["volume", "list"]).await;
-    let free = id(&vols[0]);
-    let attached = id(&vols[1]);
+    // Cinder lists newest first, ids descending among equals: pick by state, not by place.
+    let with = |state: &str| {
+        vols.as_array()
+            .and_then(|a| a.iter().find(|v| v["provider_state"] == state))
+            .map(id)
+            .expect("a seeded volume in that state")
+    };
+    let free = with("available");
+    let attached = with("in-use");
     cli.ok(k, &["volume", "show", &free]).await;
     assert_exit(
         &cli.run(k, &["snapshot", "create", "--volume", &attached])

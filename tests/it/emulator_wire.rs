@@ -291,3 +291,204 @@ async fn an_imported_snapshot_has_no_volume_id_key() {
     .await;
     assert!(listed["Snapshots"][0].get("VolumeId").is_none(), "{listed}");
 }
+
+/// A Keystone token for the emulator's PowerVC and the project's volume base URL.
+async fn cinder(emu: &snapctl::emulator::Emulator) -> (reqwest::Client, String, String) {
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/identity/v3/auth/tokens", emu.base()))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": snapctl::emulator::PVC_USER, "domain": {"id": "default"},
+            "password": snapctl::emulator::PVC_PASSWORD}}},
+            "scope": {"project": {"name": "ibm-default", "domain": {"id": "default"}}}}}),
+        )
+        .send()
+        .await
+        .expect("keystone answers");
+    assert_eq!(resp.status().as_u16(), 201);
+    let token = resp
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .expect("a token")
+        .to_string();
+    let base = format!(
+        "{}/volume/v3/{}",
+        emu.base(),
+        snapctl::emulator::PVC_PROJECT
+    );
+    (http, token, base)
+}
+
+async fn get(
+    (http, token, base): &(reqwest::Client, String, String),
+    path: &str,
+    version: Option<&str>,
+) -> (u16, Option<String>, Value) {
+    let mut req = http
+        .get(format!("{base}/{path}"))
+        .header("X-Auth-Token", token);
+    if let Some(v) = version {
+        req = req.header("OpenStack-API-Version", format!("volume {v}"));
+    }
+    let resp = req.send().await.expect("cinder answers");
+    let status = resp.status().as_u16();
+    let speaks = resp
+        .headers()
+        .get("openstack-api-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, speaks, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cinder_lists_sort_filter_page_and_negotiate_as_cinder_does() {
+    let emu = start().await;
+    let c = cinder(&emu).await;
+    let vol = emu.demo_volume(snapctl::provider::ProviderKind::Powervc);
+    let made =
+        c.0.post(format!("{}/snapshots", c.2))
+            .header("X-Auth-Token", &c.1)
+            .json(&json!({"snapshot": {"volume_id": vol, "name": "newer"}}))
+            .send()
+            .await
+            .expect("cinder answers");
+    assert_eq!(made.status().as_u16(), 202);
+    // Newest first by default (created_at, then id, descending), as Cinder sorts.
+    let (status, speaks, body) = get(&c, "snapshots/detail", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(speaks.as_deref(), Some("volume 3.0"));
+    let created: Vec<&str> = body["snapshots"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["created_at"].as_str())
+        .collect();
+    assert!(created.len() >= 2, "{body}");
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+    assert_eq!(body["snapshots"][0]["name"], "newer", "{body}");
+    let (_, _, asc) = get(&c, "snapshots/detail?sort=created_at:asc", None).await;
+    let first = asc["snapshots"][0]["created_at"].as_str().unwrap_or("");
+    assert_eq!(first, *created.last().expect("one"));
+    let (status, _, bad) = get(&c, "volumes/detail?sort=colour", None).await;
+    assert_eq!(status, 400, "{bad}");
+    // name= is exact.
+    let (_, _, named) = get(&c, "volumes/detail?name=db-data", None).await;
+    let names: Vec<&str> = named["volumes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(names, ["db-data"]);
+    // A marker the list does not hold fails the page (MarkerNotFound), never an empty end.
+    let (status, _, gone) = get(
+        &c,
+        "volumes/detail?marker=00000000-0000-4000-8000-000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{gone}");
+    assert!(
+        gone["itemNotFound"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Marker")),
+        "{gone}"
+    );
+    // Microversions: echoed, counted from 3.45, refused beyond 3.71 (the documented 406).
+    let (status, speaks, counted) = get(&c, "volumes/detail?with_count=true", Some("3.45")).await;
+    assert_eq!(status, 200);
+    assert_eq!(speaks.as_deref(), Some("volume 3.45"));
+    assert_eq!(counted["count"], 2, "{counted}");
+    let (_, _, uncounted) = get(&c, "volumes/detail?with_count=true", None).await;
+    assert!(uncounted.get("count").is_none(), "{uncounted}");
+    let (status, _, refused) = get(&c, "volumes/detail", Some("3.99")).await;
+    assert_eq!(status, 406, "{refused}");
+    assert_eq!(
+        refused["computeFault"]["message"],
+        "Version 3.99 is not supported by the API. Minimum is 3.0 and maximum is 3.71."
+    );
+    // Every field the api-ref marks required in a volume.
+    let (_, _, vols) = get(&c, "volumes/detail", None).await;
+    for field in [
+        "encrypted",
+        "links",
+        "user_id",
+        "updated_at",
+        "replication_status",
+        "migration_status",
+        "consistencygroup_id",
+    ] {
+        assert!(
+            vols["volumes"][0].get(field).is_some(),
+            "{field} missing: {}",
+            vols["volumes"][0]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cinder_snapshots_validate_creates_and_track_updates_and_metadata() {
+    let emu = start().await;
+    let c = cinder(&emu).await;
+    let (http, token, base) = &c;
+    let vol = emu.demo_volume(snapctl::provider::ProviderKind::Powervc);
+    let create = |body: Value| async move {
+        let resp = http
+            .post(format!("{base}/snapshots"))
+            .header("X-Auth-Token", token)
+            .json(&body)
+            .send()
+            .await
+            .expect("cinder answers");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let (status, body) = create(json!({"snapshot": {"volume_id": vol, "colour": "red"}})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["badRequest"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'colour' was unexpected")),
+        "{body}"
+    );
+    let (status, body) = create(json!({"snapshot": {"volume_id": vol, "name": "s1"}})).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["snapshot"]["id"].as_str().expect("id").to_string();
+    assert!(body["snapshot"]["updated_at"].is_null());
+    let resp = http
+        .put(format!("{base}/snapshots/{id}"))
+        .header("X-Auth-Token", token)
+        .json(&json!({"snapshot": {"name": "s2"}}))
+        .send()
+        .await
+        .expect("cinder answers");
+    let updated: Value = resp.json().await.expect("json");
+    assert!(updated["snapshot"]["updated_at"].is_string(), "{updated}");
+    // Snapshot metadata: POST merges, PUT replaces, GET reads.
+    let meta = |method: reqwest::Method, body: Option<Value>| {
+        let url = format!("{base}/snapshots/{id}/metadata");
+        async move {
+            let mut req = http.request(method, url).header("X-Auth-Token", token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.expect("cinder answers");
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, _) = meta(reqwest::Method::POST, Some(json!({"metadata": {"a": "1"}}))).await;
+    assert_eq!(status, 200);
+    meta(reqwest::Method::POST, Some(json!({"metadata": {"b": "2"}}))).await;
+    let (_, got) = meta(reqwest::Method::GET, None).await;
+    assert_eq!(got["metadata"], json!({"a": "1", "b": "2"}));
+    meta(reqwest::Method::PUT, Some(json!({"metadata": {"c": "3"}}))).await;
+    let (_, got) = meta(reqwest::Method::GET, None).await;
+    assert_eq!(got["metadata"], json!({"c": "3"}));
+}

@@ -755,6 +755,51 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             ok(json!({}))
         }
         "CreateVolume" => create_volume(w, &body, dry),
+        "UpdateVolume" => {
+            let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
+            let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
+                return missing("VolumeId", &id);
+            };
+            if let Some(size) = body["Size"].as_u64() {
+                // A volume only grows (UpdateVolume: "the new size must be greater").
+                if size < w.osc.volumes[i].size {
+                    return err(
+                        400,
+                        "4078",
+                        "InvalidParameterValue",
+                        "the new size must be greater than the current one",
+                    );
+                }
+                if !dry {
+                    w.osc.volumes[i].size = size;
+                }
+            }
+            if dry {
+                return ok(json!({}));
+            }
+            ok(json!({"Volume": volume_json(w, &w.osc.volumes[i])}))
+        }
+        "DeleteVolume" => {
+            let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
+            let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
+                return missing("VolumeId", &id);
+            };
+            if w.osc.volumes[i].in_use {
+                return err(
+                    409,
+                    "6007",
+                    "InvalidState",
+                    &format!("The volume '{id}' is in use (linked to a VM)."),
+                );
+            }
+            if !dry {
+                // Its snapshots stay: OUTSCALE keeps them when their volume goes.
+                w.osc.volumes.remove(i);
+                w.osc.tags.remove(&id);
+            }
+            ok(json!({}))
+        }
+
         "UpdateSnapshot" => {
             let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
             let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {

@@ -21,6 +21,11 @@ pub(crate) struct Vol {
     reverting_until: Option<Instant>,
     snapshot_id: Option<String>,
     metadata: BTreeMap<String, String>,
+    description: Option<String>,
+    /// Set by an update; the creation time until then.
+    updated_at: Option<Timestamp>,
+    /// When a DELETE was accepted: `deleting` until the delay has passed, then gone.
+    gone_at: Option<Instant>,
 }
 
 pub(crate) struct Snap {
@@ -96,6 +101,9 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
             created_at: now - jiff::SignedDuration::from_hours(24),
             ready_at: Instant::now(),
             reverting_until: None,
+            description: None,
+            updated_at: None,
+            gone_at: None,
             snapshot_id: None,
             metadata: BTreeMap::from([("fleet".to_string(), "yes".to_string())]),
         });
@@ -115,6 +123,9 @@ pub(crate) fn seed(w: &mut World) {
             created_at: now - jiff::SignedDuration::from_hours(24 * 90),
             ready_at: Instant::now(),
             reverting_until: None,
+            description: None,
+            updated_at: None,
+            gone_at: None,
             snapshot_id: None,
             // Volume metadata, which policy selectors match (`tags`).
             metadata: if i == 0 {
@@ -181,7 +192,9 @@ fn ok(status: u16, body: Value) -> Response<Body> {
 
 fn vol_json(v: &Vol) -> Value {
     let now = Instant::now();
-    let status = if now < v.ready_at {
+    let status = if v.gone_at.is_some() {
+        "deleting"
+    } else if now < v.ready_at {
         "creating"
     } else if v.reverting_until.is_some_and(|t| now < t) {
         "reverting"
@@ -195,13 +208,13 @@ fn vol_json(v: &Vol) -> Value {
     // Every field the api-ref marks required in a volume's detail.
     json!({
         "attachments": [], "availability_zone": "nova", "bootable": "false",
-        "consistencygroup_id": null, "created_at": created, "description": null,
+        "consistencygroup_id": null, "created_at": created, "description": v.description,
         "encrypted": false, "id": v.id,
         "links": [{"rel": "self", "href": href}, {"rel": "bookmark", "href": href}],
         "metadata": v.metadata, "migration_status": null, "multiattach": false, "name": v.name,
         "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "replication_status": "disabled",
         "size": v.size, "snapshot_id": v.snapshot_id, "source_volid": null, "status": status,
-        "updated_at": created, "user_id": PVC_USER_ID, "volume_type": "emulated-gold",
+        "updated_at": cinder_time(v.updated_at.unwrap_or(v.created_at)), "user_id": PVC_USER_ID, "volume_type": "emulated-gold",
     })
 }
 
@@ -243,10 +256,11 @@ fn token_body(base: &str) -> Value {
         ],
         "expires_at": keystone_time(Timestamp::now() + jiff::SignedDuration::from_hours(6)),
         "issued_at": keystone_time(Timestamp::now()),
+        "is_domain": false,
         "methods": ["password"],
         "project": {"domain": {"id": "default", "name": "Default"}, "id": PVC_PROJECT, "name": "ibm-default"},
         "roles": [{"id": "admin", "name": "admin"}],
-        "user": {"domain": {"id": "default", "name": "Default"}, "id": "root-id", "name": PVC_USER},
+        "user": {"domain": {"id": "default", "name": "Default"}, "id": PVC_USER_ID, "name": PVC_USER, "password_expires_at": null},
     }})
 }
 
@@ -482,6 +496,125 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
     resp
 }
 
+/// `POST /volumes` without a source: a blank volume of `size` GiB, as a script's scratch volume.
+fn blank_volume(w: &mut World, v: &Value) -> Response<Body> {
+    let Some(size) = v["size"].as_u64().filter(|s| *s > 0) else {
+        return fault(
+            400,
+            "badRequest",
+            "Invalid input received: size must be an integer greater than 0 for a volume without a source",
+        );
+    };
+    let vol = Vol {
+        id: w.uuid(),
+        name: v["name"].as_str().unwrap_or_default().to_string(),
+        size,
+        in_use: false,
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        reverting_until: None,
+        description: v["description"].as_str().map(str::to_string),
+        updated_at: None,
+        gone_at: None,
+        snapshot_id: None,
+        metadata: string_pairs(&v["metadata"]),
+    };
+    let out = vol_json(&vol);
+    w.pvc.vols.push(vol);
+    ok(202, json!({ "volume": out }))
+}
+
+/// A JSON object's string values.
+fn string_pairs(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `PUT /volumes/{id}`: name, description and metadata (replaced), as Cinder's update takes them.
+fn update_volume(w: &mut World, req: &Req, i: usize) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    let Some(given) = body["volume"].as_object() else {
+        return fault(
+            400,
+            "badRequest",
+            "Missing required element 'volume' in request body.",
+        );
+    };
+    if let Some(extra) = given.keys().find(|k| {
+        ![
+            "name",
+            "description",
+            "metadata",
+            "display_name",
+            "display_description",
+        ]
+        .contains(&k.as_str())
+    }) {
+        return fault(
+            400,
+            "badRequest",
+            &format!("Additional properties are not allowed ('{extra}' was unexpected)"),
+        );
+    }
+    let now = w.now();
+    let v = &mut w.pvc.vols[i];
+    if let Some(n) = given.get("name").and_then(Value::as_str) {
+        v.name = n.to_string();
+    }
+    if let Some(d) = given.get("description").and_then(Value::as_str) {
+        v.description = Some(d.to_string());
+    }
+    if let Some(meta) = given.get("metadata") {
+        v.metadata = string_pairs(meta);
+    }
+    v.updated_at = Some(now);
+    ok(200, json!({ "volume": vol_json(&w.pvc.vols[i]) }))
+}
+
+/// `DELETE /volumes/{id}[?cascade=true][&force=true]`: refused for an attached volume (unless
+/// forced) and for one with snapshots (unless `cascade`, which deletes them too), with Cinder's
+/// message; then `deleting` until the delay has passed.
+fn delete_volume(w: &mut World, req: &Req, i: usize) -> Response<Body> {
+    let cascade = req.query("cascade") == Some("true");
+    let force = req.query("force") == Some("true");
+    let id = w.pvc.vols[i].id.clone();
+    let has_snapshots = w.pvc.snaps.iter().any(|s| s.volume_id == id);
+    if (w.pvc.vols[i].in_use && !force) || (has_snapshots && !cascade) {
+        return fault(
+            400,
+            "badRequest",
+            "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.",
+        );
+    }
+    let until = w.ready_at();
+    for s in w.pvc.snaps.iter_mut().filter(|s| s.volume_id == id) {
+        s.gone_at.get_or_insert(until);
+    }
+    w.pvc.vols[i].gone_at.get_or_insert(until);
+    empty(202, &rid())
+}
+
+/// `GET /limits`: the project's absolute limits and what it uses of them.
+fn limits(w: &World) -> Response<Body> {
+    let gigabytes: u64 = w.pvc.vols.iter().map(|v| v.size).sum::<u64>()
+        + w.pvc.snaps.iter().map(|s| s.size).sum::<u64>();
+    ok(
+        200,
+        json!({"limits": {"rate": [], "absolute": {
+            "maxTotalVolumes": 100, "totalVolumesUsed": w.pvc.vols.len(),
+            "maxTotalSnapshots": 100, "totalSnapshotsUsed": w.pvc.snaps.len(),
+            "maxTotalVolumeGigabytes": 10000, "totalGigabytesUsed": gigabytes,
+            "maxTotalBackups": 10, "totalBackupsUsed": 0,
+            "maxTotalBackupGigabytes": 1000, "totalBackupGigabytesUsed": 0,
+        }}}),
+    )
+}
+
 /// The fields a snapshot create may carry (the create schema sets `additionalProperties: false`).
 const SNAPSHOT_CREATE_FIELDS: [&str; 5] = ["volume_id", "name", "description", "force", "metadata"];
 
@@ -526,6 +659,7 @@ fn snapshot_metadata(w: &mut World, req: &Req, i: usize) -> Response<Body> {
 fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) -> Response<Body> {
     let now = Instant::now();
     w.pvc.snaps.retain(|s| s.gone_at.is_none_or(|t| now < t));
+    w.pvc.vols.retain(|v| v.gone_at.is_none_or(|t| now < t));
     let m = req.method.clone();
     let base = format!(
         "http://{}/volume/v3/{PVC_PROJECT}",
@@ -554,11 +688,7 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
             let body = req.json().unwrap_or(json!({}));
             let v = &body["volume"];
             let Some(sid) = v["snapshot_id"].as_str() else {
-                return fault(
-                    400,
-                    "badRequest",
-                    "the emulator creates volumes from snapshots only",
-                );
+                return blank_volume(w, v);
             };
             let Some(snap) = w.pvc.snaps.iter().find(|s| s.id == sid) else {
                 return fault(
@@ -583,19 +713,42 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
                 created_at: w.now(),
                 ready_at: w.ready_at(),
                 reverting_until: None,
+                description: v["description"].as_str().map(str::to_string),
+                updated_at: None,
+                gone_at: None,
                 snapshot_id: Some(sid.to_string()),
-                metadata: v["metadata"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                metadata: string_pairs(&v["metadata"]),
             };
             let out = vol_json(&vol);
             w.pvc.vols.push(vol);
             ok(202, json!({ "volume": out }))
+        }
+        ["volumes", id] if m == Method::PUT || m == Method::DELETE => {
+            let Some(i) = w.pvc.vols.iter().position(|v| v.id == *id) else {
+                return fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Volume {id} could not be found."),
+                );
+            };
+            if m == Method::PUT {
+                update_volume(w, req, i)
+            } else {
+                delete_volume(w, req, i)
+            }
+        }
+        ["limits"] if m == Method::GET => limits(w),
+        ["resource_filters"] if m == Method::GET => {
+            if version < (3, 33) {
+                return fault(404, "itemNotFound", "The resource could not be found.");
+            }
+            ok(
+                200,
+                json!({"resource_filters": [
+                    {"resource": "volume", "filters": ["name", "status", "metadata", "bootable", "migration_status", "availability_zone", "group_id", "size", "created_at", "updated_at"]},
+                    {"resource": "snapshot", "filters": ["name", "status", "volume_id", "metadata", "availability_zone"]},
+                ]}),
+            )
         }
         ["volumes", id] if m == Method::GET => match w.pvc.vols.iter().find(|v| v.id == *id) {
             Some(v) => ok(200, json!({ "volume": vol_json(v) })),
@@ -797,6 +950,9 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
                     created_at,
                     ready_at,
                     reverting_until: None,
+                    description: None,
+                    updated_at: None,
+                    gone_at: None,
                     snapshot_id: None,
                     metadata: BTreeMap::new(),
                 });

@@ -1146,7 +1146,8 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
     let subject = body_token.clone();
     let vol = emu.demo_volume(ProviderKind::Powervc);
     let unserved = http
-        .delete(format!("{volume_url}/volumes/{vol}"))
+        .post(format!("{volume_url}/backups"))
+        .json(&serde_json::json!({"backup": {"volume_id": vol}}))
         .header("X-Auth-Token", subject)
         .send()
         .await

@@ -313,6 +313,9 @@ async fn cinder(emu: &snapctl::emulator::Emulator) -> (reqwest::Client, String, 
         .and_then(|v| v.to_str().ok())
         .expect("a token")
         .to_string();
+    // A project-scoped token says it is not a domain, as Keystone's does.
+    let body: Value = resp.json().await.expect("token body");
+    assert_eq!(body["token"]["is_domain"], false, "{body}");
     let base = format!(
         "{}/volume/v3/{}",
         emu.base(),
@@ -491,4 +494,134 @@ async fn cinder_snapshots_validate_creates_and_track_updates_and_metadata() {
     meta(reqwest::Method::PUT, Some(json!({"metadata": {"c": "3"}}))).await;
     let (_, got) = meta(reqwest::Method::GET, None).await;
     assert_eq!(got["metadata"], json!({"c": "3"}));
+}
+
+/// A script's scratch volume on Cinder: created blank, updated, refused while it has snapshots
+/// or is attached, deleted with `cascade`; `limits` and `resource_filters` answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn cinder_volumes_are_created_blank_updated_and_deleted_with_cinders_rules() {
+    let emu = start().await;
+    let c = cinder(&emu).await;
+    let (http, token, base) = &c;
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| async move {
+        let mut req = http
+            .request(method, format!("{base}/{path}"))
+            .header("X-Auth-Token", token)
+            .header("OpenStack-API-Version", "volume 3.33");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("cinder answers");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let (status, made) = send(
+        reqwest::Method::POST,
+        "volumes".into(),
+        Some(json!({"volume": {"size": 1, "name": "scratch"}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{made}");
+    let id = made["volume"]["id"].as_str().expect("id").to_string();
+    let (status, none) = send(
+        reqwest::Method::POST,
+        "volumes".into(),
+        Some(json!({"volume": {"name": "no-size"}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{none}");
+    let (status, updated) = send(
+        reqwest::Method::PUT,
+        format!("volumes/{id}"),
+        Some(json!({"volume": {"description": "for a test", "metadata": {"k": "v"}}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["volume"]["description"], "for a test");
+    assert_eq!(updated["volume"]["metadata"], json!({"k": "v"}));
+    // Wait until it is available, then give it a snapshot.
+    for _ in 0..100 {
+        let (_, v) = send(reqwest::Method::GET, format!("volumes/{id}"), None).await;
+        if v["volume"]["status"] == "available" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, _) = send(
+        reqwest::Method::POST,
+        "snapshots".into(),
+        Some(json!({"snapshot": {"volume_id": id, "name": "s"}})),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, refused) = send(reqwest::Method::DELETE, format!("volumes/{id}"), None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["badRequest"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("have snapshots")),
+        "{refused}"
+    );
+    let (status, _) = send(
+        reqwest::Method::DELETE,
+        format!("volumes/{id}?cascade=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, v) = send(reqwest::Method::GET, format!("volumes/{id}"), None).await;
+    assert_eq!(v["volume"]["status"], "deleting", "{v}");
+    // An attached volume is refused unless forced.
+    let (_, vols) = send(reqwest::Method::GET, "volumes/detail".into(), None).await;
+    let attached = vols["volumes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["status"] == "in-use"))
+        .and_then(|v| v["id"].as_str())
+        .expect("an attached volume")
+        .to_string();
+    let (status, _) = send(reqwest::Method::DELETE, format!("volumes/{attached}"), None).await;
+    assert_eq!(status, 400);
+    let (status, limits) = send(reqwest::Method::GET, "limits".into(), None).await;
+    assert_eq!(status, 200);
+    assert!(limits["limits"]["absolute"]["totalVolumesUsed"].is_number());
+    let (status, filters) = send(reqwest::Method::GET, "resource_filters".into(), None).await;
+    assert_eq!(status, 200, "{filters}");
+    let (status, _, _) = get(&c, "resource_filters", Some("3.32")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outscale_volumes_grow_and_are_deleted_unless_in_use() {
+    let emu = start().await;
+    let (status, made) = call(
+        &emu,
+        "CreateVolume",
+        json!({"SubregionName": "eu-west-2a", "Size": 4, "ClientToken": "scratch"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["Volume"]["VolumeId"].as_str().expect("id").to_string();
+    let (status, grown) = call(&emu, "UpdateVolume", json!({"VolumeId": id, "Size": 8})).await;
+    assert_eq!(status, 200, "{grown}");
+    assert_eq!(grown["Volume"]["Size"], 8);
+    let (status, body) = call(&emu, "UpdateVolume", json!({"VolumeId": id, "Size": 2})).await;
+    assert_eq!((status, code(&body)), (400, "4078"), "{body}");
+    let (_, listed) = call(
+        &emu,
+        "ReadVolumes",
+        json!({"Filters": {"VolumeStates": ["in-use"]}}),
+    )
+    .await;
+    let in_use = listed["Volumes"][0]["VolumeId"]
+        .as_str()
+        .expect("one")
+        .to_string();
+    let (status, body) = call(&emu, "DeleteVolume", json!({ "VolumeId": in_use })).await;
+    assert_eq!((status, code(&body)), (409, "6007"), "{body}");
+    let (status, _) = call(&emu, "DeleteVolume", json!({ "VolumeId": id })).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(&emu, "DeleteVolume", json!({ "VolumeId": id })).await;
+    assert_eq!((status, code(&body)), (400, "5064"), "{body}");
 }

@@ -512,6 +512,34 @@ async fn handle(
             &[],
         );
     }
+    if req.path == "/_emulator/state" && req.method == Method::POST {
+        // `{"id": SNAPSHOT_ID, "state": WORD}` (and `"type"` for EFS: manual, automatic,
+        // system): a documented state the emulator never reaches by itself, so that a client's
+        // handling of it can be tested. The word must be one the API documents.
+        let body = req.json().unwrap_or(serde_json::Value::Null);
+        let id = body["id"].as_str().unwrap_or_default().to_string();
+        let state = body["state"].as_str();
+        let kind = body["type"].as_str();
+        if id.is_empty() || (state.is_none() && kind.is_none()) {
+            return reply(
+                400,
+                serde_json::json!({"message": "give id and state (or type, for an EFS snapshot)"}),
+                &[],
+            );
+        }
+        let done = ovh::force_state(&mut world, &id, state, kind)
+            .or_else(|| state.and_then(|st| outscale::force_state(&mut world, &id, st)))
+            .or_else(|| state.and_then(|st| powervc::force_state(&mut world, &id, st)));
+        return match done {
+            Some(Ok(())) => reply(200, serde_json::json!({"id": id}), &[]),
+            Some(Err(words)) => reply(400, serde_json::json!({ "message": words }), &[]),
+            None => reply(
+                404,
+                serde_json::json!({"message": format!("no snapshot {id} on this emulator")}),
+                &[],
+            ),
+        };
+    }
     let Some(api) = api_of(&req.path) else {
         return reply(
             404,

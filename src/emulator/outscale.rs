@@ -36,6 +36,8 @@ pub(crate) struct OscSnap {
     owner: &'static str,
     /// The `ClientToken` it was created with.
     token: Option<String>,
+    /// A `State` set by `POST /_emulator/state`, reported instead of the computed one.
+    forced: Option<&'static str>,
 }
 
 /// The emulated caller's account id (the API reference's own example).
@@ -90,6 +92,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         public: false,
         owner: OWN_ACCOUNT,
         token: None,
+        forced: None,
     });
 }
 
@@ -158,6 +161,7 @@ pub(crate) fn seed(w: &mut World) {
         public: false,
         owner: OWN_ACCOUNT,
         token: None,
+        forced: None,
     });
     // ReadSnapshots also answers what other accounts make public: one such snapshot.
     let id = format!("snap-{}", w.hex8());
@@ -176,6 +180,7 @@ pub(crate) fn seed(w: &mut World) {
         public: true,
         owner: OTHER_ACCOUNT,
         token: None,
+        forced: None,
     });
 }
 
@@ -266,7 +271,7 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
         "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
         "Progress": progress,
         "SnapshotId": s.id,
-        "State": if done { "completed" } else { "pending" },
+        "State": s.forced.unwrap_or(if done { "completed" } else { "pending" }),
         "Tags": tags_json(w, &s.id),
         "VolumeSize": s.size,
     });
@@ -967,6 +972,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         public: false,
         owner: OWN_ACCOUNT,
         token: body["ClientToken"].as_str().map(str::to_string),
+        forced: None,
     };
     if let Some(token) = body["ClientToken"].as_str() {
         w.osc.tokens.insert(token.to_string(), snap.id.clone());
@@ -1025,6 +1031,25 @@ fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     let out = volume_json(w, &vol);
     w.osc.volumes.push(vol);
     ok(json!({"Volume": out}))
+}
+
+/// The words `Snapshot.State` takes (`outscale.yaml`).
+const SNAPSHOT_STATES: [&str; 5] = ["in-queue", "pending", "completed", "error", "deleting"];
+
+/// `POST /_emulator/state` for an OUTSCALE snapshot: its `State` from now on. `None` when no
+/// snapshot has that id; `Err` names the words the API has.
+pub(crate) fn force_state(w: &mut World, id: &str, state: &str) -> Option<Result<(), String>> {
+    let s = w.osc.snaps.iter_mut().find(|s| s.id == id)?;
+    Some(match SNAPSHOT_STATES.iter().find(|k| **k == state) {
+        Some(word) => {
+            s.forced = Some(word);
+            Ok(())
+        }
+        None => Err(format!(
+            "OUTSCALE snapshot states: {}",
+            SNAPSHOT_STATES.join(", ")
+        )),
+    })
 }
 
 #[cfg(test)]

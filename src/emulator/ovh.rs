@@ -21,6 +21,8 @@ pub(crate) struct Share {
     reverting_until: Option<Instant>,
     snapshot_id: Option<String>,
     policy: String,
+    /// When a DELETE was accepted: `deleting` until the delay has passed, then gone.
+    gone_at: Option<Instant>,
 }
 
 pub(crate) struct EfsSnap {
@@ -32,6 +34,8 @@ pub(crate) struct EfsSnap {
     created_at: Timestamp,
     ready_at: Instant,
     gone_at: Option<Instant>,
+    /// A status word set by `POST /_emulator/state`, reported instead of the computed one.
+    forced: Option<&'static str>,
 }
 
 pub(crate) struct Policy {
@@ -104,6 +108,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         created_at: at,
         ready_at: Instant::now(),
         gone_at: None,
+        forced: None,
     });
 }
 
@@ -123,6 +128,7 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
             reverting_until: None,
             snapshot_id: None,
             policy: policy.clone(),
+            gone_at: None,
         });
         let name = format!("fleet-{i:04}");
         w.ovh.partitions.push((name.clone(), 100));
@@ -154,6 +160,7 @@ pub(crate) fn seed(w: &mut World) {
             reverting_until: None,
             snapshot_id: None,
             policy: default_policy.clone(),
+            gone_at: None,
         });
         for (i, kind) in ["automatic", "manual"].iter().enumerate() {
             let sid = w.uuid();
@@ -173,6 +180,7 @@ pub(crate) fn seed(w: &mut World) {
                 created_at: now - jiff::SignedDuration::from_hours(48 - 24 * i as i64),
                 ready_at: past,
                 gone_at: None,
+                forced: None,
             });
         }
     }
@@ -299,7 +307,9 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
 
 fn share_json(s: &Share) -> Value {
     let now = Instant::now();
-    let status = if now < s.ready_at {
+    let status = if s.gone_at.is_some() {
+        "deleting"
+    } else if now < s.ready_at {
         s.creating_word
     } else if s.reverting_until.is_some_and(|t| now < t) {
         "reverting"
@@ -321,7 +331,9 @@ fn share_json(s: &Share) -> Value {
 
 fn snap_json(s: &EfsSnap) -> Value {
     let now = Instant::now();
-    let status = if s.gone_at.is_some() {
+    let status = if let Some(word) = s.forced {
+        word
+    } else if s.gone_at.is_some() {
         "deleting"
     } else if now < s.ready_at {
         "creating"
@@ -354,6 +366,7 @@ fn policy_json(p: &Policy) -> Value {
 fn purge_efs(w: &mut World) {
     let now = Instant::now();
     w.ovh.snaps.retain(|s| s.gone_at.is_none_or(|t| now < t));
+    w.ovh.shares.retain(|s| s.gone_at.is_none_or(|t| now < t));
 }
 
 fn efs(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
@@ -374,7 +387,7 @@ fn efs(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
         [_, "share"] if *m == Method::GET => {
             ok(Value::Array(w.ovh.shares.iter().map(share_json).collect()))
         }
-        [_, "share"] if *m == Method::POST => efs_clone(w, req),
+        [_, "share"] if *m == Method::POST => efs_create_share(w, req),
         [_, "snapshotPolicy"] if *m == Method::GET => ok(Value::Array(
             w.ovh.policies.iter().map(policy_json).collect(),
         )),
@@ -428,7 +441,8 @@ fn efs(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
     }
 }
 
-fn efs_clone(w: &mut World, req: &Req) -> Response<Body> {
+/// `POST …/share`: a new share, blank or from a manual snapshot (`snapshotID`).
+fn efs_create_share(w: &mut World, req: &Req) -> Response<Body> {
     let Some(body) = req.json() else {
         return err(400, "Invalid JSON body", None);
     };
@@ -436,11 +450,7 @@ fn efs_clone(w: &mut World, req: &Req) -> Response<Body> {
         return err(400, "protocol must be NFS", None);
     }
     let Some(snap_id) = body["snapshotID"].as_str() else {
-        return err(
-            400,
-            "The emulator creates shares from snapshots only (snapshotID)",
-            None,
-        );
+        return efs_blank_share(w, &body);
     };
     let Some(snap) = w.ovh.snaps.iter().find(|s| s.id == snap_id) else {
         return not_found("snapshotID", snap_id);
@@ -483,6 +493,37 @@ fn efs_clone(w: &mut World, req: &Req) -> Response<Body> {
         reverting_until: None,
         snapshot_id: Some(snap_id.to_string()),
         policy,
+        gone_at: None,
+    };
+    let out = share_json(&share);
+    w.ovh.shares.push(share);
+    reply(200, out, &qid())
+}
+
+/// A blank share of `size` GB (EFS volumes are 100 GB to 29 TB), `creating` for the delay.
+fn efs_blank_share(w: &mut World, body: &Value) -> Response<Body> {
+    let size = body["size"].as_u64().unwrap_or(0);
+    if !(100..=29_000).contains(&size) {
+        return err(400, "size must be between 100 and 29000 GB", None);
+    }
+    let policy = w
+        .ovh
+        .policies
+        .iter()
+        .find(|p| p.is_default)
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let share = Share {
+        id: w.uuid(),
+        name: body["name"].as_str().unwrap_or("share").to_string(),
+        size,
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        creating_word: "creating",
+        reverting_until: None,
+        snapshot_id: None,
+        policy,
+        gone_at: None,
     };
     let out = share_json(&share);
     w.ovh.shares.push(share);
@@ -494,6 +535,20 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
     let share_id = w.ovh.shares[si].id.clone();
     match tail {
         [] if *m == Method::GET => ok(share_json(&w.ovh.shares[si])),
+        [] if *m == Method::DELETE => {
+            // EFS shares are Manila shares: one with snapshots is refused (delete them first).
+            let dependent = w.ovh.snaps.iter().filter(|s| s.share == share_id).count();
+            if dependent > 0 {
+                return err(
+                    409,
+                    &format!("Share still has {dependent} dependent snapshots."),
+                    None,
+                );
+            }
+            let until = w.ready_at();
+            w.ovh.shares[si].gone_at.get_or_insert(until);
+            reply(200, serde_json::Value::Null, &qid())
+        }
         ["snapshot"] if *m == Method::GET => ok(Value::Array(
             w.ovh
                 .snaps
@@ -527,6 +582,7 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
                 created_at: w.now(),
                 ready_at: w.ready_at(),
                 gone_at: None,
+                forced: None,
             };
             let out = snap_json(&snap);
             w.ovh.snaps.push(snap);
@@ -819,4 +875,46 @@ fn nasha_partition(
         }
         _ => unserved(),
     }
+}
+
+/// The words `NetAppShareSnapshot.status` and `.type` take (the OpenAPI enums).
+const EFS_STATUSES: [&str; 10] = [
+    "available",
+    "creating",
+    "deleting",
+    "error",
+    "error_deleting",
+    "manage_error",
+    "manage_starting",
+    "restoring",
+    "unmanage_error",
+    "unmanage_starting",
+];
+const EFS_TYPES: [&str; 3] = ["automatic", "manual", "system"];
+
+/// `POST /_emulator/state` for an EFS snapshot: its status or its type from now on. `None` when
+/// no snapshot has that id; `Err` names the words the API has.
+pub(crate) fn force_state(
+    w: &mut World,
+    id: &str,
+    state: Option<&str>,
+    kind: Option<&str>,
+) -> Option<Result<(), String>> {
+    let s = w.ovh.snaps.iter_mut().find(|s| s.id == id)?;
+    if let Some(word) = state {
+        let Some(known) = EFS_STATUSES.iter().find(|k| **k == word) else {
+            return Some(Err(format!(
+                "EFS snapshot statuses: {}",
+                EFS_STATUSES.join(", ")
+            )));
+        };
+        s.forced = Some(known);
+    }
+    if let Some(word) = kind {
+        let Some(known) = EFS_TYPES.iter().find(|k| **k == word) else {
+            return Some(Err(format!("EFS snapshot types: {}", EFS_TYPES.join(", "))));
+        };
+        s.kind = known;
+    }
+    Some(Ok(()))
 }

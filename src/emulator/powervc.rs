@@ -40,6 +40,8 @@ pub(crate) struct Snap {
     updated_at: Option<Timestamp>,
     ready_at: Instant,
     gone_at: Option<Instant>,
+    /// A status set by `POST /_emulator/state`, reported instead of the computed one.
+    forced: Option<&'static str>,
 }
 
 pub(crate) struct CloneTask {
@@ -85,6 +87,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         ready_at: Instant::now(),
         updated_at: None,
         gone_at: None,
+        forced: None,
     });
 }
 
@@ -149,6 +152,7 @@ pub(crate) fn seed(w: &mut World) {
         ready_at: Instant::now(),
         updated_at: None,
         gone_at: None,
+        forced: None,
     });
 }
 
@@ -228,7 +232,9 @@ fn cinder_time(t: Timestamp) -> String {
 
 fn snap_json(s: &Snap) -> Value {
     let now = Instant::now();
-    let status = if s.gone_at.is_some() {
+    let status = if let Some(word) = s.forced {
+        word
+    } else if s.gone_at.is_some() {
         "deleting"
     } else if now < s.ready_at {
         "creating"
@@ -505,6 +511,12 @@ fn blank_volume(w: &mut World, v: &Value) -> Response<Body> {
             "Invalid input received: size must be an integer greater than 0 for a volume without a source",
         );
     };
+    created_volume(w, v, size, None)
+}
+
+/// A volume `POST /volumes` made (blank, or from `snapshot`): `creating` for the delay, then
+/// available; 202 with its detail.
+fn created_volume(w: &mut World, v: &Value, size: u64, snapshot: Option<String>) -> Response<Body> {
     let vol = Vol {
         id: w.uuid(),
         name: v["name"].as_str().unwrap_or_default().to_string(),
@@ -516,7 +528,7 @@ fn blank_volume(w: &mut World, v: &Value) -> Response<Body> {
         description: v["description"].as_str().map(str::to_string),
         updated_at: None,
         gone_at: None,
-        snapshot_id: None,
+        snapshot_id: snapshot,
         metadata: string_pairs(&v["metadata"]),
     };
     let out = vol_json(&vol);
@@ -705,23 +717,7 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
                     "Volume size cannot be lesser than the snapshot size.",
                 );
             }
-            let vol = Vol {
-                id: w.uuid(),
-                name: v["name"].as_str().unwrap_or("volume").to_string(),
-                size,
-                in_use: false,
-                created_at: w.now(),
-                ready_at: w.ready_at(),
-                reverting_until: None,
-                description: v["description"].as_str().map(str::to_string),
-                updated_at: None,
-                gone_at: None,
-                snapshot_id: Some(sid.to_string()),
-                metadata: string_pairs(&v["metadata"]),
-            };
-            let out = vol_json(&vol);
-            w.pvc.vols.push(vol);
-            ok(202, json!({ "volume": out }))
+            created_volume(w, v, size, Some(sid.to_string()))
         }
         ["volumes", id] if m == Method::PUT || m == Method::DELETE => {
             let Some(i) = w.pvc.vols.iter().position(|v| v.id == *id) else {
@@ -857,6 +853,7 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
                 ready_at: w.ready_at(),
                 updated_at: None,
                 gone_at: None,
+                forced: None,
             };
             let out = snap_json(&snap);
             w.pvc.snaps.push(snap);
@@ -1001,6 +998,34 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
         }
         _ => unserved(),
     }
+}
+
+/// The words a Cinder snapshot's `status` takes (the api-ref's list).
+const SNAPSHOT_STATUSES: [&str; 8] = [
+    "creating",
+    "available",
+    "backing-up",
+    "deleting",
+    "error",
+    "deleted",
+    "unmanaging",
+    "restoring",
+];
+
+/// `POST /_emulator/state` for a Cinder snapshot: its `status` from now on. `None` when no
+/// snapshot has that id; `Err` names the words the API has.
+pub(crate) fn force_state(w: &mut World, id: &str, state: &str) -> Option<Result<(), String>> {
+    let s = w.pvc.snaps.iter_mut().find(|s| s.id == id)?;
+    Some(match SNAPSHOT_STATUSES.iter().find(|k| **k == state) {
+        Some(word) => {
+            s.forced = Some(word);
+            Ok(())
+        }
+        None => Err(format!(
+            "Cinder snapshot statuses: {}",
+            SNAPSHOT_STATUSES.join(", ")
+        )),
+    })
 }
 
 #[cfg(test)]

@@ -1189,17 +1189,18 @@ async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
         .expect("seconds");
     let share = emu.demo_volume(ProviderKind::OvhEfs);
     let service = snapctl::emulator::EFS_SERVICE;
-    let url = format!("{base}/storage/netapp/{service}/share/{share}");
+    // The share's access paths: a route of the API the emulator does not serve.
+    let url = format!("{base}/storage/netapp/{service}/share/{share}/accessPath");
     let sig = snapctl::providers::ovh::sign::signature(
         &env["OVH_APPLICATION_SECRET"],
         &env["OVH_CONSUMER_KEY"],
-        "DELETE",
+        "GET",
         &url,
         b"",
         now,
     );
     let answer = http
-        .delete(&url)
+        .get(&url)
         .header("X-Ovh-Application", &env["OVH_APPLICATION_KEY"])
         .header("X-Ovh-Consumer", &env["OVH_CONSUMER_KEY"])
         .header("X-Ovh-Timestamp", now.to_string())

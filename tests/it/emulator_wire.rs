@@ -625,3 +625,162 @@ async fn outscale_volumes_grow_and_are_deleted_unless_in_use() {
     let (status, body) = call(&emu, "DeleteVolume", json!({ "VolumeId": id })).await;
     assert_eq!((status, code(&body)), (400, "5064"), "{body}");
 }
+
+/// `POST /_emulator/state` makes a documented state the emulator never reaches by itself
+/// reachable (OUTSCALE `error`, Cinder `error`, EFS type `system`), so a client's handling of it
+/// can be tested; snapctl reports each as such. Words the API does not document are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn documented_states_are_reachable_with_a_fault_switch() {
+    use snapctl::provider::ProviderKind;
+    let emu = start().await;
+    let cli = crate::emulator::Cli::new(&emu);
+    let force = |body: Value| {
+        let url = format!("{}/_emulator/state", emu.base());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("the emulator answers");
+            resp.status().as_u16()
+        }
+    };
+    for (kind, field, word, field_out, want) in [
+        (ProviderKind::Outscale, "state", "error", "state", "error"),
+        (ProviderKind::Powervc, "state", "error", "state", "error"),
+        (ProviderKind::OvhEfs, "state", "error", "state", "error"),
+        (ProviderKind::OvhEfs, "type", "system", "kind", "system"),
+    ] {
+        let vol = emu.demo_volume(kind);
+        let listed = cli
+            .json(kind, &["snapshot", "list", "--volume", &vol])
+            .await;
+        let id = listed[0]["id"]
+            .as_str()
+            .expect("a seeded snapshot")
+            .to_string();
+        assert_eq!(force(json!({"id": id, field: word})).await, 200, "{kind}");
+        let listed = cli
+            .json(kind, &["snapshot", "list", "--volume", &vol])
+            .await;
+        let snap = listed
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["id"] == id.as_str()))
+            .expect("still listed");
+        assert_eq!(snap[field_out], want, "{kind}: {snap}");
+    }
+    let some = cli
+        .json(ProviderKind::Outscale, &["snapshot", "list"])
+        .await;
+    let id = some[0]["id"].as_str().expect("one").to_string();
+    assert_eq!(force(json!({"id": id, "state": "melted"})).await, 400);
+    assert_eq!(
+        force(json!({"id": "snap-00000000", "state": "error"})).await,
+        404
+    );
+}
+
+/// One OVH call signed as python-ovh signs it: `(status, body)`.
+async fn ovh_call(
+    emu: &snapctl::emulator::Emulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/1.0{path}", emu.base());
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    let ts = jiff::Timestamp::now().as_second();
+    let sig = snapctl::providers::ovh::sign::signature(
+        snapctl::emulator::OVH_AS,
+        snapctl::emulator::OVH_CK,
+        method.as_str(),
+        &url,
+        bytes.as_bytes(),
+        ts,
+    );
+    let resp = reqwest::Client::new()
+        .request(method, &url)
+        .header("X-Ovh-Application", snapctl::emulator::OVH_AK)
+        .header("X-Ovh-Consumer", snapctl::emulator::OVH_CK)
+        .header("X-Ovh-Timestamp", ts.to_string())
+        .header("X-Ovh-Signature", sig)
+        .header("Content-Type", "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the emulator answers");
+    (
+        resp.status().as_u16(),
+        resp.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+/// EFS shares are made blank (100 GB to 29 TB) and deleted; one with snapshots is refused, as
+/// Manila, under EFS, refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn efs_shares_are_created_blank_and_deleted_unless_they_have_snapshots() {
+    use reqwest::Method;
+    let emu = start().await;
+    let svc = snapctl::emulator::EFS_SERVICE;
+    let (status, small) = ovh_call(
+        &emu,
+        Method::POST,
+        &format!("/storage/netapp/{svc}/share"),
+        Some(json!({"name": "tiny", "protocol": "NFS", "size": 50})),
+    )
+    .await;
+    assert_eq!(status, 400, "{small}");
+    let (status, made) = ovh_call(
+        &emu,
+        Method::POST,
+        &format!("/storage/netapp/{svc}/share"),
+        Some(json!({"name": "scratch", "protocol": "NFS", "size": 100})),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["status"], "creating");
+    let share = made["id"].as_str().expect("id").to_string();
+    let (status, gone) = ovh_call(
+        &emu,
+        Method::DELETE,
+        &format!("/storage/netapp/{svc}/share/{share}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, gone), (200, Value::Null));
+    // `deleting` for the emulator's delay, then gone (404), never anything else.
+    let mut gone = false;
+    for _ in 0..200 {
+        let (status, now) = ovh_call(
+            &emu,
+            Method::GET,
+            &format!("/storage/netapp/{svc}/share/{share}"),
+            None,
+        )
+        .await;
+        if status == 404 {
+            gone = true;
+            break;
+        }
+        assert_eq!(now["status"], "deleting", "{now}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the share never went");
+    // A seeded share has snapshots: refused.
+    let seeded = emu.demo_volume(snapctl::provider::ProviderKind::OvhEfs);
+    let (status, refused) = ovh_call(
+        &emu,
+        Method::DELETE,
+        &format!("/storage/netapp/{svc}/share/{seeded}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dependent snapshots")),
+        "{refused}"
+    );
+}

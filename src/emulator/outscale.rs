@@ -597,60 +597,8 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     };
     let dry = body["DryRun"].as_bool() == Some(true);
     match action {
-        "ReadVolumes" => {
-            let wanted = match filters(&body, VOLUME_FILTERS) {
-                Ok(f) => f,
-                Err(refused) => return *refused,
-            };
-            let ids = filter(&body, "VolumeIds");
-            let items: Vec<Value> = w
-                .osc
-                .volumes
-                .iter()
-                .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
-                .map(|v| volume_json(w, v))
-                .filter(|v| passes(v, &wanted))
-                .collect();
-            page(&body, &items, "Volumes", Value::clone)
-        }
-        "ReadSnapshots" => {
-            let wanted = match filters(&body, SNAPSHOT_FILTERS) {
-                Ok(f) => f,
-                Err(refused) => return *refused,
-            };
-            // The keys answered from the state directly (cheap over 100,000 snapshots); the
-            // others from each remaining snapshot's JSON.
-            let ids = filter(&body, "SnapshotIds");
-            let vols = filter(&body, "VolumeIds");
-            let items: Vec<&OscSnap> = w
-                .osc
-                .snaps
-                .iter()
-                // What the caller may see: its own, and what others share with it or publicly.
-                .filter(|s| {
-                    s.owner == OWN_ACCOUNT
-                        || s.public
-                        || s.accounts.iter().any(|a| a == OWN_ACCOUNT)
-                })
-                .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
-                .filter(|s| {
-                    vols.as_ref()
-                        .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
-                })
-                .collect();
-            let cheap = wanted
-                .iter()
-                .all(|(how, _)| matches!(how, Match::One("SnapshotId") | Match::One("VolumeId")));
-            if cheap {
-                return page(&body, &items, "Snapshots", |s| snap_json(w, s));
-            }
-            let items: Vec<Value> = items
-                .into_iter()
-                .map(|s| snap_json(w, s))
-                .filter(|s| passes(s, &wanted))
-                .collect();
-            page(&body, &items, "Snapshots", Value::clone)
-        }
+        "ReadVolumes" => read_volumes(w, &body),
+        "ReadSnapshots" => read_snapshots(w, &body),
         "ReadAccounts" => ok(json!({"Accounts": [{
             "AccountId": OWN_ACCOUNT,
             "CompanyName": "EXAMPLE SAS",
@@ -658,226 +606,17 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             "Email": "example@example.com",
         }]})),
         "CreateSnapshot" => create_snapshot(w, &body, dry),
-        "DeleteSnapshot" => {
-            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
-            let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
-                return missing("SnapshotId", &id);
-            };
-            if !dry {
-                w.osc.snaps.remove(i);
-                w.osc.tags.remove(&id);
-            }
-            ok(json!({}))
-        }
-        "ReadTags" => {
-            let wanted = match filters(&body, TAG_FILTERS) {
-                Ok(f) => f,
-                Err(refused) => return *refused,
-            };
-            let items: Vec<Value> = w
-                .osc
-                .tags
-                .iter()
-                .flat_map(|(id, tags)| {
-                    let kind = if id.starts_with("vol-") {
-                        "volume"
-                    } else {
-                        "snapshot"
-                    };
-                    tags.iter().map(move |(k, v)| {
-                        json!({"Key": k, "ResourceId": id, "ResourceType": kind, "Value": v})
-                    })
-                })
-                .filter(|t| passes(t, &wanted))
-                .collect();
-            page(&body, &items, "Tags", Value::clone)
-        }
-        "DeleteTags" => {
-            let (Some(ids), Some(tags)) = (body["ResourceIds"].as_array(), body["Tags"].as_array())
-            else {
-                return err(
-                    400,
-                    "7000",
-                    "MissingParameter",
-                    "ResourceIds and Tags are required",
-                );
-            };
-            let ids: Vec<String> = ids
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            for id in &ids {
-                let known = w.osc.snaps.iter().any(|s| &s.id == id)
-                    || w.osc.volumes.iter().any(|v| &v.id == id);
-                if !known {
-                    return missing("ResourceId", id);
-                }
-            }
-            if !dry {
-                for id in &ids {
-                    if let Some(have) = w.osc.tags.get_mut(id) {
-                        // A tag goes when its key matches, and its value too when one is given.
-                        have.retain(|(k, v)| {
-                            !tags.iter().any(|t| {
-                                t["Key"].as_str() == Some(k.as_str())
-                                    && t["Value"].as_str().is_none_or(|want| want == v)
-                            })
-                        });
-                    }
-                }
-            }
-            ok(json!({}))
-        }
-        "CreateTags" => {
-            let ids: Vec<String> = body["ResourceIds"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for id in &ids {
-                let known = w.osc.snaps.iter().any(|s| &s.id == id)
-                    || w.osc.volumes.iter().any(|v| &v.id == id);
-                if !known {
-                    return missing("ResourceId", id);
-                }
-            }
-            if !dry {
-                for id in ids {
-                    let tags = w.osc.tags.entry(id).or_default();
-                    for t in body["Tags"].as_array().cloned().unwrap_or_default() {
-                        let (k, v) = (
-                            t["Key"].as_str().unwrap_or_default().to_string(),
-                            t["Value"].as_str().unwrap_or_default().to_string(),
-                        );
-                        tags.retain(|(key, _)| *key != k);
-                        tags.push((k, v));
-                    }
-                }
-            }
-            ok(json!({}))
-        }
+        "DeleteSnapshot" => delete_snapshot(w, &body, dry),
+        "ReadTags" => read_tags(w, &body),
+        "DeleteTags" => delete_tags(w, &body, dry),
+        "CreateTags" => create_tags(w, &body, dry),
         "CreateVolume" => create_volume(w, &body, dry),
-        "UpdateVolume" => {
-            let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
-            let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
-                return missing("VolumeId", &id);
-            };
-            if let Some(size) = body["Size"].as_u64() {
-                // A volume only grows (UpdateVolume: "the new size must be greater").
-                if size < w.osc.volumes[i].size {
-                    return err(
-                        400,
-                        "4078",
-                        "InvalidParameterValue",
-                        "the new size must be greater than the current one",
-                    );
-                }
-                if !dry {
-                    w.osc.volumes[i].size = size;
-                }
-            }
-            if dry {
-                return ok(json!({}));
-            }
-            ok(json!({"Volume": volume_json(w, &w.osc.volumes[i])}))
-        }
-        "DeleteVolume" => {
-            let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
-            let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
-                return missing("VolumeId", &id);
-            };
-            if w.osc.volumes[i].in_use {
-                return err(
-                    409,
-                    "6007",
-                    "InvalidState",
-                    &format!("The volume '{id}' is in use (linked to a VM)."),
-                );
-            }
-            if !dry {
-                // Its snapshots stay: OUTSCALE keeps them when their volume goes.
-                w.osc.volumes.remove(i);
-                w.osc.tags.remove(&id);
-            }
-            ok(json!({}))
-        }
+        "UpdateVolume" => update_volume(w, &body, dry),
+        "DeleteVolume" => delete_volume(w, &body, dry),
 
-        "UpdateSnapshot" => {
-            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
-            let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
-                return missing("SnapshotId", &id);
-            };
-            let perms = &body["PermissionsToCreateVolume"];
-            if !dry {
-                let s = &mut w.osc.snaps[i];
-                if let Some(add) = perms.get("Additions") {
-                    for a in add["AccountIds"].as_array().cloned().unwrap_or_default() {
-                        if let Some(a) = a.as_str()
-                            && !s.accounts.iter().any(|x| x == a)
-                        {
-                            s.accounts.push(a.to_string());
-                        }
-                    }
-                    if add["GlobalPermission"] == true {
-                        s.public = true;
-                    }
-                }
-                if let Some(rm) = perms.get("Removals") {
-                    let gone: Vec<String> = rm["AccountIds"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    s.accounts.retain(|a| !gone.contains(a));
-                    if rm["GlobalPermission"] == true {
-                        s.public = false;
-                    }
-                }
-            }
-            ok(json!({"Snapshot": snap_json(w, &w.osc.snaps[i])}))
-        }
-        "CreateSnapshotExportTask" => {
-            let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
-            if !w.osc.snaps.iter().any(|s| s.id == id) {
-                return missing("SnapshotId", &id);
-            }
-            let export = Export {
-                id: format!("snap-export-{}", w.hex8()),
-                snapshot: id,
-                bucket: body["OsuExport"]["OsuBucket"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                prefix: body["OsuExport"]["OsuPrefix"].as_str().map(str::to_string),
-                format: body["OsuExport"]["DiskImageFormat"]
-                    .as_str()
-                    .unwrap_or("qcow2")
-                    .to_string(),
-                started: Instant::now(),
-            };
-            let out = export_json(w, &export);
-            if !dry {
-                w.osc.exports.push(export);
-            }
-            ok(json!({"SnapshotExportTask": out}))
-        }
-        "ReadSnapshotExportTasks" => {
-            let ids = filter(&body, "TaskIds");
-            let items: Vec<Value> = w
-                .osc
-                .exports
-                .iter()
-                .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
-                .map(|e| export_json(w, e))
-                .collect();
-            page(&body, &items, "SnapshotExportTasks", Value::clone)
-        }
+        "UpdateSnapshot" => update_snapshot(w, &body, dry),
+        "CreateSnapshotExportTask" => create_snapshot_export_task(w, &body, dry),
+        "ReadSnapshotExportTasks" => read_snapshot_export_tasks(w, &body),
         // An action of the API the emulator does not serve answers as an unknown one: never a
         // not-found, which a client would read as "already gone".
         other => err(
@@ -887,6 +626,297 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             &format!("The operation '{other}' is not supported by this endpoint."),
         ),
     }
+}
+
+/// `ReadVolumes`.
+fn read_volumes(w: &mut World, body: &Value) -> Response<Body> {
+    let wanted = match filters(body, VOLUME_FILTERS) {
+        Ok(f) => f,
+        Err(refused) => return *refused,
+    };
+    let ids = filter(body, "VolumeIds");
+    let items: Vec<Value> = w
+        .osc
+        .volumes
+        .iter()
+        .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
+        .map(|v| volume_json(w, v))
+        .filter(|v| passes(v, &wanted))
+        .collect();
+    page(body, &items, "Volumes", Value::clone)
+}
+
+/// `ReadSnapshots`.
+fn read_snapshots(w: &mut World, body: &Value) -> Response<Body> {
+    let wanted = match filters(body, SNAPSHOT_FILTERS) {
+        Ok(f) => f,
+        Err(refused) => return *refused,
+    };
+    // The keys answered from the state directly (cheap over 100,000 snapshots); the
+    // others from each remaining snapshot's JSON.
+    let ids = filter(body, "SnapshotIds");
+    let vols = filter(body, "VolumeIds");
+    let items: Vec<&OscSnap> = w
+        .osc
+        .snaps
+        .iter()
+        // What the caller may see: its own, and what others share with it or publicly.
+        .filter(|s| {
+            s.owner == OWN_ACCOUNT || s.public || s.accounts.iter().any(|a| a == OWN_ACCOUNT)
+        })
+        .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
+        .filter(|s| {
+            vols.as_ref()
+                .is_none_or(|v| s.volume_id.as_ref().is_some_and(|id| v.contains(id)))
+        })
+        .collect();
+    let cheap = wanted
+        .iter()
+        .all(|(how, _)| matches!(how, Match::One("SnapshotId") | Match::One("VolumeId")));
+    if cheap {
+        return page(body, &items, "Snapshots", |s| snap_json(w, s));
+    }
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|s| snap_json(w, s))
+        .filter(|s| passes(s, &wanted))
+        .collect();
+    page(body, &items, "Snapshots", Value::clone)
+}
+
+/// `DeleteSnapshot`.
+fn delete_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+    let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
+        return missing("SnapshotId", &id);
+    };
+    if !dry {
+        w.osc.snaps.remove(i);
+        w.osc.tags.remove(&id);
+    }
+    ok(json!({}))
+}
+
+/// `ReadTags`.
+fn read_tags(w: &mut World, body: &Value) -> Response<Body> {
+    let wanted = match filters(body, TAG_FILTERS) {
+        Ok(f) => f,
+        Err(refused) => return *refused,
+    };
+    let items: Vec<Value> = w
+        .osc
+        .tags
+        .iter()
+        .flat_map(|(id, tags)| {
+            let kind = if id.starts_with("vol-") {
+                "volume"
+            } else {
+                "snapshot"
+            };
+            tags.iter().map(
+                move |(k, v)| json!({"Key": k, "ResourceId": id, "ResourceType": kind, "Value": v}),
+            )
+        })
+        .filter(|t| passes(t, &wanted))
+        .collect();
+    page(body, &items, "Tags", Value::clone)
+}
+
+/// `DeleteTags`.
+fn delete_tags(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let (Some(ids), Some(tags)) = (body["ResourceIds"].as_array(), body["Tags"].as_array()) else {
+        return err(
+            400,
+            "7000",
+            "MissingParameter",
+            "ResourceIds and Tags are required",
+        );
+    };
+    let ids: Vec<String> = ids
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    for id in &ids {
+        let known =
+            w.osc.snaps.iter().any(|s| &s.id == id) || w.osc.volumes.iter().any(|v| &v.id == id);
+        if !known {
+            return missing("ResourceId", id);
+        }
+    }
+    if !dry {
+        for id in &ids {
+            if let Some(have) = w.osc.tags.get_mut(id) {
+                // A tag goes when its key matches, and its value too when one is given.
+                have.retain(|(k, v)| {
+                    !tags.iter().any(|t| {
+                        t["Key"].as_str() == Some(k.as_str())
+                            && t["Value"].as_str().is_none_or(|want| want == v)
+                    })
+                });
+            }
+        }
+    }
+    ok(json!({}))
+}
+
+/// `CreateTags`.
+fn create_tags(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let ids: Vec<String> = body["ResourceIds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in &ids {
+        let known =
+            w.osc.snaps.iter().any(|s| &s.id == id) || w.osc.volumes.iter().any(|v| &v.id == id);
+        if !known {
+            return missing("ResourceId", id);
+        }
+    }
+    if !dry {
+        for id in ids {
+            let tags = w.osc.tags.entry(id).or_default();
+            for t in body["Tags"].as_array().cloned().unwrap_or_default() {
+                let (k, v) = (
+                    t["Key"].as_str().unwrap_or_default().to_string(),
+                    t["Value"].as_str().unwrap_or_default().to_string(),
+                );
+                tags.retain(|(key, _)| *key != k);
+                tags.push((k, v));
+            }
+        }
+    }
+    ok(json!({}))
+}
+
+/// `UpdateVolume`.
+fn update_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
+    let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
+        return missing("VolumeId", &id);
+    };
+    if let Some(size) = body["Size"].as_u64() {
+        // A volume only grows (UpdateVolume: "the new size must be greater").
+        if size < w.osc.volumes[i].size {
+            return err(
+                400,
+                "4078",
+                "InvalidParameterValue",
+                "the new size must be greater than the current one",
+            );
+        }
+        if !dry {
+            w.osc.volumes[i].size = size;
+        }
+    }
+    if dry {
+        return ok(json!({}));
+    }
+    ok(json!({"Volume": volume_json(w, &w.osc.volumes[i])}))
+}
+
+/// `DeleteVolume`.
+fn delete_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
+    let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
+        return missing("VolumeId", &id);
+    };
+    if w.osc.volumes[i].in_use {
+        return err(
+            409,
+            "6007",
+            "InvalidState",
+            &format!("The volume '{id}' is in use (linked to a VM)."),
+        );
+    }
+    if !dry {
+        // Its snapshots stay: OUTSCALE keeps them when their volume goes.
+        w.osc.volumes.remove(i);
+        w.osc.tags.remove(&id);
+    }
+    ok(json!({}))
+}
+
+/// `UpdateSnapshot`.
+fn update_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+    let Some(i) = w.osc.snaps.iter().position(|s| s.id == id) else {
+        return missing("SnapshotId", &id);
+    };
+    let perms = &body["PermissionsToCreateVolume"];
+    if !dry {
+        let s = &mut w.osc.snaps[i];
+        if let Some(add) = perms.get("Additions") {
+            for a in add["AccountIds"].as_array().cloned().unwrap_or_default() {
+                if let Some(a) = a.as_str()
+                    && !s.accounts.iter().any(|x| x == a)
+                {
+                    s.accounts.push(a.to_string());
+                }
+            }
+            if add["GlobalPermission"] == true {
+                s.public = true;
+            }
+        }
+        if let Some(rm) = perms.get("Removals") {
+            let gone: Vec<String> = rm["AccountIds"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.accounts.retain(|a| !gone.contains(a));
+            if rm["GlobalPermission"] == true {
+                s.public = false;
+            }
+        }
+    }
+    ok(json!({"Snapshot": snap_json(w, &w.osc.snaps[i])}))
+}
+
+/// `CreateSnapshotExportTask`.
+fn create_snapshot_export_task(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
+    let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
+    if !w.osc.snaps.iter().any(|s| s.id == id) {
+        return missing("SnapshotId", &id);
+    }
+    let export = Export {
+        id: format!("snap-export-{}", w.hex8()),
+        snapshot: id,
+        bucket: body["OsuExport"]["OsuBucket"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        prefix: body["OsuExport"]["OsuPrefix"].as_str().map(str::to_string),
+        format: body["OsuExport"]["DiskImageFormat"]
+            .as_str()
+            .unwrap_or("qcow2")
+            .to_string(),
+        started: Instant::now(),
+    };
+    let out = export_json(w, &export);
+    if !dry {
+        w.osc.exports.push(export);
+    }
+    ok(json!({"SnapshotExportTask": out}))
+}
+
+/// `ReadSnapshotExportTasks`.
+fn read_snapshot_export_tasks(w: &mut World, body: &Value) -> Response<Body> {
+    let ids = filter(body, "TaskIds");
+    let items: Vec<Value> = w
+        .osc
+        .exports
+        .iter()
+        .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
+        .map(|e| export_json(w, e))
+        .collect();
+    page(body, &items, "SnapshotExportTasks", Value::clone)
 }
 
 fn export_json(w: &World, e: &Export) -> Value {

@@ -678,47 +678,8 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
         req.header("host").unwrap_or("127.0.0.1")
     );
     match rest {
-        ["volumes", "detail"] if m == Method::GET => {
-            // `metadata={"k":"v"}`: every pair must match.
-            let want: BTreeMap<String, String> = match req.query("metadata") {
-                None => BTreeMap::new(),
-                Some(text) => match serde_json::from_str(text) {
-                    Ok(m) => m,
-                    Err(_) => return fault(400, "badRequest", "Invalid filter: metadata"),
-                },
-            };
-            let items = w
-                .pvc
-                .vols
-                .iter()
-                .filter(|v| want.iter().all(|(k, val)| v.metadata.get(k) == Some(val)))
-                .map(vol_json)
-                .collect();
-            list_page(req, version, items, "volumes", &base)
-        }
-        ["volumes"] if m == Method::POST => {
-            let body = req.json().unwrap_or(json!({}));
-            let v = &body["volume"];
-            let Some(sid) = v["snapshot_id"].as_str() else {
-                return blank_volume(w, v);
-            };
-            let Some(snap) = w.pvc.snaps.iter().find(|s| s.id == sid) else {
-                return fault(
-                    404,
-                    "itemNotFound",
-                    &format!("Snapshot {sid} could not be found."),
-                );
-            };
-            let size = v["size"].as_u64().unwrap_or(snap.size);
-            if size < snap.size {
-                return fault(
-                    400,
-                    "badRequest",
-                    "Volume size cannot be lesser than the snapshot size.",
-                );
-            }
-            created_volume(w, v, size, Some(sid.to_string()))
-        }
+        ["volumes", "detail"] if m == Method::GET => list_volumes(w, req, version, &base),
+        ["volumes"] if m == Method::POST => create_volume(w, req),
         ["volumes", id] if m == Method::PUT || m == Method::DELETE => {
             let Some(i) = w.pvc.vols.iter().position(|v| v.id == *id) else {
                 return fault(
@@ -754,111 +715,9 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
                 &format!("Volume {id} could not be found."),
             ),
         },
-        ["volumes", id, "action"] if m == Method::POST => {
-            let body = req.json().unwrap_or(json!({}));
-            let Some(sid) = body["revert"]["snapshot_id"].as_str() else {
-                return fault(400, "badRequest", "unsupported action");
-            };
-            if !req.header("openstack-api-version").is_some_and(|v| {
-                v.starts_with("volume 3.") && v[9..].parse::<u32>().is_ok_and(|n| n >= 40)
-            }) {
-                return fault(404, "itemNotFound", "");
-            }
-            let latest = w
-                .pvc
-                .snaps
-                .iter()
-                .filter(|s| s.volume_id == *id)
-                .max_by_key(|s| s.created_at)
-                .map(|s| s.id.clone());
-            if latest.as_deref() != Some(sid) {
-                return fault(
-                    400,
-                    "badRequest",
-                    "Revert is only allowed to the latest snapshot.",
-                );
-            }
-            let until = w.ready_at();
-            match w.pvc.vols.iter_mut().find(|v| v.id == *id) {
-                Some(v) => {
-                    v.reverting_until = Some(until);
-                    empty(202, &rid())
-                }
-                None => fault(
-                    404,
-                    "itemNotFound",
-                    &format!("Volume {id} could not be found."),
-                ),
-            }
-        }
-        ["snapshots", "detail"] if m == Method::GET => {
-            let vol = req.query("volume_id").map(str::to_string);
-            let items = w
-                .pvc
-                .snaps
-                .iter()
-                .filter(|s| vol.as_ref().is_none_or(|v| &s.volume_id == v))
-                .map(snap_json)
-                // `status=`: Cinder's exact-word filter.
-                .filter(|j: &Value| req.query("status").is_none_or(|st| j["status"] == st))
-                .collect();
-            list_page(req, version, items, "snapshots", &base)
-        }
-        ["snapshots"] if m == Method::POST => {
-            let body = req.json().unwrap_or(json!({}));
-            let s = &body["snapshot"];
-            if let Some(extra) = s.as_object().and_then(|o| {
-                o.keys()
-                    .find(|k| !SNAPSHOT_CREATE_FIELDS.contains(&k.as_str()))
-            }) {
-                return fault(
-                    400,
-                    "badRequest",
-                    &format!(
-                        "Invalid input for field/attribute snapshot. Value: {s}. Additional properties are not allowed ('{extra}' was unexpected)"
-                    ),
-                );
-            }
-            let vid = s["volume_id"].as_str().unwrap_or_default().to_string();
-            if w.refuse_creates.contains(&vid) {
-                return fault(
-                    400,
-                    "badRequest",
-                    &format!("Invalid volume: Volume {vid} status must be available or in-use."),
-                );
-            }
-            let Some(vol) = w.pvc.vols.iter().find(|v| v.id == vid) else {
-                return fault(
-                    404,
-                    "itemNotFound",
-                    &format!("Volume {vid} could not be found."),
-                );
-            };
-            if vol.in_use && s["force"] != true {
-                return fault(
-                    400,
-                    "badRequest",
-                    "Invalid volume: Volume status must be available or in-use with force.",
-                );
-            }
-            let size = vol.size;
-            let snap = Snap {
-                id: w.uuid(),
-                volume_id: vid,
-                name: s["name"].as_str().map(str::to_string),
-                description: s["description"].as_str().map(str::to_string),
-                size,
-                metadata: s.get("metadata").cloned().unwrap_or(json!({})),
-                created_at: w.now(),
-                ready_at: w.ready_at(),
-                updated_at: None,
-                gone_at: None,
-                forced: None,
-            };
-            let out = snap_json(&snap);
-            w.pvc.snaps.push(snap);
-            ok(202, json!({ "snapshot": out }))
-        }
+        ["volumes", id, "action"] if m == Method::POST => volume_action(w, req, id),
+        ["snapshots", "detail"] if m == Method::GET => list_snapshots(w, req, version, &base),
+        ["snapshots"] if m == Method::POST => create_snapshot(w, req),
         ["snapshots", id, "metadata"] => {
             let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
                 return fault(
@@ -869,135 +728,302 @@ fn volume_calls(w: &mut World, req: &Req, version: (u32, u32), rest: &[&str]) ->
             };
             snapshot_metadata(w, req, i)
         }
-        ["snapshots", id] => {
-            let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
-                return fault(
-                    404,
-                    "itemNotFound",
-                    &format!("Snapshot {id} could not be found."),
-                );
-            };
-            match m {
-                Method::GET => ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) })),
-                Method::PUT => {
-                    let body = req.json().unwrap_or(json!({}));
-                    let now = w.now();
-                    let s = &mut w.pvc.snaps[i];
-                    s.updated_at = Some(now);
-                    if let Some(n) = body["snapshot"]["name"].as_str() {
-                        s.name = Some(n.to_string());
-                    }
-                    if let Some(d) = body["snapshot"]["description"].as_str() {
-                        s.description = Some(d.to_string());
-                    }
-                    ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) }))
-                }
-                Method::DELETE => {
-                    if w.pvc.snaps[i].gone_at.is_none() {
-                        w.pvc.snaps[i].gone_at = Some(w.ready_at());
-                    }
-                    empty(202, &rid())
-                }
-                _ => fault(405, "badMethod", "method not allowed"),
-            }
-        }
-        ["clone-volumes"] if m == Method::POST => {
-            let body = req.json().unwrap_or(json!({}));
-            let c = &body["clone-volumes"];
-            let ids: Vec<String> = c["volumes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if ids.is_empty() {
-                return fault(400, "badRequest", "volumes is required");
-            }
-            let display = c["display-name"].as_str().map(str::to_string);
-            let mut pairs = Vec::new();
-            for (i, src) in ids.iter().enumerate() {
-                let Some(v) = w.pvc.vols.iter().find(|v| &v.id == src) else {
-                    return fault(
-                        404,
-                        "itemNotFound",
-                        &format!("Volume {src} could not be found."),
-                    );
-                };
-                let name = match (&display, ids.len()) {
-                    (Some(d), 1) => format!("clone-{d}"),
-                    (Some(d), _) => format!("clone-{d}-{}", i + 1),
-                    (None, 1) => format!("clone-{}", v.name),
-                    (None, _) => String::new(),
-                };
-                let size = v.size;
-                let id = w.uuid();
-                let ready_at = w.ready_at();
-                let created_at = w.now();
-                w.pvc.vols.push(Vol {
-                    name: if name.is_empty() {
-                        format!("volume-{id}")
-                    } else {
-                        name
-                    },
-                    id: id.clone(),
-                    size,
-                    in_use: false,
-                    created_at,
-                    ready_at,
-                    reverting_until: None,
-                    description: None,
-                    updated_at: None,
-                    gone_at: None,
-                    snapshot_id: None,
-                    metadata: BTreeMap::new(),
-                });
-                pairs.push((src.clone(), id));
-            }
-            let task = CloneTask {
-                id: w.uuid(),
-                started: Instant::now(),
-                pairs,
-            };
-            let uri = format!(
-                "https://powervc.invalid:9000/v3/{PVC_PROJECT}/clone-volumes/get_progress?action=clone-volumes&task_id={}",
-                task.id
-            );
-            w.pvc.clones.push(task);
-            ok(200, json!({"clone-volumes": {"task_uri": uri}}))
-        }
-        ["clone-volumes", "get_progress"] if m == Method::GET => {
-            let id = req.query("task_id").unwrap_or_default();
-            let Some(t) = w.pvc.clones.iter().find(|t| t.id == id) else {
-                return fault(
-                    404,
-                    "itemNotFound",
-                    &format!("Task {id} could not be found."),
-                );
-            };
-            let delay = w.config.delay.as_millis().max(1);
-            let elapsed = t.started.elapsed().as_millis();
-            let progress = (elapsed * 100 / delay).min(100);
-            let done = progress >= 100;
-            let results: serde_json::Map<String, Value> = if done {
-                t.pairs.iter().map(|(s, c)| (s.clone(), json!(c))).collect()
-            } else {
-                serde_json::Map::new()
-            };
-            ok(
-                200,
-                json!({"details": {
-                    "results": results,
-                    "completed_tasks": {"_TaskFlow_INJECTOR": "SUCCESS"},
-                    "pending_tasks": {},
-                    "progress": progress,
-                    "flow_details": {"cloneFlow": if done { "SUCCESS" } else { "RUNNING" }},
-                }}),
-            )
-        }
+        ["snapshots", id] => snapshot_item(w, req, id),
+        ["clone-volumes"] if m == Method::POST => start_clone_volumes(w, req),
+        ["clone-volumes", "get_progress"] if m == Method::GET => clone_progress(w, req),
         _ => unserved(),
     }
+}
+
+/// `["volumes", "detail"]`.
+fn list_volumes(w: &mut World, req: &Req, version: (u32, u32), base: &str) -> Response<Body> {
+    // `metadata={"k":"v"}`: every pair must match.
+    let want: BTreeMap<String, String> = match req.query("metadata") {
+        None => BTreeMap::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(_) => return fault(400, "badRequest", "Invalid filter: metadata"),
+        },
+    };
+    let items = w
+        .pvc
+        .vols
+        .iter()
+        .filter(|v| want.iter().all(|(k, val)| v.metadata.get(k) == Some(val)))
+        .map(vol_json)
+        .collect();
+    list_page(req, version, items, "volumes", base)
+}
+
+/// `["volumes"]`.
+fn create_volume(w: &mut World, req: &Req) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    let v = &body["volume"];
+    let Some(sid) = v["snapshot_id"].as_str() else {
+        return blank_volume(w, v);
+    };
+    let Some(snap) = w.pvc.snaps.iter().find(|s| s.id == sid) else {
+        return fault(
+            404,
+            "itemNotFound",
+            &format!("Snapshot {sid} could not be found."),
+        );
+    };
+    let size = v["size"].as_u64().unwrap_or(snap.size);
+    if size < snap.size {
+        return fault(
+            400,
+            "badRequest",
+            "Volume size cannot be lesser than the snapshot size.",
+        );
+    }
+    created_volume(w, v, size, Some(sid.to_string()))
+}
+
+/// `["volumes", id, "action"]`.
+fn volume_action(w: &mut World, req: &Req, id: &str) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    let Some(sid) = body["revert"]["snapshot_id"].as_str() else {
+        return fault(400, "badRequest", "unsupported action");
+    };
+    if !req
+        .header("openstack-api-version")
+        .is_some_and(|v| v.starts_with("volume 3.") && v[9..].parse::<u32>().is_ok_and(|n| n >= 40))
+    {
+        return fault(404, "itemNotFound", "");
+    }
+    let latest = w
+        .pvc
+        .snaps
+        .iter()
+        .filter(|s| s.volume_id == *id)
+        .max_by_key(|s| s.created_at)
+        .map(|s| s.id.clone());
+    if latest.as_deref() != Some(sid) {
+        return fault(
+            400,
+            "badRequest",
+            "Revert is only allowed to the latest snapshot.",
+        );
+    }
+    let until = w.ready_at();
+    match w.pvc.vols.iter_mut().find(|v| v.id == *id) {
+        Some(v) => {
+            v.reverting_until = Some(until);
+            empty(202, &rid())
+        }
+        None => fault(
+            404,
+            "itemNotFound",
+            &format!("Volume {id} could not be found."),
+        ),
+    }
+}
+
+/// `["snapshots", "detail"]`.
+fn list_snapshots(w: &mut World, req: &Req, version: (u32, u32), base: &str) -> Response<Body> {
+    let vol = req.query("volume_id").map(str::to_string);
+    let items = w
+        .pvc
+        .snaps
+        .iter()
+        .filter(|s| vol.as_ref().is_none_or(|v| &s.volume_id == v))
+        .map(snap_json)
+        // `status=`: Cinder's exact-word filter.
+        .filter(|j: &Value| req.query("status").is_none_or(|st| j["status"] == st))
+        .collect();
+    list_page(req, version, items, "snapshots", base)
+}
+
+/// `["snapshots"]`.
+fn create_snapshot(w: &mut World, req: &Req) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    let s = &body["snapshot"];
+    if let Some(extra) = s.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !SNAPSHOT_CREATE_FIELDS.contains(&k.as_str()))
+    }) {
+        return fault(
+            400,
+            "badRequest",
+            &format!(
+                "Invalid input for field/attribute snapshot. Value: {s}. Additional properties are not allowed ('{extra}' was unexpected)"
+            ),
+        );
+    }
+    let vid = s["volume_id"].as_str().unwrap_or_default().to_string();
+    if w.refuse_creates.contains(&vid) {
+        return fault(
+            400,
+            "badRequest",
+            &format!("Invalid volume: Volume {vid} status must be available or in-use."),
+        );
+    }
+    let Some(vol) = w.pvc.vols.iter().find(|v| v.id == vid) else {
+        return fault(
+            404,
+            "itemNotFound",
+            &format!("Volume {vid} could not be found."),
+        );
+    };
+    if vol.in_use && s["force"] != true {
+        return fault(
+            400,
+            "badRequest",
+            "Invalid volume: Volume status must be available or in-use with force.",
+        );
+    }
+    let size = vol.size;
+    let snap = Snap {
+        id: w.uuid(),
+        volume_id: vid,
+        name: s["name"].as_str().map(str::to_string),
+        description: s["description"].as_str().map(str::to_string),
+        size,
+        metadata: s.get("metadata").cloned().unwrap_or(json!({})),
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        updated_at: None,
+        gone_at: None,
+        forced: None,
+    };
+    let out = snap_json(&snap);
+    w.pvc.snaps.push(snap);
+    ok(202, json!({ "snapshot": out }))
+}
+
+/// `["snapshots", id]`.
+fn snapshot_item(w: &mut World, req: &Req, id: &str) -> Response<Body> {
+    let m = req.method.clone();
+    let Some(i) = w.pvc.snaps.iter().position(|s| s.id == *id) else {
+        return fault(
+            404,
+            "itemNotFound",
+            &format!("Snapshot {id} could not be found."),
+        );
+    };
+    match m {
+        Method::GET => ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) })),
+        Method::PUT => {
+            let body = req.json().unwrap_or(json!({}));
+            let now = w.now();
+            let s = &mut w.pvc.snaps[i];
+            s.updated_at = Some(now);
+            if let Some(n) = body["snapshot"]["name"].as_str() {
+                s.name = Some(n.to_string());
+            }
+            if let Some(d) = body["snapshot"]["description"].as_str() {
+                s.description = Some(d.to_string());
+            }
+            ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) }))
+        }
+        Method::DELETE => {
+            if w.pvc.snaps[i].gone_at.is_none() {
+                w.pvc.snaps[i].gone_at = Some(w.ready_at());
+            }
+            empty(202, &rid())
+        }
+        _ => fault(405, "badMethod", "method not allowed"),
+    }
+}
+
+/// `["clone-volumes"]`.
+fn start_clone_volumes(w: &mut World, req: &Req) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    let c = &body["clone-volumes"];
+    let ids: Vec<String> = c["volumes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return fault(400, "badRequest", "volumes is required");
+    }
+    let display = c["display-name"].as_str().map(str::to_string);
+    let mut pairs = Vec::new();
+    for (i, src) in ids.iter().enumerate() {
+        let Some(v) = w.pvc.vols.iter().find(|v| &v.id == src) else {
+            return fault(
+                404,
+                "itemNotFound",
+                &format!("Volume {src} could not be found."),
+            );
+        };
+        let name = match (&display, ids.len()) {
+            (Some(d), 1) => format!("clone-{d}"),
+            (Some(d), _) => format!("clone-{d}-{}", i + 1),
+            (None, 1) => format!("clone-{}", v.name),
+            (None, _) => String::new(),
+        };
+        let size = v.size;
+        let id = w.uuid();
+        let ready_at = w.ready_at();
+        let created_at = w.now();
+        w.pvc.vols.push(Vol {
+            name: if name.is_empty() {
+                format!("volume-{id}")
+            } else {
+                name
+            },
+            id: id.clone(),
+            size,
+            in_use: false,
+            created_at,
+            ready_at,
+            reverting_until: None,
+            description: None,
+            updated_at: None,
+            gone_at: None,
+            snapshot_id: None,
+            metadata: BTreeMap::new(),
+        });
+        pairs.push((src.clone(), id));
+    }
+    let task = CloneTask {
+        id: w.uuid(),
+        started: Instant::now(),
+        pairs,
+    };
+    let uri = format!(
+        "https://powervc.invalid:9000/v3/{PVC_PROJECT}/clone-volumes/get_progress?action=clone-volumes&task_id={}",
+        task.id
+    );
+    w.pvc.clones.push(task);
+    ok(200, json!({"clone-volumes": {"task_uri": uri}}))
+}
+
+/// `["clone-volumes", "get_progress"]`.
+fn clone_progress(w: &mut World, req: &Req) -> Response<Body> {
+    let id = req.query("task_id").unwrap_or_default();
+    let Some(t) = w.pvc.clones.iter().find(|t| t.id == id) else {
+        return fault(
+            404,
+            "itemNotFound",
+            &format!("Task {id} could not be found."),
+        );
+    };
+    let delay = w.config.delay.as_millis().max(1);
+    let elapsed = t.started.elapsed().as_millis();
+    let progress = (elapsed * 100 / delay).min(100);
+    let done = progress >= 100;
+    let results: serde_json::Map<String, Value> = if done {
+        t.pairs.iter().map(|(s, c)| (s.clone(), json!(c))).collect()
+    } else {
+        serde_json::Map::new()
+    };
+    ok(
+        200,
+        json!({"details": {
+            "results": results,
+            "completed_tasks": {"_TaskFlow_INJECTOR": "SUCCESS"},
+            "pending_tasks": {},
+            "progress": progress,
+            "flow_details": {"cloneFlow": if done { "SUCCESS" } else { "RUNNING" }},
+        }}),
+    )
 }
 
 /// The words a Cinder snapshot's `status` takes (the api-ref's list).

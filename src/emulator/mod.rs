@@ -360,6 +360,30 @@ impl Req {
 }
 
 /// A JSON answer with extra headers.
+/// The strings of a JSON array (anything else: none), as request fields list ids.
+pub(crate) fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `word` if it is one of the words an API documents for a state, else the list of them.
+pub(crate) fn documented(
+    word: &str,
+    allowed: &'static [&'static str],
+    what: &str,
+) -> Result<&'static str, String> {
+    allowed
+        .iter()
+        .find(|k| **k == word)
+        .copied()
+        .ok_or_else(|| format!("{what}: {}", allowed.join(", ")))
+}
+
 pub(crate) fn reply(status: u16, body: Value, headers: &[(&str, String)]) -> Response<Body> {
     let mut resp = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))

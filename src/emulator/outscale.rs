@@ -9,6 +9,7 @@ use axum::http::Response;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::strings;
 use super::{OSC_AK, OSC_REGION, OSC_SK, Req, World, reply};
 
 pub(crate) struct OscVolume {
@@ -761,14 +762,7 @@ fn delete_tags(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
 
 /// `CreateTags`.
 fn create_tags(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
-    let ids: Vec<String> = body["ResourceIds"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids: Vec<String> = strings(&body["ResourceIds"]);
     for id in &ids {
         let known =
             w.osc.snaps.iter().any(|s| &s.id == id) || w.osc.volumes.iter().any(|v| &v.id == id);
@@ -862,14 +856,7 @@ fn update_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
             }
         }
         if let Some(rm) = perms.get("Removals") {
-            let gone: Vec<String> = rm["AccountIds"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let gone: Vec<String> = strings(&rm["AccountIds"]);
             s.accounts.retain(|a| !gone.contains(a));
             if rm["GlobalPermission"] == true {
                 s.public = false;
@@ -1070,16 +1057,10 @@ const SNAPSHOT_STATES: [&str; 5] = ["in-queue", "pending", "completed", "error",
 /// snapshot has that id; `Err` names the words the API has.
 pub(crate) fn force_state(w: &mut World, id: &str, state: &str) -> Option<Result<(), String>> {
     let s = w.osc.snaps.iter_mut().find(|s| s.id == id)?;
-    Some(match SNAPSHOT_STATES.iter().find(|k| **k == state) {
-        Some(word) => {
-            s.forced = Some(word);
-            Ok(())
-        }
-        None => Err(format!(
-            "OUTSCALE snapshot states: {}",
-            SNAPSHOT_STATES.join(", ")
-        )),
-    })
+    Some(
+        super::documented(state, &SNAPSHOT_STATES, "OUTSCALE snapshot states")
+            .map(|word| s.forced = Some(word)),
+    )
 }
 
 #[cfg(test)]

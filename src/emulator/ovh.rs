@@ -476,28 +476,7 @@ fn efs_create_share(w: &mut World, req: &Req) -> Response<Body> {
             None,
         );
     }
-    let policy = w
-        .ovh
-        .policies
-        .iter()
-        .find(|p| p.is_default)
-        .map(|p| p.id.clone())
-        .unwrap_or_default();
-    let share = Share {
-        id: w.uuid(),
-        name: body["name"].as_str().unwrap_or("clone").to_string(),
-        size,
-        created_at: w.now(),
-        ready_at: w.ready_at(),
-        creating_word: "creating_from_snapshot",
-        reverting_until: None,
-        snapshot_id: Some(snap_id.to_string()),
-        policy,
-        gone_at: None,
-    };
-    let out = share_json(&share);
-    w.ovh.shares.push(share);
-    reply(200, out, &qid())
+    new_share(w, &body, size, Some(snap_id.to_string()))
 }
 
 /// A blank share of `size` GB (EFS volumes are 100 GB to 29 TB), `creating` for the delay.
@@ -506,6 +485,12 @@ fn efs_blank_share(w: &mut World, body: &Value) -> Response<Body> {
     if !(100..=29_000).contains(&size) {
         return err(400, "size must be between 100 and 29000 GB", None);
     }
+    new_share(w, body, size, None)
+}
+
+/// A share `POST …/share` made (blank, or from `snapshot`): `creating` (or
+/// `creating_from_snapshot`) for the delay, with the service's default snapshot policy.
+fn new_share(w: &mut World, body: &Value, size: u64, snapshot: Option<String>) -> Response<Body> {
     let policy = w
         .ovh
         .policies
@@ -519,9 +504,13 @@ fn efs_blank_share(w: &mut World, body: &Value) -> Response<Body> {
         size,
         created_at: w.now(),
         ready_at: w.ready_at(),
-        creating_word: "creating",
+        creating_word: if snapshot.is_some() {
+            "creating_from_snapshot"
+        } else {
+            "creating"
+        },
         reverting_until: None,
-        snapshot_id: None,
+        snapshot_id: snapshot,
         policy,
         gone_at: None,
     };
@@ -901,20 +890,15 @@ pub(crate) fn force_state(
     kind: Option<&str>,
 ) -> Option<Result<(), String>> {
     let s = w.ovh.snaps.iter_mut().find(|s| s.id == id)?;
-    if let Some(word) = state {
-        let Some(known) = EFS_STATUSES.iter().find(|k| **k == word) else {
-            return Some(Err(format!(
-                "EFS snapshot statuses: {}",
-                EFS_STATUSES.join(", ")
-            )));
-        };
-        s.forced = Some(known);
-    }
-    if let Some(word) = kind {
-        let Some(known) = EFS_TYPES.iter().find(|k| **k == word) else {
-            return Some(Err(format!("EFS snapshot types: {}", EFS_TYPES.join(", "))));
-        };
-        s.kind = known;
-    }
-    Some(Ok(()))
+    let state = state.map(|w| super::documented(w, &EFS_STATUSES, "EFS snapshot statuses"));
+    let kind = kind.map(|w| super::documented(w, &EFS_TYPES, "EFS snapshot types"));
+    Some((|| {
+        if let Some(word) = state.transpose()? {
+            s.forced = Some(word);
+        }
+        if let Some(word) = kind.transpose()? {
+            s.kind = word;
+        }
+        Ok(())
+    })())
 }

@@ -9,6 +9,7 @@ use axum::http::{Method, Response};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::strings;
 use super::{PVC_PASSWORD, PVC_PROJECT, PVC_USER, Req, World, empty, reply};
 
 pub(crate) struct Vol {
@@ -931,14 +932,7 @@ fn snapshot_item(w: &mut World, req: &Req, id: &str) -> Response<Body> {
 fn start_clone_volumes(w: &mut World, req: &Req) -> Response<Body> {
     let body = req.json().unwrap_or(json!({}));
     let c = &body["clone-volumes"];
-    let ids: Vec<String> = c["volumes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids: Vec<String> = strings(&c["volumes"]);
     if ids.is_empty() {
         return fault(400, "badRequest", "volumes is required");
     }
@@ -1042,16 +1036,10 @@ const SNAPSHOT_STATUSES: [&str; 8] = [
 /// snapshot has that id; `Err` names the words the API has.
 pub(crate) fn force_state(w: &mut World, id: &str, state: &str) -> Option<Result<(), String>> {
     let s = w.pvc.snaps.iter_mut().find(|s| s.id == id)?;
-    Some(match SNAPSHOT_STATUSES.iter().find(|k| **k == state) {
-        Some(word) => {
-            s.forced = Some(word);
-            Ok(())
-        }
-        None => Err(format!(
-            "Cinder snapshot statuses: {}",
-            SNAPSHOT_STATUSES.join(", ")
-        )),
-    })
+    Some(
+        super::documented(state, &SNAPSHOT_STATUSES, "Cinder snapshot statuses")
+            .map(|word| s.forced = Some(word)),
+    )
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub enum Deletion {
     Skipped,
 }
 
-/// The one deletion path: send the deletions of `(volume, snapshot id)` with [`send_deletions`],
+/// The one deletion path: send the deletions of `(volume, snapshot id)` with `send_deletions`,
 /// then, with `wait`, confirm every accepted one in bulk ([`crate::wait::wait_for_all`]; a
 /// snapshot with no volume of its own is looked for on `fallback_volume`). One answer per
 /// target, in order.

@@ -1,6 +1,10 @@
 //! The clap command tree: global flags and commands, shared by every provider.
 //!
-//! Parsing only: no I/O and no provider knowledge here. `app` turns a parsed [`Cli`] into calls.
+//! Parsing only: no I/O and no provider knowledge here. `commands` turns a parsed [`Cli`] into calls.
+//!
+//! The doc comments here are the help texts `--help` and the man pages print, where `<name>` is
+//! the usual placeholder: rustdoc is told it is not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 use std::time::Duration;

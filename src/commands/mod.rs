@@ -1,5 +1,5 @@
 //! Command execution: settings → provider → calls → rendered data on stdout. One file per command
-//! family; every mutating command goes through [`mutating`] (the one mutation path).
+//! family; every mutating command goes through `mutating` (the one mutation path).
 //!
 //! Provider-neutral: everything here goes through the [`Provider`] trait, so each command behaves the
 //! same on every cloud. Inputs are validated before the provider is even built, so a bad id never

@@ -187,7 +187,7 @@ fn has_changes(unit: &Unit) -> bool {
     unit.create.is_some() || !unit.delete.is_empty() || !unit.repair.is_empty()
 }
 
-/// Carry out one account's units, in batches of [`BATCH`] volumes, [`BATCHES_PER_ACCOUNT`] at
+/// Carry out one account's units, in batches of `BATCH` volumes, `BATCHES_PER_ACCOUNT` at
 /// once. Units that cannot run (a failed listing) or change nothing are left out of the answer:
 /// the caller reports them from their plan.
 pub async fn carry_out(

@@ -176,7 +176,7 @@ fn line_of(text: &str, id: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// A duration of the file, in seconds (see [`cadence`]).
+/// A duration of the file, in seconds (see `cadence`).
 pub fn duration_secs(text: &str) -> std::result::Result<u64, String> {
     cadence(text)
 }

@@ -1,4 +1,4 @@
-//! Fleet mode: snapshot policies as code (`snapctl policy …`). The file ([`file`]) says which
+//! Fleet mode: snapshot policies as code (`snapctl policy …`). The file ([`file`](mod@file)) says which
 //! volumes, how often and what to keep; [`mark`] is how a policy knows its own snapshots;
 //! [`plan`] decides per policy and volume what to create, delete and keep (no I/O); [`engine`]
 //! carries units out (every change `rotate` and `policy apply` make goes through it) and

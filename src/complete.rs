@@ -112,7 +112,7 @@ where
     else {
         return vec![];
     };
-    crate::commands::silence_warnings();
+    crate::connect::silence_warnings();
     rt.block_on(async move {
         let work = async {
             let c = crate::commands::connect(&g, g.opts(), env, |_| Ok(()))

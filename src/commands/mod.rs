@@ -357,11 +357,6 @@ fn man(dir: Option<&std::path::Path>) -> Result<()> {
     Ok(())
 }
 
-/// No downgrade warnings from this process (shell completion must print nothing to the terminal).
-pub(crate) fn silence_warnings() {
-    crate::connect::silence_warnings();
-}
-
 /// A provider built from the settings, with what a run reports about it.
 pub(crate) struct Connected {
     pub(crate) provider: Arc<dyn Provider>,

@@ -1168,51 +1168,6 @@ async fn keystone_and_the_volume_service_answer_their_own_discovery() {
     );
 }
 
-/// An OVH route the emulator does not serve (deleting an EFS share) answers 501 in OVH's error
-/// shape, never a 404 that a client would read as "already gone".
-#[tokio::test(flavor = "multi_thread")]
-async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
-    let emu = start().await;
-    let http = reqwest::Client::new();
-    let env: std::collections::HashMap<_, _> = emu.env().into_iter().collect();
-    let base = &env["OVH_ENDPOINT"];
-    let now: i64 = http
-        .get(format!("{base}/auth/time"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("time")
-        .trim()
-        .parse()
-        .expect("seconds");
-    let share = emu.demo_volume(ProviderKind::OvhEfs);
-    let service = snapctl::emulator::EFS_SERVICE;
-    // The share's access paths: a route of the API the emulator does not serve.
-    let url = format!("{base}/storage/netapp/{service}/share/{share}/accessPath");
-    let sig = snapctl::providers::ovh::sign::signature(
-        &env["OVH_APPLICATION_SECRET"],
-        &env["OVH_CONSUMER_KEY"],
-        "GET",
-        &url,
-        b"",
-        now,
-    );
-    let answer = http
-        .get(&url)
-        .header("X-Ovh-Application", &env["OVH_APPLICATION_KEY"])
-        .header("X-Ovh-Consumer", &env["OVH_CONSUMER_KEY"])
-        .header("X-Ovh-Timestamp", now.to_string())
-        .header("X-Ovh-Signature", sig)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(answer.status(), 501);
-    let body: Value = answer.json().await.expect("json");
-    assert_eq!(body["class"], "Server::NotImplemented", "{body}");
-}
-
 /// A dry run of deleting a snapshot that does not exist is refused as the real run is (exit 4, same
 /// words), on every provider: it asks whether the target exists where the API cannot check a
 /// DELETE itself (OVH, PowerVC; OUTSCALE sends DryRun).

@@ -784,3 +784,23 @@ async fn efs_shares_are_created_blank_and_deleted_unless_they_have_snapshots() {
         "{refused}"
     );
 }
+
+/// An OVH route the emulator does not serve (a share's access paths) answers 501 in OVH's error
+/// shape, never a 404 that a client would read as "already gone".
+#[tokio::test(flavor = "multi_thread")]
+async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
+    let emu = start().await;
+    let share = emu.demo_volume(snapctl::provider::ProviderKind::OvhEfs);
+    let (status, body) = ovh_call(
+        &emu,
+        reqwest::Method::GET,
+        &format!(
+            "/storage/netapp/{}/share/{share}/accessPath",
+            snapctl::emulator::EFS_SERVICE
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 501, "{body}");
+    assert_eq!(body["class"], "Server::NotImplemented", "{body}");
+}

@@ -3,7 +3,8 @@
 # provider, the measured wall time next to the ideal, as issue 13 set them:
 #   - rotate deleting N snapshots with --wait (emulator --latency 50ms, --delay 300ms);
 #   - a single `snapshot create --wait` (the same emulator);
-#   - peak RSS of `snapshot list` over many OUTSCALE snapshots with -o ids and -o json.
+#   - peak RSS of `snapshot list` over many OUTSCALE snapshots with -o ids, -o json, a piped
+#     table and a table cut to a 60-column terminal (COLUMNS=60).
 # Client-side rate limits are off (SNAPCTL_MAX_RPS=0), as in the issue's measurements.
 #
 #   scripts/bench.sh              # N=100 deletions, 10,000 and 100,000 listed
@@ -72,8 +73,9 @@ done
 printf '\n%-34s %-9s %12s\n' "case" "provider" "peak RSS KiB"
 for n in $LIST; do
   serve --bulk "$n"
-  for fmt in ids json; do
-    /usr/bin/time -f '%M' -o /tmp/snapctl-bench-rss "$bin" -p outscale -o "$fmt" snapshot list >/tmp/snapctl-bench-list
+  for fmt in ids json table table@60; do
+    cols="${fmt#*@}"; [ "$cols" != "$fmt" ] || cols=""
+    COLUMNS="$cols" /usr/bin/time -f '%M' -o /tmp/snapctl-bench-rss "$bin" -p outscale -o "${fmt%@*}" snapshot list >/tmp/snapctl-bench-list
     lines=$(wc -l </tmp/snapctl-bench-list)
     printf '%-34s %-9s %12s\n' "snapshot list -o $fmt, $n snapshots" outscale "$(tail -1 /tmp/snapctl-bench-rss)"
     [ "$fmt" != ids ] || [ "$lines" -ge "$n" ] || { echo "listed $lines, not $n" >&2; exit 1; }

@@ -137,13 +137,6 @@ impl Rows<'_> {
             Rows::Made(n, make) => (0..*n).for_each(|i| f(&make(i))),
         }
     }
-
-    fn built(&self) -> std::borrow::Cow<'_, [Vec<String>]> {
-        match self {
-            Rows::Built(rows) => std::borrow::Cow::Borrowed(rows),
-            Rows::Made(n, make) => std::borrow::Cow::Owned((0..*n).map(make).collect()),
-        }
-    }
 }
 
 fn grid_in(
@@ -190,36 +183,158 @@ fn grid_in(
         }
     }
     let visible: Vec<usize> = (0..n).filter(|c| shown[*c]).collect();
-    if !l.color
-        && let Some(text) = plain(&l, headers, rows, &visible)
-    {
-        return text;
+    let natural = natural_widths(&l, headers, rows, &visible);
+    let floor = floors(&l, headers, &visible, shrink, &natural);
+    let widths = fit(&natural, &floor, l.width);
+    if !l.color && widths == natural {
+        return plain(&l, headers, rows, &visible, &widths);
     }
-    comfy(&l, headers, &rows.built(), &visible, shrink)
+    fitted(&l, headers, rows, &visible, &widths, CHUNK)
 }
 
-/// The table fitted to `l.width` (shrinking the `shrink` columns) or coloured, by comfy-table.
-fn comfy(
+/// Each visible column's display width (as comfy-table measures it): its widest cell or header,
+/// control characters removed.
+fn natural_widths(
+    l: &TableLayout,
+    headers: &[&str],
+    rows: Rows<'_>,
+    visible: &[usize],
+) -> Vec<usize> {
+    use unicode_width::UnicodeWidthStr;
+    let mut widths: Vec<usize> = visible
+        .iter()
+        .map(|c| if l.headers { headers[*c].width() } else { 0 })
+        .collect();
+    rows.each(|r| {
+        for (k, c) in visible.iter().enumerate() {
+            widths[k] = widths[k].max(cell(r, *c).width());
+        }
+    });
+    widths
+}
+
+/// How narrow each visible column may get: a column that may be cut keeps `MIN_SHRUNK`
+/// characters or its header, whichever is wider (or all of its width when that is less); any
+/// other column keeps its whole width.
+fn floors(
+    l: &TableLayout,
+    headers: &[&str],
+    visible: &[usize],
+    shrink: &[&str],
+    natural: &[usize],
+) -> Vec<usize> {
+    use unicode_width::UnicodeWidthStr;
+    visible
+        .iter()
+        .zip(natural)
+        .map(|(c, n)| {
+            if shrink.contains(&headers[*c]) {
+                let header = if l.headers { headers[*c].width() } else { 0 };
+                (*n).min(MIN_SHRUNK.max(header))
+            } else {
+                *n
+            }
+        })
+        .collect()
+}
+
+/// One row's cell `c` as a table shows it: control characters removed.
+fn cell(r: &[String], c: usize) -> String {
+    crate::text::sanitize(r.get(c).map_or("", String::as_str))
+}
+
+/// The column widths that fit `width`: the natural ones when they fit; else the columns that may
+/// be cut (`floor` below `natural`) share what the others leave, narrowest first (a column never
+/// gets more than it needs), none below its floor while that fits, down to one character when
+/// nothing else does. Ids and the other uncut columns keep their width even when the line then
+/// overflows.
+fn fit(natural: &[usize], floor: &[usize], width: Option<u16>) -> Vec<usize> {
+    let gaps = GAP as usize * natural.len().saturating_sub(1);
+    let Some(width) = width.map(usize::from) else {
+        return natural.to_vec();
+    };
+    if natural.iter().sum::<usize>() + gaps <= width {
+        return natural.to_vec();
+    }
+    let cut = |k: &usize| floor[*k] < natural[*k];
+    let kept: usize = (0..natural.len())
+        .filter(|k| !cut(k))
+        .map(|k| natural[k])
+        .sum();
+    let room = width.saturating_sub(kept + gaps);
+    let mut order: Vec<usize> = (0..natural.len()).filter(cut).collect();
+    order.sort_by_key(|k| natural[*k]);
+    let share = |least: &dyn Fn(usize) -> usize| {
+        let (mut widths, mut room, mut left) = (natural.to_vec(), room, order.len());
+        for &k in &order {
+            widths[k] = natural[k].min((room / left).max(least(k)));
+            room = room.saturating_sub(widths[k]);
+            left -= 1;
+        }
+        widths
+    };
+    let widths = share(&|k| floor[k]);
+    if order.iter().map(|k| widths[*k]).sum::<usize>() <= room {
+        return widths;
+    }
+    share(&|_| 1)
+}
+
+/// Rows comfy-table lays out at a time when a table is cut or coloured: the column widths are
+/// fixed beforehand, so each block lines up with the others and a table of 100,000 rows never
+/// holds more than this many rows of cell objects.
+const CHUNK: usize = 256;
+
+/// The table with the given column widths, cells wider than their column cut with `…` and state
+/// words coloured when `l.color`, laid out by comfy-table `chunk` rows at a time.
+fn fitted(
+    l: &TableLayout,
+    headers: &[&str],
+    rows: Rows<'_>,
+    visible: &[usize],
+    widths: &[usize],
+    chunk: usize,
+) -> String {
+    let mut out = String::with_capacity(text_size(rows.len() + 1, widths));
+    let mut block: Vec<Vec<String>> = Vec::with_capacity(chunk.min(rows.len()));
+    let mut header = l.headers;
+    let mut flush = |block: &mut Vec<Vec<String>>, header: &mut bool| {
+        comfy_block(l, headers, block, visible, widths, *header, &mut out);
+        *header = false;
+        block.clear();
+    };
+    rows.each(|r| {
+        block.push(r.to_vec());
+        if block.len() == chunk.max(1) {
+            flush(&mut block, &mut header);
+        }
+    });
+    if !block.is_empty() || header {
+        flush(&mut block, &mut header);
+    }
+    out
+}
+
+/// One block of [`fitted`]: comfy-table with every column at its fixed width.
+fn comfy_block(
     l: &TableLayout,
     headers: &[&str],
     rows: &[Vec<String>],
     visible: &[usize],
-    shrink: &[&str],
-) -> String {
+    widths: &[usize],
+    header: bool,
+    out: &mut String,
+) {
+    use comfy_table::Width;
     let mut table = Table::new();
-    table.load_style(NOTHING).set_truncation_indicator("…");
-    match l.width {
-        Some(w) => {
-            table
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(w);
-        }
-        None => {
-            table.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    if l.headers {
-        table.set_header(visible.iter().map(|c| headers[*c]).collect::<Vec<_>>());
+    table
+        .load_style(NOTHING)
+        .set_truncation_indicator("…")
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if header {
+        let mut row = Row::from(visible.iter().map(|c| headers[*c]).collect::<Vec<_>>());
+        row.max_height(1);
+        table.set_header(row);
     }
     const COLOURED: &[&str] = &["STATE", "STATUS", "ACTION"];
     for r in rows {
@@ -227,7 +342,7 @@ fn comfy(
             .iter()
             .map(|c| {
                 // Each cell loses its control characters here, before any colour is added.
-                let text = crate::text::sanitize(&r.get(*c).cloned().unwrap_or_default());
+                let text = cell(r, *c);
                 let colour = (l.color && COLOURED.contains(&headers[*c]))
                     .then(|| state_color(&text))
                     .flatten();
@@ -246,44 +361,41 @@ fn comfy(
         table.enforce_styling();
     }
     let last = visible.len().saturating_sub(1);
-    for (i, c) in visible.iter().enumerate() {
+    for (i, w) in widths.iter().enumerate() {
         if let Some(col) = table.column_mut(i) {
-            col.set_padding((0, if i == last { 0 } else { GAP }));
-            if !shrink.contains(&headers[*c]) {
-                col.set_constraint(ColumnConstraint::ContentWidth);
-            }
+            let pad = if i == last { 0 } else { GAP };
+            let w = u16::try_from(*w).unwrap_or(u16::MAX - GAP);
+            col.set_padding((0, pad));
+            col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(w + pad)));
         }
     }
-    let mut out = String::new();
     for line in table.lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    out
+}
+
+/// About the size of a table's text (exact for ASCII cells at full width; colours and wide
+/// characters add a little): reserved at once, so a long table's string is not grown by doubling,
+/// which holds the old and the new copy together for a moment.
+fn text_size(lines: usize, widths: &[usize]) -> usize {
+    let line = widths.iter().sum::<usize>() + GAP as usize * widths.len().saturating_sub(1) + 1;
+    lines.saturating_mul(line)
 }
 
 /// The table [`grid_in`] draws when nothing is to be cut or coloured (a pipe, a file, or a
-/// terminal wide enough): every column as wide as its widest cell (display width, as
-/// comfy-table measures it), `GAP` spaces between, no trailing spaces. The same text
-/// comfy-table prints there, written straight into one string: a table of 100,000 rows costs its
-/// text, not a cell object per value. `None` when the table is wider than `l.width`.
-fn plain(l: &TableLayout, headers: &[&str], rows: Rows<'_>, visible: &[usize]) -> Option<String> {
+/// terminal wide enough): every column as wide as its widest cell (`widths`), `GAP` spaces
+/// between, no trailing spaces. The same text comfy-table prints there, written straight into one
+/// string: a table of 100,000 rows costs its text, not a cell object per value.
+fn plain(
+    l: &TableLayout,
+    headers: &[&str],
+    rows: Rows<'_>,
+    visible: &[usize],
+    widths: &[usize],
+) -> String {
     use unicode_width::UnicodeWidthStr;
-    let cell = |r: &[String], c: usize| crate::text::sanitize(r.get(c).map_or("", String::as_str));
-    let mut widths: Vec<usize> = visible
-        .iter()
-        .map(|c| if l.headers { headers[*c].width() } else { 0 })
-        .collect();
-    rows.each(|r| {
-        for (k, c) in visible.iter().enumerate() {
-            widths[k] = widths[k].max(cell(r, *c).width());
-        }
-    });
-    let total = widths.iter().sum::<usize>() + GAP as usize * widths.len().saturating_sub(1);
-    if l.width.is_some_and(|w| total > usize::from(w)) {
-        return None;
-    }
-    let mut out = String::new();
+    let mut out = String::with_capacity(text_size(rows.len() + 1, widths));
     let mut line = String::new();
     let mut put = |texts: &mut dyn Iterator<Item = String>| {
         line.clear();
@@ -301,7 +413,7 @@ fn plain(l: &TableLayout, headers: &[&str], rows: Rows<'_>, visible: &[usize]) -
         put(&mut visible.iter().map(|c| headers[*c].to_string()));
     }
     rows.each(|r| put(&mut visible.iter().map(|c| cell(r, *c))));
-    Some(out)
+    out
 }
 
 /// Tab-separated values: every column, a header line unless --no-headers; tabs and line breaks
@@ -789,6 +901,72 @@ pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     }
 }
 
+/// A table's rows gathered page by page as a listing arrives, packed into one string: a long
+/// listing's table holds its cells' text, not its items (100,000 snapshots: about 8 MB instead of
+/// their structs), and is laid out once every page is in.
+pub struct TableRows<T: Record> {
+    text: String,
+    /// Where each cell ends in `text`, `T::headers().len()` per row.
+    ends: Vec<usize>,
+    kind: std::marker::PhantomData<fn(&T)>,
+}
+
+impl<T: Record> Default for TableRows<T> {
+    fn default() -> Self {
+        TableRows {
+            text: String::new(),
+            ends: Vec::new(),
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Record> TableRows<T> {
+    /// Add these items' rows.
+    pub fn push(&mut self, items: &[T]) {
+        let n = T::headers().len();
+        for item in items {
+            let mut cells = item.cells();
+            cells.resize(n, String::new());
+            for cell in &cells {
+                self.text.push_str(cell);
+                self.ends.push(self.text.len());
+            }
+        }
+    }
+
+    /// Rows so far.
+    pub fn len(&self) -> usize {
+        self.ends.len() / T::headers().len()
+    }
+
+    /// No rows yet.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn row(&self, i: usize) -> Vec<String> {
+        let n = T::headers().len();
+        (i * n..(i + 1) * n)
+            .map(|k| {
+                let start = if k == 0 { 0 } else { self.ends[k - 1] };
+                self.text[start..self.ends[k]].to_string()
+            })
+            .collect()
+    }
+
+    /// The table, as [`render_list`] draws it for the same items.
+    pub fn render(&self) -> String {
+        grid_in(
+            layout(),
+            T::headers(),
+            Rows::Made(self.len(), &|i| self.row(i)),
+            T::optional(),
+            T::shrink(),
+        )
+    }
+}
+
 /// One item: table, JSON object or its id.
 pub fn render_one<T: Record>(item: &T, format: Format) -> String {
     match format {
@@ -1078,17 +1256,83 @@ mod tests {
             for take in [0, 1, 5, 40] {
                 let rows = &rows[..take];
                 for visible in [vec![0], vec![0, 1, 2, 3], vec![0, 2]] {
-                    let Some(text) = plain(&l, &headers, Rows::Built(rows), &visible) else {
-                        // Too wide for the terminal: comfy-table cuts it.
+                    let natural = natural_widths(&l, &headers, Rows::Built(rows), &visible);
+                    let floor = floors(&l, &headers, &visible, &["NAME"], &natural);
+                    if fit(&natural, &floor, width) != natural {
+                        // Too wide for the terminal: cut, which the next test covers.
                         assert!(width.is_some());
                         continue;
-                    };
-                    assert_eq!(
-                        text,
-                        comfy(&l, &headers, rows, &visible, &["NAME"]),
-                        "headers {headers_on}, width {width:?}, {take} rows, columns {visible:?}"
+                    }
+                    let text = plain(&l, &headers, Rows::Built(rows), &visible, &natural);
+                    for chunk in [1, 7, 1000] {
+                        assert_eq!(
+                            text,
+                            fitted(&l, &headers, Rows::Built(rows), &visible, &natural, chunk),
+                            "headers {headers_on}, width {width:?}, {take} rows, columns {visible:?}, chunk {chunk}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_table_fits_keeps_its_ids_and_is_the_same_whatever_the_block_size() {
+        use unicode_width::UnicodeWidthStr;
+        let headers = ["ID", "NAME", "STATE", "DESCRIPTION"];
+        let rows: Vec<Vec<String>> = (0..600)
+            .map(|i| {
+                vec![
+                    format!("snap-{i:08x}"),
+                    format!("nightly-{}-{i}", "very-long-name-".repeat(i % 5)),
+                    ["completed", "pending", "error"][i % 3].to_string(),
+                    format!("日本語 {}", "d".repeat(i % 90)),
+                ]
+            })
+            .collect();
+        let visible = [0, 1, 2, 3];
+        let shrink = ["NAME", "DESCRIPTION"];
+        for (width, color) in [(60u16, false), (80, true), (41, false), (20, false)] {
+            let l = TableLayout {
+                width: Some(width),
+                headers: true,
+                color,
+            };
+            let text = grid_in(l, &headers, Rows::Built(&rows), &[], &shrink);
+            let natural = natural_widths(&l, &headers, Rows::Built(&rows), &visible);
+            let floor = floors(&l, &headers, &visible, &shrink, &natural);
+            let widths = fit(&natural, &floor, Some(width));
+            for chunk in [1, 3, 256, 10_000] {
+                assert_eq!(
+                    text,
+                    fitted(&l, &headers, Rows::Built(&rows), &visible, &widths, chunk),
+                    "width {width}, chunk {chunk}"
+                );
+            }
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), rows.len() + 1, "{width}");
+            assert!(lines[0].starts_with("ID "), "{}", lines[0]);
+            let uncut = 13 + 3 + 1 + 3 + 9 + 3 + 1;
+            for (line, row) in lines[1..].iter().zip(&rows) {
+                assert!(line.starts_with(&row[0]), "the id is whole: {line}");
+                if !color {
+                    assert!(
+                        line.width() <= usize::from(width).max(uncut),
+                        "{width}: {} columns: {line}",
+                        line.width()
                     );
                 }
+            }
+            if width >= 60 {
+                assert!(text.contains('…'), "long names are cut");
+                let ends = lines[1..]
+                    .iter()
+                    .filter(|l| l.trim_end().ends_with('…') || l.contains("… "))
+                    .count();
+                assert!(ends > 0);
+            }
+            if color {
+                assert!(text.contains("\u{1b}["), "state words are coloured");
             }
         }
     }
@@ -1116,6 +1360,17 @@ mod tests {
                 render_list::<FinishedTask>(&[], format)
             );
         }
+        let mut table = TableRows::<FinishedTask>::default();
+        assert!(table.is_empty());
+        assert_eq!(
+            table.render(),
+            render_list::<FinishedTask>(&[], Format::Table)
+        );
+        table.push(&items[..2]);
+        table.push(&items[2..2]);
+        table.push(&items[2..]);
+        assert_eq!(table.len(), 5);
+        assert_eq!(table.render(), render_list(&items, Format::Table));
     }
 
     #[test]

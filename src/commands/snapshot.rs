@@ -42,7 +42,7 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
     match cmd {
         // JSON, ids and TSV are written page by page as the API answers (memory does not grow
         // with the number of snapshots), filtered page by page; a table needs every row for its
-        // widths, and --sort every page before the first line.
+        // widths (it keeps their text only), and --sort every page before the first line.
         SnapshotCmd::List { volume, select } => {
             let sel = super::selection(crate::select::Items::Snapshots, &select)?;
             let limit = sel.limit.unwrap_or(usize::MAX);
@@ -61,6 +61,21 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                 })
                 .await?;
                 return ctx.print(&stream.finish::<crate::model::Snapshot>());
+            }
+            if sel.sort.is_none() {
+                // A table without --sort keeps only its rows' text as pages arrive.
+                let mut table = crate::output::TableRows::default();
+                p.list_snapshots_where(volume.as_deref(), &sel.snapshot_query(), &mut |page| {
+                    let kept: Vec<_> = page
+                        .into_iter()
+                        .filter(|s| sel.keeps(s))
+                        .take(limit - table.len())
+                        .collect();
+                    table.push(&kept);
+                    Ok(())
+                })
+                .await?;
+                return ctx.print(&table.render());
             }
             let mut all: Vec<crate::model::Snapshot> = Vec::new();
             p.list_snapshots_where(volume.as_deref(), &sel.snapshot_query(), &mut |page| {

@@ -57,7 +57,10 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                         .take(limit - printed)
                         .collect();
                     printed += kept.len();
-                    ctx.print(&stream.items(&kept))
+                    // A page of OVH's (a whole share) can hold 40,000 snapshots: its text is
+                    // written a thousand at a time, never held whole.
+                    kept.chunks(1000)
+                        .try_for_each(|chunk| ctx.print(&stream.items(chunk)))
                 })
                 .await?;
                 return ctx.print(&stream.finish::<crate::model::Snapshot>());

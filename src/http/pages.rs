@@ -89,6 +89,25 @@ where
     Ok(page)
 }
 
+/// A body that is a bare JSON list (OVH's answers), each element turned into what the caller
+/// keeps as soon as it is read, as [`decode_page`] does for a page's list: no `Vec` of wire items
+/// is built beside the body.
+pub fn decode_list<T, U, K>(body: &[u8], mut keep: K) -> serde_json::Result<Vec<U>>
+where
+    T: serde::de::DeserializeOwned,
+    K: FnMut(T) -> Option<U>,
+{
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let kept = Items::<T, U, K> {
+        keep: &mut keep,
+        item: std::marker::PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(kept)
+}
+
 struct PageSeed<'a, T, M, K> {
     items: &'a [&'a str],
     meta: &'a str,
@@ -197,6 +216,17 @@ mod tests {
     struct Item {
         id: String,
         n: u32,
+    }
+
+    #[test]
+    fn a_bare_list_is_read_in_one_pass_keeping_only_what_is_asked() {
+        let body = br#"[{"id": "a", "n": 1}, {"id": "b", "n": 2}, {"id": "c", "n": 3}]"#;
+        let kept = decode_list::<Item, String, _>(body, |i| (i.n != 2).then_some(i.id))
+            .expect("the list parses");
+        assert_eq!(kept, vec!["a".to_string(), "c".to_string()]);
+        assert!(decode_list::<Item, Item, _>(br#"{"id": "a", "n": 1}"#, Some).is_err());
+        assert!(decode_list::<Item, Item, _>(br#"[{"id": "a"}]"#, Some).is_err());
+        assert!(decode_list::<Item, Item, _>(br#"[] []"#, Some).is_err());
     }
 
     #[test]

@@ -164,6 +164,22 @@ impl OvhClient {
         self.decode(&resp, action)
     }
 
+    /// GET a JSON list, each element mapped by `keep` as it is read (a list of 40,000 snapshots
+    /// never exists twice, as wire items and as what is kept).
+    pub async fn get_list<T: DeserializeOwned, U>(
+        &self,
+        url: Url,
+        action: &str,
+        keep: impl FnMut(T) -> Option<U>,
+    ) -> Result<Vec<U>> {
+        let resp = self.call(Method::GET, url, None, action).await?;
+        crate::http::decode_list(&resp.body, keep).map_err(|e| Error::Decode {
+            provider: self.provider,
+            action: action.into(),
+            detail: e.to_string(),
+        })
+    }
+
     /// POST (or PUT) a JSON body, serialised once: the same bytes are signed and sent.
     pub async fn send_json<B: serde::Serialize>(
         &self,

@@ -111,14 +111,13 @@ impl Efs {
 
     async fn share_snapshots(&self, share: &str) -> Result<Vec<Snapshot>> {
         check_uuid("share id", share)?;
-        let wire: Vec<NetAppShareSnapshot> = self
-            .client
-            .get_json(
+        self.client
+            .get_list(
                 self.share_url(share, &["snapshot"], &[("detail", "true")]),
                 &format!("list snapshots of share {share}"),
+                |s: NetAppShareSnapshot| Some(map_snapshot(s, share)),
             )
-            .await?;
-        Ok(wire.into_iter().map(|s| map_snapshot(s, share)).collect())
+            .await
     }
 
     fn need_volume<'a>(&self, volume: Option<&'a str>, what: &str) -> Result<&'a str> {
@@ -197,11 +196,13 @@ impl Provider for Efs {
             &["storage", "netapp", &self.service, "share"],
             &[("detail", "true")],
         );
-        let shares: Vec<NetAppShare> = self
-            .client
-            .get_json(url, &format!("list shares of service {}", self.service))
-            .await?;
-        Ok(shares.into_iter().map(map_share).collect())
+        self.client
+            .get_list(
+                url,
+                &format!("list shares of service {}", self.service),
+                |s: NetAppShare| Some(map_share(s)),
+            )
+            .await
     }
 
     async fn get_volume(&self, id: &str) -> Result<Volume> {

@@ -613,6 +613,10 @@ pub struct PolicyApplyArgs {
     /// Wait this long for a volume's lock (held by another run) instead of failing that volume.
     #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub lock_wait: Option<Duration>,
+    /// Push the run's metrics to this Prometheus Pushgateway (wins over the file's
+    /// metrics_push_url); credentials from SNAPCTL_PUSH_USERNAME and SNAPCTL_PUSH_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub push_url: Option<String>,
 }
 
 /// Selecting what a list prints.

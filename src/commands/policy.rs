@@ -22,6 +22,8 @@ struct Loaded {
     loopback_only: bool,
     /// SHA-256 of the file as read: recorded in saved plans, checked by `apply --plan`.
     file_sha256: String,
+    /// The file's `metrics_push_url`.
+    metrics_push_url: Option<String>,
 }
 
 /// The policy file, checked, with every `profile` it names defined in the profiles file.
@@ -79,6 +81,7 @@ fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> 
         compiled: Arc::new(compiled),
         metrics_file: checked.file.metrics_file.clone(),
         report_file: checked.file.report_file.clone(),
+        metrics_push_url: checked.file.metrics_push_url.clone(),
         chosen,
     })
 }
@@ -892,9 +895,85 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
     Ok(out)
 }
 
+/// What a run leaves for its push to the Pushgateway.
+#[derive(Default)]
+struct Pushable {
+    /// The file's `metrics_push_url`, once the file is read.
+    file_url: Option<String>,
+    /// The group of the policies run, once the file is read.
+    group: Option<String>,
+    /// The run's metrics, once it has a report.
+    metrics: Option<String>,
+}
+
+/// `policy apply`, then its metrics pushed (`--push-url`, `metrics_push_url`) whatever the run's
+/// end: the whole group (PUT) after a run with a report, only `snapctl_apply_exit_code` (POST,
+/// the last full metrics stay) after one that ended before it had one.
 async fn apply(f: &Fleet<'_>, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
+    use crate::fleet::push;
+    if let Some(url) = &a.push_url {
+        push::target(url, "check")?;
+    }
+    let flag = a.push_url.clone();
+    let mut seen = Pushable::default();
+    let result = apply_run(f, a, &mut seen).await;
+    let Some(base) = flag.or(seen.file_url) else {
+        return result;
+    };
+    let code = match &result {
+        Ok(c) => *c,
+        Err(e) => e.exit_code() as u8,
+    };
+    let pushed = match seen.group {
+        None => Err(format!(
+            "the policy file could not be read, so the group is unknown (its push_time_seconds goes stale); exit code {code}"
+        )),
+        Some(group) => {
+            let (body, replace) = match seen.metrics {
+                Some(m) => (m + &push::exit_code_family(code), true),
+                None => (push::exit_code_family(code), false),
+            };
+            match push::target(&base, &group) {
+                Ok(url) => push::send(
+                    push::Push {
+                        url,
+                        body: &body,
+                        replace,
+                    },
+                    &f.env,
+                    f.g.verbose,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    if let Err(why) = pushed {
+        eprintln!(
+            "warning: metrics not pushed to {}: {}",
+            crate::text::flatten(&base),
+            crate::text::flatten(&why)
+        );
+    }
+    result
+}
+
+async fn apply_run(
+    f: &Fleet<'_>,
+    a: crate::cli::PolicyApplyArgs,
+    seen: &mut Pushable,
+) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
     let loaded = load(g, &a.run, env)?;
+    seen.file_url = loaded.metrics_push_url.clone();
+    seen.group = Some(crate::fleet::push::group(
+        &loaded
+            .chosen
+            .iter()
+            .map(|i| loaded.compiled[*i].policy.id.as_str())
+            .collect::<Vec<_>>(),
+    ));
     // Know before any request that the run can be reported: a snapshot taken by a run whose
     // metrics and report cannot be written is a change nobody hears of.
     for path in [&loaded.metrics_file, &loaded.report_file]
@@ -996,12 +1075,13 @@ async fn apply(f: &Fleet<'_>, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
     {
         unwritten.push(e.to_string());
     }
+    let metrics = run::metrics(&report, &loaded.compiled, now);
     if let Some(path) = &loaded.metrics_file
-        && let Err(e) =
-            run::write_atomically(path, &run::metrics(&report, &loaded.compiled, now), 0o644)
+        && let Err(e) = run::write_atomically(path, &metrics, 0o644)
     {
         unwritten.push(e.to_string());
     }
+    seen.metrics = Some(metrics);
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.
     let whole = g.output == Format::Json || (!unwritten.is_empty() && loaded.report_file.is_some());

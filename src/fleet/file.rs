@@ -18,6 +18,9 @@ pub struct PolicyFile {
     pub metrics_file: Option<PathBuf>,
     /// JSON report of the last run.
     pub report_file: Option<PathBuf>,
+    /// Prometheus Pushgateway the run's metrics are pushed to (`http(s)://host:port`);
+    /// `--push-url` wins over it.
+    pub metrics_push_url: Option<String>,
     /// Zone the calendar buckets are cut in (IANA name) [default: UTC].
     pub timezone: Option<String>,
     /// The policies.
@@ -444,6 +447,12 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
     };
     if file.policy.is_empty() {
         return Err(Error::usage(format!("{shown}: no [[policy]] in the file")));
+    }
+    if let Some(url) = &file.metrics_push_url {
+        super::push::target(url, "check").map_err(|e| Error::Usage {
+            message: format!("{shown}: metrics_push_url: {e}"),
+            hint: Some("the gateway's base URL, e.g. http://pushgateway.monitoring:9091".into()),
+        })?;
     }
     if let Some(tz) = &file.timezone {
         jiff::tz::TimeZone::get(tz).map_err(|e| Error::Usage {

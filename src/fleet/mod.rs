@@ -14,6 +14,7 @@ pub mod mark;
 pub mod orphans;
 pub mod outcome;
 pub mod plan;
+pub mod push;
 pub mod report;
 pub mod rotate;
 pub mod run;

@@ -16,6 +16,7 @@ mod nasha;
 mod outscale;
 mod powervc;
 mod powervc_tls;
+mod pushgateway;
 mod rotate_efs;
 mod rotate_props;
 mod security;

@@ -429,3 +429,23 @@ pub async fn silent_server() -> MockServer {
         .await;
     server
 }
+
+/// A program the suite drives for real (Debian's `package`): its path, or `None` after saying
+/// why the test is skipped. Under `CI=true` a missing program fails the test: `.ci/run`
+/// installs every one.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and {name} is missing: .ci/run installs it (apt-get install {package})"
+        );
+        eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    }
+    found
+}

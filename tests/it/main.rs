@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod conformance;
+mod deploy;
 mod docs;
 mod efs;
 mod efs_policies;

@@ -190,3 +190,29 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
         stderr(&out)
     );
 }
+
+/// The alert rules load, and fire when they should and not before (`promtool test rules` over
+/// simulated series: pushes that stop, a failing exit code, a late volume).
+#[test]
+fn the_alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let Some(promtool) = tool("promtool", "prometheus") else {
+        return;
+    };
+    let dir = repo("deploy/prometheus");
+    for args in [
+        ["check", "rules", "snapctl-rules.yml"],
+        ["test", "rules", "snapctl-rules.test.yml"],
+    ] {
+        let out = std::process::Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool runs");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+}

@@ -580,6 +580,49 @@ async fn update_renames_a_cinder_snapshot() {
     assert_eq!(stdout(&out), format!("{S2}\n"));
 }
 
+/// The next page's marker (the last volume of the page) deleted between two pages: Cinder answers
+/// 404 `MarkerNotFound`, and the listing goes on from the volume before it, listing nothing twice
+/// and missing nothing. When every volume of the page is gone it fails (exit 4), never short.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_marker_deleted_between_pages_is_stepped_over_not_a_failed_listing() {
+    let page = |marker: Option<&str>, resp: ResponseTemplate, priority: u8| {
+        let mut m = Mock::given(method("GET"))
+            .and(path(pvc_path("/volumes/detail")))
+            .and(header("X-Auth-Token", PVC_TOKEN));
+        if let Some(v) = marker {
+            m = m.and(query_param("marker", v));
+        }
+        m.respond_with(resp).with_priority(priority).expect(1)
+    };
+    for v1_gone in [false, true] {
+        let server = powervc_server(1).await;
+        page(Some(V2), ok(404, "error-marker-not-found.json"), 1)
+            .mount(&server)
+            .await;
+        let after_v1 = if v1_gone {
+            ok(404, "error-marker-not-found.json")
+        } else {
+            ok(200, "volumes-page2.json")
+        };
+        page(Some(V1), after_v1, 1).mount(&server).await;
+        page(None, ok(200, "volumes-page1.json"), 2)
+            .mount(&server)
+            .await;
+        let out = Snapctl::powervc(&server)
+            .run(&["-o", "ids", "volume", "list"])
+            .await;
+        if v1_gone {
+            assert_exit(&out, 4);
+            assert_stderr_has(&out, "could not be found");
+        } else {
+            assert_exit(&out, 0);
+            let v3 = "11111111-0000-4000-8000-000000000003";
+            assert_eq!(stdout(&out), format!("{V1}\n{V2}\n{v3}\n"));
+        }
+        server.verify().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_next_link_that_loops_is_an_error_not_a_short_list() {
     let server = powervc_server(1).await;

@@ -86,7 +86,7 @@ impl Powervc {
 
     /// Every item of a Cinder list that `keep` keeps (as what it answers: `Some` keeps them all),
     /// following the `next` link's marker to the end.
-    async fn list_all<T: DeserializeOwned, U>(
+    async fn list_all<T: DeserializeOwned + Listed, U>(
         &self,
         collection: &str,
         filters: &[(&str, &str)],
@@ -105,7 +105,13 @@ impl Powervc {
     /// [`Self::list_all`], page by page: each item is turned into what `keep` answers as soon as
     /// it is read ([`crate::http::decode_page`]), each page of kept items goes to `sink` and is
     /// dropped after.
-    async fn list_each<T: DeserializeOwned, U>(
+    ///
+    /// The `marker` of the next page is the last item of this one; when that item is deleted
+    /// before the next page is asked for, Cinder answers 404 (`MarkerNotFound`; 400 on some
+    /// releases). The listing then goes on from the item before it on the page (and the one
+    /// before that, should it be gone too): nothing after it was listed yet, so nothing is
+    /// listed twice or missed. Only when every item of the page is gone does it fail.
+    async fn list_each<T: DeserializeOwned + Listed, U>(
         &self,
         collection: &str,
         filters: &[(&str, &str)],
@@ -117,33 +123,58 @@ impl Powervc {
         let limit = self.page_size.to_string();
         let key_links = format!("{collection}_links");
         let (limit, key_links) = (&limit, &key_links);
+        // The ids of the last page read, in its order (raw items, whatever `keep` kept).
+        let page_ids = std::sync::Mutex::new(Vec::<String>::new());
+        let page_ids = &page_ids;
         crate::http::for_each_page(
             ProviderKind::Powervc,
             what,
             "marker",
             |marker| async move {
-                let mut query: Vec<(&str, &str)> = filters.to_vec();
-                query.push(("limit", limit));
-                if let Some(m) = &marker {
-                    query.push(("marker", m));
-                }
-                let resp = self
-                    .session
-                    .call(
-                        Method::GET,
-                        &[collection, "detail"],
-                        &query,
-                        None,
-                        &[],
-                        true,
-                        what,
-                    )
-                    .await?;
+                let mut marker = marker;
+                let resp = loop {
+                    let mut query: Vec<(&str, &str)> = filters.to_vec();
+                    query.push(("limit", limit));
+                    if let Some(m) = &marker {
+                        query.push(("marker", m));
+                    }
+                    let answer = self
+                        .session
+                        .call(
+                            Method::GET,
+                            &[collection, "detail"],
+                            &query,
+                            None,
+                            &[],
+                            true,
+                            what,
+                        )
+                        .await;
+                    match answer {
+                        Err(Error::NotFound(e) | Error::Api(e))
+                            if marker.is_some() && matches!(e.status, 400 | 404) =>
+                        {
+                            let gone = marker.take().unwrap_or_default();
+                            let mut ids = page_ids.lock().unwrap_or_else(|p| p.into_inner());
+                            let Some(at) = ids.iter().position(|i| *i == gone).filter(|at| *at > 0)
+                            else {
+                                return Err((*e).into_error(false));
+                            };
+                            ids.truncate(at);
+                            marker = ids.last().cloned();
+                        }
+                        other => break other?,
+                    }
+                };
+                let mut ids = Vec::new();
                 let (items, links) = crate::http::decode_page::<T, U, Vec<Link>, _>(
                     &resp.body,
                     &[collection],
                     key_links,
-                    keep,
+                    |item: T| {
+                        ids.push(item.listed_id().to_string());
+                        keep(item)
+                    },
                 )
                 .map_err(|e| e.to_string())
                 .and_then(|(items, links)| {
@@ -156,6 +187,7 @@ impl Powervc {
                     detail,
                 })?;
                 drop(resp);
+                *page_ids.lock().unwrap_or_else(|p| p.into_inner()) = ids;
                 let next = links.into_iter().find(|l| l.rel == "next").and_then(|l| {
                     reqwest::Url::parse(&l.href).ok().and_then(|u| {
                         u.query_pairs()

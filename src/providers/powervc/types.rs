@@ -23,6 +23,23 @@ where
     Ok(serde_json::from_value(v).ok())
 }
 
+/// An item of a Cinder list: its id is what the next page's `marker` names.
+pub(super) trait Listed {
+    fn listed_id(&self) -> &str;
+}
+
+impl Listed for CinderVolume {
+    fn listed_id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Listed for CinderSnapshot {
+    fn listed_id(&self) -> &str {
+        &self.id
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct CinderVolume {
     pub(super) id: String,

@@ -21,6 +21,8 @@ pub(crate) struct Vol {
     ready_at: Instant,
     reverting_until: Option<Instant>,
     snapshot_id: Option<String>,
+    /// The volume it was cloned from (`POST /volumes` with `source_volid`).
+    source_volid: Option<String>,
     metadata: BTreeMap<String, String>,
     description: Option<String>,
     /// Set by an update; the creation time until then.
@@ -109,6 +111,7 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
             updated_at: None,
             gone_at: None,
             snapshot_id: None,
+            source_volid: None,
             metadata: BTreeMap::from([("fleet".to_string(), "yes".to_string())]),
         });
     }
@@ -131,6 +134,7 @@ pub(crate) fn seed(w: &mut World) {
             updated_at: None,
             gone_at: None,
             snapshot_id: None,
+            source_volid: None,
             // Volume metadata, which policy selectors match (`tags`).
             metadata: if i == 0 {
                 BTreeMap::from([("backup".to_string(), "gold".to_string())])
@@ -218,7 +222,7 @@ fn vol_json(v: &Vol) -> Value {
         "links": [{"rel": "self", "href": href}, {"rel": "bookmark", "href": href}],
         "metadata": v.metadata, "migration_status": null, "multiattach": false, "name": v.name,
         "os-vol-tenant-attr:tenant_id": PVC_PROJECT, "replication_status": "disabled",
-        "size": v.size, "snapshot_id": v.snapshot_id, "source_volid": null, "status": status,
+        "size": v.size, "snapshot_id": v.snapshot_id, "source_volid": v.source_volid, "status": status,
         "updated_at": cinder_time(v.updated_at.unwrap_or(v.created_at)), "user_id": PVC_USER_ID, "volume_type": "emulated-gold",
     })
 }
@@ -512,12 +516,18 @@ fn blank_volume(w: &mut World, v: &Value) -> Response<Body> {
             "Invalid input received: size must be an integer greater than 0 for a volume without a source",
         );
     };
-    created_volume(w, v, size, None)
+    created_volume(w, v, size, None, None)
 }
 
-/// A volume `POST /volumes` made (blank, or from `snapshot`): `creating` for the delay, then
-/// available; 202 with its detail.
-fn created_volume(w: &mut World, v: &Value, size: u64, snapshot: Option<String>) -> Response<Body> {
+/// A volume `POST /volumes` made (blank, from `snapshot` or a clone of `source`): `creating` for
+/// the delay, then available; 202 with its detail.
+fn created_volume(
+    w: &mut World,
+    v: &Value,
+    size: u64,
+    snapshot: Option<String>,
+    source: Option<String>,
+) -> Response<Body> {
     let vol = Vol {
         id: w.uuid(),
         name: v["name"].as_str().unwrap_or_default().to_string(),
@@ -530,6 +540,7 @@ fn created_volume(w: &mut World, v: &Value, size: u64, snapshot: Option<String>)
         updated_at: None,
         gone_at: None,
         snapshot_id: snapshot,
+        source_volid: source,
         metadata: string_pairs(&v["metadata"]),
     };
     let out = vol_json(&vol);
@@ -760,6 +771,16 @@ fn list_volumes(w: &mut World, req: &Req, version: (u32, u32), base: &str) -> Re
 fn create_volume(w: &mut World, req: &Req) -> Response<Body> {
     let body = req.json().unwrap_or(json!({}));
     let v = &body["volume"];
+    if v["source_volid"].is_string() && v["snapshot_id"].is_string() {
+        return fault(
+            400,
+            "badRequest",
+            "Invalid input received: only one of snapshot_id and source_volid may be given",
+        );
+    }
+    if let Some(src) = v["source_volid"].as_str() {
+        return cloned_volume(w, v, src);
+    }
     let Some(sid) = v["snapshot_id"].as_str() else {
         return blank_volume(w, v);
     };
@@ -778,7 +799,42 @@ fn create_volume(w: &mut World, req: &Req) -> Response<Body> {
             "Volume size cannot be lesser than the snapshot size.",
         );
     }
-    created_volume(w, v, size, Some(sid.to_string()))
+    created_volume(w, v, size, Some(sid.to_string()), None)
+}
+
+/// `POST /volumes` with `source_volid`: a clone of a volume that is available or in use, at
+/// least as large, as Cinder makes it.
+fn cloned_volume(w: &mut World, v: &Value, src: &str) -> Response<Body> {
+    let now = Instant::now();
+    let Some(source) = w.pvc.vols.iter().find(|s| s.id == src) else {
+        return fault(
+            404,
+            "itemNotFound",
+            &format!("Volume {src} could not be found."),
+        );
+    };
+    if source.gone_at.is_some() || now < source.ready_at {
+        return fault(
+            400,
+            "badRequest",
+            &format!(
+                "Invalid volume: Volume {src} status must be available or in-use, but current status is: {}.",
+                vol_json(source)["status"].as_str().unwrap_or("unknown")
+            ),
+        );
+    }
+    let least = source.size;
+    let size = v["size"].as_u64().unwrap_or(least);
+    if size < least {
+        return fault(
+            400,
+            "badRequest",
+            &format!(
+                "Invalid input received: Volume size '{size}'GB cannot be smaller than original volume size {least}GB. They must be >= original volume size."
+            ),
+        );
+    }
+    created_volume(w, v, size, None, Some(src.to_string()))
 }
 
 /// `["volumes", id, "action"]`.
@@ -972,6 +1028,7 @@ fn start_clone_volumes(w: &mut World, req: &Req) -> Response<Body> {
             updated_at: None,
             gone_at: None,
             snapshot_id: None,
+            source_volid: None,
             metadata: BTreeMap::new(),
         });
         pairs.push((src.clone(), id));

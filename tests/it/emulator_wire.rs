@@ -549,6 +549,38 @@ async fn cinder_volumes_are_created_blank_updated_and_deleted_with_cinders_rules
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // A clone of it (`source_volid`): at least its size, named after nothing but what is given.
+    let (status, clone) = send(
+        reqwest::Method::POST,
+        "volumes".into(),
+        Some(json!({"volume": {"source_volid": id, "name": "scratch-clone"}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{clone}");
+    assert_eq!(clone["volume"]["source_volid"], id.as_str());
+    assert_eq!(clone["volume"]["size"], 1);
+    assert_eq!(clone["volume"]["status"], "creating");
+    let clone_id = clone["volume"]["id"].as_str().expect("id").to_string();
+    let (status, _) = send(reqwest::Method::GET, format!("volumes/{clone_id}"), None).await;
+    assert_eq!(status, 200);
+    for (body, want) in [
+        (json!({"source_volid": id, "size": 0}), 400),
+        (json!({"source_volid": id, "snapshot_id": id}), 400),
+        (
+            json!({"source_volid": "00000000-0000-4000-8000-00000000dead"}),
+            404,
+        ),
+        // A volume still being made cannot be cloned.
+        (json!({"source_volid": clone_id}), 400),
+    ] {
+        let (status, fault) = send(
+            reqwest::Method::POST,
+            "volumes".into(),
+            Some(json!({ "volume": body })),
+        )
+        .await;
+        assert_eq!(status, want, "{body}: {fault}");
+    }
     let (status, _) = send(
         reqwest::Method::POST,
         "snapshots".into(),

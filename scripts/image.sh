@@ -64,7 +64,8 @@ emu_out="$work/emulator.env"
 "$BIN" emulator --listen "127.0.0.1:$(free_port)" >"$emu_out" 2>/dev/null &
 pids+=($!)
 gw_port="$(free_port)"
-prometheus-pushgateway --web.listen-address="127.0.0.1:$gw_port" >/dev/null 2>&1 &
+# In memory only (Debian's build persists to /var/lib/prometheus by default).
+prometheus-pushgateway --web.listen-address="127.0.0.1:$gw_port" --persistence.file= >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do
   grep -q '^export OS_PROJECT_NAME' "$emu_out" && curl -sf "http://127.0.0.1:$gw_port/-/ready" >/dev/null && break

@@ -37,6 +37,9 @@ impl Gateway {
         let url = format!("http://127.0.0.1:{port}");
         let child = Command::new(bin)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // Debian's build persists to /var/lib/prometheus by default: another run's groups
+            // would come back. In memory only.
+            .arg("--persistence.file=")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -64,12 +67,13 @@ impl Gateway {
             .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
     }
 
-    /// Every sample line of `name` the gateway serves.
+    /// Every sample line of `name` the gateway serves for this test's groups.
     fn samples(&self, name: &str) -> Vec<String> {
         self.get("/metrics")
             .expect("the gateway's metrics")
             .lines()
             .filter(|l| l.starts_with(&format!("{name}{{")))
+            .filter(|l| l.contains("policy_file=\"push-"))
             .map(str::to_string)
             .collect()
     }

@@ -42,4 +42,25 @@ echo "== openstack volume snapshot list"
 serve --throttle 2
 echo "== throttled"
 "$venv/bin/python" "$here/throttled.py"
+
+# snapctl's own traffic: every answer the emulator gives it, recorded and checked the same way.
+recording="$(mktemp)"; files+=("$recording")
+serve --record "$recording" --delay 50ms
+echo "== snapctl's own requests, recorded"
+for p in ovh-efs ovh-nasha outscale powervc; do
+  s=(); case "$p" in ovh-efs) s=(--service 5e7a0f00-0000-4000-8000-000000000001) ;; ovh-nasha) s=(--service zpool-100001) ;; esac
+  run() { "$BIN" -p "$p" "${s[@]}" --poll-interval 50ms "$@"; }
+  v="$(run -o ids volume list | head -1)"
+  run volume show "$v" >/dev/null
+  run snapshot list --volume "$v" >/dev/null
+  f=(); [ "$p" != powervc ] || f=(--force)   # its first volume is attached
+  id="$(run -o ids snapshot create --volume "$v" --name recorded --wait "${f[@]}")"
+  run snapshot show "$id" --volume "$v" >/dev/null
+  run snapshot list >/dev/null || true   # EFS and NAS-HA need --volume: their refusal is checked too
+  run -o json rotate --volume "$v" --keep-last 1 --max-delete 10 --wait >/dev/null
+  run snapshot delete "$id" --volume "$v" --wait >/dev/null 2>&1 || true   # rotate may have taken it
+  run snapshot show 00000000-0000-4000-8000-00000000dead --volume "$v" >/dev/null 2>&1 || true
+  echo "  - $p: volume list/show, snapshot list/create/show/delete, rotate, an unknown id"
+done
+"$venv/bin/python" "$here/recorded.py" "$recording"
 echo "official clients: every scenario passed, every answer checked"

@@ -695,6 +695,10 @@ pub struct EmulatorArgs {
     /// Seed for fault injection and generated ids.
     #[arg(long, default_value = "1", value_parser = count::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
+    /// Append every answer of the emulated APIs to FILE, one JSON object a line
+    /// ({"method","path","status","body"}), to check them against the providers' specs.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// `clone …`

@@ -31,6 +31,7 @@ pub(super) async fn serve(a: &crate::cli::EmulatorArgs) -> Result<()> {
         seed: a.seed,
         bulk: a.bulk,
         volumes: a.volumes,
+        record: a.record.clone(),
     })
     .await
     .map_err(|source| Error::Io {

@@ -66,6 +66,9 @@ pub struct EmulatorConfig {
     /// Extra volumes per provider (`fleet-0001`…; tagged `fleet=yes` where the provider has tags),
     /// for fleet-mode scale tests.
     pub volumes: usize,
+    /// Append every answer of the emulated APIs to this file, one JSON object a line
+    /// (`{"method","path","status","body"}`), for checking them against the providers' specs.
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -79,6 +82,7 @@ impl Default for EmulatorConfig {
             seed: 1,
             bulk: 0,
             volumes: 0,
+            record: None,
         }
     }
 }
@@ -482,6 +486,54 @@ fn fault(world: &mut World, api: &Api) -> Option<Response<Body>> {
 
 async fn handle(
     State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let record = shared.lock().ok().and_then(|w| w.config.record.clone());
+    let (method_, path) = (method.to_string(), uri.path().to_string());
+    let resp = answer(shared, method, uri, headers, body).await;
+    match record {
+        Some(file) if api_of(&path).is_some() => recorded(&file, &method_, &path, resp).await,
+        _ => resp,
+    }
+}
+
+/// The answer, its line appended to `file` (`{"method","path","status","body"}`; the body as
+/// JSON, or as text when it is not JSON, or null when empty).
+async fn recorded(
+    file: &std::path::Path,
+    method: &str,
+    path: &str,
+    resp: Response<Body>,
+) -> Response<Body> {
+    use std::io::Write;
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let shown = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({ "_not_json": String::from_utf8_lossy(&bytes) }))
+    };
+    let line = serde_json::json!({
+        "method": method, "path": path, "status": parts.status.as_u16(), "body": shown,
+    });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+async fn answer(
+    shared: Shared,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -268,7 +268,8 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
     let mut out = json!({
         "AccountId": s.owner,
         "CreationDate": osc_time(s.created_at),
-        "Description": s.description,
+        // A string in the schema: a snapshot made without one has an empty description.
+        "Description": s.description.as_deref().unwrap_or_default(),
         "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
         "Progress": progress,
         "SnapshotId": s.id,

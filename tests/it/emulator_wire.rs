@@ -270,7 +270,8 @@ async fn errors_carry_the_codes_of_gateway_errors_yaml() {
 }
 
 /// An imported snapshot has no volume: `VolumeId` is left out, never `null` (a string in the
-/// schema).
+/// schema); made without a description, its `Description` is the empty string, not `null`
+/// (`scripts/official-clients.sh` found it validating the answers snapctl gets).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_imported_snapshot_has_no_volume_id_key() {
     let emu = start().await;
@@ -283,6 +284,7 @@ async fn an_imported_snapshot_has_no_volume_id_key() {
     assert_eq!(status, 200, "{body}");
     let snap = &body["Snapshot"];
     assert!(snap.get("VolumeId").is_none(), "{snap}");
+    assert_eq!(snap["Description"], "", "{snap}");
     let (_, listed) = call(
         &emu,
         "ReadSnapshots",

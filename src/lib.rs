@@ -1,30 +1,35 @@
 //! snapctl: point-in-time snapshots of storage volumes on OVHcloud Enterprise File Storage, OVHcloud
 //! NAS-HA, 3DS OUTSCALE and IBM PowerVC through one command-line interface.
 //!
-//! The binary is a thin shell over [`commands::run`]; everything it does is reachable from this library.
+//! The binary is a thin shell over [`commands::run`]. The library surface is what the binary, the
+//! integration tests and the benches use: the command tree ([`cli`], [`commands`]), the provider
+//! trait and its implementations ([`provider`], [`providers`], [`kind`], [`model`]), fleet mode
+//! ([`fleet`], [`rotation`], [`lock`]), configuration and errors ([`config`], [`error`]), the
+//! emulator ([`emulator`]), completion ([`complete`]) and [`text`]. The transport (`http`), output
+//! rendering, selections, waiting, batches, signals and the demo are private to the crate.
 
 #![warn(missing_docs)]
 
-pub mod batch;
+pub(crate) mod batch;
 pub mod cli;
 pub mod commands;
 pub mod complete;
 pub mod config;
-pub mod connect;
-pub mod demo;
+pub(crate) mod connect;
+pub(crate) mod demo;
 pub mod emulator;
 pub mod error;
 pub mod fleet;
-pub mod http;
-pub mod interrupt;
-pub mod jq;
+pub(crate) mod http;
+pub(crate) mod interrupt;
+pub(crate) mod jq;
 pub mod kind;
 pub mod lock;
 pub mod model;
-pub mod output;
+pub(crate) mod output;
 pub mod provider;
 pub mod providers;
 pub mod rotation;
-pub mod select;
+pub(crate) mod select;
 pub mod text;
-pub mod wait;
+pub(crate) mod wait;

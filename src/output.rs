@@ -940,11 +940,6 @@ impl<T: Record> TableRows<T> {
         self.ends.len() / T::headers().len()
     }
 
-    /// No rows yet.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     fn row(&self, i: usize) -> Vec<String> {
         let n = T::headers().len();
         (i * n..(i + 1) * n)
@@ -1361,7 +1356,7 @@ mod tests {
             );
         }
         let mut table = TableRows::<FinishedTask>::default();
-        assert!(table.is_empty());
+        assert_eq!(table.len(), 0);
         assert_eq!(
             table.render(),
             render_list::<FinishedTask>(&[], Format::Table)

@@ -158,6 +158,7 @@ pub enum Field {
 
 impl Selection {
     /// Parse the flags of a snapshot list; every mistake is a usage error before any request.
+    #[cfg(test)]
     pub fn parse(
         filters: &[String],
         older_than: Option<Duration>,
@@ -298,15 +299,6 @@ impl Selection {
             created_after: self.newer_than,
             created_before: self.older_than,
         }
-    }
-
-    /// Whether anything is selected at all (else the list prints as the API gives it).
-    pub fn is_empty(&self) -> bool {
-        self.filters.is_empty()
-            && self.older_than.is_none()
-            && self.newer_than.is_none()
-            && self.sort.is_none()
-            && self.limit.is_none()
     }
 
     /// Whether `s` passes every filter.

@@ -20,7 +20,7 @@ mod trace;
 use limit::Limiter;
 pub use limit::RateLimit;
 pub use message::{Effect, Header, Incoming, Outgoing};
-pub use pages::{collect_pages, decode_list, decode_page, for_each_page};
+pub use pages::{decode_list, decode_page, for_each_page};
 
 /// Statuses worth another attempt for an idempotent request.
 const RETRYABLE: [u16; 5] = [429, 500, 502, 503, 504];

@@ -3,30 +3,10 @@
 use crate::error::{Error, Result};
 
 /// The one pagination loop: call `fetch` with the cursor (`None` first) until it answers no next
-/// cursor, collecting every page's items. A cursor seen twice is a broken chain and an error, never
-/// a short list; `cursor_name` names it in that error (`NextPageToken`, `marker`).
-pub async fn collect_pages<T, F, Fut>(
-    provider: crate::kind::ProviderKind,
-    what: &str,
-    cursor_name: &str,
-    fetch: F,
-) -> Result<Vec<T>>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>)>>,
-{
-    let mut out = Vec::new();
-    for_each_page(provider, what, cursor_name, fetch, |items| {
-        out.extend(items);
-        Ok(())
-    })
-    .await?;
-    Ok(out)
-}
-
-/// [`collect_pages`] without the collecting: each page's items go to `sink` as soon as the page is
-/// read and are dropped after, so memory does not grow with the number of items. A `sink` error
-/// (stdout closed) stops the loop.
+/// cursor, each page's items going to `sink` as soon as the page is read (and dropped after, so
+/// memory does not grow with the number of items). A cursor seen twice is a broken chain and an
+/// error, never a short list; `cursor_name` names it in that error (`NextPageToken`, `marker`). A
+/// `sink` error (stdout closed) stops the loop.
 pub async fn for_each_page<T, F, Fut, S>(
     provider: crate::kind::ProviderKind,
     what: &str,

@@ -218,7 +218,7 @@ impl OscClient {
     }
 
     /// [`Self::read_all`], page by page: each item is turned into what `keep` answers as soon as
-    /// it is read ([`crate::http::decode_page`]: no page of wire items is ever built), each page
+    /// it is read (`crate::http::decode_page`: no page of wire items is ever built), each page
     /// of kept items goes to `sink` and is dropped after.
     pub async fn read_each<T: DeserializeOwned, U>(
         &self,

@@ -467,19 +467,8 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
     let mut expect = Vec::new();
     for p in &file.policy {
         let id = p.id.as_str();
-        if id.is_empty()
-            || id.len() > 32
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(fail(
-                id,
-                "id",
-                "use 1 to 32 characters of a-z, 0-9 and - (it marks the snapshots the policy owns)"
-                    .into(),
-            ));
-        }
+        let at = |(key, why): Refusal| fail(id, key, why);
+        check_id(id).map_err(at)?;
         if !seen.insert(id) {
             return Err(fail(id, "id", "two policies have this id".into()));
         }
@@ -490,45 +479,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                 "give provider, profile, or both".into(),
             ));
         }
-        every_secs.push(match (&p.every, &p.cron) {
-            (Some(e), None) => Some(cadence(e).map_err(|why| fail(id, "every", why))?),
-            (None, Some(c)) => {
-                if c.split_whitespace().count() != 5 {
-                    return Err(fail(
-                        id,
-                        "cron",
-                        format!("{c:?} is not MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK"),
-                    ));
-                }
-                let cron = super::cadence::Cadence::cron(c).map_err(|why| fail(id, "cron", why))?;
-                // A cron that matches no date (`0 0 30 2 *`) would never answer a tick, so every
-                // apply would take a snapshot.
-                if cron
-                    .last_tick(jiff::Timestamp::now(), &jiff::tz::TimeZone::UTC)
-                    .is_none()
-                {
-                    return Err(fail(
-                        id,
-                        "cron",
-                        format!(
-                            "{c:?} never fires (no tick in {} years)",
-                            super::cadence::HORIZON_YEARS
-                        ),
-                    ));
-                }
-                None
-            }
-            (Some(_), Some(_)) => {
-                return Err(fail(id, "cron", "give every or cron, not both".into()));
-            }
-            (None, None) => {
-                return Err(fail(
-                    id,
-                    "every",
-                    "give a cadence: every = \"1h\" or cron = \"0 */6 * * *\"".into(),
-                ));
-            }
-        });
+        every_secs.push(check_cadence(p).map_err(at)?);
         expect.push(
             p.expect_volumes
                 .as_deref()
@@ -536,129 +487,10 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
                 .transpose()
                 .map_err(|why| fail(id, "expect_volumes", why))?,
         );
-        let age = |t: &Option<String>| {
-            t.as_deref()
-                .map(cadence)
-                .transpose()
-                .map_err(|why| fail(id, "alert", why))
-        };
-        let (warn, crit) = match &p.alert {
-            Some(a) => (age(&a.warn)?, age(&a.crit)?),
-            None => (None, None),
-        };
-        if let (Some(w), Some(c)) = (warn, crit)
-            && w > c
-        {
-            return Err(fail(
-                id,
-                "alert",
-                "warn is above crit: the warning could never come first".into(),
-            ));
-        }
-        alerts.push((warn, crit));
-        hook_timeouts.push(match p.hook_timeout.as_deref() {
-            None => 300,
-            Some(t) => cadence(t).map_err(|why| fail(id, "hook_timeout", why))?,
-        });
-        for name in &p.hook_env {
-            let ok = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(fail(
-                    id,
-                    "hook_env",
-                    format!("{name:?} is not an environment variable name"),
-                ));
-            }
-        }
-        if p.force
-            && p.provider
-                .is_some_and(|k| !crate::providers::entry(k).force_attached)
-        {
-            return Err(fail(
-                id,
-                "force",
-                "only PowerVC refuses to snapshot an attached volume; drop force here".into(),
-            ));
-        }
-        for (key, hook) in [("pre", &p.pre), ("post", &p.post)] {
-            if hook.as_deref().is_some_and(|h| h.trim().is_empty()) {
-                return Err(fail(id, key, "an empty command".into()));
-            }
-        }
-        for (key, sel) in [("select", Some(&p.select)), ("exclude", p.exclude.as_ref())] {
-            let Some(sel) = sel else { continue };
-            if let Some(re) = &sel.name_regex {
-                regex_lite::Regex::new(re)
-                    .map_err(|e| fail(id, key, format!("name_regex {re:?}: {e}")))?;
-            }
-        }
-        let s = &p.select;
-        let narrowed = !(s.ids.is_empty()
-            && s.names.is_empty()
-            && s.name_regex.is_none()
-            && s.tags.is_empty());
-        if s.all && narrowed {
-            return Err(fail(
-                id,
-                "select",
-                "all = true selects every volume: drop it, or drop the other keys".into(),
-            ));
-        }
-        if !s.all && !narrowed {
-            return Err(fail(
-                id,
-                "select",
-                "select nothing is not a policy: give ids, names, name_regex or tags (or all = true for every volume)".into(),
-            ));
-        }
-        if p.exclude.as_ref().is_some_and(|x| x.all) {
-            return Err(fail(
-                id,
-                "exclude",
-                "exclude = { all = true } would leave nothing selected".into(),
-            ));
-        }
-        let k = &p.keep;
-        if let Some(w) = &k.within {
-            if w.trim_end().ends_with('m') && !w.trim_end().ends_with("mo") {
-                return Err(fail(
-                    id,
-                    "keep",
-                    format!(
-                        "within {w:?}: a bare m is ambiguous (months in restic, minutes elsewhere); write mo for months"
-                    ),
-                ));
-            }
-            CalendarSpan::parse(&w.replace("mo", "m"))
-                .map_err(|why| fail(id, "keep", format!("within {w:?}: {why}")))?;
-        }
-        let rules = [k.last, k.hourly, k.daily, k.weekly, k.monthly, k.yearly];
-        let within = match &k.within {
-            Some(w) => {
-                let span = CalendarSpan::parse(&w.replace("mo", "m"))
-                    .map_err(|why| fail(id, "keep", format!("within {w:?}: {why}")))?;
-                if (span.years, span.months, span.days, span.hours) == (0, 0, 0, 0) {
-                    return Err(fail(
-                        id,
-                        "keep",
-                        format!("within {w:?} keeps nothing: give a span such as 7d"),
-                    ));
-                }
-                true
-            }
-            None => false,
-        };
-        if rules.iter().all(|r| r.unwrap_or(0) == 0) && !within {
-            return Err(fail(
-                id,
-                "keep",
-                "keep nothing would delete every snapshot: give last, hourly, daily, weekly, monthly, yearly or within".into(),
-            ));
-        }
+        alerts.push(check_alert(p).map_err(at)?);
+        hook_timeouts.push(check_hooks(p).map_err(at)?);
+        check_selection(p).map_err(at)?;
+        check_keep(&p.keep).map_err(at)?;
     }
     Ok(Checked {
         file,
@@ -671,6 +503,182 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             hex::encode(sha2::Sha256::digest(text.as_bytes()))
         },
     })
+}
+
+/// What is wrong with one key of a policy: the key and why.
+type Refusal = (&'static str, String);
+
+fn check_id(id: &str) -> std::result::Result<(), Refusal> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then_some(()).ok_or((
+        "id",
+        "use 1 to 32 characters of a-z, 0-9 and - (it marks the snapshots the policy owns)".into(),
+    ))
+}
+
+/// `every` in seconds, or `None` for a `cron` that fires.
+fn check_cadence(p: &Policy) -> std::result::Result<Option<u64>, Refusal> {
+    match (&p.every, &p.cron) {
+        (Some(e), None) => Ok(Some(cadence(e).map_err(|why| ("every", why))?)),
+        (None, Some(c)) => {
+            if c.split_whitespace().count() != 5 {
+                return Err((
+                    "cron",
+                    format!("{c:?} is not MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK"),
+                ));
+            }
+            let cron = super::cadence::Cadence::cron(c).map_err(|why| ("cron", why))?;
+            // A cron that matches no date (`0 0 30 2 *`) would never answer a tick, so every
+            // apply would take a snapshot.
+            if cron
+                .last_tick(jiff::Timestamp::now(), &jiff::tz::TimeZone::UTC)
+                .is_none()
+            {
+                return Err((
+                    "cron",
+                    format!(
+                        "{c:?} never fires (no tick in {} years)",
+                        super::cadence::HORIZON_YEARS
+                    ),
+                ));
+            }
+            Ok(None)
+        }
+        (Some(_), Some(_)) => Err(("cron", "give every or cron, not both".into())),
+        (None, None) => Err((
+            "every",
+            "give a cadence: every = \"1h\" or cron = \"0 */6 * * *\"".into(),
+        )),
+    }
+}
+
+/// The `alert` thresholds in seconds (warn, crit).
+fn check_alert(p: &Policy) -> std::result::Result<(Option<u64>, Option<u64>), Refusal> {
+    let age = |t: &Option<String>| {
+        t.as_deref()
+            .map(cadence)
+            .transpose()
+            .map_err(|why| ("alert", why))
+    };
+    let (warn, crit) = match &p.alert {
+        Some(a) => (age(&a.warn)?, age(&a.crit)?),
+        None => (None, None),
+    };
+    if let (Some(w), Some(c)) = (warn, crit)
+        && w > c
+    {
+        return Err((
+            "alert",
+            "warn is above crit: the warning could never come first".into(),
+        ));
+    }
+    Ok((warn, crit))
+}
+
+/// Hooks, their environment and timeout (in seconds), and `force`.
+fn check_hooks(p: &Policy) -> std::result::Result<u64, Refusal> {
+    let timeout = match p.hook_timeout.as_deref() {
+        None => 300,
+        Some(t) => cadence(t).map_err(|why| ("hook_timeout", why))?,
+    };
+    for name in &p.hook_env {
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err((
+                "hook_env",
+                format!("{name:?} is not an environment variable name"),
+            ));
+        }
+    }
+    if p.force
+        && p.provider
+            .is_some_and(|k| !crate::providers::entry(k).force_attached)
+    {
+        return Err((
+            "force",
+            "only PowerVC refuses to snapshot an attached volume; drop force here".into(),
+        ));
+    }
+    for (key, hook) in [("pre", &p.pre), ("post", &p.post)] {
+        if hook.as_deref().is_some_and(|h| h.trim().is_empty()) {
+            return Err((key, "an empty command".into()));
+        }
+    }
+    Ok(timeout)
+}
+
+/// `select` and `exclude`: regexes that compile, something selected, not everything excluded.
+fn check_selection(p: &Policy) -> std::result::Result<(), Refusal> {
+    for (key, sel) in [("select", Some(&p.select)), ("exclude", p.exclude.as_ref())] {
+        let Some(sel) = sel else { continue };
+        if let Some(re) = &sel.name_regex {
+            regex_lite::Regex::new(re).map_err(|e| (key, format!("name_regex {re:?}: {e}")))?;
+        }
+    }
+    let s = &p.select;
+    let narrowed =
+        !(s.ids.is_empty() && s.names.is_empty() && s.name_regex.is_none() && s.tags.is_empty());
+    if s.all && narrowed {
+        return Err((
+            "select",
+            "all = true selects every volume: drop it, or drop the other keys".into(),
+        ));
+    }
+    if !s.all && !narrowed {
+        return Err((
+            "select",
+            "select nothing is not a policy: give ids, names, name_regex or tags (or all = true for every volume)".into(),
+        ));
+    }
+    if p.exclude.as_ref().is_some_and(|x| x.all) {
+        return Err((
+            "exclude",
+            "exclude = { all = true } would leave nothing selected".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `keep`: a `within` that is unambiguous and keeps something, and some rule at all.
+fn check_keep(k: &Keep) -> std::result::Result<(), Refusal> {
+    let within = match &k.within {
+        Some(w) => {
+            if w.trim_end().ends_with('m') && !w.trim_end().ends_with("mo") {
+                return Err((
+                    "keep",
+                    format!(
+                        "within {w:?}: a bare m is ambiguous (months in restic, minutes elsewhere); write mo for months"
+                    ),
+                ));
+            }
+            let span = CalendarSpan::parse(&w.replace("mo", "m"))
+                .map_err(|why| ("keep", format!("within {w:?}: {why}")))?;
+            if (span.years, span.months, span.days, span.hours) == (0, 0, 0, 0) {
+                return Err((
+                    "keep",
+                    format!("within {w:?} keeps nothing: give a span such as 7d"),
+                ));
+            }
+            true
+        }
+        None => false,
+    };
+    let rules = [k.last, k.hourly, k.daily, k.weekly, k.monthly, k.yearly];
+    if rules.iter().all(|r| r.unwrap_or(0) == 0) && !within {
+        return Err((
+            "keep",
+            "keep nothing would delete every snapshot: give last, hourly, daily, weekly, monthly, yearly or within".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -895,6 +895,124 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
     Ok(out)
 }
 
+/// The run's report file and metrics file, written what can be (a file that cannot be is
+/// reported after the report is shown): the metrics text, and why each unwritten file was not.
+fn write_outputs(loaded: &Loaded, report: &RunReport) -> (String, Vec<String>) {
+    let now = jiff::Timestamp::now();
+    let mut unwritten = Vec::new();
+    if let Some(path) = &loaded.report_file
+        && let Err(e) =
+            run::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, report))
+    {
+        unwritten.push(e.to_string());
+    }
+    let metrics = run::metrics(report, &loaded.compiled, now);
+    if let Some(path) = &loaded.metrics_file
+        && let Err(e) = run::write_atomically(path, &metrics, 0o644)
+    {
+        unwritten.push(e.to_string());
+    }
+    (metrics, unwritten)
+}
+
+/// How an apply that has its report ends: interrupted (130), unreported (11), refused by
+/// `--max-delete` (9), partial (6), a policy refused (9), or done (0).
+fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted {
+            done: "the report above says what was done".into(),
+        });
+    }
+    if !unwritten.is_empty() {
+        return Err(Error::Unreported {
+            failed: unwritten.join("; "),
+        });
+    }
+    if let Some(why) = &report.refused {
+        return Err(Error::Refused {
+            reason: why.clone(),
+            hint: Some("check the plan (snapctl policy plan); if it is right, raise --max-delete for this run".into()),
+        });
+    }
+    let (failed, refused, errors) = report.counts();
+    if failed + errors > 0 {
+        let total: usize = report.policies.iter().map(|p| p.units.len().max(1)).sum();
+        return Err(Error::Partial {
+            failed: failed + errors,
+            total,
+            what: "policy units (one policy on one volume)",
+        });
+    }
+    if refused > 0 {
+        let p = report
+            .policies
+            .iter()
+            .find(|p| p.status == run::PolicyStatus::Refused)
+            .expect("a refused policy");
+        return Err(Error::Refused {
+            reason: format!(
+                "policy {}: {}",
+                p.id,
+                p.refused.as_deref().unwrap_or("refused")
+            ),
+            hint: Some("the other policies were applied".into()),
+        });
+    }
+    Ok(0)
+}
+
+/// A saved plan (`apply --plan`), refused unless it was planned from these policies, from this
+/// very file (its SHA-256), and is safe to read (strict modes).
+fn read_saved_plan(
+    path: &std::path::Path,
+    fresh: &FleetPlan,
+    loaded: &Loaded,
+    file: &std::path::Path,
+) -> Result<FleetPlan> {
+    crate::fleet::file::check_strict(path, "saved plan")?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        action: format!("cannot read saved plan {}", path.display()),
+        source,
+    })?;
+    let saved: FleetPlan = serde_json::from_str(&text).map_err(|e| Error::Usage {
+        message: format!("{} is not a saved plan: {e}", path.display()),
+        hint: Some("save one with: snapctl policy plan -f FILE --out PLAN".into()),
+    })?;
+    if saved.schema != PLAN_SCHEMA
+        || saved
+            .policies
+            .iter()
+            .map(|p| &p.id)
+            .ne(fresh.policies.iter().map(|p| &p.id))
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{} was not planned from these policies (schema {}, policies {})",
+                path.display(),
+                saved.schema,
+                saved
+                    .policies
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            hint: Some("apply it with the same -f and --policy it was planned with".into()),
+        });
+    }
+    if saved.file_sha256.as_deref() != Some(loaded.file_sha256.as_str()) {
+        return Err(Error::Refused {
+            reason: format!(
+                "{} was planned from another version of {} (the file changed since, or the plan records no digest); nothing was changed",
+                path.display(),
+                file.display()
+            ),
+            hint: Some("make a new plan: snapctl policy plan -f FILE --out PLAN".into()),
+        });
+    }
+    Ok(saved)
+}
+
 /// What a run leaves for its push to the Pushgateway.
 #[derive(Default)]
 struct Pushable {
@@ -1005,47 +1123,7 @@ async fn apply_run(
         },
         Some(path) => {
             let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
-            crate::fleet::file::check_strict(path, "saved plan")?;
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                action: format!("cannot read saved plan {}", path.display()),
-                source,
-            })?;
-            let saved: FleetPlan = serde_json::from_str(&text).map_err(|e| Error::Usage {
-                message: format!("{} is not a saved plan: {e}", path.display()),
-                hint: Some("save one with: snapctl policy plan -f FILE --out PLAN".into()),
-            })?;
-            if saved.schema != PLAN_SCHEMA
-                || saved
-                    .policies
-                    .iter()
-                    .map(|p| &p.id)
-                    .ne(fresh.policies.iter().map(|p| &p.id))
-            {
-                return Err(Error::Usage {
-                    message: format!(
-                        "{} was not planned from these policies (schema {}, policies {})",
-                        path.display(),
-                        saved.schema,
-                        saved
-                            .policies
-                            .iter()
-                            .map(|p| p.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ),
-                    hint: Some("apply it with the same -f and --policy it was planned with".into()),
-                });
-            }
-            if saved.file_sha256.as_deref() != Some(loaded.file_sha256.as_str()) {
-                return Err(Error::Refused {
-                    reason: format!(
-                        "{} was planned from another version of {} (the file changed since, or the plan records no digest); nothing was changed",
-                        path.display(),
-                        a.run.file.display()
-                    ),
-                    hint: Some("make a new plan: snapctl policy plan -f FILE --out PLAN".into()),
-                });
-            }
+            let saved = read_saved_plan(path, &fresh, &loaded, &a.run.file)?;
             run::Planned::Given(reconcile(&saved, &fresh)?, by_policy)
         }
     };
@@ -1066,21 +1144,7 @@ async fn apply_run(
         },
     )
     .await;
-    let now = jiff::Timestamp::now();
-    // Write what can be written; a file that cannot be is reported after the report is shown.
-    let mut unwritten = Vec::new();
-    if let Some(path) = &loaded.report_file
-        && let Err(e) =
-            run::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, &report))
-    {
-        unwritten.push(e.to_string());
-    }
-    let metrics = run::metrics(&report, &loaded.compiled, now);
-    if let Some(path) = &loaded.metrics_file
-        && let Err(e) = run::write_atomically(path, &metrics, 0o644)
-    {
-        unwritten.push(e.to_string());
-    }
+    let (metrics, unwritten) = write_outputs(&loaded, &report);
     seen.metrics = Some(metrics);
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.
@@ -1103,47 +1167,7 @@ async fn apply_run(
             }
         }
     }
-    if crate::interrupt::requested() {
-        return Err(Error::Interrupted {
-            done: "the report above says what was done".into(),
-        });
-    }
-    if !unwritten.is_empty() {
-        return Err(Error::Unreported {
-            failed: unwritten.join("; "),
-        });
-    }
-    if let Some(why) = &report.refused {
-        return Err(Error::Refused {
-            reason: why.clone(),
-            hint: Some("check the plan (snapctl policy plan); if it is right, raise --max-delete for this run".into()),
-        });
-    }
-    let (failed, refused, errors) = report.counts();
-    if failed + errors > 0 {
-        let total: usize = report.policies.iter().map(|p| p.units.len().max(1)).sum();
-        return Err(Error::Partial {
-            failed: failed + errors,
-            total,
-            what: "policy units (one policy on one volume)",
-        });
-    }
-    if refused > 0 {
-        let p = report
-            .policies
-            .iter()
-            .find(|p| p.status == run::PolicyStatus::Refused)
-            .expect("a refused policy");
-        return Err(Error::Refused {
-            reason: format!(
-                "policy {}: {}",
-                p.id,
-                p.refused.as_deref().unwrap_or("refused")
-            ),
-            hint: Some("the other policies were applied".into()),
-        });
-    }
-    Ok(0)
+    outcome(&report, &unwritten)
 }
 
 /// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or

@@ -36,60 +36,63 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
         })
 }
 
+/// `snapshot list`. JSON, ids and TSV are written page by page as the API answers (memory does not grow
+/// with the number of snapshots), filtered page by page; a table needs every row for its
+/// widths (it keeps their text only), and --sort every page before the first line.
+async fn list(ctx: &Ctx, volume: Option<&str>, select: &crate::cli::SelectArgs) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let sel = super::selection(crate::select::Items::Snapshots, select)?;
+    let limit = sel.limit.unwrap_or(usize::MAX);
+    if ctx.format != Format::Table && sel.sort.is_none() {
+        let mut stream = crate::output::ListStream::new(ctx.format);
+        let mut printed = 0usize;
+        let query = sel.snapshot_query();
+        p.list_snapshots_where(volume, &query, &mut |page| {
+            let kept: Vec<_> = page
+                .into_iter()
+                .filter(|s| sel.keeps(s))
+                .take(limit - printed)
+                .collect();
+            printed += kept.len();
+            // A page of OVH's (a whole share) can hold 40,000 snapshots: its text is
+            // written a thousand at a time, never held whole.
+            kept.chunks(1000)
+                .try_for_each(|chunk| ctx.print(&stream.items(chunk)))
+        })
+        .await?;
+        return ctx.print(&stream.finish::<crate::model::Snapshot>());
+    }
+    if sel.sort.is_none() {
+        // A table without --sort keeps only its rows' text as pages arrive.
+        let mut table = crate::output::TableRows::default();
+        p.list_snapshots_where(volume, &sel.snapshot_query(), &mut |page| {
+            let kept: Vec<_> = page
+                .into_iter()
+                .filter(|s| sel.keeps(s))
+                .take(limit - table.len())
+                .collect();
+            table.push(&kept);
+            Ok(())
+        })
+        .await?;
+        return ctx.print(&table.render());
+    }
+    let mut all: Vec<crate::model::Snapshot> = Vec::new();
+    p.list_snapshots_where(volume, &sel.snapshot_query(), &mut |page| {
+        all.extend(page.into_iter().filter(|s| sel.keeps(s)));
+        Ok(())
+    })
+    .await?;
+    sel.sort(&mut all);
+    all.truncate(limit);
+    ctx.print(&render_list(&all, ctx.format))
+}
+
 /// Run one `snapshot` subcommand.
 pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -> Result<()> {
     let p = ctx.provider.as_ref();
     match cmd {
-        // JSON, ids and TSV are written page by page as the API answers (memory does not grow
-        // with the number of snapshots), filtered page by page; a table needs every row for its
-        // widths (it keeps their text only), and --sort every page before the first line.
-        SnapshotCmd::List { volume, select } => {
-            let sel = super::selection(crate::select::Items::Snapshots, &select)?;
-            let limit = sel.limit.unwrap_or(usize::MAX);
-            if ctx.format != Format::Table && sel.sort.is_none() {
-                let mut stream = crate::output::ListStream::new(ctx.format);
-                let mut printed = 0usize;
-                let query = sel.snapshot_query();
-                p.list_snapshots_where(volume.as_deref(), &query, &mut |page| {
-                    let kept: Vec<_> = page
-                        .into_iter()
-                        .filter(|s| sel.keeps(s))
-                        .take(limit - printed)
-                        .collect();
-                    printed += kept.len();
-                    // A page of OVH's (a whole share) can hold 40,000 snapshots: its text is
-                    // written a thousand at a time, never held whole.
-                    kept.chunks(1000)
-                        .try_for_each(|chunk| ctx.print(&stream.items(chunk)))
-                })
-                .await?;
-                return ctx.print(&stream.finish::<crate::model::Snapshot>());
-            }
-            if sel.sort.is_none() {
-                // A table without --sort keeps only its rows' text as pages arrive.
-                let mut table = crate::output::TableRows::default();
-                p.list_snapshots_where(volume.as_deref(), &sel.snapshot_query(), &mut |page| {
-                    let kept: Vec<_> = page
-                        .into_iter()
-                        .filter(|s| sel.keeps(s))
-                        .take(limit - table.len())
-                        .collect();
-                    table.push(&kept);
-                    Ok(())
-                })
-                .await?;
-                return ctx.print(&table.render());
-            }
-            let mut all: Vec<crate::model::Snapshot> = Vec::new();
-            p.list_snapshots_where(volume.as_deref(), &sel.snapshot_query(), &mut |page| {
-                all.extend(page.into_iter().filter(|s| sel.keeps(s)));
-                Ok(())
-            })
-            .await?;
-            sel.sort(&mut all);
-            all.truncate(limit);
-            ctx.print(&render_list(&all, ctx.format))
-        }
+        SnapshotCmd::List { volume, select } => list(ctx, volume.as_deref(), &select).await,
         SnapshotCmd::Show { id, volume } => ctx.print(&render_one(
             &p.get_snapshot(volume.as_deref(), &id).await?,
             ctx.format,

@@ -1,13 +1,12 @@
 """osc-sdk-python against the emulator: a long scenario, every answer validated against the
 OpenAPI description the SDK itself bundles (resources/outscale.yaml, additionalProperties false)."""
 import os
-import time
 
 import yaml
 
 import record
 from openapi import Spec, errors
-from record import step, expect_error
+from record import step, expect_error, until
 import osc_sdk_python
 from osc_sdk_python import Gateway
 
@@ -24,15 +23,6 @@ def validate(method, url, body, status, doc):
 
 
 gw = Gateway()  # OSC_ACCESS_KEY, OSC_SECRET_KEY, OSC_REGION, OSC_ENDPOINT_API
-
-
-def until(read, done, what):
-    for _ in range(200):
-        got = read()
-        if done(got):
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: still {got}")
 
 
 step("CreateVolume (blank, 4 GiB) and poll ReadVolumes until available")

@@ -3,7 +3,6 @@ the error paths. Every answer must be JSON (python-ovh decodes every non-204 ans
 error OVH's shape ({"message", "class"} with an X-Ovh-QueryID)."""
 import json
 import os
-import time
 from urllib.parse import urlsplit
 
 import ovh
@@ -11,7 +10,7 @@ import ovh.client
 
 import record
 from openapi import Spec, errors
-from record import step, expect_error
+from record import step, expect_error, until
 
 here = os.path.dirname(os.path.abspath(__file__))
 specs = {
@@ -52,15 +51,6 @@ def client(secret=None):
 c = client()
 svc = "5e7a0f00-0000-4000-8000-000000000001"
 base = f"/storage/netapp/{svc}"
-
-
-def until(read, done, what):
-    for _ in range(200):
-        got = read()
-        if done(got):
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: still {got}")
 
 
 step("EFS: services, shares, a blank share")

@@ -1,6 +1,8 @@
 """Every HTTP answer an official client receives, recorded (requests.Session.send is wrapped: the
 three clients all speak through requests), and checked by `check` when the scenario ends."""
 import json
+import time
+
 import requests
 
 ANSWERS = []
@@ -18,6 +20,16 @@ requests.Session.send = _recording_send
 
 def step(name):
     print(f"  - {name}", flush=True)
+
+
+def until(read, done, what):
+    """Poll `read` every 50 ms until `done` holds of what it answers (10 s at most)."""
+    for _ in range(200):
+        got = read()
+        if done(got):
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: still {got}")
 
 
 def expect_error(call, status, what):

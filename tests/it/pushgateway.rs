@@ -97,6 +97,12 @@ fn s(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8")
 }
 
+/// `policy apply -q -f FILE --push-url URL`.
+async fn push_to(cli: &Cli<'_>, file: &std::path::Path, url: &str) -> std::process::Output {
+    cli.bare(&["policy", "apply", "-q", "-f", s(file), "--push-url", url])
+        .await
+}
+
 /// Each file's run replaces its own group (its policies' ids), never another file's; a run that
 /// ends before it has a report updates only `snapctl_apply_exit_code`, keeping the last full
 /// metrics; the gateway stamps every push (`push_time_seconds`).
@@ -228,17 +234,7 @@ async fn the_push_is_one_put_with_the_environments_credentials_and_never_fails_t
         .expect(1)
         .mount(&failing)
         .await;
-    let out = cli
-        .bare(&[
-            "policy",
-            "apply",
-            "-q",
-            "-f",
-            s(&file),
-            "--push-url",
-            &failing.uri(),
-        ])
-        .await;
+    let out = push_to(&cli, &file, &failing.uri()).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     assert!(
@@ -250,17 +246,7 @@ async fn the_push_is_one_put_with_the_environments_credentials_and_never_fails_t
     // A gateway that never answers: the push gives up within its timeout.
     let silent = crate::common::silent_server().await;
     let started = Instant::now();
-    let out = cli
-        .bare(&[
-            "policy",
-            "apply",
-            "-q",
-            "-f",
-            s(&file),
-            "--push-url",
-            &silent.uri(),
-        ])
-        .await;
+    let out = push_to(&cli, &file, &silent.uri()).await;
     assert_exit(&out, 0);
     assert!(
         started.elapsed() < Duration::from_secs(18),
@@ -274,17 +260,7 @@ async fn the_push_is_one_put_with_the_environments_credentials_and_never_fails_t
     );
 
     // The password never goes over plain http beyond loopback: refused before any request.
-    let out = cli
-        .bare(&[
-            "policy",
-            "apply",
-            "-q",
-            "-f",
-            s(&file),
-            "--push-url",
-            "http://pushgateway.invalid:9091",
-        ])
-        .await;
+    let out = push_to(&cli, &file, "http://pushgateway.invalid:9091").await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("unencrypted"), "{}", stderr(&out));
 

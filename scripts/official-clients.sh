@@ -6,7 +6,9 @@
 # paginate -> update -> delete -> error paths), then a burst against a throttling emulator.
 # Every answer the clients receive is recorded and checked: OUTSCALE's against the OpenAPI
 # description osc-sdk-python bundles, OVH's against OVHcloud's own (scripts/official-clients/specs),
-# Cinder's error shapes. CI runs it after the test suite (.ci/run).
+# Cinder's error shapes; then snapctl's own requests and, with SUITE_ANSWERS=DIR, every answer the
+# test suite's emulators recorded there (SNAPCTL_EMULATOR_RECORD_DIR). CI runs it after the test
+# suite (.ci/run).
 #
 #   scripts/official-clients.sh            # the debug binary (cargo build); BIN=… for another
 set -euo pipefail
@@ -63,4 +65,13 @@ for p in ovh-efs ovh-nasha outscale powervc; do
   echo "  - $p: volume list/show, snapshot list/create/show/delete, rotate, an unknown id"
 done
 "$venv/bin/python" "$here/recorded.py" "$recording"
+
+# The test suite's own emulators, when it ran with SNAPCTL_EMULATOR_RECORD_DIR (.ci/run does):
+# every answer they gave, checked the same way.
+if [ -n "${SUITE_ANSWERS:-}" ]; then
+  echo "== the test suite's emulator answers ($SUITE_ANSWERS)"
+  all="$(mktemp)"; files+=("$all")
+  cat "$SUITE_ANSWERS"/*.jsonl >"$all"
+  "$venv/bin/python" "$here/recorded.py" "$all"
+fi
 echo "official clients: every scenario passed, every answer checked"

@@ -67,7 +67,7 @@ for n, line in enumerate(open(sys.argv[1]), 1):
             counts["powervc"] += 1
     except AssertionError as e:
         failures.append(f"{where}: {e}")
-for f in failures[:20]:
+for f in failures[:int(os.environ.get("SHOW", "20"))]:
     print("  ! " + f)
 print(f"  = recorded answers checked: {dict(counts)}; outside the descriptions: {sorted(outside)}")
 sys.exit(1 if failures else 0)

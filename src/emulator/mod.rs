@@ -257,7 +257,17 @@ impl Emulator {
 type Shared = Arc<Mutex<World>>;
 
 /// Start serving; the server stops when the returned value is dropped.
-pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+pub async fn start(mut config: EmulatorConfig) -> std::io::Result<Emulator> {
+    // SNAPCTL_EMULATOR_RECORD_DIR: every emulator of a run (the test suite's included) records
+    // its answers there, one file each, for checking them against the providers' specs.
+    if config.record.is_none()
+        && let Some(dir) = std::env::var_os("SNAPCTL_EMULATOR_RECORD_DIR")
+    {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        config.record =
+            Some(std::path::PathBuf::from(dir).join(format!("{}-{n}.jsonl", std::process::id())));
+    }
     let mut world = World {
         rng: fastrand::Rng::with_seed(config.seed),
         faults: fastrand::Rng::with_seed(config.seed ^ 0x5eed_fa17),
@@ -522,12 +532,15 @@ async fn recorded(
     let line = serde_json::json!({
         "method": method, "path": path, "status": parts.status.as_u16(), "body": shown,
     });
+    // One write per line, one writer at a time: answers served together never interleave.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WRITING.lock().unwrap_or_else(|p| p.into_inner());
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(file)
     {
-        let _ = writeln!(f, "{line}");
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
     Response::from_parts(parts, Body::from(bytes))
 }

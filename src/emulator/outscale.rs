@@ -909,9 +909,14 @@ fn read_snapshot_export_tasks(w: &mut World, body: &Value) -> Response<Body> {
 
 fn export_json(w: &World, e: &Export) -> Value {
     let done = e.started.elapsed() >= w.config.delay;
+    // `OsuPrefix` is a string in the schema: an export without one leaves the key out.
+    let mut osu = json!({"DiskImageFormat": e.format, "OsuBucket": e.bucket});
+    if let Some(prefix) = &e.prefix {
+        osu["OsuPrefix"] = json!(prefix);
+    }
     json!({
         "Comment": "",
-        "OsuExport": {"DiskImageFormat": e.format, "OsuBucket": e.bucket, "OsuPrefix": e.prefix},
+        "OsuExport": osu,
         "Progress": if done { 100 } else { 50 },
         "SnapshotId": e.snapshot,
         "State": if done { "completed" } else { "uploading" },

@@ -621,6 +621,19 @@ async fn a_marker_deleted_between_pages_is_stepped_over_not_a_failed_listing() {
         }
         server.verify().await;
     }
+    // Another error on the marker's page is the listing's own: no stepping back.
+    let server = powervc_server(1).await;
+    page(Some(V2), ok(400, "error-bad-request.json"), 1)
+        .mount(&server)
+        .await;
+    page(None, ok(200, "volumes-page1.json"), 2)
+        .mount(&server)
+        .await;
+    let out = Snapctl::powervc(&server)
+        .run(&["-o", "ids", "volume", "list"])
+        .await;
+    assert_exit(&out, 1);
+    server.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

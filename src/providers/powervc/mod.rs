@@ -62,6 +62,16 @@ pub struct Powervc {
     page_size: u32,
 }
 
+/// Items of a page the listing steps back over when its marker is gone (then it fails rather
+/// than send a request per deleted item of a page).
+const MAX_MARKER_STEPS: usize = 20;
+
+/// Whether Cinder says the page's marker no longer exists: 404 (`MarkerNotFound`), or a 400 that
+/// names the marker (some releases answer so); any other error is the listing's own.
+fn marker_gone(e: &crate::error::ApiError) -> bool {
+    e.status == 404 || (e.status == 400 && e.message.to_ascii_lowercase().contains("marker"))
+}
+
 impl Powervc {
     /// Make it from its paired configuration (no request is sent). Its TLS settings are in the
     /// client already (`crate::connect` merges them).
@@ -132,6 +142,7 @@ impl Powervc {
             "marker",
             |marker| async move {
                 let mut marker = marker;
+                let mut stepped = 0;
                 let resp = loop {
                     let mut query: Vec<(&str, &str)> = filters.to_vec();
                     query.push(("limit", limit));
@@ -152,11 +163,15 @@ impl Powervc {
                         .await;
                     match answer {
                         Err(Error::NotFound(e) | Error::Api(e))
-                            if marker.is_some() && matches!(e.status, 400 | 404) =>
+                            if marker.is_some() && marker_gone(&e) =>
                         {
                             let gone = marker.take().unwrap_or_default();
                             let mut ids = page_ids.lock().unwrap_or_else(|p| p.into_inner());
-                            let Some(at) = ids.iter().position(|i| *i == gone).filter(|at| *at > 0)
+                            stepped += 1;
+                            let Some(at) = ids
+                                .iter()
+                                .position(|i| *i == gone)
+                                .filter(|at| *at > 0 && stepped <= MAX_MARKER_STEPS)
                             else {
                                 return Err((*e).into_error(false));
                             };

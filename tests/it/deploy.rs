@@ -8,20 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::common::{assert_exit, stderr, tool};
+use crate::common::{Snapctl, assert_exit, stderr, tool};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn snapctl(args: &[&str], home: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"))
-        .env_clear()
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .args(args)
-        .output()
-        .expect("runs")
 }
 
 /// Seconds between two runs of a `*/N * * * *` schedule (the form the example uses).
@@ -50,18 +40,18 @@ fn the_cronjob_parses_its_policy_file_validates_and_its_limits_hold_together() {
     assert_eq!(cron["apiVersion"], "batch/v1");
 
     // The policy file of the ConfigMap passes validate, and pushes its metrics.
-    let home = tempfile::tempdir().expect("home");
+    let cli = Snapctl::bare();
     let fleet = config["data"]["fleet.toml"].as_str().expect("fleet.toml");
     assert!(
         fleet.contains("metrics_push_url"),
         "metrics go through the Pushgateway"
     );
-    let path = home.path().join("fleet.toml");
+    let path = cli.home.path().join("fleet.toml");
     std::fs::write(&path, fleet).expect("write");
-    let out = snapctl(
-        &["policy", "validate", "-f", path.to_str().expect("utf-8")],
-        home.path(),
-    );
+    let out = cli
+        .command(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
     assert_exit(&out, 0);
 
     let spec = &cron["spec"];

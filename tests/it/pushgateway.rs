@@ -28,7 +28,7 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    fn start(bin: &std::path::Path) -> Gateway {
+    async fn start(bin: &std::path::Path) -> Gateway {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -46,30 +46,26 @@ impl Gateway {
             .expect("the pushgateway starts");
         let gw = Gateway { child, url };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while gw.get("/-/ready").is_none() {
+        while gw.get("/-/ready").await.is_none() {
             assert!(Instant::now() < deadline, "the pushgateway never got ready");
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         gw
     }
 
-    /// GET a path of the gateway (plain HTTP/1.0 over loopback): the body of a 200.
-    fn get(&self, route: &str) -> Option<String> {
-        use std::io::{Read, Write};
-        let addr = self.url.trim_start_matches("http://");
-        let mut s = std::net::TcpStream::connect(addr).ok()?;
-        write!(s, "GET {route} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.0 200")
-            .then(|| body.to_string())
-            .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
+    /// GET a path of the gateway: the body of a 200.
+    async fn get(&self, route: &str) -> Option<String> {
+        let resp = reqwest::get(format!("{}{route}", self.url)).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.text().await.ok()
     }
 
     /// Every sample line of `name` the gateway serves for this test's groups.
-    fn samples(&self, name: &str) -> Vec<String> {
+    async fn samples(&self, name: &str) -> Vec<String> {
         self.get("/metrics")
+            .await
             .expect("the gateway's metrics")
             .lines()
             .filter(|l| l.starts_with(&format!("{name}{{")))
@@ -111,7 +107,7 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
     let Some(bin) = tool("prometheus-pushgateway", "prometheus-pushgateway") else {
         return;
     };
-    let gw = Gateway::start(&bin);
+    let gw = Gateway::start(&bin).await;
     let emu = start().await;
     let cli = Cli::new(&emu);
     let a = policy(
@@ -129,7 +125,7 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
         .bare(&["policy", "apply", "-q", "-f", s(&b), "--push-url", &gw.url])
         .await;
     assert_exit(&out, 0);
-    let success = gw.samples("snapctl_run_success");
+    let success = gw.samples("snapctl_run_success").await;
     for id in ["push-a", "push-b"] {
         let line = success
             .iter()
@@ -139,12 +135,14 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
         assert!(line.contains(&format!("policy=\"{id}\"")), "{line}");
         assert!(line.ends_with(" 1"), "{line}");
     }
-    let volumes = gw.samples("snapctl_volume_last_snapshot_timestamp_seconds");
+    let volumes = gw
+        .samples("snapctl_volume_last_snapshot_timestamp_seconds")
+        .await;
     assert_eq!(volumes.len(), 2, "{volumes:?}");
-    let codes = gw.samples("snapctl_apply_exit_code");
+    let codes = gw.samples("snapctl_apply_exit_code").await;
     assert_eq!(codes.len(), 2, "{codes:?}");
     assert!(codes.iter().all(|l| l.ends_with(" 0")), "{codes:?}");
-    let stamped = gw.samples("push_time_seconds");
+    let stamped = gw.samples("push_time_seconds").await;
     assert!(
         stamped.iter().any(|l| l.contains("policy_file=\"push-a\"")),
         "{stamped:?}"
@@ -157,7 +155,7 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
         .bare(&["policy", "apply", "-q", "-f", s(&a), "--plan", s(&bogus)])
         .await;
     assert_exit(&out, 2);
-    let codes = gw.samples("snapctl_apply_exit_code");
+    let codes = gw.samples("snapctl_apply_exit_code").await;
     assert!(
         codes
             .iter()
@@ -170,7 +168,7 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
             .any(|l| l.contains("policy_file=\"push-b\"") && l.ends_with(" 0")),
         "the other file's group is untouched: {codes:?}"
     );
-    let success = gw.samples("snapctl_run_success");
+    let success = gw.samples("snapctl_run_success").await;
     assert!(
         success.iter().any(|l| l.contains("policy_file=\"push-a\"")),
         "the last full run's metrics stay: {success:?}"
@@ -179,7 +177,7 @@ async fn each_run_replaces_its_own_group_in_a_real_pushgateway() {
     // The next full run replaces the group whole (PUT): the exit code is 0 again.
     let out = cli.bare(&["policy", "apply", "-q", "-f", s(&a)]).await;
     assert_exit(&out, 0);
-    let codes = gw.samples("snapctl_apply_exit_code");
+    let codes = gw.samples("snapctl_apply_exit_code").await;
     assert!(
         codes
             .iter()

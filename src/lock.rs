@@ -107,6 +107,13 @@ pub fn lock_dir(env: &Env) -> Result<PathBuf> {
 /// Create the lock directory (`0700`) if needed, then check it is ours and not writable by group or
 /// others, so no other user can plant or hold our locks.
 fn ensure_private_dir(dir: &Path) -> Result<()> {
+    private_dir(dir, "lock directory", "SNAPCTL_LOCK_DIR")
+}
+
+/// Create `dir` (`0700`) if needed, then check it is ours and not writable by group or others:
+/// what snapctl keeps there (locks, drill state) is trusted, so nobody else may plant it. `what`
+/// names the directory in messages, `variable` the setting that moves it.
+pub fn private_dir(dir: &Path, what: &str, variable: &str) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -115,14 +122,14 @@ fn ensure_private_dir(dir: &Path) -> Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir).map_err(|source| Error::Io {
-        action: format!("cannot create the lock directory {}", dir.display()),
+        action: format!("cannot create the {what} {}", dir.display()),
         source,
     })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
-            action: format!("cannot inspect the lock directory {}", dir.display()),
+            action: format!("cannot inspect the {what} {}", dir.display()),
             source,
         })?;
         let me = rustix::process::geteuid().as_raw();
@@ -141,9 +148,9 @@ fn ensure_private_dir(dir: &Path) -> Result<()> {
         };
         if let Some(problem) = problem {
             return Err(Error::Refused {
-                reason: format!("refusing the lock directory {}: {problem}", dir.display()),
+                reason: format!("refusing the {what} {}: {problem}", dir.display()),
                 hint: Some(format!(
-                    "point SNAPCTL_LOCK_DIR at a directory of yours, or run: chmod 700 {}",
+                    "point {variable} at a directory of yours, or run: chmod 700 {}",
                     dir.display()
                 )),
             });

@@ -162,6 +162,10 @@ pub struct Volume {
     pub created_at: Option<Timestamp>,
     /// Tags (OUTSCALE) or metadata (PowerVC/Cinder); empty where the provider has none.
     pub tags: std::collections::BTreeMap<String, String>,
+    /// Description (EFS, PowerVC; OUTSCALE's `Description` tag): read to recognise the volumes
+    /// a restore drill made (`fleet/drill.rs`), not printed.
+    #[serde(skip)]
+    pub description: Option<String>,
 }
 
 /// A point-in-time snapshot.
@@ -246,6 +250,8 @@ pub struct CloneRequest {
     pub volume_type: Option<String>,
     /// Provisioned IOPS (OUTSCALE `io1`).
     pub iops: Option<u32>,
+    /// Tags (OUTSCALE) or metadata (PowerVC) of the new volume; EFS shares have none.
+    pub tags: Vec<(String, String)>,
 }
 
 impl CloneRequest {

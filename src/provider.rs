@@ -105,6 +105,21 @@ pub trait Provider: Send + Sync {
         Err(self.unsupported("clone", "restore the snapshot's files by hand"))
     }
 
+    /// Delete a volume (restore drills delete the volume they restored, and nothing else);
+    /// returns what to poll until it is gone.
+    async fn delete_volume(&self, _id: &str) -> Result<Operation> {
+        Err(self.unsupported(
+            "volume delete",
+            "delete the volume in the provider's console",
+        ))
+    }
+
+    /// What a script needs to reach a volume (`SNAPCTL_DRILL_*` variable, value): EFS its NFS
+    /// export path, OUTSCALE its subregion. Nothing by default.
+    async fn reach(&self, _volume: &str) -> Result<Vec<(&'static str, String)>> {
+        Ok(Vec::new())
+    }
+
     /// Copy a snapshot.
     async fn copy_snapshot(&self, _req: &CopyRequest) -> Result<(Snapshot, Operation)> {
         Err(self.unsupported("copy", "this provider's API has no snapshot copy"))

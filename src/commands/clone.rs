@@ -71,6 +71,7 @@ pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Re
         subregion: args.subregion,
         volume_type: args.volume_type,
         iops: args.iops,
+        tags: vec![],
     };
     mutating(ctx, Mutation::Clone(&req).describe(), async {
         let (volume, op) = p.clone_volume(&req).await?;

@@ -52,7 +52,12 @@ pub(super) fn load_checked(
 
 fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
     let checked = load_checked(&a.file, g.config.as_deref(), env)?;
-    let compiled = crate::fleet::plan::compile(&checked)?;
+    let mut compiled = crate::fleet::plan::compile(&checked)?;
+    for c in &mut compiled {
+        if c.drill.is_some() && c.state_dir.is_none() {
+            c.state_dir = Some(crate::fleet::drill::state_dir(None, env)?);
+        }
+    }
     let mut chosen = Vec::new();
     for id in &a.policies {
         match compiled.iter().position(|c| c.policy.id == *id) {
@@ -366,9 +371,28 @@ async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> Result<u8> 
         );
         for t in &targets {
             let kind = t.provider.kind();
+            // Volumes a drill left: deleted one by one (their mark was checked when listed).
+            for o in doomed
+                .iter()
+                .filter(|o| o.provider == kind && o.kind == "drill_volume")
+            {
+                let p = t.provider.as_ref();
+                let gone = match p.delete_volume(&o.id).await {
+                    Ok(op) => crate::wait::wait_for(p, &op, &wait).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = gone {
+                    failed += 1;
+                    eprintln!(
+                        "error: drill volume {}: {}",
+                        o.id,
+                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                    );
+                }
+            }
             let mine: Vec<(Option<String>, String)> = doomed
                 .iter()
-                .filter(|o| o.provider == kind)
+                .filter(|o| o.provider == kind && o.kind == "snapshot")
                 .map(|o| (o.volume_id.clone(), o.id.clone()))
                 .collect();
             let ended =
@@ -413,12 +437,21 @@ async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> Result<u8> 
                     }
                 );
             }
-            let _ = writeln!(
+            let volumes = found.iter().filter(|o| o.kind == "drill_volume").count();
+            let snapshots = found.len() - volumes;
+            let _ = write!(
                 out,
-                "{} orphaned snapshot{}.",
-                found.len(),
-                if found.len() == 1 { "" } else { "s" }
+                "{snapshots} orphaned snapshot{}.",
+                if snapshots == 1 { "" } else { "s" }
             );
+            if volumes > 0 {
+                let _ = write!(
+                    out,
+                    " {volumes} drill volume{} left behind.",
+                    if volumes == 1 { "" } else { "s" }
+                );
+            }
+            out.push('\n');
             out
         }
     };
@@ -522,10 +555,14 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
     let failed = plan
         .policies
         .iter()
-        .filter(|p| p.error.is_some() || p.units.iter().any(|u| u.error.is_some()))
+        .filter(|p| {
+            p.error.is_some()
+                || p.drill_error.is_some()
+                || p.units.iter().any(|u| u.error.is_some())
+        })
         .count();
     for p in &plan.policies {
-        if let Some(e) = &p.error {
+        for e in p.error.iter().chain(&p.drill_error) {
             eprintln!(
                 "error: policy {}: {}",
                 p.id,
@@ -622,6 +659,7 @@ fn heading(
 fn render_plan(plan: &FleetPlan) -> String {
     let mut out = String::new();
     let (mut create, mut delete, mut keep, mut orphans) = (0, 0, 0, 0);
+    let (mut drills, mut cleanups) = (0, 0);
     for p in &plan.policies {
         heading(
             &mut out,
@@ -699,12 +737,138 @@ fn render_plan(plan: &FleetPlan) -> String {
                 );
             }
         }
+        if p.refused.is_none() {
+            drills += p.drills.len();
+            cleanups += p.drill_cleanups.len();
+            render_planned_drills(&mut out, p);
+        }
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
         "Plan: {create} to create, {delete} to delete, {keep} to keep, {orphans} orphaned."
     );
+    if drills + cleanups > 0 {
+        let _ = write!(
+            out,
+            " Drills: {drills} to run, {cleanups} drill volume(s) to delete."
+        );
+    }
+    out.push('\n');
     out
+}
+
+/// A policy's drills and clean-ups as planned: `~ drill`, `- drill volume`.
+fn render_planned_drills(out: &mut String, p: &crate::fleet::plan::PolicyPlan) {
+    if let Some(e) = &p.drill_error {
+        let _ = writeln!(out, "  drill error: {}", flat(e));
+    }
+    for d in &p.drills {
+        let _ = writeln!(
+            out,
+            "  ~ drill {}{}: restore {} to a new {} volume, verify, delete it",
+            flat(&d.volume_id),
+            d.volume_name
+                .as_deref()
+                .map(|n| format!(" ({})", flat(n)))
+                .unwrap_or_default(),
+            match &d.snapshot_id {
+                Some(s) => format!("snapshot {}", flat(s)),
+                None => "the snapshot this run takes".into(),
+            },
+            d.size_gib
+                .map(|s| format!("{s} GiB"))
+                .unwrap_or_else(|| "same-size".into()),
+        );
+    }
+    for l in &p.drill_cleanups {
+        let _ = writeln!(
+            out,
+            "  - drill volume {}{}: left by an earlier drill, deleted",
+            flat(&l.volume_id),
+            l.name
+                .as_deref()
+                .map(|n| format!(" ({})", flat(n)))
+                .unwrap_or_default(),
+        );
+    }
+}
+
+/// A policy's drills and clean-ups as they ran.
+fn render_drills(out: &mut String, p: &run::PolicyRun) {
+    use crate::fleet::drill::DrillStatus;
+    if let Some(e) = &p.drill_error {
+        let _ = writeln!(
+            out,
+            "  x drill: {}",
+            crate::text::one_line(e, crate::text::MAX_LINE)
+        );
+    }
+    for d in &p.drills {
+        let restored = format!(
+            "{} as {}",
+            d.snapshot_id
+                .as_deref()
+                .map(flat)
+                .unwrap_or_else(|| "-".into()),
+            d.restored_volume_id
+                .as_deref()
+                .map(flat)
+                .unwrap_or_else(|| "-".into()),
+        );
+        let took = d
+            .restore_seconds
+            .map(|s| format!(" in {s:.1} s"))
+            .unwrap_or_default();
+        match d.status {
+            DrillStatus::Ok => {
+                let _ = writeln!(
+                    out,
+                    "  ~ drill {}: ok, restored {restored}{took}{}, deleted",
+                    flat(&d.volume_id),
+                    if d.verified == Some(true) {
+                        ", verified"
+                    } else {
+                        ""
+                    },
+                );
+            }
+            status => {
+                let _ = writeln!(
+                    out,
+                    "  x drill {}: {}, restored {restored}{took}: {}",
+                    flat(&d.volume_id),
+                    if status == DrillStatus::Interrupted {
+                        "interrupted"
+                    } else {
+                        "failed"
+                    },
+                    crate::text::one_line(
+                        d.error.as_deref().unwrap_or("unknown error"),
+                        crate::text::MAX_LINE
+                    )
+                );
+            }
+        }
+    }
+    for c in &p.drill_cleanups {
+        match &c.error {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  - drill volume {}: deleted (left by an earlier drill)",
+                    flat(&c.volume_id)
+                );
+            }
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "  x drill volume {}: not deleted: {}",
+                    flat(&c.volume_id),
+                    crate::text::one_line(e, crate::text::MAX_LINE)
+                );
+            }
+        }
+    }
 }
 
 fn render_report(r: &RunReport) -> String {
@@ -761,16 +925,42 @@ fn render_report(r: &RunReport) -> String {
                 );
             }
         }
+        render_drills(&mut out, p);
     }
     // The same count as the exit status's message: units (and policies that could not run).
     let (failed, _, errors) = r.counts();
-    let total: usize = r.policies.iter().map(|p| p.units.len().max(1)).sum();
-    let _ = writeln!(
+    let total = counted(r);
+    let drilled: usize = r.policies.iter().map(|p| p.drills.len()).sum();
+    let _ = write!(
         out,
         "Applied: {created} created, {deleted} deleted, {} of {total} units failed.",
         failed + errors
     );
+    if drilled > 0 {
+        let ok = r
+            .policies
+            .iter()
+            .flat_map(|p| &p.drills)
+            .filter(|d| d.status == crate::fleet::drill::DrillStatus::Ok)
+            .count();
+        let _ = write!(out, " Drills: {ok} of {drilled} passed.");
+    }
+    out.push('\n');
     out
+}
+
+/// What a run's failures are counted among: units (a policy that could not run counts as one),
+/// drills and drill clean-ups.
+fn counted(r: &RunReport) -> usize {
+    r.policies
+        .iter()
+        .map(|p| {
+            p.units.len().max(1)
+                + p.drills.len()
+                + p.drill_cleanups.len()
+                + usize::from(p.drill_error.is_some())
+        })
+        .sum()
 }
 
 /// Refuse (exit 2) an output file whose directory is missing or not a directory.
@@ -936,11 +1126,14 @@ fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
     }
     let (failed, refused, errors) = report.counts();
     if failed + errors > 0 {
-        let total: usize = report.policies.iter().map(|p| p.units.len().max(1)).sum();
         return Err(Error::Partial {
             failed: failed + errors,
-            total,
-            what: "policy units (one policy on one volume)",
+            total: counted(report),
+            what: if counted(report) > report.policies.iter().map(|p| p.units.len().max(1)).sum() {
+                "policy units (one policy on one volume) and drills"
+            } else {
+                "policy units (one policy on one volume)"
+            },
         });
     }
     if refused > 0 {
@@ -1170,6 +1363,41 @@ async fn apply_run(
     outcome(&report, &unwritten)
 }
 
+/// `check`'s lines about a policy's restore drills, and the worst status among them: the state
+/// unreadable (UNKNOWN), a selected volume whose last drill failed or was too slow (CRITICAL),
+/// or whose last successful drill is older than twice its drill cadence (WARNING). A volume
+/// never drilled yet is drilled before any other: not a problem.
+fn drill_problems(
+    p: &run::PolicyRun,
+    s: &crate::fleet::drill::Summary,
+    now: jiff::Timestamp,
+    problems: &mut Vec<String>,
+) -> u8 {
+    let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
+    if let Some(e) = s.error.as_ref().or(p.drill_error.as_ref()) {
+        problems.push(format!("UNKNOWN: policy {} drills: {e}", p.id));
+        return 3;
+    }
+    let mut worst = 0;
+    for v in &s.volumes {
+        // Volumes no longer selected keep their record, but are not this policy's to drill.
+        if !p.units.iter().any(|u| u.volume_id == v.volume_id) {
+            continue;
+        }
+        let (status, why) = crate::fleet::drill::verdict(s, v, now);
+        if let Some(why) = why {
+            problems.push(format!(
+                "{}: policy {} volume {}: {why}",
+                word(status),
+                p.id,
+                v.volume_id
+            ));
+        }
+        worst = worst.max(status);
+    }
+    worst
+}
+
 /// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or
 /// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
 async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
@@ -1191,7 +1419,8 @@ async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
     let now = at(&a);
     let targets = connect_all(f, &loaded).await;
     let plan = run::plan_all(loaded.compiled.clone(), targets, now).await;
-    let report = run::report_of_plan(&plan, now);
+    let mut report = run::report_of_plan(&plan, now);
+    run::add_drill_summaries(&mut report, &loaded.compiled);
     let mut worst = 0u8;
     let mut problems = Vec::new();
     let mut perf = Vec::new();
@@ -1266,6 +1495,9 @@ async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
                 warn.as_secs(),
                 crit.as_secs()
             ));
+        }
+        if let Some(s) = &p.drill {
+            worst = worst.max(drill_problems(p, s, now, &mut problems));
         }
     }
     let mut text = format!(

@@ -14,6 +14,7 @@ use super::{EFS_SERVICE, NASHA_SERVICE, OVH_AK, OVH_AS, OVH_CK, Req, World, repl
 pub(crate) struct Share {
     id: String,
     name: String,
+    description: Option<String>,
     size: u64,
     created_at: Timestamp,
     ready_at: Instant,
@@ -121,6 +122,7 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
         w.ovh.shares.push(Share {
             id,
             name: format!("fleet-{i:04}"),
+            description: None,
             size: 100,
             created_at: now - jiff::SignedDuration::from_hours(24),
             ready_at: Instant::now(),
@@ -153,6 +155,7 @@ pub(crate) fn seed(w: &mut World) {
         w.ovh.shares.push(Share {
             id: id.clone(),
             name: name.into(),
+            description: None,
             size,
             created_at: now - jiff::SignedDuration::from_hours(24 * 30),
             ready_at: past,
@@ -318,7 +321,7 @@ fn share_json(s: &Share) -> Value {
     };
     json!({
         "createdAt": s.created_at.to_string(),
-        "description": null,
+        "description": s.description,
         "id": s.id,
         "mountPointName": s.name,
         "name": s.name,
@@ -501,6 +504,7 @@ fn new_share(w: &mut World, body: &Value, size: u64, snapshot: Option<String>) -
     let share = Share {
         id: w.uuid(),
         name: body["name"].as_str().unwrap_or("share").to_string(),
+        description: body["description"].as_str().map(str::to_string),
         size,
         created_at: w.now(),
         ready_at: w.ready_at(),
@@ -538,6 +542,12 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
             w.ovh.shares[si].gone_at.get_or_insert(until);
             reply(200, serde_json::Value::Null, &qid())
         }
+        // One NFS export per share, preferred (EFS answers the list even for one path).
+        ["accessPath"] if *m == Method::GET => ok(json!([{
+            "id": share_id,
+            "path": format!("127.0.0.1:/share_{}", share_id.replace('-', "_")),
+            "preferred": true,
+        }])),
         ["snapshot"] if *m == Method::GET => ok(Value::Array(
             w.ovh
                 .snaps

@@ -21,6 +21,10 @@ pub struct PolicyFile {
     /// Prometheus Pushgateway the run's metrics are pushed to (`http(s)://host:port`);
     /// `--push-url` wins over it.
     pub metrics_push_url: Option<String>,
+    /// Where restore drills keep what they need between runs (when each volume was last
+    /// drilled and how it went) [default: `$SNAPCTL_STATE_DIR`, else the user's state
+    /// directory, `~/.local/state/snapctl`].
+    pub state_dir: Option<PathBuf>,
     /// Zone the calendar buckets are cut in (IANA name) [default: UTC].
     pub timezone: Option<String>,
     /// The policies.
@@ -70,11 +74,44 @@ pub struct Policy {
     /// `LANG`, `LC_*`, `TZ` and the `SNAPCTL_*` ones).
     #[serde(default)]
     pub hook_env: Vec<String>,
+    /// Restore drills: on their own cadence, restore the newest owned snapshot of some selected
+    /// volumes, verify, measure and delete the restored volume (`fleet/drill.rs`).
+    pub drill: Option<Drill>,
     /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is
     /// crash-consistent unless a `pre` hook quiesces the volume. Other providers snapshot
     /// attached volumes anyway and refuse the key.
     #[serde(default)]
     pub force: bool,
+}
+
+/// `drill = { every = "7d", volumes = 1, verify = "…", timeout = "2h", max_restore = "30min" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    /// How often the policy drills (a duration, as `every`).
+    pub every: String,
+    /// Volumes restored per drill, taken in turn (the longest undrilled first) [default: 1].
+    pub volumes: Option<usize>,
+    /// Command run (`sh -c`, the hook rules) once the restored volume is usable; it gets
+    /// `SNAPCTL_DRILL_VOLUME_ID`, `SNAPCTL_DRILL_SNAPSHOT_ID` and how to reach the volume.
+    pub verify: Option<String>,
+    /// Longest one volume's drill may take, restore and verify together [default: 2h].
+    pub timeout: Option<String>,
+    /// A restore slower than this makes `check` CRITICAL.
+    pub max_restore: Option<String>,
+}
+
+/// A drill's durations, checked, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrillTimes {
+    /// Cadence.
+    pub every: u64,
+    /// Volumes per drill.
+    pub volumes: usize,
+    /// Timeout of one volume's drill.
+    pub timeout: u64,
+    /// Slowest acceptable restore.
+    pub max_restore: Option<u64>,
 }
 
 /// When a volume's newest owned snapshot is too old.
@@ -151,6 +188,8 @@ pub struct Checked {
     pub hook_timeouts: Vec<u64>,
     /// Each policy's `expect_volumes`.
     pub expect: Vec<Option<Range>>,
+    /// Each policy's drill, checked.
+    pub drills: Vec<Option<DrillTimes>>,
     /// SHA-256 (hex) of the text checked: what a saved plan records of the file.
     pub sha256: String,
 }
@@ -296,12 +335,9 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
     })?;
     let checked = check(path, &text)?;
     // A policy file with hooks is code: it must be as safe from others as a crontab.
-    if checked
-        .file
-        .policy
-        .iter()
-        .any(|p| p.pre.is_some() || p.post.is_some())
-    {
+    if checked.file.policy.iter().any(|p| {
+        p.pre.is_some() || p.post.is_some() || p.drill.as_ref().is_some_and(|d| d.verify.is_some())
+    }) {
         check_strict(path, "policy file")?;
     }
     // A policy file is code: its `endpoint` may not send a profile's (or the environment's)
@@ -465,6 +501,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
     let mut alerts = Vec::new();
     let mut hook_timeouts = Vec::new();
     let mut expect = Vec::new();
+    let mut drills = Vec::new();
     for p in &file.policy {
         let id = p.id.as_str();
         let at = |(key, why): Refusal| fail(id, key, why);
@@ -491,6 +528,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         hook_timeouts.push(check_hooks(p).map_err(at)?);
         check_selection(p).map_err(at)?;
         check_keep(&p.keep).map_err(at)?;
+        drills.push(check_drill(p).map_err(at)?);
     }
     Ok(Checked {
         file,
@@ -498,6 +536,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         alerts,
         hook_timeouts,
         expect,
+        drills,
         sha256: {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -613,6 +652,48 @@ fn check_hooks(p: &Policy) -> std::result::Result<u64, Refusal> {
         }
     }
     Ok(timeout)
+}
+
+/// `drill`: durations that parse, at least one volume, a provider that can restore a snapshot.
+fn check_drill(p: &Policy) -> std::result::Result<Option<DrillTimes>, Refusal> {
+    let Some(d) = &p.drill else {
+        return Ok(None);
+    };
+    let secs = |what: &str, t: &str| cadence(t).map_err(|why| ("drill", format!("{what}: {why}")));
+    if let Some(kind) = p.provider {
+        super::drill::supported(kind).map_err(|why| ("drill", why))?;
+    }
+    let volumes = d.volumes.unwrap_or(1);
+    if volumes == 0 {
+        return Err((
+            "drill",
+            "volumes = 0 drills nothing: give 1 or more, or drop drill".into(),
+        ));
+    }
+    if d.verify.as_deref().is_some_and(|v| v.trim().is_empty()) {
+        return Err(("drill", "verify: an empty command".into()));
+    }
+    let timeout = match &d.timeout {
+        Some(t) => secs("timeout", t)?,
+        None => 2 * 3600,
+    };
+    let max_restore = d
+        .max_restore
+        .as_deref()
+        .map(|t| secs("max_restore", t))
+        .transpose()?;
+    if max_restore.is_some_and(|m| m > timeout) {
+        return Err((
+            "drill",
+            "max_restore is longer than timeout: a restore that slow is stopped first".into(),
+        ));
+    }
+    Ok(Some(DrillTimes {
+        every: secs("every", &d.every)?,
+        volumes,
+        timeout,
+        max_restore,
+    }))
 }
 
 /// `select` and `exclude`: regexes that compile, something selected, not everything excluded.

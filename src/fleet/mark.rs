@@ -70,7 +70,8 @@ pub fn idempotency_key(policy: &str, volume: &str, tick: Timestamp) -> String {
     format!("snapctl-{}", &hex::encode(digest)[..32])
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` is a policy id (as `policy validate` checks it).
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 32
         && id

@@ -26,9 +26,16 @@ pub struct FoundOrphan {
     /// Creation time.
     #[serde(serialize_with = "crate::model::ser_time")]
     pub created_at: Option<Timestamp>,
-    /// `policy not in the file` or `volume gone`.
+    /// `policy not in the file`, `volume gone`, or, for a volume a restore drill made,
+    /// `drill volume left behind` (the next run of its policy deletes it, unless the policy is
+    /// gone or has no drill any more).
     pub reason: &'static str,
+    /// `snapshot`, or `drill_volume` (then `id` and `volume_id` are the volume's).
+    pub kind: &'static str,
 }
+
+/// The reason of a drill volume.
+pub const DRILL_VOLUME: &str = "drill volume left behind";
 
 /// Every marked snapshot, on every account the file's policies use, whose policy id is not in
 /// `known` or whose volume no longer exists. Accounts that cannot be read are returned as errors.
@@ -40,13 +47,28 @@ pub async fn find_orphans(
     let mut errors = Vec::new();
     for t in targets {
         let p = t.provider.as_ref();
-        let volumes: BTreeSet<String> = match p.list_volumes().await {
-            Ok(v) => v.into_iter().map(|v| v.id).collect(),
+        let listed = match p.list_volumes().await {
+            Ok(v) => v,
             Err(e) => {
                 errors.push(format!("{}: cannot list volumes: {e}", p.kind()));
                 continue;
             }
         };
+        for v in &listed {
+            if let Some(owner) = super::drill::owner(v) {
+                found.push(FoundOrphan {
+                    provider: p.kind(),
+                    policy_id: owner.to_string(),
+                    volume_id: Some(v.id.clone()),
+                    id: v.id.clone(),
+                    name: v.name.clone(),
+                    created_at: v.created_at,
+                    reason: DRILL_VOLUME,
+                    kind: "drill_volume",
+                });
+            }
+        }
+        let volumes: BTreeSet<String> = listed.into_iter().map(|v| v.id).collect();
         let snaps = match p.list_snapshots(None).await {
             Ok(s) => s,
             Err(e) => {
@@ -73,6 +95,7 @@ pub async fn find_orphans(
                 name: s.name.clone(),
                 created_at: s.created_at,
                 reason,
+                kind: "snapshot",
             });
         }
     }

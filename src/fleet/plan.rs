@@ -43,6 +43,11 @@ pub struct Compiled {
     pub hook_timeout: std::time::Duration,
     /// The file's zone.
     pub timezone: TimeZone,
+    /// Its restore drills, checked.
+    pub drill: Option<super::file::DrillTimes>,
+    /// Where the drills keep their state (the file's `state_dir`; the command layer fills in
+    /// the default for a policy with a drill).
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Turn every policy of a checked file into [`Compiled`] form (the checks already passed, so
@@ -97,6 +102,8 @@ pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
             crit,
             hook_timeout: std::time::Duration::from_secs(checked.hook_timeouts[i]),
             timezone: timezone.clone(),
+            drill: checked.drills[i],
+            state_dir: checked.file.state_dir.clone(),
         });
     }
     Ok(out)
@@ -248,6 +255,15 @@ pub struct PolicyPlan {
     pub error: Option<String>,
     /// One per selected volume.
     pub units: Vec<Unit>,
+    /// Restore drills due this run (`drill`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<super::drill::DrillPlan>,
+    /// Volumes earlier drills left behind, deleted this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drill_cleanups: Vec<super::drill::LeftOver>,
+    /// Why the policy's drills could not be planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_error: Option<String>,
 }
 
 /// A whole plan: what `policy plan` prints and `policy apply` carries out.
@@ -274,7 +290,13 @@ impl FleetPlan {
             .filter(|p| p.refused.is_none())
             .flat_map(|p| &p.units)
             .map(|u| u.delete.len() + u.repair.len() + usize::from(u.create.is_some()))
-            .sum()
+            .sum::<usize>()
+            + self
+                .policies
+                .iter()
+                .filter(|p| p.refused.is_none())
+                .map(|p| p.drills.len() + p.drill_cleanups.len())
+                .sum::<usize>()
     }
 }
 
@@ -424,6 +446,7 @@ pub fn replan(
         provider_state: None,
         created_at: None,
         tags: Default::default(),
+        description: None,
     };
     plan_unit(c, known, kind, &volume, listed, now)
 }
@@ -557,6 +580,7 @@ mod tests {
             provider_state: None,
             created_at: None,
             tags: Default::default(),
+            description: None,
         }
     }
 

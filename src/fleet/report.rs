@@ -167,6 +167,79 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|p| (pol(p), sum(p, &|u| u.orphans.len()).to_string()))
             .collect(),
     );
+    // Restore drills: only for files that have them.
+    let drilled: Vec<(&PolicyRun, &super::drill::Summary)> = ps
+        .iter()
+        .filter_map(|p| Some((p, p.drill.as_ref()?)))
+        .collect();
+    if drilled.is_empty() {
+        return out;
+    }
+    let dvol = |p: &PolicyRun, v: &str| {
+        format!(
+            "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
+            esc(&p.id),
+            p.provider.map(|k| k.to_string()).unwrap_or_default(),
+            esc(v)
+        )
+    };
+    let per_volume = |f: &dyn Fn(&super::drill::VolumeSummary) -> Option<String>| {
+        drilled
+            .iter()
+            .flat_map(|(p, s)| s.volumes.iter().map(move |v| (p, v)))
+            .filter_map(|(p, v)| Some((dvol(p, &v.volume_id), f(v)?)))
+            .collect::<Vec<_>>()
+    };
+    let last_success = per_volume(&|v| Some(v.last_success_at?.as_second().to_string()));
+    let restore = per_volume(&|v| Some(format!("{:.3}", v.last_restore_seconds?)));
+    family(
+        "snapctl_drill_last_success_timestamp_seconds",
+        "When the volume's last successful restore drill started (Unix time).",
+        last_success,
+    );
+    family(
+        "snapctl_drill_restore_seconds",
+        "How long the volume's last drill took to restore (request sent to volume usable).",
+        restore,
+    );
+    family(
+        "snapctl_drill_success",
+        "1 when the last drill of every volume of the policy succeeded (restored, verified, in time, cleaned up).",
+        drilled
+            .iter()
+            .filter(|(p, s)| !s.volumes.is_empty() || s.error.is_some() || p.drill_failures() > 0)
+            .map(|(p, s)| {
+                let ok = s.error.is_none()
+                    && p.drill_failures() == 0
+                    && s.volumes.iter().all(|v| v.last_ok);
+                (pol(p), u8::from(ok).to_string())
+            })
+            .collect(),
+    );
+    family(
+        "snapctl_drill_interval_seconds",
+        "Seconds between two drills of the policy.",
+        drilled
+            .iter()
+            .map(|(p, s)| (pol(p), s.every_seconds.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_drill_volume_interval_seconds",
+        "Seconds between two drills of one volume (the cadence times the rounds that drill every selected volume).",
+        drilled
+            .iter()
+            .map(|(p, s)| (pol(p), s.volume_interval_seconds.to_string()))
+            .collect(),
+    );
+    family(
+        "snapctl_drill_max_restore_seconds",
+        "The slowest restore the policy accepts (max_restore).",
+        drilled
+            .iter()
+            .filter_map(|(p, s)| Some((pol(p), s.max_restore_seconds?.to_string())))
+            .collect(),
+    );
     out
 }
 

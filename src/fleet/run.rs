@@ -80,6 +80,9 @@ fn empty_plan(
         deletions_refused: None,
         error: Some(error),
         units: vec![],
+        drills: vec![],
+        drill_cleanups: vec![],
+        drill_error: None,
     }
 }
 
@@ -113,6 +116,9 @@ async fn plan_policy(
         deletions_refused: None,
         error: None,
         units: vec![],
+        drills: vec![],
+        drill_cleanups: vec![],
+        drill_error: None,
     };
     if let Some(r) = c.expect
         && (selected.len() < r.min || r.max.is_some_and(|m| selected.len() > m))
@@ -132,6 +138,8 @@ async fn plan_policy(
         .zip(listed)
         .map(|(v, l)| plan_unit(c, &known, kind, v, l, now))
         .collect();
+    (out.drills, out.drill_cleanups, out.drill_error) =
+        super::drill::plan(p, c, &selected, &out.units, now).await;
     let deletes: usize = out.units.iter().map(|u| u.delete.len()).sum();
     if let Some(max) = c.policy.max_delete
         && deletes > max
@@ -185,6 +193,30 @@ pub struct PolicyRun {
     pub duration_seconds: f64,
     /// Per volume.
     pub units: Vec<UnitRun>,
+    /// Restore drills run (`drill`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<super::drill::DrillRun>,
+    /// Volumes earlier drills left behind, and whether they were deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drill_cleanups: Vec<super::drill::Cleanup>,
+    /// Why no drill could be planned or run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill_error: Option<String>,
+    /// Every volume's drills as the state records them after the run (policies with a drill).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<super::drill::Summary>,
+}
+
+impl PolicyRun {
+    /// Drills that failed and drill volumes left undeleted.
+    pub fn drill_failures(&self) -> usize {
+        self.drills
+            .iter()
+            .filter(|d| d.status != super::drill::DrillStatus::Ok)
+            .count()
+            + self.drill_cleanups.iter().filter(|c| !c.ok).count()
+            + usize::from(self.drill_error.is_some())
+    }
 }
 
 /// A whole run: the JSON report (`report_file`) and what `apply` prints.
@@ -212,7 +244,12 @@ impl RunReport {
             .iter()
             .flat_map(|p| &p.units)
             .filter(|u| u.status.is_failure())
-            .count();
+            .count()
+            + self
+                .policies
+                .iter()
+                .map(PolicyRun::drill_failures)
+                .sum::<usize>();
         let refused = self
             .policies
             .iter()
@@ -338,6 +375,10 @@ fn report_with(
                 refused: p.refused.clone().or(p.deletions_refused.clone()),
                 error: p.error.clone(),
                 duration_seconds: 0.0,
+                drills: vec![],
+                drill_cleanups: vec![],
+                drill_error: p.drill_error.clone(),
+                drill: None,
                 units: p
                     .units
                     .iter()
@@ -420,7 +461,10 @@ async fn run_account(
     verdict: Verdict,
     budget: Arc<Semaphore>,
     now: Timestamp,
-) -> Vec<(usize, usize, UnitRun)> {
+) -> (
+    Vec<(usize, usize, UnitRun)>,
+    Vec<(usize, super::drill::Outcome)>,
+) {
     let mut work = Vec::new();
     for (i, p) in plans {
         if p.error.is_some() || p.refused.is_some() {
@@ -441,11 +485,43 @@ async fn run_account(
             });
         }
     }
-    engine::carry_out(target, work, Arc::new(opts.engine()), verdict, budget, now)
+    let p = target.provider.clone();
+    let runs = engine::carry_out(target, work, Arc::new(opts.engine()), verdict, budget, now)
         .await
         .into_iter()
         .map(|((i, j), run)| (i, j, run))
-        .collect()
+        .collect();
+    // Drills come after the account's snapshots are taken, so a drill restores the newest; the
+    // policies of an account drill at once, each its volumes one after the other.
+    let drill_opts = super::drill::Options {
+        wait: opts.wait.clone(),
+        lock_dir: opts.lock_dir.clone(),
+        lock_wait: opts.lock_wait,
+    };
+    let drills = futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
+        if plan.error.is_some() || plan.refused.is_some() {
+            return None;
+        }
+        if plan.drills.is_empty() && plan.drill_cleanups.is_empty() {
+            return None;
+        }
+        let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
+        let (p, drill_opts) = (p.clone(), &drill_opts);
+        Some(async move {
+            let outcome = super::drill::carry_out(
+                p.as_ref(),
+                c,
+                &plan.drills,
+                &plan.drill_cleanups,
+                drill_opts,
+                now,
+            )
+            .await;
+            (*i, outcome)
+        })
+    }))
+    .await;
+    (runs, drills)
 }
 
 /// Carry a plan out, account by account at once: each account plans its policies (or takes them
@@ -485,13 +561,13 @@ pub async fn apply(
                 .sum();
             let _ = planned_tx.send(deletes);
             drop(planned_tx);
-            let runs = match account.target {
+            let (runs, drills) = match account.target {
                 Some(target) => {
                     run_account(&compiled, &plans, target, &opts, verdict, budget, now).await
                 }
-                None => Vec::new(),
+                None => (Vec::new(), Vec::new()),
             };
-            (plans, runs, began.elapsed())
+            (plans, runs, drills, began.elapsed())
         });
     }
     drop(planned_tx);
@@ -514,15 +590,17 @@ pub async fn apply(
         .map(|_| format!("--max-delete {} refused the deletions", opts.max_delete));
     let _ = decide.send(Some(held.clone()));
     let mut results = Vec::new();
+    let mut drilled = Vec::new();
     let mut took = vec![began.elapsed(); n];
     let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        if let Ok((plans, runs, elapsed)) = joined {
+        if let Ok((plans, runs, drills, elapsed)) = joined {
             for (slot, p) in plans {
                 took[slot] = elapsed;
                 slots[slot] = Some(p);
             }
             results.extend(runs);
+            drilled.extend(drills);
         }
     }
     let mut plan = FleetPlan {
@@ -559,10 +637,22 @@ pub async fn apply(
         ran[i][j] = Some(run);
     }
     let mut report = report_with(&plan, started, ran);
+    for (i, outcome) in drilled {
+        let p = &mut report.policies[i];
+        p.drills = outcome.runs;
+        p.drill_cleanups = outcome.cleanups;
+        if outcome.error.is_some() {
+            p.drill_error = outcome.error;
+        }
+    }
+    add_drill_summaries(&mut report, &compiled);
     let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
         let units = &report.policies[i].units;
         let mut status = policy_status(p, units);
+        if status == PolicyStatus::Ok && report.policies[i].drill_failures() > 0 {
+            status = PolicyStatus::Failed;
+        }
         // A signal cut the policy short: not a success, whatever its units did before.
         if interrupted
             && matches!(status, PolicyStatus::Ok | PolicyStatus::Failed)
@@ -576,6 +666,15 @@ pub async fn apply(
     report.finished_at = Some(Timestamp::now());
     report.refused = run_refused;
     report
+}
+
+/// Each policy's drills as its state file records them now (`check`, the metrics).
+pub fn add_drill_summaries(report: &mut RunReport, compiled: &[Compiled]) {
+    for p in &mut report.policies {
+        if let Some(c) = compiled.iter().find(|c| c.policy.id == p.id) {
+            p.drill = super::drill::summary(c, p.selected);
+        }
+    }
 }
 
 /// The accounts of a run (policies sharing a connection share an account), each policy's index
@@ -733,6 +832,10 @@ mod tests {
                 refused: None,
                 error: None,
                 duration_seconds: 1.5,
+                drills: vec![],
+                drill_cleanups: vec![],
+                drill_error: None,
+                drill: None,
                 units: vec![
                     unit("vol-1", UnitStatus::Unknown, Some(now)),
                     unit(

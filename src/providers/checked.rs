@@ -185,6 +185,14 @@ impl Provider for Checked {
         Ok((v, op))
     }
 
+    async fn delete_volume(&self, id: &str) -> Result<Operation> {
+        self.inner.delete_volume(id).await
+    }
+
+    async fn reach(&self, volume: &str) -> Result<Vec<(&'static str, String)>> {
+        self.inner.reach(volume).await
+    }
+
     async fn copy_snapshot(&self, req: &CopyRequest) -> Result<(Snapshot, Operation)> {
         let (s, op) = self.inner.copy_snapshot(req).await?;
         Ok((self.made_snapshot("copy a snapshot", s)?, op))

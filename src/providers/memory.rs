@@ -59,6 +59,7 @@ impl Memory {
                     provider_state: None,
                     created_at: None,
                     tags: Default::default(),
+                    description: None,
                 })
                 .collect(),
             ..State::default()

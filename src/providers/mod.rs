@@ -52,6 +52,8 @@ pub struct Entry {
     /// The API can snapshot a volume attached to a running machine when asked to (`--force`,
     /// a policy's `force = true`); elsewhere the flag is refused.
     pub force_attached: bool,
+    /// The smallest volume the API makes, in GiB (a clone or a drill is at least this large).
+    pub min_volume_gib: u64,
     /// Mutations in flight at once in a batch (deletions of a rotation or of `snapshot delete`).
     /// The rate limiter still bounds requests per second; this bounds concurrency.
     pub max_in_flight: usize,
@@ -80,6 +82,8 @@ pub const REGISTRY: [Entry; 4] = [
             no_adopt: None,
         },
         force_attached: false,
+        // EFS shares are 100 GB to 29 TB.
+        min_volume_gib: 100,
         // OVH's only guidance is fair use, ~60 requests/min per consumer key (python-ovh#81), and
         // the rate limiter enforces it; two in flight hide the round trip without bursting.
         max_in_flight: 2,
@@ -102,6 +106,7 @@ pub const REGISTRY: [Entry; 4] = [
             ),
         },
         force_attached: false,
+        min_volume_gib: 1,
         // The same OVH fair-use limit as EFS.
         max_in_flight: 2,
     },
@@ -129,6 +134,7 @@ pub const REGISTRY: [Entry; 4] = [
             ),
         },
         force_attached: false,
+        min_volume_gib: 1,
         // OUTSCALE throttles per account and per call (429 codes 24 and 25); its SDKs send at
         // most 5 requests a second, and so does the default rate limit: 5 in flight.
         max_in_flight: 5,
@@ -151,6 +157,7 @@ pub const REGISTRY: [Entry; 4] = [
         },
         // Cinder's `force` snapshots an in-use volume.
         force_attached: true,
+        min_volume_gib: 1,
         // Cinder documents no concurrency limit; its rate limiting answers 413 overLimit, which
         // is retried. Four in flight, as many as rotate's volumes at once.
         max_in_flight: 4,

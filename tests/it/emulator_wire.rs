@@ -819,7 +819,7 @@ async fn efs_shares_are_created_blank_and_deleted_unless_they_have_snapshots() {
     );
 }
 
-/// An OVH route the emulator does not serve (a share's access paths) answers 501 in OVH's error
+/// An OVH route the emulator does not serve (a share's ACL) answers 501 in OVH's error
 /// shape, never a 404 that a client would read as "already gone".
 #[tokio::test(flavor = "multi_thread")]
 async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
@@ -829,7 +829,7 @@ async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
         &emu,
         reqwest::Method::GET,
         &format!(
-            "/storage/netapp/{}/share/{share}/accessPath",
+            "/storage/netapp/{}/share/{share}/acl",
             snapctl::emulator::EFS_SERVICE
         ),
         None,

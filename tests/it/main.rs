@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod deploy;
 mod docs;
+mod drill;
 mod efs;
 mod efs_policies;
 mod emulator;

@@ -359,6 +359,34 @@ impl Provider for Outscale {
         ))
     }
 
+    async fn delete_volume(&self, id: &str) -> Result<Operation> {
+        check_id("volume id", "vol-", id)?;
+        let _: ResponseContextOnly = self
+            .client
+            .call(
+                "DeleteVolume",
+                &json!({ "VolumeId": id }),
+                true,
+                &format!("delete volume {id}"),
+            )
+            .await?;
+        Ok(Operation::Volume {
+            id: id.to_string(),
+            until: Until::Gone,
+        })
+    }
+
+    async fn reach(&self, volume: &str) -> Result<Vec<(&'static str, String)>> {
+        check_id("volume id", "vol-", volume)?;
+        let v = self
+            .volume(volume)
+            .await?
+            .ok_or_else(|| not_found(format!("read volume {volume}")))?;
+        Ok(v.subregion_name
+            .map(|s| vec![("SNAPCTL_DRILL_SUBREGION", s)])
+            .unwrap_or_default())
+    }
+
     async fn revert(&self, volume: &str, snapshot: &str) -> Result<Operation> {
         Err(revert_unsupported(volume, snapshot))
     }

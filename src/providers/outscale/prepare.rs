@@ -365,7 +365,7 @@ impl Outscale {
             iops: req.iops,
             client_token: client_token(),
         };
-        let mut tags = tags_of(req.name.as_ref(), &[])?;
+        let mut tags = tags_of(req.name.as_ref(), &req.tags)?;
         if let Some(d) = &req.description {
             tags.push(ResourceTag {
                 key: "Description".into(),

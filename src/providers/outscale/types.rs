@@ -166,6 +166,7 @@ pub(super) fn map_volume(v: OscVolume) -> Volume {
     Volume {
         provider: ProviderKind::Outscale,
         name: tag(&v.tags, "Name"),
+        description: tag(&v.tags, "Description"),
         state: v
             .state
             .as_deref()

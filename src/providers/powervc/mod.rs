@@ -443,6 +443,22 @@ impl Provider for Powervc {
         })
     }
 
+    async fn delete_volume(&self, id: &str) -> Result<Operation> {
+        check_uuid("volume id", id)?;
+        self.session
+            .send(
+                Method::DELETE,
+                &["volumes", id],
+                None,
+                &format!("delete volume {id}"),
+            )
+            .await?;
+        Ok(Operation::Volume {
+            id: id.to_string(),
+            until: Until::Gone,
+        })
+    }
+
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
         check_uuid("snapshot id", &req.snapshot)?;
         let snap = self.snapshot(&req.snapshot).await?;
@@ -484,6 +500,14 @@ impl Provider for Powervc {
         }
         if let Some(t) = &req.volume_type {
             vol.insert("volume_type".into(), json!(t));
+        }
+        if !req.tags.is_empty() {
+            let metadata: serde_json::Map<String, Value> = req
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            vol.insert("metadata".into(), Value::Object(metadata));
         }
         let body = json!({ "volume": vol });
         let what = format!("create a volume from snapshot {}", req.snapshot);

@@ -46,6 +46,8 @@ pub(super) struct CinderVolume {
     #[serde(default, deserialize_with = "lenient")]
     pub(super) name: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
+    pub(super) description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub(super) status: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub(super) size: Option<u64>,
@@ -153,6 +155,7 @@ pub(super) fn map_volume(v: CinderVolume) -> Volume {
         size_gib: v.size,
         provider_state: v.status,
         tags: v.metadata.unwrap_or_default(),
+        description: v.description,
     }
 }
 

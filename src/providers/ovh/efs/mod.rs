@@ -283,6 +283,40 @@ impl Provider for Efs {
         })
     }
 
+    async fn delete_volume(&self, id: &str) -> Result<Operation> {
+        check_uuid("share id", id)?;
+        self.client
+            .call(
+                Method::DELETE,
+                self.share_url(id, &[], &[]),
+                None,
+                &format!("delete share {id}"),
+            )
+            .await?;
+        Ok(Operation::Volume {
+            id: id.to_string(),
+            until: Until::Gone,
+        })
+    }
+
+    async fn reach(&self, volume: &str) -> Result<Vec<(&'static str, String)>> {
+        check_uuid("share id", volume)?;
+        let action = format!("read the access paths of share {volume}");
+        let paths: Vec<AccessPath> = self
+            .client
+            .get_json(self.share_url(volume, &["accessPath"], &[]), &action)
+            .await?;
+        // The preferred path, else the first; none while the share is being made.
+        let path = paths
+            .iter()
+            .find(|p| p.preferred == Some(true))
+            .or(paths.first())
+            .and_then(|p| p.path.clone());
+        Ok(path
+            .map(|p| vec![("SNAPCTL_DRILL_EXPORT_PATH", p)])
+            .unwrap_or_default())
+    }
+
     async fn clone_volume(&self, req: &CloneRequest) -> Result<(Volume, Operation)> {
         let share = self
             .need_volume(req.volume.as_deref(), "clone")?

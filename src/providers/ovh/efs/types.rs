@@ -21,9 +21,17 @@ pub(super) struct NetAppService {
 pub(super) struct NetAppShare {
     pub(super) id: String,
     pub(super) name: Option<String>,
+    pub(super) description: Option<String>,
     pub(super) size: Option<u64>,
     pub(super) created_at: Option<String>,
     pub(super) status: Option<String>,
+}
+
+/// `NetAppShareAccessPath`: where a share is mounted from.
+#[derive(Debug, Deserialize)]
+pub(super) struct AccessPath {
+    pub(super) path: Option<String>,
+    pub(super) preferred: Option<bool>,
 }
 
 /// `NetAppShareSnapshot`.
@@ -136,6 +144,7 @@ pub(super) fn map_share(s: NetAppShare) -> Volume {
         size_gib: s.size,
         provider_state: s.status,
         tags: Default::default(),
+        description: s.description,
     }
 }
 

@@ -280,6 +280,7 @@ impl Provider for Nasha {
             provider_state: None,
             created_at: None,
             tags: Default::default(),
+            description: None,
         })
     }
 

@@ -1,0 +1,973 @@
+//! Restore drills: on its own cadence, a policy restores the newest snapshot it owns of some of
+//! its volumes the way the provider restores one (EFS a new share, OUTSCALE a volume in the
+//! source volume's subregion, PowerVC a volume), waits until the new volume is usable, runs the
+//! policy's `verify` command, records how long the restore took, and deletes the restored volume,
+//! also when the wait or the verify failed.
+//!
+//! **What a drill may delete.** Only a volume carrying the policy's drill mark: a name
+//! `snapctl-drill.<policy>.<UTC time>` *and* a description `snapctl:v1 drill policy=<policy> …`
+//! (OUTSCALE's `Description` tag), *and*, where the provider has tags, the tag
+//! `snapctl:drill=<policy>`, all written in the one request that creates it (OUTSCALE: the one
+//! `CreateTags` after `CreateVolume`). A drill volume a crash left behind is deleted by the
+//! policy's next run; a volume without the whole mark is never deleted. Drill clean-ups do not
+//! count toward `max_delete` or `--max-delete` (they delete no snapshot).
+//!
+//! **State.** Which volume was drilled when, and how it went, is kept in `<state_dir>/drill-<policy>.json`
+//! (a private directory: [`crate::lock::private_dir`]). A drill is due once per tick of its
+//! cadence (ticks are whole multiples of it since the Unix epoch, so a runner's clock a second
+//! off never drills twice); the volumes drilled are the ones drilled longest ago (never drilled
+//! first), so every volume is drilled in turn. One drill per policy at a time (a lock).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::file::DrillTimes;
+use super::plan::{Compiled, Unit};
+use crate::error::{Error, Result};
+use crate::kind::{ProviderKind, Support};
+use crate::model::{CloneRequest, SnapshotState, Volume};
+use crate::provider::Provider;
+use crate::wait::WaitOptions;
+
+/// Schema of the state file.
+pub const STATE_SCHEMA: &str = "snapctl.drill-state/v1";
+
+/// Tag (OUTSCALE) or metadata key (PowerVC) naming the policy whose drill made a volume.
+pub const TAG_KEY: &str = "snapctl:drill";
+
+const NAME_PREFIX: &str = "snapctl-drill.";
+const DESCRIPTION_PREFIX: &str = "snapctl:v1 drill policy=";
+
+/// Whether `kind` can be drilled: it must make a volume from a snapshot (and delete it).
+pub fn supported(kind: ProviderKind) -> std::result::Result<(), String> {
+    let e = crate::providers::entry(kind);
+    if e.capabilities.clone == Support::No {
+        return Err(format!(
+            "{} ({kind}) has no call that makes a volume from a snapshot, so a snapshot cannot be restored to drill it; drop drill from this policy",
+            e.product
+        ));
+    }
+    Ok(())
+}
+
+/// The name of a volume a drill of `policy` restores at `at`.
+pub fn volume_name(policy: &str, at: Timestamp) -> String {
+    format!("{NAME_PREFIX}{policy}.{}", crate::model::stamp(at))
+}
+
+/// The description of a volume a drill of `policy` restores from `snapshot`.
+pub fn volume_description(policy: &str, snapshot: &str) -> String {
+    format!("{DESCRIPTION_PREFIX}{policy} snapshot={snapshot}")
+}
+
+/// The policy whose drill made `v`, when `v` carries the whole mark (see the module's text).
+pub fn owner(v: &Volume) -> Option<&str> {
+    let rest = v.name.as_deref()?.strip_prefix(NAME_PREFIX)?;
+    let (id, time) = rest.rsplit_once('.')?;
+    crate::model::parse_stamp(time)?;
+    if !super::mark::valid_id(id) {
+        return None;
+    }
+    let described = v
+        .description
+        .as_deref()?
+        .strip_prefix(DESCRIPTION_PREFIX)?
+        .split(' ')
+        .next()?;
+    if described != id {
+        return None;
+    }
+    if crate::providers::entry(v.provider).marking.tag
+        && v.tags.get(TAG_KEY).map(String::as_str) != Some(id)
+    {
+        return None;
+    }
+    Some(id)
+}
+
+/// What the drills of one policy remember between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    /// [`STATE_SCHEMA`].
+    pub schema: String,
+    /// When the policy's last drill started.
+    #[serde(default)]
+    pub last_started: Option<Timestamp>,
+    /// Per volume id.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Record>,
+}
+
+/// One volume's drills.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// When its last drill started.
+    pub last_at: Timestamp,
+    /// Whether that drill succeeded (restored, usable, verified, in time).
+    pub last_ok: bool,
+    /// Its restore time (request sent → usable), when it got that far.
+    #[serde(default)]
+    pub last_restore_seconds: Option<f64>,
+    /// Why it failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When its last successful drill started.
+    #[serde(default)]
+    pub last_success_at: Option<Timestamp>,
+    /// That drill's restore time.
+    #[serde(default)]
+    pub last_success_restore_seconds: Option<f64>,
+}
+
+/// The state directory: the policy file's `state_dir`, else `SNAPCTL_STATE_DIR`, else the
+/// user's state directory (`$XDG_STATE_HOME/snapctl`, `~/.local/state/snapctl`).
+pub fn state_dir(given: Option<&Path>, env: &crate::config::Env) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(dir) = env.var("SNAPCTL_STATE_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy()
+        .ok()
+        .and_then(|s| s.state_dir())
+        .map(|d| d.join("snapctl"))
+        .ok_or_else(|| Error::Config {
+            message: "cannot find a state directory for restore drills".into(),
+            hint: Some("set state_dir in the policy file, or SNAPCTL_STATE_DIR".into()),
+        })
+}
+
+fn state_path(dir: &Path, policy: &str) -> PathBuf {
+    dir.join(format!("drill-{policy}.json"))
+}
+
+/// The state of `policy`'s drills (empty when it never drilled).
+pub fn load(dir: &Path, policy: &str) -> Result<State> {
+    let path = state_path(dir, policy);
+    match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+            schema: STATE_SCHEMA.into(),
+            ..State::default()
+        }),
+        Err(source) => Err(Error::Io {
+            action: format!("cannot read drill state {}", path.display()),
+            source,
+        }),
+        Ok(text) => {
+            let state: State = serde_json::from_str(&text).map_err(|e| Error::Config {
+                message: format!("drill state {} is not readable: {e}", path.display()),
+                hint: Some(
+                    "move it aside: the next drill starts a new one (the policy's volumes are drilled again from the first)".into(),
+                ),
+            })?;
+            if state.schema != STATE_SCHEMA {
+                return Err(Error::Config {
+                    message: format!(
+                        "drill state {} has schema {:?}, not {STATE_SCHEMA}",
+                        path.display(),
+                        state.schema
+                    ),
+                    hint: Some("it was written by another version of snapctl".into()),
+                });
+            }
+            Ok(state)
+        }
+    }
+}
+
+fn save(dir: &Path, policy: &str, state: &State) -> Result<()> {
+    crate::lock::private_dir(dir, "state directory", "SNAPCTL_STATE_DIR")?;
+    let text = serde_json::to_string_pretty(state).expect("the drill state serialises");
+    super::report::write_atomically(&state_path(dir, policy), &(text + "\n"), 0o600)
+}
+
+/// The start of the cadence tick `now` is in (whole multiples of `every` since the epoch).
+fn tick(every: u64, now: Timestamp) -> Timestamp {
+    let every = every.max(1) as i64;
+    let s = now.as_second().div_euclid(every) * every;
+    Timestamp::from_second(s).unwrap_or(now)
+}
+
+/// Whether a drill is due at `now`: none started yet in the current tick.
+pub fn is_due(state: &State, every: u64, now: Timestamp) -> bool {
+    state
+        .last_started
+        .is_none_or(|last| last < tick(every, now))
+}
+
+/// The `n` volumes of `candidates` drilled longest ago (never drilled first, then by id).
+pub fn choose<'a>(state: &State, candidates: &[&'a str], n: usize) -> Vec<&'a str> {
+    let mut order: Vec<&str> = candidates.to_vec();
+    order.sort_by_key(|v| (state.volumes.get(*v).map(|r| r.last_at), *v));
+    order.truncate(n);
+    order
+}
+
+/// A drill the plan makes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrillPlan {
+    /// The volume drilled.
+    pub volume_id: String,
+    /// Its name.
+    pub volume_name: Option<String>,
+    /// The snapshot restored, as planned: the newest the policy keeps, or `None` when the run
+    /// takes one first (the drill restores the newest owned snapshot when it runs).
+    pub snapshot_id: Option<String>,
+    /// Size of the volume the drill creates, in GiB (it exists, and is billed, while it runs).
+    pub size_gib: Option<u64>,
+}
+
+/// A volume an earlier drill left behind, to delete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeftOver {
+    /// Its id.
+    pub volume_id: String,
+    /// Its name.
+    pub name: Option<String>,
+}
+
+/// A policy's drills as planned: the drills, the clean-ups, and why nothing could be planned.
+pub type Planned = (Vec<DrillPlan>, Vec<LeftOver>, Option<String>);
+
+/// Plan `c`'s drills at `now`: the volumes left behind (every volume of the account is listed:
+/// a drill volume carries none of the selector's tags), and the drills due.
+pub async fn plan(
+    p: &dyn Provider,
+    c: &Compiled,
+    selected: &[Volume],
+    units: &[Unit],
+    now: Timestamp,
+) -> Planned {
+    let Some(times) = c.drill else {
+        return (vec![], vec![], None);
+    };
+    if let Err(why) = supported(p.kind()) {
+        return (vec![], vec![], Some(why));
+    }
+    let left = match p.list_volumes().await {
+        Ok(all) => all
+            .iter()
+            .filter(|v| owner(v) == Some(c.policy.id.as_str()))
+            .map(|v| LeftOver {
+                volume_id: v.id.clone(),
+                name: v.name.clone(),
+            })
+            .collect(),
+        Err(e) => {
+            return (
+                vec![],
+                vec![],
+                Some(format!("cannot list volumes for drill leftovers: {e}")),
+            );
+        }
+    };
+    let state = match c.state_dir.as_deref().map(|d| load(d, &c.policy.id)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return (vec![], left, Some(e.to_string())),
+        None => return (vec![], left, Some("no state directory".into())),
+    };
+    if !is_due(&state, times.every, now) {
+        return (vec![], left, None);
+    }
+    let readable: Vec<&str> = units
+        .iter()
+        .filter(|u| u.error.is_none())
+        .map(|u| u.volume_id.as_str())
+        .collect();
+    let drills = choose(&state, &readable, times.volumes)
+        .into_iter()
+        .map(|id| {
+            let unit = units.iter().find(|u| u.volume_id == id);
+            let volume = selected.iter().find(|v| v.id == id);
+            let snapshot_id = unit.filter(|u| u.create.is_none()).and_then(|u| {
+                u.keep
+                    .iter()
+                    .max_by_key(|k| k.entry.created_at)
+                    .map(|k| k.entry.id.clone())
+            });
+            DrillPlan {
+                volume_id: id.to_string(),
+                volume_name: volume.and_then(|v| v.name.clone()),
+                snapshot_id,
+                size_gib: volume
+                    .and_then(|v| v.size_gib)
+                    .map(|s| s.max(crate::providers::entry(p.kind()).min_volume_gib)),
+            }
+        })
+        .collect();
+    (drills, left, None)
+}
+
+/// How one volume's drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillStatus {
+    /// Restored, usable, verified, in time, cleaned up.
+    Ok,
+    /// Something failed (the error says what).
+    Failed,
+    /// A signal stopped it.
+    Interrupted,
+}
+
+/// One volume's drill, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillRun {
+    /// The volume drilled.
+    pub volume_id: String,
+    /// The snapshot restored.
+    pub snapshot_id: Option<String>,
+    /// The volume the restore made.
+    pub restored_volume_id: Option<String>,
+    /// Its size in GiB.
+    pub size_gib: Option<u64>,
+    /// How it ended.
+    pub status: DrillStatus,
+    /// When it started.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub started_at: Option<Timestamp>,
+    /// Request sent → usable, in seconds.
+    pub restore_seconds: Option<f64>,
+    /// Whether the restore took longer than `max_restore`.
+    pub slow: bool,
+    /// Whether `verify` passed (`None`: not run).
+    pub verified: Option<bool>,
+    /// Whether the restored volume was deleted (and seen gone).
+    pub cleaned_up: bool,
+    /// What failed.
+    pub error: Option<String>,
+}
+
+/// A clean-up of a volume an earlier drill left behind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleanup {
+    /// The volume.
+    pub volume_id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Deleted (and seen gone).
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+/// What a policy's drills did in a run.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Drills run.
+    pub runs: Vec<DrillRun>,
+    /// Leftovers deleted (or not).
+    pub cleanups: Vec<Cleanup>,
+    /// Why no drill could run.
+    pub error: Option<String>,
+}
+
+/// What a drill needs of the run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Polling (its timeout bounds the clean-up's wait; the drill's own `timeout` bounds the
+    /// restore and the verify).
+    pub wait: WaitOptions,
+    /// Volume locks: a snapshot being restored is not deleted by a rotation meanwhile.
+    pub lock_dir: PathBuf,
+    /// How long to wait for a volume's lock.
+    pub lock_wait: Duration,
+}
+
+/// Carry out a policy's planned drills and clean-ups, under the policy's drill lock; the state
+/// is saved after each volume, so a crash loses at most the drill in flight (which the next run
+/// cleans up, and which stays recorded as failed).
+pub async fn carry_out(
+    p: &dyn Provider,
+    c: &Compiled,
+    drills: &[DrillPlan],
+    left: &[LeftOver],
+    opts: &Options,
+    now: Timestamp,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let (Some(times), Some(dir)) = (c.drill, c.state_dir.clone()) else {
+        return out;
+    };
+    let id = c.policy.id.clone();
+    let lock = {
+        let (lock_dir, kind, scope, id) = (
+            opts.lock_dir.clone(),
+            p.kind().to_string(),
+            p.scope(),
+            format!("drill-{id}"),
+        );
+        tokio::task::spawn_blocking(move || {
+            crate::lock::acquire(&lock_dir, &kind, &scope, &id, Duration::ZERO)
+        })
+        .await
+    };
+    let _lock = match lock {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            out.error = Some(format!("another drill of policy {id} is running: {e}"));
+            return out;
+        }
+        Err(e) => {
+            out.error = Some(format!("cannot take the drill lock: {e}"));
+            return out;
+        }
+    };
+    for l in left {
+        out.cleanups.push(clean_up(p, l, &opts.wait).await);
+    }
+    if drills.is_empty() || crate::interrupt::requested() {
+        return out;
+    }
+    let mut state = match load(&dir, &id) {
+        Ok(s) => s,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
+    state.last_started = Some(now);
+    for d in drills {
+        let started = Timestamp::now();
+        // Recorded before it starts: a drill a crash stops stays a failed one.
+        let previous = state.volumes.get(&d.volume_id).cloned();
+        state.volumes.insert(
+            d.volume_id.clone(),
+            Record {
+                last_at: started,
+                last_ok: false,
+                last_restore_seconds: None,
+                last_error: Some("the drill did not finish (snapctl stopped during it)".into()),
+                last_success_at: previous.as_ref().and_then(|r| r.last_success_at),
+                last_success_restore_seconds: previous
+                    .as_ref()
+                    .and_then(|r| r.last_success_restore_seconds),
+            },
+        );
+        if let Err(e) = save(&dir, &id, &state) {
+            out.error = Some(e.to_string());
+            return out;
+        }
+        let run = if crate::interrupt::requested() {
+            DrillRun {
+                volume_id: d.volume_id.clone(),
+                snapshot_id: None,
+                restored_volume_id: None,
+                size_gib: d.size_gib,
+                status: DrillStatus::Interrupted,
+                started_at: Some(started),
+                restore_seconds: None,
+                slow: false,
+                verified: None,
+                cleaned_up: false,
+                error: Some("interrupted before it started".into()),
+            }
+        } else {
+            drill_one(p, c, times, d, opts, started).await
+        };
+        let record = state.volumes.get_mut(&d.volume_id).expect("inserted above");
+        record.last_ok = run.status == DrillStatus::Ok;
+        record.last_restore_seconds = run.restore_seconds;
+        record.last_error = run.error.clone();
+        if record.last_ok {
+            record.last_success_at = Some(started);
+            record.last_success_restore_seconds = run.restore_seconds;
+        }
+        out.runs.push(run);
+        if let Err(e) = save(&dir, &id, &state) {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    }
+    out
+}
+
+/// Delete a volume an earlier drill left (its mark was checked when it was listed).
+async fn clean_up(p: &dyn Provider, l: &LeftOver, wait: &WaitOptions) -> Cleanup {
+    let result = match p.delete_volume(&l.volume_id).await {
+        Ok(op) => crate::wait::wait_for(p, &op, wait).await,
+        Err(e) => Err(e),
+    };
+    Cleanup {
+        volume_id: l.volume_id.clone(),
+        name: l.name.clone(),
+        ok: result.is_ok(),
+        error: result.err().map(|e| e.to_string()),
+    }
+}
+
+/// One volume's drill: pick the snapshot, restore, wait, verify, delete.
+async fn drill_one(
+    p: &dyn Provider,
+    c: &Compiled,
+    times: DrillTimes,
+    d: &DrillPlan,
+    opts: &Options,
+    started: Timestamp,
+) -> DrillRun {
+    let mut run = DrillRun {
+        volume_id: d.volume_id.clone(),
+        snapshot_id: None,
+        restored_volume_id: None,
+        size_gib: d.size_gib,
+        status: DrillStatus::Failed,
+        started_at: Some(started),
+        restore_seconds: None,
+        slow: false,
+        verified: None,
+        cleaned_up: false,
+        error: None,
+    };
+    let budget = Duration::from_secs(times.timeout);
+    let clock = Instant::now();
+    let restored = restore(p, c, d, opts, &mut run).await;
+    let result = match restored {
+        Err(e) => Err(e),
+        Ok(op) => {
+            let wait = WaitOptions {
+                timeout: budget.saturating_sub(clock.elapsed()),
+                ..opts.wait.clone()
+            };
+            match crate::wait::wait_for(p, &op, &wait).await {
+                Err(e) => Err(format!("the restored volume did not become usable: {e}")),
+                Ok(()) => {
+                    let took = clock.elapsed();
+                    run.restore_seconds = Some(took.as_secs_f64());
+                    run.slow = times.max_restore.is_some_and(|m| took.as_secs() > m);
+                    verify(p, c, &mut run, budget.saturating_sub(clock.elapsed())).await
+                }
+            }
+        }
+    };
+    if let Some(vol) = run.restored_volume_id.clone() {
+        let gone = match p.delete_volume(&vol).await {
+            // A signal ends waits at once: the DELETE is sent, its end is not awaited.
+            Ok(_) if crate::interrupt::requested() => Ok(()),
+            Ok(op) => crate::wait::wait_for(p, &op, &opts.wait).await,
+            Err(e) => Err(e),
+        };
+        match gone {
+            Ok(()) => run.cleaned_up = true,
+            Err(e) => {
+                let why = format!(
+                    "the restored volume {vol} could not be deleted (the next run tries again): {e}"
+                );
+                run.error = Some(match run.error.take() {
+                    Some(first) => format!("{first}; {why}"),
+                    None => why,
+                });
+            }
+        }
+    }
+    match result {
+        Err(e) => {
+            run.error = Some(match run.error.take() {
+                Some(later) => format!("{e}; {later}"),
+                None => e,
+            });
+        }
+        Ok(()) if run.slow => {
+            run.error.get_or_insert(format!(
+                "the restore took {:.0} s, more than max_restore ({} s)",
+                run.restore_seconds.unwrap_or_default(),
+                times.max_restore.unwrap_or_default()
+            ));
+        }
+        Ok(()) => {}
+    }
+    run.status = if crate::interrupt::requested() && run.error.is_some() {
+        DrillStatus::Interrupted
+    } else if run.error.is_none() {
+        DrillStatus::Ok
+    } else {
+        DrillStatus::Failed
+    };
+    run
+}
+
+/// Choose the snapshot (the newest the policy owns and is available, read now) and send the
+/// restore under the volume's lock, so no rotation deletes the snapshot meanwhile.
+async fn restore(
+    p: &dyn Provider,
+    c: &Compiled,
+    d: &DrillPlan,
+    opts: &Options,
+    run: &mut DrillRun,
+) -> std::result::Result<crate::model::Operation, String> {
+    let (lock_dir, kind, scope, vol, wait) = (
+        opts.lock_dir.clone(),
+        p.kind().to_string(),
+        p.scope(),
+        d.volume_id.clone(),
+        opts.lock_wait,
+    );
+    let _lock = tokio::task::spawn_blocking(move || {
+        crate::lock::acquire(&lock_dir, &kind, &scope, &vol, wait)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot take the volume's lock: {e}"))?;
+    let snapshots = p
+        .list_snapshots(Some(&d.volume_id))
+        .await
+        .map_err(|e| format!("cannot list the volume's snapshots: {e}"))?;
+    let newest = snapshots
+        .into_iter()
+        .filter(|s| {
+            s.state == SnapshotState::Available
+                && super::mark::owner(s) == Some(c.policy.id.as_str())
+        })
+        .max_by_key(|s| s.created_at)
+        .ok_or_else(|| {
+            format!(
+                "no available snapshot of policy {} on this volume to restore",
+                c.policy.id
+            )
+        })?;
+    run.snapshot_id = Some(newest.id.clone());
+    let marking = crate::providers::entry(p.kind()).marking;
+    let req = CloneRequest {
+        volume: Some(d.volume_id.clone()),
+        snapshot: newest.id.clone(),
+        name: Some(volume_name(&c.policy.id, Timestamp::now())),
+        description: Some(volume_description(&c.policy.id, &newest.id)),
+        tags: if marking.tag {
+            vec![(TAG_KEY.to_string(), c.policy.id.clone())]
+        } else {
+            vec![]
+        },
+        ..CloneRequest::default()
+    };
+    let (volume, op) = p
+        .clone_volume(&req)
+        .await
+        .map_err(|e| format!("the restore of snapshot {} failed: {e}", newest.id))?;
+    run.restored_volume_id = Some(volume.id.clone());
+    if volume.size_gib.is_some() {
+        run.size_gib = volume.size_gib;
+    }
+    Ok(op)
+}
+
+/// Run the policy's `verify` command, if any, on the usable volume.
+async fn verify(
+    p: &dyn Provider,
+    c: &Compiled,
+    run: &mut DrillRun,
+    left: Duration,
+) -> std::result::Result<(), String> {
+    let Some(command) = c.policy.drill.as_ref().and_then(|d| d.verify.as_deref()) else {
+        return Ok(());
+    };
+    let vol = run.restored_volume_id.clone().unwrap_or_default();
+    let mut env: Vec<(&str, String)> = vec![
+        ("SNAPCTL_POLICY", c.policy.id.clone()),
+        ("SNAPCTL_PROVIDER", p.kind().to_string()),
+        ("SNAPCTL_VOLUME_ID", run.volume_id.clone()),
+        ("SNAPCTL_DRILL_VOLUME_ID", vol.clone()),
+        (
+            "SNAPCTL_DRILL_SNAPSHOT_ID",
+            run.snapshot_id.clone().unwrap_or_default(),
+        ),
+    ];
+    match p.reach(&vol).await {
+        Ok(more) => env.extend(more),
+        Err(e) => return Err(format!("cannot tell how to reach the restored volume: {e}")),
+    }
+    let result = super::hook::execute(command, &env, &c.policy.hook_env, left).await;
+    run.verified = Some(result.is_ok());
+    result.map_err(|e| format!("verify failed: {e}"))
+}
+
+/// A policy's drills as `check` and the metrics read them, from its state file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Seconds between drills.
+    pub every_seconds: u64,
+    /// Seconds between two drills of one volume: the cadence times the rounds it takes to drill
+    /// every selected volume (`volumes` a drill).
+    pub volume_interval_seconds: u64,
+    /// The slowest acceptable restore.
+    pub max_restore_seconds: Option<u64>,
+    /// Per volume drilled at least once.
+    pub volumes: Vec<VolumeSummary>,
+    /// Why the state could not be read.
+    pub error: Option<String>,
+}
+
+/// One volume's drills, as last recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeSummary {
+    /// The volume.
+    pub volume_id: String,
+    /// Whether its last drill succeeded.
+    pub last_ok: bool,
+    /// When its last drill started.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub last_at: Option<Timestamp>,
+    /// Why it failed.
+    pub last_error: Option<String>,
+    /// Its restore time.
+    pub last_restore_seconds: Option<f64>,
+    /// When its last successful drill started.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub last_success_at: Option<Timestamp>,
+    /// That drill's restore time.
+    pub last_success_restore_seconds: Option<f64>,
+}
+
+/// `c`'s drills as its state file records them (`None` for a policy without `drill`), for a
+/// policy selecting `selected` volumes.
+pub fn summary(c: &Compiled, selected: usize) -> Option<Summary> {
+    let times = c.drill?;
+    let rounds = selected.max(1).div_ceil(times.volumes) as u64;
+    let volume_interval_seconds = times.every.saturating_mul(rounds);
+    let state = match c.state_dir.as_deref().map(|d| load(d, &c.policy.id)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            return Some(Summary {
+                every_seconds: times.every,
+                volume_interval_seconds,
+                max_restore_seconds: times.max_restore,
+                volumes: vec![],
+                error: Some(e.to_string()),
+            });
+        }
+        None => State::default(),
+    };
+    Some(Summary {
+        every_seconds: times.every,
+        volume_interval_seconds,
+        max_restore_seconds: times.max_restore,
+        volumes: state
+            .volumes
+            .into_iter()
+            .map(|(volume_id, r)| VolumeSummary {
+                volume_id,
+                last_ok: r.last_ok,
+                last_at: Some(r.last_at),
+                last_error: r.last_error,
+                last_restore_seconds: r.last_restore_seconds,
+                last_success_at: r.last_success_at,
+                last_success_restore_seconds: r.last_success_restore_seconds,
+            })
+            .collect(),
+        error: None,
+    })
+}
+
+/// `check`'s verdict on one volume's drills: 0 OK, 1 WARNING (no successful drill within twice
+/// the volume's drill cadence), 2 CRITICAL (the last drill failed, or its restore was slower than
+/// `max_restore`), with why.
+pub fn verdict(s: &Summary, v: &VolumeSummary, now: Timestamp) -> (u8, Option<String>) {
+    if !v.last_ok {
+        return (
+            2,
+            Some(format!(
+                "last drill failed: {}",
+                v.last_error.as_deref().unwrap_or("unknown error")
+            )),
+        );
+    }
+    if let (Some(max), Some(took)) = (s.max_restore_seconds, v.last_restore_seconds)
+        && took > max as f64
+    {
+        return (
+            2,
+            Some(format!(
+                "last restore took {took:.0} s, more than max_restore ({max} s)"
+            )),
+        );
+    }
+    let overdue = v
+        .last_success_at
+        .is_none_or(|t| now.duration_since(t).as_secs() > 2 * s.volume_interval_seconds as i64);
+    if overdue {
+        return (
+            1,
+            Some(match v.last_success_at {
+                Some(t) => format!(
+                    "last successful drill is {} old, more than twice the drill cadence",
+                    crate::error::humanize(now.duration_since(t).unsigned_abs())
+                ),
+                None => "no successful drill yet".into(),
+            }),
+        );
+    }
+    (0, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn volume(kind: ProviderKind, name: &str, description: &str, tag: Option<&str>) -> Volume {
+        Volume {
+            provider: kind,
+            id: "v".into(),
+            name: Some(name.into()),
+            size_gib: Some(10),
+            state: crate::model::VolumeState::Available,
+            provider_state: None,
+            created_at: None,
+            tags: tag
+                .map(|t| BTreeMap::from([(TAG_KEY.to_string(), t.to_string())]))
+                .unwrap_or_default(),
+            description: Some(description.into()),
+        }
+    }
+
+    #[test]
+    fn only_the_whole_mark_makes_a_drill_volume() {
+        let at = ts("2026-12-01T10:00:00Z");
+        let name = volume_name("db-gold", at);
+        let desc = volume_description("db-gold", "snap-1");
+        assert_eq!(name, "snapctl-drill.db-gold.20261201T100000Z");
+        let efs = volume(ProviderKind::OvhEfs, &name, &desc, None);
+        assert_eq!(owner(&efs), Some("db-gold"));
+        // OUTSCALE and PowerVC have tags: the tag is part of the mark there.
+        let osc = volume(ProviderKind::Outscale, &name, &desc, Some("db-gold"));
+        assert_eq!(owner(&osc), Some("db-gold"));
+        for (what, v) in [
+            ("no tag", volume(ProviderKind::Outscale, &name, &desc, None)),
+            (
+                "another policy's tag",
+                volume(ProviderKind::Powervc, &name, &desc, Some("other")),
+            ),
+            (
+                "another policy's description",
+                volume(
+                    ProviderKind::OvhEfs,
+                    &name,
+                    &volume_description("other", "s"),
+                    None,
+                ),
+            ),
+            (
+                "a look-alike name",
+                volume(
+                    ProviderKind::OvhEfs,
+                    "snapctl-drill.db-gold.yesterday",
+                    &desc,
+                    None,
+                ),
+            ),
+            (
+                "a policy's snapshot name",
+                volume(
+                    ProviderKind::OvhEfs,
+                    "snapctl.db-gold.20261201T100000Z",
+                    &desc,
+                    None,
+                ),
+            ),
+        ] {
+            assert_eq!(owner(&v), None, "{what}");
+        }
+        let mut undescribed = efs.clone();
+        undescribed.description = None;
+        assert_eq!(owner(&undescribed), None);
+    }
+
+    #[test]
+    fn a_drill_is_due_once_per_tick_whatever_the_clock_skew() {
+        let day = 86_400;
+        let mut s = State::default();
+        let now = ts("2026-12-03T00:00:01Z");
+        assert!(is_due(&s, 7 * day, now), "never drilled");
+        s.last_started = Some(now);
+        assert!(!is_due(&s, day, now + jiff::SignedDuration::from_hours(23)));
+        // A run a second early the next day is still in the next tick.
+        assert!(is_due(&s, day, ts("2026-12-04T00:00:00Z")));
+        // The runner's clock a second behind: the drill of the same tick is not taken twice.
+        assert!(!is_due(&s, day, ts("2026-12-03T00:00:00Z")));
+    }
+
+    #[test]
+    fn volumes_are_drilled_in_turn() {
+        let mut s = State::default();
+        let all = ["c", "a", "b"];
+        assert_eq!(choose(&s, &all, 1), vec!["a"]);
+        let mut t = ts("2026-12-01T00:00:00Z");
+        for want in ["a", "b", "c", "a", "b"] {
+            let chosen = choose(&s, &all, 1);
+            assert_eq!(chosen, vec![want]);
+            s.volumes.insert(
+                want.into(),
+                Record {
+                    last_at: t,
+                    last_ok: true,
+                    last_restore_seconds: Some(1.0),
+                    last_error: None,
+                    last_success_at: Some(t),
+                    last_success_restore_seconds: Some(1.0),
+                },
+            );
+            t += jiff::SignedDuration::from_hours(24);
+        }
+        // A new volume is drilled next.
+        assert_eq!(choose(&s, &["a", "b", "c", "d"], 2), vec!["d", "c"]);
+    }
+
+    #[test]
+    fn check_says_what_is_wrong_with_a_volumes_drills() {
+        let now = ts("2026-12-20T00:00:00Z");
+        let s = Summary {
+            every_seconds: 7 * 86_400,
+            volume_interval_seconds: 7 * 86_400,
+            max_restore_seconds: Some(1800),
+            volumes: vec![],
+            error: None,
+        };
+        let v = |ok: bool, took: f64, success_days_ago: Option<i64>| VolumeSummary {
+            volume_id: "v".into(),
+            last_ok: ok,
+            last_at: Some(now),
+            last_error: (!ok).then(|| "verify failed: exit 1".into()),
+            last_restore_seconds: Some(took),
+            last_success_at: success_days_ago
+                .map(|d| now - jiff::SignedDuration::from_hours(24 * d)),
+            last_success_restore_seconds: None,
+        };
+        assert_eq!(verdict(&s, &v(true, 60.0, Some(3)), now).0, 0);
+        let (code, why) = verdict(&s, &v(false, 60.0, Some(3)), now);
+        assert_eq!(code, 2);
+        assert!(why.expect("why").contains("verify failed"));
+        assert_eq!(verdict(&s, &v(true, 1801.0, Some(3)), now).0, 2);
+        assert_eq!(verdict(&s, &v(true, 60.0, Some(15)), now).0, 1);
+        assert_eq!(verdict(&s, &v(true, 60.0, Some(14)), now).0, 0);
+    }
+
+    #[test]
+    fn state_round_trips_and_a_foreign_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state_dir = dir.path().join("state");
+        let empty = load(&state_dir, "p").expect("empty");
+        assert_eq!(empty.schema, STATE_SCHEMA);
+        let mut s = empty.clone();
+        s.last_started = Some(ts("2026-12-01T00:00:00Z"));
+        save(&state_dir, "p", &s).expect("saved");
+        assert_eq!(load(&state_dir, "p").expect("read"), s);
+        std::fs::write(state_path(&state_dir, "p"), r#"{"schema":"other"}"#).expect("write");
+        assert!(load(&state_dir, "p").is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&state_dir)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+    }
+}

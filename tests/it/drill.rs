@@ -1,0 +1,354 @@
+//! Restore drills (`drill = { … }` in a policy) end to end against the emulator, on every provider
+//! that can restore a snapshot to a new volume (gated by its declared `clone` capability):
+//! restore, wait, verify, measure, clean up; a failing verify; a crash mid-drill and the next
+//! run's clean-up; `check`, the metrics, `plan` and `orphans`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use snapctl::emulator::Emulator;
+use snapctl::kind::Support;
+use snapctl::provider::ProviderKind;
+use snapctl::providers::entry;
+
+use crate::common::{assert_exit, stderr, stdout};
+use crate::emulator::{Cli, start};
+
+fn drillable() -> impl Iterator<Item = ProviderKind> {
+    ProviderKind::ALL
+        .into_iter()
+        .filter(|k| entry(*k).capabilities.clone == Support::Yes)
+}
+
+/// A policy file of one policy per `kinds`, each on its demo volume, drilling one volume a day
+/// with `verify`; written private (a file with a command is code).
+fn policy_file(cli: &Cli, emu: &Emulator, kinds: &[ProviderKind], verify: &str) -> PathBuf {
+    let mut text = format!(
+        "state_dir = \"{}\"\nmetrics_file = \"{}\"\n\n",
+        cli.home().join("state").display(),
+        cli.home().join("snapctl.prom").display()
+    );
+    for k in kinds {
+        let on = match Emulator::service(*k) {
+            Some(s) => format!("provider = \"{}\"\nservice = \"{s}\"", k.as_str()),
+            None => format!("provider = \"{}\"", k.as_str()),
+        };
+        text.push_str(&format!(
+            "[[policy]]\nid = \"d-{}\"\n{on}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\ndrill = {{ every = \"1d\", volumes = 1, verify = '{verify}', timeout = \"2min\", max_restore = \"1min\" }}\n\n",
+            k.as_str(),
+            emu.demo_volume(*k),
+        ));
+    }
+    let path = cli.home().join("fleet.toml");
+    std::fs::write(&path, text).expect("policy file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    path
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(out)))
+}
+
+async fn apply(cli: &Cli<'_>, file: &std::path::Path, code: i32) -> Value {
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, code);
+    json(&out)
+}
+
+fn policy(report: &Value, kind: ProviderKind) -> &Value {
+    report["policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["id"] == format!("d-{}", kind.as_str()))
+        .expect("the policy")
+}
+
+async fn volume_ids(cli: &Cli<'_>, kind: ProviderKind) -> Vec<String> {
+    cli.json(kind, &["volume", "list"])
+        .await
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The whole drill on every provider that can: the newest owned snapshot (the one this run took)
+/// is restored as a marked volume, the verify script sees where it is, the restore time is
+/// measured, the volume is deleted; the metrics and `check` say so; a second run in the same day
+/// drills nothing; NAS-HA refuses a drill when the file is validated.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_verifies_measures_and_cleans_up_on_every_provider_that_can() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let kinds: Vec<ProviderKind> = drillable().collect();
+    assert_eq!(
+        kinds.len(),
+        3,
+        "EFS, OUTSCALE and PowerVC restore snapshots"
+    );
+    let seen = cli.home().join("verify.log");
+    let verify = format!(
+        "echo \"$SNAPCTL_PROVIDER $SNAPCTL_VOLUME_ID $SNAPCTL_DRILL_VOLUME_ID $SNAPCTL_DRILL_SNAPSHOT_ID ${{SNAPCTL_DRILL_EXPORT_PATH:-}}${{SNAPCTL_DRILL_SUBREGION:-}}\" >> {}",
+        seen.display()
+    );
+    let file = policy_file(&cli, &emu, &kinds, &verify);
+    let before: Vec<Vec<String>> =
+        futures_util::future::join_all(kinds.iter().map(|k| volume_ids(&cli, *k))).await;
+    let plan = cli
+        .bare(&["policy", "plan", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&plan, 0);
+    assert!(
+        stdout(&plan).contains("~ drill ") && stdout(&plan).contains("Drills: 3 to run"),
+        "{}",
+        stdout(&plan)
+    );
+    let report = apply(&cli, &file, 0).await;
+    let log = std::fs::read_to_string(&seen).expect("verify ran");
+    for (k, before) in kinds.iter().zip(&before) {
+        let p = policy(&report, *k);
+        let drills = p["drills"].as_array().expect("drills");
+        assert_eq!(drills.len(), 1, "{k}: {p}");
+        let d = &drills[0];
+        assert_eq!(d["status"], "ok", "{k}: {d}");
+        assert_eq!(d["verified"], true);
+        assert_eq!(d["cleaned_up"], true);
+        assert!(d["restore_seconds"].as_f64().expect("measured") > 0.0);
+        // The snapshot restored is the one this run took.
+        let created = &p["units"][0]["created"]["id"];
+        assert_eq!(&d["snapshot_id"], created, "{k}");
+        let restored = d["restored_volume_id"].as_str().expect("restored");
+        let line = log
+            .lines()
+            .find(|l| l.starts_with(k.as_str()))
+            .unwrap_or_else(|| panic!("{k}: {log}"));
+        assert!(
+            line.contains(&format!(
+                " {} {restored} {}",
+                emu.demo_volume(*k),
+                created.as_str().expect("id")
+            )),
+            "{line}"
+        );
+        match k {
+            ProviderKind::OvhEfs => assert!(line.contains("127.0.0.1:/share_"), "{line}"),
+            ProviderKind::Outscale => assert!(line.ends_with("eu-west-2a"), "{line}"),
+            _ => {}
+        }
+        // Deleted: the account has the volumes it had.
+        let after = volume_ids(&cli, *k).await;
+        assert_eq!(&after, before, "{k}");
+        assert_eq!(p["drill"]["volumes"][0]["last_ok"], true);
+    }
+    let metrics = std::fs::read_to_string(cli.home().join("snapctl.prom")).expect("metrics");
+    for k in &kinds {
+        let labels = format!(
+            "policy=\"d-{}\",provider=\"{}\",volume_id=\"{}\"",
+            k.as_str(),
+            k.as_str(),
+            emu.demo_volume(*k)
+        );
+        for family in [
+            "snapctl_drill_last_success_timestamp_seconds",
+            "snapctl_drill_restore_seconds",
+        ] {
+            assert!(
+                metrics.contains(&format!("{family}{{{labels}}} ")),
+                "{family} {labels}\n{metrics}"
+            );
+        }
+        assert!(metrics.contains(&format!(
+            "snapctl_drill_success{{policy=\"d-{}\"}} 1",
+            k.as_str()
+        )));
+    }
+    let check = cli
+        .bare(&["policy", "check", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&check, 0);
+    // The same day again: the drill is not due.
+    let again = apply(&cli, &file, 0).await;
+    for k in &kinds {
+        assert!(policy(&again, *k)["drills"].is_null(), "{k}");
+    }
+    // NAS-HA cannot restore a snapshot to a volume: the file is refused before anything runs.
+    let nasha = std::fs::read_to_string(&file).expect("read").replacen(
+        "provider = \"ovh-efs\"\nservice",
+        "provider = \"ovh-nasha\"\nservice",
+        1,
+    );
+    let bad = cli.home().join("nasha.toml");
+    std::fs::write(&bad, nasha).expect("write");
+    let out = cli
+        .bare(&["policy", "validate", "-f", bad.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("drill") && stderr(&out).contains("NAS-HA"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A verify that fails: the drill fails (exit 6), the restored volume is deleted all the same,
+/// and `check` turns CRITICAL with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_verify_still_cleans_up_and_turns_check_critical() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let file = policy_file(
+        &cli,
+        &emu,
+        &[k],
+        "echo the database did not start >&2; exit 3",
+    );
+    let before = volume_ids(&cli, k).await;
+    let report = apply(&cli, &file, 6).await;
+    let d = &policy(&report, k)["drills"][0];
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["verified"], false);
+    assert_eq!(d["cleaned_up"], true, "{d}");
+    assert!(
+        d["error"]
+            .as_str()
+            .expect("error")
+            .contains("the database did not start"),
+        "{d}"
+    );
+    assert_eq!(volume_ids(&cli, k).await, before);
+    let check = cli
+        .bare(&["policy", "check", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&check, 2);
+    assert!(
+        stdout(&check).contains("CRITICAL: policy d-outscale volume")
+            && stdout(&check).contains("last drill failed: verify failed"),
+        "{}",
+        stdout(&check)
+    );
+    let metrics = std::fs::read_to_string(cli.home().join("snapctl.prom")).expect("metrics");
+    assert!(
+        metrics.contains("snapctl_drill_success{policy=\"d-outscale\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// snapctl killed during a drill's verify leaves the restored, marked volume behind: `orphans`
+/// lists it, `plan` shows its clean-up, the next run deletes it (even with the drill not due),
+/// the killed drill stays a failed one for `check`, and a volume with a look-alike name but not
+/// the whole mark is never deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_drill_leaves_a_marked_volume_the_next_run_removes() {
+    if cfg!(windows) {
+        return;
+    }
+    for k in drillable() {
+        let emu = start().await;
+        let cli = Cli::new(&emu);
+        // The verify kills snapctl itself (its parent), as a crash or an OOM kill would.
+        let file = policy_file(&cli, &emu, &[k], "kill -9 $PPID; sleep 5");
+        let before = volume_ids(&cli, k).await;
+        let out = cli
+            .bare(&["policy", "apply", "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert_eq!(out.status.code(), None, "{k}: killed by a signal");
+        let left: Vec<String> = volume_ids(&cli, k)
+            .await
+            .into_iter()
+            .filter(|v| !before.contains(v))
+            .collect();
+        assert_eq!(left.len(), 1, "{k}: the restored volume is left");
+        // A look-alike: a drill's name, but none of the rest of the mark.
+        let snap = cli
+            .json(k, &["snapshot", "list", "--volume", &emu.demo_volume(k)])
+            .await
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .filter(|s| s["state"] == "available")
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .next_back()
+            .expect("a snapshot");
+        let lookalike = cli
+            .json(
+                k,
+                &[
+                    "clone",
+                    "--volume",
+                    &emu.demo_volume(k),
+                    "--snapshot",
+                    &snap,
+                    "--name",
+                    "snapctl-drill.d-x.20261201T000000Z",
+                    "--wait",
+                ],
+            )
+            .await;
+        let lookalike = lookalike["id"].as_str().expect("clone id").to_string();
+        let orphans = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "orphans",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&orphans, 0);
+        let found = json(&orphans);
+        let found = found.as_array().expect("orphans");
+        assert_eq!(found.len(), 1, "{k}: {found:?}");
+        assert_eq!(found[0]["id"], left[0].as_str());
+        assert_eq!(found[0]["kind"], "drill_volume");
+        let plan = cli
+            .bare(&["policy", "plan", "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert!(
+            stdout(&plan).contains(&format!("- drill volume {}", left[0])),
+            "{k}: {}",
+            stdout(&plan)
+        );
+        // The drill is not due again today; the leftover goes all the same. The killed drill
+        // is still the volume's last one: check says it failed.
+        let report = apply(&cli, &file, 0).await;
+        let p = policy(&report, k);
+        assert_eq!(p["drill_cleanups"][0]["volume_id"], left[0].as_str(), "{p}");
+        assert_eq!(p["drill_cleanups"][0]["ok"], true);
+        assert!(p["drills"].is_null());
+        let now: Vec<String> = volume_ids(&cli, k).await;
+        assert!(!now.contains(&left[0]), "{k}: deleted");
+        assert!(now.contains(&lookalike), "{k}: the look-alike stays");
+        let check = cli
+            .bare(&["policy", "check", "-f", file.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&check, 2);
+        assert!(
+            stdout(&check).contains("did not finish"),
+            "{}",
+            stdout(&check)
+        );
+    }
+}

@@ -180,6 +180,23 @@ async fn a_drill_restores_verifies_measures_and_cleans_up_on_every_provider_that
             k.as_str()
         )));
     }
+    // Every drill series the shipped alert rules read is one this run wrote.
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/prometheus/snapctl-rules.yml"),
+    )
+    .expect("rules");
+    let read: std::collections::BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("snapctl_drill_"))
+        .collect();
+    assert_eq!(read.len(), 5, "{read:?}");
+    for name in read {
+        assert!(
+            metrics.contains(&format!("\n{name}{{")),
+            "{name}\n{metrics}"
+        );
+    }
     let check = cli
         .bare(&["policy", "check", "-f", file.to_str().expect("utf-8")])
         .await;

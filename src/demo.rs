@@ -100,29 +100,39 @@ pub async fn walk_through(outer: &Env, run_command: Runner) -> Result<()> {
     ))
 }
 
-/// Fleet mode: one policy file over the four clouds, planned, applied, planned again.
+/// Fleet mode: one policy file over the four clouds, planned, applied, planned again; two of
+/// its policies run a restore drill (restore, verify, measure, delete).
 async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
     let mut text = String::from("timezone = \"UTC\"\n");
-    for (kind, id, select) in [
-        (ProviderKind::OvhEfs, "efs-app", "names = [\"appdata\"]"),
+    let verify = "drill = { every = \"1d\", verify = 'test -n \"$SNAPCTL_DRILL_VOLUME_ID\"', max_restore = \"30min\" }\n";
+    for (kind, id, select, drill) in [
+        (
+            ProviderKind::OvhEfs,
+            "efs-app",
+            "names = [\"appdata\"]",
+            verify,
+        ),
         (
             ProviderKind::OvhNasha,
             "nas-daily",
             "name_regex = \"^partition\"",
+            "",
         ),
         (
             ProviderKind::Outscale,
             "osc-gold",
             "tags = { backup = \"gold\" }",
+            verify,
         ),
         (
             ProviderKind::Powervc,
             "pvc-gold",
             "tags = { backup = \"gold\" }",
+            "",
         ),
     ] {
         text.push_str(&format!(
-            "\n[[policy]]\nid = \"{id}\"\nprovider = \"{}\"\n{}every = \"1h\"\nexpect_volumes = \"1..5\"\nselect = {{ {select} }}\nkeep = {{ last = 24, daily = 7, min = 2 }}\n",
+            "\n[[policy]]\nid = \"{id}\"\nprovider = \"{}\"\n{}every = \"1h\"\nexpect_volumes = \"1..5\"\nselect = {{ {select} }}\nkeep = {{ last = 24, daily = 7, min = 2 }}\n{drill}",
             kind.as_str(),
             Emulator::service(kind)
                 .map(|s| format!("service = \"{s}\"\n"))
@@ -174,6 +184,10 @@ fn demo_env(emu: &Emulator, outer: &Env) -> Env {
     env.vars.insert(
         "SNAPCTL_LOCK_DIR".into(),
         scratch.join("locks").display().to_string(),
+    );
+    env.vars.insert(
+        "SNAPCTL_STATE_DIR".into(),
+        scratch.join("state").display().to_string(),
     );
     if let Some(path) = outer.var("PATH") {
         env.vars.insert("PATH".into(), path.to_string());

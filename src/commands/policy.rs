@@ -747,11 +747,11 @@ fn render_plan(plan: &FleetPlan) -> String {
         out,
         "Plan: {create} to create, {delete} to delete, {keep} to keep, {orphans} orphaned."
     );
-    if drills + cleanups > 0 {
-        let _ = write!(
-            out,
-            " Drills: {drills} to run, {cleanups} drill volume(s) to delete."
-        );
+    if drills > 0 {
+        let _ = write!(out, " Drills: {drills} to run.");
+    }
+    if cleanups > 0 {
+        let _ = write!(out, " Drill volumes left behind: {cleanups} to delete.");
     }
     out.push('\n');
     out
@@ -929,7 +929,7 @@ fn render_report(r: &RunReport) -> String {
     }
     // The same count as the exit status's message: units (and policies that could not run).
     let (failed, _, errors) = r.counts();
-    let total = counted(r);
+    let total: usize = r.policies.iter().map(|p| p.units.len().max(1)).sum();
     let drilled: usize = r.policies.iter().map(|p| p.drills.len()).sum();
     let _ = write!(
         out,
@@ -944,6 +944,19 @@ fn render_report(r: &RunReport) -> String {
             .filter(|d| d.status == crate::fleet::drill::DrillStatus::Ok)
             .count();
         let _ = write!(out, " Drills: {ok} of {drilled} passed.");
+    }
+    let cleanups = r.policies.iter().flat_map(|p| &p.drill_cleanups).count();
+    if cleanups > 0 {
+        let ok = r
+            .policies
+            .iter()
+            .flat_map(|p| &p.drill_cleanups)
+            .filter(|c| c.ok)
+            .count();
+        let _ = write!(
+            out,
+            " Drill volumes left behind: {ok} of {cleanups} deleted."
+        );
     }
     out.push('\n');
     out
@@ -1125,6 +1138,7 @@ fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
         });
     }
     let (failed, refused, errors) = report.counts();
+    let failed = failed + report.drill_failures();
     if failed + errors > 0 {
         return Err(Error::Partial {
             failed: failed + errors,

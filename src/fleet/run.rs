@@ -244,12 +244,7 @@ impl RunReport {
             .iter()
             .flat_map(|p| &p.units)
             .filter(|u| u.status.is_failure())
-            .count()
-            + self
-                .policies
-                .iter()
-                .map(PolicyRun::drill_failures)
-                .sum::<usize>();
+            .count();
         let refused = self
             .policies
             .iter()
@@ -261,6 +256,12 @@ impl RunReport {
             .filter(|p| p.status == PolicyStatus::Error)
             .count();
         (failed, refused, errors)
+    }
+
+    /// Drills that failed, drill volumes left undeleted, and policies whose drills could not
+    /// run.
+    pub fn drill_failures(&self) -> usize {
+        self.policies.iter().map(PolicyRun::drill_failures).sum()
     }
 }
 

@@ -1005,3 +1005,152 @@ async fn an_html_page_from_a_proxy_is_retried_for_reads() {
     assert_exit(&out, 0);
     assert_eq!(api_requests(&server).await.len(), 2);
 }
+
+/// A restore drill on the wire: the policy's newest snapshot (it answers the tick: nothing is
+/// taken) becomes a new share of the parent's size (`POST …/share` with the drill's name and
+/// description), read until available, its NFS path read (`…/accessPath`) for `verify`, then
+/// `DELETE …/share/{id}` and read until 404; every call signed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_a_share_and_deletes_it_as_efs_expects() {
+    if cfg!(windows) {
+        return;
+    }
+    let server = ovh_server().await;
+    let snap = "6b1e1f3a-0000-4000-8000-0000000000d1";
+    let owned = serde_json::json!({
+        "createdAt": "2025-10-02T00:00:04.000Z",
+        "description": "snapctl:v1 policy=wire tick=20251002T000000Z",
+        "id": snap,
+        "name": "snapctl.wire.20251002T000000Z",
+        "path": "/appdata/.snapshot/snapctl.wire.20251002T000000Z",
+        "status": "available",
+        "type": "manual"
+    });
+    let tagged = |v: serde_json::Value| {
+        ResponseTemplate::new(200)
+            .set_body_json(v)
+            .insert_header("X-Ovh-QueryID", "EU.ext-3.63ac85b6.10528.test")
+    };
+    ovh("GET", format!("/1.0/storage/netapp/{SERVICE}/share"))
+        .respond_with(json(200, "ovh-efs/shares.json"))
+        .mount(&server)
+        .await;
+    ovh("GET", share_path("/snapshot"))
+        .respond_with(tagged(serde_json::json!([owned.clone()])))
+        .mount(&server)
+        .await;
+    ovh_get(
+        &server,
+        &share_path(&format!("/snapshot/{snap}")),
+        tagged(owned),
+    )
+    .await;
+    ovh_get(&server, &share_path(""), json(200, "ovh-efs/share.json")).await;
+    ovh("POST", format!("/1.0/storage/netapp/{SERVICE}/share"))
+        .respond_with(json(201, "ovh-efs/clone-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let clone = format!("/1.0/storage/netapp/{SERVICE}/share/{CLONE}");
+    ovh("GET", &clone)
+        .respond_with(json(200, "ovh-efs/clone-available.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    ovh_get(&server, &clone, json(404, "ovh-efs/error-404.json")).await;
+    ovh_get(
+        &server,
+        &format!("{clone}/accessPath"),
+        tagged(serde_json::json!([{
+            "id": "6b1e1f3a-0000-4000-8000-0000000000f1",
+            "path": "127.0.0.1:/share_6b1e1f3a_0000_4000_8000_0000000000c1",
+            "preferred": true
+        }])),
+    )
+    .await;
+    ovh("DELETE", &clone)
+        .and(body_string(""))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = Snapctl::bare();
+    let config = s.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[profiles.wire]\nprovider = \"ovh-efs\"\nendpoint = \"{}/1.0\"\nservice = \"{SERVICE}\"\napplication_key = \"{AK}\"\napplication_secret = \"{AS}\"\nconsumer_key = \"{CK}\"\n",
+            server.uri()
+        ),
+    )
+    .expect("profiles");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            config.join("config.toml"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
+    let seen = s.home.path().join("verify.log");
+    let file = s.home.path().join("fleet.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"{SHARE}\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\", verify = 'echo \"$SNAPCTL_DRILL_VOLUME_ID $SNAPCTL_DRILL_EXPORT_PATH\" > {}' }}\n",
+            s.home.path().join("state").display(),
+            seen.display()
+        ),
+    )
+    .expect("policy file");
+    let out = s
+        .run(&[
+            "-o",
+            "json",
+            "--poll-interval",
+            "10ms",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--at",
+            "2025-10-02T12:00:00Z",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &report["policies"][0]["drills"][0];
+    assert_eq!(d["status"], "ok", "{d}");
+    assert_eq!(d["restored_volume_id"], CLONE);
+    assert_eq!(d["size_gib"], 500);
+    assert_eq!(
+        std::fs::read_to_string(&seen).expect("verify ran").trim(),
+        format!("{CLONE} 127.0.0.1:/share_6b1e1f3a_0000_4000_8000_0000000000c1")
+    );
+    let posted = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the restore");
+    let body: Value = serde_json::from_slice(&posted.body).expect("json body");
+    let name = body["name"].as_str().expect("name").to_string();
+    assert!(
+        name.starts_with("snapctl-drill.wire.") && name.len() == 35,
+        "{name}"
+    );
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "name": name,
+            "description": format!("snapctl:v1 drill policy=wire snapshot={snap}"),
+            "protocol": "NFS",
+            "size": 500,
+            "snapshotID": snap
+        })
+    );
+}

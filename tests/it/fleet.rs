@@ -907,7 +907,11 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
     let rest = &text[fleet..];
     assert!(rest.contains("Plan: 4 to create"), "{rest}");
     assert!(
-        rest.contains("Applied: 4 created, 0 deleted, 0 of 4 units failed."),
+        rest.contains("Applied: 4 created, 0 deleted, 0 of 4 units failed. Drills: 2 of 2 passed."),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("~ drill ") && rest.contains("Drills: 2 to run"),
         "{rest}"
     );
     assert!(

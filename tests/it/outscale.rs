@@ -1332,3 +1332,154 @@ async fn snapshot_state_and_age_filters_are_pushed_down() {
         "{to}"
     );
 }
+
+/// A restore drill on the wire: the restore is `CreateVolume` in the source's subregion, then one
+/// `CreateTags` with the whole mark (Name, `snapctl:drill`, Description); the restored volume is
+/// read until available, then `DeleteVolume` and read until gone, each signed, with these exact
+/// bodies. The snapshot restored is the policy's newest (it answers the tick: nothing is taken).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
+    let server = MockServer::start().await;
+    let owned = json!({
+        "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000031"},
+        "Snapshots": [{
+            "AccountId": "123456789012",
+            "CreationDate": "2025-10-02T00:00:04.000Z",
+            "Description": "snapctl:v1 policy=wire tick=20251002T000000Z",
+            "PermissionsToCreateVolume": {"AccountIds": [], "GlobalPermission": false},
+            "Progress": 100,
+            "SnapshotId": "snap-0000000d",
+            "State": "completed",
+            "Tags": [
+                {"Key": "Name", "Value": "snapctl.wire.20251002T000000Z"},
+                {"Key": "snapctl:policy", "Value": "wire"}
+            ],
+            "VolumeId": "vol-0a1b2c3d",
+            "VolumeSize": 10
+        }]
+    });
+    osc("ReadSnapshots")
+        .respond_with(ResponseTemplate::new(200).set_body_json(owned))
+        .mount(&server)
+        .await;
+    osc("ReadAccounts")
+        .respond_with(ok("read-accounts.json"))
+        .mount(&server)
+        .await;
+    osc("ReadVolumes")
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volume-source.json"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let restored = json!({"Filters": {"VolumeIds": ["vol-0c0c0c0c"]}, "ResultsPerPage": 1000});
+    // Available for the wait and for `reach`, then gone once deleted.
+    osc("ReadVolumes")
+        .and(body_json(restored.clone()))
+        .respond_with(ok("read-volume-clone-available.json"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    osc("ReadVolumes")
+        .and(body_json(restored))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000032"},
+            "Volumes": []
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    osc("ReadVolumes")
+        .respond_with(ok("read-volumes.json"))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    osc("CreateVolume")
+        .and(body_partial_json(
+            json!({"SnapshotId": "snap-0000000d", "SubregionName": "eu-west-2a"}),
+        ))
+        .respond_with(ok("create-volume.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("CreateTags")
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("DeleteVolume")
+        .and(body_json(json!({"VolumeId": "vol-0c0c0c0c"})))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = Snapctl::bare();
+    let config = s.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[profiles.wire]\nprovider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
+            server.uri()
+        ),
+    )
+    .expect("profiles");
+    let file = s.home.path().join("fleet.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"vol-0a1b2c3d\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\" }}\n",
+            s.home.path().join("state").display()
+        ),
+    )
+    .expect("policy file");
+    let out = s
+        .run(&[
+            "-o",
+            "json",
+            "--poll-interval",
+            "10ms",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--at",
+            "2025-10-02T12:00:00Z",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let p = &report["policies"][0];
+    assert!(p["units"][0]["created"].is_null(), "{p}");
+    let d = &p["drills"][0];
+    assert_eq!(d["status"], "ok", "{d}");
+    assert_eq!(d["snapshot_id"], "snap-0000000d");
+    assert_eq!(d["restored_volume_id"], "vol-0c0c0c0c");
+    assert_eq!(d["cleaned_up"], true);
+    let create = &requests_to(&server, "CreateVolume").await[0];
+    assert!(
+        body(create)["ClientToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{}",
+        body(create)
+    );
+    let tags = body(&requests_to(&server, "CreateTags").await[0]);
+    assert_eq!(tags["ResourceIds"], json!(["vol-0c0c0c0c"]));
+    let tags = tags["Tags"].as_array().expect("tags");
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert_eq!(tags[0]["Key"], "Name");
+    let name = tags[0]["Value"].as_str().expect("name");
+    assert!(
+        name.starts_with("snapctl-drill.wire.") && name.len() == 35,
+        "{name}"
+    );
+    assert_eq!(tags[1], json!({"Key": "snapctl:drill", "Value": "wire"}));
+    assert_eq!(
+        tags[2],
+        json!({"Key": "Description", "Value": "snapctl:v1 drill policy=wire snapshot=snap-0000000d"})
+    );
+}

@@ -1014,3 +1014,150 @@ async fn snapshot_state_filters_are_pushed_down_to_cinder() {
         "{v}"
     );
 }
+
+/// A restore drill on the wire: the policy's newest snapshot (it answers the tick: nothing is
+/// taken) becomes a Cinder volume whose name, description and metadata carry the drill's mark in
+/// the one `POST /volumes`; it is read until available, then `DELETE /volumes/{id}` (202) and
+/// read until 404, all with the one token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_a_volume_and_deletes_it_as_cinder_expects() {
+    let server = powervc_server(1).await;
+    let owned = json!({
+        "created_at": "2025-10-02T00:00:04.000000",
+        "description": "snapctl:v1 policy=wire tick=20251002T000000Z",
+        "id": S2,
+        "metadata": {"snapctl:policy": "wire"},
+        "name": "snapctl.wire.20251002T000000Z",
+        "os-extended-snapshot-attributes:progress": "100%",
+        "os-extended-snapshot-attributes:project_id": "38d2d7a82d9c4142a295298087bf9459",
+        "size": 20,
+        "status": "available",
+        "updated_at": null,
+        "volume_id": V1
+    });
+    let answer = |v: Value| {
+        ResponseTemplate::new(200).set_body_json(v).insert_header(
+            "x-openstack-request-id",
+            "req-0a1b2c3d-0000-4000-8000-0000000000ab",
+        )
+    };
+    // One page: the first volume of the paged fixture.
+    let mut volumes: Value =
+        serde_json::from_slice(&fixture("powervc/volumes-page1.json")).expect("fixture");
+    volumes["volumes"]
+        .as_array_mut()
+        .expect("volumes")
+        .truncate(1);
+    volumes
+        .as_object_mut()
+        .expect("object")
+        .remove("volumes_links");
+    get(&server, &pvc_path("/volumes/detail"), answer(volumes)).await;
+    get(
+        &server,
+        &pvc_path("/snapshots/detail"),
+        answer(json!({"snapshots": [owned.clone()]})),
+    )
+    .await;
+    get(
+        &server,
+        &pvc_path(&format!("/snapshots/{S2}")),
+        answer(json!({"snapshot": owned})),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(pvc_path("/volumes")))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ok(202, "volume-from-snapshot-creating.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let clone = pvc_path("/volumes/22222222-0000-4000-8000-000000000001");
+    Mock::given(method("GET"))
+        .and(path(&clone))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ok(200, "volume-from-snapshot-available.json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    get(&server, &clone, ok(404, "error-item-not-found.json")).await;
+    Mock::given(method("DELETE"))
+        .and(path(&clone))
+        .and(header("X-Auth-Token", PVC_TOKEN))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = Snapctl::bare();
+    let config = s.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let profiles = config.join("config.toml");
+    std::fs::write(
+        &profiles,
+        format!(
+            "[profiles.wire]\nprovider = \"powervc\"\nendpoint = \"{}/v3\"\nregion = \"RegionOne\"\nusername = \"{PVC_USER}\"\npassword = \"{PVC_PASSWORD}\"\n",
+            server.uri()
+        ),
+    )
+    .expect("profiles");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&profiles, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let file = s.home.path().join("fleet.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"{V1}\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\" }}\n",
+            s.home.path().join("state").display()
+        ),
+    )
+    .expect("policy file");
+    let out = s
+        .run(&[
+            "-o",
+            "json",
+            "--poll-interval",
+            "10ms",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--at",
+            "2025-10-02T12:00:00Z",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &report["policies"][0]["drills"][0];
+    assert_eq!(d["status"], "ok", "{d}");
+    assert_eq!(d["snapshot_id"], S2);
+    assert_eq!(
+        d["restored_volume_id"],
+        "22222222-0000-4000-8000-000000000001"
+    );
+    let posted = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == pvc_path("/volumes"))
+        .expect("the restore");
+    let body: Value = serde_json::from_slice(&posted.body).expect("json body");
+    let name = body["volume"]["name"].as_str().expect("name").to_string();
+    assert!(
+        name.starts_with("snapctl-drill.wire.") && name.len() == 35,
+        "{name}"
+    );
+    assert_eq!(
+        body,
+        json!({"volume": {
+            "snapshot_id": S2,
+            "name": name,
+            "description": format!("snapctl:v1 drill policy=wire snapshot={S2}"),
+            "metadata": {"snapctl:drill": "wire"}
+        }})
+    );
+}

@@ -534,6 +534,24 @@ pub enum PolicyCmd {
     /// Mark the snapshots `rotate` made (its prefix) as owned by a policy; shows the plan, changes
     /// nothing without --yes.
     Adopt(PolicyAdoptArgs),
+    /// Coverage over a past window: per policy, volume and tick, was a snapshot taken (still
+    /// kept, or pruned as planned), the achieved RPO, retention and drills; from the run
+    /// history (`history_dir`) and what the clouds hold now. -o table|json|csv|html.
+    Report(PolicyReportArgs),
+}
+
+/// `policy report`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyReportArgs {
+    /// File and policies.
+    #[command(flatten)]
+    pub run: PolicyRunArgs,
+    /// How far back the report goes (`30d`, `12h`, `4w`).
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub since: String,
+    /// Write the report to this file (atomically, 0644) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `policy orphans`

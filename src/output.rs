@@ -26,6 +26,17 @@ pub enum Format {
     Ids,
     /// Tab-separated values, every column, a header line unless --no-headers (for awk and cut).
     Tsv,
+    /// Comma-separated values (RFC 4180), a header line (`policy report` only).
+    Csv,
+    /// One self-contained HTML page (`policy report` only).
+    Html,
+}
+
+impl Format {
+    /// Whether only `policy report` writes this format.
+    pub fn report_only(self) -> bool {
+        matches!(self, Format::Csv | Format::Html)
+    }
 }
 
 /// How tables look for this run: the width they must fit in and whether they have a header line.
@@ -597,7 +608,7 @@ pub fn render_dry_run(reports: &[DryRunReport], format: Format) -> String {
             many => json(many),
         },
         Format::Ids => String::new(),
-        Format::Table | Format::Tsv => reports
+        Format::Table | Format::Tsv | Format::Csv | Format::Html => reports
             .iter()
             .map(|r| {
                 let check = if r.checked_by_provider {
@@ -669,7 +680,7 @@ pub fn render_providers(format: Format) -> String {
             json(&rows)
         }
         Format::Ids => lines(ProviderKind::ALL.iter().map(|k| k.as_str())),
-        Format::Table | Format::Tsv => {
+        Format::Table | Format::Tsv | Format::Csv | Format::Html => {
             let mut header = vec!["OPERATION"];
             header.extend(ProviderKind::ALL.iter().map(|k| k.as_str()));
             let columns: Vec<_> = ProviderKind::ALL
@@ -856,7 +867,7 @@ impl ListStream {
                     out.push_str(&clean.join("\t"));
                     out.push('\n');
                 }
-                Format::Ids | Format::Table => {
+                Format::Ids | Format::Table | Format::Csv | Format::Html => {
                     out.push_str(item.id());
                     out.push('\n');
                 }
@@ -887,7 +898,7 @@ pub fn render_list<T: Record>(items: &[T], format: Format) -> String {
     match format {
         Format::Json => json(items),
         Format::Ids => lines(items.iter().map(Record::id)),
-        Format::Table => grid_in(
+        Format::Table | Format::Csv | Format::Html => grid_in(
             layout(),
             T::headers(),
             Rows::Made(items.len(), &|i| items[i].cells()),
@@ -1045,7 +1056,7 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
             });
             lines(ids)
         }
-        Format::Table | Format::Tsv => {
+        Format::Table | Format::Tsv | Format::Csv | Format::Html => {
             let tsv_mode = format == Format::Tsv;
             let mut tsv_rows: Vec<Vec<String>> = Vec::new();
             let mut out = String::new();

@@ -262,6 +262,20 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
         cli.global.output = Format::Json;
     }
     let g = &cli.global;
+    if g.output.report_only()
+        && !matches!(
+            cli.command,
+            Command::Policy(crate::cli::PolicyCmd::Report(_))
+        )
+    {
+        return Err(Error::Usage {
+            message: "-o csv and -o html are the coverage report's formats".into(),
+            hint: Some(
+                "use -o table, json, ids or tsv here; snapctl policy report -f FILE -o html writes the report"
+                    .into(),
+            ),
+        });
+    }
     crate::output::set_table_layout(crate::output::TableLayout {
         width: crate::output::detect_width(env.var("COLUMNS")),
         headers: !g.no_headers,

@@ -24,6 +24,9 @@ struct Loaded {
     file_sha256: String,
     /// The file's `metrics_push_url`.
     metrics_push_url: Option<String>,
+    /// The file's `history_dir`, and how long it keeps a run (seconds).
+    history_dir: Option<std::path::PathBuf>,
+    history_keep: u64,
 }
 
 /// The policy file, checked, with every `profile` it names defined in the profiles file.
@@ -87,6 +90,8 @@ fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> 
         metrics_file: checked.file.metrics_file.clone(),
         report_file: checked.file.report_file.clone(),
         metrics_push_url: checked.file.metrics_push_url.clone(),
+        history_dir: checked.file.history_dir.clone(),
+        history_keep: checked.history_keep,
         chosen,
     })
 }
@@ -296,7 +301,62 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
         PolicyCmd::Check(a) => Ok(check(f, a).await),
         PolicyCmd::Orphans(a) => orphans(f, a).await,
         PolicyCmd::Adopt(a) => adopt(f, a).await,
+        PolicyCmd::Report(a) => report(f, a).await,
     }
+}
+
+/// `policy report`: the coverage of a past window, from the history and the clouds now.
+async fn report(f: &Fleet<'_>, a: crate::cli::PolicyReportArgs) -> Result<u8> {
+    use crate::fleet::coverage;
+    let (g, env) = (f.g, &f.env);
+    let span = crate::fleet::file::duration_secs(&a.since).map_err(|why| Error::Usage {
+        message: format!("--since: {why}"),
+        hint: Some("a duration such as 30d, 12h or 4w".into()),
+    })?;
+    let loaded = load(g, &a.run, env)?;
+    let until = at(&a.run);
+    let since = until - jiff::SignedDuration::from_secs(span as i64);
+    let history = coverage::read(loaded.history_dir.as_deref(), since, until)?;
+    let targets = connect_all(f, &loaded).await;
+    let plan = run::plan_all(loaded.compiled.clone(), targets, until).await;
+    let cov = coverage::build(&loaded.compiled, &plan, &history, since, until);
+    let text = match g.output {
+        Format::Json => crate::output::json(&cov),
+        Format::Csv => coverage::csv(&cov),
+        Format::Html => coverage::html(&cov),
+        _ => coverage::table(&cov),
+    };
+    match &a.out {
+        Some(path) => run::write_atomically(path, &text, 0o644)?,
+        None if g.output == Format::Json => f.out.json(&cov)?,
+        None => f.print(&text)?,
+    }
+    if loaded.history_dir.is_none() {
+        eprintln!(
+            "warning: {} has no history_dir: snapshots pruned before now are not known, and the ticks they answered are reported unknown",
+            a.run.file.display()
+        );
+    }
+    for u in &history.unreadable {
+        eprintln!("warning: history run skipped: {}", flat(u));
+    }
+    let failed: Vec<&crate::fleet::coverage::PolicyCoverage> =
+        cov.policies.iter().filter(|p| p.error.is_some()).collect();
+    for p in &failed {
+        eprintln!(
+            "error: policy {}: {}",
+            p.id,
+            crate::text::one_line(p.error.as_deref().unwrap_or(""), crate::text::MAX_LINE)
+        );
+    }
+    if !failed.is_empty() {
+        return Err(Error::Partial {
+            failed: failed.len(),
+            total: cov.policies.len(),
+            what: "policies (reported from the history alone)",
+        });
+    }
+    Ok(0)
 }
 
 fn file_only(file: &std::path::Path, policies: Vec<String>) -> PolicyRunArgs {
@@ -1100,9 +1160,18 @@ fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPlan> {
 
 /// The run's report file and metrics file, written what can be (a file that cannot be is
 /// reported after the report is shown): the metrics text, and why each unwritten file was not.
-fn write_outputs(loaded: &Loaded, report: &RunReport) -> (String, Vec<String>) {
+fn write_outputs(
+    loaded: &Loaded,
+    report: &RunReport,
+    at: jiff::Timestamp,
+) -> (String, Vec<String>) {
     let now = jiff::Timestamp::now();
     let mut unwritten = Vec::new();
+    if let Some(dir) = &loaded.history_dir
+        && let Err(e) = crate::fleet::coverage::record(dir, at, report, loaded.history_keep)
+    {
+        unwritten.push(e.to_string());
+    }
     if let Some(path) = &loaded.report_file
         && let Err(e) =
             run::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, report))
@@ -1307,6 +1376,9 @@ async fn apply_run(
     {
         writable_dir(path)?;
     }
+    if let Some(dir) = &loaded.history_dir {
+        crate::lock::private_dir(dir, "history directory", "history_dir")?;
+    }
     // One apply per policy file at a time (exit 8): cron overlapping a slow run.
     let dir = lock_dir(env)?;
     let scope = crate::lock::file_scope(&a.run.file);
@@ -1351,7 +1423,7 @@ async fn apply_run(
         },
     )
     .await;
-    let (metrics, unwritten) = write_outputs(&loaded, &report);
+    let (metrics, unwritten) = write_outputs(&loaded, &report, at(&a.run));
     seen.metrics = Some(metrics);
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.

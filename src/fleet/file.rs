@@ -21,6 +21,11 @@ pub struct PolicyFile {
     /// Prometheus Pushgateway the run's metrics are pushed to (`http(s)://host:port`);
     /// `--push-url` wins over it.
     pub metrics_push_url: Option<String>,
+    /// Where every `apply` leaves its report, for `policy report` (pruned snapshots are gone from
+    /// the clouds; the history remembers them).
+    pub history_dir: Option<PathBuf>,
+    /// How long the history keeps a run's report [default: 400d].
+    pub history_keep: Option<String>,
     /// Where restore drills keep what they need between runs (when each volume was last
     /// drilled and how it went) [default: `$SNAPCTL_STATE_DIR`, else the user's state
     /// directory, `~/.local/state/snapctl`].
@@ -192,6 +197,8 @@ pub struct Checked {
     pub drills: Vec<Option<DrillTimes>>,
     /// SHA-256 (hex) of the text checked: what a saved plan records of the file.
     pub sha256: String,
+    /// `history_keep` in seconds.
+    pub history_keep: u64,
 }
 
 /// Where a key of a policy is: the line of `key` inside the `[[policy]]` block whose id is `id`.
@@ -490,6 +497,15 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             hint: Some("the gateway's base URL, e.g. http://pushgateway.monitoring:9091".into()),
         })?;
     }
+    let history_keep = cadence(
+        file.history_keep
+            .as_deref()
+            .unwrap_or(super::coverage::DEFAULT_KEEP),
+    )
+    .map_err(|why| Error::Usage {
+        message: format!("{shown}: history_keep: {why}"),
+        hint: Some("a duration such as 400d".into()),
+    })?;
     if let Some(tz) = &file.timezone {
         jiff::tz::TimeZone::get(tz).map_err(|e| Error::Usage {
             message: format!("{shown}: timezone {tz:?}: {e}"),
@@ -537,6 +553,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         hook_timeouts,
         expect,
         drills,
+        history_keep,
         sha256: {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(text.as_bytes()))

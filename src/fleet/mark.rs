@@ -80,7 +80,7 @@ pub(crate) fn valid_id(id: &str) -> bool {
 }
 
 /// The policy id and time in a mark name, if the name is exactly one.
-fn parse_name(name: &str) -> Option<(&str, Timestamp)> {
+pub(crate) fn parse_name(name: &str) -> Option<(&str, Timestamp)> {
     let rest = name.strip_prefix("snapctl.")?;
     let (id, time) = rest.rsplit_once('.')?;
     let at = parse_stamp(time)?;

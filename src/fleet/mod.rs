@@ -7,6 +7,7 @@
 //! `rotate`'s snapshots; [`rotate`] is the `rotate` command as a one-policy run of the engine.
 
 pub mod cadence;
+pub mod coverage;
 pub mod drill;
 pub mod engine;
 pub mod file;

@@ -101,9 +101,14 @@ pub async fn walk_through(outer: &Env, run_command: Runner) -> Result<()> {
 }
 
 /// Fleet mode: one policy file over the four clouds, planned, applied, planned again; two of
-/// its policies run a restore drill (restore, verify, measure, delete).
+/// its policies run a restore drill (restore, verify, measure, delete); then the coverage report
+/// of the last hour, from the run history.
 async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
-    let mut text = String::from("timezone = \"UTC\"\n");
+    let dir = std::env::temp_dir().join(format!("snapctl-demo-{}", std::process::id()));
+    let mut text = format!(
+        "timezone = \"UTC\"\nhistory_dir = \"{}\"\n",
+        dir.join("history").display()
+    );
     let verify = "drill = { every = \"1d\", verify = 'test -n \"$SNAPCTL_DRILL_VOLUME_ID\"', max_restore = \"30min\" }\n";
     for (kind, id, select, drill) in [
         (
@@ -139,7 +144,6 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
                 .unwrap_or_default(),
         ));
     }
-    let dir = std::env::temp_dir().join(format!("snapctl-demo-{}", std::process::id()));
     let path = dir.join("fleet.toml");
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, &text))
@@ -156,6 +160,7 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
         vec!["policy", "plan", "-f", &file],
         vec!["policy", "apply", "-f", &file],
         vec!["policy", "plan", "--detailed-exitcode", "-f", &file],
+        vec!["policy", "report", "-f", &file, "--since", "1h"],
     ] {
         print_line(&format!("\n$ snapctl {}\n", step.join(" ")))?;
         let mut args = vec!["snapctl", "--poll-interval", "50ms", "--max-rps", "0"];

@@ -13,8 +13,8 @@
 //! - `pending`: the newest tick, not answered yet, and no run since it began;
 //! - `unknown`: none exists now and the history does not reach back to the tick.
 //!
-//! The achieved RPO is the longest gap between consecutive snapshots of the window (marks' ticks
-//! or send times), the last one to the end of the window included.
+//! The achieved RPO is the longest gap between consecutive snapshots of the window (when each
+//! was taken), the last one to the end of the window included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -365,7 +365,10 @@ pub struct Totals {
 /// What is known of one snapshot of a volume.
 #[derive(Debug, Default)]
 struct Known {
+    /// The time it answers (its mark's tick).
     at: Option<Timestamp>,
+    /// When it was taken: what the RPO is measured on.
+    created: Option<Timestamp>,
     now: bool,
     pruned: bool,
 }
@@ -428,6 +431,7 @@ pub fn build(
             for e in entries {
                 let k = v.entry(e.id.clone()).or_default();
                 k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
+                k.created = e.created_at.or(k.at);
                 k.now = true;
             }
             owned_now.insert(&u.volume_id, u.keep.len() + u.delete.len());
@@ -444,6 +448,7 @@ pub fn build(
                         let k = v.entry(e.id.clone()).or_default();
                         if k.at.is_none() {
                             k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
+                            k.created = e.created_at.or(k.at);
                         }
                     }
                     for e in &u.deleted {
@@ -472,8 +477,8 @@ pub fn build(
             let mut times: Vec<Timestamp> = Vec::new();
             for (id, k) in snaps {
                 let Some(at) = k.at else { continue };
-                if at >= since && at <= until {
-                    times.push(at);
+                if let Some(taken) = k.created.filter(|t| *t >= since && *t <= until) {
+                    times.push(taken);
                 }
                 let Some(tick) = c.cadence.last_tick(at, &c.timezone) else {
                     continue;
@@ -669,7 +674,7 @@ pub fn table(r: &Coverage) -> String {
                 c.lost,
                 c.missed,
                 c.unknown,
-                super::file::cadence_words(v.rpo_seconds.max(0) as u64),
+                rpo_words(v.rpo_seconds),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
                 v.drills.passed,
@@ -693,12 +698,21 @@ pub fn table(r: &Coverage) -> String {
             .map(|s| format!("{:.1}%", s * 100.0))
             .unwrap_or_else(|| "-".into()),
         t.worst_rpo_seconds
-            .map(|s| super::file::cadence_words(s.max(0) as u64))
+            .map(rpo_words)
             .unwrap_or_else(|| "-".into()),
         t.drills_passed,
         t.drills_failed
     );
     out
+}
+
+/// An RPO in words, to the nearest minute (clocks differ by fractions of a second).
+fn rpo_words(secs: i64) -> String {
+    let minutes = (secs.max(0) as u64 + 30) / 60;
+    if minutes == 0 {
+        return "under a minute".into();
+    }
+    super::file::cadence_words(minutes * 60)
 }
 
 fn stamp(t: Option<Timestamp>) -> String {
@@ -764,7 +778,7 @@ pub fn html(r: &Coverage) -> String {
         t.ticks.lost,
         t.ticks.unknown,
         t.worst_rpo_seconds
-            .map(|s| esc(&super::file::cadence_words(s.max(0) as u64)))
+            .map(|s| esc(&rpo_words(s)))
             .unwrap_or_else(|| "-".into()),
         t.retention_short,
         t.drills_passed,
@@ -837,7 +851,7 @@ pub fn html(r: &Coverage) -> String {
                 c.pruned,
                 if c.missed > 0 { "bad" } else { "good" },
                 c.missed,
-                esc(&super::file::cadence_words(v.rpo_seconds.max(0) as u64)),
+                esc(&rpo_words(v.rpo_seconds)),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
                 v.drills.passed,

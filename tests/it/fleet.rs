@@ -914,6 +914,13 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
         rest.contains("~ drill ") && rest.contains("Drills: 2 to run"),
         "{rest}"
     );
+    // The coverage of the last hour: each volume's tick met, two drills passed.
+    assert!(rest.contains("$ snapctl policy report"), "{rest}");
+    assert!(
+        rest.contains("Total: 4 volumes; 4 of 4 judged ticks answered (100.0%)")
+            && rest.contains("2 drills passed, 0 failed."),
+        "{rest}"
+    );
     assert!(
         rest.contains("Plan: 0 to create, 0 to delete, 4 to keep"),
         "{rest}"

@@ -309,6 +309,12 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
 async fn report(f: &Fleet<'_>, a: crate::cli::PolicyReportArgs) -> Result<u8> {
     use crate::fleet::coverage;
     let (g, env) = (f.g, &f.env);
+    if matches!(g.output, Format::Ids | Format::Tsv) {
+        return Err(Error::Usage {
+            message: "the coverage report is written as a table, JSON, CSV or HTML".into(),
+            hint: Some("-o table|json|csv|html".into()),
+        });
+    }
     let span = crate::fleet::file::duration_secs(&a.since).map_err(|why| Error::Usage {
         message: format!("--since: {why}"),
         hint: Some("a duration such as 30d, 12h or 4w".into()),

@@ -435,12 +435,30 @@ pub async fn carry_out(
     state.last_started = Some(now);
     for d in drills {
         let started = Timestamp::now();
-        // Recorded before it starts: a drill a crash stops stays a failed one.
+        if crate::interrupt::requested() {
+            // Not started: the volume keeps its last drill's record.
+            out.runs.push(DrillRun {
+                volume_id: d.volume_id.clone(),
+                snapshot_id: None,
+                restored_volume_id: None,
+                size_gib: d.size_gib,
+                status: DrillStatus::Interrupted,
+                started_at: Some(started),
+                restore_seconds: None,
+                slow: false,
+                verified: None,
+                cleaned_up: false,
+                error: Some("interrupted before it started".into()),
+            });
+            continue;
+        }
+        // Recorded (at the run's time, `--at` in simulations) before it starts: a drill a crash
+        // stops stays a failed one.
         let previous = state.volumes.get(&d.volume_id).cloned();
         state.volumes.insert(
             d.volume_id.clone(),
             Record {
-                last_at: started,
+                last_at: now,
                 last_ok: false,
                 last_restore_seconds: None,
                 last_error: Some("the drill did not finish (snapctl stopped during it)".into()),
@@ -454,29 +472,13 @@ pub async fn carry_out(
             out.error = Some(e.to_string());
             return out;
         }
-        let run = if crate::interrupt::requested() {
-            DrillRun {
-                volume_id: d.volume_id.clone(),
-                snapshot_id: None,
-                restored_volume_id: None,
-                size_gib: d.size_gib,
-                status: DrillStatus::Interrupted,
-                started_at: Some(started),
-                restore_seconds: None,
-                slow: false,
-                verified: None,
-                cleaned_up: false,
-                error: Some("interrupted before it started".into()),
-            }
-        } else {
-            drill_one(p, c, times, d, opts, started).await
-        };
+        let run = drill_one(p, c, times, d, opts, started).await;
         let record = state.volumes.get_mut(&d.volume_id).expect("inserted above");
         record.last_ok = run.status == DrillStatus::Ok;
         record.last_restore_seconds = run.restore_seconds;
         record.last_error = run.error.clone();
         if record.last_ok {
-            record.last_success_at = Some(started);
+            record.last_success_at = Some(now);
             record.last_success_restore_seconds = run.restore_seconds;
         }
         out.runs.push(run);

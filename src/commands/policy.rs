@@ -42,7 +42,7 @@ pub(super) fn load_checked(
         Ok((f, path)) => (
             f.profiles
                 .iter()
-                .map(|(k, p)| (k.clone(), p.endpoint.clone()))
+                .map(|(k, p)| (k.clone(), p.endpoint.clone(), p.provider))
                 .collect::<Vec<_>>(),
             path.map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the profiles file (there is none)".into()),

@@ -235,37 +235,52 @@ pub struct LeftOver {
 /// A policy's drills as planned: the drills, the clean-ups, and why nothing could be planned.
 pub type Planned = (Vec<DrillPlan>, Vec<LeftOver>, Option<String>);
 
-/// Plan `c`'s drills at `now`: the volumes left behind (every volume of the account is listed:
-/// a drill volume carries none of the selector's tags), and the drills due.
-pub async fn plan(
+/// The volumes `c`'s earlier drills left behind, from `listed` when it is every volume of the
+/// account, else listed now (a drill volume carries none of the selector's tags); `None` for a
+/// policy without a drill.
+pub async fn leftovers(
     p: &dyn Provider,
     c: &Compiled,
-    selected: &[Volume],
-    units: &[Unit],
-    now: Timestamp,
-) -> Planned {
-    let Some(times) = c.drill else {
-        return (vec![], vec![], None);
-    };
-    if let Err(why) = supported(p.kind()) {
-        return (vec![], vec![], Some(why));
-    }
-    let left = match p.list_volumes().await {
-        Ok(all) => all
-            .iter()
+    listed: Option<&[Volume]>,
+) -> Option<std::result::Result<Vec<LeftOver>, String>> {
+    c.drill?;
+    let mine = |all: &[Volume]| {
+        all.iter()
             .filter(|v| owner(v) == Some(c.policy.id.as_str()))
             .map(|v| LeftOver {
                 volume_id: v.id.clone(),
                 name: v.name.clone(),
             })
-            .collect(),
-        Err(e) => {
-            return (
-                vec![],
-                vec![],
-                Some(format!("cannot list volumes for drill leftovers: {e}")),
-            );
-        }
+            .collect()
+    };
+    Some(match listed {
+        Some(all) => Ok(mine(all)),
+        None => p
+            .list_volumes()
+            .await
+            .map(|all| mine(&all))
+            .map_err(|e| format!("cannot list volumes for drill leftovers: {e}")),
+    })
+}
+
+/// Plan `c`'s drills at `now`: the volumes left behind ([`leftovers`]) and the drills due.
+pub fn plan(
+    kind: ProviderKind,
+    c: &Compiled,
+    selected: &[Volume],
+    units: &[Unit],
+    left: Option<std::result::Result<Vec<LeftOver>, String>>,
+    now: Timestamp,
+) -> Planned {
+    let (Some(times), Some(left)) = (c.drill, left) else {
+        return (vec![], vec![], None);
+    };
+    if let Err(why) = supported(kind) {
+        return (vec![], vec![], Some(why));
+    }
+    let left = match left {
+        Ok(l) => l,
+        Err(e) => return (vec![], vec![], Some(e)),
     };
     let state = match c.state_dir.as_deref().map(|d| load(d, &c.policy.id)) {
         Some(Ok(s)) => s,
@@ -297,7 +312,7 @@ pub async fn plan(
                 snapshot_id,
                 size_gib: volume
                     .and_then(|v| v.size_gib)
-                    .map(|s| s.max(crate::providers::entry(p.kind()).min_volume_gib)),
+                    .map(|s| s.max(crate::providers::entry(kind).min_volume_gib)),
             }
         })
         .collect();

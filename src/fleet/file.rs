@@ -307,8 +307,11 @@ pub fn load(path: &Path) -> Result<Checked> {
     load_with_profiles(path, None)
 }
 
-/// The profiles file's profiles (name, endpoint) and how to name that file in messages.
-pub type Profiles<'a> = (&'a [(String, Option<String>)], &'a str);
+/// A profile as the policy file's checks see it: its name, endpoint and provider.
+pub type ProfileRow = (String, Option<String>, Option<ProviderKind>);
+
+/// The profiles file's profiles and how to name that file in messages.
+pub type Profiles<'a> = (&'a [ProfileRow], &'a str);
 
 /// [`load`], also refusing a policy whose `profile` is not one of `profiles` (the profiles file's
 /// names; `None`: not checked). A file that cannot be read (missing, a dangling link, a
@@ -355,7 +358,7 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
         };
         let profile_endpoint = profiles.and_then(|(known, _)| {
             let name = p.profile.as_ref()?;
-            known.iter().find(|(n, _)| n == name)?.1.as_ref()
+            known.iter().find(|(n, _, _)| n == name)?.1.as_ref()
         });
         if profile_endpoint != Some(endpoint) {
             return Err(Error::Usage {
@@ -378,7 +381,7 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
         }
     }
     if let Some((known, source)) = profiles {
-        let names: Vec<String> = known.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = known.iter().map(|(n, _, _)| n.clone()).collect();
         let known = &names;
         for p in &checked.file.policy {
             if let Some(name) = &p.profile
@@ -398,6 +401,33 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
                     } else {
                         format!("profiles there: {}", known.join(", "))
                     }),
+                });
+            }
+        }
+    }
+    // A drill on a policy whose provider comes from its profile: refused as validate refuses
+    // it when the policy names the provider.
+    if let Some((known, _)) = profiles {
+        for p in &checked.file.policy {
+            let kind = p.profile.as_ref().and_then(|name| {
+                known
+                    .iter()
+                    .find(|(n, _, _)| n == name)
+                    .and_then(|(_, _, k)| *k)
+            });
+            if let (None, Some(kind), Some(_)) = (p.provider, kind, &p.drill)
+                && let Err(why) = super::drill::supported(kind)
+            {
+                return Err(Error::Usage {
+                    message: format!(
+                        "{}{}: policy {:?}, drill: {why}",
+                        path.display(),
+                        line_of(&text, &p.id, "drill")
+                            .map(|l| format!(", line {l}"))
+                            .unwrap_or_default(),
+                        p.id
+                    ),
+                    hint: None,
                 });
             }
         }

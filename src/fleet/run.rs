@@ -106,6 +106,9 @@ async fn plan_policy(
             return empty_plan(c, Some(kind), format!("cannot list volumes: {e}"), now);
         }
     };
+    // Drill leftovers come from this listing when it is the whole account's.
+    let whole = c.policy.select.tags.is_empty();
+    let left = super::drill::leftovers(p, c, whole.then_some(volumes.as_slice())).await;
     let selected: Vec<_> = volumes.into_iter().filter(|v| c.selects(v)).collect();
     let mut out = PolicyPlan {
         id: c.policy.id.clone(),
@@ -139,7 +142,7 @@ async fn plan_policy(
         .map(|(v, l)| plan_unit(c, &known, kind, v, l, now))
         .collect();
     (out.drills, out.drill_cleanups, out.drill_error) =
-        super::drill::plan(p, c, &selected, &out.units, now).await;
+        super::drill::plan(kind, c, &selected, &out.units, left, now);
     let deletes: usize = out.units.iter().map(|u| u.delete.len()).sum();
     if let Some(max) = c.policy.max_delete
         && deletes > max

@@ -223,6 +223,34 @@ async fn a_drill_restores_verifies_measures_and_cleans_up_on_every_provider_that
         "{}",
         stderr(&out)
     );
+    // The same when the provider comes from the policy's profile.
+    let config = cli.home().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    std::fs::write(
+        config.join("config.toml"),
+        "[profiles.nas]\nprovider = \"ovh-nasha\"\nservice = \"zpool-100001\"\n",
+    )
+    .expect("profiles");
+    let by_profile = cli.home().join("nasha-profile.toml");
+    std::fs::write(
+        &by_profile,
+        "[[policy]]\nid = \"nas\"\nprofile = \"nas\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\ndrill = { every = \"7d\" }\n",
+    )
+    .expect("write");
+    let out = cli
+        .bare(&[
+            "policy",
+            "validate",
+            "-f",
+            by_profile.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("line 7: policy \"nas\", drill") && stderr(&out).contains("NAS-HA"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A verify that fails: the drill fails (exit 6), the restored volume is deleted all the same,

@@ -663,7 +663,7 @@ pub fn table(r: &Coverage) -> String {
             let c = &v.counts;
             let _ = writeln!(
                 out,
-                "  {}{}: {} met, {} pruned, {} lost, {} missed, {} unknown; RPO {}; {} owned{}; drills {} passed, {} failed{}",
+                "  {}{}: {} met, {} pruned, {} lost, {} missed, {} unknown; RPO {}; {} owned{}; drills {}",
                 crate::text::flatten(&v.volume_id),
                 v.volume_name
                     .as_deref()
@@ -677,26 +677,16 @@ pub fn table(r: &Coverage) -> String {
                 rpo_words(v.rpo_seconds),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
-                v.drills.passed,
-                v.drills.failed,
-                v.drills
-                    .restore_seconds
-                    .last()
-                    .map(|s| format!(", last restore {s:.1} s"))
-                    .unwrap_or_default()
+                drill_words(&v.drills)
             );
         }
     }
     let t = &r.totals;
     let _ = writeln!(
         out,
-        "Total: {} volumes; {} of {} judged ticks answered ({}); worst RPO {}; {} drills passed, {} failed.",
+        "Total: {} volumes; ticks answered {}; worst RPO {}; {} drills passed, {} failed.",
         t.volumes,
-        t.ticks.met + t.ticks.pruned,
-        t.ticks.met + t.ticks.pruned + t.ticks.lost + t.ticks.missed,
-        t.answered_share
-            .map(|s| format!("{:.1}%", s * 100.0))
-            .unwrap_or_else(|| "-".into()),
+        answered_words(t),
         t.worst_rpo_seconds
             .map(rpo_words)
             .unwrap_or_else(|| "-".into()),
@@ -704,6 +694,31 @@ pub fn table(r: &Coverage) -> String {
         t.drills_failed
     );
     out
+}
+
+/// `29 of 30 (96.7%)`: ticks met or pruned among those that could be judged.
+fn answered_words(t: &Totals) -> String {
+    format!(
+        "{} of {} ({})",
+        t.ticks.met + t.ticks.pruned,
+        t.ticks.met + t.ticks.pruned + t.ticks.lost + t.ticks.missed,
+        t.answered_share
+            .map(|s| format!("{:.1}%", s * 100.0))
+            .unwrap_or_else(|| "-".into())
+    )
+}
+
+/// A volume's drills in words: `2 passed, 0 failed; last restore 81.2 s`.
+fn drill_words(d: &Drills) -> String {
+    format!(
+        "{} passed, {} failed{}",
+        d.passed,
+        d.failed,
+        d.restore_seconds
+            .last()
+            .map(|s| format!("; last restore {s:.1} s"))
+            .unwrap_or_default()
+    )
 }
 
 /// An RPO in words, to the nearest minute (clocks differ by fractions of a second).
@@ -766,13 +781,9 @@ pub fn html(r: &Coverage) -> String {
     );
     let _ = write!(
         o,
-        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{} of {} ({})</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n</tbody>\n</table>\n",
+        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{}</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n</tbody>\n</table>\n",
         t.volumes,
-        t.ticks.met + t.ticks.pruned,
-        t.ticks.met + t.ticks.pruned + t.ticks.lost + t.ticks.missed,
-        t.answered_share
-            .map(|s| format!("{:.1}%", s * 100.0))
-            .unwrap_or_else(|| "-".into()),
+        answered_words(t),
         t.ticks.missed,
         t.ticks.pruned,
         t.ticks.lost,
@@ -846,7 +857,7 @@ pub fn html(r: &Coverage) -> String {
             let c = &v.counts;
             let _ = writeln!(
                 o,
-                "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{} passed, {} failed{}</td></tr>",
+                "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
                 c.met,
                 c.pruned,
                 if c.missed > 0 { "bad" } else { "good" },
@@ -854,13 +865,7 @@ pub fn html(r: &Coverage) -> String {
                 esc(&rpo_words(v.rpo_seconds)),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
-                v.drills.passed,
-                v.drills.failed,
-                v.drills
-                    .restore_seconds
-                    .last()
-                    .map(|s| format!("; last restore {s:.1} s"))
-                    .unwrap_or_default()
+                drill_words(&v.drills)
             );
         }
         o.push_str("</tbody>\n</table>\n</section>\n");

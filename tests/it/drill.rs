@@ -49,23 +49,8 @@ fn policy_file(cli: &Cli, emu: &Emulator, kinds: &[ProviderKind], verify: &str) 
     path
 }
 
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(out)))
-}
-
 async fn apply(cli: &Cli<'_>, file: &std::path::Path, code: i32) -> Value {
-    let out = cli
-        .bare(&[
-            "-o",
-            "json",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-        ])
-        .await;
-    assert_exit(&out, code);
-    json(&out)
+    crate::fleet::apply(cli, file, &[], code).await
 }
 
 fn policy(report: &Value, kind: ProviderKind) -> &Value {
@@ -363,7 +348,7 @@ async fn a_crash_mid_drill_leaves_a_marked_volume_the_next_run_removes() {
             ])
             .await;
         assert_exit(&orphans, 0);
-        let found = json(&orphans);
+        let found = crate::fleet::json(&orphans);
         let found = found.as_array().expect("orphans");
         assert_eq!(found.len(), 1, "{k}: {found:?}");
         assert_eq!(found[0]["id"], left[0].as_str());

@@ -1076,52 +1076,23 @@ async fn a_drill_restores_a_share_and_deletes_it_as_efs_expects() {
         .mount(&server)
         .await;
     let s = Snapctl::bare();
-    let config = s.home.path().join("config/snapctl");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    std::fs::write(
-        config.join("config.toml"),
-        format!(
-            "[profiles.wire]\nprovider = \"ovh-efs\"\nendpoint = \"{}/1.0\"\nservice = \"{SERVICE}\"\napplication_key = \"{AK}\"\napplication_secret = \"{AS}\"\nconsumer_key = \"{CK}\"\n",
+    let seen = s.home.path().join("verify.log");
+    let file = wire_fleet(
+        &s,
+        &format!(
+            "provider = \"ovh-efs\"\nendpoint = \"{}/1.0\"\nservice = \"{SERVICE}\"\napplication_key = \"{AK}\"\napplication_secret = \"{AS}\"\nconsumer_key = \"{CK}\"\n",
             server.uri()
         ),
-    )
-    .expect("profiles");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            config.join("config.toml"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .expect("chmod");
-    }
-    let seen = s.home.path().join("verify.log");
-    let file = s.home.path().join("fleet.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"{SHARE}\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\", verify = 'echo \"$SNAPCTL_DRILL_VOLUME_ID $SNAPCTL_DRILL_EXPORT_PATH\" > {}' }}\n",
-            s.home.path().join("state").display(),
-            seen.display()
+        &wire_policy(
+            &s,
+            SHARE,
+            &format!(
+                "every = \"1d\", verify = 'echo \"$SNAPCTL_DRILL_VOLUME_ID $SNAPCTL_DRILL_EXPORT_PATH\" > {}'",
+                seen.display()
+            ),
         ),
-    )
-    .expect("policy file");
-    let out = s
-        .run(&[
-            "-o",
-            "json",
-            "--poll-interval",
-            "10ms",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-            "--at",
-            "2025-10-02T12:00:00Z",
-        ])
-        .await;
-    assert_exit(&out, 0);
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    );
+    let report = wire_apply(&s, &file).await;
     let d = &report["policies"][0]["drills"][0];
     assert_eq!(d["status"], "ok", "{d}");
     assert_eq!(d["restored_volume_id"], CLONE);

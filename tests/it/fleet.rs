@@ -27,12 +27,17 @@ fn write(cli: &Cli, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn json(out: &std::process::Output) -> Value {
+pub(crate) fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(out)))
 }
 
 /// `policy apply -o json -f FILE` (plus `extra`), expecting `code`; the report.
-async fn apply(cli: &Cli<'_>, file: &std::path::Path, extra: &[&str], code: i32) -> Value {
+pub(crate) async fn apply(
+    cli: &Cli<'_>,
+    file: &std::path::Path,
+    extra: &[&str],
+    code: i32,
+) -> Value {
     let mut args = vec![
         "-o",
         "json",
@@ -917,7 +922,7 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
     // The coverage of the last hour: each volume's tick met, two drills passed.
     assert!(rest.contains("$ snapctl policy report"), "{rest}");
     assert!(
-        rest.contains("Total: 4 volumes; 4 of 4 judged ticks answered (100.0%)")
+        rest.contains("Total: 4 volumes; ticks answered 4 of 4 (100.0%)")
             && rest.contains("2 drills passed, 0 failed."),
         "{rest}"
     );

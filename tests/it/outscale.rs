@@ -1417,41 +1417,15 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
         .mount(&server)
         .await;
     let s = Snapctl::bare();
-    let config = s.home.path().join("config/snapctl");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    std::fs::write(
-        config.join("config.toml"),
-        format!(
-            "[profiles.wire]\nprovider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
+    let file = wire_fleet(
+        &s,
+        &format!(
+            "provider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
             server.uri()
         ),
-    )
-    .expect("profiles");
-    let file = s.home.path().join("fleet.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"vol-0a1b2c3d\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\" }}\n",
-            s.home.path().join("state").display()
-        ),
-    )
-    .expect("policy file");
-    let out = s
-        .run(&[
-            "-o",
-            "json",
-            "--poll-interval",
-            "10ms",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-            "--at",
-            "2025-10-02T12:00:00Z",
-        ])
-        .await;
-    assert_exit(&out, 0);
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        &wire_policy(&s, "vol-0a1b2c3d", "every = \"1d\""),
+    );
+    let report = wire_apply(&s, &file).await;
     let p = &report["policies"][0];
     assert!(p["units"][0]["created"].is_null(), "{p}");
     let d = &p["drills"][0];

@@ -1090,47 +1090,15 @@ async fn a_drill_restores_a_volume_and_deletes_it_as_cinder_expects() {
         .mount(&server)
         .await;
     let s = Snapctl::bare();
-    let config = s.home.path().join("config/snapctl");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let profiles = config.join("config.toml");
-    std::fs::write(
-        &profiles,
-        format!(
-            "[profiles.wire]\nprovider = \"powervc\"\nendpoint = \"{}/v3\"\nregion = \"RegionOne\"\nusername = \"{PVC_USER}\"\npassword = \"{PVC_PASSWORD}\"\n",
+    let file = wire_fleet(
+        &s,
+        &format!(
+            "provider = \"powervc\"\nendpoint = \"{}/v3\"\nregion = \"RegionOne\"\nusername = \"{PVC_USER}\"\npassword = \"{PVC_PASSWORD}\"\n",
             server.uri()
         ),
-    )
-    .expect("profiles");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&profiles, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
-    let file = s.home.path().join("fleet.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"{V1}\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ every = \"1d\" }}\n",
-            s.home.path().join("state").display()
-        ),
-    )
-    .expect("policy file");
-    let out = s
-        .run(&[
-            "-o",
-            "json",
-            "--poll-interval",
-            "10ms",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-            "--at",
-            "2025-10-02T12:00:00Z",
-        ])
-        .await;
-    assert_exit(&out, 0);
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        &wire_policy(&s, V1, "every = \"1d\""),
+    );
+    let report = wire_apply(&s, &file).await;
     let d = &report["policies"][0]["drills"][0];
     assert_eq!(d["status"], "ok", "{d}");
     assert_eq!(d["snapshot_id"], S2);

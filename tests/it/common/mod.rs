@@ -449,3 +449,51 @@ pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// A fleet run against a double, set up as a user would: a private profiles file whose profile
+/// `wire` is `profile` (the lines under `[profiles.wire]`), and the policy file `policy`, whose
+/// path is returned.
+pub fn wire_fleet(s: &Snapctl, profile: &str, policy: &str) -> PathBuf {
+    let config = s.home.path().join("config/snapctl");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let profiles = config.join("config.toml");
+    std::fs::write(&profiles, format!("[profiles.wire]\n{profile}")).expect("profiles");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&profiles, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let file = s.home.path().join("fleet.toml");
+    std::fs::write(&file, policy).expect("policy file");
+    file
+}
+
+/// `policy apply -o json` of `file` as of 2025-10-02T12:00:00Z (the daily tick the doubles'
+/// snapshots answer), expecting exit 0; the report.
+pub async fn wire_apply(s: &Snapctl, file: &std::path::Path) -> serde_json::Value {
+    let out = s
+        .run(&[
+            "-o",
+            "json",
+            "--poll-interval",
+            "10ms",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--at",
+            "2025-10-02T12:00:00Z",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The policy file of a wire drill test: policy `wire` on profile `wire`, daily, on `volume`,
+/// keeping 1, with `drill` (the inline table's contents), its state in the test's home.
+pub fn wire_policy(s: &Snapctl, volume: &str, drill: &str) -> String {
+    format!(
+        "state_dir = \"{}\"\n[[policy]]\nid = \"wire\"\nprofile = \"wire\"\nevery = \"1d\"\nselect = {{ ids = [\"{volume}\"] }}\nkeep = {{ last = 1 }}\ndrill = {{ {drill} }}\n",
+        s.home.path().join("state").display()
+    )
+}

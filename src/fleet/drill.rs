@@ -447,6 +447,11 @@ pub async fn carry_out(
             return out;
         }
     };
+    // Planned as due, but another run (a copy of the file, a manual run) may have drilled this
+    // tick since: read under the lock, the state decides.
+    if !is_due(&state, times.every, now) {
+        return out;
+    }
     state.last_started = Some(now);
     for d in drills {
         let started = Timestamp::now();
@@ -608,6 +613,10 @@ async fn drill_one(
     run
 }
 
+/// How long a drill waits for its volume's lock (a rotation of the volume holds it for seconds):
+/// a drill that cannot restore because of another run's lock is not a failed restore.
+const LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// Choose the snapshot (the newest the policy owns and is available, read now) and send the
 /// restore under the volume's lock, so no rotation deletes the snapshot meanwhile.
 async fn restore(
@@ -622,7 +631,7 @@ async fn restore(
         p.kind().to_string(),
         p.scope(),
         d.volume_id.clone(),
-        opts.lock_wait,
+        opts.lock_wait.max(LOCK_WAIT),
     );
     let _lock = tokio::task::spawn_blocking(move || {
         crate::lock::acquire(&lock_dir, &kind, &scope, &vol, wait)

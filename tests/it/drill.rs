@@ -363,7 +363,8 @@ async fn a_crash_mid_drill_leaves_a_marked_volume_the_next_run_removes() {
         );
         // The drill is not due again today; the leftover goes all the same. The killed drill
         // is still the volume's last one: check says it failed.
-        let report = apply(&cli, &file, 0).await;
+        // --max-delete 0: drill clean-ups delete no snapshot and are not counted.
+        let report = crate::fleet::apply(&cli, &file, &["--max-delete", "0"], 0).await;
         let p = policy(&report, k);
         assert_eq!(p["drill_cleanups"][0]["volume_id"], left[0].as_str(), "{p}");
         assert_eq!(p["drill_cleanups"][0]["ok"], true);
@@ -381,4 +382,53 @@ async fn a_crash_mid_drill_leaves_a_marked_volume_the_next_run_removes() {
             stdout(&check)
         );
     }
+}
+
+/// One drill per policy at a time: two copies of one file applied at once (cron on two hosts, a
+/// manual run beside the timer) drill once; the other run says another drill is running.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_drill_per_policy_at_a_time() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let file = policy_file(&cli, &emu, &[k], "sleep 2");
+    let copy = cli.home().join("copy.toml");
+    std::fs::copy(&file, &copy).expect("copy");
+    let (f1, f2) = (
+        file.to_str().expect("utf-8").to_string(),
+        copy.to_str().expect("utf-8").to_string(),
+    );
+    let (args1, args2) = (
+        ["-o", "json", "policy", "apply", "-f", &f1],
+        ["-o", "json", "policy", "apply", "-f", &f2],
+    );
+    let (a, b) = tokio::join!(cli.bare(&args1), cli.bare(&args2));
+    let reports = [crate::fleet::json(&a), crate::fleet::json(&b)];
+    // One drill in all; the other run found it running (or, had it come later, already done).
+    let drills: Vec<Value> = reports
+        .iter()
+        .flat_map(|r| {
+            policy(r, k)["drills"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(drills.len(), 1, "{reports:?}");
+    assert_eq!(drills[0]["status"], "ok");
+    let other = reports
+        .iter()
+        .find(|r| policy(r, k)["drills"].is_null())
+        .expect("the run that did not drill");
+    let why = &policy(other, k)["drill_error"];
+    assert!(
+        why.is_null()
+            || why
+                .as_str()
+                .is_some_and(|e| e.contains("another drill of policy d-outscale is running")),
+        "{why}"
+    );
 }

@@ -452,6 +452,7 @@ pub async fn carry_out(
     if !is_due(&state, times.every, now) {
         return out;
     }
+    let last_started = state.last_started;
     state.last_started = Some(now);
     for d in drills {
         let started = Timestamp::now();
@@ -493,6 +494,20 @@ pub async fn carry_out(
             return out;
         }
         let run = drill_one(p, c, times, d, opts, started).await;
+        if run.status == DrillStatus::Interrupted {
+            // Stopped by the operator, not failed: the volume keeps its last drill's record,
+            // and the policy drills again on its next run.
+            match previous {
+                Some(r) => state.volumes.insert(d.volume_id.clone(), r),
+                None => state.volumes.remove(&d.volume_id),
+            };
+            state.last_started = last_started;
+            out.runs.push(run);
+            if let Err(e) = save(&dir, &id, &state) {
+                out.error = Some(e.to_string());
+            }
+            return out;
+        }
         let record = state.volumes.get_mut(&d.volume_id).expect("inserted above");
         record.last_ok = run.status == DrillStatus::Ok;
         record.last_restore_seconds = run.restore_seconds;
@@ -568,7 +583,8 @@ async fn drill_one(
         }
     };
     if let Some(vol) = run.restored_volume_id.clone() {
-        let gone = match p.delete_volume(&vol).await {
+        // Sent even after a signal: the drill's own volume is not left behind.
+        let gone = match crate::interrupt::finishing(p.delete_volume(&vol)).await {
             // A signal ends waits at once: the DELETE is sent, its end is not awaited.
             Ok(_) if crate::interrupt::requested() => Ok(()),
             Ok(op) => crate::wait::wait_for(p, &op, &opts.wait).await,
@@ -706,7 +722,15 @@ async fn verify(
         Ok(more) => env.extend(more),
         Err(e) => return Err(format!("cannot tell how to reach the restored volume: {e}")),
     }
-    let result = super::hook::execute(command, &env, &c.policy.hook_env, left).await;
+    // Unlike a snapshot's hooks, a verify stops at the first signal (its process group is killed
+    // when the hook is dropped): the restored volume is deleted and the drill reported
+    // interrupted, within the grace period a scheduler gives.
+    let result = tokio::select! {
+        r = super::hook::execute(command, &env, &c.policy.hook_env, left) => r,
+        () = crate::interrupt::arrived() => {
+            return Err("interrupted during verify: the verify was stopped".into());
+        }
+    };
     run.verified = Some(result.is_ok());
     result.map_err(|e| format!("verify failed: {e}"))
 }

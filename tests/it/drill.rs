@@ -432,3 +432,92 @@ async fn one_drill_per_policy_at_a_time() {
         "{why}"
     );
 }
+
+/// A signal during a drill's verify stops it at once: the verify's process group is killed, the
+/// restored volume deleted, the drill reported interrupted (exit 130), and the volume's drill
+/// record left as it was, so `check` does not call the drill failed and the next run drills it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_during_verify_stops_the_drill_and_deletes_the_volume() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let began = cli.home().join("verify-began");
+    let ended = cli.home().join("verify-ended");
+    let file = policy_file(
+        &cli,
+        &emu,
+        &[k],
+        &format!(
+            "touch {}; sleep 20; touch {}",
+            began.display(),
+            ended.display()
+        ),
+    );
+    let before = volume_ids(&cli, k).await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .envs(crate::common::clock_env())
+        .env("HOME", cli.home())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
+        .env("SNAPCTL_MAX_RPS", "0")
+        .envs(emu.env())
+        .args([
+            "-o",
+            "json",
+            "--poll-interval",
+            "50ms",
+            "policy",
+            "apply",
+            "-f",
+        ])
+        .arg(&file);
+    let signalled = {
+        let began = began.clone();
+        async move {
+            // The signal comes once the verify runs.
+            for _ in 0..200 {
+                if began.exists() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    let out = crate::common::signal_when(cmd, "TERM", signalled).await;
+    assert_exit(&out, 130);
+    assert!(began.exists(), "the verify ran");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "stopped at once, not after the verify's 20 s"
+    );
+    let r = crate::fleet::json(&out);
+    let d = &policy(&r, k)["drills"][0];
+    assert_eq!(d["status"], "interrupted", "{d}");
+    assert_eq!(d["cleaned_up"], true, "{d}");
+    // The DELETE was sent: the volume is deleting, then gone.
+    let mut gone = false;
+    for _ in 0..100 {
+        if volume_ids(&cli, k).await == before {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the restored volume is deleted");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!ended.exists(), "the verify was killed, not left running");
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(cli.home().join("state/drill-d-outscale.json")).expect("state"),
+    )
+    .expect("json");
+    assert!(
+        state["volumes"].as_object().expect("volumes").is_empty(),
+        "{state}"
+    );
+    assert!(state["last_started"].is_null(), "{state}");
+}

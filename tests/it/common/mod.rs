@@ -390,16 +390,25 @@ pub async fn api_requests(server: &MockServer) -> Vec<Request> {
 /// Run `cmd` (stdin empty, output captured), send it `signal` (`INT`, `TERM`) after `after`, and
 /// return what it printed and how it exited (Unix: it runs `kill`).
 pub async fn signal_after(
-    mut cmd: std::process::Command,
+    cmd: std::process::Command,
     signal: &str,
     after: std::time::Duration,
+) -> Output {
+    signal_when(cmd, signal, tokio::time::sleep(after)).await
+}
+
+/// [`signal_after`], the signal sent once `when` is done (a file appeared, a request came).
+pub async fn signal_when(
+    mut cmd: std::process::Command,
+    signal: &str,
+    when: impl std::future::Future<Output = ()>,
 ) -> Output {
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
     let pid = child.id().to_string();
-    tokio::time::sleep(after).await;
+    when.await;
     let kill = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid])
         .status()

@@ -35,7 +35,8 @@ pub const DEFAULT_KEEP: &str = "400d";
 const PREFIX: &str = "run-";
 
 /// Record a run's report in the history directory (private, created if needed), then delete the
-/// runs older than `keep` seconds before `at`.
+/// runs older than `keep` seconds before `at`. The report is trimmed to what the history needs
+/// ([`trimmed`]): a run that changed nothing is a few hundred bytes, whatever the fleet's size.
 pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Result<()> {
     crate::lock::private_dir(dir, "history directory", "history_dir")?;
     let name = format!(
@@ -43,8 +44,9 @@ pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Resul
         crate::model::stamp(at),
         fastrand::u32(..)
     );
+    let trimmed = trimmed(report);
     super::report::write_atomically_with(&dir.join(name), 0o600, &mut |w| {
-        crate::output::write_json(w, report)
+        crate::output::write_json(w, &trimmed)
     })?;
     let oldest = at - SignedDuration::from_secs(i64::try_from(keep).unwrap_or(i64::MAX / 2));
     for (when, path) in runs(dir)? {
@@ -53,6 +55,21 @@ pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Resul
         }
     }
     Ok(())
+}
+
+/// A report as the history keeps it: every policy, with only the units that took, deleted or
+/// failed something, without their kept lists (a snapshot the history must know of appears when
+/// it is taken or deleted); drills whole.
+fn trimmed(report: &RunReport) -> RunReport {
+    let mut r = report.clone();
+    for p in &mut r.policies {
+        p.units
+            .retain(|u| u.created.is_some() || !u.deleted.is_empty() || !u.failures.is_empty());
+        for u in &mut p.units {
+            u.kept.clear();
+        }
+    }
+    r
 }
 
 /// The history's run files, with their times, oldest first.

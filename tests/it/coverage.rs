@@ -199,6 +199,23 @@ async fn thirty_days_report_a_missed_tick_and_pruned_ones_in_every_format() {
         r["policies"][0]["volumes"][0]["counts"],
         serde_json::json!({"met": 3, "pruned": 0, "lost": 0, "missed": 0, "pending": 0, "unknown": 27})
     );
+    // A run that changes nothing leaves a few hundred bytes of history, whatever the fleet.
+    let last = (base + SignedDuration::from_hours(1)).to_string();
+    let before: std::collections::BTreeSet<_> = std::fs::read_dir(&history)
+        .expect("history")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let again = cli.bare(&["policy", "apply", "-f", f, "--at", &last]).await;
+    assert_exit(&again, 0);
+    let added: Vec<_> = std::fs::read_dir(&history)
+        .expect("history")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(added.len(), 1);
+    let run: Value = serde_json::from_slice(&std::fs::read(&added[0]).expect("run")).expect("json");
+    assert_eq!(run["policies"][0]["units"], serde_json::json!([]), "{run}");
+    assert!(std::fs::metadata(&added[0]).expect("meta").len() < 1024);
     // csv and html are the report's formats only.
     let refused = cli.run(k, &["-o", "csv", "volume", "list"]).await;
     assert_exit(&refused, 2);

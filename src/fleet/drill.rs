@@ -566,7 +566,7 @@ async fn drill_one(
     let restored = restore(p, c, d, opts, &mut run).await;
     let result = match restored {
         Err(e) => Err(e),
-        Ok(op) => {
+        Ok((op, sent)) => {
             let wait = WaitOptions {
                 timeout: budget.saturating_sub(clock.elapsed()),
                 ..opts.wait.clone()
@@ -574,7 +574,9 @@ async fn drill_one(
             match crate::wait::wait_for(p, &op, &wait).await {
                 Err(e) => Err(format!("the restored volume did not become usable: {e}")),
                 Ok(()) => {
-                    let took = clock.elapsed();
+                    // Request sent → usable: the lock wait and the listing before it are not
+                    // the restore's.
+                    let took = sent.elapsed();
                     run.restore_seconds = Some(took.as_secs_f64());
                     run.slow = times.max_restore.is_some_and(|m| took.as_secs() > m);
                     verify(p, c, &mut run, budget.saturating_sub(clock.elapsed())).await
@@ -611,11 +613,15 @@ async fn drill_one(
             });
         }
         Ok(()) if run.slow => {
-            run.error.get_or_insert(format!(
+            let slow = format!(
                 "the restore took {:.0} s, more than max_restore ({} s)",
                 run.restore_seconds.unwrap_or_default(),
                 times.max_restore.unwrap_or_default()
-            ));
+            );
+            run.error = Some(match run.error.take() {
+                Some(later) => format!("{slow}; {later}"),
+                None => slow,
+            });
         }
         Ok(()) => {}
     }
@@ -641,7 +647,7 @@ async fn restore(
     d: &DrillPlan,
     opts: &Options,
     run: &mut DrillRun,
-) -> std::result::Result<crate::model::Operation, String> {
+) -> std::result::Result<(crate::model::Operation, Instant), String> {
     let (lock_dir, kind, scope, vol, wait) = (
         opts.lock_dir.clone(),
         p.kind().to_string(),
@@ -686,6 +692,7 @@ async fn restore(
         },
         ..CloneRequest::default()
     };
+    let sent = Instant::now();
     let (volume, op) = p
         .clone_volume(&req)
         .await
@@ -694,7 +701,7 @@ async fn restore(
     if volume.size_gib.is_some() {
         run.size_gib = volume.size_gib;
     }
-    Ok(op)
+    Ok((op, sent))
 }
 
 /// Run the policy's `verify` command, if any, on the usable volume.

@@ -252,6 +252,9 @@ pub struct CloneRequest {
     pub iops: Option<u32>,
     /// Tags (OUTSCALE) or metadata (PowerVC) of the new volume; EFS shares have none.
     pub tags: Vec<(String, String)>,
+    /// Make the new volume like the snapshot's source volume, as a restore does (OUTSCALE: its
+    /// volume type and, for `io1`, its IOPS); `volume_type` and `iops` win over it.
+    pub like_source: bool,
 }
 
 impl CloneRequest {

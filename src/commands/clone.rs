@@ -72,6 +72,7 @@ pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Re
         volume_type: args.volume_type,
         iops: args.iops,
         tags: vec![],
+        like_source: false,
     };
     mutating(ctx, Mutation::Clone(&req).describe(), async {
         let (volume, op) = p.clone_volume(&req).await?;

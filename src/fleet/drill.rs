@@ -690,6 +690,7 @@ async fn restore(
         } else {
             vec![]
         },
+        like_source: true,
         ..CloneRequest::default()
     };
     let sent = Instant::now();

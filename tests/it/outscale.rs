@@ -1370,7 +1370,14 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
         ))
-        .respond_with(ok("read-volume-source.json"))
+        // An io1 source: the restore is like it, type and IOPS.
+        .respond_with(ResponseTemplate::new(200).set_body_json({
+            let mut v: Value = serde_json::from_slice(&fixture("outscale/read-volume-source.json"))
+                .expect("fixture");
+            v["Volumes"][0]["VolumeType"] = json!("io1");
+            v["Volumes"][0]["Iops"] = json!(3000);
+            v
+        }))
         .with_priority(1)
         .mount(&server)
         .await;
@@ -1399,7 +1406,7 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
         .await;
     osc("CreateVolume")
         .and(body_partial_json(
-            json!({"SnapshotId": "snap-0000000d", "SubregionName": "eu-west-2a"}),
+            json!({"SnapshotId": "snap-0000000d", "SubregionName": "eu-west-2a", "VolumeType": "io1", "Iops": 3000}),
         ))
         .respond_with(ok("create-volume.json"))
         .expect(1)

@@ -336,33 +336,43 @@ impl Outscale {
                 reason: format!("the snapshot holds {min} GiB; the new volume cannot be smaller"),
             });
         }
+        // The source volume: where the clone goes by default, and what a restore is like.
+        let source = if req.subregion.is_none() || req.like_source {
+            match snap.volume_id.as_deref() {
+                Some(v) if check_id("volume id", "vol-", v).is_ok() => self.volume(v).await?,
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let (like_type, like_iops) = match (&source, req.like_source, &req.volume_type) {
+            (Some(s), true, None) => (
+                s.volume_type.clone(),
+                s.iops.filter(|_| s.volume_type.as_deref() == Some("io1")),
+            ),
+            _ => (None, None),
+        };
         let subregion = match &req.subregion {
             Some(s) => s.clone(),
-            None => {
-                let source = match snap.volume_id.as_deref() {
-                    Some(v) if check_id("volume id", "vol-", v).is_ok() => self.volume(v).await?,
-                    _ => None,
-                };
-                source
-                    .and_then(|v| v.subregion_name)
-                    .ok_or_else(|| Error::Usage {
-                        message: format!(
-                            "cannot tell where to create the clone: the source volume of {} is gone",
-                            req.snapshot
-                        ),
-                        hint: Some(format!(
-                            "pass --subregion, e.g. --subregion {}a",
-                            self.client.region()
-                        )),
-                    })?
-            }
+            None => source
+                .and_then(|v| v.subregion_name)
+                .ok_or_else(|| Error::Usage {
+                    message: format!(
+                        "cannot tell where to create the clone: the source volume of {} is gone",
+                        req.snapshot
+                    ),
+                    hint: Some(format!(
+                        "pass --subregion, e.g. --subregion {}a",
+                        self.client.region()
+                    )),
+                })?,
         };
         let body = CreateVolumeBody {
             snapshot_id: &req.snapshot,
             subregion_name: &subregion,
             size: req.size_gib,
-            volume_type: req.volume_type.as_deref(),
-            iops: req.iops,
+            volume_type: req.volume_type.as_deref().or(like_type.as_deref()),
+            iops: req.iops.or(like_iops),
             client_token: client_token(),
         };
         let mut tags = tags_of(req.name.as_ref(), &req.tags)?;

@@ -41,6 +41,10 @@ pub(super) struct OscVolume {
     pub(super) creation_date: Option<String>,
     #[serde(default)]
     pub(super) tags: Vec<ResourceTag>,
+    #[serde(default)]
+    pub(super) volume_type: Option<String>,
+    #[serde(default)]
+    pub(super) iops: Option<u32>,
 }
 
 /// `SnapshotExportTask`.

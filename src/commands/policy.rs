@@ -58,7 +58,7 @@ fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> 
     let mut compiled = crate::fleet::plan::compile(&checked)?;
     for c in &mut compiled {
         if c.drill.is_some() && c.state_dir.is_none() {
-            c.state_dir = Some(crate::fleet::drill::state_dir(None, env)?);
+            c.state_dir = Some(crate::fleet::drill::resolve_state_dir(None, env)?);
         }
     }
     let mut chosen = Vec::new();

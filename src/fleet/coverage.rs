@@ -29,9 +29,6 @@ use crate::error::{Error, Result};
 /// Schema of `policy report -o json`.
 pub const COVERAGE_SCHEMA: &str = "snapctl.coverage-report/v1";
 
-/// Default of `history_keep`.
-pub const DEFAULT_KEEP: &str = "400d";
-
 const PREFIX: &str = "run-";
 
 /// Record a run's report in the history directory (private, created if needed), then delete the
@@ -45,8 +42,9 @@ pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Resul
         fastrand::u32(..)
     );
     let trimmed = trimmed(report);
-    super::report::write_atomically_with(&dir.join(name), 0o600, &mut |w| {
-        crate::output::write_json(w, &trimmed)
+    // Compact JSON: the history is read by snapctl, not by people.
+    super::atomic::write_atomically_with(&dir.join(name), 0o600, &mut |w| {
+        serde_json::to_writer(&mut *w, &trimmed).map_err(std::io::Error::other)
     })?;
     let oldest = at - SignedDuration::from_secs(i64::try_from(keep).unwrap_or(i64::MAX / 2));
     for (when, path) in runs(dir)? {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::file::DrillTimes;
 use super::plan::{Compiled, Unit};
 use crate::error::{Error, Result};
-use crate::kind::{ProviderKind, Support};
+use crate::kind::ProviderKind;
 use crate::model::{CloneRequest, SnapshotState, Volume};
 use crate::provider::Provider;
 use crate::wait::WaitOptions;
@@ -42,20 +42,8 @@ pub const TAG_KEY: &str = "snapctl:drill";
 const NAME_PREFIX: &str = "snapctl-drill.";
 const DESCRIPTION_PREFIX: &str = "snapctl:v1 drill policy=";
 
-/// Whether `kind` can be drilled: it must make a volume from a snapshot (and delete it).
-pub fn supported(kind: ProviderKind) -> std::result::Result<(), String> {
-    let e = crate::providers::entry(kind);
-    if e.capabilities.clone == Support::No {
-        return Err(format!(
-            "{} ({kind}) has no call that makes a volume from a snapshot, so a snapshot cannot be restored to drill it; drop drill from this policy",
-            e.product
-        ));
-    }
-    Ok(())
-}
-
 /// The name of a volume a drill of `policy` restores at `at`.
-pub fn volume_name(policy: &str, at: Timestamp) -> String {
+pub fn restored_name(policy: &str, at: Timestamp) -> String {
     format!("{NAME_PREFIX}{policy}.{}", crate::model::stamp(at))
 }
 
@@ -125,7 +113,7 @@ pub struct Record {
 
 /// The state directory: the policy file's `state_dir`, else `SNAPCTL_STATE_DIR`, else the
 /// user's state directory (`$XDG_STATE_HOME/snapctl`, `~/.local/state/snapctl`).
-pub fn state_dir(given: Option<&Path>, env: &crate::config::Env) -> Result<PathBuf> {
+pub fn resolve_state_dir(given: Option<&Path>, env: &crate::config::Env) -> Result<PathBuf> {
     if let Some(dir) = given {
         return Ok(dir.to_path_buf());
     }
@@ -184,7 +172,7 @@ pub fn load(dir: &Path, policy: &str) -> Result<State> {
 fn save(dir: &Path, policy: &str, state: &State) -> Result<()> {
     crate::lock::private_dir(dir, "state directory", "SNAPCTL_STATE_DIR")?;
     let text = serde_json::to_string_pretty(state).expect("the drill state serialises");
-    super::report::write_atomically(&state_path(dir, policy), &(text + "\n"), 0o600)
+    super::atomic::write_atomically(&state_path(dir, policy), &(text + "\n"), 0o600)
 }
 
 /// The start of the cadence tick `now` is in (whole multiples of `every` since the epoch).
@@ -209,28 +197,7 @@ pub fn choose<'a>(state: &State, candidates: &[&'a str], n: usize) -> Vec<&'a st
     order
 }
 
-/// A drill the plan makes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DrillPlan {
-    /// The volume drilled.
-    pub volume_id: String,
-    /// Its name.
-    pub volume_name: Option<String>,
-    /// The snapshot restored, as planned: the newest the policy keeps, or `None` when the run
-    /// takes one first (the drill restores the newest owned snapshot when it runs).
-    pub snapshot_id: Option<String>,
-    /// Size of the volume the drill creates, in GiB (it exists, and is billed, while it runs).
-    pub size_gib: Option<u64>,
-}
-
-/// A volume an earlier drill left behind, to delete.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LeftOver {
-    /// Its id.
-    pub volume_id: String,
-    /// Its name.
-    pub name: Option<String>,
-}
+pub use super::plan::{DrillPlan, LeftOver};
 
 /// A policy's drills as planned: the drills, the clean-ups, and why nothing could be planned.
 pub type Planned = (Vec<DrillPlan>, Vec<LeftOver>, Option<String>);
@@ -275,7 +242,7 @@ pub fn plan(
     let (Some(times), Some(left)) = (c.drill, left) else {
         return (vec![], vec![], None);
     };
-    if let Err(why) = supported(kind) {
+    if let Err(why) = super::file::drill_refusal(kind) {
         return (vec![], vec![], Some(why));
     }
     let left = match left {
@@ -683,7 +650,7 @@ async fn restore(
     let req = CloneRequest {
         volume: Some(d.volume_id.clone()),
         snapshot: newest.id.clone(),
-        name: Some(volume_name(&c.policy.id, Timestamp::now())),
+        name: Some(restored_name(&c.policy.id, Timestamp::now())),
         description: Some(volume_description(&c.policy.id, &newest.id)),
         tags: if marking.tag {
             vec![(TAG_KEY.to_string(), c.policy.id.clone())]
@@ -888,7 +855,7 @@ mod tests {
     #[test]
     fn only_the_whole_mark_makes_a_drill_volume() {
         let at = ts("2026-12-01T10:00:00Z");
-        let name = volume_name("db-gold", at);
+        let name = restored_name("db-gold", at);
         let desc = volume_description("db-gold", "snap-1");
         assert_eq!(name, "snapctl-drill.db-gold.20261201T100000Z");
         let efs = volume(ProviderKind::OvhEfs, &name, &desc, None);

@@ -284,6 +284,22 @@ fn cadence(text: &str) -> std::result::Result<u64, String> {
     }
 }
 
+/// Default of `history_keep`: how long the run history keeps a run.
+pub const DEFAULT_HISTORY_KEEP: &str = "400d";
+
+/// Why `kind` cannot be drilled, if it cannot: a drill makes a volume from a snapshot (and
+/// deletes it), which the registry says the provider can (`clone`).
+pub fn drill_refusal(kind: ProviderKind) -> std::result::Result<(), String> {
+    let e = crate::providers::entry(kind);
+    if e.capabilities.clone == crate::kind::Support::No {
+        return Err(format!(
+            "{} ({kind}) has no call that makes a volume from a snapshot, so a snapshot cannot be restored to drill it; drop drill from this policy",
+            e.product
+        ));
+    }
+    Ok(())
+}
+
 /// The longest duration a policy file may give (cadences, alert ages, hook timeouts): ten years.
 const MAX_DURATION_SECS: u64 = 10 * 366 * 86_400;
 
@@ -416,7 +432,7 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
                     .and_then(|(_, _, k)| *k)
             });
             if let (None, Some(kind), Some(_)) = (p.provider, kind, &p.drill)
-                && let Err(why) = super::drill::supported(kind)
+                && let Err(why) = drill_refusal(kind)
             {
                 return Err(Error::Usage {
                     message: format!(
@@ -527,15 +543,11 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             hint: Some("the gateway's base URL, e.g. http://pushgateway.monitoring:9091".into()),
         })?;
     }
-    let history_keep = cadence(
-        file.history_keep
-            .as_deref()
-            .unwrap_or(super::coverage::DEFAULT_KEEP),
-    )
-    .map_err(|why| Error::Usage {
-        message: format!("{shown}: history_keep: {why}"),
-        hint: Some("a duration such as 400d".into()),
-    })?;
+    let history_keep = cadence(file.history_keep.as_deref().unwrap_or(DEFAULT_HISTORY_KEEP))
+        .map_err(|why| Error::Usage {
+            message: format!("{shown}: history_keep: {why}"),
+            hint: Some("a duration such as 400d".into()),
+        })?;
     if let Some(tz) = &file.timezone {
         jiff::tz::TimeZone::get(tz).map_err(|e| Error::Usage {
             message: format!("{shown}: timezone {tz:?}: {e}"),
@@ -708,7 +720,7 @@ fn check_drill(p: &Policy) -> std::result::Result<Option<DrillTimes>, Refusal> {
     };
     let secs = |what: &str, t: &str| cadence(t).map_err(|why| ("drill", format!("{what}: {why}")));
     if let Some(kind) = p.provider {
-        super::drill::supported(kind).map_err(|why| ("drill", why))?;
+        drill_refusal(kind).map_err(|why| ("drill", why))?;
     }
     let volumes = d.volumes.unwrap_or(1);
     if volumes == 0 {

@@ -6,6 +6,7 @@
 //! writes the metrics and the files; [`orphans`] finds what no policy manages and adopts
 //! `rotate`'s snapshots; [`rotate`] is the `rotate` command as a one-policy run of the engine.
 
+pub mod atomic;
 pub mod cadence;
 pub mod coverage;
 pub mod drill;

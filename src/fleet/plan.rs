@@ -257,13 +257,36 @@ pub struct PolicyPlan {
     pub units: Vec<Unit>,
     /// Restore drills due this run (`drill`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drills: Vec<super::drill::DrillPlan>,
+    pub drills: Vec<DrillPlan>,
     /// Volumes earlier drills left behind, deleted this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drill_cleanups: Vec<super::drill::LeftOver>,
+    pub drill_cleanups: Vec<LeftOver>,
     /// Why the policy's drills could not be planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill_error: Option<String>,
+}
+
+/// A drill the plan makes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrillPlan {
+    /// The volume drilled.
+    pub volume_id: String,
+    /// Its name.
+    pub volume_name: Option<String>,
+    /// The snapshot restored, as planned: the newest the policy keeps, or `None` when the run
+    /// takes one first (the drill restores the newest owned snapshot when it runs).
+    pub snapshot_id: Option<String>,
+    /// Size of the volume the drill creates, in GiB (it exists, and is billed, while it runs).
+    pub size_gib: Option<u64>,
+}
+
+/// A volume an earlier drill left behind, to delete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeftOver {
+    /// Its id.
+    pub volume_id: String,
+    /// Its name.
+    pub name: Option<String>,
 }
 
 /// A whole plan: what `policy plan` prints and `policy apply` carries out.

@@ -239,6 +239,28 @@ fn file_name(parts: &[&str]) -> String {
     name
 }
 
+/// [`acquire`] from async code: the wait for the lock blocks, so it runs off the runtime.
+pub async fn acquire_async(
+    dir: &Path,
+    provider: &str,
+    scope: &str,
+    volume: &str,
+    wait: Duration,
+) -> Result<VolumeLock> {
+    let (dir, provider, scope, volume) = (
+        dir.to_path_buf(),
+        provider.to_string(),
+        scope.to_string(),
+        volume.to_string(),
+    );
+    tokio::task::spawn_blocking(move || acquire(&dir, &provider, &scope, &volume, wait))
+        .await
+        .map_err(|e| Error::Io {
+            action: "cannot take the lock".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
 /// Take the lock for one volume, waiting up to `wait` (zero: fail at once with exit 8).
 pub fn acquire(
     dir: &Path,

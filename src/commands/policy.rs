@@ -442,11 +442,9 @@ async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> Result<u8> 
                 .iter()
                 .filter(|o| o.provider == kind && o.kind == "drill_volume")
             {
-                let p = t.provider.as_ref();
-                let gone = match p.delete_volume(&o.id).await {
-                    Ok(op) => crate::wait::wait_for(p, &op, &wait).await,
-                    Err(e) => Err(e),
-                };
+                let gone =
+                    crate::fleet::drill::delete_drill_volume(t.provider.as_ref(), &o.id, &wait)
+                        .await;
                 if let Err(e) = gone {
                     failed += 1;
                     eprintln!(
@@ -1388,14 +1386,9 @@ async fn apply_run(
     // One apply per policy file at a time (exit 8): cron overlapping a slow run.
     let dir = lock_dir(env)?;
     let scope = crate::lock::file_scope(&a.run.file);
-    let _lock = tokio::task::spawn_blocking(move || {
-        crate::lock::acquire(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
-    })
-    .await
-    .map_err(|e| Error::Io {
-        action: "cannot take the policy file's lock".into(),
-        source: std::io::Error::other(e.to_string()),
-    })??;
+    let _lock =
+        crate::lock::acquire_async(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
+            .await?;
     let targets = connect_all(f, &loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
     let listed_at = jiff::Timestamp::now();

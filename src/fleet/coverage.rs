@@ -653,10 +653,10 @@ pub fn table(r: &Coverage) -> String {
     let _ = writeln!(
         out,
         "Coverage {} → {}{}",
-        stamp(r.since),
-        stamp(r.until),
+        human_time(r.since),
+        human_time(r.until),
         match r.history_from {
-            Some(t) => format!(", history from {}", stamp(Some(t))),
+            Some(t) => format!(", history from {}", human_time(Some(t))),
             None => ", no history (set history_dir): ticks not answered now are unknown".into(),
         }
     );
@@ -745,7 +745,8 @@ fn rpo_words(secs: i64) -> String {
     super::file::cadence_words(minutes * 60)
 }
 
-fn stamp(t: Option<Timestamp>) -> String {
+/// A time for people: `2026-12-02 17:45 UTC`, `-` for none.
+fn human_time(t: Option<Timestamp>) -> String {
     t.map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "-".into())
 }
@@ -781,14 +782,14 @@ pub fn html(r: &Coverage) -> String {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>snapctl coverage {} to {}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<h1>Snapshot coverage</h1>\n<p class=\"window\">From <time>{}</time> to <time>{}</time>. {}</p>\n",
-        esc(&stamp(r.since)),
-        esc(&stamp(r.until)),
-        esc(&stamp(r.since)),
-        esc(&stamp(r.until)),
+        esc(&human_time(r.since)),
+        esc(&human_time(r.until)),
+        esc(&human_time(r.since)),
+        esc(&human_time(r.until)),
         match r.history_from {
             Some(h) => format!(
                 "Run history from <time>{}</time> ({} runs in the window).",
-                esc(&stamp(Some(h))),
+                esc(&human_time(Some(h))),
                 r.history_runs
             ),
             None => "No run history (history_dir is not set): ticks not answered by a snapshot kept now are unknown.".into(),

@@ -378,26 +378,18 @@ pub async fn carry_out(
         return out;
     };
     let id = c.policy.id.clone();
-    let lock = {
-        let (lock_dir, kind, scope, id) = (
-            opts.lock_dir.clone(),
-            p.kind().to_string(),
-            p.scope(),
-            format!("drill-{id}"),
-        );
-        tokio::task::spawn_blocking(move || {
-            crate::lock::acquire(&lock_dir, &kind, &scope, &id, Duration::ZERO)
-        })
-        .await
-    };
+    let lock = crate::lock::acquire_async(
+        &opts.lock_dir,
+        p.kind().as_str(),
+        &p.scope(),
+        &format!("drill-{id}"),
+        Duration::ZERO,
+    )
+    .await;
     let _lock = match lock {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
-            out.error = Some(format!("another drill of policy {id} is running: {e}"));
-            return out;
-        }
+        Ok(l) => l,
         Err(e) => {
-            out.error = Some(format!("cannot take the drill lock: {e}"));
+            out.error = Some(format!("another drill of policy {id} is running: {e}"));
             return out;
         }
     };
@@ -492,12 +484,20 @@ pub async fn carry_out(
     out
 }
 
-/// Delete a volume an earlier drill left (its mark was checked when it was listed).
+/// Delete a volume a drill made (its mark was checked when it was listed, or the drill made it
+/// this run) and wait until it is gone. The DELETE is sent even after a signal (the drill's own
+/// volume is not left behind); a signal ends the wait, and then the volume counts as deleted.
+pub async fn delete_drill_volume(p: &dyn Provider, id: &str, wait: &WaitOptions) -> Result<()> {
+    let op = crate::interrupt::finishing(p.delete_volume(id)).await?;
+    if crate::interrupt::requested() {
+        return Ok(());
+    }
+    crate::wait::wait_for(p, &op, wait).await
+}
+
+/// Delete a volume an earlier drill left.
 async fn clean_up(p: &dyn Provider, l: &LeftOver, wait: &WaitOptions) -> Cleanup {
-    let result = match p.delete_volume(&l.volume_id).await {
-        Ok(op) => crate::wait::wait_for(p, &op, wait).await,
-        Err(e) => Err(e),
-    };
+    let result = delete_drill_volume(p, &l.volume_id, wait).await;
     Cleanup {
         volume_id: l.volume_id.clone(),
         name: l.name.clone(),
@@ -552,14 +552,7 @@ async fn drill_one(
         }
     };
     if let Some(vol) = run.restored_volume_id.clone() {
-        // Sent even after a signal: the drill's own volume is not left behind.
-        let gone = match crate::interrupt::finishing(p.delete_volume(&vol)).await {
-            // A signal ends waits at once: the DELETE is sent, its end is not awaited.
-            Ok(_) if crate::interrupt::requested() => Ok(()),
-            Ok(op) => crate::wait::wait_for(p, &op, &opts.wait).await,
-            Err(e) => Err(e),
-        };
-        match gone {
+        match delete_drill_volume(p, &vol, &opts.wait).await {
             Ok(()) => run.cleaned_up = true,
             Err(e) => {
                 let why = format!(
@@ -615,18 +608,14 @@ async fn restore(
     opts: &Options,
     run: &mut DrillRun,
 ) -> std::result::Result<(crate::model::Operation, Instant), String> {
-    let (lock_dir, kind, scope, vol, wait) = (
-        opts.lock_dir.clone(),
-        p.kind().to_string(),
-        p.scope(),
-        d.volume_id.clone(),
+    let _lock = crate::lock::acquire_async(
+        &opts.lock_dir,
+        p.kind().as_str(),
+        &p.scope(),
+        &d.volume_id,
         opts.lock_wait.max(LOCK_WAIT),
-    );
-    let _lock = tokio::task::spawn_blocking(move || {
-        crate::lock::acquire(&lock_dir, &kind, &scope, &vol, wait)
-    })
+    )
     .await
-    .map_err(|e| e.to_string())?
     .map_err(|e| format!("cannot take the volume's lock: {e}"))?;
     let snapshots = p
         .list_snapshots(Some(&d.volume_id))

@@ -499,23 +499,15 @@ async fn volume_lock(
     volume: &str,
     opts: &Options,
 ) -> std::result::Result<crate::lock::VolumeLock, Arc<Error>> {
-    let (dir, kind, scope, vol, wait) = (
-        opts.lock_dir.clone(),
-        p.kind().to_string(),
-        p.scope(),
-        volume.to_string(),
+    crate::lock::acquire_async(
+        &opts.lock_dir,
+        p.kind().as_str(),
+        &p.scope(),
+        volume,
         opts.lock_wait,
-    );
-    match tokio::task::spawn_blocking(move || crate::lock::acquire(&dir, &kind, &scope, &vol, wait))
-        .await
-    {
-        Ok(Ok(l)) => Ok(l),
-        Ok(Err(e)) => Err(Arc::new(e)),
-        Err(e) => Err(Arc::new(Error::Io {
-            action: "cannot take the volume lock".into(),
-            source: std::io::Error::other(e.to_string()),
-        })),
-    }
+    )
+    .await
+    .map_err(Arc::new)
 }
 
 /// A unit after its create was sent (or was not due, or it stopped).

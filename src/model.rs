@@ -365,9 +365,9 @@ pub struct ExportRequest {
 }
 
 /// A request to create a snapshot from an exported image.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ImportRequest {
-    /// Pre-signed URL of the image.
+    /// Pre-signed URL of the image: a credential, never shown (`Debug` hides it).
     pub file_location: String,
     /// Size in bytes (at least the original's).
     pub size_bytes: u64,
@@ -375,6 +375,31 @@ pub struct ImportRequest {
     pub name: Option<String>,
     /// Description.
     pub description: Option<String>,
+    /// Further tags (`Name` aside), written with the name.
+    pub tags: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ImportRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportRequest")
+            .field("file_location", &"***")
+            .field("size_bytes", &self.size_bytes)
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("tags", &self.tags)
+            .finish()
+    }
+}
+
+/// An object of a bucket (an exported snapshot image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// A snapshot export in progress or done.

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     ClonePair, CloneRequest, CloneVolumesRequest, CopyRequest, CreateSnapshot, ExportRequest,
     ExportTask, ImportRequest, Operation, Progress, Schedule, ScheduleChange, ScheduleRemoval,
-    ScheduleSpec, ShareRequest, Snapshot, SnapshotUpdate, Volume,
+    ScheduleSpec, ShareRequest, Snapshot, SnapshotUpdate, StoredObject, Volume,
 };
 use async_trait::async_trait;
 
@@ -147,6 +147,12 @@ pub trait Provider: Send + Sync {
             "snapshot export",
             "this provider's API has no snapshot export",
         ))
+    }
+
+    /// The export route (export tasks, the bucket they write to, pre-signed reads) where the
+    /// provider has one: OUTSCALE's cross-region copies go through it.
+    fn export_route(&self) -> Option<&dyn ExportRoute> {
+        None
     }
 
     /// Create a snapshot from an exported image.
@@ -349,4 +355,19 @@ pub async fn create_snapshot_once(
         }
         other => other,
     }
+}
+
+/// What a cross-region copy needs beyond [`Provider`]: the export tasks of a snapshot and the
+/// objects they leave in a bucket of the same region (OUTSCALE: `ReadSnapshotExportTasks` and
+/// OOS, signed with the same keys).
+#[async_trait]
+pub trait ExportRoute: Send + Sync {
+    /// Every export task of `snapshot` the API still reports.
+    async fn export_tasks_of(&self, snapshot: &str) -> Result<Vec<ExportTask>>;
+    /// The objects of `bucket` whose key starts with `prefix`.
+    async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<StoredObject>>;
+    /// A read of one object, pre-signed for `ttl` seconds: a credential, never to be shown.
+    fn presign_get(&self, bucket: &str, key: &str, ttl: u64) -> secrecy::SecretString;
+    /// Delete one object (gone already is done).
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()>;
 }

@@ -205,6 +205,7 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                 size_bytes: size,
                 name,
                 description,
+                tags: vec![],
             };
             mutating(ctx, Mutation::Import(&req).describe(), async {
                 let (snap, op) = p.import_snapshot(&req).await?;

@@ -210,6 +210,10 @@ impl Provider for Checked {
         self.inner.get_export_task(id).await
     }
 
+    fn export_route(&self) -> Option<&dyn crate::provider::ExportRoute> {
+        self.inner.export_route()
+    }
+
     async fn import_snapshot(&self, req: &ImportRequest) -> Result<(Snapshot, Operation)> {
         let (s, op) = self.inner.import_snapshot(req).await?;
         Ok((self.made_snapshot("import a snapshot", s)?, op))

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod config;
+pub mod oos;
 pub mod sign;
 
 mod prepare;
@@ -70,6 +71,8 @@ fn check_account(value: &str) -> Result<()> {
 #[derive(Debug)]
 pub struct Outscale {
     client: OscClient,
+    /// The region's object storage, for the export route.
+    oos: oos::Oos,
     /// The caller's account id (ReadAccounts), once asked; `None` when the call was refused.
     own_account: tokio::sync::OnceCell<Option<String>>,
 }
@@ -105,6 +108,7 @@ impl Outscale {
     pub fn new(settings: &Settings, config: config::OscConfig, http: Arc<Http>) -> Self {
         let page = settings.profile.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         Outscale {
+            oos: oos::Oos::new(http.clone(), config.clone()),
             client: OscClient::new(http, config, page),
             own_account: tokio::sync::OnceCell::new(),
         }
@@ -457,6 +461,10 @@ impl Provider for Outscale {
         Ok(map_export(self.export_task(id).await?))
     }
 
+    fn export_route(&self) -> Option<&dyn crate::provider::ExportRoute> {
+        Some(self)
+    }
+
     async fn import_snapshot(&self, req: &ImportRequest) -> Result<(Snapshot, Operation)> {
         let prepared = self.prepare(&Mutation::Import(req)).await?;
         let resp: SnapshotResponse = self.send(&prepared).await?;
@@ -523,6 +531,37 @@ impl Provider for Outscale {
                 })
             }
         }
+    }
+}
+
+#[async_trait]
+impl crate::provider::ExportRoute for Outscale {
+    async fn export_tasks_of(&self, snapshot: &str) -> Result<Vec<ExportTask>> {
+        check_id("snapshot id", "snap-", snapshot)?;
+        self.client
+            .read_all(
+                "ReadSnapshotExportTasks",
+                json!({ "SnapshotIds": [snapshot] }),
+                &format!("read the export tasks of snapshot {snapshot}"),
+                |t: OscExportTask| Some(map_export(t)),
+            )
+            .await
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<crate::model::StoredObject>> {
+        self.oos.list(bucket, prefix).await
+    }
+
+    fn presign_get(&self, bucket: &str, key: &str, ttl: u64) -> secrecy::SecretString {
+        self.oos.presign_get(bucket, key, ttl)
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        self.oos.delete(bucket, key).await
     }
 }
 

@@ -248,7 +248,8 @@ impl Outscale {
                         value: "(the URL given)".into(),
                         reason: format!("not a URL: {e}"),
                     })?;
-                if url.scheme() != "https" {
+                // Plain http only where snapctl itself would send there (loopback: the emulator).
+                if url.scheme() != "https" && !crate::http::is_loopback(&url) {
                     return Err(Error::InvalidInput {
                         what: "file location",
                         value: url.scheme().to_string(),
@@ -268,7 +269,7 @@ impl Outscale {
                 Ok(PreparedCall {
                     action: "CreateSnapshot",
                     body: to_body(&body),
-                    tags: tags_of(req.name.as_ref(), &[])?,
+                    tags: tags_of(req.name.as_ref(), &req.tags)?,
                     what: "import a snapshot from a bucket".into(),
                     idempotent: true,
                 })

@@ -7,6 +7,7 @@
 //! `--latency`, `--throttle`, `--seed`). It shares no code path with the client except the
 //! signature functions, which it uses to check, not to make, signatures.
 
+mod oos;
 mod outscale;
 mod ovh;
 mod powervc;
@@ -38,6 +39,15 @@ pub const OSC_AK: &str = "EMULATORACCESSKEY001";
 pub const OSC_SK: &str = "emulatorSecretKey00000000000000000000001";
 /// Demo OUTSCALE region.
 pub const OSC_REGION: &str = "eu-west-2";
+/// The second OUTSCALE Region the emulator serves (OUTSCALE accounts are per Region: its own
+/// account and keys), the destination of cross-region copies.
+pub const OSC_DR_REGION: &str = "cloudgouv-eu-west-1";
+/// Demo access key of the account in [`OSC_DR_REGION`].
+pub const OSC_DR_AK: &str = "EMULATORACCESSKEYDR1";
+/// Demo secret key of the account in [`OSC_DR_REGION`].
+pub const OSC_DR_SK: &str = "emulatorSecretKeyDr00000000000000000001";
+/// The OOS bucket the [`OSC_REGION`] account owns (exports of cross-region copies go there).
+pub const OSC_BUCKET: &str = "snapctl-dr";
 /// Demo PowerVC user.
 pub const PVC_USER: &str = "root";
 /// Demo PowerVC password.
@@ -98,6 +108,9 @@ pub(crate) struct World {
     pub clock_offset: jiff::SignedDuration,
     pub ovh: ovh::OvhState,
     pub osc: outscale::OscState,
+    /// The account in [`OSC_DR_REGION`]; swapped with `osc` while a request to that Region is
+    /// answered, so every handler works on "the" account.
+    pub osc_dr: outscale::OscState,
     pub pvc: powervc::PvcState,
     throttle_window: (Instant, u32),
     /// Every request that asked for a change (`METHOD /path`), for tests of `--dry-run`.
@@ -224,6 +237,15 @@ impl Emulator {
         }
     }
 
+    /// The keys of the objects in an OUTSCALE bucket of [`OSC_REGION`] (tests of what exports
+    /// leave behind).
+    pub fn bucket_keys(&self, bucket: &str) -> Vec<String> {
+        self.world
+            .lock()
+            .map(|w| w.osc.object_keys(bucket))
+            .unwrap_or_default()
+    }
+
     /// Move the emulated clock (timestamps of new objects) by `offset` from the real one.
     pub fn set_clock_offset(&self, offset: jiff::SignedDuration) {
         if let Ok(mut w) = self.world.lock() {
@@ -274,7 +296,8 @@ pub async fn start(mut config: EmulatorConfig) -> std::io::Result<Emulator> {
         config: config.clone(),
         clock_offset: jiff::SignedDuration::ZERO,
         ovh: ovh::OvhState::default(),
-        osc: outscale::OscState::default(),
+        osc: outscale::OscState::new(OSC_REGION),
+        osc_dr: outscale::OscState::new(OSC_DR_REGION),
         pvc: powervc::PvcState::default(),
         throttle_window: (Instant::now(), 0),
         changes: Vec::new(),
@@ -330,6 +353,8 @@ pub(crate) struct Req {
     pub method: Method,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// The query as sent (signatures are over it).
+    pub raw_query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -423,6 +448,7 @@ pub(crate) fn empty(status: u16, headers: &[(&str, String)]) -> Response<Body> {
 enum Api {
     Ovh,
     Outscale,
+    Oos,
     Powervc,
 }
 
@@ -431,6 +457,8 @@ fn api_of(path: &str) -> Option<Api> {
         Some(Api::Ovh)
     } else if path.starts_with("/api/v1/") {
         Some(Api::Outscale)
+    } else if path == "/oos" || path.starts_with("/oos/") {
+        Some(Api::Oos)
     } else if path.starts_with("/identity") || path.starts_with("/volume") {
         Some(Api::Powervc)
     } else {
@@ -464,6 +492,7 @@ fn fault(world: &mut World, api: &Api) -> Option<Response<Body>> {
                     serde_json::json!({"Errors": [{"Code": "24", "Type": "ErrorOperationThrottledPerAccount", "Details": "Request rate exceeded."}], "ResponseContext": {"RequestId": "emulator-throttled"}}),
                     &retry,
                 ),
+                Api::Oos => oos::error(503, "SlowDown", "Please reduce your request rate.", &retry),
                 Api::Powervc => reply(
                     413,
                     serde_json::json!({"overLimit": {"code": 413, "message": "Over limit", "retryAfter": "1"}}),
@@ -482,6 +511,12 @@ fn fault(world: &mut World, api: &Api) -> Option<Response<Body>> {
             Api::Outscale => reply(
                 503,
                 serde_json::json!({"Errors": [{"Code": "6", "Type": "ErrorOperationThrottledWholePlatform", "Details": "Request rate exceeded."}], "ResponseContext": {"RequestId": "emulator-fault"}}),
+                &[],
+            ),
+            Api::Oos => oos::error(
+                503,
+                "ServiceUnavailable",
+                "Service unavailable (emulated)",
                 &[],
             ),
             Api::Powervc => reply(
@@ -558,6 +593,7 @@ async fn answer(
         query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect(),
+        raw_query: uri.query().unwrap_or("").to_string(),
         headers,
         body,
     };
@@ -643,6 +679,7 @@ async fn answer(
     match api {
         Api::Ovh => ovh::handle(&mut world, &req),
         Api::Outscale => outscale::handle(&mut world, &req),
+        Api::Oos => oos::handle(&mut world, &req),
         Api::Powervc => powervc::handle(&mut world, &req),
     }
 }

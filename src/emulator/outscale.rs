@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::strings;
-use super::{OSC_AK, OSC_REGION, OSC_SK, Req, World, reply};
+use super::{
+    OSC_AK, OSC_BUCKET, OSC_DR_AK, OSC_DR_REGION, OSC_DR_SK, OSC_REGION, OSC_SK, Req, World, reply,
+};
 
 pub(crate) struct OscVolume {
     pub(crate) id: String,
@@ -39,6 +41,8 @@ pub(crate) struct OscSnap {
     token: Option<String>,
     /// A `State` set by `POST /_emulator/state`, reported instead of the computed one.
     forced: Option<&'static str>,
+    /// Made from an image in a bucket (`FileLocation`): `importing` until ready.
+    imported: bool,
 }
 
 /// The emulated caller's account id (the API reference's own example).
@@ -53,11 +57,30 @@ pub(crate) struct Export {
     prefix: Option<String>,
     format: String,
     started: Instant,
+    /// Its object is in the bucket (written once the task completes).
+    written: bool,
 }
 
-/// OUTSCALE state.
-#[derive(Default)]
+/// An object of a bucket: an exported snapshot image.
+pub(crate) struct StoredObj {
+    /// Bytes of the image.
+    pub(crate) size: u64,
+    /// Bytes of the volume it holds (what `SnapshotSize` must cover on import).
+    pub(crate) original: u64,
+}
+
+/// The accounts the emulator knows: access key, secret key, Region.
+pub(crate) const ACCOUNTS: [(&str, &str, &str); 2] = [
+    (OSC_AK, OSC_SK, OSC_REGION),
+    (OSC_DR_AK, OSC_DR_SK, OSC_DR_REGION),
+];
+
+/// One Region's account.
 pub(crate) struct OscState {
+    /// The Region it is in.
+    pub(crate) region: &'static str,
+    /// Its OOS buckets: name → key → object.
+    pub(crate) buckets: BTreeMap<String, BTreeMap<String, StoredObj>>,
     pub(crate) volumes: Vec<OscVolume>,
     snaps: Vec<OscSnap>,
     tags: BTreeMap<String, Vec<(String, String)>>,
@@ -66,6 +89,27 @@ pub(crate) struct OscState {
 }
 
 impl OscState {
+    /// An empty account in `region`.
+    pub(crate) fn new(region: &'static str) -> Self {
+        OscState {
+            region,
+            buckets: BTreeMap::new(),
+            volumes: vec![],
+            snaps: vec![],
+            tags: BTreeMap::new(),
+            exports: vec![],
+            tokens: BTreeMap::new(),
+        }
+    }
+
+    /// The keys of `bucket`'s objects.
+    pub(crate) fn object_keys(&self, bucket: &str) -> Vec<String> {
+        self.buckets
+            .get(bucket)
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The first seeded volume (not in use).
     pub(crate) fn first_volume(&self) -> String {
         self.volumes
@@ -94,6 +138,7 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
         owner: OWN_ACCOUNT,
         token: None,
         forced: None,
+        imported: false,
     });
 }
 
@@ -127,6 +172,9 @@ pub(crate) fn seed_volumes(w: &mut World, n: usize) {
 pub(crate) fn seed(w: &mut World) {
     let past = Instant::now();
     let now = w.now();
+    for bucket in [OSC_BUCKET, "backups"] {
+        w.osc.buckets.insert(bucket.into(), BTreeMap::new());
+    }
     for (i, name) in ["db-data", "web"].iter().enumerate() {
         let id = format!("vol-{}", w.hex8());
         let mut tags = vec![("Name".into(), name.to_string())];
@@ -163,6 +211,7 @@ pub(crate) fn seed(w: &mut World) {
         owner: OWN_ACCOUNT,
         token: None,
         forced: None,
+        imported: false,
     });
     // ReadSnapshots also answers what other accounts make public: one such snapshot.
     let id = format!("snap-{}", w.hex8());
@@ -182,6 +231,7 @@ pub(crate) fn seed(w: &mut World) {
         owner: OTHER_ACCOUNT,
         token: None,
         forced: None,
+        imported: false,
     });
 }
 
@@ -273,7 +323,11 @@ fn snap_json(w: &World, s: &OscSnap) -> Value {
         "PermissionsToCreateVolume": {"AccountIds": s.accounts, "GlobalPermission": s.public},
         "Progress": progress,
         "SnapshotId": s.id,
-        "State": s.forced.unwrap_or(if done { "completed" } else { "pending" }),
+        "State": s.forced.unwrap_or(match (done, s.imported) {
+            (true, _) => "completed",
+            (false, true) => "importing",
+            (false, false) => "pending",
+        }),
         "Tags": tags_json(w, &s.id),
         "VolumeSize": s.size,
     });
@@ -327,8 +381,9 @@ fn volume_json(w: &World, v: &OscVolume) -> Value {
 }
 
 /// The OSC4 check: credential scope, signed headers and signature, recomputed from the request.
-fn authenticate(req: &Req) -> Option<Response<Body>> {
-    let denied = |why: &str| Some(err(401, "1", "AccessDenied", why));
+/// The Region of the account whose keys signed it.
+fn authenticate(req: &Req) -> Result<&'static str, Box<Response<Body>>> {
+    let denied = |why: &str| Err(Box::new(err(401, "1", "AccessDenied", why)));
     let Some(auth) = req.header("authorization") else {
         return denied("missing Authorization");
     };
@@ -342,10 +397,10 @@ fn authenticate(req: &Req) -> Option<Response<Body>> {
     let [ak, _day, region, "api", "osc4_request"] = parts.as_slice() else {
         return denied("malformed credential scope");
     };
-    if *ak != OSC_AK {
+    let Some(&(ak, sk, home)) = ACCOUNTS.iter().find(|(k, _, _)| k == ak) else {
         return denied("unknown access key");
-    }
-    if *region != OSC_REGION {
+    };
+    if *region != home {
         return denied("the credential scope names another region");
     }
     let (Some(date), Some(host), Some(ct)) = (
@@ -370,9 +425,9 @@ fn authenticate(req: &Req) -> Option<Response<Body>> {
         ];
         let expected = crate::providers::outscale::sign::authorization(
             crate::providers::outscale::sign::OSC4,
-            OSC_AK,
-            OSC_SK,
-            OSC_REGION,
+            ak,
+            sk,
+            home,
             "api",
             date,
             &crate::providers::outscale::sign::SignedRequest {
@@ -385,7 +440,11 @@ fn authenticate(req: &Req) -> Option<Response<Body>> {
         auth == expected
     };
     let signed = matches(host) || bare_host.is_some_and(matches);
-    (!signed).then(|| err(401, "1", "AccessDenied", "signature mismatch"))
+    if signed {
+        Ok(home)
+    } else {
+        denied("signature mismatch")
+    }
 }
 
 /// `Filters.<key>` as strings.
@@ -585,9 +644,59 @@ fn page<T>(body: &Value, items: &[T], key: &str, json: impl Fn(&T) -> Value) -> 
 }
 
 pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
-    if let Some(refused) = authenticate(req) {
-        return refused;
+    let region = match authenticate(req) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
+    };
+    in_region(w, region, |w| answer(w, req))
+}
+
+/// `f` on the account of `region`: the other Region's account is swapped into `w.osc` for it.
+pub(crate) fn in_region<T>(w: &mut World, region: &str, f: impl FnOnce(&mut World) -> T) -> T {
+    if w.osc.region == region {
+        return f(w);
     }
+    std::mem::swap(&mut w.osc, &mut w.osc_dr);
+    let out = f(w);
+    std::mem::swap(&mut w.osc, &mut w.osc_dr);
+    out
+}
+
+/// Completed exports leave their image in the bucket: `<OsuPrefix><snapshot id>.<format>`.
+fn settle_exports(w: &mut World) {
+    let delay = w.config.delay;
+    let st = &mut w.osc;
+    for e in st.exports.iter_mut().filter(|e| !e.written) {
+        if e.started.elapsed() < delay {
+            continue;
+        }
+        e.written = true;
+        let gib = st
+            .snaps
+            .iter()
+            .find(|s| s.id == e.snapshot)
+            .map_or(1, |s| s.size);
+        let key = format!(
+            "{}{}.{}",
+            e.prefix.as_deref().unwrap_or(""),
+            e.snapshot,
+            e.format
+        );
+        if let Some(b) = st.buckets.get_mut(&e.bucket) {
+            // A qcow2 image of a mostly empty volume: a fraction of its size.
+            b.insert(
+                key,
+                StoredObj {
+                    size: (gib << 30) / 8,
+                    original: gib << 30,
+                },
+            );
+        }
+    }
+}
+
+fn answer(w: &mut World, req: &Req) -> Response<Body> {
+    settle_exports(w);
     let action = req.path.trim_start_matches("/api/v1/");
     let Some(body) = req.json().filter(Value::is_object) else {
         return err(
@@ -873,6 +982,15 @@ fn create_snapshot_export_task(w: &mut World, body: &Value, dry: bool) -> Respon
     if !w.osc.snaps.iter().any(|s| s.id == id) {
         return missing("SnapshotId", &id);
     }
+    let bucket = body["OsuExport"]["OsuBucket"].as_str().unwrap_or_default();
+    if !w.osc.buckets.contains_key(bucket) {
+        return err(
+            400,
+            "4045",
+            "InvalidParameterValue",
+            &format!("The bucket '{bucket}' does not exist or does not belong to you."),
+        );
+    }
     let export = Export {
         id: format!("snap-export-{}", w.hex8()),
         snapshot: id,
@@ -886,6 +1004,7 @@ fn create_snapshot_export_task(w: &mut World, body: &Value, dry: bool) -> Respon
             .unwrap_or("qcow2")
             .to_string(),
         started: Instant::now(),
+        written: false,
     };
     let out = export_json(w, &export);
     if !dry {
@@ -897,11 +1016,13 @@ fn create_snapshot_export_task(w: &mut World, body: &Value, dry: bool) -> Respon
 /// `ReadSnapshotExportTasks`.
 fn read_snapshot_export_tasks(w: &mut World, body: &Value) -> Response<Body> {
     let ids = filter(body, "TaskIds");
+    let snaps = filter(body, "SnapshotIds");
     let items: Vec<Value> = w
         .osc
         .exports
         .iter()
         .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
+        .filter(|e| snaps.as_ref().is_none_or(|s| s.contains(&e.snapshot)))
         .map(|e| export_json(w, e))
         .collect();
     page(body, &items, "SnapshotExportTasks", Value::clone)
@@ -942,6 +1063,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
             "the volume is not in a valid state",
         );
     }
+    let mut imported = false;
     let (volume_id, size) = if let Some(v) = body["VolumeId"].as_str() {
         match w.osc.volumes.iter().find(|x| x.id == v) {
             Some(x) => (Some(v.to_string()), x.size),
@@ -950,7 +1072,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
             }
         }
     } else if let Some(src) = body["SourceSnapshotId"].as_str() {
-        if body["SourceRegionName"].as_str() != Some(OSC_REGION) {
+        if body["SourceRegionName"].as_str() != Some(w.osc.region) {
             return err(
                 400,
                 "5043",
@@ -964,15 +1086,33 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
                 return missing("SnapshotId", src);
             }
         }
-    } else if body["FileLocation"].is_string() {
-        (
-            None,
-            body["SnapshotSize"]
-                .as_u64()
-                .unwrap_or(0)
-                .div_ceil(1 << 30)
-                .max(1),
-        )
+    } else if let Some(location) = body["FileLocation"].as_str() {
+        // OUTSCALE reads the image through the URL: it must be a valid pre-signed GET of an
+        // object that exists, and SnapshotSize must hold the volume it came from.
+        let size = body["SnapshotSize"].as_u64().unwrap_or(0);
+        match super::oos::readable(w, location) {
+            Err(why) => {
+                return err(
+                    400,
+                    "4045",
+                    "InvalidParameterValue",
+                    &format!("The FileLocation cannot be read: {why}."),
+                );
+            }
+            Ok(original) if size < original => {
+                return err(
+                    400,
+                    "4045",
+                    "InvalidParameterValue",
+                    &format!(
+                        "The SnapshotSize {size} is smaller than the image's original size {original}."
+                    ),
+                );
+            }
+            Ok(_) => {}
+        }
+        imported = true;
+        (None, size.div_ceil(1 << 30).max(1))
     } else {
         return err(
             400,
@@ -996,6 +1136,7 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         owner: OWN_ACCOUNT,
         token: body["ClientToken"].as_str().map(str::to_string),
         forced: None,
+        imported,
     };
     if let Some(token) = body["ClientToken"].as_str() {
         w.osc.tokens.insert(token.to_string(), snap.id.clone());

@@ -477,7 +477,7 @@ async fn outscale_every_command() {
             "snapshot",
             "import",
             "--file-location",
-            "https://oos.eu-west-2.outscale.com/backups/x.qcow2?sig=1",
+            &crate::emulator_wire::presigned(&emu, "backups", &format!("{snap}.qcow2")),
             "--size",
             "10737418240",
             "--wait",

@@ -53,6 +53,16 @@ for n, line in enumerate(open(sys.argv[1]), 1):
                     found = errors(validator, doc)
                     assert not found, f"{template}: {found}"
             counts["ovh"] += 1
+        elif path.startswith("/oos/"):
+            # OOS speaks S3: XML errors (<Error><Code>…), ListObjectsV2 results, objects, 204s.
+            text = doc.get("_not_json", "") if isinstance(doc, dict) else ""
+            if status >= 400:
+                assert "<Error><Code>" in text and "<RequestId>" in text, doc
+            elif method == "DELETE":
+                assert status == 204 and doc is None, doc
+            elif path.count("/") == 2:  # GET /oos/<bucket>: ListObjectsV2
+                assert "<ListBucketResult" in text and "<IsTruncated>" in text, doc
+            counts["oos"] += 1
         else:  # Keystone and Cinder
             if status >= 400:
                 assert isinstance(doc, dict) and len(doc) == 1, doc

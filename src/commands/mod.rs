@@ -212,6 +212,7 @@ fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
 }
 
 mod clone;
+mod copies;
 mod emulator;
 mod policy;
 mod rotate;

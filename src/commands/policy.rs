@@ -129,6 +129,32 @@ async fn connect_all(
             made.insert(key.clone(), target);
         }
         out.push((i, made[&key].clone()));
+        // Each copy's destination: its own profile's account, endpoint and keys, nothing of the
+        // policy's (the trust rule: a profile's secrets go to that profile's endpoint only).
+        let kind = made[&key].as_ref().ok().map(|t| t.provider.kind());
+        for d in &loaded.compiled[i].copies {
+            let opts = crate::config::GlobalOpts {
+                provider: kind,
+                profile: Some(d.profile.clone()),
+                service: None,
+                region: None,
+                endpoint: None,
+                volume_endpoint: None,
+                loopback_only: loaded.loopback_only,
+                ..g.opts()
+            };
+            let key = format!("{:?}|{:?}|None|None|None", opts.provider, opts.profile);
+            if !made.contains_key(&key) {
+                let target = f.connect(opts).await;
+                made.insert(key.clone(), target);
+            }
+            d.link.set(
+                made[&key]
+                    .as_ref()
+                    .map(|t| t.provider.clone())
+                    .map_err(|e| format!("profile {:?}: {e}", d.profile)),
+            );
+        }
     }
     out
 }
@@ -724,6 +750,7 @@ fn render_plan(plan: &FleetPlan) -> String {
     let mut out = String::new();
     let (mut create, mut delete, mut keep, mut orphans) = (0, 0, 0, 0);
     let (mut drills, mut cleanups) = (0, 0);
+    let mut copies = (0, 0);
     for p in &plan.policies {
         heading(
             &mut out,
@@ -805,6 +832,9 @@ fn render_plan(plan: &FleetPlan) -> String {
             drills += p.drills.len();
             cleanups += p.drill_cleanups.len();
             render_planned_drills(&mut out, p);
+            let (made, gone) = super::copies::render_planned(&mut out, p);
+            copies.0 += made;
+            copies.1 += gone;
         }
     }
     let _ = write!(
@@ -816,6 +846,13 @@ fn render_plan(plan: &FleetPlan) -> String {
     }
     if cleanups > 0 {
         let _ = write!(out, " Drill volumes left behind: {cleanups} to delete.");
+    }
+    if copies != (0, 0) {
+        let _ = write!(
+            out,
+            " Copies: {} to make, {} to delete.",
+            copies.0, copies.1
+        );
     }
     out.push('\n');
     out
@@ -990,6 +1027,7 @@ fn render_report(r: &RunReport) -> String {
             }
         }
         render_drills(&mut out, p);
+        super::copies::render_run(&mut out, p);
     }
     // The same count as the exit status's message: units (and policies that could not run).
     let (failed, _, errors) = r.counts();
@@ -1022,6 +1060,7 @@ fn render_report(r: &RunReport) -> String {
             " Drill volumes left behind: {ok} of {cleanups} deleted."
         );
     }
+    super::copies::render_run_total(&mut out, r);
     out.push('\n');
     out
 }
@@ -1036,6 +1075,9 @@ fn counted(r: &RunReport) -> usize {
                 + p.drills.len()
                 + p.drill_cleanups.len()
                 + usize::from(p.drill_error.is_some())
+                + p.copies.len()
+                + p.copy_deletions.len()
+                + p.copy_errors.len()
         })
         .sum()
 }
@@ -1211,13 +1253,19 @@ fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
         });
     }
     let (failed, refused, errors) = report.counts();
-    let failed = failed + report.drill_failures();
+    let failed = failed
+        + report.drill_failures()
+        + report
+            .policies
+            .iter()
+            .map(run::PolicyRun::copy_failures)
+            .sum::<usize>();
     if failed + errors > 0 {
         return Err(Error::Partial {
             failed: failed + errors,
             total: counted(report),
             what: if counted(report) > report.policies.iter().map(|p| p.units.len().max(1)).sum() {
-                "policy units (one policy on one volume) and drills"
+                "policy units (one policy on one volume), drills and copies"
             } else {
                 "policy units (one policy on one volume)"
             },
@@ -1584,6 +1632,7 @@ async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
         if let Some(s) = &p.drill {
             worst = worst.max(drill_problems(p, s, now, &mut problems));
         }
+        worst = worst.max(super::copies::problems(p, c, now, &mut problems));
     }
     let mut text = format!(
         "SNAPCTL {}: {} policies, {fresh} of {volumes} volumes fresh",

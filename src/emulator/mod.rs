@@ -246,6 +246,18 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// Remove a bucket of [`OSC_REGION`] (exports to it fail) or, with `exists`, make it again
+    /// (empty): tests of copies that fail and resume.
+    pub fn set_bucket(&self, bucket: &str, exists: bool) {
+        if let Ok(mut w) = self.world.lock() {
+            if exists {
+                w.osc.buckets.entry(bucket.to_string()).or_default();
+            } else {
+                w.osc.buckets.remove(bucket);
+            }
+        }
+    }
+
     /// Move the emulated clock (timestamps of new objects) by `offset` from the real one.
     pub fn set_clock_offset(&self, offset: jiff::SignedDuration) {
         if let Ok(mut w) = self.world.lock() {

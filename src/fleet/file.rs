@@ -82,6 +82,10 @@ pub struct Policy {
     /// Restore drills: on their own cadence, restore the newest owned snapshot of some selected
     /// volumes, verify, measure and delete the restored volume (`fleet/drill.rs`).
     pub drill: Option<Drill>,
+    /// Copies of every owned snapshot in other Regions, each with its own retention there
+    /// (OUTSCALE: export → pre-signed URL → import; `fleet/copy.rs`).
+    #[serde(default)]
+    pub copy: Vec<Copy>,
     /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is
     /// crash-consistent unless a `pre` hook quiesces the volume. Other providers snapshot
     /// attached volumes anyway and refuse the key.
@@ -105,6 +109,27 @@ pub struct Drill {
     /// A restore slower than this makes `check` CRITICAL.
     pub max_restore: Option<String>,
 }
+
+/// `copy = [{ region = "…", profile = "…", bucket = "…", keep = { daily = 30, min = 3 } }]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Copy {
+    /// The destination Region.
+    pub region: String,
+    /// The profile of the destination account (OUTSCALE accounts are per Region): its keys and
+    /// endpoint import the copies there, and only there.
+    pub profile: String,
+    /// An OOS bucket of the *source* account and Region the snapshots are exported to on their
+    /// way (each image is deleted once imported).
+    pub bucket: String,
+    /// Retention of the copies at the destination.
+    pub keep: Keep,
+    /// Longest one copy may take, export and import together [default: 6h].
+    pub timeout: Option<String>,
+}
+
+/// Default of a copy's `timeout`.
+pub const DEFAULT_COPY_TIMEOUT: &str = "6h";
 
 /// A drill's durations, checked, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +325,19 @@ pub fn drill_refusal(kind: ProviderKind) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Why `kind` cannot copy snapshots to another Region, if it cannot: the route is export to a
+/// bucket and import elsewhere, which the registry says the provider has (`export`).
+pub fn copy_refusal(kind: ProviderKind) -> std::result::Result<(), String> {
+    let e = crate::providers::entry(kind);
+    if e.capabilities.export == crate::kind::Support::No {
+        return Err(format!(
+            "{} ({kind}) has no export of a snapshot to a bucket, so it has no route to another region; drop copy from this policy",
+            e.product
+        ));
+    }
+    Ok(())
+}
+
 /// The longest duration a policy file may give (cadences, alert ages, hook timeouts): ten years.
 const MAX_DURATION_SECS: u64 = 10 * 366 * 86_400;
 
@@ -421,9 +459,9 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
             }
         }
     }
-    // A drill on a policy whose provider comes from its profile: refused as validate refuses
-    // it when the policy names the provider.
-    if let Some((known, _)) = profiles {
+    // A drill or a copy on a policy whose provider comes from its profile: refused as validate
+    // refuses it when the policy names the provider.
+    if let Some((known, source)) = profiles {
         for p in &checked.file.policy {
             let kind = p.profile.as_ref().and_then(|name| {
                 known
@@ -431,20 +469,52 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
                     .find(|(n, _, _)| n == name)
                     .and_then(|(_, _, k)| *k)
             });
+            let refuse = |key: &str, why: String, hint: Option<String>| Error::Usage {
+                message: format!(
+                    "{}{}: policy {:?}, {key}: {why}",
+                    path.display(),
+                    line_of(&text, &p.id, key)
+                        .map(|l| format!(", line {l}"))
+                        .unwrap_or_default(),
+                    p.id
+                ),
+                hint,
+            };
             if let (None, Some(kind), Some(_)) = (p.provider, kind, &p.drill)
                 && let Err(why) = drill_refusal(kind)
             {
-                return Err(Error::Usage {
-                    message: format!(
-                        "{}{}: policy {:?}, drill: {why}",
-                        path.display(),
-                        line_of(&text, &p.id, "drill")
-                            .map(|l| format!(", line {l}"))
-                            .unwrap_or_default(),
-                        p.id
-                    ),
-                    hint: None,
-                });
+                return Err(refuse("drill", why, None));
+            }
+            if let (None, Some(kind), false) = (p.provider, kind, p.copy.is_empty())
+                && let Err(why) = copy_refusal(kind)
+            {
+                return Err(refuse("copy", why, None));
+            }
+            // Each copy's account: a profile of the profiles file, of a provider with the route.
+            for c in &p.copy {
+                match known.iter().find(|(n, _, _)| *n == c.profile) {
+                    None => {
+                        return Err(refuse(
+                            "copy",
+                            format!("profile {:?}: no such profile in {source}", c.profile),
+                            Some(
+                                "define the destination account's profile (its region, endpoint and keys) in the profiles file"
+                                    .into(),
+                            ),
+                        ));
+                    }
+                    Some((_, _, Some(k))) if copy_refusal(*k).is_err() => {
+                        return Err(refuse(
+                            "copy",
+                            format!(
+                                "profile {:?} is a {k} profile: copies are imported by another account of the same provider",
+                                c.profile
+                            ),
+                            None,
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
         }
     }
@@ -587,6 +657,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         check_selection(p).map_err(at)?;
         check_keep(&p.keep).map_err(at)?;
         drills.push(check_drill(p).map_err(at)?);
+        check_copies(p).map_err(at)?;
     }
     Ok(Checked {
         file,
@@ -753,6 +824,64 @@ fn check_drill(p: &Policy) -> std::result::Result<Option<DrillTimes>, Refusal> {
         timeout,
         max_restore,
     }))
+}
+
+/// `copy`: a provider with the route, distinct Regions other than the policy's own, bucket names
+/// S3 accepts, retention that keeps something, a timeout that parses.
+fn check_copies(p: &Policy) -> std::result::Result<(), Refusal> {
+    if p.copy.is_empty() {
+        return Ok(());
+    }
+    if let Some(kind) = p.provider {
+        copy_refusal(kind).map_err(|why| ("copy", why))?;
+    }
+    let mut regions = BTreeSet::new();
+    for c in &p.copy {
+        let r = &c.region;
+        if r.is_empty()
+            || !r
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        {
+            return Err((
+                "copy",
+                format!("region {r:?}: expected a Region such as cloudgouv-eu-west-1"),
+            ));
+        }
+        if !regions.insert(r.as_str()) {
+            return Err(("copy", format!("region {r:?} is named twice")));
+        }
+        if p.region.as_deref() == Some(r.as_str()) {
+            return Err((
+                "copy",
+                format!("region {r:?} is the policy's own region: a copy goes to another one"),
+            ));
+        }
+        let b = &c.bucket;
+        let bucket_ok = (3..=63).contains(&b.len())
+            && b.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.')
+            && b.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && b.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+        if !bucket_ok {
+            return Err((
+                "copy",
+                format!(
+                    "bucket {b:?}: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
+                ),
+            ));
+        }
+        if c.profile.trim().is_empty() {
+            return Err((
+                "copy",
+                "profile: name the destination account's profile".into(),
+            ));
+        }
+        check_keep(&c.keep).map_err(|(_, why)| ("copy", format!("keep: {why}")))?;
+        cadence(c.timeout.as_deref().unwrap_or(DEFAULT_COPY_TIMEOUT))
+            .map_err(|why| ("copy", format!("timeout: {why}")))?;
+    }
+    Ok(())
 }
 
 /// `select` and `exclude`: regexes that compile, something selected, not everything excluded.

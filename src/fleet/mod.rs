@@ -4,10 +4,12 @@
 //! carries units out (every change `rotate` and `policy apply` make goes through it) and
 //! [`outcome`] says what became of each; [`run`] reads the clouds and applies a plan; [`report`]
 //! writes the metrics and the files; [`orphans`] finds what no policy manages and adopts
-//! `rotate`'s snapshots; [`rotate`] is the `rotate` command as a one-policy run of the engine.
+//! `rotate`'s snapshots; [`rotate`] is the `rotate` command as a one-policy run of the engine;
+//! [`drill`] restores snapshots to prove they work and [`copy`] copies them to other Regions.
 
 pub mod atomic;
 pub mod cadence;
+pub mod copy;
 pub mod coverage;
 pub mod drill;
 pub mod engine;

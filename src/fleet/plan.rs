@@ -48,6 +48,85 @@ pub struct Compiled {
     /// Where the drills keep their state (the file's `state_dir`; the command layer fills in
     /// the default for a policy with a drill).
     pub state_dir: Option<std::path::PathBuf>,
+    /// Its copies in other Regions, compiled (`copy`).
+    pub copies: Vec<CopyDest>,
+}
+
+/// One `copy` entry, compiled: where copies go and what is kept there.
+#[derive(Debug)]
+pub struct CopyDest {
+    /// The destination Region.
+    pub region: String,
+    /// The destination account's profile.
+    pub profile: String,
+    /// The source account's bucket the images pass through.
+    pub bucket: String,
+    /// Retention at the destination.
+    pub keep: crate::rotation::plan::Policy,
+    /// Never fewer copies of a volume there than this (at least 1).
+    pub min: usize,
+    /// Longest one copy may take.
+    pub timeout: std::time::Duration,
+    /// The destination's connection, once the command layer made it.
+    pub link: CopyLink,
+}
+
+/// A destination's connection (or why there is none), set once by the command layer.
+#[derive(Default)]
+pub struct CopyLink(
+    std::sync::OnceLock<std::result::Result<std::sync::Arc<dyn crate::provider::Provider>, String>>,
+);
+
+impl std::fmt::Debug for CopyLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0.get() {
+            None => "CopyLink(unset)",
+            Some(Ok(_)) => "CopyLink(connected)",
+            Some(Err(_)) => "CopyLink(failed)",
+        })
+    }
+}
+
+impl CopyLink {
+    /// Set it (the first value stays).
+    pub fn set(
+        &self,
+        link: std::result::Result<std::sync::Arc<dyn crate::provider::Provider>, String>,
+    ) {
+        let _ = self.0.set(link);
+    }
+
+    /// The connection, or why there is none.
+    pub fn get(
+        &self,
+    ) -> std::result::Result<&std::sync::Arc<dyn crate::provider::Provider>, String> {
+        match self.0.get() {
+            Some(Ok(p)) => Ok(p),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("the destination was not connected".into()),
+        }
+    }
+}
+
+/// The retention rules of a `keep` table in `rotate`'s form.
+fn retention(k: &super::file::Keep, timezone: &TimeZone) -> Result<crate::rotation::plan::Policy> {
+    let span = |w: &Option<String>| {
+        w.as_deref()
+            .map(|w| CalendarSpan::parse(&w.replace("mo", "m")))
+            .transpose()
+            .map_err(crate::error::Error::usage)
+    };
+    Ok(crate::rotation::plan::Policy {
+        keep_last: k.last,
+        keep_hourly: k.hourly,
+        keep_daily: k.daily,
+        keep_weekly: k.weekly,
+        keep_monthly: k.monthly,
+        keep_yearly: k.yearly,
+        keep_within: span(&k.within)?,
+        timezone: timezone.clone(),
+        ..crate::rotation::plan::Policy::default()
+    })
 }
 
 /// Turn every policy of a checked file into [`Compiled`] form (the checks already passed, so
@@ -64,24 +143,26 @@ pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
             (None, Some(c)) => Cadence::cron(c).map_err(crate::error::Error::usage)?,
             (None, None) => unreachable!("check requires a cadence"),
         };
-        let span = |w: &Option<String>| {
-            w.as_deref()
-                .map(|w| CalendarSpan::parse(&w.replace("mo", "m")))
-                .transpose()
-                .map_err(crate::error::Error::usage)
-        };
         let k = &p.keep;
-        let keep = crate::rotation::plan::Policy {
-            keep_last: k.last,
-            keep_hourly: k.hourly,
-            keep_daily: k.daily,
-            keep_weekly: k.weekly,
-            keep_monthly: k.monthly,
-            keep_yearly: k.yearly,
-            keep_within: span(&k.within)?,
-            timezone: timezone.clone(),
-            ..crate::rotation::plan::Policy::default()
-        };
+        let keep = retention(k, &timezone)?;
+        let mut copies = Vec::new();
+        for d in &p.copy {
+            let timeout = super::file::duration_secs(
+                d.timeout
+                    .as_deref()
+                    .unwrap_or(super::file::DEFAULT_COPY_TIMEOUT),
+            )
+            .map_err(crate::error::Error::usage)?;
+            copies.push(CopyDest {
+                region: d.region.clone(),
+                profile: d.profile.clone(),
+                bucket: d.bucket.clone(),
+                keep: retention(&d.keep, &timezone)?,
+                min: d.keep.min.unwrap_or(1).max(1),
+                timeout: std::time::Duration::from_secs(timeout),
+                link: CopyLink::default(),
+            });
+        }
         let re = |s: Option<&Selector>| {
             s.and_then(|s| s.name_regex.as_deref())
                 .map(|r| {
@@ -104,6 +185,7 @@ pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
             timezone: timezone.clone(),
             drill: checked.drills[i],
             state_dir: checked.file.state_dir.clone(),
+            copies,
         });
     }
     Ok(out)
@@ -264,6 +346,9 @@ pub struct PolicyPlan {
     /// Why the policy's drills could not be planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill_error: Option<String>,
+    /// Copies in other Regions, one entry per destination (`copy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyPlan>,
 }
 
 /// A drill the plan makes.
@@ -278,6 +363,64 @@ pub struct DrillPlan {
     pub snapshot_id: Option<String>,
     /// Size of the volume the drill creates, in GiB (it exists, and is billed, while it runs).
     pub size_gib: Option<u64>,
+}
+
+/// One destination's copies as planned: what is due, what its retention deletes, what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct CopyPlan {
+    /// The destination Region.
+    pub region: String,
+    /// The bucket the images pass through.
+    pub bucket: String,
+    /// Copies to make, newest first.
+    pub copies: Vec<DueCopy>,
+    /// Copies there to delete, with why.
+    pub delete: Vec<CopyDoomed>,
+    /// What the destination holds per volume (complete copies).
+    pub held: Vec<HeldCopies>,
+    /// Why the destination could not be planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A snapshot to copy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DueCopy {
+    /// The source volume.
+    pub volume_id: String,
+    /// The snapshot, or `None` for the one this run takes.
+    pub snapshot_id: Option<String>,
+    /// The tick it answers.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub tick: Option<Timestamp>,
+    /// Its size in GiB, when known.
+    pub size_gib: Option<u64>,
+}
+
+/// A copy to delete at a destination.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CopyDoomed {
+    /// The copy's id there.
+    pub id: String,
+    /// The source volume.
+    pub volume_id: String,
+    /// The tick its source snapshot answered.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub tick: Option<Timestamp>,
+    /// Why it goes.
+    pub reason: String,
+}
+
+/// What a destination holds of one volume.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeldCopies {
+    /// The source volume.
+    pub volume_id: String,
+    /// Complete copies.
+    pub copies: usize,
+    /// The newest complete copy's tick (its source snapshot's time).
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub newest: Option<Timestamp>,
 }
 
 /// A volume an earlier drill left behind, to delete.

@@ -164,6 +164,46 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|p| (pol(p), sum(p, &|u| u.orphans.len()).to_string()))
             .collect(),
     );
+    // Copies in other Regions: only for files that have them.
+    let copying: Vec<&PolicyRun> = ps
+        .iter()
+        .filter(|p| !p.copies_held.is_empty() || p.copy_failures() > 0 || !p.copies.is_empty())
+        .collect();
+    if !copying.is_empty() {
+        let cvol = |p: &PolicyRun, h: &super::copy::CopiesHeld| {
+            format!(
+                "policy=\"{}\",volume_id=\"{}\",region=\"{}\"",
+                esc(&p.id),
+                esc(&h.held.volume_id),
+                esc(&h.region)
+            )
+        };
+        let per_copy = |f: &dyn Fn(&super::copy::CopiesHeld) -> Option<String>| {
+            copying
+                .iter()
+                .flat_map(|p| p.copies_held.iter().map(move |h| (p, h)))
+                .filter_map(|(p, h)| Some((cvol(p, h), f(h)?)))
+                .collect::<Vec<_>>()
+        };
+        family(
+            "snapctl_copy_last_success_timestamp_seconds",
+            "When the snapshot behind the volume's newest complete copy in the region was taken (Unix time): the age of the newest recovery point there.",
+            per_copy(&|h| Some(h.held.newest?.as_second().to_string())),
+        );
+        family(
+            "snapctl_copy_snapshots",
+            "Complete copies of the volume's snapshots the region holds.",
+            per_copy(&|h| Some(h.held.copies.to_string())),
+        );
+        family(
+            "snapctl_copy_failures",
+            "Copies, copy deletions and destinations that failed in the policy's last run.",
+            copying
+                .iter()
+                .map(|p| (pol(p), p.copy_failures().to_string()))
+                .collect(),
+        );
+    }
     // Restore drills: only for files that have them.
     let drilled: Vec<(&PolicyRun, &super::drill::Summary)> = ps
         .iter()

@@ -83,6 +83,7 @@ fn empty_plan(
         drills: vec![],
         drill_cleanups: vec![],
         drill_error: None,
+        copies: vec![],
     }
 }
 
@@ -122,6 +123,7 @@ async fn plan_policy(
         drills: vec![],
         drill_cleanups: vec![],
         drill_error: None,
+        copies: vec![],
     };
     if let Some(r) = c.expect
         && (selected.len() < r.min || r.max.is_some_and(|m| selected.len() > m))
@@ -136,11 +138,41 @@ async fn plan_policy(
     let known: BTreeSet<&str> = all.iter().map(|c| c.policy.id.as_str()).collect();
     let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
     let listed = p.list_snapshots_of(&ids).await;
+    // Copies plan over the policy's own snapshots: kept aside only for a policy that copies.
+    let mut for_copies: Vec<(String, Vec<Snapshot>)> = Vec::new();
+    if !c.copies.is_empty() {
+        for (v, l) in ids.iter().zip(&listed) {
+            if let Ok(l) = l {
+                let owned = l
+                    .iter()
+                    .filter(|s| super::mark::owner(s) == Some(c.policy.id.as_str()));
+                for_copies.push((v.clone(), owned.cloned().collect()));
+            }
+        }
+    }
     out.units = selected
         .iter()
         .zip(listed)
         .map(|(v, l)| plan_unit(c, &known, kind, v, l, now))
         .collect();
+    if !c.copies.is_empty() {
+        // What the source deletes this run is not copied; what it takes this run is.
+        let doomed: BTreeSet<&str> = out
+            .units
+            .iter()
+            .flat_map(|u| u.delete.iter().map(|d| d.entry.id.as_str()))
+            .collect();
+        for (_, l) in &mut for_copies {
+            l.retain(|s| !doomed.contains(s.id.as_str()));
+        }
+        let due: Vec<(String, Timestamp)> = out
+            .units
+            .iter()
+            .filter(|u| u.create.is_some())
+            .map(|u| (u.volume_id.clone(), u.due_since.unwrap_or(now)))
+            .collect();
+        out.copies = super::copy::plan(p, c, &for_copies, &due, now).await;
+    }
     (out.drills, out.drill_cleanups, out.drill_error) =
         super::drill::plan(kind, c, &selected, &out.units, left, now);
     let deletes: usize = out.units.iter().map(|u| u.delete.len()).sum();
@@ -208,6 +240,18 @@ pub struct PolicyRun {
     /// Every volume's drills as the state records them after the run (policies with a drill).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill: Option<super::drill::Summary>,
+    /// Copies made (or tried) in other Regions (`copy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<super::copy::CopyRun>,
+    /// Copies deleted at destinations (their retention, failed imports).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copy_deletions: Vec<super::copy::CopyDeletion>,
+    /// What each destination holds per volume after the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies_held: Vec<super::copy::CopiesHeld>,
+    /// Why a destination could not be worked on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copy_errors: Vec<String>,
 }
 
 impl PolicyRun {
@@ -219,6 +263,16 @@ impl PolicyRun {
             .count()
             + self.drill_cleanups.iter().filter(|c| !c.ok).count()
             + usize::from(self.drill_error.is_some())
+    }
+
+    /// Copies that failed, copies left undeleted, destinations that could not be worked on.
+    pub fn copy_failures(&self) -> usize {
+        self.copies
+            .iter()
+            .filter(|c| c.status == super::copy::CopyStatus::Failed)
+            .count()
+            + self.copy_deletions.iter().filter(|d| !d.ok).count()
+            + self.copy_errors.len()
     }
 }
 
@@ -383,6 +437,23 @@ fn report_with(
                 drill_cleanups: vec![],
                 drill_error: p.drill_error.clone(),
                 drill: None,
+                copies: vec![],
+                copy_deletions: vec![],
+                copies_held: p
+                    .copies
+                    .iter()
+                    .flat_map(|c| {
+                        c.held.iter().map(|h| super::copy::CopiesHeld {
+                            region: c.region.clone(),
+                            held: h.clone(),
+                        })
+                    })
+                    .collect(),
+                copy_errors: p
+                    .copies
+                    .iter()
+                    .filter_map(|c| Some(format!("copy to {}: {}", c.region, c.error.as_ref()?)))
+                    .collect(),
                 units: p
                     .units
                     .iter()
@@ -456,6 +527,14 @@ type AccountPlans =
 /// connection, alone), its connection, and its policies' slots and work.
 type Grouping = Vec<(Option<usize>, Option<Target>, Vec<(usize, PolicyWork)>)>;
 
+/// What one account's run did: its units (policy slot, unit slot), each policy's drills and
+/// copies.
+type AccountRun = (
+    Vec<(usize, usize, UnitRun)>,
+    Vec<(usize, super::drill::Outcome)>,
+    Vec<(usize, super::copy::Outcome)>,
+);
+
 /// One account's units, each with its policy's rules, carried out by the engine.
 async fn run_account(
     compiled: &Arc<Vec<Compiled>>,
@@ -465,10 +544,7 @@ async fn run_account(
     verdict: Verdict,
     budget: Arc<Semaphore>,
     now: Timestamp,
-) -> (
-    Vec<(usize, usize, UnitRun)>,
-    Vec<(usize, super::drill::Outcome)>,
-) {
+) -> AccountRun {
     let mut work = Vec::new();
     for (i, p) in plans {
         if p.error.is_some() || p.refused.is_some() {
@@ -525,7 +601,23 @@ async fn run_account(
         })
     }))
     .await;
-    (runs, drills)
+    // Copies come last: this run's snapshots are among what they copy.
+    let copies = futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
+        if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
+            return None;
+        }
+        let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
+        let volumes: Vec<String> = plan.units.iter().map(|u| u.volume_id.clone()).collect();
+        let (p, opts) = (p.clone(), &opts);
+        Some(async move {
+            let outcome =
+                super::copy::carry_out(p.as_ref(), c, &volumes, &opts.wait, &opts.lock_dir, now)
+                    .await;
+            (*i, outcome)
+        })
+    }))
+    .await;
+    (runs, drills, copies)
 }
 
 /// Carry a plan out, account by account at once: each account plans its policies (or takes them
@@ -565,13 +657,13 @@ pub async fn apply(
                 .sum();
             let _ = planned_tx.send(deletes);
             drop(planned_tx);
-            let (runs, drills) = match account.target {
+            let (runs, drills, copies) = match account.target {
                 Some(target) => {
                     run_account(&compiled, &plans, target, &opts, verdict, budget, now).await
                 }
-                None => (Vec::new(), Vec::new()),
+                None => (Vec::new(), Vec::new(), Vec::new()),
             };
-            (plans, runs, drills, began.elapsed())
+            (plans, runs, drills, copies, began.elapsed())
         });
     }
     drop(planned_tx);
@@ -595,16 +687,18 @@ pub async fn apply(
     let _ = decide.send(Some(held.clone()));
     let mut results = Vec::new();
     let mut drilled = Vec::new();
+    let mut copied = Vec::new();
     let mut took = vec![began.elapsed(); n];
     let mut slots: Vec<Option<PolicyPlan>> = (0..n).map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
-        if let Ok((plans, runs, drills, elapsed)) = joined {
+        if let Ok((plans, runs, drills, copies, elapsed)) = joined {
             for (slot, p) in plans {
                 took[slot] = elapsed;
                 slots[slot] = Some(p);
             }
             results.extend(runs);
             drilled.extend(drills);
+            copied.extend(copies);
         }
     }
     let mut plan = FleetPlan {
@@ -649,12 +743,21 @@ pub async fn apply(
             p.drill_error = outcome.error;
         }
     }
+    for (i, outcome) in copied {
+        let p = &mut report.policies[i];
+        p.copies = outcome.runs;
+        p.copy_deletions = outcome.deletions;
+        p.copies_held = outcome.held;
+        p.copy_errors = outcome.errors;
+    }
     add_drill_summaries(&mut report, &compiled);
     let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
         let units = &report.policies[i].units;
         let mut status = policy_status(p, units);
-        if status == PolicyStatus::Ok && report.policies[i].drill_failures() > 0 {
+        if status == PolicyStatus::Ok
+            && report.policies[i].drill_failures() + report.policies[i].copy_failures() > 0
+        {
             status = PolicyStatus::Failed;
         }
         // A signal cut the policy short: not a success, whatever its units did before.
@@ -840,6 +943,10 @@ mod tests {
                 drill_cleanups: vec![],
                 drill_error: None,
                 drill: None,
+                copies: vec![],
+                copy_deletions: vec![],
+                copies_held: vec![],
+                copy_errors: vec![],
                 units: vec![
                     unit("vol-1", UnitStatus::Unknown, Some(now)),
                     unit(

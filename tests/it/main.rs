@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod conformance;
+mod copy;
 mod coverage;
 mod deploy;
 mod docs;

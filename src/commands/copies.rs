@@ -1,0 +1,190 @@
+//! How `policy plan`, `apply` and `check` speak of a policy's copies in other Regions
+//! (`fleet/copy.rs`): `~ copy` and `- copy` lines, the totals, and `check`'s verdicts.
+
+use std::fmt::Write as _;
+
+use crate::fleet::copy::CopyStatus;
+use crate::fleet::plan::{Compiled, PolicyPlan};
+use crate::fleet::run::PolicyRun;
+use crate::text::{MAX_LINE, one_line};
+
+fn flat(text: &str) -> String {
+    one_line(text, MAX_LINE)
+}
+
+fn gib(size: Option<u64>) -> String {
+    size.map(|s| format!(" ({s} GiB)")).unwrap_or_default()
+}
+
+/// A policy's planned copies, per destination: `~ copy` (each step named), `- copy` (with why).
+/// The copies to make and to delete.
+pub(super) fn render_planned(out: &mut String, p: &PolicyPlan) -> (usize, usize) {
+    let (mut made, mut gone) = (0, 0);
+    for d in &p.copies {
+        if let Some(e) = &d.error {
+            let _ = writeln!(out, "  copy error ({}): {}", flat(&d.region), flat(e));
+        }
+        for c in &d.copies {
+            made += 1;
+            let _ = writeln!(
+                out,
+                "  ~ copy {} to {}: {}{}: export to bucket {}, import in {}, delete the image",
+                flat(&c.volume_id),
+                flat(&d.region),
+                match &c.snapshot_id {
+                    Some(s) => format!("snapshot {}", flat(s)),
+                    None => "the snapshot this run takes".into(),
+                },
+                gib(c.size_gib),
+                flat(&d.bucket),
+                flat(&d.region),
+            );
+        }
+        for x in &d.delete {
+            gone += 1;
+            let _ = writeln!(
+                out,
+                "  - copy {} in {} (of {}): {}",
+                flat(&x.id),
+                flat(&d.region),
+                flat(&x.volume_id),
+                flat(&x.reason)
+            );
+        }
+    }
+    (made, gone)
+}
+
+/// A policy's copies as they ran.
+pub(super) fn render_run(out: &mut String, p: &PolicyRun) {
+    for e in &p.copy_errors {
+        let _ = writeln!(out, "  x copy: {}", flat(e));
+    }
+    for c in &p.copies {
+        let made = format!(
+            "{} as {} in {}",
+            flat(&c.snapshot_id),
+            c.copy_id.as_deref().map(flat).unwrap_or_else(|| "-".into()),
+            flat(&c.region)
+        );
+        match c.status {
+            CopyStatus::Ok => {
+                let _ = writeln!(
+                    out,
+                    "  ~ copy {}: ok, {made} in {:.1} s, image deleted",
+                    flat(&c.volume_id),
+                    c.seconds
+                );
+            }
+            status => {
+                let _ = writeln!(
+                    out,
+                    "  x copy {}: {} at {}, {made}: {}",
+                    flat(&c.volume_id),
+                    if status == CopyStatus::Interrupted {
+                        "interrupted"
+                    } else {
+                        "failed"
+                    },
+                    c.step.unwrap_or("-"),
+                    flat(c.error.as_deref().unwrap_or("unknown error"))
+                );
+            }
+        }
+    }
+    for d in &p.copy_deletions {
+        match &d.error {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  - copy {} in {}: deleted ({})",
+                    flat(&d.id),
+                    flat(&d.region),
+                    flat(&d.reason)
+                );
+            }
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "  x copy {} in {}: not deleted: {}",
+                    flat(&d.id),
+                    flat(&d.region),
+                    flat(e)
+                );
+            }
+        }
+    }
+}
+
+/// The run's copy totals, when it made or deleted any.
+pub(super) fn render_run_total(out: &mut String, r: &crate::fleet::run::RunReport) {
+    let all = || r.policies.iter().flat_map(|p| &p.copies);
+    let made = all().count();
+    let deleted: usize = r
+        .policies
+        .iter()
+        .flat_map(|p| &p.copy_deletions)
+        .filter(|d| d.ok)
+        .count();
+    if made > 0 || deleted > 0 {
+        let ok = all().filter(|c| c.status == CopyStatus::Ok).count();
+        let _ = write!(
+            out,
+            " Copies: {ok} of {made} made, {deleted} deleted at destinations."
+        );
+    }
+}
+
+/// `check`'s lines about a policy's copies, and the worst status among them: a destination that
+/// cannot be read (UNKNOWN), a selected volume whose newest copy there is missing or older than
+/// twice the policy's cadence (WARNING).
+pub(super) fn problems(
+    p: &PolicyRun,
+    c: &Compiled,
+    now: jiff::Timestamp,
+    problems: &mut Vec<String>,
+) -> u8 {
+    if c.copies.is_empty() || p.error.is_some() {
+        return 0;
+    }
+    let mut worst = 0;
+    for e in &p.copy_errors {
+        problems.push(format!("UNKNOWN: policy {}: {e}", p.id));
+        worst = 3;
+    }
+    let limit = jiff::SignedDuration::from_secs(
+        i64::try_from(p.interval_seconds.saturating_mul(2)).unwrap_or(i64::MAX),
+    );
+    for d in &c.copies {
+        if p.copy_errors
+            .iter()
+            .any(|e| e.starts_with(&format!("copy to {}:", d.region)))
+        {
+            continue;
+        }
+        for u in &p.units {
+            let newest = p
+                .copies_held
+                .iter()
+                .find(|h| h.region == d.region && h.held.volume_id == u.volume_id)
+                .and_then(|h| h.held.newest);
+            let why = match newest {
+                None => Some(format!("no copy in {}", d.region)),
+                Some(t) if now.duration_since(t) > limit => Some(format!(
+                    "newest copy in {} is {} old",
+                    d.region,
+                    crate::error::humanize(now.duration_since(t).unsigned_abs())
+                )),
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                problems.push(format!(
+                    "WARNING: policy {} volume {}: {why}",
+                    p.id, u.volume_id
+                ));
+                worst = worst.max(1);
+            }
+        }
+    }
+    worst
+}

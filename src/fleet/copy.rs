@@ -1,0 +1,946 @@
+//! Copies in other Regions (`copy = [{ region, profile, bucket, keep }]`, OUTSCALE): every owned
+//! snapshot the policy keeps is exported to a bucket of the source account
+//! (`CreateSnapshotExportTask`, under `snapctl/<policy>/<region>/<snapshot>/`), the image gets a
+//! pre-signed GET (SigV4, the source keys, an hour), the destination account imports it
+//! (`CreateSnapshot` with `FileLocation` and `SnapshotSize`) with the mark carried over, and the
+//! image is deleted once the import is complete. A pre-signed URL is a credential: it goes into
+//! the import request and nowhere else (no output, log, error or report).
+//!
+//! The destination has its own retention, planned by `rotate`'s rules over the copies' ticks (the
+//! source snapshots' times) and deleted under the same ownership rules: a copy is deleted only
+//! when its description carries the copy mark of this policy and this source Region, it is
+//! complete, it is not the newest of its volume there, and `min` stay. A copy that failed at any
+//! step is resumed by the next run: a snapshot with no copy at a destination is due again (newest
+//! first), an export already made is reused, an import that failed is deleted and made again.
+//!
+//! Copies run after the account's snapshots are taken (so this run's snapshot is copied), one
+//! policy's destinations one after the other, under a per-policy lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use super::mark;
+use super::plan::{Compiled, CopyDest, CopyDoomed, CopyPlan, DueCopy, HeldCopies};
+use crate::error::Result;
+use crate::model::{ExportRequest, ImportRequest, Operation, Snapshot, SnapshotState};
+use crate::provider::Provider;
+use crate::wait::WaitOptions;
+
+/// The copy mark's head: `snapctl:v1 copy policy=<id> tick=<T> vol=<volume> of=<snapshot>
+/// from=<region>`. Not the snapshot mark (`snapctl:v1 policy=`): no policy ever takes a copy
+/// for one of its own snapshots.
+const PREFIX: &str = "snapctl:v1 copy policy=";
+
+/// Tag carrying the policy id on a copy (besides `Name`).
+pub const TAG_KEY: &str = "snapctl:copy";
+
+/// How long a pre-signed URL of an image stays valid: the destination starts reading at once.
+pub const URL_TTL_SECONDS: u64 = 3600;
+
+/// A copy's description mark.
+pub fn description(policy: &str, tick: Timestamp, volume: &str, of: &str, from: &str) -> String {
+    format!(
+        "{PREFIX}{policy} tick={} vol={volume} of={of} from={from}",
+        crate::model::stamp(tick)
+    )
+}
+
+/// What a copy's mark says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The policy.
+    pub policy: String,
+    /// The tick of the snapshot copied.
+    pub tick: Timestamp,
+    /// Its volume.
+    pub volume: String,
+    /// The snapshot copied.
+    pub of: String,
+    /// Its Region.
+    pub from: String,
+}
+
+/// The mark in a description, if it is exactly one.
+pub fn parse(d: &str) -> Option<Mark> {
+    let rest = d.strip_prefix(PREFIX)?;
+    let mut words = rest.split(' ');
+    let policy = words.next()?;
+    let mut field = |key: &str| words.next()?.strip_prefix(key).map(str::to_string);
+    let tick = crate::model::parse_stamp(&field("tick=")?)?;
+    let volume = field("vol=")?;
+    let of = field("of=")?;
+    let from = field("from=")?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    (words.next().is_none()
+        && mark::valid_id(policy)
+        && plain(&volume)
+        && plain(&of)
+        && plain(&from))
+    .then(|| Mark {
+        policy: policy.to_string(),
+        tick,
+        volume,
+        of,
+        from,
+    })
+}
+
+/// Where one snapshot's image goes in the bucket.
+pub fn object_prefix(policy: &str, region: &str, snapshot: &str) -> String {
+    format!("snapctl/{policy}/{region}/{snapshot}/")
+}
+
+/// A source snapshot a copy can be made of.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its volume.
+    pub volume_id: String,
+    /// Its id (`None`: the snapshot this run takes).
+    pub id: Option<String>,
+    /// The tick it answers.
+    pub tick: Timestamp,
+    /// Its size in GiB.
+    pub size_gib: Option<u64>,
+}
+
+/// The owned, complete snapshots of `policy` in `listed`, as copy sources.
+pub fn sources(policy: &str, listed: &[Snapshot], now: Timestamp) -> Vec<Source> {
+    listed
+        .iter()
+        .filter(|s| mark::owner(s) == Some(policy) && s.state == SnapshotState::Available)
+        .filter_map(|s| {
+            let tick = mark::tick(s).or(s.created_at)?;
+            let volume_id = s.volume_id.clone()?;
+            (tick <= now + Duration::from_secs(60)).then(|| Source {
+                volume_id,
+                id: Some(s.id.clone()),
+                tick,
+                size_gib: s.size_gib,
+            })
+        })
+        .collect()
+}
+
+/// A copy at a destination.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// Its id there.
+    pub id: String,
+    /// Its state.
+    pub state: SnapshotState,
+    /// Its mark.
+    pub mark: Mark,
+}
+
+/// The copies `dst` holds of `policy`'s snapshots from Region `from`.
+pub async fn held(dst: &dyn Provider, policy: &str, from: &str) -> Result<Vec<Held>> {
+    Ok(dst
+        .list_snapshots(None)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            let mark = parse(s.description.as_deref()?)?;
+            (mark.policy == policy && mark.from == from).then_some(Held {
+                id: s.id,
+                state: s.state,
+                mark,
+            })
+        })
+        .collect())
+}
+
+/// Plan one destination: per volume, the sources without a copy that its retention would keep
+/// are due (newest first); the complete copies it would not keep are deleted, never the newest
+/// and never below `min`; a failed import is deleted so it is made again.
+pub fn plan_dest(
+    kind: crate::kind::ProviderKind,
+    d: &CopyDest,
+    sources: &[Source],
+    held: &[Held],
+    now: Timestamp,
+) -> CopyPlan {
+    let mut out = CopyPlan {
+        region: d.region.clone(),
+        bucket: d.bucket.clone(),
+        ..CopyPlan::default()
+    };
+    let volumes: BTreeSet<&str> = sources
+        .iter()
+        .map(|s| s.volume_id.as_str())
+        .chain(held.iter().map(|h| h.mark.volume.as_str()))
+        .collect();
+    for volume in volumes {
+        let mine: Vec<&Held> = held.iter().filter(|h| h.mark.volume == volume).collect();
+        let copied: BTreeSet<&str> = mine
+            .iter()
+            .filter(|h| h.state != SnapshotState::Error)
+            .map(|h| h.mark.of.as_str())
+            .collect();
+        for h in mine.iter().filter(|h| h.state == SnapshotState::Error) {
+            out.delete.push(CopyDoomed {
+                id: h.id.clone(),
+                volume_id: volume.to_string(),
+                tick: Some(h.mark.tick),
+                reason: "its import failed: deleted, and the snapshot is copied again".into(),
+            });
+        }
+        // The retention sees every copy, made or to make, at its source snapshot's time.
+        // A copy still importing counts as made: it answers its tick.
+        let mut candidates: Vec<Snapshot> = mine
+            .iter()
+            .filter(|h| h.state != SnapshotState::Error)
+            .map(|h| candidate(kind, &h.id, h.mark.tick, SnapshotState::Available))
+            .collect();
+        let due: Vec<&Source> = sources
+            .iter()
+            .filter(|s| s.volume_id == volume)
+            .filter(|s| s.id.as_deref().is_none_or(|id| !copied.contains(id)))
+            .collect();
+        for (i, s) in due.iter().enumerate() {
+            candidates.push(candidate(
+                kind,
+                &format!("due:{i}"),
+                s.tick,
+                SnapshotState::Available,
+            ));
+        }
+        let p = crate::rotation::plan::plan(&candidates, &d.keep, now);
+        let kept: BTreeSet<&str> = p.keep.iter().map(|k| k.entry.id.as_str()).collect();
+        let made: Vec<DueCopy> = due
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| kept.contains(format!("due:{i}").as_str()))
+            .map(|(_, s)| DueCopy {
+                volume_id: volume.to_string(),
+                snapshot_id: s.id.clone(),
+                tick: Some(s.tick),
+                size_gib: s.size_gib,
+            })
+            .collect();
+        out.copies.extend(made);
+        let complete: Vec<&&Held> = mine
+            .iter()
+            .filter(|h| h.state == SnapshotState::Available)
+            .collect();
+        let newest = complete.iter().map(|h| h.mark.tick).max();
+        let newest_id = complete
+            .iter()
+            .max_by_key(|h| h.mark.tick)
+            .map(|h| h.id.as_str());
+        let mut doomed: Vec<&&Held> = complete
+            .iter()
+            .copied()
+            .filter(|h| !kept.contains(h.id.as_str()) && Some(h.id.as_str()) != newest_id)
+            .collect();
+        // Oldest first, and only as many as leave `min` complete copies.
+        doomed.sort_by_key(|h| h.mark.tick);
+        doomed.truncate(complete.len().saturating_sub(d.min));
+        for h in doomed {
+            out.delete.push(CopyDoomed {
+                id: h.id.clone(),
+                volume_id: volume.to_string(),
+                tick: Some(h.mark.tick),
+                reason: "the destination's retention does not keep it".into(),
+            });
+        }
+        out.held.push(HeldCopies {
+            volume_id: volume.to_string(),
+            copies: complete.len(),
+            newest,
+        });
+    }
+    // Newest first across volumes.
+    out.copies.sort_by_key(|c| std::cmp::Reverse(c.tick));
+    out
+}
+
+/// A copy (made or to make) as the retention planner sees it: at its source snapshot's time.
+fn candidate(
+    kind: crate::kind::ProviderKind,
+    id: &str,
+    tick: Timestamp,
+    state: SnapshotState,
+) -> Snapshot {
+    Snapshot {
+        provider: kind,
+        id: id.to_string(),
+        volume_id: None,
+        name: None,
+        description: None,
+        state,
+        provider_state: None,
+        kind: crate::model::SnapshotKind::Manual,
+        created_at: Some(tick),
+        size_gib: None,
+        expires_at: None,
+    }
+}
+
+/// The plan of every destination of `c` at plan time: `listed` is each selected volume's
+/// snapshots (the source's), `due` the volumes this run takes a snapshot of (copied too).
+pub async fn plan(
+    src: &dyn Provider,
+    c: &Compiled,
+    listed: &[(String, Vec<Snapshot>)],
+    due: &[(String, Timestamp)],
+    now: Timestamp,
+) -> Vec<CopyPlan> {
+    let from = src.scope();
+    let mut all: Vec<Source> = listed
+        .iter()
+        .flat_map(|(_, l)| sources(&c.policy.id, l, now))
+        .collect();
+    all.extend(due.iter().map(|(v, tick)| Source {
+        volume_id: v.clone(),
+        id: None,
+        tick: *tick,
+        size_gib: None,
+    }));
+    let mut out = Vec::new();
+    for d in &c.copies {
+        out.push(match survey(d, &c.policy.id, &from, &all, now).await {
+            Ok(p) => p,
+            Err(e) => CopyPlan {
+                region: d.region.clone(),
+                bucket: d.bucket.clone(),
+                error: Some(e),
+                ..CopyPlan::default()
+            },
+        });
+    }
+    out
+}
+
+/// One destination's plan, from its own listing.
+async fn survey(
+    d: &CopyDest,
+    policy: &str,
+    from: &str,
+    sources: &[Source],
+    now: Timestamp,
+) -> std::result::Result<CopyPlan, String> {
+    let dst = d.link.get()?;
+    if dst.scope() != d.region {
+        return Err(format!(
+            "profile {:?} is for region {}, not {}: name the destination account's profile",
+            d.profile,
+            dst.scope(),
+            d.region
+        ));
+    }
+    if from == d.region {
+        return Err(format!(
+            "the policy's own region is {from}: a copy goes to another one"
+        ));
+    }
+    let held = held(dst.as_ref(), policy, from)
+        .await
+        .map_err(|e| format!("cannot list the copies in {}: {e}", d.region))?;
+    Ok(plan_dest(dst.kind(), d, sources, &held, now))
+}
+
+/// How a copy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyStatus {
+    /// At the destination, complete; the image deleted.
+    Ok,
+    /// A step failed (the next run resumes it).
+    Failed,
+    /// A signal stopped it (the next run resumes it).
+    Interrupted,
+}
+
+/// One copy made (or tried) this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRun {
+    /// The destination Region.
+    pub region: String,
+    /// The source volume.
+    pub volume_id: String,
+    /// The snapshot copied.
+    pub snapshot_id: String,
+    /// The copy's id at the destination, once imported.
+    pub copy_id: Option<String>,
+    /// How it ended.
+    pub status: CopyStatus,
+    /// The step it ended in (`export`, `find image`, `import`, `wait import`, `delete image`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'static str>,
+    /// Seconds from the export request to the complete copy.
+    pub seconds: f64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A copy deleted at a destination (or not).
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyDeletion {
+    /// The destination Region.
+    pub region: String,
+    /// The copy's id there.
+    pub id: String,
+    /// The source volume.
+    pub volume_id: String,
+    /// Why.
+    pub reason: String,
+    /// Whether it is gone.
+    pub ok: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a destination holds after the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopiesHeld {
+    /// The destination Region.
+    pub region: String,
+    /// Per volume.
+    #[serde(flatten)]
+    pub held: HeldCopies,
+}
+
+/// A policy's copies this run.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Copies made or tried.
+    pub runs: Vec<CopyRun>,
+    /// Copies deleted at destinations.
+    pub deletions: Vec<CopyDeletion>,
+    /// What each destination holds now.
+    pub held: Vec<CopiesHeld>,
+    /// Why a destination could not be worked on.
+    pub errors: Vec<String>,
+}
+
+/// Carry out a policy's copies after its snapshots are taken: per destination, plan again from
+/// fresh listings (this run's snapshot is among the sources now), copy what is due, delete what
+/// the retention does not keep, remove images left behind, and read what it holds.
+pub async fn carry_out(
+    src: &dyn Provider,
+    c: &Compiled,
+    volumes: &[String],
+    wait: &WaitOptions,
+    lock_dir: &std::path::Path,
+    now: Timestamp,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if c.copies.is_empty() || volumes.is_empty() {
+        return out;
+    }
+    let id = c.policy.id.as_str();
+    let from = src.scope();
+    let Some(route) = src.export_route() else {
+        out.errors.push(format!(
+            "{} has no export route: copies cannot be made",
+            src.kind()
+        ));
+        return out;
+    };
+    let lock = crate::lock::acquire_async(
+        lock_dir,
+        src.kind().as_str(),
+        &from,
+        &format!("copy-{id}"),
+        Duration::ZERO,
+    )
+    .await;
+    let _lock = match lock {
+        Ok(l) => l,
+        Err(e) => {
+            out.errors.push(format!(
+                "another run is copying policy {id}'s snapshots: {e}"
+            ));
+            return out;
+        }
+    };
+    let listed = src.list_snapshots_of(volumes).await;
+    let mut all = Vec::new();
+    for (v, l) in volumes.iter().zip(listed) {
+        match l {
+            Ok(l) => all.extend(sources(id, &l, now)),
+            Err(e) => out.errors.push(format!(
+                "cannot list the snapshots of {v} to copy them: {e}"
+            )),
+        }
+    }
+    for d in &c.copies {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let plan = match survey(d, id, &from, &all, now).await {
+            Ok(p) => p,
+            Err(e) => {
+                out.errors.push(format!("copy to {}: {e}", d.region));
+                continue;
+            }
+        };
+        let dst = d.link.get().expect("surveyed");
+        let sizes: BTreeMap<&str, Option<u64>> = all
+            .iter()
+            .filter_map(|s| Some((s.id.as_deref()?, s.size_gib)))
+            .collect();
+        // A failed import first: its snapshot is copied again below.
+        for doomed in plan.delete.iter().filter(|x| x.reason.contains("failed")) {
+            out.deletions
+                .push(delete_copy(dst.as_ref(), id, &from, d, doomed, true).await);
+        }
+        for due in &plan.copies {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let Some(snapshot) = due.snapshot_id.as_deref() else {
+                continue;
+            };
+            let copy = Copy {
+                policy: id,
+                from: &from,
+                dest: d,
+                volume: &due.volume_id,
+                snapshot,
+                tick: due.tick.unwrap_or(now),
+                size_gib: sizes.get(snapshot).copied().flatten(),
+            };
+            out.runs
+                .push(copy.run(src, route, dst.as_ref(), wait).await);
+        }
+        for doomed in plan.delete.iter().filter(|x| !x.reason.contains("failed")) {
+            if crate::interrupt::requested() {
+                break;
+            }
+            out.deletions
+                .push(delete_copy(dst.as_ref(), id, &from, d, doomed, false).await);
+        }
+        if let Err(e) = sweep(route, dst.as_ref(), id, &from, d, &all).await {
+            out.errors.push(format!("copy to {}: {e}", d.region));
+        }
+        match held(dst.as_ref(), id, &from).await {
+            Ok(h) => out
+                .held
+                .extend(
+                    plan_dest(dst.kind(), d, &[], &h, now)
+                        .held
+                        .into_iter()
+                        .map(|held| CopiesHeld {
+                            region: d.region.clone(),
+                            held,
+                        }),
+                ),
+            Err(e) => out.errors.push(format!(
+                "cannot list the copies in {} after the run: {e}",
+                d.region
+            )),
+        }
+    }
+    out
+}
+
+/// One snapshot on its way to one destination.
+struct Copy<'a> {
+    policy: &'a str,
+    from: &'a str,
+    dest: &'a CopyDest,
+    volume: &'a str,
+    snapshot: &'a str,
+    tick: Timestamp,
+    size_gib: Option<u64>,
+}
+
+impl Copy<'_> {
+    async fn run(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        dst: &dyn Provider,
+        wait: &WaitOptions,
+    ) -> CopyRun {
+        let started = std::time::Instant::now();
+        let mut run = CopyRun {
+            region: self.dest.region.clone(),
+            volume_id: self.volume.to_string(),
+            snapshot_id: self.snapshot.to_string(),
+            copy_id: None,
+            status: CopyStatus::Ok,
+            step: None,
+            seconds: 0.0,
+            error: None,
+        };
+        let wait = WaitOptions {
+            timeout: self.dest.timeout,
+            show_progress: false,
+            ..wait.clone()
+        };
+        if let Err((step, e)) = self.steps(src, route, dst, &wait, &mut run).await {
+            run.status = if crate::interrupt::requested() {
+                CopyStatus::Interrupted
+            } else {
+                CopyStatus::Failed
+            };
+            run.step = Some(step);
+            run.error = Some(e.to_string());
+        }
+        run.seconds = started.elapsed().as_secs_f64();
+        run
+    }
+
+    async fn steps(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        dst: &dyn Provider,
+        wait: &WaitOptions,
+        run: &mut CopyRun,
+    ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
+        let d = self.dest;
+        let prefix = object_prefix(self.policy, &d.region, self.snapshot);
+        // An export an earlier run started (same bucket and prefix, not failed) is reused.
+        let tasks = route
+            .export_tasks_of(self.snapshot)
+            .await
+            .map_err(|e| ("export", e))?;
+        let reused = tasks.into_iter().find(|t| {
+            t.bucket.as_deref() == Some(d.bucket.as_str())
+                && t.prefix.as_deref() == Some(prefix.as_str())
+                && !matches!(t.state.as_deref(), Some("failed" | "cancelled"))
+        });
+        let task = match reused {
+            Some(t) => t.id,
+            None => {
+                let req = ExportRequest {
+                    snapshot: self.snapshot.to_string(),
+                    bucket: d.bucket.clone(),
+                    prefix: Some(prefix.clone()),
+                    format: "qcow2".into(),
+                };
+                src.export_snapshot(&req)
+                    .await
+                    .map_err(|e| ("export", e))?
+                    .0
+                    .id
+            }
+        };
+        crate::wait::wait_for(src, &Operation::Task { id: task }, wait)
+            .await
+            .map_err(|e| ("export", e))?;
+        let objects = route
+            .list_objects(&d.bucket, &prefix)
+            .await
+            .map_err(|e| ("find image", e))?;
+        let Some(image) = objects.iter().max_by_key(|o| o.size) else {
+            return Err((
+                "find image",
+                crate::error::Error::usage(format!(
+                    "the export completed but left nothing under {}/{prefix}",
+                    d.bucket
+                )),
+            ));
+        };
+        let url = route.presign_get(&d.bucket, &image.key, URL_TTL_SECONDS);
+        let gib = self
+            .size_gib
+            .unwrap_or_else(|| image.size.div_ceil(1 << 30).max(1));
+        let req = ImportRequest {
+            file_location: url.expose_secret().to_string(),
+            // At least the original's size: the volume the snapshot was taken of.
+            size_bytes: gib << 30,
+            name: Some(mark::name(self.policy, self.tick)),
+            description: Some(description(
+                self.policy,
+                self.tick,
+                self.volume,
+                self.snapshot,
+                self.from,
+            )),
+            tags: vec![(TAG_KEY.to_string(), self.policy.to_string())],
+        };
+        let (copy, op) = dst.import_snapshot(&req).await.map_err(|e| ("import", e))?;
+        drop(req);
+        run.copy_id = Some(copy.id.clone());
+        crate::wait::wait_for(dst, &op, wait)
+            .await
+            .map_err(|e| ("wait import", e))?;
+        // Complete at the destination: the images under the prefix have done their job.
+        for o in &objects {
+            route
+                .delete_object(&d.bucket, &o.key)
+                .await
+                .map_err(|e| ("delete image", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Delete one copy, checked right before the DELETE: it still carries this policy's copy mark
+/// from this Region, and it is complete (a failed import: in `error`).
+async fn delete_copy(
+    dst: &dyn Provider,
+    policy: &str,
+    from: &str,
+    d: &CopyDest,
+    doomed: &CopyDoomed,
+    failed_import: bool,
+) -> CopyDeletion {
+    let mut out = CopyDeletion {
+        region: d.region.clone(),
+        id: doomed.id.clone(),
+        volume_id: doomed.volume_id.clone(),
+        reason: doomed.reason.clone(),
+        ok: false,
+        error: None,
+    };
+    let checked = match dst.get_snapshot(None, &doomed.id).await {
+        Ok(s) => {
+            let mark = s.description.as_deref().and_then(parse);
+            let state_ok = if failed_import {
+                s.state == SnapshotState::Error
+            } else {
+                s.state == SnapshotState::Available
+            };
+            match mark {
+                Some(m) if m.policy == policy && m.from == from && state_ok => Ok(()),
+                Some(_) | None => Err(format!(
+                    "refused: {} no longer carries this policy's copy mark in the expected state",
+                    doomed.id
+                )),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = checked {
+        out.error = Some(e);
+        return out;
+    }
+    match dst.delete_snapshot(None, &doomed.id).await {
+        Ok(_) => out.ok = true,
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+/// Delete the images under the policy's prefix whose copy is complete at the destination, or
+/// whose snapshot is gone from the source (nothing left to copy); the others wait for the next
+/// run's attempt.
+async fn sweep(
+    route: &dyn crate::provider::ExportRoute,
+    dst: &dyn Provider,
+    policy: &str,
+    from: &str,
+    d: &CopyDest,
+    sources: &[Source],
+) -> Result<()> {
+    let base = format!("snapctl/{policy}/{}/", d.region);
+    let objects = route.list_objects(&d.bucket, &base).await?;
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let complete: BTreeSet<String> = held(dst, policy, from)
+        .await?
+        .into_iter()
+        .filter(|h| h.state == SnapshotState::Available)
+        .map(|h| h.mark.of)
+        .collect();
+    let present: BTreeSet<&str> = sources.iter().filter_map(|s| s.id.as_deref()).collect();
+    for o in objects {
+        let Some(snapshot) = o.key[base.len()..].split('/').next() else {
+            continue;
+        };
+        if complete.contains(snapshot) || !present.contains(snapshot) {
+            route.delete_object(&d.bucket, &o.key).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OSC: crate::kind::ProviderKind = crate::kind::ProviderKind::Outscale;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("time")
+    }
+
+    fn dest(keep: crate::rotation::plan::Policy, min: usize) -> CopyDest {
+        CopyDest {
+            region: "cloudgouv-eu-west-1".into(),
+            profile: "dr".into(),
+            bucket: "b".into(),
+            keep,
+            min,
+            timeout: Duration::from_secs(60),
+            link: Default::default(),
+        }
+    }
+
+    fn held_copy(id: &str, of: &str, tick: &str, state: SnapshotState) -> Held {
+        Held {
+            id: id.into(),
+            state,
+            mark: Mark {
+                policy: "p".into(),
+                tick: t(tick),
+                volume: "vol-00000001".into(),
+                of: of.into(),
+                from: "eu-west-2".into(),
+            },
+        }
+    }
+
+    fn source(id: &str, tick: &str) -> Source {
+        Source {
+            volume_id: "vol-00000001".into(),
+            id: Some(id.into()),
+            tick: t(tick),
+            size_gib: Some(10),
+        }
+    }
+
+    #[test]
+    fn a_mark_reads_back_and_nothing_else_is_one() {
+        let d = description(
+            "db-gold",
+            t("2026-12-01T00:00:00Z"),
+            "vol-0a1b2c3d",
+            "snap-12345678",
+            "eu-west-2",
+        );
+        assert_eq!(
+            d,
+            "snapctl:v1 copy policy=db-gold tick=20261201T000000Z vol=vol-0a1b2c3d of=snap-12345678 from=eu-west-2"
+        );
+        let m = parse(&d).expect("a mark");
+        assert_eq!(
+            (m.policy.as_str(), m.of.as_str(), m.from.as_str()),
+            ("db-gold", "snap-12345678", "eu-west-2")
+        );
+        for not in [
+            "snapctl:v1 policy=db-gold tick=20261201T000000Z",
+            &format!("{d} extra"),
+            &d.replace("of=", "off="),
+            &d.replace("db-gold", "DB"),
+            &d.replace("vol-0a1b2c3d", "vol/../x"),
+        ] {
+            assert_eq!(parse(not), None, "{not}");
+        }
+        // A copy is never a policy's own snapshot.
+        assert_eq!(
+            mark::owner(&Snapshot {
+                description: Some(d),
+                name: Some("snapctl.db-gold.20261201T000000Z".into()),
+                ..candidate(
+                    OSC,
+                    "snap-1",
+                    t("2026-12-01T00:00:00Z"),
+                    SnapshotState::Available
+                )
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn due_copies_are_what_the_destination_keeps_newest_first_and_deletions_keep_the_floor() {
+        let keep = crate::rotation::plan::Policy {
+            keep_last: Some(2),
+            ..Default::default()
+        };
+        let now = t("2026-12-05T12:00:00Z");
+        let sources = [
+            source("snap-a", "2026-12-01T00:00:00Z"),
+            source("snap-b", "2026-12-02T00:00:00Z"),
+            source("snap-c", "2026-12-03T00:00:00Z"),
+            source("snap-d", "2026-12-04T00:00:00Z"),
+        ];
+        // Nothing there yet: the two newest are due, newest first; older ones are not copied.
+        let p = plan_dest(OSC, &dest(keep.clone(), 1), &sources, &[], now);
+        let due: Vec<_> = p
+            .copies
+            .iter()
+            .map(|c| c.snapshot_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(due, ["snap-d", "snap-c"]);
+        assert!(p.delete.is_empty());
+        // c and d copied, a and b copied long ago, one import failed: b and a go (oldest
+        // first), the failed one is deleted and its snapshot is due again.
+        let held = [
+            held_copy(
+                "snap-1a",
+                "snap-a",
+                "2026-12-01T00:00:00Z",
+                SnapshotState::Available,
+            ),
+            held_copy(
+                "snap-1b",
+                "snap-b",
+                "2026-12-02T00:00:00Z",
+                SnapshotState::Available,
+            ),
+            held_copy(
+                "snap-1c",
+                "snap-c",
+                "2026-12-03T00:00:00Z",
+                SnapshotState::Error,
+            ),
+            held_copy(
+                "snap-1d",
+                "snap-d",
+                "2026-12-04T00:00:00Z",
+                SnapshotState::Available,
+            ),
+        ];
+        let p = plan_dest(OSC, &dest(keep.clone(), 1), &sources, &held, now);
+        let gone: Vec<_> = p.delete.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(gone, ["snap-1c", "snap-1a", "snap-1b"]);
+        let due: Vec<_> = p
+            .copies
+            .iter()
+            .map(|c| c.snapshot_id.as_deref().unwrap())
+            .collect();
+        assert_eq!(due, ["snap-c"]);
+        assert_eq!(
+            p.held,
+            [HeldCopies {
+                volume_id: "vol-00000001".into(),
+                copies: 3,
+                newest: Some(t("2026-12-04T00:00:00Z")),
+            }]
+        );
+        // min = 3 keeps three complete copies whatever the rules say.
+        let p = plan_dest(OSC, &dest(keep, 3), &sources, &held, now);
+        let gone: Vec<_> = p.delete.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(gone, ["snap-1c"]);
+        // In progress: not due again, not deleted.
+        let importing = [held_copy(
+            "snap-1d",
+            "snap-d",
+            "2026-12-04T00:00:00Z",
+            SnapshotState::Creating,
+        )];
+        let p = plan_dest(
+            OSC,
+            &dest(
+                crate::rotation::plan::Policy {
+                    keep_last: Some(1),
+                    ..Default::default()
+                },
+                1,
+            ),
+            &sources,
+            &importing,
+            now,
+        );
+        assert!(p.copies.is_empty(), "{:?}", p.copies);
+        assert!(p.delete.is_empty());
+    }
+}

@@ -1,0 +1,284 @@
+//! Copies in another Region (`copy = [{ … }]` in a policy, OUTSCALE) end to end against the
+//! emulator, which serves two Regions (each its own account and keys) and OOS: export to the
+//! bucket, pre-signed URL, import in the other Region with the mark carried over, the image
+//! deleted; the destination's own retention; a failed copy resumed by the next run; `plan`,
+//! `check`, the metrics; and `validate`'s refusals.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use snapctl::emulator::{Emulator, OSC_BUCKET, OSC_DR_AK, OSC_DR_REGION, OSC_DR_SK};
+use snapctl::provider::ProviderKind;
+
+use crate::common::{assert_exit, stderr, stdout};
+use crate::emulator::{Cli, start};
+
+/// The profiles file: `dr`, the account in the other Region (its endpoint and keys).
+fn profiles(cli: &Cli, emu: &Emulator) {
+    let dir = cli.home().join("config/snapctl");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[profiles.dr]\nprovider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"{OSC_DR_REGION}\"\naccess_key = \"{OSC_DR_AK}\"\nsecret_key = \"{OSC_DR_SK}\"\n",
+            emu.base()
+        ),
+    )
+    .expect("profiles");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+}
+
+/// One OUTSCALE policy on the demo volume, every hour, copying to the other Region.
+fn policy_file(cli: &Cli, emu: &Emulator, copy_keep: &str) -> PathBuf {
+    let text = format!(
+        "metrics_file = \"{}\"\n\n[[policy]]\nid = \"c-osc\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"{OSC_BUCKET}\", keep = {copy_keep}, timeout = \"1min\" }}]\n",
+        cli.home().join("snapctl.prom").display(),
+        emu.demo_volume(ProviderKind::Outscale),
+    );
+    let path = cli.home().join("fleet.toml");
+    std::fs::write(&path, text).expect("policy file");
+    path
+}
+
+async fn apply(cli: &Cli<'_>, file: &std::path::Path, at: Option<&str>, code: i32) -> Value {
+    let mut extra = vec!["-vv"];
+    if let Some(at) = at {
+        extra.extend(["--at", at]);
+    }
+    let mut args = vec!["-o", "json", "policy", "apply", "-f"];
+    args.push(file.to_str().expect("utf-8"));
+    args.extend(extra);
+    let out = cli.bare(&args).await;
+    assert_exit(&out, code);
+    // A pre-signed URL is a credential: never in the report nor the (redacted) trace.
+    for text in [stdout(&out), stderr(&out)] {
+        assert!(
+            !text.contains("X-Amz-Signature=") && !text.contains("X-Amz-Credential="),
+            "a pre-signed URL leaked:\n{text}"
+        );
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", stdout(&out)))
+}
+
+/// The snapshots the destination account holds.
+async fn at_destination(cli: &Cli<'_>) -> Vec<Value> {
+    let out = cli
+        .bare(&["--profile", "dr", "-o", "json", "snapshot", "list"])
+        .await;
+    assert_exit(&out, 0);
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("json")
+        .as_array()
+        .expect("list")
+        .clone()
+}
+
+fn policy(report: &Value) -> &Value {
+    &report["policies"][0]
+}
+
+fn hours(n: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(n)).to_string()
+}
+
+/// A snapshot reaches the other Region through export and import, with the mark carried over
+/// and no image left in the bucket; the destination keeps its own retention as the source
+/// snapshots come; `plan`, `check` and the metrics say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_reach_the_other_region_with_their_own_retention_and_leave_no_image() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 2 }");
+    let f = file.to_str().expect("utf-8");
+    let plan = cli.bare(&["policy", "plan", "-f", f]).await;
+    assert_exit(&plan, 0);
+    let shown = stdout(&plan);
+    assert!(
+        shown.contains(&format!(
+            "~ copy {} to {OSC_DR_REGION}: the snapshot this run takes: export to bucket {OSC_BUCKET}, import in {OSC_DR_REGION}, delete the image",
+            emu.demo_volume(ProviderKind::Outscale)
+        )) && shown.contains("Copies: 1 to make, 0 to delete."),
+        "{shown}"
+    );
+
+    let report = apply(&cli, &file, None, 0).await;
+    let p = policy(&report);
+    let copies = p["copies"].as_array().expect("copies");
+    assert_eq!(copies.len(), 1, "{p}");
+    assert_eq!(copies[0]["status"], "ok", "{p}");
+    let taken = p["units"][0]["created"]["id"].as_str().expect("a snapshot");
+    assert_eq!(
+        copies[0]["snapshot_id"], taken,
+        "this run's snapshot is copied"
+    );
+    let copy_id = copies[0]["copy_id"].as_str().expect("copy id").to_string();
+    assert!(
+        emu.bucket_keys(OSC_BUCKET).is_empty(),
+        "the image is deleted"
+    );
+    let there = at_destination(&cli).await;
+    assert_eq!(there.len(), 1, "{there:?}");
+    let copy = &there[0];
+    assert_eq!(copy["id"], copy_id.as_str());
+    assert_eq!(copy["state"], "available");
+    let description = copy["description"].as_str().expect("description");
+    assert!(
+        description.starts_with("snapctl:v1 copy policy=c-osc tick=")
+            && description.ends_with(&format!("of={taken} from=eu-west-2")),
+        "{description}"
+    );
+    assert!(
+        copy["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("snapctl.c-osc.")),
+        "{copy}"
+    );
+    assert_eq!(copy["size_gib"], 10, "SnapshotSize covers the volume");
+    let metrics = std::fs::read_to_string(cli.home().join("snapctl.prom")).expect("metrics");
+    assert!(
+        metrics.contains(&format!(
+            "snapctl_copy_last_success_timestamp_seconds{{policy=\"c-osc\",volume_id=\"{}\",region=\"{OSC_DR_REGION}\"}}",
+            emu.demo_volume(ProviderKind::Outscale)
+        )) && metrics.contains("snapctl_copy_failures{policy=\"c-osc\"} 0"),
+        "{metrics}"
+    );
+    let check = cli.bare(&["policy", "check", "-f", f]).await;
+    assert_exit(&check, 0);
+
+    // Three more hourly runs: each copies its snapshot; the destination keeps two.
+    for n in 1..=3 {
+        let report = apply(&cli, &file, Some(&hours(n)), 0).await;
+        let p = policy(&report);
+        assert_eq!(p["copies"].as_array().map(Vec::len), Some(1), "{p}");
+        assert_eq!(p["copies"][0]["status"], "ok", "{p}");
+        if n >= 2 {
+            let gone = p["copy_deletions"].as_array().expect("deletions");
+            assert_eq!(gone.len(), 1, "{p}");
+            assert_eq!(gone[0]["ok"], true, "{p}");
+        }
+    }
+    let there = at_destination(&cli).await;
+    assert_eq!(there.len(), 2, "{there:?}");
+    assert!(
+        there.iter().all(|s| s["id"] != copy_id.as_str()),
+        "the oldest copy went"
+    );
+    assert!(emu.bucket_keys(OSC_BUCKET).is_empty());
+    // Nothing left to do an hour later but the next snapshot's copy.
+    let plan = cli
+        .bare(&["policy", "plan", "-f", f, "--at", &hours(3)])
+        .await;
+    assert_exit(&plan, 0);
+    assert!(!stdout(&plan).contains("~ copy"), "{}", stdout(&plan));
+}
+
+/// A copy that fails (the bucket is gone: the export is refused) fails the run (exit 6) and
+/// `check` warns that the destination has no copy; once the bucket is back, the next run copies
+/// the snapshots that have none there, newest first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_copy_fails_the_run_warns_and_is_resumed_by_the_next_run() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 5 }");
+    let f = file.to_str().expect("utf-8");
+    emu.set_bucket(OSC_BUCKET, false);
+    let report = apply(&cli, &file, None, 6).await;
+    let p = policy(&report);
+    assert_eq!(p["status"], "failed", "{p}");
+    assert_eq!(p["copies"][0]["status"], "failed", "{p}");
+    assert_eq!(p["copies"][0]["step"], "export", "{p}");
+    assert!(
+        p["copies"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("bucket")),
+        "{p}"
+    );
+    let check = cli.bare(&["policy", "check", "-f", f]).await;
+    assert_exit(&check, 1);
+    assert!(
+        stdout(&check).contains(&format!("no copy in {OSC_DR_REGION}")),
+        "{}",
+        stdout(&check)
+    );
+    let first = p["units"][0]["created"]["id"]
+        .as_str()
+        .expect("taken")
+        .to_string();
+
+    emu.set_bucket(OSC_BUCKET, true);
+    let report = apply(&cli, &file, Some(&hours(1)), 0).await;
+    let p = policy(&report);
+    let copied: Vec<&str> = p["copies"]
+        .as_array()
+        .expect("copies")
+        .iter()
+        .map(|c| {
+            assert_eq!(c["status"], "ok", "{c}");
+            c["snapshot_id"].as_str().expect("id")
+        })
+        .collect();
+    let second = p["units"][0]["created"]["id"].as_str().expect("taken");
+    // Both have a copy now, the newest first (the seeded snapshot is not the policy's).
+    assert_eq!(copied, [second, first.as_str()], "{p}");
+    assert_eq!(at_destination(&cli).await.len(), 2);
+    assert!(emu.bucket_keys(OSC_BUCKET).is_empty());
+    let check = cli
+        .bare(&["policy", "check", "-f", f, "--at", &hours(1)])
+        .await;
+    assert_exit(&check, 0);
+}
+
+/// `validate` refuses a copy where there is no route (EFS), one whose profile is not defined,
+/// and one to the policy's own region (exit 2, with the line).
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_refuses_a_copy_without_a_route_a_profile_or_another_region() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let cases = [
+        (
+            "provider = \"ovh-efs\"\nservice = \"x\"",
+            "dr",
+            OSC_DR_REGION,
+            "no export of a snapshot to a bucket",
+        ),
+        (
+            "provider = \"outscale\"",
+            "nope",
+            OSC_DR_REGION,
+            "no such profile",
+        ),
+        (
+            "provider = \"outscale\"\nregion = \"eu-west-2\"",
+            "dr",
+            "eu-west-2",
+            "the policy's own region",
+        ),
+    ];
+    for (on, profile, region, why) in cases {
+        let path = cli.home().join("bad.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[policy]]\nid = \"c\"\n{on}\nevery = \"1h\"\nselect = {{ all = true }}\nkeep = {{ last = 1 }}\ncopy = [{{ region = \"{region}\", profile = \"{profile}\", bucket = \"b-1\", keep = {{ last = 1 }} }}]\n"
+            ),
+        )
+        .expect("write");
+        let out = cli
+            .bare(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("policy \"c\", copy") && stderr(&out).contains(why),
+            "{why}: {}",
+            stderr(&out)
+        );
+    }
+}

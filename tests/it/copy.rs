@@ -282,3 +282,69 @@ async fn validate_refuses_a_copy_without_a_route_a_profile_or_another_region() {
         );
     }
 }
+
+/// A run killed (`kill -9`) while the destination imports: the next run copies nothing twice
+/// (the copy arrived, and counts), deletes the image the killed run left in the bucket, and the
+/// destination holds one copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_during_the_import_leaves_one_copy_and_the_next_run_removes_the_image() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 5 }");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+    cmd.env_clear()
+        .envs(crate::common::clock_env())
+        .env("HOME", cli.home())
+        .env("XDG_CONFIG_HOME", cli.home().join("config"))
+        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
+        .env("SNAPCTL_MAX_RPS", "0")
+        .envs(emu.env())
+        .args([
+            "-o",
+            "json",
+            "--poll-interval",
+            "50ms",
+            "policy",
+            "apply",
+            "-f",
+        ])
+        .arg(&file);
+    let importing = async {
+        // The second CreateSnapshot is the import (the first took the snapshot).
+        for _ in 0..400 {
+            let creates = emu
+                .changes()
+                .iter()
+                .filter(|c| c.as_str() == "POST /api/v1/CreateSnapshot")
+                .count();
+            if creates >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let out = crate::common::signal_when(cmd, "KILL", importing).await;
+    assert!(out.status.code().is_none(), "killed: {}", stderr(&out));
+    assert_eq!(
+        emu.bucket_keys(OSC_BUCKET).len(),
+        1,
+        "the killed run left its image"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let report = apply(&cli, &file, None, 0).await;
+    let p = policy(&report);
+    assert!(p.get("copies").is_none(), "nothing copied twice: {p}");
+    assert!(emu.bucket_keys(OSC_BUCKET).is_empty(), "the image is swept");
+    let there = at_destination(&cli).await;
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_eq!(p["copies_held"][0]["copies"], 1, "{p}");
+}

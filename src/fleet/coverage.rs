@@ -314,6 +314,23 @@ pub struct VolumeCoverage {
     pub retention_held: bool,
     /// Restore drills.
     pub drills: Drills,
+    /// Its copies in other Regions now, one entry per destination (policies with `copy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyCoverage>,
+}
+
+/// What one destination holds of a volume now.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyCoverage {
+    /// The destination Region.
+    pub region: String,
+    /// Complete copies there.
+    pub copies: usize,
+    /// The newest one's tick (its source snapshot's time).
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub newest: Option<Timestamp>,
+    /// Whether the newest is recent: from within twice the cadence before the window's end.
+    pub present: bool,
 }
 
 /// One policy.
@@ -375,6 +392,8 @@ pub struct Totals {
     pub drills_failed: usize,
     /// The slowest restore of a drill.
     pub slowest_restore_seconds: Option<f64>,
+    /// Selected volumes and destinations without a recent copy.
+    pub copies_missing: usize,
 }
 
 /// What is known of one snapshot of a volume.
@@ -544,7 +563,13 @@ pub fn build(
                 owned_now: owned,
                 retention_held: owned >= c.min.max(1),
                 drills: drills.remove(volume_id).unwrap_or_default(),
+                copies: if selected.contains(volume_id.as_str()) {
+                    copies_of(p, volume_id, until)
+                } else {
+                    vec![]
+                },
             };
+            totals.copies_missing += volume.copies.iter().filter(|c| !c.present).count();
             totals.volumes += 1;
             totals.ticks.merge(&volume.counts);
             totals.worst_rpo_seconds = totals.worst_rpo_seconds.max(Some(volume.rpo_seconds));
@@ -579,6 +604,45 @@ pub fn build(
     }
 }
 
+/// What each destination of `p` holds of `volume` now (from the plan's listing of it).
+fn copies_of(p: &super::plan::PolicyPlan, volume: &str, until: Timestamp) -> Vec<CopyCoverage> {
+    let recent = jiff::SignedDuration::from_secs(
+        i64::try_from(p.interval_seconds.saturating_mul(2)).unwrap_or(i64::MAX),
+    );
+    p.copies
+        .iter()
+        .map(|d| {
+            let held = d.held.iter().find(|h| h.volume_id == volume);
+            let newest = held.and_then(|h| h.newest);
+            CopyCoverage {
+                region: d.region.clone(),
+                copies: held.map_or(0, |h| h.copies),
+                newest,
+                present: newest.is_some_and(|t| until.duration_since(t) <= recent),
+            }
+        })
+        .collect()
+}
+
+/// A volume's copies in words: `cloudgouv-eu-west-1: 3, newest 2026-12-01 00:00 UTC`.
+fn copy_words(copies: &[CopyCoverage]) -> String {
+    copies
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}{}{}",
+                c.region,
+                c.copies,
+                c.newest
+                    .map(|t| format!(", newest {}", human_time(Some(t))))
+                    .unwrap_or_default(),
+                if c.present { "" } else { " (not recent)" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The longest gap between consecutive `times` (sorted), the last one to `until` included; the
 /// whole window when there are none.
 fn rpo(times: &[Timestamp], since: Timestamp, until: Timestamp) -> i64 {
@@ -597,7 +661,7 @@ fn rpo(times: &[Timestamp], since: Timestamp, until: Timestamp) -> i64 {
 /// repeated on each of its rows.
 pub fn csv(r: &Coverage) -> String {
     let mut out = String::from(
-        "policy,provider,volume_id,volume_name,tick,status,snapshot_id,rpo_seconds,owned_now,retention_held,drills_passed,drills_failed,last_restore_seconds\r\n",
+        "policy,provider,volume_id,volume_name,tick,status,snapshot_id,rpo_seconds,owned_now,retention_held,drills_passed,drills_failed,last_restore_seconds,copies\r\n",
     );
     for p in &r.policies {
         for v in &p.volumes {
@@ -621,6 +685,7 @@ pub fn csv(r: &Coverage) -> String {
                         .last()
                         .map(|s| format!("{s:.3}"))
                         .unwrap_or_default(),
+                    copy_words(&v.copies),
                 ];
                 let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
                 out.push_str(&row.join(","));
@@ -678,7 +743,7 @@ pub fn table(r: &Coverage) -> String {
             let c = &v.counts;
             let _ = writeln!(
                 out,
-                "  {}{}: {} met, {} pruned, {} lost, {} missed, {} unknown; RPO {}; {} owned{}; drills {}",
+                "  {}{}: {} met, {} pruned, {} lost, {} missed, {} unknown; RPO {}; {} owned{}; drills {}{}",
                 crate::text::flatten(&v.volume_id),
                 v.volume_name
                     .as_deref()
@@ -692,21 +757,35 @@ pub fn table(r: &Coverage) -> String {
                 rpo_words(v.rpo_seconds),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
-                drill_words(&v.drills)
+                drill_words(&v.drills),
+                if v.copies.is_empty() {
+                    String::new()
+                } else {
+                    format!("; copies {}", copy_words(&v.copies))
+                }
             );
         }
     }
     let t = &r.totals;
     let _ = writeln!(
         out,
-        "Total: {} volumes; ticks answered {}; worst RPO {}; {} drills passed, {} failed.",
+        "Total: {} volumes; ticks answered {}; worst RPO {}; {} drills passed, {} failed{}.",
         t.volumes,
         answered_words(t),
         t.worst_rpo_seconds
             .map(rpo_words)
             .unwrap_or_else(|| "-".into()),
         t.drills_passed,
-        t.drills_failed
+        t.drills_failed,
+        if r.policies
+            .iter()
+            .flat_map(|p| &p.volumes)
+            .any(|v| !v.copies.is_empty())
+        {
+            format!("; {} without a recent copy", t.copies_missing)
+        } else {
+            String::new()
+        }
     );
     out
 }
@@ -797,7 +876,7 @@ pub fn html(r: &Coverage) -> String {
     );
     let _ = write!(
         o,
-        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{}</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n</tbody>\n</table>\n",
+        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{}</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n<tr><th scope=\"row\">Volumes without a recent copy in another Region</th><td id=\"total-copies-missing\">{}</td></tr>\n</tbody>\n</table>\n",
         t.volumes,
         answered_words(t),
         t.ticks.missed,
@@ -812,7 +891,8 @@ pub fn html(r: &Coverage) -> String {
         t.drills_failed,
         t.slowest_restore_seconds
             .map(|s| format!("; slowest restore {s:.1} s"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        t.copies_missing
     );
     o.push_str("<p class=\"legend\">");
     for s in TickStatus::ALL {
@@ -840,7 +920,7 @@ pub fn html(r: &Coverage) -> String {
         if let Some(e) = &p.error {
             let _ = writeln!(o, "<p class=\"error\">Not listed now: {}</p>", esc(e));
         }
-        o.push_str("<table class=\"volumes\">\n<thead><tr><th scope=\"col\">Volume</th><th scope=\"col\">Ticks</th><th scope=\"col\">Met</th><th scope=\"col\">Pruned</th><th scope=\"col\">Missed</th><th scope=\"col\">RPO</th><th scope=\"col\">Owned now</th><th scope=\"col\">Drills</th></tr></thead>\n<tbody>\n");
+        o.push_str("<table class=\"volumes\">\n<thead><tr><th scope=\"col\">Volume</th><th scope=\"col\">Ticks</th><th scope=\"col\">Met</th><th scope=\"col\">Pruned</th><th scope=\"col\">Missed</th><th scope=\"col\">RPO</th><th scope=\"col\">Owned now</th><th scope=\"col\">Drills</th><th scope=\"col\">Copies</th></tr></thead>\n<tbody>\n");
         for v in &p.volumes {
             let _ = write!(
                 o,
@@ -873,7 +953,7 @@ pub fn html(r: &Coverage) -> String {
             let c = &v.counts;
             let _ = writeln!(
                 o,
-                "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
+                "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"copies{}\">{}</td></tr>",
                 c.met,
                 c.pruned,
                 if c.missed > 0 { "bad" } else { "good" },
@@ -881,7 +961,17 @@ pub fn html(r: &Coverage) -> String {
                 esc(&rpo_words(v.rpo_seconds)),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
-                drill_words(&v.drills)
+                drill_words(&v.drills),
+                if v.copies.iter().any(|c| !c.present) {
+                    " bad"
+                } else {
+                    ""
+                },
+                if v.copies.is_empty() {
+                    "-".to_string()
+                } else {
+                    esc(&copy_words(&v.copies))
+                }
             );
         }
         o.push_str("</tbody>\n</table>\n</section>\n");

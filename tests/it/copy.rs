@@ -176,6 +176,39 @@ async fn copies_reach_the_other_region_with_their_own_retention_and_leave_no_ima
         .await;
     assert_exit(&plan, 0);
     assert!(!stdout(&plan).contains("~ copy"), "{}", stdout(&plan));
+    // The coverage report says which copies each volume has, in every format.
+    let vol = emu.demo_volume(ProviderKind::Outscale);
+    let report = |format: &'static str| {
+        let (cli, f, at) = (&cli, f.to_string(), hours(3));
+        async move {
+            let out = cli
+                .bare(&[
+                    "-o", format, "policy", "report", "-f", &f, "--since", "1d", "--at", &at,
+                ])
+                .await;
+            assert_exit(&out, 0);
+            stdout(&out)
+        }
+    };
+    let json: Value = serde_json::from_str(&report("json").await).expect("json");
+    let volume = &json["policies"][0]["volumes"][0];
+    assert_eq!(volume["volume_id"], vol.as_str());
+    assert_eq!(volume["copies"][0]["region"], OSC_DR_REGION, "{volume}");
+    assert_eq!(volume["copies"][0]["copies"], 2, "{volume}");
+    assert_eq!(volume["copies"][0]["present"], true, "{volume}");
+    assert_eq!(json["totals"]["copies_missing"], 0);
+    let csv = report("csv").await;
+    assert!(
+        csv.lines().next().is_some_and(|h| h.ends_with(",copies"))
+            && csv.contains(&format!("{OSC_DR_REGION}: 2, newest ")),
+        "{csv}"
+    );
+    let html = report("html").await;
+    assert!(
+        html.contains("<th scope=\"col\">Copies</th>")
+            && html.contains(&format!("<td class=\"copies\">{OSC_DR_REGION}: 2, newest ")),
+        "{html}"
+    );
 }
 
 /// A copy that fails (the bucket is gone: the export is refused) fails the run (exit 6) and

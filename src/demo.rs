@@ -101,16 +101,33 @@ pub async fn walk_through(outer: &Env, run_command: Runner) -> Result<()> {
 }
 
 /// Fleet mode: one policy file over the four clouds, planned, applied, planned again; two of
-/// its policies run a restore drill (restore, verify, measure, delete); then the coverage report
-/// of the last hour, from the run history.
+/// its policies run a restore drill (restore, verify, measure, delete), the OUTSCALE one copies
+/// its snapshots to the emulator's other Region (export, pre-signed URL, import); then the
+/// coverage report of the last hour, from the run history.
 async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("snapctl-demo-{}", std::process::id()));
+    // The other Region's account, as a user defines it: a profile (the emulator's demo keys).
+    let profiles = format!(
+        "[profiles.osc-dr]\nprovider = \"outscale\"\nendpoint = \"{}\"\nregion = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n",
+        env.var("OSC_ENDPOINT_API").unwrap_or_default(),
+        crate::emulator::OSC_DR_REGION,
+        crate::emulator::OSC_DR_AK,
+        crate::emulator::OSC_DR_SK,
+    );
+    let config = dir.join("config").join("snapctl").join("config.toml");
+    write_private(&config, &profiles)?;
+    let copy = format!(
+        "copy = [{{ region = \"{}\", profile = \"osc-dr\", bucket = \"{}\", keep = {{ last = 7 }} }}]\n",
+        crate::emulator::OSC_DR_REGION,
+        crate::emulator::OSC_BUCKET
+    );
     let mut text = format!(
         "timezone = \"UTC\"\nhistory_dir = \"{}\"\n",
         dir.join("history").display()
     );
     let verify = "drill = { every = \"1d\", verify = 'test -n \"$SNAPCTL_DRILL_VOLUME_ID\"', max_restore = \"30min\" }\n";
-    for (kind, id, select, drill) in [
+    let osc_extra = format!("{verify}{copy}");
+    for (kind, id, select, extra) in [
         (
             ProviderKind::OvhEfs,
             "efs-app",
@@ -127,7 +144,7 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
             ProviderKind::Outscale,
             "osc-gold",
             "tags = { backup = \"gold\" }",
-            verify,
+            osc_extra.as_str(),
         ),
         (
             ProviderKind::Powervc,
@@ -137,7 +154,7 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
         ),
     ] {
         text.push_str(&format!(
-            "\n[[policy]]\nid = \"{id}\"\nprovider = \"{}\"\n{}every = \"1h\"\nexpect_volumes = \"1..5\"\nselect = {{ {select} }}\nkeep = {{ last = 24, daily = 7, min = 2 }}\n{drill}",
+            "\n[[policy]]\nid = \"{id}\"\nprovider = \"{}\"\n{}every = \"1h\"\nexpect_volumes = \"1..5\"\nselect = {{ {select} }}\nkeep = {{ last = 24, daily = 7, min = 2 }}\n{extra}",
             kind.as_str(),
             Emulator::service(kind)
                 .map(|s| format!("service = \"{s}\"\n"))
@@ -152,8 +169,9 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
             source,
         })?;
     print_line(&format!(
-        "\n# Fleet mode: one policy file for all four clouds ({})\n{text}",
-        path.display()
+        "\n# Fleet mode: one policy file for all four clouds ({})\n{text}\n# The profile of the OUTSCALE account in the other Region ({})\n{profiles}",
+        path.display(),
+        config.display()
     ))?;
     let file = path.display().to_string();
     for step in [
@@ -167,6 +185,24 @@ async fn fleet(env: &Env, run_command: Runner) -> Result<()> {
         args.extend(step);
         let cli = Cli::try_parse_from(&args).map_err(|e| Error::usage(e.to_string()))?;
         run_command(cli, env.clone()).await?;
+    }
+    Ok(())
+}
+
+/// `text` into `path`, readable by the user alone (a profiles file holds keys).
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        action: format!("cannot write {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, text).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     }
     Ok(())
 }

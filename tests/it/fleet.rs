@@ -893,7 +893,8 @@ async fn adopt_marks_rotate_snapshots_only_with_yes() {
 }
 
 /// The README's first command: `snapctl demo` runs every provider and ends with fleet mode (plan,
-/// apply, and a second plan with nothing left to do).
+/// apply with two drills and a copy to another Region, a second plan with nothing left to do, and
+/// the coverage report).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_ends_with_a_fleet_plan_and_apply() {
     let home = tempfile::tempdir().expect("tempdir");
@@ -919,11 +920,17 @@ async fn the_demo_ends_with_a_fleet_plan_and_apply() {
         rest.contains("~ drill ") && rest.contains("Drills: 2 to run"),
         "{rest}"
     );
+    // The OUTSCALE policy copies its snapshot to the emulator's other Region.
+    assert!(
+        rest.contains("Copies: 1 to make, 0 to delete.")
+            && rest.contains("Copies: 1 of 1 made, 0 deleted at destinations."),
+        "{rest}"
+    );
     // The coverage of the last hour: each volume's tick met, two drills passed.
     assert!(rest.contains("$ snapctl policy report"), "{rest}");
     assert!(
         rest.contains("Total: 4 volumes; ticks answered 4 of 4 (100.0%)")
-            && rest.contains("2 drills passed, 0 failed."),
+            && rest.contains("2 drills passed, 0 failed; 0 without a recent copy."),
         "{rest}"
     );
     assert!(

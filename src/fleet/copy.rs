@@ -190,6 +190,7 @@ pub fn plan_dest(
                 volume_id: volume.to_string(),
                 tick: Some(h.mark.tick),
                 reason: "its import failed: deleted, and the snapshot is copied again".into(),
+                import_failed: true,
             });
         }
         // The retention sees every copy, made or to make, at its source snapshot's time.
@@ -249,6 +250,7 @@ pub fn plan_dest(
                 volume_id: volume.to_string(),
                 tick: Some(h.mark.tick),
                 reason: "the destination's retention does not keep it".into(),
+                import_failed: false,
             });
         }
         out.held.push(HeldCopies {
@@ -491,9 +493,9 @@ pub async fn carry_out(
             .filter_map(|s| Some((s.id.as_deref()?, s.size_gib)))
             .collect();
         // A failed import first: its snapshot is copied again below.
-        for doomed in plan.delete.iter().filter(|x| x.reason.contains("failed")) {
+        for doomed in plan.delete.iter().filter(|x| x.import_failed) {
             out.deletions
-                .push(delete_copy(dst.as_ref(), id, &from, d, doomed, true).await);
+                .push(delete_copy(dst.as_ref(), id, &from, d, doomed).await);
         }
         for due in &plan.copies {
             if crate::interrupt::requested() {
@@ -514,12 +516,12 @@ pub async fn carry_out(
             out.runs
                 .push(copy.run(src, route, dst.as_ref(), wait).await);
         }
-        for doomed in plan.delete.iter().filter(|x| !x.reason.contains("failed")) {
+        for doomed in plan.delete.iter().filter(|x| !x.import_failed) {
             if crate::interrupt::requested() {
                 break;
             }
             out.deletions
-                .push(delete_copy(dst.as_ref(), id, &from, d, doomed, false).await);
+                .push(delete_copy(dst.as_ref(), id, &from, d, doomed).await);
         }
         if let Err(e) = sweep(route, dst.as_ref(), id, &from, d, &all).await {
             out.errors.push(format!("copy to {}: {e}", d.region));
@@ -580,14 +582,15 @@ impl Copy<'_> {
             show_progress: false,
             ..wait.clone()
         };
-        if let Err((step, e)) = self.steps(src, route, dst, &wait, &mut run).await {
+        if let Err((step, e)) = self.steps(src, route, dst, &wait, started, &mut run).await {
             run.status = if crate::interrupt::requested() {
                 CopyStatus::Interrupted
             } else {
                 CopyStatus::Failed
             };
             run.step = Some(step);
-            run.error = Some(e.to_string());
+            // A server may quote the URL it was given: never let a pre-signed one through.
+            run.error = Some(crate::text::redact_signed_urls(&e.to_string()));
         }
         run.seconds = started.elapsed().as_secs_f64();
         run
@@ -599,6 +602,7 @@ impl Copy<'_> {
         route: &dyn crate::provider::ExportRoute,
         dst: &dyn Provider,
         wait: &WaitOptions,
+        started: std::time::Instant,
         run: &mut CopyRun,
     ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
         let d = self.dest;
@@ -666,7 +670,15 @@ impl Copy<'_> {
         let (copy, op) = dst.import_snapshot(&req).await.map_err(|e| ("import", e))?;
         drop(req);
         run.copy_id = Some(copy.id.clone());
-        crate::wait::wait_for(dst, &op, wait)
+        // `timeout` bounds the export and the import together.
+        let rest = WaitOptions {
+            timeout: wait
+                .timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1)),
+            ..wait.clone()
+        };
+        crate::wait::wait_for(dst, &op, &rest)
             .await
             .map_err(|e| ("wait import", e))?;
         // Complete at the destination: the images under the prefix have done their job.
@@ -688,7 +700,6 @@ async fn delete_copy(
     from: &str,
     d: &CopyDest,
     doomed: &CopyDoomed,
-    failed_import: bool,
 ) -> CopyDeletion {
     let mut out = CopyDeletion {
         region: d.region.clone(),
@@ -701,7 +712,7 @@ async fn delete_copy(
     let checked = match dst.get_snapshot(None, &doomed.id).await {
         Ok(s) => {
             let mark = s.description.as_deref().and_then(parse);
-            let state_ok = if failed_import {
+            let state_ok = if doomed.import_failed {
                 s.state == SnapshotState::Error
             } else {
                 s.state == SnapshotState::Available

@@ -409,6 +409,9 @@ pub struct CopyDoomed {
     pub tick: Option<Timestamp>,
     /// Why it goes.
     pub reason: String,
+    /// Its import failed (state `error`): deleted first, and its snapshot copied again.
+    #[serde(default)]
+    pub import_failed: bool,
 }
 
 /// What a destination holds of one volume.

@@ -648,6 +648,7 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
         .filter(|p| {
             p.error.is_some()
                 || p.drill_error.is_some()
+                || p.copies.iter().any(|c| c.error.is_some())
                 || p.units.iter().any(|u| u.error.is_some())
         })
         .count();
@@ -658,6 +659,16 @@ fn plan_outcome(plan: &FleetPlan, detailed: bool) -> Result<u8> {
                 p.id,
                 crate::text::one_line(e, crate::text::MAX_LINE)
             );
+        }
+        for c in &p.copies {
+            if let Some(e) = &c.error {
+                eprintln!(
+                    "error: policy {} copy to {}: {}",
+                    p.id,
+                    flat(&c.region),
+                    crate::text::one_line(e, crate::text::MAX_LINE)
+                );
+            }
         }
         for u in &p.units {
             if let Some(e) = &u.error {

@@ -178,90 +178,103 @@ pub fn plan_dest(
         .chain(held.iter().map(|h| h.mark.volume.as_str()))
         .collect();
     for volume in volumes {
-        let mine: Vec<&Held> = held.iter().filter(|h| h.mark.volume == volume).collect();
-        let copied: BTreeSet<&str> = mine
-            .iter()
-            .filter(|h| h.state != SnapshotState::Error)
-            .map(|h| h.mark.of.as_str())
-            .collect();
-        for h in mine.iter().filter(|h| h.state == SnapshotState::Error) {
-            out.delete.push(CopyDoomed {
-                id: h.id.clone(),
-                volume_id: volume.to_string(),
-                tick: Some(h.mark.tick),
-                reason: "its import failed: deleted, and the snapshot is copied again".into(),
-                import_failed: true,
-            });
-        }
-        // The retention sees every copy, made or to make, at its source snapshot's time.
-        // A copy still importing counts as made: it answers its tick.
-        let mut candidates: Vec<Snapshot> = mine
-            .iter()
-            .filter(|h| h.state != SnapshotState::Error)
-            .map(|h| candidate(kind, &h.id, h.mark.tick, SnapshotState::Available))
-            .collect();
-        let due: Vec<&Source> = sources
-            .iter()
-            .filter(|s| s.volume_id == volume)
-            .filter(|s| s.id.as_deref().is_none_or(|id| !copied.contains(id)))
-            .collect();
-        for (i, s) in due.iter().enumerate() {
-            candidates.push(candidate(
-                kind,
-                &format!("due:{i}"),
-                s.tick,
-                SnapshotState::Available,
-            ));
-        }
-        let p = crate::rotation::plan::plan(&candidates, &d.keep, now);
-        let kept: BTreeSet<&str> = p.keep.iter().map(|k| k.entry.id.as_str()).collect();
-        let made: Vec<DueCopy> = due
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| kept.contains(format!("due:{i}").as_str()))
-            .map(|(_, s)| DueCopy {
-                volume_id: volume.to_string(),
-                snapshot_id: s.id.clone(),
-                tick: Some(s.tick),
-                size_gib: s.size_gib,
-            })
-            .collect();
-        out.copies.extend(made);
-        let complete: Vec<&&Held> = mine
-            .iter()
-            .filter(|h| h.state == SnapshotState::Available)
-            .collect();
-        let newest = complete.iter().map(|h| h.mark.tick).max();
-        let newest_id = complete
-            .iter()
-            .max_by_key(|h| h.mark.tick)
-            .map(|h| h.id.as_str());
-        let mut doomed: Vec<&&Held> = complete
-            .iter()
-            .copied()
-            .filter(|h| !kept.contains(h.id.as_str()) && Some(h.id.as_str()) != newest_id)
-            .collect();
-        // Oldest first, and only as many as leave `min` complete copies.
-        doomed.sort_by_key(|h| h.mark.tick);
-        doomed.truncate(complete.len().saturating_sub(d.min));
-        for h in doomed {
-            out.delete.push(CopyDoomed {
-                id: h.id.clone(),
-                volume_id: volume.to_string(),
-                tick: Some(h.mark.tick),
-                reason: "the destination's retention does not keep it".into(),
-                import_failed: false,
-            });
-        }
-        out.held.push(HeldCopies {
-            volume_id: volume.to_string(),
-            copies: complete.len(),
-            newest,
-        });
+        plan_volume(kind, d, volume, sources, held, now, &mut out);
     }
     // Newest first across volumes.
     out.copies.sort_by_key(|c| std::cmp::Reverse(c.tick));
     out
+}
+
+/// [`plan_dest`] for one volume.
+fn plan_volume(
+    kind: crate::kind::ProviderKind,
+    d: &CopyDest,
+    volume: &str,
+    sources: &[Source],
+    held: &[Held],
+    now: Timestamp,
+    out: &mut CopyPlan,
+) {
+    let mine: Vec<&Held> = held.iter().filter(|h| h.mark.volume == volume).collect();
+    let copied: BTreeSet<&str> = mine
+        .iter()
+        .filter(|h| h.state != SnapshotState::Error)
+        .map(|h| h.mark.of.as_str())
+        .collect();
+    for h in mine.iter().filter(|h| h.state == SnapshotState::Error) {
+        out.delete.push(CopyDoomed {
+            id: h.id.clone(),
+            volume_id: volume.to_string(),
+            tick: Some(h.mark.tick),
+            reason: "its import failed: deleted, and the snapshot is copied again".into(),
+            import_failed: true,
+        });
+    }
+    // The retention sees every copy, made or to make, at its source snapshot's time.
+    // A copy still importing counts as made: it answers its tick.
+    let mut candidates: Vec<Snapshot> = mine
+        .iter()
+        .filter(|h| h.state != SnapshotState::Error)
+        .map(|h| candidate(kind, &h.id, h.mark.tick, SnapshotState::Available))
+        .collect();
+    let due: Vec<&Source> = sources
+        .iter()
+        .filter(|s| s.volume_id == volume)
+        .filter(|s| s.id.as_deref().is_none_or(|id| !copied.contains(id)))
+        .collect();
+    for (i, s) in due.iter().enumerate() {
+        candidates.push(candidate(
+            kind,
+            &format!("due:{i}"),
+            s.tick,
+            SnapshotState::Available,
+        ));
+    }
+    let p = crate::rotation::plan::plan(&candidates, &d.keep, now);
+    let kept: BTreeSet<&str> = p.keep.iter().map(|k| k.entry.id.as_str()).collect();
+    let made: Vec<DueCopy> = due
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| kept.contains(format!("due:{i}").as_str()))
+        .map(|(_, s)| DueCopy {
+            volume_id: volume.to_string(),
+            snapshot_id: s.id.clone(),
+            tick: Some(s.tick),
+            size_gib: s.size_gib,
+        })
+        .collect();
+    out.copies.extend(made);
+    let complete: Vec<&&Held> = mine
+        .iter()
+        .filter(|h| h.state == SnapshotState::Available)
+        .collect();
+    let newest = complete.iter().map(|h| h.mark.tick).max();
+    let newest_id = complete
+        .iter()
+        .max_by_key(|h| h.mark.tick)
+        .map(|h| h.id.as_str());
+    let mut doomed: Vec<&&Held> = complete
+        .iter()
+        .copied()
+        .filter(|h| !kept.contains(h.id.as_str()) && Some(h.id.as_str()) != newest_id)
+        .collect();
+    // Oldest first, and only as many as leave `min` complete copies.
+    doomed.sort_by_key(|h| h.mark.tick);
+    doomed.truncate(complete.len().saturating_sub(d.min));
+    for h in doomed {
+        out.delete.push(CopyDoomed {
+            id: h.id.clone(),
+            volume_id: volume.to_string(),
+            tick: Some(h.mark.tick),
+            reason: "the destination's retention does not keep it".into(),
+            import_failed: false,
+        });
+    }
+    out.held.push(HeldCopies {
+        volume_id: volume.to_string(),
+        copies: complete.len(),
+        newest,
+    });
 }
 
 /// A copy (made or to make) as the retention planner sees it: at its source snapshot's time.
@@ -286,24 +299,54 @@ fn candidate(
     }
 }
 
-/// The plan of every destination of `c` at plan time: `listed` is each selected volume's
-/// snapshots (the source's), `due` the volumes this run takes a snapshot of (copied too).
+/// Each selected volume's snapshots that `c` owns, kept aside from the plan's listing for the
+/// copies' plan (empty for a policy without `copy`).
+pub fn owned(
+    c: &Compiled,
+    volumes: &[String],
+    listed: &[Result<Vec<Snapshot>>],
+) -> Vec<(String, Vec<Snapshot>)> {
+    if c.copies.is_empty() {
+        return vec![];
+    }
+    let id = c.policy.id.as_str();
+    volumes
+        .iter()
+        .zip(listed)
+        .filter_map(|(v, l)| {
+            let owned = l
+                .as_ref()
+                .ok()?
+                .iter()
+                .filter(|s| mark::owner(s) == Some(id));
+            Some((v.clone(), owned.cloned().collect()))
+        })
+        .collect()
+}
+
+/// The plan of every destination of `c` at plan time, from its volumes' `owned` snapshots and
+/// its planned `units`: what the source deletes this run is not copied, the snapshot it takes is.
 pub async fn plan(
     src: &dyn Provider,
     c: &Compiled,
-    listed: &[(String, Vec<Snapshot>)],
-    due: &[(String, Timestamp)],
+    owned: Vec<(String, Vec<Snapshot>)>,
+    units: &[super::plan::Unit],
     now: Timestamp,
 ) -> Vec<CopyPlan> {
     let from = src.scope();
-    let mut all: Vec<Source> = listed
+    let doomed: BTreeSet<&str> = units
+        .iter()
+        .flat_map(|u| u.delete.iter().map(|d| d.entry.id.as_str()))
+        .collect();
+    let mut all: Vec<Source> = owned
         .iter()
         .flat_map(|(_, l)| sources(&c.policy.id, l, now))
+        .filter(|s| s.id.as_deref().is_none_or(|id| !doomed.contains(id)))
         .collect();
-    all.extend(due.iter().map(|(v, tick)| Source {
-        volume_id: v.clone(),
+    all.extend(units.iter().filter(|u| u.create.is_some()).map(|u| Source {
+        volume_id: u.volume_id.clone(),
         id: None,
-        tick: *tick,
+        tick: u.due_since.unwrap_or(now),
         size_gib: None,
     }));
     let mut out = Vec::new();
@@ -476,26 +519,57 @@ pub async fn carry_out(
             )),
         }
     }
+    let run = Run {
+        src,
+        route,
+        policy: id,
+        from: &from,
+        sources: &all,
+        wait,
+        now,
+    };
     for d in &c.copies {
         if crate::interrupt::requested() {
             break;
         }
-        let plan = match survey(d, id, &from, &all, now).await {
+        run.destination(d, &mut out).await;
+    }
+    out
+}
+
+/// What every destination of one policy's copies shares in a run.
+struct Run<'a> {
+    src: &'a dyn Provider,
+    route: &'a dyn crate::provider::ExportRoute,
+    policy: &'a str,
+    from: &'a str,
+    sources: &'a [Source],
+    wait: &'a WaitOptions,
+    now: Timestamp,
+}
+
+impl Run<'_> {
+    /// One destination: plan from its listing, delete failed imports, copy what is due, delete
+    /// what its retention does not keep, sweep the images left, read what it holds.
+    async fn destination(&self, d: &CopyDest, out: &mut Outcome) {
+        let (id, from) = (self.policy, self.from);
+        let plan = match survey(d, id, from, self.sources, self.now).await {
             Ok(p) => p,
             Err(e) => {
                 out.errors.push(format!("copy to {}: {e}", d.region));
-                continue;
+                return;
             }
         };
-        let dst = d.link.get().expect("surveyed");
-        let sizes: BTreeMap<&str, Option<u64>> = all
+        let dst = d.link.get().expect("surveyed").as_ref();
+        let sizes: BTreeMap<&str, Option<u64>> = self
+            .sources
             .iter()
             .filter_map(|s| Some((s.id.as_deref()?, s.size_gib)))
             .collect();
         // A failed import first: its snapshot is copied again below.
         for doomed in plan.delete.iter().filter(|x| x.import_failed) {
             out.deletions
-                .push(delete_copy(dst.as_ref(), id, &from, d, doomed).await);
+                .push(delete_copy(dst, id, from, d, doomed).await);
         }
         for due in &plan.copies {
             if crate::interrupt::requested() {
@@ -506,45 +580,42 @@ pub async fn carry_out(
             };
             let copy = Copy {
                 policy: id,
-                from: &from,
+                from,
                 dest: d,
                 volume: &due.volume_id,
                 snapshot,
-                tick: due.tick.unwrap_or(now),
+                tick: due.tick.unwrap_or(self.now),
                 size_gib: sizes.get(snapshot).copied().flatten(),
             };
             out.runs
-                .push(copy.run(src, route, dst.as_ref(), wait).await);
+                .push(copy.run(self.src, self.route, dst, self.wait).await);
         }
         for doomed in plan.delete.iter().filter(|x| !x.import_failed) {
             if crate::interrupt::requested() {
                 break;
             }
             out.deletions
-                .push(delete_copy(dst.as_ref(), id, &from, d, doomed).await);
+                .push(delete_copy(dst, id, from, d, doomed).await);
         }
-        if let Err(e) = sweep(route, dst.as_ref(), id, &from, d, &all).await {
+        if let Err(e) = sweep(self.route, dst, id, from, d, self.sources).await {
             out.errors.push(format!("copy to {}: {e}", d.region));
         }
-        match held(dst.as_ref(), id, &from).await {
-            Ok(h) => out
-                .held
-                .extend(
-                    plan_dest(dst.kind(), d, &[], &h, now)
-                        .held
-                        .into_iter()
-                        .map(|held| CopiesHeld {
-                            region: d.region.clone(),
-                            held,
-                        }),
-                ),
+        match held(dst, id, from).await {
+            Ok(h) => out.held.extend(
+                plan_dest(dst.kind(), d, &[], &h, self.now)
+                    .held
+                    .into_iter()
+                    .map(|held| CopiesHeld {
+                        region: d.region.clone(),
+                        held,
+                    }),
+            ),
             Err(e) => out.errors.push(format!(
                 "cannot list the copies in {} after the run: {e}",
                 d.region
             )),
         }
     }
-    out
 }
 
 /// One snapshot on its way to one destination.

@@ -459,66 +459,77 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
             }
         }
     }
-    // A drill or a copy on a policy whose provider comes from its profile: refused as validate
-    // refuses it when the policy names the provider.
-    if let Some((known, source)) = profiles {
-        for p in &checked.file.policy {
-            let kind = p.profile.as_ref().and_then(|name| {
-                known
-                    .iter()
-                    .find(|(n, _, _)| n == name)
-                    .and_then(|(_, _, k)| *k)
-            });
-            let refuse = |key: &str, why: String, hint: Option<String>| Error::Usage {
-                message: format!(
-                    "{}{}: policy {:?}, {key}: {why}",
-                    path.display(),
-                    line_of(&text, &p.id, key)
-                        .map(|l| format!(", line {l}"))
-                        .unwrap_or_default(),
-                    p.id
-                ),
-                hint,
-            };
-            if let (None, Some(kind), Some(_)) = (p.provider, kind, &p.drill)
-                && let Err(why) = drill_refusal(kind)
-            {
-                return Err(refuse("drill", why, None));
-            }
-            if let (None, Some(kind), false) = (p.provider, kind, p.copy.is_empty())
-                && let Err(why) = copy_refusal(kind)
-            {
-                return Err(refuse("copy", why, None));
-            }
-            // Each copy's account: a profile of the profiles file, of a provider with the route.
-            for c in &p.copy {
-                match known.iter().find(|(n, _, _)| *n == c.profile) {
-                    None => {
-                        return Err(refuse(
-                            "copy",
-                            format!("profile {:?}: no such profile in {source}", c.profile),
-                            Some(
-                                "define the destination account's profile (its region, endpoint and keys) in the profiles file"
-                                    .into(),
-                            ),
-                        ));
-                    }
-                    Some((_, _, Some(k))) if copy_refusal(*k).is_err() => {
-                        return Err(refuse(
-                            "copy",
-                            format!(
-                                "profile {:?} is a {k} profile: copies are imported by another account of the same provider",
-                                c.profile
-                            ),
-                            None,
-                        ));
-                    }
-                    Some(_) => {}
+    if let Some(profiles) = profiles {
+        check_by_profile(path, &text, &checked.file, profiles)?;
+    }
+    Ok(checked)
+}
+
+/// The checks that need the profiles file: a drill or a copy on a policy whose provider comes
+/// from its profile, refused as `validate` refuses it when the policy names the provider; each
+/// copy's profile defined, and of a provider with the route.
+fn check_by_profile(
+    path: &Path,
+    text: &str,
+    file: &PolicyFile,
+    (known, source): Profiles<'_>,
+) -> Result<()> {
+    for p in &file.policy {
+        let kind = p.profile.as_ref().and_then(|name| {
+            known
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .and_then(|(_, _, k)| *k)
+        });
+        let refuse = |key: &str, why: String, hint: Option<String>| Error::Usage {
+            message: format!(
+                "{}{}: policy {:?}, {key}: {why}",
+                path.display(),
+                line_of(text, &p.id, key)
+                    .map(|l| format!(", line {l}"))
+                    .unwrap_or_default(),
+                p.id
+            ),
+            hint,
+        };
+        if let (None, Some(kind), Some(_)) = (p.provider, kind, &p.drill)
+            && let Err(why) = drill_refusal(kind)
+        {
+            return Err(refuse("drill", why, None));
+        }
+        if let (None, Some(kind), false) = (p.provider, kind, p.copy.is_empty())
+            && let Err(why) = copy_refusal(kind)
+        {
+            return Err(refuse("copy", why, None));
+        }
+        // Each copy's account: a profile of the profiles file, of a provider with the route.
+        for c in &p.copy {
+            match known.iter().find(|(n, _, _)| *n == c.profile) {
+                None => {
+                    return Err(refuse(
+                        "copy",
+                        format!("profile {:?}: no such profile in {source}", c.profile),
+                        Some(
+                            "define the destination account's profile (its region, endpoint and keys) in the profiles file"
+                                .into(),
+                        ),
+                    ));
                 }
+                Some((_, _, Some(k))) if copy_refusal(*k).is_err() => {
+                    return Err(refuse(
+                        "copy",
+                        format!(
+                            "profile {:?} is a {k} profile: copies are imported by another account of the same provider",
+                            c.profile
+                        ),
+                        None,
+                    ));
+                }
+                Some(_) => {}
             }
         }
     }
-    Ok(checked)
+    Ok(())
 }
 
 /// Refuse (exit 9, nothing run) a file that runs code or carries decisions (a policy file with

@@ -464,7 +464,14 @@ impl FleetPlan {
                 .policies
                 .iter()
                 .filter(|p| p.refused.is_none())
-                .map(|p| p.drills.len() + p.drill_cleanups.len())
+                .map(|p| {
+                    p.drills.len()
+                        + p.drill_cleanups.len()
+                        + p.copies
+                            .iter()
+                            .map(|c| c.copies.len() + c.delete.len())
+                            .sum::<usize>()
+                })
                 .sum::<usize>()
     }
 }

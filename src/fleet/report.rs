@@ -34,17 +34,8 @@ pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
 pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> String {
     let mut out = String::new();
     let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        for (labels, value) in rows {
-            out.push_str(&format!("{name}{{{labels}}} {value}\n"));
-        }
+        family_into(&mut out, name, help, rows)
     };
-    let esc = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    };
-    let pol = |p: &PolicyRun| format!("policy=\"{}\"", esc(&p.id));
     let vol = |p: &PolicyRun, u: &UnitRun| {
         format!(
             "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
@@ -164,7 +155,33 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|p| (pol(p), sum(p, &|u| u.orphans.len()).to_string()))
             .collect(),
     );
-    // Copies in other Regions: only for files that have them.
+    copy_families(&mut out, ps);
+    drill_families(&mut out, ps);
+    out
+}
+
+/// One metric family: its help, its type and a row per label set.
+fn family_into(out: &mut String, name: &str, help: &str, rows: Vec<(String, String)>) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+    for (labels, value) in rows {
+        out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+    }
+}
+
+/// A label value, escaped as the text format wants it.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The `policy` label.
+fn pol(p: &PolicyRun) -> String {
+    format!("policy=\"{}\"", esc(&p.id))
+}
+
+/// Copies in other Regions (`snapctl_copy_*`): only for files that have them.
+fn copy_families(out: &mut String, ps: &[PolicyRun]) {
     let copying: Vec<&PolicyRun> = ps
         .iter()
         .filter(|p| !p.copies_held.is_empty() || p.copy_failures() > 0 || !p.copies.is_empty())
@@ -185,17 +202,20 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
                 .filter_map(|(p, h)| Some((cvol(p, h), f(h)?)))
                 .collect::<Vec<_>>()
         };
-        family(
+        family_into(
+            out,
             "snapctl_copy_last_success_timestamp_seconds",
             "When the snapshot behind the volume's newest complete copy in the region was taken (Unix time): the age of the newest recovery point there.",
             per_copy(&|h| Some(h.held.newest?.as_second().to_string())),
         );
-        family(
+        family_into(
+            out,
             "snapctl_copy_snapshots",
             "Complete copies of the volume's snapshots the region holds.",
             per_copy(&|h| Some(h.held.copies.to_string())),
         );
-        family(
+        family_into(
+            out,
             "snapctl_copy_failures",
             "Copies, copy deletions and destinations that failed in the policy's last run.",
             copying
@@ -204,13 +224,16 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
                 .collect(),
         );
     }
-    // Restore drills: only for files that have them.
+}
+
+/// Restore drills (`snapctl_drill_*`): only for files that have them.
+fn drill_families(out: &mut String, ps: &[PolicyRun]) {
     let drilled: Vec<(&PolicyRun, &super::drill::Summary)> = ps
         .iter()
         .filter_map(|p| Some((p, p.drill.as_ref()?)))
         .collect();
     if drilled.is_empty() {
-        return out;
+        return;
     }
     let dvol = |p: &PolicyRun, v: &str| {
         format!(
@@ -229,17 +252,20 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     };
     let last_success = per_volume(&|v| Some(v.last_success_at?.as_second().to_string()));
     let restore = per_volume(&|v| Some(format!("{:.3}", v.last_restore_seconds?)));
-    family(
+    family_into(
+        out,
         "snapctl_drill_last_success_timestamp_seconds",
         "When the volume's last successful restore drill started (Unix time).",
         last_success,
     );
-    family(
+    family_into(
+        out,
         "snapctl_drill_restore_seconds",
         "How long the volume's last drill took to restore (request sent to volume usable).",
         restore,
     );
-    family(
+    family_into(
+        out,
         "snapctl_drill_success",
         "1 when the last drill of every volume of the policy succeeded (restored, verified, in time, cleaned up).",
         drilled
@@ -253,7 +279,8 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             })
             .collect(),
     );
-    family(
+    family_into(
+        out,
         "snapctl_drill_interval_seconds",
         "Seconds between two drills of the policy.",
         drilled
@@ -261,7 +288,8 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|(p, s)| (pol(p), s.every_seconds.to_string()))
             .collect(),
     );
-    family(
+    family_into(
+        out,
         "snapctl_drill_volume_interval_seconds",
         "Seconds between two drills of one volume (the cadence times the rounds that drill every selected volume).",
         drilled
@@ -269,7 +297,8 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|(p, s)| (pol(p), s.volume_interval_seconds.to_string()))
             .collect(),
     );
-    family(
+    family_into(
+        out,
         "snapctl_drill_max_restore_seconds",
         "The slowest restore the policy accepts (max_restore).",
         drilled
@@ -277,7 +306,6 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .filter_map(|(p, s)| Some((pol(p), s.max_restore_seconds?.to_string())))
             .collect(),
     );
-    out
 }
 
 pub use super::atomic::{write_atomically, write_atomically_with};

@@ -139,39 +139,14 @@ async fn plan_policy(
     let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
     let listed = p.list_snapshots_of(&ids).await;
     // Copies plan over the policy's own snapshots: kept aside only for a policy that copies.
-    let mut for_copies: Vec<(String, Vec<Snapshot>)> = Vec::new();
-    if !c.copies.is_empty() {
-        for (v, l) in ids.iter().zip(&listed) {
-            if let Ok(l) = l {
-                let owned = l
-                    .iter()
-                    .filter(|s| super::mark::owner(s) == Some(c.policy.id.as_str()));
-                for_copies.push((v.clone(), owned.cloned().collect()));
-            }
-        }
-    }
+    let for_copies = super::copy::owned(c, &ids, &listed);
     out.units = selected
         .iter()
         .zip(listed)
         .map(|(v, l)| plan_unit(c, &known, kind, v, l, now))
         .collect();
     if !c.copies.is_empty() {
-        // What the source deletes this run is not copied; what it takes this run is.
-        let doomed: BTreeSet<&str> = out
-            .units
-            .iter()
-            .flat_map(|u| u.delete.iter().map(|d| d.entry.id.as_str()))
-            .collect();
-        for (_, l) in &mut for_copies {
-            l.retain(|s| !doomed.contains(s.id.as_str()));
-        }
-        let due: Vec<(String, Timestamp)> = out
-            .units
-            .iter()
-            .filter(|u| u.create.is_some())
-            .map(|u| (u.volume_id.clone(), u.due_since.unwrap_or(now)))
-            .collect();
-        out.copies = super::copy::plan(p, c, &for_copies, &due, now).await;
+        out.copies = super::copy::plan(p, c, for_copies, &out.units, now).await;
     }
     (out.drills, out.drill_cleanups, out.drill_error) =
         super::drill::plan(kind, c, &selected, &out.units, left, now);

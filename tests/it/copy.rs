@@ -246,6 +246,18 @@ async fn a_failed_copy_fails_the_run_warns_and_is_resumed_by_the_next_run() {
         .to_string();
 
     emu.set_bucket(OSC_BUCKET, true);
+    // Nothing to take this tick, but a copy to make: a change for --detailed-exitcode.
+    let plan = cli
+        .bare(&["policy", "plan", "--detailed-exitcode", "-f", f])
+        .await;
+    assert_exit(&plan, 10);
+    assert!(
+        stdout(&plan).contains(&format!("snapshot {first}"))
+            && stdout(&plan).contains("Plan: 0 to create")
+            && stdout(&plan).contains("Copies: 1 to make"),
+        "{}",
+        stdout(&plan)
+    );
     let report = apply(&cli, &file, Some(&hours(1)), 0).await;
     let p = policy(&report);
     let copied: Vec<&str> = p["copies"]
@@ -380,4 +392,38 @@ async fn a_run_killed_during_the_import_leaves_one_copy_and_the_next_run_removes
     let there = at_destination(&cli).await;
     assert_eq!(there.len(), 1, "{there:?}");
     assert_eq!(p["copies_held"][0]["copies"], 1, "{p}");
+}
+
+/// A copy entry whose profile is another Region's account than the entry says: planning that
+/// destination fails (exit 6, saying which region the profile is for), and nothing is copied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_of_another_region_than_the_entry_fails_the_plan() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 2 }");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replace(
+            &format!("region = \"{OSC_DR_REGION}\""),
+            "region = \"eu-west-1\"",
+        ),
+    )
+    .expect("write");
+    let plan = cli
+        .bare(&["policy", "plan", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&plan, 6);
+    assert!(
+        stderr(&plan).contains(&format!(
+            "copy to eu-west-1: profile \"dr\" is for region {OSC_DR_REGION}, not eu-west-1"
+        )),
+        "{}",
+        stderr(&plan)
+    );
+    let report = apply(&cli, &file, None, 6).await;
+    let p = policy(&report);
+    assert!(p.get("copies").is_none(), "{p}");
+    assert_eq!(at_destination(&cli).await.len(), 0);
 }

@@ -46,6 +46,11 @@ pub const OSC_DR_REGION: &str = "cloudgouv-eu-west-1";
 pub const OSC_DR_AK: &str = "EMULATORACCESSKEYDR1";
 /// Demo secret key of the account in [`OSC_DR_REGION`].
 pub const OSC_DR_SK: &str = "emulatorSecretKeyDr00000000000000000001";
+/// The OUTSCALE accounts the emulator knows: access key, secret key, Region.
+pub(crate) const OSC_ACCOUNTS: [(&str, &str, &str); 2] = [
+    (OSC_AK, OSC_SK, OSC_REGION),
+    (OSC_DR_AK, OSC_DR_SK, OSC_DR_REGION),
+];
 /// The OOS bucket the [`OSC_REGION`] account owns (exports of cross-region copies go there).
 pub const OSC_BUCKET: &str = "snapctl-dr";
 /// Demo PowerVC user.
@@ -128,6 +133,18 @@ impl World {
         Timestamp::now()
             .checked_add(self.clock_offset)
             .unwrap_or_else(|_| Timestamp::now())
+    }
+
+    /// `f` on the OUTSCALE account of `region`: the other Region's account is swapped into
+    /// `osc` for it.
+    pub fn in_osc_region<T>(&mut self, region: &str, f: impl FnOnce(&mut World) -> T) -> T {
+        if self.osc.region == region {
+            return f(self);
+        }
+        std::mem::swap(&mut self.osc, &mut self.osc_dr);
+        let out = f(self);
+        std::mem::swap(&mut self.osc, &mut self.osc_dr);
+        out
     }
 
     /// When a transition started now ends.

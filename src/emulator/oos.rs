@@ -9,9 +9,16 @@ use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
 use axum::response::IntoResponse;
 
-use super::outscale::{ACCOUNTS, in_region};
-use super::{Req, World};
+use super::{OSC_ACCOUNTS, Req, World};
 use crate::providers::outscale::sign::{AWS4, canonical, query_signature, sign_canonical};
+
+/// An object of a bucket: an exported snapshot image.
+pub(crate) struct StoredObj {
+    /// Bytes of the image.
+    pub(crate) size: u64,
+    /// Bytes of the volume it holds (what `SnapshotSize` must cover on import).
+    pub(crate) original: u64,
+}
 
 /// Longest validity a pre-signed URL may ask for (S3's: seven days).
 const MAX_EXPIRES: i64 = 604_800;
@@ -51,7 +58,7 @@ fn denied(why: &str) -> Response<Body> {
 
 /// The secret key and Region of an access key.
 fn account(ak: &str) -> Option<(&'static str, &'static str)> {
-    ACCOUNTS
+    OSC_ACCOUNTS
         .iter()
         .find(|(k, _, _)| *k == ak)
         .map(|(_, sk, region)| (*sk, *region))
@@ -227,7 +234,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             Err(refused) => return *refused,
         }
     };
-    in_region(w, region, |w| {
+    w.in_osc_region(region, |w| {
         let Some(objects) = w.osc.buckets.get_mut(&bucket) else {
             return error(
                 404,
@@ -265,7 +272,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
 /// `ListObjectsV2`, 1,000 keys a page (or `max-keys`), in key order.
 fn list(
     bucket: &str,
-    objects: &std::collections::BTreeMap<String, super::outscale::StoredObj>,
+    objects: &std::collections::BTreeMap<String, StoredObj>,
     req: &Req,
 ) -> Response<Body> {
     if req.query("list-type") != Some("2") {

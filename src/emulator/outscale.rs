@@ -10,9 +10,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::strings;
-use super::{
-    OSC_AK, OSC_BUCKET, OSC_DR_AK, OSC_DR_REGION, OSC_DR_SK, OSC_REGION, OSC_SK, Req, World, reply,
-};
+use super::{OSC_BUCKET, OSC_REGION, Req, World, reply};
 
 pub(crate) struct OscVolume {
     pub(crate) id: String,
@@ -61,26 +59,12 @@ pub(crate) struct Export {
     written: bool,
 }
 
-/// An object of a bucket: an exported snapshot image.
-pub(crate) struct StoredObj {
-    /// Bytes of the image.
-    pub(crate) size: u64,
-    /// Bytes of the volume it holds (what `SnapshotSize` must cover on import).
-    pub(crate) original: u64,
-}
-
-/// The accounts the emulator knows: access key, secret key, Region.
-pub(crate) const ACCOUNTS: [(&str, &str, &str); 2] = [
-    (OSC_AK, OSC_SK, OSC_REGION),
-    (OSC_DR_AK, OSC_DR_SK, OSC_DR_REGION),
-];
-
 /// One Region's account.
 pub(crate) struct OscState {
     /// The Region it is in.
     pub(crate) region: &'static str,
     /// Its OOS buckets: name → key → object.
-    pub(crate) buckets: BTreeMap<String, BTreeMap<String, StoredObj>>,
+    pub(crate) buckets: BTreeMap<String, BTreeMap<String, super::oos::StoredObj>>,
     pub(crate) volumes: Vec<OscVolume>,
     snaps: Vec<OscSnap>,
     tags: BTreeMap<String, Vec<(String, String)>>,
@@ -397,7 +381,7 @@ fn authenticate(req: &Req) -> Result<&'static str, Box<Response<Body>>> {
     let [ak, _day, region, "api", "osc4_request"] = parts.as_slice() else {
         return denied("malformed credential scope");
     };
-    let Some(&(ak, sk, home)) = ACCOUNTS.iter().find(|(k, _, _)| k == ak) else {
+    let Some(&(ak, sk, home)) = super::OSC_ACCOUNTS.iter().find(|(k, _, _)| k == ak) else {
         return denied("unknown access key");
     };
     if *region != home {
@@ -648,18 +632,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         Ok(r) => r,
         Err(refused) => return *refused,
     };
-    in_region(w, region, |w| answer(w, req))
-}
-
-/// `f` on the account of `region`: the other Region's account is swapped into `w.osc` for it.
-pub(crate) fn in_region<T>(w: &mut World, region: &str, f: impl FnOnce(&mut World) -> T) -> T {
-    if w.osc.region == region {
-        return f(w);
-    }
-    std::mem::swap(&mut w.osc, &mut w.osc_dr);
-    let out = f(w);
-    std::mem::swap(&mut w.osc, &mut w.osc_dr);
-    out
+    w.in_osc_region(region, |w| answer(w, req))
 }
 
 /// Completed exports leave their image in the bucket: `<OsuPrefix><snapshot id>.<format>`.
@@ -686,7 +659,7 @@ fn settle_exports(w: &mut World) {
             // A qcow2 image of a mostly empty volume: a fraction of its size.
             b.insert(
                 key,
-                StoredObj {
+                super::oos::StoredObj {
                     size: (gib << 30) / 8,
                     original: gib << 30,
                 },

@@ -345,24 +345,7 @@ async fn a_run_killed_during_the_import_leaves_one_copy_and_the_next_run_removes
     let cli = Cli::new(&emu);
     profiles(&cli, &emu);
     let file = policy_file(&cli, &emu, "{ last = 5 }");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
-    cmd.env_clear()
-        .envs(crate::common::clock_env())
-        .env("HOME", cli.home())
-        .env("XDG_CONFIG_HOME", cli.home().join("config"))
-        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
-        .env("SNAPCTL_MAX_RPS", "0")
-        .envs(emu.env())
-        .args([
-            "-o",
-            "json",
-            "--poll-interval",
-            "50ms",
-            "policy",
-            "apply",
-            "-f",
-        ])
-        .arg(&file);
+    let cmd = cli.apply_process(&file);
     let importing = async {
         // The second CreateSnapshot is the import (the first took the snapshot).
         for _ in 0..400 {

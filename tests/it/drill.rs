@@ -457,24 +457,7 @@ async fn a_signal_during_verify_stops_the_drill_and_deletes_the_volume() {
         ),
     );
     let before = volume_ids(&cli, k).await;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
-    cmd.env_clear()
-        .envs(crate::common::clock_env())
-        .env("HOME", cli.home())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
-        .env("SNAPCTL_MAX_RPS", "0")
-        .envs(emu.env())
-        .args([
-            "-o",
-            "json",
-            "--poll-interval",
-            "50ms",
-            "policy",
-            "apply",
-            "-f",
-        ])
-        .arg(&file);
+    let cmd = cli.apply_process(&file);
     let signalled = {
         let began = began.clone();
         async move {

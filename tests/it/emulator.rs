@@ -93,6 +93,31 @@ impl<'a> Cli<'a> {
             .expect("join")
     }
 
+    /// `snapctl -o json --poll-interval 50ms policy apply -f FILE` as a plain process with the
+    /// emulator's environment (and the profiles of this home), for tests that signal it.
+    pub(crate) fn apply_process(&self, file: &std::path::Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
+        cmd.env_clear()
+            .envs(crate::common::clock_env())
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("SNAPCTL_LOCK_DIR", self.home.path().join("locks"))
+            .env("SNAPCTL_MAX_RPS", "0")
+            .envs(self.emu.env())
+            .args([
+                "-o",
+                "json",
+                "--poll-interval",
+                "50ms",
+                "policy",
+                "apply",
+                "-f",
+            ])
+            .arg(file);
+        cmd
+    }
+
     /// The temporary home directory (policy files, reports, locks live here).
     pub(crate) fn home(&self) -> &std::path::Path {
         self.home.path()

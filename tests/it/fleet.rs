@@ -1015,24 +1015,9 @@ async fn an_interrupted_apply_reports_what_it_did() {
             on(k)
         ),
     );
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
-    cmd.env_clear()
-        .envs(crate::common::clock_env())
-        .env("HOME", cli.home())
-        .env("SNAPCTL_LOCK_DIR", cli.home().join("locks"))
-        // Four requests a second: most units have not started when the signal comes.
-        .env("SNAPCTL_MAX_RPS", "4")
-        .envs(emu.env())
-        .args([
-            "-o",
-            "json",
-            "--poll-interval",
-            "50ms",
-            "policy",
-            "apply",
-            "-f",
-        ])
-        .arg(&file);
+    let mut cmd = cli.apply_process(&file);
+    // Four requests a second: most units have not started when the signal comes.
+    cmd.env("SNAPCTL_MAX_RPS", "4");
     let started = std::time::Instant::now();
     let out = crate::common::signal_after(cmd, "INT", std::time::Duration::from_millis(1500)).await;
     let after_signal = started.elapsed() - std::time::Duration::from_millis(1500);

@@ -212,7 +212,6 @@ fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
 }
 
 mod clone;
-mod copies;
 mod emulator;
 mod policy;
 mod rotate;

@@ -33,25 +33,16 @@ pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
 /// looks fresh.
 pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> String {
     let mut out = String::new();
-    let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
-        family_into(&mut out, name, help, rows)
-    };
-    let vol = |p: &PolicyRun, u: &UnitRun| {
-        format!(
-            "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
-            esc(&p.id),
-            p.provider.map(|k| k.to_string()).unwrap_or_default(),
-            esc(&u.volume_id)
-        )
-    };
     let ps = &report.policies;
     let finished = report.finished_at.unwrap_or(now).as_second();
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_timestamp_seconds",
         "When the policy last ran (Unix time).",
         ps.iter().map(|p| (pol(p), finished.to_string())).collect(),
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_success",
         "1 when every unit of the policy succeeded in the last run.",
         ps.iter()
@@ -63,14 +54,16 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             })
             .collect(),
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_duration_seconds",
         "Wall time of the last run's changes (policies run together).",
         ps.iter()
             .map(|p| (pol(p), format!("{:.3}", p.duration_seconds)))
             .collect(),
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_policy_volumes_selected",
         "Volumes the policy's selector matched.",
         // Unknown (no row) when the volumes could not be listed: never a false 0.
@@ -79,44 +72,18 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             .map(|p| (pol(p), p.selected.to_string()))
             .collect(),
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_policy_expected_interval_seconds",
         "Seconds between two snapshots of the policy.",
         ps.iter()
             .map(|p| (pol(p), p.interval_seconds.to_string()))
             .collect(),
     );
-    family(
-        "snapctl_volume_last_snapshot_timestamp_seconds",
-        "Creation time of the newest snapshot the policy owns on the volume.",
-        ps.iter()
-            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
-            .filter(|(_, u)| u.status != UnitStatus::Unknown)
-            .filter_map(|(p, u)| Some((vol(p, u), u.newest?.as_second().to_string())))
-            .collect(),
-    );
-    family(
-        "snapctl_volume_snapshots",
-        "Snapshots the policy owns on the volume.",
-        ps.iter()
-            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
-            .filter(|(_, u)| u.status != UnitStatus::Unknown)
-            .map(|(p, u)| (vol(p, u), u.owned.to_string()))
-            .collect(),
-    );
-    family(
-        "snapctl_volume_freshness_status",
-        "0 OK, 1 WARNING, 2 CRITICAL (newest owned snapshot too old or none), 3 UNKNOWN (listing failed).",
-        ps.iter()
-            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
-            .filter_map(|(p, u)| {
-                let c = compiled.iter().find(|c| c.policy.id == p.id)?;
-                Some((vol(p, u), freshness(c, u, now).to_string()))
-            })
-            .collect(),
-    );
+    volume_families(&mut out, ps, compiled, now);
     let sum = |p: &PolicyRun, f: &dyn Fn(&UnitRun) -> usize| p.units.iter().map(f).sum::<usize>();
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_snapshots_created",
         "Snapshots the policy took in the last run.",
         ps.iter()
@@ -128,7 +95,8 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             })
             .collect(),
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_snapshots_deleted",
         "Snapshots the policy deleted in the last run.",
         ps.iter()
@@ -143,12 +111,14 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
             failures.push((format!("{},op=\"{op}\"", pol(p)), n.to_string()));
         }
     }
-    family(
+    family_into(
+        &mut out,
         "snapctl_run_operation_failures",
         "Failed operations of the policy's last run, by operation.",
         failures,
     );
-    family(
+    family_into(
+        &mut out,
         "snapctl_policy_orphan_snapshots",
         "Marked snapshots on the policy's volumes whose policy is no longer in the file.",
         ps.iter()
@@ -158,6 +128,50 @@ pub fn metrics(report: &RunReport, compiled: &[Compiled], now: Timestamp) -> Str
     copy_families(&mut out, ps);
     drill_families(&mut out, ps);
     out
+}
+
+/// Per volume: its newest owned snapshot, how many it owns, its freshness.
+fn volume_families(out: &mut String, ps: &[PolicyRun], compiled: &[Compiled], now: Timestamp) {
+    let vol = |p: &PolicyRun, u: &UnitRun| {
+        format!(
+            "policy=\"{}\",provider=\"{}\",volume_id=\"{}\"",
+            esc(&p.id),
+            p.provider.map(|k| k.to_string()).unwrap_or_default(),
+            esc(&u.volume_id)
+        )
+    };
+    family_into(
+        out,
+        "snapctl_volume_last_snapshot_timestamp_seconds",
+        "Creation time of the newest snapshot the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
+            .filter_map(|(p, u)| Some((vol(p, u), u.newest?.as_second().to_string())))
+            .collect(),
+    );
+    family_into(
+        out,
+        "snapctl_volume_snapshots",
+        "Snapshots the policy owns on the volume.",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter(|(_, u)| u.status != UnitStatus::Unknown)
+            .map(|(p, u)| (vol(p, u), u.owned.to_string()))
+            .collect(),
+    );
+    family_into(
+        out,
+        "snapctl_volume_freshness_status",
+        "0 OK, 1 WARNING, 2 CRITICAL (newest owned snapshot too old or none), 3 UNKNOWN (listing failed).",
+        ps.iter()
+            .flat_map(|p| p.units.iter().map(move |u| (p, u)))
+            .filter_map(|(p, u)| {
+                let c = compiled.iter().find(|c| c.policy.id == p.id)?;
+                Some((vol(p, u), freshness(c, u, now).to_string()))
+            })
+            .collect(),
+    );
 }
 
 /// One metric family: its help, its type and a row per label set.

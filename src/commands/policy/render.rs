@@ -45,10 +45,87 @@ pub(super) fn heading(
         crate::fleet::file::cadence_words(interval)
     );
 }
+/// What a plan's first totals count.
+#[derive(Default)]
+struct Counts {
+    create: usize,
+    delete: usize,
+    keep: usize,
+    orphans: usize,
+}
+
+/// One volume of a plan: its `+`, `-`, `~`, `=` and `!` lines, counted into `n` (creates and
+/// deletions only when `counted`: a refused policy changes nothing).
+fn render_planned_unit(
+    out: &mut String,
+    u: &crate::fleet::plan::Unit,
+    counted: bool,
+    n: &mut Counts,
+) {
+    let _ = writeln!(
+        out,
+        "  {}{}",
+        flat(&u.volume_id),
+        u.volume_name
+            .as_deref()
+            .map(|name| format!(" ({})", flat(name)))
+            .unwrap_or_default()
+    );
+    if let Some(e) = &u.error {
+        let _ = writeln!(out, "    error: {}", flat(e));
+    }
+    if let Some(name) = &u.create {
+        n.create += usize::from(counted);
+        let _ = writeln!(
+            out,
+            "    + {name}  due since {}",
+            u.due_since
+                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    for d in &u.delete {
+        n.delete += usize::from(counted);
+        entry_line(out, '-', &d.entry, &d.reason);
+    }
+    for r in &u.repair {
+        entry_line(
+            out,
+            '~',
+            &r.entry,
+            &format!("Name tag restored to {}", r.new_name),
+        );
+    }
+    for k in &u.keep {
+        n.keep += 1;
+        entry_line(out, '=', &k.entry, &k.reasons.join(", "));
+    }
+    for f in &u.future {
+        entry_line(
+            out,
+            '!',
+            f,
+            "future-dated: its mark names a time after now, so it answers no tick (delete or rename it)",
+        );
+    }
+    for o in &u.orphans {
+        n.orphans += 1;
+        entry_line(
+            out,
+            '!',
+            &o.entry,
+            &format!(
+                "orphan: marked for policy {:?}, which the file no longer has",
+                o.policy_id
+            ),
+        );
+    }
+}
+
 /// The plan in words: `+` create, `-` delete with why, `=` keep with why, `!` orphan.
 pub(super) fn render_plan(plan: &FleetPlan) -> String {
     let mut out = String::new();
-    let (mut create, mut delete, mut keep, mut orphans) = (0, 0, 0, 0);
+    let mut n = Counts::default();
     let (mut drills, mut cleanups) = (0, 0);
     let mut copies = (0, 0);
     for p in &plan.policies {
@@ -69,64 +146,7 @@ pub(super) fn render_plan(plan: &FleetPlan) -> String {
             let _ = writeln!(out, "  deletions refused: {}", flat(r));
         }
         for u in &p.units {
-            let _ = writeln!(
-                out,
-                "  {}{}",
-                flat(&u.volume_id),
-                u.volume_name
-                    .as_deref()
-                    .map(|n| format!(" ({})", flat(n)))
-                    .unwrap_or_default()
-            );
-            if let Some(e) = &u.error {
-                let _ = writeln!(out, "    error: {}", flat(e));
-            }
-            if let Some(name) = &u.create {
-                create += usize::from(p.refused.is_none());
-                let _ = writeln!(
-                    out,
-                    "    + {name}  due since {}",
-                    u.due_since
-                        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-                        .unwrap_or_else(|| "-".into())
-                );
-            }
-            for d in &u.delete {
-                delete += usize::from(p.refused.is_none());
-                entry_line(&mut out, '-', &d.entry, &d.reason);
-            }
-            for r in &u.repair {
-                entry_line(
-                    &mut out,
-                    '~',
-                    &r.entry,
-                    &format!("Name tag restored to {}", r.new_name),
-                );
-            }
-            for k in &u.keep {
-                keep += 1;
-                entry_line(&mut out, '=', &k.entry, &k.reasons.join(", "));
-            }
-            for f in &u.future {
-                entry_line(
-                    &mut out,
-                    '!',
-                    f,
-                    "future-dated: its mark names a time after now, so it answers no tick (delete or rename it)",
-                );
-            }
-            for o in &u.orphans {
-                orphans += 1;
-                entry_line(
-                    &mut out,
-                    '!',
-                    &o.entry,
-                    &format!(
-                        "orphan: marked for policy {:?}, which the file no longer has",
-                        o.policy_id
-                    ),
-                );
-            }
+            render_planned_unit(&mut out, u, p.refused.is_none(), &mut n);
         }
         if p.refused.is_none() {
             drills += p.drills.len();
@@ -139,7 +159,8 @@ pub(super) fn render_plan(plan: &FleetPlan) -> String {
     }
     let _ = write!(
         out,
-        "Plan: {create} to create, {delete} to delete, {keep} to keep, {orphans} orphaned."
+        "Plan: {} to create, {} to delete, {} to keep, {} orphaned.",
+        n.create, n.delete, n.keep, n.orphans
     );
     if drills > 0 {
         let _ = write!(out, " Drills: {drills} to run.");

@@ -36,6 +36,72 @@ pub(super) fn drill_problems(
     }
     worst
 }
+/// One volume's status (0 OK … 3 UNKNOWN), its problem lines and its perfdata.
+fn unit_verdict(
+    p: &run::PolicyRun,
+    c: &Compiled,
+    u: &run::UnitRun,
+    now: jiff::Timestamp,
+    problems: &mut Vec<String>,
+    perf: &mut Vec<String>,
+) -> u8 {
+    let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
+    let (warn, crit) = c.thresholds(now);
+    let status = run::freshness(c, u, now);
+    // Fresh by age, WARNING only for a future-dated snapshot (its own line below).
+    let fresh_by_age = u.newest.is_some_and(|t| now.duration_since(t) <= warn);
+    match (status, u.newest) {
+        (0, _) => {}
+        (1, Some(_)) if fresh_by_age => {}
+        (3, _) => problems.push(format!(
+            "UNKNOWN: policy {} volume {}: {}",
+            p.id,
+            u.volume_id,
+            u.failures
+                .first()
+                .map(|f| f.error.as_str())
+                .unwrap_or("cannot be read")
+        )),
+        (_, None) => problems.push(format!(
+            "{}: policy {} volume {}: no snapshot of this policy",
+            word(status),
+            p.id,
+            u.volume_id
+        )),
+        (_, Some(t)) => problems.push(format!(
+            "{}: policy {} volume {}: newest snapshot is {} old",
+            word(status),
+            p.id,
+            u.volume_id,
+            crate::error::humanize(now.duration_since(t).unsigned_abs())
+        )),
+    }
+    for f in &u.future {
+        problems.push(format!(
+            "WARNING: policy {} volume {}: snapshot {} is dated in the future ({}): it answers no tick",
+            p.id,
+            u.volume_id,
+            f.id,
+            f.name.as_deref().unwrap_or("-")
+        ));
+    }
+    // Every volume gets perfdata; `U` (unknown) when it has no snapshot or cannot be
+    // read, so graphs show the gap instead of losing the series.
+    let age = u
+        .newest
+        .filter(|_| status != 3)
+        .map(|t| format!("{}s", now.duration_since(t).as_secs().max(0)))
+        .unwrap_or_else(|| "U".into());
+    // The label is server text: on one line, its quotes doubled (the plugin format).
+    let label = flat(&format!("{}/{}", p.id, u.volume_id)).replace('\'', "''");
+    perf.push(format!(
+        "'{label}'={age};{};{};0",
+        warn.as_secs(),
+        crit.as_secs()
+    ));
+    status
+}
+
 /// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or
 /// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
 pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
@@ -76,63 +142,11 @@ pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
             worst = worst.max(2);
             problems.push(format!("CRITICAL: policy {}: {why}", p.id));
         }
-        let (warn, crit) = c.thresholds(now);
         for u in &p.units {
             volumes += 1;
-            let s = run::freshness(c, u, now);
-            let status = if s == 3 { 3 } else { s };
+            let status = unit_verdict(p, c, u, now, &mut problems, &mut perf);
+            fresh += usize::from(status == 0);
             worst = worst.max(status);
-            // Fresh by age, WARNING only for a future-dated snapshot (its own line below).
-            let fresh_by_age = u.newest.is_some_and(|t| now.duration_since(t) <= warn);
-            match (status, u.newest) {
-                (0, _) => fresh += 1,
-                (1, Some(_)) if fresh_by_age => {}
-                (3, _) => problems.push(format!(
-                    "UNKNOWN: policy {} volume {}: {}",
-                    p.id,
-                    u.volume_id,
-                    u.failures
-                        .first()
-                        .map(|f| f.error.as_str())
-                        .unwrap_or("cannot be read")
-                )),
-                (_, None) => problems.push(format!(
-                    "{}: policy {} volume {}: no snapshot of this policy",
-                    word(status),
-                    p.id,
-                    u.volume_id
-                )),
-                (_, Some(t)) => problems.push(format!(
-                    "{}: policy {} volume {}: newest snapshot is {} old",
-                    word(status),
-                    p.id,
-                    u.volume_id,
-                    crate::error::humanize(now.duration_since(t).unsigned_abs())
-                )),
-            }
-            for f in &u.future {
-                problems.push(format!(
-                    "WARNING: policy {} volume {}: snapshot {} is dated in the future ({}): it answers no tick",
-                    p.id,
-                    u.volume_id,
-                    f.id,
-                    f.name.as_deref().unwrap_or("-")
-                ));
-            }
-            // Every volume gets perfdata; `U` (unknown) when it has no snapshot or cannot be
-            // read, so graphs show the gap instead of losing the series.
-            let age = u
-                .newest
-                .filter(|_| status != 3)
-                .map(|t| format!("{}s", now.duration_since(t).as_secs().max(0)))
-                .unwrap_or_else(|| "U".into());
-            // The label is server text: on one line, its quotes doubled (the plugin format).
-            let label = flat(&format!("{}/{}", p.id, u.volume_id)).replace('\'', "''");
-            perf.push(format!(
-                "'{label}'={age};{};{};0",
-                warn.as_secs(),
-                crit.as_secs()
-            ));
         }
         if let Some(s) = &p.drill {
             worst = worst.max(drill_problems(p, s, now, &mut problems));

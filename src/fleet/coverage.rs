@@ -433,6 +433,140 @@ fn answered_at(policy: &str, name: Option<&str>, created: Option<Timestamp>) -> 
         .or(created)
 }
 
+/// What the plan (now) and the history (before) say of a policy's volumes and snapshots.
+struct Collected<'a> {
+    /// Volume → snapshot id → what is known of it.
+    known: BTreeMap<String, BTreeMap<String, Known>>,
+    /// Volume names.
+    names: BTreeMap<String, Option<String>>,
+    /// Drills per volume.
+    drills: BTreeMap<String, Drills>,
+    /// Snapshots owned now per volume.
+    owned_now: BTreeMap<&'a str, usize>,
+    /// Volumes selected now.
+    selected: BTreeSet<&'a str>,
+}
+
+fn collect<'a>(c: &Compiled, p: &'a super::plan::PolicyPlan, history: &History) -> Collected<'a> {
+    // Volume → snapshot id → what is known of it; volume names.
+    let mut known: BTreeMap<String, BTreeMap<String, Known>> = BTreeMap::new();
+    let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut drills: BTreeMap<String, Drills> = BTreeMap::new();
+    let selected: BTreeSet<&str> = p.units.iter().map(|u| u.volume_id.as_str()).collect();
+    let mut owned_now: BTreeMap<&str, usize> = BTreeMap::new();
+    for u in &p.units {
+        names.insert(u.volume_id.clone(), u.volume_name.clone());
+        let v = known.entry(u.volume_id.clone()).or_default();
+        let entries = u
+            .keep
+            .iter()
+            .map(|k| &k.entry)
+            .chain(u.delete.iter().map(|d| &d.entry));
+        for e in entries {
+            let k = v.entry(e.id.clone()).or_default();
+            k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
+            k.created = e.created_at.or(k.at);
+            k.now = true;
+        }
+        owned_now.insert(&u.volume_id, u.keep.len() + u.delete.len());
+    }
+    for (_, run) in &history.runs {
+        for rp in run.policies.iter().filter(|rp| rp.id == p.id) {
+            for u in &rp.units {
+                names
+                    .entry(u.volume_id.clone())
+                    .or_insert_with(|| u.volume_name.clone());
+                let v = known.entry(u.volume_id.clone()).or_default();
+                let seen = u.created.iter().chain(&u.kept).chain(&u.deleted);
+                for e in seen {
+                    let k = v.entry(e.id.clone()).or_default();
+                    if k.at.is_none() {
+                        k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
+                        k.created = e.created_at.or(k.at);
+                    }
+                }
+                for e in &u.deleted {
+                    if let Some(k) = v.get_mut(&e.id) {
+                        k.pruned = true;
+                    }
+                }
+            }
+            for d in &rp.drills {
+                let s = drills.entry(d.volume_id.clone()).or_default();
+                if d.status == "ok" {
+                    s.passed += 1;
+                    s.last_success_at = d.started_at.max(s.last_success_at);
+                } else {
+                    s.failed += 1;
+                }
+                s.restore_seconds.extend(d.restore_seconds);
+            }
+        }
+    }
+    Collected {
+        known,
+        names,
+        drills,
+        owned_now,
+        selected,
+    }
+}
+
+/// A volume's ticks judged from what is known of its snapshots, their counts, and its RPO.
+fn judged(
+    c: &Compiled,
+    history: &History,
+    snaps: &BTreeMap<String, Known>,
+    ticks_of: &[Timestamp],
+    (since, until): (Timestamp, Timestamp),
+) -> (Vec<Tick>, Counts, i64) {
+    let runs_after = |t: Timestamp| history.runs.iter().any(|(at, _)| *at >= t);
+    let mut answering: BTreeMap<Timestamp, (TickStatus, String)> = BTreeMap::new();
+    let mut times: Vec<Timestamp> = Vec::new();
+    for (id, k) in snaps {
+        let Some(at) = k.at else { continue };
+        if let Some(taken) = k.created.filter(|t| *t >= since && *t <= until) {
+            times.push(taken);
+        }
+        let Some(tick) = c.cadence.last_tick(at, &c.timezone) else {
+            continue;
+        };
+        let status = if k.now {
+            TickStatus::Met
+        } else if k.pruned {
+            TickStatus::Pruned
+        } else {
+            TickStatus::Lost
+        };
+        let better = answering.get(&tick).is_none_or(|(s, _)| status < *s);
+        if better {
+            answering.insert(tick, (status, id.clone()));
+        }
+    }
+    let mut counts = Counts::default();
+    let last = ticks_of.last().copied();
+    let ticks: Vec<Tick> = ticks_of
+        .iter()
+        .map(|t| {
+            let (status, snapshot_id) = match answering.get(t) {
+                Some((s, id)) => (*s, Some(id.clone())),
+                None if Some(*t) == last && !runs_after(*t) => (TickStatus::Pending, None),
+                None if history.from.is_some_and(|from| from <= *t) => (TickStatus::Missed, None),
+                None => (TickStatus::Unknown, None),
+            };
+            counts.add(status);
+            Tick {
+                at: Some(*t),
+                status,
+                snapshot_id,
+            }
+        })
+        .collect();
+    times.sort();
+    let rpo_seconds = rpo(&times, since, until);
+    (ticks, counts, rpo_seconds)
+}
+
 /// Build the report of `compiled` (the chosen policies) for `[since, until]` from `plan` (what
 /// the clouds hold now, planned at `until`) and `history`.
 pub fn build(
@@ -448,110 +582,17 @@ pub fn build(
         let Some(c) = compiled.iter().find(|c| c.policy.id == p.id) else {
             continue;
         };
-        // Volume → snapshot id → what is known of it; volume names.
-        let mut known: BTreeMap<String, BTreeMap<String, Known>> = BTreeMap::new();
-        let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let mut drills: BTreeMap<String, Drills> = BTreeMap::new();
-        let selected: BTreeSet<&str> = p.units.iter().map(|u| u.volume_id.as_str()).collect();
-        let mut owned_now: BTreeMap<&str, usize> = BTreeMap::new();
-        for u in &p.units {
-            names.insert(u.volume_id.clone(), u.volume_name.clone());
-            let v = known.entry(u.volume_id.clone()).or_default();
-            let entries = u
-                .keep
-                .iter()
-                .map(|k| &k.entry)
-                .chain(u.delete.iter().map(|d| &d.entry));
-            for e in entries {
-                let k = v.entry(e.id.clone()).or_default();
-                k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
-                k.created = e.created_at.or(k.at);
-                k.now = true;
-            }
-            owned_now.insert(&u.volume_id, u.keep.len() + u.delete.len());
-        }
-        for (_, run) in &history.runs {
-            for rp in run.policies.iter().filter(|rp| rp.id == p.id) {
-                for u in &rp.units {
-                    names
-                        .entry(u.volume_id.clone())
-                        .or_insert_with(|| u.volume_name.clone());
-                    let v = known.entry(u.volume_id.clone()).or_default();
-                    let seen = u.created.iter().chain(&u.kept).chain(&u.deleted);
-                    for e in seen {
-                        let k = v.entry(e.id.clone()).or_default();
-                        if k.at.is_none() {
-                            k.at = answered_at(&c.policy.id, e.name.as_deref(), e.created_at);
-                            k.created = e.created_at.or(k.at);
-                        }
-                    }
-                    for e in &u.deleted {
-                        if let Some(k) = v.get_mut(&e.id) {
-                            k.pruned = true;
-                        }
-                    }
-                }
-                for d in &rp.drills {
-                    let s = drills.entry(d.volume_id.clone()).or_default();
-                    if d.status == "ok" {
-                        s.passed += 1;
-                        s.last_success_at = d.started_at.max(s.last_success_at);
-                    } else {
-                        s.failed += 1;
-                    }
-                    s.restore_seconds.extend(d.restore_seconds);
-                }
-            }
-        }
+        let Collected {
+            known,
+            names,
+            mut drills,
+            owned_now,
+            selected,
+        } = collect(c, p, history);
         let ticks_of = ticks(c, since, until);
-        let runs_after = |t: Timestamp| history.runs.iter().any(|(at, _)| *at >= t);
         let mut volumes = Vec::new();
         for (volume_id, snaps) in &known {
-            let mut answering: BTreeMap<Timestamp, (TickStatus, String)> = BTreeMap::new();
-            let mut times: Vec<Timestamp> = Vec::new();
-            for (id, k) in snaps {
-                let Some(at) = k.at else { continue };
-                if let Some(taken) = k.created.filter(|t| *t >= since && *t <= until) {
-                    times.push(taken);
-                }
-                let Some(tick) = c.cadence.last_tick(at, &c.timezone) else {
-                    continue;
-                };
-                let status = if k.now {
-                    TickStatus::Met
-                } else if k.pruned {
-                    TickStatus::Pruned
-                } else {
-                    TickStatus::Lost
-                };
-                let better = answering.get(&tick).is_none_or(|(s, _)| status < *s);
-                if better {
-                    answering.insert(tick, (status, id.clone()));
-                }
-            }
-            let mut counts = Counts::default();
-            let last = ticks_of.last().copied();
-            let ticks: Vec<Tick> = ticks_of
-                .iter()
-                .map(|t| {
-                    let (status, snapshot_id) = match answering.get(t) {
-                        Some((s, id)) => (*s, Some(id.clone())),
-                        None if Some(*t) == last && !runs_after(*t) => (TickStatus::Pending, None),
-                        None if history.from.is_some_and(|from| from <= *t) => {
-                            (TickStatus::Missed, None)
-                        }
-                        None => (TickStatus::Unknown, None),
-                    };
-                    counts.add(status);
-                    Tick {
-                        at: Some(*t),
-                        status,
-                        snapshot_id,
-                    }
-                })
-                .collect();
-            times.sort();
-            let rpo_seconds = rpo(&times, since, until);
+            let (ticks, counts, rpo_seconds) = judged(c, history, snaps, &ticks_of, (since, until));
             let owned = owned_now.get(volume_id.as_str()).copied().unwrap_or(0);
             let volume = VolumeCoverage {
                 volume_id: volume_id.clone(),

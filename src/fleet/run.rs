@@ -643,22 +643,7 @@ pub async fn apply(
     }
     drop(planned_tx);
     // Every account planned (or gone): the run's deletions are counted and judged once.
-    let mut total = 0;
-    for _ in 0..n_accounts {
-        let Some(deletes) = planned_rx.recv().await else {
-            break;
-        };
-        total += deletes;
-    }
-    let run_refused = (total > opts.max_delete).then(|| {
-        format!(
-            "the run would delete {total} snapshots, more than --max-delete {}; nothing was deleted (due snapshots were still taken)",
-            opts.max_delete
-        )
-    });
-    let held = run_refused
-        .as_ref()
-        .map(|_| format!("--max-delete {} refused the deletions", opts.max_delete));
+    let (run_refused, held) = judge_deletions(&mut planned_rx, n_accounts, opts.max_delete).await;
     let _ = decide.send(Some(held.clone()));
     let mut results = Vec::new();
     let mut drilled = Vec::new();
@@ -700,7 +685,46 @@ pub async fn apply(
             }
         }
     }
-    // Units that ran are reported as they ran; the others from their plan.
+    let mut report = report_with(&plan, started, ran_matrix(&plan, results));
+    attach(&mut report, drilled, copied);
+    add_drill_summaries(&mut report, &compiled);
+    settle_statuses(&mut report, &plan, &took);
+    report.finished_at = Some(Timestamp::now());
+    report.refused = run_refused;
+    report
+}
+
+/// The run's deletions, counted as each account's plan arrives, judged against `--max-delete`:
+/// why the run's deletions are refused (the report's words, and the units').
+async fn judge_deletions(
+    planned: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
+    accounts: usize,
+    max_delete: usize,
+) -> (Option<String>, Option<String>) {
+    let mut total = 0;
+    for _ in 0..accounts {
+        let Some(deletes) = planned.recv().await else {
+            break;
+        };
+        total += deletes;
+    }
+    let run_refused = (total > max_delete).then(|| {
+        format!(
+            "the run would delete {total} snapshots, more than --max-delete {max_delete}; nothing was deleted (due snapshots were still taken)"
+        )
+    });
+    let held = run_refused
+        .as_ref()
+        .map(|_| format!("--max-delete {max_delete} refused the deletions"));
+    (run_refused, held)
+}
+
+/// Units that ran, each in its policy's and unit's slot; the others `None` (reported from their
+/// plan).
+fn ran_matrix(
+    plan: &FleetPlan,
+    results: Vec<(usize, usize, UnitRun)>,
+) -> Vec<Vec<Option<UnitRun>>> {
     let mut ran: Vec<Vec<Option<UnitRun>>> = plan
         .policies
         .iter()
@@ -709,7 +733,15 @@ pub async fn apply(
     for (i, j, run) in results {
         ran[i][j] = Some(run);
     }
-    let mut report = report_with(&plan, started, ran);
+    ran
+}
+
+/// Each policy's drills and copies, into its report.
+fn attach(
+    report: &mut RunReport,
+    drilled: Vec<(usize, super::drill::Outcome)>,
+    copied: Vec<(usize, super::copy::Outcome)>,
+) {
     for (i, outcome) in drilled {
         let p = &mut report.policies[i];
         p.drills = outcome.runs;
@@ -725,7 +757,11 @@ pub async fn apply(
         p.copies_held = outcome.held;
         p.copy_errors = outcome.errors;
     }
-    add_drill_summaries(&mut report, &compiled);
+}
+
+/// Each policy's status once everything ran: its units', failed when a drill or a copy failed,
+/// interrupted when a signal cut it short; and its account's wall time.
+fn settle_statuses(report: &mut RunReport, plan: &FleetPlan, took: &[Duration]) {
     let interrupted = crate::interrupt::requested();
     for (i, p) in plan.policies.iter().enumerate() {
         let units = &report.policies[i].units;
@@ -745,9 +781,6 @@ pub async fn apply(
         report.policies[i].status = status;
         report.policies[i].duration_seconds = took[i].as_secs_f64();
     }
-    report.finished_at = Some(Timestamp::now());
-    report.refused = run_refused;
-    report
 }
 
 /// Each policy's drills as its state file records them now (`check`, the metrics).

@@ -61,6 +61,153 @@ fn tags_of(name: Option<&String>, extra: &[(String, String)]) -> Result<Vec<Reso
     Ok(tags)
 }
 
+/// A snapshot of a volume, its `ClientToken` the policy's idempotency key when it has one.
+fn prepare_create(req: &crate::model::CreateSnapshot) -> Result<PreparedCall> {
+    check_id("volume id", "vol-", &req.volume)?;
+    if req.expires_at.is_some() {
+        return Err(Error::Usage {
+            message: "OUTSCALE snapshots do not expire by themselves".into(),
+            hint: Some("drop --expires and let `snapctl rotate` delete old snapshots".into()),
+        });
+    }
+    let tags = tags_of(req.name.as_ref(), &req.tags)?;
+    let body = CreateSnapshotBody {
+        volume_id: Some(&req.volume),
+        description: req.description.as_deref(),
+        client_token: req.idempotency_key.clone().unwrap_or_else(client_token),
+        ..CreateSnapshotBody::default()
+    };
+    Ok(PreparedCall {
+        action: "CreateSnapshot",
+        body: to_body(&body),
+        tags,
+        what: format!("create a snapshot of volume {}", req.volume),
+        idempotent: true,
+    })
+}
+
+/// A rename (the `Name` tag): the API cannot change a description.
+fn prepare_update(req: &crate::model::SnapshotUpdate) -> Result<PreparedCall> {
+    check_id("snapshot id", "snap-", &req.snapshot)?;
+    if req.description.is_some() {
+        // The API has no call that changes a snapshot's description: not offered.
+        return Err(Error::Unsupported {
+            provider: ProviderKind::Outscale,
+            operation: "snapshot update --description",
+            hint: format!(
+                "an OUTSCALE snapshot keeps the description it was created with; rename it instead: snapctl -p outscale snapshot update {} --name NEW",
+                req.snapshot
+            ),
+        });
+    }
+    let name = req
+        .name
+        .as_ref()
+        .ok_or_else(|| Error::usage("give --name"))?;
+    Ok(PreparedCall {
+        action: "CreateTags",
+        body: json!({
+            "ResourceIds": [req.snapshot],
+            "Tags": tags_of(Some(name), &[])?,
+        }),
+        tags: vec![],
+        what: format!("rename snapshot {}", req.snapshot),
+        idempotent: true,
+    })
+}
+
+/// Sharing with accounts or everyone, or taking it back.
+fn prepare_share(req: &crate::model::ShareRequest) -> Result<PreparedCall> {
+    check_id("snapshot id", "snap-", &req.snapshot)?;
+    req.accounts.iter().try_for_each(|a| check_account(a))?;
+    if req.accounts.is_empty() && !req.public {
+        return Err(Error::usage("give --account ID (repeatable) or --public"));
+    }
+    let mut change = serde_json::Map::new();
+    if !req.accounts.is_empty() {
+        change.insert("AccountIds".into(), json!(req.accounts));
+    }
+    if req.public {
+        change.insert("GlobalPermission".into(), json!(true));
+    }
+    let key = if req.remove { "Removals" } else { "Additions" };
+    let verb = if req.remove { "unshare" } else { "share" };
+    Ok(PreparedCall {
+        action: "UpdateSnapshot",
+        body: json!({
+            "SnapshotId": req.snapshot,
+            "PermissionsToCreateVolume": { key: change },
+        }),
+        tags: vec![],
+        what: format!("{verb} snapshot {}", req.snapshot),
+        idempotent: true,
+    })
+}
+
+/// An export task to a bucket (never re-sent: no `ClientToken`).
+fn prepare_export(req: &crate::model::ExportRequest) -> Result<PreparedCall> {
+    check_id("snapshot id", "snap-", &req.snapshot)?;
+    if !matches!(req.format.as_str(), "qcow2" | "raw") {
+        return Err(Error::InvalidInput {
+            what: "format",
+            value: req.format.clone(),
+            reason: "expected qcow2 or raw".into(),
+        });
+    }
+    if req.bucket.is_empty() {
+        return Err(Error::usage("--bucket cannot be empty"));
+    }
+    Ok(PreparedCall {
+        action: "CreateSnapshotExportTask",
+        body: json!({
+            "SnapshotId": req.snapshot,
+            "OsuExport": OsuExport {
+                disk_image_format: Some(req.format.clone()),
+                osu_bucket: Some(req.bucket.clone()),
+                osu_prefix: req.prefix.clone(),
+            },
+        }),
+        tags: vec![],
+        what: format!("export snapshot {} to bucket {}", req.snapshot, req.bucket),
+        // No ClientToken on export tasks: never re-sent once it may have arrived.
+        idempotent: false,
+    })
+}
+
+/// A snapshot from an image in a bucket, read through its pre-signed URL.
+fn prepare_import(req: &crate::model::ImportRequest) -> Result<PreparedCall> {
+    let url = reqwest::Url::parse(&req.file_location).map_err(|e| Error::InvalidInput {
+        what: "file location",
+        value: "(the URL given)".into(),
+        reason: format!("not a URL: {e}"),
+    })?;
+    // Plain http only where snapctl itself would send there (loopback: the emulator).
+    if url.scheme() != "https" && !crate::http::is_loopback(&url) {
+        return Err(Error::InvalidInput {
+            what: "file location",
+            value: url.scheme().to_string(),
+            reason: "expected an https pre-signed URL".into(),
+        });
+    }
+    if req.size_bytes == 0 {
+        return Err(Error::usage("--size must be the image's size in bytes"));
+    }
+    let body = CreateSnapshotBody {
+        file_location: Some(&req.file_location),
+        snapshot_size: Some(req.size_bytes),
+        description: req.description.as_deref(),
+        client_token: client_token(),
+        ..CreateSnapshotBody::default()
+    };
+    Ok(PreparedCall {
+        action: "CreateSnapshot",
+        body: to_body(&body),
+        tags: tags_of(req.name.as_ref(), &req.tags)?,
+        what: "import a snapshot from a bucket".into(),
+        idempotent: true,
+    })
+}
+
 impl Outscale {
     pub(super) async fn send<T: serde::de::DeserializeOwned>(&self, p: &PreparedCall) -> Result<T> {
         self.client
@@ -71,31 +218,7 @@ impl Outscale {
     /// Validate a mutation and build its request, before anything is sent.
     pub(super) async fn prepare(&self, m: &Mutation<'_>) -> Result<PreparedCall> {
         match m {
-            Mutation::CreateSnapshot(req) => {
-                check_id("volume id", "vol-", &req.volume)?;
-                if req.expires_at.is_some() {
-                    return Err(Error::Usage {
-                        message: "OUTSCALE snapshots do not expire by themselves".into(),
-                        hint: Some(
-                            "drop --expires and let `snapctl rotate` delete old snapshots".into(),
-                        ),
-                    });
-                }
-                let tags = tags_of(req.name.as_ref(), &req.tags)?;
-                let body = CreateSnapshotBody {
-                    volume_id: Some(&req.volume),
-                    description: req.description.as_deref(),
-                    client_token: req.idempotency_key.clone().unwrap_or_else(client_token),
-                    ..CreateSnapshotBody::default()
-                };
-                Ok(PreparedCall {
-                    action: "CreateSnapshot",
-                    body: to_body(&body),
-                    tags,
-                    what: format!("create a snapshot of volume {}", req.volume),
-                    idempotent: true,
-                })
-            }
+            Mutation::CreateSnapshot(req) => prepare_create(req),
             Mutation::DeleteSnapshot { id, .. } => {
                 check_id("snapshot id", "snap-", id)?;
                 Ok(PreparedCall {
@@ -112,34 +235,7 @@ impl Outscale {
                 operation: "snapshot hold",
                 hint: "OUTSCALE snapshots are all manual; there is nothing to hold".into(),
             }),
-            Mutation::Update(req) => {
-                check_id("snapshot id", "snap-", &req.snapshot)?;
-                if req.description.is_some() {
-                    // The API has no call that changes a snapshot's description: not offered.
-                    return Err(Error::Unsupported {
-                        provider: ProviderKind::Outscale,
-                        operation: "snapshot update --description",
-                        hint: format!(
-                            "an OUTSCALE snapshot keeps the description it was created with; rename it instead: snapctl -p outscale snapshot update {} --name NEW",
-                            req.snapshot
-                        ),
-                    });
-                }
-                let name = req
-                    .name
-                    .as_ref()
-                    .ok_or_else(|| Error::usage("give --name"))?;
-                Ok(PreparedCall {
-                    action: "CreateTags",
-                    body: json!({
-                        "ResourceIds": [req.snapshot],
-                        "Tags": tags_of(Some(name), &[])?,
-                    }),
-                    tags: vec![],
-                    what: format!("rename snapshot {}", req.snapshot),
-                    idempotent: true,
-                })
-            }
+            Mutation::Update(req) => prepare_update(req),
             Mutation::CloneVolumes(_) => Err(Error::Unsupported {
                 provider: ProviderKind::Outscale,
                 operation: "clone of volumes",
@@ -149,132 +245,51 @@ impl Outscale {
             Mutation::AddSchedule { .. } | Mutation::RemoveSchedule { .. } => {
                 Err(schedules_unsupported())
             }
-            Mutation::Copy(req) => {
-                check_id("snapshot id", "snap-", &req.snapshot)?;
-                let region = self.client.region();
-                let source_region = req.source_region.as_deref().unwrap_or(region);
-                if source_region != region {
-                    return Err(Error::Usage {
-                        message: format!(
-                            "OUTSCALE copies snapshots only within the account's region ({region}), not from {source_region}"
-                        ),
-                        hint: Some(format!(
-                            "to move a snapshot across regions, export it (snapctl -p outscale --region {source_region} snapshot export {} --bucket B --wait), then import the pre-signed URL in {region} (snapctl -p outscale snapshot import --file-location URL --size BYTES)",
-                            req.snapshot
-                        )),
-                    });
-                }
-                // The copy keeps the source's Name tag unless --name gives another.
-                let name = match &req.name {
-                    Some(n) => Some(n.clone()),
-                    None => self
-                        .snapshot(&req.snapshot)
-                        .await?
-                        .and_then(|s| tag(&s.tags, "Name")),
-                };
-                let body = CreateSnapshotBody {
-                    source_snapshot_id: Some(&req.snapshot),
-                    source_region_name: Some(source_region),
-                    description: req.description.as_deref(),
-                    client_token: client_token(),
-                    ..CreateSnapshotBody::default()
-                };
-                Ok(PreparedCall {
-                    action: "CreateSnapshot",
-                    body: to_body(&body),
-                    tags: tags_of(name.as_ref(), &[])?,
-                    what: format!("copy snapshot {}", req.snapshot),
-                    idempotent: true,
-                })
-            }
-            Mutation::Share(req) => {
-                check_id("snapshot id", "snap-", &req.snapshot)?;
-                req.accounts.iter().try_for_each(|a| check_account(a))?;
-                if req.accounts.is_empty() && !req.public {
-                    return Err(Error::usage("give --account ID (repeatable) or --public"));
-                }
-                let mut change = serde_json::Map::new();
-                if !req.accounts.is_empty() {
-                    change.insert("AccountIds".into(), json!(req.accounts));
-                }
-                if req.public {
-                    change.insert("GlobalPermission".into(), json!(true));
-                }
-                let key = if req.remove { "Removals" } else { "Additions" };
-                let verb = if req.remove { "unshare" } else { "share" };
-                Ok(PreparedCall {
-                    action: "UpdateSnapshot",
-                    body: json!({
-                        "SnapshotId": req.snapshot,
-                        "PermissionsToCreateVolume": { key: change },
-                    }),
-                    tags: vec![],
-                    what: format!("{verb} snapshot {}", req.snapshot),
-                    idempotent: true,
-                })
-            }
-            Mutation::Export(req) => {
-                check_id("snapshot id", "snap-", &req.snapshot)?;
-                if !matches!(req.format.as_str(), "qcow2" | "raw") {
-                    return Err(Error::InvalidInput {
-                        what: "format",
-                        value: req.format.clone(),
-                        reason: "expected qcow2 or raw".into(),
-                    });
-                }
-                if req.bucket.is_empty() {
-                    return Err(Error::usage("--bucket cannot be empty"));
-                }
-                Ok(PreparedCall {
-                    action: "CreateSnapshotExportTask",
-                    body: json!({
-                        "SnapshotId": req.snapshot,
-                        "OsuExport": OsuExport {
-                            disk_image_format: Some(req.format.clone()),
-                            osu_bucket: Some(req.bucket.clone()),
-                            osu_prefix: req.prefix.clone(),
-                        },
-                    }),
-                    tags: vec![],
-                    what: format!("export snapshot {} to bucket {}", req.snapshot, req.bucket),
-                    // No ClientToken on export tasks: never re-sent once it may have arrived.
-                    idempotent: false,
-                })
-            }
-            Mutation::Import(req) => {
-                let url =
-                    reqwest::Url::parse(&req.file_location).map_err(|e| Error::InvalidInput {
-                        what: "file location",
-                        value: "(the URL given)".into(),
-                        reason: format!("not a URL: {e}"),
-                    })?;
-                // Plain http only where snapctl itself would send there (loopback: the emulator).
-                if url.scheme() != "https" && !crate::http::is_loopback(&url) {
-                    return Err(Error::InvalidInput {
-                        what: "file location",
-                        value: url.scheme().to_string(),
-                        reason: "expected an https pre-signed URL".into(),
-                    });
-                }
-                if req.size_bytes == 0 {
-                    return Err(Error::usage("--size must be the image's size in bytes"));
-                }
-                let body = CreateSnapshotBody {
-                    file_location: Some(&req.file_location),
-                    snapshot_size: Some(req.size_bytes),
-                    description: req.description.as_deref(),
-                    client_token: client_token(),
-                    ..CreateSnapshotBody::default()
-                };
-                Ok(PreparedCall {
-                    action: "CreateSnapshot",
-                    body: to_body(&body),
-                    tags: tags_of(req.name.as_ref(), &req.tags)?,
-                    what: "import a snapshot from a bucket".into(),
-                    idempotent: true,
-                })
-            }
+            Mutation::Copy(req) => self.prepare_copy(req).await,
+            Mutation::Share(req) => prepare_share(req),
+            Mutation::Export(req) => prepare_export(req),
+            Mutation::Import(req) => prepare_import(req),
         }
+    }
+
+    /// A copy within the account's Region, keeping the source's `Name` unless given another.
+    async fn prepare_copy(&self, req: &crate::model::CopyRequest) -> Result<PreparedCall> {
+        check_id("snapshot id", "snap-", &req.snapshot)?;
+        let region = self.client.region();
+        let source_region = req.source_region.as_deref().unwrap_or(region);
+        if source_region != region {
+            return Err(Error::Usage {
+                message: format!(
+                    "OUTSCALE copies snapshots only within the account's region ({region}), not from {source_region}"
+                ),
+                hint: Some(format!(
+                    "to move a snapshot across regions, export it (snapctl -p outscale --region {source_region} snapshot export {} --bucket B --wait), then import the pre-signed URL in {region} (snapctl -p outscale snapshot import --file-location URL --size BYTES)",
+                    req.snapshot
+                )),
+            });
+        }
+        // The copy keeps the source's Name tag unless --name gives another.
+        let name = match &req.name {
+            Some(n) => Some(n.clone()),
+            None => self
+                .snapshot(&req.snapshot)
+                .await?
+                .and_then(|s| tag(&s.tags, "Name")),
+        };
+        let body = CreateSnapshotBody {
+            source_snapshot_id: Some(&req.snapshot),
+            source_region_name: Some(source_region),
+            description: req.description.as_deref(),
+            client_token: client_token(),
+            ..CreateSnapshotBody::default()
+        };
+        Ok(PreparedCall {
+            action: "CreateSnapshot",
+            body: to_body(&body),
+            tags: tags_of(name.as_ref(), &[])?,
+            what: format!("copy snapshot {}", req.snapshot),
+            idempotent: true,
+        })
     }
 
     async fn prepare_clone(&self, req: &CloneRequest) -> Result<PreparedCall> {

@@ -308,75 +308,51 @@ pub fn identity_url(raw: &str) -> Result<Url> {
     )
 }
 
-/// Resolve settings.
-pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<PowervcConfig> {
-    // A profile holding secrets is the only source of its secrets and of where they go.
-    let cloud = if settings.bound() {
-        Cloud::default()
-    } else {
-        load_cloud(settings, warnings)?
-    };
-    let ambient = settings.ambient();
-    let env = &ambient;
-    let p = &settings.profile;
-    let pick = |env_names: &[&str], profile: Option<String>, cloud: Option<String>| {
-        layered(None, env, env_names, profile.as_deref(), cloud.as_deref())
-    };
-    let auth_url = layered(
-        settings.endpoint_flag.as_deref(),
-        env,
-        &["OS_AUTH_URL"],
-        p.endpoint.as_deref(),
-        cloud.auth.auth_url.as_deref(),
-    );
-    let username = pick(
-        &["OS_USERNAME"],
-        p.username.clone(),
-        cloud.auth.username.clone(),
-    );
-    let user_id = pick(
-        &["OS_USER_ID"],
-        p.user_id.clone(),
-        cloud.auth.user_id.clone(),
-    );
-    let password = pick(
-        &["OS_PASSWORD"],
-        p.password.as_ref().map(|s| s.expose_secret().to_string()),
-        cloud
-            .auth
-            .password
-            .as_ref()
-            .map(|s| s.expose_secret().to_string()),
-    );
-    let who = username.clone().or(user_id.clone());
-    let (auth_url, _, password) = match (auth_url, who, password) {
-        (Some(a), Some(u), Some(pw)) => (a, u, pw),
-        (a, u, pw) => {
-            let missing: Vec<&str> = [
-                ("auth_url", a.is_none()),
-                ("username", u.is_none()),
-                ("password", pw.is_none()),
-            ]
-            .into_iter()
-            .filter(|(_, m)| *m)
-            .map(|(n, _)| n)
-            .collect();
-            let envs: Vec<String> = missing
-                .iter()
-                .map(|n| format!("OS_{}", n.to_ascii_uppercase()))
-                .collect();
-            return Err(Error::Config {
-                message: format!("missing PowerVC credentials: {}", missing.join(", ")),
-                hint: Some(format!(
-                    "set {} (e.g. source PowerVC's powervcrc), or {} in a snapctl profile, or OS_CLOUD with a clouds.yaml entry; --endpoint is the identity URL",
-                    envs.join(", "),
-                    missing.join(", ")
-                )),
-            });
-        }
-    };
-    // A domain by id wins over one by name, as keystoneauth sends it; both fall back to the
-    // default domain (OS_DEFAULT_DOMAIN_ID/_NAME), then to PowerVC's only domain, Default.
+/// The error for credentials that are missing (`auth_url`, `username`, `password`).
+fn missing_credentials(a: bool, u: bool, pw: bool) -> Error {
+    let missing: Vec<&str> = [("auth_url", a), ("username", u), ("password", pw)]
+        .into_iter()
+        .filter(|(_, m)| *m)
+        .map(|(n, _)| n)
+        .collect();
+    let envs: Vec<String> = missing
+        .iter()
+        .map(|n| format!("OS_{}", n.to_ascii_uppercase()))
+        .collect();
+    Error::Config {
+        message: format!("missing PowerVC credentials: {}", missing.join(", ")),
+        hint: Some(format!(
+            "set {} (e.g. source PowerVC's powervcrc), or {} in a snapctl profile, or OS_CLOUD with a clouds.yaml entry; --endpoint is the identity URL",
+            envs.join(", "),
+            missing.join(", ")
+        )),
+    }
+}
+
+/// The catalog interface to use: `public`, `internal` or `admin`.
+fn checked_interface(interface: String) -> Result<String> {
+    if !matches!(interface.as_str(), "public" | "internal" | "admin") {
+        return Err(Error::InvalidInput {
+            what: "interface",
+            value: interface,
+            reason: "expected public, internal or admin".into(),
+        });
+    }
+    Ok(interface)
+}
+
+/// A value from the environment (any of the names), else the profile, else clouds.yaml.
+type Pick<'a> = dyn Fn(&[&str], Option<String>, Option<String>) -> Option<String> + 'a;
+
+/// Who logs in and into which project: ids win over names, as keystoneauth sends them; domains
+/// fall back to the default domain (`OS_DEFAULT_DOMAIN_ID`/`_NAME`), then to PowerVC's only one.
+fn user_and_project(
+    pick: &Pick<'_>,
+    p: &crate::config::Profile,
+    cloud: &Cloud,
+    username: Option<String>,
+    user_id: Option<String>,
+) -> (User, ProjectScope) {
     let default_domain = match (
         pick(
             &["OS_DEFAULT_DOMAIN_ID"],
@@ -450,6 +426,55 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
             ),
         },
     };
+    (user, project)
+}
+
+/// Resolve settings.
+pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<PowervcConfig> {
+    // A profile holding secrets is the only source of its secrets and of where they go.
+    let cloud = if settings.bound() {
+        Cloud::default()
+    } else {
+        load_cloud(settings, warnings)?
+    };
+    let ambient = settings.ambient();
+    let env = &ambient;
+    let p = &settings.profile;
+    let pick = |env_names: &[&str], profile: Option<String>, cloud: Option<String>| {
+        layered(None, env, env_names, profile.as_deref(), cloud.as_deref())
+    };
+    let auth_url = layered(
+        settings.endpoint_flag.as_deref(),
+        env,
+        &["OS_AUTH_URL"],
+        p.endpoint.as_deref(),
+        cloud.auth.auth_url.as_deref(),
+    );
+    let username = pick(
+        &["OS_USERNAME"],
+        p.username.clone(),
+        cloud.auth.username.clone(),
+    );
+    let user_id = pick(
+        &["OS_USER_ID"],
+        p.user_id.clone(),
+        cloud.auth.user_id.clone(),
+    );
+    let password = pick(
+        &["OS_PASSWORD"],
+        p.password.as_ref().map(|s| s.expose_secret().to_string()),
+        cloud
+            .auth
+            .password
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
+    );
+    let who = username.clone().or(user_id.clone());
+    let (auth_url, _, password) = match (auth_url, who, password) {
+        (Some(a), Some(u), Some(pw)) => (a, u, pw),
+        (a, u, pw) => return Err(missing_credentials(a.is_none(), u.is_none(), pw.is_none())),
+    };
+    let (user, project) = user_and_project(&pick, p, &cloud, username, user_id);
     let region = layered(
         settings.region_flag.as_deref(),
         env,
@@ -457,15 +482,9 @@ pub fn resolve(settings: &Settings, warnings: &mut Vec<String>) -> Result<Powerv
         p.region.as_deref(),
         cloud.region_name.as_deref(),
     );
-    let interface =
-        pick(&["OS_INTERFACE"], None, cloud.interface.clone()).unwrap_or_else(|| "public".into());
-    if !matches!(interface.as_str(), "public" | "internal" | "admin") {
-        return Err(Error::InvalidInput {
-            what: "interface",
-            value: interface,
-            reason: "expected public, internal or admin".into(),
-        });
-    }
+    let interface = checked_interface(
+        pick(&["OS_INTERFACE"], None, cloud.interface.clone()).unwrap_or_else(|| "public".into()),
+    )?;
     let volume_endpoint = settings
         .volume_endpoint_flag
         .clone()

@@ -947,75 +947,7 @@ pub fn html(r: &Coverage) -> String {
     }
     o.push_str("</p>\n");
     for p in &r.policies {
-        let _ = write!(
-            o,
-            "<section class=\"policy\" id=\"policy-{}\">\n<h2>Policy {} <small>{}, every {}</small></h2>\n",
-            esc(&p.id),
-            esc(&p.id),
-            esc(&p
-                .provider
-                .map(|k| k.to_string())
-                .unwrap_or_else(|| "?".into())),
-            esc(&super::file::cadence_words(p.interval_seconds))
-        );
-        if let Some(e) = &p.error {
-            let _ = writeln!(o, "<p class=\"error\">Not listed now: {}</p>", esc(e));
-        }
-        o.push_str("<table class=\"volumes\">\n<thead><tr><th scope=\"col\">Volume</th><th scope=\"col\">Ticks</th><th scope=\"col\">Met</th><th scope=\"col\">Pruned</th><th scope=\"col\">Missed</th><th scope=\"col\">RPO</th><th scope=\"col\">Owned now</th><th scope=\"col\">Drills</th><th scope=\"col\">Copies</th></tr></thead>\n<tbody>\n");
-        for v in &p.volumes {
-            let _ = write!(
-                o,
-                "<tr data-volume=\"{}\"><th scope=\"row\">{}{}</th><td class=\"marks\">",
-                esc(&v.volume_id),
-                esc(&v.volume_id),
-                v.volume_name
-                    .as_deref()
-                    .map(|n| format!("<br><small>{}</small>", esc(n)))
-                    .unwrap_or_default()
-            );
-            for tick in &v.ticks {
-                let when = tick
-                    .at
-                    .map(|a| a.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default();
-                let _ = write!(
-                    o,
-                    "<span class=\"tick {}\" title=\"{} {}{}\">{}</span>",
-                    tick.status.as_str(),
-                    esc(&when),
-                    tick.status.as_str(),
-                    tick.snapshot_id
-                        .as_deref()
-                        .map(|s| format!(" {}", esc(s)))
-                        .unwrap_or_default(),
-                    symbol(tick.status)
-                );
-            }
-            let c = &v.counts;
-            let _ = writeln!(
-                o,
-                "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"copies{}\">{}</td></tr>",
-                c.met,
-                c.pruned,
-                if c.missed > 0 { "bad" } else { "good" },
-                c.missed,
-                esc(&rpo_words(v.rpo_seconds)),
-                v.owned_now,
-                if v.retention_held { "" } else { " (below min)" },
-                drill_words(&v.drills),
-                if v.copies.iter().any(|c| !c.present) {
-                    " bad"
-                } else {
-                    ""
-                },
-                if v.copies.is_empty() {
-                    "-".to_string()
-                } else {
-                    esc(&copy_words(&v.copies))
-                }
-            );
-        }
-        o.push_str("</tbody>\n</table>\n</section>\n");
+        html_policy(&mut o, p);
     }
     let _ = writeln!(
         o,
@@ -1024,6 +956,80 @@ pub fn html(r: &Coverage) -> String {
         COVERAGE_SCHEMA
     );
     o
+}
+
+/// One policy's section of the HTML report: a row per volume, a mark per tick.
+fn html_policy(o: &mut String, p: &PolicyCoverage) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        o,
+        "<section class=\"policy\" id=\"policy-{}\">\n<h2>Policy {} <small>{}, every {}</small></h2>\n",
+        esc(&p.id),
+        esc(&p.id),
+        esc(&p
+            .provider
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "?".into())),
+        esc(&super::file::cadence_words(p.interval_seconds))
+    );
+    if let Some(e) = &p.error {
+        let _ = writeln!(o, "<p class=\"error\">Not listed now: {}</p>", esc(e));
+    }
+    o.push_str("<table class=\"volumes\">\n<thead><tr><th scope=\"col\">Volume</th><th scope=\"col\">Ticks</th><th scope=\"col\">Met</th><th scope=\"col\">Pruned</th><th scope=\"col\">Missed</th><th scope=\"col\">RPO</th><th scope=\"col\">Owned now</th><th scope=\"col\">Drills</th><th scope=\"col\">Copies</th></tr></thead>\n<tbody>\n");
+    for v in &p.volumes {
+        let _ = write!(
+            o,
+            "<tr data-volume=\"{}\"><th scope=\"row\">{}{}</th><td class=\"marks\">",
+            esc(&v.volume_id),
+            esc(&v.volume_id),
+            v.volume_name
+                .as_deref()
+                .map(|n| format!("<br><small>{}</small>", esc(n)))
+                .unwrap_or_default()
+        );
+        for tick in &v.ticks {
+            let when = tick
+                .at
+                .map(|a| a.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            let _ = write!(
+                o,
+                "<span class=\"tick {}\" title=\"{} {}{}\">{}</span>",
+                tick.status.as_str(),
+                esc(&when),
+                tick.status.as_str(),
+                tick.snapshot_id
+                    .as_deref()
+                    .map(|s| format!(" {}", esc(s)))
+                    .unwrap_or_default(),
+                symbol(tick.status)
+            );
+        }
+        let c = &v.counts;
+        let _ = writeln!(
+            o,
+            "</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"copies{}\">{}</td></tr>",
+            c.met,
+            c.pruned,
+            if c.missed > 0 { "bad" } else { "good" },
+            c.missed,
+            esc(&rpo_words(v.rpo_seconds)),
+            v.owned_now,
+            if v.retention_held { "" } else { " (below min)" },
+            drill_words(&v.drills),
+            if v.copies.iter().any(|c| !c.present) {
+                " bad"
+            } else {
+                ""
+            },
+            if v.copies.is_empty() {
+                "-".to_string()
+            } else {
+                esc(&copy_words(&v.copies))
+            }
+        );
+    }
+    o.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#1b1b1b}

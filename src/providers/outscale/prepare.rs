@@ -208,6 +208,42 @@ fn prepare_import(req: &crate::model::ImportRequest) -> Result<PreparedCall> {
     })
 }
 
+/// `--volume-type` and `--iops` together: IOPS only (and always) for `io1`.
+fn check_volume_type(volume_type: Option<&str>, iops: Option<u32>) -> Result<()> {
+    match (volume_type, iops) {
+        (Some("standard" | "gp2") | None, None) | (Some("io1"), Some(_)) => {}
+        (Some("io1"), None) => {
+            return Err(Error::Usage {
+                message: "io1 volumes need --iops".into(),
+                hint: Some(
+                    "e.g. --volume-type io1 --iops 1000 (at most 300 IOPS per GiB, 13000 in all)"
+                        .into(),
+                ),
+            });
+        }
+        (Some(t @ ("standard" | "gp2")), Some(_)) => {
+            return Err(Error::Usage {
+                message: format!("--iops applies to io1 volumes only, not {t}"),
+                hint: None,
+            });
+        }
+        (None, Some(_)) => {
+            return Err(Error::Usage {
+                message: "--iops needs --volume-type io1".into(),
+                hint: None,
+            });
+        }
+        (Some(other), _) => {
+            return Err(Error::InvalidInput {
+                what: "volume type",
+                value: other.to_string(),
+                reason: "expected standard, gp2 or io1".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Outscale {
     pub(super) async fn send<T: serde::de::DeserializeOwned>(&self, p: &PreparedCall) -> Result<T> {
         self.client
@@ -294,37 +330,7 @@ impl Outscale {
 
     async fn prepare_clone(&self, req: &CloneRequest) -> Result<PreparedCall> {
         check_id("snapshot id", "snap-", &req.snapshot)?;
-        match (req.volume_type.as_deref(), req.iops) {
-            (Some("standard" | "gp2") | None, None) | (Some("io1"), Some(_)) => {}
-            (Some("io1"), None) => {
-                return Err(Error::Usage {
-                    message: "io1 volumes need --iops".into(),
-                    hint: Some(
-                        "e.g. --volume-type io1 --iops 1000 (at most 300 IOPS per GiB, 13000 in all)"
-                            .into(),
-                    ),
-                });
-            }
-            (Some(t @ ("standard" | "gp2")), Some(_)) => {
-                return Err(Error::Usage {
-                    message: format!("--iops applies to io1 volumes only, not {t}"),
-                    hint: None,
-                });
-            }
-            (None, Some(_)) => {
-                return Err(Error::Usage {
-                    message: "--iops needs --volume-type io1".into(),
-                    hint: None,
-                });
-            }
-            (Some(other), _) => {
-                return Err(Error::InvalidInput {
-                    what: "volume type",
-                    value: other.to_string(),
-                    reason: "expected standard, gp2 or io1".into(),
-                });
-            }
-        }
+        check_volume_type(req.volume_type.as_deref(), req.iops)?;
         let snap = self
             .snapshot(&req.snapshot)
             .await?

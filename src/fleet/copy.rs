@@ -667,34 +667,39 @@ impl Copy<'_> {
         run
     }
 
-    async fn steps(
+    /// The images under `prefix` once an export of the snapshot there is complete: an earlier
+    /// run's when `reuse` and there is one that did not fail, else a new one.
+    async fn exported(
         &self,
         src: &dyn Provider,
         route: &dyn crate::provider::ExportRoute,
-        dst: &dyn Provider,
         wait: &WaitOptions,
-        started: std::time::Instant,
-        run: &mut CopyRun,
-    ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
+        prefix: &str,
+        reuse: bool,
+    ) -> std::result::Result<Vec<crate::model::StoredObject>, (&'static str, crate::error::Error)>
+    {
         let d = self.dest;
-        let prefix = object_prefix(self.policy, &d.region, self.snapshot);
-        // An export an earlier run started (same bucket and prefix, not failed) is reused.
-        let tasks = route
-            .export_tasks_of(self.snapshot)
-            .await
-            .map_err(|e| ("export", e))?;
-        let reused = tasks.into_iter().find(|t| {
-            t.bucket.as_deref() == Some(d.bucket.as_str())
-                && t.prefix.as_deref() == Some(prefix.as_str())
-                && !matches!(t.state.as_deref(), Some("failed" | "cancelled"))
-        });
-        let task = match reused {
+        let earlier = if reuse {
+            route
+                .export_tasks_of(self.snapshot)
+                .await
+                .map_err(|e| ("export", e))?
+                .into_iter()
+                .find(|t| {
+                    t.bucket.as_deref() == Some(d.bucket.as_str())
+                        && t.prefix.as_deref() == Some(prefix)
+                        && !matches!(t.state.as_deref(), Some("failed" | "cancelled"))
+                })
+        } else {
+            None
+        };
+        let task = match earlier {
             Some(t) => t.id,
             None => {
                 let req = ExportRequest {
                     snapshot: self.snapshot.to_string(),
                     bucket: d.bucket.clone(),
-                    prefix: Some(prefix.clone()),
+                    prefix: Some(prefix.to_string()),
                     format: "qcow2".into(),
                 };
                 src.export_snapshot(&req)
@@ -707,10 +712,29 @@ impl Copy<'_> {
         crate::wait::wait_for(src, &Operation::Task { id: task }, wait)
             .await
             .map_err(|e| ("export", e))?;
-        let objects = route
-            .list_objects(&d.bucket, &prefix)
+        route
+            .list_objects(&d.bucket, prefix)
             .await
-            .map_err(|e| ("find image", e))?;
+            .map_err(|e| ("find image", e))
+    }
+
+    async fn steps(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        dst: &dyn Provider,
+        wait: &WaitOptions,
+        started: std::time::Instant,
+        run: &mut CopyRun,
+    ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
+        let d = self.dest;
+        let prefix = object_prefix(self.policy, &d.region, self.snapshot);
+        // An export an earlier run started (same bucket and prefix, not failed) is reused; one
+        // whose image is gone already (its copy made, then deleted at the destination) is not.
+        let mut objects = self.exported(src, route, wait, &prefix, true).await?;
+        if objects.is_empty() {
+            objects = self.exported(src, route, wait, &prefix, false).await?;
+        }
         let Some(image) = objects.iter().max_by_key(|o| o.size) else {
             return Err((
                 "find image",

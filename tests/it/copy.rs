@@ -410,3 +410,30 @@ async fn a_profile_of_another_region_than_the_entry_fails_the_plan() {
     assert!(p.get("copies").is_none(), "{p}");
     assert_eq!(at_destination(&cli).await.len(), 0);
 }
+
+/// A copy deleted at the destination by hand is made again by the next run: the earlier export
+/// task (completed, its image deleted) is not reused, a new export is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_deleted_by_hand_is_made_again_with_a_new_export() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 2 }");
+    let report = apply(&cli, &file, None, 0).await;
+    let first = policy(&report)["copies"][0]["copy_id"]
+        .as_str()
+        .expect("copied")
+        .to_string();
+    let out = cli
+        .bare(&["--profile", "dr", "snapshot", "delete", &first])
+        .await;
+    assert_exit(&out, 0);
+    assert!(at_destination(&cli).await.is_empty());
+    let report = apply(&cli, &file, None, 0).await;
+    let p = policy(&report);
+    assert_eq!(p["copies"][0]["status"], "ok", "{p}");
+    let there = at_destination(&cli).await;
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_ne!(there[0]["id"], first.as_str());
+    assert!(emu.bucket_keys(OSC_BUCKET).is_empty());
+}

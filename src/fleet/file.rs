@@ -83,7 +83,7 @@ pub struct Policy {
     /// volumes, verify, measure and delete the restored volume (`fleet/drill.rs`).
     pub drill: Option<Drill>,
     /// Copies of every owned snapshot in other Regions, each with its own retention there
-    /// (OUTSCALE: export → pre-signed URL → import; `fleet/copy.rs`).
+    /// (OUTSCALE: export → pre-signed URL → import; `fleet/copy/`).
     #[serde(default)]
     pub copy: Vec<Copy>,
     /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is

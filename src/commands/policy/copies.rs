@@ -1,5 +1,5 @@
 //! How `policy plan`, `apply` and `check` speak of a policy's copies in other Regions
-//! (`fleet/copy.rs`): `~ copy` and `- copy` lines, the totals, and `check`'s verdicts.
+//! (`fleet/copy/`): `~ copy` and `- copy` lines, the totals, and `check`'s verdicts.
 
 use std::fmt::Write as _;
 

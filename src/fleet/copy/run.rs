@@ -1,0 +1,411 @@
+//! A policy's copies carried out: per destination, the plan made again from fresh listings,
+//! failed imports deleted, each due copy exported, pre-signed, imported and its image deleted,
+//! the destination's retention applied (each DELETE checked first), leftover images swept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+
+use super::*;
+use crate::model::{ExportRequest, ImportRequest, Operation};
+
+/// Carry out a policy's copies after its snapshots are taken: per destination, plan again from
+/// fresh listings (this run's snapshot is among the sources now), copy what is due, delete what
+/// the retention does not keep, remove images left behind, and read what it holds.
+pub async fn carry_out(
+    src: &dyn Provider,
+    c: &Compiled,
+    volumes: &[String],
+    wait: &WaitOptions,
+    lock_dir: &std::path::Path,
+    now: Timestamp,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if c.copies.is_empty() || volumes.is_empty() {
+        return out;
+    }
+    let id = c.policy.id.as_str();
+    let from = src.scope();
+    let Some(route) = src.export_route() else {
+        out.errors.push(format!(
+            "{} has no export route: copies cannot be made",
+            src.kind()
+        ));
+        return out;
+    };
+    let lock = crate::lock::acquire_async(
+        lock_dir,
+        src.kind().as_str(),
+        &from,
+        &format!("copy-{id}"),
+        Duration::ZERO,
+    )
+    .await;
+    let _lock = match lock {
+        Ok(l) => l,
+        Err(e) => {
+            out.errors.push(format!(
+                "another run is copying policy {id}'s snapshots: {e}"
+            ));
+            return out;
+        }
+    };
+    let listed = src.list_snapshots_of(volumes).await;
+    let mut all = Vec::new();
+    for (v, l) in volumes.iter().zip(listed) {
+        match l {
+            Ok(l) => all.extend(sources(id, &l, now)),
+            Err(e) => out.errors.push(format!(
+                "cannot list the snapshots of {v} to copy them: {e}"
+            )),
+        }
+    }
+    let run = Run {
+        src,
+        route,
+        policy: id,
+        from: &from,
+        sources: &all,
+        wait,
+        now,
+    };
+    for d in &c.copies {
+        if crate::interrupt::requested() {
+            break;
+        }
+        run.destination(d, &mut out).await;
+    }
+    out
+}
+
+/// What every destination of one policy's copies shares in a run.
+struct Run<'a> {
+    src: &'a dyn Provider,
+    route: &'a dyn crate::provider::ExportRoute,
+    policy: &'a str,
+    from: &'a str,
+    sources: &'a [Source],
+    wait: &'a WaitOptions,
+    now: Timestamp,
+}
+
+impl Run<'_> {
+    /// One destination: plan from its listing, delete failed imports, copy what is due, delete
+    /// what its retention does not keep, sweep the images left, read what it holds.
+    async fn destination(&self, d: &CopyDest, out: &mut Outcome) {
+        let (id, from) = (self.policy, self.from);
+        let plan = match survey(d, id, from, self.sources, self.now).await {
+            Ok(p) => p,
+            Err(e) => {
+                out.errors.push(format!("copy to {}: {e}", d.region));
+                return;
+            }
+        };
+        let dst = d.link.get().expect("surveyed").as_ref();
+        let sizes: BTreeMap<&str, Option<u64>> = self
+            .sources
+            .iter()
+            .filter_map(|s| Some((s.id.as_deref()?, s.size_gib)))
+            .collect();
+        // A failed import first: its snapshot is copied again below.
+        for doomed in plan.delete.iter().filter(|x| x.import_failed) {
+            out.deletions
+                .push(delete_copy(dst, id, from, d, doomed).await);
+        }
+        for due in &plan.copies {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let Some(snapshot) = due.snapshot_id.as_deref() else {
+                continue;
+            };
+            let copy = Copy {
+                policy: id,
+                from,
+                dest: d,
+                volume: &due.volume_id,
+                snapshot,
+                tick: due.tick.unwrap_or(self.now),
+                size_gib: sizes.get(snapshot).copied().flatten(),
+            };
+            out.runs
+                .push(copy.run(self.src, self.route, dst, self.wait).await);
+        }
+        for doomed in plan.delete.iter().filter(|x| !x.import_failed) {
+            if crate::interrupt::requested() {
+                break;
+            }
+            out.deletions
+                .push(delete_copy(dst, id, from, d, doomed).await);
+        }
+        if let Err(e) = sweep(self.route, dst, id, from, d, self.sources).await {
+            out.errors.push(format!("copy to {}: {e}", d.region));
+        }
+        match held(dst, id, from).await {
+            Ok(h) => out.held.extend(
+                plan_dest(dst.kind(), d, &[], &h, self.now)
+                    .held
+                    .into_iter()
+                    .map(|held| CopiesHeld {
+                        region: d.region.clone(),
+                        held,
+                    }),
+            ),
+            Err(e) => out.errors.push(format!(
+                "cannot list the copies in {} after the run: {e}",
+                d.region
+            )),
+        }
+    }
+}
+
+/// One snapshot on its way to one destination.
+struct Copy<'a> {
+    policy: &'a str,
+    from: &'a str,
+    dest: &'a CopyDest,
+    volume: &'a str,
+    snapshot: &'a str,
+    tick: Timestamp,
+    size_gib: Option<u64>,
+}
+
+impl Copy<'_> {
+    async fn run(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        dst: &dyn Provider,
+        wait: &WaitOptions,
+    ) -> CopyRun {
+        let started = std::time::Instant::now();
+        let mut run = CopyRun {
+            region: self.dest.region.clone(),
+            volume_id: self.volume.to_string(),
+            snapshot_id: self.snapshot.to_string(),
+            copy_id: None,
+            status: CopyStatus::Ok,
+            step: None,
+            seconds: 0.0,
+            error: None,
+        };
+        let wait = WaitOptions {
+            timeout: self.dest.timeout,
+            show_progress: false,
+            ..wait.clone()
+        };
+        if let Err((step, e)) = self.steps(src, route, dst, &wait, started, &mut run).await {
+            run.status = if crate::interrupt::requested() {
+                CopyStatus::Interrupted
+            } else {
+                CopyStatus::Failed
+            };
+            run.step = Some(step);
+            // A server may quote the URL it was given: never let a pre-signed one through.
+            run.error = Some(crate::text::redact_signed_urls(&e.to_string()));
+        }
+        run.seconds = started.elapsed().as_secs_f64();
+        run
+    }
+
+    /// The images under `prefix` once an export of the snapshot there is complete: an earlier
+    /// run's when `reuse` and there is one that did not fail, else a new one.
+    async fn exported(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        wait: &WaitOptions,
+        prefix: &str,
+        reuse: bool,
+    ) -> std::result::Result<Vec<crate::model::StoredObject>, (&'static str, crate::error::Error)>
+    {
+        let d = self.dest;
+        let earlier = if reuse {
+            route
+                .export_tasks_of(self.snapshot)
+                .await
+                .map_err(|e| ("export", e))?
+                .into_iter()
+                .find(|t| {
+                    t.bucket.as_deref() == Some(d.bucket.as_str())
+                        && t.prefix.as_deref() == Some(prefix)
+                        && !matches!(t.state.as_deref(), Some("failed" | "cancelled"))
+                })
+        } else {
+            None
+        };
+        let task = match earlier {
+            Some(t) => t.id,
+            None => {
+                let req = ExportRequest {
+                    snapshot: self.snapshot.to_string(),
+                    bucket: d.bucket.clone(),
+                    prefix: Some(prefix.to_string()),
+                    format: "qcow2".into(),
+                };
+                src.export_snapshot(&req)
+                    .await
+                    .map_err(|e| ("export", e))?
+                    .0
+                    .id
+            }
+        };
+        crate::wait::wait_for(src, &Operation::Task { id: task }, wait)
+            .await
+            .map_err(|e| ("export", e))?;
+        route
+            .list_objects(&d.bucket, prefix)
+            .await
+            .map_err(|e| ("find image", e))
+    }
+
+    async fn steps(
+        &self,
+        src: &dyn Provider,
+        route: &dyn crate::provider::ExportRoute,
+        dst: &dyn Provider,
+        wait: &WaitOptions,
+        started: std::time::Instant,
+        run: &mut CopyRun,
+    ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
+        let d = self.dest;
+        let prefix = object_prefix(self.policy, &d.region, self.snapshot);
+        // An export an earlier run started (same bucket and prefix, not failed) is reused; one
+        // whose image is gone already (its copy made, then deleted at the destination) is not.
+        let mut objects = self.exported(src, route, wait, &prefix, true).await?;
+        if objects.is_empty() {
+            objects = self.exported(src, route, wait, &prefix, false).await?;
+        }
+        let Some(image) = objects.iter().max_by_key(|o| o.size) else {
+            return Err((
+                "find image",
+                crate::error::Error::usage(format!(
+                    "the export completed but left nothing under {}/{prefix}",
+                    d.bucket
+                )),
+            ));
+        };
+        let url = route.presign_get(&d.bucket, &image.key, URL_TTL_SECONDS);
+        let gib = self
+            .size_gib
+            .unwrap_or_else(|| image.size.div_ceil(1 << 30).max(1));
+        let req = ImportRequest {
+            file_location: url.expose_secret().to_string(),
+            // At least the original's size: the volume the snapshot was taken of.
+            size_bytes: gib << 30,
+            name: Some(mark::name(self.policy, self.tick)),
+            description: Some(description(
+                self.policy,
+                self.tick,
+                self.volume,
+                self.snapshot,
+                self.from,
+            )),
+            tags: vec![(TAG_KEY.to_string(), self.policy.to_string())],
+        };
+        let (copy, op) = dst.import_snapshot(&req).await.map_err(|e| ("import", e))?;
+        drop(req);
+        run.copy_id = Some(copy.id.clone());
+        // `timeout` bounds the export and the import together.
+        let rest = WaitOptions {
+            timeout: wait
+                .timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1)),
+            ..wait.clone()
+        };
+        crate::wait::wait_for(dst, &op, &rest)
+            .await
+            .map_err(|e| ("wait import", e))?;
+        // Complete at the destination: the images under the prefix have done their job.
+        for o in &objects {
+            route
+                .delete_object(&d.bucket, &o.key)
+                .await
+                .map_err(|e| ("delete image", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Delete one copy, checked right before the DELETE: it still carries this policy's copy mark
+/// from this Region, and it is complete (a failed import: in `error`).
+async fn delete_copy(
+    dst: &dyn Provider,
+    policy: &str,
+    from: &str,
+    d: &CopyDest,
+    doomed: &CopyDoomed,
+) -> CopyDeletion {
+    let mut out = CopyDeletion {
+        region: d.region.clone(),
+        id: doomed.id.clone(),
+        volume_id: doomed.volume_id.clone(),
+        reason: doomed.reason.clone(),
+        ok: false,
+        error: None,
+    };
+    let checked = match dst.get_snapshot(None, &doomed.id).await {
+        Ok(s) => {
+            let mark = s.description.as_deref().and_then(parse);
+            let state_ok = if doomed.import_failed {
+                s.state == SnapshotState::Error
+            } else {
+                s.state == SnapshotState::Available
+            };
+            match mark {
+                Some(m) if m.policy == policy && m.from == from && state_ok => Ok(()),
+                Some(_) | None => Err(format!(
+                    "refused: {} no longer carries this policy's copy mark in the expected state",
+                    doomed.id
+                )),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = checked {
+        out.error = Some(e);
+        return out;
+    }
+    match dst.delete_snapshot(None, &doomed.id).await {
+        Ok(_) => out.ok = true,
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+/// Delete the images under the policy's prefix whose copy is complete at the destination, or
+/// whose snapshot is gone from the source (nothing left to copy); the others wait for the next
+/// run's attempt.
+async fn sweep(
+    route: &dyn crate::provider::ExportRoute,
+    dst: &dyn Provider,
+    policy: &str,
+    from: &str,
+    d: &CopyDest,
+    sources: &[Source],
+) -> Result<()> {
+    let base = format!("snapctl/{policy}/{}/", d.region);
+    let objects = route.list_objects(&d.bucket, &base).await?;
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let complete: BTreeSet<String> = held(dst, policy, from)
+        .await?
+        .into_iter()
+        .filter(|h| h.state == SnapshotState::Available)
+        .map(|h| h.mark.of)
+        .collect();
+    let present: BTreeSet<&str> = sources.iter().filter_map(|s| s.id.as_deref()).collect();
+    for o in objects {
+        let Some(snapshot) = o.key[base.len()..].split('/').next() else {
+            continue;
+        };
+        if complete.contains(snapshot) || !present.contains(snapshot) {
+            route.delete_object(&d.bucket, &o.key).await?;
+        }
+    }
+    Ok(())
+}

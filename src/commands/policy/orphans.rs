@@ -64,90 +64,9 @@ pub(super) async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> 
             g.poll_interval,
             g.quiet,
         );
-        for t in &targets {
-            let kind = t.provider.kind();
-            // Volumes a drill left: deleted one by one (their mark was checked when listed).
-            for o in doomed
-                .iter()
-                .filter(|o| o.provider == kind && o.kind == "drill_volume")
-            {
-                let gone =
-                    crate::fleet::drill::delete_drill_volume(t.provider.as_ref(), &o.id, &wait)
-                        .await;
-                if let Err(e) = gone {
-                    failed += 1;
-                    eprintln!(
-                        "error: drill volume {}: {}",
-                        o.id,
-                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
-                    );
-                }
-            }
-            let mine: Vec<(Option<String>, String)> = doomed
-                .iter()
-                .filter(|o| o.provider == kind && o.kind == "snapshot")
-                .map(|o| (o.volume_id.clone(), o.id.clone()))
-                .collect();
-            let ended =
-                crate::batch::delete_all(&t.provider, &mine, None, &t.in_flight, Some(&wait)).await;
-            for ((_, id), ended) in mine.iter().zip(ended) {
-                match ended {
-                    crate::batch::Deletion::Deleted(_) => {}
-                    crate::batch::Deletion::Failed(e) => {
-                        failed += 1;
-                        eprintln!(
-                            "error: snapshot {id}: {}",
-                            crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
-                        );
-                    }
-                    crate::batch::Deletion::Skipped => failed += 1,
-                }
-            }
-        }
+        failed = delete_orphans(&targets, &doomed, &wait).await;
     }
-    let text = match g.output {
-        Format::Json => crate::output::json(&found),
-        Format::Ids => found.iter().map(|o| format!("{}\n", o.id)).collect(),
-        _ => {
-            let mut out = String::new();
-            for o in &found {
-                let _ = writeln!(
-                    out,
-                    "! {} {}  {}  {}  volume {}  policy {:?}: {}{}",
-                    o.provider,
-                    o.id,
-                    o.name.as_deref().unwrap_or("-"),
-                    o.created_at
-                        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    o.volume_id.as_deref().unwrap_or("-"),
-                    o.policy_id,
-                    o.reason,
-                    if doomed.iter().any(|d| d.id == o.id) {
-                        " (deleted)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            let volumes = found.iter().filter(|o| o.kind == "drill_volume").count();
-            let snapshots = found.len() - volumes;
-            let _ = write!(
-                out,
-                "{snapshots} orphaned snapshot{}.",
-                if snapshots == 1 { "" } else { "s" }
-            );
-            if volumes > 0 {
-                let _ = write!(
-                    out,
-                    " {volumes} drill volume{} left behind.",
-                    if volumes == 1 { "" } else { "s" }
-                );
-            }
-            out.push('\n');
-            out
-        }
-    };
+    let text = render_orphans(&found, &doomed, g.output);
     f.print(&text)?;
     for e in &errors {
         eprintln!("error: {}", crate::text::one_line(e, crate::text::MAX_LINE));
@@ -239,4 +158,105 @@ pub(super) async fn adopt(f: &Fleet<'_>, a: crate::cli::PolicyAdoptArgs) -> Resu
         });
     }
     Ok(0)
+}
+
+/// Delete the orphans `doomed` names, account by account: drill volumes one by one (their mark
+/// was checked when listed), snapshots in one batch. The deletions that failed.
+async fn delete_orphans(
+    targets: &[Target],
+    doomed: &[&run::FoundOrphan],
+    wait: &WaitOptions,
+) -> usize {
+    let mut failed = 0;
+    for t in targets {
+        let kind = t.provider.kind();
+        // Volumes a drill left: deleted one by one (their mark was checked when listed).
+        for o in doomed
+            .iter()
+            .filter(|o| o.provider == kind && o.kind == "drill_volume")
+        {
+            let gone =
+                crate::fleet::drill::delete_drill_volume(t.provider.as_ref(), &o.id, wait).await;
+            if let Err(e) = gone {
+                failed += 1;
+                eprintln!(
+                    "error: drill volume {}: {}",
+                    o.id,
+                    crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                );
+            }
+        }
+        let mine: Vec<(Option<String>, String)> = doomed
+            .iter()
+            .filter(|o| o.provider == kind && o.kind == "snapshot")
+            .map(|o| (o.volume_id.clone(), o.id.clone()))
+            .collect();
+        let ended =
+            crate::batch::delete_all(&t.provider, &mine, None, &t.in_flight, Some(wait)).await;
+        for ((_, id), ended) in mine.iter().zip(ended) {
+            match ended {
+                crate::batch::Deletion::Deleted(_) => {}
+                crate::batch::Deletion::Failed(e) => {
+                    failed += 1;
+                    eprintln!(
+                        "error: snapshot {id}: {}",
+                        crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
+                    );
+                }
+                crate::batch::Deletion::Skipped => failed += 1,
+            }
+        }
+    }
+    failed
+}
+
+/// The orphans as `-o` asks: JSON, ids, or a line each and the counts.
+fn render_orphans(
+    found: &[run::FoundOrphan],
+    doomed: &[&run::FoundOrphan],
+    format: Format,
+) -> String {
+    match format {
+        Format::Json => crate::output::json(&found),
+        Format::Ids => found.iter().map(|o| format!("{}\n", o.id)).collect(),
+        _ => {
+            let mut out = String::new();
+            for o in found {
+                let _ = writeln!(
+                    out,
+                    "! {} {}  {}  {}  volume {}  policy {:?}: {}{}",
+                    o.provider,
+                    o.id,
+                    o.name.as_deref().unwrap_or("-"),
+                    o.created_at
+                        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    o.volume_id.as_deref().unwrap_or("-"),
+                    o.policy_id,
+                    o.reason,
+                    if doomed.iter().any(|d| d.id == o.id) {
+                        " (deleted)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let volumes = found.iter().filter(|o| o.kind == "drill_volume").count();
+            let snapshots = found.len() - volumes;
+            let _ = write!(
+                out,
+                "{snapshots} orphaned snapshot{}.",
+                if snapshots == 1 { "" } else { "s" }
+            );
+            if volumes > 0 {
+                let _ = write!(
+                    out,
+                    " {volumes} drill volume{} left behind.",
+                    if volumes == 1 { "" } else { "s" }
+                );
+            }
+            out.push('\n');
+            out
+        }
+    }
 }

@@ -417,37 +417,15 @@ pub async fn carry_out(
         let started = Timestamp::now();
         if crate::interrupt::requested() {
             // Not started: the volume keeps its last drill's record.
-            out.runs.push(DrillRun {
-                volume_id: d.volume_id.clone(),
-                snapshot_id: None,
-                restored_volume_id: None,
-                size_gib: d.size_gib,
-                status: DrillStatus::Interrupted,
-                started_at: Some(started),
-                restore_seconds: None,
-                slow: false,
-                verified: None,
-                cleaned_up: false,
-                error: Some("interrupted before it started".into()),
-            });
+            out.runs.push(not_started(d, started));
             continue;
         }
         // Recorded (at the run's time, `--at` in simulations) before it starts: a drill a crash
         // stops stays a failed one.
         let previous = state.volumes.get(&d.volume_id).cloned();
-        state.volumes.insert(
-            d.volume_id.clone(),
-            Record {
-                last_at: now,
-                last_ok: false,
-                last_restore_seconds: None,
-                last_error: Some("the drill did not finish (snapctl stopped during it)".into()),
-                last_success_at: previous.as_ref().and_then(|r| r.last_success_at),
-                last_success_restore_seconds: previous
-                    .as_ref()
-                    .and_then(|r| r.last_success_restore_seconds),
-            },
-        );
+        state
+            .volumes
+            .insert(d.volume_id.clone(), unfinished(previous.as_ref(), now));
         if let Err(e) = save(&dir, &id, &state) {
             out.error = Some(e.to_string());
             return out;
@@ -482,6 +460,36 @@ pub async fn carry_out(
         }
     }
     out
+}
+
+/// A drill a signal stopped before it started.
+fn not_started(d: &DrillPlan, started: Timestamp) -> DrillRun {
+    DrillRun {
+        volume_id: d.volume_id.clone(),
+        snapshot_id: None,
+        restored_volume_id: None,
+        size_gib: d.size_gib,
+        status: DrillStatus::Interrupted,
+        started_at: Some(started),
+        restore_seconds: None,
+        slow: false,
+        verified: None,
+        cleaned_up: false,
+        error: Some("interrupted before it started".into()),
+    }
+}
+
+/// A volume's record while its drill runs (at the run's time): failed until it ends, so a drill
+/// a crash stops stays a failure; its last success is kept.
+fn unfinished(previous: Option<&Record>, now: Timestamp) -> Record {
+    Record {
+        last_at: now,
+        last_ok: false,
+        last_restore_seconds: None,
+        last_error: Some("the drill did not finish (snapctl stopped during it)".into()),
+        last_success_at: previous.and_then(|r| r.last_success_at),
+        last_success_restore_seconds: previous.and_then(|r| r.last_success_restore_seconds),
+    }
 }
 
 /// Delete a volume a drill made (its mark was checked when it was listed, or the drill made it

@@ -480,6 +480,65 @@ impl FleetPlan {
 /// clock a little ahead, not a snapshot dated in the future.
 pub const FUTURE_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
 
+/// The retention's verdict with the floor applied (never fewer than `min` owned snapshots after
+/// the run, the new one counted: the newest of the doomed are kept back), and the snapshot about
+/// to be taken (`create`) left out of the kept list: what to delete and why, what to keep and why.
+fn floored(
+    c: &Compiled,
+    p: crate::rotation::plan::Plan,
+    create: Option<&str>,
+    candidates: usize,
+) -> (Vec<Doomed>, Vec<KeptEntry>) {
+    let mut keep: Vec<KeptEntry> = p
+        .keep
+        .into_iter()
+        .filter(|k| create != Some(k.entry.id.as_str()))
+        .collect();
+    let mut delete = p.delete;
+    // The floor: never fewer than `min` owned snapshots after the run (counting the new one).
+    delete.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+    let kept_after = candidates - delete.len();
+    let short = c.min.saturating_sub(kept_after).min(delete.len());
+    for s in delete.drain(..short) {
+        keep.push(KeptEntry {
+            entry: (&s).into(),
+            reasons: vec![format!("min {}", c.min)],
+        });
+    }
+    let rules = c.keep.describe();
+    let delete = delete
+        .iter()
+        .map(|s| Doomed {
+            entry: s.into(),
+            reason: format!("no rule keeps it ({rules})"),
+        })
+        .collect();
+    keep.sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
+    (delete, keep)
+}
+
+/// The owned, available snapshots kept this run whose `Name` is not their mark's (lost or
+/// edited, and not another of this policy's names): the name each gets back.
+fn repairs(id: &str, owned: &[Snapshot], doomed: &BTreeSet<&str>) -> Vec<Repair> {
+    owned
+        .iter()
+        .filter_map(|s| {
+            let at = mark::tick(s).or(s.created_at)?;
+            let want = mark::name(id, at);
+            (s.name.as_deref() != Some(want.as_str())
+                && s.state == SnapshotState::Available
+                && !doomed.contains(s.id.as_str())
+                && s.name
+                    .as_deref()
+                    .is_none_or(|n| !n.starts_with(&format!("snapctl.{id}."))))
+            .then(|| Repair {
+                entry: s.into(),
+                new_name: want,
+            })
+        })
+        .collect()
+}
+
 /// Plan one unit from its listing.
 pub fn plan_unit(
     c: &Compiled,
@@ -558,49 +617,9 @@ pub fn plan_unit(
     let doomed: BTreeSet<&str> = p.delete.iter().map(|s| s.id.as_str()).collect();
     // Where the description alone proves ownership, the name is only a label: repair it.
     if crate::providers::entry(kind).marking.proof == crate::kind::MarkProof::Description {
-        for s in &owned {
-            let Some(at) = marked(s) else { continue };
-            let want = mark::name(id, at);
-            if s.name.as_deref() != Some(want.as_str())
-                && s.state == SnapshotState::Available
-                && !doomed.contains(s.id.as_str())
-                && s.name
-                    .as_deref()
-                    .is_none_or(|n| !n.starts_with(&format!("snapctl.{id}.")))
-            {
-                unit.repair.push(Repair {
-                    entry: s.into(),
-                    new_name: want,
-                });
-            }
-        }
+        unit.repair = repairs(id, &owned, &doomed);
     }
-    let mut keep: Vec<KeptEntry> = p
-        .keep
-        .into_iter()
-        .filter(|k| unit.create.as_deref() != Some(k.entry.id.as_str()))
-        .collect();
-    let mut delete = p.delete;
-    // The floor: never fewer than `min` owned snapshots after the run (counting the new one).
-    delete.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-    let kept_after = candidates.len() - delete.len();
-    let short = c.min.saturating_sub(kept_after).min(delete.len());
-    for s in delete.drain(..short) {
-        keep.push(KeptEntry {
-            entry: (&s).into(),
-            reasons: vec![format!("min {}", c.min)],
-        });
-    }
-    let rules = c.keep.describe();
-    unit.delete = delete
-        .iter()
-        .map(|s| Doomed {
-            entry: s.into(),
-            reason: format!("no rule keeps it ({rules})"),
-        })
-        .collect();
-    keep.sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
-    unit.keep = keep;
+    (unit.delete, unit.keep) = floored(c, p, unit.create.as_deref(), candidates.len());
     unit
 }
 

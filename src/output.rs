@@ -1043,6 +1043,47 @@ fn vertical<T: Serialize>(item: &T) -> String {
     out
 }
 
+/// One volume's rotation rows (snapshot, name, created, action, reasons), newest first.
+fn rotation_rows(v: &crate::fleet::rotate::VolumeReport, hypothetical: bool) -> Vec<Vec<String>> {
+    let mut rows: Vec<(Option<Timestamp>, Vec<String>)> = Vec::new();
+    for k in &v.keep {
+        rows.push((
+            k.entry.created_at,
+            vec![
+                k.entry.id.clone(),
+                opt(&k.entry.name),
+                time(&k.entry.created_at),
+                "keep".into(),
+                k.reasons.join(", "),
+            ],
+        ));
+    }
+    for d in &v.delete {
+        let failed = v.failed.iter().find(|f| f.id == d.id);
+        let (action, detail) = match (hypothetical, failed) {
+            (true, _) => ("would delete", String::new()),
+            (false, Some(f)) => ("failed", f.error.clone()),
+            (false, None) if v.deleted.iter().any(|x| x.id == d.id) => ("deleted", String::new()),
+            (false, None) if v.skipped.iter().any(|x| x.id == d.id) => {
+                ("skipped", "interrupted before it started".to_string())
+            }
+            (false, None) => ("not deleted", String::new()),
+        };
+        rows.push((
+            d.created_at,
+            vec![
+                d.id.clone(),
+                opt(&d.name),
+                time(&d.created_at),
+                action.into(),
+                detail,
+            ],
+        ));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
 /// `rotate`: a table per volume, the report as JSON, or the ids deleted (would be, in a dry run).
 pub fn render_rotation(report: &RotateReport, format: Format) -> String {
     let hypothetical = report.dry_run || report.refused;
@@ -1109,45 +1150,7 @@ pub fn render_rotation(report: &RotateReport, format: Format) -> String {
                 if v.keep.is_empty() && v.delete.is_empty() {
                     continue;
                 }
-                let mut rows: Vec<(Option<Timestamp>, Vec<String>)> = Vec::new();
-                for k in &v.keep {
-                    rows.push((
-                        k.entry.created_at,
-                        vec![
-                            k.entry.id.clone(),
-                            opt(&k.entry.name),
-                            time(&k.entry.created_at),
-                            "keep".into(),
-                            k.reasons.join(", "),
-                        ],
-                    ));
-                }
-                for d in &v.delete {
-                    let failed = v.failed.iter().find(|f| f.id == d.id);
-                    let (action, detail) = match (hypothetical, failed) {
-                        (true, _) => ("would delete", String::new()),
-                        (false, Some(f)) => ("failed", f.error.clone()),
-                        (false, None) if v.deleted.iter().any(|x| x.id == d.id) => {
-                            ("deleted", String::new())
-                        }
-                        (false, None) if v.skipped.iter().any(|x| x.id == d.id) => {
-                            ("skipped", "interrupted before it started".to_string())
-                        }
-                        (false, None) => ("not deleted", String::new()),
-                    };
-                    rows.push((
-                        d.created_at,
-                        vec![
-                            d.id.clone(),
-                            opt(&d.name),
-                            time(&d.created_at),
-                            action.into(),
-                            detail,
-                        ],
-                    ));
-                }
-                rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-                let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+                let rows = rotation_rows(v, hypothetical);
                 if tsv_mode {
                     tsv_rows.extend(rows.into_iter().map(|r| {
                         let mut with_volume = vec![v.volume_id.clone()];

@@ -265,6 +265,50 @@ fn read_targets(kind: ProviderKind, volume: Option<&str>) -> Result<Vec<(Option<
     Ok(out)
 }
 
+/// What a deletion run did, as `-o` asks (`ids`: only the ids deleted or deleting, nothing when
+/// there are none).
+fn print_deleted(ctx: &Ctx, results: &[DeleteResult]) -> Result<()> {
+    let done: Vec<DeleteResult> = match ctx.format {
+        Format::Ids => results
+            .iter()
+            .filter(|r| matches!(r.status, "deleted" | "deleting"))
+            .cloned()
+            .collect(),
+        _ => results.to_vec(),
+    };
+    if ctx.format == Format::Ids && done.is_empty() {
+        return Ok(());
+    }
+    ctx.print(&render_list(&done, ctx.format))
+}
+
+/// A deletion run's exit: one failure is its own error, several are listed and counted.
+fn deletion_outcome(results: &[DeleteResult], mut errors: Vec<Error>, total: usize) -> Result<()> {
+    match errors.len() {
+        0 => Ok(()),
+        1 if total == 1 => Err(errors.remove(0)),
+        n => {
+            for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
+                eprintln!(
+                    "error: {}",
+                    crate::text::one_line(&format!("{}: {e}", r.id()), crate::text::MAX_LINE)
+                );
+                if let Some(h) = e.hint() {
+                    eprintln!(
+                        "  hint: {}",
+                        crate::text::one_line(&h, crate::text::MAX_LINE)
+                    );
+                }
+            }
+            Err(Error::Partial {
+                failed: n,
+                total,
+                what: "snapshot deletions",
+            })
+        }
+    }
+}
+
 async fn delete_snapshots(
     ctx: &Ctx,
     targets: &[(Option<String>, String)],
@@ -290,17 +334,19 @@ async fn delete_snapshots(
     .await;
     for ((volume, id), ended) in targets.iter().zip(ended) {
         let volume = volume.as_deref();
+        let result = |status, error, task_id| DeleteResult {
+            provider: p.kind(),
+            id: id.clone(),
+            volume_id: volume.map(str::to_string),
+            status,
+            error,
+            task_id,
+        };
         let mut task_id = None;
         let outcome = match ended {
             Deletion::Skipped => {
-                results.push(DeleteResult {
-                    provider: p.kind(),
-                    id: id.clone(),
-                    volume_id: volume.map(str::to_string),
-                    status: "skipped",
-                    error: Some("interrupted before it started".into()),
-                    task_id: None,
-                });
+                let why = Some("interrupted before it started".into());
+                results.push(result("skipped", why, None));
                 continue;
             }
             Deletion::Failed(e) => Err(e),
@@ -316,14 +362,7 @@ async fn delete_snapshots(
             }
         };
         match outcome {
-            Ok(status) => results.push(DeleteResult {
-                provider: p.kind(),
-                id: id.clone(),
-                volume_id: volume.map(str::to_string),
-                status,
-                error: None,
-                task_id,
-            }),
+            Ok(status) => results.push(result(status, None, task_id)),
             // The one mutation path: under --dry-run each delete ran its real checks and reads and
             // was stopped at its request.
             Err(Error::DryRunStop {
@@ -337,35 +376,18 @@ async fn delete_snapshots(
                 request: Some(request),
             }),
             Err(e) => {
-                results.push(DeleteResult {
-                    provider: p.kind(),
-                    id: id.clone(),
-                    volume_id: volume.map(str::to_string),
-                    status: "failed",
-                    error: Some(e.to_string()),
-                    task_id,
-                });
+                results.push(result("failed", Some(e.to_string()), task_id));
                 errors.push(e);
             }
         }
     }
-    let failed = errors.len();
     // A dry run prints what would happen; its refusals go to stderr below, as the real run's do.
     if ctx.dry_run && !would.is_empty() {
         ctx.print(&render_dry_run(&would, ctx.format))?;
     }
     // Print what was done even when some failed: a script needs both.
-    let done: Vec<DeleteResult> = match ctx.format {
-        Format::Ids => results
-            .iter()
-            .filter(|r| matches!(r.status, "deleted" | "deleting"))
-            .cloned()
-            .collect(),
-        _ => results.clone(),
-    };
-    let nothing_to_list = ctx.format == Format::Ids && done.is_empty();
-    if !ctx.dry_run && !nothing_to_list {
-        ctx.print(&render_list(&done, ctx.format))?;
+    if !ctx.dry_run {
+        print_deleted(ctx, &results)?;
     }
     if crate::interrupt::requested() {
         let started = results.iter().filter(|r| r.status != "skipped").count();
@@ -377,29 +399,7 @@ async fn delete_snapshots(
             ),
         });
     }
-    match failed {
-        0 => Ok(()),
-        1 if targets.len() == 1 => Err(errors.remove(0)),
-        n => {
-            for (r, e) in results.iter().filter(|r| r.status == "failed").zip(&errors) {
-                eprintln!(
-                    "error: {}",
-                    crate::text::one_line(&format!("{}: {e}", r.id()), crate::text::MAX_LINE)
-                );
-                if let Some(h) = e.hint() {
-                    eprintln!(
-                        "  hint: {}",
-                        crate::text::one_line(&h, crate::text::MAX_LINE)
-                    );
-                }
-            }
-            Err(Error::Partial {
-                failed: n,
-                total: targets.len(),
-                what: "snapshot deletions",
-            })
-        }
-    }
+    deletion_outcome(&results, errors, targets.len())
 }
 
 async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {

@@ -609,6 +609,63 @@ async fn recorded(
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// `POST /_emulator/clock`: `{"offset_seconds": -0.4}` (fractions allowed; 0 puts the clock
+/// back) or `{"at": "2026-10-25T00:30:00Z"}`: the emulated clock from now on.
+fn set_clock(world: &mut World, req: &Req) -> Response<Body> {
+    let body = req.json().unwrap_or(serde_json::Value::Null);
+    let offset = if let Some(at) = body["at"].as_str() {
+        at.parse::<Timestamp>()
+            .ok()
+            .map(|at| at.duration_since(Timestamp::now()))
+    } else {
+        body["offset_seconds"]
+            .as_f64()
+            .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s).ok())
+    };
+    let Some(offset) = offset else {
+        return reply(
+            400,
+            serde_json::json!({"message": "give offset_seconds (seconds from the real clock, fractions allowed) or at (an RFC 3339 time)"}),
+            &[],
+        );
+    };
+    world.clock_offset = offset;
+    reply(
+        200,
+        serde_json::json!({"now": world.now().to_string(), "offset_seconds": offset.as_secs_f64()}),
+        &[],
+    )
+}
+
+/// `POST /_emulator/state`: `{"id": SNAPSHOT_ID, "state": WORD}` (and `"type"` for EFS:
+/// manual, automatic, system): a documented state the emulator never reaches by itself, so that
+/// a client's handling of it can be tested. The word must be one the API documents.
+fn set_state(world: &mut World, req: &Req) -> Response<Body> {
+    let body = req.json().unwrap_or(serde_json::Value::Null);
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    let state = body["state"].as_str();
+    let kind = body["type"].as_str();
+    if id.is_empty() || (state.is_none() && kind.is_none()) {
+        return reply(
+            400,
+            serde_json::json!({"message": "give id and state (or type, for an EFS snapshot)"}),
+            &[],
+        );
+    }
+    let done = ovh::force_state(&mut *world, &id, state, kind)
+        .or_else(|| state.and_then(|st| outscale::force_state(&mut *world, &id, st)))
+        .or_else(|| state.and_then(|st| powervc::force_state(&mut *world, &id, st)));
+    match done {
+        Some(Ok(())) => reply(200, serde_json::json!({"id": id}), &[]),
+        Some(Err(words)) => reply(400, serde_json::json!({ "message": words }), &[]),
+        None => reply(
+            404,
+            serde_json::json!({"message": format!("no snapshot {id} on this emulator")}),
+            &[],
+        ),
+    }
+}
+
 async fn answer(
     shared: Shared,
     method: Method,
@@ -640,59 +697,10 @@ async fn answer(
         world.changes.push(format!("{} {}", req.method, req.path));
     }
     if req.path == "/_emulator/clock" && req.method == Method::POST {
-        // `{"offset_seconds": -0.4}` (fractions allowed; 0 puts the clock back) or
-        // `{"at": "2026-10-25T00:30:00Z"}`: the emulated clock from now on.
-        let body = req.json().unwrap_or(serde_json::Value::Null);
-        let offset = if let Some(at) = body["at"].as_str() {
-            at.parse::<Timestamp>()
-                .ok()
-                .map(|at| at.duration_since(Timestamp::now()))
-        } else {
-            body["offset_seconds"]
-                .as_f64()
-                .and_then(|s| jiff::SignedDuration::try_from_secs_f64(s).ok())
-        };
-        let Some(offset) = offset else {
-            return reply(
-                400,
-                serde_json::json!({"message": "give offset_seconds (seconds from the real clock, fractions allowed) or at (an RFC 3339 time)"}),
-                &[],
-            );
-        };
-        world.clock_offset = offset;
-        return reply(
-            200,
-            serde_json::json!({"now": world.now().to_string(), "offset_seconds": offset.as_secs_f64()}),
-            &[],
-        );
+        return set_clock(&mut world, &req);
     }
     if req.path == "/_emulator/state" && req.method == Method::POST {
-        // `{"id": SNAPSHOT_ID, "state": WORD}` (and `"type"` for EFS: manual, automatic,
-        // system): a documented state the emulator never reaches by itself, so that a client's
-        // handling of it can be tested. The word must be one the API documents.
-        let body = req.json().unwrap_or(serde_json::Value::Null);
-        let id = body["id"].as_str().unwrap_or_default().to_string();
-        let state = body["state"].as_str();
-        let kind = body["type"].as_str();
-        if id.is_empty() || (state.is_none() && kind.is_none()) {
-            return reply(
-                400,
-                serde_json::json!({"message": "give id and state (or type, for an EFS snapshot)"}),
-                &[],
-            );
-        }
-        let done = ovh::force_state(&mut world, &id, state, kind)
-            .or_else(|| state.and_then(|st| outscale::force_state(&mut world, &id, st)))
-            .or_else(|| state.and_then(|st| powervc::force_state(&mut world, &id, st)));
-        return match done {
-            Some(Ok(())) => reply(200, serde_json::json!({"id": id}), &[]),
-            Some(Err(words)) => reply(400, serde_json::json!({ "message": words }), &[]),
-            None => reply(
-                404,
-                serde_json::json!({"message": format!("no snapshot {id} on this emulator")}),
-                &[],
-            ),
-        };
+        return set_state(&mut world, &req);
     }
     let Some(api) = api_of(&req.path) else {
         return reply(

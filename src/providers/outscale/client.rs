@@ -145,11 +145,7 @@ impl OscClient {
     ) -> Result<Incoming> {
         let url = self.url(action);
         let bytes = serde_json::to_vec(body).expect("JSON values serialise");
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => String::new(),
-        };
+        let host = super::sign::host_of(&url);
         let creds = &self.config.credentials;
         let resp = self
             .http

@@ -137,49 +137,59 @@ impl Oos {
         Err(s3_error(what, &resp))
     }
 
-    /// Every object whose key starts with `prefix`, following `ContinuationToken` to the end.
+    /// Every object whose key starts with `prefix`, following `ContinuationToken` to the end
+    /// (the shared page loop: a token seen twice is an error, never a short list).
     pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<StoredObject>> {
         let what = format!("list objects of bucket {bucket} under {prefix}");
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = std::collections::BTreeSet::new();
-        loop {
-            let mut url = self.object_url(bucket, "");
-            // `/<bucket>` without the trailing empty segment.
-            let path = url.path().trim_end_matches('/').to_string();
-            url.set_path(&path);
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("list-type", "2")
-                    .append_pair("prefix", prefix);
-                if let Some(t) = &token {
-                    q.append_pair("continuation-token", t);
+        crate::http::for_each_page(
+            ProviderKind::Outscale,
+            &what,
+            "NextContinuationToken",
+            |token| {
+                let mut url = self.object_url(bucket, "");
+                // `/<bucket>` without the trailing empty segment.
+                let path = url.path().trim_end_matches('/').to_string();
+                url.set_path(&path);
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("list-type", "2")
+                        .append_pair("prefix", prefix);
+                    if let Some(t) = &token {
+                        q.append_pair("continuation-token", t);
+                    }
                 }
-            }
-            let resp = self.send(Method::GET, url, &what, true).await?;
-            let page: ListBucketResult =
-                quick_xml::de::from_reader(resp.body.as_slice()).map_err(|e| Error::Decode {
-                    provider: ProviderKind::Outscale,
-                    action: what.clone(),
-                    detail: format!("ListObjectsV2: {e}"),
-                })?;
-            out.extend(page.contents.into_iter().map(|c| StoredObject {
-                bucket: bucket.to_string(),
-                key: c.key,
-                size: c.size,
-            }));
-            match (page.is_truncated, page.next_continuation_token) {
-                (true, Some(t)) if seen.insert(t.clone()) => token = Some(t),
-                (true, _) => {
-                    return Err(Error::Decode {
+                let what = &what;
+                async move {
+                    let resp = self.send(Method::GET, url, what, true).await?;
+                    let page: ListBucketResult = quick_xml::de::from_reader(resp.body.as_slice())
+                        .map_err(|e| Error::Decode {
                         provider: ProviderKind::Outscale,
-                        action: what,
-                        detail: "a truncated listing without a new continuation token".into(),
-                    });
+                        action: what.clone(),
+                        detail: format!("ListObjectsV2: {e}"),
+                    })?;
+                    let items = page
+                        .contents
+                        .into_iter()
+                        .map(|c| StoredObject {
+                            bucket: bucket.to_string(),
+                            key: c.key,
+                            size: c.size,
+                        })
+                        .collect();
+                    Ok((
+                        items,
+                        page.next_continuation_token.filter(|_| page.is_truncated),
+                    ))
                 }
-                (false, _) => return Ok(out),
-            }
-        }
+            },
+            |page| {
+                out.extend(page);
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
     }
 
     /// Delete one object (gone already is done).

@@ -424,6 +424,35 @@ mod tests {
         );
     }
 
+    /// AWS's documented header-signed S3 example ("Examples: Signature Calculations in AWS
+    /// Signature Version 4", GET Bucket, `/?max-keys=2&prefix=J`, an empty payload): the form
+    /// OOS requests take, its three signed headers exactly.
+    #[test]
+    fn s3_headers_give_the_aws_documented_list_signature() {
+        let url =
+            url::Url::parse("https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J").unwrap();
+        let [(_, payload), (_, date), (_, auth)] = s3_headers(
+            (
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            "us-east-1",
+            "20130524T000000Z",
+            "GET",
+            &url,
+            b"",
+        );
+        assert_eq!(
+            payload,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(date, "20130524T000000Z");
+        assert_eq!(
+            auth,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+        );
+    }
+
     #[test]
     fn matches_every_published_vector() {
         let text = include_str!("../../../fixtures/outscale/signature-vectors.json");

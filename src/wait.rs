@@ -207,85 +207,20 @@ pub async fn wait_for_all_seen(
     opts: &WaitOptions,
     keep: &(dyn Fn(usize) -> bool + Sync),
 ) -> (Vec<Result<()>>, Vec<Option<Vec<crate::model::Snapshot>>>) {
-    let n = items.len();
-    let mut results: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
-    let mut seen: Vec<Option<Vec<crate::model::Snapshot>>> = (0..n).map(|_| None).collect();
-    let mut last_state: Vec<String> = vec!["unknown".into(); n];
+    let mut t = Tally::new(items.len(), opts.show_progress);
     let started = Instant::now();
-    let bar = (opts.show_progress && n > 0).then(|| {
-        let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
-                .expect("static template is valid"),
-        );
-        bar.set_message("waiting:");
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    });
     // Volumes whose list failed once: their items are polled one by one from then on.
     let mut unlistable = std::collections::BTreeSet::new();
-    let settle = |results: &mut Vec<Option<Result<()>>>, i: usize, r: Result<()>| {
-        if results[i].is_none() {
-            results[i] = Some(r);
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        }
-    };
     loop {
         // After an interrupt nothing more is asked: every pending item is reported below.
         if !crate::interrupt::requested() {
-            let mut by_volume: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
-            let mut one_by_one = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                if results[i].is_some() {
-                    continue;
-                }
-                match &item.op {
-                    Operation::Done => settle(&mut results, i, Ok(())),
-                    Operation::Snapshot { volume, .. } => {
-                        match item.volume.as_ref().or(volume.as_ref()) {
-                            Some(v) if !unlistable.contains(v) => {
-                                by_volume.entry(v.clone()).or_default().push(i)
-                            }
-                            _ => one_by_one.push(i),
-                        }
-                    }
-                    _ => one_by_one.push(i),
-                }
-            }
+            let (by_volume, mut one_by_one) = t.sort(items, &unlistable);
             // Every volume's list at once: one call where the API filters by many volumes.
             let volumes: Vec<String> = by_volume.keys().cloned().collect();
             let lists = provider.list_snapshots_of(&volumes).await;
             for ((volume, idxs), listed) in by_volume.into_iter().zip(lists) {
                 match listed {
-                    Ok(list) => {
-                        for i in idxs {
-                            let Operation::Snapshot { id, until, .. } = &items[i].op else {
-                                continue;
-                            };
-                            let progress = match (list.iter().find(|s| &s.id == id), until) {
-                                (None, Until::Gone) => Progress::Done,
-                                // A new snapshot the list does not show yet.
-                                (None, _) => Progress::Pending {
-                                    state: "not listed yet".into(),
-                                    percent: None,
-                                },
-                                (Some(s), until) => Progress::of_snapshot(
-                                    s.state,
-                                    s.provider_state.clone(),
-                                    *until,
-                                    None,
-                                ),
-                            };
-                            if let Some(r) = record(&items[i].op, progress, &mut last_state[i]) {
-                                if r.is_ok() && keep(i) {
-                                    seen[i] = Some(list.clone());
-                                }
-                                settle(&mut results, i, r);
-                            }
-                        }
-                    }
+                    Ok(list) => t.read_list(items, &idxs, &list, keep),
                     // The list failed: ask about each one, so each gets its own answer.
                     Err(_) => {
                         unlistable.insert(volume);
@@ -293,52 +228,15 @@ pub async fn wait_for_all_seen(
                     }
                 }
             }
-            // The rest one poll each, several at once (the rate limiter paces them).
-            let polled: Vec<(usize, Result<Progress>)> = {
-                use futures_util::StreamExt;
-                futures_util::stream::iter(one_by_one)
-                    .map(|i| async move { (i, provider.poll(&items[i].op).await) })
-                    .buffered(ONE_BY_ONE_AT_ONCE)
-                    .collect()
-                    .await
-            };
-            for (i, polled) in polled {
-                let outcome = match polled {
-                    Ok(progress) => record(&items[i].op, progress, &mut last_state[i]),
-                    Err(e) => Some(Err(e)),
-                };
-                if let Some(r) = outcome {
-                    settle(&mut results, i, r);
-                }
-            }
+            t.poll_each(provider, items, one_by_one).await;
         }
-        if results.iter().all(Option::is_some) {
+        if t.results.iter().all(Option::is_some) {
             break;
         }
         let elapsed = started.elapsed();
         let interrupted = crate::interrupt::requested();
         if interrupted || elapsed >= opts.timeout {
-            for (i, item) in items.iter().enumerate() {
-                let what = item.op.describe();
-                let state = last_state[i].clone();
-                settle(
-                    &mut results,
-                    i,
-                    Err(if interrupted {
-                        Error::Interrupted {
-                            done: format!(
-                                "stopped waiting for {what} (last state: {state}); it goes on server-side"
-                            ),
-                        }
-                    } else {
-                        Error::Timeout {
-                            what,
-                            after: opts.timeout,
-                            last_state: state,
-                        }
-                    }),
-                );
-            }
+            t.give_up(items, interrupted, opts.timeout);
             break;
         }
         // An interrupt ends the pause at once; the next check reports it.
@@ -347,16 +245,162 @@ pub async fn wait_for_all_seen(
             () = crate::interrupt::arrived() => {}
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    t.finish()
+}
+
+/// What [`wait_for_all_seen`] knows of its items: each one's outcome once settled, the listing
+/// kept for it, its last state, and the progress bar.
+struct Tally {
+    results: Vec<Option<Result<()>>>,
+    seen: Vec<Option<Vec<crate::model::Snapshot>>>,
+    last_state: Vec<String>,
+    bar: Option<ProgressBar>,
+}
+
+impl Tally {
+    fn new(n: usize, show_progress: bool) -> Tally {
+        let bar = (show_progress && n > 0).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
+                    .expect("static template is valid"),
+            );
+            bar.set_message("waiting:");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Tally {
+            results: (0..n).map(|_| None).collect(),
+            seen: (0..n).map(|_| None).collect(),
+            last_state: vec!["unknown".into(); n],
+            bar,
+        }
     }
-    (
-        results
-            .into_iter()
-            .map(|r| r.expect("every item is settled before the loop ends"))
-            .collect(),
-        seen,
-    )
+
+    /// Settle item `i` (once).
+    fn settle(&mut self, i: usize, r: Result<()>) {
+        if self.results[i].is_none() {
+            self.results[i] = Some(r);
+            if let Some(bar) = &self.bar {
+                bar.inc(1);
+            }
+        }
+    }
+
+    /// The pending items: those a listing of their volume answers, by volume, and the others.
+    /// Items already done settle here.
+    fn sort(
+        &mut self,
+        items: &[Awaited],
+        unlistable: &std::collections::BTreeSet<String>,
+    ) -> (std::collections::BTreeMap<String, Vec<usize>>, Vec<usize>) {
+        let mut by_volume: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        let mut one_by_one = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if self.results[i].is_some() {
+                continue;
+            }
+            match &item.op {
+                Operation::Done => self.settle(i, Ok(())),
+                Operation::Snapshot { volume, .. } => {
+                    match item.volume.as_ref().or(volume.as_ref()) {
+                        Some(v) if !unlistable.contains(v) => {
+                            by_volume.entry(v.clone()).or_default().push(i)
+                        }
+                        _ => one_by_one.push(i),
+                    }
+                }
+                _ => one_by_one.push(i),
+            }
+        }
+        (by_volume, one_by_one)
+    }
+
+    /// Items `idxs` of one volume, as its listing shows them.
+    fn read_list(
+        &mut self,
+        items: &[Awaited],
+        idxs: &[usize],
+        list: &[crate::model::Snapshot],
+        keep: &(dyn Fn(usize) -> bool + Sync),
+    ) {
+        for &i in idxs {
+            let Operation::Snapshot { id, until, .. } = &items[i].op else {
+                continue;
+            };
+            let progress = match (list.iter().find(|s| &s.id == id), until) {
+                (None, Until::Gone) => Progress::Done,
+                // A new snapshot the list does not show yet.
+                (None, _) => Progress::Pending {
+                    state: "not listed yet".into(),
+                    percent: None,
+                },
+                (Some(s), until) => {
+                    Progress::of_snapshot(s.state, s.provider_state.clone(), *until, None)
+                }
+            };
+            if let Some(r) = record(&items[i].op, progress, &mut self.last_state[i]) {
+                if r.is_ok() && keep(i) {
+                    self.seen[i] = Some(list.to_vec());
+                }
+                self.settle(i, r);
+            }
+        }
+    }
+
+    /// The rest, one poll each, several at once (the rate limiter paces them).
+    async fn poll_each(&mut self, provider: &dyn Provider, items: &[Awaited], idxs: Vec<usize>) {
+        use futures_util::StreamExt;
+        let polled: Vec<(usize, Result<Progress>)> = futures_util::stream::iter(idxs)
+            .map(|i| async move { (i, provider.poll(&items[i].op).await) })
+            .buffered(ONE_BY_ONE_AT_ONCE)
+            .collect()
+            .await;
+        for (i, polled) in polled {
+            let outcome = match polled {
+                Ok(progress) => record(&items[i].op, progress, &mut self.last_state[i]),
+                Err(e) => Some(Err(e)),
+            };
+            if let Some(r) = outcome {
+                self.settle(i, r);
+            }
+        }
+    }
+
+    /// Every pending item, stopped by an interrupt or the timeout, with its last state.
+    fn give_up(&mut self, items: &[Awaited], interrupted: bool, timeout: Duration) {
+        for (i, item) in items.iter().enumerate() {
+            let what = item.op.describe();
+            let state = self.last_state[i].clone();
+            let e = if interrupted {
+                Error::Interrupted {
+                    done: format!(
+                        "stopped waiting for {what} (last state: {state}); it goes on server-side"
+                    ),
+                }
+            } else {
+                Error::Timeout {
+                    what,
+                    after: timeout,
+                    last_state: state,
+                }
+            };
+            self.settle(i, Err(e));
+        }
+    }
+
+    fn finish(self) -> (Vec<Result<()>>, Vec<Option<Vec<crate::model::Snapshot>>>) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+        (
+            self.results
+                .into_iter()
+                .map(|r| r.expect("every item is settled before the loop ends"))
+                .collect(),
+            self.seen,
+        )
+    }
 }
 
 /// What a poll answer means for one item: `Some` when it is settled.

@@ -248,24 +248,7 @@ impl Http {
         let mut throttled_for = Duration::ZERO;
         let mut throttled_times = 0u32;
         loop {
-            // After SIGINT/SIGTERM nothing more is sent, retries and follow-ups included, and
-            // no one waits for a rate-limit slot.
-            let not_sent = || Error::Interrupted {
-                done: format!("did not {action}: interrupted before the request was sent"),
-            };
-            if let Some(l) = &self.limiter {
-                if crate::interrupt::is_finishing() {
-                    l.acquire().await;
-                } else {
-                    tokio::select! {
-                        () = l.acquire() => {}
-                        () = crate::interrupt::arrived() => return Err(not_sent()),
-                    }
-                }
-            }
-            if crate::interrupt::stops_requests() {
-                return Err(not_sent());
-            }
+            self.take_turn(action).await?;
             let req = build()?;
             self.check_destination(action, &req.url)?;
             if self.config.dry_run && req.effect == Effect::Write {
@@ -278,134 +261,153 @@ impl Http {
             }
             let started = Instant::now();
             self.trace_request(&req, attempt);
-            // A read in flight is dropped at once on an interrupt; a change in flight is let
-            // finish (or time out), so its outcome is known and reported.
-            let answer = if req.effect == Effect::Read && !crate::interrupt::is_finishing() {
-                tokio::select! {
-                    a = self.send_once(&req, action) => a?,
-                    () = crate::interrupt::arrived() => {
-                        return Err(Error::Interrupted {
-                            done: format!("stopped waiting for the answer to {action}"),
-                        });
-                    }
-                }
-            } else {
-                self.send_once(&req, action).await?
-            };
-            match answer {
+            let next = match self.send_interruptible(&req, action).await? {
                 Ok(mut resp) => {
                     resp.attempt = attempt;
                     self.trace_response(&resp, started.elapsed());
-                    // A 300 without Location is an answer, not a redirect: OpenStack service
-                    // roots list their versions that way.
-                    let listing = resp.status.as_u16() == 300 && resp.header("location").is_none();
-                    if resp.status.is_redirection() && !listing {
-                        return Err(Error::Redirected {
-                            action: action.to_string(),
-                            status: resp.status.as_u16(),
-                            location: resp
-                                .header("location")
-                                .map(|l| crate::text::one_line(&l, 512))
-                                .unwrap_or_else(|| "no Location header".into()),
-                        });
+                    if let Some(e) = redirected(action, &resp) {
+                        return Err(e);
                     }
-                    // 413 with Retry-After is OpenStack's rate limit (Cinder `overLimit`).
-                    let over_limit =
-                        resp.status.as_u16() == 413 && resp.header("retry-after").is_some();
-                    // An HTML page where JSON belongs is a proxy or gateway answering for the API.
-                    let html = resp.status.is_success()
-                        && !resp.body.is_empty()
-                        && resp
-                            .header("content-type")
-                            .is_some_and(|c| c.starts_with("text/html"));
-                    // Throttled: the request was not carried out, so it is re-sent whatever it
-                    // does, after Retry-After (or backoff), for as long as the budget allows.
-                    if resp.status.as_u16() == 429 || over_limit {
+                    if is_throttled(&resp) {
                         throttled_times += 1;
-                        // Up to a quarter more than asked, so throttled clients do not all come
-                        // back in the same instant.
-                        let delay = self.delay_for(throttled_times.min(6), &resp).map(|d| {
-                            d + Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 4))
-                        });
-                        if let Some(delay) = delay
-                            && throttled_for + delay <= self.config.max_throttled_wait
-                        {
-                            self.note(&format!(
-                                "{} answered {} (throttled); re-sending in {} ms",
-                                req.url.path(),
-                                resp.status.as_u16(),
-                                delay.as_millis(),
-                            ));
-                            if !pause_unless_interrupted(delay).await {
-                                return Err(stopped_retrying(
-                                    action,
-                                    attempt,
-                                    &format!("it answered {}", resp.status),
-                                ));
+                        match self.throttled_delay(throttled_times, &resp) {
+                            Some(delay)
+                                if throttled_for + delay <= self.config.max_throttled_wait =>
+                            {
+                                throttled_for += delay;
+                                Next::Wait(Retry {
+                                    delay,
+                                    note: format!(
+                                        "answered {} (throttled); re-sending",
+                                        resp.status.as_u16()
+                                    ),
+                                    last: format!("it answered {}", resp.status),
+                                    counts: false,
+                                })
                             }
-                            throttled_for += delay;
-                            continue;
+                            _ => Next::Done(Ok(resp)),
                         }
-                        return Ok(resp);
+                    } else {
+                        self.judge_answer(resp, idempotent, attempt)
                     }
-                    let retryable = idempotent
-                        && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit || html);
-                    if retryable && attempt < self.config.max_attempts {
-                        match self.delay_for(attempt, &resp) {
-                            Some(delay) => {
-                                self.note(&format!(
-                                    "{} answered {}; retrying in {} ms (attempt {}/{})",
-                                    req.url.path(),
-                                    resp.status.as_u16(),
-                                    delay.as_millis(),
-                                    attempt + 1,
-                                    self.config.max_attempts
-                                ));
-                                if !pause_unless_interrupted(delay).await {
-                                    return Err(stopped_retrying(
-                                        action,
-                                        attempt,
-                                        &format!("it answered {}", resp.status),
-                                    ));
-                                }
-                                attempt += 1;
-                                continue;
-                            }
-                            None => return Ok(resp),
-                        }
-                    }
-                    return Ok(resp);
                 }
-                Err(err) => {
-                    let not_sent = err.is_connect();
-                    let detail = describe(&err);
-                    // A refused certificate will be refused again: no retry.
-                    let tls = detail.contains("certificate");
-                    let may_retry = (idempotent || not_sent) && !tls;
-                    if may_retry && attempt < self.config.max_attempts {
-                        let delay = self.backoff(attempt);
-                        self.note(&format!(
-                            "{} failed ({detail}); retrying in {} ms (attempt {}/{})",
-                            req.url.path(),
-                            delay.as_millis(),
-                            attempt + 1,
-                            self.config.max_attempts
-                        ));
-                        if !pause_unless_interrupted(delay).await {
-                            return Err(stopped_retrying(action, attempt, &detail));
-                        }
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(Error::Transport {
-                        action: action.to_string(),
-                        detail,
-                        maybe_sent: !not_sent,
-                        tls,
-                    });
+                Err(err) => self.judge_failure(action, &err, idempotent, attempt),
+            };
+            let retry = match next {
+                Next::Done(answer) => return answer,
+                Next::Wait(retry) => retry,
+            };
+            self.note(&retry.describe(req.url.path(), attempt, self.config.max_attempts));
+            if !pause_unless_interrupted(retry.delay).await {
+                return Err(stopped_retrying(action, attempt, &retry.last));
+            }
+            if retry.counts {
+                attempt += 1;
+            }
+        }
+    }
+
+    /// Wait for the rate limiter's slot; after SIGINT/SIGTERM nothing more is sent, retries and
+    /// follow-ups included, and no one waits for a slot.
+    async fn take_turn(&self, action: &str) -> Result<()> {
+        let not_sent = || Error::Interrupted {
+            done: format!("did not {action}: interrupted before the request was sent"),
+        };
+        if let Some(l) = &self.limiter {
+            if crate::interrupt::is_finishing() {
+                l.acquire().await;
+            } else {
+                tokio::select! {
+                    () = l.acquire() => {}
+                    () = crate::interrupt::arrived() => return Err(not_sent()),
                 }
             }
         }
+        if crate::interrupt::stops_requests() {
+            return Err(not_sent());
+        }
+        Ok(())
+    }
+
+    /// Send once. A read in flight is dropped at once on an interrupt; a change in flight is let
+    /// finish (or time out), so its outcome is known and reported.
+    async fn send_interruptible(
+        &self,
+        req: &Outgoing,
+        action: &str,
+    ) -> Result<std::result::Result<Incoming, reqwest::Error>> {
+        if req.effect == Effect::Read && !crate::interrupt::is_finishing() {
+            tokio::select! {
+                a = self.send_once(req, action) => a,
+                () = crate::interrupt::arrived() => Err(Error::Interrupted {
+                    done: format!("stopped waiting for the answer to {action}"),
+                }),
+            }
+        } else {
+            self.send_once(req, action).await
+        }
+    }
+
+    /// How long to wait before re-sending a throttled request: `Retry-After` (or backoff) plus
+    /// up to a quarter more, so throttled clients do not all come back in the same instant.
+    fn throttled_delay(&self, times: u32, resp: &Incoming) -> Option<Duration> {
+        self.delay_for(times.min(6), resp)
+            .map(|d| d + Duration::from_millis(fastrand::u64(0..=d.as_millis() as u64 / 4)))
+    }
+
+    /// An answer that is not throttling: returned, or retried when it is worth another attempt
+    /// (an idempotent request answered 5xx, OpenStack's `overLimit`, or an HTML page where JSON
+    /// belongs: a proxy or gateway answering for the API).
+    fn judge_answer(&self, resp: Incoming, idempotent: bool, attempt: u32) -> Next {
+        let over_limit = resp.status.as_u16() == 413 && resp.header("retry-after").is_some();
+        let html = resp.status.is_success()
+            && !resp.body.is_empty()
+            && resp
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/html"));
+        let retryable =
+            idempotent && (RETRYABLE.contains(&resp.status.as_u16()) || over_limit || html);
+        if !retryable || attempt >= self.config.max_attempts {
+            return Next::Done(Ok(resp));
+        }
+        match self.delay_for(attempt, &resp) {
+            Some(delay) => Next::Wait(Retry {
+                delay,
+                note: format!("answered {}; retrying", resp.status.as_u16()),
+                last: format!("it answered {}", resp.status),
+                counts: true,
+            }),
+            None => Next::Done(Ok(resp)),
+        }
+    }
+
+    /// A request that got no answer: retried when it is idempotent or was never sent (a refused
+    /// certificate will be refused again: no retry), else a transport error.
+    fn judge_failure(
+        &self,
+        action: &str,
+        err: &reqwest::Error,
+        idempotent: bool,
+        attempt: u32,
+    ) -> Next {
+        let not_sent = err.is_connect();
+        let detail = describe(err);
+        let tls = detail.contains("certificate");
+        let may_retry = (idempotent || not_sent) && !tls;
+        if may_retry && attempt < self.config.max_attempts {
+            return Next::Wait(Retry {
+                delay: self.backoff(attempt),
+                note: format!("failed ({detail}); retrying"),
+                last: detail,
+                counts: true,
+            });
+        }
+        Next::Done(Err(Error::Transport {
+            action: action.to_string(),
+            detail,
+            maybe_sent: !not_sent,
+            tls,
+        }))
     }
 
     /// Refuse plain `http://` to a host that is not loopback unless the user opted in: every
@@ -552,6 +554,65 @@ impl Http {
             eprintln!("snapctl: {line}");
         }
     }
+}
+
+/// What [`Http::execute`] does after an attempt.
+enum Next {
+    /// Return this.
+    Done(Result<Incoming>),
+    /// Send again after a pause.
+    Wait(Retry),
+}
+
+/// A pause before sending again.
+struct Retry {
+    delay: Duration,
+    /// What happened, for the `-v` note ("answered 503; retrying").
+    note: String,
+    /// What the last attempt got, for the error when the pause is interrupted.
+    last: String,
+    /// Whether it counts against `max_attempts` (throttling does not: the request was not
+    /// carried out).
+    counts: bool,
+}
+
+impl Retry {
+    /// The `-v` note: `PATH answered 503; retrying in 200 ms (attempt 2/3)`; a throttled
+    /// re-send has no attempt count.
+    fn describe(&self, path: &str, attempt: u32, max: u32) -> String {
+        let ms = self.delay.as_millis();
+        if self.counts {
+            format!(
+                "{path} {} in {ms} ms (attempt {}/{max})",
+                self.note,
+                attempt + 1
+            )
+        } else {
+            format!("{path} {} in {ms} ms", self.note)
+        }
+    }
+}
+
+/// A redirect, which snapctl never follows. A 300 without Location is an answer, not a
+/// redirect: OpenStack service roots list their versions that way.
+fn redirected(action: &str, resp: &Incoming) -> Option<Error> {
+    let listing = resp.status.as_u16() == 300 && resp.header("location").is_none();
+    (resp.status.is_redirection() && !listing).then(|| Error::Redirected {
+        action: action.to_string(),
+        status: resp.status.as_u16(),
+        location: resp
+            .header("location")
+            .map(|l| crate::text::one_line(&l, 512))
+            .unwrap_or_else(|| "no Location header".into()),
+    })
+}
+
+/// Throttled: 429, or 413 with Retry-After (OpenStack's rate limit, Cinder `overLimit`). The
+/// request was not carried out, so it is re-sent whatever it does, after Retry-After (or
+/// backoff), for as long as the budget allows.
+fn is_throttled(resp: &Incoming) -> bool {
+    let s = resp.status.as_u16();
+    s == 429 || (s == 413 && resp.header("retry-after").is_some())
 }
 
 /// Sleep `delay` before a retry, unless SIGINT/SIGTERM arrives (checked every 50 ms): then answer

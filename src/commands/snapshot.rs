@@ -116,38 +116,9 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                 managed: false,
                 idempotency_key: None,
             };
-            mutating(ctx, Mutation::CreateSnapshot(&req).describe(), async {
-                let (snap, op) = create_snapshot_once(p, &req).await?;
-                let snap = if wait {
-                    // What the last poll saw; a task (NAS-HA) is followed by one read.
-                    match crate::wait::wait_for_snapshot(p, &op, &ctx.wait).await? {
-                        Some(seen) => seen,
-                        None => p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?,
-                    }
-                } else {
-                    ctx.follow_up(settings, &op);
-                    snap
-                };
-                ctx.print(&render_one(&snap, ctx.format))
-            })
-            .await
+            create(ctx, settings, &req, wait).await
         }
-        SnapshotCmd::Hold { id, volume } => {
-            let would = Mutation::Hold {
-                volume: volume.as_deref(),
-                id: &id,
-            }
-            .describe();
-            mutating(ctx, would, async {
-                let held = p.hold_snapshot(volume.as_deref(), &id).await?;
-                ctx.info(&format!(
-                    "snapshot {id} is now manual under a new id: {}",
-                    held.id
-                ));
-                ctx.print(&render_one(&held, ctx.format))
-            })
-            .await
-        }
+        SnapshotCmd::Hold { id, volume } => hold(ctx, &id, volume.as_deref()).await,
         SnapshotCmd::Update {
             id,
             volume,
@@ -180,18 +151,7 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                 prefix,
                 format,
             };
-            mutating(ctx, Mutation::Export(&req).describe(), async {
-                let (mut task, op) = p.export_snapshot(&req).await?;
-                if wait {
-                    wait_for(p, &op, &ctx.wait).await?;
-                    // Print what the last read says, not the first answer.
-                    task = p.get_export_task(&task.id).await?;
-                } else {
-                    ctx.follow_up(settings, &op);
-                }
-                ctx.print(&render_one(&task, ctx.format))
-            })
-            .await
+            export(ctx, settings, &req, wait).await
         }
         SnapshotCmd::Import {
             file_location,
@@ -207,17 +167,7 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
                 description,
                 tags: vec![],
             };
-            mutating(ctx, Mutation::Import(&req).describe(), async {
-                let (snap, op) = p.import_snapshot(&req).await?;
-                let snap = if wait {
-                    wait_for(p, &op, &ctx.wait).await?;
-                    p.get_snapshot(None, &snap.id).await?
-                } else {
-                    snap
-                };
-                ctx.print(&render_one(&snap, ctx.format))
-            })
-            .await
+            import(ctx, &req, wait).await
         }
         SnapshotCmd::Delete { ids, volume, wait } => {
             let targets = if ids == ["-"] {
@@ -228,6 +178,75 @@ pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: SnapshotCmd) -
             delete_snapshots(ctx, &targets, wait).await
         }
     }
+}
+
+/// `snapshot create`: one create (never re-sent), then, with `--wait`, the snapshot as the last
+/// poll saw it.
+async fn create(ctx: &Ctx, settings: &Settings, req: &CreateSnapshot, wait: bool) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    mutating(ctx, Mutation::CreateSnapshot(req).describe(), async {
+        let (snap, op) = create_snapshot_once(p, req).await?;
+        let snap = if wait {
+            // What the last poll saw; a task (NAS-HA) is followed by one read.
+            match crate::wait::wait_for_snapshot(p, &op, &ctx.wait).await? {
+                Some(seen) => seen,
+                None => p.get_snapshot(snap.volume_id.as_deref(), &snap.id).await?,
+            }
+        } else {
+            ctx.follow_up(settings, &op);
+            snap
+        };
+        ctx.print(&render_one(&snap, ctx.format))
+    })
+    .await
+}
+
+/// `snapshot hold`: an automatic snapshot made manual (a new id on EFS).
+async fn hold(ctx: &Ctx, id: &str, volume: Option<&str>) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    let would = Mutation::Hold { volume, id }.describe();
+    mutating(ctx, would, async {
+        let held = p.hold_snapshot(volume, id).await?;
+        ctx.info(&format!(
+            "snapshot {id} is now manual under a new id: {}",
+            held.id
+        ));
+        ctx.print(&render_one(&held, ctx.format))
+    })
+    .await
+}
+
+/// `snapshot export`: the export task, read again once done with `--wait`.
+async fn export(ctx: &Ctx, settings: &Settings, req: &ExportRequest, wait: bool) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    mutating(ctx, Mutation::Export(req).describe(), async {
+        let (mut task, op) = p.export_snapshot(req).await?;
+        if wait {
+            wait_for(p, &op, &ctx.wait).await?;
+            // Print what the last read says, not the first answer.
+            task = p.get_export_task(&task.id).await?;
+        } else {
+            ctx.follow_up(settings, &op);
+        }
+        ctx.print(&render_one(&task, ctx.format))
+    })
+    .await
+}
+
+/// `snapshot import`: the new snapshot, read again once done with `--wait`.
+async fn import(ctx: &Ctx, req: &ImportRequest, wait: bool) -> Result<()> {
+    let p = ctx.provider.as_ref();
+    mutating(ctx, Mutation::Import(req).describe(), async {
+        let (snap, op) = p.import_snapshot(req).await?;
+        let snap = if wait {
+            wait_for(p, &op, &ctx.wait).await?;
+            p.get_snapshot(None, &snap.id).await?
+        } else {
+            snap
+        };
+        ctx.print(&render_one(&snap, ctx.format))
+    })
+    .await
 }
 
 /// `snapshot delete -`: one snapshot per line of stdin, as `-o ids` or `-o tsv` print them: the

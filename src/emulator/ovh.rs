@@ -556,128 +556,146 @@ fn efs_share(w: &mut World, req: &Req, si: usize, tail: &[&str]) -> Response<Bod
                 .map(snap_json)
                 .collect(),
         )),
-        ["snapshot"] if *m == Method::POST => {
-            let body = req.json().unwrap_or(json!({}));
-            if w.refuse_creates.contains(&share_id) {
-                return err(
-                    409,
-                    "The share is not in a state allowing snapshot creation",
-                    Some("Client::Conflict"),
-                );
-            }
-            if w.ovh.snaps.iter().filter(|s| s.share == share_id).count() >= 200 {
-                return err(
-                    400,
-                    "Maximum number of snapshots reached for this share",
-                    None,
-                );
-            }
-            let snap = EfsSnap {
-                id: w.uuid(),
-                share: share_id,
-                name: body["name"].as_str().map(str::to_string),
-                description: body["description"].as_str().map(str::to_string),
-                kind: "manual",
-                created_at: w.now(),
-                ready_at: w.ready_at(),
-                gone_at: None,
-                forced: None,
-            };
-            let out = snap_json(&snap);
-            w.ovh.snaps.push(snap);
-            ok(out)
-        }
-        ["snapshot", snap_id, rest @ ..] => {
-            let Some(i) = w
-                .ovh
-                .snaps
-                .iter()
-                .position(|s| s.id == *snap_id && s.share == share_id)
-            else {
-                return not_found("snapshotId", snap_id);
-            };
-            match (m.clone(), rest) {
-                (Method::GET, []) => ok(snap_json(&w.ovh.snaps[i])),
-                (Method::PUT, []) => {
-                    let body = req.json().unwrap_or(json!({}));
-                    let s = &mut w.ovh.snaps[i];
-                    if let Some(n) = body["name"].as_str() {
-                        s.name = Some(n.to_string());
-                    }
-                    if let Some(d) = body["description"].as_str() {
-                        s.description = Some(d.to_string());
-                    }
-                    ok(snap_json(&w.ovh.snaps[i]))
-                }
-                (Method::DELETE, []) => {
-                    if w.ovh.snaps[i].gone_at.is_none() {
-                        w.ovh.snaps[i].gone_at = Some(w.ready_at());
-                    }
-                    reply(200, serde_json::Value::Null, &qid())
-                }
-                (Method::POST, ["hold"]) => {
-                    if w.ovh.snaps[i].kind != "automatic" {
-                        return err(400, "Only automatic snapshots can be held", None);
-                    }
-                    let new_id = w.uuid();
-                    let s = &mut w.ovh.snaps[i];
-                    s.id = new_id;
-                    s.kind = "manual";
-                    ok(snap_json(&w.ovh.snaps[i]))
-                }
-                _ => err(405, "method not allowed", None),
-            }
-        }
-        ["revert"] if *m == Method::POST => {
-            let Some(target) = req
-                .json()
-                .and_then(|b| b["snapshotID"].as_str().map(str::to_string))
-            else {
-                return err(400, "snapshotID is required", None);
-            };
-            let latest = w
-                .ovh
-                .snaps
-                .iter()
-                .filter(|s| s.share == share_id && s.gone_at.is_none())
-                .max_by_key(|s| s.created_at);
-            match latest {
-                Some(l) if l.id == target && l.kind == "manual" => {
-                    w.ovh.shares[si].reverting_until = Some(w.ready_at());
-                    reply(200, serde_json::Value::Null, &qid())
-                }
-                Some(l) if l.id == target => {
-                    err(400, "Only manual snapshots can be used to revert", None)
-                }
-                _ => err(
-                    400,
-                    "A share can only be reverted to its latest snapshot",
-                    None,
-                ),
-            }
-        }
+        ["snapshot"] if *m == Method::POST => efs_snapshot_create(w, req, share_id),
+        ["snapshot", snap_id, rest @ ..] => efs_snapshot(w, req, &share_id, snap_id, rest),
+        ["revert"] if *m == Method::POST => efs_revert(w, req, si),
         ["snapshotPolicy"] if *m == Method::GET => {
             ok(json!({"id": w.ovh.shares[si].policy, "status": "active"}))
         }
-        ["snapshotPolicy"] if *m == Method::PUT => {
-            let Some(pid) = req
-                .json()
-                .and_then(|b| b["snapshotPolicyID"].as_str().map(str::to_string))
-            else {
-                return err(400, "snapshotPolicyID is required", None);
-            };
-            match w.ovh.policies.iter().find(|p| p.id == pid) {
-                None => not_found("snapshotPolicyID", &pid),
-                Some(p) if Instant::now() < p.ready_at => {
-                    err(409, "The snapshot policy is not available yet", None)
-                }
-                Some(_) => {
-                    w.ovh.shares[si].policy = pid;
-                    reply(200, serde_json::Value::Null, &qid())
-                }
-            }
-        }
+        ["snapshotPolicy"] if *m == Method::PUT => efs_set_policy(w, req, si),
         _ => unserved(),
+    }
+}
+
+/// `POST …/share/{id}/snapshot`.
+fn efs_snapshot_create(w: &mut World, req: &Req, share_id: String) -> Response<Body> {
+    let body = req.json().unwrap_or(json!({}));
+    if w.refuse_creates.contains(&share_id) {
+        return err(
+            409,
+            "The share is not in a state allowing snapshot creation",
+            Some("Client::Conflict"),
+        );
+    }
+    if w.ovh.snaps.iter().filter(|s| s.share == share_id).count() >= 200 {
+        return err(
+            400,
+            "Maximum number of snapshots reached for this share",
+            None,
+        );
+    }
+    let snap = EfsSnap {
+        id: w.uuid(),
+        share: share_id,
+        name: body["name"].as_str().map(str::to_string),
+        description: body["description"].as_str().map(str::to_string),
+        kind: "manual",
+        created_at: w.now(),
+        ready_at: w.ready_at(),
+        gone_at: None,
+        forced: None,
+    };
+    let out = snap_json(&snap);
+    w.ovh.snaps.push(snap);
+    ok(out)
+}
+
+/// `…/share/{id}/snapshot/{snapshotId}[/hold]`.
+fn efs_snapshot(
+    w: &mut World,
+    req: &Req,
+    share_id: &str,
+    snap_id: &str,
+    rest: &[&str],
+) -> Response<Body> {
+    let m = &req.method;
+    let Some(i) = w
+        .ovh
+        .snaps
+        .iter()
+        .position(|s| s.id == snap_id && s.share == share_id)
+    else {
+        return not_found("snapshotId", snap_id);
+    };
+    match (m.clone(), rest) {
+        (Method::GET, []) => ok(snap_json(&w.ovh.snaps[i])),
+        (Method::PUT, []) => {
+            let body = req.json().unwrap_or(json!({}));
+            let s = &mut w.ovh.snaps[i];
+            if let Some(n) = body["name"].as_str() {
+                s.name = Some(n.to_string());
+            }
+            if let Some(d) = body["description"].as_str() {
+                s.description = Some(d.to_string());
+            }
+            ok(snap_json(&w.ovh.snaps[i]))
+        }
+        (Method::DELETE, []) => {
+            if w.ovh.snaps[i].gone_at.is_none() {
+                w.ovh.snaps[i].gone_at = Some(w.ready_at());
+            }
+            reply(200, serde_json::Value::Null, &qid())
+        }
+        (Method::POST, ["hold"]) => {
+            if w.ovh.snaps[i].kind != "automatic" {
+                return err(400, "Only automatic snapshots can be held", None);
+            }
+            let new_id = w.uuid();
+            let s = &mut w.ovh.snaps[i];
+            s.id = new_id;
+            s.kind = "manual";
+            ok(snap_json(&w.ovh.snaps[i]))
+        }
+        _ => err(405, "method not allowed", None),
+    }
+}
+
+/// `POST …/share/{id}/revert`: only to the share's latest snapshot, a manual one.
+fn efs_revert(w: &mut World, req: &Req, si: usize) -> Response<Body> {
+    let share_id = w.ovh.shares[si].id.clone();
+    let Some(target) = req
+        .json()
+        .and_then(|b| b["snapshotID"].as_str().map(str::to_string))
+    else {
+        return err(400, "snapshotID is required", None);
+    };
+    let latest = w
+        .ovh
+        .snaps
+        .iter()
+        .filter(|s| s.share == share_id && s.gone_at.is_none())
+        .max_by_key(|s| s.created_at);
+    match latest {
+        Some(l) if l.id == target && l.kind == "manual" => {
+            w.ovh.shares[si].reverting_until = Some(w.ready_at());
+            reply(200, serde_json::Value::Null, &qid())
+        }
+        Some(l) if l.id == target => err(400, "Only manual snapshots can be used to revert", None),
+        _ => err(
+            400,
+            "A share can only be reverted to its latest snapshot",
+            None,
+        ),
+    }
+}
+
+/// `PUT …/share/{id}/snapshotPolicy`.
+fn efs_set_policy(w: &mut World, req: &Req, si: usize) -> Response<Body> {
+    let Some(pid) = req
+        .json()
+        .and_then(|b| b["snapshotPolicyID"].as_str().map(str::to_string))
+    else {
+        return err(400, "snapshotPolicyID is required", None);
+    };
+    match w.ovh.policies.iter().find(|p| p.id == pid) {
+        None => not_found("snapshotPolicyID", &pid),
+        Some(p) if Instant::now() < p.ready_at => {
+            err(409, "The snapshot policy is not available yet", None)
+        }
+        Some(_) => {
+            w.ovh.shares[si].policy = pid;
+            reply(200, serde_json::Value::Null, &qid())
+        }
     }
 }
 
@@ -774,40 +792,7 @@ fn nasha_partition(
                 .map(|c| json!(c.name))
                 .collect(),
         )),
-        ["customSnapshot"] if *m == Method::POST => {
-            if w.refuse_creates.contains(part) {
-                return err(
-                    409,
-                    "This partition is busy: another task is in progress",
-                    Some("Client::Conflict"),
-                );
-            }
-            let Some(body) = req.json() else {
-                return err(400, "Invalid JSON body", None);
-            };
-            let Some(name) = body["name"].as_str() else {
-                return err(400, "name is required", None);
-            };
-            let count = w.ovh.customs.iter().filter(|c| c.partition == part).count();
-            if count >= 10 {
-                return err(400, "Maximum number of custom snapshots (10) reached", None);
-            }
-            if w.ovh
-                .customs
-                .iter()
-                .any(|c| c.partition == part && c.name == name)
-            {
-                return err(409, "A snapshot with this name already exists", None);
-            }
-            w.ovh.customs.push(Custom {
-                partition: part.to_string(),
-                name: name.to_string(),
-                expiration: body["expiration"].as_str().map(str::to_string),
-                visible_at: w.ready_at(),
-                gone_at: None,
-            });
-            task(w, "clusterLeclercCustomSnapCreate", part)
-        }
+        ["customSnapshot"] if *m == Method::POST => nasha_custom_create(w, req, part),
         ["customSnapshot", name] => {
             let Some(i) = w
                 .ovh
@@ -852,27 +837,67 @@ fn nasha_partition(
             }
             task(w, "clusterLeclercSnapshotUpdate", part)
         }
-        ["snapshot", every] => {
-            let has = w
-                .ovh
-                .schedules
-                .iter()
-                .any(|(p, s)| p == part && s.contains(*every));
-            if !has {
-                return not_found("snapshotType", every);
-            }
-            match *m {
-                Method::GET => ok(json!({"snapshotType": every})),
-                Method::DELETE => {
-                    if let Some((_, set)) = w.ovh.schedules.iter_mut().find(|(p, _)| p == part) {
-                        set.remove(*every);
-                    }
-                    task(w, "clusterLeclercSnapshotUpdate", part)
-                }
-                _ => err(405, "method not allowed", None),
-            }
-        }
+        ["snapshot", every] => nasha_schedule(w, req, part, every),
         _ => unserved(),
+    }
+}
+
+/// `POST …/partition/{name}/customSnapshot`: a task; at most 10 per partition, names unique.
+fn nasha_custom_create(w: &mut World, req: &Req, part: &str) -> Response<Body> {
+    if w.refuse_creates.contains(part) {
+        return err(
+            409,
+            "This partition is busy: another task is in progress",
+            Some("Client::Conflict"),
+        );
+    }
+    let Some(body) = req.json() else {
+        return err(400, "Invalid JSON body", None);
+    };
+    let Some(name) = body["name"].as_str() else {
+        return err(400, "name is required", None);
+    };
+    let count = w.ovh.customs.iter().filter(|c| c.partition == part).count();
+    if count >= 10 {
+        return err(400, "Maximum number of custom snapshots (10) reached", None);
+    }
+    if w.ovh
+        .customs
+        .iter()
+        .any(|c| c.partition == part && c.name == name)
+    {
+        return err(409, "A snapshot with this name already exists", None);
+    }
+    w.ovh.customs.push(Custom {
+        partition: part.to_string(),
+        name: name.to_string(),
+        expiration: body["expiration"].as_str().map(str::to_string),
+        visible_at: w.ready_at(),
+        gone_at: None,
+    });
+    task(w, "clusterLeclercCustomSnapCreate", part)
+}
+
+/// `…/partition/{name}/snapshot/{snapshotType}`: one schedule.
+fn nasha_schedule(w: &mut World, req: &Req, part: &str, every: &str) -> Response<Body> {
+    let m = &req.method;
+    let has = w
+        .ovh
+        .schedules
+        .iter()
+        .any(|(p, s)| p == part && s.contains(every));
+    if !has {
+        return not_found("snapshotType", every);
+    }
+    match *m {
+        Method::GET => ok(json!({"snapshotType": every})),
+        Method::DELETE => {
+            if let Some((_, set)) = w.ovh.schedules.iter_mut().find(|(p, _)| p == part) {
+                set.remove(every);
+            }
+            task(w, "clusterLeclercSnapshotUpdate", part)
+        }
+        _ => err(405, "method not allowed", None),
     }
 }
 

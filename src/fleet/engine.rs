@@ -280,6 +280,48 @@ async fn run_batch(
         .map(|(g, _)| g.volume.clone())
         .collect();
     let relisted = list_again(p, stale).await;
+    let ready = ready_units(batch, &mut locks, &relisted, p, now, &mut out);
+    // Pre-hooks and creates, volume by volume within the account's limit.
+    let started: Vec<Started> =
+        futures_util::future::join_all(ready.into_iter().map(|units| async move {
+            let _turn = target.volumes.clone().acquire_owned().await;
+            let mut done = Vec::new();
+            for w in units {
+                done.push(start_unit(w, target).await);
+            }
+            done
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut started = started;
+    confirm_creates(p, &mut started, opts).await;
+    list_created_as_kept(&mut started);
+    // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
+    let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
+        let _turn = target.volumes.clone().acquire_owned().await;
+        let slot = u.work.slot;
+        (slot, finish_unit(u, target, opts, verdict).await)
+    }))
+    .await;
+    out.extend(finished);
+    drop(locks);
+    out
+}
+
+/// The batch's units that still change something once their volume is locked: a unit whose
+/// lock failed, or whose volume could not be listed again, is reported failed (into `out`); a
+/// volume another run changed is planned again from its fresh listing (never deleting more than
+/// before). Each volume's units, in order.
+fn ready_units(
+    batch: Vec<Group>,
+    locks: &mut [std::result::Result<crate::lock::VolumeLock, Arc<crate::error::Error>>],
+    relisted: &std::collections::BTreeMap<String, Result<Vec<Snapshot>>>,
+    p: &dyn Provider,
+    now: Timestamp,
+    out: &mut Vec<((usize, usize), UnitRun)>,
+) -> Vec<Vec<Work>> {
     let mut ready: Vec<Vec<Work>> = Vec::new();
     for (g, lock) in batch.into_iter().zip(locks.iter_mut()) {
         let mut units = Vec::new();
@@ -328,22 +370,13 @@ async fn run_batch(
             ready.push(units);
         }
     }
-    // Pre-hooks and creates, volume by volume within the account's limit.
-    let started: Vec<Started> =
-        futures_util::future::join_all(ready.into_iter().map(|units| async move {
-            let _turn = target.volumes.clone().acquire_owned().await;
-            let mut done = Vec::new();
-            for w in units {
-                done.push(start_unit(w, target).await);
-            }
-            done
-        }))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    // New snapshots confirmed at once (one listing on OUTSCALE and PowerVC). Without `confirm`,
-    // none is, and no deletion counts on one (the gate).
+    ready
+}
+
+/// New snapshots confirmed at once (one listing on OUTSCALE and PowerVC). Without `confirm`,
+/// none is, and no deletion counts on one (the gate). A create that never became usable stops
+/// its unit: every older snapshot is kept.
+async fn confirm_creates(p: &dyn Provider, started: &mut [Started], opts: &Options) {
     let waiting: Vec<usize> = (0..started.len())
         .filter(|k| opts.confirm && started[*k].op.is_some())
         .collect();
@@ -359,7 +392,6 @@ async fn run_batch(
         .collect();
     let wants = |n: usize| started[waiting[n]].work.rules.plans_after_create();
     let (results, mut seen) = wait_for_all_seen(p, &awaited, &opts.wait, &wants).await;
-    let mut started = started;
     let mut after: Vec<(usize, Option<Vec<Snapshot>>)> = Vec::new();
     for (n, (k, result)) in waiting.into_iter().zip(results).enumerate() {
         let u = &mut started[k];
@@ -381,10 +413,13 @@ async fn run_batch(
             }
         }
     }
-    plan_after_create(p, &mut started, after).await;
-    for u in &mut started {
-        // The new snapshot is listed among the kept ones: where the plan listed it, with its
-        // reasons, or first, as taken by this run.
+    plan_after_create(p, started, after).await;
+}
+
+/// The new snapshot is listed among the kept ones: where the plan listed it, with its reasons,
+/// or first, as taken by this run.
+fn list_created_as_kept(started: &mut [Started]) {
+    for u in started {
         if let Some(c) = &u.run.created
             && !u.stopped
             && !u.replanned
@@ -407,16 +442,6 @@ async fn run_batch(
             );
         }
     }
-    // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.
-    let finished = futures_util::future::join_all(started.into_iter().map(|u| async move {
-        let _turn = target.volumes.clone().acquire_owned().await;
-        let slot = u.work.slot;
-        (slot, finish_unit(u, target, opts, verdict).await)
-    }))
-    .await;
-    out.extend(finished);
-    drop(locks);
-    out
 }
 
 /// Units whose rules plan after the create, planned again from what their volume holds now

@@ -11,6 +11,9 @@
 #       one file, four accounts (one per provider) at their default rate limits, applied at once:
 #       per provider, when its first and last snapshot were taken (seconds after the run began)
 #       and when its policy finished; a fast account must not wait for a slow one.
+#   MODE=memory N=10000 scripts/fleet-bench.sh
+#       one file, an OUTSCALE and a PowerVC policy of N volumes each, no rate limit: the peak RSS
+#       (MiB, from /usr/bin/time) and wall time of `policy plan` and `policy apply` with -o json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-200}"
@@ -25,6 +28,21 @@ emu_pid=$!
 for _ in $(seq 600); do grep -q '^export OS_PROJECT_NAME' "$work/env" && break; sleep 0.1; done
 eval "$(grep '^export' "$work/env")"
 export SNAPCTL_LOCK_DIR="$work/locks"
+
+if [ "${MODE:-}" = memory ]; then
+  printf '[[policy]]\nid = "mem-%s"\nprovider = "%s"\nevery = "1h"\nselect = { tags = { fleet = "yes" } }\nkeep = { last = 3 }\n\n' \
+    outscale outscale powervc powervc >"$work/mem.toml"
+  printf '%-6s %8s %12s\n' run wall_s peak_rss_mib
+  for run in plan apply; do
+    start=$(date +%s.%N)
+    SNAPCTL_MAX_RPS=0 /usr/bin/time -f '%M' -o "$work/rss" "$bin" --poll-interval 1s policy "$run" -f "$work/mem.toml" -o json >"$work/out.json" 2>"$work/err" \
+      || { tail -5 "$work/err"; exit 1; }
+    end=$(date +%s.%N)
+    python3 -c 'import sys; print(f"{sys.argv[1]:<6} {float(sys.argv[3]) - float(sys.argv[2]):>8.1f} {int(open(sys.argv[4]).read().split()[-1]) / 1024:>12.1f}")' \
+      "$run" "$start" "$end" "$work/rss"
+  done
+  exit 0
+fi
 
 if [ "${MODE:-}" = accounts ]; then
   : >"$work/all.toml"

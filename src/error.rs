@@ -13,6 +13,38 @@ use crate::kind::ProviderKind;
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The request a `--dry-run` stopped: the first one the real run would send that changes
+/// something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WouldSend {
+    /// Method and URL (without query) of the request that was not sent.
+    pub request: String,
+    /// Whether the provider's own dry-run API confirmed it would be allowed (OUTSCALE).
+    pub checked_by_provider: bool,
+}
+
+/// What a call that may change something came to: done, or, under `--dry-run`, stopped at the
+/// request it would send next. A dry run's stop is a success, so commands match on this rather
+/// than on an error.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// It ran (or changed nothing).
+    Done(T),
+    /// `--dry-run` stopped it here.
+    WouldSend(WouldSend),
+}
+
+impl<T> Outcome<T> {
+    /// The one place where a dry run's stop leaves the error path: every other error stays one.
+    pub fn of(r: Result<T>) -> Result<Outcome<T>> {
+        match r {
+            Ok(t) => Ok(Outcome::Done(t)),
+            Err(Error::DryRunStop(w)) => Ok(Outcome::WouldSend(w)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Documented process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -170,15 +202,13 @@ pub enum Error {
         tls: bool,
     },
 
-    /// `--dry-run` stopped the first request that would change something (never shown as an
-    /// error: the command layer turns it into the dry-run report).
-    #[error("dry run: the next request would change something: {request}")]
-    DryRunStop {
-        /// Method and URL (without query) of the request that was not sent.
-        request: String,
-        /// Whether the provider's own dry-run API confirmed it would be allowed (OUTSCALE).
-        checked_by_provider: bool,
-    },
+    /// Not a failure: the carrier of a `--dry-run`'s stop. The transport stops the first request
+    /// that would change something and unwinds with it through the provider's `?`s, so a dry run
+    /// walks exactly the real run's path; [`Outcome::of`] turns it back into what it is, an
+    /// outcome, at the command that asked. It reaches a user as an error only if a command
+    /// forgot to ask (a bug).
+    #[error("dry run: the next request would change something: {}", .0.request)]
+    DryRunStop(WouldSend),
 
     /// The server answered with a redirect, which snapctl never follows.
     #[error(
@@ -335,7 +365,7 @@ impl Error {
             Error::Refused { .. } => Exit::Refused,
             Error::Interrupted { .. } => Exit::Interrupted,
             Error::Transport { .. }
-            | Error::DryRunStop { .. }
+            | Error::DryRunStop(_)
             | Error::Redirected { .. }
             | Error::ResponseTooLarge { .. }
             | Error::ResponsesTooLarge { .. }
@@ -388,7 +418,7 @@ impl Error {
                 "the report on stdout says what the run did; make the directory writable (monitoring reads these files)".into(),
             ),
             Error::InvalidInput { .. }
-            | Error::DryRunStop { .. }
+            | Error::DryRunStop(_)
             | Error::Decode { .. }
             | Error::OperationFailed { .. }
             | Error::Io { .. } => None,

@@ -780,6 +780,19 @@ pub struct DryRunReport {
     pub request: Option<String>,
 }
 
+impl DryRunReport {
+    /// What a dry run of `would` on `provider` reports: the request it stopped.
+    pub fn stopped(provider: ProviderKind, would: String, stop: crate::error::WouldSend) -> Self {
+        DryRunReport {
+            dry_run: true,
+            provider,
+            would,
+            checked_by_provider: stop.checked_by_provider,
+            request: Some(stop.request),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use crate::cli::{
     VolumeCmd,
 };
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::fleet::rotate::RotateOptions;
 use crate::kind::ProviderKind;
 use crate::lock::lock_dir;
@@ -146,28 +146,19 @@ impl Ctx {
 
 /// The one mutation path. Every mutating command runs its real code, in both modes: under
 /// `--dry-run` the transport stops the first request that would change something
-/// ([`Error::DryRunStop`]), after every validation and read the real run makes, so a dry run
+/// (an [`Outcome::WouldSend`]), after every validation and read the real run makes, so a dry run
 /// refuses exactly what the real run refuses (same message, same exit code), sends no change, and
 /// reports the very request the real run would send next.
 async fn mutating<F>(ctx: &Ctx, would: String, run: F) -> Result<()>
 where
     F: std::future::Future<Output = Result<()>>,
 {
-    match run.await {
-        Err(Error::DryRunStop {
-            request,
-            checked_by_provider,
-        }) if ctx.dry_run => ctx.print(&render_dry_run(
-            &[DryRunReport {
-                dry_run: true,
-                provider: ctx.provider.kind(),
-                would,
-                checked_by_provider,
-                request: Some(request),
-            }],
+    match Outcome::of(run.await)? {
+        Outcome::Done(()) => Ok(()),
+        Outcome::WouldSend(stop) => ctx.print(&render_dry_run(
+            &[DryRunReport::stopped(ctx.provider.kind(), would, stop)],
             ctx.format,
         )),
-        other => other,
     }
 }
 

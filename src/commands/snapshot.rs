@@ -380,20 +380,15 @@ async fn delete_snapshots(
                 }
             }
         };
-        match outcome {
-            Ok(status) => results.push(result(status, None, task_id)),
+        match Outcome::of(outcome) {
+            Ok(Outcome::Done(status)) => results.push(result(status, None, task_id)),
             // The one mutation path: under --dry-run each delete ran its real checks and reads and
             // was stopped at its request.
-            Err(Error::DryRunStop {
-                request,
-                checked_by_provider,
-            }) if ctx.dry_run => would.push(DryRunReport {
-                dry_run: true,
-                provider: p.kind(),
-                would: Mutation::DeleteSnapshot { volume, id }.describe(),
-                checked_by_provider,
-                request: Some(request),
-            }),
+            Ok(Outcome::WouldSend(stop)) => would.push(DryRunReport::stopped(
+                p.kind(),
+                Mutation::DeleteSnapshot { volume, id }.describe(),
+                stop,
+            )),
             Err(e) => {
                 results.push(result("failed", Some(e.to_string()), task_id));
                 errors.push(e);

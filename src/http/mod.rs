@@ -59,8 +59,9 @@ pub struct HttpConfig {
     /// Send to plain `http://` URLs whose host is not loopback (the caller warns).
     pub allow_http: bool,
     /// `--dry-run`: reads go out, the first request that would change something is stopped here
-    /// and returned as [`Error::DryRunStop`], so a dry run walks exactly the real run's path (its
-    /// validations and reads) and never sends a change.
+    /// and unwinds as [`Error::DryRunStop`] (which the command that asked turns back into an
+    /// outcome with [`crate::error::Outcome::of`]), so a dry run walks exactly the real run's
+    /// path (its validations and reads) and never sends a change.
     pub dry_run: bool,
     /// Refuse, before sending, every request to a host that is not loopback (`policy … --at`:
     /// a simulated time is for the emulator only).
@@ -254,10 +255,10 @@ impl Http {
             if self.config.dry_run && req.effect == Effect::Write {
                 let mut url = req.url.clone();
                 url.set_query(None);
-                return Err(Error::DryRunStop {
+                return Err(Error::DryRunStop(crate::error::WouldSend {
                     request: format!("{} {url}", req.method),
                     checked_by_provider: false,
-                });
+                }));
             }
             let started = Instant::now();
             self.trace_request(&req, attempt);

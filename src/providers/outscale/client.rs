@@ -113,7 +113,7 @@ impl OscClient {
         let reads = action.starts_with("Read")
             || value.get("DryRun").and_then(serde_json::Value::as_bool) == Some(true);
         match self.send_raw(action, &value, reads, idempotent, what).await {
-            Err(Error::DryRunStop { request, .. }) => {
+            Err(Error::DryRunStop(stop)) => {
                 let mut check = value;
                 if let Some(obj) = check.as_object_mut() {
                     obj.remove("ClientToken");
@@ -125,10 +125,10 @@ impl OscClient {
                     }
                     Err(e) => return Err(e),
                 }
-                Err(Error::DryRunStop {
-                    request,
+                Err(Error::DryRunStop(crate::error::WouldSend {
                     checked_by_provider: true,
-                })
+                    ..stop
+                }))
             }
             other => other,
         }

@@ -9,6 +9,7 @@ use snapctl::error::Exit;
 use snapctl::text::{MAX_LINE, one_line};
 
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     // `COMPLETE=bash snapctl` prints the dynamic completion script; with it installed, the shell
     // calls back here to complete values such as profile names. Does nothing otherwise.
     clap_complete::CompleteEnv::with_factory(snapctl::complete::command).complete();
@@ -67,3 +68,33 @@ fn usage_error(e: clap::Error) -> std::process::ExitCode {
     eprint!("{rendered}");
     std::process::ExitCode::from(3)
 }
+
+/// glibc's allocator, left to itself, keeps what a long fleet run frees. Its mmap threshold
+/// follows the largest block freed (up to 32 MiB), so once a big listing page or outcome vector
+/// is freed, later ones land in the heap between long-lived outcomes, and the holes they leave
+/// are never returned; and every thread (two workers, up to some thirty lock threads) may get an
+/// arena of its own. With the threshold fixed at 128 KiB (glibc's default starting value, no
+/// longer moving) and two arenas, an `apply` of 10,000 + 10,000 volumes peaks at about half the
+/// memory (`MODE=memory scripts/fleet-bench.sh`; docs/reliability.md). A user who tunes glibc
+/// (`MALLOC_*`, `GLIBC_TUNABLES`) keeps their own settings; musl and other platforms keep their
+/// allocator's defaults.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    let tuned_by_user = std::env::vars_os().any(|(k, _)| {
+        k.to_str()
+            .is_some_and(|k| k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES")
+    });
+    if tuned_by_user {
+        return;
+    }
+    // SAFETY: mallopt only sets two allocator parameters and is called first thing in main,
+    // before any other thread exists or allocates. A refused value (return 0) leaves glibc's
+    // default, which is only slower to give memory back.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}

@@ -182,8 +182,9 @@ struct Group {
     units: Vec<Work>,
 }
 
-/// Whether a unit changes anything.
-fn has_changes(unit: &Unit) -> bool {
+/// Whether a unit changes anything (units that do not are never run: their plan is their
+/// outcome).
+pub(crate) fn has_changes(unit: &Unit) -> bool {
     unit.create.is_some() || !unit.delete.is_empty() || !unit.repair.is_empty()
 }
 

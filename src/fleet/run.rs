@@ -429,30 +429,33 @@ fn report_with(
                     .iter()
                     .filter_map(|c| Some(format!("copy to {}: {}", c.region, c.error.as_ref()?)))
                     .collect(),
-                units: p
-                    .units
-                    .iter()
-                    .zip(ran.into_iter().chain(std::iter::repeat_with(|| None)))
-                    .map(|(u, ran)| {
-                        if let Some(run) = ran {
-                            return run;
-                        }
-                        let mut run = UnitRun::of(u);
-                        run.planned.clear();
-                        if let Some(e) = &u.error {
-                            run.status = UnitStatus::Unknown;
-                            run.failures.push(Failure {
-                                op: "list",
-                                id: None,
-                                error: e.clone(),
-                                cause: None,
-                            });
-                        } else if p.refused.is_some() {
-                            run.status = UnitStatus::Refused;
-                        }
-                        run
-                    })
-                    .collect(),
+                units: {
+                    // Exactly one slot per unit, so the slots' vector is reused for the units.
+                    let mut ran = ran;
+                    ran.resize_with(p.units.len(), || None);
+                    ran.into_iter()
+                        .zip(&p.units)
+                        .map(|(ran, u)| {
+                            if let Some(run) = ran {
+                                return run;
+                            }
+                            let mut run = UnitRun::of(u);
+                            run.planned.clear();
+                            if let Some(e) = &u.error {
+                                run.status = UnitStatus::Unknown;
+                                run.failures.push(Failure {
+                                    op: "list",
+                                    id: None,
+                                    error: e.clone(),
+                                    cause: None,
+                                });
+                            } else if p.refused.is_some() {
+                                run.status = UnitStatus::Refused;
+                            }
+                            run
+                        })
+                        .collect()
+                },
             })
             .collect(),
     }
@@ -513,15 +516,23 @@ type AccountRun = (
 /// One account's units, each with its policy's rules, carried out by the engine.
 async fn run_account(
     compiled: &Arc<Vec<Compiled>>,
-    plans: &[(usize, PolicyPlan)],
+    plans: &mut [(usize, PolicyPlan)],
     target: Target,
     opts: &ApplyOptions,
     verdict: Verdict,
     budget: Arc<Semaphore>,
     now: Timestamp,
 ) -> AccountRun {
+    // Copies list every selected volume, whatever the engine does to it.
+    let copy_volumes: Vec<Vec<String>> = plans
+        .iter()
+        .map(|(_, p)| match p.copies.is_empty() {
+            true => vec![],
+            false => p.units.iter().map(|u| u.volume_id.clone()).collect(),
+        })
+        .collect();
     let mut work = Vec::new();
-    for (i, p) in plans {
+    for (i, p) in plans.iter_mut() {
         if p.error.is_some() || p.refused.is_some() {
             continue;
         }
@@ -532,11 +543,18 @@ async fn run_account(
             compiled: compiled.clone(),
             ci,
         });
-        for (j, unit) in p.units.iter().enumerate() {
+        // The units the engine will change are moved to it, not copied: a unit's plan is held
+        // once, by the engine while it runs, then in its outcome. What stays is a placeholder
+        // (the report takes every such unit from its outcome).
+        for (j, unit) in p.units.iter_mut().enumerate() {
+            if unit.error.is_some() || !engine::has_changes(unit) {
+                continue;
+            }
+            let placeholder = Unit::empty(&unit.volume_id, unit.volume_name.clone());
             work.push(Work {
                 slot: (*i, j),
                 rules: rules.clone(),
-                unit: unit.clone(),
+                unit: std::mem::replace(unit, placeholder),
             });
         }
     }
@@ -577,20 +595,27 @@ async fn run_account(
     }))
     .await;
     // Copies come last: this run's snapshots are among what they copy.
-    let copies = futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
-        if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
-            return None;
-        }
-        let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
-        let volumes: Vec<String> = plan.units.iter().map(|u| u.volume_id.clone()).collect();
-        let (p, opts) = (p.clone(), &opts);
-        Some(async move {
-            let outcome =
-                super::copy::carry_out(p.as_ref(), c, &volumes, &opts.wait, &opts.lock_dir, now)
-                    .await;
-            (*i, outcome)
-        })
-    }))
+    let copies = futures_util::future::join_all(plans.iter().zip(copy_volumes).filter_map(
+        |((i, plan), volumes)| {
+            if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
+                return None;
+            }
+            let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
+            let (p, opts) = (p.clone(), &opts);
+            Some(async move {
+                let outcome = super::copy::carry_out(
+                    p.as_ref(),
+                    c,
+                    &volumes,
+                    &opts.wait,
+                    &opts.lock_dir,
+                    now,
+                )
+                .await;
+                (*i, outcome)
+            })
+        },
+    ))
     .await;
     (runs, drills, copies)
 }
@@ -622,7 +647,7 @@ pub async fn apply(
         let (compiled, opts, verdict) = (compiled.clone(), opts.clone(), verdict.clone());
         let (budget, planned_tx) = (budget.clone(), planned_tx.clone());
         set.spawn(async move {
-            let plans = account.plan.await;
+            let mut plans = account.plan.await;
             // Only the count crosses over: the plans stay with their account until it is done.
             let deletes: usize = plans
                 .iter()
@@ -634,7 +659,7 @@ pub async fn apply(
             drop(planned_tx);
             let (runs, drills, copies) = match account.target {
                 Some(target) => {
-                    run_account(&compiled, &plans, target, &opts, verdict, budget, now).await
+                    run_account(&compiled, &mut plans, target, &opts, verdict, budget, now).await
                 }
                 None => (Vec::new(), Vec::new(), Vec::new()),
             };
@@ -645,7 +670,9 @@ pub async fn apply(
     // Every account planned (or gone): the run's deletions are counted and judged once.
     let (run_refused, held) = judge_deletions(&mut planned_rx, n_accounts, opts.max_delete).await;
     let _ = decide.send(Some(held.clone()));
-    let mut results = Vec::new();
+    // Each unit's outcome goes straight to its (policy, unit) slot: no list of every outcome is
+    // built and then copied into another (at 20,000 units each copy is megabytes).
+    let mut ran: Vec<Vec<Option<UnitRun>>> = (0..n).map(|_| Vec::new()).collect();
     let mut drilled = Vec::new();
     let mut copied = Vec::new();
     let mut took = vec![began.elapsed(); n];
@@ -654,9 +681,12 @@ pub async fn apply(
         if let Ok((plans, runs, drills, copies, elapsed)) = joined {
             for (slot, p) in plans {
                 took[slot] = elapsed;
+                ran[slot] = (0..p.units.len()).map(|_| None).collect();
                 slots[slot] = Some(p);
             }
-            results.extend(runs);
+            for (i, j, run) in runs {
+                ran[i][j] = Some(run);
+            }
             drilled.extend(drills);
             copied.extend(copies);
         }
@@ -685,7 +715,7 @@ pub async fn apply(
             }
         }
     }
-    let mut report = report_with(&plan, started, ran_matrix(&plan, results));
+    let mut report = report_with(&plan, started, ran);
     attach(&mut report, drilled, copied);
     add_drill_summaries(&mut report, &compiled);
     settle_statuses(&mut report, &plan, &took);
@@ -717,23 +747,6 @@ async fn judge_deletions(
         .as_ref()
         .map(|_| format!("--max-delete {max_delete} refused the deletions"));
     (run_refused, held)
-}
-
-/// Units that ran, each in its policy's and unit's slot; the others `None` (reported from their
-/// plan).
-fn ran_matrix(
-    plan: &FleetPlan,
-    results: Vec<(usize, usize, UnitRun)>,
-) -> Vec<Vec<Option<UnitRun>>> {
-    let mut ran: Vec<Vec<Option<UnitRun>>> = plan
-        .policies
-        .iter()
-        .map(|p| p.units.iter().map(|_| None).collect())
-        .collect();
-    for (i, j, run) in results {
-        ran[i][j] = Some(run);
-    }
-    ran
 }
 
 /// Each policy's drills and copies, into its report.

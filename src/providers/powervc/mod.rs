@@ -347,12 +347,21 @@ impl Provider for Powervc {
     /// reads that once and splits it by volume. If it fails, each volume is listed on its own.
     async fn list_snapshots_of(&self, volumes: &[String]) -> Vec<Result<Vec<Snapshot>>> {
         let bulk = volumes.len() >= 2 && volumes.iter().all(|v| check_uuid("volume id", v).is_ok());
+        // Cinder filters by one volume only: the project's snapshots are read page by page and
+        // only those of the volumes asked for are kept (a fleet's wait would otherwise decode every
+        // snapshot of the project for each batch).
+        let wanted: std::collections::HashSet<&str> = volumes.iter().map(String::as_str).collect();
         let all = if bulk {
             self.list_all(
                 "snapshots",
                 &[],
                 &format!("list snapshots of {} volumes", volumes.len()),
-                |s: CinderSnapshot| Some(map_snapshot(s)),
+                |s: CinderSnapshot| {
+                    s.volume_id
+                        .as_deref()
+                        .is_some_and(|v| wanted.contains(v))
+                        .then(|| map_snapshot(s))
+                },
             )
             .await
             .ok()

@@ -23,10 +23,7 @@ use crate::model::{
     ExportRequest, ImportRequest, Mutation, Operation, RuleSpec, ScheduleChange, ScheduleRemoval,
     ScheduleSpec, ShareRequest, SnapshotUpdate, Until,
 };
-use crate::output::{
-    Format, Record, render_check, render_dry_run, render_list, render_one, render_providers,
-    render_rotation,
-};
+use crate::output::{Format, Record, render_dry_run, render_list, render_one, render_providers};
 use crate::provider::{Provider, create_snapshot_once};
 use crate::providers::entry;
 use crate::rotation::plan::Policy;

@@ -252,3 +252,165 @@ pub(super) async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Resul
     ctx.print(&text)?;
     Ok(status as u8)
 }
+
+// Rendering: `rotate` and `check` outputs (the table engine is crate::output's).
+
+use crate::fleet::rotate::RotateReport;
+use crate::output::{grid, json, lines, opt, time, tsv};
+use crate::rotation::{Status, VolumeCheck};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// One volume's rotation rows (snapshot, name, created, action, reasons), newest first.
+fn rotation_rows(v: &crate::fleet::rotate::VolumeReport, hypothetical: bool) -> Vec<Vec<String>> {
+    let mut rows: Vec<(Option<Timestamp>, Vec<String>)> = Vec::new();
+    for k in &v.keep {
+        rows.push((
+            k.entry.created_at,
+            vec![
+                k.entry.id.clone(),
+                opt(&k.entry.name),
+                time(&k.entry.created_at),
+                "keep".into(),
+                k.reasons.join(", "),
+            ],
+        ));
+    }
+    for d in &v.delete {
+        let failed = v.failed.iter().find(|f| f.id == d.id);
+        let (action, detail) = match (hypothetical, failed) {
+            (true, _) => ("would delete", String::new()),
+            (false, Some(f)) => ("failed", f.error.clone()),
+            (false, None) if v.deleted.iter().any(|x| x.id == d.id) => ("deleted", String::new()),
+            (false, None) if v.skipped.iter().any(|x| x.id == d.id) => {
+                ("skipped", "interrupted before it started".to_string())
+            }
+            (false, None) => ("not deleted", String::new()),
+        };
+        rows.push((
+            d.created_at,
+            vec![
+                d.id.clone(),
+                opt(&d.name),
+                time(&d.created_at),
+                action.into(),
+                detail,
+            ],
+        ));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `rotate`: a table per volume, the report as JSON, or the ids deleted (would be, in a dry run).
+pub(super) fn render_rotation(report: &RotateReport, format: Format) -> String {
+    let hypothetical = report.dry_run || report.refused;
+    match format {
+        Format::Json => json(report),
+        Format::Ids => {
+            let ids = report.volumes.iter().flat_map(|v| {
+                if hypothetical { &v.delete } else { &v.deleted }
+                    .iter()
+                    .map(|e| e.id.as_str())
+            });
+            lines(ids)
+        }
+        Format::Table | Format::Tsv | Format::Csv | Format::Html => {
+            let tsv_mode = format == Format::Tsv;
+            let mut tsv_rows: Vec<Vec<String>> = Vec::new();
+            let mut out = String::new();
+            for v in &report.volumes {
+                let verb = if hypothetical {
+                    "would delete"
+                } else {
+                    "delete"
+                };
+                let mark = out.len();
+                out.push_str(&format!(
+                    "volume {}: {} ({}): keep {}, {verb} {}",
+                    crate::text::flatten(&v.volume_id),
+                    if report.dry_run {
+                        "dry run"
+                    } else {
+                        "rotation"
+                    },
+                    report.policy,
+                    v.keep.len(),
+                    v.delete.len()
+                ));
+                if !hypothetical {
+                    out.push_str(&format!(
+                        ", deleted {}, failed {}",
+                        v.deleted.len(),
+                        v.failed.len()
+                    ));
+                }
+                out.push('\n');
+                // Server text (names, ids, error messages) is flattened: it never forges a line.
+                use crate::text::flatten;
+                if let Some(name) = &v.would_create {
+                    out.push_str(&format!("  would create {}\n", flatten(name)));
+                }
+                if let Some(c) = &v.created {
+                    out.push_str(&format!(
+                        "  created {} ({})\n",
+                        flatten(c.name.as_deref().unwrap_or("-")),
+                        flatten(&c.id)
+                    ));
+                }
+                if let Some(e) = &v.error {
+                    out.push_str(&format!("  not rotated: {}\n", flatten(&e.to_string())));
+                }
+                if tsv_mode {
+                    // Scripts get the rows only, each with its volume.
+                    out.truncate(mark);
+                }
+                if v.keep.is_empty() && v.delete.is_empty() {
+                    continue;
+                }
+                let rows = rotation_rows(v, hypothetical);
+                if tsv_mode {
+                    tsv_rows.extend(rows.into_iter().map(|r| {
+                        let mut with_volume = vec![v.volume_id.clone()];
+                        with_volume.extend(r);
+                        with_volume
+                    }));
+                    continue;
+                }
+                out.push_str(&grid(
+                    &["SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"],
+                    &rows,
+                    &["CREATED"],
+                    &["NAME", "REASONS"],
+                ));
+            }
+            if tsv_mode {
+                return tsv(
+                    &["VOLUME", "SNAPSHOT", "NAME", "CREATED", "ACTION", "REASONS"],
+                    &tsv_rows,
+                );
+            }
+            out
+        }
+    }
+}
+
+/// `check -o json|ids`: the status and each volume's newest snapshot and age.
+pub(super) fn render_check(status: Status, checks: &[VolumeCheck], format: Format) -> String {
+    #[derive(Serialize)]
+    struct CheckReport<'a> {
+        status: Status,
+        volumes: &'a [VolumeCheck],
+    }
+    match format {
+        Format::Ids => lines(
+            checks
+                .iter()
+                .filter_map(|c| c.newest.as_ref().map(|n| n.id.as_str())),
+        ),
+        _ => json(&CheckReport {
+            status,
+            volumes: checks,
+        }),
+    }
+}

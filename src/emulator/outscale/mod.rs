@@ -431,201 +431,12 @@ fn authenticate(req: &Req) -> Result<&'static str, Box<Response<Body>>> {
     }
 }
 
-/// `Filters.<key>` as strings.
-/// How one `Filters` key of the spec is answered from an item's JSON (as the API would send it).
-#[derive(Clone, Copy)]
-enum Match {
-    /// The field (a string or a number) is one of the values.
-    One(&'static str),
-    /// The field, a list of strings, holds one of the values.
-    AnyOf(&'static str, &'static str),
-    /// The field of a `LinkedVolumes` entry is one of the values.
-    Linked(&'static str),
-    /// The field is a boolean equal to the value.
-    Flag(&'static str, &'static str),
-    /// The date-time field starts with one of the values (a date or a whole date-time).
-    Prefix(&'static str),
-    /// The date-time field is at or after / at or before the value.
-    From(&'static str),
-    To(&'static str),
-    /// `Tags[].Key`, `Tags[].Value`, or `KEY=VALUE` pairs.
-    TagKey,
-    TagValue,
-    Tag,
-}
-
-/// `FiltersSnapshot` of `outscale.yaml`, every key.
-const SNAPSHOT_FILTERS: &[(&str, Match)] = &[
-    ("AccountAliases", Match::One("AccountAlias")),
-    ("AccountIds", Match::One("AccountId")),
-    ("ClientTokens", Match::One("ClientToken")),
-    ("Descriptions", Match::One("Description")),
-    ("FromCreationDate", Match::From("CreationDate")),
-    (
-        "PermissionsToCreateVolumeAccountIds",
-        Match::AnyOf("PermissionsToCreateVolume", "AccountIds"),
-    ),
-    (
-        "PermissionsToCreateVolumeGlobalPermission",
-        Match::Flag("PermissionsToCreateVolume", "GlobalPermission"),
-    ),
-    ("Progresses", Match::One("Progress")),
-    ("SnapshotIds", Match::One("SnapshotId")),
-    ("States", Match::One("State")),
-    ("TagKeys", Match::TagKey),
-    ("TagValues", Match::TagValue),
-    ("Tags", Match::Tag),
-    ("ToCreationDate", Match::To("CreationDate")),
-    ("VolumeIds", Match::One("VolumeId")),
-    ("VolumeSizes", Match::One("VolumeSize")),
-];
-
-/// `FiltersVolume` of `outscale.yaml`, every key.
-const VOLUME_FILTERS: &[(&str, Match)] = &[
-    ("ClientTokens", Match::One("ClientToken")),
-    ("CreationDates", Match::Prefix("CreationDate")),
-    (
-        "LinkVolumeDeleteOnVmDeletion",
-        Match::Linked("DeleteOnVmDeletion"),
-    ),
-    ("LinkVolumeDeviceNames", Match::Linked("DeviceName")),
-    ("LinkVolumeLinkDates", Match::Linked("LinkDate")),
-    ("LinkVolumeLinkStates", Match::Linked("State")),
-    ("LinkVolumeVmIds", Match::Linked("VmId")),
-    ("SnapshotIds", Match::One("SnapshotId")),
-    ("SubregionNames", Match::One("SubregionName")),
-    ("TagKeys", Match::TagKey),
-    ("TagValues", Match::TagValue),
-    ("Tags", Match::Tag),
-    ("VolumeIds", Match::One("VolumeId")),
-    ("VolumeSizes", Match::One("Size")),
-    ("VolumeStates", Match::One("State")),
-    ("VolumeTypes", Match::One("VolumeType")),
-];
-
-/// `FiltersTag` of `outscale.yaml`, every key.
-const TAG_FILTERS: &[(&str, Match)] = &[
-    ("Keys", Match::One("Key")),
-    ("ResourceIds", Match::One("ResourceId")),
-    ("ResourceTypes", Match::One("ResourceType")),
-    ("Values", Match::One("Value")),
-];
-
-/// The request's `Filters`, checked as the gateway checks them: an object whose keys are all in
-/// `table` (the spec sets `additionalProperties: false`), each a list of values, or one value
-/// for the dates and flags. A key the spec lacks, or a value of the wrong type, is refused.
-fn filters<'a>(
-    body: &'a Value,
-    table: &[(&'static str, Match)],
-) -> Result<Vec<(Match, &'a Value)>, Box<Response<Body>>> {
-    let Some(given) = body.get("Filters") else {
-        return Ok(Vec::new());
-    };
-    let Some(given) = given.as_object() else {
-        return Err(Box::new(err(
-            400,
-            "4108",
-            "InvalidParameterValue",
-            "Filters must be an object",
-        )));
-    };
-    let mut out = Vec::new();
-    for (key, value) in given {
-        let Some((_, how)) = table.iter().find(|(k, _)| k == key) else {
-            return Err(Box::new(err(
-                400,
-                "4045",
-                "InvalidParameterValue",
-                &format!("Filters.{key} is not a parameter of this call"),
-            )));
-        };
-        let scalar = matches!(how, Match::From(_) | Match::To(_) | Match::Flag(..));
-        if scalar == value.is_array() {
-            return Err(Box::new(err(
-                400,
-                "4108",
-                "InvalidParameterValue",
-                &format!("Filters.{key} has the wrong type"),
-            )));
-        }
-        out.push((*how, value));
-    }
-    Ok(out)
-}
-
-/// Whether `item` (its JSON as the API sends it) passes every filter: keys AND, values OR.
-fn passes(item: &Value, filters: &[(Match, &Value)]) -> bool {
-    let listed =
-        |v: &Value, field: &Value| v.as_array().is_some_and(|vs| vs.iter().any(|w| w == field));
-    let tags = |item: &Value| -> Vec<(String, String)> {
-        item["Tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|t| {
-                (
-                    t["Key"].as_str().unwrap_or_default().to_string(),
-                    t["Value"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    let time = |v: &Value| v.as_str().and_then(|t| t.parse::<Timestamp>().ok());
-    filters.iter().all(|(how, want)| match *how {
-        Match::One(f) => listed(want, &item[f]),
-        Match::AnyOf(a, b) => item[a][b]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|x| listed(want, x)),
-        Match::Linked(f) => item["LinkedVolumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|l| listed(want, &l[f])),
-        Match::Flag(a, b) => item[a][b] == **want,
-        Match::Prefix(f) => want.as_array().into_iter().flatten().any(|w| {
-            w.as_str()
-                .is_some_and(|w| item[f].as_str().is_some_and(|x| x.starts_with(w)))
-        }),
-        Match::From(f) => time(&item[f]).zip(time(want)).is_some_and(|(x, w)| x >= w),
-        Match::To(f) => time(&item[f]).zip(time(want)).is_some_and(|(x, w)| x <= w),
-        Match::TagKey => tags(item).iter().any(|(k, _)| listed(want, &json!(k))),
-        Match::TagValue => tags(item).iter().any(|(_, v)| listed(want, &json!(v))),
-        Match::Tag => tags(item)
-            .iter()
-            .any(|(k, v)| listed(want, &json!(format!("{k}={v}")))),
-    })
-}
-
-fn filter(body: &Value, key: &str) -> Option<Vec<String>> {
-    body["Filters"][key].as_array().map(|a| {
-        a.iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
-    })
-}
-
-/// One page of `items`, with the next token (the offset). Only the page is turned into JSON, so
-/// paging through 100,000 snapshots stays cheap.
-fn page<T>(body: &Value, items: &[T], key: &str, json: impl Fn(&T) -> Value) -> Response<Body> {
-    let per = body["ResultsPerPage"]
-        .as_u64()
-        .unwrap_or(100)
-        .clamp(1, 1000) as usize;
-    let start: usize = body["NextPageToken"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("page-"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let end = (start + per).min(items.len());
-    let shown: Vec<Value> = items[start.min(end)..end].iter().map(json).collect();
-    let mut out = json!({ key: shown });
-    if end < items.len() {
-        out["NextPageToken"] = json!(format!("page-{end}"));
-    }
-    ok(out)
-}
+mod exports;
+mod filters;
+mod volumes;
+use exports::*;
+use filters::*;
+use volumes::*;
 
 pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
     let region = match authenticate(req) {
@@ -633,39 +444,6 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         Err(refused) => return *refused,
     };
     w.in_osc_region(region, |w| answer(w, req))
-}
-
-/// Completed exports leave their image in the bucket: `<OsuPrefix><snapshot id>.<format>`.
-fn settle_exports(w: &mut World) {
-    let delay = w.config.delay;
-    let st = &mut w.osc;
-    for e in st.exports.iter_mut().filter(|e| !e.written) {
-        if e.started.elapsed() < delay {
-            continue;
-        }
-        e.written = true;
-        let gib = st
-            .snaps
-            .iter()
-            .find(|s| s.id == e.snapshot)
-            .map_or(1, |s| s.size);
-        let key = format!(
-            "{}{}.{}",
-            e.prefix.as_deref().unwrap_or(""),
-            e.snapshot,
-            e.format
-        );
-        if let Some(b) = st.buckets.get_mut(&e.bucket) {
-            // A qcow2 image of a mostly empty volume: a fraction of its size.
-            b.insert(
-                key,
-                super::oos::StoredObj {
-                    size: (gib << 30) / 8,
-                    original: gib << 30,
-                },
-            );
-        }
-    }
 }
 
 fn answer(w: &mut World, req: &Req) -> Response<Body> {
@@ -710,24 +488,6 @@ fn answer(w: &mut World, req: &Req) -> Response<Body> {
             &format!("The operation '{other}' is not supported by this endpoint."),
         ),
     }
-}
-
-/// `ReadVolumes`.
-fn read_volumes(w: &mut World, body: &Value) -> Response<Body> {
-    let wanted = match filters(body, VOLUME_FILTERS) {
-        Ok(f) => f,
-        Err(refused) => return *refused,
-    };
-    let ids = filter(body, "VolumeIds");
-    let items: Vec<Value> = w
-        .osc
-        .volumes
-        .iter()
-        .filter(|v| ids.as_ref().is_none_or(|ids| ids.contains(&v.id)))
-        .map(|v| volume_json(w, v))
-        .filter(|v| passes(v, &wanted))
-        .collect();
-    page(body, &items, "Volumes", Value::clone)
 }
 
 /// `ReadSnapshots`.
@@ -869,54 +629,6 @@ fn create_tags(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     ok(json!({}))
 }
 
-/// `UpdateVolume`.
-fn update_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
-    let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
-    let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
-        return missing("VolumeId", &id);
-    };
-    if let Some(size) = body["Size"].as_u64() {
-        // A volume only grows (UpdateVolume: "the new size must be greater").
-        if size < w.osc.volumes[i].size {
-            return err(
-                400,
-                "4078",
-                "InvalidParameterValue",
-                "the new size must be greater than the current one",
-            );
-        }
-        if !dry {
-            w.osc.volumes[i].size = size;
-        }
-    }
-    if dry {
-        return ok(json!({}));
-    }
-    ok(json!({"Volume": volume_json(w, &w.osc.volumes[i])}))
-}
-
-/// `DeleteVolume`.
-fn delete_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
-    let id = body["VolumeId"].as_str().unwrap_or_default().to_string();
-    let Some(i) = w.osc.volumes.iter().position(|v| v.id == id) else {
-        return missing("VolumeId", &id);
-    };
-    if w.osc.volumes[i].in_use {
-        return err(
-            409,
-            "6007",
-            "InvalidState",
-            &format!("The volume '{id}' is in use (linked to a VM)."),
-        );
-    }
-    if !dry {
-        // Its snapshots stay: OUTSCALE keeps them when their volume goes.
-        w.osc.volumes.remove(i);
-        w.osc.tags.remove(&id);
-    }
-    ok(json!({}))
-}
-
 /// `UpdateSnapshot`.
 fn update_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
@@ -947,76 +659,6 @@ fn update_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
         }
     }
     ok(json!({"Snapshot": snap_json(w, &w.osc.snaps[i])}))
-}
-
-/// `CreateSnapshotExportTask`.
-fn create_snapshot_export_task(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
-    let id = body["SnapshotId"].as_str().unwrap_or_default().to_string();
-    if !w.osc.snaps.iter().any(|s| s.id == id) {
-        return missing("SnapshotId", &id);
-    }
-    let bucket = body["OsuExport"]["OsuBucket"].as_str().unwrap_or_default();
-    if !w.osc.buckets.contains_key(bucket) {
-        return err(
-            400,
-            "4045",
-            "InvalidParameterValue",
-            &format!("The bucket '{bucket}' does not exist or does not belong to you."),
-        );
-    }
-    let export = Export {
-        id: format!("snap-export-{}", w.hex8()),
-        snapshot: id,
-        bucket: body["OsuExport"]["OsuBucket"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        prefix: body["OsuExport"]["OsuPrefix"].as_str().map(str::to_string),
-        format: body["OsuExport"]["DiskImageFormat"]
-            .as_str()
-            .unwrap_or("qcow2")
-            .to_string(),
-        started: Instant::now(),
-        written: false,
-    };
-    let out = export_json(w, &export);
-    if !dry {
-        w.osc.exports.push(export);
-    }
-    ok(json!({"SnapshotExportTask": out}))
-}
-
-/// `ReadSnapshotExportTasks`.
-fn read_snapshot_export_tasks(w: &mut World, body: &Value) -> Response<Body> {
-    let ids = filter(body, "TaskIds");
-    let snaps = filter(body, "SnapshotIds");
-    let items: Vec<Value> = w
-        .osc
-        .exports
-        .iter()
-        .filter(|e| ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
-        .filter(|e| snaps.as_ref().is_none_or(|s| s.contains(&e.snapshot)))
-        .map(|e| export_json(w, e))
-        .collect();
-    page(body, &items, "SnapshotExportTasks", Value::clone)
-}
-
-fn export_json(w: &World, e: &Export) -> Value {
-    let done = e.started.elapsed() >= w.config.delay;
-    // `OsuPrefix` is a string in the schema: an export without one leaves the key out.
-    let mut osu = json!({"DiskImageFormat": e.format, "OsuBucket": e.bucket});
-    if let Some(prefix) = &e.prefix {
-        osu["OsuPrefix"] = json!(prefix);
-    }
-    json!({
-        "Comment": "",
-        "OsuExport": osu,
-        "Progress": if done { 100 } else { 50 },
-        "SnapshotId": e.snapshot,
-        "State": if done { "completed" } else { "uploading" },
-        "Tags": [],
-        "TaskId": e.id,
-    })
 }
 
 fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
@@ -1117,57 +759,6 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
     let out = snap_json(w, &snap);
     w.osc.snaps.push(snap);
     ok(json!({"Snapshot": out}))
-}
-
-fn create_volume(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
-    if let Some(token) = body["ClientToken"].as_str()
-        && let Some(id) = w.osc.tokens.get(token)
-        && let Some(v) = w.osc.volumes.iter().find(|v| &v.id == id)
-    {
-        return ok(json!({"Volume": volume_json(w, v)}));
-    }
-    let Some(subregion) = body["SubregionName"].as_str().map(str::to_string) else {
-        return err(400, "7000", "MissingParameter", "SubregionName is required");
-    };
-    let snapshot = body["SnapshotId"].as_str().map(str::to_string);
-    let min = match &snapshot {
-        Some(id) => match w.osc.snaps.iter().find(|s| &s.id == id) {
-            Some(s) if Instant::now() >= s.ready_at => s.size,
-            Some(_) => return err(409, "6003", "InvalidState", "the snapshot is not completed"),
-            None => {
-                return missing("SnapshotId", id);
-            }
-        },
-        None => 1,
-    };
-    let size = body["Size"].as_u64().unwrap_or(min);
-    if size < min {
-        return err(
-            400,
-            "4125",
-            "InvalidParameterValue",
-            "the volume is smaller than the snapshot",
-        );
-    }
-    if dry {
-        return ok(json!({}));
-    }
-    let vol = OscVolume {
-        id: format!("vol-{}", w.hex8()),
-        size,
-        subregion,
-        created_at: w.now(),
-        ready_at: w.ready_at(),
-        in_use: false,
-        snapshot_id: snapshot,
-        token: body["ClientToken"].as_str().map(str::to_string),
-    };
-    if let Some(token) = body["ClientToken"].as_str() {
-        w.osc.tokens.insert(token.to_string(), vol.id.clone());
-    }
-    let out = volume_json(w, &vol);
-    w.osc.volumes.push(vol);
-    ok(json!({"Volume": out}))
 }
 
 /// The words `Snapshot.State` takes (`outscale.yaml`).

@@ -163,7 +163,7 @@ pub struct Volume {
     /// Tags (OUTSCALE) or metadata (PowerVC/Cinder); empty where the provider has none.
     pub tags: std::collections::BTreeMap<String, String>,
     /// Description (EFS, PowerVC; OUTSCALE's `Description` tag): read to recognise the volumes
-    /// a restore drill made (`fleet/drill.rs`), not printed.
+    /// a restore drill made (`fleet/drill/`), not printed.
     #[serde(skip)]
     pub description: Option<String>,
 }

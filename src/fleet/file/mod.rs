@@ -83,7 +83,7 @@ pub struct Policy {
     #[serde(default)]
     pub hook_env: Vec<String>,
     /// Restore drills: on their own cadence, restore the newest owned snapshot of some selected
-    /// volumes, verify, measure and delete the restored volume (`fleet/drill.rs`).
+    /// volumes, verify, measure and delete the restored volume (`fleet/drill/`).
     pub drill: Option<Drill>,
     /// Copies of every owned snapshot in other Regions, each with its own retention there
     /// (OUTSCALE: export → pre-signed URL → import; `fleet/copy/`).

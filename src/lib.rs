@@ -2,21 +2,18 @@
 //! NAS-HA, 3DS OUTSCALE and IBM PowerVC through one command-line interface.
 //!
 //! The binary is a thin shell over [`commands::run`]. The library surface is what the binary, the
-//! integration tests and the benches use: the command tree ([`cli`], [`commands`]), the provider
+//! integration tests and the benches use: the command tree ([`commands`]: the clap tree in `commands::cli`, each command's arguments beside its handler), the provider
 //! trait and its implementations ([`provider`], [`providers`], [`kind`], [`model`]), fleet mode
 //! ([`fleet`], [`rotation`], [`lock`]), configuration and errors ([`config`], [`error`]), the
-//! emulator ([`emulator`]), completion ([`complete`]) and [`text`]. The transport (`http`), output
+//! emulator ([`emulator`]) and [`text`]. The transport (`http`), output
 //! rendering, selections, waiting, batches, signals and the demo are private to the crate.
 
 #![warn(missing_docs)]
 
 pub(crate) mod batch;
-pub mod cli;
 pub mod commands;
-pub mod complete;
 pub mod config;
 pub(crate) mod connect;
-pub(crate) mod demo;
 pub mod emulator;
 pub mod error;
 pub mod fleet;

@@ -3,7 +3,7 @@
 
 use clap::{CommandFactory, Parser};
 
-use snapctl::cli::Cli;
+use snapctl::commands::cli::Cli;
 use snapctl::config::Env;
 use snapctl::error::Exit;
 use snapctl::text::{MAX_LINE, one_line};
@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
     tune_allocator();
     // `COMPLETE=bash snapctl` prints the dynamic completion script; with it installed, the shell
     // calls back here to complete values such as profile names. Does nothing otherwise.
-    clap_complete::CompleteEnv::with_factory(snapctl::complete::command).complete();
+    clap_complete::CompleteEnv::with_factory(snapctl::commands::complete::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

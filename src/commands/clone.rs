@@ -1,6 +1,8 @@
 //! `clone` (from a snapshot, or from volumes as they are now) and `revert`.
 
+use super::cli::*;
 use super::*;
+use clap::Args;
 
 pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Result<()> {
     let p = ctx.provider.as_ref();
@@ -171,4 +173,58 @@ fn confirm_revert(kind: ProviderKind, volume: &str, snapshot: &str) -> Result<()
         ),
         refused,
     )
+}
+
+/// `clone …`
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// Volume the snapshot belongs to; without --snapshot, the volume(s) to clone as they are now
+    /// (PowerVC: repeat for one consistent copy of several volumes).
+    #[arg(
+        long = "volume",
+        value_name = "ID",
+        required_unless_present = "snapshot"
+    )]
+    pub volumes: Vec<String>,
+    /// Snapshot to clone.
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Where to create the volume (OUTSCALE subregion, e.g. eu-west-2a) [default: the source's].
+    #[arg(long)]
+    pub subregion: Option<String>,
+    /// Volume type (OUTSCALE: standard, gp2, io1; PowerVC: a volume type name or id).
+    #[arg(long)]
+    pub volume_type: Option<String>,
+    /// Provisioned IOPS (OUTSCALE io1).
+    #[arg(long, value_parser = positive::<u32>, allow_negative_numbers = true)]
+    pub iops: Option<u32>,
+    /// Name of the new volume.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Description of the new volume.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Size of the new volume in GiB [default: the parent volume's].
+    #[arg(long, value_name = "GIB", value_parser = positive::<u64>, allow_negative_numbers = true)]
+    pub size: Option<u64>,
+    /// Wait until the new volume is available.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `revert …`
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// Volume to revert.
+    #[arg(long)]
+    pub volume: String,
+    /// Snapshot to revert to.
+    #[arg(long)]
+    pub snapshot: String,
+    /// Confirm: data written since the snapshot is lost.
+    #[arg(long)]
+    pub yes: bool,
+    /// Wait until the volume is available again.
+    #[arg(long)]
+    pub wait: bool,
 }

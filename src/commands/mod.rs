@@ -9,10 +9,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{
-    CheckArgs, Cli, CloneArgs, CloudCmd, Command, RevertArgs, RotateArgs, ScheduleCmd, SnapshotCmd,
-    VolumeCmd,
-};
+use self::cli::{Cli, CloudCmd, Command, ScheduleCmd, SnapshotCmd, VolumeCmd};
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
 use crate::error::{Error, Outcome, Result};
 use crate::fleet::rotate::RotateOptions;
@@ -45,7 +42,7 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    fn new(g: &crate::cli::Global, colours: bool) -> Self {
+    fn new(g: &crate::commands::cli::Global, colours: bool) -> Self {
         Out {
             format: g.output,
             jq: g
@@ -162,7 +159,7 @@ where
 /// The `--filter/--sort/--limit` of a list of `items`, checked before any request.
 fn selection(
     items: crate::select::Items,
-    a: &crate::cli::SelectArgs,
+    a: &crate::commands::cli::SelectArgs,
 ) -> Result<crate::select::Selection> {
     crate::select::Selection::parse_for(
         items,
@@ -199,7 +196,10 @@ fn confirm(question: &str, refused: impl Fn() -> Error) -> Result<()> {
     }
 }
 
+pub mod cli;
 mod clone;
+pub mod complete;
+pub(crate) mod demo;
 mod emulator;
 mod policy;
 mod rotate;
@@ -214,7 +214,8 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8> {
     crate::interrupt::install();
     let plugin = matches!(
         cli.command,
-        Command::Cloud(CloudCmd::Check(_)) | Command::Policy(crate::cli::PolicyCmd::Check(_))
+        Command::Cloud(CloudCmd::Check(_))
+            | Command::Policy(crate::commands::cli::PolicyCmd::Check(_))
     );
     if plugin {
         // A monitoring plugin answers within its deadline (`--timeout`, default 50 s: below the
@@ -253,7 +254,7 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     if g.output.report_only()
         && !matches!(
             cli.command,
-            Command::Policy(crate::cli::PolicyCmd::Report(_))
+            Command::Policy(crate::commands::cli::PolicyCmd::Report(_))
         )
     {
         return Err(Error::Usage {
@@ -278,9 +279,11 @@ pub(crate) async fn run_command(mut cli: Cli, env: Env) -> Result<u8> {
     let command = match cli.command {
         Command::Cloud(command) => command,
         Command::Demo => {
-            return crate::demo::walk_through(&env, |cli, env| Box::pin(run_command(cli, env)))
-                .await
-                .map(|()| 0);
+            return crate::commands::demo::walk_through(&env, |cli, env| {
+                Box::pin(run_command(cli, env))
+            })
+            .await
+            .map(|()| 0);
         }
         Command::Emulator(a) => return emulator::serve(&a).await.map(|()| 0),
         Command::Completions { shell } => return completions(shell).map(|()| 0),
@@ -318,7 +321,7 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
 
 /// `providers`: what each provider offers. The config file is still read, so a broken one is
 /// reported, but no provider is needed.
-fn providers(g: &crate::cli::Global, env: Env) -> Result<()> {
+fn providers(g: &crate::commands::cli::Global, env: Env) -> Result<()> {
     resolve(&g.opts(), env, false)?;
     let text = render_providers(g.output);
     let text = match &g.jq {
@@ -374,7 +377,7 @@ pub(crate) struct Connected {
 /// client (rate limit, TLS, dry run), the provider. Warnings about exposed credentials or a
 /// re-pointed profile go to stderr whatever `-q` says, also when the connection fails.
 pub(crate) async fn connect(
-    g: &crate::cli::Global,
+    g: &crate::commands::cli::Global,
     opts: crate::config::GlobalOpts,
     env: Env,
     check: impl FnOnce(ProviderKind) -> Result<()>,
@@ -582,7 +585,7 @@ async fn dispatch(ctx: &Ctx, settings: &Settings, command: CloudCmd) -> Result<u
 
 /// `volume list`: JSON, ids and TSV are written a thousand rows at a time (byte for byte the
 /// same document), so the text of a large account is never held whole beside its volumes.
-async fn list_volumes(ctx: &Ctx, select: &crate::cli::SelectArgs) -> Result<()> {
+async fn list_volumes(ctx: &Ctx, select: &crate::commands::cli::SelectArgs) -> Result<()> {
     let sel = selection(crate::select::Items::Volumes, select)?;
     let mut all: Vec<_> = ctx
         .provider

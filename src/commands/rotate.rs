@@ -1,8 +1,10 @@
 //! `rotate` and `check`: flags and profile merged into options for the rotation runner and the
 //! monitoring plugin.
 
+use super::cli::*;
 use super::*;
 use crate::rotation::plan::CalendarSpan;
+use clap::Args;
 
 /// The candidate prefix: flag > profile > `snapctl-`; an empty one needs `--all-names`.
 fn prefix(flag: Option<String>, profile: Option<&RotateConfig>, all_names: bool) -> Result<String> {
@@ -53,7 +55,7 @@ fn keep_rules(a: &RotateArgs, prof: Option<&RotateConfig>) -> Result<Policy> {
         match (flag, prof.and_then(f)) {
             (Some(n), _) => Ok(Some(n)),
             (None, None) => Ok(None),
-            (None, Some(n)) => crate::cli::keep_count(&n.to_string())
+            (None, Some(n)) => crate::commands::cli::keep_count(&n.to_string())
                 .map(Some)
                 .map_err(|reason| Error::Config {
                     message: format!("invalid {key} {n} in profile: {reason}"),
@@ -413,4 +415,104 @@ pub(super) fn render_check(status: Status, checks: &[VolumeCheck], format: Forma
             volumes: checks,
         }),
     }
+}
+
+/// `rotate …`; unset options fall back to the profile's `[profiles.NAME.rotate]` table.
+#[derive(Debug, Args, Default)]
+pub struct RotateArgs {
+    /// Volume to rotate (repeatable).
+    #[arg(long = "volume", value_name = "ID")]
+    pub volumes: Vec<String>,
+    /// Rotate every volume of the service/account.
+    #[arg(long)]
+    pub all_volumes: bool,
+    /// Take a snapshot named <prefix><UTC YYYYMMDDTHHMMSSZ> first.
+    #[arg(long)]
+    pub create: bool,
+    /// Only manual snapshots whose name starts with this are candidates [default: snapctl-].
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Allow an empty --prefix (every manual snapshot becomes a candidate).
+    #[arg(long)]
+    pub all_names: bool,
+    /// Keep the N newest.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_last: Option<usize>,
+    /// Keep the newest of each of the N most recent hours.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_hourly: Option<usize>,
+    /// Keep the newest of each of the N most recent days.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_daily: Option<usize>,
+    /// Keep the newest of each of the N most recent ISO weeks.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_weekly: Option<usize>,
+    /// Keep the newest of each of the N most recent months.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_monthly: Option<usize>,
+    /// Keep the newest of each of the N most recent years.
+    #[arg(long, value_name = "N", value_parser = keep_count, allow_negative_numbers = true)]
+    pub keep_yearly: Option<usize>,
+    /// Keep everything younger than this, measured from the newest snapshot. restic's grammar:
+    /// 1y2m3d4h, where m is MONTHS (there are no minutes): 1m is one month.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within: Option<CalendarSpan>,
+    /// Keep the newest of each hour within SPAN of the newest snapshot (restic's grammar).
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_hourly: Option<CalendarSpan>,
+    /// Keep the newest of each day within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_daily: Option<CalendarSpan>,
+    /// Keep the newest of each ISO week within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_weekly: Option<CalendarSpan>,
+    /// Keep the newest of each month within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_monthly: Option<CalendarSpan>,
+    /// Keep the newest of each year within SPAN of the newest snapshot.
+    #[arg(long, value_parser = span, value_name = "SPAN")]
+    pub keep_within_yearly: Option<CalendarSpan>,
+    /// Refuse (exit 9) when the plan would delete more than this [default: 50].
+    #[arg(long, value_name = "N", value_parser = count::<usize>, allow_negative_numbers = true)]
+    pub max_delete: Option<usize>,
+    /// Volumes processed at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = positive::<usize>, allow_negative_numbers = true)]
+    pub concurrency: Option<usize>,
+    /// Wait for the new snapshot to be usable before deleting anything, and for deletions to finish.
+    #[arg(long)]
+    pub wait: bool,
+    /// Zone the hour/day/week/month/year buckets are cut in [default: UTC].
+    #[arg(long, value_name = "IANA_NAME")]
+    pub timezone: Option<String>,
+    /// Wait this long for another run's lock instead of exiting 8.
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION")]
+    pub lock_wait: Option<Duration>,
+}
+
+/// `check …`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Volume to check (repeatable).
+    #[arg(long = "volume", value_name = "ID")]
+    pub volumes: Vec<String>,
+    /// Check every volume.
+    #[arg(long)]
+    pub all_volumes: bool,
+    // The values are checked by the command, not by clap, so that a bad one is the plugin's
+    // UNKNOWN (exit 3), as the monitoring-plugin guidelines want, rather than a usage exit 2.
+    /// CRITICAL when the newest snapshot is older than this (required).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub max_age: Option<String>,
+    /// WARNING when the newest snapshot is older than this (at most --max-age).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub warn_age: Option<String>,
+    /// CRITICAL when fewer snapshots than this exist [default: 1].
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub min_count: Option<String>,
+    /// Only manual snapshots whose name starts with this count [default: the profile's rotate prefix, else snapctl-].
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Allow an empty --prefix.
+    #[arg(long)]
+    pub all_names: bool,
 }

@@ -1,6 +1,8 @@
 //! `schedule list|add|remove`: provider-side snapshot schedules and policies.
 
+use super::cli::*;
 use super::*;
+use clap::{Args, Subcommand};
 
 /// Run one `schedule` subcommand.
 pub(super) async fn dispatch(ctx: &Ctx, settings: &Settings, cmd: ScheduleCmd) -> Result<()> {
@@ -80,7 +82,7 @@ async fn finish_schedule_change(
 
 /// `schedule add` flags → the provider-neutral spec (`--prefix/--keep/--cron` is one rule,
 /// each `--rule PREFIX:KEEP:CRON` another).
-fn schedule_spec(a: &crate::cli::ScheduleAddArgs) -> Result<ScheduleSpec> {
+fn schedule_spec(a: &crate::commands::cli::ScheduleAddArgs) -> Result<ScheduleSpec> {
     let mut rules = Vec::new();
     if let (Some(prefix), Some(keep)) = (&a.prefix, a.keep) {
         rules.push(RuleSpec {
@@ -116,4 +118,70 @@ fn schedule_spec(a: &crate::cli::ScheduleAddArgs) -> Result<ScheduleSpec> {
         rules,
         name: a.name.clone(),
     })
+}
+
+/// `schedule …`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// List the schedules of a volume.
+    List {
+        /// Volume id.
+        #[arg(long)]
+        volume: String,
+        /// Also the service's other policies (EFS).
+        #[arg(long)]
+        all: bool,
+        /// What to print (name and state filters, sort by name, id or state).
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Enable a schedule (NAS-HA: a frequency; EFS: a snapshot policy attached to the share).
+    Add(ScheduleAddArgs),
+    /// Disable a schedule (NAS-HA: a frequency; EFS: attach the default policy instead).
+    Remove {
+        /// Volume id.
+        #[arg(long)]
+        volume: String,
+        /// Frequency to disable (NAS-HA).
+        #[arg(long)]
+        every: Option<String>,
+        /// Policy to attach instead of the service's default (EFS).
+        #[arg(long, value_name = "POLICY_ID")]
+        to: Option<String>,
+        /// Wait until the change is applied.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `schedule add …`
+#[derive(Debug, Args)]
+pub struct ScheduleAddArgs {
+    /// Volume id.
+    #[arg(long)]
+    pub volume: String,
+    /// NAS-HA: hour-1, hour-6, day-1, day-2, day-3, day-7. EFS shorthand: hour, day, week.
+    #[arg(long)]
+    pub every: Option<String>,
+    /// Time for the EFS shorthand: HH:MM (or :MM hourly); weekly means Sundays.
+    #[arg(long, value_name = "HH:MM")]
+    pub at: Option<String>,
+    /// EFS: name prefix of the snapshots the rule takes.
+    #[arg(long, requires = "keep")]
+    pub prefix: Option<String>,
+    /// EFS: how many of them the rule keeps.
+    #[arg(long, value_name = "N", requires = "prefix", value_parser = count::<u32>, allow_negative_numbers = true)]
+    pub keep: Option<u32>,
+    /// EFS: when, as 'MIN HOUR DAY-OF-MONTH MONTH DAY-OF-WEEK' (e.g. '30 2 * * *').
+    #[arg(long, requires = "prefix", conflicts_with = "every")]
+    pub cron: Option<String>,
+    /// EFS: a whole rule 'PREFIX:KEEP:CRON' (repeatable, 4 rules at most per policy).
+    #[arg(long = "rule", value_name = "PREFIX:KEEP:CRON")]
+    pub rules: Vec<String>,
+    /// EFS: policy name [default: snapctl-<share>-<UTC time>].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Wait until the change is applied.
+    #[arg(long)]
+    pub wait: bool,
 }

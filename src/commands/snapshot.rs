@@ -1,6 +1,8 @@
 //! `snapshot list|show|create|delete|hold|update|share|unshare|export|import`.
 
+use super::cli::*;
 use super::*;
+use clap::{Args, Subcommand};
 
 /// `--expires`: a date (`2026-12-31`), an RFC 3339 time, or a duration from now (`7d`).
 fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
@@ -39,7 +41,11 @@ fn parse_expiry(text: &str) -> Result<jiff::Timestamp> {
 /// `snapshot list`. JSON, ids and TSV are written page by page as the API answers (memory does not grow
 /// with the number of snapshots), filtered page by page; a table needs every row for its
 /// widths (it keeps their text only), and --sort every page before the first line.
-async fn list(ctx: &Ctx, volume: Option<&str>, select: &crate::cli::SelectArgs) -> Result<()> {
+async fn list(
+    ctx: &Ctx,
+    volume: Option<&str>,
+    select: &crate::commands::cli::SelectArgs,
+) -> Result<()> {
     let p = ctx.provider.as_ref();
     let sel = super::selection(crate::select::Items::Snapshots, select)?;
     let limit = sel.limit.unwrap_or(usize::MAX);
@@ -416,7 +422,7 @@ async fn delete_snapshots(
     deletion_outcome(&results, errors, targets.len())
 }
 
-async fn share(ctx: &Ctx, a: crate::cli::ShareArgs, remove: bool) -> Result<()> {
+async fn share(ctx: &Ctx, a: crate::commands::cli::ShareArgs, remove: bool) -> Result<()> {
     // Making data public cannot be taken back from whoever copied it meanwhile: ask, like revert.
     // A dry run is how one previews it, so it does not ask.
     let offered = entry(ctx.provider.kind()).capabilities.share == crate::kind::Support::Yes;
@@ -461,6 +467,147 @@ fn parse_tags(raw: &[String]) -> Result<Vec<(String, String)>> {
         seen.insert(k.to_string(), v.to_string());
     }
     Ok(seen.into_iter().collect())
+}
+
+/// `snapshot …`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// List snapshots of a volume (of every volume without --volume).
+    List {
+        /// Volume id.
+        #[arg(long)]
+        volume: Option<String>,
+        /// What to print.
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Show one snapshot.
+    Show {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+    },
+    /// Take a snapshot.
+    Create {
+        /// Volume to snapshot.
+        #[arg(long)]
+        volume: String,
+        /// Snapshot name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Snapshot description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Let the provider delete it by itself at this date (2026-12-31, RFC 3339) or after this
+        /// long (7d) (NAS-HA).
+        #[arg(long, value_name = "DATE|DURATION")]
+        expires: Option<String>,
+        /// Tag KEY=VALUE (repeatable; OUTSCALE tags, PowerVC metadata).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Snapshot an attached (in-use) volume anyway, crash-consistent (PowerVC).
+        #[arg(long)]
+        force: bool,
+        /// Wait until the snapshot is available.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Delete snapshots.
+    Delete {
+        /// Snapshot ids; `-` reads them from stdin, one per line, as `-o ids` or `-o tsv` print
+        /// them (ID, or ID<TAB>VOLUME…: the volume of each line wins over --volume).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Their volume.
+        #[arg(long)]
+        volume: Option<String>,
+        /// Wait until each snapshot is gone.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Turn an automatic (policy) snapshot into a manual one; prints it under its new id (EFS).
+    Hold {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+    },
+    /// Rename or redescribe a snapshot (EFS, PowerVC; OUTSCALE: the name only).
+    Update {
+        /// Snapshot id.
+        id: String,
+        /// Its volume.
+        #[arg(long)]
+        volume: Option<String>,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Let other accounts (or everyone) create volumes from a snapshot (OUTSCALE).
+    Share(ShareArgs),
+    /// Take back what `snapshot share` gave (OUTSCALE).
+    Unshare(ShareArgs),
+    /// Export a snapshot to an object-storage bucket (OUTSCALE).
+    Export {
+        /// Snapshot id.
+        id: String,
+        /// Destination bucket (yours).
+        #[arg(long)]
+        bucket: String,
+        /// Object key prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Image format.
+        #[arg(long, default_value = "qcow2", value_parser = ["qcow2", "raw"])]
+        format: String,
+        /// Wait until the export is complete.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Create a snapshot from an exported image (OUTSCALE).
+    Import {
+        /// Pre-signed URL of the image.
+        #[arg(long)]
+        file_location: String,
+        /// Image size in bytes (at least the original volume's).
+        #[arg(long, value_name = "BYTES", value_parser = count::<u64>, allow_negative_numbers = true)]
+        size: u64,
+        /// Name (the Name tag).
+        #[arg(long)]
+        name: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Wait until the snapshot is completed.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// `snapshot share|unshare`
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Snapshot id.
+    pub id: String,
+    /// Account id (repeatable).
+    #[arg(
+        long = "account",
+        value_name = "ID",
+        required_unless_present = "public"
+    )]
+    pub accounts: Vec<String>,
+    /// Everyone (share) / no longer everyone (unshare).
+    #[arg(long)]
+    pub public: bool,
+    /// Confirm `share --public`: anyone can then make a volume from the snapshot's data.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

@@ -269,7 +269,7 @@ pub(super) struct Pushable {
 /// `policy apply`, then its metrics pushed (`--push-url`, `metrics_push_url`) whatever the run's
 /// end: the whole group (PUT) after a run with a report, only `snapctl_apply_exit_code` (POST,
 /// the last full metrics stay) after one that ended before it had one.
-pub(super) async fn apply(f: &Fleet<'_>, a: crate::cli::PolicyApplyArgs) -> Result<u8> {
+pub(super) async fn apply(f: &Fleet<'_>, a: crate::commands::cli::PolicyApplyArgs) -> Result<u8> {
     use crate::fleet::push;
     if let Some(url) = &a.push_url {
         push::target(url, "check")?;
@@ -320,7 +320,7 @@ pub(super) async fn apply(f: &Fleet<'_>, a: crate::cli::PolicyApplyArgs) -> Resu
 }
 pub(super) async fn apply_run(
     f: &Fleet<'_>,
-    a: crate::cli::PolicyApplyArgs,
+    a: crate::commands::cli::PolicyApplyArgs,
     seen: &mut Pushable,
 ) -> Result<u8> {
     let (g, env) = (f.g, &f.env);

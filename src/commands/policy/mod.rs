@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::*;
-use crate::cli::{PolicyCmd, PolicyRunArgs};
+pub(super) mod args;
 use crate::fleet::plan::{Compiled, FleetPlan, PLAN_SCHEMA};
 use crate::fleet::run::{self, RunReport, Target};
+pub use args::{PolicyCmd, PolicyRunArgs};
 
 mod apply;
 mod check;
@@ -62,7 +63,7 @@ pub(super) fn load_checked(
     };
     crate::fleet::file::load_with_profiles(file, Some((&names, &source)))
 }
-fn load(g: &crate::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
+fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
     let checked = load_checked(&a.file, g.config.as_deref(), env)?;
     let mut compiled = crate::fleet::plan::compile(&checked)?;
     for c in &mut compiled {
@@ -173,7 +174,7 @@ fn at(a: &PolicyRunArgs) -> jiff::Timestamp {
 /// output (the same path as every other command's), and each connection's request counter for
 /// `-v`'s closing line.
 struct Fleet<'a> {
-    g: &'a crate::cli::Global,
+    g: &'a crate::commands::cli::Global,
     env: Env,
     out: super::Out,
     sent: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicU64>>>,
@@ -201,7 +202,7 @@ impl Fleet<'_> {
 }
 /// A `policy` command. `validate` reads the file alone; the others connect once per account.
 /// `policy check` is a monitoring plugin: whatever keeps it from judging is UNKNOWN (exit 3).
-pub(super) async fn run(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+pub(super) async fn run(g: &crate::commands::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
     let is_check = matches!(cmd, PolicyCmd::Check(_));
     match run_counted(g, env, cmd).await {
         Err(e) if is_check => {
@@ -256,7 +257,11 @@ fn render_validate(
     out
 }
 /// A policy command, with what it cost the APIs on stderr under `-v`.
-pub(super) async fn run_counted(g: &crate::cli::Global, env: Env, cmd: PolicyCmd) -> Result<u8> {
+pub(super) async fn run_counted(
+    g: &crate::commands::cli::Global,
+    env: Env,
+    cmd: PolicyCmd,
+) -> Result<u8> {
     let started = std::time::Instant::now();
     let f = Fleet {
         g,

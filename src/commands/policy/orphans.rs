@@ -22,7 +22,10 @@ pub(super) fn distinct(
     }
     (ok, errors)
 }
-pub(super) async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> Result<u8> {
+pub(super) async fn orphans(
+    f: &Fleet<'_>,
+    a: crate::commands::cli::PolicyOrphansArgs,
+) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
     let loaded = load(g, &file_only(&a.file, vec![]), env)?;
     let known: std::collections::BTreeSet<String> = loaded
@@ -80,7 +83,7 @@ pub(super) async fn orphans(f: &Fleet<'_>, a: crate::cli::PolicyOrphansArgs) -> 
     }
     Ok(0)
 }
-pub(super) async fn adopt(f: &Fleet<'_>, a: crate::cli::PolicyAdoptArgs) -> Result<u8> {
+pub(super) async fn adopt(f: &Fleet<'_>, a: crate::commands::cli::PolicyAdoptArgs) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
     let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), env)?;
     let i = loaded.chosen[0];

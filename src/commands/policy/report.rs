@@ -3,7 +3,7 @@
 use super::*;
 
 /// `policy report`: the coverage of a past window, from the history and the clouds now.
-pub(super) async fn report(f: &Fleet<'_>, a: crate::cli::PolicyReportArgs) -> Result<u8> {
+pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportArgs) -> Result<u8> {
     use crate::fleet::coverage;
     let (g, env) = (f.g, &f.env);
     if matches!(g.output, Format::Ids | Format::Tsv) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use clap_complete::engine::CompletionCandidate;
 
-use crate::cli::Cli;
+use crate::commands::cli::Cli;
 use crate::config::Env;
 
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
@@ -62,7 +62,7 @@ fn value_of(words: &[String], names: &[&str]) -> Option<String> {
 
 /// The global options of the line being completed, parsed as clap parses them (environment
 /// defaults included), on a command that needs nothing else.
-fn global(words: &[String]) -> Option<crate::cli::Global> {
+fn global(words: &[String]) -> Option<crate::commands::cli::Global> {
     let mut argv = vec!["snapctl".to_string()];
     for (names, flag) in [
         (&["-p", "--provider"][..], "--provider"),

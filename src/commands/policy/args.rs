@@ -1,6 +1,11 @@
 //! `snapctl policy …`: fleet mode's subcommands and their arguments.
 
-use super::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::commands::cli::*;
 
 /// `policy …`
 #[derive(Debug, Clone, Subcommand)]

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 
-use crate::cli::Cli;
+use crate::commands::cli::Cli;
 use crate::config::Env;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::error::{Error, Result};

@@ -1,5 +1,8 @@
 //! `rotate` and `check`: flags and profile merged into options for the rotation runner and the
 //! monitoring plugin.
+//!
+//! The argument docs are `--help` texts, where `<name>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use super::cli::*;
 use super::*;

@@ -1,4 +1,7 @@
 //! `schedule list|add|remove`: provider-side snapshot schedules and policies.
+//!
+//! The argument docs are `--help` texts, where `<name>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use super::cli::*;
 use super::*;

@@ -1,4 +1,7 @@
 //! `snapshot list|show|create|delete|hold|update|share|unshare|export|import`.
+//!
+//! The argument docs are `--help` texts, where `<name>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use super::cli::*;
 use super::*;

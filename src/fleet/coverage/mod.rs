@@ -2,7 +2,7 @@
 //!
 //! **History.** Each `apply` writes its report to `<history_dir>/run-<UTC time>-<random>.json`
 //! (the time is the run's planning time: `--at` in simulations) and deletes the files older than
-//! `history_keep` [400d]. Pruned snapshots are gone from the clouds; the history remembers that
+//! `history_keep` \[400d\]. Pruned snapshots are gone from the clouds; the history remembers that
 //! they were taken, and that the policy deleted them.
 //!
 //! **Coverage.** For each policy and volume, each tick of the cadence in the window is:
@@ -36,7 +36,7 @@ const PREFIX: &str = "run-";
 
 /// Record a run's report in the history directory (private, created if needed), then delete the
 /// runs older than `keep` seconds before `at`. The report is trimmed to what the history needs
-/// ([`trimmed`]): a run that changed nothing is a few hundred bytes, whatever the fleet's size.
+/// (`trimmed`): a run that changed nothing is a few hundred bytes, whatever the fleet's size.
 pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Result<()> {
     crate::lock::private_dir(dir, "history directory", "history_dir")?;
     let name = format!(

@@ -332,14 +332,28 @@ async fn run_account(
         .into_iter()
         .map(|((i, j), run)| (i, j, run))
         .collect();
-    // Drills come after the account's snapshots are taken, so a drill restores the newest; the
-    // policies of an account drill at once, each its volumes one after the other.
+    let p = p.as_ref();
+    let drills = drill_account(compiled, plans, p, opts, now).await;
+    // Copies come last: this run's snapshots are among what they copy.
+    let copies = copy_account(compiled, plans, copy_volumes, p, opts, now).await;
+    (runs, drills, copies)
+}
+
+/// An account's drills, once its snapshots are taken (so a drill restores the newest): its
+/// policies drill at once, each its volumes one after the other.
+async fn drill_account(
+    compiled: &[Compiled],
+    plans: &[(usize, PolicyPlan)],
+    p: &dyn crate::provider::Provider,
+    opts: &ApplyOptions,
+    now: Timestamp,
+) -> Vec<(usize, super::drill::Outcome)> {
     let drill_opts = super::drill::Options {
         wait: opts.wait.clone(),
         lock_dir: opts.lock_dir.clone(),
         lock_wait: opts.lock_wait,
     };
-    let drills = futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
+    futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
         if plan.error.is_some() || plan.refused.is_some() {
             return None;
         }
@@ -347,45 +361,40 @@ async fn run_account(
             return None;
         }
         let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
-        let (p, drill_opts) = (p.clone(), &drill_opts);
+        let drill_opts = &drill_opts;
         Some(async move {
-            let outcome = super::drill::carry_out(
-                p.as_ref(),
-                c,
-                &plan.drills,
-                &plan.drill_cleanups,
-                drill_opts,
-                now,
-            )
-            .await;
+            let outcome =
+                super::drill::carry_out(p, c, &plan.drills, &plan.drill_cleanups, drill_opts, now)
+                    .await;
             (*i, outcome)
         })
     }))
-    .await;
-    // Copies come last: this run's snapshots are among what they copy.
-    let copies = futures_util::future::join_all(plans.iter().zip(copy_volumes).filter_map(
+    .await
+}
+
+/// An account's copies in other Regions, each policy's over every volume it selected.
+async fn copy_account(
+    compiled: &[Compiled],
+    plans: &[(usize, PolicyPlan)],
+    copy_volumes: Vec<Vec<String>>,
+    p: &dyn crate::provider::Provider,
+    opts: &ApplyOptions,
+    now: Timestamp,
+) -> Vec<(usize, super::copy::Outcome)> {
+    futures_util::future::join_all(plans.iter().zip(copy_volumes).filter_map(
         |((i, plan), volumes)| {
             if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
                 return None;
             }
             let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
-            let (p, opts) = (p.clone(), &opts);
             Some(async move {
-                let outcome = super::copy::carry_out(
-                    p.as_ref(),
-                    c,
-                    &volumes,
-                    &opts.wait,
-                    &opts.lock_dir,
-                    now,
-                )
-                .await;
+                let outcome =
+                    super::copy::carry_out(p, c, &volumes, &opts.wait, &opts.lock_dir, now).await;
                 (*i, outcome)
             })
         },
     ))
-    .await;
-    (runs, drills, copies)
+    .await
 }
 
 /// Carry a plan out, account by account at once: each account plans its policies (or takes them

@@ -446,6 +446,23 @@ pub fn humanize(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_a_dry_run_stop_becomes_an_outcome() {
+        let stop = WouldSend {
+            request: "DELETE http://127.0.0.1:1/v1/x".into(),
+            checked_by_provider: false,
+        };
+        assert!(matches!(
+            Outcome::of(Err::<(), _>(Error::DryRunStop(stop.clone()))),
+            Ok(Outcome::WouldSend(w)) if w == stop
+        ));
+        assert!(matches!(Outcome::of(Ok(7)), Ok(Outcome::Done(7))));
+        assert!(matches!(
+            Outcome::<()>::of(Err(Error::usage("no"))),
+            Err(Error::Usage { .. })
+        ));
+    }
+
     fn api(status: u16) -> ApiError {
         ApiError {
             provider: ProviderKind::OvhEfs,

@@ -920,6 +920,29 @@ mod tests {
     }
 
     #[test]
+    fn retry_notes_keep_their_words() {
+        let retry = |note: &str, counts| Retry {
+            delay: Duration::from_millis(250),
+            note: note.into(),
+            last: String::new(),
+            counts,
+        };
+        assert_eq!(
+            retry("answered 503; retrying", true).describe("/v1/x", 1, 3),
+            "/v1/x answered 503; retrying in 250 ms (attempt 2/3)"
+        );
+        assert_eq!(
+            retry("failed (connection refused); retrying", true).describe("/v1/x", 2, 3),
+            "/v1/x failed (connection refused); retrying in 250 ms (attempt 3/3)"
+        );
+        // Throttling does not count against the attempts, so the note names none.
+        assert_eq!(
+            retry("answered 429 (throttled); re-sending", false).describe("/v1/x", 1, 3),
+            "/v1/x answered 429 (throttled); re-sending in 250 ms"
+        );
+    }
+
+    #[test]
     fn backoff_stays_within_cap() {
         let http = Http::new(HttpConfig {
             base_delay: Duration::from_millis(100),

@@ -283,7 +283,7 @@ async fn run_batch(
     let relisted = list_again(p, stale).await;
     let ready = ready_units(batch, &mut locks, &relisted, p, now, &mut out);
     // Pre-hooks and creates, volume by volume within the account's limit.
-    let started: Vec<Started> =
+    let mut started: Vec<Started> =
         futures_util::future::join_all(ready.into_iter().map(|units| async move {
             let _turn = target.volumes.clone().acquire_owned().await;
             let mut done = Vec::new();
@@ -296,7 +296,6 @@ async fn run_batch(
         .into_iter()
         .flatten()
         .collect();
-    let mut started = started;
     confirm_creates(p, &mut started, opts).await;
     list_created_as_kept(&mut started);
     // Post-hooks (after every pre-hook that ran), repairs, the gate and the deletions.

@@ -439,6 +439,24 @@ pub(crate) fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A snapshot's status word where EFS and Cinder share them: a state forced through
+/// `/_emulator/state`, else `deleting` once deleted, `creating` until ready, then `available`.
+pub(crate) fn snapshot_status(
+    forced: Option<&'static str>,
+    deleted: bool,
+    ready_at: std::time::Instant,
+) -> &'static str {
+    if let Some(word) = forced {
+        word
+    } else if deleted {
+        "deleting"
+    } else if std::time::Instant::now() < ready_at {
+        "creating"
+    } else {
+        "available"
+    }
+}
+
 /// `word` if it is one of the words an API documents for a state, else the list of them.
 pub(crate) fn documented(
     word: &str,

@@ -291,14 +291,6 @@ async fn run_account(
     budget: Arc<Semaphore>,
     now: Timestamp,
 ) -> AccountRun {
-    // Copies list every selected volume, whatever the engine does to it.
-    let copy_volumes: Vec<Vec<String>> = plans
-        .iter()
-        .map(|(_, p)| match p.copies.is_empty() {
-            true => vec![],
-            false => p.units.iter().map(|u| u.volume_id.clone()).collect(),
-        })
-        .collect();
     let mut work = Vec::new();
     for (i, p) in plans.iter_mut() {
         if p.error.is_some() || p.refused.is_some() {
@@ -318,6 +310,7 @@ async fn run_account(
             if unit.error.is_some() || !engine::has_changes(unit) {
                 continue;
             }
+            // The placeholder keeps the volume's id and name (copies list every volume).
             let placeholder = Unit::empty(&unit.volume_id, unit.volume_name.clone());
             work.push(Work {
                 slot: (*i, j),
@@ -335,7 +328,7 @@ async fn run_account(
     let p = p.as_ref();
     let drills = drill_account(compiled, plans, p, opts, now).await;
     // Copies come last: this run's snapshots are among what they copy.
-    let copies = copy_account(compiled, plans, copy_volumes, p, opts, now).await;
+    let copies = copy_account(compiled, plans, p, opts, now).await;
     (runs, drills, copies)
 }
 
@@ -376,24 +369,23 @@ async fn drill_account(
 async fn copy_account(
     compiled: &[Compiled],
     plans: &[(usize, PolicyPlan)],
-    copy_volumes: Vec<Vec<String>>,
     p: &dyn crate::provider::Provider,
     opts: &ApplyOptions,
     now: Timestamp,
 ) -> Vec<(usize, super::copy::Outcome)> {
-    futures_util::future::join_all(plans.iter().zip(copy_volumes).filter_map(
-        |((i, plan), volumes)| {
-            if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
-                return None;
-            }
-            let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
-            Some(async move {
-                let outcome =
-                    super::copy::carry_out(p, c, &volumes, &opts.wait, &opts.lock_dir, now).await;
-                (*i, outcome)
-            })
-        },
-    ))
+    futures_util::future::join_all(plans.iter().filter_map(|(i, plan)| {
+        if plan.error.is_some() || plan.refused.is_some() || plan.copies.is_empty() {
+            return None;
+        }
+        let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
+        // Every selected volume: a unit the engine took left its id behind.
+        let volumes: Vec<String> = plan.units.iter().map(|u| u.volume_id.clone()).collect();
+        Some(async move {
+            let outcome =
+                super::copy::carry_out(p, c, &volumes, &opts.wait, &opts.lock_dir, now).await;
+            (*i, outcome)
+        })
+    }))
     .await
 }
 

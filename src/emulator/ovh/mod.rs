@@ -336,16 +336,7 @@ fn share_json(s: &Share) -> Value {
 }
 
 fn snap_json(s: &EfsSnap) -> Value {
-    let now = Instant::now();
-    let status = if let Some(word) = s.forced {
-        word
-    } else if s.gone_at.is_some() {
-        "deleting"
-    } else if now < s.ready_at {
-        "creating"
-    } else {
-        "available"
-    };
+    let status = super::snapshot_status(s.forced, s.gone_at.is_some(), s.ready_at);
     json!({
         "createdAt": s.created_at.to_string(),
         "description": s.description,

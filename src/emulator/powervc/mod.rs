@@ -241,16 +241,7 @@ fn cinder_time(t: Timestamp) -> String {
 }
 
 fn snap_json(s: &Snap) -> Value {
-    let now = Instant::now();
-    let status = if let Some(word) = s.forced {
-        word
-    } else if s.gone_at.is_some() {
-        "deleting"
-    } else if now < s.ready_at {
-        "creating"
-    } else {
-        "available"
-    };
+    let status = super::snapshot_status(s.forced, s.gone_at.is_some(), s.ready_at);
     json!({
         "created_at": cinder_time(s.created_at),
         "description": s.description, "id": s.id, "metadata": s.metadata, "name": s.name,

@@ -166,6 +166,11 @@ pub struct Volume {
     /// a restore drill made (`fleet/drill/`), not printed.
     #[serde(skip)]
     pub description: Option<String>,
+    /// The snapshot the cloud records this volume was made from (OUTSCALE `SnapshotId`, Cinder
+    /// `snapshot_id`, the EFS share's `snapshotID`): a field nobody can edit after the create,
+    /// which is what proves a restore drill made it (`fleet/drill/proof.rs`), not printed.
+    #[serde(skip)]
+    pub source_snapshot: Option<String>,
 }
 
 /// A point-in-time snapshot.
@@ -255,6 +260,9 @@ pub struct CloneRequest {
     /// Make the new volume like the snapshot's source volume, as a restore does (OUTSCALE: its
     /// volume type and, for `io1`, its IOPS); `volume_type` and `iops` win over it.
     pub like_source: bool,
+    /// The create's idempotency key where the API takes one (OUTSCALE `ClientToken`): a
+    /// restore drill's is derived from the policy, the volume and the drill's time.
+    pub idempotency_key: Option<String>,
 }
 
 impl CloneRequest {

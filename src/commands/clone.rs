@@ -75,6 +75,7 @@ pub(super) async fn clone(ctx: &Ctx, settings: &Settings, args: CloneArgs) -> Re
         iops: args.iops,
         tags: vec![],
         like_source: false,
+        idempotency_key: None,
     };
     mutating(ctx, Mutation::Clone(&req).describe(), async {
         let (volume, op) = p.clone_volume(&req).await?;

@@ -238,6 +238,33 @@ impl Emulator {
         }
     }
 
+    /// Give a volume another name, description and tags (metadata on PowerVC; EFS shares have
+    /// none), as anyone allowed to edit it can through the API (`CreateTags`, `PUT /volumes/{id}`,
+    /// `PUT …/share/{id}`): tests that a label never proves who made a volume. NAS-HA is left
+    /// alone.
+    pub fn label_volume(
+        &self,
+        kind: crate::kind::ProviderKind,
+        id: &str,
+        name: &str,
+        description: &str,
+        tags: &[(&str, &str)],
+    ) {
+        use crate::kind::ProviderKind;
+        if let Ok(mut w) = self.world.lock() {
+            match kind {
+                ProviderKind::OvhEfs => w.ovh.label_share(id, name, description),
+                ProviderKind::Powervc => w.pvc.label_volume(id, name, description, tags),
+                ProviderKind::Outscale => {
+                    let mut all = vec![("Name", name), ("Description", description)];
+                    all.extend_from_slice(tags);
+                    w.osc.set_tags(id, &all);
+                }
+                ProviderKind::OvhNasha => {}
+            }
+        }
+    }
+
     /// Make the API refuse every snapshot create on `volume` from now on (an id, or a NAS-HA
     /// partition name), as it would for a volume in a bad state.
     pub fn refuse_creates_on(&self, volume: &str) {

@@ -129,7 +129,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Why the run's deletions are refused, once that is known (`None`: they may go ahead).
-    async fn refusal(&self) -> Option<String> {
+    pub(crate) async fn refusal(&self) -> Option<String> {
         match self {
             Verdict::Known(v) => v.clone(),
             Verdict::Pending(rx) => {

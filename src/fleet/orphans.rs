@@ -28,9 +28,11 @@ pub struct FoundOrphan {
     pub created_at: Option<Timestamp>,
     /// `policy not in the file`, `volume gone`, or, for a volume a restore drill made,
     /// `drill volume left behind` (the next run of its policy deletes it, unless the policy is
-    /// gone or has no drill any more).
-    pub reason: &'static str,
-    /// `snapshot`, or `drill_volume` (then `id` and `volume_id` are the volume's).
+    /// gone or has no drill any more), or, for a volume with a drill mark the cloud's record
+    /// does not prove, `drill-like volume, not deleted: <why>`.
+    pub reason: String,
+    /// `snapshot`, `drill_volume` or `drill_like_volume` (then `id` and `volume_id` are the
+    /// volume's).
     pub kind: &'static str,
 }
 
@@ -38,10 +40,14 @@ pub struct FoundOrphan {
 pub const DRILL_VOLUME: &str = "drill volume left behind";
 
 /// Every marked snapshot, on every account the file's policies use, whose policy id is not in
-/// `known` or whose volume no longer exists. Accounts that cannot be read are returned as errors.
+/// `known` or whose volume no longer exists, and every volume carrying a drill mark: a
+/// `drill_volume` when the cloud's record proves a drill of that policy made it
+/// (`fleet/drill/proof.rs`; `--delete` deletes it), else a `drill_like_volume` with why not
+/// (never deleted). Accounts that cannot be read are returned as errors.
 pub async fn find_orphans(
     targets: &[Target],
     known: &BTreeSet<String>,
+    compiled: &[Compiled],
 ) -> (Vec<FoundOrphan>, Vec<String>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
@@ -54,21 +60,6 @@ pub async fn find_orphans(
                 continue;
             }
         };
-        for v in &listed {
-            if let Some(owner) = super::drill::owner(v) {
-                found.push(FoundOrphan {
-                    provider: p.kind(),
-                    policy_id: owner.to_string(),
-                    volume_id: Some(v.id.clone()),
-                    id: v.id.clone(),
-                    name: v.name.clone(),
-                    created_at: v.created_at,
-                    reason: DRILL_VOLUME,
-                    kind: "drill_volume",
-                });
-            }
-        }
-        let volumes: BTreeSet<String> = listed.into_iter().map(|v| v.id).collect();
         let snaps = match p.list_snapshots(None).await {
             Ok(s) => s,
             Err(e) => {
@@ -76,6 +67,8 @@ pub async fn find_orphans(
                 continue;
             }
         };
+        found.extend(drill_volumes(p.kind(), &listed, &snaps, compiled));
+        let volumes: BTreeSet<String> = listed.into_iter().map(|v| v.id).collect();
         for s in snaps {
             let Some(owner) = super::mark::owner(&s) else {
                 continue;
@@ -94,12 +87,62 @@ pub async fn find_orphans(
                 id: s.id.clone(),
                 name: s.name.clone(),
                 created_at: s.created_at,
-                reason,
+                reason: reason.into(),
                 kind: "snapshot",
             });
         }
     }
     (found, errors)
+}
+
+/// The volumes of `listed` carrying a drill mark, each judged on the cloud's record: the
+/// snapshots `snaps` its policy owns, the file's selectors, the policy's drill state.
+fn drill_volumes(
+    kind: crate::kind::ProviderKind,
+    listed: &[crate::model::Volume],
+    snaps: &[crate::model::Snapshot],
+    compiled: &[Compiled],
+) -> Vec<FoundOrphan> {
+    let mut found = Vec::new();
+    for v in listed {
+        let Some(owner) = super::drill::owner(v) else {
+            continue;
+        };
+        let owned: super::drill::Owned = snaps
+            .iter()
+            .filter(|s| super::mark::owner(s) == Some(owner))
+            .map(|s| (s.id.clone(), s.created_at))
+            .collect();
+        let selected_by = compiled
+            .iter()
+            .find(|o| o.policy.provider.is_none_or(|k| k == kind) && o.selects(v))
+            .map(|o| o.policy.id.as_str());
+        let made = compiled
+            .iter()
+            .find(|c| c.policy.id == owner)
+            .and_then(|c| c.state_dir.as_deref())
+            .and_then(|d| super::drill::load(d, owner).ok())
+            .map(|s| s.made);
+        let judged = super::drill::judge(v, owner, &owned, selected_by, made.as_ref());
+        found.push(FoundOrphan {
+            provider: kind,
+            policy_id: owner.to_string(),
+            volume_id: Some(v.id.clone()),
+            id: v.id.clone(),
+            name: v.name.clone(),
+            created_at: v.created_at,
+            reason: match &judged {
+                Ok(()) => DRILL_VOLUME.into(),
+                Err(why) => format!("drill-like volume, not deleted: {why}"),
+            },
+            kind: if judged.is_ok() {
+                "drill_volume"
+            } else {
+                "drill_like_volume"
+            },
+        });
+    }
+    found
 }
 
 /// A `rotate` snapshot `adopt` would mark for a policy.

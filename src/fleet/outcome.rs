@@ -198,6 +198,10 @@ pub struct PolicyRun {
     /// Volumes earlier drills left behind, and whether they were deleted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drill_cleanups: Vec<super::drill::Cleanup>,
+    /// Volumes with the policy's drill mark but not the cloud's proof that a drill made them:
+    /// left alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drill_suspects: Vec<super::plan::DrillSuspect>,
     /// Why no drill could be planned or run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill_error: Option<String>,
@@ -268,6 +272,7 @@ pub(super) fn report_with(
                 duration_seconds: 0.0,
                 drills: vec![],
                 drill_cleanups: vec![],
+                drill_suspects: p.drill_suspects.clone(),
                 drill_error: p.drill_error.clone(),
                 drill: None,
                 copies: vec![],

@@ -343,6 +343,9 @@ pub struct PolicyPlan {
     /// Volumes earlier drills left behind, deleted this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drill_cleanups: Vec<LeftOver>,
+    /// Volumes with the policy's drill mark but not the cloud's proof: never deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drill_suspects: Vec<DrillSuspect>,
     /// Why the policy's drills could not be planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill_error: Option<String>,
@@ -426,13 +429,29 @@ pub struct HeldCopies {
     pub newest: Option<Timestamp>,
 }
 
-/// A volume an earlier drill left behind, to delete.
+/// A volume an earlier drill left behind, to delete: it carries the policy's drill mark *and*
+/// the cloud's record proves a drill of the policy made it (`fleet/drill/proof.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LeftOver {
     /// Its id.
     pub volume_id: String,
     /// Its name.
     pub name: Option<String>,
+    /// The policy's snapshot the cloud says it was made from.
+    #[serde(default)]
+    pub source_snapshot_id: Option<String>,
+}
+
+/// A volume carrying a policy's drill mark without the cloud's proof that a drill made it:
+/// shown, never deleted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrillSuspect {
+    /// Its id.
+    pub volume_id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Why it is not deleted.
+    pub reason: String,
 }
 
 /// A whole plan: what `policy plan` prints and `policy apply` carries out.
@@ -642,6 +661,7 @@ pub fn replan(
         created_at: None,
         tags: Default::default(),
         description: None,
+        source_snapshot: None,
     };
     plan_unit(c, known, kind, &volume, listed, now)
 }
@@ -776,6 +796,7 @@ mod tests {
             created_at: None,
             tags: Default::default(),
             description: None,
+            source_snapshot: None,
         }
     }
 

@@ -80,6 +80,7 @@ fn empty_plan(
         units: vec![],
         drills: vec![],
         drill_cleanups: vec![],
+        drill_suspects: vec![],
         drill_error: None,
         copies: vec![],
     }
@@ -120,6 +121,7 @@ async fn plan_policy(
         units: vec![],
         drills: vec![],
         drill_cleanups: vec![],
+        drill_suspects: vec![],
         drill_error: None,
         copies: vec![],
     };
@@ -146,9 +148,14 @@ async fn plan_policy(
     if !c.copies.is_empty() {
         out.copies = super::copy::plan(p, c, for_copies, &out.units, now).await;
     }
-    (out.drills, out.drill_cleanups, out.drill_error) =
-        super::drill::plan(kind, c, &selected, &out.units, left, now);
-    let deletes: usize = out.units.iter().map(|u| u.delete.len()).sum();
+    let drills = super::drill::plan(kind, (c, all), &selected, &out.units, left, now);
+    out.drills = drills.drills;
+    out.drill_cleanups = drills.cleanups;
+    out.drill_suspects = drills.suspects;
+    out.drill_error = drills.error;
+    // A drill leftover's clean-up is a deletion like a snapshot's: it counts.
+    let deletes: usize =
+        out.units.iter().map(|u| u.delete.len()).sum::<usize>() + out.drill_cleanups.len();
     if let Some(max) = c.policy.max_delete
         && deletes > max
     {
@@ -157,7 +164,7 @@ async fn plan_policy(
             super::plan::hold_deletions(u, &format!("max_delete {max} refused the deletions"));
         }
         out.deletions_refused = Some(format!(
-            "the plan deletes {deletes} snapshots, more than max_delete {max}; nothing is deleted for this policy (due snapshots are still taken)"
+            "the plan deletes {deletes} snapshots and drill volumes, more than max_delete {max}; nothing is deleted for this policy (due snapshots are still taken)"
         ));
     }
     out
@@ -320,13 +327,14 @@ async fn run_account(
         }
     }
     let p = target.provider.clone();
+    let held = verdict.clone();
     let runs = engine::carry_out(target, work, Arc::new(opts.engine()), verdict, budget, now)
         .await
         .into_iter()
         .map(|((i, j), run)| (i, j, run))
         .collect();
     let p = p.as_ref();
-    let drills = drill_account(compiled, plans, p, opts, now).await;
+    let drills = drill_account(compiled, plans, p, opts, held, now).await;
     // Copies come last: this run's snapshots are among what they copy.
     let copies = copy_account(compiled, plans, p, opts, now).await;
     (runs, drills, copies)
@@ -339,8 +347,16 @@ async fn drill_account(
     plans: &[(usize, PolicyPlan)],
     p: &dyn crate::provider::Provider,
     opts: &ApplyOptions,
+    verdict: Verdict,
     now: Timestamp,
 ) -> Vec<(usize, super::drill::Outcome)> {
+    // Drill leftovers' clean-ups are deletions: the run's --max-delete judges them too.
+    let run_refused = if plans.iter().any(|(_, p)| !p.drill_cleanups.is_empty()) {
+        verdict.refusal().await
+    } else {
+        None
+    };
+    let run_refused = run_refused.as_deref();
     let drill_opts = super::drill::Options {
         wait: opts.wait.clone(),
         lock_dir: opts.lock_dir.clone(),
@@ -356,9 +372,9 @@ async fn drill_account(
         let c = compiled.iter().find(|c| c.policy.id == plan.id)?;
         let drill_opts = &drill_opts;
         Some(async move {
-            let outcome =
-                super::drill::carry_out(p, c, &plan.drills, &plan.drill_cleanups, drill_opts, now)
-                    .await;
+            let refused = plan.deletions_refused.as_deref().or(run_refused);
+            let work = (plan.drills.as_slice(), plan.drill_cleanups.as_slice());
+            let outcome = super::drill::carry_out(p, c, work, drill_opts, refused, now).await;
             (*i, outcome)
         })
     }))
@@ -421,8 +437,14 @@ pub async fn apply(
             let deletes: usize = plans
                 .iter()
                 .filter(|(_, p)| p.refused.is_none())
-                .flat_map(|(_, p)| &p.units)
-                .map(|u| u.delete.len())
+                .map(|(_, p)| {
+                    p.units.iter().map(|u| u.delete.len()).sum::<usize>()
+                        + if p.deletions_refused.is_none() {
+                            p.drill_cleanups.len()
+                        } else {
+                            0
+                        }
+                })
                 .sum();
             let _ = planned_tx.send(deletes);
             drop(planned_tx);
@@ -509,7 +531,7 @@ async fn judge_deletions(
     }
     let run_refused = (total > max_delete).then(|| {
         format!(
-            "the run would delete {total} snapshots, more than --max-delete {max_delete}; nothing was deleted (due snapshots were still taken)"
+            "the run would delete {total} snapshots and drill volumes, more than --max-delete {max_delete}; nothing was deleted (due snapshots were still taken)"
         )
     });
     let held = run_refused
@@ -731,6 +753,7 @@ mod tests {
                 duration_seconds: 1.5,
                 drills: vec![],
                 drill_cleanups: vec![],
+                drill_suspects: vec![],
                 drill_error: None,
                 drill: None,
                 copies: vec![],

@@ -60,6 +60,7 @@ impl Memory {
                     created_at: None,
                     tags: Default::default(),
                     description: None,
+                    source_snapshot: None,
                 })
                 .collect(),
             ..State::default()

@@ -361,10 +361,20 @@ async fn a_crash_mid_drill_leaves_a_marked_volume_the_next_run_removes() {
             "{k}: {}",
             stdout(&plan)
         );
+        // A drill leftover's clean-up is a deletion: --max-delete 0 refuses it (exit 9).
+        let report = crate::fleet::apply(&cli, &file, &["--max-delete", "0"], 9).await;
+        let p = policy(&report, k);
+        assert_eq!(p["drill_cleanups"][0]["ok"], false, "{p}");
+        assert!(
+            p["drill_cleanups"][0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("--max-delete 0 refused")),
+            "{p}"
+        );
+        assert!(volume_ids(&cli, k).await.contains(&left[0]), "{k}: kept");
         // The drill is not due again today; the leftover goes all the same. The killed drill
         // is still the volume's last one: check says it failed.
-        // --max-delete 0: drill clean-ups delete no snapshot and are not counted.
-        let report = crate::fleet::apply(&cli, &file, &["--max-delete", "0"], 0).await;
+        let report = crate::fleet::apply(&cli, &file, &["--max-delete", "1"], 0).await;
         let p = policy(&report, k);
         assert_eq!(p["drill_cleanups"][0]["volume_id"], left[0].as_str(), "{p}");
         assert_eq!(p["drill_cleanups"][0]["ok"], true);
@@ -503,4 +513,98 @@ async fn a_signal_during_verify_stops_the_drill_and_deletes_the_volume() {
         "{state}"
     );
     assert!(state["last_started"].is_null(), "{state}");
+}
+
+/// The drill mark is a label anyone who may tag or rename a volume can write (OUTSCALE
+/// `CreateTags`, Cinder `PUT /volumes`, EFS `PUT share`). Written on the very volume the policy
+/// protects, and on a blank volume no policy selects, it makes neither a leftover: `plan` shows
+/// each as `? drill-like volume … not deleted, because …`, `apply` deletes neither (and still
+/// drills), `orphans` lists them as drill-like and `orphans --delete` leaves them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_drill_mark_never_deletes_a_volume() {
+    if cfg!(windows) {
+        return;
+    }
+    for k in drillable() {
+        let emu = start().await;
+        let cli = Cli::new(&emu);
+        let file = policy_file(&cli, &emu, &[k], "true");
+        let f = file.to_str().expect("utf-8");
+        let id = format!("d-{}", k.as_str());
+        let production = emu.demo_volume(k);
+        let all = volume_ids(&cli, k).await;
+        let blank = all
+            .iter()
+            .find(|v| **v != production)
+            .unwrap_or_else(|| panic!("{k}: a second volume"))
+            .clone();
+        let forged_tags = [("snapctl:drill", id.as_str())];
+        for v in [&production, &blank] {
+            emu.label_volume(
+                k,
+                v,
+                &format!("snapctl-drill.{id}.20261201T000000Z"),
+                &format!("snapctl:v1 drill policy={id} snapshot=snap-00000001"),
+                &forged_tags,
+            );
+        }
+        let plan = cli.bare(&["policy", "plan", "-f", f]).await;
+        assert_exit(&plan, 0);
+        let text = stdout(&plan);
+        assert!(
+            text.contains(&format!(
+                "? drill-like volume {production} (snapctl-drill.{id}.20261201T000000Z): not deleted, because policy {id} of this file selects it"
+            )),
+            "{k}: {text}"
+        );
+        assert!(
+            text.contains(&format!("? drill-like volume {blank}"))
+                && text.contains("the cloud records no snapshot it was made from"),
+            "{k}: {text}"
+        );
+        assert!(!text.contains("- drill volume"), "{k}: {text}");
+        let report = apply(&cli, &file, 0).await;
+        let p = policy(&report, k);
+        assert!(p["drill_cleanups"].is_null(), "{k}: {p}");
+        assert_eq!(
+            p["drill_suspects"].as_array().map(Vec::len),
+            Some(2),
+            "{k}: {p}"
+        );
+        assert_eq!(p["drills"][0]["status"], "ok", "{k}: {p}");
+        let now = volume_ids(&cli, k).await;
+        assert!(
+            now.contains(&production),
+            "{k}: the production volume stays"
+        );
+        assert!(now.contains(&blank), "{k}: the blank volume stays");
+        let orphans = cli
+            .bare(&[
+                "-o",
+                "json",
+                "policy",
+                "orphans",
+                "-f",
+                f,
+                "--delete",
+                "--policy-id",
+                &id,
+            ])
+            .await;
+        assert_exit(&orphans, 0);
+        let found = crate::fleet::json(&orphans);
+        let kinds: Vec<&str> = found
+            .as_array()
+            .expect("orphans")
+            .iter()
+            .map(|o| o["kind"].as_str().expect("kind"))
+            .collect();
+        assert_eq!(
+            kinds,
+            ["drill_like_volume", "drill_like_volume"],
+            "{k}: {found}"
+        );
+        let now = volume_ids(&cli, k).await;
+        assert!(now.contains(&production) && now.contains(&blank), "{k}");
+    }
 }

@@ -1464,3 +1464,108 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
         json!({"Key": "Description", "Value": "snapctl:v1 drill policy=wire snapshot=snap-0000000d"})
     );
 }
+
+/// A drill's `CreateVolume` carries a `ClientToken` derived from the policy, the volume and the
+/// drill's time; when `CreateTags` is then refused, the volume just made (its id is in the
+/// answer) is deleted at once: an untagged volume carries no mark, so no later run would ever
+/// find it, and it would be billed for good.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_volume_whose_tags_are_refused_is_deleted_at_once() {
+    let server = MockServer::start().await;
+    let owned = json!({
+        "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000041"},
+        "Snapshots": [{
+            "AccountId": "123456789012",
+            "CreationDate": "2025-10-02T00:00:04.000Z",
+            "Description": "snapctl:v1 policy=wire tick=20251002T000000Z",
+            "PermissionsToCreateVolume": {"AccountIds": [], "GlobalPermission": false},
+            "Progress": 100,
+            "SnapshotId": "snap-0000000d",
+            "State": "completed",
+            "Tags": [
+                {"Key": "Name", "Value": "snapctl.wire.20251002T000000Z"},
+                {"Key": "snapctl:policy", "Value": "wire"}
+            ],
+            "VolumeId": "vol-0a1b2c3d",
+            "VolumeSize": 10
+        }]
+    });
+    osc("ReadSnapshots")
+        .respond_with(ResponseTemplate::new(200).set_body_json(owned))
+        .mount(&server)
+        .await;
+    osc("ReadAccounts")
+        .respond_with(ok("read-accounts.json"))
+        .mount(&server)
+        .await;
+    osc("ReadVolumes")
+        .and(body_json(
+            json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
+        ))
+        .respond_with(ok("read-volume-source.json"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    osc("ReadVolumes")
+        .respond_with(ok("read-volumes.json"))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    osc("CreateVolume")
+        .respond_with(ok("create-volume.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("CreateTags")
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "Errors": [{"Code": "4045", "Type": "InvalidParameterValue", "Details": "TagLimitExceeded"}],
+            "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000042"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    osc("DeleteVolume")
+        .and(body_json(json!({"VolumeId": "vol-0c0c0c0c"})))
+        .respond_with(ok("response-context.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = Snapctl::bare();
+    let file = wire_fleet(
+        &s,
+        &format!(
+            "provider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
+            server.uri()
+        ),
+        &wire_policy(&s, "vol-0a1b2c3d", "every = \"1d\""),
+    );
+    let out = s
+        .run(&[
+            "-o",
+            "json",
+            "--poll-interval",
+            "10ms",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+            "--at",
+            "2025-10-02T12:00:00Z",
+        ])
+        .await;
+    assert_exit(&out, 6);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &report["policies"][0]["drills"][0];
+    assert_eq!(d["status"], "failed", "{d}");
+    let error = d["error"].as_str().expect("error");
+    assert!(
+        error.contains("TagLimitExceeded") && error.contains("vol-0c0c0c0c"),
+        "{error}"
+    );
+    let create = body(&requests_to(&server, "CreateVolume").await[0]);
+    let token = create["ClientToken"].as_str().expect("ClientToken");
+    assert!(
+        token.starts_with("snapctl-drill-") && token.len() == 46,
+        "{token}"
+    );
+}

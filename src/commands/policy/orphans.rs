@@ -54,11 +54,13 @@ pub(super) async fn orphans(
             .collect();
         eprintln!("scanning {}", scanned.join(", "));
     }
-    let (found, more) = run::find_orphans(&targets, &known).await;
+    let (found, more) = run::find_orphans(&targets, &known, &loaded.compiled).await;
     errors.extend(more);
     let doomed: Vec<&run::FoundOrphan> = found
         .iter()
+        // A drill-like volume (a mark without the cloud's proof) is never deleted.
         .filter(|o| a.delete && Some(&o.policy_id) == a.policy_id.as_ref())
+        .filter(|o| o.kind != "drill_like_volume")
         .collect();
     let mut failed = 0;
     if !doomed.is_empty() {
@@ -230,13 +232,13 @@ fn render_orphans(
                     "! {} {}  {}  {}  volume {}  policy {:?}: {}{}",
                     o.provider,
                     o.id,
-                    o.name.as_deref().unwrap_or("-"),
+                    super::render::flat(o.name.as_deref().unwrap_or("-")),
                     o.created_at
                         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
                         .unwrap_or_else(|| "-".into()),
                     o.volume_id.as_deref().unwrap_or("-"),
                     o.policy_id,
-                    o.reason,
+                    super::render::flat(&o.reason),
                     if doomed.iter().any(|d| d.id == o.id) {
                         " (deleted)"
                     } else {
@@ -245,7 +247,11 @@ fn render_orphans(
                 );
             }
             let volumes = found.iter().filter(|o| o.kind == "drill_volume").count();
-            let snapshots = found.len() - volumes;
+            let like = found
+                .iter()
+                .filter(|o| o.kind == "drill_like_volume")
+                .count();
+            let snapshots = found.len() - volumes - like;
             let _ = write!(
                 out,
                 "{snapshots} orphaned snapshot{}.",
@@ -256,6 +262,13 @@ fn render_orphans(
                     out,
                     " {volumes} drill volume{} left behind.",
                     if volumes == 1 { "" } else { "s" }
+                );
+            }
+            if like > 0 {
+                let _ = write!(
+                    out,
+                    " {like} drill-like volume{} (a drill mark the cloud's record does not prove; never deleted).",
+                    if like == 1 { "" } else { "s" }
                 );
             }
             out.push('\n');

@@ -204,12 +204,34 @@ pub(super) fn render_planned_drills(out: &mut String, p: &crate::fleet::plan::Po
     for l in &p.drill_cleanups {
         let _ = writeln!(
             out,
-            "  - drill volume {}{}: left by an earlier drill, deleted",
+            "  - drill volume {}{}: left by an earlier drill, deleted{}",
             flat(&l.volume_id),
             l.name
                 .as_deref()
                 .map(|n| format!(" ({})", flat(n)))
                 .unwrap_or_default(),
+            if p.deletions_refused.is_some() {
+                " (refused this run)"
+            } else {
+                ""
+            },
+        );
+    }
+    render_suspects(out, &p.drill_suspects);
+}
+
+/// Volumes with a drill mark but not the cloud's proof: `?`, never deleted.
+fn render_suspects(out: &mut String, suspects: &[crate::fleet::plan::DrillSuspect]) {
+    for s in suspects {
+        let _ = writeln!(
+            out,
+            "  ? drill-like volume {}{}: not deleted, because {}",
+            flat(&s.volume_id),
+            s.name
+                .as_deref()
+                .map(|n| format!(" ({})", flat(n)))
+                .unwrap_or_default(),
+            crate::text::one_line(&s.reason, crate::text::MAX_LINE)
         );
     }
 }
@@ -289,6 +311,7 @@ pub(super) fn render_drills(out: &mut String, p: &run::PolicyRun) {
             }
         }
     }
+    render_suspects(out, &p.drill_suspects);
 }
 pub(super) fn render_report(r: &RunReport) -> String {
     let mut out = String::new();

@@ -95,6 +95,15 @@ impl OscState {
     }
 
     /// The first seeded volume (not in use).
+    /// Set (or replace) tags of a resource, as `CreateTags` does.
+    pub(crate) fn set_tags(&mut self, id: &str, tags: &[(&str, &str)]) {
+        let entry = self.tags.entry(id.to_string()).or_default();
+        for (k, v) in tags {
+            entry.retain(|(key, _)| key != k);
+            entry.push((k.to_string(), v.to_string()));
+        }
+    }
+
     pub(crate) fn first_volume(&self) -> String {
         self.volumes
             .first()

@@ -81,6 +81,13 @@ pub(crate) struct OvhState {
 
 impl OvhState {
     /// The first seeded share.
+    pub(crate) fn label_share(&mut self, id: &str, name: &str, description: &str) {
+        if let Some(s) = self.shares.iter_mut().find(|s| s.id == id) {
+            s.name = name.to_string();
+            s.description = Some(description.to_string());
+        }
+    }
+
     pub(crate) fn rename_first_share(&mut self, name: &str) {
         if let Some(s) = self.shares.first_mut() {
             s.name = name.to_string();

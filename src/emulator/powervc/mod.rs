@@ -73,6 +73,22 @@ impl PvcState {
         self.vols.first().map(|v| v.id.clone()).unwrap_or_default()
     }
 
+    pub(crate) fn label_volume(
+        &mut self,
+        id: &str,
+        name: &str,
+        description: &str,
+        tags: &[(&str, &str)],
+    ) {
+        if let Some(v) = self.vols.iter_mut().find(|v| v.id == id) {
+            v.name = name.to_string();
+            v.description = Some(description.to_string());
+            for (k, val) in tags {
+                v.metadata.insert(k.to_string(), val.to_string());
+            }
+        }
+    }
+
     pub(crate) fn rename_first_volume(&mut self, name: &str) {
         if let Some(v) = self.vols.first_mut() {
             v.name = name.to_string();

@@ -4,13 +4,15 @@
 //! policy's `verify` command, records how long the restore took, and deletes the restored volume,
 //! also when the wait or the verify failed.
 //!
-//! **What a drill may delete.** Only a volume carrying the policy's drill mark: a name
-//! `snapctl-drill.<policy>.<UTC time>` *and* a description `snapctl:v1 drill policy=<policy> …`
-//! (OUTSCALE's `Description` tag), *and*, where the provider has tags, the tag
-//! `snapctl:drill=<policy>`, all written in the one request that creates it (OUTSCALE: the one
-//! `CreateTags` after `CreateVolume`). A drill volume a crash left behind is deleted by the
-//! policy's next run; a volume without the whole mark is never deleted. Drill clean-ups do not
-//! count toward `max_delete` or `--max-delete` (they delete no snapshot).
+//! **What a drill may delete.** A volume carrying the policy's drill mark (a name
+//! `snapctl-drill.<policy>.<UTC time>`, a description `snapctl:v1 drill policy=<policy> …`
+//! (OUTSCALE's `Description` tag) and, where the provider has tags, the tag
+//! `snapctl:drill=<policy>`) is a leftover only when the cloud's own record proves a drill of the
+//! policy made it ([`proof`]): made from a snapshot the policy owns, after it, selected by no
+//! policy of the file, and one of the volumes the drill state records as made. The mark alone is
+//! writable by anyone who may tag a volume: a marked volume without the proof is shown
+//! ([`DrillSuspect`]) and never deleted. A proven leftover is deleted by the policy's next run,
+//! and counts toward `max_delete` and `--max-delete` like a snapshot deletion.
 //!
 //! **State.** Which volume was drilled when, and how it went, is kept in `<state_dir>/drill-<policy>.json`
 //! (a private directory: [`crate::lock::private_dir`]). A drill is due once per tick of its
@@ -33,7 +35,9 @@ use crate::model::{CloneRequest, SnapshotState, Volume};
 use crate::provider::Provider;
 use crate::wait::WaitOptions;
 
+mod proof;
 mod state;
+pub use proof::{Owned, judge};
 pub use state::*;
 
 /// Schema of the state file.
@@ -53,6 +57,14 @@ pub fn restored_name(policy: &str, at: Timestamp) -> String {
 /// The description of a volume a drill of `policy` restores from `snapshot`.
 pub fn volume_description(policy: &str, snapshot: &str) -> String {
     format!("{DESCRIPTION_PREFIX}{policy} snapshot={snapshot}")
+}
+
+/// The idempotency key of the restore of `volume` by `policy`'s drill at `at` (OUTSCALE's
+/// `ClientToken`): an answer lost on the way is not a second volume.
+pub fn restore_key(policy: &str, volume: &str, at: Timestamp) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("drill\n{policy}\n{volume}\n{}", at.as_second()));
+    format!("snapctl-drill-{}", &hex::encode(digest)[..32])
 }
 
 /// The policy whose drill made `v`, when `v` carries the whole mark (see the module's text).
@@ -80,27 +92,34 @@ pub fn owner(v: &Volume) -> Option<&str> {
     Some(id)
 }
 
-pub use super::plan::{DrillPlan, LeftOver};
+pub use super::plan::{DrillPlan, DrillSuspect, LeftOver};
 
-/// A policy's drills as planned: the drills, the clean-ups, and why nothing could be planned.
-pub type Planned = (Vec<DrillPlan>, Vec<LeftOver>, Option<String>);
+/// A policy's drills as planned.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// The drills due.
+    pub drills: Vec<DrillPlan>,
+    /// Proven leftovers of earlier drills, to delete.
+    pub cleanups: Vec<LeftOver>,
+    /// Marked volumes without the proof: shown, not deleted.
+    pub suspects: Vec<DrillSuspect>,
+    /// Why nothing could be planned.
+    pub error: Option<String>,
+}
 
-/// The volumes `c`'s earlier drills left behind, from `listed` when it is every volume of the
-/// account, else listed now (a drill volume carries none of the selector's tags); `None` for a
-/// policy without a drill.
+/// The volumes carrying `c`'s drill mark, from `listed` when it is every volume of the account,
+/// else listed now (a drill volume carries none of the selector's tags); `None` for a policy
+/// without a drill. Whether they are leftovers is judged by [`plan`].
 pub async fn leftovers(
     p: &dyn Provider,
     c: &Compiled,
     listed: Option<&[Volume]>,
-) -> Option<std::result::Result<Vec<LeftOver>, String>> {
+) -> Option<std::result::Result<Vec<Volume>, String>> {
     c.drill?;
     let mine = |all: &[Volume]| {
         all.iter()
             .filter(|v| owner(v) == Some(c.policy.id.as_str()))
-            .map(|v| LeftOver {
-                volume_id: v.id.clone(),
-                name: v.name.clone(),
-            })
+            .cloned()
             .collect()
     };
     Some(match listed {
@@ -113,39 +132,96 @@ pub async fn leftovers(
     })
 }
 
-/// Plan `c`'s drills at `now`: the volumes left behind ([`leftovers`]) and the drills due.
+/// The snapshots the plan's units say `c` owns now, with their creation times.
+pub fn owned_by_units(units: &[Unit]) -> Owned {
+    units
+        .iter()
+        .flat_map(|u| {
+            u.keep
+                .iter()
+                .map(|k| &k.entry)
+                .chain(u.delete.iter().map(|d| &d.entry))
+                .chain(u.future.iter())
+        })
+        .map(|e| (e.id.clone(), e.created_at))
+        .collect()
+}
+
+/// Split marked volumes into proven leftovers and suspects ([`proof`]).
+fn sort_marked(
+    c: &Compiled,
+    all: &[Compiled],
+    marked: Vec<Volume>,
+    owned: &Owned,
+    made: Option<&Made>,
+) -> (Vec<LeftOver>, Vec<DrillSuspect>) {
+    let (mut cleanups, mut suspects) = (vec![], vec![]);
+    for v in marked {
+        let selected_by = all
+            .iter()
+            .find(|o| o.policy.provider.is_none_or(|k| k == v.provider) && o.selects(&v))
+            .map(|o| o.policy.id.as_str());
+        match judge(&v, &c.policy.id, owned, selected_by, made) {
+            Ok(()) => cleanups.push(LeftOver {
+                volume_id: v.id,
+                name: v.name,
+                source_snapshot_id: v.source_snapshot,
+            }),
+            Err(reason) => suspects.push(DrillSuspect {
+                volume_id: v.id,
+                name: v.name,
+                reason,
+            }),
+        }
+    }
+    (cleanups, suspects)
+}
+
+/// Plan `c`'s drills at `now`: the marked volumes ([`leftovers`]) judged, and the drills due.
 pub fn plan(
     kind: ProviderKind,
-    c: &Compiled,
+    (c, all): (&Compiled, &[Compiled]),
     selected: &[Volume],
     units: &[Unit],
-    left: Option<std::result::Result<Vec<LeftOver>, String>>,
+    marked: Option<std::result::Result<Vec<Volume>, String>>,
     now: Timestamp,
 ) -> Planned {
-    let (Some(times), Some(left)) = (c.drill, left) else {
-        return (vec![], vec![], None);
+    let (Some(times), Some(marked)) = (c.drill, marked) else {
+        return Planned::default();
+    };
+    let fail = |error: String| Planned {
+        error: Some(error),
+        ..Planned::default()
     };
     if let Err(why) = super::file::drill_refusal(kind) {
-        return (vec![], vec![], Some(why));
+        return fail(why);
     }
-    let left = match left {
+    let marked = match marked {
         Ok(l) => l,
-        Err(e) => return (vec![], vec![], Some(e)),
+        Err(e) => return fail(e),
     };
+    // An unreadable state deletes nothing: it may be what records the volumes drills made.
     let state = match c.state_dir.as_deref().map(|d| load(d, &c.policy.id)) {
         Some(Ok(s)) => s,
-        Some(Err(e)) => return (vec![], left, Some(e.to_string())),
-        None => return (vec![], left, Some("no state directory".into())),
+        Some(Err(e)) => return fail(e.to_string()),
+        None => return fail("no state directory".into()),
+    };
+    let owned = owned_by_units(units);
+    let (cleanups, suspects) = sort_marked(c, all, marked, &owned, Some(&state.made));
+    let mut out = Planned {
+        cleanups,
+        suspects,
+        ..Planned::default()
     };
     if !is_due(&state, times.every, now) {
-        return (vec![], left, None);
+        return out;
     }
     let readable: Vec<&str> = units
         .iter()
         .filter(|u| u.error.is_none())
         .map(|u| u.volume_id.as_str())
         .collect();
-    let drills = choose(&state, &readable, times.volumes)
+    out.drills = choose(&state, &readable, times.volumes)
         .into_iter()
         .map(|id| {
             let unit = units.iter().find(|u| u.volume_id == id);
@@ -166,7 +242,7 @@ pub fn plan(
             }
         })
         .collect();
-    (drills, left, None)
+    out
 }
 
 /// How one volume's drill ended.
@@ -245,15 +321,55 @@ pub struct Options {
     pub lock_wait: Duration,
 }
 
+/// A policy's drill state, held while its drills run, and where it is saved.
+struct Ledger {
+    dir: PathBuf,
+    policy: String,
+    state: State,
+}
+
+impl Ledger {
+    /// The state of `policy`, its record of made volumes begun now if it had none.
+    fn open(dir: &Path, policy: &str) -> Result<Ledger> {
+        let mut state = load(dir, policy)?;
+        state.made.since.get_or_insert_with(Timestamp::now);
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            policy: policy.to_string(),
+            state,
+        })
+    }
+
+    fn save(&self) -> Result<()> {
+        save(&self.dir, &self.policy, &self.state)
+    }
+
+    /// Record a volume a drill made, at once (a crash right after leaves a volume the record
+    /// knows).
+    fn made(&mut self, volume: &str, snapshot: &str) -> Result<()> {
+        self.state
+            .made
+            .volumes
+            .insert(volume.to_string(), snapshot.to_string());
+        self.save()
+    }
+
+    /// Forget a volume seen deleted.
+    fn gone(&mut self, volume: &str) {
+        self.state.made.volumes.remove(volume);
+    }
+}
+
 /// Carry out a policy's planned drills and clean-ups, under the policy's drill lock; the state
 /// is saved after each volume, so a crash loses at most the drill in flight (which the next run
-/// cleans up, and which stays recorded as failed).
+/// cleans up, and which stays recorded as failed). `refused` says why the run's deletions are
+/// refused (`max_delete`, `--max-delete`): the clean-ups are then not sent.
 pub async fn carry_out(
     p: &dyn Provider,
     c: &Compiled,
-    drills: &[DrillPlan],
-    left: &[LeftOver],
+    (drills, left): (&[DrillPlan], &[LeftOver]),
     opts: &Options,
+    refused: Option<&str>,
     now: Timestamp,
 ) -> Outcome {
     let mut out = Outcome::default();
@@ -276,26 +392,42 @@ pub async fn carry_out(
             return out;
         }
     };
-    for l in left {
-        out.cleanups.push(clean_up(p, l, &opts.wait).await);
-    }
-    if drills.is_empty() || crate::interrupt::requested() {
-        return out;
-    }
-    let mut state = match load(&dir, &id) {
-        Ok(s) => s,
+    let mut ledger = match Ledger::open(&dir, &id) {
+        Ok(l) => l,
         Err(e) => {
             out.error = Some(e.to_string());
             return out;
         }
     };
-    // Planned as due, but another run (a copy of the file, a manual run) may have drilled this
-    // tick since: read under the lock, the state decides.
-    if !is_due(&state, times.every, now) {
+    for l in left {
+        let cleanup = match refused {
+            Some(why) => Cleanup {
+                volume_id: l.volume_id.clone(),
+                name: l.name.clone(),
+                ok: false,
+                error: Some(why.to_string()),
+            },
+            None => clean_up(p, l, &opts.wait).await,
+        };
+        if cleanup.ok {
+            ledger.gone(&l.volume_id);
+        }
+        out.cleanups.push(cleanup);
+    }
+    if let Err(e) = ledger.save() {
+        out.error = Some(e.to_string());
         return out;
     }
-    let last_started = state.last_started;
-    state.last_started = Some(now);
+    if drills.is_empty() || crate::interrupt::requested() {
+        return out;
+    }
+    // Planned as due, but another run (a copy of the file, a manual run) may have drilled this
+    // tick since: read under the lock, the state decides.
+    if !is_due(&ledger.state, times.every, now) {
+        return out;
+    }
+    let last_started = ledger.state.last_started;
+    ledger.state.last_started = Some(now);
     for d in drills {
         let started = Timestamp::now();
         if crate::interrupt::requested() {
@@ -305,15 +437,22 @@ pub async fn carry_out(
         }
         // Recorded (at the run's time, `--at` in simulations) before it starts: a drill a crash
         // stops stays a failed one.
-        let previous = state.volumes.get(&d.volume_id).cloned();
-        state
+        let previous = ledger.state.volumes.get(&d.volume_id).cloned();
+        ledger
+            .state
             .volumes
             .insert(d.volume_id.clone(), unfinished(previous.as_ref(), now));
-        if let Err(e) = save(&dir, &id, &state) {
+        if let Err(e) = ledger.save() {
             out.error = Some(e.to_string());
             return out;
         }
-        let run = drill_one(p, c, times, d, opts, started).await;
+        let run = drill_one(p, c, times, d, opts, &mut ledger, started).await;
+        if run.cleaned_up
+            && let Some(v) = &run.restored_volume_id
+        {
+            ledger.gone(v);
+        }
+        let state = &mut ledger.state;
         if run.status == DrillStatus::Interrupted {
             // Stopped by the operator, not failed: the volume keeps its last drill's record,
             // and the policy drills again on its next run.
@@ -323,7 +462,7 @@ pub async fn carry_out(
             };
             state.last_started = last_started;
             out.runs.push(run);
-            if let Err(e) = save(&dir, &id, &state) {
+            if let Err(e) = ledger.save() {
                 out.error = Some(e.to_string());
             }
             return out;
@@ -337,7 +476,7 @@ pub async fn carry_out(
             record.last_success_restore_seconds = run.restore_seconds;
         }
         out.runs.push(run);
-        if let Err(e) = save(&dir, &id, &state) {
+        if let Err(e) = ledger.save() {
             out.error = Some(e.to_string());
             return out;
         }
@@ -379,7 +518,11 @@ fn unfinished(previous: Option<&Record>, now: Timestamp) -> Record {
 /// this run) and wait until it is gone. The DELETE is sent even after a signal (the drill's own
 /// volume is not left behind); a signal ends the wait, and then the volume counts as deleted.
 pub async fn delete_drill_volume(p: &dyn Provider, id: &str, wait: &WaitOptions) -> Result<()> {
-    let op = crate::interrupt::finishing(p.delete_volume(id)).await?;
+    let op = match crate::interrupt::finishing(p.delete_volume(id)).await {
+        // Gone already (a killed run's DELETE was accepted): what was asked is done.
+        Err(Error::NotFound(_)) => return Ok(()),
+        r => r?,
+    };
     if crate::interrupt::requested() {
         return Ok(());
     }
@@ -404,6 +547,7 @@ async fn drill_one(
     times: DrillTimes,
     d: &DrillPlan,
     opts: &Options,
+    ledger: &mut Ledger,
     started: Timestamp,
 ) -> DrillRun {
     let mut run = DrillRun {
@@ -421,7 +565,7 @@ async fn drill_one(
     };
     let budget = Duration::from_secs(times.timeout);
     let clock = Instant::now();
-    let restored = restore(p, c, d, opts, &mut run).await;
+    let restored = restore(p, c, d, opts, ledger, &mut run).await;
     let result = match restored {
         Err(e) => Err(e),
         Ok((op, sent)) => {
@@ -497,6 +641,7 @@ async fn restore(
     c: &Compiled,
     d: &DrillPlan,
     opts: &Options,
+    ledger: &mut Ledger,
     run: &mut DrillRun,
 ) -> std::result::Result<(crate::model::Operation, Instant), String> {
     let _lock = crate::lock::acquire_async(
@@ -527,10 +672,11 @@ async fn restore(
         })?;
     run.snapshot_id = Some(newest.id.clone());
     let marking = crate::providers::entry(p.kind()).marking;
+    let drill_time = Timestamp::now();
     let req = CloneRequest {
         volume: Some(d.volume_id.clone()),
         snapshot: newest.id.clone(),
-        name: Some(restored_name(&c.policy.id, Timestamp::now())),
+        name: Some(restored_name(&c.policy.id, drill_time)),
         description: Some(volume_description(&c.policy.id, &newest.id)),
         tags: if marking.tag {
             vec![(TAG_KEY.to_string(), c.policy.id.clone())]
@@ -538,6 +684,7 @@ async fn restore(
             vec![]
         },
         like_source: true,
+        idempotency_key: Some(restore_key(&c.policy.id, &d.volume_id, drill_time)),
         ..CloneRequest::default()
     };
     let sent = Instant::now();
@@ -546,6 +693,12 @@ async fn restore(
         .await
         .map_err(|e| format!("the restore of snapshot {} failed: {e}", newest.id))?;
     run.restored_volume_id = Some(volume.id.clone());
+    if let Err(e) = ledger.made(&volume.id, &newest.id) {
+        return Err(format!(
+            "the drill state could not record restored volume {}: {e}",
+            volume.id
+        ));
+    }
     if volume.size_gib.is_some() {
         run.size_gib = volume.size_gib;
     }
@@ -611,6 +764,7 @@ mod tests {
                 .map(|t| BTreeMap::from([(TAG_KEY.to_string(), t.to_string())]))
                 .unwrap_or_default(),
             description: Some(description.into()),
+            source_snapshot: None,
         }
     }
 

@@ -14,6 +14,23 @@ pub struct State {
     /// Per volume id.
     #[serde(default)]
     pub volumes: BTreeMap<String, Record>,
+    /// The volumes the policy's drills made and did not yet see deleted.
+    #[serde(default)]
+    pub made: Made,
+}
+
+/// The volumes a policy's drills made (volume id → the snapshot restored), recorded as soon as
+/// the cloud answers the restore and dropped once the volume is seen deleted: a marked volume
+/// made since `since` is a leftover only if it is here ([`super::proof`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Made {
+    /// When this record began (`None`: a state written before snapctl recorded the volumes it
+    /// made; the cloud's proof alone decides for every volume then).
+    #[serde(default)]
+    pub since: Option<Timestamp>,
+    /// Volume id → snapshot id.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
 }
 
 /// One volume's drills.

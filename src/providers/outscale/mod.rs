@@ -144,6 +144,25 @@ impl Outscale {
 
     /// Tag what was just created. The tags are the rest of that create (its name, its mark), so
     /// they are sent even after an interrupt.
+    /// A volume just created whose tags were refused (`e`): deleted again, and `e` says so (or
+    /// says to delete it by hand when that failed too).
+    async fn untagged_volume(&self, id: &str, mut e: Error) -> Error {
+        let body = json!({ "VolumeId": id });
+        let what = format!("delete untagged volume {id}");
+        let deleted: Result<ResponseContextOnly> =
+            crate::interrupt::finishing(self.client.call("DeleteVolume", &body, true, &what)).await;
+        let hint = match deleted {
+            Ok(_) => format!("{id} was created but could not be tagged, so it was deleted again"),
+            Err(d) => format!(
+                "{id} was created but could not be tagged, and deleting it failed ({d}): delete it by hand (snapctl -p outscale volume list shows it)"
+            ),
+        };
+        if let Error::Api(api) | Error::Unauthorized(api) | Error::NotFound(api) = &mut e {
+            api.hint = Some(hint);
+        }
+        e
+    }
+
     async fn tag_resource(&self, id: &str, tags: Vec<ResourceTag>) -> Result<()> {
         if tags.is_empty() {
             return Ok(());
@@ -349,7 +368,11 @@ impl Provider for Outscale {
         let prepared = self.prepare(&Mutation::Clone(req)).await?;
         let resp: VolumeResponse = self.send(&prepared).await?;
         let id = resp.volume.volume_id.clone();
-        self.tag_resource(&id, prepared.tags).await?;
+        if let Err(e) = self.tag_resource(&id, prepared.tags).await {
+            // An untagged volume is one nobody finds again (a drill's mark, a clone's name are
+            // its tags), billed until someone does: it is deleted at once.
+            return Err(self.untagged_volume(&id, e).await);
+        }
         let mut volume = map_volume(resp.volume);
         if volume.name.is_none() {
             volume.name = req.name.clone();

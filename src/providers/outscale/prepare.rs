@@ -395,7 +395,7 @@ impl Outscale {
             size: req.size_gib,
             volume_type: req.volume_type.as_deref().or(like_type.as_deref()),
             iops: req.iops.or(like_iops),
-            client_token: client_token(),
+            client_token: req.idempotency_key.clone().unwrap_or_else(client_token),
         };
         let mut tags = tags_of(req.name.as_ref(), &req.tags)?;
         if let Some(d) = &req.description {

@@ -45,6 +45,9 @@ pub(super) struct OscVolume {
     pub(super) volume_type: Option<String>,
     #[serde(default)]
     pub(super) iops: Option<u32>,
+    /// The snapshot it was created from (empty or absent for a blank volume).
+    #[serde(default)]
+    pub(super) snapshot_id: Option<String>,
 }
 
 /// `SnapshotExportTask`.
@@ -171,6 +174,7 @@ pub(super) fn map_volume(v: OscVolume) -> Volume {
         provider: ProviderKind::Outscale,
         name: tag(&v.tags, "Name"),
         description: tag(&v.tags, "Description"),
+        source_snapshot: v.snapshot_id.clone().filter(|s| !s.is_empty()),
         state: v
             .state
             .as_deref()

@@ -55,6 +55,9 @@ pub(super) struct CinderVolume {
     pub(super) created_at: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub(super) metadata: Option<BTreeMap<String, String>>,
+    /// The snapshot it was created from (`null` for a blank volume).
+    #[serde(default, deserialize_with = "lenient")]
+    pub(super) snapshot_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +159,7 @@ pub(super) fn map_volume(v: CinderVolume) -> Volume {
         provider_state: v.status,
         tags: v.metadata.unwrap_or_default(),
         description: v.description,
+        source_snapshot: v.snapshot_id.filter(|s| !s.is_empty()),
     }
 }
 

@@ -25,6 +25,9 @@ pub(super) struct NetAppShare {
     pub(super) size: Option<u64>,
     pub(super) created_at: Option<String>,
     pub(super) status: Option<String>,
+    /// The snapshot the share was created from (a clone), `null` otherwise.
+    #[serde(default, rename = "snapshotID")]
+    pub(super) snapshot_id: Option<String>,
 }
 
 /// `NetAppShareAccessPath`: where a share is mounted from.
@@ -145,6 +148,7 @@ pub(super) fn map_share(s: NetAppShare) -> Volume {
         provider_state: s.status,
         tags: Default::default(),
         description: s.description,
+        source_snapshot: s.snapshot_id.filter(|s| !s.is_empty()),
     }
 }
 

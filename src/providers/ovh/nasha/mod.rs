@@ -281,6 +281,7 @@ impl Provider for Nasha {
             created_at: None,
             tags: Default::default(),
             description: None,
+            source_snapshot: None,
         })
     }
 

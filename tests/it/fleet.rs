@@ -2272,6 +2272,86 @@ async fn files_others_could_write_are_refused_before_anything_runs() {
     assert!(!ran.exists(), "the hook never ran");
 }
 
+/// Every policy file is code, hooks or not: a hook-less file others can write (its
+/// `report_file`, `metrics_push_url`, `copy` and `drill` steer what root does) is refused with
+/// exit 9 and nothing sent. Output paths another user could redirect are refused the same way: a
+/// parent directory others can write to without the sticky bit, a symbolic link in a parent
+/// owned by another user.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_less_file_and_its_output_paths_are_code_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhEfs;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let policy = |report: &std::path::Path| {
+        format!(
+            "report_file = \"{}\"\n[[policy]]\nid = \"plain\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n",
+            report.display(),
+            on(k),
+            emu.demo_volume(k),
+        )
+    };
+    let shared = cli.home().join("shared");
+    std::fs::create_dir_all(&shared).expect("dir");
+    let file = shared.join("fleet.toml");
+    let f = file.to_str().expect("utf-8");
+    let (changes, requests) = (emu.changes().len(), emu.requests());
+    // A hook-less file anyone can write, in a directory anyone can write.
+    std::fs::write(&file, policy(&cli.home().join("last.json"))).expect("write");
+    chmod(&file, 0o666);
+    chmod(&shared, 0o777);
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("mode 666"), "{}", stderr(&out));
+    chmod(&file, 0o644);
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 9);
+    assert!(stderr(&out).contains("its directory"), "{}", stderr(&out));
+    chmod(&shared, 0o755);
+    // report_file under a directory others can write to (not sticky).
+    let open = cli.home().join("open");
+    std::fs::create_dir_all(&open).expect("dir");
+    chmod(&open, 0o777);
+    std::fs::write(&file, policy(&open.join("last.json"))).expect("write");
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 9);
+    assert!(
+        stderr(&out).contains("report_file") && stderr(&out).contains("not sticky"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(emu.changes().len(), changes, "nothing was changed");
+    assert_eq!(emu.requests(), requests, "nothing was sent");
+    // A link planted in a parent by another user (when the tests can make one: as root).
+    if rustix::process::geteuid().is_root() {
+        let victim = cli.home().join("victim");
+        std::fs::create_dir_all(&victim).expect("dir");
+        let link = cli.home().join("link");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
+        std::fs::write(&file, policy(&link.join("last.json"))).expect("write");
+        let out = cli.bare(&["policy", "apply", "-f", f]).await;
+        assert_exit(&out, 9);
+        assert!(
+            stderr(&out).contains("symbolic link owned by uid 65534"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!victim.join("last.json").exists());
+        assert_eq!(emu.requests(), requests, "nothing was sent");
+    } else {
+        eprintln!("skipping the planted-link case: it needs root to lchown");
+    }
+    // The same file, its report where only we write: runs.
+    std::fs::write(&file, policy(&cli.home().join("last.json"))).expect("write");
+    let out = cli.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&out, 0);
+}
+
 /// Server text never forges a line: a volume named with a line break, a fake deletion line, a
 /// terminal escape and a bidi override shows on one line in plan, apply and check output.
 #[tokio::test(flavor = "multi_thread")]

@@ -71,6 +71,22 @@ fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Resul
             c.state_dir = Some(crate::fleet::drill::resolve_state_dir(None, env)?);
         }
     }
+    // Where the run writes must be where only we (or root) decide.
+    let outputs = [
+        (checked.file.report_file.as_deref(), "report_file", false),
+        (checked.file.metrics_file.as_deref(), "metrics_file", false),
+        (checked.file.history_dir.as_deref(), "history_dir", true),
+    ];
+    for (path, what, is_dir) in outputs {
+        if let Some(path) = path {
+            crate::fleet::file::check_output_path(path, what, is_dir)?;
+        }
+    }
+    for c in &compiled {
+        if let Some(dir) = &c.state_dir {
+            crate::fleet::file::check_output_path(dir, "state_dir", true)?;
+        }
+    }
     let mut chosen = Vec::new();
     for id in &a.policies {
         match compiled.iter().position(|c| c.policy.id == *id) {

@@ -400,13 +400,12 @@ pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result
         ),
         hint: Some("a policy file is UTF-8 TOML".into()),
     })?;
+    // Every policy file is code, hooks or not: its `report_file` says where root writes, its
+    // `metrics_push_url` where the gateway's password goes, its `copy` where volume images go,
+    // its `drill` what is created and deleted. It must be as safe from others as a crontab,
+    // checked before anything else is read from it (nothing is sent).
+    check_strict(path, "policy file")?;
     let checked = check(path, &text)?;
-    // A policy file with hooks is code: it must be as safe from others as a crontab.
-    if checked.file.policy.iter().any(|p| {
-        p.pre.is_some() || p.post.is_some() || p.drill.as_ref().is_some_and(|d| d.verify.is_some())
-    }) {
-        check_strict(path, "policy file")?;
-    }
     // A policy file is code: its `endpoint` may not send a profile's (or the environment's)
     // credentials to another host than the profile's own.
     for p in &checked.file.policy {
@@ -590,6 +589,71 @@ pub fn check_strict(path: &Path, what: &str) -> Result<()> {
     }
     #[cfg(not(unix))]
     let _ = (path, what);
+    Ok(())
+}
+
+/// Refuse (exit 9, nothing run) an output path (`report_file`, `metrics_file`, `state_dir`,
+/// `history_dir`) another user could redirect: a symbolic link owned by someone other than you
+/// or root in any component above it (or, for a directory, the directory itself), or a directory
+/// above it that others can write to without the sticky bit (they could plant such a link).
+/// Components that do not exist yet are skipped (they are created private).
+pub fn check_output_path(path: &Path, what: &str, is_dir: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|source| Error::Io {
+                    action: format!("cannot resolve the {what} {}", path.display()),
+                    source,
+                })?
+                .join(path)
+        };
+        let me = rustix::process::geteuid().as_raw();
+        let first = if is_dir {
+            Some(absolute.as_path())
+        } else {
+            absolute.parent()
+        };
+        for p in first.into_iter().flat_map(Path::ancestors) {
+            let Ok(link) = std::fs::symlink_metadata(p) else {
+                continue;
+            };
+            let problem = if link.file_type().is_symlink() && link.uid() != me && link.uid() != 0 {
+                Some(format!(
+                    "{} is a symbolic link owned by uid {}, not by you (uid {me}) or root",
+                    p.display(),
+                    link.uid()
+                ))
+            } else {
+                std::fs::metadata(p).ok().and_then(|meta| {
+                    let mode = meta.permissions().mode();
+                    (meta.is_dir() && mode & 0o002 != 0 && mode & 0o1000 == 0).then(|| {
+                        format!(
+                            "others can write to {} (mode {:03o}) and it is not sticky",
+                            p.display(),
+                            mode & 0o777
+                        )
+                    })
+                })
+            };
+            if let Some(problem) = problem {
+                return Err(Error::Refused {
+                    reason: format!(
+                        "refusing the {what} {}: {problem}; nothing was run",
+                        path.display()
+                    ),
+                    hint: Some(
+                        "another user could redirect what snapctl writes there: point it at a directory only you (or root) control".into(),
+                    ),
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what, is_dir);
     Ok(())
 }
 

@@ -219,8 +219,8 @@ fn copy_families(out: &mut String, ps: &[PolicyRun]) {
         family_into(
             out,
             "snapctl_copy_last_success_timestamp_seconds",
-            "When the snapshot behind the volume's newest complete copy in the region was taken (Unix time): the age of the newest recovery point there.",
-            per_copy(&|h| Some(h.held.newest?.as_second().to_string())),
+            "When the snapshot behind the volume's newest complete copy in the region was taken (Unix time): the age of the newest recovery point there; 0 when the region holds no copy of the volume.",
+            per_copy(&|h| Some(h.held.newest.map_or(0, |t| t.as_second()).to_string())),
         );
         family_into(
             out,

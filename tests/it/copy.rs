@@ -233,6 +233,21 @@ async fn a_failed_copy_fails_the_run_warns_and_is_resumed_by_the_next_run() {
             .is_some_and(|e| e.contains("bucket")),
         "{p}"
     );
+    assert_eq!(p["copy_errors"], Value::Null, "one failure per copy: {p}");
+    // The volume never had a copy: the alert on a missing copy still sees it (0: none), and the
+    // missing bucket is one failure, not two (the export's, not also the sweep's).
+    let metrics = std::fs::read_to_string(cli.home().join("snapctl.prom")).expect("metrics");
+    let volume = emu.demo_volume(ProviderKind::Outscale);
+    assert!(
+        metrics.contains(&format!(
+            "snapctl_copy_last_success_timestamp_seconds{{policy=\"c-osc\",volume_id=\"{volume}\",region=\"{OSC_DR_REGION}\"}} 0\n"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("snapctl_copy_failures{policy=\"c-osc\"} 1\n"),
+        "{metrics}"
+    );
     let check = cli.bare(&["policy", "check", "-f", f]).await;
     assert_exit(&check, 1);
     assert!(
@@ -436,4 +451,64 @@ async fn a_copy_deleted_by_hand_is_made_again_with_a_new_export() {
     assert_eq!(there.len(), 1, "{there:?}");
     assert_ne!(there[0]["id"], first.as_str());
     assert!(emu.bucket_keys(OSC_BUCKET).is_empty());
+}
+
+/// A destination that cannot be read (a wrong secret in its profile; it holds copies) is
+/// `unknown` with its error in every format of `policy report`, never "0 copies", and the report
+/// exits 6 naming the profile to fix. `check` with a failed restore drill beside that unreadable
+/// destination exits CRITICAL (2): CRITICAL outranks UNKNOWN, every item's line still prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_destination_is_unknown_and_never_hides_a_failed_drill() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let state = cli.home().join("state");
+    let text = format!(
+        "state_dir = \"{}\"\n\n[[policy]]\nid = \"c-osc\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"{OSC_BUCKET}\", keep = {{ last = 5 }}, timeout = \"1min\" }}]\ndrill = {{ every = \"1d\", volumes = 1, verify = 'false', timeout = \"2min\" }}\n",
+        state.display(),
+        emu.demo_volume(ProviderKind::Outscale),
+    );
+    let file = cli.home().join("fleet.toml");
+    std::fs::write(&file, text).expect("policy file");
+    let f = file.to_str().expect("utf-8");
+    // The copy is made, the drill fails (its verify says no).
+    let report = apply(&cli, &file, None, 6).await;
+    let p = policy(&report);
+    assert_eq!(p["copies"][0]["status"], "ok", "{p}");
+    assert_eq!(p["drills"][0]["status"], "failed", "{p}");
+    assert_eq!(at_destination(&cli).await.len(), 1);
+    // Now the destination's secret is wrong.
+    let path = cli.home().join("config/snapctl/config.toml");
+    let profiles_text = std::fs::read_to_string(&path).expect("profiles");
+    std::fs::write(
+        &path,
+        profiles_text.replace(OSC_DR_SK, "WRONGSECRETWRONGSECRETWRONGSECRET0000000"),
+    )
+    .expect("profiles");
+    let out = cli.bare(&["-o", "json", "policy", "report", "-f", f]).await;
+    assert_exit(&out, 6);
+    let cov: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let copies = &cov["policies"][0]["volumes"][0]["copies"][0];
+    assert!(copies["copies"].is_null(), "{copies}");
+    assert!(
+        copies["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("profile \"dr\"")),
+        "{copies}"
+    );
+    assert_eq!(cov["totals"]["copies_unknown"], 1, "{}", cov["totals"]);
+    assert!(stderr(&out).contains("profile \"dr\""), "{}", stderr(&out));
+    for format in ["table", "csv", "html"] {
+        let out = cli.bare(&["-o", format, "policy", "report", "-f", f]).await;
+        assert_exit(&out, 6);
+        let text = stdout(&out);
+        assert!(text.contains("unknown"), "{format}: {text}");
+        assert!(!text.contains(": 0 (not recent)"), "{format}: {text}");
+    }
+    let check = cli.bare(&["policy", "check", "-f", f]).await;
+    assert_exit(&check, 2);
+    let text = stdout(&check);
+    assert!(text.starts_with("SNAPCTL CRITICAL"), "{text}");
+    assert!(text.contains("CRITICAL: policy c-osc volume"), "{text}");
+    assert!(text.contains("UNKNOWN: policy c-osc"), "{text}");
 }

@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// The worse of two plugin statuses (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), in the order
+/// CRITICAL > UNKNOWN > WARNING > OK: a failed drill never hides behind a destination that could
+/// not be read, and what could not be read is never ranked below a mere warning.
+pub(super) fn worse(a: u8, b: u8) -> u8 {
+    let rank = |s: u8| match s {
+        0 => 0,
+        1 => 1,
+        3 => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// `check`'s lines about a policy's restore drills, and the worst status among them: the state
 /// unreadable (UNKNOWN), a selected volume whose last drill failed or was too slow (CRITICAL),
 /// or whose last successful drill is older than twice its drill cadence (WARNING). A volume
@@ -32,7 +45,7 @@ pub(super) fn drill_problems(
                 v.volume_id
             ));
         }
-        worst = worst.max(status);
+        worst = worse(worst, status);
     }
     worst
 }
@@ -103,7 +116,8 @@ fn unit_verdict(
 }
 
 /// The monitoring plugin: the worst unit's status (a refused policy is CRITICAL, a policy or
-/// volume that could not be read UNKNOWN), one line per problem, perfdata per volume.
+/// volume that could not be read UNKNOWN; CRITICAL > UNKNOWN > WARNING, see [`worse`]), one line
+/// per problem, perfdata per volume.
 pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
     let (g, env) = (f.g, &f.env);
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
@@ -134,24 +148,24 @@ pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
             continue;
         };
         if let Some(e) = &p.error {
-            worst = worst.max(3);
+            worst = worse(worst, 3);
             problems.push(format!("UNKNOWN: policy {}: {e}", p.id));
             continue;
         }
         if let Some(why) = &p.refused {
-            worst = worst.max(2);
+            worst = worse(worst, 2);
             problems.push(format!("CRITICAL: policy {}: {why}", p.id));
         }
         for u in &p.units {
             volumes += 1;
             let status = unit_verdict(p, c, u, now, &mut problems, &mut perf);
             fresh += usize::from(status == 0);
-            worst = worst.max(status);
+            worst = worse(worst, status);
         }
         if let Some(s) = &p.drill {
-            worst = worst.max(drill_problems(p, s, now, &mut problems));
+            worst = worse(worst, drill_problems(p, s, now, &mut problems));
         }
-        worst = worst.max(super::copies::problems(p, c, now, &mut problems));
+        worst = worse(worst, super::copies::problems(p, c, now, &mut problems));
     }
     let mut text = format!(
         "SNAPCTL {}: {} policies, {fresh} of {volumes} volumes fresh",
@@ -169,4 +183,20 @@ pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
     }
     let _ = crate::output::write_stdout(crate::text::sanitize(&text).as_bytes());
     worst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worse;
+
+    #[test]
+    fn critical_outranks_unknown_which_outranks_warning() {
+        let order = [0, 1, 3, 2];
+        for (i, a) in order.iter().enumerate() {
+            for b in &order[i..] {
+                assert_eq!(worse(*a, *b), *b, "{a} then {b}");
+                assert_eq!(worse(*b, *a), *b, "{b} then {a}");
+            }
+        }
+    }
 }

@@ -182,7 +182,7 @@ pub(super) fn problems(
                     "WARNING: policy {} volume {}: {why}",
                     p.id, u.volume_id
                 ));
-                worst = worst.max(1);
+                worst = super::check::worse(worst, 1);
             }
         }
     }

@@ -43,6 +43,23 @@ pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportA
     for u in &history.unreadable {
         eprintln!("warning: history run skipped: {}", flat(u));
     }
+    // A destination that could not be read: its copies are unknown, and the report says so
+    // on stderr once per destination, naming what to fix.
+    let mut unread = std::collections::BTreeSet::new();
+    for p in &cov.policies {
+        for c in p.volumes.iter().flat_map(|v| &v.copies) {
+            if let Some(e) = &c.error
+                && unread.insert((p.id.as_str(), c.region.as_str()))
+            {
+                eprintln!(
+                    "error: policy {} copies in {}: unknown: {}",
+                    p.id,
+                    flat(&c.region),
+                    crate::text::one_line(e, crate::text::MAX_LINE)
+                );
+            }
+        }
+    }
     let failed: Vec<&crate::fleet::coverage::PolicyCoverage> =
         cov.policies.iter().filter(|p| p.error.is_some()).collect();
     for p in &failed {
@@ -57,6 +74,25 @@ pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportA
             failed: failed.len(),
             total: cov.policies.len(),
             what: "policies (reported from the history alone)",
+        });
+    }
+    if !unread.is_empty() {
+        let destinations: usize = cov
+            .policies
+            .iter()
+            .map(|p| {
+                p.volumes
+                    .iter()
+                    .flat_map(|v| &v.copies)
+                    .map(|c| c.region.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            })
+            .sum();
+        return Err(Error::Partial {
+            failed: unread.len(),
+            total: destinations,
+            what: "copy destinations (their copies are reported unknown)",
         });
     }
     Ok(0)

@@ -390,7 +390,12 @@ async fn survey(
     }
     let held = held(dst.as_ref(), policy, from)
         .await
-        .map_err(|e| format!("cannot list the copies in {}: {e}", d.region))?;
+        .map_err(|e| {
+            format!(
+                "cannot list the copies in {} with profile {:?} (check that profile's keys and endpoint): {e}",
+                d.region, d.profile
+            )
+        })?;
     Ok(plan_dest(dst.kind(), d, sources, &held, now))
 }
 

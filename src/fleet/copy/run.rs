@@ -67,6 +67,7 @@ pub async fn carry_out(
         route,
         policy: id,
         from: &from,
+        volumes,
         sources: &all,
         wait,
         now,
@@ -86,6 +87,8 @@ struct Run<'a> {
     route: &'a dyn crate::provider::ExportRoute,
     policy: &'a str,
     from: &'a str,
+    /// Every volume the policy selects: each gets a `held` entry, none or not.
+    volumes: &'a [String],
     sources: &'a [Source],
     wait: &'a WaitOptions,
     now: Timestamp,
@@ -140,19 +143,36 @@ impl Run<'_> {
             out.deletions
                 .push(delete_copy(dst, id, from, d, doomed).await);
         }
-        if let Err(e) = sweep(self.route, dst, id, from, d, self.sources).await {
+        // A copy that failed here already counts as this destination's failure: the sweep's
+        // error for the same cause (a wrong bucket) is not a second one.
+        let failed_here = out
+            .runs
+            .iter()
+            .any(|r| r.region == d.region && r.status == CopyStatus::Failed);
+        if let Err(e) = sweep(self.route, dst, id, from, d, self.sources).await
+            && !failed_here
+        {
             out.errors.push(format!("copy to {}: {e}", d.region));
         }
         match held(dst, id, from).await {
-            Ok(h) => out.held.extend(
-                plan_dest(dst.kind(), d, &[], &h, self.now)
-                    .held
-                    .into_iter()
-                    .map(|held| CopiesHeld {
-                        region: d.region.clone(),
-                        held,
-                    }),
-            ),
+            Ok(h) => {
+                let mut held = plan_dest(dst.kind(), d, &[], &h, self.now).held;
+                // A selected volume the destination holds nothing of is held at 0 (no newest):
+                // what the metrics and the alert on a missing copy need to see.
+                for v in self.volumes {
+                    if !held.iter().any(|x| x.volume_id == *v) {
+                        held.push(HeldCopies {
+                            volume_id: v.clone(),
+                            copies: 0,
+                            newest: None,
+                        });
+                    }
+                }
+                out.held.extend(held.into_iter().map(|held| CopiesHeld {
+                    region: d.region.clone(),
+                    held,
+                }));
+            }
             Err(e) => out.errors.push(format!(
                 "cannot list the copies in {} after the run: {e}",
                 d.region

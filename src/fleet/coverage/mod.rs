@@ -327,13 +327,16 @@ pub struct VolumeCoverage {
 pub struct CopyCoverage {
     /// The destination Region.
     pub region: String,
-    /// Complete copies there.
-    pub copies: usize,
+    /// Complete copies there; `None` (unknown) when the destination could not be read.
+    pub copies: Option<usize>,
     /// The newest one's tick (its source snapshot's time).
     #[serde(serialize_with = "crate::model::ser_time")]
     pub newest: Option<Timestamp>,
-    /// Whether the newest is recent: from within twice the cadence before the window's end.
+    /// Whether the newest is recent: from within twice the cadence before the window's end
+    /// (`false` when unknown).
     pub present: bool,
+    /// Why the destination could not be read (then `copies` is unknown, never 0).
+    pub error: Option<String>,
 }
 
 /// One policy.
@@ -395,8 +398,11 @@ pub struct Totals {
     pub drills_failed: usize,
     /// The slowest restore of a drill.
     pub slowest_restore_seconds: Option<f64>,
-    /// Selected volumes and destinations without a recent copy.
+    /// Selected volumes and destinations without a recent copy (known to lack one).
     pub copies_missing: usize,
+    /// Selected volumes and destinations whose copies are unknown (the destination could not
+    /// be read).
+    pub copies_unknown: usize,
 }
 
 /// What is known of one snapshot of a volume.
@@ -613,7 +619,12 @@ pub fn build(
                     vec![]
                 },
             };
-            totals.copies_missing += volume.copies.iter().filter(|c| !c.present).count();
+            totals.copies_missing += volume
+                .copies
+                .iter()
+                .filter(|c| !c.present && c.error.is_none())
+                .count();
+            totals.copies_unknown += volume.copies.iter().filter(|c| c.error.is_some()).count();
             totals.volumes += 1;
             totals.ticks.merge(&volume.counts);
             totals.worst_rpo_seconds = totals.worst_rpo_seconds.max(Some(volume.rpo_seconds));
@@ -656,13 +667,24 @@ fn copies_of(p: &super::plan::PolicyPlan, volume: &str, until: Timestamp) -> Vec
     p.copies
         .iter()
         .map(|d| {
+            if let Some(e) = &d.error {
+                // Not read is not none: unknown, with why.
+                return CopyCoverage {
+                    region: d.region.clone(),
+                    copies: None,
+                    newest: None,
+                    present: false,
+                    error: Some(e.clone()),
+                };
+            }
             let held = d.held.iter().find(|h| h.volume_id == volume);
             let newest = held.and_then(|h| h.newest);
             CopyCoverage {
                 region: d.region.clone(),
-                copies: held.map_or(0, |h| h.copies),
+                copies: Some(held.map_or(0, |h| h.copies)),
                 newest,
                 present: newest.is_some_and(|t| until.duration_since(t) <= recent),
+                error: None,
             }
         })
         .collect()

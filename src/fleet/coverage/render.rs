@@ -128,7 +128,15 @@ pub fn table(r: &Coverage) -> String {
             .flat_map(|p| &p.volumes)
             .any(|v| !v.copies.is_empty())
         {
-            format!("; {} without a recent copy", t.copies_missing)
+            format!(
+                "; {} without a recent copy{}",
+                t.copies_missing,
+                if t.copies_unknown > 0 {
+                    format!(", {} unknown (destination not read)", t.copies_unknown)
+                } else {
+                    String::new()
+                }
+            )
         } else {
             String::new()
         }
@@ -181,10 +189,17 @@ pub(super) fn copy_words(copies: &[CopyCoverage]) -> String {
     copies
         .iter()
         .map(|c| {
+            let Some(copies) = c.copies else {
+                return format!(
+                    "{}: unknown ({})",
+                    c.region,
+                    c.error.as_deref().unwrap_or("not read")
+                );
+            };
             format!(
                 "{}: {}{}{}",
                 c.region,
-                c.copies,
+                copies,
                 c.newest
                     .map(|t| format!(", newest {}", human_time(Some(t))))
                     .unwrap_or_default(),
@@ -241,7 +256,7 @@ pub fn html(r: &Coverage) -> String {
     );
     let _ = write!(
         o,
-        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{}</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n<tr><th scope=\"row\">Volumes without a recent copy in another Region</th><td id=\"total-copies-missing\">{}</td></tr>\n</tbody>\n</table>\n",
+        "<table class=\"totals\">\n<caption>Totals</caption>\n<tbody>\n<tr><th scope=\"row\">Volumes</th><td id=\"total-volumes\">{}</td></tr>\n<tr><th scope=\"row\">Ticks answered</th><td id=\"total-answered\">{}</td></tr>\n<tr><th scope=\"row\">Ticks missed</th><td id=\"total-missed\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots pruned as planned</th><td id=\"total-pruned\">{}</td></tr>\n<tr><th scope=\"row\">Snapshots lost (deleted outside the policy)</th><td id=\"total-lost\">{}</td></tr>\n<tr><th scope=\"row\">Ticks unknown (no history)</th><td id=\"total-unknown\">{}</td></tr>\n<tr><th scope=\"row\">Worst RPO</th><td id=\"total-rpo\">{}</td></tr>\n<tr><th scope=\"row\">Volumes below their retention floor</th><td id=\"total-retention\">{}</td></tr>\n<tr><th scope=\"row\">Restore drills</th><td id=\"total-drills\">{} passed, {} failed{}</td></tr>\n<tr><th scope=\"row\">Volumes without a recent copy in another Region</th><td id=\"total-copies-missing\">{}</td></tr>\n<tr><th scope=\"row\">Copies unknown (destination not read)</th><td id=\"total-copies-unknown\">{}</td></tr>\n</tbody>\n</table>\n",
         t.volumes,
         answered_words(t),
         t.ticks.missed,
@@ -257,7 +272,8 @@ pub fn html(r: &Coverage) -> String {
         t.slowest_restore_seconds
             .map(|s| format!("; slowest restore {s:.1} s"))
             .unwrap_or_default(),
-        t.copies_missing
+        t.copies_missing,
+        t.copies_unknown
     );
     o.push_str("<p class=\"legend\">");
     for s in TickStatus::ALL {

@@ -133,6 +133,69 @@ pub fn redact_signed_urls(text: &str) -> String {
         rest = &url_and_more[end..];
     }
     out.push_str(rest);
+    redact_signature_values(&out)
+}
+
+/// Query parameter names whose value is itself the secret part of a pre-signed URL (SigV4's
+/// signature and credential, SigV2's signature and key id, a session token).
+const SIGNATURE_KEYS: [&str; 5] = [
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "awsaccesskeyid",
+    "signature",
+];
+
+/// Replace the value after every signature parameter name in `text` with `***`, however the URL
+/// around it was written: a bare query string, `HTTP://`, URL-encoded (`%3D`, `%26`, even twice),
+/// JSON-escaped (`http:\/\/`). What [`redact_signed_urls`] could not recognise as a URL still
+/// loses its signature.
+fn redact_signature_values(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let hit = SIGNATURE_KEYS
+            .iter()
+            .find_map(|k| lower[i..].starts_with(k).then_some(k.len()));
+        let Some(key_len) = hit else {
+            let c = text[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        };
+        let after_key = i + key_len;
+        let Some(eq) = ["=", "%3d", "%253d"]
+            .iter()
+            .find(|e| lower[after_key..].starts_with(**e))
+        else {
+            out.push_str(&text[i..after_key]);
+            i = after_key;
+            continue;
+        };
+        let value_start = after_key + eq.len();
+        let mut j = value_start;
+        while j < text.len() {
+            let rest = &lower[j..];
+            let c = rest.chars().next().expect("in bounds");
+            if c.is_whitespace()
+                || matches!(
+                    c,
+                    '&' | '"' | '\'' | '<' | '>' | '\\' | ',' | ';' | ')' | ']' | '}'
+                )
+                || rest.starts_with("%26")
+                || rest.starts_with("%2526")
+            {
+                break;
+            }
+            j += c.len_utf8();
+        }
+        out.push_str(&text[i..value_start]);
+        if j > value_start {
+            out.push_str("***");
+        }
+        i = j;
+    }
     out
 }
 
@@ -242,6 +305,44 @@ mod tests {
         let v4 = "see http://h/o?X-Amz-Credential=AK%2F2026&X-Amz-Signature=ff end";
         assert_eq!(redact_signed_urls(v4), "see http://h/o?*** end");
         assert_eq!(redact_signed_urls("no urls here"), "no urls here");
+    }
+
+    #[test]
+    fn a_signature_is_redacted_however_the_url_around_it_is_written() {
+        let sig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let cred = "AKIAEXAMPLE%2F20261208%2Feu-west-2%2Fs3%2Faws4_request";
+        let forms = [
+            format!(
+                "bare: X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={cred}&X-Amz-Signature={sig}"
+            ),
+            format!(
+                "upper: HTTP://oos.example/b/k?X-AMZ-CREDENTIAL={cred}&X-AMZ-SIGNATURE={sig} done"
+            ),
+            format!(
+                "encoded: https%3A%2F%2Foos.example%2Fb%2Fk%3FX-Amz-Credential%3D{cred}%26X-Amz-Signature%3D{sig}"
+            ),
+            format!(
+                r#"json: {{"FileLocation":"https:\/\/oos.example\/b\/k?X-Amz-Credential={cred}&X-Amz-Signature={sig}"}}"#
+            ),
+            format!("twice: X-Amz-Signature%253D{sig}%2526x=1"),
+            "v2: ?AWSAccessKeyId=AKIAEXAMPLE&Signature=c2lnbmF0dXJl%3D&Expires=1".to_string(),
+        ];
+        for form in &forms {
+            let red = redact_signed_urls(form);
+            for secret in [sig, "AKIAEXAMPLE", "c2lnbmF0dXJl"] {
+                assert!(!red.contains(secret), "{form}\n-> {red}");
+            }
+            assert!(red.contains("***"), "{red}");
+        }
+        // Plain text that merely mentions a signature keeps its words.
+        assert_eq!(
+            redact_signed_urls("the Signature was refused"),
+            "the Signature was refused"
+        );
+        assert_eq!(
+            redact_signed_urls("naïve x-amz-signature"),
+            "naïve x-amz-signature"
+        );
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub(crate) struct World {
     /// Volumes whose snapshot creates the API refuses (a test's fault, as a full or broken
     /// volume would), each in its provider's error form.
     pub refuse_creates: std::collections::BTreeSet<String>,
+    /// Refuse every OUTSCALE import, quoting its `FileLocation` in this form (a hostile or
+    /// careless server: see [`Emulator::refuse_imports_echoing`]).
+    pub echo_imports: Option<u8>,
 }
 
 impl World {
@@ -265,6 +268,16 @@ impl Emulator {
         }
     }
 
+    /// Make OUTSCALE refuse every import (`CreateSnapshot` with `FileLocation`) with an error that
+    /// quotes the pre-signed URL it was given, in form `form`: 0 the bare query string, 1 with
+    /// an upper-case `HTTP://`, 2 URL-encoded, 3 in a body whose slashes are JSON-escaped
+    /// (`http:\/\/`); `None` imports again. Tests that no form of the URL leaks.
+    pub fn refuse_imports_echoing(&self, form: Option<u8>) {
+        if let Ok(mut w) = self.world.lock() {
+            w.echo_imports = form;
+        }
+    }
+
     /// Make the API refuse every snapshot create on `volume` from now on (an id, or a NAS-HA
     /// partition name), as it would for a volume in a bad state.
     pub fn refuse_creates_on(&self, volume: &str) {
@@ -359,6 +372,7 @@ pub async fn start(mut config: EmulatorConfig) -> std::io::Result<Emulator> {
         changes: Vec::new(),
         requests: 0,
         refuse_creates: Default::default(),
+        echo_imports: None,
     };
     ovh::seed(&mut world);
     outscale::seed(&mut world);

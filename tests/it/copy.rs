@@ -512,3 +512,89 @@ async fn an_unreadable_destination_is_unknown_and_never_hides_a_failed_drill() {
     assert!(text.contains("CRITICAL: policy c-osc volume"), "{text}");
     assert!(text.contains("UNKNOWN: policy c-osc"), "{text}");
 }
+
+/// Where a signature parameter's value shows in `text` (any case, any encoding) instead of
+/// `***`: the text around it.
+fn signature_leak(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    for key in ["x-amz-signature", "x-amz-credential"] {
+        for (at, _) in lower.match_indices(key) {
+            let rest = &lower[at + key.len()..];
+            let value = ["=", "%3d", "%253d"]
+                .iter()
+                .find_map(|e| rest.strip_prefix(e));
+            if let Some(value) = value
+                && !value.starts_with("***")
+            {
+                let end = (at + 120).min(text.len());
+                return Some(text[at..end].to_string());
+            }
+        }
+    }
+    None
+}
+
+/// A destination that echoes the pre-signed URL back in its error (as a bare query string, as
+/// `HTTP://`, URL-encoded, or JSON-escaped `http:\/\/`) never gets it into stdout, stderr
+/// (`-vv` traces included), `report_file` or the history: the signature and credential are
+/// redacted wherever they appear, by the parameter itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echoed_pre_signed_url_leaks_in_no_form_anywhere() {
+    for form in 0..4u8 {
+        let emu = start().await;
+        let cli = Cli::new(&emu);
+        profiles(&cli, &emu);
+        let report = cli.home().join("last.json");
+        let history = cli.home().join("history");
+        let text = format!(
+            "report_file = \"{}\"\nhistory_dir = \"{}\"\n\n[[policy]]\nid = \"c-osc\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"{OSC_BUCKET}\", keep = {{ last = 5 }}, timeout = \"1min\" }}]\n",
+            report.display(),
+            history.display(),
+            emu.demo_volume(ProviderKind::Outscale),
+        );
+        let file = cli.home().join("fleet.toml");
+        std::fs::write(&file, text).expect("policy file");
+        emu.refuse_imports_echoing(Some(form));
+        let out = cli
+            .bare(&[
+                "-vv",
+                "-o",
+                "json",
+                "policy",
+                "apply",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_exit(&out, 6);
+        let run: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let copy = &run["policies"][0]["copies"][0];
+        assert_eq!(copy["step"], "import", "form {form}: {copy}");
+        let error = copy["error"].as_str().expect("error");
+        assert!(error.contains("cannot be read"), "form {form}: {error}");
+        let mut texts = vec![
+            ("stdout", stdout(&out)),
+            ("stderr", stderr(&out)),
+            (
+                "report_file",
+                std::fs::read_to_string(&report).expect("report"),
+            ),
+        ];
+        for entry in std::fs::read_dir(&history).expect("history") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).expect("history file");
+                texts.push(("history", String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+        assert!(
+            texts
+                .iter()
+                .any(|(_, t)| t.to_ascii_lowercase().contains("x-amz-signature")),
+            "form {form}: the echo reached the outputs (redacted)"
+        );
+        for (what, t) in &texts {
+            assert_eq!(signature_leak(t), None, "form {form}: {what} leaks");
+        }
+    }
+}

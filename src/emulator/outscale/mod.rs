@@ -245,6 +245,44 @@ fn err(status: u16, code: &str, kind: &str, details: &str) -> Response<Body> {
     )
 }
 
+/// An import refused with an error quoting its `FileLocation` in one of four forms (see
+/// `Emulator::refuse_imports_echoing`).
+fn echo_refusal(location: &str, form: u8) -> Response<Body> {
+    let quoted = match form {
+        0 => location
+            .split_once('?')
+            .map_or(location, |(_, q)| q)
+            .to_string(),
+        1 => location
+            .replacen("https://", "HTTPS://", 1)
+            .replacen("http://", "HTTP://", 1),
+        2 => location
+            .replace('%', "%25")
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('&', "%26"),
+        _ => location.to_string(),
+    };
+    let body = json!({
+        "Errors": [{"Code": "4045", "Type": "InvalidParameterValue", "Details": format!("The FileLocation {quoted} cannot be read.")}],
+        "ResponseContext": rc()
+    })
+    .to_string();
+    // Form 3: a JSON encoder that escapes slashes, as some do.
+    let body = if form == 3 {
+        body.replace('/', "\\/")
+    } else {
+        body
+    };
+    Response::builder()
+        .status(400)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| err(500, "2000", "InternalError", "cannot answer"))
+}
+
 /// The gateway's answer for an id that names nothing: one of another shape first (4104 for
 /// another prefix, 4105 for a malformed id, as `gateway_errors.yaml` names them), then not found
 /// (5054 no-such-snapshot, 5064 no-such-volume).
@@ -711,6 +749,9 @@ fn create_snapshot(w: &mut World, body: &Value, dry: bool) -> Response<Body> {
             }
         }
     } else if let Some(location) = body["FileLocation"].as_str() {
+        if let Some(form) = w.echo_imports {
+            return echo_refusal(location, form);
+        }
         // OUTSCALE reads the image through the URL: it must be a valid pre-signed GET of an
         // object that exists, and SnapshotSize must hold the volume it came from.
         let size = body["SnapshotSize"].as_u64().unwrap_or(0);

@@ -22,6 +22,31 @@ pub async fn carry_out(
     lock_dir: &std::path::Path,
     now: Timestamp,
 ) -> Outcome {
+    let mut out = carry_out_all(src, c, volumes, wait, lock_dir, now).await;
+    // Every error a destination or the source answered may quote the pre-signed URL it was
+    // given (bare, upper-case, URL-encoded, JSON-escaped): it leaves this module redacted, so
+    // no report, history, metric or line of output ever carries one.
+    let redact = |e: &mut String| *e = crate::text::redact_signed_urls(e);
+    out.errors.iter_mut().for_each(redact);
+    out.runs
+        .iter_mut()
+        .filter_map(|r| r.error.as_mut())
+        .for_each(redact);
+    out.deletions
+        .iter_mut()
+        .filter_map(|d| d.error.as_mut())
+        .for_each(redact);
+    out
+}
+
+async fn carry_out_all(
+    src: &dyn Provider,
+    c: &Compiled,
+    volumes: &[String],
+    wait: &WaitOptions,
+    lock_dir: &std::path::Path,
+    now: Timestamp,
+) -> Outcome {
     let mut out = Outcome::default();
     if c.copies.is_empty() || volumes.is_empty() {
         return out;
@@ -223,8 +248,8 @@ impl Copy<'_> {
                 CopyStatus::Failed
             };
             run.step = Some(step);
-            // A server may quote the URL it was given: never let a pre-signed one through.
-            run.error = Some(crate::text::redact_signed_urls(&e.to_string()));
+            // A server may quote the URL it was given: redacted on the way out of carry_out.
+            run.error = Some(e.to_string());
         }
         run.seconds = started.elapsed().as_secs_f64();
         run

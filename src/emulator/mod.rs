@@ -303,6 +303,28 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// Put an object of `size` bytes at any `key` of a bucket of [`OSC_REGION`] (what another
+    /// user of the bucket could store there).
+    pub fn put_object(&self, bucket: &str, key: &str, size: u64) {
+        if let Ok(mut w) = self.world.lock() {
+            w.osc.buckets.entry(bucket.to_string()).or_default().insert(
+                key.to_string(),
+                oos::StoredObj {
+                    size,
+                    original: size,
+                },
+            );
+        }
+    }
+
+    /// Make OOS listings of [`OSC_REGION`] ignore the prefix they ask for and list every key
+    /// of the bucket (a broken or hostile server), or honour it again.
+    pub fn list_ignoring_prefix(&self, on: bool) {
+        if let Ok(mut w) = self.world.lock() {
+            w.osc.list_ignores_prefix = on;
+        }
+    }
+
     /// Remove a bucket of [`OSC_REGION`] (exports to it fail) or, with `exists`, make it again
     /// (empty): tests of copies that fail and resume.
     pub fn set_bucket(&self, bucket: &str, exists: bool) {

@@ -235,6 +235,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         }
     };
     w.in_osc_region(region, |w| {
+        let everything = w.osc.list_ignores_prefix;
         let Some(objects) = w.osc.buckets.get_mut(&bucket) else {
             return error(
                 404,
@@ -244,7 +245,7 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             );
         };
         match (&req.method, key.is_empty()) {
-            (&Method::GET, true) => list(&bucket, objects, req),
+            (&Method::GET, true) => list(&bucket, objects, req, everything),
             (&Method::GET, false) => match objects.get(&key) {
                 // The image itself is not kept: a qcow2 header stands for it.
                 Some(_) => Response::builder()
@@ -274,6 +275,7 @@ fn list(
     bucket: &str,
     objects: &std::collections::BTreeMap<String, StoredObj>,
     req: &Req,
+    ignore_prefix: bool,
 ) -> Response<Body> {
     if req.query("list-type") != Some("2") {
         return error(
@@ -292,7 +294,7 @@ fn list(
     let after = req.query("continuation-token").unwrap_or("");
     let matching: Vec<_> = objects
         .iter()
-        .filter(|(k, _)| k.starts_with(prefix) && k.as_str() > after)
+        .filter(|(k, _)| (ignore_prefix || k.starts_with(prefix)) && k.as_str() > after)
         .collect();
     let page = &matching[..max.min(matching.len())];
     let truncated = matching.len() > page.len();

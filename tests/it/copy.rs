@@ -598,3 +598,60 @@ async fn an_echoed_pre_signed_url_leaks_in_no_form_anywhere() {
         }
     }
 }
+
+/// A bucket listing is the server's word: one that ignores the prefix asked for (or a key put
+/// there by another user of the bucket) never makes a foreign object the image that is imported
+/// or deleted, and a key shorter than the prefix, or cut inside a character, panics nothing: the
+/// due snapshot is taken, the copy made from the real image, the strangers left and warned about.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_listing_beyond_the_prefix_is_never_trusted() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 5 }");
+    let strangers = [
+        "prod/db-dump.qcow2",
+        "sn",
+        "snapctl/c-osc/\u{e9}",
+        "snapctl/c-osc/cloudgouv-eu-west-1/\u{e9}",
+        "snapctl/c-osc/cloudgouv-eu-west-1/snap-x",
+    ];
+    for key in strangers {
+        // Bigger than any image: the largest listed object would be taken for the image.
+        emu.put_object(OSC_BUCKET, key, 1 << 40);
+    }
+    emu.list_ignoring_prefix(true);
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "apply",
+            "-f",
+            file.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let p = policy(&report);
+    assert!(p["units"][0]["created"]["id"].is_string(), "{p}");
+    assert_eq!(p["copies"][0]["status"], "ok", "{p}");
+    assert!(
+        stderr(&out).contains("prod/db-dump.qcow2") && stderr(&out).contains("skipped"),
+        "{}",
+        stderr(&out)
+    );
+    let mut left = emu.bucket_keys(OSC_BUCKET);
+    left.sort();
+    let mut want: Vec<String> = strangers.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(left, want, "only the real image was deleted");
+    // The copy is the real image's: its size is the volume's, not the stranger's.
+    let copies = at_destination(&cli).await;
+    assert_eq!(copies.len(), 1);
+    assert!(
+        copies[0]["size_gib"].as_u64().is_some_and(|s| s < 1024),
+        "{}",
+        copies[0]
+    );
+}

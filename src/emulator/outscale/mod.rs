@@ -70,6 +70,8 @@ pub(crate) struct OscState {
     tags: BTreeMap<String, Vec<(String, String)>>,
     exports: Vec<Export>,
     tokens: BTreeMap<String, String>,
+    /// OOS listings ignore the `prefix` asked for (a broken or hostile S3 server).
+    pub(crate) list_ignores_prefix: bool,
 }
 
 impl OscState {
@@ -83,6 +85,7 @@ impl OscState {
             tags: BTreeMap::new(),
             exports: vec![],
             tokens: BTreeMap::new(),
+            list_ignores_prefix: false,
         }
     }
 

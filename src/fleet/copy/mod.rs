@@ -100,6 +100,39 @@ pub fn object_prefix(policy: &str, region: &str, snapshot: &str) -> String {
     format!("snapctl/{policy}/{region}/{snapshot}/")
 }
 
+/// The snapshot a listed object's `key` belongs to, when the key is exactly under `base` (the
+/// policy's `snapctl/<policy>/<region>/`) and inside a snapshot's own folder
+/// (`<base><snapshot>/<name>`); `None` for anything else. A key is server text: it is never
+/// sliced by position (a short key, or one cut inside a character, must not panic).
+pub fn snapshot_of_key<'a>(key: &'a str, base: &str) -> Option<&'a str> {
+    let (snapshot, name) = key.strip_prefix(base)?.split_once('/')?;
+    (!snapshot.is_empty() && !name.is_empty()).then_some(snapshot)
+}
+
+/// Keep the objects listed under `prefix` that really are under it (a listing is the server's
+/// word); warn about each other one, which is never read, imported or deleted.
+pub fn only_under(
+    objects: Vec<crate::model::StoredObject>,
+    prefix: &str,
+) -> Vec<crate::model::StoredObject> {
+    objects
+        .into_iter()
+        .filter(|o| {
+            let inside = o
+                .key
+                .strip_prefix(prefix)
+                .is_some_and(|rest| !rest.is_empty());
+            if !inside {
+                eprintln!(
+                    "warning: the bucket listed {:?} under {prefix}, where it is not: skipped",
+                    crate::text::one_line(&o.key, 200)
+                );
+            }
+            inside
+        })
+        .collect()
+}
+
 /// A source snapshot a copy can be made of.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -478,6 +511,48 @@ pub struct Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_key_names_a_snapshot_only_inside_its_folder_and_never_panics() {
+        let base = "snapctl/p/eu-west-2/";
+        assert_eq!(
+            snapshot_of_key("snapctl/p/eu-west-2/snap-1/disk.qcow2", base),
+            Some("snap-1")
+        );
+        for hostile in [
+            "",
+            "x",
+            "snapctl/p/",
+            "snapctl/p/eu-west-2/",
+            "snapctl/p/eu-west-2/snap-1",
+            "snapctl/p/eu-west-2/snap-1/",
+            "snapctl/p/eu-west-2//disk",
+            "prod/db.qcow2",
+            "snapctl/p/eu-west-é",
+            "snapctl/p/eu-west-2é/snap/x",
+            "ééééééééééééééééééééé",
+            "snapctl/other/eu-west-2/snap-1/disk",
+        ] {
+            assert_eq!(snapshot_of_key(hostile, base), None, "{hostile:?}");
+        }
+        let obj = |key: &str| crate::model::StoredObject {
+            bucket: "b".into(),
+            key: key.into(),
+            size: 1,
+        };
+        let kept = only_under(
+            vec![
+                obj("snapctl/p/eu-west-2/snap-1/disk"),
+                obj("prod/db"),
+                obj("sn"),
+                obj("snapctl/p/eu-west-2/snap-1/"),
+                obj("snapctl/p/eu-west-2/snap-1é"),
+            ],
+            "snapctl/p/eu-west-2/snap-1/",
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].key, "snapctl/p/eu-west-2/snap-1/disk");
+    }
 
     const OSC: crate::kind::ProviderKind = crate::kind::ProviderKind::Outscale;
 

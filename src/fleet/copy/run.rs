@@ -303,6 +303,7 @@ impl Copy<'_> {
         route
             .list_objects(&d.bucket, prefix)
             .await
+            .map(|listed| only_under(listed, prefix))
             .map_err(|e| ("find image", e))
     }
 
@@ -445,7 +446,12 @@ async fn sweep(
         .collect();
     let present: BTreeSet<&str> = sources.iter().filter_map(|s| s.id.as_deref()).collect();
     for o in objects {
-        let Some(snapshot) = o.key[base.len()..].split('/').next() else {
+        // Only an image in a snapshot's own folder under the policy's prefix is ever deleted.
+        let Some(snapshot) = snapshot_of_key(&o.key, &base) else {
+            eprintln!(
+                "warning: the bucket listed {:?} under {base}, not in a snapshot's folder there: left alone",
+                crate::text::one_line(&o.key, 200)
+            );
             continue;
         };
         if complete.contains(snapshot) || !present.contains(snapshot) {

@@ -362,6 +362,9 @@ pub async fn create_snapshot_once(
 /// OOS, signed with the same keys).
 #[async_trait]
 pub trait ExportRoute: Send + Sync {
+    /// The id of the account the exports are made from, as the cloud records it (`None` when
+    /// the caller may not read it): a copy's mark names it.
+    async fn account_id(&self) -> Result<Option<String>>;
     /// Every export task of `snapshot` the API still reports.
     async fn export_tasks_of(&self, snapshot: &str) -> Result<Vec<ExportTask>>;
     /// The objects of `bucket` whose key starts with `prefix`.

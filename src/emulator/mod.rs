@@ -325,6 +325,15 @@ impl Emulator {
         }
     }
 
+    /// A completed snapshot with `description` in the account of OUTSCALE Region `region` (what
+    /// another fleet, or anyone with that account's keys, could have made there); its id.
+    pub fn plant_osc_snapshot(&self, region: &str, description: &str) -> String {
+        self.world
+            .lock()
+            .map(|mut w| w.in_osc_region(region, |w| outscale::plant_snapshot(w, description, 10)))
+            .unwrap_or_default()
+    }
+
     /// Remove a bucket of [`OSC_REGION`] (exports to it fail) or, with `exists`, make it again
     /// (empty): tests of copies that fail and resume.
     pub fn set_bucket(&self, bucket: &str, exists: bool) {

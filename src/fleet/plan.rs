@@ -381,9 +381,24 @@ pub struct CopyPlan {
     pub delete: Vec<CopyDoomed>,
     /// What the destination holds per volume (complete copies).
     pub held: Vec<HeldCopies>,
+    /// Copies carrying this policy's copy mark that are not this run's to prune (another
+    /// account's, a volume the policy does not select, a mark without the account): left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<ForeignCopy>,
     /// Why the destination could not be planned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A copy with this policy's copy mark that the policy does not prune, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForeignCopy {
+    /// Its id there.
+    pub id: String,
+    /// The volume its mark names.
+    pub volume_id: String,
+    /// Why it is not this run's.
+    pub reason: String,
 }
 
 /// A snapshot to copy.

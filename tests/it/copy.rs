@@ -130,7 +130,7 @@ async fn copies_reach_the_other_region_with_their_own_retention_and_leave_no_ima
     let description = copy["description"].as_str().expect("description");
     assert!(
         description.starts_with("snapctl:v1 copy policy=c-osc tick=")
-            && description.ends_with(&format!("of={taken} from=eu-west-2")),
+            && description.ends_with(&format!("of={taken} from=eu-west-2 acct=123456789012")),
         "{description}"
     );
     assert!(
@@ -653,5 +653,109 @@ async fn a_bucket_listing_beyond_the_prefix_is_never_trusted() {
         copies[0]["size_gib"].as_u64().is_some_and(|s| s < 1024),
         "{}",
         copies[0]
+    );
+}
+
+/// Two fleets with one policy id and one DR account (or two accounts of one Region) never prune
+/// each other's copies: the copy mark names the source account, and a run prunes only copies
+/// from its own account of volumes the policy selects. Another account's copies, copies of
+/// volumes the policy does not select, and copies made before marks carried the account are
+/// shown by `plan` as not pruned, and left.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_of_another_account_or_volume_are_never_pruned() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 1 }");
+    let f = file.to_str().expect("utf-8");
+    let volume = emu.demo_volume(ProviderKind::Outscale);
+    let mark = |tick: &str, vol: &str, of: &str, acct: &str| {
+        format!("snapctl:v1 copy policy=c-osc tick={tick} vol={vol} of={of} from=eu-west-2{acct}")
+    };
+    let planted = [
+        emu.plant_osc_snapshot(
+            OSC_DR_REGION,
+            &mark(
+                "20261101T000000Z",
+                &volume,
+                "snap-0000000a",
+                " acct=987654321098",
+            ),
+        ),
+        emu.plant_osc_snapshot(
+            OSC_DR_REGION,
+            &mark(
+                "20261101T000000Z",
+                "vol-99999999",
+                "snap-0000000b",
+                " acct=123456789012",
+            ),
+        ),
+        emu.plant_osc_snapshot(
+            OSC_DR_REGION,
+            &mark(
+                "20261102T000000Z",
+                "vol-99999999",
+                "snap-0000000c",
+                " acct=123456789012",
+            ),
+        ),
+        emu.plant_osc_snapshot(
+            OSC_DR_REGION,
+            &mark("20261101T000000Z", &volume, "snap-0000000d", ""),
+        ),
+    ];
+    let plan = cli.bare(&["policy", "plan", "-f", f]).await;
+    assert_exit(&plan, 0);
+    let text = stdout(&plan);
+    for (id, why) in planted.iter().zip([
+        "from account 987654321098",
+        "not one this policy selects",
+        "not one this policy selects",
+        "made before copies carried their source account",
+    ]) {
+        assert!(
+            text.contains(&format!("? copy {id} in {OSC_DR_REGION}")) && text.contains(why),
+            "{id}: {text}"
+        );
+    }
+    assert!(!text.contains("  - copy "), "{text}");
+    // Three runs: the policy's own copies are pruned to `last = 1`; the planted ones stay.
+    let mut deleted: Vec<String> = Vec::new();
+    for at in [None, Some(hours(1)), Some(hours(2))] {
+        let report = apply(&cli, &file, at.as_deref(), 0).await;
+        let p = policy(&report);
+        deleted.extend(
+            p["copy_deletions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| x["id"].as_str().expect("id").to_string()),
+        );
+    }
+    assert!(!deleted.is_empty(), "the policy's own copies are pruned");
+    assert!(
+        !planted.iter().any(|id| deleted.contains(id)),
+        "{deleted:?}"
+    );
+    let there: Vec<String> = at_destination(&cli)
+        .await
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_string())
+        .collect();
+    for id in &planted {
+        assert!(there.contains(id), "{id} stays: {there:?}");
+    }
+    // The policy's own copy there carries the source account.
+    let ours = at_destination(&cli)
+        .await
+        .into_iter()
+        .find(|s| !planted.iter().any(|id| s["id"] == id.as_str()))
+        .expect("a copy of ours");
+    assert!(
+        ours["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(" acct=123456789012")),
+        "{ours}"
     );
 }

@@ -51,6 +51,16 @@ pub(super) fn render_planned(out: &mut String, p: &PolicyPlan) -> (usize, usize)
                 flat(&x.reason)
             );
         }
+        for x in &d.foreign {
+            let _ = writeln!(
+                out,
+                "  ? copy {} in {} (of {}): not pruned, because {}",
+                flat(&x.id),
+                flat(&d.region),
+                flat(&x.volume_id),
+                flat(&x.reason)
+            );
+        }
     }
     (made, gone)
 }

@@ -138,6 +138,27 @@ pub(crate) fn seed_snapshot(w: &mut World, name: &str, at: Timestamp) {
     });
 }
 
+/// A completed snapshot of `size` GiB with `description`, made from an image (as an import is),
+/// in the account of `w.osc`; its id.
+pub(crate) fn plant_snapshot(w: &mut World, description: &str, size: u64) -> String {
+    let id = format!("snap-{}", w.hex8());
+    w.osc.snaps.push(OscSnap {
+        id: id.clone(),
+        volume_id: None,
+        size,
+        description: Some(description.to_string()),
+        created_at: w.now(),
+        ready_at: Instant::now(),
+        accounts: vec![],
+        public: false,
+        owner: OWN_ACCOUNT,
+        token: None,
+        forced: None,
+        imported: true,
+    });
+    id
+}
+
 /// `n` more volumes, tagged `Name=fleet-0001`… and `fleet=yes` (fleet-mode scale tests).
 pub(crate) fn seed_volumes(w: &mut World, n: usize) {
     let past = Instant::now();

@@ -26,14 +26,15 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::mark;
-use super::plan::{Compiled, CopyDest, CopyDoomed, CopyPlan, DueCopy, HeldCopies};
+use super::plan::{Compiled, CopyDest, CopyDoomed, CopyPlan, DueCopy, ForeignCopy, HeldCopies};
 use crate::error::Result;
 use crate::model::{Snapshot, SnapshotState};
 use crate::provider::Provider;
 use crate::wait::WaitOptions;
 
 /// The copy mark's head: `snapctl:v1 copy policy=<id> tick=<T> vol=<volume> of=<snapshot>
-/// from=<region>`. Not the snapshot mark (`snapctl:v1 policy=`): no policy ever takes a copy
+/// from=<region> acct=<source account>` (copies made before the account was written end at
+/// `from=`). Not the snapshot mark (`snapctl:v1 policy=`): no policy ever takes a copy
 /// for one of its own snapshots.
 const PREFIX: &str = "snapctl:v1 copy policy=";
 
@@ -43,10 +44,16 @@ pub const TAG_KEY: &str = "snapctl:copy";
 /// How long a pre-signed URL of an image stays valid: the destination starts reading at once.
 pub const URL_TTL_SECONDS: u64 = 3600;
 
-/// A copy's description mark.
-pub fn description(policy: &str, tick: Timestamp, volume: &str, of: &str, from: &str) -> String {
+/// A copy's description mark (written once, by the import that creates the copy: a snapshot's
+/// description cannot be edited afterwards).
+pub fn description(
+    policy: &str,
+    tick: Timestamp,
+    (volume, of): (&str, &str),
+    (from, account): (&str, &str),
+) -> String {
     format!(
-        "{PREFIX}{policy} tick={} vol={volume} of={of} from={from}",
+        "{PREFIX}{policy} tick={} vol={volume} of={of} from={from} acct={account}",
         crate::model::stamp(tick)
     )
 }
@@ -64,6 +71,8 @@ pub struct Mark {
     pub of: String,
     /// Its Region.
     pub from: String,
+    /// Its account (`None`: a copy made before marks carried it).
+    pub account: Option<String>,
 }
 
 /// The mark in a description, if it is exactly one.
@@ -76,6 +85,10 @@ pub fn parse(d: &str) -> Option<Mark> {
     let volume = field("vol=")?;
     let of = field("of=")?;
     let from = field("from=")?;
+    let account = match words.next() {
+        None => None,
+        Some(w) => Some(w.strip_prefix("acct=")?.to_string()),
+    };
     let plain = |s: &str| {
         !s.is_empty()
             && s.chars()
@@ -85,13 +98,15 @@ pub fn parse(d: &str) -> Option<Mark> {
         && mark::valid_id(policy)
         && plain(&volume)
         && plain(&of)
-        && plain(&from))
+        && plain(&from)
+        && account.as_deref().is_none_or(plain))
     .then(|| Mark {
         policy: policy.to_string(),
         tick,
         volume,
         of,
         from,
+        account,
     })
 }
 
@@ -192,12 +207,48 @@ pub async fn held(dst: &dyn Provider, policy: &str, from: &str) -> Result<Vec<He
         .collect())
 }
 
-/// Plan one destination: per volume, the sources without a copy that its retention would keep
-/// are due (newest first); the complete copies it would not keep are deleted, never the newest
-/// and never below `min`; a failed import is deleted so it is made again.
+/// Which copies at a destination a policy's run may count and prune: those whose mark names
+/// this source account, of volumes the policy selects.
+#[derive(Debug, Clone)]
+pub struct Whose {
+    /// The source account (OUTSCALE `ReadAccounts`).
+    pub account: String,
+    /// The volumes the policy selects.
+    pub selected: BTreeSet<String>,
+}
+
+impl Whose {
+    /// Why a copy marked for this policy and Region is not this run's to prune, if it is not;
+    /// `Ok(true)` for a copy made before marks carried the account (counted, never pruned).
+    pub fn judge(&self, m: &Mark) -> std::result::Result<bool, String> {
+        if !self.selected.contains(&m.volume) {
+            return Err(format!(
+                "its volume {} is not one this policy selects",
+                m.volume
+            ));
+        }
+        match m.account.as_deref() {
+            Some(a) if a == self.account => Ok(false),
+            Some(a) => Err(format!(
+                "it was copied from account {a}, not from {}",
+                self.account
+            )),
+            None => Ok(true),
+        }
+    }
+}
+
+/// Plan one destination: per volume the policy selects, the sources without a copy that its
+/// retention would keep are due (newest first); the complete copies it would not keep are
+/// deleted, never the newest and never below `min`; a failed import is deleted so it is made
+/// again. Only copies from this account ([`Whose`]) are counted and pruned; a copy of a volume
+/// the policy does not select, or from another account (two fleets with one policy id and one
+/// DR account), is listed in `foreign` and left alone; one made before marks carried the account
+/// is counted (its snapshot is not copied again) but never pruned.
 pub fn plan_dest(
     kind: crate::kind::ProviderKind,
     d: &CopyDest,
+    whose: &Whose,
     sources: &[Source],
     held: &[Held],
     now: Timestamp,
@@ -207,13 +258,33 @@ pub fn plan_dest(
         bucket: d.bucket.clone(),
         ..CopyPlan::default()
     };
+    let (mut ours, mut legacy) = (Vec::new(), Vec::new());
+    for h in held {
+        match whose.judge(&h.mark) {
+            Ok(false) => ours.push(h.clone()),
+            Ok(true) => legacy.push(h.clone()),
+            Err(reason) => out.foreign.push(ForeignCopy {
+                id: h.id.clone(),
+                volume_id: h.mark.volume.clone(),
+                reason,
+            }),
+        }
+    }
+    for h in &legacy {
+        out.foreign.push(ForeignCopy {
+            id: h.id.clone(),
+            volume_id: h.mark.volume.clone(),
+            reason: "made before copies carried their source account: counted, never deleted by snapctl (delete it by hand once newer copies suffice)".into(),
+        });
+    }
     let volumes: BTreeSet<&str> = sources
         .iter()
         .map(|s| s.volume_id.as_str())
-        .chain(held.iter().map(|h| h.mark.volume.as_str()))
+        .filter(|v| whose.selected.contains(*v))
+        .chain(ours.iter().map(|h| h.mark.volume.as_str()))
         .collect();
     for volume in volumes {
-        plan_volume(kind, d, volume, sources, held, now, &mut out);
+        plan_volume(kind, d, volume, sources, (&ours, &legacy), now, &mut out);
     }
     // Newest first across volumes.
     out.copies.sort_by_key(|c| std::cmp::Reverse(c.tick));
@@ -226,13 +297,16 @@ fn plan_volume(
     d: &CopyDest,
     volume: &str,
     sources: &[Source],
-    held: &[Held],
+    (held, legacy): (&[Held], &[Held]),
     now: Timestamp,
     out: &mut CopyPlan,
 ) {
     let mine: Vec<&Held> = held.iter().filter(|h| h.mark.volume == volume).collect();
+    // A copy made before marks carried the account still answers its snapshot.
     let copied: BTreeSet<&str> = mine
         .iter()
+        .copied()
+        .chain(legacy.iter().filter(|h| h.mark.volume == volume))
         .filter(|h| h.state != SnapshotState::Error)
         .map(|h| h.mark.of.as_str())
         .collect();
@@ -384,26 +458,65 @@ pub async fn plan(
         tick: u.due_since.unwrap_or(now),
         size_gib: None,
     }));
+    let whose = match whose(src, units.iter().map(|u| u.volume_id.clone())).await {
+        Ok(w) => w,
+        Err(e) => {
+            return c
+                .copies
+                .iter()
+                .map(|d| CopyPlan {
+                    region: d.region.clone(),
+                    bucket: d.bucket.clone(),
+                    error: Some(e.clone()),
+                    ..CopyPlan::default()
+                })
+                .collect();
+        }
+    };
     let mut out = Vec::new();
     for d in &c.copies {
-        out.push(match survey(d, &c.policy.id, &from, &all, now).await {
-            Ok(p) => p,
-            Err(e) => CopyPlan {
-                region: d.region.clone(),
-                bucket: d.bucket.clone(),
-                error: Some(e),
-                ..CopyPlan::default()
+        out.push(
+            match survey(d, (&c.policy.id, &from), &whose, &all, now).await {
+                Ok(p) => p,
+                Err(e) => CopyPlan {
+                    region: d.region.clone(),
+                    bucket: d.bucket.clone(),
+                    error: Some(e),
+                    ..CopyPlan::default()
+                },
             },
-        });
+        );
     }
     out
+}
+
+/// What a copy's mark must name to be this run's ([`Whose`]): the source account, read from
+/// the cloud (a copy's mark carries it), and the volumes selected.
+pub async fn whose(
+    src: &dyn Provider,
+    selected: impl Iterator<Item = String>,
+) -> std::result::Result<Whose, String> {
+    let route = src
+        .export_route()
+        .ok_or_else(|| format!("{} has no export route: copies cannot be made", src.kind()))?;
+    let account = route
+        .account_id()
+        .await
+        .map_err(|e| format!("cannot read the source account id: {e}"))?
+        .ok_or_else(|| {
+            "cannot read the source account id (ReadAccounts was refused): a copy's mark names the account it came from, so copies need api:ReadAccounts on the source profile".to_string()
+        })?;
+    Ok(Whose {
+        account,
+        selected: selected.collect(),
+    })
 }
 
 /// One destination's plan, from its own listing.
 async fn survey(
     d: &CopyDest,
-    policy: &str,
-    from: &str,
+    (policy, from): (&str, &str),
+    whose: &Whose,
     sources: &[Source],
     now: Timestamp,
 ) -> std::result::Result<CopyPlan, String> {
@@ -429,7 +542,7 @@ async fn survey(
                 d.region, d.profile
             )
         })?;
-    Ok(plan_dest(dst.kind(), d, sources, &held, now))
+    Ok(plan_dest(dst.kind(), d, whose, sources, &held, now))
 }
 
 /// How a copy ended.
@@ -582,7 +695,17 @@ mod tests {
                 volume: "vol-00000001".into(),
                 of: of.into(),
                 from: "eu-west-2".into(),
+                account: Some(ACCOUNT.into()),
             },
+        }
+    }
+
+    const ACCOUNT: &str = "123456789012";
+
+    fn whose() -> Whose {
+        Whose {
+            account: ACCOUNT.into(),
+            selected: ["vol-00000001".to_string()].into(),
         }
     }
 
@@ -600,22 +723,31 @@ mod tests {
         let d = description(
             "db-gold",
             t("2026-12-01T00:00:00Z"),
-            "vol-0a1b2c3d",
-            "snap-12345678",
-            "eu-west-2",
+            ("vol-0a1b2c3d", "snap-12345678"),
+            ("eu-west-2", ACCOUNT),
         );
         assert_eq!(
             d,
-            "snapctl:v1 copy policy=db-gold tick=20261201T000000Z vol=vol-0a1b2c3d of=snap-12345678 from=eu-west-2"
+            "snapctl:v1 copy policy=db-gold tick=20261201T000000Z vol=vol-0a1b2c3d of=snap-12345678 from=eu-west-2 acct=123456789012"
         );
         let m = parse(&d).expect("a mark");
         assert_eq!(
-            (m.policy.as_str(), m.of.as_str(), m.from.as_str()),
-            ("db-gold", "snap-12345678", "eu-west-2")
+            (
+                m.policy.as_str(),
+                m.of.as_str(),
+                m.from.as_str(),
+                m.account.as_deref()
+            ),
+            ("db-gold", "snap-12345678", "eu-west-2", Some(ACCOUNT))
         );
+        // A mark of an earlier version, without the account, still reads.
+        let legacy = d.replace(" acct=123456789012", "");
+        assert_eq!(parse(&legacy).expect("legacy").account, None);
         for not in [
             "snapctl:v1 policy=db-gold tick=20261201T000000Z",
             &format!("{d} extra"),
+            &d.replace("acct=", "account="),
+            &d.replace("acct=123456789012", "acct="),
             &d.replace("of=", "off="),
             &d.replace("db-gold", "DB"),
             &d.replace("vol-0a1b2c3d", "vol/../x"),
@@ -652,7 +784,7 @@ mod tests {
             source("snap-d", "2026-12-04T00:00:00Z"),
         ];
         // Nothing there yet: the two newest are due, newest first; older ones are not copied.
-        let p = plan_dest(OSC, &dest(keep.clone(), 1), &sources, &[], now);
+        let p = plan_dest(OSC, &dest(keep.clone(), 1), &whose(), &sources, &[], now);
         let due: Vec<_> = p
             .copies
             .iter()
@@ -688,7 +820,7 @@ mod tests {
                 SnapshotState::Available,
             ),
         ];
-        let p = plan_dest(OSC, &dest(keep.clone(), 1), &sources, &held, now);
+        let p = plan_dest(OSC, &dest(keep.clone(), 1), &whose(), &sources, &held, now);
         let gone: Vec<_> = p.delete.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(gone, ["snap-1c", "snap-1a", "snap-1b"]);
         let due: Vec<_> = p
@@ -706,7 +838,7 @@ mod tests {
             }]
         );
         // min = 3 keeps three complete copies whatever the rules say.
-        let p = plan_dest(OSC, &dest(keep, 3), &sources, &held, now);
+        let p = plan_dest(OSC, &dest(keep, 3), &whose(), &sources, &held, now);
         let gone: Vec<_> = p.delete.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(gone, ["snap-1c"]);
         // In progress: not due again, not deleted.
@@ -725,8 +857,75 @@ mod tests {
                 },
                 1,
             ),
+            &whose(),
             &sources,
             &importing,
+            now,
+        );
+        assert!(p.copies.is_empty(), "{:?}", p.copies);
+        assert!(p.delete.is_empty());
+    }
+
+    #[test]
+    fn only_this_accounts_copies_of_selected_volumes_are_pruned() {
+        let keep = crate::rotation::plan::Policy {
+            keep_last: Some(1),
+            ..Default::default()
+        };
+        let now = t("2026-12-05T12:00:00Z");
+        let sources = [source("snap-d", "2026-12-04T00:00:00Z")];
+        let mut other_account = held_copy(
+            "snap-1a",
+            "snap-a",
+            "2026-12-01T00:00:00Z",
+            SnapshotState::Available,
+        );
+        other_account.mark.account = Some("987654321098".into());
+        let mut unselected = held_copy(
+            "snap-1b",
+            "snap-b",
+            "2026-12-02T00:00:00Z",
+            SnapshotState::Available,
+        );
+        unselected.mark.volume = "vol-00000002".into();
+        let mut legacy = held_copy(
+            "snap-1c",
+            "snap-c",
+            "2026-12-03T00:00:00Z",
+            SnapshotState::Available,
+        );
+        legacy.mark.account = None;
+        let ours = held_copy(
+            "snap-1d",
+            "snap-d",
+            "2026-12-04T00:00:00Z",
+            SnapshotState::Available,
+        );
+        let held = [other_account, unselected, legacy.clone(), ours];
+        let p = plan_dest(OSC, &dest(keep.clone(), 1), &whose(), &sources, &held, now);
+        assert!(p.delete.is_empty(), "{:?}", p.delete);
+        let foreign: Vec<(&str, &str)> = p
+            .foreign
+            .iter()
+            .map(|f| (f.id.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(foreign.len(), 3, "{foreign:?}");
+        assert!(
+            foreign[0].1.contains("from account 987654321098"),
+            "{foreign:?}"
+        );
+        assert!(
+            foreign[1].1.contains("not one this policy selects"),
+            "{foreign:?}"
+        );
+        assert!(foreign[2].1.contains("made before"), "{foreign:?}");
+        // A legacy copy answers its snapshot: not copied again.
+        let p = plan_dest(
+            OSC,
+            &dest(keep, 1),
+            &whose(),
+            &[source("snap-c", "2026-12-03T00:00:00Z")],
+            &[legacy],
             now,
         );
         assert!(p.copies.is_empty(), "{:?}", p.copies);

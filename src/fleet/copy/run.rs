@@ -77,6 +77,13 @@ async fn carry_out_all(
             return out;
         }
     };
+    let whose = match whose(src, volumes.iter().cloned()).await {
+        Ok(w) => w,
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    };
     let listed = src.list_snapshots_of(volumes).await;
     let mut all = Vec::new();
     for (v, l) in volumes.iter().zip(listed) {
@@ -92,6 +99,7 @@ async fn carry_out_all(
         route,
         policy: id,
         from: &from,
+        whose: &whose,
         volumes,
         sources: &all,
         wait,
@@ -112,6 +120,8 @@ struct Run<'a> {
     route: &'a dyn crate::provider::ExportRoute,
     policy: &'a str,
     from: &'a str,
+    /// What a copy's mark must name to be this run's to count and prune.
+    whose: &'a Whose,
     /// Every volume the policy selects: each gets a `held` entry, none or not.
     volumes: &'a [String],
     sources: &'a [Source],
@@ -124,7 +134,7 @@ impl Run<'_> {
     /// what its retention does not keep, sweep the images left, read what it holds.
     async fn destination(&self, d: &CopyDest, out: &mut Outcome) {
         let (id, from) = (self.policy, self.from);
-        let plan = match survey(d, id, from, self.sources, self.now).await {
+        let plan = match survey(d, (id, from), self.whose, self.sources, self.now).await {
             Ok(p) => p,
             Err(e) => {
                 out.errors.push(format!("copy to {}: {e}", d.region));
@@ -140,7 +150,7 @@ impl Run<'_> {
         // A failed import first: its snapshot is copied again below.
         for doomed in plan.delete.iter().filter(|x| x.import_failed) {
             out.deletions
-                .push(delete_copy(dst, id, from, d, doomed).await);
+                .push(delete_copy(dst, (id, from), self.whose, d, doomed).await);
         }
         for due in &plan.copies {
             if crate::interrupt::requested() {
@@ -152,6 +162,7 @@ impl Run<'_> {
             let copy = Copy {
                 policy: id,
                 from,
+                account: &self.whose.account,
                 dest: d,
                 volume: &due.volume_id,
                 snapshot,
@@ -166,7 +177,7 @@ impl Run<'_> {
                 break;
             }
             out.deletions
-                .push(delete_copy(dst, id, from, d, doomed).await);
+                .push(delete_copy(dst, (id, from), self.whose, d, doomed).await);
         }
         // A copy that failed here already counts as this destination's failure: the sweep's
         // error for the same cause (a wrong bucket) is not a second one.
@@ -181,7 +192,7 @@ impl Run<'_> {
         }
         match held(dst, id, from).await {
             Ok(h) => {
-                let mut held = plan_dest(dst.kind(), d, &[], &h, self.now).held;
+                let mut held = plan_dest(dst.kind(), d, self.whose, &[], &h, self.now).held;
                 // A selected volume the destination holds nothing of is held at 0 (no newest):
                 // what the metrics and the alert on a missing copy need to see.
                 for v in self.volumes {
@@ -210,6 +221,7 @@ impl Run<'_> {
 struct Copy<'a> {
     policy: &'a str,
     from: &'a str,
+    account: &'a str,
     dest: &'a CopyDest,
     volume: &'a str,
     snapshot: &'a str,
@@ -345,9 +357,8 @@ impl Copy<'_> {
             description: Some(description(
                 self.policy,
                 self.tick,
-                self.volume,
-                self.snapshot,
-                self.from,
+                (self.volume, self.snapshot),
+                (self.from, self.account),
             )),
             tags: vec![(TAG_KEY.to_string(), self.policy.to_string())],
         };
@@ -380,8 +391,8 @@ impl Copy<'_> {
 /// from this Region, and it is complete (a failed import: in `error`).
 async fn delete_copy(
     dst: &dyn Provider,
-    policy: &str,
-    from: &str,
+    (policy, from): (&str, &str),
+    whose: &Whose,
     d: &CopyDest,
     doomed: &CopyDoomed,
 ) -> CopyDeletion {
@@ -402,7 +413,17 @@ async fn delete_copy(
                 s.state == SnapshotState::Available
             };
             match mark {
-                Some(m) if m.policy == policy && m.from == from && state_ok => Ok(()),
+                // Read again right before the DELETE: this policy's, from this account, of
+                // the volume planned (one the policy selects), in the state planned.
+                Some(m)
+                    if m.policy == policy
+                        && m.from == from
+                        && m.volume == doomed.volume_id
+                        && whose.judge(&m) == Ok(false)
+                        && state_ok =>
+                {
+                    Ok(())
+                }
                 Some(_) | None => Err(format!(
                     "refused: {} no longer carries this policy's copy mark in the expected state",
                     doomed.id

@@ -559,6 +559,10 @@ impl Provider for Outscale {
 
 #[async_trait]
 impl crate::provider::ExportRoute for Outscale {
+    async fn account_id(&self) -> Result<Option<String>> {
+        self.own_account().await
+    }
+
     async fn export_tasks_of(&self, snapshot: &str) -> Result<Vec<ExportTask>> {
         check_id("snapshot id", "snap-", snapshot)?;
         self.client

@@ -165,6 +165,15 @@ impl Default for HttpConfig {
     }
 }
 
+/// Requests this process refused to send because `--at` allows loopback only: a policy command
+/// that met one is a usage error (exit 2), whatever else it could plan.
+static LOOPBACK_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many requests `--at` kept from a host that is not loopback in this process.
+pub fn loopback_refusals() -> u64 {
+    LOOPBACK_REFUSALS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The shared client.
 #[derive(Debug)]
 pub struct Http {
@@ -415,6 +424,7 @@ impl Http {
     /// request carries a signature, a token or a password.
     fn check_destination(&self, action: &str, url: &Url) -> Result<()> {
         if self.config.loopback_only && !is_loopback(url) {
+            LOOPBACK_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(Error::Usage {
                 message: format!(
                     "cannot {action}: --at simulates another time and acts only against a loopback endpoint (the emulator), not {}",

@@ -299,6 +299,28 @@ async fn config_errors_name_the_file_line_and_key() {
     assert!(!stderr(&out).contains("Some("), "{}", stderr(&out));
 }
 
+/// A policy naming a profile is not valid when there is no profiles file to find it in: exit 2,
+/// whether the file is missing at the default path or where `SNAPCTL_CONFIG` names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_profile_without_a_profiles_file_is_refused() {
+    let cli = Snapctl::bare();
+    let text = "[[policy]]\nid = \"db\"\nprofile = \"prod\"\nevery = \"1h\"\nselect = { ids = [\"vol-12345678\"] }\nkeep = { last = 3 }\n";
+    let path = cli.home.path().join("fleet.toml");
+    std::fs::write(&path, text).expect("write");
+    let f = path.to_str().expect("utf-8");
+    let out = cli.run(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 2);
+    let missing = cli.home.path().join("nowhere.toml");
+    let cli = cli.env("SNAPCTL_CONFIG", missing.to_str().expect("utf-8"));
+    let out = cli.run(&["policy", "validate", "-f", f]).await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("names profile \"prod\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// `policy validate` checks a policy file and sends nothing: a good file lists its policies; a
 /// mistake exits 2 naming the file, the line and the key (a bare `m` is refused for naming both
 /// readings).
@@ -312,7 +334,7 @@ async fn policy_validate_checks_the_file_and_names_the_line_and_key() {
     let out = cli.run(&["policy", "validate", "-f", f]).await;
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("1 valid policy"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("db-gold: outscale, every 3600s"));
+    assert!(stdout(&out).contains("db-gold: outscale, every 1h"));
     let ids = cli
         .run(&["policy", "validate", "-f", f, "--jq", ".policies[].id"])
         .await;

@@ -2490,3 +2490,46 @@ async fn a_slow_account_never_holds_back_a_fast_one() {
         fast["duration_seconds"]
     );
 }
+
+/// `--at` simulates another time for the emulator only: against a host that is not loopback
+/// nothing is sent and the command is a usage error (exit 2, as documented), for plan, apply
+/// and report alike; against the emulator it runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_against_a_host_that_is_not_loopback_is_a_usage_error() {
+    let emu = start().await;
+    let mut cli = Cli::new(&emu);
+    let k = ProviderKind::Outscale;
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"sim\"\n{}\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 2 }}\n",
+            on(k),
+            emu.demo_volume(k)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    let at = "2030-01-01T00:00:00Z";
+    let out = cli.bare(&["policy", "plan", "-f", f, "--at", at]).await;
+    assert_exit(&out, 0);
+    // The same policy, its endpoint a real cloud's (never reached: refused before sending).
+    cli.overrides = vec![(
+        "OSC_ENDPOINT_API".into(),
+        "https://api.eu-west-2.outscale.invalid/api/v1".into(),
+    )];
+    for cmd in [
+        &["policy", "plan"][..],
+        &["policy", "apply"],
+        &["policy", "report"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.extend(["-f", f, "--at", at]);
+        let out = cli.bare(&args).await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("acts only against a loopback endpoint"),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
+    }
+}

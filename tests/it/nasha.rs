@@ -102,6 +102,59 @@ async fn snapshot_list_shows_custom_and_scheduled_with_expiry() {
     assert_eq!(arr[2]["kind"], "scheduled");
 }
 
+/// A custom snapshot deleted between the list of names and its read (another rotate, an expiry,
+/// a killed run's delete task) answers 404: it is gone, so it is left out; the partition's other
+/// snapshots are listed and the command succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_gone_between_the_names_and_its_read_is_skipped() {
+    let server = ovh_server().await;
+    ovh_get(
+        &server,
+        &nasha_path("/partition/partition1/customSnapshot"),
+        ResponseTemplate::new(200).set_body_json(serde_json::json!([
+            "snapctl-20251120T093000Z",
+            "snapctl-20251119T093000Z",
+            "before-upgrade"
+        ])),
+    )
+    .await;
+    ovh_get(
+        &server,
+        &nasha_path("/partition/partition1/customSnapshot/snapctl-20251120T093000Z"),
+        json(200, "ovh-nasha/custom-snapctl.json"),
+    )
+    .await;
+    ovh_get(
+        &server,
+        &nasha_path("/partition/partition1/customSnapshot/snapctl-20251119T093000Z"),
+        ResponseTemplate::new(404).set_body_json(serde_json::json!({
+            "class": "Client::NotFound",
+            "message": "The requested object (name = snapctl-20251119T093000Z) does not exist"
+        })),
+    )
+    .await;
+    ovh_get(
+        &server,
+        &nasha_path("/partition/partition1/customSnapshot/before-upgrade"),
+        json(200, "ovh-nasha/custom-before-upgrade.json"),
+    )
+    .await;
+    ovh_get(
+        &server,
+        &nasha_path("/partition/partition1/snapshot"),
+        json(200, "ovh-nasha/schedules.json"),
+    )
+    .await;
+    let out = Snapctl::nasha(&server)
+        .run(&["-o", "ids", "snapshot", "list", "--volume", "partition1"])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        "snapctl-20251120T093000Z\nbefore-upgrade\nhour-1\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn create_with_expiry_waits_for_the_task() {
     // A date a year from today (a fixed date would fall into the past one day).

@@ -58,8 +58,25 @@ pub(super) fn load_checked(
             path.map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the profiles file (there is none)".into()),
         ),
-        // The profiles file's own error is reported when a policy connects.
-        Err(_) => return crate::fleet::file::load(file),
+        // The profiles file's own error is reported when a policy connects; but a policy
+        // that names a profile cannot be valid without a file to find it in.
+        Err(e) => {
+            let checked = crate::fleet::file::load(file)?;
+            if let Some(p) = checked.file.policy.iter().find(|p| p.profile.is_some()) {
+                return Err(Error::Usage {
+                    message: format!(
+                        "{}: policy {:?} names profile {:?}, but the profiles file cannot be read: {e}",
+                        file.display(),
+                        p.id,
+                        p.profile.as_deref().unwrap_or_default()
+                    ),
+                    hint: Some(
+                        "create the profiles file (--config, SNAPCTL_CONFIG, or the default path; see docs/configuration.md)".into(),
+                    ),
+                });
+            }
+            return Ok(checked);
+        }
     };
     crate::fleet::file::load_with_profiles(file, Some((&names, &source)))
 }
@@ -259,7 +276,7 @@ fn render_validate(
     let mut out = format!("{}: {} valid {noun}\n", file.display(), policies.len());
     for (p, every) in policies.iter().zip(&checked.every_secs) {
         let cadence = match (every, &p.cron) {
-            (Some(s), _) => format!("every {s}s"),
+            (Some(s), _) => format!("every {}", crate::fleet::file::cadence_words(*s)),
             (None, Some(c)) => format!("cron {c:?}"),
             (None, None) => String::new(),
         };
@@ -285,7 +302,28 @@ pub(super) async fn run_counted(
         out: super::Out::new(g, false),
         sent: Default::default(),
     };
-    let outcome = f.out.finish(dispatch(&f, cmd).await);
+    let simulated = match &cmd {
+        PolicyCmd::Plan(a) => a.run.at.is_some(),
+        PolicyCmd::Apply(a) => a.run.at.is_some(),
+        PolicyCmd::Check(a) => a.at.is_some(),
+        PolicyCmd::Report(a) => a.run.at.is_some(),
+        _ => false,
+    };
+    let mut outcome = f.out.finish(dispatch(&f, cmd).await);
+    let refused = crate::http::loopback_refusals();
+    if simulated && refused > 0 && !matches!(outcome, Err(Error::Interrupted { .. })) {
+        // Nothing went to those hosts: the command was misused, not partly done.
+        outcome = Err(Error::Usage {
+            message: format!(
+                "--at simulates another time and acts only against a loopback endpoint (the emulator): {refused} request{} to other hosts refused, nothing was sent to them",
+                if refused == 1 { " was" } else { "s were" }
+            ),
+            hint: Some(
+                "drop --at to act now; plan what-ifs against the emulator (snapctl emulator)"
+                    .into(),
+            ),
+        });
+    }
     if g.verbose >= 1 {
         // What the run cost the APIs, over every account.
         let sent: u64 = f

@@ -715,6 +715,9 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        for hostile in ["\t=HYPERLINK(1)", "\n=1+1", " +1", "\r\n@SUM(A1)", "\t-2"] {
+            assert!(csv_cell(hostile).starts_with('\''), "{hostile:?}");
+        }
         assert_eq!(csv_cell("line\nbreak"), "line break");
     }
 

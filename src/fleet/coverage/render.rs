@@ -46,8 +46,10 @@ pub fn csv(r: &Coverage) -> String {
 /// text flattened, and a leading `=`, `+`, `-` or `@` prefixed with `'` so a spreadsheet never
 /// runs it as a formula.
 pub(super) fn csv_cell(text: &str) -> String {
+    // Guarded after flattening, and through the blanks it leaves: a leading TAB or line break
+    // becomes a space, and a spreadsheet still reads ` =HYPERLINK(…)` as a formula.
     let mut t = crate::text::flatten(text);
-    if t.starts_with(['=', '+', '-', '@']) {
+    if t.trim_start().starts_with(['=', '+', '-', '@']) {
         t.insert(0, '\'');
     }
     if t.contains([',', '"', '\n', '\r']) {

@@ -526,7 +526,11 @@ pub async fn delete_drill_volume(p: &dyn Provider, id: &str, wait: &WaitOptions)
     if crate::interrupt::requested() {
         return Ok(());
     }
-    crate::wait::wait_for(p, &op, wait).await
+    match crate::wait::wait_for(p, &op, wait).await {
+        // The DELETE was accepted; a signal only ended the wait for it.
+        Err(_) if crate::interrupt::requested() => Ok(()),
+        r => r,
+    }
 }
 
 /// Delete a volume an earlier drill left.

@@ -299,7 +299,13 @@ impl Provider for Nasha {
         for part in parts {
             check_name("partition name", &part)?;
             for name in self.custom_names(&part).await? {
-                out.push(self.custom(&part, &name).await?);
+                match self.custom(&part, &name).await {
+                    Ok(s) => out.push(s),
+                    // Deleted between the list of names and its read (another rotate, an
+                    // expiry, a killed run's delete task): gone, so not listed; the others are.
+                    Err(Error::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             for every in self.frequencies(&part).await? {
                 out.push(self.scheduled(&part, &every));

@@ -96,6 +96,14 @@ impl<'a> Cli<'a> {
     /// `snapctl -o json --poll-interval 50ms policy apply -f FILE` as a plain process with the
     /// emulator's environment (and the profiles of this home), for tests that signal it.
     pub(crate) fn apply_process(&self, file: &std::path::Path) -> std::process::Command {
+        let mut cmd = self.process(&["-o", "json", "--poll-interval", "50ms", "policy", "apply"]);
+        cmd.arg("-f").arg(file);
+        cmd
+    }
+
+    /// `snapctl ARGS` as a plain process with the emulator's environment (and the profiles of
+    /// this home), for tests that signal it.
+    pub(crate) fn process(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapctl"));
         cmd.env_clear()
             .envs(crate::common::clock_env())
@@ -105,16 +113,7 @@ impl<'a> Cli<'a> {
             .env("SNAPCTL_LOCK_DIR", self.home.path().join("locks"))
             .env("SNAPCTL_MAX_RPS", "0")
             .envs(self.emu.env())
-            .args([
-                "-o",
-                "json",
-                "--poll-interval",
-                "50ms",
-                "policy",
-                "apply",
-                "-f",
-            ])
-            .arg(file);
+            .args(args);
         cmd
     }
 

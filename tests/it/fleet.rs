@@ -1043,6 +1043,40 @@ async fn an_interrupted_apply_reports_what_it_did() {
     assert_eq!(made, created, "{:?}", emu.changes());
 }
 
+/// A signal stops `plan`, `report` and `orphans` with 130, as every command (they exited 6), and
+/// a plan cut short prints nothing (not one "interrupted" line per volume it did not list).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_stops_plan_report_and_orphans_with_130() {
+    let emu = snapctl::emulator::start(EmulatorConfig {
+        volumes: 40,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    // EFS lists each share's snapshots on its own: 40 shares take 20 s at 2 requests a second.
+    let k = ProviderKind::OvhEfs;
+    let file = write(
+        &cli,
+        "fleet.toml",
+        &format!(
+            "[[policy]]\nid = \"slow\"\n{}\nevery = \"1h\"\nselect = {{ name_regex = \"^fleet-\" }}\nkeep = {{ last = 1 }}\n",
+            on(k)
+        ),
+    );
+    let f = file.to_str().expect("utf-8");
+    for sub in ["plan", "report", "orphans"] {
+        let mut cmd = cli.process(&["policy", sub, "-f", f]);
+        // Two requests a second: the listings are far from done when the signal comes.
+        cmd.env("SNAPCTL_MAX_RPS", "2");
+        let out =
+            crate::common::signal_after(cmd, "TERM", std::time::Duration::from_millis(1500)).await;
+        assert_exit(&out, 130);
+        let interrupted = stdout(&out).matches("interrupted").count();
+        assert!(interrupted <= 1, "{sub}: {}", stdout(&out));
+    }
+}
+
 /// On every provider: a policy whose selector suddenly matches nothing is refused (exit 9) while
 /// a policy on the same account runs.
 #[tokio::test(flavor = "multi_thread")]

@@ -309,7 +309,16 @@ pub(super) async fn run_counted(
         PolicyCmd::Report(a) => a.run.at.is_some(),
         _ => false,
     };
+    let reads = matches!(&cmd, PolicyCmd::Orphans(_) | PolicyCmd::Report(_));
     let mut outcome = f.out.finish(dispatch(&f, cmd).await);
+    if reads && crate::interrupt::requested() && !matches!(outcome, Err(Error::Interrupted { .. }))
+    {
+        // Stopped by a signal: 130 on every command, whatever the listings it cut short say.
+        outcome = Err(Error::Interrupted {
+            done: "stopped by a signal: what is printed above is what was seen (or deleted) so far"
+                .into(),
+        });
+    }
     let refused = crate::http::loopback_refusals();
     if simulated && refused > 0 && !matches!(outcome, Err(Error::Interrupted { .. })) {
         // Nothing went to those hosts: the command was misused, not partly done.
@@ -371,6 +380,15 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
             let loaded = load(g, &a.run, env)?;
             let targets = connect_all(f, &loaded).await;
             let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            if crate::interrupt::requested() {
+                // A plan cut short is no plan: nothing printed or saved (a line per volume
+                // not listed would say nothing more).
+                return Err(Error::Interrupted {
+                    done:
+                        "the plan was not finished: nothing was printed or saved, nothing changed"
+                            .into(),
+                });
+            }
             plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
                 run::write_atomically_with(out, 0o600, &mut |w| {

@@ -42,6 +42,8 @@ pub const OSC_REGION: &str = "eu-west-2";
 /// The second OUTSCALE Region the emulator serves (OUTSCALE accounts are per Region: its own
 /// account and keys), the destination of cross-region copies.
 pub const OSC_DR_REGION: &str = "cloudgouv-eu-west-1";
+/// Largest request body the emulator reads (256 KiB); larger ones are answered 413.
+pub const MAX_REQUEST_BODY: usize = 256 * 1024;
 /// Demo access key of the account in [`OSC_DR_REGION`].
 pub const OSC_DR_AK: &str = "EMULATORACCESSKEYDR1";
 /// Demo secret key of the account in [`OSC_DR_REGION`].
@@ -411,6 +413,7 @@ pub async fn start(mut config: EmulatorConfig) -> std::io::Result<Emulator> {
     ovh::seed_volumes(&mut world, config.volumes);
     outscale::seed_volumes(&mut world, config.volumes);
     powervc::seed_volumes(&mut world, config.volumes);
+    world.pvc.quota = powervc::Quota::for_scale(config.volumes, config.bulk);
     for i in 0..config.bulk {
         let at = world.now() - jiff::SignedDuration::from_hours(1 + i as i64);
         let name = format!("snapctl-{}", at.strftime("%Y%m%dT%H%M%SZ"));
@@ -421,6 +424,9 @@ pub async fn start(mut config: EmulatorConfig) -> std::io::Result<Emulator> {
     let shared: Shared = Arc::new(Mutex::new(world));
     let app = axum::Router::new()
         .fallback(handle)
+        // No API request is anywhere near this: a local user cannot grow the emulator with
+        // huge bodies (Cinder's own text fields stop at 255 characters).
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

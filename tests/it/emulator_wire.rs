@@ -937,3 +937,71 @@ async fn ovh_routes_the_emulator_does_not_serve_answer_501_not_404() {
     assert_eq!(status, 501, "{body}");
     assert_eq!(body["class"], "Server::NotImplemented", "{body}");
 }
+
+/// The emulator holds Cinder's limits as Cinder does, so no local user can grow it without
+/// bound: a description over 255 characters is refused (400, not quoted back whole), a body
+/// over the emulator's cap is refused (413), snapshots stop at the quota its own `/limits`
+/// announces (413 `overLimit`), and a volume of 18446744073709551615 GiB is refused by the
+/// gigabytes quota instead of wrapping the total past it.
+#[tokio::test(flavor = "multi_thread")]
+async fn cinder_limits_and_quotas_are_held() {
+    let emu = start().await;
+    let c = cinder(&emu).await;
+    let (http, token, base) = &c;
+    let vol = emu.demo_volume(snapctl::provider::ProviderKind::Powervc);
+    let post = |path: &'static str, body: Value| async move {
+        let resp = http
+            .post(format!("{base}/{path}"))
+            .header("X-Auth-Token", token)
+            .json(&body)
+            .send()
+            .await
+            .expect("cinder answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, text)
+    };
+    let long = "d".repeat(256);
+    let (status, text) = post(
+        "snapshots",
+        json!({"snapshot": {"volume_id": vol, "description": long}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("is too long") && text.len() < 1024, "{text}");
+    let huge = "d".repeat(snapctl::emulator::MAX_REQUEST_BODY + 1);
+    let (status, _) = post(
+        "snapshots",
+        json!({"snapshot": {"volume_id": vol, "description": huge}}),
+    )
+    .await;
+    assert_eq!(status, 413);
+    let (status, text) = post("volumes", json!({"volume": {"size": u64::MAX}})).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("gigabytes quota"), "{text}");
+    let limits: Value = get(&c, "limits", None).await.2;
+    let absolute = &limits["limits"]["absolute"];
+    let max = absolute["maxTotalSnapshots"].as_u64().expect("max") as usize;
+    let used = absolute["totalSnapshotsUsed"].as_u64().expect("used") as usize;
+    assert!(
+        absolute["totalGigabytesUsed"].as_u64().expect("gigabytes")
+            <= absolute["maxTotalVolumeGigabytes"]
+                .as_u64()
+                .expect("max gigabytes")
+    );
+    for i in used..max {
+        let (status, text) = post(
+            "snapshots",
+            json!({"snapshot": {"volume_id": vol, "name": format!("s{i}")}}),
+        )
+        .await;
+        assert_eq!(status, 202, "{i}: {text}");
+    }
+    let (status, text) = post(
+        "snapshots",
+        json!({"snapshot": {"volume_id": vol, "name": "one-too-many"}}),
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("SnapshotLimitExceeded"), "{text}");
+}

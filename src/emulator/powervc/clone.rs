@@ -11,6 +11,15 @@ pub(super) fn start_clone_volumes(w: &mut World, req: &Req) -> Response<Body> {
         return fault(400, "badRequest", "volumes is required");
     }
     let display = c["display-name"].as_str().map(str::to_string);
+    // The clones count against the quota like any volume, all of them at once.
+    let gigabytes = ids
+        .iter()
+        .filter_map(|id| w.pvc.vols.iter().find(|v| &v.id == id))
+        .map(|v| v.size)
+        .fold(0u64, u64::saturating_add);
+    if let Some(refused) = quota::over_quota(w, ids.len(), 0, gigabytes) {
+        return refused;
+    }
     let mut pairs = Vec::new();
     for (i, src) in ids.iter().enumerate() {
         let Some(v) = w.pvc.vols.iter().find(|v| &v.id == src) else {

@@ -13,8 +13,10 @@ use super::strings;
 use super::{PVC_PASSWORD, PVC_PROJECT, PVC_USER, Req, World, empty, reply};
 
 mod clone;
+mod quota;
 mod volumes;
 use clone::*;
+pub(crate) use quota::Quota;
 use volumes::*;
 
 pub(crate) struct Vol {
@@ -65,6 +67,8 @@ pub(crate) struct PvcState {
     vols: Vec<Vol>,
     snaps: Vec<Snap>,
     clones: Vec<CloneTask>,
+    /// The project's quotas (`GET /limits` says them; creates are held to them).
+    pub(crate) quota: Quota,
 }
 
 impl PvcState {
@@ -521,14 +525,14 @@ fn volume_service(w: &mut World, req: &Req, rest: &[&str]) -> Response<Body> {
 
 /// `GET /limits`: the project's absolute limits and what it uses of them.
 fn limits(w: &World) -> Response<Body> {
-    let gigabytes: u64 = w.pvc.vols.iter().map(|v| v.size).sum::<u64>()
-        + w.pvc.snaps.iter().map(|s| s.size).sum::<u64>();
+    let gigabytes = quota::gigabytes_used(w);
+    let q = w.pvc.quota;
     ok(
         200,
         json!({"limits": {"rate": [], "absolute": {
-            "maxTotalVolumes": 100, "totalVolumesUsed": w.pvc.vols.len(),
-            "maxTotalSnapshots": 100, "totalSnapshotsUsed": w.pvc.snaps.len(),
-            "maxTotalVolumeGigabytes": 10000, "totalGigabytesUsed": gigabytes,
+            "maxTotalVolumes": q.volumes, "totalVolumesUsed": w.pvc.vols.len(),
+            "maxTotalSnapshots": q.snapshots, "totalSnapshotsUsed": w.pvc.snaps.len(),
+            "maxTotalVolumeGigabytes": q.gigabytes, "totalGigabytesUsed": gigabytes,
             "maxTotalBackups": 10, "totalBackupsUsed": 0,
             "maxTotalBackupGigabytes": 1000, "totalBackupGigabytesUsed": 0,
         }}}),
@@ -697,6 +701,9 @@ fn create_snapshot(w: &mut World, req: &Req) -> Response<Body> {
         );
     }
     let size = vol.size;
+    if let Some(refused) = quota::text_refusal(s).or_else(|| quota::over_quota(w, 0, 1, size)) {
+        return refused;
+    }
     let snap = Snap {
         id: w.uuid(),
         volume_id: vid,
@@ -729,6 +736,9 @@ fn snapshot_item(w: &mut World, req: &Req, id: &str) -> Response<Body> {
         Method::GET => ok(200, json!({ "snapshot": snap_json(&w.pvc.snaps[i]) })),
         Method::PUT => {
             let body = req.json().unwrap_or(json!({}));
+            if let Some(refused) = quota::text_refusal(&body["snapshot"]) {
+                return refused;
+            }
             let now = w.now();
             let s = &mut w.pvc.snaps[i];
             s.updated_at = Some(now);

@@ -84,6 +84,11 @@ pub(super) fn created_volume(
     snapshot: Option<String>,
     source: Option<String>,
 ) -> Response<Body> {
+    if let Some(refused) =
+        super::quota::text_refusal(v).or_else(|| super::quota::over_quota(w, 1, 0, size))
+    {
+        return refused;
+    }
     let vol = Vol {
         id: w.uuid(),
         name: v["name"].as_str().unwrap_or_default().to_string(),
@@ -175,6 +180,9 @@ pub(super) fn update_volume(w: &mut World, req: &Req, i: usize) -> Response<Body
             "badRequest",
             &format!("Additional properties are not allowed ('{extra}' was unexpected)"),
         );
+    }
+    if let Some(refused) = super::quota::text_refusal(&body["volume"]) {
+        return refused;
     }
     let now = w.now();
     let v = &mut w.pvc.vols[i];

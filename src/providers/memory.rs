@@ -229,6 +229,29 @@ impl Provider for Memory {
         })
     }
 
+    async fn delete_volume(&self, id: &str) -> Result<Operation> {
+        let mut s = self.state.lock().expect("state");
+        s.log.push(format!("delete volume {id}"));
+        let before = s.volumes.len();
+        s.volumes.retain(|v| v.id != id);
+        if s.volumes.len() == before {
+            return Err(Error::NotFound(Box::new(ApiError {
+                provider: self.kind,
+                action: format!("delete volume {id}"),
+                status: 404,
+                code: Some("NotFound".into()),
+                message: format!("volume {id} does not exist"),
+                request_id_header: "X-Request-Id",
+                request_id: None,
+                hint: None,
+            })));
+        }
+        Ok(Operation::Volume {
+            id: id.to_string(),
+            until: Until::Gone,
+        })
+    }
+
     async fn update_snapshot(&self, req: &SnapshotUpdate) -> Result<Snapshot> {
         let mut s = self.state.lock().expect("state");
         s.log.push(format!("update {}", req.snapshot));

@@ -608,3 +608,50 @@ async fn a_forged_drill_mark_never_deletes_a_volume() {
         assert!(now.contains(&production) && now.contains(&blank), "{k}");
     }
 }
+
+/// A signal while the drill volume's DELETE is being waited on: the DELETE was accepted, so the
+/// volume counts as cleaned up (not "could not be deleted"), and the next run, finding it gone
+/// or going, succeeds instead of failing on a 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_the_drill_volume_is_deleted_still_counts_it_cleaned_up() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_secs(3),
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    // A Cinder volume is `deleting` for the emulator's delay after its DELETE is accepted.
+    let k = ProviderKind::Powervc;
+    // The verify passes at once and, from outside snapctl's process group, signals it a second
+    // later: inside the three seconds the DELETE of the restored volume takes.
+    let file = policy_file(
+        &cli,
+        &emu,
+        &[k],
+        r#"setsid sh -c "sleep 1; kill -TERM $PPID" >/dev/null 2>&1 &"#,
+    );
+    let out = cli.apply_process(&file).output().expect("runs");
+    assert_exit(&out, 130);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &policy(&report, k)["drills"][0];
+    assert_eq!(d["cleaned_up"], true, "{d}");
+    assert!(
+        !d["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not be deleted")),
+        "{d}"
+    );
+    // The next run (the drill is not due again) leaves nothing failed behind.
+    let report = apply(&cli, &file, 0).await;
+    let p = policy(&report, k);
+    assert!(
+        p["drill_cleanups"]
+            .as_array()
+            .is_none_or(|c| c.iter().all(|c| c["ok"] == true)),
+        "{p}"
+    );
+}

@@ -772,6 +772,17 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_drill_volume_already_gone_is_cleaned_up() {
+        // A killed run's DELETE was accepted; the next run's answers 404: done, not failed.
+        let p = crate::providers::memory::Memory::new(&["vol-1"]);
+        let wait = WaitOptions::new(Duration::from_secs(1), Duration::from_millis(10), true);
+        assert!(delete_drill_volume(&p, "vol-1", &wait).await.is_ok());
+        assert!(delete_drill_volume(&p, "vol-1", &wait).await.is_ok());
+        let log = p.state.lock().expect("state").log.clone();
+        assert_eq!(log, ["delete volume vol-1", "delete volume vol-1"]);
+    }
+
     #[test]
     fn only_the_whole_mark_makes_a_drill_volume() {
         let at = ts("2026-12-01T10:00:00Z");

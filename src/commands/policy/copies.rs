@@ -192,7 +192,8 @@ pub(super) fn problems(
                     "WARNING: policy {} volume {}: {why}",
                     p.id, u.volume_id
                 ));
-                worst = super::check::worse(worst, 1);
+                // Only 1 (WARNING) and 3 (UNKNOWN) are said here: the larger is the worse.
+                worst = worst.max(1);
             }
         }
     }

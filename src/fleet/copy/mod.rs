@@ -625,6 +625,35 @@ pub struct Outcome {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Server text (a listed key, a description, an error echoing a URL) of any shape,
+        /// multi-byte characters and cut-off prefixes included, never panics what reads it.
+        #[test]
+        fn server_text_of_any_shape_never_panics(
+            text in "\\PC{0,60}",
+            base in "(snapctl/p/[a-zé-]{0,6}/?){0,1}",
+        ) {
+            let _ = parse(&text);
+            let _ = snapshot_of_key(&text, &base);
+            let _ = snapshot_of_key(&format!("{base}{text}"), &base);
+            let _ = mark::parse_name(&text);
+            let _ = crate::text::redact_signed_urls(&text);
+        }
+
+        /// Whatever surrounds it, a signature value never survives redaction.
+        #[test]
+        fn a_signature_never_survives_redaction(
+            before in "\\PC{0,30}",
+            after in "[ &\"'<>,;]\\PC{0,30}",
+            key in "(X-Amz-Signature|x-amz-credential|X-AMZ-SECURITY-TOKEN)(=|%3D|%253D)",
+        ) {
+            let secret = "f00dfeedcafe0123456789abcdef";
+            let text = format!("{before}{key}{secret}{after}");
+            let red = crate::text::redact_signed_urls(&text);
+            proptest::prop_assert!(!red.contains(secret), "{} -> {}", text, red);
+        }
+    }
+
     #[test]
     fn a_listed_key_names_a_snapshot_only_inside_its_folder_and_never_panics() {
         let base = "snapctl/p/eu-west-2/";

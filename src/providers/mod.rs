@@ -279,6 +279,51 @@ pub fn check_shape(
 mod tests {
     use super::*;
 
+    /// `text` without its `#[cfg(test)]` items (the attribute and the one item after it: up to
+    /// its `;`, or through its balanced braces), each line kept with its number: what is
+    /// compiled into the program. Everything after a test item is production again.
+    fn production_lines(text: &str) -> Vec<(usize, &str)> {
+        let mut out = Vec::new();
+        let mut lines = text.lines().enumerate();
+        while let Some((n, line)) = lines.next() {
+            if line.trim() != "#[cfg(test)]" {
+                out.push((n + 1, line));
+                continue;
+            }
+            // Skip the item: more attributes, then lines until its braces balance (or a `;`
+            // ends it before any brace opens).
+            let mut depth = 0i64;
+            let mut opened = false;
+            for (_, item) in lines.by_ref() {
+                let trimmed = item.trim();
+                if !opened && trimmed.starts_with("#[") {
+                    continue;
+                }
+                for c in item.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if (opened && depth <= 0) || (!opened && trimmed.ends_with(';')) {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn only_test_items_are_skipped_not_what_follows_them() {
+        let text = "fn a() {}\n#[cfg(test)]\npub fn parse() -> u8 {\n    ProviderKind::Outscale;\n    1\n}\nfn b() { ProviderKind::Powervc }\n#[cfg(test)]\nuse x::y;\nfn c() {}\n#[cfg(test)]\n#[allow(dead_code)]\nmod tests {\n    fn t() { ProviderKind::OvhEfs }\n}\n";
+        let kept: Vec<usize> = production_lines(text).iter().map(|(n, _)| *n).collect();
+        assert_eq!(kept, [1, 7, 10]);
+    }
+
     /// Provider knowledge lives in `providers/` and the registry: outside it, production code
     /// never matches on which provider it has (the CLI's value list, the emulator, the demo and
     /// `kind.rs` itself aside). A new rule for one provider is a registry field.
@@ -311,13 +356,12 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&f).expect("read");
-            let production = text.split("#[cfg(test)]").next().unwrap_or_default();
-            for (n, line) in production.lines().enumerate() {
+            for (n, line) in production_lines(&text) {
                 let variant = ["OvhEfs", "OvhNasha", "Outscale", "Powervc"]
                     .iter()
                     .any(|v| line.contains(&format!("ProviderKind::{v}")));
                 if variant && !line.trim_start().starts_with("//") {
-                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                    found.push(format!("{rel}:{n}: {}", line.trim()));
                 }
             }
         }

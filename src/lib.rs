@@ -10,11 +10,11 @@
 
 #![warn(missing_docs)]
 
-pub(crate) mod batch;
 pub mod commands;
 pub mod config;
 pub(crate) mod connect;
 pub mod emulator;
+pub(crate) mod engine;
 pub mod error;
 pub mod fleet;
 pub(crate) mod http;

@@ -351,8 +351,8 @@ async fn delete_snapshots(
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
         entry(p.kind()).max_in_flight.max(1),
     ));
-    use crate::batch::Deletion;
-    let ended = crate::batch::delete_all(
+    use crate::engine::delete::Deletion;
+    let ended = crate::engine::delete::snapshots(
         &ctx.provider,
         targets,
         None,

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 pub use super::outcome::{Failure, UnitRun, UnitStatus};
 use super::plan::{KeptEntry, PlanEntry, Unit};
-use crate::batch::{Deletion, delete_all};
+use crate::engine::delete::{self, Deletion};
 use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
 use crate::model::{CreateSnapshot, Snapshot, SnapshotState};
@@ -715,7 +715,7 @@ async fn finish_unit(s: Started, target: &Target, opts: &Options, verdict: &Verd
         .iter()
         .map(|d| (Some(unit.volume_id.clone()), d.entry.id.clone()))
         .collect();
-    let ended = delete_all(
+    let ended = delete::snapshots(
         &p,
         &targets,
         Some(&unit.volume_id),

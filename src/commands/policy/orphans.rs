@@ -197,18 +197,19 @@ async fn delete_orphans(
             .map(|o| (o.volume_id.clone(), o.id.clone()))
             .collect();
         let ended =
-            crate::batch::delete_all(&t.provider, &mine, None, &t.in_flight, Some(wait)).await;
+            crate::engine::delete::snapshots(&t.provider, &mine, None, &t.in_flight, Some(wait))
+                .await;
         for ((_, id), ended) in mine.iter().zip(ended) {
             match ended {
-                crate::batch::Deletion::Deleted(_) => {}
-                crate::batch::Deletion::Failed(e) => {
+                crate::engine::delete::Deletion::Deleted(_) => {}
+                crate::engine::delete::Deletion::Failed(e) => {
                     failed += 1;
                     eprintln!(
                         "error: snapshot {id}: {}",
                         crate::text::one_line(&e.to_string(), crate::text::MAX_LINE)
                     );
                 }
-                crate::batch::Deletion::Skipped => failed += 1,
+                crate::engine::delete::Deletion::Skipped => failed += 1,
             }
         }
     }

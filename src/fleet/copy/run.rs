@@ -378,8 +378,7 @@ impl Copy<'_> {
             .map_err(|e| ("wait import", e))?;
         // Complete at the destination: the images under the prefix have done their job.
         for o in &objects {
-            route
-                .delete_object(&d.bucket, &o.key)
+            crate::engine::delete::object(route, &d.bucket, &o.key, &prefix)
                 .await
                 .map_err(|e| ("delete image", e))?;
         }
@@ -404,41 +403,34 @@ async fn delete_copy(
         ok: false,
         error: None,
     };
-    let checked = match dst.get_snapshot(None, &doomed.id).await {
-        Ok(s) => {
-            let mark = s.description.as_deref().and_then(parse);
-            let state_ok = if doomed.import_failed {
-                s.state == SnapshotState::Error
-            } else {
-                s.state == SnapshotState::Available
-            };
-            match mark {
-                // Read again right before the DELETE: this policy's, from this account, of
-                // the volume planned (one the policy selects), in the state planned.
-                Some(m)
-                    if m.policy == policy
-                        && m.from == from
-                        && m.volume == doomed.volume_id
-                        && whose.judge(&m) == Ok(false)
-                        && state_ok =>
-                {
-                    Ok(())
-                }
-                Some(_) | None => Err(format!(
-                    "refused: {} no longer carries this policy's copy mark in the expected state",
-                    doomed.id
-                )),
+    // Read again right before the DELETE (the gate does): this policy's, from this account, of
+    // the volume planned (one the policy selects), in the state planned.
+    let check = |s: &Snapshot| {
+        let mark = s.description.as_deref().and_then(parse);
+        let state_ok = if doomed.import_failed {
+            s.state == SnapshotState::Error
+        } else {
+            s.state == SnapshotState::Available
+        };
+        match mark {
+            Some(m)
+                if m.policy == policy
+                    && m.from == from
+                    && m.volume == doomed.volume_id
+                    && whose.judge(&m) == Ok(false)
+                    && state_ok =>
+            {
+                Ok(())
             }
+            Some(_) | None => Err(format!(
+                "refused: {} no longer carries this policy's copy mark in the expected state",
+                doomed.id
+            )),
         }
-        Err(e) => Err(e.to_string()),
     };
-    if let Err(e) = checked {
-        out.error = Some(e);
-        return out;
-    }
-    match dst.delete_snapshot(None, &doomed.id).await {
-        Ok(_) => out.ok = true,
-        Err(e) => out.error = Some(e.to_string()),
+    match crate::engine::delete::checked_snapshot(dst, None, &doomed.id, check).await {
+        Ok(()) => out.ok = true,
+        Err(e) => out.error = Some(e),
     }
     out
 }
@@ -476,7 +468,8 @@ async fn sweep(
             continue;
         };
         if complete.contains(snapshot) || !present.contains(snapshot) {
-            route.delete_object(&d.bucket, &o.key).await?;
+            let own = object_prefix(policy, &d.region, snapshot);
+            crate::engine::delete::object(route, &d.bucket, &o.key, &own).await?;
         }
     }
     Ok(())

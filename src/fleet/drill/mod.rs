@@ -514,23 +514,10 @@ fn unfinished(previous: Option<&Record>, now: Timestamp) -> Record {
     }
 }
 
-/// Delete a volume a drill made (its mark was checked when it was listed, or the drill made it
-/// this run) and wait until it is gone. The DELETE is sent even after a signal (the drill's own
-/// volume is not left behind); a signal ends the wait, and then the volume counts as deleted.
+/// Delete a volume a drill made (the restore answered its id), or a leftover the cloud's record
+/// proves ([`proof`]), through the deletion gate ([`crate::engine::delete::volume`]).
 pub async fn delete_drill_volume(p: &dyn Provider, id: &str, wait: &WaitOptions) -> Result<()> {
-    let op = match crate::interrupt::finishing(p.delete_volume(id)).await {
-        // Gone already (a killed run's DELETE was accepted): what was asked is done.
-        Err(Error::NotFound(_)) => return Ok(()),
-        r => r?,
-    };
-    if crate::interrupt::requested() {
-        return Ok(());
-    }
-    match crate::wait::wait_for(p, &op, wait).await {
-        // The DELETE was accepted; a signal only ended the wait for it.
-        Err(_) if crate::interrupt::requested() => Ok(()),
-        r => r,
-    }
+    crate::engine::delete::volume(p, id, wait).await
 }
 
 /// Delete a volume an earlier drill left.

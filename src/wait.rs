@@ -59,16 +59,83 @@ pub fn pause_after(elapsed: Duration, cap: Duration) -> Duration {
     (elapsed / 4).max(FIRST_PAUSE).min(cap)
 }
 
+/// When a timed wait saw its operation, each since the wait began: the last poll that found it
+/// not done yet (`None`: the first poll found it done) and the poll that found it done. The
+/// transition happened between the two.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    /// The last poll that found it pending.
+    pub pending: Option<Duration>,
+    /// The poll that found it done.
+    pub done: Duration,
+}
+
+/// How long to pause when the operation is expected to end `expected` after the wait began:
+/// [`pause_after`] until then, never sleeping past the point a fiftieth of `expected` before it;
+/// from there, one poll per fiftieth of `expected` (at least [`FIRST_PAUSE`]), so the end is
+/// seen within 2 % of it; from twice `expected` on, [`pause_after`] again (a slow operation is
+/// not polled hard for long).
+pub fn pause_expecting(elapsed: Duration, cap: Duration, expected: Duration) -> Duration {
+    let fine = (expected / 50).max(FIRST_PAUSE);
+    let coarse = pause_after(elapsed, cap);
+    if elapsed >= expected * 2 {
+        return coarse;
+    }
+    match (expected.saturating_sub(fine)).checked_sub(elapsed) {
+        Some(ahead) if ahead > fine => coarse.min(ahead),
+        _ => fine.min(cap.max(FIRST_PAUSE)),
+    }
+}
+
+/// [`wait_for`], timed: polls paced by [`pause_expecting`] when the operation's length is
+/// expected (a volume's last restore, or the longest it may take), else by [`pause_after`]; what
+/// was seen when ([`Seen`]).
+pub async fn wait_timed(
+    provider: &dyn Provider,
+    op: &Operation,
+    opts: &WaitOptions,
+    expected: Option<Duration>,
+) -> Result<Seen> {
+    if *op == Operation::Done {
+        return Ok(Seen {
+            pending: None,
+            done: Duration::ZERO,
+        });
+    }
+    let pace = |elapsed: Duration| match expected {
+        Some(e) if !e.is_zero() => pause_expecting(elapsed, opts.interval, e),
+        _ => pause_after(elapsed, opts.interval),
+    };
+    poll_paced(&op.describe(), opts, &pace, || provider.poll(op)).await
+}
+
 /// The one polling loop: call `step` until it answers done or failed, the deadline passes, or an
 /// interrupt arrives, pausing [`pause_after`] between calls (on tokio's clock, so tests can pause
 /// time). `what` names the awaited thing in progress and errors.
-pub async fn poll_until<F, Fut>(what: &str, opts: &WaitOptions, mut step: F) -> Result<()>
+pub async fn poll_until<F, Fut>(what: &str, opts: &WaitOptions, step: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Progress>>,
+{
+    let pace = |elapsed| pause_after(elapsed, opts.interval);
+    poll_paced(what, opts, &pace, step).await.map(|_| ())
+}
+
+/// [`poll_until`] with the pauses `pace` gives (from the time waited so far), saying when the
+/// operation was last seen pending and when it was seen done.
+async fn poll_paced<F, Fut>(
+    what: &str,
+    opts: &WaitOptions,
+    pace: &(dyn Fn(Duration) -> Duration + Sync),
+    mut step: F,
+) -> Result<Seen>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Progress>>,
 {
     let what = what.to_string();
     let started = Instant::now();
+    let mut pending_at: Option<Duration> = None;
     let bar = opts.show_progress.then(|| spinner(&what));
     let mut last_state = String::from("unknown");
     let result = loop {
@@ -79,8 +146,14 @@ where
                 ),
             });
         }
+        let asked = started.elapsed();
         match step().await {
-            Ok(Progress::Done) => break Ok(()),
+            Ok(Progress::Done) => {
+                break Ok(Seen {
+                    pending: pending_at,
+                    done: started.elapsed(),
+                });
+            }
             Ok(Progress::Failed { state, message }) => {
                 break Err(Error::OperationFailed {
                     what: what.clone(),
@@ -109,6 +182,8 @@ where
                         bar.set_position(u64::from(p.min(100)));
                     }
                 }
+                // Pending when the request was answered: still pending when it was sent.
+                pending_at = Some(asked);
                 last_state = state;
             }
             Err(e) => break Err(e),
@@ -130,7 +205,7 @@ where
         }
         // An interrupt ends the pause at once; the next check reports it.
         tokio::select! {
-            () = tokio::time::sleep(pause_after(elapsed, opts.interval).min(opts.timeout - elapsed)) => {}
+            () = tokio::time::sleep(pace(elapsed).min(opts.timeout - elapsed)) => {}
             () = crate::interrupt::arrived() => {}
         }
     };
@@ -484,6 +559,63 @@ mod tests {
             polls += 1;
         }
         assert!((60..=90).contains(&polls), "{polls} polls");
+    }
+
+    /// The first poll at or after `end` under `pace`, and how many polls it took.
+    fn first_poll_after(end: Duration, pace: impl Fn(Duration) -> Duration) -> (Duration, u32) {
+        let (mut t, mut polls) = (Duration::ZERO, 1);
+        while t < end {
+            t += pace(t);
+            polls += 1;
+        }
+        (t, polls)
+    }
+
+    #[test]
+    fn an_expected_end_is_seen_within_two_percent() {
+        let cap = Duration::from_secs(5);
+        let end = Duration::from_secs(20);
+        // Paced for a quarter of the time waited, a 20 s end is seen seconds late.
+        let (coarse, _) = first_poll_after(end, |t| pause_after(t, cap));
+        assert!(coarse - end > Duration::from_secs(1), "{coarse:?}");
+        // Expected at 20 s: seen within 2 % (0.4 s), in few more polls.
+        let (seen, polls) = first_poll_after(end, |t| pause_expecting(t, cap, end));
+        assert!(seen - end <= end / 50, "{seen:?}");
+        assert!(polls <= 40, "{polls} polls");
+        // A restore a little slower than the last one: still seen within 2 % of the expectation.
+        let later = Duration::from_secs(23);
+        let (seen, _) = first_poll_after(later, |t| pause_expecting(t, cap, end));
+        assert!(seen - later <= end / 50, "{seen:?}");
+        // Far slower (past twice the expectation): polled as usual, not every 0.4 s for long.
+        let (_, polls) =
+            first_poll_after(Duration::from_secs(300), |t| pause_expecting(t, cap, end));
+        assert!(polls < 150, "{polls} polls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_wait_says_when_it_last_saw_pending_and_when_done() {
+        let start = Instant::now();
+        let end = Duration::from_secs(20);
+        let seen = poll_paced(
+            "volume v to become available",
+            &opts(60, 5),
+            &|t| pause_expecting(t, Duration::from_secs(5), end),
+            || async move {
+                Ok(if start.elapsed() >= end {
+                    Progress::Done
+                } else {
+                    Progress::Pending {
+                        state: "creating".into(),
+                        percent: None,
+                    }
+                })
+            },
+        )
+        .await
+        .expect("done");
+        let pending = seen.pending.expect("seen pending");
+        assert!(pending < end && end <= seen.done, "{seen:?}");
+        assert!(seen.done - pending <= end / 50, "{seen:?}");
     }
 
     #[tokio::test(start_paused = true)]

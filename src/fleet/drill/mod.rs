@@ -446,7 +446,15 @@ pub async fn carry_out(
             out.error = Some(e.to_string());
             return out;
         }
-        let run = drill_one(p, c, times, d, opts, &mut ledger, started).await;
+        // How long the restore is expected to take: the volume's last successful one, else the
+        // longest it may take. The wait polls finely around it, so the time is measured truly.
+        let expected = previous
+            .as_ref()
+            .and_then(|r| r.last_success_restore_seconds)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .or(times.max_restore.map(Duration::from_secs));
+        let run = drill_one(p, c, (times, expected), d, opts, &mut ledger, started).await;
         if run.cleaned_up
             && let Some(v) = &run.restored_volume_id
         {
@@ -535,7 +543,7 @@ async fn clean_up(p: &dyn Provider, l: &LeftOver, wait: &WaitOptions) -> Cleanup
 async fn drill_one(
     p: &dyn Provider,
     c: &Compiled,
-    times: DrillTimes,
+    (times, expected): (DrillTimes, Option<Duration>),
     d: &DrillPlan,
     opts: &Options,
     ledger: &mut Ledger,
@@ -564,14 +572,16 @@ async fn drill_one(
                 timeout: budget.saturating_sub(clock.elapsed()),
                 ..opts.wait.clone()
             };
-            match crate::wait::wait_for(p, &op, &wait).await {
+            // Request sent → usable: the lock wait and the listing before it are not the
+            // restore's.
+            let answered = sent.elapsed();
+            let expected = expected.map(|e| e.saturating_sub(answered));
+            match crate::wait::wait_timed(p, &op, &wait, expected).await {
                 Err(e) => Err(format!("the restored volume did not become usable: {e}")),
-                Ok(()) => {
-                    // Request sent → usable: the lock wait and the listing before it are not
-                    // the restore's.
-                    let took = sent.elapsed();
+                Ok(seen) => {
+                    let (took, slow) = restore_time(answered, seen, times.max_restore);
                     run.restore_seconds = Some(took.as_secs_f64());
-                    run.slow = times.max_restore.is_some_and(|m| took.as_secs() > m);
+                    run.slow = slow;
                     verify(p, c, &mut run, budget.saturating_sub(clock.elapsed())).await
                 }
             }
@@ -619,6 +629,29 @@ async fn drill_one(
         DrillStatus::Failed
     };
     run
+}
+
+/// A restore's time from what the wait saw (`answered`: the restore request's answer, after its
+/// send; `seen`: since then), and whether it was slower than `max_restore` seconds. The volume
+/// became usable between the last poll that found it pending and the one that found it usable:
+/// the time is the middle of the two (the later one when the first poll found it usable), and it
+/// is slow only when even the earlier one is past `max_restore`, so polling never fails a
+/// restore that was within it.
+fn restore_time(
+    answered: Duration,
+    seen: crate::wait::Seen,
+    max_restore: Option<u64>,
+) -> (Duration, bool) {
+    let latest = answered + seen.done;
+    let (earliest, took) = match seen.pending {
+        Some(p) => (
+            answered + p,
+            answered + p + (seen.done - p.min(seen.done)) / 2,
+        ),
+        None => (answered, latest),
+    };
+    let slow = max_restore.is_some_and(|m| earliest > Duration::from_secs(m));
+    (took, slow)
 }
 
 /// How long a drill waits for its volume's lock (a rotation of the volume holds it for seconds):
@@ -834,6 +867,28 @@ mod tests {
         assert!(is_due(&s, day, ts("2026-12-04T00:00:00Z")));
         // The runner's clock a second behind: the drill of the same tick is not taken twice.
         assert!(!is_due(&s, day, ts("2026-12-03T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_restore_is_slow_only_when_even_its_earliest_end_is_past_max_restore() {
+        let s = |x: f64| Duration::from_secs_f64(x);
+        let seen = |pending: Option<f64>, done: f64| crate::wait::Seen {
+            pending: pending.map(s),
+            done: s(done),
+        };
+        // Usable between 19.6 s and 20.0 s after the answer (0.2 s after the send): 20.0 s.
+        let (took, slow) = restore_time(s(0.2), seen(Some(19.6), 20.0), Some(21));
+        assert!((took.as_secs_f64() - 20.0).abs() < 1e-9, "{took:?}");
+        assert!(!slow);
+        // Seen usable late (a coarse poll): the earliest end decides, not the poll.
+        let (_, slow) = restore_time(s(0.2), seen(Some(20.0), 24.0), Some(21));
+        assert!(!slow, "within max_restore until 20.2 s");
+        let (_, slow) = restore_time(s(0.2), seen(Some(21.5), 22.0), Some(21));
+        assert!(slow);
+        // Usable at the first poll: the latest bound is the time.
+        let (took, slow) = restore_time(s(0.5), seen(None, 0.1), Some(1));
+        assert!((took.as_secs_f64() - 0.6).abs() < 1e-9);
+        assert!(!slow);
     }
 
     #[test]

@@ -341,7 +341,7 @@ async fn run_account(
 }
 
 /// An account's drills, once its snapshots are taken (so a drill restores the newest): its
-/// policies drill at once, each its volumes one after the other.
+/// policies drill at once, each its volumes a few at a time (`drill::DRILL_CONCURRENCY`).
 async fn drill_account(
     compiled: &[Compiled],
     plans: &[(usize, PolicyPlan)],

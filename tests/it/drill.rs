@@ -706,3 +706,58 @@ async fn a_restore_within_max_restore_never_fails_for_the_polls_sake() {
     let took = d["restore_seconds"].as_f64().expect("measured");
     assert!((7.8..9.0).contains(&took), "{took} s for an 8 s restore");
 }
+
+/// The drills of one policy run at once (a few at a time): three volumes' restores overlap
+/// instead of following one another, and each is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policys_drills_run_at_once() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_secs(2),
+        volumes: 3,
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::Powervc;
+    let file = cli.home().join("fleet.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "state_dir = \"{}\"\n[[policy]]\nid = \"d-powervc\"\nprovider = \"powervc\"\nevery = \"1h\"\nselect = {{ name_regex = \"^fleet-\" }}\nkeep = {{ last = 3 }}\ndrill = {{ every = \"1d\", volumes = 3, timeout = \"2min\" }}\n",
+            cli.home().join("state").display(),
+        ),
+    )
+    .expect("policy file");
+    let report = apply(&cli, &file, 0).await;
+    let drills = policy(&report, k)["drills"]
+        .as_array()
+        .expect("drills")
+        .clone();
+    assert_eq!(drills.len(), 3, "{drills:?}");
+    let starts: Vec<jiff::Timestamp> = drills
+        .iter()
+        .map(|d| {
+            assert_eq!(d["status"], "ok", "{d}");
+            d["started_at"]
+                .as_str()
+                .expect("started")
+                .parse()
+                .expect("time")
+        })
+        .collect();
+    let first = *starts.iter().min().expect("a start");
+    let last = *starts.iter().max().expect("a start");
+    // One after the other, each would wait for the one before: a 2 s restore and a 2 s delete.
+    assert!(
+        last.duration_since(first) < jiff::SignedDuration::from_millis(1500),
+        "started {first} … {last}"
+    );
+    let check = cli
+        .bare(&["policy", "check", "-f", file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&check, 0);
+}

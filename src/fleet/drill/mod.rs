@@ -18,7 +18,8 @@
 //! (a private directory: [`crate::lock::private_dir`]). A drill is due once per tick of its
 //! cadence (ticks are whole multiples of it since the Unix epoch, so a runner's clock a second
 //! off never drills twice); the volumes drilled are the ones drilled longest ago (never drilled
-//! first), so every volume is drilled in turn. One drill per policy at a time (a lock).
+//! first), so every volume is drilled in turn. One run of a policy's drills at a time (a lock);
+//! within it, its volumes are drilled [`DRILL_CONCURRENCY`] at a time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -428,54 +429,100 @@ pub async fn carry_out(
     }
     let last_started = ledger.state.last_started;
     ledger.state.last_started = Some(now);
-    for d in drills {
-        let started = Timestamp::now();
-        if crate::interrupt::requested() {
-            // Not started: the volume keeps its last drill's record.
-            out.runs.push(not_started(d, started));
-            continue;
+    // The drills of a policy run at once, a few at a time (each holds a billed volume while it
+    // runs), in the account's rate limit; the state is saved after each step of each.
+    let ledger = std::sync::Mutex::new(ledger);
+    let slots = tokio::sync::Semaphore::new(DRILL_CONCURRENCY);
+    let (ledger_ref, slots_ref) = (&ledger, &slots);
+    let runs: Vec<_> = drills
+        .iter()
+        .map(|d| async move {
+            // Taken in the plan's order: drills start in that order.
+            let _slot = slots_ref.acquire().await.expect("never closed");
+            drill_recorded(p, c, times, d, opts, ledger_ref, now).await
+        })
+        .collect();
+    let ended: Vec<Drilled> = futures_util::future::join_all(runs).await;
+    let mut ledger = ledger.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut interrupted = false;
+    for drilled in ended {
+        match drilled {
+            Drilled::Ran(run) => {
+                interrupted |= run.status == DrillStatus::Interrupted;
+                out.runs.push(run);
+            }
+            Drilled::Unsaved(e) => out.error = Some(e),
         }
-        // Recorded (at the run's time, `--at` in simulations) before it starts: a drill a crash
-        // stops stays a failed one.
-        let previous = ledger.state.volumes.get(&d.volume_id).cloned();
-        ledger
-            .state
-            .volumes
-            .insert(d.volume_id.clone(), unfinished(previous.as_ref(), now));
+    }
+    if interrupted {
+        // Stopped by the operator: the policy drills again on its next run.
+        ledger.state.last_started = last_started;
         if let Err(e) = ledger.save() {
             out.error = Some(e.to_string());
-            return out;
         }
-        // How long the restore is expected to take: the volume's last successful one, else the
-        // longest it may take. The wait polls finely around it, so the time is measured truly.
-        let expected = previous
-            .as_ref()
-            .and_then(|r| r.last_success_restore_seconds)
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .or(times.max_restore.map(Duration::from_secs));
-        let run = drill_one(p, c, (times, expected), d, opts, &mut ledger, started).await;
-        if run.cleaned_up
-            && let Some(v) = &run.restored_volume_id
-        {
-            ledger.gone(v);
+    }
+    out
+}
+
+/// How many drills of one policy run at once.
+pub const DRILL_CONCURRENCY: usize = 4;
+
+/// One drill's end: its run, or why it was not started (its state could not be saved).
+enum Drilled {
+    Ran(DrillRun),
+    Unsaved(String),
+}
+
+/// One volume's drill with its record: failed in the state before it starts (a crash leaves a
+/// failed drill), its outcome written when it ends, or its previous record put back when a
+/// signal stopped it (stopped by the operator, not failed).
+async fn drill_recorded(
+    p: &dyn Provider,
+    c: &Compiled,
+    times: DrillTimes,
+    d: &DrillPlan,
+    opts: &Options,
+    ledger: &std::sync::Mutex<Ledger>,
+    now: Timestamp,
+) -> Drilled {
+    let started = Timestamp::now();
+    if crate::interrupt::requested() {
+        // Not started: the volume keeps its last drill's record.
+        return Drilled::Ran(not_started(d, started));
+    }
+    // Recorded (at the run's time, `--at` in simulations) before it starts.
+    let previous = {
+        let mut l = ledger.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = l.state.volumes.get(&d.volume_id).cloned();
+        l.state
+            .volumes
+            .insert(d.volume_id.clone(), unfinished(previous.as_ref(), now));
+        if let Err(e) = l.save() {
+            return Drilled::Unsaved(e.to_string());
         }
-        let state = &mut ledger.state;
-        if run.status == DrillStatus::Interrupted {
-            // Stopped by the operator, not failed: the volume keeps its last drill's record,
-            // and the policy drills again on its next run.
-            match previous {
-                Some(r) => state.volumes.insert(d.volume_id.clone(), r),
-                None => state.volumes.remove(&d.volume_id),
-            };
-            state.last_started = last_started;
-            out.runs.push(run);
-            if let Err(e) = ledger.save() {
-                out.error = Some(e.to_string());
-            }
-            return out;
-        }
-        let record = state.volumes.get_mut(&d.volume_id).expect("inserted above");
+        previous
+    };
+    // How long the restore is expected to take: the volume's last successful one, else the
+    // longest it may take. The wait polls finely around it, so the time is measured truly.
+    let expected = previous
+        .as_ref()
+        .and_then(|r| r.last_success_restore_seconds)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .or(times.max_restore.map(Duration::from_secs));
+    let run = drill_one(p, c, (times, expected), d, opts, ledger, started).await;
+    let mut l = ledger.lock().unwrap_or_else(|e| e.into_inner());
+    if run.cleaned_up
+        && let Some(v) = &run.restored_volume_id
+    {
+        l.gone(v);
+    }
+    if run.status == DrillStatus::Interrupted {
+        match previous {
+            Some(r) => l.state.volumes.insert(d.volume_id.clone(), r),
+            None => l.state.volumes.remove(&d.volume_id),
+        };
+    } else if let Some(record) = l.state.volumes.get_mut(&d.volume_id) {
         record.last_ok = run.status == DrillStatus::Ok;
         record.last_restore_seconds = run.restore_seconds;
         record.last_error = run.error.clone();
@@ -483,13 +530,11 @@ pub async fn carry_out(
             record.last_success_at = Some(now);
             record.last_success_restore_seconds = run.restore_seconds;
         }
-        out.runs.push(run);
-        if let Err(e) = ledger.save() {
-            out.error = Some(e.to_string());
-            return out;
-        }
     }
-    out
+    if let Err(e) = l.save() {
+        return Drilled::Unsaved(e.to_string());
+    }
+    Drilled::Ran(run)
 }
 
 /// A drill a signal stopped before it started.
@@ -546,7 +591,7 @@ async fn drill_one(
     (times, expected): (DrillTimes, Option<Duration>),
     d: &DrillPlan,
     opts: &Options,
-    ledger: &mut Ledger,
+    ledger: &std::sync::Mutex<Ledger>,
     started: Timestamp,
 ) -> DrillRun {
     let mut run = DrillRun {
@@ -665,7 +710,7 @@ async fn restore(
     c: &Compiled,
     d: &DrillPlan,
     opts: &Options,
-    ledger: &mut Ledger,
+    ledger: &std::sync::Mutex<Ledger>,
     run: &mut DrillRun,
 ) -> std::result::Result<(crate::model::Operation, Instant), String> {
     let _lock = crate::lock::acquire_async(
@@ -717,7 +762,11 @@ async fn restore(
         .await
         .map_err(|e| format!("the restore of snapshot {} failed: {e}", newest.id))?;
     run.restored_volume_id = Some(volume.id.clone());
-    if let Err(e) = ledger.made(&volume.id, &newest.id) {
+    let made = ledger
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .made(&volume.id, &newest.id);
+    if let Err(e) = made {
         return Err(format!(
             "the drill state could not record restored volume {}: {e}",
             volume.id

@@ -260,3 +260,50 @@ impl Provider for Checked {
         self.inner.poll(op).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The names of the `fn`s declared at the first level of the block that follows `head` in
+    /// `text` (a trait or an impl).
+    fn methods(text: &str, head: &str) -> Vec<String> {
+        let start = text.find(head).expect("the block is there");
+        let mut depth = 0;
+        let mut names = Vec::new();
+        for line in text[start..].lines() {
+            let trimmed = line.trim_start();
+            if depth == 1 {
+                let decl = trimmed.strip_prefix("async ").unwrap_or(trimmed);
+                if let Some(rest) = decl.strip_prefix("fn ") {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    names.push(name);
+                }
+            }
+            depth += line.matches('{').count() as i64 - line.matches('}').count() as i64;
+            if depth == 0 && !names.is_empty() {
+                break;
+            }
+        }
+        names
+    }
+
+    /// Every method of `Provider` is forwarded by `Checked`: one it forgets compiles (the trait
+    /// gives it a default) and makes every provider answer Unsupported, silently. Only helpers
+    /// whose default is right for any provider are left to the default.
+    #[test]
+    fn checked_forwards_every_provider_method() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let read = |p: &str| std::fs::read_to_string(src.join(p)).expect("source");
+        let declared = methods(&read("provider.rs"), "pub trait Provider:");
+        let forwarded = methods(&read("providers/checked.rs"), "impl Provider for Checked");
+        assert!(declared.len() >= 20, "{declared:?}");
+        let defaults_only = ["unsupported"];
+        let missing: Vec<&String> = declared
+            .iter()
+            .filter(|m| !forwarded.contains(m) && !defaults_only.contains(&m.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "Checked does not forward: {missing:?}");
+    }
+}

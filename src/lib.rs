@@ -28,5 +28,7 @@ pub mod provider;
 pub mod providers;
 pub mod rotation;
 pub(crate) mod select;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod text;
 pub(crate) mod wait;

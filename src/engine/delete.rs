@@ -212,29 +212,14 @@ mod tests {
     /// provider's delete methods: every deletion passes the one gate.
     #[test]
     fn no_other_module_calls_a_delete_method() {
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).expect("src") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    out.push(p);
-                }
-            }
-        }
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = Vec::new();
-        walk(&src, &mut files);
         let mut found = Vec::new();
-        for f in files {
-            let rel = f.strip_prefix(&src).expect("under src").to_string_lossy();
+        for (rel, text) in crate::test_support::source_files() {
             if ["providers/", "emulator/", "engine/delete.rs"]
                 .iter()
                 .any(|a| rel.starts_with(a))
             {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).expect("read");
             for (n, line) in text.lines().enumerate() {
                 if [".delete_snapshot(", ".delete_volume(", ".delete_object("]
                     .iter()
@@ -249,6 +234,21 @@ mod tests {
             "deletions outside engine/delete.rs:\n{}",
             found.join("\n")
         );
+    }
+
+    #[tokio::test]
+    async fn a_drill_volume_already_gone_is_cleaned_up() {
+        // A killed run's DELETE was accepted; the next run's answers 404: done, not failed.
+        let p = crate::providers::memory::Memory::new(&["vol-1"]);
+        let wait = crate::wait::WaitOptions::new(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_millis(10),
+            true,
+        );
+        assert!(volume(&p, "vol-1", &wait).await.is_ok());
+        assert!(volume(&p, "vol-1", &wait).await.is_ok());
+        let log = p.state.lock().expect("state").log.clone();
+        assert_eq!(log, ["delete volume vol-1", "delete volume vol-1"]);
     }
 
     /// An object store that records what it is asked to delete.

@@ -329,19 +329,6 @@ mod tests {
     /// `kind.rs` itself aside). A new rule for one provider is a registry field.
     #[test]
     fn no_module_outside_providers_asks_which_provider_it_has() {
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).expect("src") {
-                let p = e.expect("entry").path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    out.push(p);
-                }
-            }
-        }
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = Vec::new();
-        walk(&src, &mut files);
         let allowed = [
             "providers/",
             "emulator/",
@@ -350,12 +337,10 @@ mod tests {
             "commands/cli.rs",
         ];
         let mut found = Vec::new();
-        for f in files {
-            let rel = f.strip_prefix(&src).expect("under src").to_string_lossy();
+        for (rel, text) in crate::test_support::source_files() {
             if allowed.iter().any(|a| rel.starts_with(a)) {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).expect("read");
             for (n, line) in production_lines(&text) {
                 let variant = ["OvhEfs", "OvhNasha", "Outscale", "Powervc"]
                     .iter()

@@ -1333,13 +1333,9 @@ async fn snapshot_state_and_age_filters_are_pushed_down() {
     );
 }
 
-/// A restore drill on the wire: the restore is `CreateVolume` in the source's subregion, then one
-/// `CreateTags` with the whole mark (Name, `snapctl:drill`, Description); the restored volume is
-/// read until available, then `DeleteVolume` and read until gone, each signed, with these exact
-/// bodies. The snapshot restored is the policy's newest (it answers the tick: nothing is taken).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
-    let server = MockServer::start().await;
+/// The source side of a wire drill: policy `wire`'s newest snapshot of `vol-0a1b2c3d` (it
+/// answers the daily tick, so nothing is taken) and the caller's account.
+async fn mount_drill_source(server: &MockServer) {
     let owned = json!({
         "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000031"},
         "Snapshots": [{
@@ -1360,12 +1356,34 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
     });
     osc("ReadSnapshots")
         .respond_with(ResponseTemplate::new(200).set_body_json(owned))
-        .mount(&server)
+        .mount(server)
         .await;
     osc("ReadAccounts")
         .respond_with(ok("read-accounts.json"))
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+/// The profile and policy file of a wire drill against `server`: policy `wire` on `vol-0a1b2c3d`.
+fn drill_fleet(s: &Snapctl, server: &MockServer) -> std::path::PathBuf {
+    wire_fleet(
+        s,
+        &format!(
+            "provider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
+            server.uri()
+        ),
+        &wire_policy(s, "vol-0a1b2c3d", "every = \"1d\""),
+    )
+}
+
+/// A restore drill on the wire: the restore is `CreateVolume` in the source's subregion, then one
+/// `CreateTags` with the whole mark (Name, `snapctl:drill`, Description); the restored volume is
+/// read until available, then `DeleteVolume` and read until gone, each signed, with these exact
+/// bodies. The snapshot restored is the policy's newest (it answers the tick: nothing is taken).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
+    let server = MockServer::start().await;
+    mount_drill_source(&server).await;
     osc("ReadVolumes")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
@@ -1424,14 +1442,7 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
         .mount(&server)
         .await;
     let s = Snapctl::bare();
-    let file = wire_fleet(
-        &s,
-        &format!(
-            "provider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
-            server.uri()
-        ),
-        &wire_policy(&s, "vol-0a1b2c3d", "every = \"1d\""),
-    );
+    let file = drill_fleet(&s, &server);
     let report = wire_apply(&s, &file).await;
     let p = &report["policies"][0];
     assert!(p["units"][0]["created"].is_null(), "{p}");
@@ -1472,32 +1483,7 @@ async fn a_drill_restores_marks_and_deletes_as_outscale_expects() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drill_volume_whose_tags_are_refused_is_deleted_at_once() {
     let server = MockServer::start().await;
-    let owned = json!({
-        "ResponseContext": {"RequestId": "ab1e2c3d-0000-4000-8000-000000000041"},
-        "Snapshots": [{
-            "AccountId": "123456789012",
-            "CreationDate": "2025-10-02T00:00:04.000Z",
-            "Description": "snapctl:v1 policy=wire tick=20251002T000000Z",
-            "PermissionsToCreateVolume": {"AccountIds": [], "GlobalPermission": false},
-            "Progress": 100,
-            "SnapshotId": "snap-0000000d",
-            "State": "completed",
-            "Tags": [
-                {"Key": "Name", "Value": "snapctl.wire.20251002T000000Z"},
-                {"Key": "snapctl:policy", "Value": "wire"}
-            ],
-            "VolumeId": "vol-0a1b2c3d",
-            "VolumeSize": 10
-        }]
-    });
-    osc("ReadSnapshots")
-        .respond_with(ResponseTemplate::new(200).set_body_json(owned))
-        .mount(&server)
-        .await;
-    osc("ReadAccounts")
-        .respond_with(ok("read-accounts.json"))
-        .mount(&server)
-        .await;
+    mount_drill_source(&server).await;
     osc("ReadVolumes")
         .and(body_json(
             json!({"Filters": {"VolumeIds": ["vol-0a1b2c3d"]}, "ResultsPerPage": 1000}),
@@ -1531,30 +1517,8 @@ async fn a_drill_volume_whose_tags_are_refused_is_deleted_at_once() {
         .mount(&server)
         .await;
     let s = Snapctl::bare();
-    let file = wire_fleet(
-        &s,
-        &format!(
-            "provider = \"outscale\"\nendpoint = \"{}/api/v1\"\nregion = \"eu-west-2\"\naccess_key = \"{OSC_AK}\"\nsecret_key = \"{OSC_SK}\"\n",
-            server.uri()
-        ),
-        &wire_policy(&s, "vol-0a1b2c3d", "every = \"1d\""),
-    );
-    let out = s
-        .run(&[
-            "-o",
-            "json",
-            "--poll-interval",
-            "10ms",
-            "policy",
-            "apply",
-            "-f",
-            file.to_str().expect("utf-8"),
-            "--at",
-            "2025-10-02T12:00:00Z",
-        ])
-        .await;
-    assert_exit(&out, 6);
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let file = drill_fleet(&s, &server);
+    let report = wire_apply_ending(&s, &file, 6).await;
     let d = &report["policies"][0]["drills"][0];
     assert_eq!(d["status"], "failed", "{d}");
     let error = d["error"].as_str().expect("error");

@@ -180,8 +180,7 @@ async fn delete_orphans(
             .iter()
             .filter(|o| o.provider == kind && o.kind == "drill_volume")
         {
-            let gone =
-                crate::fleet::drill::delete_drill_volume(t.provider.as_ref(), &o.id, wait).await;
+            let gone = crate::engine::delete::volume(t.provider.as_ref(), &o.id, wait).await;
             if let Err(e) = gone {
                 failed += 1;
                 eprintln!(

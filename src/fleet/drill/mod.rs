@@ -567,15 +567,9 @@ fn unfinished(previous: Option<&Record>, now: Timestamp) -> Record {
     }
 }
 
-/// Delete a volume a drill made (the restore answered its id), or a leftover the cloud's record
-/// proves ([`proof`]), through the deletion gate ([`crate::engine::delete::volume`]).
-pub async fn delete_drill_volume(p: &dyn Provider, id: &str, wait: &WaitOptions) -> Result<()> {
-    crate::engine::delete::volume(p, id, wait).await
-}
-
 /// Delete a volume an earlier drill left.
 async fn clean_up(p: &dyn Provider, l: &LeftOver, wait: &WaitOptions) -> Cleanup {
-    let result = delete_drill_volume(p, &l.volume_id, wait).await;
+    let result = crate::engine::delete::volume(p, &l.volume_id, wait).await;
     Cleanup {
         volume_id: l.volume_id.clone(),
         name: l.name.clone(),
@@ -633,7 +627,7 @@ async fn drill_one(
         }
     };
     if let Some(vol) = run.restored_volume_id.clone() {
-        match delete_drill_volume(p, &vol, &opts.wait).await {
+        match crate::engine::delete::volume(p, &vol, &opts.wait).await {
             Ok(()) => run.cleaned_up = true,
             Err(e) => {
                 let why = format!(
@@ -839,17 +833,6 @@ mod tests {
             description: Some(description.into()),
             source_snapshot: None,
         }
-    }
-
-    #[tokio::test]
-    async fn a_drill_volume_already_gone_is_cleaned_up() {
-        // A killed run's DELETE was accepted; the next run's answers 404: done, not failed.
-        let p = crate::providers::memory::Memory::new(&["vol-1"]);
-        let wait = WaitOptions::new(Duration::from_secs(1), Duration::from_millis(10), true);
-        assert!(delete_drill_volume(&p, "vol-1", &wait).await.is_ok());
-        assert!(delete_drill_volume(&p, "vol-1", &wait).await.is_ok());
-        let log = p.state.lock().expect("state").log.clone();
-        assert_eq!(log, ["delete volume vol-1", "delete volume vol-1"]);
     }
 
     #[test]

@@ -480,6 +480,15 @@ pub fn wire_fleet(s: &Snapctl, profile: &str, policy: &str) -> PathBuf {
 /// `policy apply -o json` of `file` as of 2025-10-02T12:00:00Z (the daily tick the doubles'
 /// snapshots answer), expecting exit 0; the report.
 pub async fn wire_apply(s: &Snapctl, file: &std::path::Path) -> serde_json::Value {
+    wire_apply_ending(s, file, 0).await
+}
+
+/// [`wire_apply`], expecting exit `code`.
+pub async fn wire_apply_ending(
+    s: &Snapctl,
+    file: &std::path::Path,
+    code: i32,
+) -> serde_json::Value {
     let out = s
         .run(&[
             "-o",
@@ -494,7 +503,7 @@ pub async fn wire_apply(s: &Snapctl, file: &std::path::Path) -> serde_json::Valu
             "2025-10-02T12:00:00Z",
         ])
         .await;
-    assert_exit(&out, 0);
+    assert_exit(&out, code);
     serde_json::from_slice(&out.stdout).expect("json")
 }
 

@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use jiff::Timestamp;
+use snapctl::engine::retention::{Policy, candidates, plan};
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
 use snapctl::provider::ProviderKind;
-use snapctl::rotation::plan::{Policy, candidates, plan};
 
 fn snapshots(n: usize) -> Vec<Snapshot> {
     let newest = 1_800_000_000i64;
@@ -42,7 +42,7 @@ fn main() {
         keep_weekly: Some(8),
         keep_monthly: Some(12),
         keep_yearly: Some(5),
-        keep_within: Some(snapctl::rotation::plan::CalendarSpan {
+        keep_within: Some(snapctl::engine::retention::CalendarSpan {
             days: 2,
             ..Default::default()
         }),

@@ -4,7 +4,7 @@
 //! The binary is a thin shell over [`commands::run`]. The library surface is what the binary, the
 //! integration tests and the benches use: the command tree ([`commands`]: the clap tree in `commands::cli`, each command's arguments beside its handler), the provider
 //! trait and its implementations ([`provider`], [`providers`], [`kind`], [`model`]), fleet mode
-//! ([`fleet`], [`rotation`], [`lock`]), configuration and errors ([`config`], [`error`]), the
+//! ([`fleet`], [`rotation`], [`lock`]), the mutation engine they share ([`engine`]), configuration and errors ([`config`], [`error`]), the
 //! emulator ([`emulator`]) and [`text`]. The transport (`http`), output
 //! rendering, selections, waiting, batches, signals and the demo are private to the crate.
 
@@ -14,7 +14,7 @@ pub mod commands;
 pub mod config;
 pub(crate) mod connect;
 pub mod emulator;
-pub(crate) mod engine;
+pub mod engine;
 pub mod error;
 pub mod fleet;
 pub(crate) mod http;

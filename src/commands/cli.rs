@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::config::{GlobalOpts, parse_duration};
+use crate::engine::retention::CalendarSpan;
 use crate::kind::ProviderKind;
 use crate::output::Format;
-use crate::rotation::plan::CalendarSpan;
 
 pub use super::clone::{CloneArgs, RevertArgs};
 pub use super::emulator::EmulatorArgs;
@@ -162,7 +162,7 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
 /// A `--keep-*` count: a number, or restic's `-1` for "every bucket".
 pub fn keep_count(s: &str) -> Result<usize, String> {
     match s.trim() {
-        "-1" => Ok(crate::rotation::plan::UNLIMITED),
+        "-1" => Ok(crate::engine::retention::UNLIMITED),
         t => t
             .parse::<usize>()
             .map_err(|_| format!("expected a count, or -1 for unlimited, got {s:?}")),

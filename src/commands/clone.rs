@@ -95,13 +95,13 @@ async fn snapshot_for_clone(ctx: &Ctx, volume: &str) -> Result<String> {
     let p = ctx.provider.as_ref();
     let name = format!(
         "{}{}",
-        crate::rotation::plan::CLONE_BASE_PREFIX,
+        crate::engine::retention::CLONE_BASE_PREFIX,
         crate::model::stamp(jiff::Timestamp::now())
     );
     let req = CreateSnapshot {
         volume: volume.to_string(),
         name: Some(name.clone()),
-        description: Some(crate::rotation::plan::CLONE_BASE_DESCRIPTION.into()),
+        description: Some(crate::engine::retention::CLONE_BASE_DESCRIPTION.into()),
         ..CreateSnapshot::default()
     };
     let (snap, op) = create_snapshot_once(p, &req).await?;

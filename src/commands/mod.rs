@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use self::cli::{Cli, CloudCmd, Command, ScheduleCmd, SnapshotCmd, VolumeCmd};
 use crate::config::{Env, RotateConfig, Settings, parse_duration, resolve};
+use crate::engine::retention::Policy;
 use crate::error::{Error, Outcome, Result};
-use crate::fleet::rotate::RotateOptions;
 use crate::kind::ProviderKind;
 use crate::lock::lock_dir;
 use crate::model::{
@@ -23,7 +23,7 @@ use crate::model::{
 use crate::output::{Format, Record, render_dry_run, render_list, render_one, render_providers};
 use crate::provider::{Provider, create_snapshot_once};
 use crate::providers::entry;
-use crate::rotation::plan::Policy;
+use crate::rotation::rotate::RotateOptions;
 use crate::rotation::{self, CheckOptions, Volumes, status_line};
 use crate::wait::{WaitOptions, wait_for};
 

@@ -6,7 +6,7 @@
 
 use super::cli::*;
 use super::*;
-use crate::rotation::plan::CalendarSpan;
+use crate::engine::retention::CalendarSpan;
 use clap::Args;
 
 /// The candidate prefix: flag > profile > `snapctl-`; an empty one needs `--all-names`.
@@ -156,7 +156,7 @@ pub(super) async fn rotate(ctx: &Ctx, settings: &Settings, a: RotateArgs) -> Res
     };
     let max_delete = opts.max_delete;
     let mut report =
-        crate::fleet::rotate::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
+        crate::rotation::rotate::rotate(ctx.provider.clone(), opts, ctx.wait.clone()).await?;
     ctx.print(&render_rotation(&report, ctx.format))?;
     // Failures also go to stderr, where cron mail and logs look.
     for v in &report.volumes {
@@ -260,14 +260,17 @@ pub(super) async fn check(ctx: &Ctx, settings: &Settings, a: CheckArgs) -> Resul
 
 // Rendering: `rotate` and `check` outputs (the table engine is crate::output's).
 
-use crate::fleet::rotate::RotateReport;
 use crate::output::{grid, json, lines, opt, time, tsv};
+use crate::rotation::rotate::RotateReport;
 use crate::rotation::{Status, VolumeCheck};
 use jiff::Timestamp;
 use serde::Serialize;
 
 /// One volume's rotation rows (snapshot, name, created, action, reasons), newest first.
-fn rotation_rows(v: &crate::fleet::rotate::VolumeReport, hypothetical: bool) -> Vec<Vec<String>> {
+fn rotation_rows(
+    v: &crate::rotation::rotate::VolumeReport,
+    hypothetical: bool,
+) -> Vec<Vec<String>> {
     let mut rows: Vec<(Option<Timestamp>, Vec<String>)> = Vec::new();
     for k in &v.keep {
         rows.push((

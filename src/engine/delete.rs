@@ -4,7 +4,7 @@
 //!
 //! | what | function | evidence |
 //! |---|---|---|
-//! | snapshots of `rotate` and `policy apply` | [`snapshots`] | the plan's ownership and the engine's safety gate (`fleet::plan::gate`), passed right before |
+//! | snapshots of `rotate` and `policy apply` | [`snapshots`] | the plan's ownership and the engine's safety gate (`engine::unit::gate`), passed right before |
 //! | snapshots of `snapshot delete` | [`snapshots`] | the user named each id (and `--yes` where asked) |
 //! | snapshots of `policy orphans --delete` | [`snapshots`] | the mark of a policy no longer in the file, or of a gone volume |
 //! | copies at a destination | [`checked_snapshot`] | the copy read again right before the DELETE and checked by the caller's `check` (its mark: this policy, Region, account, a selected volume; its state) |

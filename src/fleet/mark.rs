@@ -129,7 +129,7 @@ pub fn tick(s: &Snapshot) -> Option<Timestamp> {
 /// (automatic ones, clone bases, hand-made ones, even with a look-alike name where the provider
 /// has a second field to check).
 pub fn owner(s: &Snapshot) -> Option<&str> {
-    if s.kind != SnapshotKind::Manual || crate::rotation::plan::is_clone_base(s) {
+    if s.kind != SnapshotKind::Manual || crate::engine::retention::is_clone_base(s) {
         return None;
     }
     let by_name = s.name.as_deref().and_then(id_in_name);

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::plan::Compiled;
-use super::run::Target;
+use crate::engine::Target;
 use crate::error::{Error, Result};
 
 /// A marked snapshot no policy of the file will ever manage.
@@ -191,7 +191,7 @@ pub async fn adoptions(c: &Compiled, target: &Target, prefix: &str) -> Result<Ve
                 || s.state != crate::model::SnapshotState::Available
                 || !name.starts_with(prefix)
                 || super::mark::owner(&s).is_some()
-                || crate::rotation::plan::is_clone_base(&s)
+                || crate::engine::retention::is_clone_base(&s)
             {
                 continue;
             }

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::cadence::Cadence;
 use super::file::{Checked, Policy, Range, Selector};
 use super::mark;
+use crate::engine::retention::{CalendarSpan, Kept, plan};
+use crate::engine::unit::{Doomed, Orphan, Repair, Unit};
 use crate::error::Result;
 use crate::kind::ProviderKind;
 use crate::model::{Snapshot, SnapshotState, Volume};
-use crate::rotation::plan::{CalendarSpan, plan};
 
 /// Schema name of `policy plan -o json` (and of a saved plan).
 pub const PLAN_SCHEMA: &str = "snapctl.policy-plan/v1";
@@ -27,7 +28,7 @@ pub struct Compiled {
     /// Its cadence.
     pub cadence: Cadence,
     /// Retention rules in `rotate`'s form.
-    pub keep: crate::rotation::plan::Policy,
+    pub keep: crate::engine::retention::Policy,
     /// The floor.
     pub min: usize,
     /// Selection regexes (include, exclude).
@@ -62,7 +63,7 @@ pub struct CopyDest {
     /// The source account's bucket the images pass through.
     pub bucket: String,
     /// Retention at the destination.
-    pub keep: crate::rotation::plan::Policy,
+    pub keep: crate::engine::retention::Policy,
     /// Never fewer copies of a volume there than this (at least 1).
     pub min: usize,
     /// Longest one copy may take.
@@ -109,14 +110,17 @@ impl CopyLink {
 }
 
 /// The retention rules of a `keep` table in `rotate`'s form.
-fn retention(k: &super::file::Keep, timezone: &TimeZone) -> Result<crate::rotation::plan::Policy> {
+fn retention(
+    k: &super::file::Keep,
+    timezone: &TimeZone,
+) -> Result<crate::engine::retention::Policy> {
     let span = |w: &Option<String>| {
         w.as_deref()
             .map(|w| CalendarSpan::parse(&w.replace("mo", "m")))
             .transpose()
             .map_err(crate::error::Error::usage)
     };
-    Ok(crate::rotation::plan::Policy {
+    Ok(crate::engine::retention::Policy {
         keep_last: k.last,
         keep_hourly: k.hourly,
         keep_daily: k.daily,
@@ -125,7 +129,7 @@ fn retention(k: &super::file::Keep, timezone: &TimeZone) -> Result<crate::rotati
         keep_yearly: k.yearly,
         keep_within: span(&k.within)?,
         timezone: timezone.clone(),
-        ..crate::rotation::plan::Policy::default()
+        ..crate::engine::retention::Policy::default()
     })
 }
 
@@ -223,97 +227,6 @@ fn matches(s: &Selector, re: Option<&regex_lite::Regex>, v: &Volume) -> bool {
         && (s.names.is_empty() || name.is_some_and(|n| s.names.iter().any(|x| x == n)))
         && re.is_none_or(|re| name.is_some_and(|n| re.is_match(n)))
         && crate::provider::carries(v, &s.tags)
-}
-
-/// A deletion and why.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Doomed {
-    /// The snapshot.
-    #[serde(flatten)]
-    pub entry: PlanEntry,
-    /// Why it goes.
-    pub reason: String,
-}
-
-/// A snapshot as a plan names it: `rotate`'s entry (id, name, creation time).
-pub use crate::rotation::plan::Entry as PlanEntry;
-
-/// A marked snapshot whose policy is gone from the file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Orphan {
-    /// The snapshot.
-    #[serde(flatten)]
-    pub entry: PlanEntry,
-    /// The policy id in its mark.
-    pub policy_id: String,
-}
-
-/// A kept snapshot and every reason: `rotate`'s.
-pub use crate::rotation::plan::Kept as KeptEntry;
-
-/// An owned snapshot whose name tag is restored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Repair {
-    /// The snapshot.
-    #[serde(flatten)]
-    pub entry: PlanEntry,
-    /// The name it gets back.
-    pub new_name: String,
-}
-
-/// One policy on one volume.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Unit {
-    /// Volume id.
-    pub volume_id: String,
-    /// Volume name.
-    pub volume_name: Option<String>,
-    /// The name of the snapshot to take, when one is due.
-    pub create: Option<String>,
-    /// The tick the due snapshot answers.
-    #[serde(serialize_with = "crate::model::ser_time")]
-    pub due_since: Option<Timestamp>,
-    /// Owned snapshots to delete, with why.
-    pub delete: Vec<Doomed>,
-    /// Owned snapshots kept, with every reason.
-    pub keep: Vec<KeptEntry>,
-    /// Marked snapshots of policies no longer in the file.
-    pub orphans: Vec<Orphan>,
-    /// Owned snapshots whose `Name` tag is missing or wrong (OUTSCALE, where tags are written after
-    /// the create and can fail or be edited): the name they get back.
-    #[serde(default)]
-    pub repair: Vec<Repair>,
-    /// Owned snapshots whose mark names a time in the future (a hand-made name, a run with
-    /// `--at` ahead): they answer no tick, so they never stop due snapshots; `check` warns.
-    #[serde(default)]
-    pub future: Vec<PlanEntry>,
-    /// Owned snapshots now.
-    pub owned: usize,
-    /// The newest owned snapshot's creation time.
-    #[serde(serialize_with = "crate::model::ser_time")]
-    pub newest: Option<Timestamp>,
-    /// Why this volume cannot be planned (its listing failed).
-    pub error: Option<String>,
-}
-
-impl Unit {
-    /// A unit of `volume` that does nothing yet.
-    pub fn empty(volume: &str, name: Option<String>) -> Unit {
-        Unit {
-            volume_id: volume.to_string(),
-            volume_name: name,
-            create: None,
-            due_since: None,
-            delete: vec![],
-            keep: vec![],
-            orphans: vec![],
-            repair: vec![],
-            future: vec![],
-            owned: 0,
-            newest: None,
-            error: None,
-        }
-    }
 }
 
 /// One policy's plan.
@@ -519,11 +432,11 @@ pub const FUTURE_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
 /// to be taken (`create`) left out of the kept list: what to delete and why, what to keep and why.
 fn floored(
     c: &Compiled,
-    p: crate::rotation::plan::Plan,
+    p: crate::engine::retention::Plan,
     create: Option<&str>,
     candidates: usize,
-) -> (Vec<Doomed>, Vec<KeptEntry>) {
-    let mut keep: Vec<KeptEntry> = p
+) -> (Vec<Doomed>, Vec<Kept>) {
+    let mut keep: Vec<Kept> = p
         .keep
         .into_iter()
         .filter(|k| create != Some(k.entry.id.as_str()))
@@ -534,7 +447,7 @@ fn floored(
     let kept_after = candidates - delete.len();
     let short = c.min.saturating_sub(kept_after).min(delete.len());
     for s in delete.drain(..short) {
-        keep.push(KeptEntry {
+        keep.push(Kept {
             entry: (&s).into(),
             reasons: vec![format!("min {}", c.min)],
         });
@@ -681,96 +594,11 @@ pub fn replan(
     plan_unit(c, known, kind, &volume, listed, now)
 }
 
-/// Keep every deletion of `unit` instead, saying why (a refused `max_delete`).
-pub fn hold_deletions(unit: &mut Unit, why: &str) {
-    hold_into(std::mem::take(&mut unit.delete), &mut unit.keep, why);
-}
-
-/// `deletes` kept instead, for `why`, in `keep` (newest first).
-pub fn hold_into(deletes: Vec<Doomed>, keep: &mut Vec<KeptEntry>, why: &str) {
-    for d in deletes {
-        keep.push(KeptEntry {
-            entry: d.entry,
-            reasons: vec![why.to_string()],
-        });
-    }
-    keep.sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
-}
-
-/// What `planned` does that `fresh` (the same unit planned from a newer listing) also does, so a
-/// run acting on an older listing only ever does less: the create only when both take it; the
-/// deletions and repairs both hold, and none at all when the two disagree about the create (the
-/// older plan's deletions counted on a snapshot the newer listing says is not coming, or the
-/// other way round). Everything else (kept, owned, newest, orphans) comes from `fresh`.
-pub fn narrow(planned: &Unit, mut fresh: Unit) -> Unit {
-    if fresh.error.is_some() {
-        return fresh;
-    }
-    let agree = planned.create.is_some() == fresh.create.is_some();
-    if !agree {
-        fresh.create = None;
-        fresh.due_since = None;
-    }
-    let deletes = std::mem::take(&mut fresh.delete);
-    for d in deletes {
-        if agree && planned.delete.iter().any(|p| p.entry.id == d.entry.id) {
-            fresh.delete.push(d);
-        } else {
-            fresh.keep.push(KeptEntry {
-                entry: d.entry,
-                reasons: vec!["not in the plan this run carries out".into()],
-            });
-        }
-    }
-    fresh.repair.retain(|r| {
-        planned
-            .repair
-            .iter()
-            .any(|p| p.entry.id == r.entry.id && p.new_name == r.new_name)
-    });
-    fresh
-        .keep
-        .sort_by_key(|k| std::cmp::Reverse(k.entry.created_at));
-    fresh
-}
-
-/// The last check before a unit's DELETEs, independent of how its plan was made (a saved plan, a
-/// narrowed one, `rotate`'s): the newest available owned snapshot (the new one, once confirmed)
-/// is never deleted, and at least `max(floor, 1)` owned snapshots remain. `Err` says why nothing
-/// of the unit may be deleted.
-pub fn gate(
-    floor: usize,
-    unit: &Unit,
-    created: Option<&PlanEntry>,
-) -> std::result::Result<(), String> {
-    if unit.delete.is_empty() {
-        return Ok(());
-    }
-    let owned = unit.owned + usize::from(created.is_some());
-    let remaining = owned.saturating_sub(unit.delete.len());
-    let floor = floor.max(1);
-    if remaining < floor {
-        return Err(format!(
-            "deleting {} of {owned} owned snapshots would leave fewer than {floor}; nothing deleted",
-            unit.delete.len()
-        ));
-    }
-    let newest = created.and_then(|e| e.created_at).max(unit.newest);
-    match (
-        newest,
-        unit.delete.iter().filter_map(|d| d.entry.created_at).max(),
-    ) {
-        (None, _) => Err("no available owned snapshot would remain; nothing deleted".into()),
-        (Some(n), Some(d)) if d >= n => Err(format!(
-            "the plan deletes the newest available owned snapshot (taken {d}); nothing deleted"
-        )),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::retention::Entry;
+    use crate::engine::unit::{gate, narrow};
     use crate::model::SnapshotKind;
     use std::path::Path;
 
@@ -906,7 +734,7 @@ mod tests {
         assert_eq!(narrowed.delete.len(), 1);
         assert_eq!(narrowed.delete[0].entry.id, older[1].id);
         // The gate: with the new snapshot confirmed, the plan's deletions pass.
-        let new = PlanEntry {
+        let new = Entry {
             id: "new".into(),
             name: None,
             created_at: Some(now),

@@ -31,7 +31,7 @@ const MAX_GROUP: usize = 100;
 
 /// The group of a run of these policies: their ids, sorted, joined with `_` (which no policy id
 /// holds); a digest of them when that would be long.
-pub fn group(policy_ids: &[&str]) -> String {
+pub fn push_group(policy_ids: &[&str]) -> String {
     use sha2::Digest;
     let mut ids = policy_ids.to_vec();
     ids.sort_unstable();
@@ -47,7 +47,7 @@ pub fn group(policy_ids: &[&str]) -> String {
 }
 
 /// Where a group's metrics go: `<base>/metrics/job/snapctl/policy_file/<group>`.
-pub fn target(base: &str, group: &str) -> Result<Url> {
+pub fn push_target(base: &str, group: &str) -> Result<Url> {
     let bad = |reason: String| Error::InvalidInput {
         what: "metrics push URL",
         value: base.to_string(),
@@ -87,7 +87,7 @@ pub fn exit_code_family(code: u8) -> String {
 }
 
 /// Send it: one attempt, [`TIMEOUT`] in all.
-pub async fn send(push: Push<'_>, env: &Env, verbosity: u8) -> Result<()> {
+pub async fn send_push(push: Push<'_>, env: &Env, verbosity: u8) -> Result<()> {
     let user = env.var("SNAPCTL_PUSH_USERNAME");
     let password = env.var("SNAPCTL_PUSH_PASSWORD");
     let auth = match (user, password) {
@@ -174,27 +174,31 @@ mod tests {
 
     #[test]
     fn a_group_is_its_policies_sorted_or_their_digest() {
-        assert_eq!(group(&["web", "db-gold", "web"]), "db-gold_web");
-        assert_eq!(group(&["db-gold"]), "db-gold");
+        assert_eq!(push_group(&["web", "db-gold", "web"]), "db-gold_web");
+        assert_eq!(push_group(&["db-gold"]), "db-gold");
         let many: Vec<String> = (0..40).map(|i| format!("policy-{i}")).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-        let g = group(&refs);
+        let g = push_group(&refs);
         assert!(g.starts_with("sha256-") && g.len() == 23, "{g}");
         let mut reversed = refs.clone();
         reversed.reverse();
-        assert_eq!(group(&reversed), g, "the order of the file does not matter");
+        assert_eq!(
+            push_group(&reversed),
+            g,
+            "the order of the file does not matter"
+        );
     }
 
     #[test]
     fn the_target_names_job_and_group_under_the_gateway() {
         for base in ["http://127.0.0.1:9091", "http://127.0.0.1:9091/"] {
             assert_eq!(
-                target(base, "db-gold").expect("url").as_str(),
+                push_target(base, "db-gold").expect("url").as_str(),
                 "http://127.0.0.1:9091/metrics/job/snapctl/policy_file/db-gold"
             );
         }
         assert_eq!(
-            target("https://gw.example.invalid/prefix/", "a_b")
+            push_target("https://gw.example.invalid/prefix/", "a_b")
                 .expect("url")
                 .as_str(),
             "https://gw.example.invalid/prefix/metrics/job/snapctl/policy_file/a_b"
@@ -206,7 +210,7 @@ mod tests {
             "http://gw/?x=1",
             "not a url",
         ] {
-            assert!(target(bad, "g").is_err(), "{bad}");
+            assert!(push_target(bad, "g").is_err(), "{bad}");
         }
     }
 }

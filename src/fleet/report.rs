@@ -3,8 +3,9 @@
 
 use jiff::Timestamp;
 
+use super::outcome::{PolicyRun, PolicyStatus, RunReport};
 use super::plan::Compiled;
-use super::run::{PolicyRun, PolicyStatus, RunReport, UnitRun, UnitStatus};
+use crate::engine::outcome::{UnitRun, UnitStatus};
 
 /// Freshness of one unit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (listing failed).
 pub fn freshness(c: &Compiled, unit: &UnitRun, now: Timestamp) -> u8 {
@@ -242,7 +243,7 @@ fn copy_families(out: &mut String, ps: &[PolicyRun]) {
 
 /// Restore drills (`snapctl_drill_*`): only for files that have them.
 fn drill_families(out: &mut String, ps: &[PolicyRun]) {
-    let drilled: Vec<(&PolicyRun, &super::drill::Summary)> = ps
+    let drilled: Vec<(&PolicyRun, &super::drill::DrillSummary)> = ps
         .iter()
         .filter_map(|p| Some((p, p.drill.as_ref()?)))
         .collect();
@@ -321,5 +322,3 @@ fn drill_families(out: &mut String, ps: &[PolicyRun]) {
             .collect(),
     );
 }
-
-pub use super::atomic::{write_atomically, write_atomically_with};

@@ -13,11 +13,13 @@ use jiff::Timestamp;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::engine::{self, Rules, Verdict, Work, lock_budget};
-pub use super::engine::{Failure, Target, UnitRun, UnitStatus};
-pub use super::outcome::{PolicyRun, PolicyStatus, REPORT_SCHEMA, RunReport, report_of_plan};
-use super::outcome::{policy_status, report_with};
-use super::plan::{Compiled, FleetPlan, PLAN_SCHEMA, PolicyPlan, Unit, plan_unit};
+use super::outcome::{PolicyStatus, RunReport, policy_status, report_with};
+use super::plan::{Compiled, FleetPlan, PLAN_SCHEMA, PolicyPlan, plan_unit};
+use crate::engine::Target;
+use crate::engine::outcome::{UnitRun, UnitStatus};
+use crate::engine::rules::{Rules, Verdict};
+use crate::engine::unit::{Unit, hold_deletions};
+use crate::engine::{self, Work, lock_budget};
 use crate::kind::ProviderKind;
 use crate::model::{CreateSnapshot, Snapshot};
 use crate::wait::WaitOptions;
@@ -161,7 +163,7 @@ async fn plan_policy(
     {
         // A refused deletion must not cost a snapshot: the due ones are still taken.
         for u in &mut out.units {
-            super::plan::hold_deletions(u, &format!("max_delete {max} refused the deletions"));
+            hold_deletions(u, &format!("max_delete {max} refused the deletions"));
         }
         out.deletions_refused = Some(format!(
             "the plan deletes {deletes} snapshots and drill volumes, more than max_delete {max}; nothing is deleted for this policy (due snapshots are still taken)"
@@ -188,8 +190,8 @@ pub struct ApplyOptions {
 
 impl ApplyOptions {
     /// What the engine needs of them: a fleet run confirms every create and deletion.
-    fn engine(&self) -> engine::Options {
-        engine::Options {
+    fn engine(&self) -> engine::rules::Options {
+        engine::rules::Options {
             wait: self.wait.clone(),
             confirm: true,
             lock_dir: self.lock_dir.clone(),
@@ -239,9 +241,9 @@ impl Rules for PolicyRules {
         self.c().min
     }
 
-    fn hooks(&self) -> engine::Hooks<'_> {
+    fn hooks(&self) -> engine::rules::Hooks<'_> {
         let c = self.c();
-        engine::Hooks {
+        engine::rules::Hooks {
             pre: c.policy.pre.as_deref(),
             post: c.policy.post.as_deref(),
             pass: &c.policy.hook_env,
@@ -502,7 +504,7 @@ pub async fn apply(
     if let Some(why) = &held {
         for p in &mut plan.policies {
             for u in &mut p.units {
-                super::plan::hold_deletions(u, why);
+                hold_deletions(u, why);
             }
         }
     }
@@ -667,12 +669,12 @@ enum PolicyWork {
     Ready(Box<PolicyPlan>),
 }
 
-pub use super::orphans::{Adoption, FoundOrphan, adopt, adoptions, find_orphans};
-pub use super::report::{freshness, metrics, write_atomically, write_atomically_with};
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::atomic::write_atomically;
+    use crate::fleet::outcome::{PolicyRun, REPORT_SCHEMA};
+    use crate::fleet::report::metrics;
     use jiff::SignedDuration;
     use std::path::Path;
 

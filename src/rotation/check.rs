@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::{Snapshot, SnapshotState};
 use crate::provider::Provider;
 
-use super::plan::{Entry, candidates};
+use crate::engine::retention::{Entry, candidates};
 
 /// Which volumes a run covers.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
-//! Rotation: the pure restic-semantics planner (`plan`) and the monitoring plugin (`check`).
-//! `rotate` itself is a one-policy run of the fleet engine ([`crate::fleet::rotate`]).
+//! Rotation: the monitoring plugin (`check`); the restic-semantics retention rules it reads are
+//! the engine's ([`crate::engine::retention`]).
+//! `rotate` itself is a one-policy run of the fleet engine ([`rotate`]).
 
 pub mod check;
-pub mod plan;
+pub mod rotate;
 
 pub use check::{CheckOptions, Status, VolumeCheck, Volumes, check, status_line, volume_ids};

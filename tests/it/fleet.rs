@@ -1861,7 +1861,7 @@ async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
     );
     let env = [("SNAPCTL_HOOK", "pre".to_string())];
     let started = std::time::Instant::now();
-    let err = snapctl::fleet::hook::execute(
+    let err = snapctl::engine::hook::execute(
         &format!("sleep {a} & sleep {b}; true"),
         &env,
         &[],
@@ -1880,7 +1880,7 @@ async fn hooks_are_killed_as_a_group_and_their_output_is_bounded() {
         .collect();
     assert!(left.is_empty(), "left running: {left:?}");
     // 300 MB on stderr, then a last line: only the end is kept, and it says why.
-    let err = snapctl::fleet::hook::execute(
+    let err = snapctl::engine::hook::execute(
         "head -c 300000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'disk full' >&2; exit 3",
         &env,
         &[],

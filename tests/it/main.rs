@@ -15,7 +15,7 @@
 //!   deployment files: `deploy`; a documented example: a `console` block in README.md or `docs/`
 //!   (run by `docs`);
 //! - the engine's rules in milliseconds (ordering, guards, signals, hooks): unit tests beside
-//!   `src/fleet/engine.rs`, over the in-memory provider; pure logic: unit tests beside the code.
+//!   `src/engine/tests.rs`, over the in-memory provider; pure logic: unit tests beside the code.
 //!
 //! Helpers: `common` (`Snapctl`, the doubles) and `emulator` (`start`, `Cli`). Tests talk to
 //! loopback only and never depend on today's date (CI runs them again two years ahead).

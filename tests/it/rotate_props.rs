@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 use proptest::prelude::*;
+use snapctl::engine::retention::{CalendarSpan, Policy, candidates, plan};
 use snapctl::model::{Snapshot, SnapshotKind, SnapshotState};
 use snapctl::provider::ProviderKind;
-use snapctl::rotation::plan::{CalendarSpan, Policy, candidates, plan};
 
 const NOW: i64 = 1_800_000_000;
 

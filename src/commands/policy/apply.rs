@@ -52,7 +52,7 @@ pub(super) fn reconcile(saved: &FleetPlan, fresh: &FleetPlan) -> Result<FleetPla
         if p.deletions_refused.is_none() && sp.deletions_refused.is_some() {
             p.deletions_refused = sp.deletions_refused.clone();
             for u in &mut p.units {
-                crate::fleet::plan::hold_deletions(u, "the saved plan refused the deletions");
+                crate::engine::unit::hold_deletions(u, "the saved plan refused the deletions");
             }
         }
         for u in &mut p.units {
@@ -132,19 +132,19 @@ pub(super) fn write_outputs(
     let now = jiff::Timestamp::now();
     let mut unwritten = Vec::new();
     if let Some(dir) = &loaded.history_dir
-        && let Err(e) = crate::fleet::coverage::record(dir, at, report, loaded.history_keep)
+        && let Err(e) = crate::fleet::record_history(dir, at, report, loaded.history_keep)
     {
         unwritten.push(e.to_string());
     }
     if let Some(path) = &loaded.report_file
         && let Err(e) =
-            run::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, report))
+            fleet::write_atomically_with(path, 0o600, &mut |w| crate::output::write_json(w, report))
     {
         unwritten.push(e.to_string());
     }
-    let metrics = run::metrics(report, &loaded.compiled, now);
+    let metrics = fleet::metrics(report, &loaded.compiled, now);
     if let Some(path) = &loaded.metrics_file
-        && let Err(e) = run::write_atomically(path, &metrics, 0o644)
+        && let Err(e) = fleet::write_atomically(path, &metrics, 0o644)
     {
         unwritten.push(e.to_string());
     }
@@ -175,7 +175,7 @@ pub(super) fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
         + report
             .policies
             .iter()
-            .map(run::PolicyRun::copy_failures)
+            .map(fleet::PolicyRun::copy_failures)
             .sum::<usize>();
     if failed + errors > 0 {
         return Err(Error::Partial {
@@ -192,7 +192,7 @@ pub(super) fn outcome(report: &RunReport, unwritten: &[String]) -> Result<u8> {
         let p = report
             .policies
             .iter()
-            .find(|p| p.status == run::PolicyStatus::Refused)
+            .find(|p| p.status == fleet::PolicyStatus::Refused)
             .expect("a refused policy");
         return Err(Error::Refused {
             reason: format!(
@@ -213,7 +213,7 @@ pub(super) fn read_saved_plan(
     loaded: &Loaded,
     file: &std::path::Path,
 ) -> Result<FleetPlan> {
-    crate::fleet::file::check_strict(path, "saved plan")?;
+    crate::fleet::check_strict(path, "saved plan")?;
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         action: format!("cannot read saved plan {}", path.display()),
         source,
@@ -270,9 +270,8 @@ pub(super) struct Pushable {
 /// end: the whole group (PUT) after a run with a report, only `snapctl_apply_exit_code` (POST,
 /// the last full metrics stay) after one that ended before it had one.
 pub(super) async fn apply(f: &Fleet<'_>, a: crate::commands::cli::PolicyApplyArgs) -> Result<u8> {
-    use crate::fleet::push;
     if let Some(url) = &a.push_url {
-        push::target(url, "check")?;
+        fleet::push_target(url, "check")?;
     }
     let flag = a.push_url.clone();
     let mut seen = Pushable::default();
@@ -290,12 +289,12 @@ pub(super) async fn apply(f: &Fleet<'_>, a: crate::commands::cli::PolicyApplyArg
         )),
         Some(group) => {
             let (body, replace) = match seen.metrics {
-                Some(m) => (m + &push::exit_code_family(code), true),
-                None => (push::exit_code_family(code), false),
+                Some(m) => (m + &fleet::exit_code_family(code), true),
+                None => (fleet::exit_code_family(code), false),
             };
-            match push::target(&base, &group) {
-                Ok(url) => push::send(
-                    push::Push {
+            match fleet::push_target(&base, &group) {
+                Ok(url) => fleet::send_push(
+                    fleet::Push {
                         url,
                         body: &body,
                         replace,
@@ -326,7 +325,7 @@ pub(super) async fn apply_run(
     let (g, env) = (f.g, &f.env);
     let loaded = load(g, &a.run, env)?;
     seen.file_url = loaded.metrics_push_url.clone();
-    seen.group = Some(crate::fleet::push::group(
+    seen.group = Some(crate::fleet::push_group(
         &loaded
             .chosen
             .iter()
@@ -356,14 +355,14 @@ pub(super) async fn apply_run(
     let planned = match &a.plan {
         // Planned account by account as the run goes: an account's changes start as soon as
         // its own listing is done.
-        None => run::Planned::Live {
+        None => fleet::Planned::Live {
             targets,
             at: at(&a.run),
         },
         Some(path) => {
-            let fresh = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            let fresh = fleet::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             let saved = read_saved_plan(path, &fresh, &loaded, &a.run.file)?;
-            run::Planned::Given(reconcile(&saved, &fresh)?, by_policy)
+            fleet::Planned::Given(reconcile(&saved, &fresh)?, by_policy)
         }
     };
     let wait = WaitOptions::new(
@@ -371,10 +370,10 @@ pub(super) async fn apply_run(
         g.poll_interval,
         g.quiet,
     );
-    let report = run::apply(
+    let report = fleet::apply(
         planned,
         loaded.compiled.clone(),
-        run::ApplyOptions {
+        fleet::ApplyOptions {
             max_delete: a.max_delete,
             wait,
             lock_dir: lock_dir(env)?,

@@ -20,8 +20,8 @@ pub(super) fn worse(a: u8, b: u8) -> u8 {
 /// or whose last successful drill is older than twice its drill cadence (WARNING). A volume
 /// never drilled yet is drilled before any other: not a problem.
 pub(super) fn drill_problems(
-    p: &run::PolicyRun,
-    s: &crate::fleet::drill::Summary,
+    p: &fleet::PolicyRun,
+    s: &crate::fleet::DrillSummary,
     now: jiff::Timestamp,
     problems: &mut Vec<String>,
 ) -> u8 {
@@ -36,7 +36,7 @@ pub(super) fn drill_problems(
         if !p.units.iter().any(|u| u.volume_id == v.volume_id) {
             continue;
         }
-        let (status, why) = crate::fleet::drill::verdict(s, v, now);
+        let (status, why) = crate::fleet::drill_verdict(s, v, now);
         if let Some(why) = why {
             problems.push(format!(
                 "{}: policy {} volume {}: {why}",
@@ -51,16 +51,16 @@ pub(super) fn drill_problems(
 }
 /// One volume's status (0 OK … 3 UNKNOWN), its problem lines and its perfdata.
 fn unit_verdict(
-    p: &run::PolicyRun,
+    p: &fleet::PolicyRun,
     c: &Compiled,
-    u: &run::UnitRun,
+    u: &crate::engine::outcome::UnitRun,
     now: jiff::Timestamp,
     problems: &mut Vec<String>,
     perf: &mut Vec<String>,
 ) -> u8 {
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
     let (warn, crit) = c.thresholds(now);
-    let status = run::freshness(c, u, now);
+    let status = fleet::freshness(c, u, now);
     // Fresh by age, WARNING only for a future-dated snapshot (its own line below).
     let fresh_by_age = u.newest.is_some_and(|t| now.duration_since(t) <= warn);
     match (status, u.newest) {
@@ -136,9 +136,9 @@ pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
     };
     let now = at(&a);
     let targets = connect_all(f, &loaded).await;
-    let plan = run::plan_all(loaded.compiled.clone(), targets, now).await;
-    let mut report = run::report_of_plan(&plan, now);
-    run::add_drill_summaries(&mut report, &loaded.compiled);
+    let plan = fleet::plan_all(loaded.compiled.clone(), targets, now).await;
+    let mut report = fleet::report_of_plan(&plan, now);
+    fleet::add_drill_summaries(&mut report, &loaded.compiled);
     let mut worst = 0u8;
     let mut problems = Vec::new();
     let mut perf = Vec::new();

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::fleet::copy::CopyStatus;
-use crate::fleet::plan::{Compiled, PolicyPlan};
-use crate::fleet::run::PolicyRun;
+use crate::fleet::CopyStatus;
+use crate::fleet::PolicyRun;
+use crate::fleet::{Compiled, PolicyPlan};
 use crate::text::{MAX_LINE, one_line};
 
 fn flat(text: &str) -> String {
@@ -127,7 +127,7 @@ pub(super) fn render_run(out: &mut String, p: &PolicyRun) {
 }
 
 /// The run's copy totals, when it made or deleted any.
-pub(super) fn render_run_total(out: &mut String, r: &crate::fleet::run::RunReport) {
+pub(super) fn render_run_total(out: &mut String, r: &crate::fleet::RunReport) {
     let all = || r.policies.iter().flat_map(|p| &p.copies);
     let made = all().count();
     let deleted: usize = r

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::*;
 pub(super) mod args;
-use crate::fleet::plan::{Compiled, FleetPlan, PLAN_SCHEMA};
-use crate::fleet::run::{self, RunReport, Target};
+use crate::engine::Target;
+use crate::fleet::{self, Compiled, FleetPlan, PLAN_SCHEMA, RunReport};
 pub use args::{PolicyCmd, PolicyRunArgs};
 
 mod apply;
@@ -47,7 +47,7 @@ pub(super) fn load_checked(
     file: &std::path::Path,
     config: Option<&std::path::Path>,
     env: &Env,
-) -> Result<crate::fleet::file::Checked> {
+) -> Result<crate::fleet::Checked> {
     let mut warnings = Vec::new();
     let (names, source) = match crate::config::load_config_file(config, env, &mut warnings) {
         Ok((f, path)) => (
@@ -61,7 +61,7 @@ pub(super) fn load_checked(
         // The profiles file's own error is reported when a policy connects; but a policy
         // that names a profile cannot be valid without a file to find it in.
         Err(e) => {
-            let checked = crate::fleet::file::load(file)?;
+            let checked = crate::fleet::load_policy_file(file)?;
             if let Some(p) = checked.file.policy.iter().find(|p| p.profile.is_some()) {
                 return Err(Error::Usage {
                     message: format!(
@@ -78,14 +78,14 @@ pub(super) fn load_checked(
             return Ok(checked);
         }
     };
-    crate::fleet::file::load_with_profiles(file, Some((&names, &source)))
+    crate::fleet::load_with_profiles(file, Some((&names, &source)))
 }
 fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
     let checked = load_checked(&a.file, g.config.as_deref(), env)?;
-    let mut compiled = crate::fleet::plan::compile(&checked)?;
+    let mut compiled = crate::fleet::compile(&checked)?;
     for c in &mut compiled {
         if c.drill.is_some() && c.state_dir.is_none() {
-            c.state_dir = Some(crate::fleet::drill::resolve_state_dir(None, env)?);
+            c.state_dir = Some(crate::fleet::resolve_state_dir(None, env)?);
         }
     }
     // Where the run writes must be where only we (or root) decide.
@@ -96,12 +96,12 @@ fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Resul
     ];
     for (path, what, is_dir) in outputs {
         if let Some(path) = path {
-            crate::fleet::file::check_output_path(path, what, is_dir)?;
+            crate::fleet::check_output_path(path, what, is_dir)?;
         }
     }
     for c in &compiled {
         if let Some(dir) = &c.state_dir {
-            crate::fleet::file::check_output_path(dir, "state_dir", true)?;
+            crate::fleet::check_output_path(dir, "state_dir", true)?;
         }
     }
     let mut chosen = Vec::new();
@@ -253,7 +253,7 @@ pub(super) async fn run(g: &crate::commands::cli::Global, env: Env, cmd: PolicyC
 /// providers and profiles).
 fn render_validate(
     file: &std::path::Path,
-    checked: &crate::fleet::file::Checked,
+    checked: &crate::fleet::Checked,
     format: Format,
 ) -> String {
     let policies = &checked.file.policy;
@@ -276,7 +276,7 @@ fn render_validate(
     let mut out = format!("{}: {} valid {noun}\n", file.display(), policies.len());
     for (p, every) in policies.iter().zip(&checked.every_secs) {
         let cadence = match (every, &p.cron) {
-            (Some(s), _) => format!("every {}", crate::fleet::file::cadence_words(*s)),
+            (Some(s), _) => format!("every {}", crate::fleet::cadence_words(*s)),
             (None, Some(c)) => format!("cron {c:?}"),
             (None, None) => String::new(),
         };
@@ -379,7 +379,7 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
         PolicyCmd::Plan(a) => {
             let loaded = load(g, &a.run, env)?;
             let targets = connect_all(f, &loaded).await;
-            let mut plan = run::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
+            let mut plan = fleet::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             if crate::interrupt::requested() {
                 // A plan cut short is no plan: nothing printed or saved (a line per volume
                 // not listed would say nothing more).
@@ -391,7 +391,7 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
             }
             plan.file_sha256 = Some(loaded.file_sha256.clone());
             if let Some(out) = &a.out {
-                run::write_atomically_with(out, 0o600, &mut |w| {
+                fleet::write_atomically_with(out, 0o600, &mut |w| {
                     crate::output::write_json(w, &plan)
                 })?;
             }

@@ -54,9 +54,9 @@ pub(super) async fn orphans(
             .collect();
         eprintln!("scanning {}", scanned.join(", "));
     }
-    let (found, more) = run::find_orphans(&targets, &known, &loaded.compiled).await;
+    let (found, more) = fleet::find_orphans(&targets, &known, &loaded.compiled).await;
     errors.extend(more);
-    let doomed: Vec<&run::FoundOrphan> = found
+    let doomed: Vec<&fleet::FoundOrphan> = found
         .iter()
         // A drill-like volume (a mark without the cloud's proof) is never deleted.
         .filter(|o| a.delete && Some(&o.policy_id) == a.policy_id.as_ref())
@@ -100,7 +100,7 @@ pub(super) async fn adopt(f: &Fleet<'_>, a: crate::commands::cli::PolicyAdoptArg
     let Some(target) = targets.into_iter().next() else {
         return Err(Error::usage(errors.join("; ")));
     };
-    let list = run::adoptions(c, &target, &a.prefix).await?;
+    let list = fleet::adoptions(c, &target, &a.prefix).await?;
     let mut text = match g.output {
         Format::Json => crate::output::json(&list),
         _ => {
@@ -134,7 +134,7 @@ pub(super) async fn adopt(f: &Fleet<'_>, a: crate::commands::cli::PolicyAdoptArg
         f.print(&text)?;
         return Ok(0);
     }
-    let failed = run::adopt(&target, &c.policy.id, &list).await;
+    let failed = fleet::adopt(&target, &c.policy.id, &list).await;
     if g.output != Format::Json {
         let _ = writeln!(
             text,
@@ -169,7 +169,7 @@ pub(super) async fn adopt(f: &Fleet<'_>, a: crate::commands::cli::PolicyAdoptArg
 /// was checked when listed), snapshots in one batch. The deletions that failed.
 async fn delete_orphans(
     targets: &[Target],
-    doomed: &[&run::FoundOrphan],
+    doomed: &[&fleet::FoundOrphan],
     wait: &WaitOptions,
 ) -> usize {
     let mut failed = 0;
@@ -217,8 +217,8 @@ async fn delete_orphans(
 
 /// The orphans as `-o` asks: JSON, ids, or a line each and the counts.
 fn render_orphans(
-    found: &[run::FoundOrphan],
-    doomed: &[&run::FoundOrphan],
+    found: &[fleet::FoundOrphan],
+    doomed: &[&fleet::FoundOrphan],
     format: Format,
 ) -> String {
     match format {

@@ -5,7 +5,7 @@ use super::*;
 pub(super) fn entry_line(
     out: &mut String,
     sign: char,
-    e: &crate::fleet::plan::PlanEntry,
+    e: &crate::engine::retention::Entry,
     why: &str,
 ) {
     let _ = writeln!(
@@ -42,7 +42,7 @@ pub(super) fn heading(
             Some(1) => "1 volume selected".to_string(),
             Some(n) => format!("{n} volumes selected"),
         },
-        crate::fleet::file::cadence_words(interval)
+        crate::fleet::cadence_words(interval)
     );
 }
 /// What a plan's first totals count.
@@ -58,7 +58,7 @@ struct Counts {
 /// deletions only when `counted`: a refused policy changes nothing).
 fn render_planned_unit(
     out: &mut String,
-    u: &crate::fleet::plan::Unit,
+    u: &crate::engine::unit::Unit,
     counted: bool,
     n: &mut Counts,
 ) {
@@ -179,7 +179,7 @@ pub(super) fn render_plan(plan: &FleetPlan) -> String {
     out
 }
 /// A policy's drills and clean-ups as planned: `~ drill`, `- drill volume`.
-pub(super) fn render_planned_drills(out: &mut String, p: &crate::fleet::plan::PolicyPlan) {
+pub(super) fn render_planned_drills(out: &mut String, p: &crate::fleet::PolicyPlan) {
     if let Some(e) = &p.drill_error {
         let _ = writeln!(out, "  drill error: {}", flat(e));
     }
@@ -221,7 +221,7 @@ pub(super) fn render_planned_drills(out: &mut String, p: &crate::fleet::plan::Po
 }
 
 /// Volumes with a drill mark but not the cloud's proof: `?`, never deleted.
-fn render_suspects(out: &mut String, suspects: &[crate::fleet::plan::DrillSuspect]) {
+fn render_suspects(out: &mut String, suspects: &[crate::fleet::DrillSuspect]) {
     for s in suspects {
         let _ = writeln!(
             out,
@@ -236,8 +236,8 @@ fn render_suspects(out: &mut String, suspects: &[crate::fleet::plan::DrillSuspec
     }
 }
 /// A policy's drills and clean-ups as they ran.
-pub(super) fn render_drills(out: &mut String, p: &run::PolicyRun) {
-    use crate::fleet::drill::DrillStatus;
+pub(super) fn render_drills(out: &mut String, p: &fleet::PolicyRun) {
+    use crate::fleet::DrillStatus;
     if let Some(e) = &p.drill_error {
         let _ = writeln!(
             out,
@@ -384,7 +384,7 @@ pub(super) fn render_report(r: &RunReport) -> String {
             .policies
             .iter()
             .flat_map(|p| &p.drills)
-            .filter(|d| d.status == crate::fleet::drill::DrillStatus::Ok)
+            .filter(|d| d.status == crate::fleet::DrillStatus::Ok)
             .count();
         let _ = write!(out, " Drills: {ok} of {drilled} passed.");
     }

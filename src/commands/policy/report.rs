@@ -4,7 +4,6 @@ use super::*;
 
 /// `policy report`: the coverage of a past window, from the history and the clouds now.
 pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportArgs) -> Result<u8> {
-    use crate::fleet::coverage;
     let (g, env) = (f.g, &f.env);
     if matches!(g.output, Format::Ids | Format::Tsv) {
         return Err(Error::Usage {
@@ -12,25 +11,25 @@ pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportA
             hint: Some("-o table|json|csv|html".into()),
         });
     }
-    let span = crate::fleet::file::duration_secs(&a.since).map_err(|why| Error::Usage {
+    let span = crate::fleet::duration_secs(&a.since).map_err(|why| Error::Usage {
         message: format!("--since: {why}"),
         hint: Some("a duration such as 30d, 12h or 4w".into()),
     })?;
     let loaded = load(g, &a.run, env)?;
     let until = at(&a.run);
     let since = until - jiff::SignedDuration::from_secs(span as i64);
-    let history = coverage::read(loaded.history_dir.as_deref(), since, until)?;
+    let history = crate::fleet::read_history(loaded.history_dir.as_deref(), since, until)?;
     let targets = connect_all(f, &loaded).await;
-    let plan = run::plan_all(loaded.compiled.clone(), targets, until).await;
-    let cov = coverage::build(&loaded.compiled, &plan, &history, since, until);
+    let plan = fleet::plan_all(loaded.compiled.clone(), targets, until).await;
+    let cov = crate::fleet::build_coverage(&loaded.compiled, &plan, &history, since, until);
     let text = match g.output {
         Format::Json => crate::output::json(&cov),
-        Format::Csv => coverage::csv(&cov),
-        Format::Html => coverage::html(&cov),
-        _ => coverage::table(&cov),
+        Format::Csv => crate::fleet::coverage_csv(&cov),
+        Format::Html => crate::fleet::coverage_html(&cov),
+        _ => crate::fleet::coverage_table(&cov),
     };
     match &a.out {
-        Some(path) => run::write_atomically(path, &text, 0o644)?,
+        Some(path) => fleet::write_atomically(path, &text, 0o644)?,
         None if g.output == Format::Json => f.out.json(&cov)?,
         None => f.print(&text)?,
     }
@@ -60,7 +59,7 @@ pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportA
             }
         }
     }
-    let failed: Vec<&crate::fleet::coverage::PolicyCoverage> =
+    let failed: Vec<&crate::fleet::PolicyCoverage> =
         cov.policies.iter().filter(|p| p.error.is_some()).collect();
     for p in &failed {
         eprintln!(

@@ -339,7 +339,7 @@ fn plan_volume(
             SnapshotState::Available,
         ));
     }
-    let p = crate::rotation::plan::plan(&candidates, &d.keep, now);
+    let p = crate::engine::retention::plan(&candidates, &d.keep, now);
     let kept: BTreeSet<&str> = p.keep.iter().map(|k| k.entry.id.as_str()).collect();
     let made: Vec<DueCopy> = due
         .iter()
@@ -439,7 +439,7 @@ pub async fn plan(
     src: &dyn Provider,
     c: &Compiled,
     owned: Vec<(String, Vec<Snapshot>)>,
-    units: &[super::plan::Unit],
+    units: &[crate::engine::unit::Unit],
     now: Timestamp,
 ) -> Vec<CopyPlan> {
     let from = src.scope();
@@ -702,7 +702,7 @@ mod tests {
         s.parse().expect("time")
     }
 
-    fn dest(keep: crate::rotation::plan::Policy, min: usize) -> CopyDest {
+    fn dest(keep: crate::engine::retention::Policy, min: usize) -> CopyDest {
         CopyDest {
             region: "cloudgouv-eu-west-1".into(),
             profile: "dr".into(),
@@ -801,7 +801,7 @@ mod tests {
 
     #[test]
     fn due_copies_are_what_the_destination_keeps_newest_first_and_deletions_keep_the_floor() {
-        let keep = crate::rotation::plan::Policy {
+        let keep = crate::engine::retention::Policy {
             keep_last: Some(2),
             ..Default::default()
         };
@@ -880,7 +880,7 @@ mod tests {
         let p = plan_dest(
             OSC,
             &dest(
-                crate::rotation::plan::Policy {
+                crate::engine::retention::Policy {
                     keep_last: Some(1),
                     ..Default::default()
                 },
@@ -897,7 +897,7 @@ mod tests {
 
     #[test]
     fn only_this_accounts_copies_of_selected_volumes_are_pruned() {
-        let keep = crate::rotation::plan::Policy {
+        let keep = crate::engine::retention::Policy {
             keep_last: Some(1),
             ..Default::default()
         };

@@ -22,12 +22,12 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::outcome::RunReport;
 use super::plan::{Compiled, FleetPlan};
-use super::run::RunReport;
 use crate::error::{Error, Result};
 
 mod render;
-pub use render::{csv, html, table};
+pub use render::{coverage_csv, coverage_html, coverage_table};
 
 /// Schema of `policy report -o json`.
 pub const COVERAGE_SCHEMA: &str = "snapctl.coverage-report/v1";
@@ -37,7 +37,7 @@ const PREFIX: &str = "run-";
 /// Record a run's report in the history directory (private, created if needed), then delete the
 /// runs older than `keep` seconds before `at`. The report is trimmed to what the history needs
 /// (`trimmed`): a run that changed nothing is a few hundred bytes, whatever the fleet's size.
-pub fn record(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Result<()> {
+pub fn record_history(dir: &Path, at: Timestamp, report: &RunReport, keep: u64) -> Result<()> {
     crate::lock::private_dir(dir, "history directory", "history_dir")?;
     let name = format!(
         "{PREFIX}{}-{:08x}.json",
@@ -156,7 +156,7 @@ pub struct History {
 }
 
 /// Read the history for `[since, until]` (`dir` `None`: no history).
-pub fn read(dir: Option<&Path>, since: Timestamp, until: Timestamp) -> Result<History> {
+pub fn read_history(dir: Option<&Path>, since: Timestamp, until: Timestamp) -> Result<History> {
     let mut h = History {
         runs: vec![],
         from: None,
@@ -578,7 +578,7 @@ fn judged(
 
 /// Build the report of `compiled` (the chosen policies) for `[since, until]` from `plan` (what
 /// the clouds hold now, planned at `until`) and `history`.
-pub fn build(
+pub fn build_coverage(
     compiled: &[Compiled],
     plan: &FleetPlan,
     history: &History,
@@ -742,7 +742,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let history = dir.path().join("history");
         let report = RunReport {
-            schema: super::super::run::REPORT_SCHEMA,
+            schema: super::super::outcome::REPORT_SCHEMA,
             started_at: None,
             finished_at: None,
             refused: None,
@@ -750,7 +750,7 @@ mod tests {
         };
         let day = |d: i64| Timestamp::from_second(1_790_000_000 + d * 86_400).expect("ts");
         for d in 0..5 {
-            record(&history, day(d), &report, 2 * 86_400).expect("recorded");
+            record_history(&history, day(d), &report, 2 * 86_400).expect("recorded");
         }
         let kept: Vec<Timestamp> = runs(&history)
             .expect("runs")
@@ -758,7 +758,7 @@ mod tests {
             .map(|(t, _)| t)
             .collect();
         assert_eq!(kept, vec![day(2), day(3), day(4)]);
-        let h = read(Some(&history), day(3), day(4)).expect("read");
+        let h = read_history(Some(&history), day(3), day(4)).expect("read");
         assert_eq!(h.runs.len(), 2);
         assert_eq!(h.from, Some(day(2)));
     }

@@ -5,7 +5,7 @@ use super::*;
 
 /// `-o csv`: one row per policy, volume and tick (RFC 4180, a header line), the volume's figures
 /// repeated on each of its rows.
-pub fn csv(r: &Coverage) -> String {
+pub fn coverage_csv(r: &Coverage) -> String {
     let mut out = String::from(
         "policy,provider,volume_id,volume_name,tick,status,snapshot_id,rpo_seconds,owned_now,retention_held,drills_passed,drills_failed,last_restore_seconds,copies\r\n",
     );
@@ -60,7 +60,7 @@ pub(super) fn csv_cell(text: &str) -> String {
 }
 
 /// `-o table`: one line per volume.
-pub fn table(r: &Coverage) -> String {
+pub fn coverage_table(r: &Coverage) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -236,7 +236,7 @@ pub(super) fn symbol(s: TickStatus) -> &'static str {
 
 /// `-o html`: one self-contained page (inline CSS, no script, no external asset), readable and
 /// printable: totals first, then per policy a row per volume with a mark per tick.
-pub fn html(r: &Coverage) -> String {
+pub fn coverage_html(r: &Coverage) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     let t = &r.totals;

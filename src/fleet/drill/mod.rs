@@ -29,7 +29,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::file::DrillTimes;
-use super::plan::{Compiled, Unit};
+use super::plan::Compiled;
+use crate::engine::unit::Unit;
 use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
 use crate::model::{CloneRequest, SnapshotState, Volume};
@@ -93,7 +94,7 @@ pub fn owner(v: &Volume) -> Option<&str> {
     Some(id)
 }
 
-pub use super::plan::{DrillPlan, DrillSuspect, LeftOver};
+use super::plan::{DrillPlan, DrillSuspect, LeftOver};
 
 /// A policy's drills as planned.
 #[derive(Debug, Default)]
@@ -801,7 +802,7 @@ async fn verify(
     // when the hook is dropped): the restored volume is deleted and the drill reported
     // interrupted, within the grace period a scheduler gives.
     let result = tokio::select! {
-        r = super::hook::execute(command, &env, &c.policy.hook_env, left) => r,
+        r = crate::engine::hook::execute(command, &env, &c.policy.hook_env, left) => r,
         () = crate::interrupt::arrived() => {
             return Err("interrupted during verify: the verify was stopped".into());
         }
@@ -952,7 +953,7 @@ mod tests {
     #[test]
     fn check_says_what_is_wrong_with_a_volumes_drills() {
         let now = ts("2026-12-20T00:00:00Z");
-        let s = Summary {
+        let s = DrillSummary {
             every_seconds: 7 * 86_400,
             volume_interval_seconds: 7 * 86_400,
             max_restore_seconds: Some(1800),
@@ -969,13 +970,13 @@ mod tests {
                 .map(|d| now - jiff::SignedDuration::from_hours(24 * d)),
             last_success_restore_seconds: None,
         };
-        assert_eq!(verdict(&s, &v(true, 60.0, Some(3)), now).0, 0);
-        let (code, why) = verdict(&s, &v(false, 60.0, Some(3)), now);
+        assert_eq!(drill_verdict(&s, &v(true, 60.0, Some(3)), now).0, 0);
+        let (code, why) = drill_verdict(&s, &v(false, 60.0, Some(3)), now);
         assert_eq!(code, 2);
         assert!(why.expect("why").contains("verify failed"));
-        assert_eq!(verdict(&s, &v(true, 1801.0, Some(3)), now).0, 2);
-        assert_eq!(verdict(&s, &v(true, 60.0, Some(15)), now).0, 1);
-        assert_eq!(verdict(&s, &v(true, 60.0, Some(14)), now).0, 0);
+        assert_eq!(drill_verdict(&s, &v(true, 1801.0, Some(3)), now).0, 2);
+        assert_eq!(drill_verdict(&s, &v(true, 60.0, Some(15)), now).0, 1);
+        assert_eq!(drill_verdict(&s, &v(true, 60.0, Some(14)), now).0, 0);
     }
 
     #[test]

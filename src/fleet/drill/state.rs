@@ -142,7 +142,7 @@ pub fn choose<'a>(state: &State, candidates: &[&'a str], n: usize) -> Vec<&'a st
 
 /// A policy's drills as `check` and the metrics read them, from its state file.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct DrillSummary {
     /// Seconds between drills.
     pub every_seconds: u64,
     /// Seconds between two drills of one volume: the cadence times the rounds it takes to drill
@@ -179,14 +179,14 @@ pub struct VolumeSummary {
 
 /// `c`'s drills as its state file records them (`None` for a policy without `drill`), for a
 /// policy selecting `selected` volumes.
-pub fn summary(c: &Compiled, selected: usize) -> Option<Summary> {
+pub fn summary(c: &Compiled, selected: usize) -> Option<DrillSummary> {
     let times = c.drill?;
     let rounds = selected.max(1).div_ceil(times.volumes) as u64;
     let volume_interval_seconds = times.every.saturating_mul(rounds);
     let state = match c.state_dir.as_deref().map(|d| load(d, &c.policy.id)) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
-            return Some(Summary {
+            return Some(DrillSummary {
                 every_seconds: times.every,
                 volume_interval_seconds,
                 max_restore_seconds: times.max_restore,
@@ -196,7 +196,7 @@ pub fn summary(c: &Compiled, selected: usize) -> Option<Summary> {
         }
         None => State::default(),
     };
-    Some(Summary {
+    Some(DrillSummary {
         every_seconds: times.every,
         volume_interval_seconds,
         max_restore_seconds: times.max_restore,
@@ -220,7 +220,7 @@ pub fn summary(c: &Compiled, selected: usize) -> Option<Summary> {
 /// `check`'s verdict on one volume's drills: 0 OK, 1 WARNING (no successful drill within twice
 /// the volume's drill cadence), 2 CRITICAL (the last drill failed, or its restore was slower than
 /// `max_restore`), with why.
-pub fn verdict(s: &Summary, v: &VolumeSummary, now: Timestamp) -> (u8, Option<String>) {
+pub fn drill_verdict(s: &DrillSummary, v: &VolumeSummary, now: Timestamp) -> (u8, Option<String>) {
     if !v.last_ok {
         return (
             2,

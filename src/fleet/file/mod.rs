@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine::retention::CalendarSpan;
 use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
-use crate::rotation::plan::CalendarSpan;
 
 mod keys;
 use keys::*;
@@ -360,7 +360,7 @@ pub fn range(text: &str) -> std::result::Result<Range, String> {
 }
 
 /// Parse and check `path`; every error says the file, the line and the key (exit 2).
-pub fn load(path: &Path) -> Result<Checked> {
+pub fn load_policy_file(path: &Path) -> Result<Checked> {
     load_with_profiles(path, None)
 }
 
@@ -686,7 +686,7 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
         return Err(Error::usage(format!("{shown}: no [[policy]] in the file")));
     }
     if let Some(url) = &file.metrics_push_url {
-        super::push::target(url, "check").map_err(|e| Error::Usage {
+        super::push::push_target(url, "check").map_err(|e| Error::Usage {
             message: format!("{shown}: metrics_push_url: {e}"),
             hint: Some("the gateway's base URL, e.g. http://pushgateway.monitoring:9091".into()),
         })?;

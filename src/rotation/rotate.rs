@@ -18,13 +18,15 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::engine::{self, Rules, Target, UnitRun, Verdict, Work};
-use super::plan::{Doomed, Unit};
+use crate::engine::outcome::UnitRun;
+use crate::engine::retention::{Entry, Kept, Policy, candidates, plan};
+use crate::engine::rules::{Rules, Verdict};
+use crate::engine::unit::{Doomed, Unit};
+use crate::engine::{self, Target, Work};
 use crate::error::{Error, Result};
 use crate::kind::ProviderKind;
 use crate::model::{CreateSnapshot, Snapshot, SnapshotKind, SnapshotState};
 use crate::provider::Provider;
-use crate::rotation::plan::{Entry, Kept, Policy, candidates, plan};
 use crate::rotation::{Volumes, volume_ids};
 use crate::wait::WaitOptions;
 
@@ -388,7 +390,7 @@ pub async fn rotate(
             refused.then(|| format!("--max-delete {} refused the deletions", opts.max_delete)),
         );
         let target = Target::new(provider, opts.concurrency);
-        let engine_opts = engine::Options {
+        let engine_opts = engine::rules::Options {
             wait,
             confirm: opts.wait,
             lock_dir: opts.lock_dir.clone(),
@@ -434,7 +436,7 @@ mod tests {
     /// candidate is never deleted and at least one remains.
     #[test]
     fn the_gate_keeps_the_newest_and_a_floor_whatever_the_plan_says() {
-        use crate::fleet::plan::gate;
+        use crate::engine::unit::gate;
         let rules = RotateRules {
             prefix: "snapctl-".into(),
             policy: Policy {

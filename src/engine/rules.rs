@@ -37,7 +37,7 @@ pub trait Rules: Send + Sync {
     fn plans_after_create(&self) -> bool {
         false
     }
-    /// Keep the new snapshot as the API described it ([`UnitRun::snapshot`]) for the report
+    /// Keep the new snapshot as the API described it ([`super::outcome::UnitRun::snapshot`]) for the report
     /// (`rotate` prints it whole; a fleet report names it, and holds thousands).
     fn reports_snapshot(&self) -> bool {
         false

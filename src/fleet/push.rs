@@ -71,7 +71,7 @@ pub fn push_target(base: &str, group: &str) -> Result<Url> {
 
 /// What one push sends.
 pub struct Push<'a> {
-    /// From [`target`].
+    /// From [`push_target`].
     pub url: Url,
     /// Prometheus text exposition.
     pub body: &'a str,
@@ -86,7 +86,7 @@ pub fn exit_code_family(code: u8) -> String {
     )
 }
 
-/// Send it: one attempt, [`TIMEOUT`] in all.
+/// Send it: one attempt, ten seconds (`TIMEOUT`) in all.
 pub async fn send_push(push: Push<'_>, env: &Env, verbosity: u8) -> Result<()> {
     let user = env.var("SNAPCTL_PUSH_USERNAME");
     let password = env.var("SNAPCTL_PUSH_PASSWORD");

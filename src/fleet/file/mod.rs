@@ -370,7 +370,7 @@ pub type ProfileRow = (String, Option<String>, Option<ProviderKind>);
 /// The profiles file's profiles and how to name that file in messages.
 pub type Profiles<'a> = (&'a [ProfileRow], &'a str);
 
-/// [`load`], also refusing a policy whose `profile` is not one of `profiles` (the profiles file's
+/// [`load_policy_file`], also refusing a policy whose `profile` is not one of `profiles` (the profiles file's
 /// names; `None`: not checked). A file that cannot be read (missing, a dangling link, a
 /// directory, not UTF-8) is a usage error (exit 2), like any other problem with the file.
 pub fn load_with_profiles(path: &Path, profiles: Option<Profiles<'_>>) -> Result<Checked> {

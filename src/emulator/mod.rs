@@ -305,6 +305,12 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// How many snapshot export tasks the OUTSCALE account of [`OSC_REGION`] was asked for
+    /// (tests that a resumed copy reuses its export).
+    pub fn export_task_count(&self) -> usize {
+        self.world.lock().map(|w| w.osc.export_count()).unwrap_or(0)
+    }
+
     /// Put an object of `size` bytes at any `key` of a bucket of [`OSC_REGION`] (what another
     /// user of the bucket could store there).
     pub fn put_object(&self, bucket: &str, key: &str, size: u64) {

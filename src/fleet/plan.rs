@@ -51,6 +51,8 @@ pub struct Compiled {
     pub state_dir: Option<std::path::PathBuf>,
     /// Its copies in other Regions, compiled (`copy`).
     pub copies: Vec<CopyDest>,
+    /// Longest a run waits for its copies (`copy_budget`).
+    pub copy_budget: std::time::Duration,
 }
 
 /// One `copy` entry, compiled: where copies go and what is kept there.
@@ -190,6 +192,14 @@ pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
             drill: checked.drills[i],
             state_dir: checked.file.state_dir.clone(),
             copies,
+            copy_budget: std::time::Duration::from_secs(
+                super::file::duration_secs(
+                    p.copy_budget
+                        .as_deref()
+                        .unwrap_or(super::file::DEFAULT_COPY_BUDGET),
+                )
+                .map_err(crate::error::Error::usage)?,
+            ),
         });
     }
     Ok(out)

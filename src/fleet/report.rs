@@ -229,6 +229,35 @@ fn copy_families(out: &mut String, ps: &[PolicyRun]) {
             "Complete copies of the volume's snapshots the region holds.",
             per_copy(&|h| Some(h.held.copies.to_string())),
         );
+        // Per destination the run could read (absent, not 0, where it could not).
+        let per_region = |f: &dyn Fn(&super::copy::CopyRun) -> bool| {
+            copying
+                .iter()
+                .flat_map(|p| {
+                    let regions: std::collections::BTreeSet<&str> =
+                        p.copies_held.iter().map(|h| h.region.as_str()).collect();
+                    regions.into_iter().map(move |r| {
+                        let n = p.copies.iter().filter(|c| c.region == r && f(c)).count();
+                        (
+                            format!("policy=\"{}\",region=\"{}\"", esc(&p.id), esc(r)),
+                            n.to_string(),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        family_into(
+            out,
+            "snapctl_copy_backlog",
+            "Copies due in the region that the policy's last run did not complete (queued when copy_budget was spent, in flight, failed or interrupted).",
+            per_region(&|c| c.status.is_backlog()),
+        );
+        family_into(
+            out,
+            "snapctl_copy_in_flight",
+            "Copies whose export or import was still on its way when the policy's last run spent its copy_budget (the next run resumes them).",
+            per_region(&|c| c.status == super::copy::CopyStatus::InFlight),
+        );
         family_into(
             out,
             "snapctl_copy_failures",

@@ -759,3 +759,170 @@ async fn copies_of_another_account_or_volume_are_never_pruned() {
         "{ours}"
     );
 }
+
+/// A policy's copies to one destination run `copy_concurrency` at once (issue 41): three volumes'
+/// copies, each a 2 s export and a 2 s import, start within 1.5 s of each other (one after the
+/// other they would start at least 4 s apart), all complete, and the images are gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policys_copies_run_at_once() {
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_secs(2),
+        volumes: 3,
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = cli.home().join("fleet.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[policy]]\nid = \"c-osc\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ name_regex = \"^fleet-\" }}\nkeep = {{ last = 3 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"{OSC_BUCKET}\", keep = {{ last = 2 }}, timeout = \"1min\" }}]\ncopy_concurrency = 3\n"
+        ),
+    )
+    .expect("policy file");
+    let report = apply(&cli, &file, None, 0).await;
+    let copies = policy(&report)["copies"]
+        .as_array()
+        .expect("copies")
+        .clone();
+    assert_eq!(copies.len(), 3, "{copies:?}");
+    let starts: Vec<jiff::Timestamp> = copies
+        .iter()
+        .map(|c| {
+            assert_eq!(c["status"], "ok", "{c}");
+            c["started_at"]
+                .as_str()
+                .expect("started")
+                .parse()
+                .expect("time")
+        })
+        .collect();
+    let first = *starts.iter().min().expect("a start");
+    let last = *starts.iter().max().expect("a start");
+    assert!(
+        last.duration_since(first) < jiff::SignedDuration::from_millis(1500),
+        "started {first} … {last}"
+    );
+    assert!(
+        emu.bucket_keys(OSC_BUCKET).is_empty(),
+        "the images are deleted"
+    );
+    assert_eq!(at_destination(&cli).await.len(), 3);
+}
+
+/// `copy_concurrency` outside 1..=16 and a `copy_budget` that is no duration are refused by
+/// `validate`, with the key named.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_refuses_a_copy_concurrency_out_of_range_and_a_budget_that_does_not_parse() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    for n in [0, 17] {
+        let path = cli.home().join("bad.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[policy]]\nid = \"c\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ all = true }}\nkeep = {{ last = 1 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"b-1\", keep = {{ last = 1 }} }}]\ncopy_concurrency = {n}\n"
+            ),
+        )
+        .expect("write");
+        let out = cli
+            .bare(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains("copy_concurrency") && stderr(&out).contains("1 to 16"),
+            "{n}: {}",
+            stderr(&out)
+        );
+    }
+    let path = cli.home().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[policy]]\nid = \"c\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\ncopy_budget = \"soon\"\n",
+    )
+    .expect("write");
+    let out = cli
+        .bare(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("copy_budget"), "{}", stderr(&out));
+}
+
+/// A run never waits for copies past `copy_budget` (issue 41): with 2 s exports and imports, a
+/// one-at-a-time policy and a 1 s budget, the first volume's copy is left in flight at its
+/// export and the second queued; the run succeeds and its metrics show the backlog. The next run
+/// (with time to spare) waits for the same export, not a new one, and completes both.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_past_the_budget_stay_in_flight_and_the_next_run_completes_them() {
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_secs(2),
+        volumes: 2,
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = cli.home().join("fleet.toml");
+    let metrics = cli.home().join("snapctl.prom");
+    let write = |budget: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "metrics_file = \"{}\"\n[[policy]]\nid = \"c-osc\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = {{ name_regex = \"^fleet-\" }}\nkeep = {{ last = 3 }}\ncopy = [{{ region = \"{OSC_DR_REGION}\", profile = \"dr\", bucket = \"{OSC_BUCKET}\", keep = {{ last = 2 }}, timeout = \"1min\" }}]\ncopy_concurrency = 1\ncopy_budget = \"{budget}\"\n",
+                metrics.display()
+            ),
+        )
+        .expect("policy file");
+    };
+    write("1s");
+    let first = apply(&cli, &file, None, 0).await;
+    let copies = policy(&first)["copies"].as_array().expect("copies").clone();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert_eq!(copies[0]["status"], "in_flight", "{copies:?}");
+    assert_eq!(copies[0]["step"], "export", "{copies:?}");
+    assert_eq!(copies[1]["status"], "queued", "{copies:?}");
+    assert!(copies[1]["started_at"].is_null(), "{copies:?}");
+    assert!(at_destination(&cli).await.is_empty());
+    let prom = std::fs::read_to_string(&metrics).expect("metrics");
+    let series =
+        |name: &str, n: u32| format!("{name}{{policy=\"c-osc\",region=\"{OSC_DR_REGION}\"}} {n}\n");
+    for want in [
+        series("snapctl_copy_backlog", 2),
+        series("snapctl_copy_in_flight", 1),
+        "snapctl_copy_failures{policy=\"c-osc\"} 0\n".to_string(),
+    ] {
+        assert!(prom.contains(&want), "{want}\n{prom}");
+    }
+    let exports_before = emu.export_task_count();
+
+    write("1min");
+    let second = apply(&cli, &file, None, 0).await;
+    let again = policy(&second)["copies"]
+        .as_array()
+        .expect("copies")
+        .clone();
+    for c in &copies {
+        assert!(
+            again
+                .iter()
+                .any(|a| a["snapshot_id"] == c["snapshot_id"] && a["status"] == "ok"),
+            "{c} not completed: {again:?}"
+        );
+    }
+    assert_eq!(
+        emu.export_task_count(),
+        exports_before + 1,
+        "the in-flight export is reused; only the queued copy exports"
+    );
+    assert_eq!(at_destination(&cli).await.len(), 2);
+    assert!(
+        emu.bucket_keys(OSC_BUCKET).is_empty(),
+        "the images are deleted"
+    );
+    let prom = std::fs::read_to_string(&metrics).expect("metrics");
+    assert!(prom.contains(&series("snapctl_copy_backlog", 0)), "{prom}");
+}

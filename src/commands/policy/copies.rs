@@ -86,6 +86,24 @@ pub(super) fn render_run(out: &mut String, p: &PolicyRun) {
                     c.seconds
                 );
             }
+            CopyStatus::InFlight => {
+                let _ = writeln!(
+                    out,
+                    "  > copy {}: in flight at {} after {:.1} s, {made}: copy_budget spent, the next run resumes it",
+                    flat(&c.volume_id),
+                    c.step.unwrap_or("-"),
+                    c.seconds
+                );
+            }
+            CopyStatus::Queued => {
+                let _ = writeln!(
+                    out,
+                    "  > copy {}: queued, {} to {}: copy_budget spent, the next run starts it",
+                    flat(&c.volume_id),
+                    flat(&c.snapshot_id),
+                    flat(&c.region)
+                );
+            }
             status => {
                 let _ = writeln!(
                     out,
@@ -142,6 +160,12 @@ pub(super) fn render_run_total(out: &mut String, r: &crate::fleet::RunReport) {
             out,
             " Copies: {ok} of {made} made, {deleted} deleted at destinations."
         );
+        let waiting = all()
+            .filter(|c| matches!(c.status, CopyStatus::InFlight | CopyStatus::Queued))
+            .count();
+        if waiting > 0 {
+            let _ = write!(out, " {waiting} left for the next run (copy_budget).");
+        }
     }
 }
 

@@ -89,6 +89,11 @@ impl OscState {
         }
     }
 
+    /// How many snapshot export tasks were created.
+    pub(crate) fn export_count(&self) -> usize {
+        self.exports.len()
+    }
+
     /// The keys of `bucket`'s objects.
     pub(crate) fn object_keys(&self, bucket: &str) -> Vec<String> {
         self.buckets

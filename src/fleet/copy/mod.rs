@@ -19,7 +19,7 @@
 mod run;
 pub use run::carry_out;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -286,8 +286,35 @@ pub fn plan_dest(
     for volume in volumes {
         plan_volume(kind, d, volume, sources, (&ours, &legacy), now, &mut out);
     }
-    // Newest first across volumes.
-    out.copies.sort_by_key(|c| std::cmp::Reverse(c.tick));
+    out.copies = flow_order(std::mem::take(&mut out.copies));
+    out
+}
+
+/// The order copies are made in: newest first per volume, round-robin across volumes (the
+/// volume whose newest due copy is newest first), so every volume's newest recovery point lands
+/// before an older one of any volume, however long one volume's backlog is. The snapshot this
+/// run takes (no tick yet) counts as the newest.
+pub fn flow_order(copies: Vec<DueCopy>) -> Vec<DueCopy> {
+    let newest_first = |c: &DueCopy| std::cmp::Reverse(c.tick.unwrap_or(Timestamp::MAX));
+    let mut by_volume: BTreeMap<String, Vec<DueCopy>> = BTreeMap::new();
+    for c in copies {
+        by_volume.entry(c.volume_id.clone()).or_default().push(c);
+    }
+    let mut queues: Vec<std::collections::VecDeque<DueCopy>> = by_volume
+        .into_values()
+        .map(|mut q| {
+            q.sort_by_key(newest_first);
+            q.into()
+        })
+        .collect();
+    // Stable: volumes whose newest copies tie stay in id order.
+    queues.sort_by_key(|q| q.front().map(newest_first));
+    let mut out = Vec::new();
+    while queues.iter().any(|q| !q.is_empty()) {
+        for q in &mut queues {
+            out.extend(q.pop_front());
+        }
+    }
     out
 }
 
@@ -547,7 +574,7 @@ async fn survey(
 
 /// How a copy ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum CopyStatus {
     /// At the destination, complete; the image deleted.
     Ok,
@@ -555,6 +582,18 @@ pub enum CopyStatus {
     Failed,
     /// A signal stopped it (the next run resumes it).
     Interrupted,
+    /// Still on its way when the run's `copy_budget` was spent (its export or import goes on in
+    /// the cloud; the next run resumes it where it stands).
+    InFlight,
+    /// Not started: the run's `copy_budget` was spent first (the next run starts it).
+    Queued,
+}
+
+impl CopyStatus {
+    /// Whether the copy is due still after this run (the backlog: not made, for any reason).
+    pub fn is_backlog(self) -> bool {
+        self != CopyStatus::Ok
+    }
 }
 
 /// One copy made (or tried) this run.
@@ -573,6 +612,9 @@ pub struct CopyRun {
     /// The step it ended in (`export`, `find image`, `import`, `wait import`, `delete image`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<&'static str>,
+    /// When its export was asked for (copies to one destination run `copy_concurrency` at once).
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub started_at: Option<Timestamp>,
     /// Seconds from the export request to the complete copy.
     pub seconds: f64,
     /// Why it failed.
@@ -652,6 +694,44 @@ mod tests {
             let red = crate::text::redact_signed_urls(&text);
             proptest::prop_assert!(!red.contains(secret), "{} -> {}", text, red);
         }
+    }
+
+    #[test]
+    fn copies_flow_newest_first_per_volume_and_round_robin_across_volumes() {
+        let t = |h: i64| Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(h);
+        let due = |v: &str, h: Option<i64>| DueCopy {
+            volume_id: v.into(),
+            snapshot_id: Some(format!("{v}@{}", h.map_or("new".into(), |h| h.to_string()))),
+            tick: h.map(t),
+            size_gib: None,
+        };
+        // vol-a has a long backlog, vol-b one old copy, vol-c this run's snapshot and an old one.
+        let planned = vec![
+            due("vol-a", Some(10)),
+            due("vol-a", Some(30)),
+            due("vol-b", Some(5)),
+            due("vol-a", Some(20)),
+            due("vol-c", Some(1)),
+            due("vol-c", None),
+            due("vol-a", Some(40)),
+        ];
+        let order: Vec<String> = flow_order(planned)
+            .into_iter()
+            .filter_map(|c| c.snapshot_id)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "vol-c@new",
+                "vol-a@40",
+                "vol-b@5", // every volume's newest first
+                "vol-c@1",
+                "vol-a@30", // then each one's next
+                "vol-a@20",
+                "vol-a@10",
+            ]
+        );
+        assert!(flow_order(vec![]).is_empty());
     }
 
     #[test]

@@ -104,6 +104,12 @@ async fn carry_out_all(
         sources: &all,
         wait,
         now,
+        concurrency: c
+            .policy
+            .copy_concurrency
+            .unwrap_or(crate::fleet::file::DEFAULT_COPY_CONCURRENCY)
+            .max(1),
+        until: std::time::Instant::now() + c.copy_budget,
     };
     for d in &c.copies {
         if crate::interrupt::requested() {
@@ -127,6 +133,10 @@ struct Run<'a> {
     sources: &'a [Source],
     wait: &'a WaitOptions,
     now: Timestamp,
+    /// Copies to one destination under way at once (`copy_concurrency`).
+    concurrency: usize,
+    /// When the run stops waiting for copies (`copy_budget` from the start of the copies).
+    until: std::time::Instant,
 }
 
 impl Run<'_> {
@@ -152,14 +162,11 @@ impl Run<'_> {
             out.deletions
                 .push(delete_copy(dst, (id, from), self.whose, d, doomed).await);
         }
-        for due in &plan.copies {
-            if crate::interrupt::requested() {
-                break;
-            }
-            let Some(snapshot) = due.snapshot_id.as_deref() else {
-                continue;
-            };
-            let copy = Copy {
+        // `copies` at once, started in the plan's order (newest first per volume, round-robin
+        // across volumes); after a signal none starts, the ones under way end.
+        let copies = plan.copies.iter().filter_map(|due| {
+            let snapshot = due.snapshot_id.as_deref()?;
+            Some(Copy {
                 policy: id,
                 from,
                 account: &self.whose.account,
@@ -168,10 +175,30 @@ impl Run<'_> {
                 snapshot,
                 tick: due.tick.unwrap_or(self.now),
                 size_gib: sizes.get(snapshot).copied().flatten(),
-            };
-            out.runs
-                .push(copy.run(self.src, self.route, dst, self.wait).await);
-        }
+                until: self.until,
+            })
+        });
+        let copies: Vec<Copy<'_>> = copies.collect();
+        // A FIFO semaphore: copies start in the plan's order as slots free up.
+        let slots = tokio::sync::Semaphore::new(self.concurrency);
+        let runs: Vec<_> = copies
+            .iter()
+            .map(|copy| {
+                let slots = &slots;
+                async move {
+                    let _slot = slots.acquire().await.ok()?;
+                    if crate::interrupt::requested() {
+                        return None;
+                    }
+                    if std::time::Instant::now() >= copy.until {
+                        return Some(copy.queued());
+                    }
+                    Some(copy.run(self.src, self.route, dst, self.wait).await)
+                }
+            })
+            .collect();
+        let ran: Vec<Option<CopyRun>> = futures_util::future::join_all(runs).await;
+        out.runs.extend(ran.into_iter().flatten());
         for doomed in plan.delete.iter().filter(|x| !x.import_failed) {
             if crate::interrupt::requested() {
                 break;
@@ -227,9 +254,63 @@ struct Copy<'a> {
     snapshot: &'a str,
     tick: Timestamp,
     size_gib: Option<u64>,
+    /// When the run stops waiting for it (`copy_budget`).
+    until: std::time::Instant,
+}
+
+/// Why a copy stopped short of complete.
+enum Stop {
+    /// A step failed.
+    Failed(&'static str, crate::error::Error),
+    /// The run's `copy_budget` was spent while this step went on in the cloud.
+    InFlight(&'static str),
 }
 
 impl Copy<'_> {
+    /// The copy's outcome when the budget was spent before it started.
+    fn queued(&self) -> CopyRun {
+        CopyRun {
+            status: CopyStatus::Queued,
+            started_at: None,
+            ..self.outcome()
+        }
+    }
+
+    fn outcome(&self) -> CopyRun {
+        CopyRun {
+            region: self.dest.region.clone(),
+            volume_id: self.volume.to_string(),
+            snapshot_id: self.snapshot.to_string(),
+            copy_id: None,
+            started_at: Some(Timestamp::now()),
+            status: CopyStatus::Ok,
+            step: None,
+            seconds: 0.0,
+            error: None,
+        }
+    }
+
+    /// `wait` cut to the run's budget, and a map of a wait's error to why the copy stopped: a
+    /// time-out the budget made (not the copy's own `timeout`) leaves the step in flight.
+    fn within_budget(
+        &self,
+        step: &'static str,
+        wait: &WaitOptions,
+    ) -> (WaitOptions, impl Fn(crate::error::Error) -> Stop) {
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
+        let budget_binds = left < wait.timeout;
+        let wait = WaitOptions {
+            timeout: wait.timeout.min(left).max(Duration::from_millis(1)),
+            ..wait.clone()
+        };
+        (wait, move |e| match e {
+            crate::error::Error::Timeout { .. } if budget_binds => Stop::InFlight(step),
+            e => Stop::Failed(step, e),
+        })
+    }
+
     async fn run(
         &self,
         src: &dyn Provider,
@@ -238,30 +319,28 @@ impl Copy<'_> {
         wait: &WaitOptions,
     ) -> CopyRun {
         let started = std::time::Instant::now();
-        let mut run = CopyRun {
-            region: self.dest.region.clone(),
-            volume_id: self.volume.to_string(),
-            snapshot_id: self.snapshot.to_string(),
-            copy_id: None,
-            status: CopyStatus::Ok,
-            step: None,
-            seconds: 0.0,
-            error: None,
-        };
+        let mut run = self.outcome();
         let wait = WaitOptions {
             timeout: self.dest.timeout,
             show_progress: false,
             ..wait.clone()
         };
-        if let Err((step, e)) = self.steps(src, route, dst, &wait, started, &mut run).await {
-            run.status = if crate::interrupt::requested() {
-                CopyStatus::Interrupted
-            } else {
-                CopyStatus::Failed
-            };
-            run.step = Some(step);
-            // A server may quote the URL it was given: redacted on the way out of carry_out.
-            run.error = Some(e.to_string());
+        match self.steps(src, route, dst, &wait, started, &mut run).await {
+            Ok(()) => {}
+            Err(Stop::InFlight(step)) => {
+                run.status = CopyStatus::InFlight;
+                run.step = Some(step);
+            }
+            Err(Stop::Failed(step, e)) => {
+                run.status = if crate::interrupt::requested() {
+                    CopyStatus::Interrupted
+                } else {
+                    CopyStatus::Failed
+                };
+                run.step = Some(step);
+                // A server may quote the URL it was given: redacted on the way out of carry_out.
+                run.error = Some(e.to_string());
+            }
         }
         run.seconds = started.elapsed().as_secs_f64();
         run
@@ -276,14 +355,14 @@ impl Copy<'_> {
         wait: &WaitOptions,
         prefix: &str,
         reuse: bool,
-    ) -> std::result::Result<Vec<crate::model::StoredObject>, (&'static str, crate::error::Error)>
-    {
+    ) -> std::result::Result<Vec<crate::model::StoredObject>, Stop> {
+        let failed = |step| move |e| Stop::Failed(step, e);
         let d = self.dest;
         let earlier = if reuse {
             route
                 .export_tasks_of(self.snapshot)
                 .await
-                .map_err(|e| ("export", e))?
+                .map_err(failed("export"))?
                 .into_iter()
                 .find(|t| {
                     t.bucket.as_deref() == Some(d.bucket.as_str())
@@ -304,19 +383,20 @@ impl Copy<'_> {
                 };
                 src.export_snapshot(&req)
                     .await
-                    .map_err(|e| ("export", e))?
+                    .map_err(failed("export"))?
                     .0
                     .id
             }
         };
-        crate::wait::wait_for(src, &Operation::Task { id: task }, wait)
+        let (wait, stop) = self.within_budget("export", wait);
+        crate::wait::wait_for(src, &Operation::Task { id: task }, &wait)
             .await
-            .map_err(|e| ("export", e))?;
+            .map_err(stop)?;
         route
             .list_objects(&d.bucket, prefix)
             .await
             .map(|listed| only_under(listed, prefix))
-            .map_err(|e| ("find image", e))
+            .map_err(failed("find image"))
     }
 
     async fn steps(
@@ -327,7 +407,7 @@ impl Copy<'_> {
         wait: &WaitOptions,
         started: std::time::Instant,
         run: &mut CopyRun,
-    ) -> std::result::Result<(), (&'static str, crate::error::Error)> {
+    ) -> std::result::Result<(), Stop> {
         let d = self.dest;
         let prefix = object_prefix(self.policy, &d.region, self.snapshot);
         // An export an earlier run started (same bucket and prefix, not failed) is reused; one
@@ -337,7 +417,7 @@ impl Copy<'_> {
             objects = self.exported(src, route, wait, &prefix, false).await?;
         }
         let Some(image) = objects.iter().max_by_key(|o| o.size) else {
-            return Err((
+            return Err(Stop::Failed(
                 "find image",
                 crate::error::Error::usage(format!(
                     "the export completed but left nothing under {}/{prefix}",
@@ -362,7 +442,10 @@ impl Copy<'_> {
             )),
             tags: vec![(TAG_KEY.to_string(), self.policy.to_string())],
         };
-        let (copy, op) = dst.import_snapshot(&req).await.map_err(|e| ("import", e))?;
+        let (copy, op) = dst
+            .import_snapshot(&req)
+            .await
+            .map_err(|e| Stop::Failed("import", e))?;
         drop(req);
         run.copy_id = Some(copy.id.clone());
         // `timeout` bounds the export and the import together.
@@ -373,14 +456,15 @@ impl Copy<'_> {
                 .max(Duration::from_secs(1)),
             ..wait.clone()
         };
-        crate::wait::wait_for(dst, &op, &rest)
-            .await
-            .map_err(|e| ("wait import", e))?;
+        // Past the budget the import goes on at the destination: the next run counts the copy
+        // (importing counts as made) and sweeps the image once it is complete.
+        let (rest, stop) = self.within_budget("wait import", &rest);
+        crate::wait::wait_for(dst, &op, &rest).await.map_err(stop)?;
         // Complete at the destination: the images under the prefix have done their job.
         for o in &objects {
             crate::engine::delete::object(route, &d.bucket, &o.key, &prefix)
                 .await
-                .map_err(|e| ("delete image", e))?;
+                .map_err(|e| Stop::Failed("delete image", e))?;
         }
         Ok(())
     }

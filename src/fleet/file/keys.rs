@@ -155,6 +155,17 @@ pub(super) fn check_drill(p: &Policy) -> std::result::Result<Option<DrillTimes>,
 /// `copy`: a provider with the route, distinct Regions other than the policy's own, bucket names
 /// S3 accepts, retention that keeps something, a timeout that parses.
 pub(super) fn check_copies(p: &Policy) -> std::result::Result<(), Refusal> {
+    if let Some(n) = p.copy_concurrency
+        && !(1..=MAX_COPY_CONCURRENCY).contains(&n)
+    {
+        return Err((
+            "copy_concurrency",
+            format!("{n}: expected 1 to {MAX_COPY_CONCURRENCY} copies under way at once"),
+        ));
+    }
+    if let Some(b) = &p.copy_budget {
+        cadence(b).map_err(|why| ("copy_budget", why))?;
+    }
     if p.copy.is_empty() {
         return Ok(());
     }

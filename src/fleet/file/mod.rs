@@ -89,6 +89,12 @@ pub struct Policy {
     /// (OUTSCALE: export → pre-signed URL → import; `fleet/copy/`).
     #[serde(default)]
     pub copy: Vec<Copy>,
+    /// Copies of this policy to one destination under way at once (export, import)
+    /// [default: 4, at most 16].
+    pub copy_concurrency: Option<usize>,
+    /// Longest a run waits for this policy's copies (exports and imports) [default: 10min]:
+    /// what is still on its way stays in flight, and the next run resumes it.
+    pub copy_budget: Option<String>,
     /// PowerVC: snapshot attached (`in-use`) volumes too (Cinder's `force`): the snapshot is
     /// crash-consistent unless a `pre` hook quiesces the volume. Other providers snapshot
     /// attached volumes anyway and refuse the key.
@@ -130,6 +136,18 @@ pub struct Copy {
     /// Longest one copy may take, export and import together [default: 6h].
     pub timeout: Option<String>,
 }
+
+/// Default of `copy_concurrency`: copies to one destination under way at once. An account's
+/// limit of concurrent snapshot tasks answers `10008 too-many-concurrent-snapshots` past it;
+/// 4 leaves room for the account's other work (reading the limit from `ReadQuotas` is issue 41
+/// §3).
+pub const DEFAULT_COPY_CONCURRENCY: usize = 4;
+
+/// Default of `copy_budget`: how long a run waits for one policy's copies.
+pub const DEFAULT_COPY_BUDGET: &str = "10min";
+
+/// Most `copy_concurrency` accepts.
+pub const MAX_COPY_CONCURRENCY: usize = 16;
 
 /// Default of a copy's `timeout`.
 pub const DEFAULT_COPY_TIMEOUT: &str = "6h";

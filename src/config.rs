@@ -68,12 +68,50 @@ pub struct ConfigFile {
     pub profiles: BTreeMap<String, Profile>,
 }
 
+/// What a profile is for: one cloud's API, or an S3 API holding fleet state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileProvider {
+    /// A cloud's profile.
+    Cloud(ProviderKind),
+    /// `provider = "s3"`: a state store (endpoint, region, access and secret key).
+    S3,
+}
+
+impl ProfileProvider {
+    /// The cloud, for a cloud's profile.
+    pub fn cloud(self) -> Option<ProviderKind> {
+        match self {
+            ProfileProvider::Cloud(k) => Some(k),
+            ProfileProvider::S3 => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ProfileProvider {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let key = String::deserialize(d)?;
+        if key == "s3" {
+            return Ok(ProfileProvider::S3);
+        }
+        ProviderKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == key)
+            .map(ProfileProvider::Cloud)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown provider {key:?}, expected one of {}, s3",
+                    ProviderKind::key_list()
+                ))
+            })
+    }
+}
+
 /// One `[profiles.NAME]` table.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// Provider key.
-    pub provider: Option<ProviderKind>,
+    /// Provider key: a cloud's, or `s3` for a state store (`state_profile` in a policy file).
+    pub provider: Option<ProfileProvider>,
     /// Base URL or named endpoint (`ovh-eu`, …).
     pub endpoint: Option<String>,
     /// Service name (EFS: the service UUID; NAS-HA: `zpool-…`).
@@ -481,7 +519,17 @@ fn choose_profile(
             }),
         });
     };
-    let Some(owner) = profile.provider else {
+    if profile.provider == Some(ProfileProvider::S3) {
+        return Err(Error::Config {
+            message: format!(
+                "profile {name:?} is an S3 state store's (provider = \"s3\"), not a cloud's"
+            ),
+            hint: Some(
+                "name it as state_profile in a policy file; choose a cloud's profile here".into(),
+            ),
+        });
+    }
+    let Some(owner) = profile.provider.and_then(ProfileProvider::cloud) else {
         return Err(Error::Config {
             message: format!("profile {name:?} names no provider"),
             hint: Some(format!(

@@ -184,6 +184,10 @@ pub enum Error {
     #[error("{0}")]
     Api(Box<ApiError>),
 
+    /// The state store (the policy file's `state` bucket) answered with an error.
+    #[error("{0}")]
+    Store(Box<crate::store::StoreError>),
+
     /// The API refused the credentials, whatever the HTTP status said (OVH answers a wrong
     /// secret with 400 `INVALID_SIGNATURE`).
     #[error("{0}")]
@@ -358,6 +362,10 @@ impl Error {
                 404 => Exit::NotFound,
                 _ => Exit::Failure,
             },
+            Error::Store(e) => match e.status {
+                401 | 403 => Exit::Auth,
+                _ => Exit::Failure,
+            },
             Error::Timeout { .. } => Exit::Timeout,
             Error::Partial { .. } => Exit::Partial,
             Error::Unreported { .. } => Exit::Unreported,
@@ -384,6 +392,7 @@ impl Error {
             }
             Error::Unsupported { hint, .. } => Some(hint.clone()),
             Error::NotFound(api) | Error::Api(api) | Error::Unauthorized(api) => api.hint.clone(),
+            Error::Store(e) => Some(e.hint()),
             Error::Transport { tls: true, .. } => Some(
                 "the server's certificate is not trusted: pass its CA with --cacert FILE (PowerVC: a copy of /etc/pki/tls/certs/powervc.crt) or OS_CACERT, and check the host name in the URL".into(),
             ),

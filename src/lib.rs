@@ -28,6 +28,7 @@ pub mod provider;
 pub mod providers;
 pub mod rotation;
 pub(crate) mod select;
+pub mod store;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod text;

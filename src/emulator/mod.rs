@@ -320,6 +320,7 @@ impl Emulator {
                 oos::StoredObj {
                     size,
                     original: size,
+                    body: None,
                 },
             );
         }

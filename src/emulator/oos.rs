@@ -1,6 +1,10 @@
 //! The emulated OUTSCALE Object Storage (OOS): S3's path-style API under `/oos/<bucket>/<key>`,
 //! each Region's buckets in that Region's account. It answers what a cross-region copy uses:
 //! `ListObjectsV2` (`GET /oos/<bucket>?list-type=2&prefix=…`), `GetObject` and `DeleteObject`,
+//! and what a state store uses: `PutObject` of small objects, with S3's conditional writes
+//! (`If-None-Match: *` creates only, `If-Match: ETAG` compares and swaps: 412
+//! `PreconditionFailed` otherwise, 404 for `If-Match` on a missing key) and the body's
+//! `x-amz-content-sha256` checked,
 //! every request signed with SigV4 (`AWS4-HMAC-SHA256`, service `s3`) in its headers or, for a
 //! GET, in a pre-signed query, checked as OOS checks them: the key's account and Region, the
 //! signature recomputed from the request, a pre-signed URL's date and `X-Amz-Expires`.
@@ -18,7 +22,31 @@ pub(crate) struct StoredObj {
     pub(crate) size: u64,
     /// Bytes of the volume it holds (what `SnapshotSize` must cover on import).
     pub(crate) original: u64,
+    /// The bytes of an object written with `PutObject` (an exported image's are not kept).
+    pub(crate) body: Option<Vec<u8>>,
 }
+
+impl StoredObj {
+    /// Its ETag: a digest of a put object's bytes (S3 answers their MD5 for a single-part
+    /// upload; clients only compare ETags), a stand-in derived from the size for an image.
+    fn etag(&self) -> String {
+        match &self.body {
+            Some(b) => format!("\"{:032x}\"", digest128(b)),
+            None => format!("\"{:032x}\"", self.size),
+        }
+    }
+}
+
+/// A digest standing for the MD5 S3 uses as a single-part object's ETag (SHA-256 cut to 128
+/// bits: the emulator needs a digest of the bytes, not MD5's own value).
+fn digest128(bytes: &[u8]) -> u128 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+/// Largest object `PutObject` takes here (state records are small).
+const MAX_PUT: usize = 1 << 20;
 
 /// Longest validity a pre-signed URL may ask for (S3's: seven days).
 const MAX_EXPIRES: i64 = 604_800;
@@ -247,14 +275,20 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
         match (&req.method, key.is_empty()) {
             (&Method::GET, true) => list(&bucket, objects, req, everything),
             (&Method::GET, false) => match objects.get(&key) {
-                // The image itself is not kept: a qcow2 header stands for it.
-                Some(_) => Response::builder()
+                // An image itself is not kept: a qcow2 header stands for it.
+                Some(o) => Response::builder()
                     .status(200)
                     .header("content-type", "application/octet-stream")
-                    .body(Body::from(&b"QFI\xfb\x00\x00\x00\x03"[..]))
+                    .header("etag", o.etag())
+                    .body(Body::from(
+                        o.body
+                            .clone()
+                            .unwrap_or_else(|| b"QFI\xfb\x00\x00\x00\x03".to_vec()),
+                    ))
                     .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
                 None => error(404, "NoSuchKey", "The specified key does not exist.", &[]),
             },
+            (&Method::PUT, false) => put(objects, &key, req),
             // S3 answers 204 whether or not the key existed.
             (&Method::DELETE, false) => {
                 objects.remove(&key);
@@ -268,6 +302,64 @@ pub(crate) fn handle(w: &mut World, req: &Req) -> Response<Body> {
             ),
         }
     })
+}
+
+/// `PutObject`: the body checked against its signed `x-amz-content-sha256`, then written if
+/// the request's condition holds.
+fn put(
+    objects: &mut std::collections::BTreeMap<String, StoredObj>,
+    key: &str,
+    req: &Req,
+) -> Response<Body> {
+    use sha2::Digest;
+    if req.body.len() > MAX_PUT {
+        return error(
+            400,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            &[],
+        );
+    }
+    let claimed = req.header("x-amz-content-sha256").unwrap_or_default();
+    if claimed != "UNSIGNED-PAYLOAD" && claimed != hex::encode(sha2::Sha256::digest(&req.body)) {
+        return error(
+            400,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            &[],
+        );
+    }
+    let current = objects.get(key);
+    if req.header("if-none-match") == Some("*") && current.is_some() {
+        return error(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            &[],
+        );
+    }
+    if let Some(want) = req.header("if-match") {
+        match current {
+            None => return error(404, "NoSuchKey", "The specified key does not exist.", &[]),
+            Some(o) if o.etag() != want => {
+                return error(
+                    412,
+                    "PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold",
+                    &[],
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let obj = StoredObj {
+        size: req.body.len() as u64,
+        original: req.body.len() as u64,
+        body: Some(req.body.to_vec()),
+    };
+    let etag = obj.etag();
+    objects.insert(key.to_string(), obj);
+    super::empty(200, &[("etag", etag)])
 }
 
 /// `ListObjectsV2`, 1,000 keys a page (or `max-keys`), in key order.
@@ -306,9 +398,9 @@ fn list(
     );
     for (k, o) in page {
         xml.push_str(&format!(
-            "<Contents><Key>{}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>\"{:032x}\"</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            "<Contents><Key>{}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
             escape(k),
-            o.size,
+            escape(&o.etag()),
             o.size
         ));
     }

@@ -49,6 +49,8 @@ pub struct Compiled {
     /// Where the drills keep their state (the file's `state_dir`; the command layer fills in
     /// the default for a policy with a drill).
     pub state_dir: Option<std::path::PathBuf>,
+    /// With `state = "s3://…"`: the bucket `state_dir` mirrors (every save is pushed there).
+    pub state_mirror: Option<std::sync::Arc<crate::store::Mirror>>,
     /// Its copies in other Regions, compiled (`copy`).
     pub copies: Vec<CopyDest>,
     /// Longest a run waits for its copies (`copy_budget`).
@@ -191,6 +193,7 @@ pub fn compile(checked: &Checked) -> Result<Vec<Compiled>> {
             timezone: timezone.clone(),
             drill: checked.drills[i],
             state_dir: checked.file.state_dir.clone(),
+            state_mirror: None,
             copies,
             copy_budget: std::time::Duration::from_secs(
                 super::file::duration_secs(

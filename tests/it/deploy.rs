@@ -37,6 +37,9 @@ fn the_cronjob_parses_its_policy_file_validates_and_its_limits_hold_together() {
     };
     let config = kind("ConfigMap");
     let cron = kind("CronJob");
+    let profiles = kind("Secret")["stringData"]["config.toml"]
+        .as_str()
+        .expect("the profiles file");
     assert_eq!(cron["apiVersion"], "batch/v1");
 
     // The policy file of the ConfigMap passes validate, and pushes its metrics.
@@ -46,10 +49,30 @@ fn the_cronjob_parses_its_policy_file_validates_and_its_limits_hold_together() {
         fleet.contains("metrics_push_url"),
         "metrics go through the Pushgateway"
     );
+    // Its state is in a bucket: a fresh pod decides as a long-lived runner would.
+    assert!(
+        fleet.contains("state = \"s3://") && !fleet.contains("state_dir"),
+        "the CronJob keeps its state in object storage"
+    );
     let path = cli.home.path().join("fleet.toml");
     std::fs::write(&path, fleet).expect("write");
+    let config_path = cli.home.path().join("profiles.toml");
+    std::fs::write(&config_path, profiles).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+    }
     let out = cli
-        .command(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+        .command(&[
+            "--config",
+            config_path.to_str().expect("utf-8"),
+            "policy",
+            "validate",
+            "-f",
+            path.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("runs");
     assert_exit(&out, 0);
@@ -141,6 +164,14 @@ fn the_cronjob_parses_its_policy_file_validates_and_its_limits_hold_together() {
         .map(|v| v.trim_matches('"'));
     for p in [Some("/tmp"), Some(lock_dir), report].into_iter().flatten() {
         assert!(writable(p), "{p} is on a writable emptyDir");
+    }
+    // No state on the pod's disk: no emptyDir other than /tmp, and no PersistentVolume.
+    for v in volumes {
+        assert!(
+            v.get("persistentVolumeClaim").is_none()
+                && (v.get("emptyDir").is_none() || v["name"] == "tmp"),
+            "the pod keeps no state of its own: {v}"
+        );
     }
     assert!(
         mounts

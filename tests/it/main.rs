@@ -43,4 +43,5 @@ mod pushgateway;
 mod rotate_efs;
 mod rotate_props;
 mod security;
+mod state;
 mod tables;

@@ -323,7 +323,7 @@ pub(super) async fn apply_run(
     seen: &mut Pushable,
 ) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
-    let loaded = load(g, &a.run, env)?;
+    let loaded = load(g, &a.run, env, true).await?;
     seen.file_url = loaded.metrics_push_url.clone();
     seen.group = Some(crate::fleet::push_group(
         &loaded

@@ -121,7 +121,7 @@ fn unit_verdict(
 pub(super) async fn check(f: &Fleet<'_>, a: PolicyRunArgs) -> u8 {
     let (g, env) = (f.g, &f.env);
     let word = |s: u8| ["OK", "WARNING", "CRITICAL", "UNKNOWN"][usize::from(s.min(3))];
-    let loaded = match load(g, &a, env) {
+    let loaded = match load(g, &a, env, false).await {
         Ok(l) => l,
         Err(e) => {
             let _ = crate::output::write_stdout(

@@ -53,7 +53,13 @@ pub(super) fn load_checked(
         Ok((f, path)) => (
             f.profiles
                 .iter()
-                .map(|(k, p)| (k.clone(), p.endpoint.clone(), p.provider))
+                .map(|(k, p)| {
+                    (
+                        k.clone(),
+                        p.endpoint.clone(),
+                        p.provider.and_then(crate::config::ProfileProvider::cloud),
+                    )
+                })
                 .collect::<Vec<_>>(),
             path.map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the profiles file (there is none)".into()),
@@ -80,9 +86,30 @@ pub(super) fn load_checked(
     };
     crate::fleet::load_with_profiles(file, Some((&names, &source)))
 }
-fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Result<Loaded> {
+/// Load, check and compile the policy file. With `state = "s3://…"`, pull the drill records from
+/// the store first; `writes` (only `apply` writes records) also checks that the store honours
+/// conditional writes before anything is done, so a read-only command never writes there.
+async fn load(
+    g: &crate::commands::cli::Global,
+    a: &PolicyRunArgs,
+    env: &Env,
+    writes: bool,
+) -> Result<Loaded> {
     let checked = load_checked(&a.file, g.config.as_deref(), env)?;
     let mut compiled = crate::fleet::compile(&checked)?;
+    if let (Some(url), Some(profile)) = (&checked.file.state, &checked.file.state_profile) {
+        let store = state_store(g, env, url, profile, a.at.is_some())?;
+        let names: Vec<String> = compiled
+            .iter()
+            .filter(|c| c.drill.is_some())
+            .map(|c| format!("drill-{}.json", c.policy.id))
+            .collect();
+        let mirror = Arc::new(crate::store::Mirror::pull(Arc::new(store), &names, writes).await?);
+        for c in &mut compiled {
+            c.state_dir = Some(mirror.dir().to_path_buf());
+            c.state_mirror = Some(mirror.clone());
+        }
+    }
     for c in &mut compiled {
         if c.drill.is_some() && c.state_dir.is_none() {
             c.state_dir = Some(crate::fleet::resolve_state_dir(None, env)?);
@@ -100,7 +127,7 @@ fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Resul
         }
     }
     for c in &compiled {
-        if let Some(dir) = &c.state_dir {
+        if let (Some(dir), None) = (&c.state_dir, &c.state_mirror) {
             crate::fleet::check_output_path(dir, "state_dir", true)?;
         }
     }
@@ -138,6 +165,59 @@ fn load(g: &crate::commands::cli::Global, a: &PolicyRunArgs, env: &Env) -> Resul
         chosen,
     })
 }
+/// The policy file's state store: `url` reached with the profile `name` (`provider = "s3"`),
+/// whose keys go to its endpoint only. Under `--at` only a loopback store is reached.
+fn state_store(
+    g: &crate::commands::cli::Global,
+    env: &Env,
+    url: &str,
+    name: &str,
+    loopback_only: bool,
+) -> Result<crate::store::S3Store> {
+    let mut warnings = Vec::new();
+    let (file, _) = crate::config::load_config_file(g.config.as_deref(), env, &mut warnings)?;
+    let refuse = |why: &str| {
+        Error::Config {
+        message: format!("state_profile {name:?}: {why}"),
+        hint: Some(
+            "a state profile has provider = \"s3\", endpoint, region, access_key and secret_key (docs/fleet.md)".into(),
+        ),
+    }
+    };
+    let p = file
+        .profiles
+        .get(name)
+        .ok_or_else(|| refuse("no such profile"))?;
+    if p.provider != Some(crate::config::ProfileProvider::S3) {
+        return Err(refuse("not a provider = \"s3\" profile"));
+    }
+    let endpoint = p.endpoint.as_deref().ok_or_else(|| refuse("no endpoint"))?;
+    let endpoint = crate::config::base_url(
+        endpoint,
+        "state endpoint",
+        "https://s3.gra.io.cloud.ovh.net",
+    )?;
+    let region = p.region.as_deref().ok_or_else(|| refuse("no region"))?;
+    let (Some(ak), Some(sk)) = (p.access_key.as_deref(), p.secret_key.clone()) else {
+        return Err(refuse("access_key and secret_key are needed"));
+    };
+    let http = crate::http::Http::new(crate::http::HttpConfig {
+        allow_http: p.allow_http.unwrap_or(false),
+        loopback_only,
+        held: crate::http::process_ledger(),
+        verbosity: g.verbose,
+        ..crate::http::HttpConfig::default()
+    })?;
+    let url = crate::store::StateUrl::parse(url).map_err(Error::usage)?;
+    Ok(crate::store::S3Store::new(
+        Arc::new(http),
+        endpoint,
+        region,
+        (ak, sk),
+        url,
+    ))
+}
+
 /// One connection per distinct (provider, profile, service, region, endpoint); a policy whose
 /// connection cannot be made gets that error (and the others go on).
 async fn connect_all(
@@ -377,7 +457,7 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
             Ok(0)
         }
         PolicyCmd::Plan(a) => {
-            let loaded = load(g, &a.run, env)?;
+            let loaded = load(g, &a.run, env, false).await?;
             let targets = connect_all(f, &loaded).await;
             let mut plan = fleet::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
             if crate::interrupt::requested() {

@@ -27,7 +27,7 @@ pub(super) async fn orphans(
     a: crate::commands::cli::PolicyOrphansArgs,
 ) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
-    let loaded = load(g, &file_only(&a.file, vec![]), env)?;
+    let loaded = load(g, &file_only(&a.file, vec![]), env, false).await?;
     let known: std::collections::BTreeSet<String> = loaded
         .compiled
         .iter()
@@ -87,7 +87,7 @@ pub(super) async fn orphans(
 }
 pub(super) async fn adopt(f: &Fleet<'_>, a: crate::commands::cli::PolicyAdoptArgs) -> Result<u8> {
     let (g, env) = (f.g, &f.env);
-    let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), env)?;
+    let loaded = load(g, &file_only(&a.file, vec![a.policy.clone()]), env, false).await?;
     let i = loaded.chosen[0];
     let c = &loaded.compiled[i];
     if a.prefix.is_empty() || a.prefix.starts_with("snapctl.") {

@@ -15,7 +15,7 @@ pub(super) async fn report(f: &Fleet<'_>, a: crate::commands::cli::PolicyReportA
         message: format!("--since: {why}"),
         hint: Some("a duration such as 30d, 12h or 4w".into()),
     })?;
-    let loaded = load(g, &a.run, env)?;
+    let loaded = load(g, &a.run, env, false).await?;
     let until = at(&a.run);
     let since = until - jiff::SignedDuration::from_secs(span as i64);
     let history = crate::fleet::read_history(loaded.history_dir.as_deref(), since, until)?;

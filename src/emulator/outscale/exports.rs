@@ -29,6 +29,7 @@ pub(super) fn settle_exports(w: &mut World) {
                 crate::emulator::oos::StoredObj {
                     size: (gib << 30) / 8,
                     original: gib << 30,
+                    body: None,
                 },
             );
         }

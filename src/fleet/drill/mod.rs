@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -328,24 +329,43 @@ struct Ledger {
     dir: PathBuf,
     policy: String,
     state: State,
+    /// The state store `dir` mirrors, when the file has `state = "s3://…"`.
+    mirror: Option<Arc<crate::store::Mirror>>,
 }
 
 impl Ledger {
     /// The state of `policy`, its record of made volumes begun now if it had none.
-    fn open(dir: &Path, policy: &str) -> Result<Ledger> {
+    fn open(dir: &Path, policy: &str, mirror: Option<Arc<crate::store::Mirror>>) -> Result<Ledger> {
         let mut state = load(dir, policy)?;
         state.made.since.get_or_insert_with(Timestamp::now);
         Ok(Ledger {
             dir: dir.to_path_buf(),
             policy: policy.to_string(),
             state,
+            mirror,
         })
     }
 
+    /// Save the state in `dir`, and queue it for the state store (sent by [`push`]).
     fn save(&self) -> Result<()> {
-        save(&self.dir, &self.policy, &self.state)
+        save(&self.dir, &self.policy, &self.state)?;
+        if let Some(m) = &self.mirror {
+            m.saved(&state_path(&self.dir, &self.policy));
+        }
+        Ok(())
     }
+}
 
+/// Send what the ledger saved to the state store, when there is one: at once after each save,
+/// so a runner that dies loses at most the step in flight.
+async fn push(mirror: Option<&crate::store::Mirror>) -> std::result::Result<(), String> {
+    match mirror {
+        Some(m) => m.push().await.map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
+}
+
+impl Ledger {
     /// Record a volume a drill made, at once (a crash right after leaves a volume the record
     /// knows).
     fn made(&mut self, volume: &str, snapshot: &str) -> Result<()> {
@@ -394,7 +414,8 @@ pub async fn carry_out(
             return out;
         }
     };
-    let mut ledger = match Ledger::open(&dir, &id) {
+    let mirror = c.state_mirror.as_deref();
+    let mut ledger = match Ledger::open(&dir, &id, c.state_mirror.clone()) {
         Ok(l) => l,
         Err(e) => {
             out.error = Some(e.to_string());
@@ -418,6 +439,10 @@ pub async fn carry_out(
     }
     if let Err(e) = ledger.save() {
         out.error = Some(e.to_string());
+        return out;
+    }
+    if let Err(e) = push(mirror).await {
+        out.error = Some(e);
         return out;
     }
     if drills.is_empty() || crate::interrupt::requested() {
@@ -462,6 +487,9 @@ pub async fn carry_out(
             out.error = Some(e.to_string());
         }
     }
+    if let Err(e) = push(mirror).await {
+        out.error = Some(e);
+    }
     out
 }
 
@@ -503,6 +531,10 @@ async fn drill_recorded(
         }
         previous
     };
+    // In the store before the restore is sent: a runner that dies leaves a failed drill there.
+    if let Err(e) = push(c.state_mirror.as_deref()).await {
+        return Drilled::Unsaved(e);
+    }
     // How long the restore is expected to take: the volume's last successful one, else the
     // longest it may take. The wait polls finely around it, so the time is measured truly.
     let expected = previous
@@ -512,6 +544,24 @@ async fn drill_recorded(
         .map(Duration::from_secs_f64)
         .or(times.max_restore.map(Duration::from_secs));
     let run = drill_one(p, c, (times, expected), d, opts, ledger, started).await;
+    if let Err(e) = record_end(ledger, d, &run, previous, now) {
+        return Drilled::Unsaved(e.to_string());
+    }
+    if let Err(e) = push(c.state_mirror.as_deref()).await {
+        return Drilled::Unsaved(e);
+    }
+    Drilled::Ran(run)
+}
+
+/// Write a drill's end in the ledger: its outcome, or its previous record put back when a
+/// signal stopped it; the volume forgotten once it is seen deleted.
+fn record_end(
+    ledger: &std::sync::Mutex<Ledger>,
+    d: &DrillPlan,
+    run: &DrillRun,
+    previous: Option<Record>,
+    now: Timestamp,
+) -> Result<()> {
     let mut l = ledger.lock().unwrap_or_else(|e| e.into_inner());
     if run.cleaned_up
         && let Some(v) = &run.restored_volume_id
@@ -532,10 +582,7 @@ async fn drill_recorded(
             record.last_success_restore_seconds = run.restore_seconds;
         }
     }
-    if let Err(e) = l.save() {
-        return Drilled::Unsaved(e.to_string());
-    }
-    Drilled::Ran(run)
+    l.save()
 }
 
 /// A drill a signal stopped before it started.
@@ -764,6 +811,12 @@ async fn restore(
     if let Err(e) = made {
         return Err(format!(
             "the drill state could not record restored volume {}: {e}",
+            volume.id
+        ));
+    }
+    if let Err(e) = push(c.state_mirror.as_deref()).await {
+        return Err(format!(
+            "the state store could not record restored volume {}: {e}",
             volume.id
         ));
     }

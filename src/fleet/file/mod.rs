@@ -33,6 +33,12 @@ pub struct PolicyFile {
     /// drilled and how it went) [default: `$SNAPCTL_STATE_DIR`, else the user's state
     /// directory, `~/.local/state/snapctl`].
     pub state_dir: Option<PathBuf>,
+    /// Where drills keep their state instead, in the user's own object storage:
+    /// `s3://BUCKET/PREFIX` (any S3 API; not with `state_dir`). A runner needs nothing else on
+    /// its disk: a fresh pod makes the decisions a long-lived runner would.
+    pub state: Option<String>,
+    /// The profile (`provider = "s3"`: endpoint, region, keys) `state` is reached with.
+    pub state_profile: Option<String>,
     /// Zone the calendar buckets are cut in (IANA name) [default: UTC].
     pub timezone: Option<String>,
     /// The policies.
@@ -494,6 +500,19 @@ fn check_by_profile(
     file: &PolicyFile,
     (known, source): Profiles<'_>,
 ) -> Result<()> {
+    if let Some(name) = &file.state_profile
+        && !known.iter().any(|(n, _, _)| n == name)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{}: state_profile {name:?}: no such profile in {source}",
+                path.display()
+            ),
+            hint: Some(
+                "define it in the profiles file with provider = \"s3\", endpoint, region, access_key and secret_key".into(),
+            ),
+        });
+    }
     for p in &file.policy {
         let kind = p.profile.as_ref().and_then(|name| {
             known
@@ -550,6 +569,22 @@ fn check_by_profile(
         }
     }
     Ok(())
+}
+
+/// `state` and `state_profile`: both or neither, a URL that parses, not with `state_dir`.
+fn check_state(file: &PolicyFile) -> std::result::Result<(), String> {
+    match (&file.state, &file.state_profile) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err("state: name the store's profile in state_profile".into()),
+        (None, Some(_)) => Err("state_profile: given without state".into()),
+        (Some(url), Some(_)) => {
+            crate::store::StateUrl::parse(url).map_err(|why| format!("state: {why}"))?;
+            if file.state_dir.is_some() {
+                return Err("state and state_dir: choose one place for the drills' state".into());
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Refuse (exit 9, nothing run) a file that runs code or carries decisions (a policy file with
@@ -709,6 +744,12 @@ pub fn check(path: &Path, text: &str) -> Result<Checked> {
             hint: Some("the gateway's base URL, e.g. http://pushgateway.monitoring:9091".into()),
         })?;
     }
+    check_state(&file).map_err(|why| Error::Usage {
+        message: format!("{shown}: {why}"),
+        hint: Some(
+            "state = \"s3://BUCKET/PREFIX\" with state_profile naming a provider = \"s3\" profile (docs/fleet.md)".into(),
+        ),
+    })?;
     let history_keep = cadence(file.history_keep.as_deref().unwrap_or(DEFAULT_HISTORY_KEEP))
         .map_err(|why| Error::Usage {
             message: format!("{shown}: history_keep: {why}"),

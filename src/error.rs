@@ -133,6 +133,64 @@ impl ApiError {
     }
 }
 
+/// Header carrying an S3 store's request id.
+pub const STORE_REQUEST_ID: &str = "x-amz-request-id";
+
+/// An error answer of the state store.
+#[derive(Debug)]
+pub struct StoreError {
+    /// What snapctl was doing, phrased to follow "cannot".
+    pub action: String,
+    /// The store (`s3://BUCKET/PREFIX`).
+    pub store: String,
+    /// HTTP status.
+    pub status: u16,
+    /// S3's own code (`NoSuchBucket`, `AccessDenied`, …).
+    pub code: Option<String>,
+    /// S3's own message.
+    pub message: String,
+    /// The request id, when the store sent one.
+    pub request_id: Option<String>,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Code, message and id are server text: one line, no control characters.
+        use crate::text::{MAX_QUOTED_BODY, one_line};
+        write!(
+            f,
+            "cannot {} in {}: {} ({}",
+            self.action,
+            self.store,
+            one_line(&self.message, MAX_QUOTED_BODY),
+            self.status
+        )?;
+        if let Some(code) = &self.code {
+            write!(f, " {}", one_line(code, 128))?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", {STORE_REQUEST_ID} {}", one_line(id, 256))?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl StoreError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match (self.status, self.code.as_deref()) {
+            (_, Some("NoSuchBucket")) => {
+                "create the bucket with the state profile's keys (snapctl never creates it)".into()
+            }
+            (401 | 403, _) => {
+                "the state profile's keys must be allowed to read, write and delete objects under the prefix".into()
+            }
+            (s, _) if s >= 500 => "the store answered a server error: retry later".into(),
+            _ => "check state and state_profile in the policy file".into(),
+        }
+    }
+}
+
 /// Every way snapctl can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -186,7 +244,7 @@ pub enum Error {
 
     /// The state store (the policy file's `state` bucket) answered with an error.
     #[error("{0}")]
-    Store(Box<crate::store::StoreError>),
+    Store(Box<StoreError>),
 
     /// The API refused the credentials, whatever the HTTP status said (OVH answers a wrong
     /// secret with 400 `INVALID_SIGNATURE`).

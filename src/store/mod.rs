@@ -14,7 +14,7 @@ mod mirror;
 mod s3;
 
 pub use mirror::Mirror;
-pub use s3::{S3Store, StoreError};
+pub use s3::S3Store;
 
 /// `s3://BUCKET/PREFIX`, parsed: a bucket name S3 accepts and a prefix of plain segments (no
 /// empty, `.` or `..` segment, no backslash), with no trailing `/`.

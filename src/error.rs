@@ -350,6 +350,17 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// Another runner holds the policy file's lease in the state store.
+    #[error("another runner ({holder}) holds the lease {lease} until {until}")]
+    Leased {
+        /// The lease object (`s3://BUCKET/PREFIX/lease-….json`).
+        lease: String,
+        /// Its holder (`HOST:PID:NONCE`), as the lease says it.
+        holder: String,
+        /// When it expires unless renewed.
+        until: String,
+    },
+
     /// Another run holds the lock.
     #[error("another snapctl run (pid {holder}) holds the lock {path}")]
     Locked {
@@ -427,7 +438,7 @@ impl Error {
             Error::Timeout { .. } => Exit::Timeout,
             Error::Partial { .. } => Exit::Partial,
             Error::Unreported { .. } => Exit::Unreported,
-            Error::Locked { .. } => Exit::Locked,
+            Error::Locked { .. } | Error::Leased { .. } => Exit::Locked,
             Error::Refused { .. } => Exit::Refused,
             Error::Interrupted { .. } => Exit::Interrupted,
             Error::Transport { .. }
@@ -477,6 +488,9 @@ impl Error {
             }
             Error::Locked { .. } => Some(
                 "wait for the other run to finish (the kernel releases the lock when it exits), or pass --lock-wait DURATION".into(),
+            ),
+            Error::Leased { .. } => Some(
+                "wait for the other runner to finish (--lock-wait DURATION waits); a runner that died leaves its lease to expire (lease_ttl)".into(),
             ),
             Error::Interrupted { .. } => {
                 Some("the output lists what was done; run the command again for the rest".into())

@@ -52,6 +52,13 @@ pub async fn arrived() {
     }
 }
 
+/// Stop as a first signal does (nothing new starts; the command reports what was done and exits
+/// 130), for a reason found inside the process: a lease another runner took over.
+pub fn stop() {
+    REQUESTED.store(true, Ordering::SeqCst);
+    ARRIVED.notify_waiters();
+}
+
 /// Listen for SIGINT and SIGTERM on the current runtime.
 pub fn install() {
     tokio::spawn(async {

@@ -10,9 +10,11 @@
 //! private local directory, pulled from the bucket before the run and pushed back (each write
 //! conditional on what was pulled) as soon as the run saves them.
 
+mod lease;
 mod mirror;
 mod s3;
 
+pub use lease::{LEASE_SCHEMA, Lease};
 pub use mirror::Mirror;
 pub use s3::S3Store;
 

@@ -260,3 +260,186 @@ async fn a_store_that_ignores_conditional_writes_is_refused() {
         "only the probe was written: {sent:?}"
     );
 }
+
+/// Runners in step: `apply` of one file on two fresh machines started at once, ten times, each
+/// round at its own tick (so each run has snapshots to take): never are both inside the file's
+/// run (the lease serialises them; the loser exits 8), and a lease released at the end lets the
+/// next round start at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn runners_started_at_once_are_never_both_inside_the_files_run() {
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_millis(300),
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let endpoint = format!("{}/oos", emu.base());
+    let url = format!("s3://{OSC_BUCKET}/race");
+    let runners: Vec<Cli> = (0..2).map(|_| Cli::new(&emu)).collect();
+    let files: Vec<PathBuf> = runners
+        .iter()
+        .map(|r| {
+            state_profile(r, &endpoint, OSC_REGION, (OSC_AK, OSC_SK));
+            policy_file(r, &emu, &url)
+        })
+        .collect();
+    let now = jiff::Timestamp::now().as_second();
+    let (mut lost, mut won) = (0, 0);
+    for round in 0..10i64 {
+        let at = jiff::Timestamp::from_second(now - now.rem_euclid(3600) - (10 - round) * 3600)
+            .expect("time")
+            .to_string();
+        let children: Vec<std::process::Child> = runners
+            .iter()
+            .zip(&files)
+            .map(|(r, f)| {
+                let mut cmd = r.apply_process(f);
+                cmd.args(["--at", &at])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().expect("spawns")
+            })
+            .collect();
+        let mut inside = Vec::new();
+        for child in children {
+            let out = child.wait_with_output().expect("runs");
+            match out.status.code() {
+                Some(0) => {
+                    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+                    let t = |k: &str| -> jiff::Timestamp {
+                        report[k].as_str().expect(k).parse().expect("time")
+                    };
+                    inside.push((t("started_at"), t("finished_at")));
+                    won += 1;
+                }
+                Some(8) => {
+                    assert!(stderr(&out).contains("holds the lease"), "{}", stderr(&out));
+                    lost += 1;
+                }
+                code => panic!("round {round}: exit {code:?}: {}", stderr(&out)),
+            }
+        }
+        if let [a, b] = inside[..] {
+            assert!(
+                a.1 <= b.0 || b.1 <= a.0,
+                "round {round}: both inside the run: {a:?} and {b:?}"
+            );
+        }
+    }
+    assert!(won >= 10, "every round one run went through ({won})");
+    assert!(
+        lost >= 1,
+        "the two runners met at least once ({lost} refused)"
+    );
+}
+
+/// A runner killed (SIGKILL) inside its run leaves its lease: the next run is refused (exit 8,
+/// the holder named) until the lease expires, and takes it over then (`--lock-wait` waits).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_runners_lease_is_taken_over_after_its_expiry_not_before() {
+    if cfg!(windows) {
+        return;
+    }
+    let emu = snapctl::emulator::start(snapctl::emulator::EmulatorConfig {
+        delay: std::time::Duration::from_secs(3),
+        ..snapctl::emulator::EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let endpoint = format!("{}/oos", emu.base());
+    let url = format!("s3://{OSC_BUCKET}/killed");
+    let runner = |emu| {
+        let r = Cli::new(emu);
+        state_profile(&r, &endpoint, OSC_REGION, (OSC_AK, OSC_SK));
+        let f = policy_file(&r, emu, &url);
+        let text = std::fs::read_to_string(&f).expect("file");
+        std::fs::write(&f, format!("lease_ttl = \"2s\"\n{text}")).expect("write");
+        (r, f)
+    };
+    let (dying, file) = runner(&emu);
+    let mut child = dying.apply_process(&file).spawn().expect("spawns");
+    let lease = "killed/lease-apply-s-osc.json".to_string();
+    for _ in 0..200 {
+        if emu.bucket_keys(OSC_BUCKET).contains(&lease) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        emu.bucket_keys(OSC_BUCKET).contains(&lease),
+        "the run took its lease"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+
+    let (next, file) = runner(&emu);
+    let f = file.to_str().expect("utf-8");
+    let refused = next.bare(&["policy", "apply", "-f", f]).await;
+    assert_exit(&refused, 8);
+    assert!(
+        stderr(&refused).contains(&format!("holds the lease s3://{OSC_BUCKET}/{lease} until")),
+        "{}",
+        stderr(&refused)
+    );
+    let taken = next
+        .bare(&["policy", "apply", "-f", f, "--lock-wait", "10s"])
+        .await;
+    assert_exit(&taken, 0);
+}
+
+/// `validate` refuses what would leave the state nowhere or half-named: `state` without a
+/// profile or with `state_dir`, a URL that is not `s3://BUCKET/PREFIX`, a `state_profile` the
+/// profiles file lacks, a `lease_ttl` without `state` or out of range; and a cloud command run
+/// with the store's profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_refuses_a_state_half_named() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    state_profile(&cli, "https://s3.gra.io.cloud.ovh.net", "gra", ("AK", "SK"));
+    let policy = "[[policy]]\nid = \"p\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\n";
+    for (head, why) in [
+        ("state = \"s3://b-1/p\"", "state: name the store's profile"),
+        (
+            "state_profile = \"state\"",
+            "state_profile: given without state",
+        ),
+        (
+            "state = \"b-1/p\"\nstate_profile = \"state\"",
+            "expected s3://BUCKET/PREFIX",
+        ),
+        (
+            "state = \"s3://b-1/../p\"\nstate_profile = \"state\"",
+            "prefix",
+        ),
+        (
+            "state = \"s3://b-1/p\"\nstate_profile = \"state\"\nstate_dir = \"/tmp/x\"",
+            "choose one place",
+        ),
+        (
+            "state = \"s3://b-1/p\"\nstate_profile = \"nope\"",
+            "state_profile \"nope\": no such profile",
+        ),
+        ("lease_ttl = \"10s\"", "lease_ttl: given without state"),
+        (
+            "state = \"s3://b-1/p\"\nstate_profile = \"state\"\nlease_ttl = \"1s\"",
+            "between 2s and 1h",
+        ),
+    ] {
+        let path = cli.home().join("bad.toml");
+        std::fs::write(&path, format!("{head}\n{policy}")).expect("write");
+        let out = cli
+            .bare(&["policy", "validate", "-f", path.to_str().expect("utf-8")])
+            .await;
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains(why), "{why}: {}", stderr(&out));
+    }
+    let out = cli
+        .bare(&["--profile", "state", "-p", "outscale", "volume", "list"])
+        .await;
+    assert_exit(&out, 5);
+    assert!(
+        stderr(&out).contains("is an S3 state store's"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -349,7 +349,39 @@ pub(super) async fn apply_run(
     let _lock =
         crate::lock::acquire_async(&dir, "policy", &scope, "apply", std::time::Duration::ZERO)
             .await?;
-    let targets = connect_all(f, &loaded).await;
+    // And one per policy file across machines when its state is in a bucket (exit 8, or wait
+    // --lock-wait): a lease the run renews while it lasts.
+    let lease = match &loaded.store {
+        Some(store) => {
+            let ids: Vec<&str> = loaded
+                .compiled
+                .iter()
+                .map(|c| c.policy.id.as_str())
+                .collect();
+            let name = format!("lease-apply-{}.json", crate::fleet::push_group(&ids));
+            let wait = a.lock_wait.unwrap_or_default();
+            Some(crate::store::Lease::acquire(store.clone(), &name, loaded.lease_ttl, wait).await?)
+        }
+        None => None,
+    };
+    let result = leased_run(f, &a, &loaded, seen).await;
+    if let Some(lease) = lease
+        && let Err(e) = lease.release().await
+    {
+        eprintln!("warning: the lease is left to expire: {e}");
+    }
+    result
+}
+
+/// The part of an apply done under its locks and lease.
+async fn leased_run(
+    f: &Fleet<'_>,
+    a: &crate::commands::cli::PolicyApplyArgs,
+    loaded: &Loaded,
+    seen: &mut Pushable,
+) -> Result<u8> {
+    let (g, env) = (f.g, &f.env);
+    let targets = connect_all(f, loaded).await;
     let by_policy: Vec<Option<Target>> = targets.iter().map(|(_, t)| t.clone().ok()).collect();
     let listed_at = jiff::Timestamp::now();
     let planned = match &a.plan {
@@ -361,7 +393,7 @@ pub(super) async fn apply_run(
         },
         Some(path) => {
             let fresh = fleet::plan_all(loaded.compiled.clone(), targets, at(&a.run)).await;
-            let saved = read_saved_plan(path, &fresh, &loaded, &a.run.file)?;
+            let saved = read_saved_plan(path, &fresh, loaded, &a.run.file)?;
             fleet::Planned::Given(reconcile(&saved, &fresh)?, by_policy)
         }
     };
@@ -382,7 +414,7 @@ pub(super) async fn apply_run(
         },
     )
     .await;
-    let (metrics, unwritten) = write_outputs(&loaded, &report, at(&a.run));
+    let (metrics, unwritten) = write_outputs(loaded, &report, at(&a.run));
     seen.metrics = Some(metrics);
     // The whole report goes to stdout when its file could not be written: the run's changes
     // are never unreported.

@@ -22,6 +22,9 @@ mod report;
 
 use render::{counted, flat, render_plan, render_report};
 
+/// Default `lease_ttl`: how long an apply's lease in the state store lasts unless renewed.
+const DEFAULT_LEASE_TTL_SECS: u64 = 60;
+
 /// Exit code of `policy plan --detailed-exitcode` when changes are pending.
 pub const CHANGES_PENDING: u8 = 10;
 
@@ -39,6 +42,9 @@ struct Loaded {
     /// The file's `history_dir`, and how long it keeps a run (seconds).
     history_dir: Option<std::path::PathBuf>,
     history_keep: u64,
+    /// The file's state store (`state = "s3://…"`), and how long an apply's lease there lasts.
+    store: Option<Arc<crate::store::S3Store>>,
+    lease_ttl: std::time::Duration,
 }
 /// The policy file, checked, with every `profile` it names defined in the profiles file.
 /// The profiles file is the one every other command reads: `--config` (or `SNAPCTL_CONFIG`,
@@ -97,14 +103,16 @@ async fn load(
 ) -> Result<Loaded> {
     let checked = load_checked(&a.file, g.config.as_deref(), env)?;
     let mut compiled = crate::fleet::compile(&checked)?;
+    let mut shared = None;
     if let (Some(url), Some(profile)) = (&checked.file.state, &checked.file.state_profile) {
-        let store = state_store(g, env, url, profile, a.at.is_some())?;
+        let store = Arc::new(state_store(g, env, url, profile, a.at.is_some())?);
+        shared = Some(store.clone());
         let names: Vec<String> = compiled
             .iter()
             .filter(|c| c.drill.is_some())
             .map(|c| format!("drill-{}.json", c.policy.id))
             .collect();
-        let mirror = Arc::new(crate::store::Mirror::pull(Arc::new(store), &names, writes).await?);
+        let mirror = Arc::new(crate::store::Mirror::pull(store, &names, writes).await?);
         for c in &mut compiled {
             c.state_dir = Some(mirror.dir().to_path_buf());
             c.state_mirror = Some(mirror.clone());
@@ -163,6 +171,17 @@ async fn load(
         history_dir: checked.file.history_dir.clone(),
         history_keep: checked.history_keep,
         chosen,
+        store: shared,
+        lease_ttl: std::time::Duration::from_secs(
+            checked
+                .file
+                .lease_ttl
+                .as_deref()
+                .map(crate::fleet::duration_secs)
+                .transpose()
+                .map_err(Error::usage)?
+                .unwrap_or(DEFAULT_LEASE_TTL_SECS),
+        ),
     })
 }
 /// The policy file's state store: `url` reached with the profile `name` (`provider = "s3"`),

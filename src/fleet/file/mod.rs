@@ -39,6 +39,9 @@ pub struct PolicyFile {
     pub state: Option<String>,
     /// The profile (`provider = "s3"`: endpoint, region, keys) `state` is reached with.
     pub state_profile: Option<String>,
+    /// How long an `apply`'s lease in the state store lasts unless renewed (renewed every
+    /// third of it while the run goes on; a runner that dies holds it this long) [default: 60s].
+    pub lease_ttl: Option<String>,
     /// Zone the calendar buckets are cut in (IANA name) [default: UTC].
     pub timezone: Option<String>,
     /// The policies.
@@ -574,11 +577,20 @@ fn check_by_profile(
 /// `state` and `state_profile`: both or neither, a URL that parses, not with `state_dir`.
 fn check_state(file: &PolicyFile) -> std::result::Result<(), String> {
     match (&file.state, &file.state_profile) {
+        (None, None) if file.lease_ttl.is_some() => {
+            Err("lease_ttl: given without state (local runs lock the file on this machine)".into())
+        }
         (None, None) => Ok(()),
         (Some(_), None) => Err("state: name the store's profile in state_profile".into()),
         (None, Some(_)) => Err("state_profile: given without state".into()),
         (Some(url), Some(_)) => {
             crate::store::StateUrl::parse(url).map_err(|why| format!("state: {why}"))?;
+            if let Some(ttl) = &file.lease_ttl {
+                let secs = duration_secs(ttl).map_err(|why| format!("lease_ttl: {why}"))?;
+                if !(2..=3600).contains(&secs) {
+                    return Err(format!("lease_ttl: {ttl}: between 2s and 1h"));
+                }
+            }
             if file.state_dir.is_some() {
                 return Err("state and state_dir: choose one place for the drills' state".into());
             }

@@ -22,6 +22,7 @@ mod outcome;
 mod plan;
 mod push;
 mod report;
+mod restore;
 mod run;
 
 // The policy file.
@@ -39,6 +40,8 @@ pub use push::{Push, exit_code_family, push_group, push_target, send_push};
 pub use report::{freshness, metrics};
 // Orphans and adoption.
 pub use orphans::{Adoption, FoundOrphan, adopt, adoptions, find_orphans};
+// Restoring a volume as of a time.
+pub use restore::{RestorePoint, restore_point};
 // Restore drills and copies.
 pub use copy::CopyStatus;
 pub use drill::{DrillStatus, DrillSummary, drill_verdict, resolve_state_dir};

@@ -40,6 +40,7 @@ mod outscale;
 mod powervc;
 mod powervc_tls;
 mod pushgateway;
+mod restore;
 mod rotate_efs;
 mod rotate_props;
 mod security;

@@ -33,6 +33,30 @@ pub enum PolicyCmd {
     /// kept, or pruned as planned), the achieved RPO, retention and drills; from the run
     /// history (`history_dir`) and what the clouds hold now. -o table|json|csv|html.
     Report(PolicyReportArgs),
+    /// Make a new volume from the policy's snapshot that answered the newest tick at or before
+    /// --at (default: now): shows what it makes, waits until it is usable, prints its id and how
+    /// to reach it. The volume is yours: unmarked, never deleted by snapctl. --dry-run shows only.
+    Restore(PolicyRestoreArgs),
+}
+
+/// `policy restore`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyRestoreArgs {
+    /// The policy file (TOML).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// The policy whose snapshots the volume is restored from.
+    #[arg(long = "policy", value_name = "ID")]
+    pub policy: String,
+    /// The volume to restore (one the policy snapshots).
+    #[arg(long, value_name = "VOLUME")]
+    pub volume: String,
+    /// Restore the volume as it was at this time (RFC 3339) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<jiff::Timestamp>,
+    /// Name of the new volume.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
 }
 
 /// `policy report`

@@ -19,6 +19,7 @@ mod copies;
 mod orphans;
 mod render;
 mod report;
+mod restore;
 
 use render::{counted, flat, render_plan, render_report};
 
@@ -505,6 +506,7 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
         PolicyCmd::Orphans(a) => orphans::orphans(f, a).await,
         PolicyCmd::Adopt(a) => orphans::adopt(f, a).await,
         PolicyCmd::Report(a) => report::report(f, a).await,
+        PolicyCmd::Restore(a) => restore::restore(f, a).await,
     }
 }
 fn file_only(file: &std::path::Path, policies: Vec<String>) -> PolicyRunArgs {

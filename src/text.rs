@@ -250,9 +250,27 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {text:?} is zero or too large"))
 }
 
+/// A duration in seconds for people: milliseconds under a second (`350 ms`, never `0.0 s`),
+/// else tenths (`81.2 s`).
+pub fn seconds_words(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_for_people_never_read_zero() {
+        assert_eq!(seconds_words(0.35), "350 ms");
+        assert_eq!(seconds_words(0.0004), "0 ms");
+        assert_eq!(seconds_words(1.0), "1.0 s");
+        assert_eq!(seconds_words(81.24), "81.2 s");
+    }
 
     #[test]
     fn flatten_keeps_a_value_on_one_line() {

@@ -254,3 +254,29 @@ fn render(
         .output()
         .expect("chromium runs")
 }
+
+/// Where the provider cannot restore a snapshot to a volume (NAS-HA), the report says drills are
+/// `n/a`, not "0 passed, 0 failed" (issue 43 §5).
+#[tokio::test(flavor = "multi_thread")]
+async fn drills_are_not_applicable_where_the_provider_cannot_restore() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    let k = ProviderKind::OvhNasha;
+    let text = format!(
+        "[[policy]]\nid = \"nas\"\nprovider = \"ovh-nasha\"\nservice = \"{}\"\nevery = \"1h\"\nselect = {{ ids = [\"{}\"] }}\nkeep = {{ last = 3 }}\n",
+        snapctl::emulator::Emulator::service(k).expect("a service"),
+        emu.demo_volume(k)
+    );
+    let file = cli.home().join("fleet.toml");
+    std::fs::write(&file, &text).expect("policy file");
+    let f = file.to_str().expect("utf-8");
+    assert_exit(&cli.bare(&["policy", "apply", "-f", f]).await, 0);
+    let table = cli
+        .bare(&["policy", "report", "-f", f, "--since", "1d"])
+        .await;
+    assert!(
+        stdout(&table).contains("drills n/a (no restore to a volume on this provider)"),
+        "{}",
+        stdout(&table)
+    );
+}

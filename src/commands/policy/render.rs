@@ -259,7 +259,7 @@ pub(super) fn render_drills(out: &mut String, p: &fleet::PolicyRun) {
         );
         let took = d
             .restore_seconds
-            .map(|s| format!(" in {s:.1} s"))
+            .map(|s| format!(" in {}", crate::text::seconds_words(s)))
             .unwrap_or_default();
         match d.status {
             DrillStatus::Ok => {

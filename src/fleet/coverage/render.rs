@@ -105,7 +105,7 @@ pub fn coverage_table(r: &Coverage) -> String {
                 rpo_words(v.rpo_seconds),
                 v.owned_now,
                 if v.retention_held { "" } else { " (below min)" },
-                drill_words(&v.drills),
+                drill_words(&v.drills, p.provider),
                 if v.copies.is_empty() {
                     String::new()
                 } else {
@@ -158,15 +158,21 @@ pub(super) fn answered_words(t: &Totals) -> String {
     )
 }
 
-/// A volume's drills in words: `2 passed, 0 failed; last restore 81.2 s`.
-pub(super) fn drill_words(d: &Drills) -> String {
+/// A volume's drills in words: `2 passed, 0 failed; last restore 81.2 s`; `n/a` where the
+/// policy's provider cannot restore a snapshot to a volume (NAS-HA), so no drill can run.
+pub(super) fn drill_words(d: &Drills, provider: Option<crate::kind::ProviderKind>) -> String {
+    let drillable = provider
+        .is_none_or(|k| crate::providers::entry(k).capabilities.clone == crate::kind::Support::Yes);
+    if !drillable && d.passed == 0 && d.failed == 0 {
+        return "n/a (no restore to a volume on this provider)".into();
+    }
     format!(
         "{} passed, {} failed{}",
         d.passed,
         d.failed,
         d.restore_seconds
             .last()
-            .map(|s| format!("; last restore {s:.1} s"))
+            .map(|s| format!("; last restore {}", crate::text::seconds_words(*s)))
             .unwrap_or_default()
     )
 }
@@ -272,7 +278,7 @@ pub fn coverage_html(r: &Coverage) -> String {
         t.drills_passed,
         t.drills_failed,
         t.slowest_restore_seconds
-            .map(|s| format!("; slowest restore {s:.1} s"))
+            .map(|s| format!("; slowest restore {}", crate::text::seconds_words(s)))
             .unwrap_or_default(),
         t.copies_missing,
         t.copies_unknown
@@ -358,7 +364,7 @@ pub(super) fn html_policy(o: &mut String, p: &PolicyCoverage) {
             esc(&rpo_words(v.rpo_seconds)),
             v.owned_now,
             if v.retention_held { "" } else { " (below min)" },
-            drill_words(&v.drills),
+            drill_words(&v.drills, p.provider),
             if v.copies.iter().any(|c| !c.present) {
                 " bad"
             } else {

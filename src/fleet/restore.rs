@@ -2,10 +2,15 @@
 //! before the time that one of the policy's own, usable snapshots answers (the tick in its mark;
 //! the cloud's creation time where the mark has none), as `policy report` counts ticks.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use super::mark;
+use super::plan::Compiled;
+use crate::error::Result;
 use crate::model::{Snapshot, SnapshotState};
+use crate::provider::Provider;
 
 /// A snapshot a restore is made from, and the tick it answers.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +34,51 @@ pub fn restore_point<'a>(
         .filter(|(_, t)| *t <= at)
         .max_by_key(|(s, t)| (*t, s.created_at))
         .map(|(snapshot, tick)| RestorePoint { snapshot, tick })
+}
+
+/// A copy in another Region a restore is made from.
+#[derive(Debug, Clone)]
+pub struct CopyPoint {
+    /// The copy's snapshot id at the destination.
+    pub copy_id: String,
+    /// The tick its source snapshot answered.
+    pub tick: Timestamp,
+    /// The source snapshot it is a copy of.
+    pub of: String,
+}
+
+/// The connection to `c`'s copy destination in `region` (linked by the command layer), or why
+/// there is none: `None` when the policy copies nothing there.
+pub fn copy_destination(
+    c: &Compiled,
+    region: &str,
+) -> Option<std::result::Result<Arc<dyn Provider>, String>> {
+    c.copies
+        .iter()
+        .find(|d| d.region == region)
+        .map(|d| d.link.get().cloned())
+}
+
+/// The newest complete copy at `dst` of `volume`'s snapshots by `policy` from Region `from`
+/// whose tick is at or before `at` (the copy's mark says all four; a listing's name says nothing).
+pub async fn copy_restore_point(
+    dst: &dyn Provider,
+    (policy, from): (&str, &str),
+    volume: &str,
+    at: Timestamp,
+) -> Result<Option<CopyPoint>> {
+    Ok(super::copy::held(dst, policy, from)
+        .await?
+        .into_iter()
+        .filter(|h| {
+            h.state == SnapshotState::Available && h.mark.volume == volume && h.mark.tick <= at
+        })
+        .max_by_key(|h| h.mark.tick)
+        .map(|h| CopyPoint {
+            copy_id: h.id,
+            tick: h.mark.tick,
+            of: h.mark.of,
+        }))
 }
 
 #[cfg(test)]

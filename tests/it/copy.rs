@@ -926,3 +926,72 @@ async fn copies_past_the_budget_stay_in_flight_and_the_next_run_completes_them()
     let prom = std::fs::read_to_string(&metrics).expect("metrics");
     assert!(prom.contains(&series("snapctl_copy_backlog", 0)), "{prom}");
 }
+
+/// The day a Region is lost (issue 43 §1): `policy restore --region` makes the volume in the other
+/// Region from the policy's copy that answers the time, with the destination's profile only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_volume_is_restored_in_the_other_region_from_its_copy() {
+    let emu = start().await;
+    let cli = Cli::new(&emu);
+    profiles(&cli, &emu);
+    let file = policy_file(&cli, &emu, "{ last = 2 }");
+    let f = file.to_str().expect("utf-8");
+    let report = apply(&cli, &file, None, 0).await;
+    let copy_id = policy(&report)["copies"][0]["copy_id"]
+        .as_str()
+        .expect("a copy")
+        .to_string();
+    let volume = emu.demo_volume(ProviderKind::Outscale).to_string();
+    let out = cli
+        .bare(&[
+            "-o",
+            "json",
+            "policy",
+            "restore",
+            "-f",
+            f,
+            "--policy",
+            "c-osc",
+            "--volume",
+            &volume,
+            "--region",
+            OSC_DR_REGION,
+            "--name",
+            "dr-restored",
+        ])
+        .await;
+    assert_exit(&out, 0);
+    let made: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(made["snapshot_id"], copy_id.as_str(), "{made}");
+    assert_eq!(made["region"], OSC_DR_REGION, "{made}");
+    let id = made["volume_id"].as_str().expect("volume id");
+    let shown = cli
+        .bare(&["--profile", "dr", "-o", "json", "volume", "show", id])
+        .await;
+    assert_exit(&shown, 0);
+    let shown: Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown["name"], "dr-restored", "{shown}");
+    // A Region the policy does not copy to is refused before anything is sent.
+    let out = cli
+        .bare(&[
+            "policy",
+            "restore",
+            "-f",
+            f,
+            "--policy",
+            "c-osc",
+            "--volume",
+            &volume,
+            "--region",
+            "us-east-2",
+            "--name",
+            "x",
+        ])
+        .await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("copies nothing to us-east-2"),
+        "{}",
+        stderr(&out)
+    );
+}

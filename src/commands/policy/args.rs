@@ -57,6 +57,13 @@ pub struct PolicyRestoreArgs {
     /// Name of the new volume.
     #[arg(long, value_name = "NAME")]
     pub name: String,
+    /// Restore from the policy's copy in this other Region (a `copy` destination of the
+    /// policy), made there with that destination's profile.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// With --region: where the volume goes [default: the Region's first, `<REGION>a`].
+    #[arg(long, value_name = "SUBREGION", requires = "region")]
+    pub subregion: Option<String>,
 }
 
 /// `policy report`

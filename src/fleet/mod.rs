@@ -41,7 +41,10 @@ pub use report::{freshness, metrics};
 // Orphans and adoption.
 pub use orphans::{Adoption, FoundOrphan, adopt, adoptions, find_orphans};
 // Restoring a volume as of a time.
-pub use restore::{CopyPoint, RestorePoint, copy_destination, copy_restore_point, restore_point};
+pub use restore::{
+    CopyPoint, HeldCopy, RestorePoint, copies_at, copy_destination, copy_restore_point,
+    restore_point,
+};
 // Restore drills and copies.
 pub use copy::CopyStatus;
 pub use drill::{DrillStatus, DrillSummary, drill_verdict, resolve_state_dir};

@@ -81,6 +81,40 @@ pub async fn copy_restore_point(
         }))
 }
 
+/// One copy a destination holds, as `policy copies` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeldCopy {
+    /// The copy's snapshot id at the destination.
+    pub copy_id: String,
+    /// Its state there.
+    pub state: SnapshotState,
+    /// The source volume.
+    pub volume_id: String,
+    /// The tick its source snapshot answered.
+    #[serde(serialize_with = "crate::model::ser_time")]
+    pub tick: Option<Timestamp>,
+    /// The source snapshot.
+    pub snapshot_id: String,
+}
+
+/// Every copy `dst` holds of `policy`'s snapshots from Region `from` (by their marks), newest
+/// tick first per volume.
+pub async fn copies_at(dst: &dyn Provider, (policy, from): (&str, &str)) -> Result<Vec<HeldCopy>> {
+    let mut out: Vec<HeldCopy> = super::copy::held(dst, policy, from)
+        .await?
+        .into_iter()
+        .map(|h| HeldCopy {
+            copy_id: h.id,
+            state: h.state,
+            volume_id: h.mark.volume,
+            tick: Some(h.mark.tick),
+            snapshot_id: h.mark.of,
+        })
+        .collect();
+    out.sort_by(|a, b| a.volume_id.cmp(&b.volume_id).then(b.tick.cmp(&a.tick)));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -942,6 +942,20 @@ async fn a_volume_is_restored_in_the_other_region_from_its_copy() {
         .expect("a copy")
         .to_string();
     let volume = emu.demo_volume(ProviderKind::Outscale).to_string();
+    // What the destination holds, as `restore --region` sees it.
+    let listed = cli.bare(&["-o", "json", "policy", "copies", "-f", f]).await;
+    assert_exit(&listed, 0);
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["region"], OSC_DR_REGION);
+    assert_eq!(listed[0]["copy"]["copy_id"], copy_id.as_str());
+    assert_eq!(listed[0]["copy"]["volume_id"], volume.as_str());
+    assert_eq!(listed[0]["copy"]["state"], "available");
+    let none = cli
+        .bare(&["policy", "copies", "-f", f, "--volume", "vol-00000000"])
+        .await;
+    assert_exit(&none, 0);
+    assert!(stdout(&none).contains("0 copies."), "{}", stdout(&none));
     let out = cli
         .bare(&[
             "-o",

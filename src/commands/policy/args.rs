@@ -37,6 +37,20 @@ pub enum PolicyCmd {
     /// --at (default: now): shows what it makes, waits until it is usable, prints its id and how
     /// to reach it. The volume is yours: unmarked, never deleted by snapctl. --dry-run shows only.
     Restore(PolicyRestoreArgs),
+    /// List each volume's copies in other Regions, per destination (source volume, tick, source
+    /// snapshot, copy id, state): what `restore --region` can restore from. Read-only.
+    Copies(PolicyCopiesArgs),
+}
+
+/// `policy copies`
+#[derive(Debug, Clone, Args)]
+pub struct PolicyCopiesArgs {
+    /// File and policies.
+    #[command(flatten)]
+    pub run: PolicyRunArgs,
+    /// Only this source volume's copies.
+    #[arg(long, value_name = "VOLUME")]
+    pub volume: Option<String>,
 }
 
 /// `policy restore`

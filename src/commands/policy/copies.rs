@@ -1,5 +1,6 @@
 //! How `policy plan`, `apply` and `check` speak of a policy's copies in other Regions
-//! (`fleet/copy/`): `~ copy` and `- copy` lines, the totals, and `check`'s verdicts.
+//! (`fleet/copy/`): `~ copy` and `- copy` lines, the totals, and `check`'s verdicts; and
+//! `policy copies`, the list of what each destination holds.
 
 use std::fmt::Write as _;
 
@@ -222,4 +223,80 @@ pub(super) fn problems(
         }
     }
     worst
+}
+
+/// `policy copies`: per policy with `copy` and destination, the copies it holds (by their marks)
+/// of the policy's volumes from the policy's Region. A destination that cannot be read is said,
+/// never shown as empty (exit 6).
+pub(super) async fn list(
+    f: &super::Fleet<'_>,
+    a: crate::commands::cli::PolicyCopiesArgs,
+) -> crate::error::Result<u8> {
+    let (g, env) = (f.g, &f.env);
+    let loaded = super::load(g, &a.run, env, false).await?;
+    let targets = super::connect_all(f, &loaded).await;
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, target) in &targets {
+        let c = &loaded.compiled[*i];
+        for d in &c.copies {
+            let place = format!("policy {}, {}", c.policy.id, d.region);
+            let from = match target {
+                Ok(t) => t.provider.scope(),
+                Err(e) => {
+                    errors.push(format!("{place}: {e}"));
+                    continue;
+                }
+            };
+            let listed = match crate::fleet::copy_destination(c, &d.region) {
+                Some(Ok(dst)) => crate::fleet::copies_at(dst.as_ref(), (&c.policy.id, &from))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Some(Err(e)) => Err(e),
+                None => continue,
+            };
+            match listed {
+                Ok(held) => rows.extend(
+                    held.into_iter()
+                        .filter(|h| a.volume.as_ref().is_none_or(|v| *v == h.volume_id))
+                        .map(|h| (c.policy.id.clone(), d.region.clone(), h)),
+                ),
+                Err(e) => errors.push(format!("{place}: cannot list the copies there: {e}")),
+            }
+        }
+    }
+    let text = match g.output {
+        crate::output::Format::Json => crate::output::json(
+            &rows
+                .iter()
+                .map(|(p, r, h)| serde_json::json!({"policy": p, "region": r, "copy": h}))
+                .collect::<Vec<_>>(),
+        ),
+        _ => {
+            let mut out = String::new();
+            for (p, r, h) in &rows {
+                let _ = writeln!(
+                    out,
+                    "{p}  {r}  {}  tick {}  of {}  copy {}  {}",
+                    flat(&h.volume_id),
+                    h.tick.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                    flat(&h.snapshot_id),
+                    flat(&h.copy_id),
+                    h.state.as_str()
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{} cop{}.",
+                rows.len(),
+                if rows.len() == 1 { "y" } else { "ies" }
+            );
+            out
+        }
+    };
+    f.print(&text)?;
+    for e in &errors {
+        eprintln!("error: {}", flat(e));
+    }
+    Ok(if errors.is_empty() { 0 } else { 6 })
 }

@@ -507,6 +507,7 @@ async fn dispatch(f: &Fleet<'_>, cmd: PolicyCmd) -> Result<u8> {
         PolicyCmd::Adopt(a) => orphans::adopt(f, a).await,
         PolicyCmd::Report(a) => report::report(f, a).await,
         PolicyCmd::Restore(a) => restore::restore(f, a).await,
+        PolicyCmd::Copies(a) => copies::list(f, a).await,
     }
 }
 fn file_only(file: &std::path::Path, policies: Vec<String>) -> PolicyRunArgs {

@@ -395,7 +395,7 @@ async fn a_killed_runners_lease_is_taken_over_after_its_expiry_not_before() {
 async fn validate_refuses_a_state_half_named() {
     let emu = start().await;
     let cli = Cli::new(&emu);
-    state_profile(&cli, "https://s3.gra.io.cloud.ovh.net", "gra", ("AK", "SK"));
+    state_profile(&cli, "https://s3.example.invalid", "gra", ("AK", "SK"));
     let policy = "[[policy]]\nid = \"p\"\nprovider = \"outscale\"\nevery = \"1h\"\nselect = { all = true }\nkeep = { last = 1 }\n";
     for (head, why) in [
         ("state = \"s3://b-1/p\"", "state: name the store's profile"),

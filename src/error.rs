@@ -133,8 +133,8 @@ impl ApiError {
     }
 }
 
-/// Header carrying an S3 store's request id.
-pub const STORE_REQUEST_ID: &str = "x-amz-request-id";
+/// Header carrying an S3 API's request id (OOS, the state store).
+pub const S3_REQUEST_ID: &str = "x-amz-request-id";
 
 /// An error answer of the state store.
 #[derive(Debug)]
@@ -169,7 +169,7 @@ impl std::fmt::Display for StoreError {
             write!(f, " {}", one_line(code, 128))?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, ", {STORE_REQUEST_ID} {}", one_line(id, 256))?;
+            write!(f, ", {S3_REQUEST_ID} {}", one_line(id, 256))?;
         }
         write!(f, ")")
     }

@@ -206,18 +206,11 @@ async fn renew(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::{EmulatorConfig, OSC_AK, OSC_BUCKET, OSC_REGION, OSC_SK};
-    use crate::store::StateUrl;
+    use crate::emulator::EmulatorConfig;
+    use crate::store::tests::emulator_store;
 
     fn store(base: &str) -> Arc<S3Store> {
-        let http = crate::http::Http::new(crate::http::HttpConfig::default()).expect("http");
-        Arc::new(S3Store::new(
-            Arc::new(http),
-            reqwest::Url::parse(&format!("{base}/oos")).expect("url"),
-            OSC_REGION,
-            (OSC_AK, secrecy::SecretString::from(OSC_SK)),
-            StateUrl::parse(&format!("s3://{OSC_BUCKET}/leases")).expect("state url"),
-        ))
+        emulator_store(base, "leases")
     }
 
     async fn read(s: &S3Store, name: &str) -> Body {

@@ -141,19 +141,8 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::{EmulatorConfig, OSC_AK, OSC_BUCKET, OSC_REGION, OSC_SK};
-    use crate::store::StateUrl;
-
-    fn store(base: &str, prefix: &str) -> Arc<S3Store> {
-        let http = crate::http::Http::new(crate::http::HttpConfig::default()).expect("http");
-        Arc::new(S3Store::new(
-            Arc::new(http),
-            reqwest::Url::parse(&format!("{base}/oos")).expect("url"),
-            OSC_REGION,
-            (OSC_AK, secrecy::SecretString::from(OSC_SK)),
-            StateUrl::parse(&format!("s3://{OSC_BUCKET}/{prefix}")).expect("state url"),
-        ))
-    }
+    use crate::emulator::EmulatorConfig;
+    use crate::store::tests::emulator_store as store;
 
     /// What the mirror pushes is conditional on what it pulled: a record another runner wrote
     /// meanwhile (created or rewritten) is never overwritten, and the push says so.

@@ -106,8 +106,21 @@ pub enum Put {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A store in the emulator's OOS bucket of its first Region, under `prefix`.
+    pub(crate) fn emulator_store(base: &str, prefix: &str) -> std::sync::Arc<S3Store> {
+        use crate::emulator::{OSC_AK, OSC_BUCKET, OSC_REGION, OSC_SK};
+        let http = crate::http::Http::new(crate::http::HttpConfig::default()).expect("http");
+        std::sync::Arc::new(S3Store::new(
+            std::sync::Arc::new(http),
+            reqwest::Url::parse(&format!("{base}/oos")).expect("url"),
+            OSC_REGION,
+            (OSC_AK, secrecy::SecretString::from(OSC_SK)),
+            StateUrl::parse(&format!("s3://{OSC_BUCKET}/{prefix}")).expect("state url"),
+        ))
+    }
 
     #[test]
     fn a_state_url_names_a_bucket_and_a_clean_prefix() {

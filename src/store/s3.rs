@@ -6,22 +6,11 @@ use std::sync::Arc;
 
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use super::{Cond, Put, StateUrl};
 use crate::error::{Error, Result, StoreError};
-use crate::http::{Http, Incoming, Outgoing};
-use crate::providers::outscale::sign::s3_headers;
-
-use crate::error::STORE_REQUEST_ID as REQUEST_ID;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct S3Error {
-    code: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
-}
+use crate::http::{Http, Incoming};
+use crate::providers::outscale::oos::{S3ErrorBody, object_url, signed_request};
 
 /// A bucket and prefix of an S3 API, with the keys of the profile that names its endpoint.
 pub struct S3Store {
@@ -71,17 +60,7 @@ impl S3Store {
 
     /// `ENDPOINT/BUCKET/PREFIX/NAME`, each segment encoded.
     fn object_url(&self, name: &str) -> Url {
-        let mut url = self.endpoint.clone();
-        {
-            let mut path = url
-                .path_segments_mut()
-                .expect("a store endpoint is a base URL");
-            path.pop_if_empty().push(&self.url.bucket);
-            for seg in self.url.key(name).split('/') {
-                path.push(seg);
-            }
-        }
-        url
+        object_url(&self.endpoint, &self.url.bucket, &self.url.key(name))
     }
 
     async fn send(
@@ -96,21 +75,13 @@ impl S3Store {
         let what = format!("{action} {} in {}", self.url.key(name), self.describe());
         self.http
             .execute(&what, true, || {
-                let date = jiff::Timestamp::now()
-                    .strftime("%Y%m%dT%H%M%SZ")
-                    .to_string();
-                let [(_, payload), (_, date), (_, auth)] = s3_headers(
+                let mut req = signed_request(
+                    &method,
+                    &url,
                     (&self.access_key, self.secret_key.expose_secret()),
                     &self.region,
-                    &date,
-                    method.as_str(),
-                    &url,
                     body,
                 );
-                let mut req = Outgoing::new(method.clone(), url.clone())
-                    .header("x-amz-content-sha256", payload)
-                    .header("x-amz-date", date)
-                    .secret_header("Authorization", auth);
                 match cond {
                     Some(Cond::Absent) => req = req.header("If-None-Match", "*"),
                     Some(Cond::Match(etag)) => req = req.header("If-Match", etag.clone()),
@@ -126,14 +97,14 @@ impl S3Store {
     }
 
     fn error(&self, action: &str, name: &str, resp: &Incoming) -> Error {
-        let body: S3Error = quick_xml::de::from_reader(resp.body.as_slice()).unwrap_or_default();
+        let body = S3ErrorBody::of(resp);
         Error::Store(Box::new(StoreError {
             action: format!("{action} {}", self.url.key(name)),
             store: self.describe(),
             status: resp.status.as_u16(),
             code: body.code,
             message: body.message.unwrap_or_else(|| resp.raw_message()),
-            request_id: body.request_id.or_else(|| resp.header(REQUEST_ID)),
+            request_id: body.request_id,
         }))
     }
 
@@ -153,8 +124,7 @@ impl S3Store {
     }
 
     fn no_such_bucket(&self, resp: &Incoming) -> bool {
-        quick_xml::de::from_reader::<_, S3Error>(resp.body.as_slice())
-            .is_ok_and(|e| e.code.as_deref() == Some("NoSuchBucket"))
+        S3ErrorBody::of(resp).code.as_deref() == Some("NoSuchBucket")
     }
 
     /// Write `body` as `name` if `cond` holds. A retried create that finds the object is ours

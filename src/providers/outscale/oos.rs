@@ -22,7 +22,7 @@ use crate::kind::ProviderKind;
 use crate::model::StoredObject;
 
 /// Where OOS puts its request id (an S3 error body's `RequestId`; the header is `x-amz-request-id`).
-const REQUEST_ID: &str = "x-amz-request-id";
+use crate::error::S3_REQUEST_ID as REQUEST_ID;
 
 /// One region's OOS, signed with the profile's keys.
 #[derive(Debug)]
@@ -70,12 +70,66 @@ struct Contents {
     size: u64,
 }
 
+/// An S3 error answer's body (`<Error><Code>…`), as far as it parses; the request id from the
+/// header where the body has none. OOS's errors and the state store's (`store/s3.rs`) read it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct S3Error {
-    code: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
+pub struct S3ErrorBody {
+    /// S3's code (`NoSuchKey`, `AccessDenied`, …).
+    pub code: Option<String>,
+    /// S3's message.
+    pub message: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+impl S3ErrorBody {
+    /// What `resp` says of its error.
+    pub fn of(resp: &Incoming) -> S3ErrorBody {
+        let mut body: S3ErrorBody =
+            quick_xml::de::from_reader(resp.body.as_slice()).unwrap_or_default();
+        body.request_id = body.request_id.or_else(|| resp.header(REQUEST_ID));
+        body
+    }
+}
+
+/// `/<bucket>/<key>` under an S3 origin (path-style), each segment encoded.
+pub fn object_url(base: &Url, bucket: &str, key: &str) -> Url {
+    let mut url = base.clone();
+    {
+        let mut path = url.path_segments_mut().expect("S3 origins are base URLs");
+        path.pop_if_empty().push(bucket);
+        for seg in key.split('/') {
+            path.push(seg);
+        }
+    }
+    url
+}
+
+/// One attempt of a path-style S3 request, signed with SigV4 in its headers (the body's
+/// SHA-256 signed as its payload): what OOS and the state store send.
+pub fn signed_request(
+    method: &Method,
+    url: &Url,
+    (access_key, secret_key): (&str, &str),
+    region: &str,
+    body: &[u8],
+) -> Outgoing {
+    let date = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let [(_, payload), (_, date), (_, auth)] = s3_headers(
+        (access_key, secret_key),
+        region,
+        &date,
+        method.as_str(),
+        url,
+        body,
+    );
+    Outgoing::new(method.clone(), url.clone())
+        .header("x-amz-content-sha256", payload)
+        .header("x-amz-date", date)
+        .secret_header("Authorization", auth)
 }
 
 impl Oos {
@@ -90,15 +144,7 @@ impl Oos {
 
     /// `/<bucket>/<key>` under the OOS origin, each segment encoded.
     fn object_url(&self, bucket: &str, key: &str) -> Url {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().expect("OOS origins are base URLs");
-            path.pop_if_empty().push(bucket);
-            for seg in key.split('/') {
-                path.push(seg);
-            }
-        }
-        url
+        object_url(&self.base, bucket, key)
     }
 
     async fn send(&self, method: Method, url: Url, what: &str, reading: bool) -> Result<Incoming> {
@@ -106,21 +152,13 @@ impl Oos {
         let resp = self
             .http
             .execute(what, true, || {
-                let date = jiff::Timestamp::now()
-                    .strftime("%Y%m%dT%H%M%SZ")
-                    .to_string();
-                let [(_, payload), (_, date), (_, auth)] = s3_headers(
+                let mut req = signed_request(
+                    &method,
+                    &url,
                     (&creds.access_key, creds.secret()),
                     &self.config.region,
-                    &date,
-                    method.as_str(),
-                    &url,
                     b"",
                 );
-                let mut req = Outgoing::new(method.clone(), url.clone())
-                    .header("x-amz-content-sha256", payload)
-                    .header("x-amz-date", date)
-                    .secret_header("Authorization", auth);
                 if reading {
                     req = req.reading();
                 }
@@ -225,7 +263,7 @@ impl Oos {
 
 /// An S3 error answer (`<Error><Code>…`) as `NotFound`, `Unauthorized` or `Api`, with a hint.
 fn s3_error(what: &str, resp: &Incoming) -> Error {
-    let body: S3Error = quick_xml::de::from_reader(resp.body.as_slice()).unwrap_or_default();
+    let body = S3ErrorBody::of(resp);
     let status = resp.status.as_u16();
     let code = body.code.clone();
     let hint = match (status, code.as_deref()) {
@@ -240,12 +278,7 @@ fn s3_error(what: &str, resp: &Incoming) -> Error {
         (s, _) if s >= 500 => Some("OOS answered with a server error: retry later".to_string()),
         _ => None,
     };
-    let request_id = body.request_id.or_else(|| {
-        resp.headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    });
+    let request_id = body.request_id;
     ApiError {
         provider: ProviderKind::Outscale,
         action: what.to_string(),
